@@ -1,0 +1,36 @@
+// What each mnigs-cli option does. Every command returns the process exit code.
+#pragma once
+
+#include "client.hpp"
+
+#include "config/startup.hpp"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mnigs::cli {
+
+namespace exit_code {
+constexpr int ok = 0;
+constexpr int failed = 1;       // the daemon answered with an error
+constexpr int usage = 2;        // bad command line
+constexpr int not_running = 3;  // no daemon answers
+constexpr int config = 4;       // the config file is missing or invalid
+}  // namespace exit_code
+
+struct Context {
+  std::string config_path;
+  bool json = false;
+  StartupConfig* startup = nullptr;  // the parsed config (for --set on a stopped daemon)
+  Client* client = nullptr;
+  std::string daemon_hint;  // "mnigsd -f /etc/mnigs/mnigs.yaml"
+};
+
+int cmd_status(Context& ctx);
+int cmd_info(Context& ctx);
+int cmd_plugins(Context& ctx);
+int cmd_get(Context& ctx, const std::string& what);
+int cmd_set(Context& ctx, const std::vector<std::pair<std::string, std::string>>& assignments);
+
+}  // namespace mnigs::cli

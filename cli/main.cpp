@@ -1,0 +1,154 @@
+// mnigs-cli: control mnigsd from the command line, over its JSON-RPC.
+#include "client.hpp"
+#include "commands.hpp"
+
+#include "config/startup.hpp"
+#include "util/token.hpp"
+
+#include <iostream>
+#include <optional>
+#include <algorithm>
+#include <cstdlib>
+
+namespace {
+
+using namespace mnigs::cli;
+
+void usage(std::ostream& out) {
+  out << "usage: mnigs-cli [-f PATH] [--rpc ADDR[:PORT]] [--json] COMMAND\n"
+         "commands:\n"
+         "  --status             daemon status (the default)\n"
+         "  --info               this node's nodeInfo (what the mesh sees)\n"
+         "  --plugins            loaded plugins, their state and errors\n"
+         "  --get [KEY|SECTION]  effective config, or one key or section\n"
+         "  --set SECTION.KEY=VALUE\n"
+         "                       change a key (repeatable); through the daemon when it runs,\n"
+         "                       else in the config file\n"
+         "options:\n"
+         "  -f, --config PATH    config file (default " << mnigs::default_config_path << ")\n"
+         "      --rpc ADDR[:PORT] daemon to talk to (default 127.0.0.1 and daemon.rpcport)\n"
+         "      --json           machine-readable output\n"
+         "  -h, --help           this help\n"
+         "exit codes: 0 done, 1 the daemon reported an error, 2 usage, 3 mnigsd not running,\n"
+         "            4 config file problem\n";
+}
+
+// Keeps loader and config messages; they are shown only when they matter.
+class QuietLogger final : public mnigs::Logger {
+ public:
+  bool enabled(mnigs::LogLevel level) const override { return level <= mnigs::LogLevel::warn; }
+  void write(mnigs::LogLevel, std::string_view message) override { lines.emplace_back(message); }
+  std::vector<std::string> lines;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path = mnigs::default_config_path;
+  bool config_given = false;
+  std::string rpc;
+  bool json = false;
+  std::string command;
+  std::string get_what;
+  std::vector<std::pair<std::string, std::string>> sets;
+
+  auto set_command = [&](const std::string& c) {
+    if (!command.empty() && command != c) {
+      std::cerr << "mnigs-cli: give one command (" << command << " and " << c << ")\n";
+      std::exit(exit_code::usage);
+    }
+    command = c;
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto need = [&](const char* what) -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << "mnigs-cli: " << arg << " needs " << what << "\n";
+        std::exit(exit_code::usage);
+      }
+      return argv[++i];
+    };
+    if (arg == "-f" || arg == "--config") {
+      config_path = need("a path");
+      config_given = true;
+    } else if (arg == "--rpc") {
+      rpc = need("ADDR[:PORT]");
+    } else if (arg == "--json") {
+      json = true;
+    } else if (arg == "--status" || arg == "--info" || arg == "--plugins") {
+      set_command(arg);
+    } else if (arg == "--get") {
+      set_command(arg);
+      if (i + 1 < argc && argv[i + 1][0] != '-') get_what = argv[++i];
+    } else if (arg == "--set") {
+      set_command(arg);
+      std::string a = need("SECTION.KEY=VALUE");
+      auto eq = a.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << "mnigs-cli: --set wants SECTION.KEY=VALUE (got \"" << a << "\")\n";
+        return exit_code::usage;
+      }
+      sets.emplace_back(a.substr(0, eq), a.substr(eq + 1));
+    } else if (arg == "-h" || arg == "--help") {
+      usage(std::cout);
+      return exit_code::ok;
+    } else if (arg == "-V" || arg == "--version") {
+      std::cout << "mnigs-cli " << MNIGS_VERSION << "\n";
+      return exit_code::ok;
+    } else {
+      std::cerr << "mnigs-cli: unknown option " << arg << " (see --help)\n";
+      return exit_code::usage;
+    }
+  }
+  if (command.empty()) command = "--status";
+
+  QuietLogger log;
+  mnigs::StartupConfig startup;
+  try {
+    // A missing file is fine for --set (it is created) and for talking to a
+    // daemon that runs on defaults.
+    startup = mnigs::load_startup_config(config_path, false, log);
+  } catch (const std::exception& e) {
+    std::cerr << "mnigs-cli: " << e.what() << "\n";
+    return exit_code::config;
+  }
+  (void)config_given;
+  const auto& daemon = startup.values["daemon"];
+  std::string host = "127.0.0.1";
+  int port = daemon["rpcport"].asInt();
+  if (!rpc.empty()) {
+    std::string h = rpc;
+    if (h.front() == '[') {
+      auto close = h.find(']');
+      host = h.substr(1, close - 1);
+      if (close + 1 < h.size() && h[close + 1] == ':') port = std::atoi(h.c_str() + close + 2);
+    } else if (std::count(h.begin(), h.end(), ':') == 1) {
+      host = h.substr(0, h.find(':'));
+      port = std::atoi(h.c_str() + h.find(':') + 1);
+    } else {
+      host = h;
+    }
+    if (port < 1 || port > 65535) {
+      std::cerr << "mnigs-cli: --rpc port must be 1..65535\n";
+      return exit_code::usage;
+    }
+  }
+  std::string token =
+      mnigs::read_token_file(mnigs::token_path(daemon["dataDir"].asString())).value_or("");
+
+  Client client(host, port, token);
+  Context ctx;
+  ctx.config_path = config_path;
+  ctx.json = json;
+  ctx.startup = &startup;
+  ctx.client = &client;
+  ctx.daemon_hint = "mnigsd -f " + config_path;
+
+  if (command == "--status") return cmd_status(ctx);
+  if (command == "--info") return cmd_info(ctx);
+  if (command == "--plugins") return cmd_plugins(ctx);
+  if (command == "--get") return cmd_get(ctx, get_what);
+  if (command == "--set") return cmd_set(ctx, sets);
+  usage(std::cerr);
+  return exit_code::usage;
+}

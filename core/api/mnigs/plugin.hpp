@@ -1,0 +1,104 @@
+// The plugin interface: what a plugin implements and what the host gives it.
+// A plugin includes only headers from this folder.
+//
+// Threading: every call the host makes into a plugin (start, stop, status,
+// config_changed, the kind-specific calls) runs on the plugin's own strand,
+// `PluginContext::executor()`. The plugin posts its own async work there too,
+// so its state needs no locks.
+#pragma once
+
+#include <mnigs/config_decl.hpp>
+#include <mnigs/events.hpp>
+#include <mnigs/log.hpp>
+#include <mnigs/rpc_api.hpp>
+#include <mnigs/store_api.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <json/value.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace mnigs {
+
+class DiscoveryPlugin;
+class TunnelPlugin;
+class PaymentPlugin;
+
+// What the host offers a plugin. Owned by the host; valid for the plugin's life.
+class PluginContext {
+ public:
+  virtual ~PluginContext() = default;
+  virtual const std::string& name() const = 0;
+  // The plugin's strand on the daemon's one io_context.
+  virtual boost::asio::any_io_executor executor() = 0;
+  // A logger whose lines carry the plugin's name.
+  virtual Logger& log() = 0;
+  // The plugin's validated config section: an object holding every declared
+  // key with its value or default. A new snapshot after each live change.
+  virtual Json::Value config() const = 0;
+  virtual KeyValueStore& store() = 0;
+  // Registers "<plugin name>.<method>". Handlers are called on the plugin's strand.
+  virtual void register_method(const std::string& method, Access access,
+                               MethodHandler handler) = 0;
+  // Publish/subscribe; the plugin's handlers run on its strand.
+  virtual EventBus& events() = 0;
+  // Wall clock and monotonic clock; tests may substitute both.
+  virtual std::chrono::system_clock::time_point wall_now() const = 0;
+  virtual std::chrono::steady_clock::time_point now() const = 0;
+};
+
+class Plugin {
+ public:
+  virtual ~Plugin() = default;
+  // Begin work. Throwing marks the plugin failed; the daemon keeps running.
+  virtual void start() = 0;
+  // Stop work and release what the plugin set up in the OS. Called once, at
+  // shutdown or before the plugin is marked failed.
+  virtual void stop() {}
+  // Free-form status for listPlugins, e.g. {"peers": 3}.
+  virtual Json::Value status() const { return Json::Value(Json::objectValue); }
+  // A live-changeable key of this plugin changed; context.config() has the new values.
+  virtual void config_changed() {}
+
+  virtual DiscoveryPlugin* as_discovery() { return nullptr; }
+  virtual TunnelPlugin* as_tunnel() { return nullptr; }
+  virtual PaymentPlugin* as_payment() { return nullptr; }
+};
+
+// A node that discovery believes may run mnigsd.
+struct Candidate {
+  std::string address;     // IPv4 or IPv6 literal
+  std::uint16_t port = 0;  // 0: probe every port in daemon.scanports
+  std::string detail;      // where it came from, for logs ("static peer", "babel route")
+};
+
+class DiscoveryPlugin : public Plugin {
+ public:
+  // The network part of a suite, e.g. "babel", "cjdns", "static".
+  virtual std::string network() const = 0;
+  // Reports the nodes this plugin knows now. `done` may be called later.
+  virtual void discover(std::function<void(std::vector<Candidate>)> done) = 0;
+  DiscoveryPlugin* as_discovery() override { return this; }
+};
+
+class TunnelPlugin : public Plugin {
+ public:
+  // The tunnel part of a suite, e.g. "forwarding", "websocket".
+  virtual std::string method() const = 0;
+  TunnelPlugin* as_tunnel() override { return this; }
+};
+
+class PaymentPlugin : public Plugin {
+ public:
+  // The payment part of a suite, e.g. "free".
+  virtual std::string method() const = 0;
+  // What a subscriber is told about the price, e.g. {"price": 0, "currency": ""}.
+  virtual Json::Value terms() const = 0;
+  PaymentPlugin* as_payment() override { return this; }
+};
+
+}  // namespace mnigs

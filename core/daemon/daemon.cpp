@@ -1,0 +1,146 @@
+#include "daemon/daemon.hpp"
+
+#include "util/token.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+namespace mnigs {
+
+Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {}
+
+Daemon::~Daemon() {
+  // Order matters: plugins may hold store handles and registered methods.
+  services_.reset();
+  http_.reset();
+  plugins_.reset();
+  store_.reset();
+}
+
+void Daemon::apply_log_level(const Config& config) {
+  if (options_.verbose) return StderrLogger::set_level(LogLevel::debug);
+  if (auto level = parse_log_level(config.get_string("daemon", "logLevel")))
+    StderrLogger::set_level(*level);
+}
+
+void Daemon::start() {
+  if (options_.verbose) StderrLogger::set_level(LogLevel::debug);
+  StartupConfig startup =
+      load_startup_config(options_.config_path, options_.config_path_given, log_);
+  for (const auto& w : startup.warnings) log_.warn(w.message);
+  auto initial = std::make_shared<const Config>(startup.path, startup.values);
+  config_ = std::make_unique<ConfigRuntime>(initial);
+  config_->schema = std::move(startup.schema);
+  config_->on_live_change = [this](const std::vector<ConfigChange>& c) { on_live_change(c); };
+  libraries_ = std::move(startup.libraries);
+  apply_log_level(*initial);
+
+  // State directory: private to the daemon's user.
+  std::error_code ec;
+  std::filesystem::create_directories(initial->data_dir(), ec);
+  if (ec)
+    throw std::runtime_error("cannot create daemon.dataDir " + initial->data_dir() + ": " +
+                             ec.message());
+  ::chmod(initial->data_dir().c_str(), 0700);
+
+  store_ = Store::open(initial->database_path(), log_);
+  log_.info("database ", store_->path(), " at schema version ", store_->schema_version());
+
+  token_ = generate_token();
+  token_file_ = token_path(initial->data_dir());
+  write_token_file(token_file_, token_);
+
+  events_ = std::make_unique<CoreEventBus>(io_.get_executor());
+  dispatcher_ = std::make_unique<Dispatcher>(registry_);
+  http_ = std::make_unique<HttpServer>(
+      io_, config_->holder, *dispatcher_,
+      [this](std::string_view bearer) {
+        return constant_time_equal(bearer, token_) ? Caller::Token::valid
+                                                   : Caller::Token::invalid;
+      },
+      rpc_log_);
+
+  const auto port = static_cast<unsigned short>(initial->get_int("daemon", "rpcport"));
+  std::string v4 = initial->get_string("daemon", "listenIpv4");
+  std::string v6 = initial->get_string("daemon", "listenIpv6");
+  std::string bind_errors;
+  for (const auto& addr : {v4, v6}) {
+    if (addr.empty()) continue;
+    try {
+      http_->listen({boost::asio::ip::make_address(addr), port});
+    } catch (const std::exception& e) {
+      bind_errors += (bind_errors.empty() ? "" : "; ") + std::string(e.what());
+      log_.warn("rpc: ", e.what());
+    }
+  }
+  if (http_->listening().empty())
+    throw std::runtime_error("no RPC listener could be opened (" +
+                             (bind_errors.empty() ? std::string("daemon.listenIpv4 and "
+                                                                "daemon.listenIpv6 are both empty")
+                                                  : bind_errors) +
+                             "); is another mnigsd running on port " + std::to_string(port) + "?");
+
+  plugins_ = std::make_unique<PluginHost>(
+      io_, config_->holder, store_.get(), *events_,
+      [this](const std::string& name, Access access, MethodHandler handler) {
+        registry_.add(name, access, std::move(handler));
+      });
+  services_ = std::make_unique<CoreServices>(CoreServices{
+      *config_, *plugins_, *dispatcher_, *http_, *store_, std::chrono::steady_clock::now()});
+  register_node_methods(registry_, *services_);
+  register_config_methods(registry_, *services_);
+  plugins_->start(std::move(libraries_));
+
+  signals_.add(SIGINT);
+  signals_.add(SIGTERM);
+  signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    log_.info("signal ", sig, " received; shutting down");
+    shutdown();
+  });
+  log_.info("mnigsd ", MNIGS_VERSION, " started as \"", node_name(*initial), "\"",
+            initial->path().empty() ? " on built-in defaults" : " with " + initial->path());
+}
+
+void Daemon::on_live_change(const std::vector<ConfigChange>& changes) {
+  auto config = config_->holder.get();
+  for (const auto& c : changes) {
+    log_.info("config: ", c.dotted(), " changed");
+    if (c.section == "daemon" && c.key == "logLevel") apply_log_level(*config);
+    if (config_->schema.section(c.section) && config_->schema.section(c.section)->owner != "core")
+      plugins_->config_changed(c.section);
+    events_->publish("config.changed", Json::Value(c.dotted()));
+  }
+}
+
+void Daemon::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  http_->stop();
+  plugins_->stop([this] {
+    log_.info("plugins stopped");
+    io_.stop();
+  });
+}
+
+int Daemon::run() {
+  std::size_t threads =
+      static_cast<std::size_t>(config_->holder.get()->get_int("daemon", "threads"));
+  std::vector<std::thread> pool;
+  for (std::size_t i = 1; i < threads; ++i) pool.emplace_back([this] { io_.run(); });
+  io_.run();
+  for (auto& t : pool) t.join();
+  if (store_) store_->flush();
+  ::unlink(token_file_.c_str());
+  log_.info("mnigsd stopped");
+  return 0;
+}
+
+}  // namespace mnigs

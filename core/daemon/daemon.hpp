@@ -1,0 +1,63 @@
+// mnigsd's lifetime: config, store, plugins, RPC, signals, shutdown.
+#pragma once
+
+#include "config/startup.hpp"
+#include "events/event_bus.hpp"
+#include "log/log.hpp"
+#include "plugin_host/host.hpp"
+#include "rpc/dispatcher.hpp"
+#include "rpc/http_server.hpp"
+#include "rpc/methods/methods.hpp"
+#include "rpc/registry.hpp"
+#include "store/store.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <memory>
+#include <string>
+
+namespace mnigs {
+
+struct DaemonOptions {
+  std::string config_path = default_config_path;
+  bool config_path_given = false;  // -f: a missing file is then an error
+  bool verbose = false;            // -v: debug logging regardless of daemon.logLevel
+};
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonOptions options);
+  ~Daemon();
+
+  // Everything up to serving: throws ConfigError / std::runtime_error with a
+  // message for the user; nothing is left running on failure.
+  void start();
+  // Serves until SIGINT or SIGTERM, then shuts down cleanly. Returns the exit code.
+  int run();
+
+ private:
+  void apply_log_level(const Config& config);
+  void on_live_change(const std::vector<ConfigChange>& changes);
+  void shutdown();
+
+  DaemonOptions options_;
+  StderrLogger log_{"mnigsd"};
+  StderrLogger rpc_log_{"rpc"};
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_{io_};
+  std::unique_ptr<ConfigRuntime> config_;
+  std::vector<PluginLibrary> libraries_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<CoreEventBus> events_;
+  MethodRegistry registry_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<PluginHost> plugins_;
+  std::unique_ptr<CoreServices> services_;
+  std::string token_;
+  std::string token_file_;
+  bool stopping_ = false;
+};
+
+}  // namespace mnigs

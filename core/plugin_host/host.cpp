@@ -1,0 +1,390 @@
+#include "plugin_host/host.hpp"
+
+#include "store/store.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <atomic>
+#include <map>
+#include <set>
+
+namespace mnigs {
+
+const char* to_string(PluginHost::State state) {
+  switch (state) {
+    case PluginHost::State::disabled: return "disabled";
+    case PluginHost::State::refused: return "refused";
+    case PluginHost::State::created: return "created";
+    case PluginHost::State::running: return "running";
+    case PluginHost::State::failed: return "failed";
+    case PluginHost::State::stopped: return "stopped";
+  }
+  return "?";
+}
+
+struct PluginHost::Record {
+  PluginLibrary lib;
+  State state = State::refused;
+  std::string error;
+  std::string suite_part;  // network() or method(), cached at start
+  std::unique_ptr<Context> context;
+  Plugin* instance = nullptr;
+};
+
+class PluginHost::Context final : public PluginContext {
+ public:
+  Context(PluginHost& host, std::shared_ptr<Record> record)
+      : host_(host),
+        record_(record),
+        name_(record->lib.name),
+        strand_(boost::asio::make_strand(host.io_)),
+        log_(record->lib.name) {}
+
+  const std::string& name() const override { return name_; }
+  boost::asio::any_io_executor executor() override { return strand_; }
+  Logger& log() override { return log_; }
+  Json::Value config() const override { return host_.config_.get()->section(name_); }
+  KeyValueStore& store() override {
+    if (!kv_) {
+      if (!host_.store_) throw std::logic_error("no database is open for plugin " + name_);
+      kv_ = host_.store_->namespaced(name_, strand_, log_);
+    }
+    return *kv_;
+  }
+  void register_method(const std::string& method, Access access, MethodHandler handler) override {
+    std::weak_ptr<Record> weak = record_;
+    PluginHost& host = host_;
+    auto strand = strand_;
+    std::string full = name_ + "." + method;
+    host_.methods_(full, access,
+                   [&host, weak, strand, full, handler = std::move(handler)](
+                       const Json::Value& params, const CallInfo& caller, Responder reply) {
+                     boost::asio::post(strand, [&host, weak, full, handler, params, caller,
+                                                reply]() mutable {
+                       auto record = weak.lock();
+                       if (!record) return reply.error(rpc_error::unavailable, "plugin is gone");
+                       {
+                         std::lock_guard lock(host.mutex_);
+                         if (record->state != State::running)
+                           return reply.error(rpc_error::unavailable,
+                                              "plugin " + record->lib.name + " is " +
+                                                  to_string(record->state) +
+                                                  (record->error.empty() ? ""
+                                                                         : ": " + record->error));
+                       }
+                       try {
+                         handler(params, caller, reply);
+                       } catch (const std::exception& e) {
+                         host.fail(*record, full + " threw: " + e.what());
+                         reply.error(rpc_error::internal_error, full + " failed: " + e.what());
+                       } catch (...) {
+                         host.fail(*record, full + " threw an unknown exception");
+                         reply.error(rpc_error::internal_error, full + " failed");
+                       }
+                     });
+                   });
+  }
+  EventBus& events() override { return bus_; }
+  std::chrono::system_clock::time_point wall_now() const override {
+    return std::chrono::system_clock::now();
+  }
+  std::chrono::steady_clock::time_point now() const override {
+    return std::chrono::steady_clock::now();
+  }
+
+ private:
+  // The plugin's view of the bus: its handlers run on its strand, guarded.
+  class Bus final : public EventBus {
+   public:
+    explicit Bus(Context& ctx) : ctx_(ctx) {}
+    void publish(const std::string& topic, Json::Value data) override {
+      ctx_.host_.events_.publish(topic, std::move(data));
+    }
+    Subscription subscribe(const std::string& topic, Handler handler) override {
+      std::weak_ptr<Record> weak = ctx_.record_;
+      PluginHost& host = ctx_.host_;
+      return host.events_.subscribe(
+          topic,
+          [&host, weak, handler = std::move(handler)](const std::string& t, const Json::Value& d) {
+            auto record = weak.lock();
+            if (!record) return;
+            {
+              std::lock_guard lock(host.mutex_);
+              if (record->state != State::running) return;
+            }
+            try {
+              handler(t, d);
+            } catch (const std::exception& e) {
+              host.fail(*record, "event handler for " + t + " threw: " + e.what());
+            }
+          },
+          ctx_.strand_);
+    }
+    void unsubscribe(Subscription id) override { ctx_.host_.events_.unsubscribe(id); }
+
+   private:
+    Context& ctx_;
+  };
+
+  PluginHost& host_;
+  std::weak_ptr<Record> record_;
+  std::string name_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  StderrLogger log_;
+  std::unique_ptr<KeyValueStore> kv_;
+  Bus bus_{*this};
+};
+
+PluginHost::PluginHost(boost::asio::io_context& io, const ConfigHolder& config, Store* store,
+                       CoreEventBus& events, MethodSink methods)
+    : io_(io), config_(config), store_(store), events_(events), methods_(std::move(methods)) {}
+
+PluginHost::~PluginHost() {
+  for (auto& r : records_) {
+    if (!r->instance) continue;
+    // The shared object stays mapped: code it registered elsewhere (atexit,
+    // thread-locals) may still run. Only the object goes.
+    try {
+      r->lib.info->destroy(r->instance);
+    } catch (...) {
+    }
+    r->instance = nullptr;
+  }
+}
+
+void PluginHost::start(std::vector<PluginLibrary> libraries) {
+  for (auto& lib : libraries) {
+    auto record = std::make_shared<Record>();
+    record->lib = std::move(lib);
+    if (record->lib.disabled) record->state = State::disabled;
+    else if (!record->lib.usable()) {
+      record->state = State::refused;
+      record->error = record->lib.error;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      records_.push_back(record);
+    }
+    if (record->lib.usable()) start_one(record);
+  }
+}
+
+void PluginHost::start_one(const std::shared_ptr<Record>& record) {
+  record->context = std::make_unique<Context>(*this, record);
+  char err[512] = {0};
+  void* created = record->lib.info->create(static_cast<PluginContext*>(record->context.get()),
+                                           err, sizeof err);
+  if (!created) {
+    std::lock_guard lock(mutex_);
+    record->state = State::failed;
+    record->error = std::string("creating the plugin failed: ") + err;
+    log_.error("plugin ", record->lib.name, ": ", record->error, "; mnigsd goes on without it");
+    events_.publish("plugin.failed", Json::Value(record->lib.name));
+    return;
+  }
+  record->instance = static_cast<Plugin*>(created);
+  {
+    std::lock_guard lock(mutex_);
+    record->state = State::created;
+  }
+  guarded(record, "start", [this, record](Plugin& p) {
+    std::string part;
+    if (auto* d = p.as_discovery()) part = d->network();
+    else if (auto* t = p.as_tunnel()) part = t->method();
+    else if (auto* pay = p.as_payment()) part = pay->method();
+    const std::string& kind = record->lib.kind;
+    bool kind_ok = (kind == "discovery" && p.as_discovery()) ||
+                   (kind == "tunnel" && p.as_tunnel()) || (kind == "payment" && p.as_payment());
+    if (!kind_ok)
+      throw std::runtime_error("declares kind " + kind + " but does not implement that interface");
+    p.start();
+    std::lock_guard lock(mutex_);
+    if (record->state != State::created) return;  // failed meanwhile
+    record->state = State::running;
+    record->suite_part = part;
+    log_.info("plugin ", kind, "/", record->lib.name, " ", record->lib.version, " running");
+  });
+}
+
+void PluginHost::guarded(const std::shared_ptr<Record>& record, std::string what,
+                         std::function<void(Plugin&)> fn) {
+  boost::asio::post(record->context->executor(), [this, record, what, fn = std::move(fn)] {
+    if (!record->instance) return;
+    try {
+      fn(*record->instance);
+    } catch (const std::exception& e) {
+      fail(*record, what + " threw: " + e.what());
+    } catch (...) {
+      fail(*record, what + " threw an unknown exception");
+    }
+  });
+}
+
+void PluginHost::fail(Record& record, const std::string& why) {
+  {
+    std::lock_guard lock(mutex_);
+    if (record.state == State::failed || record.state == State::stopped) return;
+    record.state = State::failed;
+    record.error = why;
+  }
+  log_.error("plugin ", record.lib.name, " failed: ", why, "; mnigsd goes on without it");
+  events_.publish("plugin.failed", Json::Value(record.lib.name));
+  try {
+    if (record.instance) record.instance->stop();
+  } catch (const std::exception& e) {
+    log_.error("plugin ", record.lib.name, ": stop after failure threw: ", e.what());
+  } catch (...) {
+  }
+}
+
+void PluginHost::stop(std::function<void()> done) {
+  std::vector<std::shared_ptr<Record>> live;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& r : records_)
+      if (r->instance && (r->state == State::running || r->state == State::created))
+        live.push_back(r);
+  }
+  if (live.empty()) {
+    boost::asio::post(io_, std::move(done));
+    return;
+  }
+  auto remaining = std::make_shared<std::atomic<std::size_t>>(live.size());
+  auto finish = std::make_shared<std::function<void()>>(std::move(done));
+  for (auto& r : live) {
+    boost::asio::post(r->context->executor(), [this, r, remaining, finish] {
+      bool was_live;
+      {
+        std::lock_guard lock(mutex_);
+        was_live = r->state == State::running || r->state == State::created;
+        if (was_live) r->state = State::stopped;
+      }
+      if (was_live) {
+        try {
+          r->instance->stop();
+        } catch (const std::exception& e) {
+          log_.error("plugin ", r->lib.name, ": stop threw: ", e.what());
+        } catch (...) {
+          log_.error("plugin ", r->lib.name, ": stop threw an unknown exception");
+        }
+      }
+      if (--*remaining == 0) boost::asio::post(io_, *finish);
+    });
+  }
+}
+
+void PluginHost::describe(std::function<void(Json::Value)> done) const {
+  struct Gather {
+    std::mutex mutex;
+    Json::Value list{Json::arrayValue};
+    std::size_t remaining = 0;
+    std::function<void(Json::Value)> done;
+  };
+  auto gather = std::make_shared<Gather>();
+  gather->done = std::move(done);
+  std::vector<std::shared_ptr<Record>> records;
+  {
+    std::lock_guard lock(mutex_);
+    records = records_;
+  }
+  gather->list.resize(static_cast<Json::ArrayIndex>(records.size()));
+  gather->remaining = records.size() + 1;
+  auto finish_one = [gather] {
+    std::unique_lock lock(gather->mutex);
+    if (--gather->remaining == 0) {
+      Json::Value out = std::move(gather->list);
+      lock.unlock();
+      gather->done(std::move(out));
+    }
+  };
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    auto r = records[i];
+    Json::Value item(Json::objectValue);
+    State state;
+    {
+      std::lock_guard lock(mutex_);
+      state = r->state;
+      item["error"] = r->error;
+    }
+    item["name"] = r->lib.name;
+    item["kind"] = r->lib.kind;
+    item["version"] = r->lib.version;
+    item["summary"] = r->lib.summary;
+    item["path"] = r->lib.path;
+    item["state"] = to_string(state);
+    auto index = static_cast<Json::ArrayIndex>(i);
+    if (state != State::running) {
+      {
+        std::lock_guard lock(gather->mutex);
+        gather->list[index] = item;
+      }
+      finish_one();
+      continue;
+    }
+    boost::asio::post(r->context->executor(), [r, item, index, gather, finish_one]() mutable {
+      try {
+        item["status"] = r->instance->status();
+      } catch (const std::exception& e) {
+        item["status"] = Json::Value(Json::objectValue);
+        item["statusError"] = e.what();
+      }
+      {
+        std::lock_guard lock(gather->mutex);
+        gather->list[index] = item;
+      }
+      finish_one();
+    });
+  }
+  finish_one();
+}
+
+std::vector<std::string> PluginHost::running() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& r : records_)
+    if (r->state == State::running) out.push_back(r->lib.kind + "/" + r->lib.name);
+  return out;
+}
+
+std::vector<std::string> PluginHost::suites() const {
+  std::set<std::string> networks, tunnels, payments;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& r : records_) {
+      if (r->state != State::running || r->suite_part.empty()) continue;
+      if (r->lib.kind == "discovery") networks.insert(r->suite_part);
+      else if (r->lib.kind == "tunnel") tunnels.insert(r->suite_part);
+      else if (r->lib.kind == "payment") payments.insert(r->suite_part);
+    }
+  }
+  std::vector<std::string> out;
+  for (const auto& n : networks)
+    for (const auto& t : tunnels)
+      for (const auto& p : payments) out.push_back(n + "-" + t + "-" + p);
+  return out;
+}
+
+void PluginHost::for_each_discovery(std::function<void(DiscoveryPlugin&)> fn) {
+  std::vector<std::shared_ptr<Record>> live;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& r : records_)
+      if (r->state == State::running && r->lib.kind == "discovery") live.push_back(r);
+  }
+  for (auto& r : live)
+    guarded(r, "discovery", [fn](Plugin& p) {
+      if (auto* d = p.as_discovery()) fn(*d);
+    });
+}
+
+void PluginHost::config_changed(const std::string& section) {
+  std::shared_ptr<Record> target;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& r : records_)
+      if (r->lib.name == section && r->state == State::running) target = r;
+  }
+  if (target) guarded(target, "config_changed", [](Plugin& p) { p.config_changed(); });
+}
+
+}  // namespace mnigs

@@ -1,0 +1,87 @@
+// Runs the plugins that the loader accepted: creates each with its own
+// context (strand, logger, config section, namespaced store, RPC, events),
+// starts and stops them, and keeps every call into a plugin inside a
+// try/catch so that a throwing plugin is marked failed and the daemon goes on.
+#pragma once
+
+#include "config/config.hpp"
+#include "events/event_bus.hpp"
+#include "log/log.hpp"
+#include "plugin_host/loader.hpp"
+
+#include <mnigs/plugin.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace mnigs {
+
+class Store;
+
+class PluginHost {
+ public:
+  // Where plugin RPC methods go: full name "<plugin>.<method>".
+  using MethodSink =
+      std::function<void(const std::string& name, Access access, MethodHandler handler)>;
+
+  enum class State { disabled, refused, created, running, failed, stopped };
+
+  PluginHost(boost::asio::io_context& io, const ConfigHolder& config, Store* store,
+             CoreEventBus& events, MethodSink methods);
+  ~PluginHost();  // destroys the plugin objects; the io_context must no longer run
+  PluginHost(const PluginHost&) = delete;
+  PluginHost& operator=(const PluginHost&) = delete;
+
+  // Creates and starts every usable library. Creation happens here; start()
+  // runs on each plugin's strand. Not thread-safe against itself; call once.
+  void start(std::vector<PluginLibrary> libraries);
+
+  // Calls stop() on every running plugin, each on its strand, then `done`
+  // (posted to the io_context). Safe to call once.
+  void stop(std::function<void()> done);
+
+  // listPlugins: every library with its state, error and the plugin's own
+  // status(), collected from the strands. `done` runs on some strand.
+  void describe(std::function<void(Json::Value)> done) const;
+
+  // Names of running plugins ("kind/name") for nodeInfo.
+  std::vector<std::string> running() const;
+  // Suites a gateway offers: network-tunnel-payment over running plugins.
+  std::vector<std::string> suites() const;
+
+  // Runs `fn(plugin)` on the strand of each running plugin of that kind.
+  void for_each_discovery(std::function<void(DiscoveryPlugin&)> fn);
+
+  // A live key of `section` changed: tells that plugin (on its strand).
+  void config_changed(const std::string& section);
+
+ private:
+  class Context;
+  struct Record;
+
+  void start_one(const std::shared_ptr<Record>& record);
+  // Marks `record` failed with `why` and stops it; on the record's strand.
+  void fail(Record& record, const std::string& why);
+  // Runs `fn` on the plugin's strand, guarded: an exception fails the plugin.
+  void guarded(const std::shared_ptr<Record>& record, std::string what,
+               std::function<void(Plugin&)> fn);
+
+  boost::asio::io_context& io_;
+  const ConfigHolder& config_;
+  Store* store_;
+  CoreEventBus& events_;
+  MethodSink methods_;
+  StderrLogger log_{"plugins"};
+  mutable std::mutex mutex_;  // guards the records' state, error and suite part
+  std::vector<std::shared_ptr<Record>> records_;
+};
+
+const char* to_string(PluginHost::State state);
+
+}  // namespace mnigs

@@ -1,0 +1,88 @@
+#include "util/net.hpp"
+
+#include <charconv>
+
+namespace mnigs {
+namespace ip = boost::asio::ip;
+
+ip::address unmap(const ip::address& addr) {
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped())
+    return ip::make_address_v4(ip::v4_mapped, addr.to_v6());
+  return addr;
+}
+
+std::optional<ip::address> parse_address(std::string_view text) {
+  boost::system::error_code ec;
+  auto addr = ip::make_address(std::string(text), ec);
+  if (ec) return std::nullopt;
+  return addr;
+}
+
+namespace {
+// Zeroes every bit after `length`; returns true if any bit was set there.
+template <class Bytes>
+bool clear_host_bits(Bytes& bytes, unsigned length) {
+  bool had = false;
+  for (unsigned i = 0; i < bytes.size(); ++i) {
+    unsigned first_bit = i * 8;
+    std::uint8_t keep = 0;
+    if (first_bit + 8 <= length) keep = 0xff;
+    else if (first_bit < length) keep = static_cast<std::uint8_t>(0xff << (8 - (length - first_bit)));
+    if (bytes[i] & ~keep) had = true;
+    bytes[i] &= keep;
+  }
+  return had;
+}
+}  // namespace
+
+std::optional<Prefix> parse_prefix(std::string_view text, std::string* why) {
+  auto fail = [&](std::string reason) -> std::optional<Prefix> {
+    if (why) *why = std::move(reason);
+    return std::nullopt;
+  };
+  auto slash = text.find('/');
+  auto addr = parse_address(text.substr(0, slash));
+  if (!addr) return fail("not an IPv4 or IPv6 address");
+  unsigned max = addr->is_v4() ? 32 : 128;
+  unsigned length = max;
+  if (slash != std::string_view::npos) {
+    auto len_text = text.substr(slash + 1);
+    auto [p, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), length);
+    if (ec != std::errc() || p != len_text.data() + len_text.size() || len_text.empty() ||
+        length > max)
+      return fail("prefix length must be 0.." + std::to_string(max));
+  }
+  Prefix prefix{*addr, length};
+  if (addr->is_v4()) {
+    auto bytes = addr->to_v4().to_bytes();
+    if (clear_host_bits(bytes, length)) return fail("host bits are set after the prefix length");
+  } else {
+    auto bytes = addr->to_v6().to_bytes();
+    if (clear_host_bits(bytes, length)) return fail("host bits are set after the prefix length");
+  }
+  return prefix;
+}
+
+bool Prefix::contains(const ip::address& raw) const {
+  ip::address addr = unmap(raw);
+  if (addr.is_v4() != network.is_v4()) return false;
+  if (addr.is_v4()) {
+    auto bytes = addr.to_v4().to_bytes();
+    clear_host_bits(bytes, length);
+    return bytes == network.to_v4().to_bytes();
+  }
+  auto bytes = addr.to_v6().to_bytes();
+  clear_host_bits(bytes, length);
+  auto net = network.to_v6().to_bytes();
+  return bytes == net;
+}
+
+std::string Prefix::to_string() const { return network.to_string() + "/" + std::to_string(length); }
+
+bool any_contains(const std::vector<Prefix>& prefixes, const ip::address& addr) {
+  for (const auto& p : prefixes)
+    if (p.contains(addr)) return true;
+  return false;
+}
+
+}  // namespace mnigs

@@ -1,0 +1,362 @@
+#include "rpc/http_server.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace mnigs {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  auto a = ep.address();
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+const char* mime_type(std::string_view path) {
+  auto ext = path.substr(std::min(path.rfind('.'), path.size()));
+  if (ext == ".html") return "text/html; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".js") return "text/javascript; charset=utf-8";
+  if (ext == ".json") return "application/json";
+  if (ext == ".svg") return "image/svg+xml";
+  if (ext == ".png") return "image/png";
+  if (ext == ".ico") return "image/x-icon";
+  return "application/octet-stream";
+}
+
+// "http://localhost:65533" -> "localhost:65533"
+std::string_view origin_host(std::string_view origin) {
+  auto p = origin.find("://");
+  return p == std::string_view::npos ? origin : origin.substr(p + 3);
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Session
+
+class HttpServer::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, HttpServer& server, bool overloaded)
+      : stream_(std::move(socket)),
+        server_(server),
+        config_(server.config_.get()),
+        connections_(server.connections_),
+        overloaded_(overloaded) {
+    ++*connections_;
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = unmap(ep.address());
+  }
+  ~Session() { --*connections_; }
+
+  void run() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->overloaded_) {
+        return self->send_error(http::status::service_unavailable, 11,
+                                "too many connections (daemon.rpcMaxClients); try again later",
+                                false);
+      }
+      self->do_read();
+    });
+  }
+
+  void close() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ec;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      self->stream_.close();
+    });
+  }
+
+ private:
+  std::chrono::seconds timeout() const {
+    return std::chrono::seconds(config_->get_int("daemon", "rpcTimeout"));
+  }
+
+  void do_read() {
+    config_ = server_.config_.get();  // each request sees the current limits
+    parser_.emplace();
+    parser_->header_limit(header_limit);
+    parser_->body_limit(static_cast<std::uint64_t>(config_->get_int("daemon", "rpcMaxBodyBytes")));
+    stream_.expires_after(timeout());
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::connection_reset || ec == net::error::operation_aborted)
+      return do_close();
+    if (ec == beast::error::timeout) return do_close();  // slow or idle client
+    if (ec == http::error::body_limit)
+      return send_error(http::status::payload_too_large, 11,
+                        "request body is larger than daemon.rpcMaxBodyBytes (" +
+                            std::to_string(config_->get_int("daemon", "rpcMaxBodyBytes")) +
+                            " bytes)",
+                        false);
+    if (ec == http::error::header_limit)
+      return send_error(http::status::request_header_fields_too_large, 11,
+                        "request headers are larger than " + std::to_string(header_limit) +
+                            " bytes",
+                        false);
+    if (ec) {
+      server_.log_.debug("rpc ", remote_.to_string(), ": bad HTTP request: ", ec.message());
+      return send_error(http::status::bad_request, 11, "bad HTTP request: " + ec.message(), false);
+    }
+    handle(parser_->release());
+  }
+
+  void handle(http::request<http::string_body> req) {
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive();
+    std::string_view target(req.target().data(), req.target().size());
+    std::string_view path = target.substr(0, target.find('?'));
+
+    if (path == "/jsonrpc") {
+      if (req.method() != http::verb::post)
+        return send_error(http::status::method_not_allowed, version,
+                          "use POST for /jsonrpc", keep_alive, "POST");
+      auto ctype = req[http::field::content_type];
+      if (!ctype.empty() && !std::string_view(ctype.data(), ctype.size()).starts_with("application/json"))
+        return send_error(http::status::unsupported_media_type, version,
+                          "send JSON-RPC with Content-Type: application/json", keep_alive);
+      Caller caller = make_caller(req);
+      server_.dispatcher_.handle(
+          req.body(), caller,
+          [self = shared_from_this(), version, keep_alive](std::optional<std::string> body) {
+            net::post(self->stream_.get_executor(), [self, version, keep_alive,
+                                                     body = std::move(body)]() mutable {
+              if (!body) {
+                http::response<http::string_body> res{http::status::no_content, version};
+                res.keep_alive(keep_alive);
+                return self->send(std::move(res));
+              }
+              http::response<http::string_body> res{http::status::ok, version};
+              res.set(http::field::content_type, "application/json");
+              res.keep_alive(keep_alive);
+              res.body() = std::move(*body);
+              res.prepare_payload();
+              self->send(std::move(res));
+            });
+          });
+      return;
+    }
+    if (req.method() != http::verb::get && req.method() != http::verb::head)
+      return send_error(http::status::method_not_allowed, version, "only GET here", keep_alive,
+                        "GET, HEAD");
+    serve_file(std::string(path), req.method() == http::verb::head, version, keep_alive);
+  }
+
+  Caller make_caller(const http::request<http::string_body>& req) const {
+    Caller caller;
+    caller.address = remote_;
+    std::vector<Prefix> networks;
+    for (const auto& text : config_->get_list("daemon", "authorizedNetworks"))
+      if (auto p = parse_prefix(text)) networks.push_back(*p);
+    caller.from_authorized_network = any_contains(networks, remote_);
+    // A web page from another origin can make a browser on this host POST
+    // here. Its Origin then names a different host than Host: such a call
+    // does not get admin rights from the address alone.
+    auto origin = req[http::field::origin];
+    if (!origin.empty() && caller.from_authorized_network) {
+      auto host = req[http::field::host];
+      std::string_view o(origin.data(), origin.size());
+      if (!iequals(origin_host(o), std::string_view(host.data(), host.size())))
+        caller.from_authorized_network = false;
+    }
+    auto auth = req[http::field::authorization];
+    std::string_view a(auth.data(), auth.size());
+    if (a.size() > 7 && iequals(a.substr(0, 7), "Bearer ")) {
+      caller.token = server_.check_token_(a.substr(7));
+    } else if (!a.empty()) {
+      caller.token = Caller::Token::invalid;
+    }
+    return caller;
+  }
+
+  void serve_file(std::string path, bool head_only, unsigned version, bool keep_alive) {
+    std::string root = config_->get_string("daemon", "webuiDir");
+    if (root.empty() || path.find("..") != std::string::npos || path.find('\0') != std::string::npos ||
+        path.empty() || path.front() != '/')
+      return send_error(http::status::not_found, version, "not found", keep_alive);
+    if (path.back() == '/') path += "index.html";
+    std::ifstream in(root + path, std::ios::binary);
+    if (!in) return send_error(http::status::not_found, version, "not found", keep_alive);
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    http::response<http::string_body> res{http::status::ok, version};
+    res.set(http::field::content_type, mime_type(path));
+    res.set(http::field::cache_control, "no-cache");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.keep_alive(keep_alive);
+    res.body() = buf.str();
+    res.prepare_payload();
+    if (head_only) res.body().clear();
+    send(std::move(res));
+  }
+
+  void send_error(http::status status, unsigned version, const std::string& message,
+                  bool keep_alive, const char* allow = nullptr) {
+    http::response<http::string_body> res{status, version};
+    res.set(http::field::content_type, "application/json");
+    if (allow) res.set(http::field::allow, allow);
+    res.keep_alive(keep_alive);
+    res.body() = Dispatcher::error_body(rpc_error::invalid_request, message);
+    res.prepare_payload();
+    send(std::move(res));
+  }
+
+  void send(http::response<http::string_body> res) {
+    res.set(http::field::server, "mnigsd/" MNIGS_VERSION);
+    response_ = std::make_shared<http::response<http::string_body>>(std::move(res));
+    stream_.expires_after(timeout());
+    http::async_write(stream_, *response_,
+                      beast::bind_front_handler(&Session::on_write, shared_from_this(),
+                                                response_->need_eof()));
+  }
+
+  void on_write(bool close, beast::error_code ec, std::size_t) {
+    response_.reset();
+    if (ec) return do_close();
+    if (close) return do_close();
+    do_read();
+  }
+
+  void do_close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  HttpServer& server_;
+  std::shared_ptr<const Config> config_;
+  std::shared_ptr<std::atomic<std::size_t>> connections_;
+  bool overloaded_;
+  net::ip::address remote_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<http::response<http::string_body>> response_;
+};
+
+// ---------------------------------------------------------------- Listener
+
+class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(HttpServer& server, const tcp::endpoint& endpoint)
+      : server_(server), acceptor_(net::make_strand(server.io_)) {
+    auto fail = [&](const char* what, beast::error_code ec) {
+      throw std::runtime_error("cannot " + std::string(what) + " " + endpoint_text(endpoint) +
+                               ": " + ec.message());
+    };
+    beast::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (ec) fail("open a socket for", ec);
+    acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    // "::" must not also take the IPv4 port that daemon.listenIpv4 binds.
+    if (endpoint.address().is_v6()) acceptor_.set_option(net::ip::v6_only(true), ec);
+    acceptor_.bind(endpoint, ec);
+    if (ec) fail("listen on", ec);
+    acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) fail("listen on", ec);
+    name_ = endpoint_text(acceptor_.local_endpoint());
+  }
+
+  void run() { do_accept(); }
+  void stop() {
+    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ec;
+      self->acceptor_.close(ec);
+    });
+  }
+  const std::string& name() const { return name_; }
+
+ private:
+  void do_accept() {
+    acceptor_.async_accept(net::make_strand(server_.io_),
+                           beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
+  }
+
+  void on_accept(beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+      server_.log_.warn("rpc: accept on ", name_, " failed: ", ec.message());
+    } else {
+      auto limit =
+          static_cast<std::size_t>(server_.config_.get()->get_int("daemon", "rpcMaxClients"));
+      bool overloaded = *server_.connections_ >= limit;
+      auto session = std::make_shared<Session>(std::move(socket), server_, overloaded);
+      {
+        std::lock_guard lock(*server_.sessions_mutex_);
+        auto& list = *server_.sessions_;
+        std::erase_if(list, [](const std::weak_ptr<Session>& w) { return w.expired(); });
+        list.push_back(session);
+      }
+      session->run();
+    }
+    do_accept();
+  }
+
+  HttpServer& server_;
+  tcp::acceptor acceptor_;
+  std::string name_;
+};
+
+// ---------------------------------------------------------------- HttpServer
+
+HttpServer::HttpServer(net::io_context& io, const ConfigHolder& config, Dispatcher& dispatcher,
+                       TokenCheck check_token, Logger& log)
+    : io_(io),
+      config_(config),
+      dispatcher_(dispatcher),
+      check_token_(std::move(check_token)),
+      log_(log) {}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::listen(const tcp::endpoint& endpoint) {
+  auto listener = std::make_shared<Listener>(*this, endpoint);
+  listeners_.push_back(listener);
+  listener->run();
+  log_.info("JSON-RPC listening on http://", listener->name(), "/jsonrpc");
+}
+
+void HttpServer::stop() {
+  for (auto& l : listeners_) l->stop();
+  std::vector<std::shared_ptr<Session>> open;
+  {
+    std::lock_guard lock(*sessions_mutex_);
+    for (auto& w : *sessions_)
+      if (auto s = w.lock()) open.push_back(s);
+    sessions_->clear();
+  }
+  for (auto& s : open) s->close();
+}
+
+std::vector<std::string> HttpServer::listening() const {
+  std::vector<std::string> out;
+  for (const auto& l : listeners_) out.push_back(l->name());
+  return out;
+}
+
+}  // namespace mnigs

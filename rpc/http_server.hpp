@@ -1,0 +1,63 @@
+// The daemon's HTTP front end (Boost.Beast): POST /jsonrpc for JSON-RPC and
+// GET for the web UI's static files, on every configured listen address.
+// Enforces header and body size limits, read/idle timeouts, keep-alive and a
+// cap on concurrent connections. Each connection runs on its own strand.
+#pragma once
+
+#include "config/config.hpp"
+#include "rpc/dispatcher.hpp"
+#include "util/net.hpp"
+
+#include <mnigs/log.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace mnigs {
+
+class HttpServer {
+ public:
+  // Decides the token part of a caller from the Authorization header's
+  // bearer value ("" when absent).
+  using TokenCheck = std::function<Caller::Token(std::string_view bearer)>;
+
+  static constexpr std::size_t header_limit = 8 * 1024;
+
+  HttpServer(boost::asio::io_context& io, const ConfigHolder& config, Dispatcher& dispatcher,
+             TokenCheck check_token, Logger& log);
+  ~HttpServer();
+
+  // Binds and starts accepting. Throws std::runtime_error naming the address
+  // when a bind fails. Call before the io_context runs or from it.
+  void listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  // Closes the listeners and every open connection.
+  void stop();
+
+  std::vector<std::string> listening() const;  // "127.0.0.1:65533", "[::]:65533"
+  std::size_t connections() const { return *connections_; }
+
+ private:
+  class Listener;
+  class Session;
+
+  boost::asio::io_context& io_;
+  const ConfigHolder& config_;
+  Dispatcher& dispatcher_;
+  TokenCheck check_token_;
+  Logger& log_;
+  std::vector<std::shared_ptr<Listener>> listeners_;
+  std::shared_ptr<std::atomic<std::size_t>> connections_ =
+      std::make_shared<std::atomic<std::size_t>>(0);
+  std::shared_ptr<std::mutex> sessions_mutex_ = std::make_shared<std::mutex>();
+  std::shared_ptr<std::vector<std::weak_ptr<Session>>> sessions_ =
+      std::make_shared<std::vector<std::weak_ptr<Session>>>();
+};
+
+}  // namespace mnigs

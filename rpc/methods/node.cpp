@@ -1,0 +1,104 @@
+// nodeInfo, status and listPlugins.
+#include "os/interfaces.hpp"
+#include "rpc/http_server.hpp"
+#include "rpc/methods/methods.hpp"
+#include "store/store.hpp"
+
+#include <unistd.h>
+
+namespace mnigs {
+
+std::string node_name(const Config& config) {
+  std::string name = config.get_string("main", "name");
+  if (!name.empty()) return name;
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) == 0 && host[0]) return host;
+  return "mnigs";
+}
+
+namespace {
+
+Json::Value strings(const std::vector<std::string>& list) {
+  Json::Value out(Json::arrayValue);
+  for (const auto& s : list) out.append(s);
+  return out;
+}
+
+bool params_empty(const Json::Value& params) {
+  return params.isNull() || (params.isObject() && params.empty()) ||
+         (params.isArray() && params.empty());
+}
+
+}  // namespace
+
+void register_node_methods(MethodRegistry& registry, CoreServices& core) {
+  // What any node on the mesh may learn about this one; the scanner's probe.
+  registry.add("nodeInfo", Access::mesh,
+               [&core](const Json::Value& params, const CallInfo&, Responder reply) {
+                 if (!params_empty(params))
+                   return reply.error(rpc_error::invalid_params, "nodeInfo takes no params");
+                 auto config = core.config.holder.get();
+                 Json::Value r(Json::objectValue);
+                 r["name"] = node_name(*config);
+                 r["version"] = MNIGS_VERSION;
+                 r["gateway"] = config->get_bool("gateway", "enabled");
+                 r["suites"] = config->get_bool("gateway", "enabled")
+                                   ? strings(core.plugins.suites())
+                                   : Json::Value(Json::arrayValue);
+                 r["ipv6support"] =
+                     !config->get_string("daemon", "listenIpv6").empty() && os::has_routable_ipv6();
+                 r["rpcport"] = static_cast<int>(config->get_int("daemon", "rpcport"));
+                 r["plugins"] = strings(core.plugins.running());
+                 reply.result(r);
+               });
+
+  registry.add("status", Access::admin,
+               [&core](const Json::Value& params, const CallInfo&, Responder reply) {
+                 if (!params_empty(params))
+                   return reply.error(rpc_error::invalid_params, "status takes no params");
+                 auto config = core.config.holder.get();
+                 Json::Value r(Json::objectValue);
+                 r["name"] = node_name(*config);
+                 r["version"] = MNIGS_VERSION;
+                 r["pid"] = static_cast<int>(getpid());
+                 r["uptime"] = static_cast<Json::Int64>(
+                     std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::steady_clock::now() - core.started)
+                         .count());
+                 r["gateway"] = config->get_bool("gateway", "enabled");
+                 r["configFile"] = config->path();
+                 r["dataDir"] = config->data_dir();
+                 Json::Value db(Json::objectValue);
+                 db["file"] = core.store.path();
+                 db["schemaVersion"] = core.store.schema_version();
+                 r["database"] = db;
+                 Json::Value rpc(Json::objectValue);
+                 rpc["listening"] = strings(core.http.listening());
+                 rpc["connections"] = static_cast<Json::UInt64>(core.http.connections());
+                 rpc["calls"] = static_cast<Json::UInt64>(core.dispatcher.counters().calls);
+                 rpc["errors"] = static_cast<Json::UInt64>(core.dispatcher.counters().errors);
+                 rpc["refused"] = static_cast<Json::UInt64>(core.dispatcher.counters().refused);
+                 r["rpc"] = rpc;
+                 r["plugins"] = strings(core.plugins.running());
+                 r["suites"] = strings(core.plugins.suites());
+                 {
+                   std::lock_guard lock(core.config.write_mutex);
+                   r["restartRequired"] = strings(std::vector<std::string>(
+                       core.config.restart_pending.begin(), core.config.restart_pending.end()));
+                 }
+                 reply.result(r);
+               });
+
+  registry.add("listPlugins", Access::admin,
+               [&core](const Json::Value& params, const CallInfo&, Responder reply) {
+                 if (!params_empty(params))
+                   return reply.error(rpc_error::invalid_params, "listPlugins takes no params");
+                 core.plugins.describe([reply](Json::Value list) {
+                   Json::Value r(Json::objectValue);
+                   r["plugins"] = std::move(list);
+                   reply.result(r);
+                 });
+               });
+}
+
+}  // namespace mnigs

@@ -1,0 +1,51 @@
+// A well-behaved discovery plugin with RPC methods, one of which throws.
+#include <mnigs/plugin_entry.hpp>
+
+namespace {
+
+class Good final : public mnigs::DiscoveryPlugin {
+ public:
+  static void declare(mnigs::ConfigDeclarer& d) {
+    d.declare(mnigs::string_key("greeting", "hello", "What echo answers with", true));
+    d.declare(mnigs::int_key("limit", 3, 1, 10, "A bounded number"));
+  }
+  explicit Good(mnigs::PluginContext& ctx) : ctx_(ctx) {}
+  void start() override {
+    ctx_.register_method("echo", mnigs::Access::mesh,
+                         [this](const Json::Value& params, const mnigs::CallInfo&,
+                                mnigs::Responder r) {
+                           Json::Value out(Json::objectValue);
+                           out["greeting"] = ctx_.config()["greeting"];
+                           out["params"] = params;
+                           r.result(out);
+                         });
+    ctx_.register_method("boom", mnigs::Access::admin,
+                         [](const Json::Value&, const mnigs::CallInfo&, mnigs::Responder) {
+                           throw std::runtime_error("boom on purpose");
+                         });
+    ctx_.register_method("remember", mnigs::Access::admin,
+                         [this](const Json::Value& params, const mnigs::CallInfo&,
+                                mnigs::Responder r) {
+                           ctx_.store().put("last", params.toStyledString(),
+                                            [r](bool ok) { r.result(ok); });
+                         });
+  }
+  void stop() override { stopped_ = true; }
+  std::string network() const override { return "testnet"; }
+  void discover(std::function<void(std::vector<mnigs::Candidate>)> done) override {
+    done({mnigs::Candidate{"10.1.2.3", 65533, "test"}});
+  }
+  Json::Value status() const override {
+    Json::Value s(Json::objectValue);
+    s["stopped"] = stopped_;
+    return s;
+  }
+
+ private:
+  mnigs::PluginContext& ctx_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+MNIGS_PLUGIN(Good, "discovery", "good", "0.1", "Test plugin that behaves")

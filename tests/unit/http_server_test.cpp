@@ -1,0 +1,225 @@
+// The HTTP front end on a real loopback socket: limits, status codes,
+// keep-alive, concurrency, timeouts, and the admin check with tokens.
+#include "rpc/http_server.hpp"
+#include "test_util.hpp"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <json/reader.h>
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+namespace mnigs {
+namespace {
+
+const std::string kToken(64, 'a');
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void start(Json::Value overrides = Json::Value(Json::objectValue)) {
+    Schema schema;
+    declare_core_keys(schema);
+    Json::Value values = defaults(schema);
+    values["daemon"]["webuiDir"] = "";
+    for (const auto& section : overrides.getMemberNames())
+      for (const auto& key : overrides[section].getMemberNames())
+        values[section][key] = overrides[section][key];
+    config_ = std::make_unique<ConfigHolder>(std::make_shared<const Config>("", values));
+    registry_.add("ping", Access::mesh, [](const Json::Value&, const CallInfo& c, Responder r) {
+      r.result(c.remote_address);
+    });
+    registry_.add("secret", Access::admin,
+                  [](const Json::Value&, const CallInfo&, Responder r) { r.result("ok"); });
+    server_ = std::make_unique<HttpServer>(
+        io_, *config_, dispatcher_,
+        [](std::string_view bearer) {
+          return bearer == kToken ? Caller::Token::valid : Caller::Token::invalid;
+        },
+        log_);
+    server_->listen({boost::asio::ip::make_address("127.0.0.1"), 0});
+    auto name = server_->listening().at(0);
+    port_ = std::stoi(name.substr(name.rfind(':') + 1));
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  void TearDown() override {
+    if (server_) boost::asio::post(io_, [this] { server_->stop(); });
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  httplib::Result post(const std::string& body, httplib::Headers headers = {},
+                       const char* type = "application/json") {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(5, 0);
+    return c.Post("/jsonrpc", headers, body, type);
+  }
+
+  static Json::Value parse(const std::string& s) {
+    Json::Value v;
+    std::string errs;
+    std::unique_ptr<Json::CharReader> r(Json::CharReaderBuilder().newCharReader());
+    r->parse(s.data(), s.data() + s.size(), &v, &errs);
+    return v;
+  }
+
+  static std::string call(const char* method) {
+    return std::string(R"({"jsonrpc":"2.0","id":1,"method":")") + method + "\"}";
+  }
+
+  test::RecordingLogger log_;
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
+      io_.get_executor()};
+  std::unique_ptr<ConfigHolder> config_;
+  MethodRegistry registry_;
+  Dispatcher dispatcher_{registry_};
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+TEST_F(HttpServerTest, AnswersJsonRpcAndReportsCaller) {
+  start();
+  auto res = post(call("ping"));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+  EXPECT_EQ(parse(res->body)["result"], "127.0.0.1");
+}
+
+TEST_F(HttpServerTest, OversizedBodyIs413AndServerGoesOn) {
+  start(parse(R"({"daemon":{"rpcMaxBodyBytes":2048}})"));
+  auto res = post(std::string(4096, ' ') + call("ping"));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_NE(parse(res->body)["error"]["message"].asString().find("rpcMaxBodyBytes"),
+            std::string::npos);
+  auto ok = post(call("ping"));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+}
+
+TEST_F(HttpServerTest, OversizedHeadersAre431) {
+  start();
+  auto res = post(call("ping"), {{"X-Filler", std::string(16 * 1024, 'x')}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 431);
+}
+
+TEST_F(HttpServerTest, WrongPathMethodAndContentType) {
+  start();
+  httplib::Client c("127.0.0.1", port_);
+  auto get = c.Get("/jsonrpc");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 405);
+  auto missing = c.Post("/other", call("ping"), "application/json");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 405);
+  auto page = c.Get("/nothing-here.html");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 404);
+  auto form = post(call("ping"), {}, "text/plain");
+  ASSERT_TRUE(form);
+  EXPECT_EQ(form->status, 415);
+}
+
+TEST_F(HttpServerTest, MalformedJsonGetsParseErrorOver200) {
+  start();
+  auto res = post("{\"jsonrpc\":");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(parse(res->body)["error"]["code"], rpc_error::parse_error);
+}
+
+TEST_F(HttpServerTest, KeepAliveReusesOneConnection) {
+  start();
+  httplib::Client c("127.0.0.1", port_);
+  c.set_keep_alive(true);
+  for (int i = 0; i < 5; ++i) {
+    auto res = c.Post("/jsonrpc", call("ping"), "application/json");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+  }
+  EXPECT_EQ(server_->connections(), 1u);
+}
+
+TEST_F(HttpServerTest, ManyConcurrentClients) {
+  start();
+  constexpr int kClients = 32, kCalls = 20;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i)
+    clients.emplace_back([&] {
+      httplib::Client c("127.0.0.1", port_);
+      c.set_keep_alive(true);
+      c.set_read_timeout(10, 0);
+      for (int j = 0; j < kCalls; ++j) {
+        auto res = c.Post("/jsonrpc", call("ping"), "application/json");
+        if (res && res->status == 200 && parse(res->body).isMember("result")) ++ok;
+      }
+    });
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ok.load(), kClients * kCalls);
+}
+
+TEST_F(HttpServerTest, ConnectionsBeyondTheCapGet503) {
+  start(parse(R"({"daemon":{"rpcMaxClients":1}})"));
+  httplib::Client first("127.0.0.1", port_);
+  first.set_keep_alive(true);
+  ASSERT_TRUE(first.Post("/jsonrpc", call("ping"), "application/json"));
+  auto second = post(call("ping"));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 503);
+}
+
+TEST_F(HttpServerTest, IdleClientIsDisconnectedAfterTimeout) {
+  start(parse(R"({"daemon":{"rpcTimeout":1}})"));
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const char partial[] = "POST /jsonrpc HTTP/1.1\r\nHost: x\r\n";  // and then nothing
+  ASSERT_GT(::write(fd, partial, sizeof partial - 1), 0);
+  timeval tv{10, 0};  // bounded: the server must close long before this
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[256];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  EXPECT_EQ(n, 0) << "the server did not close a stalled connection";
+  ::close(fd);
+}
+
+TEST_F(HttpServerTest, AdminNeedsNetworkOrToken) {
+  start(parse(R"({"daemon":{"authorizedNetworks":["192.0.2.0/24"]}})"));
+  auto refused = post(call("secret"));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(parse(refused->body)["error"]["code"], rpc_error::unauthorized);
+  auto wrong = post(call("secret"), {{"Authorization", "Bearer " + std::string(64, 'b')}});
+  EXPECT_EQ(parse(wrong->body)["error"]["code"], rpc_error::unauthorized);
+  auto good = post(call("secret"), {{"Authorization", "Bearer " + kToken}});
+  EXPECT_EQ(parse(good->body)["result"], "ok");
+  // Mesh methods answer without a token.
+  EXPECT_TRUE(parse(post(call("ping"))->body).isMember("result"));
+}
+
+TEST_F(HttpServerTest, ForeignOriginLosesNetworkBasedAdmin) {
+  start();  // loopback is authorized
+  auto same = post(call("secret"), {{"Origin", "http://127.0.0.1:" + std::to_string(port_)}});
+  EXPECT_EQ(parse(same->body)["result"], "ok");
+  auto foreign = post(call("secret"), {{"Origin", "http://evil.example"}});
+  EXPECT_EQ(parse(foreign->body)["error"]["code"], rpc_error::unauthorized);
+  auto with_token = post(call("secret"), {{"Origin", "http://evil.example"},
+                                          {"Authorization", "Bearer " + kToken}});
+  EXPECT_EQ(parse(with_token->body)["result"], "ok");
+}
+
+}  // namespace
+}  // namespace mnigs

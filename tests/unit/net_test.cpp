@@ -1,0 +1,60 @@
+// Prefix parsing and matching, used by the admin access check.
+#include "util/net.hpp"
+#include "util/text.hpp"
+#include "util/token.hpp"
+
+#include <gtest/gtest.h>
+
+namespace mnigs {
+namespace {
+
+boost::asio::ip::address A(const char* s) { return boost::asio::ip::make_address(s); }
+
+TEST(Prefix, ParsesAndMatches) {
+  auto p = parse_prefix("10.1.0.0/16");
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->contains(A("10.1.200.3")));
+  EXPECT_FALSE(p->contains(A("10.2.0.1")));
+  EXPECT_FALSE(p->contains(A("fd00::1")));
+  auto loop6 = parse_prefix("::1/128");
+  ASSERT_TRUE(loop6);
+  EXPECT_TRUE(loop6->contains(A("::1")));
+  EXPECT_FALSE(loop6->contains(A("::2")));
+}
+
+TEST(Prefix, V4MappedCallersMatchV4Prefixes) {
+  auto p = parse_prefix("127.0.0.0/8");
+  EXPECT_TRUE(p->contains(A("::ffff:127.0.0.1")));
+}
+
+TEST(Prefix, RejectsHostBitsAndBadLengths) {
+  std::string why;
+  EXPECT_FALSE(parse_prefix("10.0.0.1/8", &why));
+  EXPECT_NE(why.find("host bits"), std::string::npos);
+  EXPECT_FALSE(parse_prefix("10.0.0.0/33", &why));
+  EXPECT_FALSE(parse_prefix("fd00::/129", &why));
+  EXPECT_FALSE(parse_prefix("10.0.0.0/", &why));
+  EXPECT_FALSE(parse_prefix("example.org/8", &why));
+  EXPECT_TRUE(parse_prefix("0.0.0.0/0"));
+  EXPECT_TRUE(parse_prefix("0.0.0.0/0")->contains(A("192.0.2.1")));
+}
+
+TEST(Text, NearestSuggestsTyposOnly) {
+  std::vector<std::string> keys{"maxConnections", "subscriberTimeout", "enabled"};
+  EXPECT_EQ(nearest("maxconnection", keys), "maxConnections");
+  EXPECT_EQ(nearest("enabld", keys), "enabled");
+  EXPECT_EQ(nearest("completelydifferent", keys), "");
+}
+
+TEST(Token, IsRandom256BitHex) {
+  auto a = generate_token(), b = generate_token();
+  EXPECT_EQ(a.size(), 64u);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_TRUE(constant_time_equal(a, a));
+  EXPECT_FALSE(constant_time_equal(a, b));
+  EXPECT_FALSE(constant_time_equal(a, a.substr(1)));
+}
+
+}  // namespace
+}  // namespace mnigs

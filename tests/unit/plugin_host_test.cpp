@@ -1,0 +1,204 @@
+// Loading real .so plugins into a host: the good one runs and serves RPC;
+// a wrong ABI, a foreign build, a missing entry point, a non-ELF file, a
+// throwing start() and a throwing constructor are each reported and the rest
+// keeps working.
+#include "plugin_host/host.hpp"
+#include "rpc/dispatcher.hpp"
+#include "rpc/registry.hpp"
+#include "store/store.hpp"
+#include "test_util.hpp"
+
+#include <gtest/gtest.h>
+#include <json/reader.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+
+#include <future>
+#include <thread>
+
+namespace mnigs {
+namespace {
+
+class PluginHostTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    declare_core_keys(schema_);
+    libraries_ = load_plugin_libraries(MNIGS_TEST_PLUGIN_DIR, {}, schema_, log_);
+    config_ = std::make_unique<ConfigHolder>(std::make_shared<const Config>("", defaults(schema_)));
+    store_ = Store::open(dir_.file("state.db"), log_);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    if (host_) {
+      std::promise<void> stopped;
+      host_->stop([&] { stopped.set_value(); });
+      stopped.get_future().wait();
+    }
+    work_.reset();
+    io_.stop();
+    thread_.join();
+    host_.reset();
+  }
+
+  void start_host() {
+    host_ = std::make_unique<PluginHost>(
+        io_, *config_, store_.get(), events_,
+        [this](const std::string& n, Access a, MethodHandler h) { registry_.add(n, a, h); });
+    host_->start(libraries_);
+    // start() runs on the strands: wait until every plugin settled.
+    for (int i = 0; i < 200; ++i) {
+      bool settled = true;
+      for (const auto& p : describe())
+        if (p["state"] == "created") settled = false;
+      if (settled) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  Json::Value describe() {
+    std::promise<Json::Value> p;
+    host_->describe([&](Json::Value v) { p.set_value(v); });
+    return p.get_future().get();
+  }
+
+  Json::Value find(const std::string& file) {
+    for (const auto& p : describe())
+      if (p["path"].asString().ends_with(file)) return p;
+    return Json::Value();
+  }
+
+  Json::Value rpc(const std::string& method, Json::Value params = Json::Value()) {
+    Json::Value req(Json::objectValue);
+    req["jsonrpc"] = "2.0";
+    req["id"] = 1;
+    req["method"] = method;
+    if (!params.isNull()) req["params"] = params;
+    Caller caller;
+    caller.address = boost::asio::ip::make_address("127.0.0.1");
+    caller.from_authorized_network = true;
+    std::promise<std::string> done;
+    dispatcher_.handle(req.toStyledString(), caller,
+                       [&](std::optional<std::string> out) { done.set_value(out.value_or("")); });
+    std::string text = done.get_future().get();
+    Json::Value v;
+    std::string errs;
+    std::unique_ptr<Json::CharReader> r(Json::CharReaderBuilder().newCharReader());
+    r->parse(text.data(), text.data() + text.size(), &v, &errs);
+    return v;
+  }
+
+  test::TempDir dir_;
+  test::RecordingLogger log_;
+  Schema schema_;
+  std::vector<PluginLibrary> libraries_;
+  std::unique_ptr<ConfigHolder> config_;
+  std::unique_ptr<Store> store_;
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
+      io_.get_executor()};
+  CoreEventBus events_{io_.get_executor()};
+  MethodRegistry registry_;
+  Dispatcher dispatcher_{registry_};
+  std::unique_ptr<PluginHost> host_;
+  std::thread thread_;
+};
+
+TEST_F(PluginHostTest, LoaderRefusesBadLibrariesWithReasons) {
+  auto error_of = [&](const std::string& file) {
+    for (const auto& l : libraries_)
+      if (l.path.ends_with(file)) return l.error;
+    return std::string("(not found)");
+  };
+  EXPECT_NE(error_of("test_wrong_abi.so").find("ABI 2.0 does not match"), std::string::npos)
+      << error_of("test_wrong_abi.so");
+  EXPECT_NE(error_of("test_wrong_fingerprint.so").find("built with \"clang 3.0"),
+            std::string::npos)
+      << error_of("test_wrong_fingerprint.so");
+  EXPECT_NE(error_of("test_no_entry.so").find("no mnigs_plugin_info() entry point"),
+            std::string::npos);
+  EXPECT_NE(error_of("test_broken.so").find("cannot load"), std::string::npos);
+  EXPECT_EQ(error_of("test_good.so"), "");
+  EXPECT_TRUE(log_.contains("test_wrong_abi.so"));
+  // The good plugin declared its section; refused ones did not.
+  EXPECT_NE(schema_.find("good", "greeting"), nullptr);
+  EXPECT_EQ(schema_.section("wrongabi"), nullptr);
+}
+
+TEST_F(PluginHostTest, GoodPluginRunsOthersAreReportedFailed) {
+  start_host();
+  EXPECT_EQ(find("test_good.so")["state"], "running");
+  auto throwing = find("test_throwing.so");
+  EXPECT_EQ(throwing["state"], "failed");
+  EXPECT_NE(throwing["error"].asString().find("cannot start on purpose"), std::string::npos);
+  auto create = find("test_create_fails.so");
+  EXPECT_EQ(create["state"], "failed");
+  EXPECT_NE(create["error"].asString().find("no resources"), std::string::npos);
+  EXPECT_EQ(find("test_wrong_abi.so")["state"], "refused");
+  EXPECT_EQ(host_->running(), std::vector<std::string>{"discovery/good"});
+}
+
+TEST_F(PluginHostTest, PluginMethodsAreServedUnderItsName) {
+  start_host();
+  Json::Value params(Json::objectValue);
+  params["x"] = 1;
+  auto r = rpc("good.echo", params);
+  EXPECT_EQ(r["result"]["greeting"], "hello");
+  EXPECT_EQ(r["result"]["params"]["x"], 1);
+  auto stored = rpc("good.remember", params);
+  EXPECT_EQ(stored["result"], true);
+}
+
+TEST_F(PluginHostTest, ThrowingMethodFailsThePluginNotTheDaemon) {
+  start_host();
+  auto r = rpc("good.boom");
+  EXPECT_EQ(r["error"]["code"], rpc_error::internal_error);
+  EXPECT_NE(r["error"]["message"].asString().find("boom on purpose"), std::string::npos);
+  auto good = find("test_good.so");
+  EXPECT_EQ(good["state"], "failed");
+  auto after = rpc("good.echo");
+  EXPECT_EQ(after["error"]["code"], rpc_error::unavailable);
+  EXPECT_TRUE(host_->running().empty());
+}
+
+TEST_F(PluginHostTest, StopReachesRunningPlugins) {
+  start_host();
+  std::promise<void> stopped;
+  host_->stop([&] { stopped.set_value(); });
+  ASSERT_EQ(stopped.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(find("test_good.so")["state"], "stopped");
+  host_.reset();
+}
+
+TEST_F(PluginHostTest, DisabledPluginIsNotStarted) {
+  Schema schema;
+  declare_core_keys(schema);
+  auto libs = load_plugin_libraries(MNIGS_TEST_PLUGIN_DIR, {"good"}, schema, log_);
+  libraries_ = libs;
+  start_host();
+  EXPECT_EQ(find("test_good.so")["state"], "disabled");
+  EXPECT_NE(schema.find("good", "greeting"), nullptr);  // its keys stay valid in the file
+}
+
+TEST(PluginLoader, MissingDirectoryIsAWarning) {
+  test::RecordingLogger log;
+  Schema schema;
+  EXPECT_TRUE(load_plugin_libraries("/nonexistent/plugins", {}, schema, log).empty());
+  EXPECT_TRUE(log.contains("does not exist"));
+}
+
+TEST(PluginLoader, ShippedPluginsLoad) {
+  test::RecordingLogger log;
+  Schema schema;
+  declare_core_keys(schema);
+  auto libs = load_plugin_libraries(MNIGS_PLUGIN_BUILD_DIR, {}, schema, log);
+  std::vector<std::string> names;
+  for (const auto& l : libs) {
+    EXPECT_EQ(l.error, "") << l.path;
+    names.push_back(l.kind + "/" + l.name);
+  }
+  EXPECT_NE(std::find(names.begin(), names.end(), "payment/free"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "discovery/static"), names.end());
+}
+
+}  // namespace
+}  // namespace mnigs
