@@ -51,11 +51,18 @@ void Dispatcher::handle(std::string_view body, const Caller& caller,
   builder["failIfExtra"] = true;
   builder["rejectDupKeys"] = true;
   builder["allowSpecialFloats"] = false;
+  builder["allowTrailingCommas"] = false;
   builder["stackLimit"] = 64;  // deeply nested input is refused, not recursed into
   std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
   Json::Value root;
   std::string errs;
-  if (!reader->parse(body.data(), body.data() + body.size(), &root, &errs)) {
+  bool parsed = false;
+  try {
+    parsed = reader->parse(body.data(), body.data() + body.size(), &root, &errs);
+  } catch (const Json::Exception& e) {  // jsoncpp throws past stackLimit
+    errs = e.what();
+  }
+  if (!parsed) {
     counters_.errors++;
     std::string first = errs.substr(0, errs.find('\n'));
     return done(serialize(response(Json::Value(), false,

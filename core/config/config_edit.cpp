@@ -23,6 +23,13 @@ std::vector<std::string> resolve_changes(
     }
     std::string section = name.substr(0, dot), key = name.substr(dot + 1);
     const KeySpec* spec = schema.find(section, key);
+    if (!schema.section(section)) {
+      std::string hint = nearest(section, schema.section_names());
+      errors.push_back("unknown key " + name + ": no section \"" + section + "\"" +
+                       (hint.empty() ? std::string() : " (did you mean " + hint + "?)") +
+                       "; plugin sections exist only for plugins found in plugins.dir");
+      continue;
+    }
     if (!spec) {
       std::string hint = nearest(name, schema.dotted_keys());
       errors.push_back("unknown key " + name +

@@ -5,61 +5,59 @@
 namespace mnigs {
 
 void declare_core_keys(Schema& schema) {
-  {
-    auto& d = schema.add_section("main", "core", "This node");
+  schema.add_section("main", "core", "This node", [](ConfigDeclarer& d) {
     d.declare(string_key("name", "", "Name shown to other nodes; empty uses the host name", true));
-  }
-  {
-    auto& d = schema.add_section("daemon", "core", "The mnigsd process and its RPC port");
-    d.declare(typed_key("listenIpv4", ValueType::address, "0.0.0.0",
-                      "IPv4 address the RPC and web UI listen on; \"\" disables IPv4"));
-    d.declare(typed_key("listenIpv6", ValueType::address, "::",
-                      "IPv6 address the RPC and web UI listen on; \"\" disables IPv6"));
-    d.declare(typed_key("rpcport", ValueType::port, 65533, "TCP port of JSON-RPC and the web UI"));
-    d.declare(list_key("scanports", ValueType::port_list, {"65533"},
-                       "Ports probed for nodeInfo when scanning the mesh", true));
-    d.declare(list_key("authorizedNetworks", ValueType::cidr_list, {"127.0.0.0/8", "::1/128"},
-                       "Callers from these prefixes may use admin methods without the token",
-                       true));
-    d.declare(string_key("dataDir", "/var/lib/mnigs",
-                         "Directory for the database, the admin token and other state"));
-    d.declare(string_key("webuiDir", MNIGS_DEFAULT_WEBUI_DIR,
-                         "Directory of the web UI's static files; \"\" disables the web UI"));
-    d.declare(string_key("logLevel", "info", "Least severe log level written to stderr", true,
-                         {"error", "warn", "info", "debug"}));
-    d.declare(int_key("threads", 1, 1, 64, "Threads running the event loop"));
-    d.declare(int_key("rpcMaxBodyBytes", 1 << 20, 1024, 64 << 20,
-                      "Largest JSON-RPC request body accepted, in bytes", true));
-    d.declare(int_key("rpcTimeout", 30, 1, 3600,
-                      "Seconds a client may take to send a request or stay idle", true));
-    d.declare(int_key("rpcMaxClients", 256, 1, 65536,
-                      "Concurrent RPC connections; more are closed at once", true));
-  }
-  {
-    auto& d = schema.add_section("gateway", "core", "Serving Internet access to subscribers");
-    d.declare(bool_key("enabled", false, "Offer this node's uplink to subscribers", true));
-    d.declare(int_key("maxConnections", 10, 1, 100000, "Subscriber sessions served at once", true));
-    d.declare(int_key("subscriberTimeout", 300, 5, 86400,
-                      "Seconds a session lives unless the subscriber renews it", true));
-  }
-  {
-    auto& d = schema.add_section("subscriber", "core", "Using a gateway");
+  });
+  schema.add_section(
+      "daemon", "core", "The mnigsd process and its RPC port", [](ConfigDeclarer& d) {
+        d.declare(typed_key("listenIpv4", ValueType::address, "0.0.0.0",
+                            "IPv4 address the RPC and web UI listen on; \"\" disables IPv4"));
+        d.declare(typed_key("listenIpv6", ValueType::address,
+                            "::", "IPv6 address the RPC and web UI listen on; \"\" disables IPv6"));
+        d.declare(
+            typed_key("rpcport", ValueType::port, 65533, "TCP port of JSON-RPC and the web UI"));
+        d.declare(list_key("scanports", ValueType::port_list, {"65533"},
+                           "Ports probed for nodeInfo when scanning the mesh", true));
+        d.declare(list_key("authorizedNetworks", ValueType::cidr_list, {"127.0.0.0/8", "::1/128"},
+                           "Callers from these prefixes may use admin methods without the token",
+                           true));
+        d.declare(string_key("dataDir", "/var/lib/mnigs",
+                             "Directory for the database, the admin token and other state"));
+        d.declare(string_key("webuiDir", MNIGS_DEFAULT_WEBUI_DIR,
+                             "Directory of the web UI's static files; \"\" disables the web UI"));
+        d.declare(string_key("logLevel", "info", "Least severe log level written to stderr", true,
+                             {"error", "warn", "info", "debug"}));
+        d.declare(int_key("threads", 1, 1, 64, "Threads running the event loop"));
+        d.declare(int_key("rpcMaxBodyBytes", 1 << 20, 1024, 64 << 20,
+                          "Largest JSON-RPC request body accepted, in bytes", true));
+        d.declare(int_key("rpcTimeout", 30, 1, 3600,
+                          "Seconds a client may take to send a request or stay idle", true));
+        d.declare(int_key("rpcMaxClients", 256, 1, 65536,
+                          "Concurrent RPC connections; more are closed at once", true));
+      });
+  schema.add_section(
+      "gateway", "core", "Serving Internet access to subscribers", [](ConfigDeclarer& d) {
+        d.declare(bool_key("enabled", false, "Offer this node's uplink to subscribers", true));
+        d.declare(
+            int_key("maxConnections", 10, 1, 100000, "Subscriber sessions served at once", true));
+        d.declare(int_key("subscriberTimeout", 300, 5, 86400,
+                          "Seconds a session lives unless the subscriber renews it", true));
+      });
+  schema.add_section("subscriber", "core", "Using a gateway", [](ConfigDeclarer& d) {
     d.declare(string_key("routing", "default",
                          "\"default\": move the default route into the tunnel; \"none\": "
                          "bring the tunnel up and leave routes alone",
                          true, {"default", "none"}));
-  }
-  {
-    auto& d = schema.add_section("database", "core", "Where state is kept");
+  });
+  schema.add_section("database", "core", "Where state is kept", [](ConfigDeclarer& d) {
     d.declare(string_key("file", "mnigs.db",
                          "SQLite database; a relative path is inside daemon.dataDir"));
-  }
-  {
-    auto& d = schema.add_section("plugins", "core", "Loading plugins");
+  });
+  schema.add_section("plugins", "core", "Loading plugins", [](ConfigDeclarer& d) {
     d.declare(string_key("dir", MNIGS_DEFAULT_PLUGIN_DIR, "Directory of plugin .so files"));
     d.declare(list_key("disabled", ValueType::string_list, {},
                        "Plugins not to load, by name (e.g. [static])"));
-  }
+  });
 }
 
 }  // namespace mnigs

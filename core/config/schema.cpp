@@ -1,44 +1,41 @@
 #include "config/schema.hpp"
 
-#include <memory>
 #include <stdexcept>
 
 namespace mnigs {
 
-class Schema::Declarer final : public ConfigDeclarer {
+namespace {
+
+// Collects the keys of one section, refusing duplicates and dotted names.
+class SectionDeclarer final : public ConfigDeclarer {
  public:
-  Declarer(Schema& schema, std::string section) : schema_(schema), section_(std::move(section)) {}
+  explicit SectionDeclarer(Schema::Section& section) : section_(section) {}
   void declare(KeySpec spec) override {
-    for (auto& s : schema_.sections_) {
-      if (s.name != section_) continue;
-      for (const auto& k : s.keys)
-        if (k.name == spec.name)
-          throw std::logic_error("config key " + section_ + "." + spec.name + " declared twice");
-      if (spec.name.empty() || spec.name.find('.') != std::string::npos)
-        throw std::logic_error("config key name \"" + spec.name + "\" in section " + section_ +
-                               " must be non-empty and without dots");
-      s.keys.push_back(std::move(spec));
-      return;
-    }
-    throw std::logic_error("config section " + section_ + " was removed");
+    if (spec.name.empty() || spec.name.find('.') != std::string::npos)
+      throw std::logic_error("config key name \"" + spec.name + "\" in section " +
+                             section_.name + " must be non-empty and without dots");
+    for (const auto& k : section_.keys)
+      if (k.name == spec.name)
+        throw std::logic_error("config key " + section_.name + "." + spec.name +
+                               " declared twice");
+    section_.keys.push_back(std::move(spec));
   }
 
  private:
-  Schema& schema_;
-  std::string section_;
+  Schema::Section& section_;
 };
 
-ConfigDeclarer& Schema::add_section(std::string name, std::string owner, std::string help) {
-  if (section(name))
-    throw std::logic_error("config section \"" + name + "\" is declared twice (by " +
-                           section(name)->owner + " and " + owner + ")");
-  sections_.push_back(Section{name, std::move(owner), std::move(help), {}});
-  declarers_.push_back(std::make_unique<Declarer>(*this, std::move(name)));
-  return *declarers_.back();
-}
+}  // namespace
 
-void Schema::remove_section(const std::string& name) {
-  std::erase_if(sections_, [&](const Section& s) { return s.name == name; });
+void Schema::add_section(std::string name, std::string owner, std::string help,
+                         const std::function<void(ConfigDeclarer&)>& declare) {
+  if (const Section* existing = section(name))
+    throw std::logic_error("config section \"" + name + "\" is declared twice (by " +
+                           existing->owner + " and " + owner + ")");
+  Section s{std::move(name), std::move(owner), std::move(help), {}};
+  SectionDeclarer declarer(s);
+  declare(declarer);
+  sections_.push_back(std::move(s));
 }
 
 const Schema::Section* Schema::section(std::string_view name) const {

@@ -5,6 +5,7 @@
 
 #include <mnigs/config_decl.hpp>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,11 +20,11 @@ class Schema {
     std::vector<KeySpec> keys;
   };
 
-  // Starts a section; declarations go through the returned declarer.
-  // Throws std::logic_error if the section exists (two plugins with one name).
-  ConfigDeclarer& add_section(std::string name, std::string owner, std::string help);
-  // Drops a section again (a plugin whose declaration failed half-way).
-  void remove_section(const std::string& name);
+  // Adds a section whose keys `declare` fills in. Throws std::logic_error if
+  // the section exists (two plugins with one name) or a key is declared twice;
+  // whatever `declare` throws propagates and the section is not added.
+  void add_section(std::string name, std::string owner, std::string help,
+                   const std::function<void(ConfigDeclarer&)>& declare);
 
   const Section* section(std::string_view name) const;
   const KeySpec* find(std::string_view section, std::string_view key) const;
@@ -32,9 +33,7 @@ class Schema {
   std::vector<std::string> dotted_keys() const;  // "daemon.rpcport", ...
 
  private:
-  class Declarer;
   std::vector<Section> sections_;
-  std::vector<std::unique_ptr<Declarer>> declarers_;
 };
 
 // The core's own sections: main, daemon, gateway, subscriber, database, plugins.

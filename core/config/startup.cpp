@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
+
 namespace mnigs {
 namespace {
 
@@ -23,7 +25,10 @@ StartupConfig load_startup_config(const std::string& path, bool required, Logger
     log.warn("config ", path, " does not exist; running on built-in defaults (see --dump-config)");
   } else {
     root = read_yaml_file(path);
-    out.path = path;
+    // Absolute, so setConfig writes the same file whatever the working directory.
+    std::error_code ec;
+    out.path = std::filesystem::absolute(path, ec).lexically_normal().string();
+    if (ec) out.path = path;
   }
   // First pass over the core sections only: plugin sections are not declared yet.
   ParsedConfig core = validate(root, out.schema, path, /*all_sections_known=*/false);

@@ -98,17 +98,20 @@ std::vector<PluginLibrary> load_plugin_libraries(const std::string& dir,
     names.insert(lib.name);
     // A disabled plugin still declares its keys, so its section in the file
     // stays valid and --dump-config shows it.
-    auto& declarer = schema.add_section(lib.name, "plugin " + lib.kind + "/" + lib.name,
-                                        lib.summary.empty() ? lib.name : lib.summary);
     char err[512] = {0};
     int rc = -1;
     try {
-      rc = info->declare(&declarer, err, sizeof err);
-    } catch (const std::exception& e) {  // a declaration that throws from the host side
+      schema.add_section(lib.name, "plugin " + lib.kind + "/" + lib.name,
+                         lib.summary.empty() ? lib.name : lib.summary,
+                         [&](ConfigDeclarer& declarer) {
+                           rc = info->declare(&declarer, err, sizeof err);
+                           if (rc != 0) throw std::runtime_error(err);
+                         });
+    } catch (const std::exception& e) {
       std::snprintf(err, sizeof err, "%s", e.what());
+      rc = -1;
     }
     if (rc != 0) {
-      schema.remove_section(lib.name);
       refuse(std::string("declaring its config keys failed: ") + err);
       continue;
     }
