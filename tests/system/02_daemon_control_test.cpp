@@ -1,0 +1,200 @@
+// Driving one mnigsd as its operator does: mnigs-cli status and config
+// changes (live, restart-bound, refused), the CLI with no daemon, a plugin
+// directory holding broken plugins, malformed requests from a neighbour, and
+// a clean stop on SIGTERM.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "harness/system_test.hpp"
+
+namespace mnigs::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream b;
+  b << in.rdbuf();
+  return b.str();
+}
+
+Json::Value parse_json(const std::string& text) {
+  Json::Value v;
+  std::string errs;
+  std::unique_ptr<Json::CharReader> r(Json::CharReaderBuilder().newCharReader());
+  r->parse(text.data(), text.data() + text.size(), &v, &errs);
+  return v;
+}
+
+class DaemonControl : public SystemTest {
+ protected:
+  void SetUp() override {
+    SystemTest::SetUp();
+    if (HasFatalFailure()) return;
+    topology_.node("a").node("b").link("a", "b");
+    topology_.up();
+    a_ = std::make_unique<Node>(topology_, "a");
+  }
+
+  // curl inside b against a's link address; returns {status line, body}.
+  CommandResult curl_from_b(const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {"curl", "-s", "-w", "\n%{http_code}", "--max-time", "10"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back("http://" + topology_.address("a", "b") + ":" +
+                   std::to_string(a_->rpc_port()) + "/jsonrpc");
+    return run_command(argv, topology_.ns("b"));
+  }
+
+  Topology topology_;
+  std::unique_ptr<Node> a_;
+};
+
+TEST_F(DaemonControl, CliShowsStatusAndPlugins) {
+  a_->launch();
+  auto status = a_->cli({"--status"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("mnigsd"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("discovery/static"), std::string::npos) << status.out;
+
+  auto plugins = a_->cli({"--plugins", "--json"});
+  ASSERT_EQ(plugins.exit_code, 0) << plugins.err;
+  Json::Value list = parse_json(plugins.out)["plugins"];
+  std::set<std::string> running;
+  for (const auto& p : list)
+    if (p["state"] == "running") running.insert(p["kind"].asString() + "/" + p["name"].asString());
+  EXPECT_EQ(running, (std::set<std::string>{"discovery/static", "payment/free"})) << plugins.out;
+}
+
+TEST_F(DaemonControl, LiveKeyAppliesAtOnceOthersWaitForRestart) {
+  a_->launch();
+  EXPECT_FALSE(a_->rpc("nodeInfo")["result"]["gateway"].asBool());
+
+  auto set = a_->cli({"--set", "gateway.enabled=yes", "--set", "daemon.rpcport=65000"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_NE(set.out.find("gateway.enabled = true (applied)"), std::string::npos) << set.out;
+  EXPECT_NE(set.out.find("daemon.rpcport = 65000"), std::string::npos) << set.out;
+  EXPECT_NE(set.out.find("restart mnigsd"), std::string::npos) << set.out;
+
+  // The live key is in effect; the other is written and reported, not applied.
+  EXPECT_TRUE(a_->rpc("nodeInfo")["result"]["gateway"].asBool());
+  Json::Value status = a_->rpc("status")["result"];
+  EXPECT_EQ(status["restartRequired"][0], "daemon.rpcport");
+  EXPECT_EQ(a_->rpc("nodeInfo")["result"]["rpcport"], a_->rpc_port());
+
+  // Both are in the file: the daemon started on it next time would use them.
+  auto dump = run_command({MNIGSD_PATH, "-f", a_->config_path(), "--dump-config"}, a_->ns());
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  EXPECT_NE(dump.out.find("  enabled: true"), std::string::npos);
+  EXPECT_NE(dump.out.find("  rpcport: 65000"), std::string::npos);
+}
+
+TEST_F(DaemonControl, InvalidChangeIsRefusedAndChangesNothing) {
+  a_->launch();
+  const std::string before = read_file(a_->config_path());
+  auto bad = a_->cli({"--set", "gateway.maxConnections=ten", "--set", "gateway.enabled=yes"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("gateway.maxConnections must be an integer"), std::string::npos)
+      << bad.err;
+  auto typo = a_->cli({"--set", "gateway.maxConections=3"});
+  EXPECT_EQ(typo.exit_code, 1);
+  EXPECT_NE(typo.err.find("did you mean gateway.maxConnections"), std::string::npos) << typo.err;
+  EXPECT_EQ(read_file(a_->config_path()), before);
+  EXPECT_FALSE(a_->rpc("nodeInfo")["result"]["gateway"].asBool());
+}
+
+TEST_F(DaemonControl, CliWithoutDaemonSaysSoAndEditsTheFile) {
+  a_->launch();
+  ASSERT_EQ(a_->stop(), 0);
+  auto status = a_->cli({"--status"});
+  EXPECT_EQ(status.exit_code, 3);
+  EXPECT_NE(status.err.find("mnigsd is not running"), std::string::npos) << status.err;
+  EXPECT_NE(status.err.find("mnigsd -f " + a_->config_path()), std::string::npos) << status.err;
+  EXPECT_EQ(std::count(status.err.begin(), status.err.end(), '\n'), 1) << status.err;
+
+  auto set = a_->cli({"--set", "main.name=rooftop"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_NE(read_file(a_->config_path()).find("name: rooftop"), std::string::npos);
+  auto dump = run_command({MNIGSD_PATH, "-f", a_->config_path(), "--dump-config"}, a_->ns());
+  EXPECT_NE(dump.out.find("  name: rooftop"), std::string::npos) << dump.out;
+}
+
+TEST_F(DaemonControl, BrokenPluginsAreReportedAndTheRestServes) {
+  const std::string dir = a_->dir() + "/plugins";
+  fs::create_directory(dir);
+  for (const char* f : {"payment_free.so", "discovery_static.so"})
+    fs::copy_file(std::string(MNIGS_PLUGIN_BUILD_DIR) + "/" + f, dir + "/" + f);
+  for (const char* f : {"test_broken.so", "test_wrong_abi.so", "test_throwing.so"})
+    fs::copy_file(std::string(MNIGS_TEST_PLUGIN_DIR) + "/" + f, dir + "/" + f);
+  a_->options().set("plugins", "dir", yaml_quote(dir));
+  a_->launch();
+
+  Json::Value info = a_->rpc("nodeInfo")["result"];
+  std::set<std::string> listed;
+  for (const auto& p : info["plugins"]) listed.insert(p.asString());
+  EXPECT_EQ(listed, (std::set<std::string>{"discovery/static", "payment/free"}));
+
+  std::map<std::string, Json::Value> by_file;
+  Json::Value described = a_->rpc("listPlugins");
+  for (const auto& p : described["result"]["plugins"])
+    by_file[fs::path(p["path"].asString()).filename().string()] = p;
+  ASSERT_EQ(by_file.size(), 5u) << to_json(described);
+  EXPECT_EQ(by_file["test_broken.so"]["state"], "refused");
+  EXPECT_NE(by_file["test_broken.so"]["error"].asString().find("cannot load"), std::string::npos);
+  EXPECT_EQ(by_file["test_wrong_abi.so"]["state"], "refused");
+  EXPECT_NE(by_file["test_wrong_abi.so"]["error"].asString().find("ABI"), std::string::npos);
+  EXPECT_EQ(by_file["test_throwing.so"]["state"], "failed");
+  EXPECT_EQ(by_file["discovery_static.so"]["state"], "running");
+  EXPECT_NE(a_->log().find("cannot start on purpose"), std::string::npos);
+}
+
+TEST_F(DaemonControl, BadRequestsFromTheMeshGetErrorsAndTheDaemonServesOn) {
+  a_->options().set("daemon", "rpcMaxBodyBytes", "4096");
+  a_->launch();
+  auto json = [](const std::string& body) {
+    return std::vector<std::string>{"-H", "Content-Type: application/json", "--data-binary", body};
+  };
+  auto code_of = [&](const CommandResult& r) {
+    auto nl = r.out.rfind('\n');
+    return parse_json(r.out.substr(0, nl))["error"]["code"].asInt();
+  };
+  EXPECT_EQ(code_of(curl_from_b(json("{\"jsonrpc\":\"2.0\",\"id\":1,"))), -32700);
+  EXPECT_EQ(code_of(curl_from_b(json(R"({"jsonrpc":"2.0","id":1,"method":"noSuch"})"))), -32601);
+  EXPECT_EQ(code_of(curl_from_b(json(R"({"jsonrpc":"2.0","id":1,"method":"nodeInfo","params":[1]})"))),
+            -32602);
+  EXPECT_EQ(code_of(curl_from_b(json(R"({"id":1,"method":"nodeInfo"})"))), -32600);
+  EXPECT_EQ(code_of(curl_from_b(json(R"({"jsonrpc":"2.0","id":1,"method":"setConfig","params":{"gateway.enabled":true}})"))),
+            -32001);
+  auto big = curl_from_b(json(std::string(8192, ' ') + "{}"));
+  EXPECT_TRUE(big.out.ends_with("\n413")) << big.out;
+
+  // After all that, the daemon still answers, and nothing was changed.
+  Json::Value info = rpc(topology_.ns("b"), topology_.address("a", "b"), a_->rpc_port(),
+                         "nodeInfo", Json::Value(Json::objectValue));
+  ASSERT_TRUE(rpc_succeeded(info)) << to_json(info);
+  EXPECT_FALSE(info["result"]["gateway"].asBool());
+  EXPECT_TRUE(a_->running());
+}
+
+TEST_F(DaemonControl, SigtermStopsCleanlyAndRemovesTheToken) {
+  a_->launch();
+  const std::string token = a_->dir() + "/admin.token";
+  ASSERT_TRUE(fs::exists(token));
+  EXPECT_EQ(a_->stop(), 0);
+  EXPECT_FALSE(fs::exists(token));
+  EXPECT_NE(a_->log().find("mnigsd stopped"), std::string::npos);
+}
+
+TEST_F(DaemonControl, BrokenConfigFileStopsStartWithTheReason) {
+  a_->options().append("gateway:\n  maxConnections: [1\n");
+  a_->start();
+  for (int i = 0; i < 100 && a_->running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_FALSE(a_->running());
+  EXPECT_EQ(a_->exit_code(), 1);
+  EXPECT_NE(a_->log().find("YAML syntax error"), std::string::npos) << a_->log_tail();
+}
+
+}  // namespace
+}  // namespace mnigs::test
