@@ -5,6 +5,8 @@
 #include "config/startup.hpp"
 #include "util/token.hpp"
 
+#include <signal.h>
+
 #include <iostream>
 #include <optional>
 #include <algorithm>
@@ -101,6 +103,7 @@ int main(int argc, char** argv) {
     }
   }
   if (command.empty()) command = "--status";
+  ::signal(SIGPIPE, SIG_IGN);  // a daemon closing on us is an error to report, not a crash
 
   QuietLogger log;
   mnigs::StartupConfig startup;

@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
+#include <array>
 #include <fstream>
 #include <sstream>
 
@@ -238,8 +239,28 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   void on_write(bool close, beast::error_code ec, std::size_t) {
     response_.reset();
     if (ec) return do_close();
-    if (close) return do_close();
+    if (close) return do_linger();
     do_read();
+  }
+
+  // Closing a socket with unread input makes the kernel send a reset, and the
+  // client may lose the error response we just sent (a 413 while it is still
+  // sending its body). So: stop sending, then read and drop what is still
+  // coming, for a bounded time and amount, then close.
+  void do_linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    linger_budget_ = 1 << 20;
+    do_drain();
+  }
+  void do_drain() {
+    stream_.async_read_some(net::buffer(drain_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec || n >= self->linger_budget_) return self->do_close();
+                              self->linger_budget_ -= n;
+                              self->do_drain();
+                            });
   }
 
   void do_close() {
@@ -257,6 +278,8 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   net::ip::address remote_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> response_;
+  std::array<char, 4096> drain_;
+  std::size_t linger_budget_ = 0;
 };
 
 // ---------------------------------------------------------------- Listener

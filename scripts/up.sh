@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 source "$top/scripts/deps.sh"
 
 install_deps build
-build="${MNIGS_BUILD_DIR:-$top/build}"
+build="${MNIGS_RUN_BUILD_DIR:-$top/build-run}"  # apart from the test build
 build_tree "$build" -DMNIGS_BUILD_TESTS=OFF
 
 run="$build/run"

@@ -70,7 +70,10 @@ TEST_F(TwoNodes, NodeInfoAnswersNeighbourOverIpv4) {
 }
 
 TEST_F(TwoNodes, NodeInfoAnswersNeighbourOverIpv6) {
-  expect_node_info(from_b("nodeInfo", "", true), "a");
+  Json::Value response = from_b("nodeInfo", "", true);
+  expect_node_info(response, "a");
+  // a has a routable (ULA) IPv6 address on its link: subscribers may rely on it.
+  EXPECT_TRUE(response["result"]["ipv6support"].asBool()) << to_json(response);
 }
 
 TEST_F(TwoNodes, AdminMethodFromNeighbourWithoutTokenIsRefused) {
