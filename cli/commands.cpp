@@ -176,4 +176,58 @@ int cmd_set(Context& ctx, const std::vector<std::pair<std::string, std::string>>
   return exit_code::ok;
 }
 
+int cmd_connect(Context& ctx, const std::string& address, int port, const std::string& suite) {
+  Json::Value params(Json::objectValue);
+  params["address"] = address;
+  params["port"] = port;
+  if (!suite.empty()) params["suite"] = suite;
+  auto r = ctx.client->call("connect", params);
+  if (r.status != CallStatus::ok) return report(ctx, r);
+  if (ctx.json) return print_json(r.result), exit_code::ok;
+  const auto& v = r.result;
+  std::cout << "connected to " << v["gatewayAddress"].asString() << " ("
+            << v["gatewayName"].asString() << ") with " << v["suite"].asString() << "\n"
+            << "session " << v["sessionId"].asString() << ", renewed every "
+            << std::max<Json::Int64>(1, v["timeout"].asInt64() / 3) << " s\n";
+  return exit_code::ok;
+}
+
+int cmd_disconnect(Context& ctx) {
+  auto r = ctx.client->call("disconnect");
+  if (r.status != CallStatus::ok) return report(ctx, r);
+  if (ctx.json) return print_json(r.result), exit_code::ok;
+  std::cout << "disconnected from " << r.result["gatewayAddress"].asString()
+            << (r.result["released"].asBool() ? "" : " (the gateway did not confirm the release)")
+            << "\n";
+  return exit_code::ok;
+}
+
+int cmd_sessions(Context& ctx) {
+  auto r = ctx.client->call("listSessions");
+  if (r.status != CallStatus::ok) return report(ctx, r);
+  if (ctx.json) return print_json(r.result), exit_code::ok;
+  const auto& sub = r.result["subscriber"];
+  std::cout << "subscriber: " << sub["state"].asString();
+  if (sub["connection"].isObject()) {
+    const auto& c = sub["connection"];
+    std::cout << " to " << c["gatewayAddress"].asString() << ":" << c["gatewayPort"].asInt()
+              << " (" << c["gatewayName"].asString() << ") with " << c["suite"].asString()
+              << ", session " << c["sessionId"].asString();
+  }
+  std::cout << "\n";
+  if (!sub["lastError"].asString().empty())
+    std::cout << "  last problem: " << sub["lastError"].asString() << "\n";
+  const auto& gw = r.result["gateway"];
+  std::cout << "gateway sessions: " << gw.size() << "\n";
+  if (!gw.empty()) {
+    std::cout << "  " << std::left << std::setw(34) << "SESSION" << std::setw(26) << "SUBSCRIBER"
+              << std::setw(16) << "NAME" << std::setw(26) << "SUITE" << "EXPIRES\n";
+    for (const auto& s : gw)
+      std::cout << "  " << std::setw(34) << s["sessionId"].asString() << std::setw(26)
+                << s["subscriber"].asString() << std::setw(16) << s["name"].asString()
+                << std::setw(26) << s["suite"].asString() << s["expires"].asInt64() << "\n";
+  }
+  return exit_code::ok;
+}
+
 }  // namespace mnigs::cli

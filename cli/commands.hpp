@@ -32,5 +32,8 @@ int cmd_info(Context& ctx);
 int cmd_plugins(Context& ctx);
 int cmd_get(Context& ctx, const std::string& what);
 int cmd_set(Context& ctx, const std::vector<std::pair<std::string, std::string>>& assignments);
+int cmd_connect(Context& ctx, const std::string& address, int port, const std::string& suite);
+int cmd_disconnect(Context& ctx);
+int cmd_sessions(Context& ctx);
 
 }  // namespace mnigs::cli

@@ -23,6 +23,11 @@ void usage(std::ostream& out) {
          "  --info               this node's nodeInfo (what the mesh sees)\n"
          "  --plugins            loaded plugins, their state and errors\n"
          "  --get [KEY|SECTION]  effective config, or one key or section\n"
+         "  -c, --connect IP [-p PORT] [-m SUITE]\n"
+         "                       connect to the gateway at IP (port 65533; the best suite both\n"
+         "                       ends support unless -m names one)\n"
+         "  -d, --disconnect     release the session and take the tunnel down\n"
+         "      --sessions       the subscriber's connection and the gateway's sessions\n"
          "  --set SECTION.KEY=VALUE\n"
          "                       change a key (repeatable); through the daemon when it runs,\n"
          "                       else in the config file\n"
@@ -53,6 +58,8 @@ int main(int argc, char** argv) {
   std::string command;
   std::string get_what;
   std::vector<std::pair<std::string, std::string>> sets;
+  std::string connect_address, suite;
+  int connect_port = 65533;
 
   auto set_command = [&](const std::string& c) {
     if (!command.empty() && command != c) {
@@ -77,7 +84,21 @@ int main(int argc, char** argv) {
       rpc = need("ADDR[:PORT]");
     } else if (arg == "--json") {
       json = true;
-    } else if (arg == "--status" || arg == "--info" || arg == "--plugins") {
+    } else if (arg == "-c" || arg == "--connect") {
+      set_command("--connect");
+      connect_address = need("the gateway's IP address");
+    } else if (arg == "-p" || arg == "--port") {
+      std::string p = need("a port");
+      connect_port = std::atoi(p.c_str());
+      if (connect_port < 1 || connect_port > 65535) {
+        std::cerr << "mnigs-cli: -p wants a port 1..65535 (got \"" << p << "\")\n";
+        return exit_code::usage;
+      }
+    } else if (arg == "-m" || arg == "--suite") {
+      suite = need("a suite such as static-forwarding-free");
+    } else if (arg == "-d" || arg == "--disconnect") {
+      set_command("--disconnect");
+    } else if (arg == "--status" || arg == "--info" || arg == "--plugins" || arg == "--sessions") {
       set_command(arg);
     } else if (arg == "--get") {
       set_command(arg);
@@ -152,6 +173,9 @@ int main(int argc, char** argv) {
   if (command == "--plugins") return cmd_plugins(ctx);
   if (command == "--get") return cmd_get(ctx, get_what);
   if (command == "--set") return cmd_set(ctx, sets);
+  if (command == "--connect") return cmd_connect(ctx, connect_address, connect_port, suite);
+  if (command == "--disconnect") return cmd_disconnect(ctx);
+  if (command == "--sessions") return cmd_sessions(ctx);
   usage(std::cerr);
   return exit_code::usage;
 }

@@ -158,7 +158,7 @@ void Dispatcher::call(const Json::Value& request, const Caller& caller,
                                       "unauthorized: " + method + " is an admin method and " +
                                           why + " (Authorization: Bearer <token>)"));
   }
-  CallInfo info{caller.address.to_string(), caller.admin()};
+  CallInfo info{caller.address.to_string(), caller.local.to_string(), caller.admin()};
   Responder responder([answer](bool ok, Json::Value payload) { answer(ok, std::move(payload)); });
   try {
     entry->handler(params, info, responder);

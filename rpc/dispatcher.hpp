@@ -18,6 +18,7 @@ namespace mnigs {
 // Who is calling, as the transport saw it.
 struct Caller {
   boost::asio::ip::address address;
+  boost::asio::ip::address local;  // our address the caller reached
   bool from_authorized_network = false;
   enum class Token { none, valid, invalid } token = Token::none;
   bool admin() const { return from_authorized_network || token == Token::valid; }

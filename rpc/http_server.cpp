@@ -67,6 +67,8 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = unmap(ep.address());
+    auto local = stream_.socket().local_endpoint(ec);
+    if (!ec) local_ = unmap(local.address());
   }
   ~Session() { --*connections_; }
 
@@ -171,6 +173,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   Caller make_caller(const http::request<http::string_body>& req) const {
     Caller caller;
     caller.address = remote_;
+    caller.local = local_;
     std::vector<Prefix> networks;
     for (const auto& text : config_->get_list("daemon", "authorizedNetworks"))
       if (auto p = parse_prefix(text)) networks.push_back(*p);
@@ -276,6 +279,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<std::atomic<std::size_t>> connections_;
   bool overloaded_;
   net::ip::address remote_;
+  net::ip::address local_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> response_;
   std::array<char, 4096> drain_;

@@ -20,7 +20,10 @@ Daemon::~Daemon() {
   // Order matters: plugins may hold store handles and registered methods.
   services_.reset();
   http_.reset();
+  connection_.reset();
+  sessions_.reset();
   plugins_.reset();
+  hooks_.reset();
   store_.reset();
 }
 
@@ -92,11 +95,24 @@ void Daemon::start() {
       [this](const std::string& name, Access access, MethodHandler handler) {
         registry_.add(name, access, std::move(handler));
       });
-  services_ = std::make_unique<CoreServices>(CoreServices{
-      *config_, *plugins_, *dispatcher_, *http_, *store_, std::chrono::steady_clock::now()});
+  hooks_ = std::make_unique<Hooks>(config_->holder, log_);
+  auto wall = [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  sessions_ =
+      std::make_unique<SessionManager>(io_, config_->holder, *store_, *plugins_, *hooks_, wall);
+  connection_ =
+      std::make_unique<ConnectionManager>(io_, config_->holder, *store_, *plugins_, *hooks_, wall);
+  services_ = std::make_unique<CoreServices>(
+      CoreServices{*config_, *plugins_, *dispatcher_, *http_, *store_, *sessions_, *connection_,
+                   std::chrono::steady_clock::now()});
   register_node_methods(registry_, *services_);
   register_config_methods(registry_, *services_);
+  register_session_methods(registry_, *services_);
   plugins_->start(std::move(libraries_));
+  plugins_->when_started([this] { resume(); });
 
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
@@ -120,13 +136,45 @@ void Daemon::on_live_change(const std::vector<ConfigChange>& changes) {
   }
 }
 
+void Daemon::reset_tunnels(std::function<void()> done) {
+  plugins_->for_each_tunnel(
+      [this](TunnelPlugin& t, std::function<void()> next) {
+        t.reset([this, next](std::string error) {
+          if (!error.empty()) log_.warn("removing tunnel state: ", error);
+          next();
+        });
+      },
+      std::move(done));
+}
+
+void Daemon::resume() {
+  // Kernel state from a previous run (kill -9) that no record points to goes
+  // first; then what the records say is set up again.
+  reset_tunnels([this] {
+    sessions_->start([this] {
+      connection_->start([this] { log_.debug("sessions and connection resumed"); });
+    });
+  });
+}
+
 void Daemon::shutdown() {
   if (stopping_) return;
   stopping_ = true;
   http_->stop();
-  plugins_->stop([this] {
-    log_.info("plugins stopped");
-    io_.stop();
+  // Subscriber routes and gateway tunnel ends first, while plugins still run.
+  // Then every tunnel plugin removes all kernel state it owns (reset), and
+  // only then are plugins stopped: stop() has no completion to wait for.
+  connection_->stop([this] {
+    sessions_->stop([this] {
+      reset_tunnels([this] {
+        plugins_->stop([this] {
+          plugins_->drain_commands();
+          hooks_->drain();
+          log_.info("plugins stopped");
+          io_.stop();
+        });
+      });
+    });
   });
 }
 

@@ -3,6 +3,8 @@
 
 #include "config/startup.hpp"
 #include "events/event_bus.hpp"
+#include "gateway/sessions.hpp"
+#include "hooks/hooks.hpp"
 #include "log/log.hpp"
 #include "plugin_host/host.hpp"
 #include "rpc/dispatcher.hpp"
@@ -10,6 +12,7 @@
 #include "rpc/methods/methods.hpp"
 #include "rpc/registry.hpp"
 #include "store/store.hpp"
+#include "subscriber/connection.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -39,6 +42,10 @@ class Daemon {
  private:
   void apply_log_level(const Config& config);
   void on_live_change(const std::vector<ConfigChange>& changes);
+  // After plugins started: reset tunnel state, resume sessions and the connection.
+  void resume();
+  // Every tunnel plugin removes the kernel state it owns, one after another.
+  void reset_tunnels(std::function<void()> done);
   void shutdown();
 
   DaemonOptions options_;
@@ -54,6 +61,9 @@ class Daemon {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<PluginHost> plugins_;
+  std::unique_ptr<Hooks> hooks_;
+  std::unique_ptr<SessionManager> sessions_;
+  std::unique_ptr<ConnectionManager> connection_;
   std::unique_ptr<CoreServices> services_;
   std::string token_;
   std::string token_file_;

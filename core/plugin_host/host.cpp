@@ -22,6 +22,14 @@ const char* to_string(PluginHost::State state) {
   return "?";
 }
 
+namespace {
+std::string join_argv(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+}  // namespace
+
 struct PluginHost::Record {
   PluginLibrary lib;
   State state = State::refused;
@@ -85,6 +93,27 @@ class PluginHost::Context final : public PluginContext {
                    });
   }
   EventBus& events() override { return bus_; }
+  void run(std::vector<std::string> argv, std::string input, std::chrono::milliseconds timeout,
+           std::function<void(CommandOutcome)> done) override {
+    log_.debug("run: ", join_argv(argv));
+    os::Command command{std::move(argv), std::move(input), timeout, {}};
+    std::weak_ptr<Record> weak = record_;
+    PluginHost& host = host_;
+    auto strand = strand_;
+    host_.commands_.submit(std::move(command), [&host, weak, strand, done = std::move(done)](
+                                                   CommandOutcome outcome) mutable {
+      boost::asio::post(strand, [&host, weak, done = std::move(done),
+                                 outcome = std::move(outcome)]() mutable {
+        auto record = weak.lock();
+        if (!record || !done) return;
+        try {
+          done(std::move(outcome));
+        } catch (const std::exception& e) {
+          host.fail(*record, std::string("command completion threw: ") + e.what());
+        }
+      });
+    });
+  }
   std::chrono::system_clock::time_point wall_now() const override {
     return std::chrono::system_clock::now();
   }
@@ -385,6 +414,66 @@ void PluginHost::config_changed(const std::string& section) {
       if (r->lib.name == section && r->state == State::running) target = r;
   }
   if (target) guarded(target, "config_changed", [](Plugin& p) { p.config_changed(); });
+}
+
+void PluginHost::when_started(std::function<void()> done) {
+  std::vector<std::shared_ptr<Record>> created;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& r : records_)
+      if (r->context) created.push_back(r);
+  }
+  // start() was posted to each strand first, so a later post runs after it.
+  auto remaining = std::make_shared<std::atomic<std::size_t>>(created.size() + 1);
+  auto finish = std::make_shared<std::function<void()>>(std::move(done));
+  auto one = [this, remaining, finish] {
+    if (--*remaining == 0) boost::asio::post(io_, *finish);
+  };
+  for (auto& r : created) boost::asio::post(r->context->executor(), one);
+  one();
+}
+
+void PluginHost::with_tunnel(const std::string& method,
+                             std::function<void(TunnelPlugin*)> fn) {
+  std::shared_ptr<Record> target;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& r : records_)
+      if (r->state == State::running && r->lib.kind == "tunnel" && r->suite_part == method)
+        target = r;
+  }
+  if (!target) {
+    boost::asio::post(io_, [fn = std::move(fn)] { fn(nullptr); });
+    return;
+  }
+  guarded(target, "tunnel " + method, [fn = std::move(fn)](Plugin& p) { fn(p.as_tunnel()); });
+}
+
+void PluginHost::for_each_tunnel(
+    std::function<void(TunnelPlugin&, std::function<void()> next)> fn, std::function<void()> done) {
+  std::vector<std::string> methods;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& r : records_)
+      if (r->state == State::running && r->lib.kind == "tunnel") methods.push_back(r->suite_part);
+  }
+  // One after the other: each plugin says when it is done with `next`.
+  auto step = std::make_shared<std::function<void(std::size_t)>>();
+  *step = [this, methods, fn, done, step](std::size_t i) {
+    if (i >= methods.size()) {
+      boost::asio::post(io_, done);
+      *step = nullptr;  // break the cycle
+      return;
+    }
+    with_tunnel(methods[i], [fn, step, i](TunnelPlugin* t) {
+      auto next = [step, i] {
+        if (*step) (*step)(i + 1);
+      };
+      if (t) fn(*t, next);
+      else next();
+    });
+  };
+  (*step)(0);
 }
 
 }  // namespace mnigs

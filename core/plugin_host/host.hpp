@@ -7,6 +7,7 @@
 #include "config/config.hpp"
 #include "events/event_bus.hpp"
 #include "log/log.hpp"
+#include "os/command_runner.hpp"
 #include "plugin_host/loader.hpp"
 
 #include <mnigs/plugin.hpp>
@@ -42,6 +43,9 @@ class PluginHost {
   // runs on each plugin's strand. Not thread-safe against itself; call once.
   void start(std::vector<PluginLibrary> libraries);
 
+  // `done` (on the io_context) once every plugin's start() has run.
+  void when_started(std::function<void()> done);
+
   // Calls stop() on every running plugin, each on its strand, then `done`
   // (posted to the io_context). Safe to call once.
   void stop(std::function<void()> done);
@@ -61,6 +65,17 @@ class PluginHost {
   // A live key of `section` changed: tells that plugin (on its strand).
   void config_changed(const std::string& section);
 
+  // Runs `fn` on the strand of the running tunnel plugin whose method() is
+  // `method`, guarded; with nullptr (on the io_context) when there is none.
+  void with_tunnel(const std::string& method, std::function<void(TunnelPlugin*)> fn);
+  // Runs `fn` once per running tunnel plugin, each on its strand, then `done`.
+  void for_each_tunnel(std::function<void(TunnelPlugin&, std::function<void()> next)> fn,
+                       std::function<void()> done);
+
+  // Waits until the commands plugins started (through PluginContext::run)
+  // have finished; for shutdown, after stop().
+  void drain_commands() { commands_.drain(); }
+
  private:
   class Context;
   struct Record;
@@ -78,6 +93,7 @@ class PluginHost {
   CoreEventBus& events_;
   MethodSink methods_;
   StderrLogger log_{"plugins"};
+  os::CommandRunner commands_;
   mutable std::mutex mutex_;  // guards the records' state, error and suite part
   std::vector<std::shared_ptr<Record>> records_;
 };

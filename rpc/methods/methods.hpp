@@ -18,6 +18,8 @@ namespace mnigs {
 
 class HttpServer;
 class Store;
+class SessionManager;
+class ConnectionManager;
 
 // The running config plus what is needed to change it.
 struct ConfigRuntime {
@@ -37,6 +39,8 @@ struct CoreServices {
   const Dispatcher& dispatcher;
   const HttpServer& http;
   const Store& store;
+  SessionManager& sessions;
+  ConnectionManager& connection;
   std::chrono::steady_clock::time_point started;
 };
 
@@ -44,6 +48,9 @@ struct CoreServices {
 void register_node_methods(MethodRegistry& registry, CoreServices& core);
 // getConfig, setConfig (admin).
 void register_config_methods(MethodRegistry& registry, CoreServices& core);
+// requestConnection, renewConnection, releaseConnection (mesh); connect,
+// disconnect, listSessions (admin).
+void register_session_methods(MethodRegistry& registry, CoreServices& core);
 
 // The name this node shows: main.name, or the host name when that is empty.
 std::string node_name(const Config& config);

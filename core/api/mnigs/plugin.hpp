@@ -28,6 +28,13 @@ class DiscoveryPlugin;
 class TunnelPlugin;
 class PaymentPlugin;
 
+// The outcome of a command run through PluginContext::run.
+struct CommandOutcome {
+  int exit_code = -1;      // exit status; 128 + signal when killed; -1 when it did not start
+  bool timed_out = false;  // killed at the deadline
+  std::string out, err;    // what it wrote, each capped at 1 MiB
+};
+
 // What the host offers a plugin. Owned by the host; valid for the plugin's life.
 class PluginContext {
  public:
@@ -46,6 +53,12 @@ class PluginContext {
                                MethodHandler handler) = 0;
   // Publish/subscribe; the plugin's handlers run on its strand.
   virtual EventBus& events() = 0;
+  // Runs argv[0] (searched in PATH) with `input` on its stdin, without a
+  // shell, killed after `timeout`; `done` runs on the plugin's strand. This is
+  // how plugins reach ip(8), nft(8) and other tools: tests substitute it.
+  virtual void run(std::vector<std::string> argv, std::string input,
+                   std::chrono::milliseconds timeout,
+                   std::function<void(CommandOutcome)> done) = 0;
   // Wall clock and monotonic clock; tests may substitute both.
   virtual std::chrono::system_clock::time_point wall_now() const = 0;
   virtual std::chrono::steady_clock::time_point now() const = 0;
@@ -85,12 +98,45 @@ class DiscoveryPlugin : public Plugin {
   DiscoveryPlugin* as_discovery() override { return this; }
 };
 
+// One gateway session as a tunnel plugin sees it, on either end.
+struct TunnelSession {
+  std::string id;                  // the session id the gateway chose
+  std::string suite;               // e.g. "static-forwarding-free"
+  std::string subscriber_address;  // the subscriber's mesh address (IPv4 or IPv6 literal)
+  std::string gateway_address;     // the gateway's mesh address the subscriber reached
+  // Tunnel-specific: on the gateway, what open_session returned before (empty
+  // for a new session); on the subscriber, the "tunnel" object of the reply.
+  Json::Value params{Json::objectValue};
+};
+
 class TunnelPlugin : public Plugin {
  public:
+  // `error` is "" on success, else a sentence for the user.
+  using Done = std::function<void(std::string error)>;
+
   // The tunnel part of a suite, e.g. "forwarding", "websocket".
   virtual std::string method() const = 0;
+
+  // Gateway side: set up this end for a session (new, or resumed after a
+  // restart with the params it returned then). `done(error, params)`: params
+  // go to the subscriber as the reply's "tunnel" object.
+  virtual void open_session(const TunnelSession& session,
+                            std::function<void(std::string error, Json::Value params)> done) = 0;
+  // Gateway side: remove this end of a session (released or expired).
+  virtual void close_session(const TunnelSession& session, Done done) = 0;
+
+  // Subscriber side: bring the tunnel up and move routes as subscriber.routing says.
+  virtual void connect(const TunnelSession& session, Done done) = 0;
+  // Subscriber side: take the tunnel down and remove the routes it added.
+  virtual void disconnect(const TunnelSession& session, Done done) = 0;
+
+  // Removes everything this plugin may have left in the kernel, on either
+  // side (after a crash, before sessions are resumed; and at shutdown).
+  virtual void reset(Done done) = 0;
+
   TunnelPlugin* as_tunnel() override { return this; }
 };
+
 
 class PaymentPlugin : public Plugin {
  public:

@@ -25,10 +25,14 @@ constexpr int internal_error = -32603;
 constexpr int unauthorized = -32001;     // admin method, caller not authorized
 constexpr int unavailable = -32002;      // the method's owner is failed or stopping
 constexpr int failed = -32003;           // the operation was understood and failed
+constexpr int not_found = -32004;        // no such session (unknown, expired or released)
+constexpr int capacity = -32005;         // gateway.maxConnections reached
+constexpr int conflict = -32006;         // not possible in the current state (already connected)
 }  // namespace rpc_error
 
 struct CallInfo {
   std::string remote_address;  // IP of the caller, as text
+  std::string local_address;   // this node's address the caller reached, as text
   bool admin = false;          // caller passed the admin check
 };
 

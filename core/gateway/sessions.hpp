@@ -1,0 +1,88 @@
+// The gateway side of the session protocol: requestConnection,
+// renewConnection, releaseConnection. Sessions are created with ids and
+// secrets from the CSPRNG, bound to the subscriber's mesh address, limited by
+// gateway.maxConnections, expired after gateway.subscriberTimeout without a
+// renewal, and kept in SQLite so a restart (or kill -9) loses none.
+// Everything runs on the manager's strand.
+#pragma once
+
+#include "config/config.hpp"
+#include "hooks/hooks.hpp"
+#include "plugin_host/host.hpp"
+#include "store/store.hpp"
+
+#include <mnigs/rpc_api.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+namespace mnigs {
+
+struct GatewaySession {
+  std::string id, secret;
+  std::string subscriber_address, gateway_address;
+  std::string name;
+  int port = 0;
+  std::string suite;
+  Json::Value tunnel{Json::objectValue};
+  std::int64_t created = 0, expires = 0;  // unix seconds
+
+  std::string tunnel_method() const;  // the middle part of the suite
+  Json::Value describe() const;       // for listSessions; never the secret
+};
+
+class SessionManager {
+ public:
+  using Clock = std::function<std::int64_t()>;  // unix seconds
+
+  SessionManager(boost::asio::io_context& io, const ConfigHolder& config, Store& store,
+                 PluginHost& plugins, Hooks& hooks, Clock clock);
+
+  // Loads the stored sessions: expired ones are dropped (onRelease runs),
+  // live ones get their tunnel end set up again. The tunnel plugins must have
+  // been reset before. `done` runs on the io_context.
+  void start(std::function<void()> done);
+  // Takes every session's tunnel end down; records stay for the next start.
+  void stop(std::function<void()> done);
+
+  void request(const Json::Value& params, const CallInfo& caller, Responder reply);
+  void renew(const Json::Value& params, const CallInfo& caller, Responder reply);
+  void release(const Json::Value& params, const CallInfo& caller, Responder reply);
+  void list(std::function<void(Json::Value)> done);
+
+  // Ends every session whose expiry is at or before `now`; returns the next
+  // expiry (0 if none). Runs on the strand; public for tests.
+  std::int64_t expire_due(std::int64_t now);
+
+ private:
+  void schedule_expiry();
+  void persist(const GatewaySession& s);
+  void forget(const std::string& id);
+  // Closes the tunnel end, deletes the record, runs onRelease.
+  void end_session(const GatewaySession& s, const std::string& why);
+  // Finds the session named in params and checks secret and caller; answers
+  // the error itself and returns nullptr when they do not match.
+  GatewaySession* authorize(const Json::Value& params, const CallInfo& caller,
+                            const Responder& reply, const char* method);
+
+  boost::asio::io_context& io_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  const ConfigHolder& config_;
+  Store& store_;
+  PluginHost& plugins_;
+  Hooks& hooks_;
+  Clock clock_;
+  StderrLogger log_{"gateway"};
+  boost::asio::steady_timer timer_;
+  std::map<std::string, GatewaySession> sessions_;
+  std::size_t pending_ = 0;  // requests waiting for their tunnel end
+  bool stopped_ = false;
+};
+
+}  // namespace mnigs

@@ -1,0 +1,131 @@
+#include "peer/rpc_client.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <json/reader.h>
+#include <json/writer.h>
+
+#include <memory>
+
+namespace mnigs {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+class Call : public std::enable_shared_from_this<Call> {
+ public:
+  Call(net::any_io_executor executor, std::function<void(RpcReply)> done)
+      : executor_(executor), stream_(net::make_strand(executor)), done_(std::move(done)) {}
+
+  void run(const std::string& host, std::uint16_t port, const std::string& method,
+           Json::Value params, std::chrono::milliseconds timeout) {
+    boost::system::error_code ec;
+    auto address = net::ip::make_address(host, ec);
+    if (ec) return finish(transport("\"" + host + "\" is not an IP address"));
+    what_ = method + " on " + (address.is_v6() ? "[" + host + "]" : host) + ":" +
+            std::to_string(port);
+    Json::Value body(Json::objectValue);
+    body["jsonrpc"] = "2.0";
+    body["id"] = 1;
+    body["method"] = method;
+    if (!params.isNull()) body["params"] = std::move(params);
+    Json::StreamWriterBuilder w;
+    w["indentation"] = "";
+    request_ = {http::verb::post, "/jsonrpc", 11};
+    request_.set(http::field::host, address.to_string());
+    request_.set(http::field::content_type, "application/json");
+    request_.set(http::field::user_agent, "mnigsd/" MNIGS_VERSION);
+    request_.body() = Json::writeString(w, body);
+    request_.prepare_payload();
+    stream_.expires_after(timeout);
+    stream_.async_connect(tcp::endpoint(address, port),
+                          beast::bind_front_handler(&Call::on_connect, shared_from_this()));
+  }
+
+ private:
+  static RpcReply transport(std::string message) {
+    RpcReply r;
+    r.kind = RpcReply::Kind::transport;
+    r.message = std::move(message);
+    return r;
+  }
+
+  void on_connect(beast::error_code ec) {
+    if (ec) return finish(transport("calling " + what_ + " failed: " + describe(ec)));
+    http::async_write(stream_, request_,
+                      beast::bind_front_handler(&Call::on_write, shared_from_this()));
+  }
+  void on_write(beast::error_code ec, std::size_t) {
+    if (ec) return finish(transport("calling " + what_ + " failed: " + describe(ec)));
+    parser_.body_limit(4 << 20);
+    http::async_read(stream_, buffer_, parser_,
+                     beast::bind_front_handler(&Call::on_read, shared_from_this()));
+  }
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec) return finish(transport("calling " + what_ + " failed: " + describe(ec)));
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    const std::string& text = parser_.get().body();
+    Json::CharReaderBuilder b;
+    std::unique_ptr<Json::CharReader> reader(b.newCharReader());
+    Json::Value v;
+    std::string errs;
+    bool parsed = false;
+    try {
+      parsed = reader->parse(text.data(), text.data() + text.size(), &v, &errs);
+    } catch (const Json::Exception& e) {
+      errs = e.what();
+    }
+    if (!parsed || !v.isObject())
+      return finish(transport(what_ + " answered HTTP " +
+                              std::to_string(parser_.get().result_int()) +
+                              " without a JSON-RPC response"));
+    RpcReply r;
+    if (v.isMember("error") && v["error"].isObject()) {
+      r.kind = RpcReply::Kind::error;
+      r.code = v["error"]["code"].asInt();
+      r.message = v["error"]["message"].asString();
+    } else {
+      r.kind = RpcReply::Kind::result;
+      r.result = v["result"];
+    }
+    finish(std::move(r));
+  }
+
+  static std::string describe(const beast::error_code& ec) {
+    if (ec == beast::error::timeout) return "no answer in time";
+    return ec.message();
+  }
+
+  void finish(RpcReply reply) {
+    if (!done_) return;
+    net::post(executor_, [done = std::move(done_), reply = std::move(reply)]() mutable {
+      done(std::move(reply));
+    });
+  }
+
+  net::any_io_executor executor_;
+  beast::tcp_stream stream_;
+  std::function<void(RpcReply)> done_;
+  std::string what_;
+  http::request<http::string_body> request_;
+  beast::flat_buffer buffer_;
+  http::response_parser<http::string_body> parser_;
+};
+
+}  // namespace
+
+void call_rpc(net::any_io_executor executor, const std::string& host, std::uint16_t port,
+              const std::string& method, Json::Value params, std::chrono::milliseconds timeout,
+              std::function<void(RpcReply)> done) {
+  auto call = std::make_shared<Call>(executor, std::move(done));
+  call->run(host, port, method, std::move(params), timeout);
+}
+
+}  // namespace mnigs

@@ -1,0 +1,416 @@
+#include "subscriber/connection.hpp"
+
+#include "store/sqlite.hpp"
+#include "util/json_text.hpp"
+#include "util/net.hpp"
+#include "util/text.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+
+namespace mnigs {
+
+namespace {
+constexpr std::chrono::seconds kCallTimeout{5};
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out.empty() ? "none" : out;
+}
+}  // namespace
+
+std::string Connection::tunnel_method() const {
+  auto parts = split(suite, '-');
+  return parts.size() == 3 ? parts[1] : "";
+}
+
+Json::Value Connection::describe() const {
+  Json::Value v(Json::objectValue);
+  v["gatewayAddress"] = gateway_address;
+  v["gatewayPort"] = gateway_port;
+  v["gatewayName"] = gateway_name;
+  v["sessionId"] = session_id;
+  v["suite"] = suite;
+  v["timeout"] = static_cast<Json::Int64>(timeout);
+  v["created"] = static_cast<Json::Int64>(created);
+  v["expires"] = static_cast<Json::Int64>(expires);
+  v["tunnel"] = tunnel;
+  return v;
+}
+
+const char* ConnectionManager::to_string(State s) {
+  switch (s) {
+    case State::idle: return "idle";
+    case State::connecting: return "connecting";
+    case State::connected: return "connected";
+    case State::disconnecting: return "disconnecting";
+  }
+  return "?";
+}
+
+ConnectionManager::ConnectionManager(boost::asio::io_context& io, const ConfigHolder& config,
+                                     Store& store, PluginHost& plugins, Hooks& hooks, Clock clock)
+    : io_(io),
+      strand_(boost::asio::make_strand(io)),
+      config_(config),
+      store_(store),
+      plugins_(plugins),
+      hooks_(hooks),
+      clock_(std::move(clock)),
+      timer_(strand_) {}
+
+TunnelSession ConnectionManager::tunnel_session(const Connection& c) const {
+  Json::Value params = c.tunnel;
+  params["routing"] = config_.get()->get_string("subscriber", "routing");
+  return TunnelSession{c.session_id, c.suite, "", c.gateway_address, params};
+}
+
+void ConnectionManager::start(std::function<void()> done) {
+  store_.query<std::optional<Connection>>(
+      [](sqlite3* db) -> std::optional<Connection> {
+        Statement st(db,
+                     "SELECT gateway_address, gateway_port, gateway_name, session_id, secret, "
+                     "suite, tunnel, timeout, created, expires FROM subscriber_connection "
+                     "WHERE id = 1");
+        if (!st.step()) return std::nullopt;
+        Connection c;
+        c.gateway_address = st.column_text(0);
+        c.gateway_port = static_cast<int>(st.column_int64(1));
+        c.gateway_name = st.column_text(2);
+        c.session_id = st.column_text(3);
+        c.secret = st.column_text(4);
+        c.suite = st.column_text(5);
+        c.tunnel = from_json_text(st.column_text(6));
+        c.timeout = st.column_int64(7);
+        c.created = st.column_int64(8);
+        c.expires = st.column_int64(9);
+        return c;
+      },
+      strand_,
+      [this, done](std::optional<Connection> stored) {
+        if (!stored) return boost::asio::post(io_, done);
+        if (stored->expires <= clock_()) {
+          last_error_ = "the session with " + stored->gateway_address +
+                        " expired while mnigsd was not running; connect again";
+          log_.warn(last_error_);
+          forget();
+          hooks_.fire("subscriber.onDisconnect", {{"SESSION_ID", stored->session_id},
+                                                  {"GATEWAY", stored->gateway_address},
+                                                  {"SUITE", stored->suite},
+                                                  {"REASON", last_error_}});
+          return boost::asio::post(io_, done);
+        }
+        state_ = State::connecting;
+        connection_ = stored;
+        Connection c = *stored;
+        plugins_.with_tunnel(c.tunnel_method(), [this, c, done](TunnelPlugin* t) {
+          auto finish = [this, c, done](std::string error) {
+            boost::asio::post(strand_, [this, c, done, error] {
+              if (!error.empty()) {
+                tear_down("resuming the tunnel to " + c.gateway_address + " failed: " + error,
+                          [this, done] { boost::asio::post(io_, done); });
+                return;
+              }
+              state_ = State::connected;
+              log_.info("connection to ", c.gateway_address, " (session ", c.session_id,
+                        ") resumed");
+              renew();  // prove the session is still good at once
+              boost::asio::post(io_, done);
+            });
+          };
+          if (!t) return finish("tunnel " + c.tunnel_method() + " is not running");
+          t->connect(tunnel_session(c), finish);
+        });
+      },
+      [this, done](std::string error) {
+        log_.error("cannot load the stored connection: ", error);
+        boost::asio::post(io_, done);
+      });
+}
+
+void ConnectionManager::stop(std::function<void()> done) {
+  boost::asio::post(strand_, [this, done] {
+    stopped_ = true;
+    timer_.cancel();
+    if (state_ != State::connected || !connection_) return boost::asio::post(io_, done);
+    Connection c = *connection_;
+    plugins_.with_tunnel(c.tunnel_method(), [this, c, done](TunnelPlugin* t) {
+      if (!t) return boost::asio::post(io_, done);
+      t->disconnect(tunnel_session(c), [this, done](std::string error) {
+        if (!error.empty()) log_.warn("taking the tunnel down: ", error);
+        boost::asio::post(io_, done);
+      });
+    });
+  });
+}
+
+void ConnectionManager::connect(const Json::Value& params, Responder reply) {
+  boost::asio::post(strand_, [this, params, reply] {
+    if (stopped_) return reply.error(rpc_error::unavailable, "mnigsd is shutting down");
+    if (!params.isObject() || !params["address"].isString())
+      return reply.error(rpc_error::invalid_params,
+                         "connect needs {\"address\": gateway IP, \"port\": 65533, \"suite\": "
+                         "optional}");
+    auto address = parse_address(params["address"].asString());
+    if (!address)
+      return reply.error(rpc_error::invalid_params,
+                         "\"" + params["address"].asString() + "\" is not an IPv4 or IPv6 address");
+    int port = 65533;
+    if (params.isMember("port")) {
+      if (!params["port"].isIntegral() || params["port"].asInt() < 1 ||
+          params["port"].asInt() > 65535)
+        return reply.error(rpc_error::invalid_params, "port must be 1..65535");
+      port = params["port"].asInt();
+    }
+    if (params.isMember("suite") && !params["suite"].isString())
+      return reply.error(rpc_error::invalid_params, "suite must be a string");
+    if (state_ != State::idle)
+      return reply.error(rpc_error::conflict,
+                         std::string("already ") + to_string(state_) +
+                             (connection_ ? " to " + connection_->gateway_address : "") +
+                             "; disconnect first");
+    state_ = State::connecting;
+    last_error_.clear();
+    Connection c;
+    c.gateway_address = unmap(*address).to_string();
+    c.gateway_port = port;
+    std::string wanted = params["suite"].asString();
+    call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(port), "nodeInfo",
+             Json::Value(), kCallTimeout, [this, c, wanted, reply](RpcReply info) {
+               on_node_info(c, wanted, reply, std::move(info));
+             });
+  });
+}
+
+void ConnectionManager::on_node_info(Connection c, std::string wanted, Responder reply,
+                                     RpcReply info) {
+  auto fail = [this, reply](int code, std::string message) {
+    state_ = State::idle;
+    last_error_ = message;
+    log_.warn(message);
+    reply.error(code, message);
+  };
+  if (!info.ok())
+    return fail(rpc_error::failed, "cannot reach the gateway: " +
+                                       (info.kind == RpcReply::Kind::error ? info.message
+                                                                           : info.message));
+  if (!info.result["gateway"].asBool())
+    return fail(rpc_error::failed, c.gateway_address + " is not a gateway");
+  c.gateway_name = info.result["name"].asString();
+  std::vector<std::string> theirs, ours = plugins_.suites();
+  for (const auto& s : info.result["suites"]) theirs.push_back(s.asString());
+  auto common = [&](const std::string& s) {
+    return std::find(ours.begin(), ours.end(), s) != ours.end() &&
+           std::find(theirs.begin(), theirs.end(), s) != theirs.end();
+  };
+  if (!wanted.empty()) {
+    if (!common(wanted))
+      return fail(rpc_error::invalid_params,
+                  "suite \"" + wanted + "\" is not supported by both ends; the gateway offers " +
+                      join(theirs) + "; this node supports " + join(ours));
+    c.suite = wanted;
+  } else {
+    // The gateway lists its suites in its order of preference.
+    for (const auto& s : theirs)
+      if (common(s)) {
+        c.suite = s;
+        break;
+      }
+    if (c.suite.empty())
+      return fail(rpc_error::failed, "no suite in common: the gateway offers " + join(theirs) +
+                                         "; this node supports " + join(ours));
+  }
+  Json::Value request(Json::objectValue);
+  request["suite"] = c.suite;
+  request["name"] = config_.get()->get_string("main", "name");
+  request["port"] = static_cast<int>(config_.get()->get_int("daemon", "rpcport"));
+  call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
+           "requestConnection", request, kCallTimeout, [this, c, reply, fail](RpcReply r) mutable {
+             if (!r.ok())
+               return fail(r.kind == RpcReply::Kind::error ? rpc_error::failed : rpc_error::failed,
+                           "the gateway refused the session: " + r.message);
+             c.session_id = r.result["sessionId"].asString();
+             c.secret = r.result["secret"].asString();
+             c.tunnel = r.result["tunnel"];
+             c.timeout = std::max<std::int64_t>(1, r.result["timeout"].asInt64());
+             c.created = clock_();
+             c.expires = c.created + c.timeout;
+             if (c.session_id.empty() || c.secret.empty())
+               return fail(rpc_error::failed, "the gateway's reply has no session id or secret");
+             bring_up(c, reply);
+           });
+}
+
+void ConnectionManager::bring_up(Connection c, Responder reply) {
+  plugins_.with_tunnel(c.tunnel_method(), [this, c, reply](TunnelPlugin* t) {
+    auto finish = [this, c, reply](std::string error) {
+      boost::asio::post(strand_, [this, c, reply, error] {
+        if (!error.empty() || stopped_) {
+          std::string why = stopped_ ? "mnigsd is shutting down" : error;
+          // Give the session back rather than let it hold a slot until expiry.
+          Json::Value p(Json::objectValue);
+          p["sessionId"] = c.session_id;
+          p["secret"] = c.secret;
+          call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
+                   "releaseConnection", p, kCallTimeout, [](RpcReply) {});
+          state_ = State::idle;
+          last_error_ = "the tunnel could not be brought up: " + why;
+          log_.warn(last_error_);
+          return reply.error(rpc_error::failed, last_error_);
+        }
+        connection_ = c;
+        state_ = State::connected;
+        persist(c);
+        schedule_renewal(std::chrono::seconds(std::max<std::int64_t>(1, c.timeout / 3)));
+        log_.info("connected to ", c.gateway_address, " (", c.gateway_name, ") with ", c.suite,
+                  ", session ", c.session_id, ", renewing every ",
+                  std::max<std::int64_t>(1, c.timeout / 3), " s");
+        hooks_.fire("subscriber.onConnect", {{"SESSION_ID", c.session_id},
+                                             {"GATEWAY", c.gateway_address},
+                                             {"SUITE", c.suite},
+                                             {"NAME", c.gateway_name},
+                                             {"EXPIRES", std::to_string(c.expires)}});
+        Json::Value r = c.describe();
+        r["state"] = "connected";
+        reply.result(r);
+      });
+    };
+    if (!t) return finish("tunnel " + c.tunnel_method() + " is not running");
+    t->connect(tunnel_session(c), finish);
+  });
+}
+
+void ConnectionManager::schedule_renewal(std::chrono::seconds in) {
+  if (stopped_) return;
+  timer_.expires_after(in);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) renew();
+  });
+}
+
+void ConnectionManager::renew() {
+  if (state_ != State::connected || !connection_ || stopped_) return;
+  Connection c = *connection_;
+  Json::Value p(Json::objectValue);
+  p["sessionId"] = c.session_id;
+  p["secret"] = c.secret;
+  call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
+           "renewConnection", p, kCallTimeout, [this, c](RpcReply r) {
+             if (state_ != State::connected || !connection_ ||
+                 connection_->session_id != c.session_id)
+               return;  // disconnected meanwhile
+             const std::int64_t now = clock_();
+             if (r.ok()) {
+               connection_->timeout = std::max<std::int64_t>(1, r.result["timeout"].asInt64());
+               connection_->expires = now + connection_->timeout;
+               persist(*connection_);
+               log_.debug("session ", c.session_id, " renewed for ", connection_->timeout, " s");
+               return schedule_renewal(
+                   std::chrono::seconds(std::max<std::int64_t>(1, connection_->timeout / 3)));
+             }
+             if (r.kind == RpcReply::Kind::error)
+               return tear_down("the gateway refused to renew the session: " + r.message);
+             if (now >= connection_->expires)
+               return tear_down("the gateway did not answer until the session expired (" +
+                                r.message + ")");
+             // Transient: try again soon, but not past the expiry.
+             auto left = connection_->expires - now;
+             log_.warn("renewal failed (", r.message, "); retrying, ", left,
+                       " s left before the session expires");
+             schedule_renewal(std::chrono::seconds(std::clamp<std::int64_t>(left / 3, 1, 5)));
+           });
+}
+
+void ConnectionManager::disconnect(Responder reply) {
+  boost::asio::post(strand_, [this, reply] {
+    if (state_ != State::connected || !connection_)
+      return reply.error(rpc_error::conflict, std::string("not connected (") + to_string(state_) +
+                                                  ")");
+    state_ = State::disconnecting;
+    timer_.cancel();
+    Connection c = *connection_;
+    Json::Value p(Json::objectValue);
+    p["sessionId"] = c.session_id;
+    p["secret"] = c.secret;
+    call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
+             "releaseConnection", p, kCallTimeout, [this, c, reply](RpcReply r) {
+               bool released = r.ok();
+               if (!released) log_.warn("the gateway did not confirm the release: ", r.message);
+               tear_down("disconnected by the operator", [c, reply, released] {
+                 Json::Value out(Json::objectValue);
+                 out["disconnected"] = true;
+                 out["released"] = released;
+                 out["gatewayAddress"] = c.gateway_address;
+                 reply.result(out);
+               });
+             });
+  });
+}
+
+void ConnectionManager::tear_down(const std::string& reason, std::function<void()> done) {
+  timer_.cancel();
+  if (!connection_) {
+    state_ = State::idle;
+    if (done) done();
+    return;
+  }
+  Connection c = *connection_;
+  state_ = State::disconnecting;
+  plugins_.with_tunnel(c.tunnel_method(), [this, c, reason, done](TunnelPlugin* t) {
+    auto finish = [this, c, reason, done](std::string error) {
+      boost::asio::post(strand_, [this, c, reason, done, error] {
+        if (!error.empty()) log_.warn("taking the tunnel down: ", error);
+        connection_.reset();
+        state_ = State::idle;
+        forget();
+        if (reason != "disconnected by the operator") last_error_ = reason;
+        log_.info("connection to ", c.gateway_address, " ended: ", reason);
+        hooks_.fire("subscriber.onDisconnect", {{"SESSION_ID", c.session_id},
+                                                {"GATEWAY", c.gateway_address},
+                                                {"SUITE", c.suite},
+                                                {"REASON", reason}});
+        if (done) done();
+      });
+    };
+    if (!t) return finish("");
+    t->disconnect(tunnel_session(c), finish);
+  });
+}
+
+void ConnectionManager::describe(std::function<void(Json::Value)> done) {
+  boost::asio::post(strand_, [this, done] {
+    Json::Value v(Json::objectValue);
+    v["state"] = to_string(state_);
+    v["connection"] = connection_ ? connection_->describe() : Json::Value();
+    v["lastError"] = last_error_;
+    done(v);
+  });
+}
+
+void ConnectionManager::persist(const Connection& c) {
+  store_.post([c](sqlite3* db) {
+    Statement st(db,
+                 "INSERT OR REPLACE INTO subscriber_connection (id, gateway_address, "
+                 "gateway_port, gateway_name, session_id, secret, suite, tunnel, timeout, "
+                 "created, expires) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    st.bind_text(1, c.gateway_address)
+        .bind_int64(2, c.gateway_port)
+        .bind_text(3, c.gateway_name)
+        .bind_text(4, c.session_id)
+        .bind_text(5, c.secret)
+        .bind_text(6, c.suite)
+        .bind_text(7, to_json_text(c.tunnel))
+        .bind_int64(8, c.timeout)
+        .bind_int64(9, c.created)
+        .bind_int64(10, c.expires);
+    st.step();
+  });
+}
+
+void ConnectionManager::forget() {
+  store_.post([](sqlite3* db) { exec(db, "DELETE FROM subscriber_connection"); });
+}
+
+}  // namespace mnigs

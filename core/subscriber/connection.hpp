@@ -1,0 +1,93 @@
+// The subscriber side: one connection to one gateway at a time. connect asks
+// the gateway's nodeInfo, picks a suite both ends support, requests a
+// session, brings the tunnel up, and renews the session well before it
+// expires (every third of its timeout). A renewal the gateway refuses, or no
+// answer until the session has expired, tears the connection down and says
+// why. The connection is kept in SQLite: after a restart (or kill -9) it is
+// resumed, or reported as expired. Everything runs on the manager's strand.
+#pragma once
+
+#include "config/config.hpp"
+#include "hooks/hooks.hpp"
+#include "peer/rpc_client.hpp"
+#include "plugin_host/host.hpp"
+#include "store/store.hpp"
+
+#include <mnigs/rpc_api.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace mnigs {
+
+struct Connection {
+  std::string gateway_address;
+  int gateway_port = 65533;
+  std::string gateway_name;
+  std::string session_id, secret;
+  std::string suite;
+  Json::Value tunnel{Json::objectValue};  // the reply's "tunnel" object
+  std::int64_t timeout = 0;               // seconds granted per renewal
+  std::int64_t created = 0, expires = 0;  // unix seconds (our clock)
+
+  std::string tunnel_method() const;
+  Json::Value describe() const;  // for listSessions/status; never the secret
+};
+
+class ConnectionManager {
+ public:
+  using Clock = std::function<std::int64_t()>;  // unix seconds
+
+  ConnectionManager(boost::asio::io_context& io, const ConfigHolder& config, Store& store,
+                    PluginHost& plugins, Hooks& hooks, Clock clock);
+
+  // Resumes a stored connection (the tunnel plugins must have been reset).
+  void start(std::function<void()> done);
+  // Takes the tunnel down and removes its routes; the record stays so the
+  // next start resumes it.
+  void stop(std::function<void()> done);
+
+  // Admin RPC: {"address": IP, "port": 65533, "suite": optional}.
+  void connect(const Json::Value& params, Responder reply);
+  // Admin RPC: releases the session and takes the tunnel down.
+  void disconnect(Responder reply);
+  // {"state": "idle"|"connecting"|"connected"|"disconnecting", "connection": {...},
+  //  "lastError": "..."}
+  void describe(std::function<void(Json::Value)> done);
+
+ private:
+  enum class State { idle, connecting, connected, disconnecting };
+  static const char* to_string(State s);
+
+  void on_node_info(Connection c, std::string wanted_suite, Responder reply, RpcReply info);
+  void bring_up(Connection c, Responder reply);
+  void schedule_renewal(std::chrono::seconds in);
+  void renew();
+  // Takes the tunnel down, forgets the record, runs onDisconnect; then `done`.
+  void tear_down(const std::string& reason, std::function<void()> done = {});
+  void persist(const Connection& c);
+  void forget();
+  TunnelSession tunnel_session(const Connection& c) const;
+
+  boost::asio::io_context& io_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  const ConfigHolder& config_;
+  Store& store_;
+  PluginHost& plugins_;
+  Hooks& hooks_;
+  Clock clock_;
+  StderrLogger log_{"subscriber"};
+  boost::asio::steady_timer timer_;
+  State state_ = State::idle;
+  std::optional<Connection> connection_;
+  std::string last_error_;
+  bool stopped_ = false;
+};
+
+}  // namespace mnigs
