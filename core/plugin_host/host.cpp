@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <set>
@@ -372,6 +373,7 @@ std::vector<std::string> PluginHost::running() const {
   std::vector<std::string> out;
   for (const auto& r : records_)
     if (r->state == State::running) out.push_back(r->lib.kind + "/" + r->lib.name);
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -1,7 +1,7 @@
 #!/bin/sh
-# CGI page of the demo's "internet" host (busybox httpd runs it for /).
-# It echoes the address the request came from: behind the gateway's NAT that
+# The page of the demo's "internet" host; busybox httpd runs it for "/".
+# It prints the address the request came from: behind the gateway's NAT that
 # is the gateway's uplink address, not the subscriber's mesh address.
 printf 'Content-Type: text/plain\r\n\r\n'
-printf 'Hello from the internet host %s.\n' "${SERVER_NAME:-10.254.0.1}"
+printf 'Hello from the internet host.\n'
 printf 'Your request came from %s.\n' "${REMOTE_ADDR:-an unknown address}"

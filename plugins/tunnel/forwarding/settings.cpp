@@ -43,7 +43,7 @@ std::optional<Settings> parse_settings(const Json::Value& section, std::string* 
                 "(local)");
   if (s.priority < 1 || s.priority > kMaxPriority)
     return fail("forwarding.priority: " + std::to_string(s.priority) + " is not allowed: use 1.." +
-                std::to_string(kMaxPriority) + " (the second rule takes priority+1, below main's 32766)");
+                std::to_string(kMaxPriority) + " (the second rule takes priority+1 and must come before main's rule at 32766)");
   return s;
 }
 

@@ -1,0 +1,59 @@
+// A tunnel plugin that changes nothing in the kernel: it records what it was
+// asked and refuses sessions for 10.9.9.9, so session logic can be tested
+// without root.
+#include <mnigs/plugin_entry.hpp>
+
+namespace {
+
+class FakeTunnel final : public mnigs::TunnelPlugin {
+ public:
+  static void declare(mnigs::ConfigDeclarer&) {}
+  explicit FakeTunnel(mnigs::PluginContext& ctx) : ctx_(ctx) {}
+  void start() override {}
+  std::string method() const override { return "fake"; }
+
+  void open_session(const mnigs::TunnelSession& s,
+                    std::function<void(std::string, Json::Value)> done) override {
+    if (s.subscriber_address == "10.9.9.9") return done("no route to 10.9.9.9", Json::Value());
+    open_.append(s.id);
+    Json::Value p(Json::objectValue);
+    p["mode"] = "fake";
+    p["resumed"] = !s.params.empty();
+    done("", p);
+  }
+  void close_session(const mnigs::TunnelSession& s, Done done) override {
+    closed_.append(s.id);
+    done("");
+  }
+  void connect(const mnigs::TunnelSession& s, Done done) override {
+    connected_.append(s.id);
+    done("");
+  }
+  void disconnect(const mnigs::TunnelSession& s, Done done) override {
+    disconnected_.append(s.id);
+    done("");
+  }
+  void reset(Done done) override {
+    ++resets_;
+    done("");
+  }
+  Json::Value status() const override {
+    Json::Value s(Json::objectValue);
+    s["opened"] = open_;
+    s["closed"] = closed_;
+    s["connected"] = connected_;
+    s["disconnected"] = disconnected_;
+    s["resets"] = resets_;
+    return s;
+  }
+
+ private:
+  mnigs::PluginContext& ctx_;
+  Json::Value open_{Json::arrayValue}, closed_{Json::arrayValue};
+  Json::Value connected_{Json::arrayValue}, disconnected_{Json::arrayValue};
+  int resets_ = 0;
+};
+
+}  // namespace
+
+MNIGS_PLUGIN(FakeTunnel, "tunnel", "fake", "0.1", "Test tunnel that records what it is asked")

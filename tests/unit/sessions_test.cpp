@@ -1,0 +1,233 @@
+// The gateway's session protocol on a fake tunnel and a fake clock: ids and
+// secrets, suites, limits, renewal rules, expiry, release, and sessions
+// surviving a restart of the manager.
+#include "gateway/sessions.hpp"
+#include "test_util.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+namespace mnigs {
+namespace {
+
+struct Answer {
+  bool ok = false;
+  Json::Value payload;
+  int code() const { return payload["code"].asInt(); }
+};
+
+class SessionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    declare_core_keys(schema_);
+    auto libs = load_plugin_libraries(MNIGS_TEST_PLUGIN_DIR, {}, schema_, log_);
+    Json::Value values = defaults(schema_);
+    values["gateway"]["enabled"] = true;
+    values["gateway"]["maxConnections"] = 2;
+    values["gateway"]["subscriberTimeout"] = 60;
+    config_ = std::make_unique<ConfigHolder>(std::make_shared<const Config>("", values));
+    store_ = Store::open(dir_.file("state.db"), log_);
+    hooks_ = std::make_unique<Hooks>(*config_, log_);
+    plugins_ = std::make_unique<PluginHost>(io_, *config_, store_.get(), events_,
+                                            [](const std::string&, Access, MethodHandler) {});
+    thread_ = std::thread([this] { io_.run(); });
+    plugins_->start(libs);
+    wait([&](auto done) { plugins_->when_started(done); });
+    manager_ = make_manager();
+  }
+  void TearDown() override {
+    manager_.reset();
+    std::promise<void> stopped;
+    plugins_->stop([&] { stopped.set_value(); });
+    stopped.get_future().wait();
+    work_.reset();
+    io_.stop();
+    thread_.join();
+    plugins_.reset();
+  }
+
+  std::unique_ptr<SessionManager> make_manager() {
+    auto m = std::make_unique<SessionManager>(io_, *config_, *store_, *plugins_, *hooks_,
+                                              [this] { return now_.load(); });
+    wait([&](auto done) { m->start(done); });
+    return m;
+  }
+
+  template <class F>
+  void wait(F start) {
+    std::promise<void> p;
+    start([&] { p.set_value(); });
+    ASSERT_EQ(p.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  }
+
+  template <class F>
+  Answer ask(F call) {
+    auto p = std::make_shared<std::promise<Answer>>();
+    call(Responder([p](bool ok, Json::Value v) { p->set_value(Answer{ok, std::move(v)}); }));
+    return p->get_future().get();
+  }
+
+  static CallInfo from(const std::string& address) { return CallInfo{address, "10.77.1.1", false}; }
+
+  Answer request(const std::string& address, Json::Value params = Json::Value()) {
+    if (params.isNull()) {
+      params = Json::Value(Json::objectValue);
+      params["suite"] = "testnet-fake-fakepay";
+      params["name"] = "sub";
+    }
+    return ask([&](Responder r) { manager_->request(params, from(address), r); });
+  }
+  Answer renew(const std::string& address, const std::string& id, const std::string& secret) {
+    Json::Value p(Json::objectValue);
+    p["sessionId"] = id;
+    p["secret"] = secret;
+    return ask([&](Responder r) { manager_->renew(p, from(address), r); });
+  }
+  Answer release(const std::string& address, const std::string& id, const std::string& secret) {
+    Json::Value p(Json::objectValue);
+    p["sessionId"] = id;
+    p["secret"] = secret;
+    return ask([&](Responder r) { manager_->release(p, from(address), r); });
+  }
+  Json::Value list() {
+    std::promise<Json::Value> p;
+    manager_->list([&](Json::Value v) { p.set_value(v); });
+    return p.get_future().get();
+  }
+  Json::Value tunnel_status() {
+    std::promise<Json::Value> p;
+    plugins_->describe([&](Json::Value v) { p.set_value(v); });
+    for (const auto& plugin : p.get_future().get())
+      if (plugin["name"] == "fake") return plugin["status"];
+    return Json::Value();
+  }
+
+  test::TempDir dir_;
+  test::RecordingLogger log_;
+  Schema schema_;
+  std::unique_ptr<ConfigHolder> config_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Hooks> hooks_;
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
+      io_.get_executor()};
+  CoreEventBus events_{io_.get_executor()};
+  std::unique_ptr<PluginHost> plugins_;
+  std::unique_ptr<SessionManager> manager_;
+  std::atomic<std::int64_t> now_{1'800'000'000};
+  std::thread thread_;
+};
+
+TEST_F(SessionsTest, RequestGivesUnguessableIdSecretAndTunnelParams) {
+  auto a = request("10.77.2.2");
+  auto b = request("10.77.3.2");
+  ASSERT_TRUE(a.ok) << a.payload.toStyledString();
+  ASSERT_TRUE(b.ok);
+  EXPECT_EQ(a.payload["sessionId"].asString().size(), 32u);
+  EXPECT_EQ(a.payload["secret"].asString().size(), 64u);
+  EXPECT_NE(a.payload["sessionId"], b.payload["sessionId"]);
+  EXPECT_NE(a.payload["secret"], b.payload["secret"]);
+  EXPECT_EQ(a.payload["tunnel"]["mode"], "fake");
+  EXPECT_EQ(a.payload["expires"].asInt64(), now_ + 60);
+  EXPECT_EQ(a.payload["subscriberAddress"], "10.77.2.2");
+  EXPECT_EQ(a.payload["gatewayAddress"], "10.77.1.1");
+  Json::Value sessions = list();
+  ASSERT_EQ(sessions.size(), 2u);
+  EXPECT_FALSE(sessions[0].isMember("secret"));
+}
+
+TEST_F(SessionsTest, UnknownSuiteAndBadParamsAreRefused) {
+  Json::Value p(Json::objectValue);
+  p["suite"] = "babel-websocket-free";
+  auto r = request("10.77.2.2", p);
+  EXPECT_EQ(r.code(), rpc_error::invalid_params);
+  EXPECT_NE(r.payload["message"].asString().find("testnet-fake-fakepay"), std::string::npos);
+  p = Json::Value(Json::objectValue);
+  p["port"] = 70000;
+  EXPECT_EQ(request("10.77.2.2", p).code(), rpc_error::invalid_params);
+  EXPECT_EQ(list().size(), 0u);
+}
+
+TEST_F(SessionsTest, NoSuiteGivenTakesTheFirstOffered) {
+  auto r = request("10.77.2.2", Json::Value(Json::objectValue));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.payload["suite"], "testnet-fake-fakepay");
+}
+
+TEST_F(SessionsTest, MaxConnectionsIsEnforced) {
+  ASSERT_TRUE(request("10.77.2.2").ok);
+  ASSERT_TRUE(request("10.77.3.2").ok);
+  auto third = request("10.77.4.2");
+  EXPECT_EQ(third.code(), rpc_error::capacity);
+  EXPECT_NE(third.payload["message"].asString().find("gateway.maxConnections"), std::string::npos);
+  EXPECT_EQ(list().size(), 2u);
+}
+
+TEST_F(SessionsTest, RenewNeedsTheSecretAndTheSubscribersAddress) {
+  auto s = request("10.77.2.2");
+  const std::string id = s.payload["sessionId"].asString(), secret = s.payload["secret"].asString();
+  now_ += 30;
+  EXPECT_EQ(renew("10.77.2.2", id, std::string(64, '0')).code(), rpc_error::unauthorized);
+  EXPECT_EQ(renew("10.77.9.9", id, secret).code(), rpc_error::unauthorized);
+  EXPECT_EQ(list()[0]["expires"].asInt64(), now_ - 30 + 60);  // unchanged by refusals
+  auto ok = renew("10.77.2.2", id, secret);
+  ASSERT_TRUE(ok.ok);
+  EXPECT_EQ(ok.payload["expires"].asInt64(), now_ + 60);
+  EXPECT_EQ(renew("10.77.2.2", "0123", secret).code(), rpc_error::not_found);
+}
+
+TEST_F(SessionsTest, UnrenewedSessionExpiresAndItsTunnelEndCloses) {
+  auto s = request("10.77.2.2");
+  const std::string id = s.payload["sessionId"].asString(), secret = s.payload["secret"].asString();
+  now_ += 61;
+  EXPECT_EQ(renew("10.77.2.2", id, secret).code(), rpc_error::not_found);
+  EXPECT_EQ(list().size(), 0u);
+  for (int i = 0; i < 100 && tunnel_status()["closed"].size() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(tunnel_status()["closed"][0], id);
+}
+
+TEST_F(SessionsTest, ReleaseEndsTheSessionOnce) {
+  auto s = request("10.77.2.2");
+  const std::string id = s.payload["sessionId"].asString(), secret = s.payload["secret"].asString();
+  EXPECT_EQ(release("10.77.2.2", id, "bad").code(), rpc_error::unauthorized);
+  EXPECT_EQ(list().size(), 1u);
+  auto r = release("10.77.2.2", id, secret);
+  ASSERT_TRUE(r.ok);
+  EXPECT_TRUE(r.payload["released"].asBool());
+  EXPECT_EQ(release("10.77.2.2", id, secret).code(), rpc_error::not_found);
+  EXPECT_EQ(list().size(), 0u);
+}
+
+TEST_F(SessionsTest, FailedTunnelSetupLeavesNoSessionAndNoSlot) {
+  auto r = request("10.9.9.9");
+  EXPECT_EQ(r.code(), rpc_error::failed);
+  EXPECT_NE(r.payload["message"].asString().find("no route"), std::string::npos);
+  ASSERT_TRUE(request("10.77.2.2").ok);
+  ASSERT_TRUE(request("10.77.3.2").ok);  // both slots still free before
+}
+
+TEST_F(SessionsTest, SessionsSurviveARestartExpiredOnesDoNot) {
+  auto live = request("10.77.2.2");
+  now_ += 50;
+  auto later = request("10.77.3.2");
+  ASSERT_TRUE(live.ok && later.ok);
+  manager_.reset();
+  store_->flush();
+  now_ += 20;  // the first has expired meanwhile, the second has not
+  manager_ = make_manager();
+  Json::Value sessions = list();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0]["sessionId"], later.payload["sessionId"]);
+  auto renewed = renew("10.77.3.2", later.payload["sessionId"].asString(),
+                       later.payload["secret"].asString());
+  EXPECT_TRUE(renewed.ok);
+}
+
+}  // namespace
+}  // namespace mnigs
