@@ -5,6 +5,7 @@
 
 #include <json/writer.h>
 
+#include <ctime>
 #include <iomanip>
 #include <iostream>
 
@@ -225,7 +226,8 @@ int cmd_sessions(Context& ctx) {
     for (const auto& s : gw)
       std::cout << "  " << std::setw(34) << s["sessionId"].asString() << std::setw(26)
                 << s["subscriber"].asString() << std::setw(16) << s["name"].asString()
-                << std::setw(26) << s["suite"].asString() << s["expires"].asInt64() << "\n";
+                << std::setw(26) << s["suite"].asString() << "in "
+                << std::max<Json::Int64>(0, s["expires"].asInt64() - std::time(nullptr)) << " s\n";
   }
   return exit_code::ok;
 }

@@ -47,7 +47,8 @@ relay_gw=10.77.1.2 relay_gw6=fd77:0:0:1::2
 relay_sub=10.77.2.1 relay_sub6=fd77:0:0:2::1
 sub_mesh=10.77.2.2 sub_mesh6=fd77:0:0:2::2
 rpc_port=65533                  # daemon.rpcport, also the port on the host
-gw_suite_port=65533             # the gateway's RPC port, given to -c as -p
+gw_rpc_port=65533               # the gateway's daemon.rpcport, given to -c as -p
+table=65533                     # forwarding.table: the subscriber's route via the gateway
 url="http://$inet_addr/"
 # Packages the demo runs besides the build: busybox httpd serves the page.
 demo_packages=(iproute2 nftables socat curl busybox)
@@ -58,7 +59,7 @@ tmp=""
 lock=/run/mnigs-demo.lock
 have_lock=0
 created_ns=()
-pids=() pid_names=()
+procs=() # "PID NAME", one entry per process started, appended in one step
 cleaned=0
 
 say() { printf '==> %s\n' "$*"; }
@@ -116,18 +117,22 @@ stop_pid() {
 }
 
 cleanup() {
-  local rc=$? i n pid
+  local rc=$? i n pid children=()
   trap '' INT TERM # a second Ctrl-C must not leave half of it behind
-  set +e
+  set +eu
   ((cleaned)) && return
   cleaned=1
-  if ((${#pids[@]} || ${#created_ns[@]})); then say "cleaning up"; fi
-  # Newest first: the relays before the subscriber, the daemons before the
-  # web server.
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    stop_pid "${pids[i]}" "${pid_names[i]}"
+  if ((${#procs[@]} || ${#created_ns[@]})); then say "cleaning up"; fi
+  # Newest first: the socat relays before the subscriber's daemon, the daemons
+  # before the web server.
+  for ((i = ${#procs[@]} - 1; i >= 0; i--)); do
+    stop_pid "${procs[i]%% *}" "${procs[i]#* }"
   done
+  # A child started just before the signal, not yet in procs[].
+  { read -ra children <"/proc/$$/task/$$/children"; } 2>/dev/null
+  for pid in "${children[@]}"; do stop_pid "$pid" "child $pid"; done
   for n in "${created_ns[@]}"; do
+    [[ -e /run/netns/$(ns "$n") ]] || continue
     # Whatever is left in our namespaces was started by our processes
     # (hooks, CGI scripts).
     for pid in $(ip netns pids "$(ns "$n")" 2>/dev/null); do
@@ -144,12 +149,16 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # spawn NAME LOG NODE CMD...: start CMD in NODE's namespace in the background
-# and remember its PID (ip netns exec execs CMD, so $! is CMD itself).
+# and remember its PID. No function or subshell in between: ip netns exec
+# execs CMD, so $! is CMD itself. The lock stays with this script.
 spawn() {
-  local name=$1 log=$2; shift 2
-  run_in "$@" </dev/null >"$log" 2>&1 9>&- &
-  pids+=("$!")
-  pid_names+=("$name")
+  local name=$1 log=$2 node=$3; shift 3
+  if [[ $node == host ]]; then
+    "$@" </dev/null >"$log" 2>&1 9>&- &
+  else
+    ip netns exec "$(ns "$node")" "$@" </dev/null >"$log" 2>&1 9>&- &
+  fi
+  procs+=("$! $name")
 }
 
 # wait_for TRIES DESC CMD...: run CMD every 0.2 s until it succeeds, at most
@@ -191,7 +200,7 @@ have_lock=1
 tmp=$(mktemp -d /tmp/mnigs-demo.XXXXXX)
 say "configs, data and logs in $tmp (removed at exit)"
 
-say "installing missing packages: build tools, ${demo_packages[*]}"
+say "packages: the build's and ${demo_packages[*]} (installed if missing)"
 MNIGS_BUILD_PACKAGES+=("${demo_packages[@]}")
 if ! install_deps build >"$tmp/apt.log" 2>&1; then
   tail -n 20 "$tmp/apt.log" >&2
@@ -207,7 +216,7 @@ fi
 
 build="${MNIGS_RUN_BUILD_DIR:-$top/build-run}"
 cli="$build/cli/mnigs-cli"
-say "building into $build"
+say "building into $build (quiet unless it fails)"
 if ! build_tree "$build" -DMNIGS_BUILD_TESTS=OFF >"$tmp/build.log" 2>&1; then
   tail -n 40 "$tmp/build.log" >&2
   die "build failed (the whole log was $tmp/build.log)"
@@ -227,8 +236,8 @@ done
 
 say "creating namespaces ${nodes[*]/#/$prefix}"
 for n in "${nodes[@]}"; do
+  created_ns+=("$n") # first: a signal may come right after the add
   ip netns add "$(ns "$n")"
-  created_ns+=("$n")
   ip -n "$(ns "$n")" link set lo up
 done
 
@@ -309,7 +318,7 @@ declare -A daemon_pid
 for n in gw relay sub; do
   say "starting mnigsd in $(ns "$n")"
   spawn "mnigsd ($n)" "$tmp/$n.log" "$n" "$build/core/mnigsd" -f "$tmp/$n.yaml"
-  daemon_pid[$n]=${pids[-1]}
+  daemon_pid[$n]=${procs[-1]%% *}
 done
 for n in gw relay sub; do
   ready=0
@@ -334,6 +343,7 @@ say "the subscriber has mesh routes but no default route"
 show sub ip route || true
 
 say "so it cannot reach the internet host"
+show sub ip route get "$inet_addr" || true
 if show sub curl -sS --max-time 5 "$url"; then
   die "the subscriber reached $url before connecting: the topology leaks"
 fi
@@ -342,15 +352,15 @@ say "the gateway's nodeInfo, asked from the subscriber across the relay"
 show sub "$cli" -f "$tmp/sub.yaml" --rpc "$gw_mesh" --info || true
 
 say "the subscriber connects to the gateway"
-show sub "$cli" -f "$tmp/sub.yaml" -c "$gw_mesh" -p "$gw_suite_port" ||
+show sub "$cli" -f "$tmp/sub.yaml" -c "$gw_mesh" -p "$gw_rpc_port" ||
   die "the subscriber could not connect to $gw_mesh"
 
 say "the session, on both ends"
 show gw "$cli" -f "$tmp/gw.yaml" --sessions || true
 show sub "$cli" -f "$tmp/sub.yaml" --sessions || true
 
-say "the subscriber's default route now lives in table 65533, chosen by a rule"
-show sub ip route show table 65533 || true
+say "the subscriber's default route now lives in table $table, chosen by ip rules"
+show sub ip route show table "$table" || true
 show sub ip rule || true
 
 say "the subscriber fetches the page through the gateway"
@@ -369,6 +379,9 @@ elif ((fetched)); then
   note "the server did not see the gateway's uplink address $uplink_addr"
 fi
 ((fetched && nat_ok)) || die "the fetch through the gateway did not work"
+
+say "on the gateway, the forwarding plugin's nftables rules for the session"
+show gw nft list ruleset || true
 
 # ---- 5. the subscriber's RPC and web UI on the host ------------------------
 
@@ -402,10 +415,10 @@ if ((once)); then
   exit 0
 fi
 
-say "the demo runs. From this host:"
-note "web UI and RPC of the subscriber:  http://127.0.0.1:$rpc_port/"
+say "running; the subscriber stays connected. From this host:"
+note "http://127.0.0.1:$rpc_port/   the subscriber's web UI, JSON-RPC at /jsonrpc"
 note "$cli -f $tmp/sub.yaml --status"
-note "(-f gives the RPC port and the data dir, whose admin.token it sends)"
+note "  (-f: the RPC port from the config, the admin token from its data dir)"
 note "inside the namespaces:"
 note "ip netns exec $(ns sub) curl $url"
 note "ip netns exec $(ns sub) $cli -f $tmp/sub.yaml -d      # disconnect"
@@ -414,8 +427,8 @@ note "logs: $tmp/{gw,relay,sub}.log"
 say "Ctrl-C stops the demo and removes everything it created"
 # Waits for Ctrl-C (unbounded on purpose), but gives up if a process dies.
 while :; do
-  for ((i = 0; i < ${#pids[@]}; i++)); do
-    alive "${pids[i]}" || die "${pid_names[i]} (PID ${pids[i]}) exited"
+  for p in "${procs[@]}"; do
+    alive "${p%% *}" || die "${p#* } (PID ${p%% *}) exited"
   done
-  sleep 1
+  sleep 1 9>&-
 done

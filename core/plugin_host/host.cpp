@@ -2,6 +2,7 @@
 
 #include "store/store.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
@@ -101,7 +102,10 @@ class PluginHost::Context final : public PluginContext {
     std::weak_ptr<Record> weak = record_;
     PluginHost& host = host_;
     auto strand = strand_;
-    host_.commands_.submit(std::move(command), [&host, weak, strand, done = std::move(done)](
+    // The command runs on the runner's thread: the guard keeps io_context::run
+    // from returning (at shutdown, say) before its completion is delivered.
+    auto guard = boost::asio::make_work_guard(host_.io_);
+    host_.commands_.submit(std::move(command), [&host, weak, strand, guard, done = std::move(done)](
                                                    CommandOutcome outcome) mutable {
       boost::asio::post(strand, [&host, weak, done = std::move(done),
                                  outcome = std::move(outcome)]() mutable {

@@ -54,8 +54,11 @@ class PluginContext {
   // Publish/subscribe; the plugin's handlers run on its strand.
   virtual EventBus& events() = 0;
   // Runs argv[0] (searched in PATH) with `input` on its stdin, without a
-  // shell, killed after `timeout`; `done` runs on the plugin's strand. This is
-  // how plugins reach ip(8), nft(8) and other tools: tests substitute it.
+  // shell, killed after `timeout`; `done` (may be empty) runs on the plugin's
+  // strand. Commands run one after another in the order they were given, so a
+  // plugin may hand over a whole sequence at once (as stop() must: it has no
+  // completion). This is how plugins reach ip(8), nft(8) and other tools;
+  // tests substitute it.
   virtual void run(std::vector<std::string> argv, std::string input,
                    std::chrono::milliseconds timeout,
                    std::function<void(CommandOutcome)> done) = 0;

@@ -27,11 +27,13 @@ std::string string_field(const Json::Value& object, const char* key) {
   return v.isString() ? v.asString() : "";
 }
 
-// ip(8) with "-6" for IPv6; without a family flag it works on IPv4.
+// ip(8) with an explicit family. Without "-4", iproute2 takes the family of
+// "default" from the first address it reads, so "route replace default via
+// inet6 fe80::1" would install an IPv6 default route.
 Command ip(Family family, std::vector<std::string> args, bool removal = false) {
   Command c;
   c.argv.push_back("ip");
-  if (family == Family::v6) c.argv.push_back("-6");
+  c.argv.push_back(family == Family::v4 ? "-4" : "-6");
   for (auto& a : args) c.argv.push_back(std::move(a));
   c.removal = removal;
   return c;
@@ -66,7 +68,7 @@ bool valid_interface_name(const std::string& name) {
 }
 
 std::optional<NextHop> parse_route_get(const std::string& json, const Address& gateway,
-                                       std::string* why) {
+                                       std::int64_t own_table, std::string* why) {
   auto fail = [&](const std::string& reason) -> std::optional<NextHop> {
     if (why) *why = reason;
     return std::nullopt;
@@ -84,6 +86,10 @@ std::optional<NextHop> parse_route_get(const std::string& json, const Address& g
   if (type != "unicast")
     return fail("the route to the gateway " + gateway.text + " is of type " + type);
   if (hop.dev.empty()) return fail("the route to the gateway " + gateway.text + " names no interface");
+  // Once connected, everything without a mesh route resolves through table T.
+  if (string_field(route, "table") == std::to_string(own_table))
+    return fail("there is no mesh route to the gateway " + gateway.text +
+                ", only the default route through the current gateway");
   if (!valid_interface_name(hop.dev))
     return fail("the route to the gateway " + gateway.text + " uses an odd interface name");
   hop.via = string_field(route, "gateway");

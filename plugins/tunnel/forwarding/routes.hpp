@@ -48,27 +48,29 @@ struct NextHop {
 };
 
 // Reads the first route of `ip -j route get` output. nullopt with `why` when
-// the output is not JSON, names no interface, or the gateway is an address
-// of this host (a route of type local, or via lo).
+// the output is not JSON, names no interface, the gateway is an address of
+// this host (a route of type local, or via lo), or the route found is the
+// default this plugin put in `own_table`: the gateway must be reachable
+// through the mesh, not through the previous gateway.
 std::optional<NextHop> parse_route_get(const std::string& json, const Address& gateway,
-                                       std::string* why);
+                                       std::int64_t own_table, std::string* why);
 
 // The interface of the preferred (lowest metric) default route in
 // `ip -j route show default` output; nullopt when there is none.
 std::optional<std::string> parse_default_dev(const std::string& json);
 
-// Commands. IPv6 ones carry "-6"; those meant for cleanup are removals.
-Command route_get(const Address& gateway);                  // ip [-6] -j route get A
-Command show_default(Family family);                        // ip [-6] -j route show default
-Command replace_default(Family family, const NextHop& hop,  // ip [-6] route replace default ...
+// Commands; each carries "-4" or "-6". Those meant for cleanup are removals.
+Command route_get(const Address& gateway);                  // ip -4|-6 -j route get A
+Command show_default(Family family);                        // ip -4|-6 -j route show default
+Command replace_default(Family family, const NextHop& hop,  // ip -4|-6 route replace default ...
                         std::int64_t table);
 Command add_suppress_rule(Family family, int priority);     // P lookup main suppress_prefixlength 0
 Command add_table_rule(Family family, int priority, std::int64_t table);  // P lookup T
 Command delete_suppress_rule(Family family, int priority);
 Command delete_table_rule(Family family, int priority, std::int64_t table);
-// "ip [-6] rule del priority P", run until it fails, at most `repeat` times:
+// "ip -4|-6 rule del priority P", run until it fails, at most `repeat` times:
 // removes whatever rule sits at P without knowing it.
 Command delete_rules_at(Family family, int priority, unsigned repeat);
-Command flush_table(Family family, std::int64_t table);  // ip [-6] route flush table T
+Command flush_table(Family family, std::int64_t table);  // ip -4|-6 route flush table T
 
 }  // namespace mnigs::forwarding

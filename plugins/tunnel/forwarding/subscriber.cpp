@@ -63,7 +63,7 @@ void Subscriber::connect(const TunnelSession& session, TunnelPlugin::Done done) 
         queue_.run(get, [this, op, get](const CommandOutcome& outcome) {
           if (!succeeded(outcome)) return op->fail(failure_sentence(get, outcome));
           std::string why;
-          auto hop = parse_route_get(outcome.out, op->link.gateway, &why);
+          auto hop = parse_route_get(outcome.out, op->link.gateway, settings_.table, &why);
           if (!hop) return op->fail(why);
           op->link.hop = *hop;
           add_route(op);

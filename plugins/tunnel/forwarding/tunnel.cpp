@@ -26,12 +26,18 @@ void ForwardingTunnel::stop() {
   // Also called when start() threw: then nothing was ever touched.
   if (!started_) return;
   started_ = false;
-  auto commands = gateway_.removal_commands_now();
-  for (auto& c : subscriber_.removal_commands(kStopRepeat)) commands.push_back(std::move(c));
+  std::vector<Command> commands;
+  if (!clean_ || queue_.pending() > 0) {
+    commands = gateway_.removal_commands_now();
+    for (auto& c : subscriber_.removal_commands(kStopRepeat)) commands.push_back(std::move(c));
+  }
   queue_.stop(commands);
   gateway_.forget();
   subscriber_.forget();
-  context_.log().info("stopping: removal commands handed to the host");
+  if (commands.empty())
+    context_.log().debug("stopping: nothing left in the kernel since the last reset");
+  else
+    context_.log().info("stopping: removal commands handed to the host");
 }
 
 Json::Value ForwardingTunnel::status() const {
@@ -75,6 +81,7 @@ void ForwardingTunnel::open_session(const TunnelSession& session,
          Json::Value());
     return;
   }
+  clean_ = false;
   gateway_.open(session, std::move(done));
 }
 
@@ -83,7 +90,9 @@ void ForwardingTunnel::close_session(const TunnelSession& session, Done done) {
 }
 
 void ForwardingTunnel::connect(const TunnelSession& session, Done done) {
-  if (running("connect session " + session.id, done)) subscriber_.connect(session, std::move(done));
+  if (!running("connect session " + session.id, done)) return;
+  clean_ = false;
+  subscriber_.connect(session, std::move(done));
 }
 
 void ForwardingTunnel::disconnect(const TunnelSession& session, Done done) {
@@ -101,6 +110,8 @@ void ForwardingTunnel::reset(Done done) {
           queue_.run_all(std::move(commands), true, [this, done, finished](std::string error) {
             gateway_.forget();
             subscriber_.forget();
+            // Only if no open or connect was queued behind this reset.
+            clean_ = error.empty() && queue_.pending() == 1;
             if (error.empty()) {
               context_.log().debug("reset: nothing of the forwarding plugin is left in the kernel");
               done("");

@@ -44,7 +44,9 @@ class ForwardingTunnel final : public TunnelPlugin {
   // hands every removal command of reset() to PluginContext::run at once,
   // without waiting: the host runs them in order and waits for them before
   // it exits (PluginHost::drain_commands). Rule deletions are issued
-  // kStopRepeat times each instead of "until none is left".
+  // kStopRepeat times each instead of "until none is left". Issues nothing
+  // when a reset() finished cleanly and no session was set up since (the
+  // daemon resets every tunnel plugin just before stopping it).
   void stop() override;
   // {"method", "uplink", "table", "priority", "restrict", "pendingOperations",
   //  "gateway": {...}, "subscriber": {...}}
@@ -72,6 +74,8 @@ class ForwardingTunnel final : public TunnelPlugin {
   PluginContext& context_;
   Settings settings_;
   bool started_ = false;
+  // A reset finished without error and nothing was set up since.
+  bool clean_ = false;
   CommandQueue queue_;
   Gateway gateway_;
   Subscriber subscriber_;
