@@ -87,6 +87,19 @@ int cmd_status(Context& ctx) {
             << "gateway   " << (v["gateway"].asBool() ? "enabled" : "disabled") << "\n"
             << "plugins   " << join(v["plugins"]) << "\n"
             << "suites    " << join(v["suites"]) << "\n";
+  auto sessions = ctx.client->call("listSessions");
+  if (sessions.status == CallStatus::ok) {
+    const auto& sub = sessions.result["subscriber"];
+    std::cout << "uplink    " << sub["state"].asString();
+    if (sub["connection"].isObject())
+      std::cout << " via " << sub["connection"]["gatewayAddress"].asString() << " ("
+                << sub["connection"]["suite"].asString() << ")";
+    if (!sub["lastError"].asString().empty())
+      std::cout << "; last problem: " << sub["lastError"].asString();
+    std::cout << "\n";
+    if (v["gateway"].asBool())
+      std::cout << "sessions  " << sessions.result["gateway"].size() << " served\n";
+  }
   if (!v["restartRequired"].empty())
     std::cout << "restart mnigsd to apply: " << join(v["restartRequired"]) << "\n";
   return exit_code::ok;
