@@ -64,7 +64,9 @@ TEST_F(DaemonControl, CliShowsStatusAndPlugins) {
   std::set<std::string> running;
   for (const auto& p : list)
     if (p["state"] == "running") running.insert(p["kind"].asString() + "/" + p["name"].asString());
-  EXPECT_EQ(running, (std::set<std::string>{"discovery/static", "payment/free"})) << plugins.out;
+  EXPECT_EQ(running, (std::set<std::string>{"discovery/static", "payment/free",
+                                            "tunnel/forwarding"}))
+      << plugins.out;
 }
 
 TEST_F(DaemonControl, LiveKeyAppliesAtOnceOthersWaitForRestart) {
