@@ -3,6 +3,7 @@
 #include "commands.hpp"
 
 #include "config/startup.hpp"
+#include "util/net.hpp"
 #include "util/token.hpp"
 
 #include <signal.h>
@@ -157,8 +158,11 @@ int main(int argc, char** argv) {
       return exit_code::usage;
     }
   }
-  std::string token =
-      mnigs::read_token_file(mnigs::token_path(daemon["dataDir"].asString())).value_or("");
+  // The token is this node's: never hand it to another node named by --rpc.
+  std::string token;
+  auto target = mnigs::parse_address(host);
+  if (host == "localhost" || (target && target->is_loopback()))
+    token = mnigs::read_token_file(mnigs::token_path(daemon["dataDir"].asString())).value_or("");
 
   Client client(host, port, token);
   Context ctx;

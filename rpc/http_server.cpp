@@ -3,6 +3,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -42,6 +43,19 @@ const char* mime_type(std::string_view path) {
 std::string_view origin_host(std::string_view origin) {
   auto p = origin.find("://");
   return p == std::string_view::npos ? origin : origin.substr(p + 3);
+}
+
+bool iequals(std::string_view a, std::string_view b);
+
+// "localhost[:port]", or an IP literal ("10.0.0.1:65533", "[fd00::1]:65533").
+bool is_local_host_name(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    auto close = host.find(']');
+    return close != std::string_view::npos && parse_address(host.substr(1, close - 1));
+  }
+  auto colon = host.rfind(':');
+  if (colon != std::string_view::npos && host.find(':') == colon) host = host.substr(0, colon);
+  return iequals(host, "localhost") || parse_address(host).has_value();
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -182,12 +196,17 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     // here. Its Origin then names a different host than Host: such a call
     // does not get admin rights from the address alone.
     auto origin = req[http::field::origin];
+    auto host_field = req[http::field::host];
+    std::string_view host(host_field.data(), host_field.size());
     if (!origin.empty() && caller.from_authorized_network) {
-      auto host = req[http::field::host];
       std::string_view o(origin.data(), origin.size());
-      if (!iequals(origin_host(o), std::string_view(host.data(), host.size())))
-        caller.from_authorized_network = false;
+      if (!iequals(origin_host(o), host)) caller.from_authorized_network = false;
     }
+    // DNS rebinding: a page from evil.example whose name now resolves to
+    // 127.0.0.1 sends Host and Origin evil.example. A browser that talks to
+    // mnigsd itself names it by address or as localhost.
+    if (caller.from_authorized_network && !host.empty() && !is_local_host_name(host))
+      caller.from_authorized_network = false;
     auto auth = req[http::field::authorization];
     std::string_view a(auth.data(), auth.size());
     if (a.size() > 7 && iequals(a.substr(0, 7), "Bearer ")) {
@@ -291,7 +310,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
 class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
  public:
   Listener(HttpServer& server, const tcp::endpoint& endpoint)
-      : server_(server), acceptor_(net::make_strand(server.io_)) {
+      : server_(server), acceptor_(net::make_strand(server.io_)), retry_(acceptor_.get_executor()) {
     auto fail = [&](const char* what, beast::error_code ec) {
       throw std::runtime_error("cannot " + std::string(what) + " " + endpoint_text(endpoint) +
                                ": " + ec.message());
@@ -327,7 +346,14 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
   void on_accept(beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
+      // Out of file descriptors and the like: wait a little instead of
+      // spinning on the same error.
       server_.log_.warn("rpc: accept on ", name_, " failed: ", ec.message());
+      retry_.expires_after(std::chrono::milliseconds(200));
+      retry_.async_wait([self = shared_from_this()](beast::error_code e) {
+        if (!e && self->acceptor_.is_open()) self->do_accept();
+      });
+      return;
     } else {
       auto limit =
           static_cast<std::size_t>(server_.config_.get()->get_int("daemon", "rpcMaxClients"));
@@ -346,6 +372,7 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
 
   HttpServer& server_;
   tcp::acceptor acceptor_;
+  net::steady_timer retry_;
   std::string name_;
 };
 

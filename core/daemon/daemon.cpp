@@ -57,8 +57,6 @@ void Daemon::start() {
   log_.info("database ", store_->path(), " at schema version ", store_->schema_version());
 
   token_ = generate_token();
-  token_file_ = token_path(initial->data_dir());
-  write_token_file(token_file_, token_);
 
   events_ = std::make_unique<CoreEventBus>(io_.get_executor());
   dispatcher_ = std::make_unique<Dispatcher>(registry_);
@@ -89,6 +87,10 @@ void Daemon::start() {
                                                                 "daemon.listenIpv6 are both empty")
                                                   : bind_errors) +
                              "); is another mnigsd running on port " + std::to_string(port) + "?");
+  // Only now: a second mnigsd that cannot bind must not replace the token of
+  // the one that runs.
+  token_file_ = token_path(initial->data_dir());
+  write_token_file(token_file_, token_);
 
   plugins_ = std::make_unique<PluginHost>(
       io_, config_->holder, store_.get(), *events_,
@@ -116,11 +118,7 @@ void Daemon::start() {
 
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
-  signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    log_.info("signal ", sig, " received; shutting down");
-    shutdown();
-  });
+  wait_for_signal();
   log_.info("mnigsd ", MNIGS_VERSION, " started as \"", node_name(*initial), "\"",
             initial->path().empty() ? " on built-in defaults" : " with " + initial->path());
 }
@@ -157,6 +155,22 @@ void Daemon::resume() {
   });
 }
 
+void Daemon::wait_for_signal() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (stopping_) {
+      // A second signal: the operator does not want to wait for a plugin
+      // that does not finish.
+      log_.warn("signal ", sig, " received again; stopping without waiting");
+      io_.stop();
+      return;
+    }
+    log_.info("signal ", sig, " received; shutting down");
+    shutdown();
+    wait_for_signal();
+  });
+}
+
 void Daemon::shutdown() {
   if (stopping_) return;
   stopping_ = true;
@@ -181,12 +195,26 @@ void Daemon::shutdown() {
 int Daemon::run() {
   std::size_t threads =
       static_cast<std::size_t>(config_->holder.get()->get_int("daemon", "threads"));
+  // A handler that throws is a bug, but one request must not take the node
+  // (and the NAT and routes it set up) down: log it and keep serving.
+  auto serve = [this] {
+    while (true) {
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception& e) {
+        log_.error("internal error, request dropped: ", e.what());
+      } catch (...) {
+        log_.error("internal error, request dropped");
+      }
+    }
+  };
   std::vector<std::thread> pool;
-  for (std::size_t i = 1; i < threads; ++i) pool.emplace_back([this] { io_.run(); });
-  io_.run();
+  for (std::size_t i = 1; i < threads; ++i) pool.emplace_back(serve);
+  serve();
   for (auto& t : pool) t.join();
   if (store_) store_->flush();
-  ::unlink(token_file_.c_str());
+  if (!token_file_.empty()) ::unlink(token_file_.c_str());
   log_.info("mnigsd stopped");
   return 0;
 }

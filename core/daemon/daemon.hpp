@@ -47,18 +47,21 @@ class Daemon {
   // Every tunnel plugin removes the kernel state it owns, one after another.
   void reset_tunnels(std::function<void()> done);
   void shutdown();
+  void wait_for_signal();
 
   DaemonOptions options_;
   StderrLogger log_{"mnigsd"};
   StderrLogger rpc_log_{"rpc"};
+  // Declared before io_: handlers still queued when io_ is destroyed hold
+  // Responders whose completion touches the dispatcher.
+  MethodRegistry registry_;
+  std::unique_ptr<Dispatcher> dispatcher_;
   boost::asio::io_context io_;
   boost::asio::signal_set signals_{io_};
   std::unique_ptr<ConfigRuntime> config_;
   std::vector<PluginLibrary> libraries_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<CoreEventBus> events_;
-  MethodRegistry registry_;
-  std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<PluginHost> plugins_;
   std::unique_ptr<Hooks> hooks_;

@@ -4,6 +4,7 @@
 #include "util/json_text.hpp"
 #include "util/net.hpp"
 #include "util/text.hpp"
+#include "util/once.hpp"
 #include "util/token.hpp"
 
 #include <boost/asio/post.hpp>
@@ -12,10 +13,7 @@
 
 namespace mnigs {
 
-std::string GatewaySession::tunnel_method() const {
-  auto parts = split(suite, '-');
-  return parts.size() == 3 ? parts[1] : "";
-}
+std::string GatewaySession::tunnel_method() const { return suite_part(suite, 1); }
 
 Json::Value GatewaySession::describe() const {
   Json::Value v(Json::objectValue);
@@ -88,6 +86,7 @@ void SessionManager::start(std::function<void()> done) {
         auto remaining = std::make_shared<std::size_t>(stored.size() + 1);
         auto one_done = [this, remaining, done] {
           if (--*remaining == 0) {
+            ready_ = true;
             schedule_expiry();
             boost::asio::post(io_, done);
           }
@@ -106,19 +105,22 @@ void SessionManager::start(std::function<void()> done) {
           plugins_.with_tunnel(s.tunnel_method(), [this, s, one_done](TunnelPlugin* t) {
             if (!t) {
               boost::asio::post(strand_, [this, s, one_done] {
-                log_.warn("session ", s.id, ": tunnel ", s.tunnel_method(),
-                          " is not running; the session is dropped");
-                forget(s.id);
+                // Shutting down meanwhile: keep the record for the next start.
+                if (!stopped_) {
+                  log_.warn("session ", s.id, ": tunnel ", s.tunnel_method(),
+                            " is not running; the session is dropped");
+                  forget(s.id);
+                }
                 one_done();
               });
               return;
             }
-            t->open_session(tunnel_session(s), [this, s, one_done](std::string error,
-                                                                   Json::Value params) {
+            t->open_session(tunnel_session(s), once([this, s, one_done](std::string error,
+                                                                        Json::Value params) {
               boost::asio::post(strand_, [this, s, one_done, error, params]() mutable {
                 if (!error.empty()) {
                   log_.warn("session ", s.id, " could not be resumed: ", error);
-                  forget(s.id);
+                  if (!stopped_) forget(s.id);
                 } else {
                   s.tunnel = params;
                   sessions_[s.id] = s;
@@ -126,7 +128,7 @@ void SessionManager::start(std::function<void()> done) {
                 }
                 one_done();
               });
-            });
+            }));
           });
         }
         one_done();
@@ -148,7 +150,7 @@ void SessionManager::stop(std::function<void()> done) {
     for (const auto& [id, s] : sessions_) {
       plugins_.with_tunnel(s.tunnel_method(), [s, one_done](TunnelPlugin* t) {
         if (!t) return one_done();
-        t->close_session(tunnel_session(s), [one_done](std::string) { one_done(); });
+        t->close_session(tunnel_session(s), once([one_done](std::string) { one_done(); }));
       });
     }
     one_done();
@@ -166,6 +168,19 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
                          "requestConnection params must be an object: {\"suite\", \"name\", "
                          "\"port\"}");
     const Json::Value p = params.isNull() ? Json::Value(Json::objectValue) : params;
+    // Types first: asString()/asInt() throw on anything else, and this is
+    // input from any node on the mesh.
+    for (const char* key : {"suite", "method", "name"})
+      if (p.isMember(key) && !p[key].isString())
+        return reply.error(rpc_error::invalid_params, std::string(key) + " must be a string");
+    if (p.isMember("port") && (!p["port"].isInt() || p["port"].asInt() < 1 ||
+                               p["port"].asInt() > 65535))
+      return reply.error(rpc_error::invalid_params, "port must be an integer 1..65535");
+    if (!ready_)
+      return reply.error(rpc_error::unavailable, "the gateway is starting; try again shortly");
+    if (in_flight_.count(caller.remote_address))
+      return reply.error(rpc_error::conflict,
+                         "a request from " + caller.remote_address + " is already in progress");
     std::string suite = p.isMember("suite") ? p["suite"].asString() : p["method"].asString();
     auto offered = plugins_.suites();
     if (offered.empty()) return reply.error(rpc_error::failed, "this gateway offers no suite");
@@ -176,10 +191,7 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
       return reply.error(rpc_error::invalid_params,
                          "suite \"" + suite + "\" is not offered here; offered: " + list);
     }
-    if (p.isMember("port") && (!p["port"].isIntegral() || p["port"].asInt() < 1 ||
-                               p["port"].asInt() > 65535))
-      return reply.error(rpc_error::invalid_params, "port must be 1..65535");
-    if (p.isMember("name") && (!p["name"].isString() || p["name"].asString().size() > 64))
+    if (p["name"].asString().size() > 64)
       return reply.error(rpc_error::invalid_params, "name must be a string of at most 64 bytes");
 
     // A subscriber that asks again (it lost its state) replaces its session.
@@ -209,10 +221,13 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
     s.suite = suite;
     const std::int64_t timeout = config->get_int("gateway", "subscriberTimeout");
     ++pending_;
+    in_flight_.insert(s.subscriber_address);
     plugins_.with_tunnel(s.tunnel_method(), [this, s, reply, timeout](TunnelPlugin* t) mutable {
-      auto finish = [this, s, reply, timeout](std::string error, Json::Value params) mutable {
+      // Once only: a plugin that throws after answering must not free the slot twice.
+      auto finish = once([this, s, reply, timeout](std::string error, Json::Value params) mutable {
         boost::asio::post(strand_, [this, s, reply, timeout, error, params]() mutable {
           --pending_;
+          in_flight_.erase(s.subscriber_address);
           if (!error.empty())
             return reply.error(rpc_error::failed, "the tunnel could not be set up: " + error);
           if (stopped_) return reply.error(rpc_error::unavailable, "mnigsd is shutting down");
@@ -236,7 +251,7 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
           r["tunnel"] = s.tunnel;
           reply.result(r);
         });
-      };
+      });
       if (!t) return finish("tunnel " + s.tunnel_method() + " is not running", Json::Value());
       t->open_session(tunnel_session(s), finish);
     });
@@ -245,6 +260,12 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
 
 GatewaySession* SessionManager::authorize(const Json::Value& params, const CallInfo& caller,
                                           const Responder& reply, const char* method) {
+  if (!ready_) {
+    // Sessions are still being loaded: "no such session" now would make a
+    // subscriber drop a session that exists.
+    reply.error(rpc_error::unavailable, "the gateway is starting; try again shortly");
+    return nullptr;
+  }
   if (!params.isObject() || !params["sessionId"].isString() || !params["secret"].isString()) {
     reply.error(rpc_error::invalid_params,
                 std::string(method) + " needs {\"sessionId\": string, \"secret\": string}");

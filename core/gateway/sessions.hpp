@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 
 namespace mnigs {
@@ -81,7 +82,9 @@ class SessionManager {
   StderrLogger log_{"gateway"};
   boost::asio::steady_timer timer_;
   std::map<std::string, GatewaySession> sessions_;
-  std::size_t pending_ = 0;  // requests waiting for their tunnel end
+  std::size_t pending_ = 0;             // requests waiting for their tunnel end
+  std::set<std::string> in_flight_;     // their subscriber addresses
+  bool ready_ = false;                  // stored sessions are loaded
   bool stopped_ = false;
 };
 

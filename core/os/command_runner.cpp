@@ -56,12 +56,15 @@ CommandOutcome run_command(const Command& command) {
   envp.push_back(nullptr);
 
   pid_t pid = ::fork();
+  if (pid > 0) ::setpgid(pid, pid);  // also here: no race with the kill below
   if (pid < 0) {
     outcome.err = std::string("fork failed: ") + std::strerror(errno);
     for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) ::close(fd);
     return outcome;
   }
   if (pid == 0) {
+    // Its own process group, so a timeout ends whatever a hook script started too.
+    ::setpgid(0, 0);
     ::dup2(in[0], 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
@@ -90,7 +93,7 @@ CommandOutcome run_command(const Command& command) {
                     .count();
     if (left <= 0) {
       outcome.timed_out = true;
-      ::kill(pid, SIGKILL);
+      ::kill(-pid, SIGKILL);
       break;
     }
     pollfd fds[3];
@@ -99,7 +102,10 @@ CommandOutcome run_command(const Command& command) {
     if (out_fd >= 0) fds[n++] = {out_fd, POLLIN, 0};
     if (err_fd >= 0) fds[n++] = {err_fd, POLLIN, 0};
     int r = ::poll(fds, n, static_cast<int>(left));
-    if (r < 0 && errno != EINTR) break;
+    if (r < 0 && errno != EINTR) {
+      ::kill(-pid, SIGKILL);  // never leave waitpid below waiting for a live child
+      break;
+    }
     for (int i = 0; i < n; ++i) {
       if (!fds[i].revents) continue;
       if (fds[i].fd == in_fd) {

@@ -87,10 +87,17 @@ class Call : public std::enable_shared_from_this<Call> {
                               std::to_string(parser_.get().result_int()) +
                               " without a JSON-RPC response"));
     RpcReply r;
-    if (v.isMember("error") && v["error"].isObject()) {
+    const Json::Value& e = v["error"];
+    if (e.isObject() && e["code"].isInt() && e["message"].isString()) {
       r.kind = RpcReply::Kind::error;
-      r.code = v["error"]["code"].asInt();
-      r.message = v["error"]["message"].asString();
+      r.code = e["code"].asInt();
+      r.message = e["message"].asString();
+    } else if (parser_.get().result_int() != 200 || !v.isMember("result")) {
+      // A refusal before JSON-RPC (503 busy, 413 ...) or a garbled answer is
+      // a transport problem, not the peer's verdict on the call.
+      return finish(transport(what_ + " answered HTTP " +
+                              std::to_string(parser_.get().result_int()) +
+                              " without a usable JSON-RPC response"));
     } else {
       r.kind = RpcReply::Kind::result;
       r.result = v["result"];

@@ -361,6 +361,9 @@ void PluginHost::describe(std::function<void(Json::Value)> done) const {
       } catch (const std::exception& e) {
         item["status"] = Json::Value(Json::objectValue);
         item["statusError"] = e.what();
+      } catch (...) {
+        item["status"] = Json::Value(Json::objectValue);
+        item["statusError"] = "status() threw an unknown exception";
       }
       {
         std::lock_guard lock(gather->mutex);
@@ -452,7 +455,25 @@ void PluginHost::with_tunnel(const std::string& method,
     boost::asio::post(io_, [fn = std::move(fn)] { fn(nullptr); });
     return;
   }
-  guarded(target, "tunnel " + method, [fn = std::move(fn)](Plugin& p) { fn(p.as_tunnel()); });
+  // `fn` is called exactly once: with the plugin while it runs, else (failed
+  // meanwhile, or throwing) with nullptr, so the caller's request never hangs.
+  // Callers guard their own completions with once(): a plugin that throws
+  // after completing must not complete twice.
+  boost::asio::post(target->context->executor(), [this, target, method, fn = std::move(fn)] {
+    {
+      std::lock_guard lock(mutex_);
+      if (target->state != State::running || !target->instance) return fn(nullptr);
+    }
+    try {
+      fn(target->instance->as_tunnel());
+    } catch (const std::exception& e) {
+      fail(*target, "tunnel " + method + " threw: " + e.what());
+      fn(nullptr);
+    } catch (...) {
+      fail(*target, "tunnel " + method + " threw an unknown exception");
+      fn(nullptr);
+    }
+  });
 }
 
 void PluginHost::for_each_tunnel(

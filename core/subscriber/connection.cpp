@@ -3,6 +3,7 @@
 #include "store/sqlite.hpp"
 #include "util/json_text.hpp"
 #include "util/net.hpp"
+#include "util/once.hpp"
 #include "util/text.hpp"
 
 #include <boost/asio/post.hpp>
@@ -14,17 +15,21 @@ namespace mnigs {
 namespace {
 constexpr std::chrono::seconds kCallTimeout{5};
 
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out.empty() ? "none" : out;
+// A session's credentials, as renew and release want them.
+Json::Value credentials(const Connection& c) {
+  Json::Value p(Json::objectValue);
+  p["sessionId"] = c.session_id;
+  p["secret"] = c.secret;
+  return p;
+}
+
+// Seconds the gateway grants, kept sane whatever it sent.
+std::int64_t granted(const Json::Value& timeout) {
+  return timeout.isIntegral() ? std::clamp<std::int64_t>(timeout.asInt64(), 1, 86400) : 0;
 }
 }  // namespace
 
-std::string Connection::tunnel_method() const {
-  auto parts = split(suite, '-');
-  return parts.size() == 3 ? parts[1] : "";
-}
+std::string Connection::tunnel_method() const { return suite_part(suite, 1); }
 
 Json::Value Connection::describe() const {
   Json::Value v(Json::objectValue);
@@ -59,7 +64,8 @@ ConnectionManager::ConnectionManager(boost::asio::io_context& io, const ConfigHo
       plugins_(plugins),
       hooks_(hooks),
       clock_(std::move(clock)),
-      timer_(strand_) {}
+      timer_(strand_),
+      retry_(strand_) {}
 
 TunnelSession ConnectionManager::tunnel_session(const Connection& c) const {
   Json::Value params = c.tunnel;
@@ -106,9 +112,13 @@ void ConnectionManager::start(std::function<void()> done) {
         connection_ = stored;
         Connection c = *stored;
         plugins_.with_tunnel(c.tunnel_method(), [this, c, done](TunnelPlugin* t) {
-          auto finish = [this, c, done](std::string error) {
+          auto finish = once([this, c, done](std::string error) {
             boost::asio::post(strand_, [this, c, done, error] {
               if (!error.empty()) {
+                if (stopped_) {  // shutting down meanwhile: resume next time
+                  state_ = State::idle;
+                  return boost::asio::post(io_, done);
+                }
                 tear_down("resuming the tunnel to " + c.gateway_address + " failed: " + error,
                           [this, done] { boost::asio::post(io_, done); });
                 return;
@@ -119,7 +129,7 @@ void ConnectionManager::start(std::function<void()> done) {
               renew();  // prove the session is still good at once
               boost::asio::post(io_, done);
             });
-          };
+          });
           if (!t) return finish("tunnel " + c.tunnel_method() + " is not running");
           t->connect(tunnel_session(c), finish);
         });
@@ -134,6 +144,7 @@ void ConnectionManager::stop(std::function<void()> done) {
   boost::asio::post(strand_, [this, done] {
     stopped_ = true;
     timer_.cancel();
+    retry_.cancel();
     if (state_ != State::connected || !connection_) return boost::asio::post(io_, done);
     Connection c = *connection_;
     plugins_.with_tunnel(c.tunnel_method(), [this, c, done](TunnelPlugin* t) {
@@ -159,7 +170,7 @@ void ConnectionManager::connect(const Json::Value& params, Responder reply) {
                          "\"" + params["address"].asString() + "\" is not an IPv4 or IPv6 address");
     int port = 65533;
     if (params.isMember("port")) {
-      if (!params["port"].isIntegral() || params["port"].asInt() < 1 ||
+      if (!params["port"].isInt() || params["port"].asInt() < 1 ||
           params["port"].asInt() > 65535)
         return reply.error(rpc_error::invalid_params, "port must be 1..65535");
       port = params["port"].asInt();
@@ -196,11 +207,16 @@ void ConnectionManager::on_node_info(Connection c, std::string wanted, Responder
     return fail(rpc_error::failed, "cannot reach the gateway: " +
                                        (info.kind == RpcReply::Kind::error ? info.message
                                                                            : info.message));
-  if (!info.result["gateway"].asBool())
+  // The reply comes from another node: check every type before use.
+  const Json::Value& node = info.result;
+  if (!node.isObject() || !node["gateway"].isBool() || !node["suites"].isArray())
+    return fail(rpc_error::failed, c.gateway_address + " answered nodeInfo with something else");
+  if (!node["gateway"].asBool())
     return fail(rpc_error::failed, c.gateway_address + " is not a gateway");
-  c.gateway_name = info.result["name"].asString();
+  c.gateway_name = node["name"].isString() ? node["name"].asString() : "";
   std::vector<std::string> theirs, ours = plugins_.suites();
-  for (const auto& s : info.result["suites"]) theirs.push_back(s.asString());
+  for (const auto& s : node["suites"])
+    if (s.isString()) theirs.push_back(s.asString());
   auto common = [&](const std::string& s) {
     return std::find(ours.begin(), ours.end(), s) != ours.end() &&
            std::find(theirs.begin(), theirs.end(), s) != theirs.end();
@@ -209,7 +225,7 @@ void ConnectionManager::on_node_info(Connection c, std::string wanted, Responder
     if (!common(wanted))
       return fail(rpc_error::invalid_params,
                   "suite \"" + wanted + "\" is not supported by both ends; the gateway offers " +
-                      join(theirs) + "; this node supports " + join(ours));
+                      join(theirs, ", ", "none") + "; this node supports " + join(ours, ", ", "none"));
     c.suite = wanted;
   } else {
     // The gateway lists its suites in its order of preference.
@@ -219,42 +235,68 @@ void ConnectionManager::on_node_info(Connection c, std::string wanted, Responder
         break;
       }
     if (c.suite.empty())
-      return fail(rpc_error::failed, "no suite in common: the gateway offers " + join(theirs) +
-                                         "; this node supports " + join(ours));
+      return fail(rpc_error::failed, "no suite in common: the gateway offers " + join(theirs, ", ", "none") +
+                                         "; this node supports " + join(ours, ", ", "none"));
   }
+  request_session(c, reply, 0);
+}
+
+void ConnectionManager::request_session(Connection c, Responder reply, int attempt) {
+  auto fail = [this, reply](int code, std::string message) {
+    state_ = State::idle;
+    last_error_ = message;
+    log_.warn(message);
+    reply.error(code, message);
+  };
   Json::Value request(Json::objectValue);
   request["suite"] = c.suite;
   request["name"] = config_.get()->get_string("main", "name");
   request["port"] = static_cast<int>(config_.get()->get_int("daemon", "rpcport"));
   call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
-           "requestConnection", request, kCallTimeout, [this, c, reply, fail](RpcReply r) mutable {
+           "requestConnection", request, kCallTimeout,
+           [this, c, reply, fail, attempt](RpcReply r) mutable {
+             // A gateway that has just started answers "unavailable" until its
+             // sessions are loaded: worth a few more tries, bounded.
+             if (r.kind == RpcReply::Kind::error && r.code == rpc_error::unavailable &&
+                 attempt < 10 && !stopped_) {
+               retry_.expires_after(std::chrono::milliseconds(300));
+               retry_.async_wait([this, c, reply, attempt](const boost::system::error_code& ec) {
+                 if (ec || stopped_) {
+                   state_ = State::idle;
+                   return reply.error(rpc_error::unavailable, "mnigsd is shutting down");
+                 }
+                 request_session(c, reply, attempt + 1);
+               });
+               return;
+             }
              if (!r.ok())
                return fail(r.kind == RpcReply::Kind::error ? rpc_error::failed : rpc_error::failed,
                            "the gateway refused the session: " + r.message);
-             c.session_id = r.result["sessionId"].asString();
-             c.secret = r.result["secret"].asString();
-             c.tunnel = r.result["tunnel"];
-             c.timeout = std::max<std::int64_t>(1, r.result["timeout"].asInt64());
+             const Json::Value& g = r.result;
+             if (!g.isObject() || !g["sessionId"].isString() || !g["secret"].isString() ||
+                 !g["tunnel"].isObject() || granted(g["timeout"]) == 0 ||
+                 g["sessionId"].asString().empty() || g["secret"].asString().empty())
+               return fail(rpc_error::failed,
+                           "the gateway's reply to requestConnection is malformed");
+             c.session_id = g["sessionId"].asString();
+             c.secret = g["secret"].asString();
+             c.tunnel = g["tunnel"];
+             c.timeout = granted(g["timeout"]);
              c.created = clock_();
              c.expires = c.created + c.timeout;
-             if (c.session_id.empty() || c.secret.empty())
-               return fail(rpc_error::failed, "the gateway's reply has no session id or secret");
              bring_up(c, reply);
            });
 }
 
 void ConnectionManager::bring_up(Connection c, Responder reply) {
   plugins_.with_tunnel(c.tunnel_method(), [this, c, reply](TunnelPlugin* t) {
-    auto finish = [this, c, reply](std::string error) {
+    auto finish = once([this, c, reply](std::string error) {
       boost::asio::post(strand_, [this, c, reply, error] {
         if (!error.empty() || stopped_) {
           std::string why = stopped_ ? "mnigsd is shutting down" : error;
           // Give the session back rather than let it hold a slot until expiry.
-          Json::Value p(Json::objectValue);
-          p["sessionId"] = c.session_id;
-          p["secret"] = c.secret;
           call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
-                   "releaseConnection", p, kCallTimeout, [](RpcReply) {});
+                   "releaseConnection", credentials(c), kCallTimeout, [](RpcReply) {});
           state_ = State::idle;
           last_error_ = "the tunnel could not be brought up: " + why;
           log_.warn(last_error_);
@@ -276,7 +318,7 @@ void ConnectionManager::bring_up(Connection c, Responder reply) {
         r["state"] = "connected";
         reply.result(r);
       });
-    };
+    });
     if (!t) return finish("tunnel " + c.tunnel_method() + " is not running");
     t->connect(tunnel_session(c), finish);
   });
@@ -293,24 +335,24 @@ void ConnectionManager::schedule_renewal(std::chrono::seconds in) {
 void ConnectionManager::renew() {
   if (state_ != State::connected || !connection_ || stopped_) return;
   Connection c = *connection_;
-  Json::Value p(Json::objectValue);
-  p["sessionId"] = c.session_id;
-  p["secret"] = c.secret;
   call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
-           "renewConnection", p, kCallTimeout, [this, c](RpcReply r) {
+           "renewConnection", credentials(c), kCallTimeout, [this, c](RpcReply r) {
              if (state_ != State::connected || !connection_ ||
                  connection_->session_id != c.session_id)
                return;  // disconnected meanwhile
              const std::int64_t now = clock_();
-             if (r.ok()) {
-               connection_->timeout = std::max<std::int64_t>(1, r.result["timeout"].asInt64());
+             if (r.ok() && r.result.isObject() && granted(r.result["timeout"]) > 0) {
+               connection_->timeout = granted(r.result["timeout"]);
                connection_->expires = now + connection_->timeout;
                persist(*connection_);
                log_.debug("session ", c.session_id, " renewed for ", connection_->timeout, " s");
                return schedule_renewal(
                    std::chrono::seconds(std::max<std::int64_t>(1, connection_->timeout / 3)));
              }
-             if (r.kind == RpcReply::Kind::error)
+             // Only a definite "no" ends the session; a busy or restarting
+             // gateway (unavailable, full, overloaded) is retried below.
+             if (r.kind == RpcReply::Kind::error &&
+                 (r.code == rpc_error::not_found || r.code == rpc_error::unauthorized))
                return tear_down("the gateway refused to renew the session: " + r.message);
              if (now >= connection_->expires)
                return tear_down("the gateway did not answer until the session expired (" +
@@ -331,11 +373,8 @@ void ConnectionManager::disconnect(Responder reply) {
     state_ = State::disconnecting;
     timer_.cancel();
     Connection c = *connection_;
-    Json::Value p(Json::objectValue);
-    p["sessionId"] = c.session_id;
-    p["secret"] = c.secret;
     call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
-             "releaseConnection", p, kCallTimeout, [this, c, reply](RpcReply r) {
+             "releaseConnection", credentials(c), kCallTimeout, [this, c, reply](RpcReply r) {
                bool released = r.ok();
                if (!released) log_.warn("the gateway did not confirm the release: ", r.message);
                tear_down("disconnected by the operator", [c, reply, released] {
@@ -359,7 +398,7 @@ void ConnectionManager::tear_down(const std::string& reason, std::function<void(
   Connection c = *connection_;
   state_ = State::disconnecting;
   plugins_.with_tunnel(c.tunnel_method(), [this, c, reason, done](TunnelPlugin* t) {
-    auto finish = [this, c, reason, done](std::string error) {
+    auto finish = once([this, c, reason, done](std::string error) {
       boost::asio::post(strand_, [this, c, reason, done, error] {
         if (!error.empty()) log_.warn("taking the tunnel down: ", error);
         connection_.reset();
@@ -373,7 +412,7 @@ void ConnectionManager::tear_down(const std::string& reason, std::function<void(
                                                 {"REASON", reason}});
         if (done) done();
       });
-    };
+    });
     if (!t) return finish("");
     t->disconnect(tunnel_session(c), finish);
   });

@@ -66,6 +66,8 @@ class ConnectionManager {
   static const char* to_string(State s);
 
   void on_node_info(Connection c, std::string wanted_suite, Responder reply, RpcReply info);
+  // requestConnection, retried a few times while the gateway is starting.
+  void request_session(Connection c, Responder reply, int attempt);
   void bring_up(Connection c, Responder reply);
   void schedule_renewal(std::chrono::seconds in);
   void renew();
@@ -83,7 +85,8 @@ class ConnectionManager {
   Hooks& hooks_;
   Clock clock_;
   StderrLogger log_{"subscriber"};
-  boost::asio::steady_timer timer_;
+  boost::asio::steady_timer timer_;  // renewal
+  boost::asio::steady_timer retry_;  // requestConnection while the gateway starts
   State state_ = State::idle;
   std::optional<Connection> connection_;
   std::string last_error_;

@@ -49,6 +49,22 @@ std::vector<std::string> split(std::string_view text, char sep) {
   return out;
 }
 
+std::string join(const std::vector<std::string>& items, std::string_view sep,
+                 std::string_view empty) {
+  if (items.empty()) return std::string(empty);
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
+
+std::string suite_part(std::string_view suite, std::size_t index) {
+  auto parts = split(suite, '-');
+  return parts.size() == 3 && index < 3 ? parts[index] : "";
+}
+
 std::string_view trim(std::string_view text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -67,13 +69,25 @@ TEST(Hooks, FailingHookIsLoggedNotFatal) {
   EXPECT_TRUE(log.contains("broken"));
 }
 
-TEST(Hooks, SlowHookIsKilledAtTheTimeout) {
+TEST(Hooks, SlowHookIsKilledAtTheTimeoutWithWhatItStarted) {
+  test::TempDir dir;
   test::RecordingLogger log;
-  auto config = config_with("gateway.onRelease", "sleep 30", /*timeout=*/1);
+  const std::string pidfile = dir.file("child.pid");
+  auto config = config_with("gateway.onRelease",
+                            "sleep 30 & echo $! > " + pidfile + "; wait", /*timeout=*/1);
   Hooks hooks(*config, log);
   hooks.fire("gateway.onRelease", {});
-  hooks.drain();  // returns after about a second, not thirty
+  hooks.drain();
   EXPECT_TRUE(log.contains("killed after daemon.hookTimeout"));
+  const std::string child = std::to_string(std::stoi(read(pidfile)));
+  // Gone, or a zombie waiting for whoever reaps orphans here: not running.
+  auto running = [&] {
+    std::string stat = read("/proc/" + child + "/stat");
+    auto state = stat.find(") ");
+    return state != std::string::npos && stat[state + 2] != 'Z';
+  };
+  for (int i = 0; i < 100 && running(); ++i) ::usleep(10000);
+  EXPECT_FALSE(running()) << "the hook's background child survived";
 }
 
 TEST(CommandRunner, CapturesOutputFeedsInputAndReportsExitCodes) {

@@ -214,6 +214,18 @@ TEST_F(HttpServerTest, AdminNeedsNetworkOrToken) {
   EXPECT_TRUE(parse(post(call("ping"))->body).isMember("result"));
 }
 
+TEST_F(HttpServerTest, RebindingHostNameLosesNetworkBasedAdmin) {
+  // A page on evil.example whose name was made to resolve to 127.0.0.1:
+  // Origin and Host agree, but name no address of ours.
+  start();
+  const std::string host = "evil.example:" + std::to_string(port_);
+  auto res = post(call("secret"), {{"Host", host}, {"Origin", "http://" + host}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(parse(res->body)["error"]["code"], rpc_error::unauthorized);
+  auto local = post(call("secret"), {{"Host", "localhost:" + std::to_string(port_)}});
+  EXPECT_EQ(parse(local->body)["result"], "ok");
+}
+
 TEST_F(HttpServerTest, ForeignOriginLosesNetworkBasedAdmin) {
   start();  // loopback is authorized
   auto same = post(call("secret"), {{"Origin", "http://127.0.0.1:" + std::to_string(port_)}});

@@ -5,11 +5,13 @@
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
+#include <json/reader.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 
 #include <atomic>
 #include <future>
+#include <sstream>
 #include <thread>
 
 namespace mnigs {
@@ -151,6 +153,40 @@ TEST_F(SessionsTest, UnknownSuiteAndBadParamsAreRefused) {
   p["port"] = 70000;
   EXPECT_EQ(request("10.77.2.2", p).code(), rpc_error::invalid_params);
   EXPECT_EQ(list().size(), 0u);
+}
+
+TEST_F(SessionsTest, WronglyTypedParamsFromTheMeshAreRefusedNotFatal) {
+  // Each of these made jsoncpp throw inside the handler before types were checked.
+  for (const char* text : {R"({"suite": {}})", R"({"method": [1]})", R"({"name": 5})",
+                           R"({"port": 3000000000})", R"({"port": "65533"})"}) {
+    Json::Value p;
+    std::istringstream(text) >> p;
+    EXPECT_EQ(request("10.77.2.2", p).code(), rpc_error::invalid_params) << text;
+  }
+  Json::Value bad(Json::objectValue);
+  bad["sessionId"] = Json::Value(Json::arrayValue);
+  bad["secret"] = 7;
+  EXPECT_EQ(ask([&](Responder r) { manager_->renew(bad, from("10.77.2.2"), r); }).code(),
+            rpc_error::invalid_params);
+  EXPECT_TRUE(request("10.77.2.2").ok);  // and the manager still serves
+}
+
+TEST_F(SessionsTest, ConcurrentRequestsFromOneAddressHoldOneSlot) {
+  std::vector<std::shared_ptr<std::promise<Answer>>> answers;
+  Json::Value p(Json::objectValue);
+  p["suite"] = "testnet-fake-fakepay";
+  for (int i = 0; i < 4; ++i) {
+    auto promise = std::make_shared<std::promise<Answer>>();
+    answers.push_back(promise);
+    manager_->request(p, from("10.77.2.2"), Responder([promise](bool ok, Json::Value v) {
+                        promise->set_value(Answer{ok, std::move(v)});
+                      }));
+  }
+  int granted = 0;
+  for (auto& a : answers) granted += a->get_future().get().ok;
+  EXPECT_GE(granted, 1);
+  EXPECT_EQ(list().size(), 1u);
+  EXPECT_TRUE(request("10.77.3.2").ok);  // the second slot is still free
 }
 
 TEST_F(SessionsTest, NoSuiteGivenTakesTheFirstOffered) {
