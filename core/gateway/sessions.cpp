@@ -186,10 +186,8 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
     if (offered.empty()) return reply.error(rpc_error::failed, "this gateway offers no suite");
     if (suite.empty()) suite = offered.front();
     if (std::find(offered.begin(), offered.end(), suite) == offered.end()) {
-      std::string list;
-      for (const auto& o : offered) list += (list.empty() ? "" : ", ") + o;
       return reply.error(rpc_error::invalid_params,
-                         "suite \"" + suite + "\" is not offered here; offered: " + list);
+                         "suite \"" + suite + "\" is not offered here; offered: " + join(offered));
     }
     if (p["name"].asString().size() > 64)
       return reply.error(rpc_error::invalid_params, "name must be a string of at most 64 bytes");

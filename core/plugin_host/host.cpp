@@ -1,6 +1,7 @@
 #include "plugin_host/host.hpp"
 
 #include "store/store.hpp"
+#include "util/text.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -23,14 +24,6 @@ const char* to_string(PluginHost::State state) {
   }
   return "?";
 }
-
-namespace {
-std::string join_argv(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& a : argv) out += (out.empty() ? "" : " ") + a;
-  return out;
-}
-}  // namespace
 
 struct PluginHost::Record {
   PluginLibrary lib;
@@ -97,7 +90,7 @@ class PluginHost::Context final : public PluginContext {
   EventBus& events() override { return bus_; }
   void run(std::vector<std::string> argv, std::string input, std::chrono::milliseconds timeout,
            std::function<void(CommandOutcome)> done) override {
-    log_.debug("run: ", join_argv(argv));
+    log_.debug("run: ", join(argv, " "));
     os::Command command{std::move(argv), std::move(input), timeout, {}};
     std::weak_ptr<Record> weak = record_;
     PluginHost& host = host_;
