@@ -323,6 +323,35 @@ TEST_F(Sessions, SubscriberReachesTheInternetOnlyWhileConnected) {
   EXPECT_EQ(sub["lastError"].asString(), "") << to_json(sub);
 }
 
+TEST_F(Sessions, Ipv6SubscriberIsForwardedAndMasqueradedToo) {
+  build(gateway_options());
+  HttpEcho web6(topology_.ns("inet"), topology_.address6("inet", "gw"), kWebPort);
+  ASSERT_NO_FATAL_FAILURE(launch_all());
+  auto fetch6 = [&](std::chrono::milliseconds timeout) {
+    return fetch(topology_.ns("sub"), web6.address(), kWebPort, "/", timeout);
+  };
+  EXPECT_FALSE(fetch6(2s).ok) << "sub reached inet over IPv6 before connecting";
+
+  // Asking the gateway over IPv6 makes the session an IPv6 one.
+  const std::string gw6 = topology_.address6("gw", "sub");
+  auto up = sub_->cli({"-c", gw6});
+  ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
+  FetchResult through = fetch6(5s);
+  ASSERT_TRUE(through.ok) << through.error << "\n" << routing_state("sub");
+  EXPECT_EQ(through.body, "client=" + topology_.address6("gw", "inet") + "\n")
+      << "the gateway must masquerade IPv6 subscribers too";
+  auto rules = topology_.exec("sub", {"ip", "-6", "rule", "show"});
+  EXPECT_TRUE(contains(rules.out, "31001:")) << rules.out;
+  auto route = topology_.exec("sub", {"ip", "-6", "route", "show", "table", "65533"});
+  EXPECT_TRUE(contains(route.out, "default via " + gw6)) << route.out;
+
+  auto down = sub_->cli({"-d"});
+  EXPECT_EQ(down.exit_code, 0) << down.out << down.err;
+  EXPECT_FALSE(fetch6(2s).ok) << "sub still reaches inet over IPv6 after disconnecting";
+  route = topology_.exec("sub", {"ip", "-6", "route", "show", "table", "65533"});
+  EXPECT_EQ(route.out, "") << route.out;
+}
+
 TEST_F(Sessions, RenewalKeepsTheSessionAndAStoppedSubscriberLosesIt) {
   constexpr int timeout = 6;  // gateway.subscriberTimeout: renewals every 2 s
   build(gateway_options(timeout));
