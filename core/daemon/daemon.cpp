@@ -17,7 +17,9 @@ namespace mnigs {
 Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {}
 
 Daemon::~Daemon() {
-  // Order matters: plugins may hold store handles and registered methods.
+  // Order matters: plugins may hold store handles and registered methods, and
+  // store work queued by a plugin logs through that plugin's logger.
+  if (store_) store_->flush();
   services_.reset();
   http_.reset();
   connection_.reset();
