@@ -167,7 +167,8 @@ std::string dump_config(const Schema& schema, const Json::Value& values,
     for (const auto& k : s.keys) {
       out << "  # " << k.help << "\n";
       out << "  # " << describe_type(k) << "; default " << render_yaml_value(k.default_value)
-          << (k.live ? "; applies at once" : "; needs a restart") << "\n";
+          << (k.live ? "; applies at once" : "; needs a restart")
+          << (k.file_only ? "; set in the file only, not over RPC" : "") << "\n";
       const Json::Value& v =
           values.isMember(s.name) && values[s.name].isMember(k.name) ? values[s.name][k.name]
                                                                       : k.default_value;

@@ -44,21 +44,22 @@ void declare_core_keys(Schema& schema) {
             int_key("maxConnections", 10, 1, 100000, "Subscriber sessions served at once", true));
         d.declare(int_key("subscriberTimeout", 300, 5, 86400,
                           "Seconds a session lives unless the subscriber renews it", true));
-        d.declare(string_key("onRegister", "",
-                             "Command run (sh -c) when a subscriber gets a session; details in "
-                             "MNIGS_* variables",
-                             true));
-        d.declare(string_key("onRelease", "",
-                             "Command run when a session ends (released or expired)", true));
+        d.declare(
+            file_only(string_key("onRegister", "",
+                                 "Command run (sh -c) when a subscriber gets a session; details in "
+                                 "MNIGS_* variables")));
+        d.declare(file_only(string_key(
+            "onRelease", "", "Command run when a session ends (released or expired)")));
       });
   schema.add_section("subscriber", "core", "Using a gateway", [](ConfigDeclarer& d) {
     d.declare(string_key("routing", "default",
                          "\"default\": move the default route into the tunnel; \"none\": "
                          "bring the tunnel up and leave routes alone",
                          true, {"default", "none"}));
-    d.declare(string_key("onConnect", "", "Command run (sh -c) when the tunnel is up", true));
-    d.declare(string_key("onDisconnect", "",
-                         "Command run when the connection ends, with MNIGS_REASON", true));
+    d.declare(
+        file_only(string_key("onConnect", "", "Command run (sh -c) when the tunnel is up")));
+    d.declare(file_only(string_key(
+        "onDisconnect", "", "Command run when the connection ends, with MNIGS_REASON")));
   });
   schema.add_section("database", "core", "Where state is kept", [](ConfigDeclarer& d) {
     d.declare(string_key("file", "mnigs.db",

@@ -14,6 +14,7 @@ Json::Value describe_key(const KeySpec& spec, const Json::Value& value) {
   k["type"] = describe_type(spec);
   k["help"] = spec.help;
   k["live"] = spec.live;
+  k["fileOnly"] = spec.file_only;
   return k;
 }
 
@@ -78,6 +79,11 @@ void set_config(CoreServices& core, const Json::Value& params, Responder reply) 
   }
   std::vector<ConfigChange> changes;
   std::vector<std::string> errors = resolve_changes(core.config.schema, raw, changes);
+  for (const auto& c : changes)
+    if (const KeySpec* spec = core.config.schema.find(c.section, c.key); spec && spec->file_only)
+      errors.push_back(c.dotted() +
+                       " runs a command, so it can only be changed in the config file "
+                       "(then restart mnigsd)");
   if (!errors.empty()) {
     Json::Value data(Json::arrayValue);
     std::string message = "nothing changed: ";

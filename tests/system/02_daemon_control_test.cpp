@@ -102,6 +102,10 @@ TEST_F(DaemonControl, InvalidChangeIsRefusedAndChangesNothing) {
   auto typo = a_->cli({"--set", "gateway.maxConections=3"});
   EXPECT_EQ(typo.exit_code, 1);
   EXPECT_NE(typo.err.find("did you mean gateway.maxConnections"), std::string::npos) << typo.err;
+  // A hook runs as root: an admin caller must not be able to set one over RPC.
+  auto hook = a_->cli({"--set", "gateway.onRegister=touch " + a_->dir() + "/owned"});
+  EXPECT_EQ(hook.exit_code, 1);
+  EXPECT_NE(hook.err.find("only be changed in the config file"), std::string::npos) << hook.err;
   EXPECT_EQ(read_file(a_->config_path()), before);
   EXPECT_FALSE(a_->rpc("nodeInfo")["result"]["gateway"].asBool());
 }

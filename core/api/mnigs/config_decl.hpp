@@ -32,6 +32,9 @@ struct KeySpec {
   std::int64_t min = std::numeric_limits<std::int64_t>::min();
   std::int64_t max = std::numeric_limits<std::int64_t>::max();
   std::vector<std::string> choices;  // for strings: allowed values; empty means any
+  // Not changeable over RPC (setConfig), only in the file: for keys whose value
+  // the daemon executes, so an admin caller cannot make it run a command.
+  bool file_only = false;
 };
 
 // Receives key declarations for one section.
@@ -68,6 +71,10 @@ inline KeySpec string_key(std::string name, std::string def, std::string help, b
   KeySpec k = typed_key(std::move(name), ValueType::string, Json::Value(def), std::move(help), live);
   k.choices = std::move(choices);
   return k;
+}
+inline KeySpec file_only(KeySpec spec) {
+  spec.file_only = true;
+  return spec;
 }
 inline KeySpec list_key(std::string name, ValueType type, std::vector<std::string> def,
                         std::string help, bool live = false) {
