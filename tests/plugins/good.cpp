@@ -32,8 +32,14 @@ class Good final : public mnigs::DiscoveryPlugin {
   }
   void stop() override { stopped_ = true; }
   std::string network() const override { return "testnet"; }
-  void discover(std::function<void(std::vector<mnigs::Candidate>)> done) override {
-    done({mnigs::Candidate{"10.1.2.3", 65533, "test"}});
+  void discover(std::function<void(mnigs::Discovery)> done) override {
+    mnigs::Discovery d;
+    mnigs::Candidate c;
+    c.address = "10.1.2.3";
+    c.port = 65533;
+    c.detail = "test";
+    d.candidates.push_back(c);
+    done(std::move(d));
   }
   Json::Value status() const override {
     Json::Value s(Json::objectValue);

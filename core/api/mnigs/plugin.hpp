@@ -85,19 +85,51 @@ class Plugin {
   virtual PaymentPlugin* as_payment() { return nullptr; }
 };
 
-// A node that discovery believes may run mnigsd.
+// A node that discovery believes may run mnigsd: one address of it. A node
+// with several addresses is several candidates with the same `node`.
 struct Candidate {
-  std::string address;     // IPv4 or IPv6 literal
+  std::string address;     // IPv4 or IPv6 literal (a link-local IPv6 carries its zone: fe80::1%eth0)
   std::uint16_t port = 0;  // 0: probe every port in daemon.scanports
   std::string detail;      // where it came from, for logs ("static peer", "babel route")
+  // The routing protocol's name for the node (babel router id, cjdns key,
+  // batman-adv originator MAC, l2 node id); "" when unknown. The scanner
+  // probes a node's addresses in turn until one answers, not all of them.
+  std::string node;
+  // The protocol says this node offers a default route or Internet access
+  // (babel 0.0.0.0/0 or ::/0, olsr HNA, batman-adv gateway).
+  bool gateway = false;
+  // Hops or metric from this node, lower is nearer; 0 when unknown. The
+  // scanner probes nearer nodes first.
+  std::uint32_t distance = 0;
+};
+
+// A link between two nodes as the protocol sees it, by Candidate::node; ""
+// names this node itself.
+struct Link {
+  std::string from, to;
+  std::uint32_t cost = 0;  // the protocol's link cost or metric; 0 when unknown
+};
+
+// What one discover() call found.
+struct Discovery {
+  std::vector<Candidate> candidates;
+  std::vector<Link> links;
+  // When the plugin could not ask its daemon: a sentence for the user (the
+  // candidates may still hold what it knew before). "" when all went well.
+  std::string error;
 };
 
 class DiscoveryPlugin : public Plugin {
  public:
   // The network part of a suite, e.g. "babel", "cjdns", "static".
   virtual std::string network() const = 0;
-  // Reports the nodes this plugin knows now. `done` may be called later.
-  virtual void discover(std::function<void(std::vector<Candidate>)> done) = 0;
+  // Reports the nodes this plugin knows now. `done` is called exactly once,
+  // on the plugin's strand, possibly later (after asking the daemon); a
+  // plugin should answer within a few seconds, from what it last knew if its
+  // daemon is slow. A plugin whose view changes by itself (babel monitor, l2
+  // announcements) may publish the event "discovery.changed" with
+  // {"network": ...} so a waiting scanner can look again.
+  virtual void discover(std::function<void(Discovery)> done) = 0;
   DiscoveryPlugin* as_discovery() override { return this; }
 };
 

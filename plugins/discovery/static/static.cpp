@@ -50,7 +50,11 @@ class StaticDiscovery final : public mnigs::DiscoveryPlugin {
 
   std::string network() const override { return network_.empty() ? "static" : network_; }
 
-  void discover(std::function<void(std::vector<Candidate>)> done) override { done(peers_); }
+  void discover(std::function<void(mnigs::Discovery)> done) override {
+    mnigs::Discovery d;
+    d.candidates = peers_;
+    done(std::move(d));
+  }
 
   Json::Value status() const override {
     Json::Value s(Json::objectValue);

@@ -1,0 +1,135 @@
+// Fakes for a plugin's own unit tests: a PluginContext on a private
+// io_context, whose log, store, events, registered methods and commands the
+// test can read. Single-threaded: the test drives the io_context itself
+// (ctx.poll() or ctx.run_for()).
+//
+//   mnigs::testing::FakeContext ctx("babel");
+//   ctx.config_["port"] = 33123;
+//   MyPlugin p(ctx);
+//   p.start();
+//   ctx.run_for(100ms);
+#pragma once
+
+#include <mnigs/plugin.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mnigs::testing {
+
+class FakeLogger : public Logger {
+ public:
+  bool enabled(LogLevel) const override { return true; }
+  void write(LogLevel, std::string_view message) override { lines.emplace_back(message); }
+  // True if some line contains `text`.
+  bool saw(std::string_view text) const {
+    for (const auto& l : lines)
+      if (l.find(text) != std::string::npos) return true;
+    return false;
+  }
+  std::vector<std::string> lines;
+};
+
+class FakeStore : public KeyValueStore {
+ public:
+  void get(std::string key, std::function<void(std::optional<std::string>)> done) override {
+    auto it = rows.find(key);
+    done(it == rows.end() ? std::nullopt : std::optional<std::string>(it->second));
+  }
+  void put(std::string key, std::string value, std::function<void(bool)> done) override {
+    rows[key] = std::move(value);
+    if (done) done(true);
+  }
+  void erase(std::string key, std::function<void(bool)> done) override {
+    rows.erase(key);
+    if (done) done(true);
+  }
+  void list(std::string prefix, std::function<void(std::vector<Row>)> done) override {
+    std::vector<Row> out;
+    for (const auto& [k, v] : rows)
+      if (k.rfind(prefix, 0) == 0) out.emplace_back(k, v);
+    done(out);
+  }
+  std::map<std::string, std::string> rows;
+};
+
+// Records what is published; subscribers are not called.
+class FakeBus : public EventBus {
+ public:
+  void publish(const std::string& topic, Json::Value data) override {
+    published.emplace_back(topic, std::move(data));
+  }
+  Subscription subscribe(const std::string&, Handler) override { return ++last_; }
+  void unsubscribe(Subscription) override {}
+  std::vector<std::pair<std::string, Json::Value>> published;
+
+ private:
+  Subscription last_ = 0;
+};
+
+class FakeContext : public PluginContext {
+ public:
+  explicit FakeContext(std::string name) : name_(std::move(name)) {}
+
+  // Commands given to run(): argv joined by spaces. Each completes at the next
+  // poll with `answer` (exit 0, no output unless set for its first word).
+  std::vector<std::string> commands;
+  std::map<std::string, CommandOutcome> answer;  // by argv[0]
+
+  void poll() {
+    io_.restart();
+    io_.poll();
+  }
+  void run_for(std::chrono::milliseconds d) {
+    io_.restart();
+    io_.run_for(d);
+  }
+  boost::asio::io_context& io() { return io_; }
+
+  const std::string& name() const override { return name_; }
+  boost::asio::any_io_executor executor() override { return io_.get_executor(); }
+  Logger& log() override { return log_; }
+  Json::Value config() const override { return config_; }
+  KeyValueStore& store() override { return store_; }
+  void register_method(const std::string& method, Access, MethodHandler handler) override {
+    methods[method] = std::move(handler);
+  }
+  EventBus& events() override { return bus_; }
+  void run(std::vector<std::string> argv, std::string, std::chrono::milliseconds,
+           std::function<void(CommandOutcome)> done) override {
+    std::string line;
+    for (const auto& a : argv) line += (line.empty() ? "" : " ") + a;
+    commands.push_back(line);
+    CommandOutcome outcome;
+    outcome.exit_code = 0;
+    if (!argv.empty())
+      if (auto it = answer.find(argv[0]); it != answer.end()) outcome = it->second;
+    if (done) boost::asio::post(io_, [done, outcome] { done(outcome); });
+  }
+  std::chrono::system_clock::time_point wall_now() const override {
+    return std::chrono::system_clock::now();
+  }
+  std::chrono::steady_clock::time_point now() const override {
+    return std::chrono::steady_clock::now();
+  }
+
+  Json::Value config_{Json::objectValue};
+  std::map<std::string, MethodHandler> methods;
+  FakeStore store_;
+  FakeLogger log_;
+  FakeBus bus_;
+
+ private:
+  std::string name_;
+  boost::asio::io_context io_;
+};
+
+}  // namespace mnigs::testing
