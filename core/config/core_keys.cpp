@@ -61,6 +61,17 @@ void declare_core_keys(Schema& schema) {
     d.declare(file_only(string_key(
         "onDisconnect", "", "Command run when the connection ends, with MNIGS_REASON")));
   });
+  schema.add_section("scan", "core", "Finding nodes and gateways on the mesh", [](ConfigDeclarer& d) {
+    d.declare(int_key("interval", 600, 0, 86400,
+                      "Seconds between background scans; 0 scans only when asked", true));
+    d.declare(int_key("parallelism", 64, 1, 1024, "Probes in flight at once", true));
+    d.declare(int_key("timeout", 2000, 100, 60000,
+                      "Milliseconds a node has to answer nodeInfo", true));
+    d.declare(int_key("discoveryTimeout", 5000, 100, 60000,
+                      "Milliseconds discovery plugins have to report their nodes", true));
+    d.declare(int_key("forgetAfter", 86400, 60, 31536000,
+                      "Seconds after which a node no scan has reached is forgotten", true));
+  });
   schema.add_section("database", "core", "Where state is kept", [](ConfigDeclarer& d) {
     d.declare(string_key("file", "mnigs.db",
                          "SQLite database; a relative path is inside daemon.dataDir"));

@@ -109,14 +109,22 @@ void Daemon::start() {
       std::make_unique<SessionManager>(io_, config_->holder, *store_, *plugins_, *hooks_, wall);
   connection_ =
       std::make_unique<ConnectionManager>(io_, config_->holder, *store_, *plugins_, *hooks_, wall);
+  std::string id_warning;
+  std::string node_id = load_or_create_node_id(initial->data_dir(), &id_warning);
+  if (!id_warning.empty()) log_.warn(id_warning);
+  scanner_ = std::make_unique<Scanner>(io_, config_->holder, *store_, *plugins_, *events_, node_id);
   services_ = std::make_unique<CoreServices>(
       CoreServices{*config_, *plugins_, *dispatcher_, *http_, *store_, *sessions_, *connection_,
-                   std::chrono::steady_clock::now()});
+                   *scanner_, std::chrono::steady_clock::now(), node_id});
   register_node_methods(registry_, *services_);
   register_config_methods(registry_, *services_);
   register_session_methods(registry_, *services_);
+  register_scan_methods(registry_, *services_);
   plugins_->start(std::move(libraries_));
-  plugins_->when_started([this] { resume(); });
+  plugins_->when_started([this] {
+    resume();
+    scanner_->start();
+  });
 
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
@@ -177,6 +185,7 @@ void Daemon::shutdown() {
   if (stopping_) return;
   stopping_ = true;
   http_->stop();
+  scanner_->stop();
   // Subscriber routes and gateway tunnel ends first, while plugins still run.
   // Then every tunnel plugin removes all kernel state it owns (reset), and
   // only then are plugins stopped: stop() has no completion to wait for.

@@ -38,7 +38,15 @@ class Call : public std::enable_shared_from_this<Call> {
     Json::StreamWriterBuilder w;
     w["indentation"] = "";
     request_ = {http::verb::post, "/jsonrpc", 11};
-    request_.set(http::field::host, address.to_string());
+    // RFC 7230: an IPv6 literal in Host is bracketed; a zone id is local
+    // to this host and not sent.
+    if (address.is_v6()) {
+      auto v6 = address.to_v6();
+      v6.scope_id(0);
+      request_.set(http::field::host, "[" + v6.to_string() + "]");
+    } else {
+      request_.set(http::field::host, address.to_string());
+    }
     request_.set(http::field::content_type, "application/json");
     request_.set(http::field::user_agent, "mnigsd/" MNIGS_VERSION);
     request_.body() = Json::writeString(w, body);

@@ -5,6 +5,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -395,17 +396,115 @@ std::vector<std::string> PluginHost::suites() const {
   return out;
 }
 
-void PluginHost::for_each_discovery(std::function<void(DiscoveryPlugin&)> fn) {
+void PluginHost::discover_all(std::chrono::milliseconds timeout,
+                              std::function<void(std::vector<Discovered>)> done) {
   std::vector<std::shared_ptr<Record>> live;
   {
     std::lock_guard lock(mutex_);
     for (auto& r : records_)
       if (r->state == State::running && r->lib.kind == "discovery") live.push_back(r);
   }
-  for (auto& r : live)
-    guarded(r, "discovery", [fn](Plugin& p) {
-      if (auto* d = p.as_discovery()) fn(*d);
+  // Answers arrive on the plugins' strands; the first of "all answered" and
+  // the deadline completes, once.
+  struct Gather {
+    std::mutex mutex;
+    std::vector<Discovered> results;
+    std::vector<bool> answered;
+    std::size_t remaining = 0;
+    bool finished = false;
+    std::function<void(std::vector<Discovered>)> done;
+    boost::asio::steady_timer deadline;
+    explicit Gather(boost::asio::io_context& io) : deadline(io) {}
+  };
+  auto gather = std::make_shared<Gather>(io_);
+  gather->done = std::move(done);
+  gather->results.resize(live.size());
+  gather->answered.assign(live.size(), false);
+  gather->remaining = live.size();
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    gather->results[i].plugin = live[i]->lib.name;
+    gather->results[i].network = live[i]->suite_part;
+    gather->results[i].found.error =
+        "did not answer within " + std::to_string(timeout.count()) + " ms";
+  }
+  auto finish = [this, gather] {  // with gather->mutex held
+    if (gather->finished) return;
+    gather->finished = true;
+    gather->deadline.cancel();
+    boost::asio::post(io_, [gather] { gather->done(std::move(gather->results)); });
+  };
+  if (live.empty()) {
+    std::lock_guard lock(gather->mutex);
+    return finish();
+  }
+  gather->deadline.expires_after(timeout);
+  gather->deadline.async_wait([gather, finish](const boost::system::error_code& ec) {
+    if (ec) return;
+    std::lock_guard lock(gather->mutex);
+    finish();
+  });
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    auto answer = [gather, finish, i](Discovery found) {
+      std::lock_guard lock(gather->mutex);
+      if (gather->finished || gather->answered[i]) return;
+      gather->answered[i] = true;
+      gather->results[i].found = std::move(found);
+      if (--gather->remaining == 0) finish();
+    };
+    guarded(live[i], "discover", [answer](Plugin& p) {
+      if (auto* d = p.as_discovery()) {
+        d->discover(answer);
+      } else {
+        Discovery none;
+        none.error = "not a discovery plugin";
+        answer(std::move(none));
+      }
     });
+  }
+}
+
+void PluginHost::payment_terms(std::function<void(Json::Value)> done) const {
+  std::vector<std::shared_ptr<Record>> live;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& r : records_)
+      if (r->state == State::running && r->lib.kind == "payment") live.push_back(r);
+  }
+  struct Gather {
+    std::mutex mutex;
+    Json::Value terms{Json::objectValue};
+    std::size_t remaining = 0;
+    std::function<void(Json::Value)> done;
+  };
+  auto gather = std::make_shared<Gather>();
+  gather->done = std::move(done);
+  gather->remaining = live.size() + 1;
+  auto finish_one = [gather] {
+    std::unique_lock lock(gather->mutex);
+    if (--gather->remaining == 0) {
+      Json::Value out = std::move(gather->terms);
+      lock.unlock();
+      gather->done(std::move(out));
+    }
+  };
+  for (auto& r : live) {
+    boost::asio::post(r->context->executor(), [r, gather, finish_one] {
+      Json::Value terms;
+      try {
+        if (r->instance)
+          if (auto* p = r->instance->as_payment()) terms = p->terms();
+      } catch (...) {
+        // A plugin whose terms() throws offers nothing this time; its
+        // listPlugins status shows what is wrong with it.
+      }
+      if (!terms.isNull()) {
+        std::lock_guard lock(gather->mutex);
+        gather->terms[r->suite_part] = terms;
+      }
+      finish_one();
+    });
+  }
+  finish_one();
 }
 
 void PluginHost::config_changed(const std::string& section) {

@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -59,8 +60,22 @@ class PluginHost {
   // Suites a gateway offers: network-tunnel-payment over running plugins.
   std::vector<std::string> suites() const;
 
-  // Runs `fn(plugin)` on the strand of each running plugin of that kind.
-  void for_each_discovery(std::function<void(DiscoveryPlugin&)> fn);
+  // What one discovery plugin reported to discover_all().
+  struct Discovered {
+    std::string plugin;   // the plugin's name
+    std::string network;  // its network(), e.g. "babel"
+    Discovery found;      // found.error says why when it did not answer
+  };
+  // Asks every running discovery plugin for its candidates, all at once, and
+  // calls `done` (on the io_context) with one entry per plugin once all have
+  // answered or `timeout` has passed; a plugin that has not answered by then
+  // gets an error saying so, and its late answer is dropped.
+  void discover_all(std::chrono::milliseconds timeout,
+                    std::function<void(std::vector<Discovered>)> done);
+
+  // Each running payment plugin's terms(), by method ({"free": {"price": 0,
+  // ...}}); `done` runs on some strand.
+  void payment_terms(std::function<void(Json::Value)> done) const;
 
   // A live key of `section` changed: tells that plugin (on its strand).
   void config_changed(const std::string& section);

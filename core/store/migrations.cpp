@@ -45,6 +45,42 @@ CREATE TABLE subscriber_connection (
   expires         INTEGER NOT NULL
 );
 )sql"},
+      {3, "scan results: nodes, links and scans",
+       R"sql(
+CREATE TABLE nodes (
+  id         TEXT    PRIMARY KEY,  -- nodeInfo's id
+  name       TEXT    NOT NULL,
+  address    TEXT    NOT NULL,     -- the address that answered
+  port       INTEGER NOT NULL,
+  addresses  TEXT    NOT NULL,     -- JSON array: every address discovery gave for it
+  networks   TEXT    NOT NULL,     -- JSON array: discovery networks that reported it
+  mesh_ids   TEXT    NOT NULL,     -- JSON object: network -> the protocol's node id
+  gateway    INTEGER NOT NULL,     -- 0 or 1, as nodeInfo said
+  info       TEXT    NOT NULL,     -- JSON: the whole nodeInfo reply
+  rtt_ms     INTEGER NOT NULL,     -- how long nodeInfo took
+  first_seen INTEGER NOT NULL,     -- unix time, seconds
+  last_seen  INTEGER NOT NULL,
+  last_scan  INTEGER NOT NULL      -- scans.id of the last scan that reached it
+);
+CREATE TABLE links (
+  network   TEXT    NOT NULL,
+  from_node TEXT    NOT NULL,      -- the protocol's node ids; "" is this node
+  to_node   TEXT    NOT NULL,
+  cost      INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  PRIMARY KEY (network, from_node, to_node)
+) WITHOUT ROWID;
+CREATE TABLE scans (
+  id         INTEGER PRIMARY KEY,
+  started    INTEGER NOT NULL,
+  finished   INTEGER NOT NULL,
+  candidates INTEGER NOT NULL,
+  probed     INTEGER NOT NULL,
+  found      INTEGER NOT NULL,
+  gateways   INTEGER NOT NULL,
+  errors     TEXT    NOT NULL      -- JSON array
+);
+)sql"},
   };
   return list;
 }

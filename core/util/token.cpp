@@ -1,5 +1,8 @@
 #include "util/token.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -37,6 +40,22 @@ std::string random_hex(std::size_t bytes) {
 }
 
 std::string generate_token() { return random_hex(32); }
+
+std::string load_or_create_node_id(const std::string& data_dir, std::string* warning) {
+  std::string path = data_dir;
+  if (!path.empty() && path.back() != '/') path += '/';
+  path += "node.id";
+  if (auto id = read_token_file(path)) {
+    bool hex = id->size() == 32 &&
+               std::all_of(id->begin(), id->end(), [](char c) { return std::isxdigit(
+                                                                    static_cast<unsigned char>(c)); });
+    if (hex) return *id;
+    if (warning) *warning = path + " does not hold a node id; a new one replaces it";
+  }
+  std::string id = random_hex(16);
+  write_token_file(path, id);
+  return id;
+}
 
 std::string token_path(const std::string& data_dir) {
   std::string dir = data_dir;

@@ -21,6 +21,11 @@ std::optional<std::string> read_token_file(const std::string& path);
 // Compares in time independent of where the strings differ.
 bool constant_time_equal(std::string_view a, std::string_view b);
 
+// This node's stable id for nodeInfo: 128 random bits as 32 hex characters,
+// kept in "<dataDir>/node.id" (0600) and created there on first use. A file
+// that does not hold such an id is replaced, with a warning in `warning`.
+std::string load_or_create_node_id(const std::string& data_dir, std::string* warning);
+
 // "<dataDir>/admin.token"
 std::string token_path(const std::string& data_dir);
 

@@ -20,6 +20,7 @@ class HttpServer;
 class Store;
 class SessionManager;
 class ConnectionManager;
+class Scanner;
 
 // The running config plus what is needed to change it.
 struct ConfigRuntime {
@@ -41,7 +42,9 @@ struct CoreServices {
   const Store& store;
   SessionManager& sessions;
   ConnectionManager& connection;
+  Scanner& scanner;
   std::chrono::steady_clock::time_point started;
+  std::string node_id;  // nodeInfo's id: this node's stable identity
 };
 
 // nodeInfo (mesh), status, listPlugins (admin).
@@ -51,6 +54,12 @@ void register_config_methods(MethodRegistry& registry, CoreServices& core);
 // requestConnection, renewConnection, releaseConnection (mesh); connect,
 // disconnect, listSessions (admin).
 void register_session_methods(MethodRegistry& registry, CoreServices& core);
+
+// startScan, scanStatus, listNodes, listGateways (admin).
+void register_scan_methods(MethodRegistry& registry, CoreServices& core);
+
+// True when a call carries no params (absent, {} or []).
+bool no_params(const Json::Value& params);
 
 // The name this node shows: main.name, or the host name when that is empty.
 std::string node_name(const Config& config);

@@ -1,4 +1,5 @@
 // nodeInfo, status and listPlugins.
+#include "gateway/sessions.hpp"
 #include "os/interfaces.hpp"
 #include "rpc/http_server.hpp"
 #include "rpc/methods/methods.hpp"
@@ -24,37 +25,51 @@ Json::Value strings(const std::vector<std::string>& list) {
   return out;
 }
 
-bool params_empty(const Json::Value& params) {
+}  // namespace
+
+bool no_params(const Json::Value& params) {
   return params.isNull() || (params.isObject() && params.empty()) ||
          (params.isArray() && params.empty());
 }
-
-}  // namespace
 
 void register_node_methods(MethodRegistry& registry, CoreServices& core) {
   // What any node on the mesh may learn about this one; the scanner's probe.
   registry.add("nodeInfo", Access::mesh,
                [&core](const Json::Value& params, const CallInfo&, Responder reply) {
-                 if (!params_empty(params))
+                 if (!no_params(params))
                    return reply.error(rpc_error::invalid_params, "nodeInfo takes no params");
                  auto config = core.config.holder.get();
+                 const bool gateway = config->get_bool("gateway", "enabled");
                  Json::Value r(Json::objectValue);
+                 r["id"] = core.node_id;
                  r["name"] = node_name(*config);
                  r["version"] = MNIGS_VERSION;
-                 r["gateway"] = config->get_bool("gateway", "enabled");
-                 r["suites"] = config->get_bool("gateway", "enabled")
-                                   ? strings(core.plugins.suites())
-                                   : Json::Value(Json::arrayValue);
+                 r["gateway"] = gateway;
+                 r["suites"] =
+                     gateway ? strings(core.plugins.suites()) : Json::Value(Json::arrayValue);
                  r["ipv6support"] =
                      !config->get_string("daemon", "listenIpv6").empty() && os::has_routable_ipv6();
                  r["rpcport"] = static_cast<int>(config->get_int("daemon", "rpcport"));
                  r["plugins"] = strings(core.plugins.running());
-                 reply.result(r);
+                 if (!gateway) return reply.result(r);
+                 // A gateway's offer: what each payment method asks, and how
+                 // full it is.
+                 const auto max = config->get_int("gateway", "maxConnections");
+                 core.plugins.payment_terms([&core, r, max, reply](Json::Value terms) mutable {
+                   r["payments"] = std::move(terms);
+                   core.sessions.list([r, max, reply](Json::Value sessions) mutable {
+                     Json::Value capacity(Json::objectValue);
+                     capacity["maxConnections"] = static_cast<Json::Int64>(max);
+                     capacity["sessions"] = sessions.size();
+                     r["capacity"] = capacity;
+                     reply.result(r);
+                   });
+                 });
                });
 
   registry.add("status", Access::admin,
                [&core](const Json::Value& params, const CallInfo&, Responder reply) {
-                 if (!params_empty(params))
+                 if (!no_params(params))
                    return reply.error(rpc_error::invalid_params, "status takes no params");
                  auto config = core.config.holder.get();
                  Json::Value r(Json::objectValue);
@@ -91,7 +106,7 @@ void register_node_methods(MethodRegistry& registry, CoreServices& core) {
 
   registry.add("listPlugins", Access::admin,
                [&core](const Json::Value& params, const CallInfo&, Responder reply) {
-                 if (!params_empty(params))
+                 if (!no_params(params))
                    return reply.error(rpc_error::invalid_params, "listPlugins takes no params");
                  core.plugins.describe([reply](Json::Value list) {
                    Json::Value r(Json::objectValue);

@@ -1,0 +1,456 @@
+#include "scanner/scanner.hpp"
+
+#include "peer/rpc_client.hpp"
+#include "store/sqlite.hpp"
+#include "store/store.hpp"
+#include "util/json_text.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+
+namespace mnigs {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// A background scan waits this long after start-up, so that discovery
+// plugins have talked to their daemons first.
+constexpr auto first_background_scan = 15s;
+// scan.progress events at most this often.
+constexpr auto progress_interval = 200ms;
+
+Json::Value strings(const std::vector<std::string>& list) {
+  Json::Value out(Json::arrayValue);
+  for (const auto& s : list) out.append(s);
+  return out;
+}
+
+Json::Value strings(const std::set<std::string>& list) {
+  return strings(std::vector<std::string>(list.begin(), list.end()));
+}
+
+bool short_string(const Json::Value& v, std::size_t max) {
+  return v.isString() && v.asString().size() <= max;
+}
+
+// nodeInfo replies come from anyone on the mesh: take only well-formed ones.
+std::string check_node_info(const Json::Value& info) {
+  if (!info.isObject()) return "nodeInfo is not an object";
+  if (!short_string(info["id"], 128) || info["id"].asString().empty())
+    return "nodeInfo has no id";
+  if (!short_string(info["name"], 256)) return "nodeInfo has no name";
+  if (!info["gateway"].isBool()) return "nodeInfo has no gateway flag";
+  if (!info["suites"].isArray() || info["suites"].size() > 1024) return "nodeInfo has no suites";
+  for (const auto& s : info["suites"])
+    if (!short_string(s, 128)) return "nodeInfo has a suite that is not a short string";
+  if (info.isMember("payments") && !info["payments"].isObject())
+    return "nodeInfo payments is not an object";
+  return "";
+}
+
+// The cheapest of a gateway's payment terms, for the gateway list.
+void cheapest_price(const Json::Value& info, Json::Value& out) {
+  const Json::Value& payments = info["payments"];
+  if (!payments.isObject()) return;
+  bool any = false;
+  for (const auto& method : payments.getMemberNames()) {
+    const Json::Value& t = payments[method];
+    if (!t.isObject() || !t["price"].isNumeric()) continue;
+    if (!any || t["price"].asDouble() < out["price"].asDouble()) {
+      out["price"] = t["price"];
+      out["currency"] = t["currency"].isString() ? t["currency"] : Json::Value("");
+      any = true;
+    }
+  }
+}
+
+}  // namespace
+
+Scanner::Scanner(boost::asio::io_context& io, const ConfigHolder& config, Store& store,
+                 PluginHost& plugins, CoreEventBus& events, std::string self_id)
+    : io_(io),
+      config_(config),
+      store_(store),
+      plugins_(plugins),
+      events_(events),
+      self_id_(std::move(self_id)),
+      strand_(boost::asio::make_strand(io)),
+      timer_(strand_) {}
+
+std::int64_t Scanner::wall() const {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void Scanner::start() {
+  // Scan numbers go on from the last run's, so "scan N" means one thing.
+  store_.query<std::uint64_t>(
+      [](sqlite3* db) -> std::uint64_t {
+        Statement st(db, "SELECT COALESCE(MAX(id), 0) FROM scans");
+        st.step();
+        return static_cast<std::uint64_t>(st.column_int64(0));
+      },
+      strand_,
+      [this](std::uint64_t last) {
+        if (!running_) scan_ = std::max(scan_, last);
+        arm_timer(first_background_scan);
+      },
+      [this](std::string) { arm_timer(first_background_scan); });
+}
+
+void Scanner::stop() {
+  boost::asio::post(strand_, [this] {
+    stopped_ = true;
+    timer_.cancel();
+    queue_.clear();
+  });
+}
+
+void Scanner::arm_timer(std::chrono::seconds delay) {
+  if (stopped_) return;
+  timer_.expires_after(delay);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    auto interval = std::chrono::seconds(config_.get()->get_int("scan", "interval"));
+    if (interval.count() == 0) return arm_timer(60s);  // off; look again later
+    auto since = std::chrono::seconds(wall() - finished_at_);
+    if (running_ || (finished_at_ && since < interval)) return arm_timer(interval - since);
+    begin(true);
+    arm_timer(interval);
+  });
+}
+
+void Scanner::start_scan(std::function<void(Json::Value)> done) {
+  boost::asio::post(strand_, [this, done = std::move(done)] {
+    Json::Value r(Json::objectValue);
+    r["started"] = !running_ && !stopped_;
+    if (!running_ && !stopped_) begin(false);
+    r["scan"] = static_cast<Json::UInt64>(scan_);
+    done(r);
+  });
+}
+
+void Scanner::status(std::function<void(Json::Value)> done) {
+  boost::asio::post(strand_, [this, done = std::move(done)] { done(status_now()); });
+}
+
+Json::Value Scanner::status_now() const {
+  Json::Value r(Json::objectValue);
+  r["scan"] = static_cast<Json::UInt64>(scan_);
+  r["running"] = running_;
+  r["background"] = background_;
+  r["candidates"] = static_cast<Json::UInt64>(candidates_);
+  r["total"] = static_cast<Json::UInt64>(total_);
+  r["probed"] = static_cast<Json::UInt64>(probed_);
+  r["found"] = static_cast<Json::UInt64>(found_.size());
+  std::size_t gateways = 0;
+  for (const auto& [id, f] : found_) gateways += f.gateway;
+  r["gateways"] = static_cast<Json::UInt64>(gateways);
+  r["errors"] = errors_;
+  r["startedAt"] = started_at_ ? Json::Value(static_cast<Json::Int64>(started_at_)) : Json::Value();
+  r["finishedAt"] =
+      finished_at_ && !running_ ? Json::Value(static_cast<Json::Int64>(finished_at_)) : Json::Value();
+  double seconds = running_ ? std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_)
+                                  .count()
+                            : seconds_;
+  r["seconds"] = seconds;
+  return r;
+}
+
+void Scanner::begin(bool background) {
+  auto config = config_.get();
+  ++scan_;
+  running_ = true;
+  background_ = background;
+  started_at_ = wall();
+  finished_at_ = 0;
+  t0_ = std::chrono::steady_clock::now();
+  seconds_ = 0;
+  candidates_ = total_ = probed_ = in_flight_ = 0;
+  errors_ = Json::Value(Json::arrayValue);
+  queue_.clear();
+  found_.clear();
+  links_.clear();
+  link_networks_.clear();
+  parallelism_ = static_cast<std::size_t>(config->get_int("scan", "parallelism"));
+  timeout_ = std::chrono::milliseconds(config->get_int("scan", "timeout"));
+  auto discovery_timeout = std::chrono::milliseconds(config->get_int("scan", "discoveryTimeout"));
+  (background ? log_.debug("scan ", scan_, " started (background)")
+              : log_.info("scan ", scan_, " started"));
+  Json::Value e(Json::objectValue);
+  e["scan"] = static_cast<Json::UInt64>(scan_);
+  e["background"] = background;
+  events_.publish("scan.started", e);
+  plugins_.discover_all(discovery_timeout,
+                        [this, scan = scan_](std::vector<PluginHost::Discovered> reports) {
+                          boost::asio::post(strand_, [this, scan, reports = std::move(reports)] {
+                            on_discovered(scan, std::move(reports));
+                          });
+                        });
+}
+
+void Scanner::on_discovered(std::uint64_t scan, std::vector<PluginHost::Discovered> reports) {
+  if (scan != scan_ || !running_ || stopped_) return;
+  auto config = config_.get();
+  std::vector<std::uint16_t> ports;
+  for (const auto& p : config->get_list("daemon", "scanports"))
+    ports.push_back(static_cast<std::uint16_t>(std::stoul(p)));
+
+  std::vector<scan::Report> plan_input;
+  for (auto& r : reports) {
+    if (!r.found.error.empty()) {
+      Json::Value e(Json::objectValue);
+      e["plugin"] = r.plugin;
+      e["network"] = r.network;
+      e["error"] = r.found.error;
+      errors_.append(e);
+      log_.debug("scan ", scan, ": ", r.plugin, ": ", r.found.error);
+    }
+    for (const auto& l : r.found.links) {
+      links_.push_back(l);
+      link_networks_.push_back(r.network);
+    }
+    plan_input.push_back({r.network, std::move(r.found)});
+  }
+  scan::Plan plan = scan::plan(plan_input, ports);
+  for (const auto& bad : plan.rejected)
+    log_.warn("scan ", scan, ": discovery reported \"", bad, "\", which is not an IP address");
+  candidates_ = plan.candidates;
+  total_ = plan.targets.size();
+  for (auto& t : plan.targets) {
+    auto p = std::make_shared<Probe>();
+    p->target = std::move(t);
+    queue_.push_back(std::move(p));
+  }
+  log_.debug("scan ", scan, ": ", candidates_, " candidate address(es), ", total_, " probe(s)");
+  progress(true);
+  pump(scan);
+}
+
+void Scanner::pump(std::uint64_t scan) {
+  while (in_flight_ < parallelism_ && !queue_.empty()) {
+    auto p = std::move(queue_.front());
+    queue_.pop_front();
+    ++in_flight_;
+    probe(scan, std::move(p));
+  }
+  if (in_flight_ == 0 && queue_.empty()) finish(scan);
+}
+
+void Scanner::probe(std::uint64_t scan, std::shared_ptr<Probe> p) {
+  const std::string address = p->target.addresses[p->next_address++];
+  auto sent = std::chrono::steady_clock::now();
+  call_rpc(strand_, address, p->target.port, "nodeInfo", Json::Value(), timeout_,
+           [this, scan, p, address, sent](RpcReply reply) {
+             if (!reply.ok()) return on_reply(scan, p, address, sent, nullptr, reply.message);
+             on_reply(scan, p, address, sent, &reply.result, "");
+           });
+}
+
+void Scanner::on_reply(std::uint64_t scan, std::shared_ptr<Probe> p, const std::string& address,
+                       std::chrono::steady_clock::time_point sent, const Json::Value* info,
+                       const std::string& failure) {
+  if (scan != scan_ || stopped_) return;  // a stale answer from a cancelled scan
+  std::string problem = info ? check_node_info(*info) : failure;
+  if (!problem.empty()) {
+    log_.debug("scan ", scan, ": ", address, " port ", p->target.port, ": ", problem);
+    if (p->next_address < p->target.addresses.size()) return probe(scan, p);
+  } else if ((*info)["id"].asString() != self_id_) {
+    const auto& t = p->target;
+    const std::string id = (*info)["id"].asString();
+    auto [it, fresh] = found_.try_emplace(id);
+    Found& f = it->second;
+    if (fresh) {
+      f.id = id;
+      f.name = (*info)["name"].asString();
+      f.address = address;
+      f.port = t.port;
+      f.gateway = (*info)["gateway"].asBool();
+      f.info = *info;
+      f.rtt_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - sent)
+                     .count();
+    }
+    for (const auto& a : t.addresses)
+      if (std::find(f.addresses.begin(), f.addresses.end(), a) == f.addresses.end())
+        f.addresses.push_back(a);
+    f.networks.insert(t.networks.begin(), t.networks.end());
+    for (const auto& [n, mid] : t.mesh_ids) f.mesh_ids[n] = mid;
+    if (fresh) {
+      log_.debug("scan ", scan, ": found ", f.name, " at ", address, " port ", t.port,
+                 f.gateway ? " (gateway)" : "");
+      Json::Value e(Json::objectValue);
+      e["scan"] = static_cast<Json::UInt64>(scan);
+      e["id"] = f.id;
+      e["name"] = f.name;
+      e["address"] = f.address;
+      e["port"] = f.port;
+      e["gateway"] = f.gateway;
+      events_.publish("scan.node", e);
+    }
+  }
+  ++probed_;
+  --in_flight_;
+  progress(false);
+  pump(scan);
+}
+
+void Scanner::progress(bool force) {
+  auto now = std::chrono::steady_clock::now();
+  if (!force && now - last_progress_ < progress_interval) return;
+  last_progress_ = now;
+  events_.publish("scan.progress", status_now());
+}
+
+void Scanner::finish(std::uint64_t scan) {
+  if (!running_ || scan != scan_) return;
+  running_ = false;
+  finished_at_ = wall();
+  seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  std::size_t gateways = 0;
+  for (const auto& [id, f] : found_) gateways += f.gateway;
+  (background_ ? log_.debug("scan ", scan, " finished: ", found_.size(), " node(s), ", gateways,
+                            " gateway(s) in ", seconds_, " s")
+               : log_.info("scan ", scan, " finished: ", found_.size(), " node(s), ", gateways,
+                           " gateway(s) in ", seconds_, " s"));
+
+  // One transaction: the list a user reads is never half of one scan.
+  auto nodes = std::make_shared<std::vector<Found>>();
+  for (auto& [id, f] : found_) nodes->push_back(f);
+  auto links = links_;
+  auto networks = link_networks_;
+  auto errors = to_json_text(errors_);
+  const std::int64_t started = started_at_, finished = finished_at_;
+  const std::int64_t forget = config_.get()->get_int("scan", "forgetAfter");
+  const std::size_t candidates = candidates_, probed = probed_;
+  store_.post([=](sqlite3* db) {
+    Transaction tx(db);
+    Statement node(db,
+                   "INSERT INTO nodes (id, name, address, port, addresses, networks, mesh_ids, "
+                   "gateway, info, rtt_ms, first_seen, last_seen, last_scan) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12) "
+                   "ON CONFLICT(id) DO UPDATE SET name = ?2, address = ?3, port = ?4, "
+                   "addresses = ?5, networks = ?6, mesh_ids = ?7, gateway = ?8, info = ?9, "
+                   "rtt_ms = ?10, last_seen = ?11, last_scan = ?12");
+    for (const auto& f : *nodes) {
+      Json::Value ids(Json::objectValue);
+      for (const auto& [n, mid] : f.mesh_ids) ids[n] = mid;
+      node.reset();
+      node.bind_text(1, f.id)
+          .bind_text(2, f.name)
+          .bind_text(3, f.address)
+          .bind_int64(4, f.port)
+          .bind_text(5, to_json_text(strings(f.addresses)))
+          .bind_text(6, to_json_text(strings(f.networks)))
+          .bind_text(7, to_json_text(ids))
+          .bind_int64(8, f.gateway)
+          .bind_text(9, to_json_text(f.info))
+          .bind_int64(10, f.rtt_ms)
+          .bind_int64(11, finished)
+          .bind_int64(12, static_cast<std::int64_t>(scan));
+      node.step();
+    }
+    Statement link(db,
+                   "INSERT OR REPLACE INTO links (network, from_node, to_node, cost, last_seen) "
+                   "VALUES (?, ?, ?, ?, ?)");
+    for (std::size_t i = 0; i < links.size(); ++i) {
+      link.reset();
+      link.bind_text(1, networks[i])
+          .bind_text(2, links[i].from)
+          .bind_text(3, links[i].to)
+          .bind_int64(4, links[i].cost)
+          .bind_int64(5, finished);
+      link.step();
+    }
+    Statement s(db,
+                "INSERT OR REPLACE INTO scans (id, started, finished, candidates, probed, found, gateways, "
+                "errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    s.bind_int64(1, static_cast<std::int64_t>(scan))
+        .bind_int64(2, started)
+        .bind_int64(3, finished)
+        .bind_int64(4, static_cast<std::int64_t>(candidates))
+        .bind_int64(5, static_cast<std::int64_t>(probed))
+        .bind_int64(6, static_cast<std::int64_t>(nodes->size()))
+        .bind_int64(7, static_cast<std::int64_t>(gateways))
+        .bind_text(8, errors);
+    s.step();
+    // What has not been seen for scan.forgetAfter seconds is gone.
+    for (const char* sql : {"DELETE FROM nodes WHERE last_seen < ?", "DELETE FROM links WHERE last_seen < ?",
+                            "DELETE FROM scans WHERE finished < ?"}) {
+      Statement del(db, sql);
+      del.bind_int64(1, finished - forget);
+      del.step();
+    }
+    tx.commit();
+  });
+  events_.publish("scan.finished", status_now());
+}
+
+void Scanner::list(bool gateways_only, std::function<void(Json::Value)> done,
+                   std::function<void(std::string)> failed) {
+  store_.query<Json::Value>(
+      [gateways_only](sqlite3* db) {
+        Statement latest(db, "SELECT COALESCE(MAX(id), 0) FROM scans");
+        latest.step();
+        const std::int64_t latest_scan = latest.column_int64(0);
+        Statement st(db, std::string("SELECT id, name, address, port, addresses, networks, "
+                                     "mesh_ids, gateway, info, rtt_ms, first_seen, last_seen, "
+                                     "last_scan FROM nodes") +
+                             (gateways_only ? " WHERE gateway = 1" : "") + " ORDER BY name, id");
+        Json::Value list(Json::arrayValue);
+        while (st.step()) {
+          Json::Value n(Json::objectValue);
+          Json::Value info = from_json_text(st.column_text(8));
+          n["id"] = st.column_text(0);
+          n["name"] = st.column_text(1);
+          n["address"] = st.column_text(2);
+          n["port"] = static_cast<Json::Int64>(st.column_int64(3));
+          n["addresses"] = from_json_text(st.column_text(4));
+          n["networks"] = from_json_text(st.column_text(5));
+          n["meshIds"] = from_json_text(st.column_text(6));
+          n["gateway"] = st.column_int64(7) != 0;
+          n["suites"] = info["suites"].isArray() ? info["suites"] : Json::Value(Json::arrayValue);
+          n["version"] = info["version"].isString() ? info["version"] : Json::Value("");
+          n["ipv6support"] = info["ipv6support"].isBool() && info["ipv6support"].asBool();
+          n["rtt"] = static_cast<Json::Int64>(st.column_int64(9));
+          n["firstSeen"] = static_cast<Json::Int64>(st.column_int64(10));
+          n["lastSeen"] = static_cast<Json::Int64>(st.column_int64(11));
+          // Reached by the latest scan, or only remembered from an earlier one.
+          n["current"] = st.column_int64(12) == latest_scan;
+          n["source"] = "scan";
+          if (n["gateway"].asBool()) {
+            n["price"] = Json::Value();
+            n["currency"] = "";
+            cheapest_price(info, n);
+            n["payments"] = info["payments"].isObject() ? info["payments"]
+                                                         : Json::Value(Json::objectValue);
+            if (info["capacity"].isObject()) n["capacity"] = info["capacity"];
+          }
+          list.append(n);
+        }
+        Json::Value r(Json::objectValue);
+        r[gateways_only ? "gateways" : "nodes"] = list;
+        if (!gateways_only) {
+          Statement ls(db, "SELECT network, from_node, to_node, cost, last_seen FROM links "
+                           "ORDER BY network, from_node, to_node");
+          Json::Value links(Json::arrayValue);
+          while (ls.step()) {
+            Json::Value l(Json::objectValue);
+            l["network"] = ls.column_text(0);
+            l["from"] = ls.column_text(1);
+            l["to"] = ls.column_text(2);
+            l["cost"] = static_cast<Json::Int64>(ls.column_int64(3));
+            l["lastSeen"] = static_cast<Json::Int64>(ls.column_int64(4));
+            links.append(l);
+          }
+          r["links"] = links;
+        }
+        return r;
+      },
+      strand_, std::move(done), std::move(failed));
+}
+
+}  // namespace mnigs

@@ -1,0 +1,114 @@
+// The scanner: asks every discovery plugin which nodes it knows, probes them
+// for nodeInfo with bounded parallelism and a deadline per probe, and keeps
+// what it finds (nodes, gateways with their suites, links, when last seen)
+// in SQLite. One scan at a time; scans also run by themselves every
+// scan.interval seconds. Progress goes out as events ("scan.started",
+// "scan.progress", "scan.node", "scan.finished").
+//
+// Everything runs on the scanner's own strand; RPC handlers reach it through
+// the asynchronous calls below.
+#pragma once
+
+#include "config/config.hpp"
+#include "events/event_bus.hpp"
+#include "log/log.hpp"
+#include "plugin_host/host.hpp"
+#include "scanner/targets.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <json/value.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+
+namespace mnigs {
+
+class Store;
+
+class Scanner {
+ public:
+  // `self_id` is this node's nodeInfo id: a probe that reaches it is not a node found.
+  Scanner(boost::asio::io_context& io, const ConfigHolder& config, Store& store,
+          PluginHost& plugins, CoreEventBus& events, std::string self_id);
+  Scanner(const Scanner&) = delete;
+  Scanner& operator=(const Scanner&) = delete;
+
+  // Loads the last scan number and arms the background timer.
+  void start();
+  // Cancels the timer and the scan in progress (its results are dropped).
+  void stop();
+
+  // startScan: {"started": true, "scan": N} for a new scan, or
+  // {"started": false, "scan": N} naming the one already running.
+  void start_scan(std::function<void(Json::Value)> done);
+  // scanStatus: progress of the running scan, or the outcome of the last.
+  void status(std::function<void(Json::Value)> done);
+  // listNodes / listGateways, from the database.
+  void list(bool gateways_only, std::function<void(Json::Value)> done,
+            std::function<void(std::string)> failed);
+
+ private:
+  // A node that answered, as the scan merges what it learns.
+  struct Found {
+    std::string id, name, address;
+    std::uint16_t port = 0;
+    bool gateway = false;
+    std::vector<std::string> addresses;
+    std::set<std::string> networks;
+    std::map<std::string, std::string> mesh_ids;
+    Json::Value info;
+    std::int64_t rtt_ms = 0;
+  };
+  struct Probe {
+    scan::Target target;
+    std::size_t next_address = 0;
+  };
+
+  void begin(bool background);
+  void on_discovered(std::uint64_t scan, std::vector<PluginHost::Discovered> reports);
+  void pump(std::uint64_t scan);
+  void probe(std::uint64_t scan, std::shared_ptr<Probe> p);
+  void on_reply(std::uint64_t scan, std::shared_ptr<Probe> p, const std::string& address,
+                std::chrono::steady_clock::time_point sent, const Json::Value* info,
+                const std::string& failure);
+  void finish(std::uint64_t scan);
+  void progress(bool force);
+  void arm_timer(std::chrono::seconds delay);
+  Json::Value status_now() const;
+  std::int64_t wall() const;
+
+  boost::asio::io_context& io_;
+  const ConfigHolder& config_;
+  Store& store_;
+  PluginHost& plugins_;
+  CoreEventBus& events_;
+  StderrLogger log_{"scan"};
+  std::string self_id_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  boost::asio::steady_timer timer_;
+
+  // State of the current (or last) scan; on strand_ only.
+  std::uint64_t scan_ = 0;  // number of the current or last scan
+  bool running_ = false;
+  bool stopped_ = false;
+  bool background_ = false;
+  std::int64_t started_at_ = 0, finished_at_ = 0;
+  std::chrono::steady_clock::time_point t0_{}, last_progress_{};
+  double seconds_ = 0;
+  std::size_t candidates_ = 0, total_ = 0, probed_ = 0, in_flight_ = 0;
+  Json::Value errors_{Json::arrayValue};
+  std::deque<std::shared_ptr<Probe>> queue_;
+  std::map<std::string, Found> found_;  // by node id
+  std::vector<Link> links_;
+  std::vector<std::string> link_networks_;  // parallel to links_
+  std::size_t parallelism_ = 1;
+  std::chrono::milliseconds timeout_{2000};
+};
+
+}  // namespace mnigs
