@@ -5,9 +5,14 @@
 
 #include <json/writer.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
+#include <thread>
 
 namespace mnigs::cli {
 namespace {
@@ -60,6 +65,7 @@ int cmd_info(Context& ctx) {
   if (ctx.json) return print_json(r.result), exit_code::ok;
   const auto& v = r.result;
   std::cout << "name      " << v["name"].asString() << "\n"
+            << "id        " << v["id"].asString() << "\n"
             << "version   " << v["version"].asString() << "\n"
             << "gateway   " << (v["gateway"].asBool() ? "yes" : "no") << "\n"
             << "suites    " << join(v["suites"]) << "\n"
@@ -99,6 +105,21 @@ int cmd_status(Context& ctx) {
     std::cout << "\n";
     if (v["gateway"].asBool())
       std::cout << "sessions  " << sessions.result["gateway"].size() << " served\n";
+  }
+  auto scan = ctx.client->call("scanStatus");
+  if (scan.status == CallStatus::ok) {
+    const auto& sc = scan.result;
+    std::cout << "scan      ";
+    if (sc["scan"].asUInt64() == 0) std::cout << "none yet\n";
+    else if (sc["running"].asBool())
+      std::cout << "#" << sc["scan"].asUInt64() << " running, " << sc["probed"].asUInt64() << "/"
+                << sc["total"].asUInt64() << " probed\n";
+    else
+      std::cout << "#" << sc["scan"].asUInt64() << " found " << sc["found"].asUInt64()
+                << " node(s), " << sc["gateways"].asUInt64() << " gateway(s), "
+                << duration(std::max<Json::Int64>(0, std::time(nullptr) -
+                                                         sc["finishedAt"].asInt64()))
+                << " ago\n";
   }
   if (!v["restartRequired"].empty())
     std::cout << "restart mnigsd to apply: " << join(v["restartRequired"]) << "\n";
@@ -241,6 +262,100 @@ int cmd_sessions(Context& ctx) {
                 << s["subscriber"].asString() << std::setw(16) << s["name"].asString()
                 << std::setw(26) << s["suite"].asString() << "in "
                 << std::max<Json::Int64>(0, s["expires"].asInt64() - std::time(nullptr)) << " s\n";
+  }
+  return exit_code::ok;
+}
+
+namespace {
+
+// "[#########-----------]  12/40 probed, 5 found" on one terminal line.
+void draw_progress(const Json::Value& st) {
+  constexpr int width = 30;
+  const auto total = st["total"].asUInt64(), probed = st["probed"].asUInt64();
+  const int filled = total ? static_cast<int>(width * probed / total) : 0;
+  std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, '-') << "] "
+            << std::setw(4) << probed << "/" << total << " probed, " << st["found"].asUInt64()
+            << " found" << std::flush;
+}
+
+std::string ago(std::int64_t when) {
+  return duration(std::max<std::int64_t>(0, std::time(nullptr) - when)) + " ago";
+}
+
+std::string price(const Json::Value& n) {
+  if (!n["price"].isNumeric()) return "-";
+  if (n["price"].asDouble() == 0) return "free";
+  std::ostringstream out;
+  out << n["price"].asDouble() << (n["currency"].asString().empty() ? "" : " ")
+      << n["currency"].asString();
+  return out.str();
+}
+
+}  // namespace
+
+int cmd_scan(Context& ctx) {
+  auto started = ctx.client->call("startScan");
+  if (started.status != CallStatus::ok) return report(ctx, started);
+  const auto scan = started.result["scan"].asUInt64();
+  const bool bar = !ctx.json && isatty(STDERR_FILENO);
+  if (!ctx.json && !started.result["started"].asBool())
+    std::cerr << "a scan (#" << scan << ") is already running; following it\n";
+  // Bounded: discovery plus every probe's deadline is far below this.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(30);
+  CallResult st;
+  while (true) {
+    st = ctx.client->call("scanStatus");
+    if (st.status != CallStatus::ok) {
+      if (bar) std::cerr << "\n";
+      return report(ctx, st);
+    }
+    if (bar) draw_progress(st.result);
+    if (!st.result["running"].asBool() && st.result["scan"].asUInt64() >= scan) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      if (bar) std::cerr << "\n";
+      std::cerr << "mnigs-cli: scan #" << scan << " still runs after 30 minutes; see --status\n";
+      return exit_code::failed;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (bar) std::cerr << "\n";
+  if (ctx.json) return print_json(st.result), exit_code::ok;
+  const auto& v = st.result;
+  std::cout << "scan #" << v["scan"].asUInt64() << ": " << v["found"].asUInt64() << " node(s), "
+            << v["gateways"].asUInt64() << " gateway(s) from " << v["total"].asUInt64()
+            << " probe(s) in " << std::fixed << std::setprecision(2) << v["seconds"].asDouble()
+            << " s\n";
+  std::cout.unsetf(std::ios::fixed);
+  for (const auto& e : v["errors"])
+    std::cout << "  " << e["plugin"].asString() << ": " << e["error"].asString() << "\n";
+  return cmd_list(ctx, true);
+}
+
+int cmd_list(Context& ctx, bool gateways_only) {
+  auto r = ctx.client->call(gateways_only ? "listGateways" : "listNodes");
+  if (r.status != CallStatus::ok) return report(ctx, r);
+  if (ctx.json) return print_json(r.result), exit_code::ok;
+  const auto& list = r.result[gateways_only ? "gateways" : "nodes"];
+  if (list.empty()) {
+    std::cout << (gateways_only ? "no gateways known" : "no nodes known")
+              << "; scan with: mnigs-cli -s\n";
+    return exit_code::ok;
+  }
+  std::cout << std::left << std::setw(18) << "NAME" << std::setw(28) << "ADDRESS" << std::setw(7)
+            << "PORT";
+  if (gateways_only) std::cout << std::setw(34) << "SUITES" << std::setw(10) << "PRICE";
+  else std::cout << std::setw(9) << "GATEWAY" << std::setw(18) << "NETWORKS";
+  std::cout << "LAST SEEN\n";
+  for (const auto& n : list) {
+    std::cout << std::setw(18) << n["name"].asString() << std::setw(28) << n["address"].asString()
+              << std::setw(7) << n["port"].asInt();
+    if (gateways_only)
+      std::cout << std::setw(34) << join(n["suites"], ",") << std::setw(10) << price(n);
+    else
+      std::cout << std::setw(9) << (n["gateway"].asBool() ? "yes" : "no") << std::setw(18)
+                << join(n["networks"], ",");
+    std::cout << ago(n["lastSeen"].asInt64()) << (n["current"].asBool() ? "" : " (not in last scan)")
+              << "\n";
   }
   return exit_code::ok;
 }

@@ -35,5 +35,9 @@ int cmd_set(Context& ctx, const std::vector<std::pair<std::string, std::string>>
 int cmd_connect(Context& ctx, const std::string& address, int port, const std::string& suite);
 int cmd_disconnect(Context& ctx);
 int cmd_sessions(Context& ctx);
+// -s: start a scan and follow it with a progress bar until it ends.
+int cmd_scan(Context& ctx);
+// -l: the gateways the scans found; --nodes: every node.
+int cmd_list(Context& ctx, bool gateways_only);
 
 }  // namespace mnigs::cli

@@ -29,6 +29,9 @@ void usage(std::ostream& out) {
          "                       ends support unless -m names one)\n"
          "  -d, --disconnect     release the session and take the tunnel down\n"
          "      --sessions       the subscriber's connection and the gateway's sessions\n"
+         "  -s, --scan           scan the mesh now, with a progress bar, then list gateways\n"
+         "  -l, --list           gateways found by scans: name, address, port, suites, price\n"
+         "      --nodes          every node found by scans\n"
          "  --set SECTION.KEY=VALUE\n"
          "                       change a key (repeatable); through the daemon when it runs,\n"
          "                       else in the config file\n"
@@ -99,7 +102,12 @@ int main(int argc, char** argv) {
       suite = need("a suite such as static-forwarding-free");
     } else if (arg == "-d" || arg == "--disconnect") {
       set_command("--disconnect");
-    } else if (arg == "--status" || arg == "--info" || arg == "--plugins" || arg == "--sessions") {
+    } else if (arg == "-s" || arg == "--scan") {
+      set_command("--scan");
+    } else if (arg == "-l" || arg == "--list") {
+      set_command("--list");
+    } else if (arg == "--status" || arg == "--info" || arg == "--plugins" || arg == "--sessions" ||
+               arg == "--nodes") {
       set_command(arg);
     } else if (arg == "--get") {
       set_command(arg);
@@ -180,6 +188,9 @@ int main(int argc, char** argv) {
   if (command == "--connect") return cmd_connect(ctx, connect_address, connect_port, suite);
   if (command == "--disconnect") return cmd_disconnect(ctx);
   if (command == "--sessions") return cmd_sessions(ctx);
+  if (command == "--scan") return cmd_scan(ctx);
+  if (command == "--list") return cmd_list(ctx, true);
+  if (command == "--nodes") return cmd_list(ctx, false);
   usage(std::cerr);
   return exit_code::usage;
 }
