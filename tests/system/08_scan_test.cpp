@@ -1,0 +1,177 @@
+// The scanner end to end, on static discovery so that nothing but the scanner
+// is under test: a LAN of five namespaces (s scans; a, b and the gateway g
+// run mnigsd; x answers HTTP but is no mnigs node) plus a second link from s
+// to a, so that a is reported under two addresses.
+#include <json/json.h>
+
+#include <memory>
+
+#include "harness/http_echo.hpp"
+#include "harness/scan.hpp"
+#include "harness/system_test.hpp"
+
+namespace mnigs::test {
+namespace {
+
+class Scan : public SystemTest {
+ protected:
+  void SetUp() override {
+    SystemTest::SetUp();
+    if (HasFatalFailure()) return;
+    topology_.node("s").node("a").node("b").node("g").node("x");
+    topology_.bridge("lan", {"s", "a", "b", "g", "x"});
+    topology_.link("s", "a");
+    topology_.up();
+
+    // Every address s is told about, plus one nobody holds (10.77.1.99): its
+    // probe can only end by the deadline.
+    std::string peers = "[";
+    for (const auto& n : {"a", "b", "g", "x"}) peers += yaml_quote(topology_.address(n, "lan")) + ", ";
+    peers += yaml_quote(topology_.address("a", "s")) + ", \"10.77.1.99\"]";
+    s_ = std::make_unique<Node>(topology_, "s",
+                                NodeOptions()
+                                    .set("static", "peers", peers)
+                                    .set("scan", "timeout", "700")
+                                    .set("scan", "interval", "0"));
+    a_ = std::make_unique<Node>(topology_, "a");
+    b_ = std::make_unique<Node>(topology_, "b");
+    g_ = std::make_unique<Node>(topology_, "g", NodeOptions().set("gateway", "enabled", "true"));
+    for (auto* n : {s_.get(), a_.get(), b_.get(), g_.get()}) n->start();
+    for (auto* n : {s_.get(), a_.get(), b_.get(), g_.get()}) n->wait_ready();
+    // x speaks HTTP on the RPC port but is not mnigs: it answers POST with 405.
+    web_ = std::make_unique<HttpEcho>(topology_.ns("x"), topology_.address("x", "lan"),
+                                      s_->rpc_port());
+  }
+
+  Json::Value list(const char* method, const char* field) {
+    Json::Value r = s_->rpc(method);
+    EXPECT_TRUE(rpc_succeeded(r)) << to_json(r);
+    return r["result"][field];
+  }
+
+  static const Json::Value* find(const Json::Value& list, const std::string& name) {
+    for (const auto& n : list)
+      if (n["name"].asString() == name) return &n;
+    return nullptr;
+  }
+
+  Topology topology_;
+  std::unique_ptr<Node> s_, a_, b_, g_;
+  std::unique_ptr<HttpEcho> web_;
+};
+
+TEST_F(Scan, FindsEveryNodeOnceAndTheGatewayWithItsOffer) {
+  Json::Value status = scan(*s_);
+  EXPECT_EQ(status["found"].asInt(), 3) << to_json(status);
+  EXPECT_EQ(status["gateways"].asInt(), 1) << to_json(status);
+  // Six addresses; static discovery has no node ids, so only another
+  // plugin (l2 runs here too) can tell that two of them are one node.
+  EXPECT_GE(status["total"].asInt(), 5) << to_json(status);
+  EXPECT_EQ(status["probed"], status["total"]) << to_json(status);
+  EXPECT_TRUE(status["errors"].empty()) << to_json(status);
+
+  Json::Value nodes = list("listNodes", "nodes");
+  EXPECT_EQ(node_names(nodes), (std::set<std::string>{"a", "b", "g"})) << to_json(nodes);
+  // a answered on both of its addresses: one node that has both.
+  const Json::Value* a = find(nodes, "a");
+  ASSERT_NE(a, nullptr);
+  std::set<std::string> a_addresses;
+  for (const auto& x : (*a)["addresses"]) a_addresses.insert(x.asString());
+  EXPECT_EQ(a_addresses, (std::set<std::string>{topology_.address("a", "lan"),
+                                                topology_.address("a", "s")}))
+      << to_json(*a);
+  EXPECT_EQ((*a)["id"].asString(), a_->rpc("nodeInfo")["result"]["id"].asString());
+  EXPECT_TRUE((*a)["current"].asBool());
+  bool by_static = false;
+  for (const auto& n : (*a)["networks"]) by_static |= n.asString() == "static";
+  EXPECT_TRUE(by_static) << to_json(*a);
+
+  Json::Value gateways = list("listGateways", "gateways");
+  ASSERT_EQ(gateways.size(), 1u) << to_json(gateways);
+  const Json::Value& g = gateways[0];
+  EXPECT_EQ(g["name"].asString(), "g");
+  EXPECT_EQ(g["address"].asString(), topology_.address("g", "lan"));
+  EXPECT_EQ(g["port"].asInt(), g_->rpc_port());
+  bool offers_forwarding = false;
+  for (const auto& suite : g["suites"]) offers_forwarding |= suite.asString() == "static-forwarding-free";
+  EXPECT_TRUE(offers_forwarding) << to_json(g);
+  EXPECT_EQ(g["price"].asDouble(), 0.0) << to_json(g);
+  EXPECT_EQ(g["capacity"]["sessions"].asInt(), 0) << to_json(g);
+  EXPECT_GT(g["lastSeen"].asInt64(), 0);
+  // The scanner did ask x, which is no mnigs node.
+  EXPECT_GE(web_->served(), 1);
+}
+
+TEST_F(Scan, ASecondStartWhileOneRunsFollowsTheRunningScan) {
+  Json::Value first = s_->rpc("startScan");
+  Json::Value second = s_->rpc("startScan");
+  ASSERT_TRUE(rpc_succeeded(first)) << to_json(first);
+  ASSERT_TRUE(rpc_succeeded(second)) << to_json(second);
+  EXPECT_TRUE(first["result"]["started"].asBool());
+  // The dead address keeps the first scan running for its 700 ms deadline.
+  EXPECT_FALSE(second["result"]["started"].asBool()) << to_json(second);
+  EXPECT_EQ(second["result"]["scan"], first["result"]["scan"]);
+  Json::Value status = scan(*s_);
+  EXPECT_EQ(status["found"].asInt(), 3) << to_json(status);
+}
+
+TEST_F(Scan, ANodeThatStoppedIsRememberedButNotCurrent) {
+  scan(*s_);
+  ASSERT_EQ(b_->stop(), 0);
+  Json::Value status = scan(*s_);
+  EXPECT_EQ(status["found"].asInt(), 2) << to_json(status);
+  Json::Value nodes = list("listNodes", "nodes");
+  const Json::Value* b = find(nodes, "b");
+  ASSERT_NE(b, nullptr) << to_json(nodes);
+  EXPECT_FALSE((*b)["current"].asBool()) << to_json(*b);
+  EXPECT_TRUE((*find(nodes, "a"))["current"].asBool());
+}
+
+TEST_F(Scan, NodeIdStaysTheSameAcrossRestarts) {
+  const std::string id = a_->rpc("nodeInfo")["result"]["id"].asString();
+  EXPECT_EQ(id.size(), 32u);
+  ASSERT_EQ(a_->stop(), 0);
+  a_->launch();
+  EXPECT_EQ(a_->rpc("nodeInfo")["result"]["id"].asString(), id);
+  EXPECT_NE(b_->rpc("nodeInfo")["result"]["id"].asString(), id);
+}
+
+TEST_F(Scan, CliScansWithProgressAndListsGateways) {
+  CommandResult r = s_->cli({"-s"}, 60s);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("3 node(s), 1 gateway(s)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("static-forwarding-free"), std::string::npos) << r.out;
+
+  r = s_->cli({"-l", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json::Value parsed;
+  std::string errors;
+  std::istringstream in(r.out);
+  ASSERT_TRUE(Json::parseFromStream(Json::CharReaderBuilder(), in, &parsed, &errors)) << r.out;
+  ASSERT_EQ(parsed["gateways"].size(), 1u) << r.out;
+  EXPECT_EQ(parsed["gateways"][0]["name"].asString(), "g");
+
+  r = s_->cli({"--nodes"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name : {"a ", "b ", "g "}) EXPECT_NE(r.out.find(name), std::string::npos) << r.out;
+
+  r = s_->cli({"-s", "--json"}, 60s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream in2(r.out);
+  ASSERT_TRUE(Json::parseFromStream(Json::CharReaderBuilder(), in2, &parsed, &errors)) << r.out;
+  EXPECT_EQ(parsed["found"].asInt(), 3) << r.out;
+}
+
+TEST_F(Scan, ScanMethodsAreAdminOnly) {
+  for (const char* method : {"startScan", "scanStatus", "listNodes", "listGateways"}) {
+    Json::Value r = rpc(topology_.ns("a"), topology_.address("s", "lan"), s_->rpc_port(), method);
+    EXPECT_EQ(rpc_error_code(r), rpc_unauthorized) << method << " " << to_json(r);
+  }
+  Json::Value params(Json::objectValue);
+  params["now"] = true;
+  Json::Value bad = s_->rpc("startScan", params);
+  EXPECT_EQ(rpc_error_code(bad), -32602) << to_json(bad);
+}
+
+}  // namespace
+}  // namespace mnigs::test
