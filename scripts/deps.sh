@@ -14,6 +14,8 @@ MNIGS_BUILD_PACKAGES=(
 MNIGS_TEST_PACKAGES=(
   libgtest-dev libgmock-dev
   iproute2 nftables sqlite3 curl
+  # The babel system test and the scan benchmark run the real babeld.
+  babeld
 )
 
 install_deps() {
