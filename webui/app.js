@@ -1,4 +1,5 @@
-// The status page: node facts and plugins, refreshed every few seconds.
+// The status page: node facts, gateways found by scans, and plugins,
+// refreshed every few seconds; "Scan now" starts a scan and follows it.
 "use strict";
 
 function text(tag, value, cls) {
@@ -38,12 +39,73 @@ function showPlugins(list) {
   }
 }
 
+function ago(seconds) {
+  const s = Math.max(0, Math.round(Date.now() / 1000 - seconds));
+  return s < 120 ? `${s} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
+}
+
+function showGateways(list) {
+  const body = document.querySelector("#gateways tbody");
+  body.replaceChildren();
+  if (!list.length) {
+    const tr = document.createElement("tr");
+    const td = text("td", "No gateways known yet: scan the mesh.");
+    td.colSpan = 6;
+    tr.append(td);
+    body.append(tr);
+  }
+  for (const g of list) {
+    const tr = document.createElement("tr");
+    if (!g.current) tr.className = "stale";
+    const price = typeof g.price === "number" ? (g.price === 0 ? "free" : `${g.price} ${g.currency}`) : "–";
+    tr.append(text("td", g.name), text("td", g.address), text("td", g.port),
+              text("td", g.suites.join(", ")), text("td", price),
+              text("td", ago(g.lastSeen) + (g.current ? "" : " (not in the last scan)")));
+    body.append(tr);
+  }
+}
+
+function showScan(st) {
+  const bar = document.getElementById("scan-progress");
+  const state = document.getElementById("scan-state");
+  document.getElementById("scan").disabled = st.running;
+  bar.hidden = !st.running;
+  if (st.running) {
+    bar.max = Math.max(1, st.total);
+    bar.value = st.probed;
+    state.textContent = `${st.probed}/${st.total} probed, ${st.found} found`;
+  } else if (st.scan > 0) {
+    state.textContent = `last scan: ${st.found} node(s), ${st.gateways} gateway(s) in ${st.seconds.toFixed(2)} s`;
+  }
+}
+
+async function followScan() {
+  for (let i = 0; i < 18000; i++) {  // bounded: half an hour of polling
+    const st = await rpc("scanStatus");
+    showScan(st);
+    if (!st.running) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  showGateways((await rpc("listGateways")).gateways);
+}
+
+document.getElementById("scan").addEventListener("click", async () => {
+  try {
+    await rpc("startScan");
+    await followScan();
+  } catch (e) {
+    document.getElementById("scan-state").textContent = `scan failed: ${e.message}`;
+  }
+});
+
 async function refresh() {
   const error = document.getElementById("error");
   try {
-    const [info, status, plugins] =
-      await Promise.all([rpc("nodeInfo"), rpc("status"), rpc("listPlugins")]);
+    const [info, status, plugins, gateways, scan] = await Promise.all([
+      rpc("nodeInfo"), rpc("status"), rpc("listPlugins"), rpc("listGateways"), rpc("scanStatus")]);
     showNode(info, status);
+    showGateways(gateways.gateways);
+    showScan(scan);
     showPlugins(plugins.plugins);
     error.hidden = true;
   } catch (e) {
