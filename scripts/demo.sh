@@ -348,6 +348,11 @@ if show sub curl -sS --max-time 5 "$url"; then
   die "the subscriber reached $url before connecting: the topology leaks"
 fi
 
+say "the subscriber scans the mesh and finds the gateway's offer"
+show sub "$cli" -f "$tmp/sub.yaml" -s || die "the subscriber's scan failed"
+run_in sub "$cli" -f "$tmp/sub.yaml" --json -l | grep -q '"name" : "demo-gw"' ||
+  die "the subscriber's scan did not find the gateway"
+
 say "the gateway's nodeInfo, asked from the subscriber across the relay"
 show sub "$cli" -f "$tmp/sub.yaml" --rpc "$gw_mesh" --info || true
 

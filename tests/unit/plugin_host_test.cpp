@@ -14,6 +14,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 
 #include <future>
+#include <map>
 #include <thread>
 
 namespace mnigs {
@@ -134,9 +135,10 @@ TEST_F(PluginHostTest, GoodPluginRunsOthersAreReportedFailed) {
   EXPECT_EQ(create["state"], "failed");
   EXPECT_NE(create["error"].asString().find("no resources"), std::string::npos);
   EXPECT_EQ(find("test_wrong_abi.so")["state"], "refused");
-  EXPECT_EQ(host_->running(), (std::vector<std::string>{"discovery/good", "payment/fakepay",
-                                                      "tunnel/fake"}));
-  EXPECT_EQ(host_->suites(), std::vector<std::string>{"testnet-fake-fakepay"});
+  EXPECT_EQ(host_->running(), (std::vector<std::string>{"discovery/good", "discovery/silent",
+                                                      "payment/fakepay", "tunnel/fake"}));
+  EXPECT_EQ(host_->suites(),
+            (std::vector<std::string>{"silentnet-fake-fakepay", "testnet-fake-fakepay"}));
 }
 
 TEST_F(PluginHostTest, PluginMethodsAreServedUnderItsName) {
@@ -180,6 +182,35 @@ TEST_F(PluginHostTest, DisabledPluginIsNotStarted) {
   start_host();
   EXPECT_EQ(find("test_good.so")["state"], "disabled");
   EXPECT_NE(schema.find("good", "greeting"), nullptr);  // its keys stay valid in the file
+}
+
+TEST_F(PluginHostTest, DiscoverAllCollectsAnswersAndDoesNotWaitForASilentPlugin) {
+  start_host();
+  std::promise<std::vector<PluginHost::Discovered>> p;
+  host_->discover_all(std::chrono::milliseconds(300),
+                      [&](std::vector<PluginHost::Discovered> r) { p.set_value(std::move(r)); });
+  auto results = p.get_future().get();
+  std::map<std::string, PluginHost::Discovered> by_name;
+  for (auto& r : results) by_name[r.plugin] = r;
+  ASSERT_TRUE(by_name.count("good"));
+  EXPECT_EQ(by_name["good"].network, "testnet");
+  EXPECT_EQ(by_name["good"].found.error, "");
+  ASSERT_EQ(by_name["good"].found.candidates.size(), 1u);
+  EXPECT_EQ(by_name["good"].found.candidates[0].address, "10.1.2.3");
+  ASSERT_TRUE(by_name.count("silent"));
+  EXPECT_EQ(by_name["silent"].found.error, "did not answer within 300 ms");
+  EXPECT_TRUE(by_name["silent"].found.candidates.empty());
+}
+
+TEST_F(PluginHostTest, PaymentTermsComeFromRunningPaymentPlugins) {
+  start_host();
+  std::promise<Json::Value> p;
+  host_->payment_terms([&](Json::Value t) { p.set_value(std::move(t)); });
+  Json::Value terms = p.get_future().get();
+  ASSERT_TRUE(terms.isObject()) << terms.toStyledString();
+  // The throwing payment plugin failed at start: it offers nothing.
+  EXPECT_FALSE(terms.isMember("throwing")) << terms.toStyledString();
+  EXPECT_TRUE(terms["fakepay"].isObject()) << terms.toStyledString();
 }
 
 TEST(PluginLoader, MissingDirectoryIsAWarning) {
