@@ -138,6 +138,7 @@ void Daemon::on_live_change(const std::vector<ConfigChange>& changes) {
   for (const auto& c : changes) {
     log_.info("config: ", c.dotted(), " changed");
     if (c.section == "daemon" && c.key == "logLevel") apply_log_level(*config);
+    if (c.section == "scan" && c.key == "interval") scanner_->interval_changed();
     if (config_->schema.section(c.section) && config_->schema.section(c.section)->owner != "core")
       plugins_->config_changed(c.section);
     events_->publish("config.changed", Json::Value(c.dotted()));

@@ -15,8 +15,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A background scan waits this long after start-up, so that discovery
-// plugins have talked to their daemons first.
+// The first background scan waits this long after start-up (or one
+// scan.interval if that is shorter), so that discovery plugins have talked to
+// their daemons first.
 constexpr auto first_background_scan = 15s;
 // scan.progress events at most this often.
 constexpr auto progress_interval = 200ms;
@@ -96,9 +97,26 @@ void Scanner::start() {
       strand_,
       [this](std::uint64_t last) {
         if (!running_) scan_ = std::max(scan_, last);
-        arm_timer(first_background_scan);
+        arm_timer(first_delay());
       },
-      [this](std::string) { arm_timer(first_background_scan); });
+      [this](std::string) { arm_timer(first_delay()); });
+}
+
+std::chrono::seconds Scanner::first_delay() const {
+  auto interval = std::chrono::seconds(config_.get()->get_int("scan", "interval"));
+  return interval.count() > 0 ? std::min<std::chrono::seconds>(first_background_scan, interval)
+                              : first_background_scan;
+}
+
+void Scanner::interval_changed() {
+  boost::asio::post(strand_, [this] {
+    if (stopped_) return;
+    timer_.cancel();
+    auto interval = std::chrono::seconds(config_.get()->get_int("scan", "interval"));
+    if (interval.count() == 0) return arm_timer(60s);
+    auto since = std::chrono::seconds(std::max<std::int64_t>(0, wall() - finished_at_));
+    arm_timer(finished_at_ && since < interval ? interval - since : std::chrono::seconds(0));
+  });
 }
 
 void Scanner::stop() {
@@ -116,8 +134,10 @@ void Scanner::arm_timer(std::chrono::seconds delay) {
     if (ec || stopped_) return;
     auto interval = std::chrono::seconds(config_.get()->get_int("scan", "interval"));
     if (interval.count() == 0) return arm_timer(60s);  // off; look again later
-    auto since = std::chrono::seconds(wall() - finished_at_);
-    if (running_ || (finished_at_ && since < interval)) return arm_timer(interval - since);
+    if (running_) return arm_timer(interval);
+    // A scan asked for by hand counts: the next one is due an interval after it.
+    auto since = std::chrono::seconds(std::max<std::int64_t>(0, wall() - finished_at_));
+    if (finished_at_ && since < interval) return arm_timer(interval - since);
     begin(true);
     arm_timer(interval);
   });

@@ -41,6 +41,9 @@ class Scanner {
 
   // Loads the last scan number and arms the background timer.
   void start();
+  // scan.interval changed: the next background scan is due an interval after
+  // the last one (at once if that has passed).
+  void interval_changed();
   // Cancels the timer and the scan in progress (its results are dropped).
   void stop();
 
@@ -80,6 +83,7 @@ class Scanner {
   void finish(std::uint64_t scan);
   void progress(bool force);
   void arm_timer(std::chrono::seconds delay);
+  std::chrono::seconds first_delay() const;
   Json::Value status_now() const;
   std::int64_t wall() const;
 

@@ -5,6 +5,7 @@
 #include <json/json.h>
 
 #include <memory>
+#include <thread>
 
 #include "harness/http_echo.hpp"
 #include "harness/scan.hpp"
@@ -160,6 +161,27 @@ TEST_F(Scan, CliScansWithProgressAndListsGateways) {
   std::istringstream in2(r.out);
   ASSERT_TRUE(Json::parseFromStream(Json::CharReaderBuilder(), in2, &parsed, &errors)) << r.out;
   EXPECT_EQ(parsed["found"].asInt(), 3) << r.out;
+}
+
+TEST_F(Scan, BackgroundScansRunEveryInterval) {
+  // s runs with scan.interval 0: nothing happens by itself.
+  EXPECT_EQ(s_->rpc("scanStatus")["result"]["scan"].asInt(), 0);
+  Json::Value change(Json::objectValue);
+  change["scan.interval"] = 1;
+  ASSERT_TRUE(rpc_succeeded(s_->rpc("setConfig", change)));
+  // No scan has run yet, so the first is due at once; then one a second.
+  Json::Value status;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    status = s_->rpc("scanStatus")["result"];
+    if (status["scan"].asInt() >= 2 && !status["running"].asBool()) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_GE(status["scan"].asInt(), 2) << to_json(status);
+  EXPECT_TRUE(status["background"].asBool()) << to_json(status);
+  EXPECT_EQ(status["found"].asInt(), 3) << to_json(status);
+  EXPECT_EQ(node_names(s_->rpc("listGateways")["result"]["gateways"]),
+            std::set<std::string>{"g"});
 }
 
 TEST_F(Scan, ScanMethodsAreAdminOnly) {
