@@ -31,6 +31,10 @@ struct PluginHost::Record {
   State state = State::refused;
   std::string error;
   std::string suite_part;  // network() or method(), cached at start
+  // Discovery only: whether its last discover() answered without an error
+  // (its routing daemon is there). Networks that are not are left out of
+  // the suites this node offers and accepts.
+  bool available = true;
   std::unique_ptr<Context> context;
   Plugin* instance = nullptr;
 };
@@ -384,7 +388,7 @@ std::vector<std::string> PluginHost::suites() const {
     std::lock_guard lock(mutex_);
     for (const auto& r : records_) {
       if (r->state != State::running || r->suite_part.empty()) continue;
-      if (r->lib.kind == "discovery") networks.insert(r->suite_part);
+      if (r->lib.kind == "discovery" && r->available) networks.insert(r->suite_part);
       else if (r->lib.kind == "tunnel") tunnels.insert(r->suite_part);
       else if (r->lib.kind == "payment") payments.insert(r->suite_part);
     }
@@ -427,10 +431,15 @@ void PluginHost::discover_all(std::chrono::milliseconds timeout,
     gather->results[i].found.error =
         "did not answer within " + std::to_string(timeout.count()) + " ms";
   }
-  auto finish = [this, gather] {  // with gather->mutex held
+  auto finish = [this, gather, live] {  // with gather->mutex held
     if (gather->finished) return;
     gather->finished = true;
     gather->deadline.cancel();
+    {
+      std::lock_guard lock(mutex_);
+      for (std::size_t i = 0; i < live.size(); ++i)
+        live[i]->available = gather->results[i].found.error.empty();
+    }
     boost::asio::post(io_, [gather] { gather->done(std::move(gather->results)); });
   };
   if (live.empty()) {

@@ -57,7 +57,8 @@ class PluginHost {
 
   // Names of running plugins ("kind/name") for nodeInfo.
   std::vector<std::string> running() const;
-  // Suites a gateway offers: network-tunnel-payment over running plugins.
+  // Suites a gateway offers: network-tunnel-payment over running plugins,
+  // without the networks of unavailable discovery plugins.
   std::vector<std::string> suites() const;
 
   // What one discovery plugin reported to discover_all().
@@ -69,7 +70,9 @@ class PluginHost {
   // Asks every running discovery plugin for its candidates, all at once, and
   // calls `done` (on the io_context) with one entry per plugin once all have
   // answered or `timeout` has passed; a plugin that has not answered by then
-  // gets an error saying so, and its late answer is dropped.
+  // gets an error saying so, and its late answer is dropped. A plugin whose
+  // answer carries an error (its daemon is not there) is unavailable until
+  // its next error-free answer: suites() leaves its network out.
   void discover_all(std::chrono::milliseconds timeout,
                     std::function<void(std::vector<Discovered>)> done);
 

@@ -19,6 +19,9 @@ using namespace std::chrono_literals;
 // scan.interval if that is shorter), so that discovery plugins have talked to
 // their daemons first.
 constexpr auto first_background_scan = 15s;
+// How often discovery plugins are asked, between scans, whether their
+// routing daemons are there (this decides the suites the node offers).
+constexpr auto survey_interval = 30s;
 // scan.progress events at most this often.
 constexpr auto progress_interval = 200ms;
 
@@ -78,7 +81,8 @@ Scanner::Scanner(boost::asio::io_context& io, const ConfigHolder& config, Store&
       events_(events),
       self_id_(std::move(self_id)),
       strand_(boost::asio::make_strand(io)),
-      timer_(strand_) {}
+      timer_(strand_),
+      survey_timer_(strand_) {}
 
 std::int64_t Scanner::wall() const {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -100,6 +104,20 @@ void Scanner::start() {
         arm_timer(first_delay());
       },
       [this](std::string) { arm_timer(first_delay()); });
+  boost::asio::post(strand_, [this] { survey(); });
+}
+
+void Scanner::survey() {
+  if (stopped_) return;
+  // A scan asks the plugins anyway; the host notes who answered.
+  if (!running_) {
+    auto timeout = std::chrono::milliseconds(config_.get()->get_int("scan", "discoveryTimeout"));
+    plugins_.discover_all(timeout, [](std::vector<PluginHost::Discovered>) {});
+  }
+  survey_timer_.expires_after(survey_interval);
+  survey_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) survey();
+  });
 }
 
 std::chrono::seconds Scanner::first_delay() const {
@@ -123,6 +141,7 @@ void Scanner::stop() {
   boost::asio::post(strand_, [this] {
     stopped_ = true;
     timer_.cancel();
+    survey_timer_.cancel();
     queue_.clear();
   });
 }

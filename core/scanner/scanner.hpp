@@ -3,7 +3,9 @@
 // what it finds (nodes, gateways with their suites, links, when last seen)
 // in SQLite. One scan at a time; scans also run by themselves every
 // scan.interval seconds. Progress goes out as events ("scan.started",
-// "scan.progress", "scan.node", "scan.finished").
+// "scan.progress", "scan.node", "scan.finished"). Between scans it asks the
+// discovery plugins every 30 s whether their daemons are there, so that the
+// suites this node offers name only networks it is really on.
 //
 // Everything runs on the scanner's own strand; RPC handlers reach it through
 // the asynchronous calls below.
@@ -84,6 +86,9 @@ class Scanner {
   void progress(bool force);
   void arm_timer(std::chrono::seconds delay);
   std::chrono::seconds first_delay() const;
+  // Asks the discovery plugins now and every 30 s, so that the suites
+  // follow which routing daemons are there.
+  void survey();
   Json::Value status_now() const;
   std::int64_t wall() const;
 
@@ -96,6 +101,7 @@ class Scanner {
   std::string self_id_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::steady_timer timer_;
+  boost::asio::steady_timer survey_timer_;
 
   // State of the current (or last) scan; on strand_ only.
   std::uint64_t scan_ = 0;  // number of the current or last scan

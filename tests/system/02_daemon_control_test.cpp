@@ -35,7 +35,7 @@ class DaemonControl : public SystemTest {
     if (HasFatalFailure()) return;
     topology_.node("a").node("b").link("a", "b");
     topology_.up();
-    a_ = std::make_unique<Node>(topology_, "a");
+    a_ = std::make_unique<Node>(topology_, "a", NodeOptions().only_discovery("static"));
   }
 
   // curl inside b against a's link address; returns {status line, body}.

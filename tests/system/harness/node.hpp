@@ -33,6 +33,10 @@ struct NodeOptions {
     config[section][key] = yaml;
     return *this;
   }
+  // Disables every discovery plugin of this build but `name` (through
+  // plugins.disabled), for tests about one network only: the others would
+  // add their networks to the suites and their candidates to scans.
+  NodeOptions& only_discovery(const std::string& name);
   // Appends raw YAML text (whole sections) after the generated ones.
   NodeOptions& append(const std::string& yaml) {
     extra_yaml += yaml;

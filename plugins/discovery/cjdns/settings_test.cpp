@@ -1,0 +1,216 @@
+// Finding cjdroute's admin address and password: cjdroute.conf with its
+// comments, ~/.cjdnsadmin, the order they are tried in, and the sentences
+// the user sees when neither works.
+#include "settings.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace mnigs::cjdns {
+namespace {
+
+// A cjdroute.conf as `cjdroute --genconf` writes it, trimmed: // and /* */
+// comments, "//" inside strings, a trailing comma.
+const char* kConf = R"(/* cjdroute.conf, generated */
+{
+    // Private key:
+    "privateKey": "823e45d5ca85b6f89d2a7feb56d5214d0e2e3afd5456eb0af2c4ac10350ebc70",
+    "publicKey": "u2jf87mgqlxfzdnywp60z3tx6tkulvgh2nyc2jk1zc69zzt2s8u0.k",
+    "ipv6": "fcff:a215:1e7b:a4e9:c00d:0813:93b3:7c87",
+    "authorizedPasswords": [
+        {"password": "peerpass", "user": "default-login"}
+        /* More passwords should look like this.
+        {"password": "x", "user": "y"}, */
+    ],
+    // Settings for administering and extracting information from your router.
+    "admin":
+    {
+        // Port to bind the admin RPC server to.
+        "bind": "127.0.0.1:11235",
+
+        // Password for admin RPC server.
+        "password": "adm1n//not-a-comment"
+    },
+    "router": { "interface": { "type": "TUNInterface" } },
+    "security": [ { "setuser": "nobody", "keepNetAdmin": 1 }, ],
+}
+)";
+
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/mnigs-cjdns-test-XXXXXX";
+    if (!::mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::string p = path_ + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(CjdnsSettings, ReadsAdminFromCommentedConf) {
+  std::string why;
+  auto t = admin_from_conf(kConf, "/etc/cjdroute.conf", &why);
+  ASSERT_TRUE(t) << why;
+  EXPECT_EQ(t->address, "127.0.0.1");
+  EXPECT_EQ(t->port, 11235);
+  EXPECT_EQ(t->password, "adm1n//not-a-comment");
+  EXPECT_EQ(t->endpoint(), "127.0.0.1:11235");
+  EXPECT_EQ(t->source, "/etc/cjdroute.conf");
+}
+
+TEST(CjdnsSettings, ConfWithoutBindUsesCjdroutesDefault) {
+  auto t = admin_from_conf(R"({"admin": {"password": "p"}})", "c", nullptr);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->endpoint(), "127.0.0.1:11234");
+}
+
+TEST(CjdnsSettings, ParsesBindAddresses) {
+  std::string why;
+  EXPECT_EQ(parse_bind("[::1]:11234", &why),
+            std::make_pair(std::string("::1"), std::uint16_t{11234}));
+  EXPECT_EQ(parse_bind("localhost:9", &why),
+            std::make_pair(std::string("127.0.0.1"), std::uint16_t{9}));
+  EXPECT_EQ(parse_bind("0.0.0.0:11234", &why)->first, "127.0.0.1") << "wildcard: ask on loopback";
+  for (const char* bad : {"127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000", "::1:11234",
+                          "[::1]11234", "host.example:11234", "1.2.3.4:12ab"}) {
+    EXPECT_FALSE(parse_bind(bad, &why)) << bad;
+    EXPECT_NE(why.find("is not ADDRESS:PORT"), std::string::npos) << why;
+  }
+  AdminTarget t;
+  t.address = "::1";
+  EXPECT_EQ(t.endpoint(), "[::1]:11234");
+}
+
+TEST(CjdnsSettings, RefusesConfsWithoutAdminPassword) {
+  std::string why;
+  EXPECT_FALSE(admin_from_conf(R"({"router": {}})", "c", &why));
+  EXPECT_EQ(why, "it has no \"admin\" section");
+  EXPECT_FALSE(admin_from_conf(R"({"admin": {"bind": "127.0.0.1:1"}})", "c", &why));
+  EXPECT_EQ(why, "it has no admin.password");
+  EXPECT_FALSE(admin_from_conf("{\"admin\": ", "c", &why));
+  EXPECT_EQ(why.rfind("not valid JSON: Line 1", 0), 0u) << why;
+}
+
+TEST(CjdnsSettings, ReadsCjdnsadmin) {
+  std::string why;
+  auto t = admin_from_cjdnsadmin(
+      R"({"addr": "127.0.0.2", "port": 11300, "password": "pw", "config": "/etc/cjdroute.conf"})",
+      "/root/.cjdnsadmin", &why);
+  ASSERT_TRUE(t) << why;
+  EXPECT_EQ(t->endpoint(), "127.0.0.2:11300");
+  EXPECT_EQ(t->password, "pw");
+  EXPECT_FALSE(admin_from_cjdnsadmin(R"({"addr": "127.0.0.1", "port": 11234})", "f", &why));
+  EXPECT_EQ(why, "it has no \"password\"");
+  EXPECT_FALSE(admin_from_cjdnsadmin(R"({"port": 0, "password": "p"})", "f", &why));
+  EXPECT_FALSE(admin_from_cjdnsadmin(R"({"addr": "cjdns.example", "password": "p"})", "f", &why));
+}
+
+TEST(CjdnsSettings, ExpandsHome) {
+  EXPECT_EQ(expand_home("~/.cjdnsadmin", "/home/u"), "/home/u/.cjdnsadmin");
+  EXPECT_EQ(expand_home("~", "/home/u"), "/home/u");
+  EXPECT_EQ(expand_home("/etc/x", "/home/u"), "/etc/x");
+  EXPECT_EQ(expand_home("~other/x", "/home/u"), "~other/x");
+  EXPECT_EQ(expand_home("~/.cjdnsadmin", ""), "");
+}
+
+TEST(CjdnsSettings, TriesAdminFileFirstThenConf) {
+  TempDir dir;
+  Settings s;
+  s.conf_file = dir.write("cjdroute.conf", kConf);
+  s.admin_file = "~/.cjdnsadmin";
+  std::string why;
+  // No .cjdnsadmin yet: the conf.
+  auto t = find_admin(s, dir.path(), &why);
+  ASSERT_TRUE(t) << why;
+  EXPECT_EQ(t->source, s.conf_file);
+  EXPECT_EQ(t->password, "adm1n//not-a-comment");
+  // With one, it wins.
+  auto admin =
+      dir.write(".cjdnsadmin", R"({"addr": "127.0.0.1", "port": 11234, "password": "fromfile"})");
+  t = find_admin(s, dir.path(), &why);
+  ASSERT_TRUE(t) << why;
+  EXPECT_EQ(t->source, admin);
+  EXPECT_EQ(t->password, "fromfile");
+  // An empty key skips that file.
+  s.admin_file = "";
+  t = find_admin(s, dir.path(), &why);
+  ASSERT_TRUE(t) << why;
+  EXPECT_EQ(t->source, s.conf_file);
+}
+
+TEST(CjdnsSettings, BrokenAdminFileIsAnErrorNotSkipped) {
+  TempDir dir;
+  Settings s;
+  s.conf_file = dir.write("cjdroute.conf", kConf);
+  s.admin_file = dir.write("admin.json", "{ \"addr\": ");
+  std::string why;
+  EXPECT_FALSE(find_admin(s, dir.path(), &why));
+  EXPECT_EQ(why.rfind("cannot use " + s.admin_file + ": not valid JSON", 0), 0u) << why;
+}
+
+TEST(CjdnsSettings, SaysWhichFileCannotBeRead) {
+  TempDir dir;
+  Settings s;
+  s.conf_file = dir.path() + "/cjdroute.conf";
+  s.admin_file = "~/.cjdnsadmin";
+  std::string why;
+  EXPECT_FALSE(find_admin(s, dir.path(), &why));
+  EXPECT_EQ(why, "cannot read " + dir.path() +
+                     "/cjdroute.conf: No such file or directory (and there is no " + dir.path() +
+                     "/.cjdnsadmin)");
+
+  s.admin_file = "";
+  EXPECT_FALSE(find_admin(s, dir.path(), &why));
+  EXPECT_EQ(why, "cannot read " + dir.path() + "/cjdroute.conf: No such file or directory");
+
+  // A directory in place of the file.
+  s.conf_file = dir.path();
+  EXPECT_FALSE(find_admin(s, dir.path(), &why));
+  EXPECT_EQ(why.rfind("cannot", 0), 0u) << why;
+
+  s.conf_file = "";
+  EXPECT_FALSE(find_admin(s, dir.path(), &why));
+  EXPECT_NE(why.find("both empty"), std::string::npos) << why;
+}
+
+// Records declarations, so the README and conf/mnigs.yaml can be held to them.
+class Recorder : public ConfigDeclarer {
+ public:
+  void declare(KeySpec spec) override { keys.push_back(std::move(spec)); }
+  std::vector<KeySpec> keys;
+};
+
+TEST(CjdnsSettings, DeclaresItsKeysWithDefaults) {
+  Recorder r;
+  declare_keys(r);
+  ASSERT_EQ(r.keys.size(), 3u);
+  EXPECT_EQ(r.keys[0].name, "confFile");
+  EXPECT_EQ(r.keys[0].default_value.asString(), "/etc/cjdroute.conf");
+  EXPECT_EQ(r.keys[1].name, "adminFile");
+  EXPECT_EQ(r.keys[1].default_value.asString(), "~/.cjdnsadmin");
+  EXPECT_EQ(r.keys[2].name, "timeout");
+  EXPECT_EQ(r.keys[2].default_value.asInt64(), 2000);
+
+  Json::Value section;
+  for (const auto& k : r.keys) section[k.name] = k.default_value;
+  Settings s = parse_settings(section);
+  EXPECT_EQ(s.conf_file, "/etc/cjdroute.conf");
+  EXPECT_EQ(s.admin_file, "~/.cjdnsadmin");
+  EXPECT_EQ(s.timeout, std::chrono::milliseconds(2000));
+}
+
+}  // namespace
+}  // namespace mnigs::cjdns

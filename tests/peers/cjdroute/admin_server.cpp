@@ -1,0 +1,242 @@
+#include "admin_server.hpp"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace cjdroute_peer {
+
+namespace {
+
+constexpr std::size_t kMaxRequestSize = 512;  // Admin_MAX_REQUEST_SIZE
+constexpr std::size_t kFunctionsPerPage = 8;  // Admin_availableFunctions
+
+std::string hex(const unsigned char* bytes, std::size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out += digits[bytes[i] >> 4];
+    out += digits[bytes[i] & 15];
+  }
+  return out;
+}
+
+bool digest(const EVP_MD* md, const void* data, std::size_t n, unsigned char* out) {
+  unsigned int len = 0;
+  return EVP_Digest(data, n, out, &len, md, nullptr) == 1;
+}
+
+// util/Base32.h: "0123456789bcdfghjklmnpqrstuvwxyz", low bits first.
+std::optional<std::string> base32_decode(const std::string& in) {
+  static const std::string alphabet = "0123456789bcdfghjklmnpqrstuvwxyz";
+  std::string out;
+  unsigned next = 0;
+  int bits = 0;
+  for (char c : in) {
+    auto v = alphabet.find(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+    if (v == std::string::npos) return std::nullopt;
+    next |= static_cast<unsigned>(v) << bits;
+    bits += 5;
+    if (bits >= 8) {
+      out += static_cast<char>(next & 0xff);
+      next >>= 8;
+      bits -= 8;
+    }
+  }
+  if (bits >= 5 || next) return std::nullopt;
+  return out;
+}
+
+struct Function {
+  const char* name;
+  const char* arg;  // its one argument ("" for none)
+  bool required;
+};
+const Function kFunctions[] = {
+    {"Admin_asyncEnabled", "", false},
+    {"Admin_availableFunctions", "page", false},
+    {"InterfaceController_peerStats", "page", false},
+    {"NodeStore_dumpTable", "page", true},
+    {"ping", "", false},
+};
+
+Benc error(const std::string& text) {
+  Benc d = Benc::new_dict();
+  d.entries["error"] = Benc::of(text);
+  return d;
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char out[32];
+  digest(EVP_sha256(), data.data(), data.size(), out);
+  return hex(out, sizeof out);
+}
+
+std::optional<std::string> key_to_ip(const std::string& key) {
+  if (key.size() != 54 || key.compare(52, 2, ".k") != 0) return std::nullopt;
+  auto bytes = base32_decode(key.substr(0, 52));
+  if (!bytes || bytes->size() != 32) return std::nullopt;
+  unsigned char once[64], twice[64];
+  if (!digest(EVP_sha512(), bytes->data(), bytes->size(), once) ||
+      !digest(EVP_sha512(), once, sizeof once, twice))
+    return std::nullopt;
+  if (twice[0] != 0xfc) return std::nullopt;
+  std::string ip;
+  for (int group = 0; group < 8; ++group) {
+    if (group) ip += ':';
+    ip += hex(twice + 2 * group, 2);
+  }
+  return ip;
+}
+
+AdminServer::AdminServer(std::string password, std::size_t page_size)
+    : password_(std::move(password)), page_size_(page_size ? page_size : 1) {}
+
+// admin/Admin.c authValid(), step for step.
+bool AdminServer::auth_valid(const Benc& message, const std::string& bytes,
+                             std::uint64_t now) const {
+  const std::string* cookie_str = message.get_str("cookie");
+  auto cookie =
+      static_cast<std::uint32_t>(cookie_str ? std::strtoll(cookie_str->c_str(), nullptr, 10) : 0);
+  if (!cookie) {
+    const std::int64_t* cookie_int = message.get_int("cookie");
+    cookie = cookie_int ? static_cast<std::uint32_t>(*cookie_int) : 0;
+  }
+  const std::string* submitted = message.get_str("hash");
+  if (cookie > now || cookie < now - 20 || !submitted || submitted->size() != 64) return false;
+
+  // strstr() over the message: it stops at the first NUL byte.
+  std::string text = bytes.substr(0, bytes.find('\0'));
+  auto at = text.find(*submitted);
+  if (at == std::string::npos) return false;
+
+  char pass_and_cookie[64];
+  std::snprintf(pass_and_cookie, sizeof pass_and_cookie, "%s%u", password_.c_str(), cookie);
+  std::string check = bytes;
+  check.replace(at, 64, sha256_hex(pass_and_cookie));
+  return sha256_hex(check) == *submitted;
+}
+
+std::optional<std::string> AdminServer::handle(const std::string& datagram,
+                                               std::uint64_t now) const {
+  if (datagram.size() > kMaxRequestSize) return std::string("d5:error16:Request too big.e");
+  auto message = read_message(datagram);
+  if (!message) return std::nullopt;  // "Unparsable data" / "garbage after byte": logged, dropped
+  const std::string* query = message->get_str("q");
+  if (!query) return std::nullopt;  // "Got a non-query"
+  const std::string* txid = message->get_str("txid");
+
+  auto reply = [&](Benc d) {
+    if (txid) d.entries["txid"] = Benc::of(*txid);
+    return write_padded(d);
+  };
+
+  if (*query == "cookie") {
+    Benc d = Benc::new_dict();
+    d.entries["cookie"] = Benc::of(std::to_string(static_cast<std::uint32_t>(now)));
+    return reply(d);
+  }
+  std::string function = *query;
+  if (*query == "auth") {
+    if (!auth_valid(*message, datagram, now)) return reply(error("Auth failed."));
+    const std::string* aq = message->get_str("aq");
+    function = aq ? *aq : "";
+  }
+
+  const Benc* args = message->get_dict("args");
+  auto page_arg = [&]() -> const std::int64_t* { return args ? args->get_int("page") : nullptr; };
+  for (const auto& f : kFunctions) {
+    if (function != f.name) continue;
+    if (f.required && !page_arg())
+      return reply(
+          error(std::string("Entry [") + f.arg + "] is required and must be of type [Int]"));
+    std::int64_t page = page_arg() && *page_arg() > 0 ? *page_arg() : 0;
+    if (function == "NodeStore_dumpTable") return reply(dump_table(page));
+    if (function == "InterfaceController_peerStats") return reply(peer_stats(page));
+    if (function == "Admin_availableFunctions") return reply(available_functions(page));
+    Benc d = Benc::new_dict();
+    if (function == "ping")
+      d.entries["q"] = Benc::of("pong");
+    else
+      d.entries["asyncEnabled"] = Benc::of(std::int64_t{1});
+    return reply(d);
+  }
+  return reply(error("No functions matched your request, try Admin_availableFunctions()"));
+}
+
+Benc AdminServer::routing_entry(const Node& n) {
+  Benc e = Benc::new_dict();
+  e.entries["ip"] = Benc::of(n.ip);
+  e.entries["addr"] = Benc::of("v" + std::to_string(n.version) + "." + n.path + "." + n.key);
+  e.entries["path"] = Benc::of(n.path);
+  e.entries["link"] = Benc::of(n.link);
+  e.entries["version"] = Benc::of(n.version);
+  e.entries["time"] = Benc::of(std::int64_t{1200});
+  e.entries["bucket"] = Benc::of(std::int64_t{0});
+  return e;
+}
+
+Benc AdminServer::dump_table(std::int64_t page) const {
+  std::vector<const Node*> all;
+  if (self_) all.push_back(&*self_);
+  for (const auto& n : nodes_) all.push_back(&n);
+  Benc table = Benc::new_list();
+  std::size_t from = static_cast<std::size_t>(page) * page_size_;
+  for (std::size_t i = from; i < all.size() && i < from + page_size_; ++i)
+    table.items.push_back(routing_entry(*all[i]));
+  Benc d = Benc::new_dict();
+  d.entries["routingTable"] = table;
+  if (from + page_size_ < all.size()) d.entries["more"] = Benc::of(std::int64_t{1});
+  d.entries["count"] = Benc::of(static_cast<std::int64_t>(all.size()));
+  d.entries["peers"] = Benc::of(static_cast<std::int64_t>(peers_.size()));
+  d.entries["deprecation"] = Benc::of("ip,path,version will soon be removed");
+  return d;
+}
+
+Benc AdminServer::peer_stats(std::int64_t page) const {
+  Benc list = Benc::new_list();
+  std::size_t i = static_cast<std::size_t>(page) * page_size_;
+  for (std::size_t counter = 0; i < peers_.size() && counter < page_size_; ++i, ++counter) {
+    const Node& p = peers_[i];
+    Benc e = Benc::new_dict();
+    e.entries["addr"] = Benc::of("v" + std::to_string(p.version) + "." + p.path + "." + p.key);
+    e.entries["state"] = Benc::of(p.state);
+    for (const char* counter_name : {"bytesIn", "bytesOut", "recvKbps", "sendKbps", "duplicates",
+                                     "lostPackets", "receivedOutOfRange", "isIncoming"})
+      e.entries[counter_name] = Benc::of(std::int64_t{0});
+    e.entries["last"] = Benc::of(std::int64_t{1700000000000});
+    list.items.push_back(e);
+  }
+  Benc d = Benc::new_dict();
+  d.entries["peers"] = list;
+  d.entries["total"] = Benc::of(static_cast<std::int64_t>(peers_.size()));
+  if (i < peers_.size()) d.entries["more"] = Benc::of(std::int64_t{1});
+  return d;
+}
+
+Benc AdminServer::available_functions(std::int64_t page) const {
+  Benc functions = Benc::new_dict();
+  std::size_t i = static_cast<std::size_t>(page) * kFunctionsPerPage;
+  std::size_t count = 0;
+  const std::size_t total = sizeof kFunctions / sizeof kFunctions[0];
+  for (; i < total && count < kFunctionsPerPage; ++i, ++count) {
+    Benc args = Benc::new_dict();
+    if (*kFunctions[i].arg) {
+      Benc spec = Benc::new_dict();
+      spec.entries["required"] = Benc::of(std::int64_t{kFunctions[i].required ? 1 : 0});
+      spec.entries["type"] = Benc::of("Int");
+      args.entries[kFunctions[i].arg] = spec;
+    }
+    functions.entries[kFunctions[i].name] = args;
+  }
+  Benc d = Benc::new_dict();
+  d.entries["availableFunctions"] = functions;
+  if (count >= kFunctionsPerPage) d.entries["more"] = Benc::of(std::int64_t{1});
+  return d;
+}
+
+}  // namespace cjdroute_peer
