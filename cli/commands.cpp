@@ -121,6 +121,26 @@ int cmd_status(Context& ctx) {
                                                          sc["finishedAt"].asInt64()))
                 << " ago\n";
   }
+  auto dht = ctx.client->call("dhtStatus");
+  if (dht.status == CallStatus::ok) {
+    const auto& d = dht.result;
+    std::cout << "dht       ";
+    if (!d["running"].asBool()) {
+      std::cout << "off" << (d["error"].asString().empty() ? "" : " (" + d["error"].asString() + ")")
+                << "\n";
+    } else {
+      const auto& p = d["peers"];
+      std::cout << "node " << d["nodeId"].asString().substr(0, 16) << "…, "
+                << p["ipv4"]["good"].asUInt() + p["ipv6"]["good"].asUInt() << " peer(s), "
+                << d["offers"].asUInt() << " offer(s) heard"
+                << (d["publishing"].asBool() ? ", publishing ours" : "");
+      auto dropped = d["dropped"];
+      std::uint64_t total = 0;
+      for (const auto& k : dropped.getMemberNames()) total += dropped[k].asUInt64();
+      if (total) std::cout << ", " << total << " dropped";
+      std::cout << "\n";
+    }
+  }
   if (!v["restartRequired"].empty())
     std::cout << "restart mnigsd to apply: " << join(v["restartRequired"]) << "\n";
   return exit_code::ok;
@@ -343,14 +363,16 @@ int cmd_list(Context& ctx, bool gateways_only) {
   }
   std::cout << std::left << std::setw(18) << "NAME" << std::setw(28) << "ADDRESS" << std::setw(7)
             << "PORT";
-  if (gateways_only) std::cout << std::setw(34) << "SUITES" << std::setw(10) << "PRICE";
+  if (gateways_only)
+    std::cout << std::setw(34) << "SUITES" << std::setw(10) << "PRICE" << std::setw(10) << "SOURCE";
   else std::cout << std::setw(9) << "GATEWAY" << std::setw(18) << "NETWORKS";
   std::cout << "LAST SEEN\n";
   for (const auto& n : list) {
     std::cout << std::setw(18) << n["name"].asString() << std::setw(28) << n["address"].asString()
               << std::setw(7) << n["port"].asInt();
     if (gateways_only)
-      std::cout << std::setw(34) << join(n["suites"], ",") << std::setw(10) << price(n);
+      std::cout << std::setw(34) << join(n["suites"], ",") << std::setw(10) << price(n)
+                << std::setw(10) << n["source"].asString();
     else
       std::cout << std::setw(9) << (n["gateway"].asBool() ? "yes" : "no") << std::setw(18)
                 << join(n["networks"], ",");

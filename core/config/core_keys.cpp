@@ -72,6 +72,14 @@ void declare_core_keys(Schema& schema) {
     d.declare(int_key("forgetAfter", 86400, 60, 31536000,
                       "Seconds after which a node no scan has reached is forgotten", true));
   });
+  schema.add_section("dht", "core", "Gateway offers spread through a DHT", [](ConfigDeclarer& d) {
+    d.declare(bool_key("enabled", true,
+                       "Join the mnigs DHT: publish this gateway's signed offer, hear others'"));
+    d.declare(int_key("port", 65531, 1, 65535, "UDP port of the DHT node (IPv4 and IPv6)"));
+    d.declare(list_key("bootstrap", ValueType::string_list, {},
+                       "More nodes to join through: HOST, HOST:PORT or [IPv6]:PORT; nodes that "
+                       "discovery and scans find are added by themselves"));
+  });
   schema.add_section("database", "core", "Where state is kept", [](ConfigDeclarer& d) {
     d.declare(string_key("file", "mnigs.db",
                          "SQLite database; a relative path is inside daemon.dataDir"));

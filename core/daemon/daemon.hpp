@@ -11,6 +11,7 @@
 #include "rpc/http_server.hpp"
 #include "rpc/methods/methods.hpp"
 #include "rpc/registry.hpp"
+#include "offers/offers.hpp"
 #include "scanner/scanner.hpp"
 #include "store/store.hpp"
 #include "subscriber/connection.hpp"
@@ -68,6 +69,7 @@ class Daemon {
   std::unique_ptr<Hooks> hooks_;
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<ConnectionManager> connection_;
+  std::unique_ptr<OfferService> offers_;
   std::unique_ptr<Scanner> scanner_;
   std::unique_ptr<CoreServices> services_;
   std::string token_;

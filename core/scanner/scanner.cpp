@@ -70,16 +70,62 @@ void cheapest_price(const Json::Value& info, Json::Value& out) {
   }
 }
 
+// Adds the offers heard in the DHT to a gateway list read from scans: a
+// gateway known both ways becomes "scan+dht" (and as fresh as the newer of
+// the two), one known only from the DHT is added with what its offer says.
+void merge_dht_offers(sqlite3* db, std::int64_t now, Json::Value& list) {
+  Statement st(db, "SELECT offer, received FROM dht_offers WHERE expires > ? ORDER BY node_id");
+  st.bind_int64(1, now);
+  while (st.step()) {
+    Json::Value o = from_json_text(st.column_text(0));
+    const std::int64_t age = std::max<std::int64_t>(0, now - st.column_int64(1));
+    const std::string id = o["id"].asString();
+    bool merged = false;
+    for (auto& g : list) {
+      if (id.empty() || g["dhtId"].asString() != id) continue;
+      g["source"] = "scan+dht";
+      g["age"] = std::min<Json::Int64>(g["age"].asInt64(), age);
+      g["capacity"]["sessions"] = o["sessions"];
+      merged = true;
+    }
+    if (merged) continue;
+    Json::Value g(Json::objectValue);
+    g["id"] = "";
+    g["dhtId"] = id;
+    g["name"] = o["name"];
+    g["addresses"] = o["addresses"];
+    g["address"] = o["addresses"].size() ? o["addresses"][0] : Json::Value("");
+    g["port"] = o["rpcPort"];
+    g["suites"] = o["suites"];
+    g["gateway"] = true;
+    g["price"] = o["price"];
+    g["currency"] = o["currency"];
+    Json::Value capacity(Json::objectValue);
+    capacity["maxConnections"] = o["maxConnections"];
+    capacity["sessions"] = o["sessions"];
+    g["capacity"] = capacity;
+    g["ipv6support"] = o["ipv6"];
+    g["expires"] = o["expires"];
+    g["lastSeen"] = static_cast<Json::Int64>(st.column_int64(1));
+    g["age"] = static_cast<Json::Int64>(age);
+    g["current"] = true;
+    g["source"] = "dht";
+    list.append(g);
+  }
+}
+
 }  // namespace
 
 Scanner::Scanner(boost::asio::io_context& io, const ConfigHolder& config, Store& store,
-                 PluginHost& plugins, CoreEventBus& events, std::string self_id)
+                 PluginHost& plugins, CoreEventBus& events, std::string self_id,
+                 AddressSeen address_seen)
     : io_(io),
       config_(config),
       store_(store),
       plugins_(plugins),
       events_(events),
       self_id_(std::move(self_id)),
+      address_seen_(std::move(address_seen)),
       strand_(boost::asio::make_strand(io)),
       timer_(strand_),
       survey_timer_(strand_) {}
@@ -112,7 +158,11 @@ void Scanner::survey() {
   // A scan asks the plugins anyway; the host notes who answered.
   if (!running_) {
     auto timeout = std::chrono::milliseconds(config_.get()->get_int("scan", "discoveryTimeout"));
-    plugins_.discover_all(timeout, [](std::vector<PluginHost::Discovered>) {});
+    plugins_.discover_all(timeout, [this](std::vector<PluginHost::Discovered> reports) {
+      if (!address_seen_) return;
+      for (const auto& r : reports)
+        for (const auto& c : r.found.candidates) address_seen_(c.address, 0);
+    });
   }
   survey_timer_.expires_after(survey_interval);
   survey_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -255,6 +305,9 @@ void Scanner::on_discovered(std::uint64_t scan, std::vector<PluginHost::Discover
     plan_input.push_back({r.network, std::move(r.found)});
   }
   scan::Plan plan = scan::plan(plan_input, ports);
+  if (address_seen_)
+    for (const auto& t : plan.targets)
+      for (const auto& a : t.addresses) address_seen_(a, 0);
   for (const auto& bad : plan.rejected)
     log_.warn("scan ", scan, ": discovery reported \"", bad, "\", which is not an IP address");
   candidates_ = plan.candidates;
@@ -318,6 +371,9 @@ void Scanner::on_reply(std::uint64_t scan, std::shared_ptr<Probe> p, const std::
         f.addresses.push_back(a);
     f.networks.insert(t.networks.begin(), t.networks.end());
     for (const auto& [n, mid] : t.mesh_ids) f.mesh_ids[n] = mid;
+    if (fresh && address_seen_ && (*info)["dht"]["port"].isUInt() &&
+        (*info)["dht"]["port"].asUInt() > 0 && (*info)["dht"]["port"].asUInt() < 65536)
+      address_seen_(address, static_cast<std::uint16_t>((*info)["dht"]["port"].asUInt()));
     if (fresh) {
       log_.debug("scan ", scan, ": found ", f.name, " at ", address, " port ", t.port,
                  f.gateway ? " (gateway)" : "");
@@ -430,8 +486,9 @@ void Scanner::finish(std::uint64_t scan) {
 
 void Scanner::list(bool gateways_only, std::function<void(Json::Value)> done,
                    std::function<void(std::string)> failed) {
+  const std::int64_t now = wall();
   store_.query<Json::Value>(
-      [gateways_only](sqlite3* db) {
+      [gateways_only, now](sqlite3* db) {
         Statement latest(db, "SELECT COALESCE(MAX(id), 0) FROM scans");
         latest.step();
         const std::int64_t latest_scan = latest.column_int64(0);
@@ -460,6 +517,8 @@ void Scanner::list(bool gateways_only, std::function<void(Json::Value)> done,
           // Reached by the latest scan, or only remembered from an earlier one.
           n["current"] = st.column_int64(12) == latest_scan;
           n["source"] = "scan";
+          n["age"] = static_cast<Json::Int64>(std::max<std::int64_t>(0, now - st.column_int64(11)));
+          n["dhtId"] = info["dht"]["id"].isString() ? info["dht"]["id"] : Json::Value("");
           if (n["gateway"].asBool()) {
             n["price"] = Json::Value();
             n["currency"] = "";
@@ -470,6 +529,7 @@ void Scanner::list(bool gateways_only, std::function<void(Json::Value)> done,
           }
           list.append(n);
         }
+        if (gateways_only) merge_dht_offers(db, now, list);
         Json::Value r(Json::objectValue);
         r[gateways_only ? "gateways" : "nodes"] = list;
         if (!gateways_only) {

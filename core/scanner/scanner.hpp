@@ -35,9 +35,14 @@ class Store;
 
 class Scanner {
  public:
+  // Told of every node address discovery reports (port 0) and of every
+  // node found that runs a DHT node (its dht port): ways into the DHT.
+  using AddressSeen = std::function<void(const std::string& address, std::uint16_t dht_port)>;
+
   // `self_id` is this node's nodeInfo id: a probe that reaches it is not a node found.
   Scanner(boost::asio::io_context& io, const ConfigHolder& config, Store& store,
-          PluginHost& plugins, CoreEventBus& events, std::string self_id);
+          PluginHost& plugins, CoreEventBus& events, std::string self_id,
+          AddressSeen address_seen = {});
   Scanner(const Scanner&) = delete;
   Scanner& operator=(const Scanner&) = delete;
 
@@ -54,7 +59,8 @@ class Scanner {
   void start_scan(std::function<void(Json::Value)> done);
   // scanStatus: progress of the running scan, or the outcome of the last.
   void status(std::function<void(Json::Value)> done);
-  // listNodes / listGateways, from the database.
+  // listNodes / listGateways, from the database. listGateways merges the
+  // offers heard in the DHT: "source" is "scan", "dht" or "scan+dht".
   void list(bool gateways_only, std::function<void(Json::Value)> done,
             std::function<void(std::string)> failed);
 
@@ -99,6 +105,7 @@ class Scanner {
   CoreEventBus& events_;
   StderrLogger log_{"scan"};
   std::string self_id_;
+  AddressSeen address_seen_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer survey_timer_;

@@ -81,6 +81,15 @@ CREATE TABLE scans (
   errors     TEXT    NOT NULL      -- JSON array
 );
 )sql"},
+      {4, "gateway offers heard in the DHT",
+       R"sql(
+CREATE TABLE dht_offers (
+  node_id  TEXT    PRIMARY KEY,  -- the publisher's DHT identity (hex key id)
+  offer    TEXT    NOT NULL,     -- JSON: the verified offer
+  received INTEGER NOT NULL,     -- unix time it was last heard
+  expires  INTEGER NOT NULL      -- unix time it stops being believed
+);
+)sql"},
   };
   return list;
 }

@@ -21,6 +21,7 @@ class Store;
 class SessionManager;
 class ConnectionManager;
 class Scanner;
+class OfferService;
 
 // The running config plus what is needed to change it.
 struct ConfigRuntime {
@@ -43,6 +44,7 @@ struct CoreServices {
   SessionManager& sessions;
   ConnectionManager& connection;
   Scanner& scanner;
+  OfferService& offers;
   std::chrono::steady_clock::time_point started;
   std::string node_id;  // nodeInfo's id: this node's stable identity
 };
@@ -57,6 +59,9 @@ void register_session_methods(MethodRegistry& registry, CoreServices& core);
 
 // startScan, scanStatus, listNodes, listGateways (admin).
 void register_scan_methods(MethodRegistry& registry, CoreServices& core);
+
+// dhtStatus (admin).
+void register_dht_methods(MethodRegistry& registry, CoreServices& core);
 
 // True when a call carries no params (absent, {} or []).
 bool no_params(const Json::Value& params);

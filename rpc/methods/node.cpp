@@ -1,5 +1,6 @@
 // nodeInfo, status and listPlugins.
 #include "gateway/sessions.hpp"
+#include "offers/offers.hpp"
 #include "os/interfaces.hpp"
 #include "rpc/http_server.hpp"
 #include "rpc/methods/methods.hpp"
@@ -51,6 +52,9 @@ void register_node_methods(MethodRegistry& registry, CoreServices& core) {
                      !config->get_string("daemon", "listenIpv6").empty() && os::has_routable_ipv6();
                  r["rpcport"] = static_cast<int>(config->get_int("daemon", "rpcport"));
                  r["plugins"] = strings(core.plugins.running());
+                 // The DHT identity (public key id) and port, so that a
+                 // scanner can join the DHT through this node.
+                 if (Json::Value dht = core.offers.node_info(); !dht.isNull()) r["dht"] = dht;
                  if (!gateway) return reply.result(r);
                  // A gateway's offer: what each payment method asks, and how
                  // full it is.

@@ -1,5 +1,7 @@
-// startScan, scanStatus, listNodes and listGateways: the scanner's admin face.
+// startScan, scanStatus, listNodes and listGateways: the scanner's admin
+// face; dhtStatus: the DHT node's.
 #include "rpc/methods/methods.hpp"
+#include "offers/offers.hpp"
 #include "scanner/scanner.hpp"
 
 namespace mnigs {
@@ -31,6 +33,15 @@ void register_scan_methods(MethodRegistry& registry, CoreServices& core) {
                        });
                  });
   }
+}
+
+void register_dht_methods(MethodRegistry& registry, CoreServices& core) {
+  registry.add("dhtStatus", Access::admin,
+               [&core](const Json::Value& params, const CallInfo&, Responder reply) {
+                 if (!no_params(params))
+                   return reply.error(rpc_error::invalid_params, "dhtStatus takes no params");
+                 core.offers.status([reply](Json::Value r) { reply.result(std::move(r)); });
+               });
 }
 
 }  // namespace mnigs

@@ -131,6 +131,9 @@ std::string Node::config_text() const {
         {"authorizedNetworks", "[\"127.0.0.0/8\", \"::1/128\"]"}}},
       {"database", {{"file", yaml_quote(dir_ + "/mnigs.db")}}},
       {"plugins", {{"dir", yaml_quote(MNIGS_PLUGIN_BUILD_DIR)}}},
+      // Off unless a test is about the DHT: each node would first create an
+      // RSA identity, seconds of CPU that other tests do not need.
+      {"dht", {{"enabled", "false"}}},
   };
   for (const auto& [section, keys] : options_.config)
     for (const auto& [key, value] : keys) config[section][key] = value;

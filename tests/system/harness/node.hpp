@@ -26,6 +26,8 @@ namespace mnigs::test {
 // section -> key -> YAML value text (quoted strings, numbers, [lists], ...).
 using ConfigOverrides = std::map<std::string, std::map<std::string, std::string>>;
 
+// The generated config disables the DHT (dht.enabled: false); tests about
+// it set it to true.
 struct NodeOptions {
   // Sets section.key to a YAML value text, e.g. set("gateway", "enabled", "true")
   // or set("static", "peers", "[\"10.77.1.2\"]"). Quote strings (yaml_quote).

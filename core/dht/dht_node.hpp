@@ -1,0 +1,155 @@
+// An OpenDHT node inside mnigsd: joins the mnigs DHT (its own network id and
+// UDP port), publishes this gateway's signed offer and listens for the
+// offers of others, believing only those that pass check_offer_value.
+//
+// Threads: OpenDHT runs its own (one runs the DHT: protocol, timers and our
+// callbacks; one receives UDP; a small pool resolves bootstrap names). Our
+// callbacks on those threads only check values and bump atomic counters,
+// then post the results to the executor given to the constructor, where the
+// offer table is kept and the OffersCallback runs. They never take a lock
+// that the executor side holds while calling into OpenDHT, so the two
+// cannot deadlock.
+//
+// Call start, stop, publish, withdraw, listen and stop_listening from that
+// executor (a strand if the io_context has several threads). node_id,
+// status, offers and bootstrap may be called from any thread.
+#pragma once
+
+#include "dht/offer.hpp"
+
+#include <mnigs/log.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <json/value.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mnigs {
+
+// The UDP port a node uses unless configured otherwise (dht.port).
+inline constexpr std::uint16_t default_dht_port = 65531;
+// The mnigs DHT's network id: the ASCII bytes "mnig" (0x6d6e6967). OpenDHT
+// nodes ignore packets carrying another network id, so mnigs nodes never
+// join the public OpenDHT network (id 0) or any other.
+inline constexpr std::uint32_t mnigs_dht_network_id = 0x6d6e6967;
+
+// Received offers refused, by reason (see OfferVerdict). Counted for every
+// copy received, whether it came for our listener or to be stored here.
+struct DhtDropCounters {
+  std::uint64_t unsigned_values = 0;
+  std::uint64_t bad_signature = 0;
+  std::uint64_t forged = 0;
+  std::uint64_t expired = 0;
+  std::uint64_t malformed = 0;
+  std::uint64_t total() const {
+    return unsigned_values + bad_signature + forged + expired + malformed;
+  }
+};
+
+struct DhtStatus {
+  bool running = false;
+  std::string node_id;     // identity: hex SHA-256 id of our public key
+  std::string routing_id;  // OpenDHT's node id in the routing table (hex)
+  std::uint32_t network_id = 0;
+  std::uint16_t port4 = 0, port6 = 0;  // bound UDP ports, 0 = family off
+  unsigned good4 = 0, dubious4 = 0, good6 = 0, dubious6 = 0;  // peers
+  bool listening = false;
+  std::size_t offers = 0;  // verified offers known now
+  bool publishing = false;
+  std::int64_t published_expires = 0;  // of our last signed offer
+  std::uint64_t puts_ok = 0, puts_failed = 0;
+  DhtDropCounters dropped;
+};
+// {"running", "nodeId", "routingId", "networkId", "port4", "port6", "peers":
+// {"ipv4": {"good", "dubious"}, "ipv6": {...}}, "listening", "offers",
+// "publishing", "publishedExpires", "puts": {"ok", "failed"}, "dropped":
+// {"unsigned", "badSignature", "forged", "expired", "malformed"}}
+Json::Value to_json(const DhtStatus& status);
+
+// "host", "host:port", "1.2.3.4:port", "[v6]:port" or a bare IPv6 literal
+// -> (host, port); `default_port` when none is given. nullopt with `why`.
+std::optional<std::pair<std::string, std::uint16_t>> parse_dht_endpoint(
+    std::string_view text, std::uint16_t default_port, std::string* why = nullptr);
+
+class DhtNode {
+ public:
+  struct Options {
+    // Holds dht.key, dht.crt (the identity) and dht.nodes (routing table).
+    std::filesystem::path data_dir;
+    std::uint16_t port = default_dht_port;  // UDP, both families; 0 = any free port
+    std::string bind4 = "0.0.0.0";          // IPv4 address to bind; "" = no IPv4
+    std::string bind6 = "::";               // IPv6 address to bind; "" = no IPv6
+    std::uint32_t network_id = mnigs_dht_network_id;
+    // Nodes to join through, as parse_dht_endpoint takes them.
+    std::vector<std::string> bootstrap;
+    // Lifetime of each signed offer we publish; it is re-signed and put
+    // again at half of it. From 10 s to 600 s (the DHT keeps values 600 s).
+    std::chrono::seconds offer_ttl{600};
+    std::shared_ptr<Logger> log;  // optional; thread-safe
+  };
+
+  // Offers that are new or changed (expired = false), or that are gone:
+  // withdrawn, expired, or dropped by the DHT (expired = true). Runs on the
+  // executor.
+  using OffersCallback = std::function<void(std::vector<GatewayOffer> offers, bool expired)>;
+
+  DhtNode(boost::asio::any_io_executor executor, Options options);
+  ~DhtNode();  // stop()
+  DhtNode(const DhtNode&) = delete;
+  DhtNode& operator=(const DhtNode&) = delete;
+
+  // Loads or creates the identity (a few seconds of CPU the first time),
+  // binds the UDP port(s), restores the routing table from dht.nodes and
+  // bootstraps. Throws std::runtime_error ("dht: ...") when the identity
+  // cannot be loaded or no address can be bound. Blocking.
+  void start();
+  // Withdraws our offer (waiting at most 3 s for the DHT to take the
+  // withdrawal), saves the routing table to dht.nodes, stops OpenDHT's
+  // threads and forgets the offers heard (without calling the callback).
+  // Blocking; idempotent.
+  void stop();
+  bool running() const;
+
+  // Our identity id (GatewayOffer::node_id); "" before the first start().
+  std::string node_id() const;
+
+  // Adds a node to join through: pinged now, retried while we have no
+  // peers. Repeats of the same host and port are ignored.
+  void bootstrap(const std::string& host, std::uint16_t port);
+
+  // Publishes `offer` as ours: node_id and expires are filled in, then it is
+  // signed and put; re-signed and put again every offer_ttl / 2 until
+  // withdraw() or stop(). Call again when anything in it changes (e.g. the
+  // load), preferably not more than once every few seconds. Before start()
+  // it is kept and published on start. False with `why` when the offer is
+  // not valid.
+  bool publish(GatewayOffer offer, std::string* why = nullptr);
+  // Replaces our offer in the DHT with a signed withdrawal and stops
+  // refreshing it. No-op when nothing is published.
+  void withdraw();
+
+  // Listens for offers; `callback` replaces any earlier one. Before start()
+  // it takes effect on start.
+  void listen(OffersCallback callback);
+  void stop_listening();
+
+  // Verified offers known now, by node id (withdrawals and expired ones
+  // removed).
+  std::vector<GatewayOffer> offers() const;
+  DhtStatus status() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace mnigs

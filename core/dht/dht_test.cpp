@@ -1,0 +1,828 @@
+// core/dht: offers' wire form and checks, the identity files, and DhtNodes
+// talking over loopback (ephemeral ports, temporary data directories). A
+// bare OpenDHT node plays the attacker: it puts values mnigs never would.
+#include "dht/dht_node.hpp"
+#include "dht/identity.hpp"
+#include "dht/offer.hpp"
+#include "dht/offer_value.hpp"
+
+#include <opendht.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+#include <json/reader.h>
+#include <json/writer.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace mnigs {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Generous: these are deadlines for things that take milliseconds on
+// loopback, not timing assertions.
+constexpr auto deadline = 20s;
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "mnigs-dht-test-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+unsigned file_mode(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 0777;
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+// 2048-bit keys keep the network tests quick; the identity test measures
+// the real 4096-bit generation.
+dht::crypto::Identity test_identity() {
+  return dht::crypto::generateIdentity("test", {}, 2048);
+}
+
+std::string seed_identity(const fs::path& dir) {
+  const auto identity = test_identity();
+  save_identity(dir, identity);
+  return identity_id(identity.first->getPublicKey());
+}
+
+GatewayOffer sample_offer(const std::string& node_id, const std::string& name = "gw") {
+  GatewayOffer o;
+  o.node_id = node_id;
+  o.name = name;
+  o.addresses = {"10.1.0.1", "fd00::1"};
+  o.rpc_port = 65533;
+  o.suites = {"static-forwarding-free", "babel-forwarding-free"};
+  o.price = 0.5;
+  o.currency = "EUR";
+  o.max_connections = 10;
+  o.sessions = 2;
+  o.ipv6 = true;
+  o.expires = unix_now() + 600;
+  return o;
+}
+
+Json::Value parse_json(const std::string& text) {
+  Json::Value v;
+  std::istringstream in(text);
+  in >> v;
+  return v;
+}
+
+std::string to_text(const Json::Value& v) {
+  Json::StreamWriterBuilder b;
+  b["indentation"] = "";
+  return Json::writeString(b, v);
+}
+
+// ---------------------------------------------------------------- offers
+
+TEST(Offer, RoundTripsThroughTheWireForm) {
+  const auto offer = sample_offer(std::string(64, 'a'), "Gateway Ö");
+  std::string why;
+  const auto text = encode_offer(offer, &why);
+  ASSERT_TRUE(text) << why;
+  EXPECT_LE(text->size(), max_offer_bytes);
+  const auto json = parse_json(*text);
+  EXPECT_EQ(json["v"].asInt(), 1);
+  EXPECT_EQ(json["rpcPort"].asInt(), 65533);
+  EXPECT_FALSE(json.isMember("withdrawn"));  // only written when true
+  const auto back = decode_offer(*text, &why);
+  ASSERT_TRUE(back) << why;
+  EXPECT_EQ(*back, offer);
+
+  auto withdrawn = offer;
+  withdrawn.withdrawn = true;
+  const auto back2 = decode_offer(*encode_offer(withdrawn));
+  ASSERT_TRUE(back2);
+  EXPECT_TRUE(back2->withdrawn);
+}
+
+TEST(Offer, IgnoresUnknownMembers) {
+  auto json = offer_to_json(sample_offer(std::string(64, 'b')));
+  json["futureField"] = "x";
+  EXPECT_TRUE(decode_offer(to_text(json)));
+}
+
+// Each mutation of a valid offer must be refused, with a reason.
+TEST(Offer, RefusesEveryMalformedField) {
+  const auto good = offer_to_json(sample_offer(std::string(64, 'c')));
+  const std::vector<std::pair<std::string, std::function<void(Json::Value&)>>> cases = {
+      {"no version", [](Json::Value& j) { j.removeMember("v"); }},
+      {"version 2", [](Json::Value& j) { j["v"] = 2; }},
+      {"no id", [](Json::Value& j) { j.removeMember("id"); }},
+      {"short id", [](Json::Value& j) { j["id"] = std::string(63, 'c'); }},
+      {"uppercase id", [](Json::Value& j) { j["id"] = std::string(64, 'C'); }},
+      {"id not a string", [](Json::Value& j) { j["id"] = 5; }},
+      {"name not a string", [](Json::Value& j) { j["name"] = Json::Value(Json::arrayValue); }},
+      {"name too long", [](Json::Value& j) { j["name"] = std::string(129, 'n'); }},
+      {"name with control", [](Json::Value& j) { j["name"] = "a\nb"; }},
+      {"addresses not a list", [](Json::Value& j) { j["addresses"] = "10.0.0.1"; }},
+      {"no addresses", [](Json::Value& j) { j["addresses"] = Json::Value(Json::arrayValue); }},
+      {"address not a string", [](Json::Value& j) { j["addresses"][0] = 10; }},
+      {"address a name", [](Json::Value& j) { j["addresses"][0] = "gw.example"; }},
+      {"address with zone", [](Json::Value& j) { j["addresses"][0] = "fe80::1%eth0"; }},
+      {"address link-local", [](Json::Value& j) { j["addresses"][0] = "fe80::1"; }},
+      {"address loopback", [](Json::Value& j) { j["addresses"][0] = "127.0.0.1"; }},
+      {"address unspecified", [](Json::Value& j) { j["addresses"][0] = "::"; }},
+      {"address multicast", [](Json::Value& j) { j["addresses"][0] = "224.0.0.1"; }},
+      {"address with port", [](Json::Value& j) { j["addresses"][0] = "10.0.0.1:80"; }},
+      {"duplicate address", [](Json::Value& j) { j["addresses"][1] = j["addresses"][0]; }},
+      {"17 addresses",
+       [](Json::Value& j) {
+         j["addresses"] = Json::Value(Json::arrayValue);
+         for (int i = 0; i < 17; ++i) j["addresses"].append("10.0.0." + std::to_string(i + 1));
+       }},
+      {"port as string", [](Json::Value& j) { j["rpcPort"] = "65533"; }},
+      {"port fractional", [](Json::Value& j) { j["rpcPort"] = 65533.5; }},
+      {"port as float", [](Json::Value& j) { j["rpcPort"] = 80.0; }},
+      {"port 0", [](Json::Value& j) { j["rpcPort"] = 0; }},
+      {"port 65536", [](Json::Value& j) { j["rpcPort"] = 65536; }},
+      {"no suites", [](Json::Value& j) { j["suites"] = Json::Value(Json::arrayValue); }},
+      {"suite not a string", [](Json::Value& j) { j["suites"][0] = true; }},
+      {"suite with space", [](Json::Value& j) { j["suites"][0] = "a b"; }},
+      {"suite too long", [](Json::Value& j) { j["suites"][0] = std::string(129, 's'); }},
+      {"33 suites",
+       [](Json::Value& j) {
+         j["suites"] = Json::Value(Json::arrayValue);
+         for (int i = 0; i < 33; ++i) j["suites"].append("s" + std::to_string(i));
+       }},
+      {"price as string", [](Json::Value& j) { j["price"] = "0"; }},
+      {"price negative", [](Json::Value& j) { j["price"] = -1; }},
+      {"price huge", [](Json::Value& j) { j["price"] = 1e300; }},
+      {"currency too long", [](Json::Value& j) { j["currency"] = std::string(17, 'c'); }},
+      {"currency with slash", [](Json::Value& j) { j["currency"] = "EUR/h"; }},
+      {"maxConnections 0", [](Json::Value& j) { j["maxConnections"] = 0; }},
+      {"maxConnections negative", [](Json::Value& j) { j["maxConnections"] = -5; }},
+      {"sessions too many", [](Json::Value& j) { j["sessions"] = 1'000'001; }},
+      {"ipv6 as number", [](Json::Value& j) { j["ipv6"] = 1; }},
+      {"no expires", [](Json::Value& j) { j.removeMember("expires"); }},
+      {"expires negative", [](Json::Value& j) { j["expires"] = -1; }},
+      {"expires as string", [](Json::Value& j) { j["expires"] = "tomorrow"; }},
+      {"withdrawn as string", [](Json::Value& j) { j["withdrawn"] = "yes"; }},
+  };
+  for (const auto& [name, mutate] : cases) {
+    Json::Value bad = good;
+    mutate(bad);
+    std::string why;
+    EXPECT_FALSE(decode_offer(to_text(bad), &why)) << name;
+    EXPECT_FALSE(why.empty()) << name;
+  }
+  // Raw bytes that are not UTF-8 (the writer above would escape them).
+  for (const std::string& raw : {std::string("a\xc3("), std::string("\xc0\xaf"),
+                                 std::string("\xed\xa0\x80"), std::string("\xff")}) {
+    Json::Value named = good;
+    named["name"] = "@NAME@";
+    std::string text = to_text(named);
+    text.replace(text.find("@NAME@"), 6, raw);
+    EXPECT_FALSE(decode_offer(text)) << "name bytes " << Json::Value(raw).toStyledString();
+  }
+}
+
+TEST(Offer, RefusesTextThatIsNotOneStrictJsonObject) {
+  const std::string good = *encode_offer(sample_offer(std::string(64, 'd')));
+  for (const std::string& text :
+       {std::string(""), std::string("not json"), good + "x", good + good, std::string("[]"),
+        std::string("{\"v\":1,\"v\":1}"), "[" + good + "]", std::string("{\"v\":1,}")}) {
+    std::string why;
+    EXPECT_FALSE(decode_offer(text, &why)) << text;
+    EXPECT_FALSE(why.empty());
+  }
+  // A duplicate key inside a valid offer: ambiguous, refused.
+  std::string duplicated = good;
+  duplicated.insert(1, "\"name\":\"evil\",");
+  EXPECT_FALSE(decode_offer(duplicated));
+}
+
+TEST(Offer, RefusesOversizeTextAndOffers) {
+  std::string why;
+  EXPECT_FALSE(decode_offer(std::string(max_offer_bytes + 1, ' '), &why));
+  EXPECT_NE(why.find("more than 4096"), std::string::npos) << why;
+
+  // Every field within its limit, but all of them at once is too much.
+  auto big = sample_offer(std::string(64, 'e'), std::string(128, 'n'));
+  big.addresses.clear();
+  for (int i = 0; i < 16; ++i)
+    big.addresses.push_back("fd00:1234:5678:9abc:def0:1234:5678:" + std::to_string(1000 + i));
+  big.suites.clear();
+  for (int i = 0; i < 32; ++i)
+    big.suites.push_back(std::string(120, 's') + std::to_string(100 + i));
+  EXPECT_EQ(validate_offer(big), "");
+  EXPECT_FALSE(encode_offer(big, &why));
+  EXPECT_NE(why.find("more than 4096"), std::string::npos) << why;
+}
+
+TEST(Offer, TimeChecks) {
+  auto offer = sample_offer(std::string(64, 'f'));
+  offer.expires = 1000;
+  EXPECT_EQ(check_offer_time(offer, 999, 3600), "");
+  EXPECT_NE(check_offer_time(offer, 1000, 3600), "");  // expires is exclusive
+  EXPECT_NE(check_offer_time(offer, 2000, 3600), "");
+  EXPECT_NE(check_offer_time(offer, 1000 - 3601, 3600), "");  // claims too long a life
+}
+
+// ---------------------------------------------------------------- values
+
+class OfferValue : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    alice_ = new dht::crypto::Identity(test_identity());
+    mallory_ = new dht::crypto::Identity(test_identity());
+  }
+  static void TearDownTestSuite() {
+    delete alice_;
+    delete mallory_;
+  }
+  static std::string id_of(const dht::crypto::Identity& who) {
+    return identity_id(who.first->getPublicKey());
+  }
+  static std::shared_ptr<dht::Value> signed_value(const GatewayOffer& offer,
+                                                  const dht::crypto::Identity& by) {
+    auto value = make_offer_value(offer, 42, 1);
+    value->sign(*by.first);
+    return value;
+  }
+  static inline dht::crypto::Identity* alice_ = nullptr;
+  static inline dht::crypto::Identity* mallory_ = nullptr;
+};
+
+TEST_F(OfferValue, AcceptsAValidSignedOffer) {
+  const auto offer = sample_offer(id_of(*alice_));
+  const auto checked = check_offer_value(*signed_value(offer, *alice_), unix_now());
+  EXPECT_EQ(checked.verdict, OfferVerdict::accepted) << checked.why;
+  EXPECT_EQ(checked.offer, offer);
+}
+
+TEST_F(OfferValue, ReportsAValidWithdrawal) {
+  auto offer = sample_offer(id_of(*alice_));
+  offer.withdrawn = true;
+  EXPECT_EQ(check_offer_value(*signed_value(offer, *alice_), unix_now()).verdict,
+            OfferVerdict::withdrawn);
+}
+
+TEST_F(OfferValue, RefusesUnsigned) {
+  const auto value = make_offer_value(sample_offer(id_of(*alice_)), 42, 1);
+  EXPECT_EQ(check_offer_value(*value, unix_now()).verdict, OfferVerdict::unsigned_value);
+}
+
+TEST_F(OfferValue, RefusesSignedDataThatWasModified) {
+  auto value = signed_value(sample_offer(id_of(*alice_)), *alice_);
+  ASSERT_TRUE(value->checkSignature());  // caches "valid" on the object
+  std::string text(value->data.begin(), value->data.end());
+  text.replace(text.find("\"price\":0.5"), 11, "\"price\":0.1");
+  value->data.assign(text.begin(), text.end());
+  const auto checked = check_offer_value(*value, unix_now());
+  EXPECT_EQ(checked.verdict, OfferVerdict::bad_signature) << checked.why;
+
+  auto reseq = signed_value(sample_offer(id_of(*alice_)), *alice_);
+  reseq->seq = 7;  // the sequence number is signed too
+  EXPECT_EQ(check_offer_value(*reseq, unix_now()).verdict, OfferVerdict::bad_signature);
+}
+
+TEST_F(OfferValue, RefusesAnOfferSignedByAnotherKey) {
+  const auto checked =
+      check_offer_value(*signed_value(sample_offer(id_of(*alice_)), *mallory_), unix_now());
+  EXPECT_EQ(checked.verdict, OfferVerdict::forged) << checked.why;
+}
+
+TEST_F(OfferValue, RefusesExpiredAndImmortalOffers) {
+  auto offer = sample_offer(id_of(*alice_));
+  offer.expires = unix_now() - 1;
+  EXPECT_EQ(check_offer_value(*signed_value(offer, *alice_), unix_now()).verdict,
+            OfferVerdict::expired);
+  offer.expires = unix_now() + max_offer_lifetime_seconds + 60;
+  EXPECT_EQ(check_offer_value(*signed_value(offer, *alice_), unix_now()).verdict,
+            OfferVerdict::malformed);
+}
+
+TEST_F(OfferValue, RefusesPayloadsThatAreNotOffersAndOtherTypes) {
+  auto value = std::make_shared<dht::Value>(offer_value_type_id, dht::Blob{'{', '}'}, 42);
+  value->sign(*alice_->first);
+  EXPECT_EQ(check_offer_value(*value, unix_now()).verdict, OfferVerdict::malformed);
+
+  auto other = signed_value(sample_offer(id_of(*alice_)), *alice_);
+  other->type = 0;
+  EXPECT_EQ(check_offer_value(*other, unix_now()).verdict, OfferVerdict::malformed);
+}
+
+TEST_F(OfferValue, StorePolicyRefusesUnsignedValues) {
+  std::vector<OfferVerdict> refused;
+  const auto type = offer_value_type([&](OfferVerdict v) { refused.push_back(v); });
+  auto unsigned_value = make_offer_value(sample_offer(id_of(*alice_)), 42, 0);
+  EXPECT_FALSE(type.storePolicy(offer_key(), unsigned_value, {}, {}));
+  auto good = signed_value(sample_offer(id_of(*alice_)), *alice_);
+  EXPECT_TRUE(type.storePolicy(offer_key(), good, {}, {}));
+  EXPECT_EQ(refused, std::vector<OfferVerdict>{OfferVerdict::unsigned_value});
+  EXPECT_EQ(type.id, offer_value_type_id);
+}
+
+// ---------------------------------------------------------------- identity
+
+TEST(Identity, IsCreatedOnceWithMode0600AndReused) {
+  TempDir dir;
+  const auto began = Clock::now();
+  const auto created = load_or_create_identity(dir.path());
+  const double seconds = std::chrono::duration<double>(Clock::now() - began).count();
+  std::cout << "[ measure  ] RSA-" << dht_key_bits << " identity generated in " << seconds
+            << " s\n";
+  RecordProperty("identity_generation_ms", static_cast<int>(seconds * 1000));
+  EXPECT_TRUE(created.created);
+  EXPECT_EQ(file_mode(dir.path() / dht_key_file), 0600u);
+  EXPECT_TRUE(fs::exists(dir.path() / dht_cert_file));
+  const std::string id = identity_id(created.pair.first->getPublicKey());
+  EXPECT_EQ(id.size(), 64u);
+
+  const auto loaded = load_or_create_identity(dir.path());
+  EXPECT_FALSE(loaded.created);
+  EXPECT_EQ(identity_id(loaded.pair.first->getPublicKey()), id);
+  EXPECT_EQ(identity_id(loaded.pair.second->getPublicKey()), id);
+}
+
+TEST(Identity, CorruptKeyGivesAClearError) {
+  TempDir dir;
+  seed_identity(dir.path());
+  write_text(dir.path() / dht_key_file, "-----BEGIN PRIVATE KEY-----\ngarbage\n");
+  try {
+    load_or_create_identity(dir.path());
+    FAIL() << "a corrupt key was accepted";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find((dir.path() / dht_key_file).string()), std::string::npos) << what;
+    EXPECT_NE(what.find("not a PEM private key"), std::string::npos) << what;
+  }
+  // An empty file too, and through DhtNode.
+  write_text(dir.path() / dht_key_file, "");
+  boost::asio::io_context io;
+  DhtNode::Options options;
+  options.data_dir = dir.path();
+  options.port = 0;
+  options.bind4 = "127.0.0.1";
+  options.bind6 = "";
+  DhtNode node(io.get_executor(), options);
+  EXPECT_THROW(node.start(), std::runtime_error);
+  EXPECT_FALSE(node.running());
+}
+
+TEST(Identity, CertificateOfAnotherKeyIsRefused) {
+  TempDir a, b;
+  seed_identity(a.path());
+  seed_identity(b.path());
+  fs::copy_file(b.path() / dht_cert_file, a.path() / dht_cert_file,
+                fs::copy_options::overwrite_existing);
+  try {
+    load_or_create_identity(a.path());
+    FAIL() << "a foreign certificate was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not belong"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Identity, MissingCertificateIsRemadeAndLooseKeyModeTightened) {
+  TempDir dir;
+  const std::string id = seed_identity(dir.path());
+  fs::remove(dir.path() / dht_cert_file);
+  ::chmod((dir.path() / dht_key_file).c_str(), 0644);
+  const auto loaded = load_or_create_identity(dir.path());
+  EXPECT_FALSE(loaded.created);
+  EXPECT_EQ(identity_id(loaded.pair.second->getPublicKey()), id);
+  EXPECT_TRUE(fs::exists(dir.path() / dht_cert_file));
+  EXPECT_EQ(file_mode(dir.path() / dht_key_file), 0600u);
+  EXPECT_EQ(loaded.notes.size(), 2u);
+}
+
+// ---------------------------------------------------------------- endpoints
+
+TEST(Endpoint, ParsesHostsPortsAndIpv6) {
+  using P = std::pair<std::string, std::uint16_t>;
+  EXPECT_EQ(parse_dht_endpoint("10.0.0.1", 4222), P("10.0.0.1", 4222));
+  EXPECT_EQ(parse_dht_endpoint("10.0.0.1:5000", 4222), P("10.0.0.1", 5000));
+  EXPECT_EQ(parse_dht_endpoint("node.mesh:1", 4222), P("node.mesh", 1));
+  EXPECT_EQ(parse_dht_endpoint("[fd00::1]:5000", 4222), P("fd00::1", 5000));
+  EXPECT_EQ(parse_dht_endpoint("[fd00::1]", 4222), P("fd00::1", 4222));
+  EXPECT_EQ(parse_dht_endpoint("fd00::1", 4222), P("fd00::1", 4222));
+  for (const char* bad : {"", ":5000", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536",
+                          "10.0.0.1:x", "[fd00::1", "[fd00::1]5000", "[nope]:1", "a b:1",
+                          "fd00::1::2"}) {
+    std::string why;
+    EXPECT_FALSE(parse_dht_endpoint(bad, 4222, &why)) << bad;
+    EXPECT_FALSE(why.empty()) << bad;
+  }
+}
+
+// ---------------------------------------------------------------- network
+
+// What a listener was told.
+struct Heard {
+  std::map<std::string, GatewayOffer> offers;  // by node id, as the callback left them
+  std::vector<GatewayOffer> updates, removals;
+  DhtNode::OffersCallback callback() {
+    return [this](std::vector<GatewayOffer> list, bool expired) {
+      for (auto& o : list) {
+        if (expired) {
+          offers.erase(o.node_id);
+          removals.push_back(o);
+        } else {
+          offers[o.node_id] = o;
+          updates.push_back(o);
+        }
+      }
+    };
+  }
+};
+
+// An OpenDHT node without mnigs' rules, on the mnigs network id.
+class BarePeer {
+ public:
+  explicit BarePeer(std::uint16_t bootstrap_port) : identity_(test_identity()) {
+    dht::DhtRunner::Config config;
+    config.dht_config.node_config.network = mnigs_dht_network_id;
+    config.dht_config.id = identity_;
+    config.threaded = true;
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    config.bind4 = dht::SockAddr(reinterpret_cast<sockaddr*>(&local), sizeof local);
+    runner_.run(config, {});
+    runner_.bootstrap("127.0.0.1", std::to_string(bootstrap_port));
+  }
+  ~BarePeer() { runner_.join(); }
+  std::string node_id() const { return identity_id(identity_.first->getPublicKey()); }
+  const dht::crypto::Identity& identity() const { return identity_; }
+  unsigned peers() const { return runner_.getNodesStats(AF_INET).good_nodes; }
+
+  // Puts `value` as it is: no signing, no checks.
+  void put(std::shared_ptr<dht::Value> value) {
+    value->id = next_id_++;
+    runner_.put(offer_key(), value, [](bool) {}, dht::time_point::max(), false);
+  }
+  std::shared_ptr<dht::Value> signed_value(const GatewayOffer& offer) {
+    auto value = make_offer_value(offer, 0, 0);
+    value->sign(*identity_.first);
+    return value;
+  }
+
+ private:
+  dht::crypto::Identity identity_;
+  dht::DhtRunner runner_;
+  dht::Value::Id next_id_ = 1000;
+};
+
+// MNIGS_DHT_TEST_LOG=1 shows the nodes' log lines (debug level).
+class TestLogger final : public Logger {
+ public:
+  explicit TestLogger(std::string name) : name_(std::move(name)) {}
+  bool enabled(LogLevel) const override { return true; }
+  void write(LogLevel, std::string_view message) override {
+    std::lock_guard lock(mutex_);
+    std::cerr << name_ << " " << message << "\n";
+  }
+
+ private:
+  static inline std::mutex mutex_;
+  std::string name_;
+};
+
+class DhtNetwork : public ::testing::Test {
+ protected:
+  DhtNode& add_node(std::chrono::seconds ttl = 600s) {
+    dirs_.push_back(std::make_unique<TempDir>());
+    seed_identity(dirs_.back()->path());
+    return add_node_in(dirs_.back()->path(), ttl);
+  }
+
+  DhtNode& add_node_in(const fs::path& dir, std::chrono::seconds ttl = 600s) {
+    DhtNode::Options options;
+    options.data_dir = dir;
+    options.port = 0;
+    options.bind4 = "127.0.0.1";
+    options.bind6 = "::1";
+    options.offer_ttl = ttl;
+    if (std::getenv("MNIGS_DHT_TEST_LOG"))
+      options.log = std::make_shared<TestLogger>("node" + std::to_string(nodes_.size()));
+    nodes_.push_back(std::make_unique<DhtNode>(io_.get_executor(), options));
+    nodes_.back()->start();
+    return *nodes_.back();
+  }
+
+  // `node` joins through `via`, over IPv4 or IPv6.
+  static void join(DhtNode& node, DhtNode& via, bool ipv6 = false) {
+    const auto s = via.status();
+    node.bootstrap(ipv6 ? "::1" : "127.0.0.1", ipv6 ? s.port6 : s.port4);
+  }
+
+  static unsigned peers(const DhtNode& node) {
+    const auto s = node.status();
+    return s.good4 + s.good6;
+  }
+
+  // Runs the executor until `done` or the deadline.
+  bool run_until(const std::function<bool()>& done, std::chrono::seconds limit = deadline) {
+    const auto end = Clock::now() + limit;
+    while (!done()) {
+      if (Clock::now() > end) return false;
+      io_.run_for(20ms);
+    }
+    return true;
+  }
+
+  void connect_all() {
+    ASSERT_TRUE(run_until([&] {
+      for (const auto& n : nodes_)
+        if (peers(*n) == 0) return false;
+      return true;
+    })) << "nodes did not find each other";
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+      io_.get_executor()};
+  std::vector<std::unique_ptr<TempDir>> dirs_;
+  std::vector<std::unique_ptr<DhtNode>> nodes_;  // destroyed before dirs_
+};
+
+TEST_F(DhtNetwork, OfferPublishedByOneNodeIsReceivedVerifiedByTheOthers) {
+  auto& gateway = add_node();
+  auto& subscriber = add_node();
+  auto& third = add_node();
+  join(subscriber, gateway);
+  join(third, gateway, true);  // over IPv6
+  connect_all();
+
+  Heard at_subscriber, at_third;
+  subscriber.listen(at_subscriber.callback());
+  third.listen(at_third.callback());
+
+  const auto offer = sample_offer("", "gateway one");
+  std::string why;
+  const auto published = Clock::now();
+  ASSERT_TRUE(gateway.publish(offer, &why)) << why;
+  ASSERT_TRUE(run_until([&] { return at_subscriber.offers.count(gateway.node_id()) == 1; }));
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - published).count();
+  std::cout << "[ measure  ] publish to listener on loopback: " << ms << " ms\n";
+  RecordProperty("publish_to_listener_ms", static_cast<int>(ms));
+
+  const auto& got = at_subscriber.offers[gateway.node_id()];
+  EXPECT_EQ(got.name, "gateway one");
+  EXPECT_EQ(got.addresses, offer.addresses);
+  EXPECT_EQ(got.suites, offer.suites);
+  EXPECT_EQ(got.rpc_port, offer.rpc_port);
+  EXPECT_EQ(got.sessions, offer.sessions);
+  EXPECT_GT(got.expires, unix_now());
+  EXPECT_FALSE(got.withdrawn);
+  EXPECT_EQ(subscriber.offers().size(), 1u);
+  EXPECT_EQ(subscriber.status().offers, 1u);
+  EXPECT_EQ(subscriber.status().dropped.total(), 0u);
+  ASSERT_TRUE(run_until([&] { return at_third.offers.count(gateway.node_id()) == 1; }));
+
+  // A new load is a new signed offer that replaces the old one.
+  auto busier = offer;
+  busier.sessions = 7;
+  ASSERT_TRUE(gateway.publish(busier));
+  ASSERT_TRUE(run_until([&] { return at_subscriber.offers[gateway.node_id()].sessions == 7; }));
+  EXPECT_EQ(subscriber.offers().size(), 1u);
+
+  const auto status = gateway.status();
+  EXPECT_TRUE(status.publishing);
+  EXPECT_EQ(status.node_id, gateway.node_id());
+  EXPECT_EQ(status.network_id, mnigs_dht_network_id);
+  EXPECT_NE(status.port4, 0);
+  EXPECT_NE(status.port6, 0);
+}
+
+TEST_F(DhtNetwork, OfferPublishedBeforeAnyPeerArrivesOnceThereIsOne) {
+  auto& gateway = add_node();
+  ASSERT_TRUE(gateway.publish(sample_offer("", "early")));
+  auto& subscriber = add_node();
+  Heard heard;
+  subscriber.listen(heard.callback());
+  join(subscriber, gateway);
+  ASSERT_TRUE(run_until([&] { return heard.offers.count(gateway.node_id()) == 1; }));
+  EXPECT_EQ(heard.offers[gateway.node_id()].name, "early");
+}
+
+TEST_F(DhtNetwork, WithdrawalAndStopRemoveTheOfferFromListeners) {
+  auto& gateway = add_node();
+  auto& subscriber = add_node();
+  join(subscriber, gateway);
+  connect_all();
+  Heard heard;
+  subscriber.listen(heard.callback());
+
+  ASSERT_TRUE(gateway.publish(sample_offer("")));
+  ASSERT_TRUE(run_until([&] { return heard.offers.count(gateway.node_id()) == 1; }));
+  gateway.withdraw();
+  ASSERT_TRUE(run_until([&] { return heard.removals.size() == 1; }));
+  EXPECT_EQ(heard.removals[0].node_id, gateway.node_id());
+  EXPECT_TRUE(subscriber.offers().empty());
+  EXPECT_FALSE(gateway.status().publishing);
+
+  // Publishing again brings it back; stopping withdraws it.
+  ASSERT_TRUE(gateway.publish(sample_offer("", "again")));
+  ASSERT_TRUE(run_until([&] { return heard.offers.count(gateway.node_id()) == 1; }));
+  EXPECT_EQ(heard.offers[gateway.node_id()].name, "again");
+  gateway.stop();
+  ASSERT_TRUE(run_until([&] { return heard.removals.size() == 2; }));
+  EXPECT_TRUE(subscriber.offers().empty());
+  EXPECT_EQ(subscriber.status().dropped.total(), 0u);
+}
+
+TEST_F(DhtNetwork, OfferIsRefreshedBeforeItExpires) {
+  auto& gateway = add_node(10s);  // re-signed every 5 s
+  auto& subscriber = add_node();
+  join(subscriber, gateway);
+  connect_all();
+  Heard heard;
+  subscriber.listen(heard.callback());
+  ASSERT_TRUE(gateway.publish(sample_offer("")));
+  ASSERT_TRUE(run_until([&] { return heard.offers.count(gateway.node_id()) == 1; }));
+  const auto first_expiry = heard.offers[gateway.node_id()].expires;
+  EXPECT_LE(first_expiry, unix_now() + 10);
+
+  // Past the first offer's expiry, the listener holds a later one.
+  ASSERT_TRUE(run_until([&] { return unix_now() > first_expiry + 1; }, 30s));
+  ASSERT_EQ(heard.offers.count(gateway.node_id()), 1u);
+  EXPECT_GT(heard.offers[gateway.node_id()].expires, first_expiry);
+  EXPECT_TRUE(heard.removals.empty());
+}
+
+TEST_F(DhtNetwork, OfferThatIsNotRefreshedExpiresAtTheListener) {
+  auto& subscriber = add_node();
+  BarePeer peer(subscriber.status().port4);
+  ASSERT_TRUE(run_until([&] { return peer.peers() > 0 && peers(subscriber) > 0; }));
+  Heard heard;
+  subscriber.listen(heard.callback());
+  auto offer = sample_offer(peer.node_id(), "short-lived");
+  offer.expires = unix_now() + 3;
+  peer.put(peer.signed_value(offer));
+  ASSERT_TRUE(run_until([&] { return heard.offers.count(peer.node_id()) == 1; }));
+  ASSERT_TRUE(run_until([&] { return heard.removals.size() == 1; }));
+  EXPECT_EQ(heard.removals[0].name, "short-lived");
+  EXPECT_TRUE(subscriber.offers().empty());
+}
+
+// The bare peer puts a bad value, then a good one as a marker.
+class DhtAttack : public DhtNetwork {
+ protected:
+  void SetUp() override {
+    gateway_ = &add_node();
+    subscriber_ = &add_node();
+    join(*subscriber_, *gateway_);
+    connect_all();
+    peer_ = std::make_unique<BarePeer>(gateway_->status().port4);
+    ASSERT_TRUE(run_until([&] { return peer_->peers() > 0; }));
+    subscriber_->listen(heard_.callback());
+    ASSERT_TRUE(gateway_->publish(sample_offer("", "genuine")));
+    ASSERT_TRUE(run_until([&] { return heard_.offers.count(gateway_->node_id()) == 1; }));
+  }
+  void TearDown() override { peer_.reset(); }
+
+  // Waits until the subscriber counted a drop, then checks that nothing but
+  // the genuine offer was ever reported.
+  void expect_dropped(std::function<std::uint64_t(const DhtDropCounters&)> counter) {
+    EXPECT_TRUE(run_until([&] { return counter(subscriber_->status().dropped) > 0; }))
+        << "the bad value was not counted";
+    EXPECT_EQ(heard_.updates.size(), 1u);
+    ASSERT_EQ(heard_.offers.size(), 1u);
+    EXPECT_EQ(heard_.offers.begin()->second.name, "genuine");
+    EXPECT_TRUE(heard_.removals.empty());
+  }
+
+  DhtNode* gateway_ = nullptr;
+  DhtNode* subscriber_ = nullptr;
+  std::unique_ptr<BarePeer> peer_;
+  Heard heard_;
+};
+
+TEST_F(DhtAttack, ForgedOfferIsDroppedAndCounted) {
+  // Validly signed, but by a key that is not the node id it claims.
+  peer_->put(peer_->signed_value(sample_offer(gateway_->node_id(), "forged")));
+  expect_dropped([](const DhtDropCounters& c) { return c.forged; });
+}
+
+TEST_F(DhtAttack, OfferWhoseSignedDataWasModifiedIsDropped) {
+  auto value = peer_->signed_value(sample_offer(peer_->node_id(), "tampered"));
+  std::string text(value->data.begin(), value->data.end());
+  text.replace(text.find("tampered"), 8, "Tampered");
+  value->data.assign(text.begin(), text.end());
+  peer_->put(value);
+  expect_dropped([](const DhtDropCounters& c) { return c.bad_signature; });
+}
+
+TEST_F(DhtAttack, ExpiredOfferIsDroppedAndCounted) {
+  auto offer = sample_offer(peer_->node_id(), "expired");
+  offer.expires = unix_now() - 5;
+  peer_->put(peer_->signed_value(offer));
+  expect_dropped([](const DhtDropCounters& c) { return c.expired; });
+}
+
+TEST_F(DhtAttack, UnsignedOfferIsDroppedAndCounted) {
+  peer_->put(make_offer_value(sample_offer(peer_->node_id(), "unsigned"), 0, 0));
+  expect_dropped([](const DhtDropCounters& c) { return c.unsigned_values; });
+}
+
+TEST_F(DhtAttack, MalformedOfferIsDroppedAndCounted) {
+  auto value = std::make_shared<dht::Value>(
+      offer_value_type_id, dht::Blob{'{', '"', 'v', '"', ':', '1', '}'}, 0);
+  value->sign(*peer_->identity().first);
+  peer_->put(value);
+  expect_dropped([](const DhtDropCounters& c) { return c.malformed; });
+}
+
+TEST_F(DhtNetwork, RoutingTableIsSavedAtStopAndRejoinedFromAtStart) {
+  auto& gateway = add_node();
+  dirs_.push_back(std::make_unique<TempDir>());
+  const fs::path dir = dirs_.back()->path();
+  seed_identity(dir);
+  auto* subscriber = &add_node_in(dir);
+  join(*subscriber, gateway);
+  connect_all();
+  const auto old_port = subscriber->status().port4;
+  subscriber->stop();
+  ASSERT_TRUE(fs::exists(dir / "dht.nodes"));
+  EXPECT_GT(fs::file_size(dir / "dht.nodes"), 0u);
+  EXPECT_EQ(file_mode(dir / "dht.nodes"), 0600u);
+
+  // A new node in the same directory: no bootstrap given, another port.
+  nodes_.pop_back();
+  subscriber = &add_node_in(dir);
+  EXPECT_NE(subscriber->status().port4, old_port);
+  ASSERT_TRUE(run_until([&] { return peers(*subscriber) > 0; })) << "did not rejoin";
+  Heard heard;
+  subscriber->listen(heard.callback());
+  ASSERT_TRUE(gateway.publish(sample_offer("")));
+  ASSERT_TRUE(run_until([&] { return heard.offers.count(gateway.node_id()) == 1; }));
+}
+
+TEST_F(DhtNetwork, PortInUseGivesAClearError) {
+  auto& first = add_node();
+  dirs_.push_back(std::make_unique<TempDir>());
+  seed_identity(dirs_.back()->path());
+  DhtNode::Options options;
+  options.data_dir = dirs_.back()->path();
+  options.port = first.status().port4;
+  options.bind4 = "127.0.0.1";
+  options.bind6 = "::1";
+  DhtNode second(io_.get_executor(), options);
+  try {
+    second.start();
+    FAIL() << "started on a port in use";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot bind UDP port " + std::to_string(options.port)),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(second.running());
+}
+
+TEST_F(DhtNetwork, PublishRefusesAnInvalidOffer) {
+  auto& node = add_node();
+  auto offer = sample_offer("");
+  offer.addresses = {"not an address"};
+  std::string why;
+  EXPECT_FALSE(node.publish(offer, &why));
+  EXPECT_NE(why.find("not an address"), std::string::npos) << why;
+  EXPECT_FALSE(node.status().publishing);
+}
+
+}  // namespace
+}  // namespace mnigs
