@@ -1,4 +1,5 @@
-// The status page: node facts, gateways found by scans, and plugins,
+// The status page: node facts, gateways (found by scans or heard in the
+// DHT), and plugins,
 // refreshed every few seconds; "Scan now" starts a scan and follows it.
 "use strict";
 
@@ -50,7 +51,7 @@ function showGateways(list) {
   if (!list.length) {
     const tr = document.createElement("tr");
     const td = text("td", "No gateways known yet: scan the mesh.");
-    td.colSpan = 6;
+    td.colSpan = 7;
     tr.append(td);
     body.append(tr);
   }
@@ -59,7 +60,7 @@ function showGateways(list) {
     if (!g.current) tr.className = "stale";
     const price = typeof g.price === "number" ? (g.price === 0 ? "free" : `${g.price} ${g.currency}`) : "–";
     tr.append(text("td", g.name), text("td", g.address), text("td", g.port),
-              text("td", g.suites.join(", ")), text("td", price),
+              text("td", g.suites.join(", ")), text("td", price), text("td", g.source),
               text("td", ago(g.lastSeen) + (g.current ? "" : " (not in the last scan)")));
     body.append(tr);
   }
