@@ -1,6 +1,6 @@
 // The status page: node facts, gateways (found by scans or heard in the
-// DHT), and plugins,
-// refreshed every few seconds; "Scan now" starts a scan and follows it.
+// DHT) and plugins, refreshed every few seconds; "Scan now" starts a scan
+// and follows it.
 "use strict";
 
 function text(tag, value, cls) {
