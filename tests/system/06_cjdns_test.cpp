@@ -21,6 +21,7 @@
 
 #include "harness/scan.hpp"
 #include "harness/system_test.hpp"
+#include "harness/text.hpp"
 
 #ifndef MNIGS_TEST_PEER_DIR
 #error "MNIGS_TEST_PEER_DIR must name the directory of the test peers"
@@ -46,19 +47,6 @@ const Identity kNobody = {"p2kvsthsc29rxzb89b4qnr94q1qv21nln1xg36vszcndntg4ry90.
 
 const std::string kAdminPassword = "4dm1n-p4ss";
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::size_t count_lines_with(const std::string& text, const std::string& needle) {
-  std::size_t n = 0;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) n += line.find(needle) != std::string::npos;
-  return n;
-}
 
 class CjdnsScan : public SystemTest {
  protected:

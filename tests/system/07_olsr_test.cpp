@@ -22,6 +22,7 @@
 
 #include "harness/scan.hpp"
 #include "harness/system_test.hpp"
+#include "harness/text.hpp"
 
 #ifndef MNIGS_TEST_PEER_DIR
 #error "MNIGS_TEST_PEER_DIR must name the directory of the test peers"
@@ -30,19 +31,6 @@
 namespace mnigs::test {
 namespace {
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::size_t count_lines_with(const std::string& text, const std::string& needle) {
-  std::size_t n = 0;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) n += line.find(needle) != std::string::npos;
-  return n;
-}
 
 // Every discovery plugin of this build except olsr, as a YAML list.
 std::string other_discovery_plugins() {

@@ -6,6 +6,8 @@
 
 #include "tunnel.hpp"
 
+#include <plugin_fakes.hpp>
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -19,42 +21,9 @@
 
 namespace mnigs::forwarding::testing {
 
-class FakeLogger : public Logger {
- public:
-  bool enabled(LogLevel) const override { return true; }
-  void write(LogLevel, std::string_view message) override { lines.emplace_back(message); }
-  std::vector<std::string> lines;
-};
-
-class FakeStore : public KeyValueStore {
- public:
-  void get(std::string key, std::function<void(std::optional<std::string>)> done) override {
-    auto it = rows.find(key);
-    done(it == rows.end() ? std::nullopt : std::optional<std::string>(it->second));
-  }
-  void put(std::string key, std::string value, std::function<void(bool)> done) override {
-    rows[key] = value;
-    if (done) done(true);
-  }
-  void erase(std::string key, std::function<void(bool)> done) override {
-    rows.erase(key);
-    if (done) done(true);
-  }
-  void list(std::string prefix, std::function<void(std::vector<Row>)> done) override {
-    std::vector<Row> out;
-    for (const auto& [k, v] : rows)
-      if (k.rfind(prefix, 0) == 0) out.emplace_back(k, v);
-    done(out);
-  }
-  std::map<std::string, std::string> rows;
-};
-
-class FakeBus : public EventBus {
- public:
-  void publish(const std::string&, Json::Value) override {}
-  Subscription subscribe(const std::string&, Handler) override { return 1; }
-  void unsubscribe(Subscription) override {}
-};
+using mnigs::testing::FakeBus;
+using mnigs::testing::FakeLogger;
+using mnigs::testing::FakeStore;
 
 class FakeContext : public PluginContext {
  public:
