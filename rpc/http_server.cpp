@@ -8,6 +8,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <array>
 #include <fstream>
@@ -149,6 +151,9 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     std::string_view target(req.target().data(), req.target().size());
     std::string_view path = target.substr(0, target.find('?'));
 
+    if (!req[http::field::upgrade].empty())
+      if (auto handler = server_.find_upgrade(path)) return hand_over(std::move(req), *handler);
+
     if (path == "/jsonrpc") {
       if (req.method() != http::verb::post)
         return send_error(http::status::method_not_allowed, version,
@@ -182,6 +187,34 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
       return send_error(http::status::method_not_allowed, version, "only GET here", keep_alive,
                         "GET, HEAD");
     serve_file(std::string(path), req.method() == http::verb::head, version, keep_alive);
+  }
+
+  // The connection leaves the HTTP server: its socket, the request and what
+  // was read past the headers go to the plugin that took the path.
+  void hand_over(http::request<http::string_body> req, const UpgradeHandler& handler) {
+    HttpUpgrade up;
+    up.method = std::string(req.method_string());
+    up.target = std::string(req.target());
+    for (const auto& field : req)
+      up.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    Caller caller = make_caller(req);
+    up.admin = caller.admin();
+    up.remote_address = remote_.to_string();
+    up.local_address = local_.to_string();
+    beast::error_code ec;
+    up.remote_port = stream_.socket().remote_endpoint(ec).port();
+    up.pending = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    stream_.expires_never();
+    up.fd = stream_.socket().release(ec);
+    if (ec) {
+      server_.log_.warn("rpc ", up.remote_address, ": cannot hand over the connection for ",
+                        up.target, ": ", ec.message());
+      return do_close();
+    }
+    int flags = ::fcntl(up.fd, F_GETFL);
+    if (flags >= 0) ::fcntl(up.fd, F_SETFL, flags | O_NONBLOCK);
+    handler(std::move(up));
   }
 
   Caller make_caller(const http::request<http::string_body>& req) const {
@@ -405,6 +438,21 @@ void HttpServer::stop() {
     sessions_->clear();
   }
   for (auto& s : open) s->close();
+}
+
+void HttpServer::add_upgrade(const std::string& path, UpgradeHandler handler) {
+  if (path.empty() || path.front() != '/' || path.find('?') != std::string::npos)
+    throw std::invalid_argument("upgrade path \"" + path + "\" must be an absolute path without a query");
+  if (path == "/jsonrpc") throw std::invalid_argument("upgrade path /jsonrpc is the RPC endpoint");
+  std::lock_guard lock(upgrades_mutex_);
+  if (upgrades_.count(path)) throw std::invalid_argument("upgrade path " + path + " is taken");
+  upgrades_.emplace(path, std::make_shared<const UpgradeHandler>(std::move(handler)));
+}
+
+std::shared_ptr<const UpgradeHandler> HttpServer::find_upgrade(std::string_view path) const {
+  std::lock_guard lock(upgrades_mutex_);
+  auto it = upgrades_.find(path);
+  return it == upgrades_.end() ? nullptr : it->second;
 }
 
 std::vector<std::string> HttpServer::listening() const {

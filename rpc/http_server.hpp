@@ -9,12 +9,14 @@
 #include "util/net.hpp"
 
 #include <mnigs/log.hpp>
+#include <mnigs/upgrade.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,6 +43,12 @@ class HttpServer {
   void stop();
 
   std::vector<std::string> listening() const;  // "127.0.0.1:65533", "[::]:65533"
+
+  // Requests with an Upgrade header for exactly `path` go to `handler`
+  // (called on the connection's strand) with their socket, instead of being
+  // answered here. Throws std::invalid_argument when the path does not start
+  // with '/', is /jsonrpc, or is taken. Thread-safe.
+  void add_upgrade(const std::string& path, UpgradeHandler handler);
   std::size_t connections() const { return *connections_; }
 
  private:
@@ -55,6 +63,10 @@ class HttpServer {
   std::vector<std::shared_ptr<Listener>> listeners_;
   std::shared_ptr<std::atomic<std::size_t>> connections_ =
       std::make_shared<std::atomic<std::size_t>>(0);
+  std::shared_ptr<const UpgradeHandler> find_upgrade(std::string_view path) const;
+
+  mutable std::mutex upgrades_mutex_;
+  std::map<std::string, std::shared_ptr<const UpgradeHandler>, std::less<>> upgrades_;
   std::shared_ptr<std::mutex> sessions_mutex_ = std::make_shared<std::mutex>();
   std::shared_ptr<std::vector<std::weak_ptr<Session>>> sessions_ =
       std::make_shared<std::vector<std::weak_ptr<Session>>>();

@@ -99,6 +99,9 @@ void Daemon::start() {
       [this](const std::string& name, Access access, MethodHandler handler) {
         registry_.add(name, access, std::move(handler));
       });
+  plugins_->set_upgrade_sink([this](const std::string& path, UpgradeHandler handler) {
+    http_->add_upgrade(path, std::move(handler));
+  });
   hooks_ = std::make_unique<Hooks>(config_->holder, log_);
   auto wall = [] {
     return std::chrono::duration_cast<std::chrono::seconds>(

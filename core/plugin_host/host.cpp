@@ -7,6 +7,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -91,6 +94,39 @@ class PluginHost::Context final : public PluginContext {
                        }
                      });
                    });
+  }
+  void register_upgrade(const std::string& path, UpgradeHandler handler) override {
+    if (!host_.upgrades_) throw std::invalid_argument("this host serves no HTTP upgrades");
+    std::weak_ptr<Record> weak = record_;
+    PluginHost& host = host_;
+    auto strand = strand_;
+    host_.upgrades_(path, [&host, weak, strand, path,
+                           handler = std::move(handler)](HttpUpgrade request) {
+      boost::asio::post(strand, [&host, weak, path, handler,
+                                 request = std::move(request)]() mutable {
+        auto record = weak.lock();
+        bool running = false;
+        if (record) {
+          std::lock_guard lock(host.mutex_);
+          running = record->state == State::running;
+        }
+        if (!running) {
+          // Nobody will speak the protocol: say so in HTTP and hang up.
+          static constexpr char refusal[] =
+              "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+          [[maybe_unused]] auto n = ::send(request.fd, refusal, sizeof refusal - 1, MSG_NOSIGNAL);
+          ::close(request.fd);
+          return;
+        }
+        try {
+          handler(std::move(request));
+        } catch (const std::exception& e) {
+          host.fail(*record, "upgrade on " + path + " threw: " + e.what());
+        } catch (...) {
+          host.fail(*record, "upgrade on " + path + " threw an unknown exception");
+        }
+      });
+    });
   }
   EventBus& events() override { return bus_; }
   void run(std::vector<std::string> argv, std::string input, std::chrono::milliseconds timeout,

@@ -32,6 +32,10 @@ class PluginHost {
   using MethodSink =
       std::function<void(const std::string& name, Access access, MethodHandler handler)>;
 
+  // Where plugins' HTTP upgrade paths go (HttpServer::add_upgrade); throws
+  // std::invalid_argument for a path that cannot be taken.
+  using UpgradeSink = std::function<void(const std::string& path, UpgradeHandler handler)>;
+
   enum class State { disabled, refused, created, running, failed, stopped };
 
   PluginHost(boost::asio::io_context& io, const ConfigHolder& config, Store* store,
@@ -94,6 +98,10 @@ class PluginHost {
   // have finished; for shutdown, after stop().
   void drain_commands() { commands_.drain(); }
 
+  // Before start(): where register_upgrade() calls go. Without one, a
+  // plugin's register_upgrade() throws.
+  void set_upgrade_sink(UpgradeSink sink) { upgrades_ = std::move(sink); }
+
  private:
   class Context;
   struct Record;
@@ -110,6 +118,7 @@ class PluginHost {
   Store* store_;
   CoreEventBus& events_;
   MethodSink methods_;
+  UpgradeSink upgrades_;
   StderrLogger log_{"plugins"};
   os::CommandRunner commands_;
   mutable std::mutex mutex_;  // guards the records' state, error and suite part

@@ -70,6 +70,7 @@ ConnectionManager::ConnectionManager(boost::asio::io_context& io, const ConfigHo
 TunnelSession ConnectionManager::tunnel_session(const Connection& c) const {
   Json::Value params = c.tunnel;
   params["routing"] = config_.get()->get_string("subscriber", "routing");
+  params["gatewayPort"] = c.gateway_port;
   return TunnelSession{c.session_id, c.suite, "", c.gateway_address, params};
 }
 

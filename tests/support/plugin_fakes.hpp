@@ -102,6 +102,9 @@ class FakeContext : public PluginContext {
   void register_method(const std::string& method, Access, MethodHandler handler) override {
     methods[method] = std::move(handler);
   }
+  void register_upgrade(const std::string& path, UpgradeHandler handler) override {
+    upgrades[path] = std::move(handler);
+  }
   EventBus& events() override { return bus_; }
   void run(std::vector<std::string> argv, std::string, std::chrono::milliseconds,
            std::function<void(CommandOutcome)> done) override {
@@ -123,6 +126,7 @@ class FakeContext : public PluginContext {
 
   Json::Value config_{Json::objectValue};
   std::map<std::string, MethodHandler> methods;
+  std::map<std::string, UpgradeHandler> upgrades;
   FakeStore store_;
   FakeLogger log_;
   FakeBus bus_;

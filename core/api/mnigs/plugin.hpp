@@ -12,6 +12,7 @@
 #include <mnigs/log.hpp>
 #include <mnigs/rpc_api.hpp>
 #include <mnigs/store_api.hpp>
+#include <mnigs/upgrade.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <json/value.h>
@@ -51,6 +52,12 @@ class PluginContext {
   // Registers "<plugin name>.<method>". Handlers are called on the plugin's strand.
   virtual void register_method(const std::string& method, Access access,
                                MethodHandler handler) = 0;
+  // Takes HTTP upgrade requests (WebSocket) for exactly `path` ("/vpn") on
+  // the daemon's RPC port; the handler runs on the plugin's strand and owns
+  // the connection. Throws std::invalid_argument when the path is not
+  // absolute, is /jsonrpc, or another plugin has it. Requests for a path
+  // nobody registered are answered by the HTTP server as usual.
+  virtual void register_upgrade(const std::string& path, UpgradeHandler handler) = 0;
   // Publish/subscribe; the plugin's handlers run on its strand.
   virtual EventBus& events() = 0;
   // Runs argv[0] (searched in PATH) with `input` on its stdin, without a
@@ -140,7 +147,9 @@ struct TunnelSession {
   std::string subscriber_address;  // the subscriber's mesh address (IPv4 or IPv6 literal)
   std::string gateway_address;     // the gateway's mesh address the subscriber reached
   // Tunnel-specific: on the gateway, what open_session returned before (empty
-  // for a new session); on the subscriber, the "tunnel" object of the reply.
+  // for a new session); on the subscriber, the "tunnel" object of the reply
+  // plus "routing" (subscriber.routing) and "gatewayPort" (the gateway's RPC
+  // port, where its HTTP upgrade paths are too).
   Json::Value params{Json::objectValue};
 };
 

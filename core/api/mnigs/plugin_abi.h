@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define MNIGS_PLUGIN_ABI_MAJOR 1 /* incompatible change: bump, old plugins refused */
-#define MNIGS_PLUGIN_ABI_MINOR 0 /* compatible addition at the end of the struct */
+#define MNIGS_PLUGIN_ABI_MINOR 1 /* compatible addition at the end of the struct */
 
 #ifdef __cplusplus
 extern "C" {

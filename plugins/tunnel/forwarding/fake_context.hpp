@@ -73,6 +73,7 @@ class FakeContext : public PluginContext {
   Json::Value config() const override { return config_; }
   KeyValueStore& store() override { return store_; }
   void register_method(const std::string&, Access, MethodHandler) override {}
+  void register_upgrade(const std::string&, UpgradeHandler) override {}
   EventBus& events() override { return bus_; }
   void run(std::vector<std::string> argv, std::string input, std::chrono::milliseconds,
            std::function<void(CommandOutcome)> done) override {
