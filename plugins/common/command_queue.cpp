@@ -4,7 +4,7 @@
 #include <string_view>
 #include <utility>
 
-namespace mnigs::forwarding {
+namespace mnigs::netcmd {
 
 namespace {
 
@@ -103,7 +103,7 @@ CommandQueue::~CommandQueue() = default;
 
 void CommandQueue::enqueue(Operation operation, Cancel cancel) {
   if (stopped_) {
-    if (cancel) cancel("the forwarding plugin is stopping");
+    if (cancel) cancel("plugin " + context_.name() + " is stopping");
     return;
   }
   queue_.push_back({std::move(operation), std::move(cancel)});
@@ -189,7 +189,7 @@ void CommandQueue::stop(const std::vector<Command>& final) {
   for (auto& pending : queue_)
     if (pending.cancel) cancels.push_back(std::move(pending.cancel));
   queue_.clear();
-  for (auto& cancel : cancels) cancel("the forwarding plugin stopped before this operation finished");
+  for (auto& cancel : cancels) cancel("plugin " + context_.name() + " stopped before this operation finished");
   // Nobody will look at the outcomes: the strand may not run again. The
   // host's runner executes commands in the order they were handed over, so
   // these run after whatever command was in flight.
@@ -199,4 +199,4 @@ void CommandQueue::stop(const std::vector<Command>& final) {
   }
 }
 
-}  // namespace mnigs::forwarding
+}  // namespace mnigs::netcmd

@@ -1,4 +1,4 @@
-// Running ip(8), nft(8) and sysctl(8) for the forwarding plugin: one command
+// Running ip(8), nft(8) and sysctl(8) for the tunnel plugins: one command
 // description, how its outcome reads (done, already gone, already there,
 // failed), and a queue that runs the plugin's operations one at a time so
 // that the commands of two operations never interleave.
@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace mnigs::forwarding {
+namespace mnigs::netcmd {
 
 // One command for PluginContext::run.
 struct Command {
@@ -114,4 +114,4 @@ class CommandQueue {
   Cancel current_cancel_;
 };
 
-}  // namespace mnigs::forwarding
+}  // namespace mnigs::netcmd

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-namespace mnigs::forwarding {
+namespace mnigs::netcmd {
 
 namespace {
 
@@ -27,16 +27,8 @@ std::string string_field(const Json::Value& object, const char* key) {
   return v.isString() ? v.asString() : "";
 }
 
-// ip(8) with an explicit family. Without "-4", iproute2 takes the family of
-// "default" from the first address it reads, so "route replace default via
-// inet6 fe80::1" would install an IPv6 default route.
 Command ip(Family family, std::vector<std::string> args, bool removal = false) {
-  Command c;
-  c.argv.push_back("ip");
-  c.argv.push_back(family == Family::v4 ? "-4" : "-6");
-  for (auto& a : args) c.argv.push_back(std::move(a));
-  c.removal = removal;
-  return c;
+  return ip_command(family, std::move(args), removal);
 }
 
 }  // namespace
@@ -128,6 +120,22 @@ std::optional<std::string> parse_default_dev(const std::string& json) {
   return best;
 }
 
+// ip(8) with an explicit family. Without "-4", iproute2 takes the family of
+// "default" from the first address it reads, so "route replace default via
+// inet6 fe80::1" would install an IPv6 default route.
+Command ip_command(Family family, std::vector<std::string> args, bool removal) {
+  Command c;
+  c.argv.push_back("ip");
+  c.argv.push_back(family == Family::v4 ? "-4" : "-6");
+  for (auto& a : args) c.argv.push_back(std::move(a));
+  c.removal = removal;
+  return c;
+}
+
+Command replace_default_dev(Family family, const std::string& dev, std::int64_t table) {
+  return ip(family, {"route", "replace", "default", "dev", dev, "table", std::to_string(table)});
+}
+
 Command route_get(const Address& gateway) {
   return ip(gateway.family, {"-j", "route", "get", gateway.text});
 }
@@ -181,4 +189,4 @@ Command flush_table(Family family, std::int64_t table) {
   return ip(family, {"route", "flush", "table", std::to_string(table)}, true);
 }
 
-}  // namespace mnigs::forwarding
+}  // namespace mnigs::netcmd

@@ -1,5 +1,5 @@
 // Addresses, ip(8) commands and the parsing of `ip -j route` output for the
-// forwarding plugin.
+// tunnel plugins.
 //
 // The subscriber's policy routing, per address family:
 //   priority P    from all lookup main suppress_prefixlength 0
@@ -17,7 +17,7 @@
 #include <optional>
 #include <string>
 
-namespace mnigs::forwarding {
+namespace mnigs::netcmd {
 
 enum class Family { v4, v6 };
 
@@ -60,6 +60,9 @@ std::optional<NextHop> parse_route_get(const std::string& json, const Address& g
 std::optional<std::string> parse_default_dev(const std::string& json);
 
 // Commands; each carries "-4" or "-6". Those meant for cleanup are removals.
+Command ip_command(Family family, std::vector<std::string> args, bool removal = false);
+Command replace_default_dev(Family family, const std::string& dev,  // default dev DEV table T
+                            std::int64_t table);
 Command route_get(const Address& gateway);                  // ip -4|-6 -j route get A
 Command show_default(Family family);                        // ip -4|-6 -j route show default
 Command replace_default(Family family, const NextHop& hop,  // ip -4|-6 route replace default ...
@@ -73,4 +76,4 @@ Command delete_table_rule(Family family, int priority, std::int64_t table);
 Command delete_rules_at(Family family, int priority, unsigned repeat);
 Command flush_table(Family family, std::int64_t table);  // ip -4|-6 route flush table T
 
-}  // namespace mnigs::forwarding
+}  // namespace mnigs::netcmd

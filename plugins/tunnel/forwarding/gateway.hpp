@@ -11,9 +11,8 @@
 // shared CommandQueue, so they never interleave with the subscriber side's.
 #pragma once
 
-#include "command_queue.hpp"
+#include "common.hpp"
 #include "nft_rules.hpp"
-#include "routes.hpp"
 #include "settings.hpp"
 
 #include <mnigs/plugin.hpp>

@@ -14,8 +14,7 @@
 // Pure functions; thread-safe.
 #pragma once
 
-#include "command_queue.hpp"
-#include "routes.hpp"
+#include "common.hpp"
 
 #include <string>
 #include <vector>

@@ -1,6 +1,6 @@
 #include "settings.hpp"
 
-#include "routes.hpp"
+#include "common.hpp"
 
 namespace mnigs::forwarding {
 

@@ -16,8 +16,7 @@
 // shared CommandQueue.
 #pragma once
 
-#include "command_queue.hpp"
-#include "routes.hpp"
+#include "common.hpp"
 #include "settings.hpp"
 
 #include <mnigs/plugin.hpp>

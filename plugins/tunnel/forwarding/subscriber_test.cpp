@@ -1,7 +1,7 @@
 // Unit tests of the forwarding tunnel's subscriber side (connect,
 // disconnect) and of the parsing of ip(8) output.
 #include "fake_context.hpp"
-#include "routes.hpp"
+#include "common.hpp"
 
 namespace mnigs::forwarding::testing {
 namespace {

@@ -11,7 +11,7 @@
 // commands complete there; no locks.
 #pragma once
 
-#include "command_queue.hpp"
+#include "common.hpp"
 #include "gateway.hpp"
 #include "settings.hpp"
 #include "subscriber.hpp"
