@@ -3,6 +3,7 @@
 #include "config/config_edit.hpp"
 #include "config/yaml_edit.hpp"
 
+#include <json/reader.h>
 #include <json/writer.h>
 
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <ctime>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -181,6 +183,26 @@ int cmd_get(Context& ctx, const std::string& what) {
     for (const auto& key : keys.getMemberNames())
       std::cout << "  " << key << ": " << render_yaml_value(keys[key]) << "\n";
   }
+  return exit_code::ok;
+}
+
+int cmd_call(Context& ctx, const std::string& method, const std::string& params_text) {
+  Json::Value params;
+  if (!params_text.empty()) {
+    Json::CharReaderBuilder builder;
+    std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+    std::string errors;
+    if (!reader->parse(params_text.data(), params_text.data() + params_text.size(), &params,
+                       &errors) ||
+        !(params.isObject() || params.isArray())) {
+      std::cerr << "mnigs-cli: --call " << method << ": params must be a JSON object or array"
+                << (errors.empty() ? "" : ": " + errors) << "\n";
+      return exit_code::usage;
+    }
+  }
+  auto r = ctx.client->call(method, params);
+  if (r.status != CallStatus::ok) return report(ctx, r);
+  print_json(r.result);
   return exit_code::ok;
 }
 

@@ -32,6 +32,9 @@ int cmd_info(Context& ctx);
 int cmd_plugins(Context& ctx);
 int cmd_get(Context& ctx, const std::string& what);
 int cmd_set(Context& ctx, const std::vector<std::pair<std::string, std::string>>& assignments);
+// --call: any method with params given as JSON text ("" for none); prints
+// the result as JSON.
+int cmd_call(Context& ctx, const std::string& method, const std::string& params);
 int cmd_connect(Context& ctx, const std::string& address, int port, const std::string& suite);
 int cmd_disconnect(Context& ctx);
 int cmd_sessions(Context& ctx);

@@ -32,6 +32,8 @@ void usage(std::ostream& out) {
          "  -s, --scan           scan the mesh now, with a progress bar, then list gateways\n"
          "  -l, --list           gateways found by scans: name, address, port, suites, price\n"
          "      --nodes          every node found by scans\n"
+         "  --call METHOD [JSON] call any method (a plugin's, e.g. websocket.join) with JSON\n"
+         "                       params and print its result as JSON\n"
          "  --set SECTION.KEY=VALUE\n"
          "                       change a key (repeatable); through the daemon when it runs,\n"
          "                       else in the config file\n"
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
   std::string get_what;
   std::vector<std::pair<std::string, std::string>> sets;
   std::string connect_address, suite;
+  std::string call_method, call_params;
   int connect_port = 65533;
 
   auto set_command = [&](const std::string& c) {
@@ -112,6 +115,10 @@ int main(int argc, char** argv) {
     } else if (arg == "--get") {
       set_command(arg);
       if (i + 1 < argc && argv[i + 1][0] != '-') get_what = argv[++i];
+    } else if (arg == "--call") {
+      set_command(arg);
+      call_method = need("a method name such as websocket.join");
+      if (i + 1 < argc && argv[i + 1][0] != '-') call_params = argv[++i];
     } else if (arg == "--set") {
       set_command(arg);
       std::string a = need("SECTION.KEY=VALUE");
@@ -185,6 +192,7 @@ int main(int argc, char** argv) {
   if (command == "--plugins") return cmd_plugins(ctx);
   if (command == "--get") return cmd_get(ctx, get_what);
   if (command == "--set") return cmd_set(ctx, sets);
+  if (command == "--call") return cmd_call(ctx, call_method, call_params);
   if (command == "--connect") return cmd_connect(ctx, connect_address, connect_port, suite);
   if (command == "--disconnect") return cmd_disconnect(ctx);
   if (command == "--sessions") return cmd_sessions(ctx);
