@@ -93,6 +93,12 @@ class Switch {
 
   Status status(std::chrono::steady_clock::time_point now) const;
   const Options& options() const { return options_; }
+  // Changes the flooding options (websocket.l2FloodBroadcast/-Multicast are
+  // live); from the next frame on.
+  void set_flooding(bool broadcast, bool multicast) {
+    options_.flood_broadcast = broadcast;
+    options_.flood_multicast = multicast;
+  }
 
  private:
   using TimePoint = std::chrono::steady_clock::time_point;

@@ -1,0 +1,446 @@
+// The gateway side of the websocket plugin: sessions' addresses and tokens,
+// the shared tun device and its NAT, and the HTTP upgrades that attach a
+// subscriber's WebSocket to its session.
+#include <poll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <cerrno>
+
+#include "handshake.hpp"
+#include "tunnel.hpp"
+
+namespace mnigs::websocket {
+
+namespace net = boost::asio;
+using netcmd::Family;
+
+namespace {
+
+std::string random_token() {
+  unsigned char bytes[32];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error("getrandom failed while making a tunnel token");
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+bool constant_time_equal(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// Writes an HTTP answer on a socket that is not the event loop's yet: it is
+// small, so one send normally takes it; a peer that does not read gets a
+// second's grace.
+bool send_all(int fd, const std::string& text) {
+  std::size_t sent = 0;
+  for (int round = 0; round < 100 && sent < text.size(); ++round) {
+    ssize_t n = ::send(fd, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p{fd, POLLOUT, 0};
+      ::poll(&p, 1, 10);
+      continue;
+    }
+    return false;
+  }
+  return sent == text.size();
+}
+
+void refuse(int fd, int status, const std::string& message) {
+  send_all(fd, response_error(status, message));
+  ::close(fd);
+}
+
+std::string unmapped(const std::string& text) {
+  boost::system::error_code ec;
+  auto a = net::ip::make_address(text, ec);
+  if (ec) return text;
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).to_string();
+  return a.to_string();
+}
+
+std::string bearer(const Headers& headers) {
+  const std::string* auth = find_header(headers, "Authorization");
+  if (!auth || auth->size() < 7) return "";
+  std::string scheme = auth->substr(0, 7);
+  for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return scheme == "bearer " ? auth->substr(7) : "";
+}
+
+}  // namespace
+
+std::string WebsocketTunnel::nft_script() const {
+  const std::string dev = settings_.gateway_interface;
+  const std::string out = settings_.uplink.empty() ? "oifname != \"" + dev + "\""
+                                                   : "oifname \"" + settings_.uplink + "\"";
+  std::string s;
+  // Written whole: add (so delete cannot fail), delete, define.
+  s += std::string("add table inet ") + kNftTable + "\n";
+  s += std::string("delete table inet ") + kNftTable + "\n";
+  s += std::string("table inet ") + kNftTable + " {\n";
+  s += "  chain forward {\n    type filter hook forward priority filter; policy accept;\n";
+  // The data plane already drops packets whose source is not the session's;
+  // this keeps anything else that appears on the device from being forwarded.
+  if (!settings_.pool4.empty())
+    s += "    iifname \"" + dev + "\" meta nfproto ipv4 ip saddr != " + settings_.pool4 + " drop\n";
+  if (!settings_.pool6.empty())
+    s +=
+        "    iifname \"" + dev + "\" meta nfproto ipv6 ip6 saddr != " + settings_.pool6 + " drop\n";
+  s += "  }\n";
+  s += "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n";
+  if (!settings_.pool4.empty())
+    s += "    ip saddr " + settings_.pool4 + " " + out + " masquerade\n";
+  if (!settings_.pool6.empty())
+    s += "    ip6 saddr " + settings_.pool6 + " " + out + " masquerade\n";
+  if (!settings_.l2_address.empty()) {
+    const bool v6 = settings_.l2_address.find(':') != std::string::npos;
+    s += std::string("    ") + (v6 ? "ip6" : "ip") + " saddr " + settings_.l2_address + " oifname != \"" +
+         settings_.l2_interface + "\" " + (settings_.uplink.empty() ? "" : out + " ") +
+         "masquerade\n";
+  }
+  s += "  }\n}\n";
+  return s;
+}
+
+std::vector<Command> WebsocketTunnel::gateway_setup_commands() const {
+  const std::string dev = settings_.gateway_interface;
+  std::vector<Command> c;
+  c.push_back(cmd({"ip", "link", "set", "dev", dev, "mtu", std::to_string(settings_.mtu), "up"}));
+  if (pool_->has4())
+    c.push_back(
+        cmd({"ip", "-4", "addr", "replace",
+             pool_->gateway4() + "/" + std::to_string(pool_->prefix_length4()), "dev", dev}));
+  if (pool_->has6())
+    c.push_back(cmd({"ip", "-6", "addr", "replace",
+                     pool_->gateway6() + "/" + std::to_string(pool_->prefix_length6()), "dev", dev,
+                     "nodad"}));
+  c.push_back(cmd({"nft", "-f", "-"}, nft_script()));
+  return c;
+}
+
+std::vector<Command> WebsocketTunnel::gateway_removal_commands(
+    const std::vector<std::string>& sysctls) const {
+  std::vector<Command> c;
+  c.push_back(cmd({"nft", "delete", "table", "inet", kNftTable}, "", true));
+  for (const auto& knob : sysctls) c.push_back(cmd({"sysctl", "-w", knob + "=0"}, "", true));
+  return c;
+}
+
+void WebsocketTunnel::enable_forwarding(const std::string& knob,
+                                        std::function<void(std::string)> done) {
+  Command read = cmd({"sysctl", "-n", knob});
+  queue_.run(read, [this, knob, read, done](const CommandOutcome& o) {
+    if (!netcmd::succeeded(o)) return done(netcmd::failure_sentence(read, o));
+    if (o.out.find('1') != std::string::npos) return done("");
+    // Noted before the write: after a crash right after it the next reset
+    // still turns the knob back off.
+    context_.store().put("sysctl/" + knob, "0");
+    Command write = cmd({"sysctl", "-w", knob + "=1"});
+    queue_.run(write, [this, knob, write, done](const CommandOutcome& w) {
+      if (!netcmd::succeeded(w)) return done(netcmd::failure_sentence(write, w));
+      sysctls_on_.push_back(knob);
+      context_.log().info("turned on ", knob, "; it goes back off on reset");
+      done("");
+    });
+  });
+}
+
+void WebsocketTunnel::bring_up_gateway(std::function<void(std::string)> done) {
+  if (gateway_up_) return done("");
+  std::shared_ptr<L3Gateway> l3;
+  try {
+    TunDevice device(settings_.gateway_interface, TunDevice::Kind::tun, settings_.offload);
+    Link::Options options;
+    options.role = Link::Role::server;
+    options.max_queue = settings_.max_queue;
+    options.ping_every = settings_.keepalive;
+    options.dead_after = settings_.timeout;
+    l3 = std::make_shared<L3Gateway>(plane_->io(), std::move(device), options, context_.log());
+  } catch (const std::exception& e) {
+    return done(e.what());
+  }
+  run_steps(gateway_setup_commands(), [this, l3, done](std::string error) {
+    if (!error.empty()) return done(error);
+    std::vector<std::string> knobs;
+    if (pool_->has4()) knobs.push_back("net.ipv4.ip_forward");
+    if (pool_->has6()) knobs.push_back("net.ipv6.conf.all.forwarding");
+    enable_all_forwarding(std::move(knobs), [this, l3, done](std::string error) {
+      if (!error.empty()) return done(error);
+      l3_ = l3;
+      plane_->post([l3] { l3->start(); });
+      gateway_up_ = true;
+      context_.log().info("gateway tunnel device ", settings_.gateway_interface, " is up");
+      done("");
+    });
+  });
+}
+
+void WebsocketTunnel::enable_all_forwarding(std::vector<std::string> knobs,
+                                            std::function<void(std::string)> done) {
+  if (knobs.empty()) return done("");
+  std::string first = knobs.front();
+  knobs.erase(knobs.begin());
+  enable_forwarding(first, [this, rest = std::move(knobs), done](std::string error) mutable {
+    if (!error.empty()) return done(error);
+    enable_all_forwarding(std::move(rest), std::move(done));
+  });
+}
+
+void WebsocketTunnel::open_session(const TunnelSession& session,
+                                   std::function<void(std::string, Json::Value)> done) {
+  if (!started_) return done("the websocket plugin is not running", Json::Value());
+  queue_.enqueue(
+      [this, session, done](CommandQueue::Finished finished) {
+        auto fail = [done, finished](const std::string& error) {
+          done(error, Json::Value());
+          finished();
+        };
+        GatewaySession g;
+        g.session = session;
+        const Json::Value& p = session.params;
+        if (p.isMember("token")) {
+          // Resumed after a restart: the same addresses and token.
+          g.token = p["token"].asString();
+          g.address4 = p["address4"].asString();
+          g.address6 = p["address6"].asString();
+          if ((!g.address4.empty() && !pool_->reserve(g.address4)) ||
+              (!g.address6.empty() && !pool_->reserve(g.address6)))
+            return fail("session " + session.id + " holds tunnel addresses " + g.address4 + " " +
+                        g.address6 + " that are outside websocket.pool4/pool6 or taken");
+        } else {
+          try {
+            g.token = random_token();
+          } catch (const std::exception& e) {
+            return fail(e.what());
+          }
+          if (pool_->has4()) {
+            auto a = pool_->take4();
+            if (!a) return fail("the tunnel address pool " + settings_.pool4 + " is exhausted");
+            g.address4 = *a;
+          }
+          if (pool_->has6()) {
+            auto a = pool_->take6();
+            if (!a) {
+              pool_->release(g.address4);
+              return fail("the tunnel address pool " + settings_.pool6 + " is exhausted");
+            }
+            g.address6 = *a;
+          }
+        }
+        bring_up_gateway([this, g, done, finished](std::string error) {
+          if (!error.empty()) {
+            pool_->release(g.address4);
+            pool_->release(g.address6);
+            done("cannot set up the tunnel: " + error, Json::Value());
+            return finished();
+          }
+          Json::Value params(Json::objectValue);
+          params["path"] = settings_.path;
+          params["token"] = g.token;
+          params["mtu"] = settings_.mtu;
+          if (!g.address4.empty()) {
+            params["address4"] = g.address4;
+            params["prefix4"] = pool_->prefix_length4();
+            params["gateway4"] = pool_->gateway4();
+          }
+          if (!g.address6.empty()) {
+            params["address6"] = g.address6;
+            params["prefix6"] = pool_->prefix_length6();
+            params["gateway6"] = pool_->gateway6();
+          }
+          sessions_[g.session.id] = g;
+          context_.log().info("session ", g.session.id, " of ", g.session.subscriber_address,
+                              ": tunnel addresses ", g.address4, " ", g.address6);
+          done("", params);
+          finished();
+        });
+      },
+      [done](const std::string& reason) { done(reason, Json::Value()); });
+}
+
+void WebsocketTunnel::close_session(const TunnelSession& session, Done done) {
+  auto it = sessions_.find(session.id);
+  if (it == sessions_.end()) return done("");
+  pool_->release(it->second.address4);
+  pool_->release(it->second.address6);
+  sessions_.erase(it);
+  if (l3_) {
+    auto l3 = l3_;
+    auto id = session.id;
+    plane_->post([l3, id] { l3->detach(id, "the session ended"); });
+  }
+  done("");
+}
+
+void WebsocketTunnel::on_l3_upgrade(HttpUpgrade request) {
+  const int fd = request.fd;
+  auto refused = [&](int status, const std::string& why) {
+    ++upgrades_refused_;
+    context_.log().info("refused a tunnel from ", request.remote_address, ": ", why);
+    refuse(fd, status, why);
+  };
+  if (!started_) return refused(503, "the websocket plugin is stopping");
+  ServerUpgrade up = check_upgrade(request.method, request.headers, {});
+  if (!up.ok) return refused(up.status, up.error);
+  const std::string* id = find_header(request.headers, "X-Mnigs-Session");
+  if (!id) return refused(401, "no X-Mnigs-Session header: request a connection first");
+  auto it = sessions_.find(*id);
+  if (it == sessions_.end() || !constant_time_equal(bearer(request.headers), it->second.token))
+    return refused(403, "unknown session or wrong token");
+  GatewaySession& g = it->second;
+  if (unmapped(request.remote_address) != unmapped(g.session.subscriber_address))
+    return refused(403, "session " + g.session.id + " belongs to another address");
+  if (!l3_) return refused(503, "the tunnel device is not up");
+  if (!send_all(fd, response_101(up))) {
+    ::close(fd);
+    return;
+  }
+  auto l3 = l3_;
+  auto& io = plane_->io();
+  const bool v6 = request.local_address.find(':') != std::string::npos;
+  plane_->post([l3, &io, fd, v6, id = g.session.id, a4 = g.address4, a6 = g.address6,
+                pending = std::move(request.pending)]() mutable {
+    boost::system::error_code ec;
+    net::ip::tcp::socket socket(io);
+    socket.assign(v6 ? net::ip::tcp::v6() : net::ip::tcp::v4(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      return;
+    }
+    l3->attach(id, std::move(socket), std::move(pending), a4, a6);
+  });
+  context_.log().info("session ", g.session.id, ": tunnel connected from ", request.remote_address);
+}
+
+}  // namespace mnigs::websocket
+
+namespace mnigs::websocket {
+
+void WebsocketTunnel::start_switch() {
+  Switch::Options options;
+  options.flood_broadcast = settings_.l2_flood_broadcast;
+  options.flood_multicast = settings_.l2_flood_multicast;
+  Link::Options link;
+  link.max_queue = settings_.max_queue;
+  link.ping_every = settings_.keepalive;
+  link.dead_after = settings_.l2_timeout;
+  switch_ = std::make_shared<L2Switch>(plane_->io(), options, link, context_.log());
+  if (settings_.l2_address.empty()) {
+    auto sw = switch_;
+    plane_->post([sw] { sw->start(std::nullopt); });
+    return;
+  }
+  // The gateway's own port: a tap device with l2Address, masqueraded.
+  std::optional<TunDevice> tap;
+  try {
+    tap.emplace(settings_.l2_interface, TunDevice::Kind::tap, false);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("websocket.l2Address is set but ") + e.what());
+  }
+  auto sw = switch_;
+  auto device = std::make_shared<std::optional<TunDevice>>(std::move(tap));
+  plane_->post([sw, device] { sw->start(std::move(*device)); });
+  const bool v6 = settings_.l2_address.find(':') != std::string::npos;
+  std::vector<Command> steps{
+      cmd({"ip", "link", "set", "dev", settings_.l2_interface, "up"}),
+      cmd({"ip", v6 ? "-6" : "-4", "addr", "replace", settings_.l2_address, "dev",
+           settings_.l2_interface}),
+      cmd({"nft", "-f", "-"}, nft_script())};
+  queue_.enqueue(
+      [this, steps, v6](CommandQueue::Finished finished) {
+        gateway_up_ = true;  // the nft table exists from here on: reset and stop remove it
+        run_steps(steps, [this, v6, finished](std::string error) {
+          if (!error.empty()) {
+            context_.log().error("the switch's own port ", settings_.l2_interface,
+                                 " is not set up: ", error);
+            return finished();
+          }
+          enable_forwarding(v6 ? "net.ipv6.conf.all.forwarding" : "net.ipv4.ip_forward",
+                            [this, finished](std::string e) {
+                              if (!e.empty()) context_.log().error(e);
+                              else
+                                context_.log().info("switch port ", settings_.l2_interface, " ",
+                                                    settings_.l2_address, " is up");
+                              finished();
+                            });
+        });
+      },
+      {});
+}
+
+std::string WebsocketTunnel::l2_refusal(const HttpUpgrade& request) const {
+  if (settings_.l2_auth == "none") return "";
+  const std::string remote = unmapped(request.remote_address);
+  if (settings_.l2_auth == "proxy") {
+    boost::system::error_code ec;
+    auto a = net::ip::make_address(remote, ec);
+    return !ec && a.is_loopback()
+               ? ""
+               : "websocket.l2Auth is proxy: only a proxy on this host may connect";
+  }
+  const std::string token = bearer(request.headers);
+  for (const auto& [id, g] : sessions_) {
+    if (!token.empty() && constant_time_equal(token, g.token)) return "";
+    if (unmapped(g.session.subscriber_address) == remote) return "";
+  }
+  return "no session: request a connection with the websocket suite first";
+}
+
+void WebsocketTunnel::on_l2_upgrade(HttpUpgrade request) {
+  const int fd = request.fd;
+  auto refused = [&](int status, const std::string& why) {
+    ++upgrades_refused_;
+    context_.log().info("refused a switch peer from ", request.remote_address, ": ", why);
+    refuse(fd, status, why);
+  };
+  if (!started_ || !switch_) return refused(503, "the switch is not running");
+  ServerUpgrade up = check_upgrade(request.method, request.headers, {});
+  if (!up.ok) return refused(up.status, up.error);
+  if (auto why = l2_refusal(request); !why.empty()) return refused(403, why);
+  if (!send_all(fd, response_101(up))) {
+    ::close(fd);
+    return;
+  }
+  auto sw = switch_;
+  auto& io = plane_->io();
+  const bool v6 = request.local_address.find(':') != std::string::npos;
+  context_.log().info("switch peer from ", request.remote_address,
+                      up.mac ? " with MAC " + to_string(*up.mac) : std::string(),
+                      up.bridge ? " (bridge)" : "");
+  plane_->post([sw, &io, fd, v6, mac = up.mac, bridge = up.bridge,
+                remote = request.remote_address, pending = std::move(request.pending)]() mutable {
+    boost::system::error_code ec;
+    net::ip::tcp::socket socket(io);
+    socket.assign(v6 ? net::ip::tcp::v6() : net::ip::tcp::v4(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      return;
+    }
+    sw->add(std::move(socket), std::move(pending), mac, bridge, std::move(remote));
+  });
+}
+
+}  // namespace mnigs::websocket

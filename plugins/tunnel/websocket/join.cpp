@@ -1,0 +1,194 @@
+// Joining a vpn-ws style switch as a client (admin RPC websocket.join and
+// websocket.leave): a tap device on this host becomes a port of a switch
+// elsewhere, one bare Ethernet frame per binary message, as the vpn-ws
+// client does. The switch may be another mnigs gateway's (websocket.l2Path)
+// or vpn-ws itself.
+#include "tunnel.hpp"
+
+#include <boost/asio/ip/address.hpp>
+
+#include <linux/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace mnigs::websocket {
+
+namespace {
+
+struct Url {
+  std::string host;  // an IP literal
+  std::uint16_t port = 80;
+  std::string path = "/";
+};
+
+// "ws://10.0.0.1:65533/vpn", "ws://[fd00::1]:8080/". No names: the mesh
+// addresses are literals, and nothing here waits for DNS.
+std::optional<Url> parse_url(const std::string& text, std::string* why) {
+  const std::string scheme = "ws://";
+  if (text.rfind(scheme, 0) != 0) {
+    *why = "the url must start with ws:// (wss is not supported)";
+    return std::nullopt;
+  }
+  std::string rest = text.substr(scheme.size());
+  auto slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  Url u;
+  if (slash != std::string::npos) u.path = rest.substr(slash);
+  std::string port;
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string::npos) {
+      *why = "unbalanced [ in the url";
+      return std::nullopt;
+    }
+    u.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') {
+        *why = "expected :port after ]";
+        return std::nullopt;
+      }
+      port = authority.substr(close + 2);
+    }
+  } else {
+    auto colon = authority.rfind(':');
+    u.host = authority.substr(0, colon);
+    if (colon != std::string::npos) port = authority.substr(colon + 1);
+  }
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(u.host, ec);
+  if (ec) {
+    *why = "the host must be an IPv4 or IPv6 address (got \"" + u.host + "\")";
+    return std::nullopt;
+  }
+  if (!port.empty()) {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(port) < 1 || std::stoi(port) > 65535) {
+      *why = "bad port \"" + port + "\"";
+      return std::nullopt;
+    }
+    u.port = static_cast<std::uint16_t>(std::stoi(port));
+  }
+  if (u.path.find_first_of(" \r\n") != std::string::npos) {
+    *why = "the path must not hold spaces or line breaks";
+    return std::nullopt;
+  }
+  return u;
+}
+
+std::optional<Mac> interface_mac(const std::string& name) {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return std::nullopt;
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, name.data(), std::min(name.size(), sizeof ifr.ifr_name - 1));
+  std::optional<Mac> mac;
+  if (::ioctl(s, SIOCGIFHWADDR, &ifr) == 0)
+    mac = Mac::from(reinterpret_cast<const std::uint8_t*>(ifr.ifr_hwaddr.sa_data));
+  ::close(s);
+  return mac;
+}
+
+}  // namespace
+
+void WebsocketTunnel::register_join_methods() {
+  context_.register_method("join", Access::admin,
+                           [this](const Json::Value& params, const CallInfo&, Responder reply) {
+                             join(params, std::move(reply));
+                           });
+  context_.register_method("leave", Access::admin,
+                           [this](const Json::Value& params, const CallInfo&, Responder reply) {
+                             leave(params, std::move(reply));
+                           });
+}
+
+void WebsocketTunnel::join(const Json::Value& p, Responder reply) {
+  if (!p.isObject() || !p["url"].isString())
+    return reply.error(rpc_error::invalid_params,
+                       "join needs {\"url\": \"ws://GATEWAY:65533/vpn\", \"interface\": \"mnl2\", "
+                       "\"bridge\": false, \"mac\": optional, \"token\": optional}");
+  std::string why;
+  auto url = parse_url(p["url"].asString(), &why);
+  if (!url) return reply.error(rpc_error::invalid_params, "url: " + why);
+  const std::string name = p.get("interface", "mnl2").asString();
+  if (!netcmd::valid_interface_name(name))
+    return reply.error(rpc_error::invalid_params, "interface: \"" + name + "\" is not an interface name");
+  if (joined_.count(name))
+    return reply.error(rpc_error::conflict, name + " has joined " + joined_[name].url + " already");
+  std::optional<Mac> wanted;
+  if (p.isMember("mac")) {
+    wanted = parse_mac(p["mac"].asString());
+    if (!wanted || wanted->bytes[0] & 1)
+      return reply.error(rpc_error::invalid_params, "mac: \"" + p["mac"].asString() +
+                                                        "\" is not a unicast MAC address");
+  }
+  const bool bridge = p.get("bridge", false).asBool();
+  std::optional<TunDevice> tap;
+  try {
+    tap.emplace(name, TunDevice::Kind::tap, false);
+  } catch (const std::exception& e) {
+    return reply.error(rpc_error::failed, e.what());
+  }
+  std::vector<Command> steps;
+  if (wanted)
+    steps.push_back(cmd({"ip", "link", "set", "dev", name, "address", to_string(*wanted)}));
+  steps.push_back(cmd({"ip", "link", "set", "dev", name, "up"}));
+  auto device = std::make_shared<std::optional<TunDevice>>(std::move(tap));
+  queue_.enqueue(
+      [this, steps, device, name, url = *url, bridge, p, reply](CommandQueue::Finished finished) {
+        run_steps(steps, [this, device, name, url, bridge, p, reply, finished](std::string error) {
+          if (!error.empty()) {
+            reply.error(rpc_error::failed, error);
+            return finished();
+          }
+          TunnelClient::Target target;
+          target.address = url.host;
+          target.port = url.port;
+          target.path = url.path;
+          target.ethernet = true;
+          // What a vpn-ws client announces: its tap's MAC, and whether it
+          // bridges other hosts' frames.
+          if (auto mac = interface_mac(name)) target.headers.emplace_back("X-vpn-ws-MAC", to_string(*mac));
+          if (bridge) target.headers.emplace_back("X-vpn-ws-bridge", "on");
+          if (p["token"].isString())
+            target.headers.emplace_back("Authorization", "Bearer " + p["token"].asString());
+          Link::Options options;
+          options.role = Link::Role::client;
+          options.max_queue = settings_.max_queue;
+          options.ping_every = settings_.keepalive;
+          options.dead_after = settings_.l2_timeout;
+          Joined j;
+          j.url = p["url"].asString();
+          j.interface = name;
+          j.bridge = bridge;
+          j.client = std::make_shared<TunnelClient>(plane_->io(), std::move(**device), options,
+                                                    target, context_.log());
+          auto client = j.client;
+          joined_[name] = j;
+          plane_->post([client] { client->start(); });
+          Json::Value r(Json::objectValue);
+          r["interface"] = name;
+          r["url"] = j.url;
+          if (auto mac = interface_mac(name)) r["mac"] = to_string(*mac);
+          reply.result(r);
+          finished();
+        });
+      },
+      [reply](const std::string& reason) { reply.error(rpc_error::unavailable, reason); });
+}
+
+void WebsocketTunnel::leave(const Json::Value& p, Responder reply) {
+  const std::string name = p.isObject() ? p.get("interface", "mnl2").asString() : "mnl2";
+  auto it = joined_.find(name);
+  if (it == joined_.end()) return reply.error(rpc_error::not_found, name + " has joined no switch");
+  auto client = it->second.client;
+  joined_.erase(it);
+  // Closing the device removes the interface.
+  plane_->post([client] { client->stop(); });
+  Json::Value r(Json::objectValue);
+  r["interface"] = name;
+  reply.result(r);
+}
+
+}  // namespace mnigs::websocket

@@ -1,0 +1,86 @@
+// The vpn-ws compatible layer-2 switch on the data plane: every peer is a
+// WebSocket whose binary messages are bare Ethernet frames; Switch
+// (switch.hpp) decides where each frame goes, and this copies it to each
+// destination's link. With `websocket.l2Address` the gateway itself is a
+// port of the switch too: a tap device (a bridge peer, so frames for
+// addresses behind it reach it) whose traffic is masqueraded like the L3
+// tunnel's.
+//
+// Threading: data plane thread only, except status() and the counters.
+#pragma once
+
+#include "dataplane.hpp"
+#include "link.hpp"
+#include "switch.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mnigs::websocket {
+
+// Frames are refused past this size (a jumbo frame and its header); vpn-ws
+// clients send at most 1500 bytes.
+inline constexpr std::uint64_t max_l2_message = 9018 + 4;
+
+class L2Switch : public std::enable_shared_from_this<L2Switch> {
+ public:
+  L2Switch(boost::asio::io_context& io, Switch::Options options, Link::Options link, Logger& log);
+
+  // Optionally the gateway's own port (a tap device, joined as a bridge).
+  void start(std::optional<TunDevice> tap);
+  void stop();
+
+  // A peer upgraded on the switch's path. Returns its id.
+  PeerId add(boost::asio::ip::tcp::socket socket, std::string pending, std::optional<Mac> mac,
+             bool bridge, std::string remote);
+  void set_flooding(bool broadcast, bool multicast);
+
+  struct PeerInfo {
+    PeerId id = 0;
+    std::string remote;
+    std::optional<Mac> mac;
+    bool bridge = false;
+    std::size_t learned = 0;
+    std::uint64_t frames = 0, dropped = 0;
+  };
+  struct Status {
+    std::vector<PeerInfo> peers;
+    std::array<std::uint64_t, verdict_count> verdicts{};
+  };
+  Status status() const;  // thread-safe snapshot
+
+ private:
+  struct Peer {
+    std::shared_ptr<Link> link;
+    std::string remote;
+    LinkCounters counters;
+  };
+  static constexpr PeerId kTapPeer = 0;  // the gateway's own port
+
+  void on_frame(PeerId from, std::span<const std::uint8_t> frame);
+  void deliver(PeerId to, std::span<const std::uint8_t> frame);
+  void schedule_flush();
+
+  boost::asio::io_context& io_;
+  Link::Options link_options_;
+  Logger& log_;
+  std::shared_ptr<FramePool> pool_;
+  std::shared_ptr<TunPort> tap_;
+  Switch switch_;
+  std::map<PeerId, std::shared_ptr<Peer>> peers_;
+  PeerId next_id_ = 1;
+  std::vector<PeerId> out_;
+  std::vector<Link*> dirty_;
+  bool flush_posted_ = false;
+  mutable std::mutex status_mutex_;  // guards peers_ and switch_ against status()
+  bool stopped_ = false;
+};
+
+}  // namespace mnigs::websocket

@@ -1,0 +1,309 @@
+#include "link.hpp"
+
+#include <sys/random.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+namespace mnigs::websocket {
+
+namespace net = boost::asio;
+
+namespace {
+
+// Reads per readiness event before giving the loop back: enough to drain a
+// busy socket, bounded so one link cannot starve the others.
+constexpr int kReadsPerWake = 16;
+constexpr std::size_t kReadSize = 256 * 1024;
+// Frames per writev (IOV_MAX is 1024; fewer keeps the array on the stack small).
+constexpr std::size_t kWritevFrames = 64;
+// How long a closing link waits for the peer's close frame.
+constexpr std::chrono::milliseconds kCloseWait{2000};
+
+std::uint32_t random_mask() {
+  std::uint32_t key = 0;
+  // getrandom of 4 bytes from the non-blocking pool never fails short once
+  // the pool is initialised; a failure leaves a fixed key, which is still
+  // valid framing.
+  if (::getrandom(&key, sizeof key, GRND_NONBLOCK) != sizeof key) key = 0x5a5a5a5a;
+  return key;
+}
+
+}  // namespace
+
+OutFrame FramePool::take() {
+  if (!spare_.empty()) {
+    OutFrame f = std::move(spare_.back());
+    spare_.pop_back();
+    return f;
+  }
+  OutFrame f;
+  f.bytes.resize(max_header_size + capacity_);
+  return f;
+}
+
+void FramePool::give(OutFrame&& frame) {
+  if (spare_.size() < 256 && frame.bytes.size() == max_header_size + capacity_)
+    spare_.push_back(std::move(frame));
+}
+
+Link::Link(net::ip::tcp::socket socket, Options options, LinkCounters& counters,
+           std::shared_ptr<FramePool> pool)
+    : socket_(std::move(socket)),
+      options_(options),
+      counters_(counters),
+      reader_(options.max_message, kReadSize),
+      timer_(socket_.get_executor()),
+      pool_(std::move(pool)) {
+  socket_.non_blocking(true);
+  boost::system::error_code ec;
+  socket_.set_option(net::ip::tcp::no_delay(true), ec);
+}
+
+Link::~Link() = default;
+
+void Link::start(std::span<const std::uint8_t> pending, OnMessage on_message, OnClosed on_closed) {
+  on_message_ = std::move(on_message);
+  on_closed_ = std::move(on_closed);
+  last_rx_ = last_tx_ = std::chrono::steady_clock::now();
+  if (!pending.empty()) {
+    auto room = reader_.writable(pending.size());
+    std::memcpy(room.data(), pending.data(), pending.size());
+    reader_.commit(pending.size());
+  }
+  timer_.expires_after(std::min(options_.ping_every, options_.dead_after));
+  timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->on_tick();
+  });
+  // Frames that came with the handshake are handled before the first read.
+  on_readable();
+}
+
+void Link::do_wait_read() {
+  socket_.async_wait(net::socket_base::wait_read,
+                     [self = shared_from_this()](boost::system::error_code ec) {
+                       if (self->closed_) return;
+                       if (ec) return self->finish("read: " + ec.message(), false);
+                       self->on_readable();
+                     });
+}
+
+void Link::on_readable() {
+  for (int i = 0; i < kReadsPerWake && !closed_; ++i) {
+    Frame frame;
+    ParseStatus st;
+    while ((st = reader_.next(frame)) == ParseStatus::ok)
+      if (!handle(frame)) return;
+    if (st == ParseStatus::error) {
+      close(reader_.close_code(), reader_.error());
+      return;
+    }
+    auto room = reader_.writable(kReadSize);
+    ssize_t n = ::read(socket_.native_handle(), room.data(), room.size());
+    if (n > 0) {
+      reader_.commit(static_cast<std::size_t>(n));
+      last_rx_ = std::chrono::steady_clock::now();
+      continue;
+    }
+    if (n == 0) return finish(closing_ ? "closed" : "the peer closed the connection", !closing_);
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    if (errno == EINTR) continue;
+    return finish(std::string("read: ") + std::strerror(errno), false);
+  }
+  if (closed_) return;
+  // Data queued for the tun or other links by the messages above goes out
+  // in one batch per link; the owner flushes those. Our own replies (pongs)
+  // are flushed here.
+  flush();
+  do_wait_read();
+}
+
+bool Link::handle(Frame& frame) {
+  const auto& h = frame.header;
+  if (options_.role == Role::server && !h.masked && !is_control(h.opcode)) {
+    close(close_protocol_error, "client data frames must be masked");
+    return false;
+  }
+  switch (h.opcode) {
+    case Opcode::binary:
+      if (!h.fin) {
+        close(close_too_big, "fragmented messages are not accepted: send one packet per frame");
+        return false;
+      }
+      if (closing_) return true;  // after our close frame, data is discarded
+      ++counters_.rx_messages;
+      counters_.rx_bytes += frame.payload.size();
+      if (on_message_) on_message_(frame.payload);
+      return !closed_;
+    case Opcode::text:
+    case Opcode::continuation:
+      // Text is no packet; fragments of one are dropped along with it.
+      ++counters_.dropped_text;
+      return true;
+    case Opcode::ping:
+      send_control(Opcode::pong, frame.payload);
+      return true;
+    case Opcode::pong:
+      return true;
+    case Opcode::close: {
+      auto cp = parse_close_payload(frame.payload.data(), frame.payload.size());
+      const bool by_peer = !closing_;
+      if (!closing_) {
+        // Echo the code (RFC 6455 5.5.1), then hang up once it is sent.
+        auto payload = close_payload(
+            cp.valid ? (cp.code == close_no_status ? close_normal : cp.code) : close_protocol_error,
+            "");
+        send_control(Opcode::close,
+                     {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()});
+        closing_ = true;
+        flush();
+      }
+      finish("the peer closed the link (" + std::to_string(cp.code) +
+                 (cp.reason.empty() ? "" : ": " + cp.reason) + ")",
+             by_peer);
+      return false;
+    }
+  }
+  return true;
+}
+
+void Link::send(OutFrame frame, std::size_t size, std::size_t skip) {
+  if (closed_ || closing_) return pool_->give(std::move(frame));
+  if (queued_bytes_ + size > options_.max_queue) {
+    ++counters_.dropped_queue_full;
+    return pool_->give(std::move(frame));
+  }
+  const bool client = options_.role == Role::client;
+  std::uint32_t key = client ? random_mask() : 0;
+  const std::size_t hs = header_size_for(size, client);
+  std::uint8_t* payload = frame.payload() + skip;
+  frame.begin = max_header_size + skip - hs;
+  write_header(frame.bytes.data() + frame.begin, Opcode::binary, size, true,
+               client ? std::optional<std::uint32_t>(key) : std::nullopt);
+  if (client) apply_mask(payload, size, key);
+  frame.end = max_header_size + skip + size;
+  queued_bytes_ += frame.end - frame.begin;
+  ++counters_.tx_messages;
+  counters_.tx_bytes += size;
+  queue_.push_back(std::move(frame));
+}
+
+void Link::send_control(Opcode op, std::span<const std::uint8_t> payload) {
+  // Control frames jump no queue; they are small, so bypass max_queue.
+  OutFrame f;
+  const std::size_t size = std::min(payload.size(), max_control_payload);
+  const bool client = options_.role == Role::client;
+  f.bytes.resize(max_header_size + size);
+  std::memcpy(f.payload(), payload.data(), size);
+  std::uint32_t key = client ? random_mask() : 0;
+  const std::size_t hs = header_size_for(size, client);
+  f.begin = max_header_size - hs;
+  write_header(f.bytes.data() + f.begin, op, size, true,
+               client ? std::optional<std::uint32_t>(key) : std::nullopt);
+  if (client) apply_mask(f.payload(), size, key);
+  f.end = max_header_size + size;
+  queued_bytes_ += f.end - f.begin;
+  queue_.push_back(std::move(f));
+}
+
+void Link::flush() {
+  if (!waiting_write_ && !queue_.empty() && !closed_) do_write();
+}
+
+void Link::do_write() {
+  while (!queue_.empty()) {
+    std::array<iovec, kWritevFrames> iov;
+    std::size_t count = 0;
+    for (auto it = queue_.begin(); it != queue_.end() && count < iov.size(); ++it, ++count) {
+      std::size_t skip = count == 0 ? head_sent_ : 0;
+      iov[count].iov_base = it->bytes.data() + it->begin + skip;
+      iov[count].iov_len = it->end - it->begin - skip;
+    }
+    ssize_t n = ::writev(socket_.native_handle(), iov.data(), static_cast<int>(count));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return finish(std::string("write: ") + std::strerror(errno), false);
+    }
+    last_tx_ = std::chrono::steady_clock::now();
+    auto left = static_cast<std::size_t>(n);
+    while (left > 0) {
+      auto& f = queue_.front();
+      std::size_t rest = f.end - f.begin - head_sent_;
+      if (left < rest) {
+        head_sent_ += left;
+        queued_bytes_ -= left;
+        left = 0;
+        break;
+      }
+      left -= rest;
+      queued_bytes_ -= rest;
+      head_sent_ = 0;
+      pool_->give(std::move(f));
+      queue_.pop_front();
+    }
+  }
+  if (queue_.empty()) return;
+  waiting_write_ = true;
+  socket_.async_wait(net::socket_base::wait_write,
+                     [self = shared_from_this()](boost::system::error_code ec) {
+                       self->waiting_write_ = false;
+                       if (self->closed_) return;
+                       if (ec) return self->finish("write: " + ec.message(), false);
+                       self->do_write();
+                     });
+}
+
+void Link::close(std::uint16_t code, const std::string& reason) {
+  if (closed_ || closing_) return;
+  closing_ = true;
+  auto payload = close_payload(code, reason);
+  send_control(Opcode::close,
+               {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()});
+  flush();
+  // The peer answers with its close frame (handled by handle()) or the
+  // timer below ends the link.
+  timer_.expires_after(kCloseWait);
+  timer_.async_wait([self = shared_from_this(), reason](boost::system::error_code ec) {
+    if (!ec) self->finish(reason, false);
+  });
+  closing_reason_ = reason;
+}
+
+void Link::on_tick() {
+  if (closed_ || closing_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_rx_ >= options_.dead_after) {
+    close(close_going_away, "nothing heard from the peer for " +
+                                std::to_string(options_.dead_after.count() / 1000) + " s");
+    return;
+  }
+  if (now - last_tx_ >= options_.ping_every) {
+    send_control(Opcode::ping, {});
+    flush();
+  }
+  timer_.expires_after(std::min(options_.ping_every, options_.dead_after) / 2);
+  timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->on_tick();
+  });
+}
+
+void Link::finish(const std::string& reason, bool by_peer) {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ec;
+  timer_.cancel();
+  socket_.shutdown(net::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  queue_.clear();
+  queued_bytes_ = 0;
+  auto cb = std::move(on_closed_);
+  on_message_ = nullptr;
+  if (cb) cb(closing_reason_.empty() ? reason : closing_reason_, by_peer);
+}
+
+}  // namespace mnigs::websocket

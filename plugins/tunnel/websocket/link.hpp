@@ -1,0 +1,130 @@
+// One WebSocket connection carrying packets, after the handshake: binary
+// messages in, binary messages out, pings, pongs and the close handshake,
+// keepalive. It moves bytes with as few system calls as it can: it reads the
+// socket until it would block and hands every complete message on, and it
+// sends everything queued with one writev.
+//
+// Frames it sends are masked when it is the client (RFC 6455 5.3), with a
+// fresh key per frame. Frames it receives: data frames from a client must be
+// masked; control frames are taken either way, because vpn-ws clients send
+// their keepalive ping unmasked.
+//
+// Threading: a Link lives on its io_context's one thread (the data plane);
+// every member is called there. The callbacks run there too.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "frame.hpp"
+
+namespace mnigs::websocket {
+
+// Counters a link and its owner keep, read from other threads for status.
+struct LinkCounters {
+  std::atomic<std::uint64_t> rx_messages{0}, rx_bytes{0}, tx_messages{0}, tx_bytes{0};
+  std::atomic<std::uint64_t> dropped_queue_full{0};  // outgoing, queue over its limit
+  std::atomic<std::uint64_t> dropped_text{0};        // text messages (not packets)
+  std::atomic<std::uint64_t> dropped_invalid{0};     // refused by the owner (bad packet)
+};
+
+// A buffer that holds one outgoing frame: room for the frame header in
+// front of the payload, so the header is written in place.
+struct OutFrame {
+  std::vector<std::uint8_t> bytes;  // capacity max_header_size + payload
+  std::size_t begin = 0;            // frame starts here (header)
+  std::size_t end = 0;              // one past the payload
+  // The payload's bytes, to be filled before send(): bytes[max_header_size, ...).
+  std::uint8_t* payload() { return bytes.data() + max_header_size; }
+};
+
+// Frame buffers of one size, reused: a packet read from a tun device lands
+// in one, goes out through a link, and comes back here. Data thread only.
+class FramePool {
+ public:
+  explicit FramePool(std::size_t payload_capacity) : capacity_(payload_capacity) {}
+  OutFrame take();
+  void give(OutFrame&& frame);  // keeps at most 256 spare buffers
+  std::size_t payload_capacity() const { return capacity_; }
+
+ private:
+  std::size_t capacity_;
+  std::vector<OutFrame> spare_;
+};
+
+class Link : public std::enable_shared_from_this<Link> {
+ public:
+  enum class Role { server, client };
+  struct Options {
+    Role role = Role::server;
+    std::uint64_t max_message = 65536 + 64;       // larger frames close with 1009
+    std::size_t max_queue = 4u << 20;             // bytes waiting to be sent
+    std::chrono::milliseconds ping_every{5000};   // ping after this long without sending
+    std::chrono::milliseconds dead_after{15000};  // close when nothing arrived for this long
+  };
+  // A binary message; the payload may be changed in place and is valid only
+  // during the call.
+  using OnMessage = std::function<void(std::span<std::uint8_t> payload)>;
+  // The link is closed: why (for logs), and whether the peer began it.
+  using OnClosed = std::function<void(const std::string& reason, bool by_peer)>;
+
+  // Frames taken from `pool` must hold max_message bytes of payload.
+  Link(boost::asio::ip::tcp::socket socket, Options options, LinkCounters& counters,
+       std::shared_ptr<FramePool> pool);
+  ~Link();
+
+  // Starts reading; `pending` is what arrived after the handshake.
+  void start(std::span<const std::uint8_t> pending, OnMessage on_message, OnClosed on_closed);
+
+  // Queues `frame` (from the pool) as one binary message: the `size` bytes
+  // at payload() + `skip`. Dropped (and counted) when the queue is over
+  // max_queue.
+  void send(OutFrame frame, std::size_t size, std::size_t skip = 0);
+  // Sends what was queued by send() since the last flush.
+  void flush();
+
+  // Sends a close frame, waits briefly for the peer's, then closes. The
+  // OnClosed callback runs once, whichever way the link ends.
+  void close(std::uint16_t code, const std::string& reason);
+
+  bool open() const { return !closed_; }
+  std::size_t queued_bytes() const { return queued_bytes_; }
+
+ private:
+  void do_wait_read();
+  void on_readable();
+  bool handle(Frame& frame);  // false when the link was closed
+  void send_control(Opcode op, std::span<const std::uint8_t> payload);
+  void do_write();
+  void on_tick();
+  void finish(const std::string& reason, bool by_peer);
+
+  boost::asio::ip::tcp::socket socket_;
+  Options options_;
+  LinkCounters& counters_;
+  FrameReader reader_;
+  OnMessage on_message_;
+  OnClosed on_closed_;
+  boost::asio::steady_timer timer_;
+  std::deque<OutFrame> queue_;  // frames queued, in order
+  std::size_t queued_bytes_ = 0;
+  std::size_t head_sent_ = 0;  // bytes of queue_.front() already written
+  std::shared_ptr<FramePool> pool_;
+  bool waiting_write_ = false;  // an async_wait(write) is pending
+  bool closing_ = false;        // our close frame is queued
+  bool closed_ = false;
+  std::string closing_reason_;  // why we began closing, for OnClosed
+  std::chrono::steady_clock::time_point last_rx_, last_tx_;
+};
+
+}  // namespace mnigs::websocket

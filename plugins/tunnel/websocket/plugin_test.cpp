@@ -1,0 +1,185 @@
+// Unit tests of the websocket plugin's own logic that needs no kernel: the
+// address pool, the checks on a peer's virtio-net header, reading packet
+// addresses, and the config checks.
+#include "packet.hpp"
+#include "pool.hpp"
+#include "settings.hpp"
+#include "tun.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+
+namespace mnigs::websocket {
+namespace {
+
+TEST(AddressPool, GatewayTakesTheFirstAddressAndSessionsTheLowestFree) {
+  AddressPool pool("10.98.0.0/24", "fd98::/64", "pool4", "pool6");
+  EXPECT_EQ(pool.gateway4(), "10.98.0.1");
+  EXPECT_EQ(pool.gateway6(), "fd98::1");
+  EXPECT_EQ(pool.take4(), "10.98.0.2");
+  EXPECT_EQ(pool.take4(), "10.98.0.3");
+  EXPECT_EQ(pool.take6(), "fd98::2");
+  pool.release("10.98.0.2");
+  EXPECT_EQ(pool.take4(), "10.98.0.2");
+  EXPECT_EQ(pool.take4(), "10.98.0.4");
+}
+
+TEST(AddressPool, ResumedSessionsKeepTheirAddresses) {
+  AddressPool pool("10.98.0.0/24", "fd98::/64", "pool4", "pool6");
+  EXPECT_TRUE(pool.reserve("10.98.0.7"));
+  EXPECT_TRUE(pool.reserve("fd98::9"));
+  EXPECT_FALSE(pool.reserve("10.98.0.7")) << "taken twice";
+  EXPECT_FALSE(pool.reserve("10.98.0.1")) << "the gateway's own";
+  EXPECT_FALSE(pool.reserve("10.98.0.255")) << "broadcast";
+  EXPECT_FALSE(pool.reserve("10.99.0.5")) << "outside the pool";
+  EXPECT_FALSE(pool.reserve("fd99::5")) << "outside the pool";
+  EXPECT_EQ(pool.take4(), "10.98.0.2");
+}
+
+TEST(AddressPool, ASmallPoolRunsOut) {
+  AddressPool pool("10.98.0.0/30", "", "pool4", "pool6");
+  EXPECT_FALSE(pool.has6());
+  EXPECT_EQ(pool.take4(), "10.98.0.2");
+  EXPECT_EQ(pool.take4(), std::nullopt);
+  EXPECT_EQ(pool.take6(), std::nullopt);
+}
+
+TEST(AddressPool, NetworkBitsInTheLastBytesOfASmallIpv6Prefix) {
+  AddressPool pool("", "fd98::ab00/120", "pool4", "pool6");
+  EXPECT_EQ(pool.gateway6(), "fd98::ab01");
+  EXPECT_EQ(pool.take6(), "fd98::ab02");
+  EXPECT_TRUE(pool.reserve("fd98::abff"));
+  EXPECT_FALSE(pool.reserve("fd98::ac02"));
+}
+
+TEST(AddressPool, BadPrefixesNameTheKey) {
+  for (auto [v4, v6] : {std::pair{"10.98.0.0", ""}, std::pair{"10.98.0.0/31", ""},
+                        std::pair{"ten/24", ""}, std::pair{"", "fd98::/48"},
+                        std::pair{"", "10.0.0.0/64"}}) {
+    try {
+      AddressPool pool(v4, v6, "pool4", "pool6");
+      ADD_FAILURE() << v4 << " " << v6 << " was accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(*v4 ? "websocket.pool4" : "websocket.pool6"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+TEST(Vnet, PlainPacketsAndKernelSegmentsPass) {
+  VnetHeader plain;
+  EXPECT_EQ(check_vnet(plain, 60), "");
+  VnetHeader tso;
+  tso.flags = 1;
+  tso.gso_type = 1;
+  tso.hdr_len = 52;
+  tso.gso_size = 1448;
+  tso.csum_start = 20;
+  tso.csum_offset = 16;
+  EXPECT_EQ(check_vnet(tso, 65000), "");
+  tso.gso_type = 5 | 0x80;  // TCPv6 with ECN
+  EXPECT_EQ(check_vnet(tso, 65000), "");
+}
+
+TEST(Vnet, HeadersClaimingOutsideThePacketOrOddSegmentationAreRefused) {
+  VnetHeader h;
+  h.flags = 1;
+  h.csum_start = 50;
+  h.csum_offset = 16;
+  EXPECT_NE(check_vnet(h, 60), "") << "checksum field past the end";
+  VnetHeader udp;
+  udp.flags = 1;
+  udp.gso_type = 3;  // UFO
+  udp.gso_size = 1000;
+  EXPECT_NE(check_vnet(udp, 3000), "");
+  VnetHeader no_csum;
+  no_csum.gso_type = 1;
+  no_csum.gso_size = 1448;
+  EXPECT_NE(check_vnet(no_csum, 3000), "");
+  VnetHeader flags;
+  flags.flags = 0x80;
+  EXPECT_NE(check_vnet(flags, 100), "");
+  VnetHeader size_only;
+  size_only.gso_size = 100;
+  EXPECT_NE(check_vnet(size_only, 100), "");
+}
+
+TEST(Vnet, WireFormIsLittleEndian) {
+  std::uint8_t wire[vnet_header_size] = {1, 1, 0x34, 0x00, 0xa8, 0x05, 0x14, 0x00, 0x10, 0x00};
+  VnetHeader h = read_vnet_wire(wire);
+  EXPECT_EQ(h.hdr_len, 0x34);
+  EXPECT_EQ(h.gso_size, 1448);
+  EXPECT_EQ(h.csum_start, 20);
+  EXPECT_EQ(h.csum_offset, 16);
+}
+
+TEST(Packet, AddressesOfBothFamilies) {
+  std::uint8_t v4[20] = {0x45};
+  ::inet_pton(AF_INET, "10.98.0.2", v4 + 12);
+  ::inet_pton(AF_INET, "10.77.1.1", v4 + 16);
+  auto a = packet_addresses(v4);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->version, 4);
+  std::uint8_t expect[4];
+  ::inet_pton(AF_INET, "10.98.0.2", expect);
+  EXPECT_EQ(a->source, IpKey::v4(expect));
+
+  std::uint8_t v6[40] = {0x60};
+  ::inet_pton(AF_INET6, "fd98::2", v6 + 8);
+  ::inet_pton(AF_INET6, "fd77::1", v6 + 24);
+  auto b = packet_addresses(v6);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->version, 6);
+  std::uint8_t dst[16];
+  ::inet_pton(AF_INET6, "fd77::1", dst);
+  EXPECT_EQ(b->destination, IpKey::v6(dst));
+  EXPECT_FALSE(b->source == IpKey::v4(expect));
+}
+
+TEST(Packet, ShortOrForeignPacketsHaveNoAddresses) {
+  std::uint8_t short4[19] = {0x45};
+  EXPECT_FALSE(packet_addresses(short4));
+  std::uint8_t short6[39] = {0x60};
+  EXPECT_FALSE(packet_addresses(short6));
+  std::uint8_t arp[28] = {0x00, 0x01};
+  EXPECT_FALSE(packet_addresses(arp));
+  EXPECT_FALSE(packet_addresses({}));
+}
+
+Json::Value defaults() {
+  Json::Value c(Json::objectValue);
+  return c;
+}
+
+TEST(Settings, DefaultsAreUsable) {
+  std::string why;
+  auto s = parse_settings(defaults(), &why);
+  ASSERT_TRUE(s) << why;
+  EXPECT_EQ(s->path, "/ws/websocket");
+  EXPECT_EQ(s->l2_path, "/vpn");
+  EXPECT_TRUE(s->offload);
+}
+
+TEST(Settings, ValuesTheDeclarationCannotRefuseAreRefusedWithTheKey) {
+  auto refused = [](const char* key, Json::Value value, const char* named) {
+    Json::Value c = defaults();
+    c[key] = value;
+    std::string why;
+    EXPECT_FALSE(parse_settings(c, &why)) << key;
+    EXPECT_NE(why.find(named), std::string::npos) << why;
+  };
+  refused("path", "ws", "websocket.path");
+  refused("path", "/jsonrpc", "websocket.path");
+  refused("l2Path", "/ws/websocket", "websocket.l2Path");
+  refused("gatewayInterface", "a/b", "websocket.gatewayInterface");
+  refused("subscriberInterface", "much-too-long-a-name", "websocket.subscriberInterface");
+  refused("table", 254, "websocket.table");
+  refused("pool4", "10.98.0.0/33", "websocket.pool4");
+  refused("l2Address", "10.97.0.1", "websocket.l2Address");
+  refused("timeout", 5, "websocket.timeout");
+}
+
+}  // namespace
+}  // namespace mnigs::websocket

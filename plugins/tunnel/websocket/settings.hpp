@@ -1,0 +1,49 @@
+// The websocket plugin's config section (`websocket`): declaration and
+// checked values. See README.md for every key.
+//
+// Pure functions; thread-safe.
+#pragma once
+
+#include <json/value.h>
+
+#include <chrono>
+#include <cstdint>
+#include <mnigs/config_decl.hpp>
+#include <optional>
+#include <string>
+
+namespace mnigs::websocket {
+
+struct Settings {
+  std::string path = "/ws/websocket";  // the L3 endpoint on the RPC port
+  std::string pool4 = "10.98.0.0/24";
+  std::string pool6 = "fd98::/64";
+  std::string gateway_interface = "mnws-gw";
+  std::string subscriber_interface = "mnws0";
+  int mtu = 1500;
+  bool offload = true;
+  std::string uplink;  // "" = masquerade on every interface but the tunnel's
+  std::chrono::milliseconds keepalive{5000};
+  std::chrono::milliseconds timeout{15000};
+  std::size_t max_queue = 4u << 20;
+  std::int64_t table = 65532;
+  int priority = 31010;
+  // The vpn-ws compatible L2 switch.
+  bool l2 = true;
+  std::string l2_path = "/vpn";
+  std::string l2_auth = "session";  // session | proxy | none
+  bool l2_flood_broadcast = true;
+  bool l2_flood_multicast = true;
+  std::chrono::milliseconds l2_timeout{60000};
+  std::string l2_interface = "mnws-l2";  // the gateway's own port on the switch
+  std::string l2_address;  // its address, e.g. "10.97.0.1/24"; "" = no port of its own
+};
+
+void declare_keys(ConfigDeclarer& declarer);
+
+// Reads the section (types already checked by the core) and applies the
+// checks a declaration cannot express. nullopt with `why` naming the key,
+// the value and what is allowed.
+std::optional<Settings> parse_settings(const Json::Value& section, std::string* why);
+
+}  // namespace mnigs::websocket

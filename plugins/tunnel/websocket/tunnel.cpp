@@ -1,0 +1,251 @@
+#include "tunnel.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+namespace mnigs::websocket {
+
+namespace {
+// reset() deletes rules at each priority until none is left, at most this
+// many; stop() cannot look at outcomes and issues this many blindly.
+constexpr unsigned kResetRepeat = 16;
+constexpr unsigned kStopRepeat = 4;
+}  // namespace
+
+WebsocketTunnel::WebsocketTunnel(PluginContext& context)
+    : context_(context), queue_(context, kCommandTimeout) {}
+
+WebsocketTunnel::~WebsocketTunnel() { stop_data_plane(); }
+
+void WebsocketTunnel::start() {
+  std::string why;
+  auto settings = parse_settings(context_.config(), &why);
+  if (!settings) throw std::runtime_error(why);
+  settings_ = *settings;
+  pool_.emplace(settings_.pool4, settings_.pool6, "pool4", "pool6");
+  plane_ = std::make_unique<DataPlane>();
+  context_.register_upgrade(settings_.path,
+                            [this](HttpUpgrade request) { on_l3_upgrade(std::move(request)); });
+  if (settings_.l2)
+    context_.register_upgrade(settings_.l2_path,
+                              [this](HttpUpgrade request) { on_l2_upgrade(std::move(request)); });
+  register_join_methods();
+  started_ = true;
+  context_.log().info("L3 tunnel on ", settings_.path, " (pool ", settings_.pool4,
+                      settings_.pool6.empty() ? "" : " " + settings_.pool6, "), offload ",
+                      settings_.offload ? "on" : "off");
+}
+
+void WebsocketTunnel::stop_data_plane() {
+  if (!plane_) return;
+  // The links and devices belong to the data thread: stop them there, then
+  // let the thread finish what that posted before it is joined.
+  auto l3 = std::move(l3_);
+  auto client = std::move(client_);
+  auto sw = std::move(switch_);
+  std::vector<std::shared_ptr<TunnelClient>> joined;
+  for (auto& [name, j] : joined_) joined.push_back(j.client);
+  joined_.clear();
+  plane_->post([l3, client, sw, joined] {
+    if (l3) l3->stop();
+    if (client) client->stop();
+    if (sw) sw->stop();
+    for (auto& j : joined) j->stop();
+  });
+  plane_.reset();
+}
+
+void WebsocketTunnel::stop() {
+  if (!started_) return;
+  started_ = false;
+  std::vector<Command> commands;
+  if (gateway_up_) commands = gateway_removal_commands(sysctls_on_);
+  if (uplink_)
+    for (auto& c : subscriber_removal_commands(kStopRepeat)) commands.push_back(std::move(c));
+  queue_.stop(commands);
+  stop_data_plane();
+  sessions_.clear();
+  gateway_up_ = false;
+  uplink_.reset();
+}
+
+void WebsocketTunnel::config_changed() {
+  // The switch's flooding options are the live keys.
+  std::string why;
+  auto settings = parse_settings(context_.config(), &why);
+  if (!settings) {
+    context_.log().error(why, "; keeping the previous settings");
+    return;
+  }
+  settings_.l2_flood_broadcast = settings->l2_flood_broadcast;
+  settings_.l2_flood_multicast = settings->l2_flood_multicast;
+  if (auto sw = switch_)
+    plane_->post([sw, b = settings_.l2_flood_broadcast, m = settings_.l2_flood_multicast] {
+      sw->set_flooding(b, m);
+    });
+}
+
+Json::Value WebsocketTunnel::status() const {
+  Json::Value s(Json::objectValue);
+  s["method"] = method();
+  s["path"] = settings_.path;
+  s["offload"] = settings_.offload;
+  s["pendingOperations"] = Json::UInt64(queue_.pending());
+
+  Json::Value gw(Json::objectValue);
+  gw["up"] = gateway_up_;
+  gw["interface"] = settings_.gateway_interface;
+  gw["upgradesRefused"] = Json::UInt64(upgrades_refused_);
+  Json::Value list(Json::arrayValue);
+  std::vector<L3Gateway::SessionStatus> live;
+  if (l3_) live = l3_->sessions();
+  for (const auto& [id, g] : sessions_) {
+    Json::Value e(Json::objectValue);
+    e["id"] = id;
+    e["subscriber"] = g.session.subscriber_address;
+    e["address4"] = g.address4;
+    e["address6"] = g.address6;
+    e["connected"] = false;
+    for (const auto& l : live)
+      if (l.id == id) {
+        e["connected"] = l.connected;
+        e["rxBytes"] = Json::UInt64(l.rx_bytes);
+        e["txBytes"] = Json::UInt64(l.tx_bytes);
+        e["dropped"] = Json::UInt64(l.dropped);
+      }
+    list.append(e);
+  }
+  gw["sessions"] = list;
+  if (l3_) {
+    const auto& c = l3_->counters();
+    gw["droppedSpoofed"] = Json::UInt64(c.spoofed);
+    gw["droppedNoRoute"] = Json::UInt64(c.no_route);
+    gw["droppedMalformed"] = Json::UInt64(c.malformed);
+    gw["droppedBadHeader"] = Json::UInt64(l3_->tun_counters().bad_header);
+  }
+  s["gateway"] = gw;
+
+  Json::Value sub(Json::objectValue);
+  sub["connected"] = false;
+  if (uplink_) {
+    sub["session"] = uplink_->session.id;
+    sub["gateway"] = uplink_->session.gateway_address;
+    sub["interface"] = settings_.subscriber_interface;
+    sub["routed"] = uplink_->routed;
+  }
+  if (client_) {
+    auto st = client_->status();
+    sub["connected"] = st.connected;
+    sub["connects"] = Json::UInt64(st.connects);
+    sub["lastError"] = st.last_error;
+    sub["rxBytes"] = Json::UInt64(client_->link_counters().rx_bytes);
+    sub["txBytes"] = Json::UInt64(client_->link_counters().tx_bytes);
+    sub["droppedNotConnected"] = Json::UInt64(client_->counters().no_route);
+  }
+  s["subscriber"] = sub;
+
+  Json::Value l2(Json::objectValue);
+  l2["enabled"] = settings_.l2;
+  l2["path"] = settings_.l2_path;
+  l2["running"] = switch_ != nullptr;
+  if (switch_) {
+    auto st = switch_->status();
+    Json::Value peers(Json::arrayValue);
+    for (const auto& p : st.peers) {
+      Json::Value e(Json::objectValue);
+      e["id"] = Json::UInt64(p.id);
+      e["remote"] = p.remote;
+      e["mac"] = p.mac ? to_string(*p.mac) : "";
+      e["bridge"] = p.bridge;
+      e["learned"] = Json::UInt64(p.learned);
+      e["frames"] = Json::UInt64(p.frames);
+      e["dropped"] = Json::UInt64(p.dropped);
+      peers.append(e);
+    }
+    l2["peers"] = peers;
+    Json::Value verdicts(Json::objectValue);
+    for (std::size_t i = 0; i < verdict_count; ++i)
+      verdicts[to_string(static_cast<Verdict>(i))] = Json::UInt64(st.verdicts[i]);
+    l2["frames"] = verdicts;
+  }
+  s["switch"] = l2;
+
+  Json::Value joined(Json::arrayValue);
+  for (const auto& [name, j] : joined_) {
+    Json::Value e(Json::objectValue);
+    auto st = j.client->status();
+    e["interface"] = name;
+    e["url"] = j.url;
+    e["bridge"] = j.bridge;
+    e["connected"] = st.connected;
+    e["connects"] = Json::UInt64(st.connects);
+    e["lastError"] = st.last_error;
+    joined.append(e);
+  }
+  s["joined"] = joined;
+  return s;
+}
+
+void WebsocketTunnel::run_steps(std::vector<Command> commands,
+                                std::function<void(std::string error)> then) {
+  if (commands.empty()) return then("");
+  Command first = commands.front();
+  commands.erase(commands.begin());
+  queue_.run(first,
+             [this, first, rest = std::move(commands), then](const CommandOutcome& o) mutable {
+               if (!netcmd::acceptable(first, o)) return then(netcmd::failure_sentence(first, o));
+               run_steps(std::move(rest), std::move(then));
+             });
+}
+
+void WebsocketTunnel::reset(Done done) {
+  if (!started_) return done("cannot reset: the websocket plugin is not running");
+  queue_.enqueue(
+      [this, done](CommandQueue::Finished finished) {
+        context_.store().list(
+            "sysctl/", [this, done, finished](std::vector<KeyValueStore::Row> rows) {
+              std::vector<std::string> knobs = sysctls_on_;
+              for (const auto& row : rows) {
+                auto name = row.first.substr(7);
+                if (std::find(knobs.begin(), knobs.end(), name) == knobs.end())
+                  knobs.push_back(name);
+              }
+              auto commands = gateway_removal_commands(knobs);
+              for (auto& c : subscriber_removal_commands(kResetRepeat))
+                commands.push_back(std::move(c));
+              // Sessions are resumed after a reset: drop the data plane's view.
+              auto l3 = std::move(l3_);
+              auto client = std::move(client_);
+              plane_->post([l3, client] {
+                if (l3) l3->stop();
+                if (client) client->stop();
+              });
+              sessions_.clear();
+              pool_.emplace(settings_.pool4, settings_.pool6, "pool4", "pool6");
+              gateway_up_ = false;
+              uplink_.reset();
+              queue_.run_all(std::move(commands), true, [this, done, finished](std::string error) {
+                sysctls_on_.clear();
+                context_.store().list("sysctl/", [this](std::vector<KeyValueStore::Row> rows) {
+                  for (const auto& row : rows) context_.store().erase(row.first);
+                });
+                if (!error.empty()) context_.log().warn("reset incomplete: ", error);
+                done(error.empty() ? "" : "reset of the websocket plugin incomplete: " + error);
+                finished();
+                // The switch (and its port, whose NAT lives in the table a
+                // reset removes) starts after the daemon's first reset.
+                if (settings_.l2 && !switch_) {
+                  try {
+                    start_switch();
+                  } catch (const std::exception& e) {
+                    context_.log().error("the layer-2 switch does not run: ", e.what());
+                  }
+                }
+              });
+            });
+      },
+      [done](const std::string& reason) { done(reason); });
+}
+
+}  // namespace mnigs::websocket

@@ -1,0 +1,135 @@
+// tunnel/websocket: a full IP tunnel over one WebSocket connection, and a
+// vpn-ws compatible layer-2 switch, both served on the daemon's RPC port.
+//
+// Gateway: open_session gives the session a tunnel address of each family
+// from the pool and a token; the subscriber then opens `websocket.path`
+// with both; its packets go through the tun device the sessions share
+// (l3.hpp) and are masqueraded out of the uplink (nft table
+// inet mnigs_websocket).
+// Subscriber: connect creates the tun device, gives it the session's
+// addresses, moves the default route into it by policy routing (as the
+// forwarding plugin does, with its own table and rule priorities) and keeps
+// the WebSocket up, reconnecting with backoff.
+//
+// Control work (sessions, commands, upgrades) runs on the plugin's strand;
+// packets move on the data plane's own thread (dataplane.hpp).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mnigs/plugin.hpp>
+#include <optional>
+#include <string>
+
+#include "command_queue.hpp"
+#include "dataplane.hpp"
+#include "l2.hpp"
+#include "l3.hpp"
+#include "pool.hpp"
+#include "routes.hpp"
+#include "settings.hpp"
+
+namespace mnigs::websocket {
+
+using netcmd::Command;
+using netcmd::CommandQueue;
+
+inline constexpr std::chrono::milliseconds kCommandTimeout{10000};
+
+inline Command cmd(std::vector<std::string> argv, std::string input = "", bool removal = false) {
+  Command c;
+  c.argv = std::move(argv);
+  c.input = std::move(input);
+  c.removal = removal;
+  return c;
+}
+// The nft table the gateway side owns.
+inline constexpr const char* kNftTable = "mnigs_websocket";
+
+class WebsocketTunnel final : public TunnelPlugin {
+ public:
+  static void declare(ConfigDeclarer& declarer) { declare_keys(declarer); }
+
+  explicit WebsocketTunnel(PluginContext& context);
+  ~WebsocketTunnel() override;
+
+  void start() override;
+  void stop() override;
+  Json::Value status() const override;
+  void config_changed() override;
+
+  std::string method() const override { return "websocket"; }
+
+  void open_session(const TunnelSession& session,
+                    std::function<void(std::string error, Json::Value params)> done) override;
+  void close_session(const TunnelSession& session, Done done) override;
+  void connect(const TunnelSession& session, Done done) override;
+  void disconnect(const TunnelSession& session, Done done) override;
+  void reset(Done done) override;
+
+ private:
+  // ---- gateway (gateway.cpp)
+  struct GatewaySession {
+    TunnelSession session;
+    std::string address4, address6, token;
+  };
+  void bring_up_gateway(std::function<void(std::string error)> done);
+  std::vector<Command> gateway_setup_commands() const;
+  std::string nft_script() const;
+  void enable_forwarding(const std::string& sysctl, std::function<void(std::string)> done);
+  void enable_all_forwarding(std::vector<std::string> sysctls, std::function<void(std::string)> done);
+  void on_l3_upgrade(HttpUpgrade request);
+  void on_l2_upgrade(HttpUpgrade request);
+  // Whether a caller may join the switch under websocket.l2Auth; "" when
+  // it may, else why not.
+  std::string l2_refusal(const HttpUpgrade& request) const;
+  void start_switch();
+  std::vector<Command> gateway_removal_commands(const std::vector<std::string>& sysctls) const;
+
+  // ---- subscriber (subscriber.cpp)
+  struct Uplink {
+    TunnelSession session;
+    bool routed = false;
+    bool family[2] = {false, false};  // v4, v6 routes installed
+  };
+  void connect_steps(std::shared_ptr<Uplink> up, Json::Value params, Done done);
+  std::vector<Command> subscriber_removal_commands(unsigned repeat) const;
+
+  // ---- joining other switches as a vpn-ws client (join.cpp)
+  struct Joined {
+    std::string url, interface;
+    bool bridge = false;
+    std::shared_ptr<TunnelClient> client;
+  };
+  void register_join_methods();
+  void join(const Json::Value& params, Responder reply);
+  void leave(const Json::Value& params, Responder reply);
+
+  // ---- both (tunnel.cpp)
+  // Runs `commands` in order inside the running queue operation, stopping
+  // at the first that fails; then(error) with its failure sentence or "".
+  void run_steps(std::vector<Command> commands, std::function<void(std::string error)> then);
+  void stop_data_plane();
+
+  PluginContext& context_;
+  Settings settings_;
+  bool started_ = false;
+  CommandQueue queue_;
+  std::unique_ptr<DataPlane> plane_;
+
+  // Gateway state.
+  std::optional<AddressPool> pool_;
+  std::shared_ptr<L3Gateway> l3_;
+  bool gateway_up_ = false;
+  std::vector<std::string> sysctls_on_;             // forwarding knobs this plugin turned on
+  std::map<std::string, GatewaySession> sessions_;  // by session id
+  std::uint64_t upgrades_refused_ = 0;
+  std::shared_ptr<L2Switch> switch_;
+  std::map<std::string, Joined> joined_;  // by interface
+
+  // Subscriber state.
+  std::shared_ptr<TunnelClient> client_;
+  std::shared_ptr<Uplink> uplink_;
+};
+
+}  // namespace mnigs::websocket

@@ -1,0 +1,404 @@
+// The websocket tunnel end to end: a subscriber reaches a host "on the
+// Internet" only through its tunnel; when the link dies the subscriber
+// comes back on the same session and addresses; the gateway refuses
+// upgrades without a session or with a wrong token, and drops what a
+// connected peer must not send (spoofed sources, text, oversized frames)
+// while the daemon goes on.
+//
+//   inet ---- gw ---- sub          link 1: 10.77.1.0/24 (inet .1, gw .2)
+//                                  link 2: 10.77.2.0/24 (gw .1, sub .2)
+//
+// Tunnel addresses come from websocket.pool4 (10.98.0.0/24, the gateway is
+// .1) and pool6 (fd98::/64). inet has no route to either: it can answer a
+// subscriber only because the gateway masquerades.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "harness/http_echo.hpp"
+#include "harness/system_test.hpp"
+
+namespace mnigs::test {
+namespace {
+
+const std::string kSuite = "static-websocket-free";
+constexpr int kWebPort = 80;
+constexpr const char* kTunnel = "mnws0";
+// websocket.table and websocket.priority defaults.
+constexpr int kTable = 65532;
+constexpr int kPriority = 31010;
+
+template <class Predicate>
+bool wait_until(Predicate done, int tries, std::chrono::milliseconds interval) {
+  for (int i = 0; i < tries; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(interval);
+  }
+  return done();
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A WebSocket client written from RFC 6455 alone, as a hostile or
+// third-party peer would be: it sends whatever frames a test builds.
+class RawClient {
+ public:
+  RawClient(const std::string& ns, const std::string& host, int port) {
+    run_in_netns_thread(ns, [&] {
+      fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<std::uint16_t>(port));
+      ::inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+      if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+        throw std::runtime_error("connect to " + host + " failed: " + std::strerror(errno));
+    });
+  }
+  ~RawClient() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  void send(const std::string& bytes) const {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+      ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return;  // the peer closed: what was sent is what counts
+      sent += static_cast<std::size_t>(n);
+    }
+  }
+  // Reads until `until` is in what arrived, the peer closes, or `timeout`.
+  std::string receive(const std::string& until, std::chrono::milliseconds timeout) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (!contains(got_, until)) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+      char buf[4096];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed_ = true;
+        break;
+      }
+      got_.append(buf, static_cast<std::size_t>(n));
+    }
+    return got_;
+  }
+  // Whether the peer closed the connection within `timeout`.
+  bool closed_within(std::chrono::milliseconds timeout) {
+    receive(std::string(1, '\xff') + "never", timeout);
+    return closed_;
+  }
+  const std::string& received() const { return got_; }
+
+ private:
+  int fd_ = -1;
+  std::string got_;
+  bool closed_ = false;
+};
+
+// A masked client frame (RFC 6455 5.2), FIN set.
+std::string client_frame(int opcode, const std::string& payload) {
+  std::string f;
+  f += static_cast<char>(0x80 | opcode);
+  const std::size_t n = payload.size();
+  if (n < 126) {
+    f += static_cast<char>(0x80 | n);
+  } else if (n <= 0xffff) {
+    f += static_cast<char>(0x80 | 126);
+    f += static_cast<char>(n >> 8);
+    f += static_cast<char>(n & 0xff);
+  } else {
+    f += static_cast<char>(0x80 | 127);
+    for (int i = 7; i >= 0; --i) f += static_cast<char>((std::uint64_t(n) >> (8 * i)) & 0xff);
+  }
+  const unsigned char key[4] = {0x12, 0x34, 0x56, 0x78};
+  f.append(reinterpret_cast<const char*>(key), 4);
+  for (std::size_t i = 0; i < n; ++i) f += static_cast<char>(payload[i] ^ key[i % 4]);
+  return f;
+}
+
+// The header of a frame claiming `size` bytes, without the bytes.
+std::string oversized_header(std::uint64_t size) {
+  std::string f;
+  f += static_cast<char>(0x82);
+  f += static_cast<char>(0x80 | 127);
+  for (int i = 7; i >= 0; --i) f += static_cast<char>((size >> (8 * i)) & 0xff);
+  f += std::string("\x01\x02\x03\x04", 4);
+  return f;
+}
+
+std::uint16_t ip_checksum(const unsigned char* p, std::size_t n) {
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i + 1 < n; i += 2) sum += (p[i] << 8) | p[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<std::uint16_t>(~sum);
+}
+
+// An L3 tunnel message: an all-zero virtio-net header, then an IPv4/UDP
+// packet from `source` to `destination`, port 9 (discard).
+std::string udp_message(const std::string& source, const std::string& destination) {
+  unsigned char ip[28] = {};
+  ip[0] = 0x45;
+  ip[3] = sizeof ip;
+  ip[8] = 64;
+  ip[9] = 17;
+  ::inet_pton(AF_INET, source.c_str(), ip + 12);
+  ::inet_pton(AF_INET, destination.c_str(), ip + 16);
+  auto sum = ip_checksum(ip, 20);
+  ip[10] = static_cast<unsigned char>(sum >> 8);
+  ip[11] = static_cast<unsigned char>(sum & 0xff);
+  ip[21] = 9;   // source port 9
+  ip[23] = 9;   // destination port 9
+  ip[25] = 8;   // UDP length, checksum 0 (none)
+  return std::string(10, '\0') + std::string(reinterpret_cast<char*>(ip), sizeof ip);
+}
+
+std::string upgrade_request(const std::string& host, const std::string& path,
+                            const std::vector<std::string>& extra) {
+  std::string r = "GET " + path + " HTTP/1.1\r\nHost: " + host +
+                  "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+  for (const auto& h : extra) r += h + "\r\n";
+  return r + "\r\n";
+}
+
+class Websocket : public SystemTest {
+ protected:
+  void SetUp() override {
+    SystemTest::SetUp();
+    if (HasFatalFailure()) return;
+    topology_.node("inet").node("gw").node("sub");
+    topology_.link("inet", "gw").link("gw", "sub");
+    topology_.up();
+    web_ = std::make_unique<HttpEcho>(topology_.ns("inet"), topology_.address("inet", "gw"),
+                                      kWebPort);
+    gw_ = std::make_unique<Node>(
+        topology_, "gw",
+        NodeOptions()
+            .only_discovery("static")
+            .set("gateway", "enabled", "true")
+            .set("forwarding", "uplink", yaml_quote(topology_.interface("gw", "inet")))
+            .set("websocket", "keepalive", "1")
+            .set("websocket", "timeout", "3"));
+    sub_ = std::make_unique<Node>(topology_, "sub",
+                                  NodeOptions()
+                                      .only_discovery("static")
+                                      .set("websocket", "keepalive", "1")
+                                      .set("websocket", "timeout", "3"));
+    gw_->start();
+    sub_->start();
+    gw_->wait_ready();
+    sub_->wait_ready();
+  }
+
+  std::string gateway_address() const { return topology_.address("gw", "sub"); }
+  std::string masqueraded() const { return "client=" + topology_.address("gw", "inet") + "\n"; }
+  FetchResult fetch_from_sub(std::chrono::milliseconds timeout = 5s) const {
+    return fetch(topology_.ns("sub"), web_->address(), kWebPort, "/", timeout);
+  }
+  std::string ip(const std::string& node, const std::vector<std::string>& args) const {
+    std::vector<std::string> argv = {"ip"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return topology_.exec(node, argv, 10s).out;
+  }
+
+  // The websocket plugin's status on a node (listPlugins).
+  static Json::Value plugin_status(const Node& node) {
+    Json::Value r = node.rpc("listPlugins");
+    if (!rpc_succeeded(r)) return Json::Value();
+    for (const auto& p : r["result"]["plugins"])
+      if (p["name"].asString() == "websocket") return p["status"];
+    return Json::Value();
+  }
+
+  void connect_sub() {
+    auto r = sub_->cli({"-c", gateway_address(), "-m", kSuite});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err << sub_->log_tail();
+    ASSERT_TRUE(contains(r.out, kSuite)) << r.out;
+    ASSERT_TRUE(wait_until(
+        [&] { return plugin_status(*sub_)["subscriber"]["connected"].asBool(); }, 100, 100ms))
+        << to_json(plugin_status(*sub_)) << sub_->log_tail();
+  }
+
+  // A session requested straight from sub's namespace, as any mesh node
+  // may: {"sessionId", "secret", "tunnel": {...}}.
+  Json::Value request_session() const {
+    Json::Value params(Json::objectValue);
+    params["suite"] = kSuite;
+    params["port"] = 65533;
+    // Right after start the gateway answers "starting" until its sessions
+    // are resumed; a subscriber tries again, so does this.
+    Json::Value r;
+    wait_until(
+        [&] {
+          r = rpc(topology_.ns("sub"), gateway_address(), gw_->rpc_port(), "requestConnection",
+                  params);
+          return rpc_error_code(r) != -32002;  // unavailable: starting
+        },
+        50, 100ms);
+    if (!rpc_succeeded(r)) throw std::runtime_error("requestConnection: " + to_json(r));
+    return r["result"];
+  }
+
+  // An upgraded raw connection to gw's L3 endpoint for `session`.
+  std::unique_ptr<RawClient> open_raw(const Json::Value& session) const {
+    auto c = std::make_unique<RawClient>(topology_.ns("sub"), gateway_address(), gw_->rpc_port());
+    c->send(upgrade_request(gateway_address(), session["tunnel"]["path"].asString(),
+                            {"X-Mnigs-Session: " + session["sessionId"].asString(),
+                             "Authorization: Bearer " + session["tunnel"]["token"].asString()}));
+    c->receive("\r\n\r\n", 5s);
+    return c;
+  }
+
+  Topology topology_;
+  std::unique_ptr<HttpEcho> web_;
+  std::unique_ptr<Node> gw_;
+  std::unique_ptr<Node> sub_;
+};
+
+TEST_F(Websocket, SubscriberReachesTheInternetOnlyThroughTheTunnel) {
+  EXPECT_FALSE(fetch_from_sub(2s).ok) << "sub reached inet before connecting";
+  ASSERT_NO_FATAL_FAILURE(connect_sub());
+
+  // The tunnel device has the session's addresses, and the way to inet is
+  // through it.
+  const std::string addr = ip("sub", {"-4", "-o", "addr", "show", "dev", kTunnel});
+  EXPECT_TRUE(contains(addr, "10.98.0.2/24")) << addr;
+  const std::string addr6 = ip("sub", {"-6", "-o", "addr", "show", "dev", kTunnel});
+  EXPECT_TRUE(contains(addr6, "fd98::2/64")) << addr6;
+  const std::string route = ip("sub", {"route", "get", web_->address()});
+  EXPECT_TRUE(contains(route, "dev " + std::string(kTunnel))) << route;
+  const std::string rules = ip("sub", {"rule", "show"});
+  EXPECT_TRUE(contains(rules, std::to_string(kPriority) + ":\tfrom all lookup main suppress_prefixlength 0"))
+      << rules;
+  EXPECT_TRUE(contains(rules, std::to_string(kPriority + 1) + ":\tfrom all lookup " + std::to_string(kTable)))
+      << rules;
+
+  FetchResult through = fetch_from_sub();
+  ASSERT_TRUE(through.ok) << through.error << "\n" << to_json(plugin_status(*sub_))
+                          << "\n" << to_json(plugin_status(*gw_)) << gw_->log_tail();
+  EXPECT_EQ(through.body, masqueraded());
+
+  // The gateway carried it: the session's link moved bytes both ways.
+  Json::Value gws = plugin_status(*gw_)["gateway"]["sessions"];
+  ASSERT_EQ(gws.size(), 1u) << to_json(gws);
+  EXPECT_TRUE(gws[0]["connected"].asBool());
+  EXPECT_GT(gws[0]["rxBytes"].asUInt64(), 0u) << to_json(gws);
+  EXPECT_GT(gws[0]["txBytes"].asUInt64(), 0u) << to_json(gws);
+  auto table = topology_.exec("gw", {"nft", "list", "table", "inet", "mnigs_websocket"});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_TRUE(contains(table.out, "masquerade")) << table.out;
+
+  auto down = sub_->cli({"-d"});
+  EXPECT_EQ(down.exit_code, 0) << down.out << down.err;
+  EXPECT_FALSE(fetch_from_sub(2s).ok) << "sub still reaches inet after disconnecting";
+  EXPECT_FALSE(contains(ip("sub", {"link", "show"}), kTunnel)) << "the tunnel device is left";
+  EXPECT_FALSE(contains(ip("sub", {"rule", "show"}), std::to_string(kPriority) + ":"))
+      << ip("sub", {"rule", "show"});
+}
+
+TEST_F(Websocket, SubscriberReconnectsOnTheSameSessionWhenTheLinkDies) {
+  ASSERT_NO_FATAL_FAILURE(connect_sub());
+  ASSERT_TRUE(fetch_from_sub().ok);
+  const std::string session = plugin_status(*sub_)["subscriber"]["session"].asString();
+  const std::uint64_t connects = plugin_status(*sub_)["subscriber"]["connects"].asUInt64();
+  ASSERT_EQ(connects, 1u);
+
+  // Kill the gateway's end of the WebSocket (not the daemon): every TCP
+  // connection to its RPC port is reset by the kernel.
+  auto killed = topology_.exec("gw", {"ss", "-K", "-t", "state", "established", "sport", "=",
+                                      ":" + std::to_string(gw_->rpc_port())});
+  ASSERT_EQ(killed.exit_code, 0) << killed.err;
+
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = plugin_status(*sub_)["subscriber"];
+        return s["connected"].asBool() && s["connects"].asUInt64() > connects;
+      },
+      150, 100ms))
+      << to_json(plugin_status(*sub_)) << sub_->log_tail();
+  EXPECT_TRUE(gw_->running());
+  EXPECT_EQ(plugin_status(*sub_)["subscriber"]["session"].asString(), session);
+  EXPECT_TRUE(contains(ip("sub", {"-4", "-o", "addr", "show", "dev", kTunnel}), "10.98.0.2/24"));
+  FetchResult again = fetch_from_sub();
+  ASSERT_TRUE(again.ok) << again.error << to_json(plugin_status(*sub_));
+  EXPECT_EQ(again.body, masqueraded());
+}
+
+TEST_F(Websocket, UpgradesWithoutASessionOrWithAWrongTokenAreRefused) {
+  const std::string path = "/ws/websocket";
+  {
+    RawClient c(topology_.ns("sub"), gateway_address(), gw_->rpc_port());
+    c.send(upgrade_request(gateway_address(), path, {}));
+    EXPECT_TRUE(contains(c.receive("\r\n\r\n", 5s), "HTTP/1.1 401")) << c.received();
+    EXPECT_TRUE(c.closed_within(5s));
+  }
+  Json::Value s = request_session();
+  {
+    RawClient c(topology_.ns("sub"), gateway_address(), gw_->rpc_port());
+    c.send(upgrade_request(gateway_address(), path,
+                           {"X-Mnigs-Session: " + s["sessionId"].asString(),
+                            "Authorization: Bearer 00" + s["tunnel"]["token"].asString().substr(2)}));
+    EXPECT_TRUE(contains(c.receive("\r\n\r\n", 5s), "HTTP/1.1 403")) << c.received();
+  }
+  {
+    RawClient c(topology_.ns("sub"), gateway_address(), gw_->rpc_port());
+    c.send(upgrade_request(gateway_address(), path,
+                           {"X-Mnigs-Session: no-such-session", "Authorization: Bearer 00"}));
+    EXPECT_TRUE(contains(c.receive("\r\n\r\n", 5s), "HTTP/1.1 403")) << c.received();
+  }
+  EXPECT_EQ(plugin_status(*gw_)["gateway"]["upgradesRefused"].asUInt64(), 3u)
+      << to_json(plugin_status(*gw_));
+  // The right token gets the upgrade, and the RPC port still answers.
+  auto ok = open_raw(s);
+  EXPECT_TRUE(contains(ok->received(), "HTTP/1.1 101")) << ok->received();
+  EXPECT_TRUE(rpc_succeeded(gw_->rpc("nodeInfo")));
+}
+
+TEST_F(Websocket, BadFramesFromAConnectedPeerAreDroppedAndTheDaemonGoesOn) {
+  Json::Value s = request_session();
+  const std::string own = s["tunnel"]["address4"].asString();
+  ASSERT_EQ(own, "10.98.0.2") << to_json(s);
+  auto c = open_raw(s);
+  ASSERT_TRUE(contains(c->received(), "HTTP/1.1 101")) << c->received();
+
+  // A packet from someone else's address, and a text message: dropped and
+  // counted, the link stays.
+  c->send(client_frame(2, udp_message("10.98.0.77", web_->address())));
+  c->send(client_frame(1, "hello"));
+  // A ping gets its pong, so the link is still served after both.
+  c->send(client_frame(9, "still-there"));
+  EXPECT_TRUE(contains(c->receive("still-there", 5s), "still-there"));
+  Json::Value gw = plugin_status(*gw_)["gateway"];
+  EXPECT_EQ(gw["droppedSpoofed"].asUInt64(), 1u) << to_json(gw);
+  EXPECT_TRUE(wait_until([&] { return plugin_status(*gw_)["gateway"]["sessions"][0]["connected"].asBool(); }, 20, 100ms));
+
+  // A frame larger than any packet: the gateway closes with 1009.
+  c->send(oversized_header(10u << 20));
+  EXPECT_TRUE(c->closed_within(5s));
+  EXPECT_TRUE(contains(c->received(), std::string("\x88", 1))) << "no close frame";
+  EXPECT_TRUE(contains(c->received(), std::string("\x03\xf1", 2))) << "close code is not 1009";
+  EXPECT_TRUE(gw_->running());
+  EXPECT_TRUE(rpc_succeeded(gw_->rpc("nodeInfo")));
+
+  // The session itself survives its broken link: the right peer comes back.
+  auto again = open_raw(s);
+  EXPECT_TRUE(contains(again->received(), "HTTP/1.1 101")) << again->received();
+}
+
+}  // namespace
+}  // namespace mnigs::test
