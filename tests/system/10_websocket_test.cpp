@@ -400,5 +400,178 @@ TEST_F(Websocket, BadFramesFromAConnectedPeerAreDroppedAndTheDaemonGoesOn) {
   EXPECT_TRUE(contains(again->received(), "HTTP/1.1 101")) << again->received();
 }
 
+
+// ------------------------------------------------------ the layer-2 switch
+//
+//   gw, p1, p2, p3 on one LAN (bridge "lan", 10.77.1.0/24); p4 behind p3
+//   (link p3-p4). p1, p2 and p3 join gw's switch with websocket.join; their
+//   taps get 10.96.0.1, .2 and .3 (p3's on a Linux bridge with its link to
+//   p4, which gets 10.96.0.4): p3 is a bridge peer, p4 is reached through it.
+
+class WebsocketSwitch : public SystemTest {
+ protected:
+  void SetUp() override {
+    SystemTest::SetUp();
+    if (HasFatalFailure()) return;
+    topology_.node("gw").node("p1").node("p2").node("p3").node("p4");
+    topology_.bridge("lan", {"gw", "p1", "p2", "p3"}).link("p3", "p4");
+    topology_.up();
+    gw_ = std::make_unique<Node>(topology_, "gw",
+                                 NodeOptions()
+                                     .only_discovery("static")
+                                     .set("gateway", "enabled", "true")
+                                     .set("websocket", "l2Auth", "none"));
+    gw_->start();
+    for (const char* name : {"p1", "p2", "p3"}) {
+      peers_.push_back(std::make_unique<Node>(topology_, name, NodeOptions().only_discovery("static")));
+      peers_.back()->start();
+    }
+    gw_->wait_ready();
+    for (auto& p : peers_) p->wait_ready();
+    // The switch starts once the gateway's plugins are reset.
+    ASSERT_TRUE(wait_until(
+        [&] { return switch_status()["running"].asBool(); }, 50, 100ms))
+        << to_json(switch_status());
+  }
+
+  std::string url() const {
+    return "ws://" + topology_.address("gw", "lan") + ":" + std::to_string(gw_->rpc_port()) + "/vpn";
+  }
+  Json::Value switch_status() const {
+    Json::Value r = gw_->rpc("listPlugins");
+    for (const auto& p : r["result"]["plugins"])
+      if (p["name"].asString() == "websocket") return p["status"]["switch"];
+    return Json::Value();
+  }
+  Json::Value join(Node& node, bool bridge) const {
+    Json::Value params(Json::objectValue);
+    params["url"] = url();
+    params["interface"] = "mnl2";
+    params["bridge"] = bridge;
+    return node.rpc("websocket.join", params);
+  }
+  void run(const std::string& node, const std::vector<std::string>& argv) const {
+    auto r = topology_.exec(node, argv, 10s);
+    ASSERT_EQ(r.exit_code, 0) << node << ": " << r.err;
+  }
+
+  Topology topology_;
+  std::unique_ptr<Node> gw_;
+  std::vector<std::unique_ptr<Node>> peers_;
+};
+
+TEST_F(WebsocketSwitch, PeersReachEachOtherAndABridgePeerCarriesTheHostsBehindIt) {
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    Json::Value r = join(*peers_[i], i == 2);
+    ASSERT_TRUE(rpc_succeeded(r)) << to_json(r);
+  }
+  run("p1", {"ip", "addr", "add", "10.96.0.1/24", "dev", "mnl2"});
+  run("p2", {"ip", "addr", "add", "10.96.0.2/24", "dev", "mnl2"});
+  // p3 bridges its tap and its link to p4.
+  run("p3", {"ip", "link", "add", "br-l2", "type", "bridge"});
+  run("p3", {"ip", "link", "set", "mnl2", "master", "br-l2"});
+  run("p3", {"ip", "addr", "flush", "dev", topology_.interface("p3", "p4")});
+  run("p3", {"ip", "link", "set", topology_.interface("p3", "p4"), "master", "br-l2"});
+  run("p3", {"ip", "addr", "add", "10.96.0.3/24", "dev", "br-l2"});
+  run("p3", {"ip", "link", "set", "br-l2", "up"});
+  run("p4", {"ip", "addr", "flush", "dev", topology_.interface("p4", "p3")});
+  run("p4", {"ip", "addr", "add", "10.96.0.4/24", "dev", topology_.interface("p4", "p3")});
+  ASSERT_TRUE(wait_until([&] { return switch_status()["peers"].size() == 3; }, 100, 100ms))
+      << to_json(switch_status());
+
+  HttpEcho at_p2(topology_.ns("p2"), "10.96.0.2", kWebPort);
+  HttpEcho at_p4(topology_.ns("p4"), "10.96.0.4", kWebPort);
+  HttpEcho at_p1(topology_.ns("p1"), "10.96.0.1", kWebPort);
+  FetchResult a = fetch(topology_.ns("p1"), "10.96.0.2", kWebPort, "/", 5s);
+  ASSERT_TRUE(a.ok) << a.error << to_json(switch_status());
+  EXPECT_EQ(a.body, "client=10.96.0.1\n");
+  FetchResult b = fetch(topology_.ns("p1"), "10.96.0.4", kWebPort, "/", 5s);
+  ASSERT_TRUE(b.ok) << b.error << to_json(switch_status());
+  EXPECT_EQ(b.body, "client=10.96.0.1\n");
+  FetchResult c = fetch(topology_.ns("p4"), "10.96.0.1", kWebPort, "/", 5s);
+  ASSERT_TRUE(c.ok) << c.error;
+  EXPECT_EQ(c.body, "client=10.96.0.4\n");
+
+  // p4's MAC (at least) is learned for p3, the bridge peer.
+  Json::Value st = switch_status();
+  bool learned = false;
+  for (const auto& p : st["peers"])
+    if (p["bridge"].asBool() && p["learned"].asUInt64() >= 1) learned = true;
+  EXPECT_TRUE(learned) << to_json(st);
+  EXPECT_GT(st["frames"]["forwarded"].asUInt64(), 0u) << to_json(st);
+
+  // Leaving removes the tap.
+  Json::Value left = peers_[0]->rpc("websocket.leave", [] {
+    Json::Value p(Json::objectValue);
+    p["interface"] = "mnl2";
+    return p;
+  }());
+  EXPECT_TRUE(rpc_succeeded(left)) << to_json(left);
+  EXPECT_TRUE(wait_until(
+      [&] { return topology_.exec("p1", {"ip", "link", "show", "mnl2"}, 5s).exit_code != 0; }, 50,
+      100ms));
+  EXPECT_TRUE(wait_until([&] { return switch_status()["peers"].size() == 2; }, 100, 100ms))
+      << to_json(switch_status());
+}
+
+// What a vpn-ws client sends: a 10-byte key, no Sec-WebSocket-Version, its
+// MAC, masked frames, and an unmasked ping when idle.
+std::string vpnws_request(const std::string& host, const std::string& mac) {
+  return "GET /vpn HTTP/1.1\r\nHost: " + host +
+         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: AQIDBAUGBwgJCg==\r\nX-vpn-ws-MAC: " + mac + "\r\n\r\n";
+}
+
+std::string ethernet_frame(const std::string& dst, const std::string& src) {
+  auto bytes = [](const std::string& mac) {
+    std::string out;
+    for (std::size_t i = 0; i < 17; i += 3) out += static_cast<char>(std::stoi(mac.substr(i, 2), nullptr, 16));
+    return out;
+  };
+  return bytes(dst) + bytes(src) + std::string("\x88\xb5", 2) + std::string(46, 'x');
+}
+
+TEST_F(WebsocketSwitch, AVpnWsShapedClientIsAcceptedAndItsSpoofedFramesAreDropped) {
+  const std::string host = topology_.address("gw", "lan");
+  RawClient a(topology_.ns("p1"), host, gw_->rpc_port());
+  a.send(vpnws_request(host, "02:00:00:00:00:0a"));
+  ASSERT_TRUE(contains(a.receive("\r\n\r\n", 5s), "HTTP/1.1 101")) << a.received();
+  // The RFC's answer to a 10-byte key: base64(SHA-1(key + GUID)).
+  EXPECT_TRUE(contains(a.received(), "Sec-WebSocket-Accept: ")) << a.received();
+  RawClient b(topology_.ns("p2"), host, gw_->rpc_port());
+  b.send(vpnws_request(host, "02:00:00:00:00:0b"));
+  ASSERT_TRUE(contains(b.receive("\r\n\r\n", 5s), "HTTP/1.1 101")) << b.received();
+
+  // An unmasked ping (as the client sends after 17 s idle) is answered.
+  a.send(std::string("\x89\x04ping", 6));
+  EXPECT_TRUE(contains(a.receive("ping", 5s), std::string("\x8a\x04ping", 6))) << a.received();
+
+  // a -> b, from a's own MAC: delivered to b as one binary message.
+  const std::string good = ethernet_frame("02:00:00:00:00:0b", "02:00:00:00:00:0a");
+  a.send(client_frame(2, good));
+  EXPECT_TRUE(contains(b.receive(good, 5s), good));
+  // From a MAC that is not a's: dropped, counted, never seen by b.
+  const std::string spoofed = ethernet_frame("02:00:00:00:00:0b", "02:00:00:00:00:0c");
+  a.send(client_frame(2, spoofed));
+  EXPECT_TRUE(wait_until([&] { return switch_status()["frames"]["spoofed"].asUInt64() == 1; }, 50,
+                         100ms))
+      << to_json(switch_status());
+  b.receive(spoofed, 1s);
+  EXPECT_FALSE(contains(b.received(), spoofed));
+  EXPECT_EQ(switch_status()["peers"].size(), 2u) << to_json(switch_status());
+  EXPECT_TRUE(rpc_succeeded(gw_->rpc("nodeInfo")));
+}
+
+TEST_F(WebsocketSwitch, WithSessionAuthAStrangerIsRefused) {
+  gw_->stop();
+  gw_->options().set("websocket", "l2Auth", "session");
+  gw_->launch();
+  const std::string host = topology_.address("gw", "lan");
+  ASSERT_TRUE(wait_until([&] { return switch_status()["running"].asBool(); }, 50, 100ms));
+  RawClient a(topology_.ns("p1"), host, gw_->rpc_port());
+  a.send(vpnws_request(host, "02:00:00:00:00:0a"));
+  EXPECT_TRUE(contains(a.receive("\r\n\r\n", 5s), "HTTP/1.1 403")) << a.received();
+  EXPECT_TRUE(switch_status()["peers"].empty()) << to_json(switch_status());
+}
 }  // namespace
 }  // namespace mnigs::test
