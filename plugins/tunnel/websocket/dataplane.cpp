@@ -22,8 +22,10 @@ constexpr int kReadsPerWake = 64;
 DataPlane::DataPlane() : guard_(net::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
 
 DataPlane::~DataPlane() {
+  // Behind what was posted before (the owner's stop of its links and
+  // devices), so that runs first; then the loop ends whatever still waits.
+  net::post(io_, [this] { io_.stop(); });
   guard_.reset();
-  io_.stop();
   if (thread_.joinable()) thread_.join();
 }
 

@@ -33,7 +33,8 @@ namespace mnigs::websocket {
 class DataPlane {
  public:
   DataPlane();
-  // Stops the loop and joins the thread; what is still posted is dropped.
+  // Runs what was posted so far, then stops the loop (pending reads and
+  // timers are dropped) and joins the thread.
   ~DataPlane();
   DataPlane(const DataPlane&) = delete;
   DataPlane& operator=(const DataPlane&) = delete;
