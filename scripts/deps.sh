@@ -18,6 +18,9 @@ MNIGS_TEST_PACKAGES=(
   iproute2 nftables sqlite3 curl
   # The babel system test and the scan benchmark run the real babeld.
   babeld
+  # The tunnel benchmark: iperf3 measures, openvpn is the reference tunnel,
+  # openssl makes its throwaway certificates.
+  iperf3 openvpn openssl
 )
 
 install_deps() {

@@ -1,0 +1,809 @@
+// Tunnel throughput: iperf3 TCP from a subscriber namespace to a gateway
+// namespace, one stream and four, over each transport of the table below:
+//
+//   raw         the veth link itself (the ceiling)
+//   openvpn-udp Debian's openvpn, TLS, AES-256-GCM, dev tun, UDP (the reference)
+//   openvpn-tcp the same over TCP, like the websocket tunnel
+//   mnigs-l3    mnigsd's L3 websocket tunnel (suite static-websocket-free)
+//   mnigs-l2    mnigsd's vpn-ws compatible L2 switch, joined with websocket.join
+//
+// Each transport gets its own pair of namespaces, "sub-<tag>" and "gw-<tag>",
+// joined by one veth link; nothing else is linked to them and nothing routes
+// out. All transports are set up first, then the runs go round-robin over
+// them, so a change in what else loads the machine falls on every row alike.
+// The table shows medians: Gbit/s received, the ratios to the raw veth link
+// and to openvpn over UDP with as many streams, and CPU seconds per GB.
+//
+//   mnigs_tunnel_bench [--seconds 10] [--runs 3] [--streams 1,4] [--only NAME,...]
+//                      [--reverse] [--verbose]
+//
+// Needs root (network namespaces), iperf3, openvpn and openssl. See bench/README.md.
+#include <json/json.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness/netns.hpp"
+#include "harness/node.hpp"
+#include "harness/reaper.hpp"
+#include "harness/rpc_client.hpp"
+#include "harness/text.hpp"
+#include "harness/topology.hpp"
+
+namespace mnigs::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kIperfPort = 5201;
+constexpr int kOpenvpnPort = 1194;
+// The openvpn server's subnet: the server is .1 (iperf3's target), the
+// client gets .2 from the pool.
+const std::string kOpenvpnNet = "10.99.0.0";
+const std::string kOpenvpnServer = "10.99.0.1";
+// The websocket tunnel's IPv4 pool on the gateway (section websocket, key
+// pool4); the gateway's own tun address is the pool's first host.
+const std::string kWebsocketPool4 = "10.98.0.0/24";
+const std::string kWebsocketGateway = "10.98.0.1";
+const std::string kWebsocketSuite = "static-websocket-free";
+// The L2 switch: the gateway's own port on it (section websocket, key
+// l2Address), and the subscriber's tap that joins it.
+const std::string kSwitchGatewayPort = "10.97.0.1/24";
+const std::string kSwitchGateway = "10.97.0.1";
+const std::string kSwitchSubscriber = "10.97.0.2/24";
+const std::string kSwitchInterface = "mnl2";
+const std::string kWebsocketPlugin = std::string(MNIGS_PLUGIN_BUILD_DIR) + "/tunnel_websocket.so";
+
+struct Options {
+  int seconds = 10;
+  int runs = 3;
+  std::vector<int> streams{1, 4};
+  std::vector<std::string> only;  // transport names; empty: all
+  bool reverse = false;           // iperf3 -R: gw sends, sub receives
+  bool verbose = false;           // each run's figures and the setup steps on stderr
+};
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+std::vector<std::string> split(const std::string& list, char sep = ',') {
+  std::vector<std::string> out;
+  std::istringstream in(list);
+  for (std::string s; std::getline(in, s, sep);)
+    if (!s.empty()) out.push_back(s);
+  return out;
+}
+
+// spawn_in_ns takes an absolute path; openvpn lives in /usr/sbin, which a
+// non-login root shell may not have on PATH.
+std::string find_program(const std::string& name) {
+  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  path += ":/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const auto& dir : split(path, ':')) {
+    const std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  throw std::runtime_error(name + " is not installed (apt-get install " + name +
+                           ", or scripts/deps.sh: install_deps test)");
+}
+
+// CPU seconds (user + system, with reaped children) a process has used so
+// far; 0 once it is gone.
+double process_cpu_seconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return 0;
+  const auto paren = line.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream fields(line.substr(paren + 2));
+  // After the command name: state is field 3; utime..cstime are 14..17.
+  std::vector<std::string> f;
+  for (std::string s; fields >> s && f.size() < 15;) f.push_back(s);
+  if (f.size() < 15) return 0;
+  double ticks = 0;
+  for (int i = 11; i <= 14; ++i) ticks += std::stod(f[i]);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// A long-lived process the bench started in a namespace (iperf3 -s, openvpn),
+// with its output in a log file. The reaper knows its PID, so it is ended
+// even if the bench dies; the destructor ends it by PID.
+class Spawned {
+ public:
+  Spawned(std::string what, const std::string& ns, const std::vector<std::string>& argv,
+          std::string log_path)
+      : what_(std::move(what)), log_path_(std::move(log_path)) {
+    pid_ = spawn_in_ns(ns, argv, log_path_);
+    Reaper::instance().watch_pid(pid_);
+  }
+  ~Spawned() { stop(); }
+  Spawned(const Spawned&) = delete;
+  Spawned& operator=(const Spawned&) = delete;
+
+  void stop() noexcept {
+    if (pid_ <= 0) return;
+    terminate_processes({pid_}, 3s);
+    Reaper::instance().forget_pid(pid_);
+    pid_ = -1;
+  }
+  // False once the process has exited; it is then reaped and its PID
+  // forgotten, so that nothing is ever sent to a PID the system reused.
+  bool alive() {
+    if (pid_ <= 0) return false;
+    if (!wait_exit(pid_, 0ms) && process_alive(pid_)) return true;
+    Reaper::instance().forget_pid(pid_);
+    pid_ = -1;
+    return false;
+  }
+  pid_t pid() const { return pid_; }
+  std::string log() const { return read_all(log_path_); }
+  std::string log_tail(size_t lines = 30) const {
+    std::vector<std::string> all = split(log(), '\n');
+    std::string out;
+    for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
+      out += "  " + all[i] + "\n";
+    return what_ + " (" + log_path_ + "), last lines:\n" + out;
+  }
+  // Waits until the log has a line with `needle`; throws with the log tail
+  // if the process exits or `timeout` passes first.
+  void wait_for_log(const std::string& needle, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      if (log().find(needle) != std::string::npos) return;
+      if (!alive())
+        throw std::runtime_error(what_ + " exited before \"" + needle + "\"; " + log_tail());
+      std::this_thread::sleep_for(100ms);
+    }
+    throw std::runtime_error(what_ + " did not log \"" + needle + "\" within " +
+                             std::to_string(timeout.count() / 1000) + " s; " + log_tail());
+  }
+
+ private:
+  std::string what_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+// One transport's world: its two namespaces and everything started in them.
+// Members are destroyed in reverse order: daemons first, then the spawned
+// processes, then the namespaces (which ends whatever is still inside).
+struct Lab {
+  Lab(const std::string& tag, std::string scratch, bool verbose_)
+      : sub("sub-" + tag), gw("gw-" + tag), dir(std::move(scratch)), verbose(verbose_) {
+    topology.node(sub).node(gw).link(sub, gw);
+  }
+  ~Lab() {
+    nodes.clear();
+    processes.clear();
+    topology.down();
+  }
+  Spawned& spawn(const std::string& what, const std::string& node,
+                 const std::vector<std::string>& argv, const std::string& log_name) {
+    processes.push_back(
+        std::make_unique<Spawned>(what, topology.ns(node), argv, dir + "/" + log_name));
+    return *processes.back();
+  }
+  void say(const std::string& text) const {
+    if (verbose) std::cerr << "[" << gw << "] " << text << std::endl;
+  }
+
+  const std::string sub, gw;  // node names
+  const std::string dir;      // scratch directory of this transport
+  const bool verbose;
+  Topology topology;
+  std::vector<std::unique_ptr<Spawned>> processes;
+  std::vector<std::unique_ptr<Node>> nodes;
+};
+
+// What a transport's setup hands to the measurement.
+struct Target {
+  std::string address;           // where iperf3 in sub connects to (iperf3 -s runs in gw)
+  std::vector<pid_t> processes;  // the tunnel's own processes, whose CPU time is counted
+  std::string note;              // shown under the table, e.g. the negotiated cipher
+};
+
+// One row group of the table. `unavailable` says why the transport cannot
+// be measured in this build ("" when it can); `setup` builds the tunnel in a
+// Lab whose topology is up; `teardown` undoes what setup did beyond what
+// ~Lab removes anyway (it may be empty).
+struct Transport {
+  std::string name;  // for --only
+  std::string tag;   // namespace names: sub-<tag>, gw-<tag>
+  std::string label;
+  std::function<std::string()> unavailable;
+  std::function<Target(Lab&)> setup;
+  std::function<void(Lab&)> teardown;
+};
+
+// ------------------------------------------------------------ raw veth
+
+Target setup_raw(Lab& lab) { return {lab.topology.address(lab.gw, lab.sub), {}, ""}; }
+
+// ------------------------------------------------------------- openvpn
+
+// A throwaway CA and a server and a client certificate (P-256, valid two
+// days) in `dir`, made with the openssl CLI.
+void make_pki(const std::string& dir) {
+  const std::string openssl = find_program("openssl");
+  auto run = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {openssl};
+    argv.insert(argv.end(), args.begin(), args.end());
+    run_checked(argv, "", 30s);
+  };
+  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                       "-nodes"};
+  auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  };
+  run(with({"req", "-x509"}, with(ec, {"-keyout", dir + "/ca.key", "-out", dir + "/ca.crt", "-days",
+                                       "2", "-subj", "/CN=mnigs-bench-ca"})));
+  for (const std::string who : {"server", "client"}) {
+    {
+      std::ofstream ext(dir + "/" + who + ".ext");
+      ext << "basicConstraints=CA:FALSE\n"
+          << "keyUsage=critical,digitalSignature\n"
+          << "extendedKeyUsage=" << (who == "server" ? "serverAuth" : "clientAuth") << "\n";
+    }
+    run(with({"req"}, with(ec, {"-keyout", dir + "/" + who + ".key", "-out",
+                                dir + "/" + who + ".csr", "-subj", "/CN=mnigs-bench-" + who})));
+    run({"x509", "-req", "-in", dir + "/" + who + ".csr", "-CA", dir + "/ca.crt", "-CAkey",
+         dir + "/ca.key", "-CAcreateserial", "-days", "2", "-extfile", dir + "/" + who + ".ext",
+         "-out", dir + "/" + who + ".crt"});
+  }
+}
+
+// openvpn's own settings common to both ends: TLS with the throwaway PKI,
+// AES-256-GCM as the only data cipher, a tun device, data channel offload
+// off (the data channel runs in openvpn's process, as with Debian 12's kernel).
+std::vector<std::string> openvpn_common(const std::string& pki, const std::string& who,
+                                        const std::string& proto) {
+  // Kept as option-value pairs, one pair a line.
+  // clang-format off
+  return {find_program("openvpn"),
+          "--dev", "tun",
+          "--proto", proto,
+          "--ca", pki + "/ca.crt",
+          "--cert", pki + "/" + who + ".crt",
+          "--key", pki + "/" + who + ".key",
+          "--remote-cert-tls", who == "server" ? "client" : "server",
+          "--tls-version-min", "1.2",
+          "--cipher", "AES-256-GCM",
+          "--data-ciphers", "AES-256-GCM",
+          "--disable-dco",
+          "--keepalive", "10", "60",
+          "--verb", "3"};
+  // clang-format on
+}
+
+Target setup_openvpn(Lab& lab, bool tcp) {
+  const std::string pki = lab.dir + "/pki";
+  std::filesystem::create_directories(pki);
+  make_pki(pki);
+  const std::string server_address = lab.topology.address(lab.gw, lab.sub);
+
+  auto server = openvpn_common(pki, "server", tcp ? "tcp-server" : "udp");
+  server.insert(server.end(),
+                {"--server", kOpenvpnNet, "255.255.255.0", "--topology", "subnet", "--dh", "none",
+                 "--local", server_address, "--port", std::to_string(kOpenvpnPort)});
+  lab.say("openvpn server: " + [&] {
+    std::string s;
+    for (const auto& a : server) s += a + " ";
+    return s;
+  }());
+  Spawned& srv = lab.spawn("openvpn server", lab.gw, server, "openvpn-server.log");
+  srv.wait_for_log("Initialization Sequence Completed", 30s);
+
+  auto client = openvpn_common(pki, "client", tcp ? "tcp-client" : "udp");
+  client.insert(client.end(), {"--client", "--nobind", "--remote", server_address,
+                               std::to_string(kOpenvpnPort), "--connect-retry", "1"});
+  Spawned& cli = lab.spawn("openvpn client", lab.sub, client, "openvpn-client.log");
+  cli.wait_for_log("Initialization Sequence Completed", 30s);
+
+  // The data channel must be the cipher the row claims; openvpn names it
+  // just after the initialization line.
+  cli.wait_for_log("Data Channel: cipher", 10s);
+  std::string cipher_line;
+  for (const auto& line : split(cli.log(), '\n'))
+    if (line.find("Data Channel: cipher") != std::string::npos) cipher_line = line;
+  if (cipher_line.find("AES-256-GCM") == std::string::npos)
+    throw std::runtime_error("openvpn did not report AES-256-GCM for its data channel; " +
+                             cli.log_tail());
+  lab.say("openvpn up: " + cipher_line);
+  // "OpenVPN 2.6.14 x86_64-pc-linux-gnu [SSL (OpenSSL)] ...": the first two words.
+  std::istringstream version(run_command({find_program("openvpn"), "--version"}, "", 10s).out);
+  std::string product = "openvpn", number;
+  version >> product >> number;
+  return {kOpenvpnServer,
+          {srv.pid(), cli.pid()},
+          product + " " + number + ", " + (tcp ? "TCP" : "UDP") +
+              ", tun, data channel AES-256-GCM in openvpn's process (no DCO)"};
+}
+
+void teardown_openvpn(Lab& lab) {
+  // Client first, so the server sees it leave; both by PID.
+  for (auto it = lab.processes.rbegin(); it != lab.processes.rend(); ++it) (*it)->stop();
+}
+
+// ---------------------------------------------------------------- mnigs
+
+std::string websocket_unavailable() {
+  if (!std::filesystem::exists(kWebsocketPlugin))
+    return kWebsocketPlugin + " does not exist (build the target tunnel_websocket to measure it)";
+  return "";
+}
+
+// A gateway mnigsd in gw and a subscriber mnigsd in sub, both with static
+// discovery only (so the websocket suite is static-websocket-free) and
+// without -v (debug logging would be part of what is measured). Returns
+// once both answer; lab.nodes is {gw, sub}.
+void start_mnigs(Lab& lab, NodeOptions gw_options) {
+  NodeOptions sub_options = NodeOptions().only_discovery("static");
+  gw_options.verbose = sub_options.verbose = false;
+  lab.nodes.push_back(std::make_unique<Node>(lab.topology, lab.gw, gw_options));
+  lab.nodes.push_back(std::make_unique<Node>(lab.topology, lab.sub, sub_options));
+  for (auto& node : lab.nodes) node->start();
+  for (auto& node : lab.nodes) node->wait_ready();
+}
+
+// The L3 tunnel, connected as in tests/system/03_sessions_test.cpp with the
+// forwarding suite: the subscriber's admin RPC `connect` to gw's address on
+// the link; then gw's tun address (the pool's first host) is the target.
+Target setup_mnigs_l3(Lab& lab) {
+  start_mnigs(lab, NodeOptions()
+                       .only_discovery("static")
+                       .set("gateway", "enabled", "true")
+                       .set("websocket", "pool4", yaml_quote(kWebsocketPool4)));
+  Node& gw = *lab.nodes[0];
+  Node& sub = *lab.nodes[1];
+  const Json::Value info = gw.rpc("nodeInfo");
+  const Json::Value& suites = info["result"]["suites"];
+  if (std::find(suites.begin(), suites.end(), Json::Value(kWebsocketSuite)) == suites.end())
+    throw std::runtime_error("gw does not offer " + kWebsocketSuite + ": " + to_json(info) +
+                             "\nplugins: " + to_json(gw.rpc("listPlugins")) + "\n" +
+                             gw.log_tail(20));
+
+  const std::string gw_address = lab.topology.address(lab.gw, lab.sub);
+  Json::Value params(Json::objectValue);
+  params["address"] = gw_address;
+  params["port"] = gw.rpc_port();
+  params["suite"] = kWebsocketSuite;
+  lab.say("connect " + to_json(params));
+  const Json::Value connected =
+      rpc(sub.ns(), "127.0.0.1", sub.rpc_port(), "connect", params, "", 60s);
+  if (!rpc_succeeded(connected))
+    throw std::runtime_error("connect " + to_json(params) + ": " + to_json(connected) + "\n" +
+                             sub.log_tail(20));
+  Json::Value state;
+  for (int i = 0; i < 100; ++i) {
+    state = sub.rpc("listSessions")["result"]["subscriber"];
+    if (state["state"].asString() == "connected") break;
+    std::this_thread::sleep_for(200ms);
+  }
+  if (state["state"].asString() != "connected")
+    throw std::runtime_error("the subscriber did not report connected within 20 s: " +
+                             to_json(state) + "\n" + sub.log_tail(20));
+  // The session's tunnel object names the gateway's tun address
+  // (gateway4); without it, the pool's first host.
+  Json::Value tunnel = state["connection"]["tunnel"];
+  const std::string target =
+      tunnel["gateway4"].isString() ? tunnel["gateway4"].asString() : kWebsocketGateway;
+  tunnel.removeMember("token");
+  lab.say("connected, tunnel " + to_json(tunnel));
+  return {target, {gw.pid(), sub.pid()}, ""};
+}
+
+void teardown_mnigs_l3(Lab& lab) {
+  if (lab.nodes.size() < 2 || !lab.nodes[1]->running()) return;
+  const Node& sub = *lab.nodes[1];
+  try {
+    rpc(sub.ns(), "127.0.0.1", sub.rpc_port(), "disconnect", Json::Value(Json::objectValue), "",
+        15s);
+  } catch (const std::exception& e) {
+    std::cerr << "mnigs_tunnel_bench: disconnect on " << sub.name() << ": " << e.what() << "\n";
+  }
+}
+
+// The L2 switch: gw serves it with a port of its own (a tap holding
+// 10.97.0.1/24); the subscriber joins it as a vpn-ws client would, with the
+// admin RPC `websocket.join`, through a tap that gets 10.97.0.2/24. Anyone
+// who reaches gw may join (l2Auth none): only the bench's namespaces can.
+Target setup_mnigs_l2(Lab& lab) {
+  start_mnigs(lab, NodeOptions()
+                       .only_discovery("static")
+                       .set("gateway", "enabled", "true")
+                       .set("websocket", "l2Address", yaml_quote(kSwitchGatewayPort))
+                       .set("websocket", "l2Auth", yaml_quote("none")));
+  Node& gw = *lab.nodes[0];
+  Node& sub = *lab.nodes[1];
+  Json::Value params(Json::objectValue);
+  params["url"] = "ws://" + lab.topology.address(lab.gw, lab.sub) + ":" +
+                  std::to_string(gw.rpc_port()) + "/vpn";
+  params["interface"] = kSwitchInterface;
+  lab.say("websocket.join " + to_json(params));
+  const Json::Value joined =
+      rpc(sub.ns(), "127.0.0.1", sub.rpc_port(), "websocket.join", params, "", 30s);
+  if (!rpc_succeeded(joined))
+    throw std::runtime_error("websocket.join " + to_json(params) + ": " + to_json(joined) + "\n" +
+                             sub.log_tail(20));
+  run_checked({"ip", "addr", "add", kSwitchSubscriber, "dev", kSwitchInterface}, sub.ns(), 10s);
+  lab.say("joined: " + to_json(joined["result"]));
+  return {kSwitchGateway, {gw.pid(), sub.pid()}, ""};
+}
+
+void teardown_mnigs_l2(Lab& lab) {
+  if (lab.nodes.size() < 2 || !lab.nodes[1]->running()) return;
+  const Node& sub = *lab.nodes[1];
+  Json::Value params(Json::objectValue);
+  params["interface"] = kSwitchInterface;
+  try {
+    rpc(sub.ns(), "127.0.0.1", sub.rpc_port(), "websocket.leave", params, "", 15s);
+  } catch (const std::exception& e) {
+    std::cerr << "mnigs_tunnel_bench: websocket.leave on " << sub.name() << ": " << e.what()
+              << "\n";
+  }
+}
+
+std::vector<Transport> transports() {
+  auto always = [] { return std::string(); };
+  return {
+      {"raw", "raw", "raw veth", always, setup_raw, {}},
+      {"openvpn-udp", "ovu", "openvpn UDP", always,
+       [](Lab& lab) { return setup_openvpn(lab, false); }, teardown_openvpn},
+      {"openvpn-tcp", "ovt", "openvpn TCP", always,
+       [](Lab& lab) { return setup_openvpn(lab, true); }, teardown_openvpn},
+      {"mnigs-l3", "l3", "mnigs L3 websocket", websocket_unavailable, setup_mnigs_l3,
+       teardown_mnigs_l3},
+      {"mnigs-l2", "l2", "mnigs L2 switch", websocket_unavailable, setup_mnigs_l2,
+       teardown_mnigs_l2},
+  };
+}
+
+// ---------------------------------------------------------------- iperf3
+
+struct Sample {
+  double gbits = 0;       // received, Gbit/s
+  double cpu_per_gb = 0;  // CPU seconds per 1e9 bytes received
+  double iperf_cpu = 0, tunnel_cpu = 0, gbytes = 0;
+};
+
+// Runs `iperf3 -c` in sub against gw's server and parses its JSON. CPU: the
+// two iperf3 processes' own figures (cpu_utilization_percent x duration)
+// plus what the tunnel's processes used meanwhile.
+Sample iperf3_run(const Lab& lab, const Target& target, int streams, int seconds, bool reverse) {
+  // clang-format off
+  std::vector<std::string> argv = {"iperf3", "-c", target.address,
+                                   "-p", std::to_string(kIperfPort),
+                                   "-t", std::to_string(seconds),
+                                   "-P", std::to_string(streams),
+                                   "-J", "--connect-timeout", "5000"};
+  // clang-format on
+  if (reverse) argv.push_back("-R");
+  std::vector<double> before;
+  for (pid_t p : target.processes) before.push_back(process_cpu_seconds(p));
+  const CommandResult r =
+      run_command(argv, lab.topology.ns(lab.sub), std::chrono::seconds(seconds + 30));
+  double tunnel_cpu = 0;
+  for (size_t i = 0; i < target.processes.size(); ++i)
+    tunnel_cpu += std::max(0.0, process_cpu_seconds(target.processes[i]) - before[i]);
+
+  Json::Value json;
+  std::string errors;
+  std::istringstream in(r.out);
+  Json::CharReaderBuilder builder;
+  const bool parsed = Json::parseFromStream(builder, in, &json, &errors);
+  if (!parsed || !json.isObject()) {
+    throw std::runtime_error("iperf3 to " + target.address + " gave no JSON (exit " +
+                             std::to_string(r.exit_code) + (r.timed_out ? ", timed out" : "") +
+                             "): " + r.err + r.out.substr(0, 400));
+  }
+  if (json.isMember("error"))
+    throw std::runtime_error("iperf3 to " + target.address + ": " + json["error"].asString());
+  const Json::Value& received = json["end"]["sum_received"];
+  const Json::Value& cpu = json["end"]["cpu_utilization_percent"];
+  Sample s;
+  s.gbits = received["bits_per_second"].asDouble() / 1e9;
+  s.gbytes = received["bytes"].asDouble() / 1e9;
+  const double duration = received["seconds"].asDouble();
+  s.iperf_cpu = (cpu["host_total"].asDouble() + cpu["remote_total"].asDouble()) / 100 * duration;
+  s.tunnel_cpu = tunnel_cpu;
+  if (s.gbytes > 0) s.cpu_per_gb = (s.iperf_cpu + s.tunnel_cpu) / s.gbytes;
+  if (s.gbits <= 0) throw std::runtime_error("iperf3 to " + target.address + " received nothing");
+  return s;
+}
+
+// iperf3 -s in gw, then a one-second run that retries until the path works
+// (a tunnel may need a moment after it reports being up).
+void start_iperf3_server(Lab& lab, const Target& target) {
+  lab.spawn("iperf3 server", lab.gw,
+            {find_program("iperf3"), "-s", "-p", std::to_string(kIperfPort)}, "iperf3-server.log");
+  const auto t0 = Clock::now();
+  const std::string port = ":" + std::to_string(kIperfPort);
+  for (;;) {
+    const auto ss = run_command({"ss", "-Hltn"}, lab.topology.ns(lab.gw), 5s);
+    if (ss.out.find(port + " ") != std::string::npos) break;
+    if (seconds_since(t0) > 10)
+      throw std::runtime_error("iperf3 -s in " + lab.gw + " does not listen; " +
+                               lab.processes.back()->log_tail());
+    std::this_thread::sleep_for(50ms);
+  }
+  std::string last;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    try {
+      iperf3_run(lab, target, 1, 1, false);
+      return;
+    } catch (const std::exception& e) {
+      last = e.what();
+    }
+    std::this_thread::sleep_for(500ms);
+  }
+  throw std::runtime_error("no iperf3 run to " + target.address + " succeeded: " + last);
+}
+
+// ------------------------------------------------------------- the table
+
+struct Row {
+  const Transport* transport = nullptr;
+  std::string skipped;  // "not measured: ..." or "failed: ..."
+  std::string note;
+  std::map<int, std::vector<Sample>> samples;  // by stream count
+  double gbits(int streams) const {
+    auto it = samples.find(streams);
+    if (it == samples.end()) return 0;
+    std::vector<double> v;
+    for (const auto& s : it->second) v.push_back(s.gbits);
+    return median(v);
+  }
+  double cpu_per_gb(int streams) const {
+    auto it = samples.find(streams);
+    if (it == samples.end()) return 0;
+    std::vector<double> v;
+    for (const auto& s : it->second) v.push_back(s.cpu_per_gb);
+    return median(v);
+  }
+};
+
+std::string ratio_text(double value, double reference) {
+  if (value <= 0 || reference <= 0) return "-";
+  const double r = value / reference;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, r >= 10 ? "%.1f" : r >= 1 ? "%.2f" : "%.3f", r);
+  return buf;
+}
+
+void print_table(const std::vector<Row>& rows, const Options& o) {
+  const Row* raw = nullptr;
+  const Row* ovpn = nullptr;
+  for (const auto& r : rows) {
+    if (r.transport->name == "raw" && r.skipped.empty()) raw = &r;
+    if (r.transport->name == "openvpn-udp" && r.skipped.empty()) ovpn = &r;
+  }
+  std::cout << "\ntransport            streams   Gbit/s  x raw veth  x openvpn UDP  CPU s/GB\n";
+  for (const auto& r : rows) {
+    if (!r.skipped.empty()) {
+      std::printf("%-20s %7s   %s\n", r.transport->label.c_str(), "-", r.skipped.c_str());
+      continue;
+    }
+    for (int n : o.streams) {
+      const double g = r.gbits(n);
+      std::printf("%-20s %7d  %7.2f  %10s  %13s  %8.2f\n", r.transport->label.c_str(), n, g,
+                  ratio_text(g, raw ? raw->gbits(n) : 0).c_str(),
+                  ratio_text(g, ovpn ? ovpn->gbits(n) : 0).c_str(), r.cpu_per_gb(n));
+    }
+  }
+  for (const auto& r : rows)
+    if (!r.note.empty()) std::cout << r.transport->label << ": " << r.note << "\n";
+
+  // The L3 tunnel's throughput goal, reported (never asserted).
+  for (const auto& r : rows) {
+    if (r.transport->name != "mnigs-l3") continue;
+    std::cout << "goal for mnigs L3, 1 stream: >= 5x openvpn UDP and >= 0.20x raw veth: ";
+    if (!r.skipped.empty() || !r.samples.count(1) || !raw || !ovpn) {
+      std::cout << "not measured\n";
+      continue;
+    }
+    const double g = r.gbits(1);
+    const bool met = g >= 5 * ovpn->gbits(1) && g >= 0.2 * raw->gbits(1);
+    std::cout << (met ? "met" : "not met") << " (" << ratio_text(g, ovpn->gbits(1))
+              << "x openvpn UDP, " << ratio_text(g, raw->gbits(1)) << "x raw veth)\n";
+  }
+  std::cout << std::flush;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  auto value = [&](int& i) -> std::string {
+    if (i + 1 >= argc) throw std::invalid_argument(std::string(argv[i]) + " needs a value");
+    return argv[++i];
+  };
+  std::vector<std::string> names;
+  for (const auto& t : transports()) names.push_back(t.name);
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--seconds") {
+      o.seconds = std::stoi(value(i));
+    } else if (a == "--runs") {
+      o.runs = std::stoi(value(i));
+    } else if (a == "--streams") {
+      o.streams.clear();
+      for (const auto& s : split(value(i))) o.streams.push_back(std::stoi(s));
+    } else if (a == "--only") {
+      o.only = split(value(i));
+      for (const auto& n : o.only)
+        if (std::find(names.begin(), names.end(), n) == names.end()) {
+          std::string all;
+          for (const auto& m : names) all += (all.empty() ? "" : ", ") + m;
+          throw std::invalid_argument("unknown transport " + n + " (known: " + all + ")");
+        }
+    } else if (a == "--reverse" || a == "-R") {
+      o.reverse = true;
+    } else if (a == "--verbose" || a == "-v") {
+      o.verbose = true;
+    } else {
+      throw std::invalid_argument("unknown argument " + a +
+                                  " (use --seconds N, --runs N, --streams A,B, --only NAME,..., "
+                                  "--reverse, --verbose)");
+    }
+  }
+  if (o.seconds < 1 || o.seconds > 600) throw std::invalid_argument("--seconds must be 1..600");
+  if (o.runs < 1 || o.runs > 50) throw std::invalid_argument("--runs must be 1..50");
+  if (o.streams.empty()) throw std::invalid_argument("--streams needs at least one count");
+  for (int n : o.streams)
+    if (n < 1 || n > 128) throw std::invalid_argument("stream counts must be 1..128");
+  return o;
+}
+
+// A scratch directory under /tmp/mnigs- (so the reaper may remove it if the
+// bench dies), removed by the destructor.
+class Scratch {
+ public:
+  Scratch() {
+    std::string pattern = "/tmp/mnigs-tunnel-bench-XXXXXX";
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp " + pattern + " failed");
+    path_ = pattern;
+    Reaper::instance().watch_dir(path_);
+  }
+  ~Scratch() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+    Reaper::instance().forget_dir(path_);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+int run(const Options& o) {
+  find_program("iperf3");
+  const std::vector<Transport> all = transports();
+  std::vector<const Transport*> chosen;
+  for (const auto& t : all)
+    if (o.only.empty() || std::find(o.only.begin(), o.only.end(), t.name) != o.only.end())
+      chosen.push_back(&t);
+
+  std::string streams;
+  for (int n : o.streams) streams += (streams.empty() ? "" : ", ") + std::to_string(n);
+  std::cout << "tunnel throughput: iperf3 TCP, " << (o.reverse ? "gw -> sub" : "sub -> gw") << ", "
+            << streams << " stream(s), " << o.seconds << " s per run, median of " << o.runs
+            << " run(s)\n"
+            << "each transport in its own two namespaces joined by one veth link\n"
+            << std::flush;
+
+  Scratch scratch;
+  std::vector<Row> rows;
+  std::vector<std::unique_ptr<Lab>> labs;  // parallel to rows; null when not measured
+  std::vector<Target> targets;
+  int failures = 0;
+  for (const Transport* t : chosen) {
+    Row row;
+    row.transport = t;
+    std::unique_ptr<Lab> lab;
+    Target target;
+    if (const std::string why = t->unavailable ? t->unavailable() : ""; !why.empty() || !t->setup) {
+      row.skipped = "not measured: " + (why.empty() ? "no setup" : why);
+    } else {
+      try {
+        const std::string dir = scratch.path() + "/" + t->name;
+        std::filesystem::create_directories(dir);
+        lab = std::make_unique<Lab>(t->tag, dir, o.verbose);
+        lab->topology.up();
+        target = t->setup(*lab);
+        start_iperf3_server(*lab, target);
+        row.note = target.note;
+      } catch (const std::exception& e) {
+        row.skipped = std::string("failed: ") + e.what();
+        std::cerr << "mnigs_tunnel_bench: " << t->label << ": " << e.what() << "\n";
+        ++failures;
+        lab.reset();
+      }
+    }
+    rows.push_back(std::move(row));
+    labs.push_back(std::move(lab));
+    targets.push_back(target);
+  }
+
+  // Round-robin: run r of every stream count of every transport, then r+1.
+  for (int run = 0; run < o.runs; ++run)
+    for (int n : o.streams)
+      for (size_t i = 0; i < rows.size(); ++i) {
+        if (!labs[i] || !rows[i].skipped.empty()) continue;
+        try {
+          const Sample s = iperf3_run(*labs[i], targets[i], n, o.seconds, o.reverse);
+          rows[i].samples[n].push_back(s);
+          if (o.verbose)
+            std::fprintf(stderr,
+                         "%s, %d stream(s), run %d: %.3f Gbit/s, %.3f GB, CPU %.2f s iperf3 + "
+                         "%.2f s tunnel = %.3f s/GB\n",
+                         rows[i].transport->label.c_str(), n, run + 1, s.gbits, s.gbytes,
+                         s.iperf_cpu, s.tunnel_cpu, s.cpu_per_gb);
+        } catch (const std::exception& e) {
+          rows[i].skipped = std::string("failed: ") + e.what();
+          rows[i].samples.clear();
+          std::cerr << "mnigs_tunnel_bench: " << rows[i].transport->label << ": " << e.what()
+                    << "\n";
+          for (const auto& p : labs[i]->processes) std::cerr << p->log_tail(10);
+          ++failures;
+        }
+      }
+
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (!labs[i]) continue;
+    if (rows[i].transport->teardown) {
+      try {
+        rows[i].transport->teardown(*labs[i]);
+      } catch (const std::exception& e) {
+        std::cerr << "mnigs_tunnel_bench: tearing down " << rows[i].transport->label << ": "
+                  << e.what() << "\n";
+      }
+    }
+    labs[i].reset();
+  }
+  print_table(rows, o);
+  return failures ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace mnigs::test
+
+int main(int argc, char** argv) {
+  using namespace mnigs::test;
+  try {
+    const Options o = parse(argc, argv);
+    if (::geteuid() != 0) {
+      std::cerr << "mnigs_tunnel_bench needs root: it creates network namespaces\n";
+      return 2;
+    }
+    return run(o);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "mnigs_tunnel_bench: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "mnigs_tunnel_bench: " << e.what() << "\n";
+    return 1;
+  }
+}
