@@ -8,6 +8,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <cerrno>
+#include <functional>
 
 #include "handshake.hpp"
 #include "tunnel.hpp"
@@ -88,6 +89,23 @@ std::string bearer(const Headers& headers) {
   std::string scheme = auth->substr(0, 7);
   for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return scheme == "bearer " ? auth->substr(7) : "";
+}
+
+// An upgraded connection moves to the data plane: `use` gets it there as a
+// socket of the plane's io_context (the descriptor is closed if that fails).
+void adopt_socket(DataPlane& plane, int fd, bool v6,
+                  std::function<void(net::ip::tcp::socket)> use) {
+  auto& io = plane.io();
+  plane.post([&io, fd, v6, use = std::move(use)] {
+    boost::system::error_code ec;
+    net::ip::tcp::socket socket(io);
+    socket.assign(v6 ? net::ip::tcp::v6() : net::ip::tcp::v4(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      return;
+    }
+    use(std::move(socket));
+  });
 }
 
 }  // namespace
@@ -319,19 +337,13 @@ void WebsocketTunnel::on_l3_upgrade(HttpUpgrade request) {
     return;
   }
   auto l3 = l3_;
-  auto& io = plane_->io();
   const bool v6 = request.local_address.find(':') != std::string::npos;
-  plane_->post([l3, &io, fd, v6, id = g.session.id, a4 = g.address4, a6 = g.address6,
-                pending = std::move(request.pending)]() mutable {
-    boost::system::error_code ec;
-    net::ip::tcp::socket socket(io);
-    socket.assign(v6 ? net::ip::tcp::v6() : net::ip::tcp::v4(), fd, ec);
-    if (ec) {
-      ::close(fd);
-      return;
-    }
-    l3->attach(id, std::move(socket), std::move(pending), a4, a6);
-  });
+  auto pending = std::make_shared<std::string>(std::move(request.pending));
+  adopt_socket(*plane_, fd, v6,
+               [l3, pending, id = g.session.id, a4 = g.address4, a6 = g.address6](
+                   net::ip::tcp::socket socket) {
+                 l3->attach(id, std::move(socket), std::move(*pending), a4, a6);
+               });
   context_.log().info("session ", g.session.id, ": tunnel connected from ", request.remote_address);
 }
 
@@ -425,22 +437,16 @@ void WebsocketTunnel::on_l2_upgrade(HttpUpgrade request) {
     return;
   }
   auto sw = switch_;
-  auto& io = plane_->io();
   const bool v6 = request.local_address.find(':') != std::string::npos;
   context_.log().info("switch peer from ", request.remote_address,
                       up.mac ? " with MAC " + to_string(*up.mac) : std::string(),
                       up.bridge ? " (bridge)" : "");
-  plane_->post([sw, &io, fd, v6, mac = up.mac, bridge = up.bridge,
-                remote = request.remote_address, pending = std::move(request.pending)]() mutable {
-    boost::system::error_code ec;
-    net::ip::tcp::socket socket(io);
-    socket.assign(v6 ? net::ip::tcp::v6() : net::ip::tcp::v4(), fd, ec);
-    if (ec) {
-      ::close(fd);
-      return;
-    }
-    sw->add(std::move(socket), std::move(pending), mac, bridge, std::move(remote));
-  });
+  auto pending = std::make_shared<std::string>(std::move(request.pending));
+  adopt_socket(*plane_, fd, v6,
+               [sw, pending, mac = up.mac, bridge = up.bridge,
+                remote = request.remote_address](net::ip::tcp::socket socket) {
+                 sw->add(std::move(socket), std::move(*pending), mac, bridge, remote);
+               });
 }
 
 }  // namespace mnigs::websocket
