@@ -21,6 +21,7 @@
 
 #include "harness/http_echo.hpp"
 #include "harness/system_test.hpp"
+#include "harness/wait.hpp"
 
 namespace mnigs::test {
 namespace {
@@ -35,15 +36,6 @@ constexpr int kTable = 65533;
 constexpr int kPriority = 31000;
 constexpr int kWebPort = 80;
 
-// Polls `done` up to `tries` times, `interval` apart; true once it holds.
-template <class Predicate>
-bool wait_until(Predicate done, int tries, std::chrono::milliseconds interval) {
-  for (int i = 0; i < tries; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(interval);
-  }
-  return done();
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;

@@ -27,6 +27,7 @@
 
 #include "harness/http_echo.hpp"
 #include "harness/system_test.hpp"
+#include "harness/wait.hpp"
 
 namespace mnigs::test {
 namespace {
@@ -37,15 +38,6 @@ constexpr const char* kTunnel = "mnws0";
 // websocket.table and websocket.priority defaults.
 constexpr int kTable = 65532;
 constexpr int kPriority = 31010;
-
-template <class Predicate>
-bool wait_until(Predicate done, int tries, std::chrono::milliseconds interval) {
-  for (int i = 0; i < tries; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(interval);
-  }
-  return done();
-}
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
