@@ -285,6 +285,13 @@ TEST_F(Websocket, SubscriberReachesTheInternetOnlyThroughTheTunnel) {
                           << "\n" << to_json(plugin_status(*gw_)) << gw_->log_tail();
   EXPECT_EQ(through.body, masqueraded());
 
+  // IPv6 too, even though the subscriber reached the gateway over IPv4: the
+  // tunnel carries both families, masqueraded to the gateway's uplink.
+  HttpEcho web6(topology_.ns("inet"), topology_.address6("inet", "gw"), kWebPort);
+  FetchResult six = fetch(topology_.ns("sub"), web6.address(), kWebPort, "/", 5s);
+  ASSERT_TRUE(six.ok) << six.error << "\n" << ip("sub", {"-6", "route", "get", web6.address()});
+  EXPECT_EQ(six.body, "client=" + topology_.address6("gw", "inet") + "\n");
+
   // The gateway carried it: the session's link moved bytes both ways.
   Json::Value gws = plugin_status(*gw_)["gateway"]["sessions"];
   ASSERT_EQ(gws.size(), 1u) << to_json(gws);
