@@ -44,10 +44,16 @@ void L2Switch::start(std::optional<TunDevice> tap) {
 void L2Switch::stop() {
   stopped_ = true;
   if (tap_) tap_->stop();
-  std::lock_guard lock(status_mutex_);
-  for (auto& [id, p] : peers_) p->link->close(close_going_away, "the switch is stopping");
-  peers_.clear();
-  dirty_.clear();
+  std::vector<std::shared_ptr<Link>> links;
+  {
+    std::lock_guard lock(status_mutex_);
+    for (auto& [id, p] : peers_) links.push_back(p->link);
+    peers_.clear();
+    dirty_.clear();
+  }
+  // Outside the lock: a link that fails at once calls its OnClosed, which
+  // takes the lock.
+  for (auto& link : links) link->close(close_going_away, "the switch is stopping");
 }
 
 void L2Switch::set_flooding(bool broadcast, bool multicast) {

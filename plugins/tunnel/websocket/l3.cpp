@@ -77,12 +77,18 @@ void L3Gateway::start() {
 
 void L3Gateway::stop() {
   tun_->stop();
-  std::lock_guard lock(status_mutex_);
-  for (auto& [id, e] : entries_)
-    if (e->link) e->link->close(close_going_away, "the gateway is stopping");
-  entries_.clear();
-  by_address_.clear();
-  dirty_.clear();
+  std::vector<std::shared_ptr<Link>> links;
+  {
+    std::lock_guard lock(status_mutex_);
+    for (auto& [id, e] : entries_)
+      if (e->link) links.push_back(e->link);
+    entries_.clear();
+    by_address_.clear();
+    dirty_.clear();
+  }
+  // Outside the lock: a link that fails at once calls its OnClosed, which
+  // takes the lock.
+  for (auto& link : links) link->close(close_going_away, "the gateway is stopping");
 }
 
 void L3Gateway::on_tun_packet(OutFrame frame, std::size_t size) {
