@@ -424,9 +424,14 @@ struct DhtNode::Impl : std::enable_shared_from_this<Impl> {
 
   // `done` runs on a DHT thread.
   void sign_and_put(const GatewayOffer& offer, std::function<void(bool)> done) {
-    // Sequence numbers are 16 bits and storing nodes refuse a lower one, so
-    // a fresh value id is taken before they wrap.
-    if (value_id_ == 0 || next_seq_ == UINT16_MAX) new_value_id();
+    // Every signing gets a value id of its own. OpenDHT 2.4's listen cache
+    // passes on only value ids it has not seen: an edit (the same id, a
+    // higher sequence number) reaches a listener only by luck, so refreshes
+    // and withdrawals put as edits would be missed by most listeners of a
+    // mesh bigger than the handful of nodes that store the key. Sequence
+    // numbers keep rising across ids: listeners use them to order two
+    // statements signed within the same second.
+    new_value_id();
     auto value = make_offer_value(offer, value_id_, next_seq_++);
     runner_->putSigned(
         offer_key(), value,
@@ -442,14 +447,15 @@ struct DhtNode::Impl : std::enable_shared_from_this<Impl> {
         false);
   }
 
-  // A random value id per run: ids derived from the node id could be taken
-  // first by anyone (OpenDHT lets only the first signer edit a value id).
+  // Random value ids: ids derived from the node id could be taken first by
+  // anyone (OpenDHT lets only the first signer edit a value id). The
+  // previous value is no longer put again; storing nodes drop it when its
+  // lifetime (offer_value_lifetime) has passed.
   void new_value_id() {
     if (value_id_ != 0) runner_->cancelPut(offer_key(), value_id_);
     std::random_device random;
     std::uniform_int_distribution<dht::Value::Id> pick(1);
     value_id_ = pick(random);
-    next_seq_ = 0;
   }
 
   void withdraw(bool wait) {
@@ -460,9 +466,11 @@ struct DhtNode::Impl : std::enable_shared_from_this<Impl> {
     refresh_timer_.cancel();
     refresh_armed_ = false;
     if (!running_ || !last_signed_) return;
-    // Same value id, higher sequence number: storing nodes replace the
-    // offer and tell listeners at once. The withdrawal lives as long as the
-    // offer could have.
+    // A value of its own, signed later than the offer (a later or equal
+    // expiry, a higher sequence number): listeners hear it as a new value
+    // and drop the offer, and ignore the offer's value, still stored until
+    // its lifetime is over. The withdrawal lives as long as the offer could
+    // have.
     GatewayOffer withdrawal = *last_signed_;
     withdrawal.withdrawn = true;
     withdrawal.expires = unix_now() + ttl_.count();
@@ -532,11 +540,11 @@ struct DhtNode::Impl : std::enable_shared_from_this<Impl> {
     return true;  // keep listening
   }
 
-  // Newer means: a higher sequence number of the same value, or a later
-  // expiry across values (a publisher takes a new value id when it
-  // restarts, and every signing pushes the expiry forward).
+  // Newer means a later expiry: each signing puts it forward. Within the
+  // same second, the higher sequence number (they rise across the value
+  // ids of one run of the publisher).
   static bool is_newer(const Heard& h, const Known& k) {
-    return h.value_id == k.value_id ? h.seq > k.seq : h.offer.expires > k.offer.expires;
+    return h.offer.expires != k.offer.expires ? h.offer.expires > k.offer.expires : h.seq > k.seq;
   }
 
   // On the executor: update the table, tell the callback what changed.

@@ -15,6 +15,7 @@
 #include <json/writer.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -683,6 +684,51 @@ TEST_F(DhtNetwork, OfferIsRefreshedBeforeItExpires) {
   ASSERT_EQ(heard.offers.count(gateway.node_id()), 1u);
   EXPECT_GT(heard.offers[gateway.node_id()].expires, first_expiry);
   EXPECT_TRUE(heard.removals.empty());
+}
+
+TEST_F(DhtNetwork, RefreshesAndWithdrawalReachEveryListenerOfALargerNetwork) {
+  // Twelve nodes: more than store the key, so listeners hear of the offer
+  // from several storing nodes (and from the gateway's own storage).
+  auto& gateway = add_node(10s);  // re-signed every 5 s
+  std::vector<DhtNode*> others;
+  for (int i = 0; i < 11; ++i) {
+    others.push_back(&add_node());
+    join(*others.back(), gateway);
+  }
+  connect_all();
+  std::vector<std::unique_ptr<Heard>> heard;
+  for (auto* n : others) {
+    heard.push_back(std::make_unique<Heard>());
+    n->listen(heard.back()->callback());
+  }
+  auto everyone = [&](const std::function<bool(const Heard&)>& what) {
+    return std::all_of(heard.begin(), heard.end(), [&](const auto& h) { return what(*h); });
+  };
+  ASSERT_TRUE(gateway.publish(sample_offer("")));
+  const std::string id = gateway.node_id();
+  ASSERT_TRUE(
+      run_until([&] { return everyone([&](const Heard& h) { return h.offers.count(id); }); }));
+  std::int64_t first_expiry = 0;
+  for (const auto& h : heard) first_expiry = std::max(first_expiry, h->offers.at(id).expires);
+
+  // Past the first signing's expiry, every listener holds a later one.
+  ASSERT_TRUE(run_until([&] { return unix_now() > first_expiry + 1; }, 30s));
+  for (size_t i = 0; i < heard.size(); ++i) {
+    SCOPED_TRACE("listener " + std::to_string(i));
+    ASSERT_EQ(heard[i]->offers.count(id), 1u);
+    EXPECT_GT(heard[i]->offers.at(id).expires, first_expiry);
+    EXPECT_TRUE(heard[i]->removals.empty());
+  }
+
+  // A withdrawal reaches every one of them, and so does the next offer.
+  gateway.withdraw();
+  EXPECT_TRUE(run_until([&] { return everyone([&](const Heard& h) { return h.offers.empty(); }); }))
+      << "the withdrawal did not reach every listener";
+  ASSERT_TRUE(gateway.publish(sample_offer("", "again")));
+  EXPECT_TRUE(run_until([&] {
+    return everyone(
+        [&](const Heard& h) { return h.offers.count(id) && h.offers.at(id).name == "again"; });
+  })) << "the offer published again did not reach every listener";
 }
 
 TEST_F(DhtNetwork, OfferThatIsNotRefreshedExpiresAtTheListener) {
