@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <future>
 #include <map>
@@ -42,6 +43,8 @@ constexpr std::chrono::seconds min_offer_ttl{10};
 // Distinct bootstrap endpoints remembered (scans report the same ones again
 // and again).
 constexpr std::size_t max_bootstrap_endpoints = 1024;
+// Remembered endpoints pinged again per Options::rejoin_interval, at most.
+constexpr std::size_t max_rejoin_pings = 16;
 // Offers (and withdrawals) kept from distinct nodes. Keys are cheap to make,
 // so a flood of valid offers from made-up nodes must not grow the table
 // without bound; a real mesh has far fewer gateways.
@@ -91,6 +94,15 @@ dht::SockAddr bind_address(const std::string& text, std::uint16_t port, bool v6)
 std::string endpoint_key(const std::string& host, std::uint16_t port) {
   const bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// An endpoint given as an IP literal; nullopt for a host name.
+std::optional<boost::asio::ip::udp::endpoint> literal_endpoint(const std::string& host,
+                                                               std::uint16_t port) {
+  boost::system::error_code ec;
+  const auto addr = boost::asio::ip::make_address(host, ec);
+  if (ec) return std::nullopt;
+  return boost::asio::ip::udp::endpoint(addr, port);
 }
 
 bool is_host_name(std::string_view s) {
@@ -196,7 +208,8 @@ struct DhtNode::Impl : std::enable_shared_from_this<Impl> {
         ttl_(std::clamp(opt_.offer_ttl, min_offer_ttl,
                         std::chrono::duration_cast<std::chrono::seconds>(offer_value_lifetime))),
         refresh_timer_(ex_),
-        expiry_timer_(ex_) {}
+        expiry_timer_(ex_),
+        rejoin_timer_(ex_) {}
 
   ~Impl() {
     // DhtNode's destructor stopped us; this only guards against OpenDHT's
@@ -238,9 +251,10 @@ struct DhtNode::Impl : std::enable_shared_from_this<Impl> {
     restore_nodes();
     for (const auto& entry : opt_.bootstrap) {
       std::string why;
-      if (auto endpoint = parse_dht_endpoint(entry, default_dht_port, &why))
+      if (auto endpoint = parse_dht_endpoint(entry, default_dht_port, &why)) {
         remember_bootstrap(endpoint->first, endpoint->second);
-      else
+        configured_.insert(*endpoint);
+      } else
         log(LogLevel::warn, "ignoring bootstrap node ", why);
     }
     {
@@ -249,6 +263,7 @@ struct DhtNode::Impl : std::enable_shared_from_this<Impl> {
     }
     if (callback_) start_listen();
     if (published_) put_offer();
+    schedule_rejoin();
   }
 
   // Binds and starts OpenDHT's threads; throws when no family could bind.
@@ -300,6 +315,7 @@ struct DhtNode::Impl : std::enable_shared_from_this<Impl> {
     cancel_listen();
     refresh_timer_.cancel();
     expiry_timer_.cancel();
+    rejoin_timer_.cancel();
     save_nodes();
     std::unique_ptr<dht::DhtRunner> runner;
     {
@@ -369,6 +385,69 @@ struct DhtNode::Impl : std::enable_shared_from_this<Impl> {
     std::lock_guard lock(mutex_);
     if (runner_) runner_->bootstrap(host, std::to_string(port));
     log(LogLevel::debug, "bootstrapping through ", endpoint_key(host, port));
+  }
+
+  // ---- rejoining (executor) ----
+
+  // OpenDHT pings its bootstrap list again only while the node has no peer
+  // at all. A node that was not up yet when we pinged it, and that nobody
+  // else knows of, would never be joined once we have other peers; nor
+  // would the other side of a mesh that was split for a while. So every
+  // rejoin_interval, remembered endpoints that the routing table does not
+  // hold are pinged again: the configured ones first, then those discovery
+  // and scans reported, in turns, at most max_rejoin_pings in all. Host
+  // names are left to OpenDHT (resolving them would block here).
+  void schedule_rejoin() {
+    if (opt_.rejoin_interval.count() <= 0 || !running_) return;
+    rejoin_timer_.expires_after(opt_.rejoin_interval);
+    rejoin_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      if (auto self = weak.lock(); self && self->running_) {
+        self->rejoin();
+        self->schedule_rejoin();
+      }
+    });
+  }
+
+  void rejoin() {
+    using boost::asio::ip::udp;
+    std::set<udp::endpoint> known;
+    std::vector<std::pair<std::string, std::uint16_t>> remembered;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& n : runner_->exportNodes()) {
+        udp::endpoint e;
+        if (n.sslen == 0 || n.sslen > e.capacity()) continue;
+        std::memcpy(e.data(), &n.ss, n.sslen);
+        e.resize(n.sslen);
+        known.insert(e);
+      }
+      remembered.assign(bootstrap_.begin(), bootstrap_.end());
+    }
+    std::vector<udp::endpoint> ping;
+    auto consider = [&](const std::pair<std::string, std::uint16_t>& entry) {
+      const auto e = literal_endpoint(entry.first, entry.second);
+      if (e && !known.count(*e) && std::find(ping.begin(), ping.end(), *e) == ping.end())
+        ping.push_back(*e);
+      return ping.size() < max_rejoin_pings;
+    };
+    bool room = true;
+    for (const auto& entry : configured_)
+      if (room) room = consider(entry);
+    // The others in turns, from where the last round stopped.
+    const auto start = std::upper_bound(remembered.begin(), remembered.end(), rejoin_cursor_);
+    for (std::size_t i = 0; room && i < remembered.size(); ++i) {
+      auto it = start + static_cast<std::ptrdiff_t>(i);
+      if (it >= remembered.end()) it -= static_cast<std::ptrdiff_t>(remembered.size());
+      if (configured_.count(*it)) continue;
+      room = consider(*it);
+      rejoin_cursor_ = *it;
+    }
+    if (ping.empty()) return;
+    log(LogLevel::debug, "pinging ", ping.size(),
+        " bootstrap node(s) again that the routing table does not hold");
+    for (const auto& e : ping)
+      runner_->bootstrap(dht::SockAddr(e.data(), static_cast<socklen_t>(e.size())));
   }
 
   // ---- publishing (executor) ----
@@ -719,6 +798,9 @@ struct DhtNode::Impl : std::enable_shared_from_this<Impl> {
   boost::asio::steady_timer refresh_timer_;
   bool refresh_armed_ = false;
   boost::asio::system_timer expiry_timer_;
+  boost::asio::steady_timer rejoin_timer_;
+  std::set<std::pair<std::string, std::uint16_t>> configured_;  // from Options::bootstrap
+  std::pair<std::string, std::uint16_t> rejoin_cursor_;         // last endpoint rejoin() saw
 
   // ---- atomics: written by DHT threads or read by status() ----
   std::atomic<bool> running_{false}, listening_{false}, publishing_{false};

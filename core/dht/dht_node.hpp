@@ -91,6 +91,11 @@ class DhtNode {
     std::uint32_t network_id = mnigs_dht_network_id;
     // Nodes to join through, as parse_dht_endpoint takes them.
     std::vector<std::string> bootstrap;
+    // How often endpoints to join through (these and those given to
+    // bootstrap()) that the routing table does not hold are pinged again,
+    // at most 16 at a time, these first; 0 = never. OpenDHT itself retries
+    // them only while the node has no peer at all.
+    std::chrono::seconds rejoin_interval{30};
     // Lifetime of each signed offer we publish; it is re-signed and put
     // again at half of it. From 10 s to 600 s (the DHT keeps values 600 s).
     std::chrono::seconds offer_ttl{600};
@@ -123,7 +128,8 @@ class DhtNode {
   std::string node_id() const;
 
   // Adds a node to join through: pinged now, retried while we have no
-  // peers. Repeats of the same host and port are ignored.
+  // peers, and every rejoin_interval while the routing table does not hold
+  // it (IP literals only). Repeats of the same host and port are ignored.
   void bootstrap(const std::string& host, std::uint16_t port);
 
   // Publishes `offer` as ours: node_id and expires are filled in, then it is

@@ -531,13 +531,23 @@ class DhtNetwork : public ::testing::Test {
     return add_node_in(dirs_.back()->path(), ttl);
   }
 
-  DhtNode& add_node_in(const fs::path& dir, std::chrono::seconds ttl = 600s) {
+  // A new data directory with an identity in it.
+  fs::path seeded_dir() {
+    dirs_.push_back(std::make_unique<TempDir>());
+    seed_identity(dirs_.back()->path());
+    return dirs_.back()->path();
+  }
+
+  // `more` changes the options before the node starts.
+  DhtNode& add_node_in(const fs::path& dir, std::chrono::seconds ttl = 600s,
+                       const std::function<void(DhtNode::Options&)>& more = {}) {
     DhtNode::Options options;
     options.data_dir = dir;
     options.port = 0;
     options.bind4 = "127.0.0.1";
     options.bind6 = "::1";
     options.offer_ttl = ttl;
+    if (more) more(options);
     if (std::getenv("MNIGS_DHT_TEST_LOG"))
       options.log = std::make_shared<TestLogger>("node" + std::to_string(nodes_.size()));
     nodes_.push_back(std::make_unique<DhtNode>(io_.get_executor(), options));
@@ -837,6 +847,45 @@ TEST_F(DhtNetwork, RoutingTableIsSavedAtStopAndRejoinedFromAtStart) {
   subscriber->listen(heard.callback());
   ASSERT_TRUE(gateway.publish(sample_offer("")));
   ASSERT_TRUE(run_until([&] { return heard.offers.count(gateway.node_id()) == 1; }));
+}
+
+TEST_F(DhtNetwork, ConfiguredNodeThatComesUpLaterIsJoinedThoughThereArePeers) {
+  // OpenDHT pings its bootstrap list again only while a node has no peer.
+  // Here the configured node is not up yet when `second` starts, `second`
+  // finds a peer elsewhere, and nobody else knows the late node: without
+  // pinging it again, it would stay out of the DHT for good.
+  auto& first = add_node();
+  const fs::path late_dir = seeded_dir();
+  std::uint16_t late_port = 0;
+  {
+    DhtNode probe(io_.get_executor(), [&] {
+      DhtNode::Options o;
+      o.data_dir = late_dir;
+      o.port = 0;
+      o.bind4 = "127.0.0.1";
+      o.bind6 = "";
+      return o;
+    }());
+    probe.start();  // only to find a free port
+    late_port = probe.status().port4;
+  }
+  auto& second = add_node_in(seeded_dir(), 600s, [&](DhtNode::Options& o) {
+    o.bootstrap = {"127.0.0.1:" + std::to_string(late_port)};
+    o.rejoin_interval = 1s;
+  });
+  join(second, first);
+  connect_all();
+
+  auto& late = add_node_in(late_dir, 600s, [&](DhtNode::Options& o) {
+    o.port = late_port;
+    o.bind6 = "";
+  });
+  ASSERT_TRUE(run_until([&] { return peers(late) > 0; }))
+      << "the configured node was not pinged again once it was up";
+  Heard heard;
+  late.listen(heard.callback());
+  ASSERT_TRUE(first.publish(sample_offer("")));
+  EXPECT_TRUE(run_until([&] { return heard.offers.count(first.node_id()) == 1; }));
 }
 
 TEST_F(DhtNetwork, PortInUseGivesAClearError) {
