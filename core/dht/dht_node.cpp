@@ -718,16 +718,20 @@ struct DhtNode::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // OpenDHT's warnings and errors become our debug lines (it reports routine
-  // events such as unreachable nodes as errors). SecureDht drops values
-  // with a bad signature itself, before any callback of ours; its warning is
-  // the only trace, so it is counted here.
+  // events such as unreachable nodes as errors). SecureDht drops a badly
+  // signed value handed to our listener itself, before any callback of
+  // ours; its warning is the only trace, so it is counted here. (A storing
+  // node refuses a badly signed value without a word: that is not counted.)
+  // So is a refused attempt to overwrite another signer's value, as forged:
+  // OpenDHT 2.4 says "not signed or wrong owner", older ones "owner changed".
   std::shared_ptr<dht::Logger> make_dht_logger() {
     auto method = [this](const char* level) {
       return dht::LogMethod([this, level](char const* format, va_list args) {
         if (starts_with(format, "Signature verification failed") ||
             starts_with(format, "Edition forbidden: signature verification failed"))
           ++bad_signature_;
-        else if (starts_with(format, "Edition forbidden: owner changed"))
+        else if (starts_with(format, "Edition forbidden: not signed or wrong owner") ||
+                 starts_with(format, "Edition forbidden: owner changed"))
           ++forged_;
         if (opt_.log && opt_.log->enabled(LogLevel::debug))
           opt_.log->write(LogLevel::debug, std::string("dht: opendht ") + level + ": " +

@@ -492,10 +492,14 @@ class BarePeer {
   unsigned peers() const { return runner_.getNodesStats(AF_INET).good_nodes; }
 
   // Puts `value` as it is: no signing, no checks.
-  void put(std::shared_ptr<dht::Value> value) {
-    value->id = next_id_++;
+  void put(std::shared_ptr<dht::Value> value) { put_as(std::move(value), next_id_++); }
+  // The same under a value id of our choosing.
+  void put_as(std::shared_ptr<dht::Value> value, dht::Value::Id id) {
+    value->id = id;
     runner_.put(offer_key(), value, [](bool) {}, dht::time_point::max(), false);
   }
+  // What the DHT holds under the offer key now.
+  std::vector<std::shared_ptr<dht::Value>> get() { return runner_.get(offer_key()).get(); }
   std::shared_ptr<dht::Value> signed_value(const GatewayOffer& offer) {
     auto value = make_offer_value(offer, 0, 0);
     value->sign(*identity_.first);
@@ -802,6 +806,23 @@ TEST_F(DhtAttack, OfferWhoseSignedDataWasModifiedIsDropped) {
   value->data.assign(text.begin(), text.end());
   peer_->put(value);
   expect_dropped([](const DhtDropCounters& c) { return c.bad_signature; });
+}
+
+TEST_F(DhtAttack, OverwritingAnotherSignersValueIsRefusedAndCountedAsForged) {
+  // Value ids are no secret: anyone who hears the offer can put a value of
+  // its own under the gateway's value id. Storing nodes refuse the edit
+  // (another owner); the gateway, which stores the key but does not
+  // listen, can only count it from OpenDHT's warning.
+  dht::Value::Id id = 0;
+  for (const auto& v : peer_->get())
+    if (v->owner && identity_id(*v->owner) == gateway_->node_id()) id = v->id;
+  ASSERT_NE(id, 0u) << "the gateway's value is not in the DHT";
+  peer_->put_as(peer_->signed_value(sample_offer(gateway_->node_id(), "hijacked")), id);
+  EXPECT_TRUE(run_until([&] { return gateway_->status().dropped.forged > 0; }))
+      << "the refused edit was not counted";
+  ASSERT_EQ(heard_.offers.size(), 1u);
+  EXPECT_EQ(heard_.offers.begin()->second.name, "genuine");
+  EXPECT_TRUE(heard_.removals.empty());
 }
 
 TEST_F(DhtAttack, ExpiredOfferIsDroppedAndCounted) {
