@@ -32,11 +32,12 @@
 #include "harness/node.hpp"
 #include "harness/rpc_client.hpp"
 #include "harness/topology.hpp"
+#include "mesh.hpp"
 
 namespace mnigs::test {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace bench;
 
 struct Options {
   std::vector<int> sizes{10, 20, 40};
@@ -57,43 +58,6 @@ struct Row {
   int direct_failures = 0;
   std::string direct_error;  // the first failure's message
 };
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-
-// rows x cols with rows the largest divisor of n not above sqrt(n):
-// 10 -> 2x5, 20 -> 4x5, 40 -> 5x8.
-std::pair<int, int> grid_shape(int n) {
-  int rows = 1;
-  for (int r = 1; r * r <= n; ++r)
-    if (n % r == 0) rows = r;
-  return {rows, n / rows};
-}
-
-std::string node_name(int index) {  // 1-based, "n01".."n99"
-  return (index < 10 ? "n0" : "n") + std::to_string(index);
-}
-
-Topology grid(int n) {
-  const auto [rows, cols] = grid_shape(n);
-  Topology t;
-  for (int i = 1; i <= n; ++i) t.node(node_name(i));
-  for (int r = 0; r < rows; ++r)
-    for (int c = 0; c < cols; ++c) {
-      const int i = r * cols + c + 1;
-      if (c + 1 < cols) t.link(node_name(i), node_name(i + 1));
-      if (r + 1 < rows) t.link(node_name(i), node_name(i + cols));
-    }
-  return t;
-}
 
 // startScan on `node`, then scanStatus every 2 ms until that scan is over.
 // Returns the seconds it took; `status` gets the last scanStatus result.

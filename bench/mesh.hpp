@@ -1,0 +1,58 @@
+// What the babel-mesh benchmarks share: grid topologies, node names,
+// timing and medians. Header only; each benchmark includes it.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "harness/topology.hpp"
+
+namespace mnigs::test::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Median of `v` (0 when empty).
+inline double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+// rows x cols with rows the largest divisor of n not above sqrt(n):
+// 10 -> 2x5, 12 -> 3x4, 20 -> 4x5, 30 -> 5x6, 40 -> 5x8.
+inline std::pair<int, int> grid_shape(int n) {
+  int rows = 1;
+  for (int r = 1; r * r <= n; ++r)
+    if (n % r == 0) rows = r;
+  return {rows, n / rows};
+}
+
+// 1-based, "n01".."n99".
+inline std::string node_name(int index) {
+  return (index < 10 ? "n0" : "n") + std::to_string(index);
+}
+
+// n nodes in a grid_shape(n) grid, row by row, each linked by a veth pair
+// to its right and lower neighbours. Node i is babel node number i.
+inline Topology grid(int n) {
+  const auto [rows, cols] = grid_shape(n);
+  Topology t;
+  for (int i = 1; i <= n; ++i) t.node(node_name(i));
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      const int i = r * cols + c + 1;
+      if (c + 1 < cols) t.link(node_name(i), node_name(i + 1));
+      if (r + 1 < rows) t.link(node_name(i), node_name(i + cols));
+    }
+  return t;
+}
+
+}  // namespace mnigs::test::bench
