@@ -1,5 +1,5 @@
-// What the babel-mesh benchmarks share: grid topologies, node names,
-// timing and medians. Header only; each benchmark includes it.
+// What the benchmarks share: timing and medians, and for the babel-mesh ones
+// grid topologies and node names. Header only; each benchmark includes it.
 #pragma once
 
 #include <algorithm>

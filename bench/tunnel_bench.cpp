@@ -43,11 +43,14 @@
 #include "harness/rpc_client.hpp"
 #include "harness/text.hpp"
 #include "harness/topology.hpp"
+#include "mesh.hpp"
 
 namespace mnigs::test {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::median;
+using bench::seconds_since;
 
 constexpr int kIperfPort = 5201;
 constexpr int kOpenvpnPort = 1194;
@@ -76,17 +79,6 @@ struct Options {
   bool reverse = false;           // iperf3 -R: gw sends, sub receives
   bool verbose = false;           // each run's figures and the setup steps on stderr
 };
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
 
 std::vector<std::string> split(const std::string& list, char sep = ',') {
   std::vector<std::string> out;
