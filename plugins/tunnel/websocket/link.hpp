@@ -35,7 +35,6 @@ struct LinkCounters {
   std::atomic<std::uint64_t> rx_messages{0}, rx_bytes{0}, tx_messages{0}, tx_bytes{0};
   std::atomic<std::uint64_t> dropped_queue_full{0};  // outgoing, queue over its limit
   std::atomic<std::uint64_t> dropped_text{0};        // text messages (not packets)
-  std::atomic<std::uint64_t> dropped_invalid{0};     // refused by the owner (bad packet)
 };
 
 // A buffer that holds one outgoing frame: room for the frame header in
@@ -98,7 +97,6 @@ class Link : public std::enable_shared_from_this<Link> {
   void close(std::uint16_t code, const std::string& reason);
 
   bool open() const { return !closed_; }
-  std::size_t queued_bytes() const { return queued_bytes_; }
 
  private:
   void do_wait_read();
