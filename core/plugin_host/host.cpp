@@ -392,6 +392,14 @@ void PluginHost::describe(std::function<void(Json::Value)> done) const {
     boost::asio::post(r->context->executor(), [r, item, index, gather, finish_one]() mutable {
       try {
         item["status"] = r->instance->status();
+        // A running plugin that cannot do its work (its daemon unreachable,
+        // its file unreadable) says why in status "error": listed as
+        // degraded, with that reason, so the plain listing shows it.
+        const Json::Value& problem = item["status"]["error"];
+        if (item["status"].isObject() && problem.isString() && !problem.asString().empty()) {
+          item["state"] = "degraded";
+          item["error"] = problem.asString();
+        }
       } catch (const std::exception& e) {
         item["status"] = Json::Value(Json::objectValue);
         item["statusError"] = e.what();

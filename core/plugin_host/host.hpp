@@ -56,7 +56,9 @@ class PluginHost {
   void stop(std::function<void()> done);
 
   // listPlugins: every library with its state, error and the plugin's own
-  // status(), collected from the strands. `done` runs on some strand.
+  // status(), collected from the strands. A running plugin whose status()
+  // carries a non-empty "error" is listed as "degraded" with that error.
+  // `done` runs on some strand.
   void describe(std::function<void(Json::Value)> done) const;
 
   // Names of running plugins ("kind/name") for nodeInfo.

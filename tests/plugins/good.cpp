@@ -23,6 +23,13 @@ class Good final : public mnigs::DiscoveryPlugin {
                          [](const Json::Value&, const mnigs::CallInfo&, mnigs::Responder) {
                            throw std::runtime_error("boom on purpose");
                          });
+    // What a plugin does when its daemon goes away and comes back.
+    ctx_.register_method(
+        "problem", mnigs::Access::admin,
+        [this](const Json::Value& params, const mnigs::CallInfo&, mnigs::Responder r) {
+          problem_ = params["error"].asString();
+          r.result(true);
+        });
     ctx_.register_method("remember", mnigs::Access::admin,
                          [this](const Json::Value& params, const mnigs::CallInfo&,
                                 mnigs::Responder r) {
@@ -44,12 +51,14 @@ class Good final : public mnigs::DiscoveryPlugin {
   Json::Value status() const override {
     Json::Value s(Json::objectValue);
     s["stopped"] = stopped_;
+    s["error"] = problem_;
     return s;
   }
 
  private:
   mnigs::PluginContext& ctx_;
   bool stopped_ = false;
+  std::string problem_;
 };
 
 }  // namespace

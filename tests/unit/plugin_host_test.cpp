@@ -152,6 +152,26 @@ TEST_F(PluginHostTest, PluginMethodsAreServedUnderItsName) {
   EXPECT_EQ(stored["result"], true);
 }
 
+TEST_F(PluginHostTest, APluginThatCannotDoItsWorkIsListedDegradedWithTheReason) {
+  start_host();
+  Json::Value params(Json::objectValue);
+  params["error"] = "its daemon at 127.0.0.1:1 is not answering";
+  EXPECT_EQ(rpc("good.problem", params)["result"], true);
+  auto good = find("test_good.so");
+  EXPECT_EQ(good["state"], "degraded");
+  EXPECT_EQ(good["error"], "its daemon at 127.0.0.1:1 is not answering");
+  // Still running: its methods are served, its network is offered.
+  EXPECT_EQ(rpc("good.echo")["result"]["greeting"], "hello");
+  auto running = host_->running();
+  EXPECT_NE(std::find(running.begin(), running.end(), "discovery/good"), running.end());
+
+  params["error"] = "";
+  rpc("good.problem", params);
+  good = find("test_good.so");
+  EXPECT_EQ(good["state"], "running");
+  EXPECT_EQ(good["error"], "");
+}
+
 TEST_F(PluginHostTest, ThrowingMethodFailsThePluginNotTheDaemon) {
   start_host();
   auto r = rpc("good.boom");

@@ -82,7 +82,10 @@ class Plugin {
   // Stop work and release what the plugin set up in the OS. Called once, at
   // shutdown or before the plugin is marked failed.
   virtual void stop() {}
-  // Free-form status for listPlugins, e.g. {"peers": 3}.
+  // Free-form status for listPlugins, e.g. {"peers": 3}. A plugin that runs
+  // but cannot do its work (its daemon unreachable, its file unreadable)
+  // puts a short sentence under "error" ("" or absent when all is well);
+  // listPlugins then shows it as state "degraded" with that error.
   virtual Json::Value status() const { return Json::Value(Json::objectValue); }
   // A live-changeable key of this plugin changed; context.config() has the new values.
   virtual void config_changed() {}

@@ -81,6 +81,9 @@ Json::Value BabelDiscovery::status() const {
   s["neighbours"] = static_cast<Json::UInt64>(table.neighbours());
   s["links"] = static_cast<Json::UInt64>(view_.links.size());
   s["lastError"] = monitor_->last_error();
+  // Not live after a failure (babeld gone, refused, broken dump): say why.
+  // The first connection after start is not a failure yet.
+  s["error"] = monitor_->live() || monitor_->last_error().empty() ? "" : monitor_->error();
   s["malformedLines"] = static_cast<Json::UInt64>(monitor_->malformed_lines());
   s["connections"] = static_cast<Json::UInt64>(monitor_->connections());
   return s;

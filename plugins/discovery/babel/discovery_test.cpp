@@ -182,6 +182,8 @@ TEST_F(BabelLive, AbsentBabeldIsReportedAndLoggedOncePerOutage) {
   EXPECT_EQ(d.error, where() + ": connection refused");
   EXPECT_TRUE(d.candidates.empty());
   EXPECT_FALSE(connected());
+  // listPlugins lists it as degraded with this reason.
+  EXPECT_EQ(plugin->status()["error"].asString(), where() + ": connection refused");
 
   // The retry a second later fails the same way: logged once, at warn.
   ASSERT_TRUE(run_until([&] { return log_lines("connection refused") >= 2; }));
@@ -192,6 +194,7 @@ TEST_F(BabelLive, AbsentBabeldIsReportedAndLoggedOncePerOutage) {
   ASSERT_TRUE(run_until([&] { return connected(); }));
   EXPECT_EQ(discover().candidates.size(), 4u);
   EXPECT_EQ(discover().error, "");
+  EXPECT_EQ(plugin->status()["error"].asString(), "");
 }
 
 TEST_F(BabelLive, ReconnectsAndResyncsWhenBabeldRestarts) {

@@ -253,6 +253,7 @@ Json::Value BatmanDiscovery::status() const {
                                             .count()
                                       : 0);
   s["lastError"] = last_error_;
+  s["error"] = last_error_;
   return s;
 }
 

@@ -39,6 +39,8 @@ void OlsrDiscovery::start() {
     order += (order.empty() ? "" : ", then ") + std::string(source_name(d.source)) + " on " +
              endpoint_text(d.endpoint);
   ctx_.log().info("asking ", order);
+  // One round now, so listPlugins says from the start whether a daemon answers.
+  discover([](mnigs::Discovery) {});
 }
 
 void OlsrDiscovery::stop() {
@@ -164,6 +166,7 @@ Json::Value OlsrDiscovery::status() const {
   s["links"] = static_cast<Json::UInt64>(last_.links.size());
   s["skipped"] = static_cast<Json::UInt64>(last_skipped_);
   s["lastError"] = last_error_;
+  s["error"] = last_error_;  // cleared by the next round that gets an answer
   s["lastSuccess"] = static_cast<Json::Int64>(last_success_);
   s["rounds"] = static_cast<Json::UInt64>(rounds_);
   Json::Value attempts(Json::arrayValue);

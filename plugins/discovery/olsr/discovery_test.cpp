@@ -309,6 +309,9 @@ TEST_F(OlsrPlugin, LiveChangeSwitchesSourceAndBadValuesKeepThePrevious) {
   ctx_.config_["jsoninfo"] = json.address();
   ctx_.config_["txtinfo"] = txt.address();
   start();
+  // The round the plugin begins at start asks jsoninfo first.
+  EXPECT_EQ(discover().error, "");
+  EXPECT_EQ(plugin_->status()["source"].asString(), "jsoninfo");
   ctx_.config_["source"] = "txtinfo";
   plugin_->config_changed();
   EXPECT_EQ(discover().error, "");
@@ -318,7 +321,7 @@ TEST_F(OlsrPlugin, LiveChangeSwitchesSourceAndBadValuesKeepThePrevious) {
   EXPECT_TRUE(ctx_.log_.saw("keeping the previous settings"));
   EXPECT_EQ(discover().error, "");
   EXPECT_EQ(txt.connections(), 2);
-  EXPECT_EQ(json.connections(), 0);
+  EXPECT_EQ(json.connections(), 1) << "only the round at start";
 }
 
 TEST_F(OlsrPlugin, BadConfigAtStartFailsThePlugin) {
