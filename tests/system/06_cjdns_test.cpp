@@ -1,7 +1,8 @@
 // Discovery over cjdns: the scanning node s asks "cjdroute" (the test peer
 // mnigs-test-cjdroute, speaking cjdroute's admin protocol on
 // 127.0.0.1:11234 in s's namespace) for its node store and peers, and probes
-// the fc00::/8 addresses it learns.
+// the fc00::/8 addresses it learns. s's cjdroute.conf is the whole output of
+// a real `cjdroute --genconf` (admin password "NONE").
 //
 //   s, a, b on one bridge. a and b run mnigsd and hold the fc00::/8
 //   addresses of their cjdns keys; cjdroute on s also reports a fourth key
@@ -26,6 +27,9 @@
 #ifndef MNIGS_TEST_PEER_DIR
 #error "MNIGS_TEST_PEER_DIR must name the directory of the test peers"
 #endif
+#ifndef MNIGS_CJDNS_TESTDATA
+#error "MNIGS_CJDNS_TESTDATA must name plugins/discovery/cjdns/testdata"
+#endif
 
 namespace mnigs::test {
 namespace {
@@ -45,7 +49,8 @@ const Identity kB = {"t3ddmq078szxu2crkmw5slsxzlbd88mq4qfgh794l7nkgvsfj220.k",
 const Identity kNobody = {"p2kvsthsc29rxzb89b4qnr94q1qv21nln1xg36vszcndntg4ry90.k",
                           "fc05:1e75:998f:415a:1564:e3ec:cf43:3087"};
 
-const std::string kAdminPassword = "4dm1n-p4ss";
+// What --genconf puts in admin.password.
+const std::string kAdminPassword = "NONE";
 
 
 class CjdnsScan : public SystemTest {
@@ -76,7 +81,8 @@ class CjdnsScan : public SystemTest {
     if (HasFailure() && s_) std::cerr << "---- test cjdroute log ----\n" << peer_log() << "----\n";
   }
 
-  // Starts cjdroute's stand-in and s, whose cjdroute.conf holds `password`.
+  // Starts cjdroute's stand-in with `password` and s, whose cjdroute.conf is
+  // the one --genconf wrote (its password kAdminPassword).
   void start_s(const std::string& password) {
     s_ = std::make_unique<Node>(topology_, "s",
                                 NodeOptions()
@@ -86,12 +92,11 @@ class CjdnsScan : public SystemTest {
                                     .set("scan", "timeout", "700"));
     // In s's own scratch directory, which exists once the Node does.
     s_->options().set("cjdns", "confFile", yaml_quote(conf_path()));
-    write_files(password);
-    peer_pid_ = spawn_in_ns(
-        topology_.ns("s"),
-        {std::string(MNIGS_TEST_PEER_DIR) + "/mnigs-test-cjdroute", "--bind", "127.0.0.1:11234",
-         "--password", kAdminPassword, "--data", data_path(), "--page-size", "2"},
-        peer_log_path());
+    write_files();
+    peer_pid_ = spawn_in_ns(topology_.ns("s"),
+                            {std::string(MNIGS_TEST_PEER_DIR) + "/mnigs-test-cjdroute", "--bind",
+                             "127.0.0.1:11234", "--password", password, "--data", data_path()},
+                            peer_log_path());
     Reaper::instance().watch_pid(peer_pid_);
     wait_for_peer();
     s_->start();
@@ -100,22 +105,15 @@ class CjdnsScan : public SystemTest {
     b_->wait_ready();
   }
 
-  void write_files(const std::string& password) {
-    // As cjdroute --genconf writes it: JSON with comments.
-    std::ofstream(conf_path())
-        << "{\n"
-        << "    // This key corresponds to the public key and ipv6 address:\n"
-        << "    \"publicKey\": \"" << kS.key << "\",\n"
-        << "    \"ipv6\": \"" << kS.address << "\",\n"
-        << "    /* Settings for administering and extracting information\n"
-        << "       from your router. */\n"
-        << "    \"admin\":\n    {\n"
-        << "        // Port to bind the admin RPC server to.\n"
-        << "        \"bind\": \"127.0.0.1:11234\",\n"
-        << "        \"password\": \"" << password << "\"\n"
-        << "    }\n}\n";
+  void write_files() {
+    std::filesystem::copy_file(std::string(MNIGS_CJDNS_TESTDATA) + "/cjdroute-v21.1-genconf.conf",
+                               conf_path(), std::filesystem::copy_options::overwrite_existing);
     Json::Value data(Json::objectValue);
     data["self"] = kS.key;
+    // cjdroute lists its own node wherever its node store puts it: here
+    // third, and the table (a, b, s, nobody) fills one page of 4, so an
+    // empty page follows, as the real one sends.
+    data["selfAt"] = 2;
     auto entry = [](const Identity& id, const char* path) {
       Json::Value e(Json::objectValue);
       e["key"] = id.key;
@@ -208,8 +206,17 @@ TEST_F(CjdnsScan, WrongPasswordIsReportedClearlyAndTheDaemonCarriesOn) {
     EXPECT_EQ(status["errors"][0]["error"].asString(), expected) << to_json(status);
   }
   Json::Value plugin = cjdns_plugin();
-  EXPECT_EQ(plugin["state"].asString(), "running") << to_json(plugin);
+  EXPECT_EQ(plugin["state"].asString(), "degraded") << to_json(plugin);
+  EXPECT_EQ(plugin["error"].asString(), expected) << to_json(plugin);
   EXPECT_EQ(plugin["status"]["error"].asString(), expected) << to_json(plugin);
+  // The plain listing says so too, on the plugin's line.
+  auto listing = s_->cli({"--plugins"});
+  ASSERT_EQ(listing.exit_code, 0) << listing.err;
+  std::string line;
+  for (std::istringstream in(listing.out); std::getline(in, line);)
+    if (line.rfind("cjdns ", 0) == 0) break;
+  EXPECT_NE(line.find(" degraded "), std::string::npos) << listing.out;
+  EXPECT_NE(line.find(expected), std::string::npos) << listing.out;
 
   // Logged when it appeared, not at each of the two scans.
   EXPECT_EQ(count_lines_with(s_->log(), "[cjdns] " + expected), 1u) << s_->log_tail(60);

@@ -27,6 +27,9 @@ class CjdnsDiscovery final : public mnigs::DiscoveryPlugin {
     settings_ = parse_settings(ctx_.config());
     ctx_.log().info("reading cjdroute's admin address and password from ",
                     describe_sources(settings_));
+    // One round now, so listPlugins says from the start whether cjdroute
+    // answers; a discover() meanwhile shares it.
+    begin_round();
   }
 
   void stop() override {

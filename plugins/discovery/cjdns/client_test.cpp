@@ -8,6 +8,8 @@
 #include <boost/asio/ip/udp.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <plugin_fakes.hpp>
 #include <set>
 
@@ -59,7 +61,10 @@ class FakeAdmin {
   bool silent = false;         // never answer
   bool garbage_first = false;  // send junk before each answer
   bool has_peer_stats = true;
-  bool endless = false;            // always announce "more"
+  bool endless = false;  // always announce "more"
+  // Replies of the real cjdroute by "function page", sent as they are (with
+  // the request's txid) instead of `table` and `peers`.
+  std::map<std::string, Value> recorded;
   std::vector<std::string> calls;  // "function page" of each authenticated call
 
  private:
@@ -88,7 +93,10 @@ class FakeAdmin {
     auto q = msg->get_string("q");
     if (q == "cookie") {
       auto r = Value::dict();
-      r.d["cookie"] = Value::string(std::to_string(std::time(nullptr)));
+      // cjdroute's clock: wall-clock milliseconds / 1024.
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch());
+      r.d["cookie"] = Value::string(std::to_string(ms.count() / 1024));
       return send(r, txid);
     }
     if (q != "auth" || !authentic(datagram, *msg)) {
@@ -100,6 +108,8 @@ class FakeAdmin {
     std::int64_t page = 0;
     if (const Value* args = msg->find("args")) page = args->get_integer("page").value_or(0);
     calls.push_back(fn + " " + std::to_string(page));
+    if (auto it = recorded.find(fn + " " + std::to_string(page)); it != recorded.end())
+      return send(it->second, txid);
     const std::vector<Value>* list = nullptr;
     std::string key;
     if (fn == kDumpTable) list = &table, key = "routingTable";
@@ -202,6 +212,35 @@ TEST_F(CjdnsAdminTest, PagesThroughTableAndPeers) {
   std::set<std::string> nodes;
   for (const auto& cand : c.nodes.candidates) nodes.insert(cand.node);
   EXPECT_EQ(nodes, std::set<std::string>(kKeys.begin(), kKeys.end()));
+  EXPECT_TRUE(malformed.empty());
+}
+
+Value real_reply(const std::string& file) {
+  std::ifstream in(std::string(MNIGS_CJDNS_TESTDATA) + "/admin-v21.1/" + file, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto v = bencode::decode(bytes, nullptr);
+  EXPECT_TRUE(v) << file;
+  return v.value_or(Value::dict());
+}
+
+TEST_F(CjdnsAdminTest, PagesThroughTheRealCjdroutesRepliesToTheEmptyLastPage) {
+  admin.recorded = {
+      {"NodeStore_dumpTable 0", real_reply("hub/02-NodeStore_dumpTable-page0.reply")},
+      {"NodeStore_dumpTable 1", real_reply("hub/04-NodeStore_dumpTable-page1.reply")},
+      {"NodeStore_dumpTable 2", real_reply("hub/06-NodeStore_dumpTable-page2.reply")},
+      {"InterfaceController_peerStats 0",
+       real_reply("hub/08-InterfaceController_peerStats-page0.reply")},
+      {"InterfaceController_peerStats 1",
+       real_reply("hub/10-InterfaceController_peerStats-page1.reply")},
+  };
+  auto c = round("s3cret");
+  EXPECT_EQ(c.error, "");
+  EXPECT_EQ(admin.calls,
+            (std::vector<std::string>{"NodeStore_dumpTable 0", "NodeStore_dumpTable 1",
+                                      "NodeStore_dumpTable 2", "InterfaceController_peerStats 0",
+                                      "InterfaceController_peerStats 1"}));
+  EXPECT_EQ(c.nodes.candidates.size(), 7u);
+  EXPECT_EQ(c.nodes.links.size(), 7u);
   EXPECT_TRUE(malformed.empty());
 }
 
@@ -356,6 +395,7 @@ TEST_F(CjdnsPluginTest, WrongPasswordIsReportedAndLoggedOncePerChange) {
 }
 
 TEST_F(CjdnsPluginTest, MissingConfIsAnError) {
+  EXPECT_EQ(discover().error, "") << "the round the plugin began at start";
   std::filesystem::remove(conf);
   Discovery d = discover();
   EXPECT_EQ(d.error, "cannot read " + conf + ": No such file or directory");

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <map>
 
 namespace mnigs::cjdns {
@@ -46,6 +48,66 @@ std::map<std::string, Candidate> by_address(const NodesFound& f) {
   std::map<std::string, Candidate> out;
   for (const auto& c : f.candidates) out[c.address] = c;
   return out;
+}
+
+// Replies of the real cjdroute v21.1 (testdata/README.md).
+Value real_reply(const std::string& file) {
+  std::ifstream in(std::string(MNIGS_CJDNS_TESTDATA) + "/admin-v21.1/" + file, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string why;
+  auto v = bencode::decode(bytes, &why);
+  EXPECT_TRUE(v) << file << ": " << why;
+  return v.value_or(Value::dict());
+}
+
+std::vector<Value> real_entries(const std::string& folder, const std::vector<std::string>& files,
+                                const std::string& list) {
+  std::vector<Value> out;
+  for (const auto& f : files) {
+    const Value reply = real_reply(folder + "/" + f);
+    const Value* items = reply.find(list);
+    EXPECT_TRUE(items && items->is_list()) << f;
+    if (items) out.insert(out.end(), items->l.begin(), items->l.end());
+  }
+  return out;
+}
+
+TEST(CjdnsNodes, TheRealHubsTableAndPeersBecomeCandidatesAndLinks) {
+  auto found = interpret(
+      real_entries("hub",
+                   {"02-NodeStore_dumpTable-page0.reply", "04-NodeStore_dumpTable-page1.reply",
+                    "06-NodeStore_dumpTable-page2.reply"},
+                   "routingTable"),
+      real_entries("hub",
+                   {"08-InterfaceController_peerStats-page0.reply",
+                    "10-InterfaceController_peerStats-page1.reply"},
+                   "peers"));
+  EXPECT_TRUE(found.skipped.empty()) << found.skipped.front();
+  // Eight nodes in the table, one of them the hub itself.
+  ASSERT_EQ(found.candidates.size(), 7u);
+  EXPECT_EQ(found.peers, 7u);
+  EXPECT_EQ(found.links.size(), 7u);
+  auto c = by_address(found);
+  EXPECT_EQ(c.count("fc56:5631:3328:c14d:4bb2:b127:10fd:d1a4"), 0u) << "the hub itself";
+  const Candidate& n1 = c.at("fc3e:2811:616b:c082:7713:a358:bd7c:ba5f");
+  EXPECT_EQ(n1.node, "0m6tyygyjblluf8pmj29gz2s4bv9rm0q6z6pvk1g6k203yy27sn0.k");
+  EXPECT_EQ(n1.detail, "cjdns nodestore");
+  for (const auto& cand : found.candidates) EXPECT_EQ(cand.address.rfind("fc", 0), 0u);
+}
+
+TEST(CjdnsNodes, TheRealLeafListsItselfMidTableAndIsLeftOut) {
+  auto found = interpret(
+      real_entries("leaf",
+                   {"02-NodeStore_dumpTable-page0.reply", "04-NodeStore_dumpTable-page1.reply",
+                    "06-NodeStore_dumpTable-page2.reply"},
+                   "routingTable"),
+      real_entries("leaf", {"08-InterfaceController_peerStats-page0.reply"}, "peers"));
+  EXPECT_TRUE(found.skipped.empty()) << found.skipped.front();
+  ASSERT_EQ(found.candidates.size(), 7u);
+  ASSERT_EQ(found.links.size(), 1u) << "the leaf's one peer is the hub";
+  EXPECT_EQ(found.links[0].to, "268x7kchpc8shm6hqqqm5tjy69m9l7zx96pnm572m7hmtwln8j30.k");
+  for (const auto& cand : found.candidates)
+    EXPECT_NE(cand.node, "5xhjwy6mzfp754k1v12uuwkkdtuvfdhfqjf0l4ugzmytgzsvd9q0.k") << "the leaf";
 }
 
 TEST(CjdnsNodes, RoutingTableBecomesCandidates) {

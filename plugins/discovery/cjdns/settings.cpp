@@ -127,16 +127,135 @@ std::string expand_home(const std::string& path, const std::string& home) {
   return path;
 }
 
+namespace {
+
+// Skips whitespace and comments from `i`; false on an unterminated /* */.
+bool skip_blank(const std::string& text, std::size_t& i) {
+  while (i < text.size()) {
+    char c = text[i];
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      ++i;
+    } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '/') {
+      auto end = text.find('\n', i);
+      i = end == std::string::npos ? text.size() : end;
+    } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '*') {
+      auto end = text.find("*/", i + 2);
+      if (end == std::string::npos) return false;
+      i = end + 2;
+    } else {
+      break;
+    }
+  }
+  return true;
+}
+
+void append_escaped_byte(std::string& out, unsigned char byte) {
+  static const char* hex = "0123456789abcdef";
+  if (byte == '"' || byte == '\\' || byte < 0x20 || byte == 0x7f) {
+    out += "\\u00";
+    out += hex[byte >> 4];
+    out += hex[byte & 15];
+  } else {
+    out += static_cast<char>(byte);
+  }
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<std::string> cjdroute_conf_to_json(const std::string& text, std::string* why) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t line = 1;
+  auto fail = [&](const std::string& what) -> std::optional<std::string> {
+    if (why) *why = what + " (line " + std::to_string(line) + ")";
+    return std::nullopt;
+  };
+  // What is left out becomes its line breaks (or one space), so tokens stay
+  // apart and jsoncpp's line numbers are the file's.
+  auto blank = [&](std::size_t from, std::size_t to) {
+    std::size_t breaks = 0;
+    for (std::size_t k = from; k < to; ++k) breaks += text[k] == '\n';
+    line += breaks;
+    out.append(breaks ? breaks : 1, breaks ? '\n' : ' ');
+  };
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t from = i;
+    if (!skip_blank(text, i)) {
+      blank(from, i);
+      return fail("a /* comment is not closed");
+    }
+    if (i != from) {
+      blank(from, i);
+      continue;
+    }
+    char c = text[i];
+    if (c == '"') {
+      out += '"';
+      for (++i;; ++i) {
+        if (i >= text.size() || text[i] == '\n') return fail("a string is not closed");
+        char s = text[i];
+        if (s == '"') break;
+        if (s == '\\' && i + 1 < text.size() && text[i + 1] == 'x') {
+          // cjdroute's only escape: \xHH, one byte.
+          int high = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
+          int low = i + 3 < text.size() ? hex_value(text[i + 3]) : -1;
+          if (high < 0 || low < 0) return fail("\\x in a string is not followed by two hex digits");
+          append_escaped_byte(out, static_cast<unsigned char>(high * 16 + low));
+          i += 3;
+        } else if (s == '\\') {
+          // A JSON escape; jsoncpp judges it.
+          if (i + 1 >= text.size()) return fail("a string is not closed");
+          out += s;
+          out += text[++i];
+        } else {
+          out += s;
+        }
+      }
+      out += '"';
+      ++i;
+      continue;
+    }
+    if (c == ',') {
+      // cjdroute's older reader skips stray commas: a trailing one before ]
+      // or }, and runs of them. Keep a comma only if a value follows.
+      std::size_t next = i + 1;
+      if (!skip_blank(text, next)) {
+        blank(i, next);
+        return fail("a /* comment is not closed");
+      }
+      if (next < text.size() && (text[next] == ']' || text[next] == '}' || text[next] == ',')) {
+        blank(i, next);
+        i = next;
+        continue;
+      }
+    }
+    out += c;
+    ++i;
+  }
+  return out;
+}
+
 std::optional<Json::Value> parse_commented_json(const std::string& text, std::string* why) {
+  auto json = cjdroute_conf_to_json(text, why);
+  if (!json) {
+    if (why) *why = "not valid JSON: " + *why;
+    return std::nullopt;
+  }
   Json::CharReaderBuilder builder;
-  builder["allowComments"] = true;
-  builder["allowTrailingCommas"] = true;
   builder["collectComments"] = false;
   builder["rejectDupKeys"] = false;
   std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
   Json::Value root;
   std::string errors;
-  if (!reader->parse(text.data(), text.data() + text.size(), &root, &errors)) {
+  if (!reader->parse(json->data(), json->data() + json->size(), &root, &errors)) {
     if (why) *why = "not valid JSON: " + first_error(errors);
     return std::nullopt;
   }

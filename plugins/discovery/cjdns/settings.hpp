@@ -62,7 +62,16 @@ std::string home_directory();
 // the path needs a home and `home` is "".
 std::string expand_home(const std::string& path, const std::string& home);
 
-// Parses JSON that may carry // and /* */ comments and trailing commas.
+// cjdroute.conf as cjdroute reads it, made plain JSON: // and /* */ comments
+// anywhere between tokens (also as the only content of an array or object,
+// which `cjdroute --genconf` writes), commas before ] or } and runs of commas
+// (cjdroute's reader for confs without "version": 2 skips them), and the
+// \xHH escape of cjdroute's strings. Comments become their line breaks, so
+// line numbers stay the file's. nullopt with `why` on an unclosed comment or
+// string.
+std::optional<std::string> cjdroute_conf_to_json(const std::string& text, std::string* why);
+
+// Parses a cjdroute.conf (above) or plain JSON into an object.
 std::optional<Json::Value> parse_commented_json(const std::string& text, std::string* why);
 
 // "127.0.0.1:11234", "[::1]:11234" -> address and port.

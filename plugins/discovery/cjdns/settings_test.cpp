@@ -10,12 +10,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 namespace mnigs::cjdns {
 namespace {
 
-// A cjdroute.conf as `cjdroute --genconf` writes it, trimmed: // and /* */
-// comments, "//" inside strings, a trailing comma.
+// A hand-written cjdroute.conf with the constructs the whole --genconf output
+// (testdata/cjdroute-v21.1-genconf.conf) lacks: "//" inside a string, a
+// trailing comma, a port other than the default.
 const char* kConf = R"(/* cjdroute.conf, generated */
 {
     // Private key:
@@ -69,6 +71,92 @@ TEST(CjdnsSettings, ReadsAdminFromCommentedConf) {
   EXPECT_EQ(t->password, "adm1n//not-a-comment");
   EXPECT_EQ(t->endpoint(), "127.0.0.1:11235");
   EXPECT_EQ(t->source, "/etc/cjdroute.conf");
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in) << path;
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST(CjdnsSettings, ReadsTheConfThatCjdrouteGenconfWrites) {
+  const std::string conf =
+      read_file(std::string(MNIGS_CJDNS_TESTDATA) + "/cjdroute-v21.1-genconf.conf");
+  std::string why;
+  auto t = admin_from_conf(conf, "/etc/cjdroute.conf", &why);
+  ASSERT_TRUE(t) << why;
+  EXPECT_EQ(t->endpoint(), "127.0.0.1:11234");
+  EXPECT_EQ(t->password, "NONE");
+  // The rest of it is read as cjdroute reads it, down to the arrays that
+  // hold only comments.
+  auto root = parse_commented_json(conf, &why);
+  ASSERT_TRUE(root) << why;
+  EXPECT_EQ((*root)["version"].asInt(), 2);
+  EXPECT_TRUE((*root)["router"]["supernodes"].isArray());
+  EXPECT_EQ((*root)["router"]["supernodes"].size(), 0u);
+  EXPECT_EQ((*root)["router"]["ipTunnel"]["allowedConnections"].size(), 0u);
+  EXPECT_EQ((*root)["router"]["ipTunnel"]["outgoingConnections"].size(), 0u);
+  EXPECT_EQ((*root)["authorizedPasswords"].size(), 1u);
+  EXPECT_EQ((*root)["interfaces"]["UDPInterface"].size(), 2u);
+  EXPECT_EQ((*root)["security"].size(), 6u);
+  EXPECT_EQ((*root)["publicKey"].asString().size(), 54u);
+}
+
+TEST(CjdnsSettings, CommentsMayBeAllThatAContainerHolds) {
+  // cjdns v22's template adds an object that holds only comments.
+  std::string why;
+  auto root = parse_commented_json(R"({
+    "router": {
+        "dnsSeeds": [
+            "seed.example"
+        ],
+        "publicPeer": {
+            // "id": "PUB_XXX",
+
+            // "ipv4": "1.2.3.4:56789",
+        },
+        "supernodes": [ /* none */ ],
+        "empty": [/**/]
+    },
+    "admin": { "bind": "127.0.0.1:11234", "password": "NONE" /* the default */ }
+})",
+                                   &why);
+  ASSERT_TRUE(root) << why;
+  EXPECT_TRUE((*root)["router"]["publicPeer"].isObject());
+  EXPECT_EQ((*root)["router"]["publicPeer"].size(), 0u);
+  EXPECT_EQ((*root)["router"]["dnsSeeds"][0].asString(), "seed.example");
+  EXPECT_EQ((*root)["router"]["supernodes"].size(), 0u);
+  EXPECT_EQ((*root)["admin"]["password"].asString(), "NONE");
+}
+
+TEST(CjdnsSettings, StrayCommasAreSkippedAsCjdroutesOlderReaderSkipsThem) {
+  std::string why;
+  auto root = parse_commented_json(
+      R"({"a": [1, 2, ], "b": {"x": 1, /* c */ }, "c": [1,, 2], "d": "x,]",})", &why);
+  ASSERT_TRUE(root) << why;
+  EXPECT_EQ((*root)["a"].size(), 2u);
+  EXPECT_EQ((*root)["b"].size(), 1u);
+  EXPECT_EQ((*root)["c"].size(), 2u);
+  EXPECT_EQ((*root)["d"].asString(), "x,]") << "commas in strings are kept";
+}
+
+TEST(CjdnsSettings, ReadsCjdroutesHexEscapes) {
+  std::string why;
+  auto t = admin_from_conf(R"({"admin": {"password": "a\x22b\x5cc\x41\x01"}})", "c", &why);
+  ASSERT_TRUE(t) << why;
+  EXPECT_EQ(t->password, std::string("a\"b\\cA\x01"));
+  EXPECT_FALSE(admin_from_conf(R"({"admin": {"password": "a\x4"}})", "c", &why));
+  EXPECT_EQ(why, "not valid JSON: \\x in a string is not followed by two hex digits (line 1)");
+}
+
+TEST(CjdnsSettings, ErrorsNameTheLineOfTheFile) {
+  std::string why;
+  EXPECT_FALSE(parse_commented_json("{\n  // one\n  /* two\n three */\n  \"a\": nope\n}", &why));
+  EXPECT_EQ(why.rfind("not valid JSON: Line 5, Column", 0), 0u) << why;
+  EXPECT_FALSE(parse_commented_json("{\n\n  /* never closed\n", &why));
+  EXPECT_EQ(why, "not valid JSON: a /* comment is not closed (line 3)");
+  EXPECT_FALSE(parse_commented_json("{\"a\": \"open\n\"}", &why));
+  EXPECT_EQ(why, "not valid JSON: a string is not closed (line 1)");
 }
 
 TEST(CjdnsSettings, ConfWithoutBindUsesCjdroutesDefault) {

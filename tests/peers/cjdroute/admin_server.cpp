@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -93,12 +94,17 @@ std::optional<std::string> key_to_ip(const std::string& key) {
   return ip;
 }
 
-AdminServer::AdminServer(std::string password, std::size_t page_size)
-    : password_(std::move(password)), page_size_(page_size ? page_size : 1) {}
+AdminServer::AdminServer(std::string password, std::uint64_t start_ms)
+    : password_(std::move(password)), start_ms_(start_ms) {}
+
+// cjdroute's "seconds" (util/events/libuv/Time.c Time_currentTimeSeconds):
+// milliseconds divided by 1024.
+static std::uint64_t cjdns_seconds(std::uint64_t now_ms) { return now_ms / 1024; }
 
 // admin/Admin.c authValid(), step for step.
 bool AdminServer::auth_valid(const Benc& message, const std::string& bytes,
-                             std::uint64_t now) const {
+                             std::uint64_t now_ms) const {
+  const std::uint64_t now = cjdns_seconds(now_ms);
   const std::string* cookie_str = message.get_str("cookie");
   auto cookie =
       static_cast<std::uint32_t>(cookie_str ? std::strtoll(cookie_str->c_str(), nullptr, 10) : 0);
@@ -122,7 +128,7 @@ bool AdminServer::auth_valid(const Benc& message, const std::string& bytes,
 }
 
 std::optional<std::string> AdminServer::handle(const std::string& datagram,
-                                               std::uint64_t now) const {
+                                               std::uint64_t now_ms) const {
   if (datagram.size() > kMaxRequestSize) return std::string("d5:error16:Request too big.e");
   auto message = read_message(datagram);
   if (!message) return std::nullopt;  // "Unparsable data" / "garbage after byte": logged, dropped
@@ -137,12 +143,13 @@ std::optional<std::string> AdminServer::handle(const std::string& datagram,
 
   if (*query == "cookie") {
     Benc d = Benc::new_dict();
-    d.entries["cookie"] = Benc::of(std::to_string(static_cast<std::uint32_t>(now)));
+    d.entries["cookie"] =
+        Benc::of(std::to_string(static_cast<std::uint32_t>(cjdns_seconds(now_ms))));
     return reply(d);
   }
   std::string function = *query;
   if (*query == "auth") {
-    if (!auth_valid(*message, datagram, now)) return reply(error("Auth failed."));
+    if (!auth_valid(*message, datagram, now_ms)) return reply(error("Auth failed."));
     const std::string* aq = message->get_str("aq");
     function = aq ? *aq : "";
   }
@@ -155,8 +162,8 @@ std::optional<std::string> AdminServer::handle(const std::string& datagram,
       return reply(
           error(std::string("Entry [") + f.arg + "] is required and must be of type [Int]"));
     std::int64_t page = page_arg() && *page_arg() > 0 ? *page_arg() : 0;
-    if (function == "NodeStore_dumpTable") return reply(dump_table(page));
-    if (function == "InterfaceController_peerStats") return reply(peer_stats(page));
+    if (function == "NodeStore_dumpTable") return reply(dump_table(page, now_ms));
+    if (function == "InterfaceController_peerStats") return reply(peer_stats(page, now_ms));
     if (function == "Admin_availableFunctions") return reply(available_functions(page));
     Benc d = Benc::new_dict();
     if (function == "ping")
@@ -168,47 +175,69 @@ std::optional<std::string> AdminServer::handle(const std::string& datagram,
   return reply(error("No functions matched your request, try Admin_availableFunctions()"));
 }
 
-Benc AdminServer::routing_entry(const Node& n) {
+Benc AdminServer::routing_entry(const Node& n, std::int64_t since_ping_ms) {
   Benc e = Benc::new_dict();
   e.entries["ip"] = Benc::of(n.ip);
   e.entries["addr"] = Benc::of("v" + std::to_string(n.version) + "." + n.path + "." + n.key);
   e.entries["path"] = Benc::of(n.path);
   e.entries["link"] = Benc::of(n.link);
   e.entries["version"] = Benc::of(n.version);
-  e.entries["time"] = Benc::of(std::int64_t{1200});
-  e.entries["bucket"] = Benc::of(std::int64_t{0});
+  e.entries["time"] = Benc::of(since_ping_ms);
+  e.entries["bucket"] = Benc::of(n.bucket);
   return e;
 }
 
-Benc AdminServer::dump_table(std::int64_t page) const {
+Benc AdminServer::dump_table(std::int64_t page, std::uint64_t now_ms) const {
   std::vector<const Node*> all;
-  if (self_) all.push_back(&*self_);
   for (const auto& n : nodes_) all.push_back(&n);
+  if (self_)
+    all.insert(all.begin() + static_cast<std::ptrdiff_t>(std::min(self_at_, all.size())), &*self_);
   Benc table = Benc::new_list();
-  std::size_t from = static_cast<std::size_t>(page) * page_size_;
-  for (std::size_t i = from; i < all.size() && i < from + page_size_; ++i)
-    table.items.push_back(routing_entry(*all[i]));
+  const std::size_t from = static_cast<std::size_t>(page) * kTablePageSize;
+  bool full = false;
+  for (std::size_t i = from; i < all.size() && i < from + kTablePageSize; ++i) {
+    // cjdroute pings its nodes now and then: "time" is how long ago, in ms.
+    const bool is_self = self_ && all[i] == &*self_;
+    const std::uint64_t up_ms = now_ms - start_ms_;
+    auto since_ping = static_cast<std::int64_t>(is_self ? up_ms : (up_ms + 1000 * i) % 30000);
+    table.items.push_back(routing_entry(*all[i], since_ping));
+    full = i + 1 == from + kTablePageSize;
+  }
   Benc d = Benc::new_dict();
   d.entries["routingTable"] = table;
-  if (from + page_size_ < all.size()) d.entries["more"] = Benc::of(std::int64_t{1});
+  // NodeStore_admin.c sets "more" when the page's last slot held a node,
+  // whether or not another follows.
+  if (full) d.entries["more"] = Benc::of(std::int64_t{1});
   d.entries["count"] = Benc::of(static_cast<std::int64_t>(all.size()));
   d.entries["peers"] = Benc::of(static_cast<std::int64_t>(peers_.size()));
   d.entries["deprecation"] = Benc::of("ip,path,version will soon be removed");
   return d;
 }
 
-Benc AdminServer::peer_stats(std::int64_t page) const {
+Benc AdminServer::peer_stats(std::int64_t page, std::uint64_t now_ms) const {
   Benc list = Benc::new_list();
-  std::size_t i = static_cast<std::size_t>(page) * page_size_;
-  for (std::size_t counter = 0; i < peers_.size() && counter < page_size_; ++i, ++counter) {
+  std::size_t i = static_cast<std::size_t>(page) * kPeerPageSize;
+  // Counters move as a live link's do: about 1 kB/s and 8 packets/s each way.
+  const auto up_ms = static_cast<std::int64_t>(now_ms - start_ms_);
+  for (std::size_t counter = 0; i < peers_.size() && counter < kPeerPageSize; ++i, ++counter) {
     const Node& p = peers_[i];
+    const auto k = static_cast<std::int64_t>(i) + 1;
     Benc e = Benc::new_dict();
     e.entries["addr"] = Benc::of("v" + std::to_string(p.version) + "." + p.path + "." + p.key);
+    e.entries["bytesIn"] = Benc::of(up_ms * (1000 + k) / 1000);
+    e.entries["bytesOut"] = Benc::of(up_ms * (1000 + 2 * k) / 1000);
+    e.entries["recvKbps"] = Benc::of(std::int64_t{8});
+    e.entries["sendKbps"] = Benc::of(std::int64_t{8} + k);
+    e.entries["lladdr"] = Benc::of(p.lladdr);
     e.entries["state"] = Benc::of(p.state);
-    for (const char* counter_name : {"bytesIn", "bytesOut", "recvKbps", "sendKbps", "duplicates",
-                                     "lostPackets", "receivedOutOfRange", "isIncoming"})
-      e.entries[counter_name] = Benc::of(std::int64_t{0});
-    e.entries["last"] = Benc::of(std::int64_t{1700000000000});
+    e.entries["last"] = Benc::of(static_cast<std::int64_t>(now_ms) - 50 * k);
+    e.entries["isIncoming"] = Benc::of(std::int64_t{k % 2});
+    e.entries["duplicates"] = Benc::of(std::int64_t{0});
+    e.entries["lostPackets"] = Benc::of(up_ms / 60000);
+    e.entries["receivedOutOfRange"] = Benc::of(std::int64_t{0});
+    e.entries["ifNum"] = Benc::of(std::int64_t{0});
+    if (!p.user.empty()) e.entries["user"] = Benc::of(p.user);
+    e.entries["receivedPackets"] = Benc::of(up_ms * 8 / 1000);
     list.items.push_back(e);
   }
   Benc d = Benc::new_dict();

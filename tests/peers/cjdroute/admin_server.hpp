@@ -1,12 +1,18 @@
 // The admin interface of cjdroute (admin/Admin.c and the functions
 // discovery uses), minus the router behind it: it answers from a fixed list
-// of nodes and peers.
+// of nodes and peers. What it sends is what cjdroute v21.1 sends (compare
+// plugins/discovery/cjdns/testdata/admin-v21.1, captured from the real one):
 //
-//   cookie                          -> {"cookie": "<unix seconds>"}
-//   auth (aq, args, cookie, hash)   -> checked as authValid() does, else
+//   cookie                          -> {"cookie": "<wall-clock ms / 1024>"}
+//   auth (aq, args, cookie, hash)   -> checked as authValid() does (the cookie
+//                                      at most 20 such units old), else
 //                                      {"error": "Auth failed."}
-//   NodeStore_dumpTable {page}      -> {"routingTable": [...], "more": 1?, "count", "peers"}
-//   InterfaceController_peerStats   -> {"peers": [...], "more": 1?, "total"}
+//   NodeStore_dumpTable {page}      -> 4 entries a page, this node among them
+//                                      (bucket 127, link 0); "more": 1 whenever
+//                                      the page is full, so a full last page is
+//                                      followed by an empty one; "count", "peers"
+//   InterfaceController_peerStats   -> 6 peers a page; "more": 1 only when
+//                                      peers remain; "total"
 //   ping                            -> {"q": "pong"}
 //   Admin_availableFunctions {page} -> {"availableFunctions": {...}, "more": 1?}
 //   anything else                   -> {"error": "No functions matched your request, ..."}
@@ -28,10 +34,18 @@ struct Node {
   std::string key;   // "<52 base32 chars>.k"
   std::string ip;    // derived from the key, printed as cjdroute prints it
   std::string path;  // "0000.0000.0000.0013"
-  std::int64_t version = 20;
+  std::int64_t version = 21;
   std::int64_t link = 0;
-  std::string state = "ESTABLISHED";  // peers only
+  std::int64_t bucket = 0;
+  // Peers only:
+  std::string state = "ESTABLISHED";
+  std::string lladdr = "10.66.0.2:37000";  // "ip:port" of the peer's UDP interface
+  std::string user;                        // the login it used; "" leaves "user" out
 };
+
+// cjdroute's page sizes (NodeStore_admin.c, InterfaceController_admin.c).
+inline constexpr std::size_t kTablePageSize = 4;
+inline constexpr std::size_t kPeerPageSize = 6;
 
 // The address a cjdns key owns ("fcxx:xxxx:...", every group four digits),
 // or nullopt when the key is not valid (bad base32, or outside fc00::/8).
@@ -41,27 +55,35 @@ std::string sha256_hex(std::string_view data);
 
 class AdminServer {
  public:
-  AdminServer(std::string password, std::size_t page_size);
+  // `start_ms`: wall-clock milliseconds when the router "started"; the
+  // peers' counters grow from then.
+  AdminServer(std::string password, std::uint64_t start_ms);
 
-  // This node's own key: listed first in the routing table with label 1.
-  void set_self(Node self) { self_ = std::move(self); }
+  // This node's own entry (label 1, bucket 127, link 0), at position `at` of
+  // the routing table: cjdroute's node store lists it wherever its order puts it.
+  void set_self(Node self, std::size_t at) {
+    self_ = std::move(self);
+    self_at_ = at;
+  }
   void add_node(Node node) { nodes_.push_back(std::move(node)); }
   void add_peer(Node peer) { peers_.push_back(std::move(peer)); }
 
-  // The reply to one request datagram received at `now` (unix seconds), or
-  // nullopt when cjdroute would stay silent (unparsable, not a query).
-  std::optional<std::string> handle(const std::string& datagram, std::uint64_t now) const;
+  // The reply to one request datagram received at `now_ms` (wall-clock
+  // milliseconds), or nullopt when cjdroute would stay silent (unparsable,
+  // not a query).
+  std::optional<std::string> handle(const std::string& datagram, std::uint64_t now_ms) const;
 
  private:
-  bool auth_valid(const Benc& message, const std::string& bytes, std::uint64_t now) const;
-  Benc dump_table(std::int64_t page) const;
-  Benc peer_stats(std::int64_t page) const;
+  bool auth_valid(const Benc& message, const std::string& bytes, std::uint64_t now_ms) const;
+  Benc dump_table(std::int64_t page, std::uint64_t now_ms) const;
+  Benc peer_stats(std::int64_t page, std::uint64_t now_ms) const;
   Benc available_functions(std::int64_t page) const;
-  static Benc routing_entry(const Node& n);
+  static Benc routing_entry(const Node& n, std::int64_t since_ping_ms);
 
   std::string password_;
-  std::size_t page_size_;
+  std::uint64_t start_ms_;
   std::optional<Node> self_;
+  std::size_t self_at_ = 0;
   std::vector<Node> nodes_, peers_;
 };
 

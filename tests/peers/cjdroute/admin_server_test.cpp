@@ -1,9 +1,15 @@
-// The cjdroute stand-in checks requests the way cjdroute does. Requests here
-// were built by Python's hashlib and a plain bencoder, as cjdns'
-// contrib/python/cjdnsadmin builds them, not by the plugin under test.
+// The cjdroute stand-in checks requests the way cjdroute does, and answers
+// as cjdroute v21.1 answers. Requests here were built by Python's hashlib and
+// a plain bencoder, as cjdns' contrib/python/cjdnsadmin builds them, not by
+// the plugin under test; replies are compared with those of the real
+// cjdroute in plugins/discovery/cjdns/testdata/admin-v21.1.
 #include "admin_server.hpp"
 
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <set>
 
 namespace cjdroute_peer {
 namespace {
@@ -14,6 +20,8 @@ const std::string kPythonRequest =
     "4:hash64:08bf15f2180b4666f2c057915be06453b567c7367282cc08c91451c0ef4673c9"
     "1:q4:auth4:txid3:py1e";
 constexpr std::uint64_t kCookieTime = 1700000000;
+// The wall-clock milliseconds at which cjdroute hands out kCookieTime.
+constexpr std::uint64_t kCookieMs = kCookieTime * 1024;
 
 const char* kKeys[] = {
     "dyh3fhkhmmx25f02bblyx80ydc3s3xsxtcrh957c1jy94yvfxc01.k",
@@ -21,19 +29,23 @@ const char* kKeys[] = {
     "p2kvsthsc29rxzb89b4qnr94q1qv21nln1xg36vszcndntg4ry90.k",
 };
 
-AdminServer server(const std::string& password, std::size_t page_size = 2) {
-  AdminServer s(password, page_size);
+AdminServer server(const std::string& password, std::size_t self_at = 0, std::size_t nodes = 3) {
+  AdminServer s(password, kCookieMs - 60000);
   Node self;
   self.key = "nrjgkkj95zb3thx1uctcurrtu6jl4c71bgl9pm4ydtvsfshltr50.k";
   self.ip = *key_to_ip(self.key);
   self.path = "0000.0000.0000.0001";
-  s.set_self(self);
-  for (const char* k : kKeys) {
+  self.link = 0;
+  self.bucket = 127;
+  s.set_self(self, self_at);
+  for (std::size_t i = 0; i < nodes; ++i) {
     Node n;
-    n.key = k;
-    n.ip = *key_to_ip(k);
+    n.key = kKeys[i % 3];
+    n.ip = *key_to_ip(n.key);
     n.path = "0000.0000.0000.0013";
     s.add_node(n);
+    n.user = i % 2 ? "" : "default-login";
+    s.add_peer(n);
   }
   return s;
 }
@@ -45,6 +57,29 @@ Benc decode(const std::optional<std::string>& reply) {
   return m.value_or(Benc{});
 }
 
+std::string request(const std::string& function, int page) {
+  return "d1:q" + std::to_string(function.size()) + ":" + function + "4:argsd4:pagei" +
+         std::to_string(page) + "ee4:txid2:t1e";
+}
+
+const std::vector<Benc>& items(const Benc& reply, const std::string& list) {
+  return reply.entries.at(list).items;
+}
+
+std::set<std::string> keys_of(const Benc& dict) {
+  std::set<std::string> out;
+  for (const auto& [k, v] : dict.entries) out.insert(k);
+  return out;
+}
+
+Benc real_reply(const std::string& file) {
+  std::ifstream in(std::string(MNIGS_CJDNS_TESTDATA) + "/admin-v21.1/" + file, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto m = read_message(bytes);
+  EXPECT_TRUE(m) << file;
+  return m.value_or(Benc{});
+}
+
 TEST(CjdroutePeer, DerivesAddressesFromKeys) {
   EXPECT_EQ(key_to_ip("u2jf87mgqlxfzdnywp60z3tx6tkulvgh2nyc2jk1zc69zzt2s8u0.k"),
             "fcff:a215:1e7b:a4e9:c00d:0813:93b3:7c87");
@@ -52,57 +87,139 @@ TEST(CjdroutePeer, DerivesAddressesFromKeys) {
 }
 
 TEST(CjdroutePeer, AcceptsAReferenceClientsRequest) {
-  auto s = server("NONE");
-  Benc r = decode(s.handle(kPythonRequest, kCookieTime + 5));
+  auto s = server("NONE", 0, 5);
+  Benc r = decode(s.handle(kPythonRequest, kCookieMs + 5000));
   EXPECT_EQ(r.get_str("error"), nullptr);
   ASSERT_TRUE(r.get_str("txid"));
   EXPECT_EQ(*r.get_str("txid"), "py1");
-  // Page 1 of self + 3 nodes at 2 a page: the last page, no "more".
-  EXPECT_EQ(r.entries.at("routingTable").items.size(), 2u);
+  // Page 1 of self + 5 nodes at 4 a page: the last page, not full, no "more".
+  EXPECT_EQ(items(r, "routingTable").size(), 2u);
   EXPECT_EQ(r.get_int("more"), nullptr);
-  EXPECT_EQ(*r.get_int("count"), 4);
+  EXPECT_EQ(*r.get_int("count"), 6);
 }
 
 TEST(CjdroutePeer, RefusesWrongPasswordTamperingAndStaleCookies) {
   auto wrong = server("other");
-  EXPECT_EQ(*decode(wrong.handle(kPythonRequest, kCookieTime)).get_str("error"), "Auth failed.");
+  EXPECT_EQ(*decode(wrong.handle(kPythonRequest, kCookieMs)).get_str("error"), "Auth failed.");
   auto s = server("NONE");
   std::string tampered = kPythonRequest;
-  tampered.replace(tampered.find("pagei1e"), 7, "pagei0e");
-  EXPECT_EQ(*decode(s.handle(tampered, kCookieTime)).get_str("error"), "Auth failed.");
-  EXPECT_EQ(*decode(s.handle(kPythonRequest, kCookieTime + 21)).get_str("error"), "Auth failed.")
-      << "cookies live 20 s";
-  EXPECT_EQ(*decode(s.handle(kPythonRequest, kCookieTime - 1)).get_str("error"), "Auth failed.")
+  tampered.replace(tampered.find("pagei1e"), 7, "pagei2e");
+  EXPECT_EQ(*decode(s.handle(tampered, kCookieMs)).get_str("error"), "Auth failed.");
+  // 20 of cjdroute's 1024 ms "seconds" is the limit: 21 is too old.
+  EXPECT_EQ(decode(s.handle(kPythonRequest, kCookieMs + 20 * 1024)).get_str("error"), nullptr);
+  EXPECT_EQ(*decode(s.handle(kPythonRequest, kCookieMs + 21 * 1024)).get_str("error"),
+            "Auth failed.")
+      << "a stale cookie";
+  EXPECT_EQ(*decode(s.handle(kPythonRequest, kCookieMs - 1)).get_str("error"), "Auth failed.")
       << "a cookie from the future";
+}
+
+TEST(CjdroutePeer, CookiesAreWallClockMillisecondsOver1024) {
+  auto s = server("NONE");
+  auto reply = s.handle("d1:q6:cookie4:txid2:abe", 1796406980123);
+  EXPECT_EQ(*decode(reply).get_str("cookie"), std::to_string(1796406980123 / 1024));
+  // The real one: a cookie taken when the clock read 1796406980 s.
+  Benc real = real_reply("hub/01-cookie.reply");
+  auto cookie = std::stoull(*real.get_str("cookie"));
+  EXPECT_LE(cookie * 1024, 1796407200000u);
+  EXPECT_GE(cookie * 1024, 1796406900000u);
 }
 
 TEST(CjdroutePeer, PadsTheFirstKeyLikeCjdroute) {
   auto s = server("NONE");
-  auto reply = s.handle("d1:q6:cookie4:txid2:abe", kCookieTime);
+  auto reply = s.handle("d1:q6:cookie4:txid2:abe", kCookieMs);
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->size() % 8, 0u);
   EXPECT_EQ(reply->rfind("d0", 0), 0u) << *reply;
   EXPECT_EQ(*decode(reply).get_str("cookie"), "1700000000");
 }
 
-TEST(CjdroutePeer, PagesWithMore) {
-  auto s = server("NONE");
-  Benc first = decode(s.handle("d1:q19:NodeStore_dumpTable4:argsd4:pagei0eee", kCookieTime));
-  EXPECT_EQ(first.entries.at("routingTable").items.size(), 2u);
-  ASSERT_TRUE(first.get_int("more"));
-  EXPECT_EQ(*first.entries.at("routingTable").items[0].get_str("path"), "0000.0000.0000.0001");
+TEST(CjdroutePeer, PagesTheTableAsCjdrouteDoes) {
+  // Self + 7 nodes: two full pages of 4, each with "more", then an empty one.
+  auto s = server("NONE", 5, 7);
+  Benc p0 = decode(s.handle(request("NodeStore_dumpTable", 0), kCookieMs));
+  Benc p1 = decode(s.handle(request("NodeStore_dumpTable", 1), kCookieMs));
+  Benc p2 = decode(s.handle(request("NodeStore_dumpTable", 2), kCookieMs));
+  EXPECT_EQ(items(p0, "routingTable").size(), 4u);
+  EXPECT_EQ(items(p1, "routingTable").size(), 4u);
+  EXPECT_EQ(items(p2, "routingTable").size(), 0u);
+  EXPECT_TRUE(p0.get_int("more"));
+  EXPECT_TRUE(p1.get_int("more")) << "a full page carries \"more\" even when it is the last";
+  EXPECT_EQ(p2.get_int("more"), nullptr);
+  // This node sits where the node store puts it, here sixth, as the real
+  // leaf capture has it in the middle of page 1.
+  const Benc& self = items(p1, "routingTable")[1];
+  EXPECT_EQ(*self.get_str("path"), "0000.0000.0000.0001");
+  EXPECT_EQ(*self.get_int("bucket"), 127);
+  EXPECT_EQ(*self.get_int("link"), 0);
+  const Benc real_page = real_reply("leaf/04-NodeStore_dumpTable-page1.reply");
+  const Benc& real_self = items(real_page, "routingTable")[1];
+  EXPECT_EQ(*real_self.get_str("path"), "0000.0000.0000.0001");
+  EXPECT_EQ(*real_self.get_int("bucket"), 127);
+  EXPECT_EQ(*real_self.get_int("link"), 0);
+}
+
+TEST(CjdroutePeer, PagesPeersSixAtATimeWithMoreOnlyWhenSomeRemain) {
+  auto six = server("NONE", 0, 6);
+  Benc only = decode(six.handle(request("InterfaceController_peerStats", 0), kCookieMs));
+  EXPECT_EQ(items(only, "peers").size(), 6u);
+  EXPECT_EQ(only.get_int("more"), nullptr);
+  auto seven = server("NONE", 0, 7);
+  Benc first = decode(seven.handle(request("InterfaceController_peerStats", 0), kCookieMs));
+  Benc second = decode(seven.handle(request("InterfaceController_peerStats", 1), kCookieMs));
+  EXPECT_EQ(items(first, "peers").size(), 6u);
+  EXPECT_TRUE(first.get_int("more"));
+  EXPECT_EQ(items(second, "peers").size(), 1u);
+  EXPECT_EQ(second.get_int("more"), nullptr);
+  EXPECT_EQ(*second.get_int("total"), 7);
+  // As the real hub's seven peers came.
+  EXPECT_EQ(items(real_reply("hub/08-InterfaceController_peerStats-page0.reply"), "peers").size(),
+            6u);
+  EXPECT_TRUE(real_reply("hub/08-InterfaceController_peerStats-page0.reply").get_int("more"));
+  EXPECT_EQ(items(real_reply("hub/10-InterfaceController_peerStats-page1.reply"), "peers").size(),
+            1u);
+}
+
+TEST(CjdroutePeer, EntriesCarryTheFieldsOfTheRealOnes) {
+  auto s = server("NONE", 0, 3);
+  Benc table = decode(s.handle(request("NodeStore_dumpTable", 0), kCookieMs));
+  Benc real_table = real_reply("hub/02-NodeStore_dumpTable-page0.reply");
+  EXPECT_EQ(keys_of(table), keys_of(real_table));
+  EXPECT_EQ(keys_of(items(table, "routingTable")[1]),
+            keys_of(items(real_table, "routingTable")[1]));
+
+  Benc peers = decode(s.handle(request("InterfaceController_peerStats", 0), kCookieMs));
+  Benc real_peers = real_reply("hub/08-InterfaceController_peerStats-page0.reply");
+  std::set<std::string> top = keys_of(real_peers);
+  top.erase("more");  // the real hub had seven peers
+  EXPECT_EQ(keys_of(peers), top);
+  // "user" is there for peers that logged in with one (all the real hub's did).
+  EXPECT_EQ(keys_of(items(peers, "peers")[0]), keys_of(items(real_peers, "peers")[0]));
+  auto without_user = keys_of(items(real_peers, "peers")[0]);
+  without_user.erase("user");
+  EXPECT_EQ(keys_of(items(peers, "peers")[1]), without_user);
+}
+
+TEST(CjdroutePeer, PeerCountersMove) {
+  auto s = server("NONE", 0, 1);
+  Benc before = decode(s.handle(request("InterfaceController_peerStats", 0), kCookieMs));
+  Benc after = decode(s.handle(request("InterfaceController_peerStats", 0), kCookieMs + 10000));
+  for (const char* counter : {"bytesIn", "bytesOut", "receivedPackets", "last"})
+    EXPECT_GT(*items(after, "peers")[0].get_int(counter),
+              *items(before, "peers")[0].get_int(counter))
+        << counter;
 }
 
 TEST(CjdroutePeer, AnswersErrorsAsCjdrouteDoes) {
   auto s = server("NONE");
-  EXPECT_EQ(*decode(s.handle("d1:q8:Nonsense4:txid1:xe", kCookieTime)).get_str("error"),
-            "No functions matched your request, try Admin_availableFunctions()");
-  EXPECT_EQ(*decode(s.handle("d1:q19:NodeStore_dumpTablee", kCookieTime)).get_str("error"),
-            "Entry [page] is required and must be of type [Int]");
-  EXPECT_EQ(*decode(s.handle("d1:q4:pinge", kCookieTime)).get_str("q"), "pong");
-  EXPECT_EQ(s.handle(std::string(600, 'x'), kCookieTime), "d5:error16:Request too big.e");
-  EXPECT_FALSE(s.handle("d1:q4:pingegarbage", kCookieTime)) << "garbage after the dict: dropped";
-  EXPECT_FALSE(s.handle("not bencode", kCookieTime));
+  EXPECT_EQ(*decode(s.handle("d1:q8:Nonsense4:txid1:xe", kCookieMs)).get_str("error"),
+            *real_reply("errors/06-No_suchFunction.reply").get_str("error"));
+  EXPECT_EQ(*decode(s.handle("d1:q19:NodeStore_dumpTablee", kCookieMs)).get_str("error"),
+            *real_reply("errors/04-NodeStore_dumpTable-nopage.reply").get_str("error"));
+  EXPECT_EQ(*decode(s.handle("d1:q4:pinge", kCookieMs)).get_str("q"), "pong");
+  EXPECT_EQ(s.handle(std::string(600, 'x'), kCookieMs), "d5:error16:Request too big.e");
+  EXPECT_FALSE(s.handle("d1:q4:pingegarbage", kCookieMs)) << "garbage after the dict: dropped";
+  EXPECT_FALSE(s.handle("not bencode", kCookieMs));
 }
 
 }  // namespace

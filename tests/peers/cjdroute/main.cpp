@@ -3,12 +3,14 @@
 // cookie + sha256 authentication, paged replies with "more", padded first
 // key) and reports the nodes and peers listed in a JSON file.
 //
-//   mnigs-test-cjdroute --bind 127.0.0.1:11234 --password PW --data nodes.json [--page-size 2]
+//   mnigs-test-cjdroute --bind 127.0.0.1:11234 --password PW --data nodes.json
 //
 // nodes.json:
-//   {"self": "<key>.k",
-//    "nodes": [{"key": "<key>.k", "path": "0000.0000.0000.0013", "version": 20, "link": 0}],
-//    "peers": [{"key": "<key>.k", "path": "0000.0000.0000.0013", "state": "ESTABLISHED"}]}
+//   {"self": "<key>.k", "selfAt": 2,
+//    "nodes": [{"key": "<key>.k", "path": "0000.0000.0000.0013", "version": 21, "link": 1024,
+//               "bucket": 1}],
+//    "peers": [{"key": "<key>.k", "path": "0000.0000.0000.0013", "state": "ESTABLISHED",
+//               "lladdr": "10.66.23.1:7229", "user": "default-login"}]}
 //
 // Addresses are derived from the keys, as cjdroute derives them. Prints one
 // line when it is ready ("admin on ...") and one per request; exits 0 on
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -38,8 +41,7 @@ void on_signal(int) { g_stop = 1; }
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "mnigs-test-cjdroute: " << why
-            << "\nusage: mnigs-test-cjdroute --bind ADDRESS:PORT --password PW --data FILE "
-               "[--page-size N]\n";
+            << "\nusage: mnigs-test-cjdroute --bind ADDRESS:PORT --password PW --data FILE\n";
   std::exit(2);
 }
 
@@ -51,9 +53,14 @@ cjdroute_peer::Node node_from(const Json::Value& v, bool peer) {
   if (!ip) usage("\"" + n.key + "\" is not a valid cjdns public key");
   n.ip = *ip;
   n.path = v.get("path", "0000.0000.0000.0001").asString();
-  n.version = v.get("version", 20).asInt64();
-  n.link = v.get("link", 0).asInt64();
-  if (peer) n.state = v.get("state", "ESTABLISHED").asString();
+  n.version = v.get("version", 21).asInt64();
+  n.link = v.get("link", 1024).asInt64();
+  n.bucket = v.get("bucket", 0).asInt64();
+  if (peer) {
+    n.state = v.get("state", "ESTABLISHED").asString();
+    n.lladdr = v.get("lladdr", n.lladdr).asString();
+    n.user = v.get("user", "").asString();
+  }
   return n;
 }
 
@@ -68,7 +75,10 @@ void load(const std::string& path, cjdroute_peer::AdminServer& server, std::size
   if (root.isMember("self")) {
     Json::Value self(Json::objectValue);
     self["key"] = root["self"];
-    server.set_self(node_from(self, false));
+    self["link"] = 0;
+    self["bucket"] = 127;
+    if (!root.get("selfAt", 0).isUInt()) usage("\"selfAt\" must be a table position (0, 1, ...)");
+    server.set_self(node_from(self, false), root.get("selfAt", 0).asUInt());
   }
   for (const auto& n : root["nodes"]) server.add_node(node_from(n, false)), ++nodes;
   for (const auto& p : root["peers"]) server.add_peer(node_from(p, true)), ++peers;
@@ -110,6 +120,12 @@ int bind_udp(const std::string& bind) {
   return fd;
 }
 
+std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
 // One line per request, for the test's log.
 std::string describe(const std::string& request, const std::optional<std::string>& reply) {
   auto msg = cjdroute_peer::read_message(request);
@@ -130,7 +146,6 @@ std::string describe(const std::string& request, const std::optional<std::string
 
 int main(int argc, char** argv) {
   std::string bind = "127.0.0.1:11234", password, data;
-  std::size_t page_size = 4;
   bool have_password = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -142,15 +157,11 @@ int main(int argc, char** argv) {
       password = value, have_password = true;
     else if (arg == "--data")
       data = value;
-    else if (arg == "--page-size")
-      page_size = static_cast<std::size_t>(std::atoi(value.c_str()));
     else
       usage("unknown option " + arg);
   }
   if (!have_password || data.empty()) usage("--password and --data are required");
-  if (page_size < 1 || page_size > 64) usage("--page-size must be 1..64");
-
-  cjdroute_peer::AdminServer server(password, page_size);
+  cjdroute_peer::AdminServer server(password, now_ms());
   std::size_t nodes = 0, peers = 0;
   load(data, server, nodes, peers);
   int fd = bind_udp(bind);
@@ -161,7 +172,7 @@ int main(int argc, char** argv) {
   ::sigaction(SIGINT, &sa, nullptr);
 
   std::cout << "mnigs-test-cjdroute: admin on " << bind << " (" << nodes << " nodes, " << peers
-            << " peers, page size " << page_size << ")" << std::endl;
+            << " peers)" << std::endl;
 
   std::string buf(65536, '\0');
   while (!g_stop) {
@@ -174,7 +185,7 @@ int main(int argc, char** argv) {
         ::recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
     if (n < 0) continue;
     std::string request(buf.data(), static_cast<std::size_t>(n));
-    auto reply = server.handle(request, static_cast<std::uint64_t>(std::time(nullptr)));
+    auto reply = server.handle(request, now_ms());
     std::cout << describe(request, reply) << std::endl;
     if (reply)
       ::sendto(fd, reply->data(), reply->size(), 0, reinterpret_cast<sockaddr*>(&from), from_len);
