@@ -33,14 +33,14 @@ int base32_value(char c) {
   return at == std::string_view::npos ? -1 : static_cast<int>(at);
 }
 
+}  // namespace
+
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
-
-}  // namespace
 
 std::string sha256_hex(std::string_view data) {
   auto h = digest<32>(EVP_sha256(), data);

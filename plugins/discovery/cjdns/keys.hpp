@@ -23,6 +23,8 @@ using Ip6 = std::array<std::uint8_t, 16>;
 
 // Lower-case hex of SHA-256(data).
 std::string sha256_hex(std::string_view data);
+// 0..15 for a hex digit (either case), -1 for anything else.
+int hex_value(char c);
 // SHA-512(data), raw bytes.
 std::array<std::uint8_t, 64> sha512(std::string_view data);
 

@@ -160,13 +160,6 @@ void append_escaped_byte(std::string& out, unsigned char byte) {
   }
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 std::optional<std::string> cjdroute_conf_to_json(const std::string& text, std::string* why) {
