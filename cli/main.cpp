@@ -6,6 +6,7 @@
 #include "util/net.hpp"
 #include "util/token.hpp"
 
+#include <json/value.h>
 #include <signal.h>
 
 #include <iostream>
@@ -187,18 +188,27 @@ int main(int argc, char** argv) {
   ctx.client = &client;
   ctx.daemon_hint = "mnigsd -f " + config_path;
 
-  if (command == "--status") return cmd_status(ctx);
-  if (command == "--info") return cmd_info(ctx);
-  if (command == "--plugins") return cmd_plugins(ctx);
-  if (command == "--get") return cmd_get(ctx, get_what);
-  if (command == "--set") return cmd_set(ctx, sets);
-  if (command == "--call") return cmd_call(ctx, call_method, call_params);
-  if (command == "--connect") return cmd_connect(ctx, connect_address, connect_port, suite);
-  if (command == "--disconnect") return cmd_disconnect(ctx);
-  if (command == "--sessions") return cmd_sessions(ctx);
-  if (command == "--scan") return cmd_scan(ctx);
-  if (command == "--list") return cmd_list(ctx, true);
-  if (command == "--nodes") return cmd_list(ctx, false);
+  // A reply of a shape this client does not know (another version's daemon,
+  // or a node that is not mnigsd behind --rpc) ends here, not in abort().
+  try {
+    if (command == "--status") return cmd_status(ctx);
+    if (command == "--info") return cmd_info(ctx);
+    if (command == "--plugins") return cmd_plugins(ctx);
+    if (command == "--get") return cmd_get(ctx, get_what);
+    if (command == "--set") return cmd_set(ctx, sets);
+    if (command == "--call") return cmd_call(ctx, call_method, call_params);
+    if (command == "--connect") return cmd_connect(ctx, connect_address, connect_port, suite);
+    if (command == "--disconnect") return cmd_disconnect(ctx);
+    if (command == "--sessions") return cmd_sessions(ctx);
+    if (command == "--scan") return cmd_scan(ctx);
+    if (command == "--list") return cmd_list(ctx, true);
+    if (command == "--nodes") return cmd_list(ctx, false);
+  } catch (const Json::Exception& e) {
+    std::cerr << "mnigs-cli: the reply from " << client.address() << " to " << command
+              << " is not what this mnigs-cli expects (" << e.what() << "); is it mnigsd "
+              << MNIGS_VERSION << "?\n";
+    return exit_code::failed;
+  }
   usage(std::cerr);
   return exit_code::usage;
 }

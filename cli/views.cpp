@@ -1,0 +1,231 @@
+#include "views.hpp"
+
+#include "table.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+#include <string_view>
+#include <vector>
+
+namespace mnigs::cli {
+namespace {
+
+using Rows = std::vector<std::vector<std::string>>;
+
+// A scalar field as text; "" for null, arrays and objects (which
+// Json::Value::asString would throw on).
+std::string text(const Json::Value& v) {
+  if (v.isString()) return v.asString();
+  if (v.isBool() || v.isNumeric()) return v.asString();
+  return "";
+}
+
+std::int64_t integer(const Json::Value& v) {
+  if (v.isInt64()) return v.asInt64();
+  if (v.isUInt64())
+    return static_cast<std::int64_t>(
+        std::min<Json::UInt64>(v.asUInt64(), std::numeric_limits<std::int64_t>::max()));
+  return 0;
+}
+
+std::uint64_t count(const Json::Value& v) { return v.isUInt64() ? v.asUInt64() : 0; }
+
+bool flag(const Json::Value& v) { return v.isBool() && v.asBool(); }
+
+// The strings of an array joined by `sep`; "-" when there are none.
+std::string join(const Json::Value& list, std::string_view sep = ", ") {
+  std::string out;
+  if (list.isArray())
+    for (const auto& v : list) {
+      if (!out.empty()) out += sep;
+      out += text(v);
+    }
+  return out.empty() ? "-" : out;
+}
+
+std::string duration(std::int64_t s) {
+  std::string out;
+  if (s >= 86400) out += std::to_string(s / 86400) + "d ";
+  if (s >= 3600) out += std::to_string(s / 3600 % 24) + "h ";
+  if (s >= 60) out += std::to_string(s / 60 % 60) + "m ";
+  return out + std::to_string(s % 60) + "s";
+}
+
+std::string ago(std::int64_t when, std::int64_t now) {
+  return duration(std::max<std::int64_t>(0, now - when)) + " ago";
+}
+
+std::string price(const Json::Value& n) {
+  if (!n["price"].isNumeric()) return "-";
+  if (n["price"].asDouble() == 0) return "free";
+  std::ostringstream out;
+  const std::string currency = text(n["currency"]);
+  out << n["price"].asDouble() << (currency.empty() ? "" : " ") << currency;
+  return out.str();
+}
+
+// "10.77.1.1:65533", "[fd77::1]:65533".
+std::string host_port(const std::string& address, const Json::Value& port) {
+  const bool v6 = address.find(':') != std::string::npos;
+  return (v6 ? "[" + address + "]" : address) + ":" + text(port);
+}
+
+}  // namespace
+
+std::string render_info(const Json::Value& v) {
+  return render_table({}, {{"name", text(v["name"])},
+                           {"id", text(v["id"])},
+                           {"version", text(v["version"])},
+                           {"gateway", flag(v["gateway"]) ? "yes" : "no"},
+                           {"suites", join(v["suites"])},
+                           {"ipv6", flag(v["ipv6support"]) ? "yes" : "no"},
+                           {"plugins", join(v["plugins"])}});
+}
+
+std::string render_status(const Json::Value& v, const Json::Value& sessions,
+                          const Json::Value& scan, const Json::Value& dht, std::int64_t now) {
+  const auto& rpc = v["rpc"];
+  Rows rows;
+  const std::string config = text(v["configFile"]);
+  rows.push_back({"config", config.empty() ? "(built-in defaults)" : config});
+  rows.push_back({"database", text(v["database"]["file"]) + " (schema " +
+                                  std::to_string(integer(v["database"]["schemaVersion"])) + ")"});
+  rows.push_back({"rpc", join(rpc["listening"]) + "; " + std::to_string(count(rpc["connections"])) +
+                             " open, " + std::to_string(count(rpc["calls"])) + " calls, " +
+                             std::to_string(count(rpc["errors"])) + " errors, " +
+                             std::to_string(count(rpc["refused"])) + " refused"});
+  rows.push_back({"gateway", flag(v["gateway"]) ? "enabled" : "disabled"});
+  rows.push_back({"plugins", join(v["plugins"])});
+  rows.push_back({"suites", join(v["suites"])});
+  if (sessions.isObject()) {
+    const auto& sub = sessions["subscriber"];
+    std::string uplink = text(sub["state"]);
+    if (sub["connection"].isObject())
+      uplink += " via " + text(sub["connection"]["gatewayAddress"]) + " (" +
+                text(sub["connection"]["suite"]) + ")";
+    if (!text(sub["lastError"]).empty()) uplink += "; last problem: " + text(sub["lastError"]);
+    rows.push_back({"uplink", uplink});
+    if (flag(v["gateway"]))
+      rows.push_back({"sessions", std::to_string(sessions["gateway"].size()) + " served"});
+  }
+  if (scan.isObject()) {
+    std::string line;
+    if (count(scan["scan"]) == 0)
+      line = "none yet";
+    else if (flag(scan["running"]))
+      line = "#" + std::to_string(count(scan["scan"])) + " running, " +
+             std::to_string(count(scan["probed"])) + "/" + std::to_string(count(scan["total"])) +
+             " probed";
+    else
+      line = "#" + std::to_string(count(scan["scan"])) + " found " +
+             std::to_string(count(scan["found"])) + " node(s), " +
+             std::to_string(count(scan["gateways"])) + " gateway(s), " +
+             ago(integer(scan["finishedAt"]), now);
+    rows.push_back({"scan", line});
+  }
+  if (dht.isObject()) {
+    std::string line;
+    if (!flag(dht["running"])) {
+      const std::string error = text(dht["error"]);
+      line = "off" + (error.empty() ? "" : " (" + error + ")");
+    } else {
+      const auto& p = dht["peers"];
+      line = "node " + text(dht["nodeId"]).substr(0, 16) + "…, " +
+             std::to_string(count(p["ipv4"]["good"]) + count(p["ipv6"]["good"])) + " peer(s), " +
+             std::to_string(count(dht["offers"])) + " offer(s) heard" +
+             (flag(dht["publishing"]) ? ", publishing ours" : "");
+      std::uint64_t dropped = 0;
+      if (dht["dropped"].isObject())
+        for (const auto& k : dht["dropped"].getMemberNames()) dropped += count(dht["dropped"][k]);
+      if (dropped) line += ", " + std::to_string(dropped) + " dropped";
+    }
+    rows.push_back({"dht", line});
+  }
+  std::string out =
+      terminal_safe("mnigsd " + text(v["version"]) + " \"" + text(v["name"]) + "\", up " +
+                    duration(integer(v["uptime"])) + ", pid " + text(v["pid"])) +
+      "\n" + render_table({}, rows);
+  if (v["restartRequired"].isArray() && !v["restartRequired"].empty())
+    out += terminal_safe("restart mnigsd to apply: " + join(v["restartRequired"])) + "\n";
+  return out;
+}
+
+std::string render_plugins(const Json::Value& list_plugins) {
+  Rows rows;
+  for (const auto& p : list_plugins["plugins"]) {
+    std::string detail = text(p["error"]);
+    if (detail.empty()) detail = text(p["summary"]);
+    std::string name = text(p["name"]);
+    if (name.empty()) name = "(" + text(p["path"]) + ")";
+    rows.push_back({name, text(p["kind"]), text(p["version"]), text(p["state"]), detail});
+  }
+  return render_table({"NAME", "KIND", "VERSION", "STATE", "DETAIL"}, rows);
+}
+
+std::string render_sessions(const Json::Value& r, std::int64_t now) {
+  const auto& sub = r["subscriber"];
+  std::string line = "subscriber: " + text(sub["state"]);
+  if (sub["connection"].isObject()) {
+    const auto& c = sub["connection"];
+    line += " to " + host_port(text(c["gatewayAddress"]), c["gatewayPort"]) + " (" +
+            text(c["gatewayName"]) + ") with " + text(c["suite"]) + ", session " +
+            text(c["sessionId"]);
+  }
+  std::string out = terminal_safe(line) + "\n";
+  if (!text(sub["lastError"]).empty())
+    out += "  last problem: " + terminal_safe(text(sub["lastError"])) + "\n";
+  const auto& gw = r["gateway"];
+  out += "gateway sessions: " + std::to_string(gw.isArray() ? gw.size() : 0) + "\n";
+  if (gw.isArray() && !gw.empty()) {
+    Rows rows;
+    for (const auto& s : gw)
+      rows.push_back(
+          {text(s["sessionId"]), text(s["subscriber"]), text(s["name"]), text(s["suite"]),
+           "in " + std::to_string(std::max<std::int64_t>(0, integer(s["expires"]) - now)) + " s"});
+    out += render_table({"SESSION", "SUBSCRIBER", "NAME", "SUITE", "EXPIRES"}, rows, "  ");
+  }
+  return out;
+}
+
+std::string render_scan_summary(const Json::Value& v) {
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.2f",
+                v["seconds"].isNumeric() ? v["seconds"].asDouble() : 0.0);
+  std::string out = "scan #" + std::to_string(count(v["scan"])) + ": " +
+                    std::to_string(count(v["found"])) + " node(s), " +
+                    std::to_string(count(v["gateways"])) + " gateway(s) from " +
+                    std::to_string(count(v["total"])) + " probe(s) in " + seconds + " s\n";
+  for (const auto& e : v["errors"])
+    out += "  " + terminal_safe(text(e["plugin"]) + ": " + text(e["error"])) + "\n";
+  return out;
+}
+
+std::string render_nodes(const Json::Value& list, bool gateways_only, std::int64_t now) {
+  if (!list.isArray() || list.empty())
+    return gateways_only ? "no gateways known; scan with: mnigs-cli -s\n"
+                         : "no nodes known; scan with: mnigs-cli -s\n";
+  Rows rows;
+  for (const auto& n : list) {
+    std::vector<std::string> row = {text(n["name"]), text(n["address"]), text(n["port"])};
+    if (gateways_only) {
+      row.push_back(join(n["suites"], ","));
+      row.push_back(price(n));
+      row.push_back(text(n["source"]));
+    } else {
+      row.push_back(flag(n["gateway"]) ? "yes" : "no");
+      row.push_back(join(n["networks"], ","));
+    }
+    std::string seen = n["lastSeen"].isIntegral() ? ago(integer(n["lastSeen"]), now) : "-";
+    if (!flag(n["current"])) seen += " (not in last scan)";
+    row.push_back(seen);
+    rows.push_back(std::move(row));
+  }
+  if (gateways_only)
+    return render_table({"NAME", "ADDRESS", "PORT", "SUITES", "PRICE", "SOURCE", "LAST SEEN"},
+                        rows);
+  return render_table({"NAME", "ADDRESS", "PORT", "GATEWAY", "NETWORKS", "LAST SEEN"}, rows);
+}
+
+}  // namespace mnigs::cli
