@@ -1,11 +1,14 @@
 // The scanner end to end, on static discovery so that nothing but the scanner
 // is under test: a LAN of five namespaces (s scans; a, b and the gateway g
 // run mnigsd; x answers HTTP but is no mnigs node) plus a second link from s
-// to a, so that a is reported under two addresses.
+// to a, so that a is reported under two addresses. CliTables: the tables of
+// mnigs-cli -l and --nodes with a gateway at a 39-character IPv6 address.
 #include <json/json.h>
 
 #include <memory>
+#include <sstream>
 #include <thread>
+#include <vector>
 
 #include "harness/http_echo.hpp"
 #include "harness/scan.hpp"
@@ -195,6 +198,122 @@ TEST_F(Scan, ScanMethodsAreAdminOnly) {
   params["now"] = true;
   Json::Value bad = s_->rpc("startScan", params);
   EXPECT_EQ(rpc_error_code(bad), -32602) << to_json(bad);
+}
+
+// A gateway at an IPv6 address of full length (as cjdns addresses are), with
+// a long UTF-8 name and several suites: each value must stay its own column
+// in what `mnigs-cli -l` and `--nodes` print.
+class CliTables : public SystemTest {
+ protected:
+  static constexpr const char* kAddress = "fd77:a1b2:c3d4:e5f6:a7b8:c9da:ebfc:1d2e";
+  static constexpr const char* kName = "Dachgarten-Zürich-rooftop-gateway";
+
+  void SetUp() override {
+    SystemTest::SetUp();
+    if (HasFatalFailure()) return;
+    topology_.node("s").node("g").link("s", "g");
+    topology_.up();
+    run_checked({"ip", "-n", topology_.ns("g"), "-6", "addr", "add", std::string(kAddress) + "/64",
+                 "dev", topology_.interface("g", "s"), "nodad"});
+    run_checked({"ip", "-n", topology_.ns("s"), "-6", "addr", "add", "fd77:a1b2:c3d4:e5f6::1/64",
+                 "dev", topology_.interface("s", "g"), "nodad"});
+    // Static discovery alone, told only the long address: g is found there.
+    s_ = std::make_unique<Node>(topology_, "s",
+                                NodeOptions()
+                                    .only_discovery("static")
+                                    .set("static", "peers", "[" + yaml_quote(kAddress) + "]")
+                                    .set("scan", "timeout", "700")
+                                    .set("scan", "interval", "0"));
+    g_ = std::make_unique<Node>(
+        topology_, "g",
+        NodeOptions().set("main", "name", yaml_quote(kName)).set("gateway", "enabled", "true"));
+    for (auto* n : {s_.get(), g_.get()}) n->start();
+    for (auto* n : {s_.get(), g_.get()}) n->wait_ready();
+  }
+
+  static std::vector<std::string> lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+
+  static std::vector<std::string> fields(const std::string& line) {
+    std::vector<std::string> out;
+    std::istringstream in(line);
+    for (std::string f; in >> f;) out.push_back(f);
+    return out;
+  }
+
+  // The terminal column (from 0; every character here is one column wide)
+  // at which each of the first `n` whitespace-separated fields starts.
+  static std::vector<std::size_t> starts(const std::string& line, std::size_t n) {
+    std::vector<std::size_t> out;
+    std::size_t column = 0;
+    bool in_field = false;
+    for (unsigned char c : line) {
+      if ((c & 0xc0) == 0x80) continue;  // UTF-8 continuation byte
+      const bool space = c == ' ';
+      if (!space && !in_field && out.size() < n) out.push_back(column);
+      in_field = !space;
+      ++column;
+    }
+    return out;
+  }
+
+  Topology topology_;
+  std::unique_ptr<Node> s_, g_;
+};
+
+TEST_F(CliTables, GatewayListKeepsEveryValueInItsColumn) {
+  ASSERT_EQ(scan(*s_)["gateways"].asInt(), 1);
+  const Json::Value gateways = s_->rpc("listGateways")["result"]["gateways"];
+  ASSERT_EQ(gateways.size(), 1u) << to_json(gateways);
+  std::string suites;
+  for (const auto& suite : gateways[0]["suites"])
+    suites += (suites.empty() ? "" : ",") + suite.asString();
+  ASSERT_GE(gateways[0]["suites"].size(), 2u) << to_json(gateways);
+
+  CommandResult r = s_->cli({"-l"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto out = lines(r.out);
+  ASSERT_EQ(out.size(), 2u) << r.out;
+  EXPECT_EQ(fields(out[0]), (std::vector<std::string>{"NAME", "ADDRESS", "PORT", "SUITES", "PRICE",
+                                                      "SOURCE", "LAST", "SEEN"}))
+      << r.out;
+  const auto row = fields(out[1]);
+  ASSERT_GE(row.size(), 8u) << r.out;
+  EXPECT_EQ(row[0], kName) << r.out;
+  EXPECT_EQ(row[1], kAddress) << r.out;
+  EXPECT_EQ(row[2], std::to_string(g_->rpc_port())) << r.out;
+  EXPECT_EQ(row[3], suites) << r.out;
+  EXPECT_EQ(row[4], "free") << r.out;
+  EXPECT_EQ(row[5], "scan") << r.out;
+  EXPECT_EQ(row.back(), "ago") << r.out;
+  // Under their headers, too.
+  EXPECT_EQ(starts(out[1], 6), starts(out[0], 6)) << r.out;
+  for (const auto& line : out) EXPECT_TRUE(line.empty() || line.back() != ' ') << r.out;
+}
+
+TEST_F(CliTables, NodeListKeepsEveryValueInItsColumn) {
+  ASSERT_EQ(scan(*s_)["found"].asInt(), 1);
+  CommandResult r = s_->cli({"--nodes"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto out = lines(r.out);
+  ASSERT_EQ(out.size(), 2u) << r.out;
+  EXPECT_EQ(fields(out[0]), (std::vector<std::string>{"NAME", "ADDRESS", "PORT", "GATEWAY",
+                                                      "NETWORKS", "LAST", "SEEN"}))
+      << r.out;
+  const auto row = fields(out[1]);
+  ASSERT_GE(row.size(), 7u) << r.out;
+  EXPECT_EQ(row[0], kName) << r.out;
+  EXPECT_EQ(row[1], kAddress) << r.out;
+  EXPECT_EQ(row[2], std::to_string(g_->rpc_port())) << r.out;
+  EXPECT_EQ(row[3], "yes") << r.out;
+  EXPECT_EQ(row[4], "static") << r.out;
+  EXPECT_EQ(row.back(), "ago") << r.out;
+  EXPECT_EQ(starts(out[1], 5), starts(out[0], 5)) << r.out;
+  for (const auto& line : out) EXPECT_TRUE(line.empty() || line.back() != ' ') << r.out;
 }
 
 }  // namespace
