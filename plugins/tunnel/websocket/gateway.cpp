@@ -135,9 +135,9 @@ std::string WebsocketTunnel::nft_script() const {
     s += "    ip6 saddr " + settings_.pool6 + " " + out + " masquerade\n";
   if (!settings_.l2_address.empty()) {
     const bool v6 = settings_.l2_address.find(':') != std::string::npos;
-    s += std::string("    ") + (v6 ? "ip6" : "ip") + " saddr " + settings_.l2_address + " oifname != \"" +
-         settings_.l2_interface + "\" " + (settings_.uplink.empty() ? "" : out + " ") +
-         "masquerade\n";
+    s += std::string("    ") + (v6 ? "ip6" : "ip") + " saddr " + settings_.l2_address +
+         " oifname != \"" + settings_.l2_interface + "\" " +
+         (settings_.uplink.empty() ? "" : out + " ") + "masquerade\n";
   }
   s += "  }\n}\n";
   return s;
@@ -194,8 +194,8 @@ void WebsocketTunnel::bring_up_gateway(std::function<void(std::string)> done) {
     Link::Options options;
     options.role = Link::Role::server;
     options.max_queue = settings_.max_queue;
-    options.ping_every = settings_.keepalive;
-    options.dead_after = settings_.timeout;
+    options.liveness.ping_after = settings_.keepalive;
+    options.liveness.dead_after = settings_.timeout;
     l3 = std::make_shared<L3Gateway>(plane_->io(), std::move(device), options, context_.log());
   } catch (const std::exception& e) {
     return done(e.what());
@@ -340,8 +340,8 @@ void WebsocketTunnel::on_l3_upgrade(HttpUpgrade request) {
   const bool v6 = request.local_address.find(':') != std::string::npos;
   auto pending = std::make_shared<std::string>(std::move(request.pending));
   adopt_socket(*plane_, fd, v6,
-               [l3, pending, id = g.session.id, a4 = g.address4, a6 = g.address6](
-                   net::ip::tcp::socket socket) {
+               [l3, pending, id = g.session.id, a4 = g.address4,
+                a6 = g.address6](net::ip::tcp::socket socket) {
                  l3->attach(id, std::move(socket), std::move(*pending), a4, a6);
                });
   context_.log().info("session ", g.session.id, ": tunnel connected from ", request.remote_address);
@@ -357,8 +357,13 @@ void WebsocketTunnel::start_switch() {
   options.flood_multicast = settings_.l2_flood_multicast;
   Link::Options link;
   link.max_queue = settings_.max_queue;
-  link.ping_every = settings_.keepalive;
-  link.dead_after = settings_.l2_timeout;
+  // No pings to switch peers: a vpn-ws client never answers them, and each
+  // one would reset the 17 s wait after which it pings by itself. A peer is
+  // alive while it is heard or its TCP acknowledges what the switch sends
+  // (liveness.hpp).
+  link.liveness.ping_after = std::chrono::milliseconds(0);
+  link.liveness.dead_after = settings_.l2_timeout;
+  link.liveness.acks_count = true;
   switch_ = std::make_shared<L2Switch>(plane_->io(), options, link, context_.log());
   if (settings_.l2_address.empty()) {
     auto sw = switch_;
@@ -376,11 +381,10 @@ void WebsocketTunnel::start_switch() {
   auto device = std::make_shared<std::optional<TunDevice>>(std::move(tap));
   plane_->post([sw, device] { sw->start(std::move(*device)); });
   const bool v6 = settings_.l2_address.find(':') != std::string::npos;
-  std::vector<Command> steps{
-      cmd({"ip", "link", "set", "dev", settings_.l2_interface, "up"}),
-      cmd({"ip", v6 ? "-6" : "-4", "addr", "replace", settings_.l2_address, "dev",
-           settings_.l2_interface}),
-      cmd({"nft", "-f", "-"}, nft_script())};
+  std::vector<Command> steps{cmd({"ip", "link", "set", "dev", settings_.l2_interface, "up"}),
+                             cmd({"ip", v6 ? "-6" : "-4", "addr", "replace", settings_.l2_address,
+                                  "dev", settings_.l2_interface}),
+                             cmd({"nft", "-f", "-"}, nft_script())};
   queue_.enqueue(
       [this, steps, v6](CommandQueue::Finished finished) {
         gateway_up_ = true;  // the nft table exists from here on: reset and stop remove it
@@ -392,7 +396,8 @@ void WebsocketTunnel::start_switch() {
           }
           enable_forwarding(v6 ? "net.ipv6.conf.all.forwarding" : "net.ipv4.ip_forward",
                             [this, finished](std::string e) {
-                              if (!e.empty()) context_.log().error(e);
+                              if (!e.empty())
+                                context_.log().error(e);
                               else
                                 context_.log().info("switch port ", settings_.l2_interface, " ",
                                                     settings_.l2_address, " is up");

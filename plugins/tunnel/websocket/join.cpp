@@ -3,16 +3,15 @@
 // elsewhere, one bare Ethernet frame per binary message, as the vpn-ws
 // client does. The switch may be another mnigs gateway's (websocket.l2Path)
 // or vpn-ws itself.
-#include "tunnel.hpp"
-
-#include <boost/asio/ip/address.hpp>
-
-#include <linux/if.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/asio/ip/address.hpp>
 #include <cstring>
+
+#include "tunnel.hpp"
 
 namespace mnigs::websocket {
 
@@ -113,15 +112,16 @@ void WebsocketTunnel::join(const Json::Value& p, Responder reply) {
   if (!url) return reply.error(rpc_error::invalid_params, "url: " + why);
   const std::string name = p.get("interface", "mnl2").asString();
   if (!netcmd::valid_interface_name(name))
-    return reply.error(rpc_error::invalid_params, "interface: \"" + name + "\" is not an interface name");
+    return reply.error(rpc_error::invalid_params,
+                       "interface: \"" + name + "\" is not an interface name");
   if (joined_.count(name))
     return reply.error(rpc_error::conflict, name + " has joined " + joined_[name].url + " already");
   std::optional<Mac> wanted;
   if (p.isMember("mac")) {
     wanted = parse_mac(p["mac"].asString());
     if (!wanted || wanted->bytes[0] & 1)
-      return reply.error(rpc_error::invalid_params, "mac: \"" + p["mac"].asString() +
-                                                        "\" is not a unicast MAC address");
+      return reply.error(rpc_error::invalid_params,
+                         "mac: \"" + p["mac"].asString() + "\" is not a unicast MAC address");
   }
   const bool bridge = p.get("bridge", false).asBool();
   std::optional<TunDevice> tap;
@@ -149,15 +149,20 @@ void WebsocketTunnel::join(const Json::Value& p, Responder reply) {
           target.ethernet = true;
           // What a vpn-ws client announces: its tap's MAC, and whether it
           // bridges other hosts' frames.
-          if (auto mac = interface_mac(name)) target.headers.emplace_back("X-vpn-ws-MAC", to_string(*mac));
+          if (auto mac = interface_mac(name))
+            target.headers.emplace_back("X-vpn-ws-MAC", to_string(*mac));
           if (bridge) target.headers.emplace_back("X-vpn-ws-bridge", "on");
           if (p["token"].isString())
             target.headers.emplace_back("Authorization", "Bearer " + p["token"].asString());
           Link::Options options;
           options.role = Link::Role::client;
           options.max_queue = settings_.max_queue;
-          options.ping_every = settings_.keepalive;
-          options.dead_after = settings_.l2_timeout;
+          // Our own pings keep the link busy; the switch may answer them
+          // (an mnigs gateway does) or not (vpn-ws ignores pings), so
+          // what the switch's TCP acknowledges counts as well.
+          options.liveness.ping_after = settings_.keepalive;
+          options.liveness.dead_after = settings_.l2_timeout;
+          options.liveness.acks_count = true;
           Joined j;
           j.url = p["url"].asString();
           j.interface = name;

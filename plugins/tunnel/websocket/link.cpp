@@ -1,12 +1,16 @@
 #include "link.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 namespace mnigs::websocket {
@@ -62,6 +66,16 @@ Link::Link(net::ip::tcp::socket socket, Options options, LinkCounters& counters,
   socket_.non_blocking(true);
   boost::system::error_code ec;
   socket_.set_option(net::ip::tcp::no_delay(true), ec);
+  if (options_.liveness.acks_count) {
+    // Data the peer leaves unacknowledged for dead_after ends the
+    // connection, and so does a receive window it keeps shut that long
+    // (the kernel applies the user timeout to its window probes too): a
+    // host that still acknowledges while its client reads nothing. A peer
+    // that stops acknowledging is given up by on_tick either way.
+    const auto ms = static_cast<unsigned>(
+        std::min<std::int64_t>(options_.liveness.dead_after.count(), 0x7fffffff));
+    ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
+  }
 }
 
 Link::~Link() = default;
@@ -70,15 +84,13 @@ void Link::start(std::span<const std::uint8_t> pending, OnMessage on_message, On
   on_message_ = std::move(on_message);
   on_closed_ = std::move(on_closed);
   last_rx_ = last_tx_ = std::chrono::steady_clock::now();
+  schedule_tick(
+      liveness_step(options_.liveness, {last_rx_, last_tx_, std::nullopt}, last_rx_).next);
   if (!pending.empty()) {
     auto room = reader_.writable(pending.size());
     std::memcpy(room.data(), pending.data(), pending.size());
     reader_.commit(pending.size());
   }
-  timer_.expires_after(std::min(options_.ping_every, options_.dead_after));
-  timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (!ec) self->on_tick();
-  });
   // Frames that came with the handshake are handled before the first read.
   on_readable();
 }
@@ -87,7 +99,7 @@ void Link::do_wait_read() {
   socket_.async_wait(net::socket_base::wait_read,
                      [self = shared_from_this()](boost::system::error_code ec) {
                        if (self->closed_) return;
-                       if (ec) return self->finish("read: " + ec.message(), false);
+                       if (ec) return self->finish(self->failure("read", ec.value()), false);
                        self->on_readable();
                      });
 }
@@ -112,7 +124,7 @@ void Link::on_readable() {
     if (n == 0) return finish(closing_ ? "closed" : "the peer closed the connection", !closing_);
     if (errno == EAGAIN || errno == EWOULDBLOCK) break;
     if (errno == EINTR) continue;
-    return finish(std::string("read: ") + std::strerror(errno), false);
+    return finish(failure("read", errno), false);
   }
   if (closed_) return;
   // Data queued for the tun or other links by the messages above goes out
@@ -227,7 +239,7 @@ void Link::do_write() {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      return finish(std::string("write: ") + std::strerror(errno), false);
+      return finish(failure("write", errno), false);
     }
     last_tx_ = std::chrono::steady_clock::now();
     auto left = static_cast<std::size_t>(n);
@@ -253,7 +265,7 @@ void Link::do_write() {
                      [self = shared_from_this()](boost::system::error_code ec) {
                        self->waiting_write_ = false;
                        if (self->closed_) return;
-                       if (ec) return self->finish("write: " + ec.message(), false);
+                       if (ec) return self->finish(self->failure("write", ec.value()), false);
                        self->do_write();
                      });
 }
@@ -274,22 +286,51 @@ void Link::close(std::uint16_t code, const std::string& reason) {
   closing_reason_ = reason;
 }
 
-void Link::on_tick() {
-  if (closed_ || closing_) return;
-  auto now = std::chrono::steady_clock::now();
-  if (now - last_rx_ >= options_.dead_after) {
-    close(close_going_away, "nothing heard from the peer for " +
-                                std::to_string(options_.dead_after.count() / 1000) + " s");
-    return;
-  }
-  if (now - last_tx_ >= options_.ping_every) {
-    send_control(Opcode::ping, {});
-    flush();
-  }
-  timer_.expires_after(std::min(options_.ping_every, options_.dead_after) / 2);
+void Link::schedule_tick(std::chrono::steady_clock::time_point at) {
+  timer_.expires_at(at);
   timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (!ec) self->on_tick();
   });
+}
+
+std::optional<std::chrono::steady_clock::time_point> Link::last_ack(
+    std::chrono::steady_clock::time_point now) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (::getsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+      len < offsetof(tcp_info, tcpi_last_ack_recv) + sizeof info.tcpi_last_ack_recv)
+    return std::nullopt;
+  // Milliseconds since the kernel last took an acknowledgement from the
+  // peer (any segment it sends carries one).
+  return now - std::chrono::milliseconds(info.tcpi_last_ack_recv);
+}
+
+std::string Link::failure(const char* what, int error) const {
+  if (error == ETIMEDOUT && options_.liveness.acks_count)
+    return std::string(what) + ": the peer acknowledged nothing we sent for " +
+           std::to_string(options_.liveness.dead_after.count() / 1000) + " s (TCP user timeout)";
+  return std::string(what) + ": " + std::strerror(error);
+}
+
+void Link::on_tick() {
+  if (closed_ || closing_) return;
+  const auto now = std::chrono::steady_clock::now();
+  LivenessTimes times{last_rx_, last_tx_, std::nullopt};
+  if (options_.liveness.acks_count) times.acked = last_ack(now);
+  const LivenessStep step = liveness_step(options_.liveness, times, now);
+  if (step.action == LivenessStep::Action::give_up) {
+    const std::string age = std::to_string(options_.liveness.dead_after.count() / 1000) + " s";
+    close(close_going_away,
+          options_.liveness.acks_count
+              ? "nothing heard from the peer and nothing acknowledged by it for " + age
+              : "nothing heard from the peer for " + age);
+    return;
+  }
+  if (step.action == LivenessStep::Action::ping) {
+    send_control(Opcode::ping, {});
+    flush();
+  }
+  schedule_tick(step.next);
 }
 
 void Link::finish(const std::string& reason, bool by_peer) {

@@ -9,6 +9,10 @@
 // masked; control frames are taken either way, because vpn-ws clients send
 // their keepalive ping unmasked.
 //
+// When it pings and when it gives the peer up: liveness.hpp. With
+// `acks_count` the socket gets TCP_USER_TIMEOUT = `dead_after`, and what the
+// peer's TCP acknowledged (TCP_INFO) counts as a sign of life.
+//
 // Threading: a Link lives on its io_context's one thread (the data plane);
 // every member is called there. The callbacks run there too.
 #pragma once
@@ -22,11 +26,13 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "frame.hpp"
+#include "liveness.hpp"
 
 namespace mnigs::websocket {
 
@@ -66,10 +72,9 @@ class Link : public std::enable_shared_from_this<Link> {
   enum class Role { server, client };
   struct Options {
     Role role = Role::server;
-    std::uint64_t max_message = 65536 + 64;       // larger frames close with 1009
-    std::size_t max_queue = 4u << 20;             // bytes waiting to be sent
-    std::chrono::milliseconds ping_every{5000};   // ping after this long without sending
-    std::chrono::milliseconds dead_after{15000};  // close when nothing arrived for this long
+    std::uint64_t max_message = 65536 + 64;  // larger frames close with 1009
+    std::size_t max_queue = 4u << 20;        // bytes waiting to be sent
+    LivenessRule liveness;                   // pings and giving up (liveness.hpp)
   };
   // A binary message; the payload may be changed in place and is valid only
   // during the call.
@@ -105,6 +110,12 @@ class Link : public std::enable_shared_from_this<Link> {
   void send_control(Opcode op, std::span<const std::uint8_t> payload);
   void do_write();
   void on_tick();
+  void schedule_tick(std::chrono::steady_clock::time_point at);
+  // When the peer's TCP last acknowledged anything (TCP_INFO), or nullopt.
+  std::optional<std::chrono::steady_clock::time_point> last_ack(
+      std::chrono::steady_clock::time_point now);
+  // "read: ..." for a failed system call; says what a TCP user timeout means.
+  std::string failure(const char* what, int error) const;
   void finish(const std::string& reason, bool by_peer);
 
   boost::asio::ip::tcp::socket socket_;

@@ -26,10 +26,12 @@ void declare_keys(ConfigDeclarer& d) {
   d.declare(string_key("uplink", s.uplink,
                        "Gateway: masquerade tunnel traffic leaving by this interface only; empty: "
                        "by any interface but the tunnel's"));
-  d.declare(int_key("keepalive", 5, 1, 3600, "Seconds without sending before a ping"));
+  d.declare(int_key("keepalive", 5, 1, 3600,
+                    "Seconds without sending before a ping (L3 tunnel, both ends; websocket.join); "
+                    "switch peers are never pinged"));
   d.declare(int_key("timeout", 15, 2, 86400,
-                    "Seconds without hearing from the peer before the link counts as dead (the "
-                    "subscriber then reconnects)"));
+                    "L3 tunnel: seconds without hearing from the peer before the link counts as "
+                    "dead (the subscriber then reconnects)"));
   d.declare(int_key("maxQueue", static_cast<std::int64_t>(s.max_queue), 65536, 1 << 30,
                     "Bytes waiting to be sent per link; packets beyond are dropped"));
   d.declare(int_key("table", s.table, 1, 2147483647,
@@ -49,15 +51,18 @@ void declare_keys(ConfigDeclarer& d) {
                      "Gateway: the switch floods broadcast frames to every peer", true));
   d.declare(bool_key("l2FloodMulticast", s.l2_flood_multicast,
                      "Gateway: the switch floods IPv4/IPv6 multicast frames to every peer", true));
-  d.declare(string_key("l2Interface", s.l2_interface,
-                       "Gateway: name of the tap device that is the gateway's own port on the switch"));
+  d.declare(
+      string_key("l2Interface", s.l2_interface,
+                 "Gateway: name of the tap device that is the gateway's own port on the switch"));
   d.declare(string_key("l2Address", s.l2_address,
                        "Gateway: address/prefix of that port (e.g. 10.97.0.1/24); traffic from the "
                        "prefix is masqueraded out of the uplink; empty: the gateway is no port of "
                        "the switch"));
   d.declare(int_key("l2Timeout", 60, 20, 86400,
-                    "Gateway: seconds without hearing from a switch peer before it is dropped "
-                    "(vpn-ws clients ping after 17 s idle and never answer pings)"));
+                    "Seconds after which a switch peer that was neither heard from nor "
+                    "acknowledged what it was sent is dropped, and its TCP user timeout; also "
+                    "websocket.join's (vpn-ws clients ping after 17 s idle and never answer "
+                    "pings)"));
 }
 
 std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
@@ -109,8 +114,7 @@ std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
   if (!s.l2_address.empty()) {
     auto slash = s.l2_address.find('/');
     std::string why;
-    if (slash == std::string::npos ||
-        !netcmd::parse_address(s.l2_address.substr(0, slash), &why) ||
+    if (slash == std::string::npos || !netcmd::parse_address(s.l2_address.substr(0, slash), &why) ||
         s.l2_address.find_first_not_of("0123456789", slash + 1) != std::string::npos ||
         slash + 1 == s.l2_address.size())
       return fail("websocket.l2Address: \"" + s.l2_address +

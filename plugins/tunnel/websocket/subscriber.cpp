@@ -71,8 +71,8 @@ void WebsocketTunnel::connect_steps(std::shared_ptr<Uplink> up, Json::Value p, D
     Link::Options options;
     options.role = Link::Role::client;
     options.max_queue = settings_.max_queue;
-    options.ping_every = settings_.keepalive;
-    options.dead_after = settings_.timeout;
+    options.liveness.ping_after = settings_.keepalive;
+    options.liveness.dead_after = settings_.timeout;
     TunnelClient::Target target;
     target.address = up->session.gateway_address;
     target.port = static_cast<std::uint16_t>(p.get("gatewayPort", 65533).asInt());
@@ -80,7 +80,7 @@ void WebsocketTunnel::connect_steps(std::shared_ptr<Uplink> up, Json::Value p, D
     target.headers = {{"X-Mnigs-Session", up->session.id},
                       {"Authorization", "Bearer " + p["token"].asString()}};
     client = std::make_shared<TunnelClient>(plane_->io(), std::move(device), options, target,
-                                        context_.log());
+                                            context_.log());
   } catch (const std::exception& e) {
     return done(std::string("cannot create the tunnel device: ") + e.what());
   }
