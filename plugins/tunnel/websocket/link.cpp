@@ -99,7 +99,7 @@ void Link::do_wait_read() {
   socket_.async_wait(net::socket_base::wait_read,
                      [self = shared_from_this()](boost::system::error_code ec) {
                        if (self->closed_) return;
-                       if (ec) return self->finish(self->failure("read", ec.value()), false);
+                       if (ec) return self->finish(self->failure("read", ec), false);
                        self->on_readable();
                      });
 }
@@ -124,7 +124,7 @@ void Link::on_readable() {
     if (n == 0) return finish(closing_ ? "closed" : "the peer closed the connection", !closing_);
     if (errno == EAGAIN || errno == EWOULDBLOCK) break;
     if (errno == EINTR) continue;
-    return finish(failure("read", errno), false);
+    return finish(failure("read", {errno, boost::system::system_category()}), false);
   }
   if (closed_) return;
   // Data queued for the tun or other links by the messages above goes out
@@ -239,7 +239,7 @@ void Link::do_write() {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      return finish(failure("write", errno), false);
+      return finish(failure("write", {errno, boost::system::system_category()}), false);
     }
     last_tx_ = std::chrono::steady_clock::now();
     auto left = static_cast<std::size_t>(n);
@@ -265,7 +265,7 @@ void Link::do_write() {
                      [self = shared_from_this()](boost::system::error_code ec) {
                        self->waiting_write_ = false;
                        if (self->closed_) return;
-                       if (ec) return self->finish(self->failure("write", ec.value()), false);
+                       if (ec) return self->finish(self->failure("write", ec), false);
                        self->do_write();
                      });
 }
@@ -305,11 +305,11 @@ std::optional<std::chrono::steady_clock::time_point> Link::last_ack(
   return now - std::chrono::milliseconds(info.tcpi_last_ack_recv);
 }
 
-std::string Link::failure(const char* what, int error) const {
-  if (error == ETIMEDOUT && options_.liveness.acks_count)
+std::string Link::failure(const char* what, const boost::system::error_code& error) const {
+  if (error == boost::system::errc::timed_out && options_.liveness.acks_count)
     return std::string(what) + ": the peer acknowledged nothing we sent for " +
            std::to_string(options_.liveness.dead_after.count() / 1000) + " s (TCP user timeout)";
-  return std::string(what) + ": " + std::strerror(error);
+  return std::string(what) + ": " + error.message();
 }
 
 void Link::on_tick() {

@@ -115,7 +115,7 @@ class Link : public std::enable_shared_from_this<Link> {
   std::optional<std::chrono::steady_clock::time_point> last_ack(
       std::chrono::steady_clock::time_point now);
   // "read: ..." for a failed system call; says what a TCP user timeout means.
-  std::string failure(const char* what, int error) const;
+  std::string failure(const char* what, const boost::system::error_code& error) const;
   void finish(const std::string& reason, bool by_peer);
 
   boost::asio::ip::tcp::socket socket_;
