@@ -540,6 +540,10 @@ TEST_F(WebsocketSwitch, AVpnWsShapedClientIsAcceptedAndItsSpoofedFramesAreDroppe
   RawClient b(topology_.ns("p2"), host, gw_->rpc_port());
   b.send(vpnws_request(host, "02:00:00:00:00:0b"));
   ASSERT_TRUE(contains(b.receive("\r\n\r\n", 5s), "HTTP/1.1 101")) << b.received();
+  // The 101 leaves before the switch has taken the connection over: until
+  // then a frame for b has nowhere to go.
+  ASSERT_TRUE(wait_until([&] { return switch_status()["peers"].size() == 2; }, 50, 100ms))
+      << to_json(switch_status());
 
   // An unmasked ping (as the client sends after 17 s idle) is answered.
   a.send(std::string("\x89\x04ping", 6));
