@@ -100,7 +100,8 @@ TEST(CjdroutePeer, AcceptsAReferenceClientsRequest) {
 
 TEST(CjdroutePeer, RefusesWrongPasswordTamperingAndStaleCookies) {
   auto wrong = server("other");
-  EXPECT_EQ(*decode(wrong.handle(kPythonRequest, kCookieMs)).get_str("error"), "Auth failed.");
+  EXPECT_EQ(*decode(wrong.handle(kPythonRequest, kCookieMs)).get_str("error"),
+            *real_reply("wrong-password/02-NodeStore_dumpTable-page0.reply").get_str("error"));
   auto s = server("NONE");
   std::string tampered = kPythonRequest;
   tampered.replace(tampered.find("pagei1e"), 7, "pagei2e");
