@@ -1,19 +1,36 @@
-# mnigs on Debian 12: builds the tree and runs mnigsd on the default config.
+# mnigs on Debian 12: a build stage compiles and installs the tree, a runtime
+# stage holds mnigsd, mnigs-cli, the plugins, the web UI, the default config
+# and the Debian packages they need. scripts/docker-test.sh builds and checks it.
 FROM debian:12 AS build
 WORKDIR /src
+# The build packages first, in their own layer: a change to the code does not
+# download them again.
+COPY scripts/deps.sh scripts/deps.sh
+RUN bash -c 'source scripts/deps.sh && install_deps build'
 COPY . .
-RUN bash -c 'source scripts/deps.sh && install_deps build' \
- && cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMNIGS_BUILD_TESTS=OFF \
-    -DCMAKE_INSTALL_PREFIX=/usr \
- && cmake --build /build -j"$(nproc)" \
- && DESTDIR=/out cmake --install /build
+# The runtime packages are derived from what was built (ldd on every ELF file
+# installed, plugins included, and the package owning each library), so the
+# list cannot fall behind the code; a library that no package provides fails
+# the build here.
+RUN bash -c 'source scripts/deps.sh \
+ && build_tree /build -DMNIGS_BUILD_TESTS=OFF -DCMAKE_INSTALL_PREFIX=/usr \
+ && DESTDIR=/out cmake --install /build >/dev/null \
+ && mkdir /manifest \
+ && runtime_library_packages /out >/manifest/packages \
+ && elf_files /out | sed "s|^/out||" >/manifest/elf-files \
+ && echo "runtime libraries from: $(tr "\n" " " </manifest/packages)"'
 
 FROM debian:12
-RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends libsqlite3-0 libcpp-httplib0.11 \
-    libjsoncpp25 libyaml-cpp0.7 libnl-3-200 libnl-route-3-200 libnl-genl-3-200 \
-    iproute2 nftables \
- && rm -rf /var/lib/apt/lists/*
+COPY scripts/deps.sh /tmp/mnigs/deps.sh
+COPY --from=build /manifest/packages /tmp/mnigs/packages
+RUN bash -c 'source /tmp/mnigs/deps.sh && install_deps runtime $(cat /tmp/mnigs/packages)' \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /
-EXPOSE 65533
+COPY --from=build /manifest/elf-files /tmp/mnigs/elf-files
+# Fails the build if an installed binary or plugin misses a library, or a
+# command mnigsd runs (ip, nft, sysctl, sh) is absent.
+RUN bash -c 'source /tmp/mnigs/deps.sh && check_runtime /tmp/mnigs/elf-files' \
+ && rm -rf /tmp/mnigs
+# JSON-RPC, web UI and websocket tunnels; the DHT.
+EXPOSE 65533/tcp 65531/udp
 ENTRYPOINT ["/usr/sbin/mnigsd", "-f", "/etc/mnigs/mnigs.yaml"]

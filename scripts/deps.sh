@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages mnigs needs. Sourced by up.sh and test.sh.
-#   install_deps build   what building mnigsd, mnigs-cli and the plugins needs
-#   install_deps test    that, plus what the unit and system tests need
+# The Debian 12 packages mnigs needs, and the build. Sourced by up.sh,
+# test.sh, demo.sh and the Dockerfile.
+#   install_deps build            what building mnigsd, mnigs-cli and the plugins needs
+#   install_deps test             that, plus what the unit and system tests need
+#   install_deps runtime [PKG..]  what mnigsd runs, plus PKG.. (the libraries that
+#                                 runtime_library_packages found the binaries need)
+#   build_tree DIR [cmake args]   configure and build the tree into DIR
+#   runtime_library_packages DIR  the packages of the shared libraries every ELF
+#                                 file under DIR needs (fails on one not provided)
+#   elf_files DIR                 the ELF files under DIR
+#   check_runtime FILE            every ELF file listed in FILE finds its libraries,
+#                                 every command in MNIGS_RUNTIME_COMMANDS is there
 set -euo pipefail
 
 MNIGS_BUILD_PACKAGES=(
@@ -22,12 +31,33 @@ MNIGS_TEST_PACKAGES=(
   # openssl makes its throwaway certificates.
   iperf3 openvpn openssl
 )
+# What mnigsd runs as child processes, which no library list can show: the
+# tunnel plugins set addresses, routes and NAT with ip, nft and sysctl
+# (plugins/common/command_queue.cpp names these packages in its errors), and
+# hooks run through sh (dash, on every Debian system). The shared libraries are
+# not listed here: the Docker build derives them from the built binaries.
+MNIGS_RUNTIME_COMMANDS=(ip nft sysctl sh)
+MNIGS_RUNTIME_PACKAGES=(iproute2 nftables procps)
 
 install_deps() {
-  local want=("${MNIGS_BUILD_PACKAGES[@]}")
-  [[ "${1:-build}" == test ]] && want+=("${MNIGS_TEST_PACKAGES[@]}")
-  local missing=()
+  local set=${1:-build}
+  (($#)) && shift
+  local want=()
+  case $set in
+    build) want=("${MNIGS_BUILD_PACKAGES[@]}") ;;
+    test) want=("${MNIGS_BUILD_PACKAGES[@]}" "${MNIGS_TEST_PACKAGES[@]}") ;;
+    runtime) want=("${MNIGS_RUNTIME_PACKAGES[@]}" "$@") ;;
+    *)
+      echo "install_deps: unknown package set '$set' (build, test or runtime)" >&2
+      return 2
+      ;;
+  esac
+  local missing=() p
   for p in "${want[@]}"; do
+    if [[ ! $p =~ ^[a-z0-9][a-z0-9+.-]*$ ]]; then
+      echo "install_deps: '$p' is not a Debian package name" >&2
+      return 2
+    fi
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ((${#missing[@]})); then
@@ -45,4 +75,105 @@ build_tree() {
   local top; top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   cmake --build "$dir" -j "$(nproc)"
+}
+
+# elf_files DIR: every regular file under DIR that starts with the ELF magic.
+elf_files() {
+  local f magic
+  while IFS= read -r -d '' f; do
+    magic=$(head -c 4 "$f" | tr -d '\0')
+    [[ $magic == $'\x7fELF' ]] && printf '%s\n' "$f"
+  done < <(find "$1" -type f -print0 | sort -z)
+  return 0
+}
+
+# candidate_paths PATH: the names under which a package may have registered
+# the file ldd found at PATH. ldd names a library by the directory the loader
+# found it in, which on a merged-/usr system may be /usr/lib where the package
+# registered /lib, or a symlink to the file.
+candidate_paths() {
+  local path=$1 real
+  real=$(readlink -f "$path")
+  printf '%s\n' "$path" "$real" "${path#/usr}" "/usr$path" "${real#/usr}" "/usr$real"
+}
+
+# runtime_library_packages DIR: the packages that hold the shared libraries the
+# ELF files under DIR need (ldd: direct and indirect). Fails, naming the file and
+# the library, when a library is not found or belongs to no package.
+runtime_library_packages() {
+  local dir=${1%/} f line path bad=0
+  local -A needed_by=() owner_of=() owners=()
+  local files; files=$(elf_files "$dir")
+  if [[ -z $files ]]; then
+    echo "runtime_library_packages: no ELF files under $dir" >&2
+    return 1
+  fi
+  while IFS= read -r f; do
+    while read -r line; do
+      case $line in
+        *"=> not found"*)
+          echo "$f needs ${line%% =>*}, which the loader does not find: install the package that has it" >&2
+          bad=1
+          continue
+          ;;
+        *"=> /"*) path=${line#*=> } ;;
+        /*) path=$line ;;  # the dynamic loader itself
+        *) continue ;;     # linux-vdso, or a static file
+      esac
+      path=${path%% (0x*}
+      [[ $path == "$dir"/* ]] && continue  # one of ours, in the same tree
+      needed_by[$path]=$f
+    done < <(ldd "$f" 2>&1)
+  done <<<"$files"
+  ((${#needed_by[@]})) || return "$bad"
+  # One dpkg-query for every name of every library: it reads the whole
+  # database each time it runs.
+  local candidates; candidates=$(for path in "${!needed_by[@]}"; do candidate_paths "$path"; done | sort -u)
+  while IFS= read -r line; do
+    [[ $line == diversion* || $line != *": /"* ]] && continue
+    local pkg=${line%%: /*}  # "libc6:amd64: /lib/..." or "pkg1, pkg2: /usr/..."
+    pkg=${pkg%%,*}
+    owner_of[/${line#*: /}]=${pkg%%:*}
+  done < <(mapfile -t c <<<"$candidates"; dpkg-query -S "${c[@]}" 2>/dev/null || true)
+  for path in "${!needed_by[@]}"; do
+    local found=
+    while IFS= read -r f; do
+      [[ -n ${owner_of[$f]:-} ]] && { found=${owner_of[$f]}; break; }
+    done < <(candidate_paths "$path")
+    if [[ -z $found ]]; then
+      echo "${needed_by[$path]} needs $path, which no Debian package provides: a runtime image could not install it" >&2
+      bad=1
+      continue
+    fi
+    owners[$found]=1
+  done
+  ((bad == 0)) || return 1
+  printf '%s\n' "${!owners[@]}" | sort
+}
+
+# check_runtime FILE: every ELF file listed in FILE (one path a line) exists and
+# finds all its shared libraries, and every command mnigsd runs is installed.
+check_runtime() {
+  local f line bad=0 c
+  while IFS= read -r f; do
+    [[ -n $f ]] || continue
+    if [[ ! -f $f ]]; then
+      echo "check_runtime: $f is listed but not installed" >&2
+      bad=1
+      continue
+    fi
+    while read -r line; do
+      if [[ $line == *"=> not found"* ]]; then
+        echo "check_runtime: $f needs ${line%% =>*}, which no installed package provides" >&2
+        bad=1
+      fi
+    done < <(ldd "$f" 2>&1)
+  done <"$1"
+  for c in "${MNIGS_RUNTIME_COMMANDS[@]}"; do
+    if ! command -v "$c" >/dev/null; then
+      echo "check_runtime: mnigsd runs $c, which is not installed: add its package to MNIGS_RUNTIME_PACKAGES in scripts/deps.sh" >&2
+      bad=1
+    fi
+  done
+  ((bad == 0))
 }
