@@ -8,13 +8,14 @@ WORKDIR /src
 COPY scripts/deps.sh scripts/deps.sh
 RUN bash -c 'source scripts/deps.sh && install_deps build'
 COPY . .
+# Installed stripped: the debug information would double the image.
 # The runtime packages are derived from what was built (ldd on every ELF file
 # installed, plugins included, and the package owning each library), so the
 # list cannot fall behind the code; a library that no package provides fails
 # the build here.
 RUN bash -c 'source scripts/deps.sh \
  && build_tree /build -DMNIGS_BUILD_TESTS=OFF -DCMAKE_INSTALL_PREFIX=/usr \
- && DESTDIR=/out cmake --install /build >/dev/null \
+ && DESTDIR=/out cmake --install /build --strip >/dev/null \
  && mkdir /manifest \
  && runtime_library_packages /out >/manifest/packages \
  && elf_files /out | sed "s|^/out||" >/manifest/elf-files \
