@@ -30,6 +30,8 @@ MNIGS_TEST_PACKAGES=(
   # The tunnel benchmark: iperf3 measures, openvpn is the reference tunnel,
   # openssl makes its throwaway certificates.
   iperf3 openvpn openssl
+  # System test 11 runs the vpn-ws switch behind the real nginx.
+  nginx
 )
 # What mnigsd runs as child processes, which no library list can show: the
 # tunnel plugins set addresses, routes and NAT with ip, nft and sysctl
