@@ -317,7 +317,7 @@ make_conf sub "static.peers=$gw_mesh"
 declare -A daemon_pid
 for n in gw relay sub; do
   say "starting mnigsd in $(ns "$n")"
-  spawn "mnigsd ($n)" "$tmp/$n.log" "$n" "$build/core/mnigsd" -f "$tmp/$n.yaml"
+  spawn "mnigsd ($n)" "$tmp/$n.log" "$n" "$build/daemon/mnigsd" -f "$tmp/$n.yaml"
   daemon_pid[$n]=${procs[-1]%% *}
 done
 for n in gw relay sub; do

@@ -22,4 +22,4 @@ cp "$top/conf/mnigs.yaml" "$conf"
 
 echo "== mnigsd on http://127.0.0.1:65533 (config $conf); try in another shell:"
 echo "   $build/cli/mnigs-cli -f $conf --status"
-exec "$build/core/mnigsd" -f "$conf"
+exec "$build/daemon/mnigsd" -f "$conf"

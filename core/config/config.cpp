@@ -4,6 +4,8 @@
 #include "config/yaml_edit.hpp"
 #include "util/text.hpp"
 
+#include <unistd.h>
+
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -176,6 +178,14 @@ std::string dump_config(const Schema& schema, const Json::Value& values,
     }
   }
   return out.str();
+}
+
+std::string node_name(const Config& config) {
+  std::string name = config.get_string("main", "name");
+  if (!name.empty()) return name;
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) == 0 && host[0]) return host;
+  return "mnigs";
 }
 
 }  // namespace mnigs

@@ -96,4 +96,7 @@ class ConfigHolder {
   std::shared_ptr<const Config> current_;
 };
 
+// The name this node shows: main.name, or the host name when that is empty.
+std::string node_name(const Config& config);
+
 }  // namespace mnigs

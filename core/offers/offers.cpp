@@ -3,7 +3,6 @@
 #include "gateway/sessions.hpp"
 #include "os/interfaces.hpp"
 #include "plugin_host/host.hpp"
-#include "rpc/methods/methods.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
 #include "util/json_text.hpp"

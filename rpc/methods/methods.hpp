@@ -4,6 +4,7 @@
 #pragma once
 
 #include "config/config_edit.hpp"
+#include "config/config_runtime.hpp"
 #include "plugin_host/host.hpp"
 #include "rpc/dispatcher.hpp"
 #include "rpc/registry.hpp"
@@ -22,18 +23,6 @@ class SessionManager;
 class ConnectionManager;
 class Scanner;
 class OfferService;
-
-// The running config plus what is needed to change it.
-struct ConfigRuntime {
-  ConfigHolder holder;
-  Schema schema;
-  std::mutex write_mutex;                   // one setConfig at a time
-  std::set<std::string> restart_pending;    // keys written to the file, not yet in effect
-  // Called with the live changes after a new snapshot is in place.
-  std::function<void(const std::vector<ConfigChange>&)> on_live_change;
-
-  explicit ConfigRuntime(std::shared_ptr<const Config> initial) : holder(std::move(initial)) {}
-};
 
 struct CoreServices {
   ConfigRuntime& config;
@@ -65,8 +54,5 @@ void register_dht_methods(MethodRegistry& registry, CoreServices& core);
 
 // True when a call carries no params (absent, {} or []).
 bool no_params(const Json::Value& params);
-
-// The name this node shows: main.name, or the host name when that is empty.
-std::string node_name(const Config& config);
 
 }  // namespace mnigs

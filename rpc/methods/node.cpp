@@ -10,14 +10,6 @@
 
 namespace mnigs {
 
-std::string node_name(const Config& config) {
-  std::string name = config.get_string("main", "name");
-  if (!name.empty()) return name;
-  char host[256] = {0};
-  if (gethostname(host, sizeof host - 1) == 0 && host[0]) return host;
-  return "mnigs";
-}
-
 namespace {
 
 Json::Value strings(const std::vector<std::string>& list) {
