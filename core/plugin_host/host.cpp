@@ -132,7 +132,9 @@ class PluginHost::Context final : public PluginContext {
   void run(std::vector<std::string> argv, std::string input, std::chrono::milliseconds timeout,
            std::function<void(CommandOutcome)> done) override {
     log_.debug("run: ", join(argv, " "));
-    os::Command command{std::move(argv), std::move(input), timeout, {}};
+    // Plugins tell outcomes apart by the tools' messages ("File exists",
+    // "No such process"): those must not depend on the daemon's locale.
+    os::Command command{std::move(argv), std::move(input), timeout, {{"LC_ALL", "C"}}};
     std::weak_ptr<Record> weak = record_;
     PluginHost& host = host_;
     auto strand = strand_;

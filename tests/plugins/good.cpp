@@ -30,6 +30,15 @@ class Good final : public mnigs::DiscoveryPlugin {
           problem_ = params["error"].asString();
           r.result(true);
         });
+    // Runs argv through the host and answers with what it printed.
+    ctx_.register_method("run", mnigs::Access::admin,
+                         [this](const Json::Value& params, const mnigs::CallInfo&,
+                                mnigs::Responder r) {
+                           std::vector<std::string> argv;
+                           for (const auto& a : params) argv.push_back(a.asString());
+                           ctx_.run(argv, "", std::chrono::seconds(5),
+                                    [r](mnigs::CommandOutcome o) { r.result(o.out); });
+                         });
     ctx_.register_method("remember", mnigs::Access::admin,
                          [this](const Json::Value& params, const mnigs::CallInfo&,
                                 mnigs::Responder r) {

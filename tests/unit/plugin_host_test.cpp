@@ -13,8 +13,10 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 
+#include <cstdlib>
 #include <future>
 #include <map>
+#include <optional>
 #include <thread>
 
 namespace mnigs {
@@ -170,6 +172,24 @@ TEST_F(PluginHostTest, APluginThatCannotDoItsWorkIsListedDegradedWithTheReason) 
   good = find("test_good.so");
   EXPECT_EQ(good["state"], "running");
   EXPECT_EQ(good["error"], "");
+}
+
+TEST_F(PluginHostTest, PluginCommandsRunInTheCLocale) {
+  // A daemon started under another locale: the tools a plugin runs must
+  // still say "File exists", not "Die Datei existiert bereits".
+  std::map<std::string, std::optional<std::string>> saved;
+  for (const char* name : {"LC_ALL", "LANG"}) {
+    const char* v = std::getenv(name);
+    saved[name] = v ? std::optional<std::string>(v) : std::nullopt;
+    ::setenv(name, "de_DE.UTF-8", 1);
+  }
+  start_host();
+  Json::Value argv(Json::arrayValue);
+  for (const char* a : {"sh", "-c", "printf %s \"$LC_ALL\""}) argv.append(a);
+  auto r = rpc("good.run", argv);
+  for (const auto& [name, value] : saved)
+    value ? ::setenv(name.c_str(), value->c_str(), 1) : ::unsetenv(name.c_str());
+  EXPECT_EQ(r["result"].asString(), "C") << r.toStyledString();
 }
 
 TEST_F(PluginHostTest, ThrowingMethodFailsThePluginNotTheDaemon) {

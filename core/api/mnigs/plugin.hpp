@@ -65,7 +65,8 @@ class PluginContext {
   // strand. Commands run one after another in the order they were given, so a
   // plugin may hand over a whole sequence at once (as stop() must: it has no
   // completion). This is how plugins reach ip(8), nft(8) and other tools;
-  // tests substitute it.
+  // tests substitute it. Commands run with LC_ALL=C, so what they write
+  // (e.g. "File exists") is the same whatever the daemon's locale.
   virtual void run(std::vector<std::string> argv, std::string input,
                    std::chrono::milliseconds timeout,
                    std::function<void(CommandOutcome)> done) = 0;
