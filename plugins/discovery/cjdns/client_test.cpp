@@ -8,7 +8,6 @@
 #include <boost/asio/ip/udp.hpp>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <plugin_fakes.hpp>
 #include <set>
@@ -16,6 +15,7 @@
 #include "admin_protocol.hpp"
 #include "collector.hpp"
 #include "keys.hpp"
+#include "real_replies.hpp"
 #include "settings.hpp"
 
 extern "C" const struct mnigs_plugin_info* mnigs_plugin_info();
@@ -213,14 +213,6 @@ TEST_F(CjdnsAdminTest, PagesThroughTableAndPeers) {
   for (const auto& cand : c.nodes.candidates) nodes.insert(cand.node);
   EXPECT_EQ(nodes, std::set<std::string>(kKeys.begin(), kKeys.end()));
   EXPECT_TRUE(malformed.empty());
-}
-
-Value real_reply(const std::string& file) {
-  std::ifstream in(std::string(MNIGS_CJDNS_TESTDATA) + "/admin-v21.1/" + file, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto v = bencode::decode(bytes, nullptr);
-  EXPECT_TRUE(v) << file;
-  return v.value_or(Value::dict());
 }
 
 TEST_F(CjdnsAdminTest, PagesThroughTheRealCjdroutesRepliesToTheEmptyLastPage) {

@@ -3,9 +3,9 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
 #include <map>
+
+#include "real_replies.hpp"
 
 namespace mnigs::cjdns {
 namespace {
@@ -48,16 +48,6 @@ std::map<std::string, Candidate> by_address(const NodesFound& f) {
   std::map<std::string, Candidate> out;
   for (const auto& c : f.candidates) out[c.address] = c;
   return out;
-}
-
-// Replies of the real cjdroute v21.1 (testdata/README.md).
-Value real_reply(const std::string& file) {
-  std::ifstream in(std::string(MNIGS_CJDNS_TESTDATA) + "/admin-v21.1/" + file, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::string why;
-  auto v = bencode::decode(bytes, &why);
-  EXPECT_TRUE(v) << file << ": " << why;
-  return v.value_or(Value::dict());
 }
 
 std::vector<Value> real_entries(const std::string& folder, const std::vector<std::string>& files,
