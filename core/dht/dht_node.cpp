@@ -404,6 +404,7 @@ struct DhtNode::Impl : std::enable_shared_from_this<Impl> {
       if (ec) return;
       if (auto self = weak.lock(); self && self->running_) {
         self->rejoin();
+        self->follow_growth();
         self->schedule_rejoin();
       }
     });
@@ -448,6 +449,37 @@ struct DhtNode::Impl : std::enable_shared_from_this<Impl> {
         " bootstrap node(s) again that the routing table does not hold");
     for (const auto& e : ping)
       runner_->bootstrap(dht::SockAddr(e.data(), static_cast<socklen_t>(e.size())));
+  }
+
+  // The DHT stores a value at the nodes nearest its key that the putter
+  // knows when it puts, and a listener listens at the nearest it knows. While
+  // the DHT of a mesh is still forming (nodes joining along a chain, two
+  // parts of a mesh joining up), the two views differ: the offer sits at
+  // nodes that are no longer the nearest, and listeners would not hear of it
+  // before the next refresh, ttl/2 on. So whenever our routing table holds
+  // more nodes than it ever did, our offer is put again (it lands at the
+  // nearest nodes we now know) and the key is asked for once (a get reaches
+  // more nodes than the listen does). A table that stopped growing costs
+  // nothing more.
+  void follow_growth() {
+    std::size_t good = 0;
+    {
+      std::lock_guard lock(mutex_);
+      good = runner_->getNodesStats(AF_INET).good_nodes +
+             runner_->getNodesStats(AF_INET6).good_nodes;
+    }
+    if (good <= most_good_nodes_) return;
+    most_good_nodes_ = good;
+    log(LogLevel::debug, "routing table grew to ", good, " good nodes",
+        published_ ? "; offer put again" : "", listen_token_ ? "; offers asked for" : "");
+    if (published_) put_offer();
+    if (listen_token_) {
+      dht::GetCallback on_values = [this](const std::vector<std::shared_ptr<dht::Value>>& values) {
+        return heard(values, false);
+      };
+      runner_->get(offer_key(), std::move(on_values), dht::DoneCallbackSimple{},
+                   dht::Value::TypeFilter(offer_value_type_id));
+    }
   }
 
   // ---- publishing (executor) ----
@@ -805,6 +837,7 @@ struct DhtNode::Impl : std::enable_shared_from_this<Impl> {
   boost::asio::steady_timer rejoin_timer_;
   std::set<std::pair<std::string, std::uint16_t>> configured_;  // from Options::bootstrap
   std::pair<std::string, std::uint16_t> rejoin_cursor_;         // last endpoint rejoin() saw
+  std::size_t most_good_nodes_ = 0;  // the routing table's high-water mark (follow_growth)
 
   // ---- atomics: written by DHT threads or read by status() ----
   std::atomic<bool> running_{false}, listening_{false}, publishing_{false};
