@@ -115,24 +115,26 @@ void Daemon::start() {
   std::string id_warning;
   std::string node_id = load_or_create_node_id(initial->data_dir(), &id_warning);
   if (!id_warning.empty()) log_.warn(id_warning);
-  offers_ = std::make_unique<OfferService>(io_, config_->holder, *store_, *plugins_, *sessions_);
+  dht_ = std::make_unique<DhtService>(io_, config_->holder, *store_, *plugins_, *sessions_);
   scanner_ = std::make_unique<Scanner>(
       io_, config_->holder, *store_, *plugins_, *events_, node_id,
       [this](const std::string& address, std::uint16_t dht_port) {
-        offers_->bootstrap(address, dht_port);
+        dht_->bootstrap(address, dht_port);
       });
+  gateways_ = std::make_unique<GatewayList>(*store_, io_.get_executor());
   services_ = std::make_unique<CoreServices>(
       CoreServices{*config_, *plugins_, *dispatcher_, *http_, *store_, *sessions_, *connection_,
-                   *scanner_, *offers_, std::chrono::steady_clock::now(), node_id});
+                   *scanner_, *gateways_, *dht_, std::chrono::steady_clock::now(), node_id});
   register_node_methods(registry_, *services_);
   register_config_methods(registry_, *services_);
   register_session_methods(registry_, *services_);
   register_scan_methods(registry_, *services_);
+  register_gateway_list_methods(registry_, *services_);
   register_dht_methods(registry_, *services_);
   plugins_->start(std::move(libraries_));
   plugins_->when_started([this] {
     resume();
-    offers_->start();
+    dht_->start();
     scanner_->start();
   });
 
@@ -149,7 +151,7 @@ void Daemon::on_live_change(const std::vector<ConfigChange>& changes) {
     log_.info("config: ", c.dotted(), " changed");
     if (c.section == "daemon" && c.key == "logLevel") apply_log_level(*config);
     if (c.section == "scan" && c.key == "interval") scanner_->interval_changed();
-    if (c.section == "gateway") offers_->gateway_changed();
+    if (c.section == "gateway") dht_->gateway_changed();
     if (config_->schema.section(c.section) && config_->schema.section(c.section)->owner != "core")
       plugins_->config_changed(c.section);
     events_->publish("config.changed", Json::Value(c.dotted()));
@@ -238,7 +240,7 @@ int Daemon::run() {
   for (auto& t : pool) t.join();
   // The DHT node runs on a thread of its own: it withdraws this gateway's
   // offer and saves its routing table now, before the store closes.
-  if (offers_) offers_->stop();
+  if (dht_) dht_->stop();
   if (store_) store_->flush();
   if (!token_file_.empty()) ::unlink(token_file_.c_str());
   log_.info("mnigsd stopped");

@@ -2,8 +2,10 @@
 #pragma once
 
 #include "config/startup.hpp"
+#include "dht/service.hpp"
 #include "events/event_bus.hpp"
 #include "gateway/sessions.hpp"
+#include "gateways/gateway_list.hpp"
 #include "hooks/hooks.hpp"
 #include "log/log.hpp"
 #include "plugin_host/host.hpp"
@@ -11,7 +13,6 @@
 #include "rpc/http_server.hpp"
 #include "rpc/methods/methods.hpp"
 #include "rpc/registry.hpp"
-#include "offers/offers.hpp"
 #include "scanner/scanner.hpp"
 #include "store/store.hpp"
 #include "subscriber/connection.hpp"
@@ -69,8 +70,9 @@ class Daemon {
   std::unique_ptr<Hooks> hooks_;
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<ConnectionManager> connection_;
-  std::unique_ptr<OfferService> offers_;
+  std::unique_ptr<DhtService> dht_;
   std::unique_ptr<Scanner> scanner_;
+  std::unique_ptr<GatewayList> gateways_;
   std::unique_ptr<CoreServices> services_;
   std::string token_;
   std::string token_file_;

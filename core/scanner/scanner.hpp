@@ -5,7 +5,8 @@
 // scan.interval seconds. Progress goes out as events ("scan.started",
 // "scan.progress", "scan.node", "scan.finished"). Between scans it asks the
 // discovery plugins every 30 s whether their daemons are there, so that the
-// suites this node offers name only networks it is really on.
+// suites this node offers name only networks it is really on. What scans
+// found is read back by the gateway list (core/gateways).
 //
 // Everything runs on the scanner's own strand; RPC handlers reach it through
 // the asynchronous calls below.
@@ -59,10 +60,6 @@ class Scanner {
   void start_scan(std::function<void(Json::Value)> done);
   // scanStatus: progress of the running scan, or the outcome of the last.
   void status(std::function<void(Json::Value)> done);
-  // listNodes / listGateways, from the database. listGateways merges the
-  // offers heard in the DHT: "source" is "scan", "dht" or "scan+dht".
-  void list(bool gateways_only, std::function<void(Json::Value)> done,
-            std::function<void(std::string)> failed);
 
  private:
   // A node that answered, as the scan merges what it learns.

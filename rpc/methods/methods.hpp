@@ -22,7 +22,8 @@ class Store;
 class SessionManager;
 class ConnectionManager;
 class Scanner;
-class OfferService;
+class GatewayList;
+class DhtService;
 
 struct CoreServices {
   ConfigRuntime& config;
@@ -33,7 +34,8 @@ struct CoreServices {
   SessionManager& sessions;
   ConnectionManager& connection;
   Scanner& scanner;
-  OfferService& offers;
+  GatewayList& gateways;
+  DhtService& dht;
   std::chrono::steady_clock::time_point started;
   std::string node_id;  // nodeInfo's id: this node's stable identity
 };
@@ -46,8 +48,10 @@ void register_config_methods(MethodRegistry& registry, CoreServices& core);
 // disconnect, listSessions (admin).
 void register_session_methods(MethodRegistry& registry, CoreServices& core);
 
-// startScan, scanStatus, listNodes, listGateways (admin).
+// startScan, scanStatus (admin).
 void register_scan_methods(MethodRegistry& registry, CoreServices& core);
+// listNodes, listGateways (admin).
+void register_gateway_list_methods(MethodRegistry& registry, CoreServices& core);
 
 // dhtStatus (admin).
 void register_dht_methods(MethodRegistry& registry, CoreServices& core);

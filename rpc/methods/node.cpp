@@ -1,6 +1,6 @@
 // nodeInfo, status and listPlugins.
+#include "dht/service.hpp"
 #include "gateway/sessions.hpp"
-#include "offers/offers.hpp"
 #include "os/interfaces.hpp"
 #include "rpc/http_server.hpp"
 #include "rpc/methods/methods.hpp"
@@ -46,7 +46,7 @@ void register_node_methods(MethodRegistry& registry, CoreServices& core) {
                  r["plugins"] = strings(core.plugins.running());
                  // The DHT identity (public key id) and port, so that a
                  // scanner can join the DHT through this node.
-                 if (Json::Value dht = core.offers.node_info(); !dht.isNull()) r["dht"] = dht;
+                 if (Json::Value dht = core.dht.node_info(); !dht.isNull()) r["dht"] = dht;
                  if (!gateway) return reply.result(r);
                  // A gateway's offer: what each payment method asks, and how
                  // full it is.

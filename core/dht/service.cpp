@@ -1,6 +1,7 @@
-#include "offers/offers.hpp"
+#include "dht/service.hpp"
 
 #include "gateway/sessions.hpp"
+#include "gateways/gateway_list.hpp"
 #include "os/interfaces.hpp"
 #include "plugin_host/host.hpp"
 #include "store/sqlite.hpp"
@@ -32,7 +33,7 @@ std::int64_t unix_now() {
 
 }  // namespace
 
-OfferService::OfferService(boost::asio::io_context& io, const ConfigHolder& config, Store& store,
+DhtService::DhtService(boost::asio::io_context& io, const ConfigHolder& config, Store& store,
                            PluginHost& plugins, SessionManager& sessions)
     : io_(io),
       config_(config),
@@ -42,9 +43,9 @@ OfferService::OfferService(boost::asio::io_context& io, const ConfigHolder& conf
       strand_(boost::asio::make_strand(io)),
       refresh_timer_(strand_) {}
 
-OfferService::~OfferService() { stop(); }
+DhtService::~DhtService() { stop(); }
 
-void OfferService::start() {
+void DhtService::start() {
   auto config = config_.get();
   // Offers heard by an earlier run may have been withdrawn since: hear them anew.
   store_.post([](sqlite3* db) { exec(db, "DELETE FROM dht_offers"); });
@@ -90,7 +91,7 @@ void OfferService::start() {
   });
 }
 
-void OfferService::stop() {
+void DhtService::stop() {
   if (!thread_.joinable()) return;
   running_ = false;
   // The node's stop() withdraws our offer and saves the routing table.
@@ -104,13 +105,13 @@ void OfferService::stop() {
   thread_.join();
 }
 
-void OfferService::gateway_changed() {
+void DhtService::gateway_changed() {
   boost::asio::post(strand_, [this] {
     if (running_) refresh();
   });
 }
 
-void OfferService::bootstrap(const std::string& address, std::uint16_t port) {
+void DhtService::bootstrap(const std::string& address, std::uint16_t port) {
   if (!node_) return;
   if (port == 0) port = port_;
   {
@@ -125,7 +126,7 @@ void OfferService::bootstrap(const std::string& address, std::uint16_t port) {
   node_->bootstrap(address, port);  // thread-safe; repeats are ignored
 }
 
-Json::Value OfferService::node_info() const {
+Json::Value DhtService::node_info() const {
   if (!running_) return Json::Value();
   Json::Value v(Json::objectValue);
   v["id"] = node_->node_id();
@@ -133,7 +134,7 @@ Json::Value OfferService::node_info() const {
   return v;
 }
 
-void OfferService::status(std::function<void(Json::Value)> done) const {
+void DhtService::status(std::function<void(Json::Value)> done) const {
   if (!node_) {
     Json::Value v(Json::objectValue);
     v["running"] = false;
@@ -153,7 +154,7 @@ void OfferService::status(std::function<void(Json::Value)> done) const {
   done(v);
 }
 
-void OfferService::refresh() {
+void DhtService::refresh() {
   refresh_timer_.expires_after(refresh_interval);
   refresh_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec && running_) refresh();
@@ -177,15 +178,9 @@ void OfferService::refresh() {
   offer.max_connections = static_cast<std::uint32_t>(config->get_int("gateway", "maxConnections"));
   offer.ipv6 = !config->get_string("daemon", "listenIpv6").empty() && os::has_routable_ipv6();
   plugins_.payment_terms([this, offer](Json::Value terms) mutable {
-    bool any = false;
-    for (const auto& method : terms.getMemberNames()) {
-      const Json::Value& t = terms[method];
-      if (!t["price"].isNumeric()) continue;
-      if (!any || t["price"].asDouble() < offer.price) {
-        offer.price = t["price"].asDouble();
-        offer.currency = t["currency"].isString() ? t["currency"].asString() : "";
-        any = true;
-      }
+    if (auto cheapest = cheapest_price(terms)) {
+      offer.price = cheapest->price.asDouble();
+      offer.currency = cheapest->currency;
     }
     sessions_.list([this, offer](Json::Value sessions) mutable {
       offer.sessions = sessions.size();
@@ -194,7 +189,7 @@ void OfferService::refresh() {
   });
 }
 
-void OfferService::publish(GatewayOffer offer) {
+void DhtService::publish(GatewayOffer offer) {
   if (!running_ || !config_.get()->get_bool("gateway", "enabled")) return;
   if (offer.suites.empty()) {
     log_.debug("no suites to offer yet; not publishing");
@@ -208,7 +203,7 @@ void OfferService::publish(GatewayOffer offer) {
   });
 }
 
-void OfferService::on_offers(std::vector<GatewayOffer> offers, bool expired) {
+void DhtService::on_offers(std::vector<GatewayOffer> offers, bool expired) {
   // On the DHT thread: hand the verified offers to the store.
   const std::int64_t now = unix_now();
   store_.post([offers = std::move(offers), expired, now](sqlite3* db) {

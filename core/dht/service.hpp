@@ -1,8 +1,9 @@
-// Gateway offers through the DHT: runs the DHT node (core/dht) on a thread of
+// The daemon's DHT service: runs the DHT node (dht_node.hpp) on a thread of
 // its own, publishes this gateway's signed offer while gateway.enabled is
 // true (refreshed, withdrawn when it goes false and at shutdown), keeps the
-// verified offers it hears in SQLite for listGateways, and bootstraps from
-// what discovery and scans find.
+// verified offers it hears in SQLite for the gateway list (core/gateways),
+// and bootstraps from what discovery and scans find. Part of mnigs_core, not
+// of mnigs_dht: it uses the store, the plugin host and the sessions.
 #pragma once
 
 #include "config/config.hpp"
@@ -29,13 +30,13 @@ class Store;
 class PluginHost;
 class SessionManager;
 
-class OfferService {
+class DhtService {
  public:
-  OfferService(boost::asio::io_context& io, const ConfigHolder& config, Store& store,
+  DhtService(boost::asio::io_context& io, const ConfigHolder& config, Store& store,
                PluginHost& plugins, SessionManager& sessions);
-  ~OfferService();  // stop()
-  OfferService(const OfferService&) = delete;
-  OfferService& operator=(const OfferService&) = delete;
+  ~DhtService();  // stop()
+  DhtService(const DhtService&) = delete;
+  DhtService& operator=(const DhtService&) = delete;
 
   // When dht.enabled: starts the DHT node on its own thread (creating the
   // identity the first time takes a few seconds there, not here). Never
