@@ -1,6 +1,7 @@
 #include "scanner/scanner.hpp"
 
 #include "peer/rpc_client.hpp"
+#include "scanner/found.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
 #include "util/json_text.hpp"
@@ -25,35 +26,6 @@ constexpr auto survey_interval = 30s;
 // scan.progress events at most this often.
 constexpr auto progress_interval = 200ms;
 
-Json::Value strings(const std::vector<std::string>& list) {
-  Json::Value out(Json::arrayValue);
-  for (const auto& s : list) out.append(s);
-  return out;
-}
-
-Json::Value strings(const std::set<std::string>& list) {
-  return strings(std::vector<std::string>(list.begin(), list.end()));
-}
-
-bool short_string(const Json::Value& v, std::size_t max) {
-  return v.isString() && v.asString().size() <= max;
-}
-
-// nodeInfo replies come from anyone on the mesh: take only well-formed ones.
-std::string check_node_info(const Json::Value& info) {
-  if (!info.isObject()) return "nodeInfo is not an object";
-  if (!short_string(info["id"], 128) || info["id"].asString().empty())
-    return "nodeInfo has no id";
-  if (!short_string(info["name"], 256)) return "nodeInfo has no name";
-  if (!info["gateway"].isBool()) return "nodeInfo has no gateway flag";
-  if (!info["suites"].isArray() || info["suites"].size() > 1024) return "nodeInfo has no suites";
-  for (const auto& s : info["suites"])
-    if (!short_string(s, 128)) return "nodeInfo has a suite that is not a short string";
-  if (info.isMember("payments") && !info["payments"].isObject())
-    return "nodeInfo payments is not an object";
-  return "";
-}
-
 }  // namespace
 
 Scanner::Scanner(boost::asio::io_context& io, const ConfigHolder& config, Store& store,
@@ -68,7 +40,15 @@ Scanner::Scanner(boost::asio::io_context& io, const ConfigHolder& config, Store&
       address_seen_(std::move(address_seen)),
       strand_(boost::asio::make_strand(io)),
       timer_(strand_),
-      survey_timer_(strand_) {}
+      survey_timer_(strand_),
+      change_timer_(strand_) {}
+
+std::vector<std::uint16_t> Scanner::scan_ports() const {
+  std::vector<std::uint16_t> ports;
+  for (const auto& p : config_.get()->get_list("daemon", "scanports"))
+    ports.push_back(static_cast<std::uint16_t>(std::stoul(p)));
+  return ports;
+}
 
 std::int64_t Scanner::wall() const {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -91,6 +71,9 @@ void Scanner::start() {
       },
       [this](std::string) { arm_timer(first_delay()); });
   boost::asio::post(strand_, [this] { survey(); });
+  changed_subscription_ = events_.subscribe(
+      "discovery.changed",
+      [this](const std::string&, const Json::Value&) { on_discovery_changed(); }, strand_);
 }
 
 void Scanner::survey() {
@@ -132,7 +115,10 @@ void Scanner::stop() {
     stopped_ = true;
     timer_.cancel();
     survey_timer_.cancel();
+    change_timer_.cancel();
+    events_.unsubscribe(changed_subscription_);
     queue_.clear();
+    reprobe_.reset();
   });
 }
 
@@ -223,11 +209,6 @@ void Scanner::begin(bool background) {
 
 void Scanner::on_discovered(std::uint64_t scan, std::vector<PluginHost::Discovered> reports) {
   if (scan != scan_ || !running_ || stopped_) return;
-  auto config = config_.get();
-  std::vector<std::uint16_t> ports;
-  for (const auto& p : config->get_list("daemon", "scanports"))
-    ports.push_back(static_cast<std::uint16_t>(std::stoul(p)));
-
   std::vector<scan::Report> plan_input;
   for (auto& r : reports) {
     if (!r.found.error.empty()) {
@@ -244,7 +225,10 @@ void Scanner::on_discovered(std::uint64_t scan, std::vector<PluginHost::Discover
     }
     plan_input.push_back({r.network, std::move(r.found)});
   }
-  scan::Plan plan = scan::plan(plan_input, ports);
+  scan::Plan plan = scan::plan(plan_input, scan_ports());
+  probed_addresses_.clear();
+  for (const auto& t : plan.targets)
+    probed_addresses_.insert(t.addresses.begin(), t.addresses.end());
   if (address_seen_)
     for (const auto& t : plan.targets)
       for (const auto& a : t.addresses) address_seen_(a, 0);
@@ -286,7 +270,7 @@ void Scanner::on_reply(std::uint64_t scan, std::shared_ptr<Probe> p, const std::
                        std::chrono::steady_clock::time_point sent, const Json::Value* info,
                        const std::string& failure) {
   if (scan != scan_ || stopped_) return;  // a stale answer from a cancelled scan
-  std::string problem = info ? check_node_info(*info) : failure;
+  std::string problem = info ? scan::check_node_info(*info) : failure;
   if (!problem.empty()) {
     log_.debug("scan ", scan, ": ", address, " port ", p->target.port, ": ", problem);
     if (p->next_address < p->target.addresses.size()) return probe(scan, p);
@@ -294,37 +278,18 @@ void Scanner::on_reply(std::uint64_t scan, std::shared_ptr<Probe> p, const std::
     const auto& t = p->target;
     const std::string id = (*info)["id"].asString();
     auto [it, fresh] = found_.try_emplace(id);
-    Found& f = it->second;
-    if (fresh) {
-      f.id = id;
-      f.name = (*info)["name"].asString();
-      f.address = address;
-      f.port = t.port;
-      f.gateway = (*info)["gateway"].asBool();
-      f.info = *info;
-      f.rtt_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::steady_clock::now() - sent)
-                     .count();
-    }
-    for (const auto& a : t.addresses)
-      if (std::find(f.addresses.begin(), f.addresses.end(), a) == f.addresses.end())
-        f.addresses.push_back(a);
-    f.networks.insert(t.networks.begin(), t.networks.end());
-    for (const auto& [n, mid] : t.mesh_ids) f.mesh_ids[n] = mid;
+    scan::Found& f = it->second;
+    scan::merge_reply(f, fresh, t, address, *info,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - sent)
+                          .count());
     if (fresh && address_seen_ && (*info)["dht"]["port"].isUInt() &&
         (*info)["dht"]["port"].asUInt() > 0 && (*info)["dht"]["port"].asUInt() < 65536)
       address_seen_(address, static_cast<std::uint16_t>((*info)["dht"]["port"].asUInt()));
     if (fresh) {
       log_.debug("scan ", scan, ": found ", f.name, " at ", address, " port ", t.port,
                  f.gateway ? " (gateway)" : "");
-      Json::Value e(Json::objectValue);
-      e["scan"] = static_cast<Json::UInt64>(scan);
-      e["id"] = f.id;
-      e["name"] = f.name;
-      e["address"] = f.address;
-      e["port"] = f.port;
-      e["gateway"] = f.gateway;
-      events_.publish("scan.node", e);
+      events_.publish("scan.node", scan::node_event(f, scan));
     }
   }
   ++probed_;
@@ -353,7 +318,7 @@ void Scanner::finish(std::uint64_t scan) {
                            " gateway(s) in ", seconds_, " s"));
 
   // One transaction: the list a user reads is never half of one scan.
-  auto nodes = std::make_shared<std::vector<Found>>();
+  auto nodes = std::make_shared<std::vector<scan::Found>>();
   for (auto& [id, f] : found_) nodes->push_back(f);
   auto links = links_;
   auto networks = link_networks_;
@@ -363,31 +328,7 @@ void Scanner::finish(std::uint64_t scan) {
   const std::size_t candidates = candidates_, probed = probed_;
   store_.post([=](sqlite3* db) {
     Transaction tx(db);
-    Statement node(db,
-                   "INSERT INTO nodes (id, name, address, port, addresses, networks, mesh_ids, "
-                   "gateway, info, rtt_ms, first_seen, last_seen, last_scan) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12) "
-                   "ON CONFLICT(id) DO UPDATE SET name = ?2, address = ?3, port = ?4, "
-                   "addresses = ?5, networks = ?6, mesh_ids = ?7, gateway = ?8, info = ?9, "
-                   "rtt_ms = ?10, last_seen = ?11, last_scan = ?12");
-    for (const auto& f : *nodes) {
-      Json::Value ids(Json::objectValue);
-      for (const auto& [n, mid] : f.mesh_ids) ids[n] = mid;
-      node.reset();
-      node.bind_text(1, f.id)
-          .bind_text(2, f.name)
-          .bind_text(3, f.address)
-          .bind_int64(4, f.port)
-          .bind_text(5, to_json_text(strings(f.addresses)))
-          .bind_text(6, to_json_text(strings(f.networks)))
-          .bind_text(7, to_json_text(ids))
-          .bind_int64(8, f.gateway)
-          .bind_text(9, to_json_text(f.info))
-          .bind_int64(10, f.rtt_ms)
-          .bind_int64(11, finished)
-          .bind_int64(12, static_cast<std::int64_t>(scan));
-      node.step();
-    }
+    scan::store_found(db, *nodes, finished, scan);
     Statement link(db,
                    "INSERT OR REPLACE INTO links (network, from_node, to_node, cost, last_seen) "
                    "VALUES (?, ?, ?, ?, ?)");

@@ -5,8 +5,12 @@
 // scan.interval seconds. Progress goes out as events ("scan.started",
 // "scan.progress", "scan.node", "scan.finished"). Between scans it asks the
 // discovery plugins every 30 s whether their daemons are there, so that the
-// suites this node offers name only networks it is really on. What scans
-// found is read back by the gateway list (core/gateways).
+// suites this node offers name only networks it is really on. When a
+// discovery plugin says its view changed ("discovery.changed") and
+// background scans are on, the nodes it now reports that no scan has
+// probed yet are probed at once (reprobe.cpp), so a new gateway shows up
+// without waiting for the next scan. What scans found is read back by the
+// gateway list (core/gateways).
 //
 // Everything runs on the scanner's own strand; RPC handlers reach it through
 // the asynchronous calls below.
@@ -16,6 +20,7 @@
 #include "events/event_bus.hpp"
 #include "log/log.hpp"
 #include "plugin_host/host.hpp"
+#include "scanner/found.hpp"
 #include "scanner/targets.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -62,17 +67,6 @@ class Scanner {
   void status(std::function<void(Json::Value)> done);
 
  private:
-  // A node that answered, as the scan merges what it learns.
-  struct Found {
-    std::string id, name, address;
-    std::uint16_t port = 0;
-    bool gateway = false;
-    std::vector<std::string> addresses;
-    std::set<std::string> networks;
-    std::map<std::string, std::string> mesh_ids;
-    Json::Value info;
-    std::int64_t rtt_ms = 0;
-  };
   struct Probe {
     scan::Target target;
     std::size_t next_address = 0;
@@ -94,6 +88,22 @@ class Scanner {
   void survey();
   Json::Value status_now() const;
   std::int64_t wall() const;
+  std::vector<std::uint16_t> scan_ports() const;  // daemon.scanports
+
+  // Re-probes after discovery.changed (reprobe.cpp).
+  struct Reprobe {
+    std::uint64_t scan = 0;  // the latest scan when it began
+    std::deque<std::shared_ptr<Probe>> queue;
+    std::map<std::string, scan::Found> found;  // by node id
+    std::size_t in_flight = 0;
+  };
+  void on_discovery_changed();
+  void reprobe();
+  void on_reprobe_discovered(std::shared_ptr<Reprobe> r,
+                             std::vector<PluginHost::Discovered> reports);
+  void pump_reprobe(std::shared_ptr<Reprobe> r);
+  void probe_again(std::shared_ptr<Reprobe> r, std::shared_ptr<Probe> p);
+  void finish_reprobe(std::shared_ptr<Reprobe> r);
 
   boost::asio::io_context& io_;
   const ConfigHolder& config_;
@@ -106,6 +116,7 @@ class Scanner {
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer survey_timer_;
+  boost::asio::steady_timer change_timer_;
 
   // State of the current (or last) scan; on strand_ only.
   std::uint64_t scan_ = 0;  // number of the current or last scan
@@ -118,11 +129,19 @@ class Scanner {
   std::size_t candidates_ = 0, total_ = 0, probed_ = 0, in_flight_ = 0;
   Json::Value errors_{Json::arrayValue};
   std::deque<std::shared_ptr<Probe>> queue_;
-  std::map<std::string, Found> found_;  // by node id
+  std::map<std::string, scan::Found> found_;  // by node id
   std::vector<Link> links_;
   std::vector<std::string> link_networks_;  // parallel to links_
   std::size_t parallelism_ = 1;
   std::chrono::milliseconds timeout_{2000};
+
+  // Re-probes; on strand_ only.
+  EventBus::Subscription changed_subscription_ = 0;
+  bool change_armed_ = false;
+  bool changed_again_ = false;  // while a re-probe ran
+  std::chrono::steady_clock::time_point last_reprobe_{};
+  std::set<std::string> probed_addresses_;  // by the last scan and the re-probes since
+  std::shared_ptr<Reprobe> reprobe_;        // the one running, if any
 };
 
 }  // namespace mnigs

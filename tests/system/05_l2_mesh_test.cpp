@@ -165,5 +165,44 @@ TEST_F(L2Mesh, AStoppedNodeAgesOutAndComesBackUnderTheSameId) {
       << to_json(l2_plugin("n1"));
 }
 
+TEST_F(L2Mesh, ANodeThatJoinsIsListedAtOnceWithoutAScan) {
+  // n5 is away while n1 scans; then n1 scans by itself only once an hour.
+  const auto ids = node_ids();
+  ASSERT_EQ(node("n5").stop(), 0);
+  ASSERT_TRUE(eventually([&] { return peers_of("n1") == ids_except(ids, {"n1", "n5"}); }, 15s))
+      << to_json(l2_plugin("n1"));
+  EXPECT_EQ(scan(node("n1"))["found"].asInt(), 3);
+  Json::Value params;
+  params["scan.interval"] = 3600;
+  ASSERT_TRUE(rpc_succeeded(node("n1").rpc("setConfig", params)));
+  const Json::Value before = node("n1").rpc("scanStatus")["result"];
+
+  // n5 comes back: its announcements change n1's l2 view, and n1 probes it
+  // (and only it) without waiting for the next scan.
+  node("n5").launch();
+  auto listed = [&](const std::string& on) {
+    const Json::Value nodes = node(on).rpc("listNodes")["result"]["nodes"];
+    for (const auto& n : nodes)
+      if (n["name"].asString() == "n5") return n;
+    return Json::Value();
+  };
+  ASSERT_TRUE(eventually([&] { return !listed("n1").isNull(); }, 30s))
+      << to_json(node("n1").rpc("listNodes"));
+  const Json::Value n5 = listed("n1");
+  EXPECT_TRUE(n5["current"].asBool()) << to_json(n5);
+  EXPECT_EQ(n5["address"].asString(), topology_.address("n5", "lan")) << to_json(n5);
+  const Json::Value after = node("n1").rpc("scanStatus")["result"];
+  EXPECT_EQ(after["scan"], before["scan"]) << "a scan ran: " << to_json(after);
+  EXPECT_EQ(node_names(node("n1").rpc("listNodes")["result"]["nodes"]),
+            (std::set<std::string>{"n2", "n3", "n4", "n5"}));
+
+  // n2 scans only when asked (scan.interval 0): its l2 view changed too, but
+  // it probed nobody.
+  EXPECT_TRUE(eventually([&] { return peers_of("n2") == ids_except(ids, {"n2"}); }, 10s));
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(node("n2").rpc("listNodes")["result"]["nodes"].size(), 0u)
+      << to_json(node("n2").rpc("listNodes"));
+}
+
 }  // namespace
 }  // namespace mnigs::test

@@ -139,7 +139,8 @@ class DiscoveryPlugin : public Plugin {
   // plugin should answer within a few seconds, from what it last knew if its
   // daemon is slow. A plugin whose view changes by itself (babel monitor, l2
   // announcements) may publish the event "discovery.changed" with
-  // {"network": ...} so a waiting scanner can look again.
+  // {"network": ...}: when background scans are on, the scanner then asks
+  // again and probes the nodes at addresses no scan has probed yet.
   virtual void discover(std::function<void(Discovery)> done) = 0;
   DiscoveryPlugin* as_discovery() override { return this; }
 };
