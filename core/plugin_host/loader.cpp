@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <regex>
 #include <set>
+#include <string_view>
 
 namespace mnigs {
 namespace fs = std::filesystem;
@@ -25,10 +26,18 @@ std::string check_descriptor(const mnigs_plugin_info* info) {
   if (info->struct_size < sizeof(mnigs_plugin_info))
     return "plugin descriptor is " + std::to_string(info->struct_size) + " bytes, expected " +
            std::to_string(sizeof(mnigs_plugin_info)) + "; rebuild the plugin";
-  if (!info->fingerprint || std::strcmp(info->fingerprint, MNIGS_BUILD_FINGERPRINT) != 0)
-    return std::string("plugin was built with \"") +
-           (info->fingerprint ? info->fingerprint : "(none)") + "\" but mnigsd with \"" +
-           MNIGS_BUILD_FINGERPRINT + "\"; rebuild it with the same toolchain";
+  if (!info->fingerprint || std::strcmp(info->fingerprint, MNIGS_BUILD_FINGERPRINT) != 0) {
+    std::string theirs = info->fingerprint ? info->fingerprint : "(none)";
+    // Same toolchain, other headers: name the two API hashes alone, since the
+    // toolchain text is long and the same on both sides.
+    constexpr std::string_view same_toolchain = MNIGS_BUILD_TOOLCHAIN "; api ";
+    if (theirs.starts_with(same_toolchain))
+      return "plugin was built against other API headers (api " +
+             theirs.substr(same_toolchain.size()) + ") than mnigsd (api " MNIGS_API_HASH
+             "); rebuild it against this mnigs's core/api";
+    return "plugin was built with \"" + theirs + "\" but mnigsd with \"" +
+           MNIGS_BUILD_FINGERPRINT + "\"; rebuild it with the same toolchain and mnigs headers";
+  }
   if (!info->name || !std::regex_match(info->name, std::regex("[a-z][a-z0-9]{0,30}")))
     return "plugin name must be 1-31 lowercase letters or digits, starting with a letter";
   if (!info->kind || (std::strcmp(info->kind, "discovery") != 0 &&

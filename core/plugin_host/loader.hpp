@@ -24,9 +24,10 @@ struct PluginLibrary {
 
 // Opens every "*.so" in `dir` (sorted by file name) with RTLD_NOW|RTLD_LOCAL.
 // A library that fails to open, lacks the entry point, has another ABI major
-// version or build fingerprint, an unknown kind, a name taken by another
-// plugin, or a failing declaration is returned with `error` set and is not
-// used; its problems are also logged. Usable plugins have declared their keys
+// version or build fingerprint (toolchain, or hash of the API headers it was
+// built against), an unknown kind, a name taken by another plugin, or a
+// failing declaration is returned with `error` set and is not used; its
+// problems are also logged. Usable plugins have declared their keys
 // in `schema`, in a section named after the plugin. Libraries are never closed.
 std::vector<PluginLibrary> load_plugin_libraries(const std::string& dir,
                                                  const std::vector<std::string>& disabled,

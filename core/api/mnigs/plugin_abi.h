@@ -9,6 +9,12 @@
  *
  * Write a plugin with MNIGS_PLUGIN(Class, kind, name, version, summary) from
  * <mnigs/plugin_entry.hpp>; it fills this struct and keeps exceptions inside.
+ *
+ * Versions (core/api/README.md): a field added at the end of a C struct, a new
+ * free function or a new non-virtual helper is minor; anything that moves a
+ * vtable slot, changes a signature, a struct's layout or what a call means is
+ * major. The fingerprint also carries a hash of these headers, so any header
+ * change refuses plugins built before it, whatever the version says.
  */
 #ifndef MNIGS_PLUGIN_ABI_H
 #define MNIGS_PLUGIN_ABI_H
@@ -16,8 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MNIGS_PLUGIN_ABI_MAJOR 1 /* incompatible change: bump, old plugins refused */
-#define MNIGS_PLUGIN_ABI_MINOR 1 /* compatible addition at the end of the struct */
+#define MNIGS_PLUGIN_ABI_MAJOR 2 /* incompatible change: bump, old plugins refused */
+#define MNIGS_PLUGIN_ABI_MINOR 0 /* compatible addition; back to 0 with each major */
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,7 +33,7 @@ struct mnigs_plugin_info {
   uint32_t struct_size; /* sizeof(struct mnigs_plugin_info) as the plugin saw it */
   uint16_t abi_major;
   uint16_t abi_minor;
-  const char* fingerprint; /* compiler, Boost, C++ standard, libstdc++ ABI, jsoncpp */
+  const char* fingerprint; /* compiler, Boost, C++, libstdc++ ABI, jsoncpp, API hash */
   const char* name;        /* unique; also its config section and RPC prefix */
   const char* kind;        /* "discovery", "tunnel" or "payment" */
   const char* version;
