@@ -1,7 +1,7 @@
 // Loading real .so plugins into a host: the good one runs and serves RPC;
-// a wrong ABI, a foreign build, a missing entry point, a non-ELF file, a
-// throwing start() and a throwing constructor are each reported and the rest
-// keeps working.
+// a wrong ABI, a foreign build, other API headers, a missing entry point, a
+// non-ELF file, a throwing start() and a throwing constructor are each
+// reported and the rest keeps working.
 #include "plugin_host/host.hpp"
 #include "rpc/dispatcher.hpp"
 #include "rpc/registry.hpp"
@@ -10,8 +10,11 @@
 
 #include <gtest/gtest.h>
 #include <json/reader.h>
+#include <mnigs/build_fingerprint.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
+
+#include <dlfcn.h>
 
 #include <cstdlib>
 #include <future>
@@ -64,6 +67,13 @@ class PluginHostTest : public ::testing::Test {
     return p.get_future().get();
   }
 
+  // Why the loader refused `file` ("" when it took it).
+  std::string error_of(const std::string& file) {
+    for (const auto& l : libraries_)
+      if (l.path.ends_with("/" + file)) return l.error;
+    return "(not found)";
+  }
+
   Json::Value find(const std::string& file) {
     for (const auto& p : describe())
       if (p["path"].asString().ends_with(file)) return p;
@@ -106,13 +116,23 @@ class PluginHostTest : public ::testing::Test {
   std::thread thread_;
 };
 
+// The descriptor a test plugin exports, read without the loader.
+const mnigs_plugin_info* descriptor_of(const std::string& file) {
+  std::string path = std::string(MNIGS_TEST_PLUGIN_DIR) + "/" + file;
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) return nullptr;
+  auto entry = reinterpret_cast<mnigs_plugin_info_fn>(dlsym(handle, MNIGS_PLUGIN_ENTRY_SYMBOL));
+  return entry ? entry() : nullptr;
+}
+
+std::string abi_text(int major, int minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
 TEST_F(PluginHostTest, LoaderRefusesBadLibrariesWithReasons) {
-  auto error_of = [&](const std::string& file) {
-    for (const auto& l : libraries_)
-      if (l.path.ends_with(file)) return l.error;
-    return std::string("(not found)");
-  };
-  EXPECT_NE(error_of("test_wrong_abi.so").find("ABI 2.0 does not match"), std::string::npos)
+  EXPECT_NE(error_of("test_wrong_abi.so")
+                .find("ABI " + abi_text(MNIGS_PLUGIN_ABI_MAJOR + 1, 0) + " does not match"),
+            std::string::npos)
       << error_of("test_wrong_abi.so");
   EXPECT_NE(error_of("test_wrong_fingerprint.so").find("built with \"clang 3.0"),
             std::string::npos)
@@ -125,6 +145,53 @@ TEST_F(PluginHostTest, LoaderRefusesBadLibrariesWithReasons) {
   // The good plugin declared its section; refused ones did not.
   EXPECT_NE(schema_.find("good", "greeting"), nullptr);
   EXPECT_EQ(schema_.section("wrongabi"), nullptr);
+}
+
+// A plugin built against headers where a virtual method was inserted in
+// PluginContext, with the ABI version left as it was: the toolchain and the
+// version match, so only the API hash tells. Let in, its calls would land in
+// other slots of the daemon's vtable.
+TEST_F(PluginHostTest, APluginBuiltAgainstOtherApiHeadersIsRefusedBeforeAnythingRuns) {
+  const mnigs_plugin_info* info = descriptor_of("test_changed_api.so");
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->abi_major, MNIGS_PLUGIN_ABI_MAJOR);
+  EXPECT_EQ(info->abi_minor, MNIGS_PLUGIN_ABI_MINOR);
+  const std::string theirs = info->fingerprint;
+  const std::string toolchain = MNIGS_BUILD_TOOLCHAIN "; api ";
+  ASSERT_TRUE(theirs.starts_with(toolchain)) << theirs;
+  const std::string their_hash = theirs.substr(toolchain.size());
+  EXPECT_EQ(their_hash.size(), 16u) << theirs;
+  EXPECT_NE(their_hash, MNIGS_API_HASH);
+
+  const std::string error = error_of("test_changed_api.so");
+  EXPECT_EQ(error, "plugin was built against other API headers (api " + their_hash +
+                       ") than mnigsd (api " MNIGS_API_HASH
+                       "); rebuild it against this mnigs's core/api");
+  // The log names the file.
+  EXPECT_TRUE(log_.contains(std::string(MNIGS_TEST_PLUGIN_DIR) + "/test_changed_api.so: " + error +
+                            "; it is not loaded"));
+  // Nothing of it ran: it declared no keys, it is not started, its method is unknown.
+  EXPECT_EQ(schema_.section("changedapi"), nullptr);
+  start_host();
+  EXPECT_EQ(find("test_changed_api.so")["state"], "refused");
+  EXPECT_EQ(rpc("changedapi.hello")["error"]["code"], rpc_error::method_not_found);
+}
+
+// A complete plugin built against the headers of the previous ABI major.
+TEST_F(PluginHostTest, APluginOfTheOlderAbiMajorIsRefusedBeforeAnythingRuns) {
+  const mnigs_plugin_info* info = descriptor_of("test_old_major.so");
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->abi_major, MNIGS_PLUGIN_ABI_MAJOR - 1);
+  const std::string error = error_of("test_old_major.so");
+  EXPECT_EQ(error, "plugin ABI " + abi_text(MNIGS_PLUGIN_ABI_MAJOR - 1, MNIGS_PLUGIN_ABI_MINOR) +
+                       " does not match mnigsd's ABI " +
+                       abi_text(MNIGS_PLUGIN_ABI_MAJOR, MNIGS_PLUGIN_ABI_MINOR) +
+                       "; rebuild the plugin against this mnigs");
+  EXPECT_TRUE(log_.contains(std::string(MNIGS_TEST_PLUGIN_DIR) + "/test_old_major.so: " + error));
+  EXPECT_EQ(schema_.section("oldmajor"), nullptr);
+  start_host();
+  EXPECT_EQ(find("test_old_major.so")["state"], "refused");
+  EXPECT_EQ(rpc("oldmajor.hello")["error"]["code"], rpc_error::method_not_found);
 }
 
 TEST_F(PluginHostTest, GoodPluginRunsOthersAreReportedFailed) {
@@ -251,6 +318,17 @@ TEST_F(PluginHostTest, PaymentTermsComeFromRunningPaymentPlugins) {
   // The throwing payment plugin failed at start: it offers nothing.
   EXPECT_FALSE(terms.isMember("throwing")) << terms.toStyledString();
   EXPECT_TRUE(terms["fakepay"].isObject()) << terms.toStyledString();
+}
+
+// A fingerprint from before the API hash, with this toolchain: refused with
+// both fingerprints in full.
+TEST(PluginLoader, AFingerprintWithoutApiHashIsRefused) {
+  const mnigs_plugin_info info = {
+      sizeof(mnigs_plugin_info), MNIGS_PLUGIN_ABI_MAJOR, MNIGS_PLUGIN_ABI_MINOR,
+      MNIGS_BUILD_TOOLCHAIN, "nohash", "payment", "0.1", "", nullptr, nullptr, nullptr};
+  EXPECT_EQ(check_descriptor(&info), "plugin was built with \"" MNIGS_BUILD_TOOLCHAIN
+                                     "\" but mnigsd with \"" MNIGS_BUILD_FINGERPRINT
+                                     "\"; rebuild it with the same toolchain and mnigs headers");
 }
 
 TEST(PluginLoader, MissingDirectoryIsAWarning) {
