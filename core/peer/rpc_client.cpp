@@ -72,6 +72,15 @@ class Call : public std::enable_shared_from_this<Call> {
   void on_write(beast::error_code ec, std::size_t) {
     if (ec) return finish(transport("calling " + what_ + " failed: " + describe(ec)));
     parser_.body_limit(4 << 20);
+    // The header on its own first: Boost 1.74's eager parse of a response
+    // whose header and body arrive together drops the Content-Length check
+    // against body_limit, and string_body then reserves whatever length the
+    // peer announced (std::bad_alloc for a huge one).
+    http::async_read_header(stream_, buffer_, parser_,
+                            beast::bind_front_handler(&Call::on_header, shared_from_this()));
+  }
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) return finish(transport("calling " + what_ + " failed: " + describe(ec)));
     http::async_read(stream_, buffer_, parser_,
                      beast::bind_front_handler(&Call::on_read, shared_from_this()));
   }
