@@ -109,6 +109,9 @@ class PluginHost {
   struct Record;
 
   void start_one(const std::shared_ptr<Record>& record);
+  // The records `keep` accepts, read under mutex_ (keep runs with it held).
+  std::vector<std::shared_ptr<Record>> records_where(
+      const std::function<bool(const Record&)>& keep) const;
   // Marks `record` failed with `why` and stops it; on the record's strand.
   void fail(Record& record, const std::string& why);
   // Runs `fn` on the plugin's strand, guarded: an exception fails the plugin.

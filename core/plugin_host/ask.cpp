@@ -1,0 +1,177 @@
+// Asking the running plugins: the suites they make up, every discovery
+// plugin's candidates at once (with a deadline), the payment plugins' terms,
+// and a call into one tunnel plugin or each in turn.
+#include "plugin_host/context.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <set>
+
+namespace mnigs {
+
+std::vector<std::string> PluginHost::suites() const {
+  std::set<std::string> networks, tunnels, payments;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& r : records_) {
+      if (r->state != State::running || r->suite_part.empty()) continue;
+      if (r->lib.kind == "discovery" && r->available) networks.insert(r->suite_part);
+      else if (r->lib.kind == "tunnel") tunnels.insert(r->suite_part);
+      else if (r->lib.kind == "payment") payments.insert(r->suite_part);
+    }
+  }
+  std::vector<std::string> out;
+  for (const auto& n : networks)
+    for (const auto& t : tunnels)
+      for (const auto& p : payments) out.push_back(n + "-" + t + "-" + p);
+  return out;
+}
+
+void PluginHost::discover_all(std::chrono::milliseconds timeout,
+                              std::function<void(std::vector<Discovered>)> done) {
+  const auto live = records_where(
+      [](const Record& r) { return r.state == State::running && r.lib.kind == "discovery"; });
+  // Answers arrive on the plugins' strands; the first of "all answered" and
+  // the deadline completes, once.
+  struct Gather {
+    std::mutex mutex;
+    std::vector<Discovered> results;
+    std::vector<bool> answered;
+    std::size_t remaining = 0;
+    bool finished = false;
+    std::function<void(std::vector<Discovered>)> done;
+    boost::asio::steady_timer deadline;
+    explicit Gather(boost::asio::io_context& io) : deadline(io) {}
+  };
+  auto gather = std::make_shared<Gather>(io_);
+  gather->done = std::move(done);
+  gather->results.resize(live.size());
+  gather->answered.assign(live.size(), false);
+  gather->remaining = live.size();
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    gather->results[i].plugin = live[i]->lib.name;
+    gather->results[i].network = live[i]->suite_part;
+    gather->results[i].found.error =
+        "did not answer within " + std::to_string(timeout.count()) + " ms";
+  }
+  auto finish = [this, gather, live] {  // with gather->mutex held
+    if (gather->finished) return;
+    gather->finished = true;
+    gather->deadline.cancel();
+    {
+      std::lock_guard lock(mutex_);
+      for (std::size_t i = 0; i < live.size(); ++i)
+        live[i]->available = gather->results[i].found.error.empty();
+    }
+    boost::asio::post(io_, [gather] { gather->done(std::move(gather->results)); });
+  };
+  if (live.empty()) {
+    std::lock_guard lock(gather->mutex);
+    return finish();
+  }
+  gather->deadline.expires_after(timeout);
+  gather->deadline.async_wait([gather, finish](const boost::system::error_code& ec) {
+    if (ec) return;
+    std::lock_guard lock(gather->mutex);
+    finish();
+  });
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    auto answer = [gather, finish, i](Discovery found) {
+      std::lock_guard lock(gather->mutex);
+      if (gather->finished || gather->answered[i]) return;
+      gather->answered[i] = true;
+      gather->results[i].found = std::move(found);
+      if (--gather->remaining == 0) finish();
+    };
+    guarded(live[i], "discover", [answer](Plugin& p) {
+      if (auto* d = p.as_discovery()) {
+        d->discover(answer);
+      } else {
+        Discovery none;
+        none.error = "not a discovery plugin";
+        answer(std::move(none));
+      }
+    });
+  }
+}
+
+void PluginHost::payment_terms(std::function<void(Json::Value)> done) const {
+  const auto live = records_where(
+      [](const Record& r) { return r.state == State::running && r.lib.kind == "payment"; });
+  auto gather = std::make_shared<Gather<Json::Value>>(
+      live.size(), Json::Value(Json::objectValue), std::move(done));
+  for (auto& r : live) {
+    boost::asio::post(r->context->executor(), [r, gather] {
+      Json::Value terms;
+      try {
+        if (r->instance)
+          if (auto* p = r->instance->as_payment()) terms = p->terms();
+      } catch (...) {
+        // A plugin whose terms() throws offers nothing this time; its
+        // listPlugins status shows what is wrong with it.
+      }
+      if (!terms.isNull()) gather->update([&](Json::Value& all) { all[r->suite_part] = terms; });
+      gather->answered();
+    });
+  }
+  gather->answered();
+}
+
+void PluginHost::with_tunnel(const std::string& method,
+                             std::function<void(TunnelPlugin*)> fn) {
+  const auto found = records_where([&](const Record& r) {
+    return r.state == State::running && r.lib.kind == "tunnel" && r.suite_part == method;
+  });
+  const std::shared_ptr<Record> target = found.empty() ? nullptr : found.back();
+  if (!target) {
+    boost::asio::post(io_, [fn = std::move(fn)] { fn(nullptr); });
+    return;
+  }
+  // `fn` is called exactly once: with the plugin while it runs, else (failed
+  // meanwhile, or throwing) with nullptr, so the caller's request never hangs.
+  // Callers guard their own completions with once(): a plugin that throws
+  // after completing must not complete twice.
+  boost::asio::post(target->context->executor(), [this, target, method, fn = std::move(fn)] {
+    {
+      std::lock_guard lock(mutex_);
+      if (target->state != State::running || !target->instance) return fn(nullptr);
+    }
+    try {
+      fn(target->instance->as_tunnel());
+    } catch (const std::exception& e) {
+      fail(*target, "tunnel " + method + " threw: " + e.what());
+      fn(nullptr);
+    } catch (...) {
+      fail(*target, "tunnel " + method + " threw an unknown exception");
+      fn(nullptr);
+    }
+  });
+}
+
+void PluginHost::for_each_tunnel(
+    std::function<void(TunnelPlugin&, std::function<void()> next)> fn, std::function<void()> done) {
+  std::vector<std::string> methods;
+  for (const auto& r : records_where(
+           [](const Record& r) { return r.state == State::running && r.lib.kind == "tunnel"; }))
+    methods.push_back(r->suite_part);
+  // One after the other: each plugin says when it is done with `next`.
+  auto step = std::make_shared<std::function<void(std::size_t)>>();
+  *step = [this, methods, fn, done, step](std::size_t i) {
+    if (i >= methods.size()) {
+      boost::asio::post(io_, done);
+      *step = nullptr;  // break the cycle
+      return;
+    }
+    with_tunnel(methods[i], [fn, step, i](TunnelPlugin* t) {
+      auto next = [step, i] {
+        if (*step) (*step)(i + 1);
+      };
+      if (t) fn(*t, next);
+      else next();
+    });
+  };
+  (*step)(0);
+}
+
+}  // namespace mnigs
