@@ -2,6 +2,7 @@
 
 #include "config/convert.hpp"
 #include "config/yaml_edit.hpp"
+#include "util/atomic_file.hpp"
 #include "util/text.hpp"
 
 #include <cerrno>
@@ -76,7 +77,8 @@ ParsedConfig write_changes(const std::string& path, const Schema& schema,
     throw ConfigError(msg);
   }
   try {
-    write_file_atomic(path, text);
+    // A config file linked from elsewhere stays linked; its mode and owner stay.
+    write_file_atomic(path, text, {.mode = std::nullopt, .follow_link = true});
   } catch (const std::exception& e) {
     throw ConfigError(e.what());
   }

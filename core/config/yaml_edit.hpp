@@ -49,12 +49,4 @@ std::string render_yaml_value(const Json::Value& value);
 std::string set_yaml_value(std::string_view text, std::string_view section, std::string_view key,
                            std::string_view value_yaml);
 
-// Replaces the file at `path` with `content` atomically: writes a temporary
-// file in the same directory, fsyncs it, renames it over the target and fsyncs
-// the directory. Keeps the permission bits (and, when allowed, the owner) of an
-// existing file; a new file gets 0644. A symbolic link is followed and its
-// target replaced. Throws std::runtime_error naming `path` and the errno text;
-// the target is untouched unless the failure is the final directory fsync.
-void write_file_atomic(const std::string& path, std::string_view content);
-
 }  // namespace mnigs

@@ -3,6 +3,7 @@
 
 #include "dht/identity.hpp"
 #include "dht/offer_value.hpp"
+#include "util/atomic_file.hpp"
 
 #include <opendht.h>
 
@@ -338,8 +339,8 @@ struct DhtNode::Impl : std::enable_shared_from_this<Impl> {
     msgpack::sbuffer buffer;
     msgpack::pack(buffer, nodes);
     try {
-      write_file_atomically(opt_.data_dir / nodes_file, std::string(buffer.data(), buffer.size()),
-                            0600);
+      write_file_atomic(opt_.data_dir / nodes_file, std::string_view(buffer.data(), buffer.size()),
+                        {.mode = 0600});
       log(LogLevel::debug, "saved ", nodes.size(), " nodes to ", nodes_file);
     } catch (const std::exception& e) {
       log(LogLevel::warn, e.what());

@@ -1,8 +1,8 @@
 #include "dht/identity.hpp"
 
-#include <fcntl.h>
+#include "util/atomic_file.hpp"
+
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -65,40 +65,13 @@ DhtIdentity create(const fs::path& dir, unsigned key_bits) {
 
 std::string identity_id(const dht::crypto::PublicKey& key) { return key.getLongId().toString(); }
 
-void write_file_atomically(const fs::path& path, const std::string& data, unsigned mode) {
-  const fs::path tmp = path.string() + ".tmp";
-  ::unlink(tmp.c_str());  // a leftover from a crash; O_EXCL below needs it gone
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) throw error(tmp, "cannot create: " + std::string(strerror(errno)));
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string why = strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw error(tmp, "cannot write: " + why);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  // The umask may have narrowed `mode`; the fsync makes the rename durable.
-  const bool ok = ::fchmod(fd, mode) == 0 && ::fsync(fd) == 0;
-  const std::string why = strerror(errno);
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    throw error(path, "cannot write: " + (ok ? std::string(strerror(errno)) : why));
-  }
-}
-
 void save_identity(const fs::path& dir, const dht::crypto::Identity& identity) {
   if (!identity.first || !identity.second)
     throw std::runtime_error("dht: cannot save an incomplete identity");
   const auto key = identity.first->serialize();
-  write_file_atomically(dir / dht_key_file, std::string(key.begin(), key.end()), 0600);
+  write_file_atomic(dir / dht_key_file, std::string(key.begin(), key.end()), {.mode = 0600});
   const auto cert = identity.second->getPacked();
-  write_file_atomically(dir / dht_cert_file, std::string(cert.begin(), cert.end()), 0644);
+  write_file_atomic(dir / dht_cert_file, std::string(cert.begin(), cert.end()), {.mode = 0644});
 }
 
 DhtIdentity load_or_create_identity(const fs::path& dir, unsigned key_bits) {
@@ -139,7 +112,7 @@ DhtIdentity load_or_create_identity(const fs::path& dir, unsigned key_bits) {
     cert = std::make_shared<dht::crypto::Certificate>(
         dht::crypto::Certificate::generate(*key, "mnigs"));
     const auto packed = cert->getPacked();
-    write_file_atomically(cert_path, std::string(packed.begin(), packed.end()), 0644);
+    write_file_atomic(cert_path, std::string(packed.begin(), packed.end()), {.mode = 0644});
     out.notes.push_back("re-made " + cert_path.string() + " from " + key_path.string());
   }
   out.pair = {std::move(key), std::move(cert)};

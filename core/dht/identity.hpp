@@ -39,9 +39,4 @@ DhtIdentity load_or_create_identity(const std::filesystem::path& dir,
 // Writes both files (key 0600, certificate 0644) atomically, replacing any.
 void save_identity(const std::filesystem::path& dir, const dht::crypto::Identity& identity);
 
-// Writes `data` to `path` through a temporary file and a rename, with
-// `mode`, so a crash never leaves half a file. Throws std::runtime_error.
-void write_file_atomically(const std::filesystem::path& path, const std::string& data,
-                           unsigned mode);
-
 }  // namespace mnigs

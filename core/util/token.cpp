@@ -3,10 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include <fcntl.h>
 #include <sys/random.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -14,6 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "util/atomic_file.hpp"
 #include "util/text.hpp"
 
 namespace mnigs {
@@ -64,22 +62,7 @@ std::string token_path(const std::string& data_dir) {
 }
 
 void write_token_file(const std::string& path, const std::string& token) {
-  std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());
-  // O_EXCL|O_NOFOLLOW: never write through a link someone planted.
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0)
-    throw std::runtime_error("cannot write admin token " + tmp + ": " + std::strerror(errno));
-  std::string line = token + "\n";
-  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-            ::fchmod(fd, 0600) == 0 && ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    if (ok) err = errno;
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot write admin token " + path + ": " + std::strerror(err));
-  }
+  write_file_atomic(path, token + "\n", {.mode = 0600});
 }
 
 std::optional<std::string> read_token_file(const std::string& path) {

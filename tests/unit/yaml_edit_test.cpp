@@ -1,16 +1,13 @@
 // Text edits of the YAML config: rendering values, changing one key while
-// every other byte stays, refusing layouts that cannot be edited safely, and
-// replacing the file atomically.
+// every other byte stays, refusing layouts that cannot be edited safely.
 #include "config/yaml_edit.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -19,8 +16,6 @@
 
 namespace mnigs {
 namespace {
-
-namespace fs = std::filesystem;
 
 // Reads a node back the way a YAML 1.1 reader types plain scalars, so that a
 // rendering of "yes" that comes back as a bool is caught.
@@ -55,30 +50,6 @@ Json::Value read_back(const YAML::Node& node) {
 }
 
 Json::Value round_trip(const Json::Value& v) { return read_back(YAML::Load(render_yaml_value(v))); }
-
-// A directory under /tmp, removed with its contents at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/mnigs-yaml-edit-XXXXXX";
-    const char* made = ::mkdtemp(tmpl);
-    if (made) path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path_)) out.push_back(e.path().filename().string());
-    return out;
-  }
-
- private:
-  std::string path_;
-};
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -558,58 +529,6 @@ TEST(YamlSet, ShippedConfigCanBeEdited) {
   }
 }
 #endif
-
-// ---------------------------------------------------------------------------
-// write_file_atomic
-
-TEST(WriteFileAtomic, KeepsModeAndLeavesNoTemporaryFile) {
-  TempDir dir;
-  ASSERT_FALSE(dir.path().empty());
-  std::string path = dir.file("mnigs.yaml");
-  std::ofstream(path) << "old\n";
-  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
-  write_file_atomic(path, "new: 1\n");
-  EXPECT_EQ(read_file(path), "new: 1\n");
-  struct stat st {};
-  ASSERT_EQ(::stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0600u);
-  EXPECT_EQ(dir.entries(), std::vector<std::string>{"mnigs.yaml"});
-}
-
-TEST(WriteFileAtomic, NewFileGets0644) {
-  TempDir dir;
-  std::string path = dir.file("fresh.yaml");
-  write_file_atomic(path, "");
-  EXPECT_EQ(read_file(path), "");
-  struct stat st {};
-  ASSERT_EQ(::stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0644u);
-  EXPECT_EQ(dir.entries(), std::vector<std::string>{"fresh.yaml"});
-}
-
-TEST(WriteFileAtomic, SymlinkTargetIsReplaced) {
-  TempDir dir;
-  std::string target = dir.file("real.yaml"), link = dir.file("link.yaml");
-  std::ofstream(target) << "old\n";
-  ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
-  write_file_atomic(link, "new\n");
-  EXPECT_TRUE(fs::is_symlink(link));
-  EXPECT_EQ(read_file(target), "new\n");
-}
-
-TEST(WriteFileAtomic, MissingDirectoryThrowsWithThePath) {
-  TempDir dir;
-  std::string path = dir.file("missing/mnigs.yaml");
-  try {
-    write_file_atomic(path, "x");
-    FAIL() << "wrote into a missing directory";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("No such file or directory"), std::string::npos)
-        << e.what();
-  }
-  EXPECT_FALSE(fs::exists(dir.file("missing")));
-}
 
 }  // namespace
 }  // namespace mnigs

@@ -1,0 +1,167 @@
+// The helpers of core/util that are not about prefixes (net_test.cpp): the
+// atomic file writer.
+#include "util/atomic_file.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "test_util.hpp"
+
+namespace mnigs {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TempDir;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+std::vector<std::string> entries(const TempDir& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+unsigned mode_of(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+// The message of what `write` throws; "" when it does not throw.
+template <class F>
+std::string error_of(F write) {
+  try {
+    write();
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(WriteFileAtomic, KeepsModeAndLeavesNoTemporaryFile) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  std::string path = dir.file("mnigs.yaml");
+  std::ofstream(path) << "old\n";
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  write_file_atomic(path, "new: 1\n");
+  EXPECT_EQ(read_file(path), "new: 1\n");
+  EXPECT_EQ(mode_of(path), 0600u);
+  EXPECT_EQ(entries(dir), std::vector<std::string>{"mnigs.yaml"});
+}
+
+TEST(WriteFileAtomic, NewFileGets0644) {
+  TempDir dir;
+  std::string path = dir.file("fresh.yaml");
+  write_file_atomic(path, "");
+  EXPECT_EQ(read_file(path), "");
+  EXPECT_EQ(mode_of(path), 0644u);
+  EXPECT_EQ(entries(dir), std::vector<std::string>{"fresh.yaml"});
+}
+
+TEST(WriteFileAtomic, GivenModeIsExactWhateverTheUmaskAndTheOldMode) {
+  TempDir dir;
+  std::string secret = dir.file("admin.token"), open = dir.file("dht.crt");
+  std::ofstream(secret) << "old\n";
+  ASSERT_EQ(::chmod(secret.c_str(), 0644), 0);
+  const mode_t old_umask = ::umask(077);
+  write_file_atomic(secret, "s3cret\n", {.mode = 0600});
+  write_file_atomic(open, "cert\n", {.mode = 0644});
+  ::umask(old_umask);
+  EXPECT_EQ(read_file(secret), "s3cret\n");
+  EXPECT_EQ(mode_of(secret), 0600u);
+  EXPECT_EQ(read_file(open), "cert\n");
+  EXPECT_EQ(mode_of(open), 0644u);
+  EXPECT_EQ(entries(dir), (std::vector<std::string>{"admin.token", "dht.crt"}));
+}
+
+TEST(WriteFileAtomic, SymlinkTargetIsReplacedWhenFollowed) {
+  TempDir dir;
+  std::string target = dir.file("real.yaml"), link = dir.file("link.yaml");
+  std::ofstream(target) << "old\n";
+  ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+  write_file_atomic(link, "new\n", {.mode = std::nullopt, .follow_link = true});
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(read_file(target), "new\n");
+  EXPECT_EQ(entries(dir), (std::vector<std::string>{"link.yaml", "real.yaml"}));
+}
+
+// A secret is never written through a link someone planted at its name.
+TEST(WriteFileAtomic, SymlinkItselfIsReplacedByDefault) {
+  TempDir dir;
+  std::string elsewhere = dir.file("elsewhere"), link = dir.file("admin.token");
+  std::ofstream(elsewhere) << "precious\n";
+  ASSERT_EQ(::symlink(elsewhere.c_str(), link.c_str()), 0);
+  write_file_atomic(link, "token\n", {.mode = 0600});
+  EXPECT_FALSE(fs::is_symlink(link));
+  EXPECT_EQ(read_file(link), "token\n");
+  EXPECT_EQ(mode_of(link), 0600u);
+  EXPECT_EQ(read_file(elsewhere), "precious\n");
+}
+
+TEST(WriteFileAtomic, MissingDirectoryThrowsWithThePath) {
+  TempDir dir;
+  std::string path = dir.file("missing/mnigs.yaml");
+  const std::string error = error_of([&] { write_file_atomic(path, "x"); });
+  EXPECT_NE(error.find("cannot write " + path), std::string::npos) << error;
+  EXPECT_NE(error.find("No such file or directory"), std::string::npos) << error;
+  EXPECT_FALSE(fs::exists(dir.file("missing")));
+}
+
+TEST(WriteFileAtomic, TargetThatIsADirectoryIsRefusedAndKept) {
+  TempDir dir;
+  std::string path = dir.file("node.id");
+  ASSERT_TRUE(fs::create_directory(path));
+  std::ofstream(path + "/inside") << "kept\n";
+  const std::string error = error_of([&] { write_file_atomic(path, "x", {.mode = 0600}); });
+  EXPECT_NE(error.find("cannot write " + path + ": not a regular file"), std::string::npos)
+      << error;
+  EXPECT_TRUE(fs::is_directory(path));
+  EXPECT_EQ(read_file(path + "/inside"), "kept\n");
+  EXPECT_EQ(entries(dir), std::vector<std::string>{"node.id"});
+}
+
+// A write that fails halfway (here: the file size limit, as a full disk
+// would) leaves the old file as it was and no temporary file behind.
+TEST(WriteFileAtomic, FailedWriteKeepsTheOldFileAndRemovesTheTemporaryOne) {
+  TempDir dir;
+  std::string path = dir.file("dht.key");
+  std::ofstream(path) << "old key\n";
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+
+  rlimit old_limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  rlimit small = old_limit;
+  small.rlim_cur = 4096;
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of a signal
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  const std::string error =
+      error_of([&] { write_file_atomic(path, std::string(64 * 1024, 'k'), {.mode = 0600}); });
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  std::signal(SIGXFSZ, old_handler);
+
+  EXPECT_NE(error.find("cannot write " + path), std::string::npos) << error;
+  EXPECT_NE(error.find("File too large"), std::string::npos) << error;
+  EXPECT_EQ(read_file(path), "old key\n");
+  EXPECT_EQ(mode_of(path), 0600u);
+  EXPECT_EQ(entries(dir), std::vector<std::string>{"dht.key"});
+}
+
+}  // namespace
+}  // namespace mnigs
