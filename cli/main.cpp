@@ -3,6 +3,7 @@
 #include "commands.hpp"
 
 #include "config/startup.hpp"
+#include "util/host_port.hpp"
 #include "util/net.hpp"
 #include "util/token.hpp"
 
@@ -158,21 +159,16 @@ int main(int argc, char** argv) {
   std::string host = "127.0.0.1";
   int port = daemon["rpcport"].asInt();
   if (!rpc.empty()) {
-    std::string h = rpc;
-    if (h.front() == '[') {
-      auto close = h.find(']');
-      host = h.substr(1, close - 1);
-      if (close + 1 < h.size() && h[close + 1] == ':') port = std::atoi(h.c_str() + close + 2);
-    } else if (std::count(h.begin(), h.end(), ':') == 1) {
-      host = h.substr(0, h.find(':'));
-      port = std::atoi(h.c_str() + h.find(':') + 1);
-    } else {
-      host = h;
-    }
-    if (port < 1 || port > 65535) {
-      std::cerr << "mnigs-cli: --rpc port must be 1..65535\n";
+    std::string why;
+    auto endpoint = mnigs::parse_host_port(
+        rpc, {.default_port = static_cast<std::uint16_t>(port), .bare_ipv6 = true, .names = true},
+        &why);
+    if (!endpoint) {
+      std::cerr << "mnigs-cli: --rpc " << why << "\n";
       return exit_code::usage;
     }
+    host = endpoint->host;
+    port = endpoint->port;
   }
   // The token is this node's: never hand it to another node named by --rpc.
   std::string token;

@@ -1,5 +1,7 @@
 #include "rpc/http_server.hpp"
 
+#include "util/host_port.hpp"
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
@@ -51,13 +53,8 @@ bool iequals(std::string_view a, std::string_view b);
 
 // "localhost[:port]", or an IP literal ("10.0.0.1:65533", "[fd00::1]:65533").
 bool is_local_host_name(std::string_view host) {
-  if (!host.empty() && host.front() == '[') {
-    auto close = host.find(']');
-    return close != std::string_view::npos && parse_address(host.substr(1, close - 1));
-  }
-  auto colon = host.rfind(':');
-  if (colon != std::string_view::npos && host.find(':') == colon) host = host.substr(0, colon);
-  return iequals(host, "localhost") || parse_address(host).has_value();
+  auto parsed = parse_host_port(host, {.default_port = 80, .bare_ipv6 = true, .names = true});
+  return parsed && (iequals(parsed->host, "localhost") || parse_address(parsed->host));
 }
 
 bool iequals(std::string_view a, std::string_view b) {

@@ -4,6 +4,7 @@
 #include "dht/identity.hpp"
 #include "dht/offer_value.hpp"
 #include "util/atomic_file.hpp"
+#include "util/host_port.hpp"
 
 #include <opendht.h>
 
@@ -106,59 +107,14 @@ std::optional<boost::asio::ip::udp::endpoint> literal_endpoint(const std::string
   return boost::asio::ip::udp::endpoint(addr, port);
 }
 
-bool is_host_name(std::string_view s) {
-  return !s.empty() && s.size() <= 253 && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_';
-  });
-}
-
 }  // namespace
 
 std::optional<std::pair<std::string, std::uint16_t>> parse_dht_endpoint(
     std::string_view text, std::uint16_t default_port, std::string* why) {
-  auto fail = [&](const std::string& what) {
-    if (why) *why = "\"" + std::string(text) + "\": " + what;
-    return std::nullopt;
-  };
-  std::string host;
-  std::string_view port_text;
-  bool has_port = false;
-  if (!text.empty() && text.front() == '[') {
-    const auto close = text.find(']');
-    if (close == std::string_view::npos) return fail("no ']' after the IPv6 address");
-    host = std::string(text.substr(1, close - 1));
-    const auto rest = text.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return fail("expected ':' and a port after ']'");
-      port_text = rest.substr(1), has_port = true;
-    }
-    boost::system::error_code ec;
-    boost::asio::ip::make_address_v6(host, ec);
-    if (ec) return fail("\"" + host + "\" is not an IPv6 address");
-  } else if (std::count(text.begin(), text.end(), ':') > 1) {
-    host = std::string(text);  // a bare IPv6 literal
-    boost::system::error_code ec;
-    boost::asio::ip::make_address_v6(host, ec);
-    if (ec) return fail("not an IPv6 address; write [address]:port");
-  } else {
-    const auto colon = text.find(':');
-    host = std::string(text.substr(0, colon));
-    if (colon != std::string_view::npos) port_text = text.substr(colon + 1), has_port = true;
-    if (!is_host_name(host)) return fail("expected host, host:port or [IPv6]:port");
-  }
-  std::uint16_t port = default_port;
-  if (has_port) {
-    unsigned value = 0;
-    if (port_text.empty() || port_text.size() > 5 ||
-        !std::all_of(port_text.begin(), port_text.end(),
-                     [](char c) { return c >= '0' && c <= '9'; }))
-      return fail("port must be a number from 1 to 65535");
-    for (char c : port_text) value = value * 10 + static_cast<unsigned>(c - '0');
-    if (value == 0 || value > 65535) return fail("port must be a number from 1 to 65535");
-    port = static_cast<std::uint16_t>(value);
-  }
-  return std::make_pair(std::move(host), port);
+  auto parsed = parse_host_port(
+      text, {.default_port = default_port, .bare_ipv6 = true, .names = true}, why);
+  if (!parsed) return std::nullopt;
+  return std::make_pair(std::move(parsed->host), parsed->port);
 }
 
 Json::Value to_json(const DhtStatus& s) {

@@ -1,6 +1,7 @@
 // The helpers of core/util that are not about prefixes (net_test.cpp): the
-// atomic file writer.
+// atomic file writer and the host:port parser.
 #include "util/atomic_file.hpp"
+#include "util/host_port.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -161,6 +162,98 @@ TEST(WriteFileAtomic, FailedWriteKeepsTheOldFileAndRemovesTheTemporaryOne) {
   EXPECT_EQ(read_file(path), "old key\n");
   EXPECT_EQ(mode_of(path), 0600u);
   EXPECT_EQ(entries(dir), std::vector<std::string>{"dht.key"});
+}
+
+
+// ---------------------------------------------------------------- host:port
+
+// "host port" for a text that parses, else "error: <why>".
+std::string parsed(std::string_view text, const HostPortRules& rules) {
+  std::string why;
+  auto hp = parse_host_port(text, rules, &why);
+  if (!hp) return "error: " + why;
+  EXPECT_EQ(why, "") << "no reason for a text that parses";
+  return hp->host + " " + std::to_string(hp->port);
+}
+
+TEST(HostPort, AddressAndPortInBothFamilies) {
+  const HostPortRules strict;
+  EXPECT_EQ(parsed("10.0.0.1:65533", strict), "10.0.0.1 65533");
+  EXPECT_EQ(parsed("[fd00::1]:1", strict), "fd00::1 1");
+  EXPECT_EQ(parsed("[::ffff:10.0.0.1]:80", strict), "::ffff:10.0.0.1 80");
+  EXPECT_EQ(parsed("10.0.0.1:65535", strict), "10.0.0.1 65535");
+  EXPECT_EQ(parsed("[fe80::1%lo]:80", strict), "fe80::1%lo 80") << "a zone stays";
+}
+
+TEST(HostPort, PortIsRequiredUnlessThereIsADefault) {
+  EXPECT_EQ(parsed("10.0.0.1", {}),
+            "error: \"10.0.0.1\" has no port (write ADDRESS:PORT or [IPv6]:PORT)");
+  EXPECT_EQ(parsed("[fd00::1]", {}),
+            "error: \"[fd00::1]\" has no port (write ADDRESS:PORT or [IPv6]:PORT)");
+  const HostPortRules optional{.default_port = 4222};
+  EXPECT_EQ(parsed("10.0.0.1", optional), "10.0.0.1 4222");
+  EXPECT_EQ(parsed("[fd00::1]", optional), "fd00::1 4222");
+  EXPECT_EQ(parsed("10.0.0.1:5000", optional), "10.0.0.1 5000");
+  // 0 is a caller's "no port given", never a port one may write.
+  EXPECT_EQ(parsed("10.0.0.1", {.default_port = 0}), "10.0.0.1 0");
+  EXPECT_EQ(parsed("10.0.0.1:0", {.default_port = 0}),
+            "error: \"10.0.0.1:0\" has a port that is not 1..65535");
+}
+
+TEST(HostPort, PortsOutsideOneTo65535AreRefused) {
+  for (const char* bad : {"10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "10.0.0.1:99999999999",
+                          "10.0.0.1:x", "10.0.0.1:12ab", "10.0.0.1:-1", "10.0.0.1:+80",
+                          "10.0.0.1: 80", "[fd00::1]:", "[fd00::1]:70000"})
+    EXPECT_EQ(parsed(bad, {.default_port = 80}),
+              "error: \"" + std::string(bad) + "\" has a port that is not 1..65535");
+}
+
+TEST(HostPort, BareIpv6OnlyWhereAllowed) {
+  const HostPortRules bare{.default_port = 80, .bare_ipv6 = true};
+  EXPECT_EQ(parsed("fd00::1", bare), "fd00::1 80");
+  EXPECT_EQ(parsed("::1", bare), "::1 80");
+  // Without brackets the last group is part of the address, never a port.
+  EXPECT_EQ(parsed("fd00::1:2009", bare), "fd00::1:2009 80");
+  EXPECT_EQ(parsed("fd00::1:65533", bare),
+            "error: \"fd00::1:65533\" is not an IPv4 or IPv6 address (write ADDRESS, "
+            "ADDRESS:PORT or [IPv6]:PORT)");
+  EXPECT_EQ(parsed("10.0.0.1:1:2", bare),
+            "error: \"10.0.0.1:1:2\" is not an IPv4 or IPv6 address (write ADDRESS, "
+            "ADDRESS:PORT or [IPv6]:PORT)");
+  EXPECT_EQ(parsed("::1:2009", {}), "error: \"::1:2009\" must be [IPv6]:PORT");
+  EXPECT_EQ(parsed("fd00::1", {.default_port = 80}), "error: \"fd00::1\" must be [IPv6]:PORT");
+}
+
+TEST(HostPort, BracketsHoldAnIpv6AddressAndOnlyAPortFollows) {
+  const HostPortRules rules{.default_port = 80};
+  EXPECT_EQ(parsed("[fd00::1", rules), "error: \"[fd00::1\" has '[' without ']'");
+  EXPECT_EQ(parsed("[fd00::1]5000", rules), "error: \"[fd00::1]5000\" must be [IPv6]:PORT");
+  for (const char* bad : {"[10.0.0.1]:80", "[nope]:1", "[]:80", "[gw.mesh]"})
+    EXPECT_EQ(parsed(bad, {.default_port = 80, .bare_ipv6 = true, .names = true}),
+              "error: \"" + std::string(bad) +
+                  "\" is not a host name or IP address (write HOST, HOST:PORT or [IPv6]:PORT)");
+}
+
+TEST(HostPort, NamesOnlyWhereAllowed) {
+  const HostPortRules names{.default_port = 4222, .bare_ipv6 = true, .names = true};
+  EXPECT_EQ(parsed("node.mesh:1", names), "node.mesh 1");
+  EXPECT_EQ(parsed("localhost", names), "localhost 4222");
+  EXPECT_EQ(parsed("Gate_way-1.example", names), "Gate_way-1.example 4222");
+  EXPECT_EQ(parsed("10.0.0.1", names), "10.0.0.1 4222");
+  const std::string longest(253, 'a'), too_long(254, 'a');
+  EXPECT_EQ(parsed(longest, names), longest + " 4222");
+  for (const std::string bad : {"", ":5000", "a b:1", "a/b", "h\xc3\xa9:1", too_long.c_str()})
+    EXPECT_EQ(parsed(bad, names), "error: \"" + bad +
+                                      "\" is not a host name or IP address (write HOST, "
+                                      "HOST:PORT or [IPv6]:PORT)");
+  EXPECT_EQ(parsed("localhost:9090", {}),
+            "error: \"localhost:9090\" is not an IPv4 or IPv6 address (write ADDRESS:PORT or "
+            "[IPv6]:PORT)");
+}
+
+TEST(HostPort, WhyIsOptional) {
+  EXPECT_FALSE(parse_host_port("nope", {}));
+  EXPECT_TRUE(parse_host_port("10.0.0.1:1", {}));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "keys.hpp"
+#include "util/host_port.hpp"
 
 namespace mnigs::cjdns {
 
@@ -265,29 +266,16 @@ std::optional<std::pair<std::string, std::uint16_t>> parse_bind(const std::strin
     if (why) *why = "admin.bind \"" + bind + "\" is not ADDRESS:PORT or [IPv6]:PORT";
     return std::nullopt;
   };
-  std::string host, port;
-  if (!bind.empty() && bind[0] == '[') {
-    auto close = bind.find(']');
-    if (close == std::string::npos || close + 1 >= bind.size() || bind[close + 1] != ':')
-      return fail();
-    host = bind.substr(1, close - 1);
-    port = bind.substr(close + 2);
-  } else {
-    auto colon = bind.rfind(':');
-    if (colon == std::string::npos || bind.find(':') != colon) return fail();
-    host = bind.substr(0, colon);
-    port = bind.substr(colon + 1);
-  }
-  host = address_literal(host);
-  if (!is_ip_literal(host) || port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos)
-    return fail();
-  int p = std::stoi(port);
-  if (p < 1 || p > 65535) return fail();
+  // "localhost" is a name, read here as cjdroute's tools read it.
+  auto parsed = parse_host_port(bind, {.default_port = std::nullopt, .bare_ipv6 = false,
+                                       .names = true});
+  if (!parsed) return fail();
+  std::string host = address_literal(parsed->host);
+  if (!is_ip_literal(host)) return fail();
   // cjdroute binding the wildcard answers on loopback too.
   if (host == "0.0.0.0") host = "127.0.0.1";
   if (host == "::") host = "::1";
-  return std::make_pair(host, static_cast<std::uint16_t>(p));
+  return std::make_pair(host, parsed->port);
 }
 
 std::optional<AdminTarget> admin_from_conf(const std::string& text, const std::string& path,

@@ -1,9 +1,10 @@
 #include "exchange.hpp"
 
+#include "util/host_port.hpp"
+
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <charconv>
 
 namespace mnigs::olsr {
 
@@ -11,31 +12,9 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 std::optional<tcp::endpoint> parse_endpoint(std::string_view text, std::string* why) {
-  auto fail = [&](const char* reason) -> std::optional<tcp::endpoint> {
-    if (why) *why = "\"" + std::string(text) + "\" " + reason;
-    return std::nullopt;
-  };
-  std::string_view host, port;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find("]:");
-    if (close == std::string_view::npos) return fail("must be [IPv6]:PORT");
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos || text.find(':') != colon)
-      return fail("must be IPv4:PORT or [IPv6]:PORT");
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(std::string(host), ec);
-  if (ec) return fail("does not start with an IP address");
-  unsigned value = 0;
-  auto [p, err] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (err != std::errc() || p != port.data() + port.size() || value < 1 || value > 65535)
-    return fail("has a port that is not 1..65535");
-  return tcp::endpoint(address, static_cast<unsigned short>(value));
+  auto parsed = parse_host_port(text, {}, why);
+  if (!parsed) return std::nullopt;
+  return tcp::endpoint(asio::ip::make_address(parsed->host), parsed->port);
 }
 
 std::string endpoint_text(const tcp::endpoint& endpoint) {

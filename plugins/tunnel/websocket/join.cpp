@@ -8,10 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <boost/asio/ip/address.hpp>
 #include <cstring>
 
 #include "tunnel.hpp"
+#include "util/host_port.hpp"
 
 namespace mnigs::websocket {
 
@@ -36,40 +36,10 @@ std::optional<Url> parse_url(const std::string& text, std::string* why) {
   std::string authority = rest.substr(0, slash);
   Url u;
   if (slash != std::string::npos) u.path = rest.substr(slash);
-  std::string port;
-  if (!authority.empty() && authority.front() == '[') {
-    auto close = authority.find(']');
-    if (close == std::string::npos) {
-      *why = "unbalanced [ in the url";
-      return std::nullopt;
-    }
-    u.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') {
-        *why = "expected :port after ]";
-        return std::nullopt;
-      }
-      port = authority.substr(close + 2);
-    }
-  } else {
-    auto colon = authority.rfind(':');
-    u.host = authority.substr(0, colon);
-    if (colon != std::string::npos) port = authority.substr(colon + 1);
-  }
-  boost::system::error_code ec;
-  boost::asio::ip::make_address(u.host, ec);
-  if (ec) {
-    *why = "the host must be an IPv4 or IPv6 address (got \"" + u.host + "\")";
-    return std::nullopt;
-  }
-  if (!port.empty()) {
-    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoi(port) < 1 || std::stoi(port) > 65535) {
-      *why = "bad port \"" + port + "\"";
-      return std::nullopt;
-    }
-    u.port = static_cast<std::uint16_t>(std::stoi(port));
-  }
+  auto endpoint = parse_host_port(authority, {.default_port = u.port}, why);
+  if (!endpoint) return std::nullopt;
+  u.host = endpoint->host;
+  u.port = endpoint->port;
   if (u.path.find_first_of(" \r\n") != std::string::npos) {
     *why = "the path must not hold spaces or line breaks";
     return std::nullopt;
