@@ -1,5 +1,7 @@
 #include "routes.hpp"
 
+#include "interface_name.hpp"
+
 #include <boost/asio/ip/address.hpp>
 #include <json/reader.h>
 
@@ -50,13 +52,6 @@ std::optional<Address> parse_address(const std::string& text, std::string* why) 
   if (addr.is_unspecified()) return fail("is the unspecified address");
   if (addr.is_multicast()) return fail("is a multicast address");
   return Address{addr.is_v4() ? Family::v4 : Family::v6, addr.to_string()};
-}
-
-bool valid_interface_name(const std::string& name) {
-  if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
-  for (unsigned char c : name)
-    if (c <= 0x20 || c >= 0x7f || c == '/' || c == ':' || c == '"' || c == '\\') return false;
-  return true;
 }
 
 std::optional<NextHop> parse_route_get(const std::string& json, const Address& gateway,
@@ -110,7 +105,8 @@ std::optional<std::string> parse_default_dev(const std::string& json) {
     // A multipath default has its interfaces in "nexthops"; take the first.
     if (dev.empty() && route["nexthops"].isArray() && !route["nexthops"].empty())
       dev = string_field(route["nexthops"][0], "dev");
-    if (dev.empty() || dev == "lo" || !valid_interface_name(dev)) continue;
+    // The interface becomes the uplink in the gateway's nft rules.
+    if (dev.empty() || dev == "lo" || !nft_quotable_interface_name(dev)) continue;
     const std::int64_t metric = route["metric"].isIntegral() ? route["metric"].asInt64() : 0;
     if (!best || metric < best_metric) {
       best = dev;

@@ -35,10 +35,6 @@ struct Address {
 // (fe80::1%eth0), unspecified and multicast addresses are refused with `why`.
 std::optional<Address> parse_address(const std::string& text, std::string* why);
 
-// A Linux interface name that is safe to quote in an nft script: 1..15
-// printable characters, none of / : " \ or whitespace, not "." or "..".
-bool valid_interface_name(const std::string& name);
-
 // Where packets for the gateway go, from `ip -j route get GATEWAY`.
 struct NextHop {
   std::string via;         // next-hop address; the gateway itself when on-link

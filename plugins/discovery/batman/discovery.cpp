@@ -1,8 +1,8 @@
 #include "discovery.hpp"
 
-#include <net/if.h>
-
 #include <stdexcept>
+
+#include "interface_name.hpp"
 
 namespace mnigs::batman {
 
@@ -42,11 +42,9 @@ BatmanDiscovery::~BatmanDiscovery() {
 std::optional<BatmanDiscovery::Settings> BatmanDiscovery::read_settings(std::string* why) const {
   const Json::Value c = ctx_.config();
   auto name_ok = [&](const std::string& key, const std::string& value, bool may_be_empty) {
-    if ((value.empty() && !may_be_empty) || value.size() >= IF_NAMESIZE ||
-        value.find_first_of("/ \t\n:%") != std::string::npos) {
-      *why = "batman." + key + " must be an interface name of 1.." +
-             std::to_string(IF_NAMESIZE - 1) + " characters without '/', ':', '%' or spaces (got \"" +
-             value + "\")";
+    if (value.empty() ? !may_be_empty : !valid_interface_name(value)) {
+      *why = "batman." + key + " must be an interface name of 1..15 characters without '/', ':', " +
+             "'%' or spaces (got \"" + value + "\")";
       return false;
     }
     return true;

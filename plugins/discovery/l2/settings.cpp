@@ -1,9 +1,9 @@
 #include "settings.hpp"
 
 #include "announcement.hpp"
+#include "interface_name.hpp"
 
 #include <boost/asio/ip/address.hpp>
-#include <net/if.h>
 
 #include <algorithm>
 
@@ -26,19 +26,6 @@ void declare_keys(ConfigDeclarer& d) {
                     true));
 }
 
-namespace {
-
-// What the kernel accepts as an interface name: 1 to IFNAMSIZ-1 bytes, no
-// slash, no white space, not "." or "..".
-bool valid_interface_name(const std::string& name) {
-  if (name.empty() || name.size() >= IFNAMSIZ || name == "." || name == "..") return false;
-  return std::none_of(name.begin(), name.end(), [](unsigned char c) {
-    return c == '/' || c == ':' || c <= ' ' || c == 0x7f;
-  });
-}
-
-}  // namespace
-
 std::optional<Settings> parse_settings(const Json::Value& section, std::string* why) {
   auto fail = [&](std::string text) -> std::optional<Settings> {
     if (why) *why = std::move(text);
@@ -48,8 +35,8 @@ std::optional<Settings> parse_settings(const Json::Value& section, std::string* 
   for (const auto& item : section["interfaces"]) {
     const std::string name = item.asString();
     if (!valid_interface_name(name))
-      return fail("l2.interfaces: \"" + name + "\" is not an interface name (1 to " +
-                  std::to_string(IFNAMSIZ - 1) + " characters, no '/', ':' or spaces)");
+      return fail("l2.interfaces: \"" + name +
+                  "\" is not an interface name (1 to 15 characters, no '/', ':', '%' or spaces)");
     if (std::find(s.interfaces.begin(), s.interfaces.end(), name) == s.interfaces.end())
       s.interfaces.push_back(name);
   }

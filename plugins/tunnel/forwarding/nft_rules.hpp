@@ -29,7 +29,7 @@ const char* set_name(Family family);
 
 // What the table holds.
 struct TableSpec {
-  std::string uplink;                     // interface name, checked by valid_interface_name()
+  std::string uplink;                     // checked by nft_quotable_interface_name()
   bool restrict = true;                   // drop non-subscribers leaving by the uplink
   std::vector<std::string> subscribers4;  // canonical IPv4 literals; duplicates are fine
   std::vector<std::string> subscribers6;  // canonical IPv6 literals

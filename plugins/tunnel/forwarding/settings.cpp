@@ -1,6 +1,7 @@
 #include "settings.hpp"
 
 #include "common.hpp"
+#include "interface_name.hpp"
 
 namespace mnigs::forwarding {
 
@@ -31,10 +32,10 @@ std::optional<Settings> parse_settings(const Json::Value& section, std::string* 
   if (section.isMember("priority")) s.priority = section["priority"].asInt();
   if (section.isMember("restrict")) s.restrict = section["restrict"].asBool();
 
-  if (!s.uplink.empty() && !valid_interface_name(s.uplink))
+  if (!s.uplink.empty() && !nft_quotable_interface_name(s.uplink))
     return fail("forwarding.uplink: \"" + s.uplink +
-                "\" is not an interface name (1 to 15 characters, no spaces, quotes, '/' or "
-                "':'); leave it empty to use the default route's interface");
+                "\" is not an interface name (1 to 15 characters, no spaces, quotes, '/', ':' "
+                "or '%'); leave it empty to use the default route's interface");
   // 0 is "unspecified"; 253, 254 and 255 are the kernel's default, main and
   // local tables, which a flush on disconnect would wreck.
   if (s.table < 1 || s.table > 2147483647 || s.table == 253 || s.table == 254 || s.table == 255)

@@ -10,6 +10,7 @@
 
 #include <cstring>
 
+#include "interface_name.hpp"
 #include "tunnel.hpp"
 #include "util/host_port.hpp"
 
@@ -81,7 +82,7 @@ void WebsocketTunnel::join(const Json::Value& p, Responder reply) {
   auto url = parse_url(p["url"].asString(), &why);
   if (!url) return reply.error(rpc_error::invalid_params, "url: " + why);
   const std::string name = p.get("interface", "mnl2").asString();
-  if (!netcmd::valid_interface_name(name))
+  if (!valid_interface_name(name))
     return reply.error(rpc_error::invalid_params,
                        "interface: \"" + name + "\" is not an interface name");
   if (joined_.count(name))

@@ -1,5 +1,6 @@
 #include "settings.hpp"
 
+#include "interface_name.hpp"
 #include "pool.hpp"
 #include "routes.hpp"
 
@@ -105,11 +106,11 @@ std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
     return fail("websocket.path and websocket.l2Path are both \"" + s.path + "\": use two paths");
   for (auto [key, value] : {std::pair{"gatewayInterface", &s.gateway_interface},
                             std::pair{"subscriberInterface", &s.subscriber_interface}})
-    if (!netcmd::valid_interface_name(*value))
+    if (!nft_quotable_interface_name(*value))
       return fail(
           std::string("websocket.") + key + ": \"" + *value +
-          "\" is not an interface name (1 to 15 characters, no spaces, quotes, '/' or ':')");
-  if (!netcmd::valid_interface_name(s.l2_interface))
+          "\" is not an interface name (1 to 15 characters, no spaces, quotes, '/', ':' or '%')");
+  if (!nft_quotable_interface_name(s.l2_interface))
     return fail("websocket.l2Interface: \"" + s.l2_interface + "\" is not an interface name");
   if (!s.l2_address.empty()) {
     auto slash = s.l2_address.find('/');
@@ -120,7 +121,7 @@ std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
       return fail("websocket.l2Address: \"" + s.l2_address +
                   "\" must be an address with its prefix length, like 10.97.0.1/24");
   }
-  if (!s.uplink.empty() && !netcmd::valid_interface_name(s.uplink))
+  if (!s.uplink.empty() && !nft_quotable_interface_name(s.uplink))
     return fail("websocket.uplink: \"" + s.uplink + "\" is not an interface name");
   if (s.table == 253 || s.table == 254 || s.table == 255)
     return fail(

@@ -12,6 +12,8 @@
 #include <system_error>
 #include <utility>
 
+#include "interface_name.hpp"
+
 namespace mnigs::websocket {
 
 namespace {
@@ -37,9 +39,9 @@ void convert_fields(std::uint8_t* p, Convert convert) {
 
 TunDevice::TunDevice(const std::string& name, Kind kind, bool offload)
     : name_(name), offload_(offload) {
-  if (name.empty() || name.size() >= IFNAMSIZ) {
+  if (!valid_interface_name(name)) {
     errno = EINVAL;
-    fail(name, "the name must be 1 to 15 characters");
+    fail(name, "not an interface name (1 to 15 characters, no '/', ':', '%' or spaces)");
   }
   fd_ = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd_ < 0) fail(name, "cannot open /dev/net/tun");

@@ -1,0 +1,27 @@
+#include "interface_name.hpp"
+
+#include <net/if.h>
+
+#include <algorithm>
+
+namespace mnigs {
+
+bool valid_interface_name(std::string_view name) {
+  if (name.empty() || name.size() >= IFNAMSIZ || name == "." || name == "..") return false;
+  // The kernel's isspace(): ' ', \t, \n, \v, \f, \r, and 0xa0 (its ctype
+  // table is Latin-1).
+  return std::none_of(name.begin(), name.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return c == '/' || c == ':' || c == '%' || c == '\0' || c == ' ' || (c >= '\t' && c <= '\r') ||
+           u == 0xa0;
+  });
+}
+
+bool nft_quotable_interface_name(std::string_view name) {
+  return valid_interface_name(name) && std::none_of(name.begin(), name.end(), [](char c) {
+           const auto u = static_cast<unsigned char>(c);
+           return u < 0x20 || u >= 0x7f || c == '"' || c == '\\';
+         });
+}
+
+}  // namespace mnigs

@@ -1,0 +1,19 @@
+// The one check of network interface names that come from config keys, RPC
+// parameters and the output of ip(8). Pure; thread-safe.
+#pragma once
+
+#include <string_view>
+
+namespace mnigs {
+
+// The kernel's rule (dev_valid_name): 1 to 15 bytes (IFNAMSIZ - 1), not "."
+// or "..", no '/', ':', white space or NUL; and no '%', which the kernel
+// reads as a template ("tun%d" becomes tun0), so no interface has it.
+bool valid_interface_name(std::string_view name);
+
+// A valid name that can also be written between double quotes in an nft
+// rule ("oifname \"eth1\""): printable ASCII only, and no '"' or '\' (nft
+// strings have no escapes).
+bool nft_quotable_interface_name(std::string_view name);
+
+}  // namespace mnigs

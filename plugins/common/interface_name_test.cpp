@@ -1,0 +1,30 @@
+#include "interface_name.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace mnigs {
+namespace {
+
+TEST(InterfaceName, TheKernelsRule) {
+  for (const std::string good :
+       {"eth0", "a", "br-lan.10", "wlan0mon_x", "abcdefghijklmno", "wlan-\xc3\xa9", "a\"b", "a\\b",
+        "...", ".a"})
+    EXPECT_TRUE(valid_interface_name(good)) << good;
+  for (const std::string bad : {"", "abcdefghijklmnop", ".", "..", "a/b", "a:1", "a b", "a\tb",
+                                "a\nb", "a\vb", "a\fb", "a\rb", "a\xa0", "tun%d"})
+    EXPECT_FALSE(valid_interface_name(bad)) << bad;
+  EXPECT_FALSE(valid_interface_name(std::string("a\0b", 3)));
+}
+
+TEST(InterfaceName, NftQuotableIsValidAndPrintableAsciiWithoutQuotes) {
+  for (const std::string good : {"eth0", "abcdefghijklmno", "br-lan.10", "lte_0", "a'b"})
+    EXPECT_TRUE(nft_quotable_interface_name(good)) << good;
+  for (const std::string bad : {"a\"b", "a\\b", "wlan-\xc3\xa9", "a\x01", "a\x7f", "", "..",
+                                "a b", "a:1", "abcdefghijklmnop"})
+    EXPECT_FALSE(nft_quotable_interface_name(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace mnigs
