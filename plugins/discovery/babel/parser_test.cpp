@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include "line_reader.hpp"
-#include "log_limit.hpp"
 #include "test_support.hpp"
 
 namespace mnigs::babel::testing {
@@ -245,17 +244,6 @@ TEST(BabelLineReader, DropsOverlongLinesWholeAndKeepsTheNext) {
   reader.feed("zz\nok\n", line, too_long);
   EXPECT_EQ(lines, (std::vector<std::string>{"exactly sixteen!", "ok"}));
   EXPECT_EQ(overlong, 1);
-}
-
-TEST(BabelLogLimit, LetsABurstThroughThenCountsWhatItHeldBack) {
-  LogLimit limit(3, std::chrono::seconds(60));
-  auto t0 = LogLimit::Clock::time_point() + std::chrono::hours(1);
-  std::uint64_t held = 99;
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limit.allow(t0, &held));
-  EXPECT_EQ(held, 0u);
-  for (int i = 0; i < 10; ++i) EXPECT_FALSE(limit.allow(t0 + std::chrono::seconds(30), &held));
-  EXPECT_TRUE(limit.allow(t0 + std::chrono::seconds(61), &held));
-  EXPECT_EQ(held, 10u);
 }
 
 }  // namespace

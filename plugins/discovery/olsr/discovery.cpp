@@ -89,7 +89,7 @@ void OlsrDiscovery::on_attempt(const Outcome& outcome) {
 // that answers something unreadable is worth a warning even when another
 // daemon's answer was used.
 void OlsrDiscovery::log_unusable(const Attempt& a) {
-  std::size_t held = 0;
+  std::uint64_t held = 0;
   if (!limiter_.allow(a.source + ":unusable", ctx_.now(), &held)) return;
   ctx_.log().warn(a.source, " on ", a.endpoint, " answered, but the answer is unusable: ", a.error,
                   held ? " (" + std::to_string(held) + " like it not logged)" : "");
@@ -117,7 +117,7 @@ void OlsrDiscovery::log_failure() {
 void OlsrDiscovery::log_skipped(const Outcome& outcome) {
   const View& v = outcome.view;
   if (v.skipped_total == 0) return;
-  std::size_t held = 0;
+  std::uint64_t held = 0;
   if (!limiter_.allow(std::string(source_name(outcome.source)) + ":skipped", ctx_.now(), &held))
     return;
   ctx_.log().warn(source_name(outcome.source), " on ", outcome.endpoint, ": skipped ",

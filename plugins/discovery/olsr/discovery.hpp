@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "log_limiter.hpp"
+#include "log_limit.hpp"
 #include "query.hpp"
 #include "settings.hpp"
 
@@ -51,7 +51,7 @@ class OlsrDiscovery final : public DiscoveryPlugin {
   Settings settings_;
   std::unique_ptr<Chain> chain_;  // the round in progress
   std::vector<std::function<void(Discovery)>> waiting_;
-  LogLimiter limiter_{std::chrono::minutes(1)};
+  LogLimit limiter_{1, std::chrono::minutes(1)};
   bool stopped_ = false;
 
   // What status() shows.

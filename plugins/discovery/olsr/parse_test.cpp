@@ -10,7 +10,6 @@
 
 #include "http_reply.hpp"
 #include "jsoninfo.hpp"
-#include "log_limiter.hpp"
 #include "olsrd2.hpp"
 #include "settings.hpp"
 #include "txtinfo.hpp"
@@ -390,19 +389,6 @@ TEST(OlsrSettings, EndpointsAndOrder) {
   c["olsrd2"] = "nonsense";
   EXPECT_FALSE(read_settings(c, &why));
   EXPECT_NE(why.find("olsr.olsrd2"), std::string::npos) << why;
-}
-
-TEST(OlsrLogLimiter, OneLinePerKeyPerInterval) {
-  LogLimiter limiter(std::chrono::seconds(60));
-  auto t0 = std::chrono::steady_clock::time_point() + std::chrono::hours(1);
-  std::size_t held = 99;
-  EXPECT_TRUE(limiter.allow("a", t0, &held));
-  EXPECT_EQ(held, 0u);
-  EXPECT_FALSE(limiter.allow("a", t0 + std::chrono::seconds(10)));
-  EXPECT_FALSE(limiter.allow("a", t0 + std::chrono::seconds(59)));
-  EXPECT_TRUE(limiter.allow("b", t0 + std::chrono::seconds(10))) << "keys are independent";
-  EXPECT_TRUE(limiter.allow("a", t0 + std::chrono::seconds(61), &held));
-  EXPECT_EQ(held, 2u);
 }
 
 }  // namespace

@@ -13,7 +13,6 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-constexpr auto kDropLogEvery = std::chrono::seconds(10);
 constexpr std::chrono::milliseconds kFirstBackoff{500};
 constexpr std::chrono::milliseconds kMaxBackoff{30000};
 // Connecting and upgrading together may take this long.
@@ -35,15 +34,10 @@ std::optional<IpKey> key_of(const std::string& text) {
 }  // namespace
 
 void DropLog::note(const std::string& reason) {
-  auto now = std::chrono::steady_clock::now();
-  if (now - last_ < kDropLogEvery) {
-    ++quiet_;
-    return;
-  }
+  std::uint64_t quiet = 0;
+  if (!limit_.allow(LogLimit::Clock::now(), &quiet)) return;
   log_.warn(what_, ": dropped a packet: ", reason,
-            quiet_ ? " (and " + std::to_string(quiet_) + " more since the last report)" : "");
-  last_ = now;
-  quiet_ = 0;
+            quiet ? " (and " + std::to_string(quiet) + " more since the last report)" : "");
 }
 
 // ---------------------------------------------------------------- L3Gateway

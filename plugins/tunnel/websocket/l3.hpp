@@ -34,6 +34,7 @@
 #include "dataplane.hpp"
 #include "handshake.hpp"
 #include "link.hpp"
+#include "log_limit.hpp"
 #include "packet.hpp"
 
 namespace mnigs {
@@ -52,8 +53,8 @@ struct L3Counters {
 // Messages are refused past this size: a 64 KiB segment and its header.
 inline constexpr std::uint64_t max_l3_message = max_tun_read;
 
-// Rate limit for the log lines about dropped packets: one per reason per
-// this interval; the counters count them all.
+// The log lines about dropped packets: one per 10 s, with the number left
+// out since the last; the counters count them all.
 class DropLog {
  public:
   DropLog(Logger& log, std::string what) : log_(log), what_(std::move(what)) {}
@@ -62,8 +63,7 @@ class DropLog {
  private:
   Logger& log_;
   std::string what_;
-  std::chrono::steady_clock::time_point last_{};
-  std::uint64_t quiet_ = 0;
+  LogLimit limit_{1, std::chrono::seconds(10)};
 };
 
 class L3Gateway : public std::enable_shared_from_this<L3Gateway> {
