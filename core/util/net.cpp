@@ -35,13 +35,19 @@ bool clear_host_bits(Bytes& bytes, unsigned length) {
 }
 }  // namespace
 
-std::optional<Prefix> parse_prefix(std::string_view text, std::string* why) {
+std::optional<Prefix> parse_prefix(std::string_view text, std::string* why,
+                                   const PrefixRules& rules) {
   auto fail = [&](std::string reason) -> std::optional<Prefix> {
     if (why) *why = std::move(reason);
     return std::nullopt;
   };
   auto slash = text.find('/');
-  auto addr = parse_address(text.substr(0, slash));
+  if (slash == std::string_view::npos && !rules.bare_address)
+    return fail("not a prefix: no /LENGTH after the address");
+  const auto address_text = text.substr(0, slash);
+  if (address_text.find('%') != std::string_view::npos)
+    return fail("a prefix has no zone (the part from '%')");
+  auto addr = parse_address(address_text);
   if (!addr) return fail("not an IPv4 or IPv6 address");
   unsigned max = addr->is_v4() ? 32 : 128;
   unsigned length = max;
@@ -53,6 +59,7 @@ std::optional<Prefix> parse_prefix(std::string_view text, std::string* why) {
       return fail("prefix length must be 0.." + std::to_string(max));
   }
   Prefix prefix{*addr, length};
+  if (rules.host_bits) return prefix;
   if (addr->is_v4()) {
     auto bytes = addr->to_v4().to_bytes();
     if (clear_host_bits(bytes, length)) return fail("host bits are set after the prefix length");
@@ -69,11 +76,14 @@ bool Prefix::contains(const ip::address& raw) const {
   if (addr.is_v4()) {
     auto bytes = addr.to_v4().to_bytes();
     clear_host_bits(bytes, length);
-    return bytes == network.to_v4().to_bytes();
+    auto net = network.to_v4().to_bytes();
+    clear_host_bits(net, length);
+    return bytes == net;
   }
   auto bytes = addr.to_v6().to_bytes();
   clear_host_bits(bytes, length);
   auto net = network.to_v6().to_bytes();
+  clear_host_bits(net, length);
   return bytes == net;
 }
 

@@ -1,4 +1,6 @@
-// Address and prefix helpers shared by config validation and RPC access checks.
+// Address and prefix helpers shared by config validation, RPC access checks
+// and (through plugins/common) plugins reading prefixes from their daemons
+// and config keys.
 #pragma once
 
 #include <boost/asio/ip/address.hpp>
@@ -13,16 +15,28 @@ namespace mnigs {
 
 // An IPv4 or IPv6 prefix. IPv4-mapped IPv6 addresses match IPv4 prefixes.
 struct Prefix {
-  boost::asio::ip::address network;
+  boost::asio::ip::address network;  // as written: host bits only where parse_prefix allowed them
   unsigned length = 0;
 
   bool contains(const boost::asio::ip::address& addr) const;
   std::string to_string() const;  // canonical "10.0.0.0/8"
 };
 
-// Parses "10.0.0.0/8", "::1/128" or a bare address (full length). Host bits
-// must be zero. Returns nullopt with `why` set on failure.
-std::optional<Prefix> parse_prefix(std::string_view text, std::string* why = nullptr);
+// What parse_prefix accepts besides "10.0.0.0/8" and "fd00::/64".
+struct PrefixRules {
+  // A bare address ("10.0.0.1", "::1") is a prefix of full length;
+  // otherwise "/LENGTH" is required.
+  bool bare_address = true;
+  // Bits after the length may be set ("10.97.0.1/24": an address with the
+  // length of its network); otherwise they must be zero.
+  bool host_bits = false;
+};
+
+// Parses ADDRESS/LENGTH, LENGTH within the family (0..32, 0..128), by
+// `rules`. A zone ("fe80::%eth0/64") is refused: a prefix names a network,
+// and matching ignores zones. Returns nullopt with `why` set on failure.
+std::optional<Prefix> parse_prefix(std::string_view text, std::string* why = nullptr,
+                                   const PrefixRules& rules = {});
 
 // Parses an IPv4 or IPv6 literal (an IPv6 zone "%eth0" is accepted).
 std::optional<boost::asio::ip::address> parse_address(std::string_view text);

@@ -39,6 +39,46 @@ TEST(Prefix, RejectsHostBitsAndBadLengths) {
   EXPECT_TRUE(parse_prefix("0.0.0.0/0")->contains(A("192.0.2.1")));
 }
 
+TEST(Prefix, BareAddressIsFullLengthUnlessTheLengthIsRequired) {
+  EXPECT_EQ(parse_prefix("10.0.0.1")->to_string(), "10.0.0.1/32");
+  EXPECT_EQ(parse_prefix("fd00::1")->to_string(), "fd00::1/128");
+  std::string why;
+  EXPECT_FALSE(parse_prefix("10.0.0.1", &why, {.bare_address = false, .host_bits = false}));
+  EXPECT_EQ(why, "not a prefix: no /LENGTH after the address");
+  EXPECT_EQ(parse_prefix("10.0.0.0/8", &why, {.bare_address = false})->to_string(), "10.0.0.0/8");
+}
+
+// An address with the length of its network, as interfaces and daemons'
+// tables write them: kept as written, and matching uses the network.
+TEST(Prefix, HostBitsWhereAllowed) {
+  const PrefixRules loose{.bare_address = false, .host_bits = true};
+  auto p = parse_prefix("10.97.0.1/24", nullptr, loose);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->to_string(), "10.97.0.1/24");
+  EXPECT_TRUE(p->contains(A("10.97.0.200")));
+  EXPECT_FALSE(p->contains(A("10.97.1.1")));
+  auto p6 = parse_prefix("fd98::1/64", nullptr, loose);
+  ASSERT_TRUE(p6);
+  EXPECT_TRUE(p6->contains(A("fd98::ffff")));
+  EXPECT_FALSE(p6->contains(A("fd99::1")));
+  EXPECT_EQ(parse_prefix("::/0", nullptr, loose)->length, 0u);
+  std::string why;
+  for (const char* bad : {"10.0.0.0/33", "fd00::/129", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/+8",
+                          "10.0.0.0/ 8", "10.0.0.0/8x", "garbage/0", "/8", ""}) {
+    why.clear();
+    EXPECT_FALSE(parse_prefix(bad, &why, loose)) << bad;
+    EXPECT_FALSE(why.empty()) << bad;
+  }
+}
+
+TEST(Prefix, ZonesAreRefused) {
+  std::string why;
+  EXPECT_FALSE(parse_prefix("fe80::%lo/64", &why));
+  EXPECT_NE(why.find("zone"), std::string::npos) << why;
+  EXPECT_FALSE(parse_prefix("fe80::1%lo", &why));
+  EXPECT_FALSE(parse_prefix("fe80::1%lo/128", &why, {.bare_address = false, .host_bits = true}));
+}
+
 TEST(Text, NearestSuggestsTyposOnly) {
   std::vector<std::string> keys{"maxConnections", "subscriberTimeout", "enabled"};
   EXPECT_EQ(nearest("maxconnection", keys), "maxConnections");

@@ -1,5 +1,7 @@
 #include "parser.hpp"
 
+#include "util/net.hpp"
+
 #include <algorithm>
 #include <boost/asio/ip/network_v4.hpp>
 #include <boost/asio/ip/network_v6.hpp>
@@ -179,13 +181,9 @@ std::optional<Line> reply(const std::vector<std::string_view>& t, std::string_vi
 }  // namespace
 
 std::optional<Prefix> parse_prefix(std::string_view text) {
-  auto slash = text.find('/');
-  if (slash == std::string_view::npos) return std::nullopt;
-  auto address = parse_address(text.substr(0, slash));
-  if (!address) return std::nullopt;
-  auto length = parse_uint(text.substr(slash + 1), address->is_v4() ? 32 : 128);
-  if (!length) return std::nullopt;
-  return Prefix{*address, *length};
+  auto p = mnigs::parse_prefix(text, nullptr, {.bare_address = false, .host_bits = true});
+  if (!p) return std::nullopt;
+  return Prefix{p->network, p->length};
 }
 
 std::optional<std::string> parse_router_id(std::string_view text) {

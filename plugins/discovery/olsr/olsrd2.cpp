@@ -1,5 +1,7 @@
 #include "olsrd2.hpp"
 
+#include "util/net.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -128,10 +130,7 @@ std::string read_row(Section section, const Row& row, View& view) {
 // Data lines start with an address, a prefix (routes to networks) or "-"
 // (unset); head lines and the daemon's messages start with a word.
 bool is_data(std::string_view first) {
-  if (first == "-" || canonical_address(first)) return true;
-  auto slash = first.find('/');
-  return slash != std::string_view::npos && canonical_address(first.substr(0, slash)) &&
-         parse_count(first.substr(slash + 1));
+  return first == "-" || parse_prefix(first, nullptr, {.bare_address = true, .host_bits = true});
 }
 
 // The table whose head line this is, or none when it is not a head line.

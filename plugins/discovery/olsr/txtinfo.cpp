@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "http_reply.hpp"
+#include "util/net.hpp"
 
 namespace mnigs::olsr::txtinfo {
 
@@ -31,19 +32,9 @@ std::optional<std::uint32_t> parse_count(std::string_view text) {
   return n;
 }
 
-struct Prefix {
-  std::string address;
-  std::uint32_t length = 0;
-};
-
-// "10.0.0.0/24" or "fd00::/64".
-std::optional<Prefix> parse_prefix(std::string_view text) {
-  auto slash = text.find('/');
-  if (slash == std::string_view::npos) return std::nullopt;
-  auto a = canonical_address(text.substr(0, slash));
-  auto len = parse_count(text.substr(slash + 1));
-  if (!a || !len || *len > (a->find(':') != std::string::npos ? 128u : 32u)) return std::nullopt;
-  return Prefix{*a, *len};
+// "10.0.0.0/24" or "fd00::/64", as olsrd prints destinations.
+std::optional<Prefix> parse_destination(std::string_view text) {
+  return parse_prefix(text, nullptr, {.bare_address = false, .host_bits = true});
 }
 
 // ETX text ("1.000") in olsrd's internal unit; "INFINITE" saturates.
@@ -95,15 +86,15 @@ void read_routes(const Table& t, View& view) {
   std::size_t metric_col = column(t, "Metric", 2), if_col = column(t, "Interface", 4);
   for (auto [line, text] : t.rows) {
     auto f = split_tabs(text);
-    auto dst = parse_prefix(f[0]);
+    auto dst = parse_destination(f[0]);
     if (!dst || f.size() <= metric_col) {
       view.skip(where(t, line) + ": not \"prefix<TAB>gateway<TAB>metric...\"");
       continue;
     }
-    bool v6 = dst->address.find(':') != std::string::npos;
-    if (dst->length != (v6 ? 128u : 32u)) continue;  // a network, not a node
-    auto& node = view.node(dst->address);
-    if (auto hops = parse_count(f[metric_col])) view.set_hops(dst->address, *hops);
+    if (dst->length != (dst->network.is_v6() ? 128u : 32u)) continue;  // a network, not a node
+    const std::string address = dst->network.to_string();
+    auto& node = view.node(address);
+    if (auto hops = parse_count(f[metric_col])) view.set_hops(address, *hops);
     if (f.size() > if_col && !f[if_col].empty()) node.zone = std::string(f[if_col]);
   }
 }
@@ -111,7 +102,7 @@ void read_routes(const Table& t, View& view) {
 void read_hna(const Table& t, View& view) {
   for (auto [line, text] : t.rows) {
     auto f = split_tabs(text);
-    auto dst = f.size() >= 2 ? parse_prefix(f[0]) : std::nullopt;
+    auto dst = f.size() >= 2 ? parse_destination(f[0]) : std::nullopt;
     auto gw = f.size() >= 2 ? canonical_address(f[1]) : std::nullopt;
     if (!dst || !gw) {
       view.skip(where(t, line) + ": not \"prefix<TAB>gateway\"");

@@ -1,8 +1,9 @@
 #include "view.hpp"
 
+#include "util/net.hpp"
+
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
-#include <charconv>
 
 namespace mnigs::olsr {
 
@@ -35,13 +36,8 @@ bool is_default_route(std::string_view address, int prefix_length) {
 }
 
 bool is_default_route(std::string_view prefix) {
-  auto slash = prefix.find('/');
-  if (slash == std::string_view::npos) return false;
-  auto len_text = prefix.substr(slash + 1);
-  int len = -1;
-  auto [end, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
-  if (ec != std::errc() || end != len_text.data() + len_text.size()) return false;
-  return is_default_route(prefix.substr(0, slash), len);
+  auto p = parse_prefix(prefix, nullptr, {.bare_address = false, .host_bits = true});
+  return p && p->length == 0;
 }
 
 namespace {

@@ -1,5 +1,7 @@
 #include "pool.hpp"
 
+#include "util/net.hpp"
+
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <cstring>
@@ -14,21 +16,6 @@ namespace {
 // Sessions per family at most: a /64 has room for far more, but a bound
 // keeps the lowest-free search and the kernel's neighbour tables small.
 constexpr std::uint64_t kMaxHosts6 = 65534;
-
-std::pair<std::string, int> split_prefix(const std::string& text, const std::string& key) {
-  auto slash = text.find('/');
-  if (slash == std::string::npos)
-    throw std::invalid_argument("websocket." + key + " must be a prefix like 10.98.0.0/24 (got \"" +
-                                text + "\")");
-  int bits = -1;
-  try {
-    std::size_t used = 0;
-    bits = std::stoi(text.substr(slash + 1), &used);
-    if (used != text.size() - slash - 1) bits = -1;
-  } catch (const std::exception&) {
-  }
-  return {text.substr(0, slash), bits};
-}
 
 std::optional<std::uint64_t> take_lowest(std::set<std::uint64_t>& used, std::uint64_t capacity) {
   std::uint64_t want = 2;
@@ -46,12 +33,12 @@ std::optional<std::uint64_t> take_lowest(std::set<std::uint64_t>& used, std::uin
 AddressPool::AddressPool(const std::string& prefix4, const std::string& prefix6,
                          const std::string& key4, const std::string& key6) {
   if (!prefix4.empty()) {
-    auto [addr, bits] = split_prefix(prefix4, key4);
-    boost::system::error_code ec;
-    auto a = ip::make_address_v4(addr, ec);
-    if (ec || bits < 8 || bits > 30)
+    auto p = parse_prefix(prefix4, nullptr, {.bare_address = false, .host_bits = true});
+    if (!p || !p->network.is_v4() || p->length < 8 || p->length > 30)
       throw std::invalid_argument(
           "websocket." + key4 + " must be an IPv4 prefix from /8 to /30 (got \"" + prefix4 + "\")");
+    const auto a = p->network.to_v4();
+    const int bits = static_cast<int>(p->length);
     std::uint32_t mask = bits == 0 ? 0 : ~std::uint32_t(0) << (32 - bits);
     bits4_ = bits;
     net4_ = a.to_uint() & mask;
@@ -60,15 +47,14 @@ AddressPool::AddressPool(const std::string& prefix4, const std::string& prefix6,
     gateway4_ = address_of(1, false);
   }
   if (!prefix6.empty()) {
-    auto [addr, bits] = split_prefix(prefix6, key6);
-    boost::system::error_code ec;
-    auto a = ip::make_address_v6(addr, ec);
-    if (ec || bits < 64 || bits > 126)
+    auto p = parse_prefix(prefix6, nullptr, {.bare_address = false, .host_bits = true});
+    if (!p || !p->network.is_v6() || p->length < 64 || p->length > 126)
       throw std::invalid_argument("websocket." + key6 +
                                   " must be an IPv6 prefix from /64 to /126 (got \"" + prefix6 +
                                   "\")");
+    const int bits = static_cast<int>(p->length);
     bits6_ = bits;
-    auto bytes = a.to_bytes();
+    auto bytes = p->network.to_v6().to_bytes();
     for (int i = 0; i < 16; ++i) {
       int keep = std::max(0, std::min(8, bits - i * 8));
       net6_[i] = bytes[static_cast<std::size_t>(i)] & static_cast<unsigned char>(0xff00 >> keep);

@@ -3,6 +3,7 @@
 #include "interface_name.hpp"
 #include "pool.hpp"
 #include "routes.hpp"
+#include "util/net.hpp"
 
 namespace mnigs::websocket {
 
@@ -113,11 +114,10 @@ std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
   if (!nft_quotable_interface_name(s.l2_interface))
     return fail("websocket.l2Interface: \"" + s.l2_interface + "\" is not an interface name");
   if (!s.l2_address.empty()) {
-    auto slash = s.l2_address.find('/');
+    // And an address an interface may have: not unspecified or multicast.
+    auto p = parse_prefix(s.l2_address, nullptr, {.bare_address = false, .host_bits = true});
     std::string why;
-    if (slash == std::string::npos || !netcmd::parse_address(s.l2_address.substr(0, slash), &why) ||
-        s.l2_address.find_first_not_of("0123456789", slash + 1) != std::string::npos ||
-        slash + 1 == s.l2_address.size())
+    if (!p || !netcmd::parse_address(p->network.to_string(), &why))
       return fail("websocket.l2Address: \"" + s.l2_address +
                   "\" must be an address with its prefix length, like 10.97.0.1/24");
   }
