@@ -1,10 +1,10 @@
 #include "olsrd2.hpp"
 
+#include "fields.hpp"
 #include "util/net.hpp"
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 
 namespace mnigs::olsr::olsrd2 {
 
@@ -27,24 +27,6 @@ constexpr std::array<Viewer, 5> kViewers{{
     {"olsrv2info", "edge", Section::edge, "edge"},
     {"olsrv2info", "route", Section::route, "route_dst"},
 }};
-
-std::vector<std::string_view> split_tabs(std::string_view line) {
-  std::vector<std::string_view> out;
-  while (true) {
-    auto tab = line.find('\t');
-    out.push_back(line.substr(0, tab));
-    if (tab == std::string_view::npos) break;
-    line.remove_prefix(tab + 1);
-  }
-  return out;
-}
-
-std::optional<std::uint32_t> parse_count(std::string_view text) {
-  std::uint32_t n = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || p != text.data() + text.size() || text.empty()) return std::nullopt;
-  return n;
-}
 
 const char* section_name(Section s) {
   for (const auto& v : kViewers)

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "fields.hpp"
 #include "http_reply.hpp"
 #include "jsoninfo.hpp"
 #include "olsrd2.hpp"
@@ -307,6 +308,21 @@ TEST(OlsrHttpReply, MessageSizeHonoursPaddedContentLength) {
   m += "cd";
   EXPECT_EQ(http_message_size(m), m.size());
   EXPECT_FALSE(http_message_size("HTTP/1.0 200 OK\n\nTable"));  // no length: until close
+}
+
+TEST(OlsrFields, SplitsAtEveryTabKeepingEmptyFields) {
+  using V = std::vector<std::string_view>;
+  EXPECT_EQ(split_tabs("10.0.0.1\tYES\t1"), (V{"10.0.0.1", "YES", "1"}));
+  EXPECT_EQ(split_tabs("a\t\tb\t"), (V{"a", "", "b", ""}));
+  EXPECT_EQ(split_tabs(""), V{""});
+  EXPECT_EQ(split_tabs("no tabs here"), V{"no tabs here"});
+}
+
+TEST(OlsrFields, CountsAreWholeDecimalNumbers) {
+  EXPECT_EQ(parse_count("0"), 0u);
+  EXPECT_EQ(parse_count("4294967295"), 4294967295u);
+  for (const char* bad : {"", "4294967296", "-1", "+1", " 1", "1 ", "1.0", "0x10", "INFINITE"})
+    EXPECT_FALSE(parse_count(bad)) << bad;
 }
 
 TEST(OlsrView, DefaultRoutes) {

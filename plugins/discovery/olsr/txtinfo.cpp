@@ -1,10 +1,10 @@
 #include "txtinfo.hpp"
 
-#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 
+#include "fields.hpp"
 #include "http_reply.hpp"
 #include "util/net.hpp"
 
@@ -13,24 +13,6 @@ namespace mnigs::olsr::txtinfo {
 namespace {
 
 constexpr double kCostPerEtx = 1024.0;  // olsrd's link cost for ETX 1.0
-
-std::vector<std::string_view> split_tabs(std::string_view line) {
-  std::vector<std::string_view> out;
-  while (true) {
-    auto tab = line.find('\t');
-    out.push_back(line.substr(0, tab));
-    if (tab == std::string_view::npos) break;
-    line.remove_prefix(tab + 1);
-  }
-  return out;
-}
-
-std::optional<std::uint32_t> parse_count(std::string_view text) {
-  std::uint32_t n = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || p != text.data() + text.size() || text.empty()) return std::nullopt;
-  return n;
-}
 
 // "10.0.0.0/24" or "fd00::/64", as olsrd prints destinations.
 std::optional<Prefix> parse_destination(std::string_view text) {
