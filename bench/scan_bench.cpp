@@ -32,6 +32,7 @@
 #include "harness/node.hpp"
 #include "harness/rpc_client.hpp"
 #include "harness/topology.hpp"
+#include "args.hpp"
 #include "mesh.hpp"
 
 namespace mnigs::test {
@@ -195,31 +196,23 @@ void print_row(const Row& r, const Options& o) {
 
 Options parse(int argc, char** argv) {
   Options o;
-  auto value = [&](int& i) -> std::string {
-    if (i + 1 >= argc) throw std::invalid_argument(std::string(argv[i]) + " needs a value");
-    return argv[++i];
-  };
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
+  for (Args args(argc, argv); args.next();) {
+    const std::string a = args.flag();
     if (a == "--sizes") {
-      o.sizes.clear();
-      std::istringstream in(value(i));
-      for (std::string s; std::getline(in, s, ',');) o.sizes.push_back(std::stoi(s));
+      o.sizes = args.numbers();
     } else if (a == "--runs") {
-      o.runs = std::stoi(value(i));
+      o.runs = args.number();
     } else if (a == "--parallelism") {
-      o.parallelism = std::stoi(value(i));
+      o.parallelism = args.number();
     } else if (a == "--converge-only") {
       o.converge_only = true;
     } else if (a == "--disable") {
-      std::istringstream in(value(i));
-      for (std::string s; std::getline(in, s, ',');) o.disabled.push_back(s);
+      o.disabled = args.list();
     } else if (a == "--verbose" || a == "-v") {
       o.verbose = true;
     } else {
-      throw std::invalid_argument("unknown argument " + a +
-                                  " (use --sizes A,B,..., --runs N, --parallelism N, "
-                                  "--disable P,Q,..., --converge-only, --verbose)");
+      args.unknown("--sizes A,B,..., --runs N, --parallelism N, --disable P,Q,..., "
+                   "--converge-only, --verbose");
     }
   }
   for (int n : o.sizes)
@@ -233,17 +226,9 @@ Options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   using namespace mnigs::test;
-  try {
-    const Options o = parse(argc, argv);
-    if (::geteuid() != 0) {
-      std::cerr << "mnigs_scan_bench needs root: it creates network namespaces\n";
-      return 2;
-    }
+  return bench::bench_main("mnigs_scan_bench", argc, argv, parse, [](const Options& o) {
     print_header(o);
     for (int n : o.sizes) print_row(measure(n, o), o);
     return 0;
-  } catch (const std::exception& e) {
-    std::cerr << "mnigs_scan_bench: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

@@ -43,11 +43,13 @@
 #include "harness/rpc_client.hpp"
 #include "harness/text.hpp"
 #include "harness/topology.hpp"
+#include "args.hpp"
 #include "mesh.hpp"
 
 namespace mnigs::test {
 namespace {
 
+using bench::Args;
 using bench::Clock;
 using bench::median;
 using bench::seconds_since;
@@ -626,23 +628,18 @@ void print_table(const std::vector<Row>& rows, const Options& o) {
 
 Options parse(int argc, char** argv) {
   Options o;
-  auto value = [&](int& i) -> std::string {
-    if (i + 1 >= argc) throw std::invalid_argument(std::string(argv[i]) + " needs a value");
-    return argv[++i];
-  };
   std::vector<std::string> names;
   for (const auto& t : transports()) names.push_back(t.name);
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
+  for (Args args(argc, argv); args.next();) {
+    const std::string a = args.flag();
     if (a == "--seconds") {
-      o.seconds = std::stoi(value(i));
+      o.seconds = args.number();
     } else if (a == "--runs") {
-      o.runs = std::stoi(value(i));
+      o.runs = args.number();
     } else if (a == "--streams") {
-      o.streams.clear();
-      for (const auto& s : split(value(i))) o.streams.push_back(std::stoi(s));
+      o.streams = args.numbers();
     } else if (a == "--only") {
-      o.only = split(value(i));
+      o.only = args.list();
       for (const auto& n : o.only)
         if (std::find(names.begin(), names.end(), n) == names.end()) {
           std::string all;
@@ -654,9 +651,7 @@ Options parse(int argc, char** argv) {
     } else if (a == "--verbose" || a == "-v") {
       o.verbose = true;
     } else {
-      throw std::invalid_argument("unknown argument " + a +
-                                  " (use --seconds N, --runs N, --streams A,B, --only NAME,..., "
-                                  "--reverse, --verbose)");
+      args.unknown("--seconds N, --runs N, --streams A,B, --only NAME,..., --reverse, --verbose");
     }
   }
   if (o.seconds < 1 || o.seconds > 600) throw std::invalid_argument("--seconds must be 1..600");
@@ -784,18 +779,5 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   using namespace mnigs::test;
-  try {
-    const Options o = parse(argc, argv);
-    if (::geteuid() != 0) {
-      std::cerr << "mnigs_tunnel_bench needs root: it creates network namespaces\n";
-      return 2;
-    }
-    return run(o);
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "mnigs_tunnel_bench: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "mnigs_tunnel_bench: " << e.what() << "\n";
-    return 1;
-  }
+  return bench::bench_main("mnigs_tunnel_bench", argc, argv, parse, run);
 }
