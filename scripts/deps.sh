@@ -16,7 +16,8 @@ set -euo pipefail
 MNIGS_BUILD_PACKAGES=(
   build-essential cmake pkg-config
   libboost-dev libsqlite3-dev libcpp-httplib-dev libjsoncpp-dev libyaml-cpp-dev
-  libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
+  # Generic netlink for the batman-adv discovery plugin.
+  libnl-3-dev libnl-genl-3-dev
   # The DHT that spreads gateway offers (core/dht).
   libopendht-dev
   # Debian's cpp-httplib.pc requires these for its OpenSSL/zlib/brotli build.
