@@ -1,10 +1,15 @@
 #include "client.hpp"
 
-#include <httplib.h>
-#include <json/reader.h>
-#include <json/writer.h>
+#include "peer/rpc_client.hpp"
+#include "util/net.hpp"
 
-#include <memory>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <vector>
 
 namespace mnigs::cli {
 
@@ -17,51 +22,64 @@ std::string Client::address() const {
 }
 
 CallResult Client::call(const std::string& method, const Json::Value& params) {
+  namespace net = boost::asio;
   CallResult out;
-  Json::Value request(Json::objectValue);
-  request["jsonrpc"] = "2.0";
-  request["id"] = next_id_++;
-  request["method"] = method;
-  if (!params.isNull()) request["params"] = params;
-  Json::StreamWriterBuilder w;
-  w["indentation"] = "";
+  out.status = CallStatus::not_running;
+  out.message = "no mnigsd answers on " + address();
 
-  httplib::Client http(host_, port_);
-  http.set_connection_timeout(timeout_, 0);
-  http.set_read_timeout(timeout_, 0);
-  http.set_write_timeout(timeout_, 0);
-  httplib::Headers headers;
-  if (!token_.empty()) headers.emplace("Authorization", "Bearer " + token_);
-  auto res = http.Post("/jsonrpc", headers, Json::writeString(w, request), "application/json");
-  if (!res) {
-    auto err = res.error();
-    if (err == httplib::Error::Connection) {
-      out.status = CallStatus::not_running;
-      out.message = "no mnigsd answers on " + address();
-    } else {
-      out.status = CallStatus::transport_error;
-      out.message = "calling " + method + " on " + address() + " failed: " + httplib::to_string(err);
+  net::io_context io;
+  // An IP literal is called as it is; a name (--rpc localhost) is resolved,
+  // IPv4 and IPv6 alike, and its addresses are tried in the resolver's order
+  // until one takes the connection. A name that does not resolve is a
+  // daemon that does not answer.
+  std::vector<std::string> addresses;
+  if (parse_address(host_)) {
+    addresses.push_back(host_);
+  } else {
+    net::ip::tcp::resolver resolver(io);
+    boost::system::error_code ec;
+    // No AI_ADDRCONFIG: in a namespace with only loopback it would hide
+    // localhost's addresses.
+    auto found = resolver.resolve(host_, std::to_string(port_),
+                                  net::ip::tcp::resolver::flags(), ec);
+    if (!ec)
+      for (const auto& entry : found) addresses.push_back(entry.endpoint().address().to_string());
+  }
+
+  RpcCallOptions options;
+  options.host_field = address();  // the name and port the user gave, as browsers send them
+  options.bearer_token = token_;
+  options.user_agent = "mnigs-cli/" MNIGS_VERSION;
+  // The daemon is this user's own (or one --rpc names): its listings are not
+  // cut at the limit the daemon applies to strangers' replies.
+  options.max_reply_bytes = std::numeric_limits<std::uint64_t>::max();
+  for (const auto& a : addresses) {
+    RpcReply reply;
+    call_rpc(io.get_executor(), a, static_cast<std::uint16_t>(port_), method, params,
+             std::chrono::seconds(timeout_), options, [&](RpcReply r) { reply = std::move(r); });
+    io.restart();
+    io.run();
+    if (!reply.connected) continue;  // nothing listens on this address: the next one
+    CallResult r;
+    switch (reply.kind) {
+      case RpcReply::Kind::result:
+        r.status = CallStatus::ok;
+        r.result = std::move(reply.result);
+        break;
+      case RpcReply::Kind::error:
+        r.status = CallStatus::rpc_error;
+        r.error = Json::Value(Json::objectValue);
+        r.error["code"] = reply.code;
+        r.error["message"] = reply.message;
+        if (!reply.data.isNull()) r.error["data"] = std::move(reply.data);
+        break;
+      case RpcReply::Kind::transport:
+        r.status = CallStatus::transport_error;
+        r.message = std::move(reply.message);
+        break;
     }
-    return out;
+    return r;
   }
-  Json::CharReaderBuilder rb;
-  std::unique_ptr<Json::CharReader> reader(rb.newCharReader());
-  Json::Value body;
-  std::string errs;
-  if (!reader->parse(res->body.data(), res->body.data() + res->body.size(), &body, &errs) ||
-      !body.isObject()) {
-    out.status = CallStatus::transport_error;
-    out.message = "mnigsd on " + address() + " answered HTTP " + std::to_string(res->status) +
-                  " without a JSON-RPC response";
-    return out;
-  }
-  if (body.isMember("error")) {
-    out.status = CallStatus::rpc_error;
-    out.error = body["error"];
-    return out;
-  }
-  out.status = CallStatus::ok;
-  out.result = body["result"];
   return out;
 }
 

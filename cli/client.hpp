@@ -1,4 +1,5 @@
-// The CLI's JSON-RPC client: one call per request over HTTP to mnigsd.
+// The CLI's JSON-RPC client: one call per request over HTTP to mnigsd, on
+// the daemon's own client (core/peer/rpc_client.hpp), run to completion.
 #pragma once
 
 #include <json/value.h>
@@ -18,8 +19,11 @@ struct CallResult {
 
 class Client {
  public:
-  // `host` is an IP literal or name; `token` may be empty.
+  // `host` is an IP literal or a name (resolved on each call, every address
+  // tried in turn); `token` may be empty. Each call ends within about
+  // `timeout_seconds` per address tried.
   Client(std::string host, int port, std::string token, int timeout_seconds = 10);
+  // Blocks until the reply, or the failure, is there.
   CallResult call(const std::string& method, const Json::Value& params = Json::Value());
   std::string address() const;  // "127.0.0.1:65533", "[::1]:65533"
 
@@ -28,7 +32,6 @@ class Client {
   int port_;
   std::string token_;
   int timeout_;
-  int next_id_ = 1;
 };
 
 }  // namespace mnigs::cli

@@ -15,16 +15,19 @@ set -euo pipefail
 
 MNIGS_BUILD_PACKAGES=(
   build-essential cmake pkg-config
-  libboost-dev libsqlite3-dev libcpp-httplib-dev libjsoncpp-dev libyaml-cpp-dev
+  libboost-dev libsqlite3-dev libjsoncpp-dev libyaml-cpp-dev
   # Generic netlink for the batman-adv discovery plugin.
   libnl-3-dev libnl-genl-3-dev
   # The DHT that spreads gateway offers (core/dht).
   libopendht-dev
-  # Debian's cpp-httplib.pc requires these for its OpenSSL/zlib/brotli build.
-  libssl-dev zlib1g-dev libbrotli-dev
+  # The websocket tunnel plugin (OpenSSL's SHA-1, for the handshake).
+  libssl-dev
 )
 MNIGS_TEST_PACKAGES=(
   libgtest-dev libgmock-dev
+  # The tests' HTTP client and servers; Debian's cpp-httplib.pc requires
+  # zlib and brotli (and OpenSSL, above) for the way it was built.
+  libcpp-httplib-dev zlib1g-dev libbrotli-dev
   iproute2 nftables sqlite3 curl
   # The babel system test and the scan benchmark run the real babeld.
   babeld

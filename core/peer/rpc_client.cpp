@@ -24,7 +24,7 @@ class Call : public std::enable_shared_from_this<Call> {
       : executor_(executor), stream_(net::make_strand(executor)), done_(std::move(done)) {}
 
   void run(const std::string& host, std::uint16_t port, const std::string& method,
-           Json::Value params, std::chrono::milliseconds timeout) {
+           Json::Value params, std::chrono::milliseconds timeout, const RpcCallOptions& options) {
     boost::system::error_code ec;
     auto address = net::ip::make_address(host, ec);
     if (ec) return finish(transport("\"" + host + "\" is not an IP address"));
@@ -38,9 +38,11 @@ class Call : public std::enable_shared_from_this<Call> {
     Json::StreamWriterBuilder w;
     w["indentation"] = "";
     request_ = {http::verb::post, "/jsonrpc", 11};
-    // RFC 7230: an IPv6 literal in Host is bracketed; a zone id is local
-    // to this host and not sent.
-    if (address.is_v6()) {
+    if (!options.host_field.empty()) {
+      request_.set(http::field::host, options.host_field);
+    } else if (address.is_v6()) {
+      // RFC 7230: an IPv6 literal in Host is bracketed; a zone id is local
+      // to this host and not sent.
       auto v6 = address.to_v6();
       v6.scope_id(0);
       request_.set(http::field::host, "[" + v6.to_string() + "]");
@@ -48,7 +50,11 @@ class Call : public std::enable_shared_from_this<Call> {
       request_.set(http::field::host, address.to_string());
     }
     request_.set(http::field::content_type, "application/json");
-    request_.set(http::field::user_agent, "mnigsd/" MNIGS_VERSION);
+    request_.set(http::field::user_agent,
+                 options.user_agent.empty() ? "mnigsd/" MNIGS_VERSION : options.user_agent);
+    if (!options.bearer_token.empty())
+      request_.set(http::field::authorization, "Bearer " + options.bearer_token);
+    max_reply_bytes_ = options.max_reply_bytes;
     request_.body() = Json::writeString(w, body);
     request_.prepare_payload();
     stream_.expires_after(timeout);
@@ -66,12 +72,13 @@ class Call : public std::enable_shared_from_this<Call> {
 
   void on_connect(beast::error_code ec) {
     if (ec) return finish(transport("calling " + what_ + " failed: " + describe(ec)));
+    connected_ = true;
     http::async_write(stream_, request_,
                       beast::bind_front_handler(&Call::on_write, shared_from_this()));
   }
   void on_write(beast::error_code ec, std::size_t) {
     if (ec) return finish(transport("calling " + what_ + " failed: " + describe(ec)));
-    parser_.body_limit(4 << 20);
+    parser_.body_limit(max_reply_bytes_);
     // The header on its own first: Boost 1.74's eager parse of a response
     // whose header and body arrive together drops the Content-Length check
     // against body_limit, and string_body then reserves whatever length the
@@ -109,6 +116,7 @@ class Call : public std::enable_shared_from_this<Call> {
       r.kind = RpcReply::Kind::error;
       r.code = e["code"].asInt();
       r.message = e["message"].asString();
+      if (e.isMember("data")) r.data = e["data"];
     } else if (parser_.get().result_int() != 200 || !v.isMember("result")) {
       // A refusal before JSON-RPC (503 busy, 413 ...) or a garbled answer is
       // a transport problem, not the peer's verdict on the call.
@@ -129,6 +137,7 @@ class Call : public std::enable_shared_from_this<Call> {
 
   void finish(RpcReply reply) {
     if (!done_) return;
+    reply.connected = connected_;
     net::post(executor_, [done = std::move(done_), reply = std::move(reply)]() mutable {
       done(std::move(reply));
     });
@@ -138,6 +147,8 @@ class Call : public std::enable_shared_from_this<Call> {
   beast::tcp_stream stream_;
   std::function<void(RpcReply)> done_;
   std::string what_;
+  bool connected_ = false;
+  std::uint64_t max_reply_bytes_ = 0;
   http::request<http::string_body> request_;
   beast::flat_buffer buffer_;
   http::response_parser<http::string_body> parser_;
@@ -148,8 +159,15 @@ class Call : public std::enable_shared_from_this<Call> {
 void call_rpc(net::any_io_executor executor, const std::string& host, std::uint16_t port,
               const std::string& method, Json::Value params, std::chrono::milliseconds timeout,
               std::function<void(RpcReply)> done) {
+  call_rpc(executor, host, port, method, std::move(params), timeout, RpcCallOptions(),
+           std::move(done));
+}
+
+void call_rpc(net::any_io_executor executor, const std::string& host, std::uint16_t port,
+              const std::string& method, Json::Value params, std::chrono::milliseconds timeout,
+              const RpcCallOptions& options, std::function<void(RpcReply)> done) {
   auto call = std::make_shared<Call>(executor, std::move(done));
-  call->run(host, port, method, std::move(params), timeout);
+  call->run(host, port, method, std::move(params), timeout, options);
 }
 
 }  // namespace mnigs
