@@ -19,11 +19,25 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace mnigs::testing {
+
+// Records the keys a plugin declares, for tests of its declarations.
+class RecordingDeclarer : public ConfigDeclarer {
+ public:
+  void declare(KeySpec spec) override { keys.push_back(std::move(spec)); }
+  // The key called `name`; throws std::out_of_range when none is.
+  const KeySpec& at(const std::string& name) const {
+    for (const auto& k : keys)
+      if (k.name == name) return k;
+    throw std::out_of_range(name);
+  }
+  std::vector<KeySpec> keys;
+};
 
 class FakeLogger : public Logger {
  public:

@@ -401,16 +401,7 @@ TEST(BabelMonitor, KeepaliveFindsABabeldThatStoppedAnswering) {
   monitor->stop();
 }
 
-class Keys : public ConfigDeclarer {
- public:
-  void declare(KeySpec spec) override { keys.push_back(std::move(spec)); }
-  const KeySpec& at(const std::string& name) const {
-    for (const auto& k : keys)
-      if (k.name == name) return k;
-    throw std::out_of_range(name);
-  }
-  std::vector<KeySpec> keys;
-};
+using Keys = mnigs::testing::RecordingDeclarer;
 
 TEST(BabelConfig, DeclaresItsKeysWithDefaults) {
   Keys k;

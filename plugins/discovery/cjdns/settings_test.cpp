@@ -4,6 +4,7 @@
 #include "settings.hpp"
 
 #include <gtest/gtest.h>
+#include <plugin_fakes.hpp>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -275,11 +276,7 @@ TEST(CjdnsSettings, SaysWhichFileCannotBeRead) {
 }
 
 // Records declarations, so the README and conf/mnigs.yaml can be held to them.
-class Recorder : public ConfigDeclarer {
- public:
-  void declare(KeySpec spec) override { keys.push_back(std::move(spec)); }
-  std::vector<KeySpec> keys;
-};
+using Recorder = mnigs::testing::RecordingDeclarer;
 
 TEST(CjdnsSettings, DeclaresItsKeysWithDefaults) {
   Recorder r;

@@ -26,16 +26,7 @@ Json::Value list(std::vector<std::string> entries) {
   return v;
 }
 
-class Keys : public ConfigDeclarer {
- public:
-  void declare(KeySpec spec) override { keys.push_back(std::move(spec)); }
-  const KeySpec& at(const std::string& name) const {
-    for (const auto& k : keys)
-      if (k.name == name) return k;
-    throw std::out_of_range(name);
-  }
-  std::vector<KeySpec> keys;
-};
+using Keys = mnigs::testing::RecordingDeclarer;
 
 TEST(StaticPlugin, DeclaresTheKeysItsReadmeLists) {
   const auto* info = mnigs_plugin_info();
