@@ -21,10 +21,12 @@ void declare_core_keys(Schema& schema) {
         d.declare(list_key("authorizedNetworks", ValueType::cidr_list, {"127.0.0.0/8", "::1/128"},
                            "Callers from these prefixes may use admin methods without the token",
                            true));
-        d.declare(string_key("dataDir", "/var/lib/mnigs",
-                             "Directory for the database, the admin token and other state"));
-        d.declare(string_key("webuiDir", MNIGS_DEFAULT_WEBUI_DIR,
-                             "Directory of the web UI's static files; \"\" disables the web UI"));
+        d.declare(file_only(string_key(
+            "dataDir", "/var/lib/mnigs",
+            "Directory for the database, the admin token and other state")));
+        d.declare(file_only(string_key(
+            "webuiDir", MNIGS_DEFAULT_WEBUI_DIR,
+            "Directory of the web UI's static files; \"\" disables the web UI")));
         d.declare(string_key("logLevel", "info", "Least severe log level written to stderr", true,
                              {"error", "warn", "info", "debug"}));
         d.declare(int_key("threads", 1, 1, 64, "Threads running the event loop"));
@@ -81,11 +83,12 @@ void declare_core_keys(Schema& schema) {
                        "discovery and scans find are added by themselves"));
   });
   schema.add_section("database", "core", "Where state is kept", [](ConfigDeclarer& d) {
-    d.declare(string_key("file", "mnigs.db",
-                         "SQLite database; a relative path is inside daemon.dataDir"));
+    d.declare(file_only(string_key(
+        "file", "mnigs.db", "SQLite database; a relative path is inside daemon.dataDir")));
   });
   schema.add_section("plugins", "core", "Loading plugins", [](ConfigDeclarer& d) {
-    d.declare(string_key("dir", MNIGS_DEFAULT_PLUGIN_DIR, "Directory of plugin .so files"));
+    d.declare(
+        file_only(string_key("dir", MNIGS_DEFAULT_PLUGIN_DIR, "Directory of plugin .so files")));
     d.declare(list_key("disabled", ValueType::string_list, {},
                        "Plugins not to load, by name (e.g. [static])"));
   });

@@ -82,8 +82,8 @@ void set_config(CoreServices& core, const Json::Value& params, Responder reply) 
   for (const auto& c : changes)
     if (const KeySpec* spec = core.config.schema.find(c.section, c.key); spec && spec->file_only)
       errors.push_back(c.dotted() +
-                       " runs a command, so it can only be changed in the config file "
-                       "(then restart mnigsd)");
+                       " names a command or a path, so it can only be changed in the config "
+                       "file (then restart mnigsd)");
   if (!errors.empty()) {
     Json::Value data(Json::arrayValue);
     std::string message = "nothing changed: ";

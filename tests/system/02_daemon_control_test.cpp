@@ -106,6 +106,14 @@ TEST_F(DaemonControl, InvalidChangeIsRefusedAndChangesNothing) {
   auto hook = a_->cli({"--set", "gateway.onRegister=touch " + a_->dir() + "/owned"});
   EXPECT_EQ(hook.exit_code, 1);
   EXPECT_NE(hook.err.find("only be changed in the config file"), std::string::npos) << hook.err;
+  // Nor a path: a plugin directory of the caller's choosing is code run as
+  // root at the next start; a data directory, files written where they say.
+  for (const std::string set : {"plugins.dir=/tmp", "daemon.dataDir=/tmp"}) {
+    auto path = a_->cli({"--set", set});
+    EXPECT_EQ(path.exit_code, 1) << set;
+    EXPECT_NE(path.err.find("only be changed in the config file"), std::string::npos)
+        << set << ": " << path.err;
+  }
   EXPECT_EQ(read_file(a_->config_path()), before);
   EXPECT_FALSE(a_->rpc("nodeInfo")["result"]["gateway"].asBool());
 }

@@ -14,10 +14,11 @@ void BabelDiscovery::declare(ConfigDeclarer& d) {
                       "TCP port of babeld's local interface (babeld -g/-G or local-port; "
                       "OpenWrt uses 33123)",
                       true));
-  d.declare(string_key("socket", "",
-                       "Unix socket of babeld's local interface (babeld local-path); when set, "
-                       "used instead of address and port",
-                       true));
+  d.declare(file_only(string_key(
+      "socket", "",
+      "Unix socket of babeld's local interface (babeld local-path); when set, used instead of "
+      "address and port",
+      true)));
   d.declare(int_key("timeout", 5000, 100, 60000,
                     "Milliseconds babeld has to accept the connection, greet and finish its "
                     "dump, and to answer a keepalive",

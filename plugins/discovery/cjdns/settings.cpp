@@ -83,14 +83,16 @@ bool is_ip_literal(const std::string& text) {
 }  // namespace
 
 void declare_keys(ConfigDeclarer& d) {
-  d.declare(string_key("confFile", kDefaultConfFile,
-                       "cjdroute's config file, read for admin.bind and admin.password when "
-                       "adminFile does not exist; \"\" skips it",
-                       true));
-  d.declare(string_key("adminFile", kDefaultAdminFile,
-                       "cjdns admin tools' file (JSON: addr, port, password), tried first; "
-                       "\"~\" is the home of mnigsd's user; \"\" skips it",
-                       true));
+  d.declare(file_only(string_key(
+      "confFile", kDefaultConfFile,
+      "cjdroute's config file, read for admin.bind and admin.password when adminFile does not "
+      "exist; \"\" skips it",
+      true)));
+  d.declare(file_only(string_key(
+      "adminFile", kDefaultAdminFile,
+      "cjdns admin tools' file (JSON: addr, port, password), tried first; \"~\" is the home of "
+      "mnigsd's user; \"\" skips it",
+      true)));
   d.declare(int_key("timeout", kDefaultTimeoutMs, 100, 30000,
                     "Milliseconds cjdroute has to answer each admin request", true));
 }
