@@ -10,7 +10,8 @@
 // scan runs; one re-probe at a time, change_delay after the first event of
 // a burst and at least min_reprobe_gap after the previous one; at most
 // max_reprobe_targets new nodes each (the rest wait for the next change or
-// scan); probes as parallel as scan.parallelism, each with scan.timeout.
+// scan); probes as parallel as scan.parallelism, each with scan.timeout; at
+// most max_probed_addresses remembered.
 #include "peer/rpc_client.hpp"
 #include "scanner/scanner.hpp"
 #include "store/sqlite.hpp"
@@ -29,6 +30,11 @@ using namespace std::chrono_literals;
 constexpr auto change_delay = 2s;
 constexpr auto min_reprobe_gap = 10s;
 constexpr std::size_t max_reprobe_targets = 64;
+// Addresses remembered as probed between two scans. Discovery bounds what it
+// reports at any one time, but a neighbour that keeps announcing new
+// addresses could grow the set until the next scan (up to a day away): past
+// this it is forgotten, and the next re-probes look at a few nodes again.
+constexpr std::size_t max_probed_addresses = 16384;
 
 }  // namespace
 
@@ -70,6 +76,7 @@ void Scanner::on_reprobe_discovered(std::shared_ptr<Reprobe> r,
   std::vector<scan::Report> input;
   for (auto& report : reports) input.push_back({report.network, std::move(report.found)});
   scan::Plan plan = scan::plan(input, scan_ports());
+  if (probed_addresses_.size() > max_probed_addresses) probed_addresses_.clear();
   for (auto& t : plan.targets) {
     const bool probed = std::any_of(t.addresses.begin(), t.addresses.end(),
                                     [&](const auto& a) { return probed_addresses_.count(a); });
