@@ -81,6 +81,11 @@ void declare_core_keys(Schema& schema) {
     d.declare(list_key("bootstrap", ValueType::string_list, {},
                        "More nodes to join through: HOST, HOST:PORT or [IPv6]:PORT; nodes that "
                        "discovery and scans find are added by themselves"));
+    d.declare(int_key("storageLimit", 4 << 20, 1 << 16, 64 << 20,
+                      "Bytes of values the DHT node stores for other nodes"));
+    d.declare(int_key("maxOffers", 1024, 16, 65536,
+                      "Distinct gateways whose offers are kept; more are ignored until some "
+                      "expire"));
   });
   schema.add_section("database", "core", "Where state is kept", [](ConfigDeclarer& d) {
     d.declare(file_only(string_key(

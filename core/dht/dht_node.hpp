@@ -15,7 +15,10 @@
 // status, offers and bootstrap may be called from any thread.
 #pragma once
 
+#include "dht/endpoint.hpp"
 #include "dht/offer.hpp"
+#include "dht/offer_table.hpp"
+#include "dht/status.hpp"
 
 #include <mnigs/log.hpp>
 
@@ -35,50 +38,10 @@
 
 namespace mnigs {
 
-// The UDP port a node uses unless configured otherwise (dht.port).
-inline constexpr std::uint16_t default_dht_port = 65531;
 // The mnigs DHT's network id: the ASCII bytes "mnig" (0x6d6e6967). OpenDHT
 // nodes ignore packets carrying another network id, so mnigs nodes never
 // join the public OpenDHT network (id 0) or any other.
 inline constexpr std::uint32_t mnigs_dht_network_id = 0x6d6e6967;
-
-// Received offers refused, by reason (see OfferVerdict). Counted for every
-// copy received, whether it came for our listener or to be stored here.
-struct DhtDropCounters {
-  std::uint64_t unsigned_values = 0;
-  std::uint64_t bad_signature = 0;
-  std::uint64_t forged = 0;
-  std::uint64_t expired = 0;
-  std::uint64_t malformed = 0;
-  std::uint64_t total() const {
-    return unsigned_values + bad_signature + forged + expired + malformed;
-  }
-};
-
-struct DhtStatus {
-  bool running = false;
-  std::string node_id;     // identity: hex SHA-256 id of our public key
-  std::string routing_id;  // OpenDHT's node id in the routing table (hex)
-  std::uint32_t network_id = 0;
-  std::uint16_t port4 = 0, port6 = 0;  // bound UDP ports, 0 = family off
-  unsigned good4 = 0, dubious4 = 0, good6 = 0, dubious6 = 0;  // peers
-  bool listening = false;
-  std::size_t offers = 0;  // verified offers known now
-  bool publishing = false;
-  std::int64_t published_expires = 0;  // of our last signed offer
-  std::uint64_t puts_ok = 0, puts_failed = 0;
-  DhtDropCounters dropped;
-};
-// {"running", "nodeId", "routingId", "networkId", "port4", "port6", "peers":
-// {"ipv4": {"good", "dubious"}, "ipv6": {...}}, "listening", "offers",
-// "publishing", "publishedExpires", "puts": {"ok", "failed"}, "dropped":
-// {"unsigned", "badSignature", "forged", "expired", "malformed"}}
-Json::Value to_json(const DhtStatus& status);
-
-// "host", "host:port", "1.2.3.4:port", "[v6]:port" or a bare IPv6 literal
-// -> (host, port); `default_port` when none is given. nullopt with `why`.
-std::optional<std::pair<std::string, std::uint16_t>> parse_dht_endpoint(
-    std::string_view text, std::uint16_t default_port, std::string* why = nullptr);
 
 class DhtNode {
  public:
@@ -99,6 +62,11 @@ class DhtNode {
     // Lifetime of each signed offer we publish; it is re-signed and put
     // again at half of it. From 10 s to 600 s (the DHT keeps values 600 s).
     std::chrono::seconds offer_ttl{600};
+    // What OpenDHT may hold for other nodes, in bytes (its default is
+    // 64 MiB, too much for a router), and how many distinct gateways'
+    // offers we keep at most (more are ignored until some expire).
+    std::size_t storage_limit = 4 << 20;
+    std::size_t max_offers = OfferTable::default_max_nodes;
     std::shared_ptr<Logger> log;  // optional; thread-safe
   };
 

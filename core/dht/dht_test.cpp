@@ -4,7 +4,9 @@
 #include "dht/dht_node.hpp"
 #include "dht/identity.hpp"
 #include "dht/offer.hpp"
+#include "dht/offer_table.hpp"
 #include "dht/offer_value.hpp"
+#include "dht/opendht_log.hpp"
 
 #include <opendht.h>
 
@@ -17,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdarg>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -235,6 +238,20 @@ TEST(Offer, RefusesTextThatIsNotOneStrictJsonObject) {
   EXPECT_FALSE(decode_offer(duplicated));
 }
 
+// jsoncpp throws past its stack limit; a value from the DHT arrives on
+// OpenDHT's thread, where a throw would lose the whole batch it came in.
+TEST(Offer, RefusesDeeplyNestedTextWithoutThrowing) {
+  for (const std::string& text :
+       {std::string(64, '[') + std::string(64, ']'), "{\"v\":" + std::string(20, '[') +
+                                                        std::string(20, ']') + "}"}) {
+    std::string why;
+    std::optional<GatewayOffer> offer;
+    EXPECT_NO_THROW(offer = decode_offer(text, &why)) << text;
+    EXPECT_FALSE(offer);
+    EXPECT_FALSE(why.empty());
+  }
+}
+
 TEST(Offer, RefusesOversizeTextAndOffers) {
   std::string why;
   EXPECT_FALSE(decode_offer(std::string(max_offer_bytes + 1, ' '), &why));
@@ -432,6 +449,129 @@ TEST(Identity, MissingCertificateIsRemadeAndLooseKeyModeTightened) {
 }
 
 // ---------------------------------------------------------------- endpoints
+
+// ---------------------------------------------------------------- the offer table
+
+HeardOffer heard_offer(HeardOffer::Kind kind, const std::string& id, std::int64_t expires,
+                       std::uint64_t value_id, std::uint16_t seq) {
+  HeardOffer h;
+  h.kind = kind;
+  h.offer = sample_offer(id);
+  h.offer.expires = expires;
+  h.offer.withdrawn = kind == HeardOffer::Kind::withdrawal;
+  h.node_id = id;
+  h.value_id = value_id;
+  h.seq = seq;
+  return h;
+}
+
+TEST(OfferTable, KeepsTheNewestStatementOfEachNode) {
+  using K = HeardOffer::Kind;
+  const std::string a(64, 'a'), b(64, 'b');
+  OfferTable table;
+  auto c = table.apply({heard_offer(K::offer, a, 1000, 1, 0), heard_offer(K::offer, b, 1000, 2, 0)});
+  EXPECT_EQ(c.changed.size(), 2u);
+  EXPECT_EQ(table.size(), 2u);
+  // The same copy again, and an older one: nothing changes.
+  c = table.apply({heard_offer(K::offer, a, 1000, 1, 0), heard_offer(K::offer, a, 900, 3, 5)});
+  EXPECT_TRUE(c.changed.empty());
+  // Signed later; and within the same second, the higher sequence number.
+  c = table.apply({heard_offer(K::offer, a, 1300, 4, 1)});
+  ASSERT_EQ(c.changed.size(), 1u);
+  EXPECT_EQ(c.changed[0].expires, 1300);
+  c = table.apply({heard_offer(K::offer, a, 1300, 5, 2)});
+  EXPECT_EQ(c.changed.size(), 1u);
+  c = table.apply({heard_offer(K::offer, a, 1300, 6, 1)});
+  EXPECT_TRUE(c.changed.empty());
+}
+
+TEST(OfferTable, AWithdrawalOutlivesTheCopiesOfTheOffer) {
+  using K = HeardOffer::Kind;
+  const std::string a(64, 'a');
+  OfferTable table;
+  table.apply({heard_offer(K::offer, a, 1000, 1, 0)});
+  auto c = table.apply({heard_offer(K::withdrawal, a, 1000, 2, 1)});
+  ASSERT_EQ(c.gone.size(), 1u);
+  EXPECT_EQ(table.size(), 0u);
+  // A copy of the offer still stored somewhere comes in late: refused.
+  c = table.apply({heard_offer(K::offer, a, 1000, 1, 0)});
+  EXPECT_TRUE(c.changed.empty());
+  EXPECT_EQ(table.size(), 0u);
+  // A restart forgets the offers, not the withdrawals.
+  table.clear_offers();
+  EXPECT_TRUE(table.apply({heard_offer(K::offer, a, 1000, 1, 0)}).changed.empty());
+  // Offered again later: believed.
+  EXPECT_EQ(table.apply({heard_offer(K::offer, a, 1600, 3, 2)}).changed.size(), 1u);
+}
+
+TEST(OfferTable, GoneRemovesOnlyTheValueItNames) {
+  using K = HeardOffer::Kind;
+  const std::string a(64, 'a');
+  OfferTable table;
+  table.apply({heard_offer(K::offer, a, 1000, 7, 3)});
+  EXPECT_TRUE(table.apply({heard_offer(K::gone, a, 0, 6, 9)}).gone.empty());  // another value
+  EXPECT_TRUE(table.apply({heard_offer(K::gone, a, 0, 7, 2)}).gone.empty());  // older seq
+  EXPECT_EQ(table.apply({heard_offer(K::gone, a, 0, 7, 3)}).gone.size(), 1u);
+  EXPECT_EQ(table.size(), 0u);
+}
+
+TEST(OfferTable, ExpiresAtTheirTimeAndSaysWhenTheNextIsDue) {
+  using K = HeardOffer::Kind;
+  OfferTable table;
+  table.apply({heard_offer(K::offer, std::string(64, 'a'), 1000, 1, 0),
+               heard_offer(K::offer, std::string(64, 'b'), 2000, 2, 0)});
+  std::optional<std::int64_t> next;
+  EXPECT_TRUE(table.expire(999, &next).empty());
+  EXPECT_EQ(next, 1000);
+  EXPECT_EQ(table.expire(1000, &next).size(), 1u);
+  EXPECT_EQ(next, 2000);
+  EXPECT_EQ(table.expire(5000, &next).size(), 1u);
+  EXPECT_FALSE(next);
+}
+
+TEST(OfferTable, NodesBeyondTheCapAreRefusedAndCounted) {
+  using K = HeardOffer::Kind;
+  OfferTable table(2);
+  std::vector<HeardOffer> heard;
+  for (char c : std::string("abcd")) heard.push_back(heard_offer(K::offer, std::string(64, c),
+                                                                 1000, 1, 0));
+  const auto changes = table.apply(heard);
+  EXPECT_EQ(changes.changed.size(), 2u);
+  EXPECT_EQ(changes.refused_full, 2u);
+  EXPECT_EQ(table.size(), 2u);
+  // A node already known still updates.
+  EXPECT_EQ(table.apply({heard_offer(K::offer, std::string(64, 'a'), 1200, 2, 1)}).changed.size(),
+            1u);
+}
+
+// The texts OpenDHT 2.4 (and older) logs for the two refusals it reports
+// only in its log, as printf formats in its securedht.cpp and dht.cpp.
+TEST(OpenDhtLog, ClassifiesTheRefusalsByTheirFormat) {
+  EXPECT_EQ(classify_opendht_log("Signature verification failed for %s"),
+            OpenDhtLogEvent::bad_signature);
+  EXPECT_EQ(classify_opendht_log("Edition forbidden: signature verification failed"),
+            OpenDhtLogEvent::bad_signature);
+  EXPECT_EQ(classify_opendht_log("Edition forbidden: not signed or wrong owner."),
+            OpenDhtLogEvent::forged);
+  EXPECT_EQ(classify_opendht_log("Edition forbidden: owner changed."), OpenDhtLogEvent::forged);
+  EXPECT_EQ(classify_opendht_log("[node %s] %s: Signature verification failed"),
+            OpenDhtLogEvent::other);
+  EXPECT_EQ(classify_opendht_log(nullptr), OpenDhtLogEvent::other);
+}
+
+std::string format_line(const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  auto out = format_opendht_log(format, args);
+  va_end(args);
+  return out;
+}
+
+TEST(OpenDhtLog, FormatsLinesOfAnyLengthWithoutTrailingNewlines) {
+  EXPECT_EQ(format_line("node %s port %d\n\r\n", "ab", 7), "node ab port 7");
+  const std::string long_arg(2000, 'x');
+  EXPECT_EQ(format_line("[%s]\n", long_arg.c_str()), "[" + long_arg + "]");
+}
 
 TEST(Endpoint, ParsesHostsPortsAndIpv6) {
   using P = std::pair<std::string, std::uint16_t>;
@@ -843,6 +983,22 @@ TEST_F(DhtAttack, MalformedOfferIsDroppedAndCounted) {
   value->sign(*peer_->identity().first);
   peer_->put(value);
   expect_dropped([](const DhtDropCounters& c) { return c.malformed; });
+}
+
+// jsoncpp throws on text nested past the offer's depth limit. The throw must
+// not reach OpenDHT's thread, which would drop the values that came with it.
+TEST_F(DhtAttack, DeeplyNestedValueIsCountedAndHidesNoOtherOffer) {
+  const std::string nested = std::string(200, '[') + std::string(200, ']');
+  auto value =
+      std::make_shared<dht::Value>(offer_value_type_id, dht::Blob(nested.begin(), nested.end()), 0);
+  value->sign(*peer_->identity().first);
+  peer_->put(value);
+  peer_->put(peer_->signed_value(sample_offer(peer_->node_id(), "after")));
+  EXPECT_TRUE(run_until([&] { return subscriber_->status().dropped.malformed > 0; }))
+      << "the nested value was not counted";
+  EXPECT_TRUE(run_until([&] { return heard_.offers.count(peer_->node_id()) == 1; }))
+      << "the offer put after the nested value was not heard";
+  EXPECT_EQ(heard_.offers.at(gateway_->node_id()).name, "genuine");
 }
 
 TEST_F(DhtNetwork, RoutingTableIsSavedAtStopAndRejoinedFromAtStart) {

@@ -230,7 +230,13 @@ std::optional<GatewayOffer> decode_offer(std::string_view text, std::string* why
   const std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
   Json::Value root;
   std::string errors;
-  if (!reader->parse(text.data(), text.data() + text.size(), &root, &errors)) {
+  bool parsed = false;
+  try {
+    parsed = reader->parse(text.data(), text.data() + text.size(), &root, &errors);
+  } catch (const Json::Exception&) {  // jsoncpp throws past stackLimit
+    errors = "nested deeper than an offer";
+  }
+  if (!parsed) {
     fail(why, "offer is not strict JSON: " + errors.substr(0, errors.find('\n')));
     return std::nullopt;
   }

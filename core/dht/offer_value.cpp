@@ -25,7 +25,9 @@ const char* to_string(OfferVerdict verdict) {
   return "?";
 }
 
-CheckedOffer check_offer_value(const dht::Value& value, std::int64_t now) {
+namespace {
+
+CheckedOffer check_value(const dht::Value& value, std::int64_t now) {
   CheckedOffer out;
   auto reject = [&out](OfferVerdict verdict, std::string why) {
     out.verdict = verdict;
@@ -57,6 +59,21 @@ CheckedOffer check_offer_value(const dht::Value& value, std::int64_t now) {
   out.verdict = offer->withdrawn ? OfferVerdict::withdrawn : OfferVerdict::accepted;
   out.offer = std::move(*offer);
   return out;
+}
+
+}  // namespace
+
+CheckedOffer check_offer_value(const dht::Value& value, std::int64_t now) {
+  // Runs on OpenDHT's thread, which swallows an exception after marking the
+  // whole batch of values seen: one bad value would hide the good ones.
+  try {
+    return check_value(value, now);
+  } catch (const std::exception& e) {
+    CheckedOffer out;
+    out.verdict = OfferVerdict::malformed;
+    out.why = std::string("value could not be checked: ") + e.what();
+    return out;
+  }
 }
 
 std::shared_ptr<dht::Value> make_offer_value(const GatewayOffer& offer, dht::Value::Id id,

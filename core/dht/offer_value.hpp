@@ -52,6 +52,7 @@ struct CheckedOffer {
 // signature checks out (recomputed here, never taken from a cache), the
 // payload decodes and validates, the signer's key id equals offer.node_id,
 // and the offer is current at `now` (unix seconds).
+// Never throws: a value that cannot be checked is malformed.
 CheckedOffer check_offer_value(const dht::Value& value, std::int64_t now);
 
 // An unsigned value carrying `offer` (validated and encoded), with the given

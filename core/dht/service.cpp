@@ -61,6 +61,8 @@ void DhtService::start() {
   options.bind4 = config->get_string("daemon", "listenIpv4");
   options.bind6 = config->get_string("daemon", "listenIpv6");
   options.bootstrap = config->get_list("dht", "bootstrap");
+  options.storage_limit = static_cast<std::size_t>(config->get_int("dht", "storageLimit"));
+  options.max_offers = static_cast<std::size_t>(config->get_int("dht", "maxOffers"));
   options.log = std::make_shared<StderrLogger>("dht");
   node_ = std::make_unique<DhtNode>(dht_io_.get_executor(), options);
 
