@@ -50,9 +50,12 @@ CallResult Client::call(const std::string& method, const Json::Value& params) {
   options.host_field = address();  // the name and port the user gave, as browsers send them
   options.bearer_token = token_;
   options.user_agent = "mnigs-cli/" MNIGS_VERSION;
-  // The daemon is this user's own (or one --rpc names): its listings are not
-  // cut at the limit the daemon applies to strangers' replies.
-  options.max_reply_bytes = std::numeric_limits<std::uint64_t>::max();
+  // The daemon is this user's own (or one --rpc names): its listings may be
+  // far larger than the replies the daemon takes from strangers, but a
+  // reply is still bounded (64 MiB; --rpc may name any server).
+  options.max_reply_bytes = 64 << 20;
+  options.max_reply_depth = 64;
+  options.max_reply_values = 4 << 20;
   for (const auto& a : addresses) {
     RpcReply reply;
     call_rpc(io.get_executor(), a, static_cast<std::uint16_t>(port_), method, params,

@@ -202,7 +202,7 @@ TEST_F(CliClient, SilentServerIsATransportErrorWithinTheTimeout) {
 
 TEST_F(CliClient, LargeReplyIsRead) {
   // A big listing from one's own daemon is read whole: the client lifts the
-  // 4 MiB cap the daemon puts on other nodes' replies.
+  // 64 KiB cap the daemon puts on other nodes' replies.
   const std::string big(6 << 20, 'x');
   CannedServer server(http_response("200 OK", R"({"jsonrpc":"2.0","id":1,"result":")" + big +
                                                   R"("})"));

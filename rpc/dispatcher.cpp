@@ -1,6 +1,7 @@
 #include "rpc/dispatcher.hpp"
 
-#include <json/reader.h>
+#include "util/json_limits.hpp"
+
 #include <json/writer.h>
 
 #include <memory>
@@ -41,35 +42,19 @@ std::string Dispatcher::error_body(int code, const std::string& message) {
 
 void Dispatcher::handle(std::string_view body, const Caller& caller,
                         std::function<void(std::optional<std::string>)> done) {
-  Json::CharReaderBuilder builder;
-  builder["collectComments"] = false;
-  builder["allowComments"] = false;
-  builder["strictRoot"] = true;
-  builder["allowDroppedNullPlaceholders"] = false;
-  builder["allowNumericKeys"] = false;
-  builder["allowSingleQuotes"] = false;
-  builder["failIfExtra"] = true;
-  builder["rejectDupKeys"] = true;
-  builder["allowSpecialFloats"] = false;
-  builder["allowTrailingCommas"] = false;
-  builder["stackLimit"] = 64;  // deeply nested input is refused, not recursed into
-  std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
-  Json::Value root;
-  std::string errs;
-  bool parsed = false;
-  try {
-    parsed = reader->parse(body.data(), body.data() + body.size(), &root, &errs);
-  } catch (const Json::Exception& e) {  // jsoncpp throws past stackLimit
-    errs = e.what();
-  }
+  // The body is already within daemon.rpcMaxBodyBytes. Depth and values
+  // bound what parsing it costs: a batch of the largest calls holds a few
+  // thousand values.
+  const JsonLimits limits{.max_bytes = body.size(), .max_depth = max_depth,
+                          .max_values = max_values, .what = "the body"};
+  std::string why;
+  auto parsed = parse_json_within(body, limits, &why);
   if (!parsed) {
     counters_.errors++;
-    std::string first = errs.substr(0, errs.find('\n'));
     return done(serialize(response(Json::Value(), false,
-                                   error_object(rpc_error::parse_error,
-                                                "parse error: the body is not valid JSON (" +
-                                                    first + ")"))));
+                                   error_object(rpc_error::parse_error, "parse error: " + why))));
   }
+  Json::Value root = std::move(*parsed);
   if (!root.isArray()) {
     return call(root, caller, [done](Json::Value r) {
       if (r.isNull()) return done(std::nullopt);

@@ -27,6 +27,10 @@ struct Caller {
 class Dispatcher {
  public:
   static constexpr std::size_t max_batch = 100;
+  // A request body nested deeper, or holding more values, is a parse error
+  // before jsoncpp sees it (see util/json_limits.hpp).
+  static constexpr unsigned max_depth = 64;
+  static constexpr std::size_t max_values = 16384;
 
   explicit Dispatcher(const MethodRegistry& registry) : registry_(registry) {}
 

@@ -1,11 +1,12 @@
 #include "peer/rpc_client.hpp"
 
+#include "util/json_limits.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <json/reader.h>
 #include <json/writer.h>
 
 #include <memory>
@@ -55,6 +56,11 @@ class Call : public std::enable_shared_from_this<Call> {
     if (!options.bearer_token.empty())
       request_.set(http::field::authorization, "Bearer " + options.bearer_token);
     max_reply_bytes_ = options.max_reply_bytes;
+    limits_ = {.max_bytes = static_cast<std::size_t>(
+                   std::min<std::uint64_t>(options.max_reply_bytes, SIZE_MAX)),
+               .max_depth = options.max_reply_depth,
+               .max_values = options.max_reply_values,
+               .what = "the reply"};
     request_.body() = Json::writeString(w, body);
     request_.prepare_payload();
     stream_.expires_after(timeout);
@@ -96,20 +102,13 @@ class Call : public std::enable_shared_from_this<Call> {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     const std::string& text = parser_.get().body();
-    Json::CharReaderBuilder b;
-    std::unique_ptr<Json::CharReader> reader(b.newCharReader());
-    Json::Value v;
-    std::string errs;
-    bool parsed = false;
-    try {
-      parsed = reader->parse(text.data(), text.data() + text.size(), &v, &errs);
-    } catch (const Json::Exception& e) {
-      errs = e.what();
-    }
-    if (!parsed || !v.isObject())
+    std::string why;
+    const auto parsed = parse_json_within(text, limits_, &why);
+    if (!parsed || !parsed->isObject())
       return finish(transport(what_ + " answered HTTP " +
                               std::to_string(parser_.get().result_int()) +
-                              " without a JSON-RPC response"));
+                              " without a JSON-RPC response" + (why.empty() ? "" : ": " + why)));
+    const Json::Value& v = *parsed;
     RpcReply r;
     const Json::Value& e = v["error"];
     if (e.isObject() && e["code"].isInt() && e["message"].isString()) {
@@ -149,6 +148,7 @@ class Call : public std::enable_shared_from_this<Call> {
   std::string what_;
   bool connected_ = false;
   std::uint64_t max_reply_bytes_ = 0;
+  JsonLimits limits_;
   http::request<http::string_body> request_;
   beast::flat_buffer buffer_;
   http::response_parser<http::string_body> parser_;

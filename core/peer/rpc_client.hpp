@@ -33,7 +33,13 @@ struct RpcCallOptions {
   std::string host_field;        // the Host header; "" for the address called
   std::string bearer_token;      // sent as "Authorization: Bearer ..." unless ""
   std::string user_agent;        // "" for "mnigsd/<version>"
-  std::uint64_t max_reply_bytes = 4 << 20;  // a larger reply fails as Kind::transport
+  // A larger reply, or one nested deeper or holding more values, fails as
+  // Kind::transport before it is parsed (util/json_limits.hpp). The daemon's
+  // calls to other nodes get answers of a few KiB: nodeInfo,
+  // requestConnection, renewConnection.
+  std::uint64_t max_reply_bytes = 64 << 10;
+  unsigned max_reply_depth = 16;
+  std::size_t max_reply_values = 4096;
 };
 
 // Calls `method` at http://host:port/jsonrpc. `done` runs on `executor`,

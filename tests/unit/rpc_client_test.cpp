@@ -163,21 +163,28 @@ struct Outcome {
 };
 
 Outcome call(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout,
-             const std::string& method = "nodeInfo", Json::Value params = Json::Value()) {
+             const RpcCallOptions& options, const std::string& method = "nodeInfo",
+             Json::Value params = Json::Value()) {
   net::io_context io;
   Outcome out;
   auto start = std::chrono::steady_clock::now();
-  call_rpc(io.get_executor(), host, port, method, std::move(params), timeout, [&](RpcReply r) {
-    ++out.calls;
-    out.reply = std::move(r);
-    out.took = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - start);
-  });
+  call_rpc(io.get_executor(), host, port, method, std::move(params), timeout, options,
+           [&](RpcReply r) {
+             ++out.calls;
+             out.reply = std::move(r);
+             out.took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now() - start);
+           });
   EXPECT_EQ(out.calls, 0) << "done ran inside call_rpc()";
   // run() returns once the call holds no more work: a second `done` would
   // have run by then.
   io.run_for(timeout + 10s);
   return out;
+}
+
+Outcome call(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout,
+             const std::string& method = "nodeInfo", Json::Value params = Json::Value()) {
+  return call(host, port, timeout, RpcCallOptions{}, method, std::move(params));
 }
 
 const char* kind(RpcReply::Kind k) {
@@ -344,19 +351,20 @@ TEST(RpcClient, RepliesThatAreNotJsonRpcAreTransportErrors) {
   }
 }
 
-// The client reads at most 4 MiB of body and Beast's default 8 KiB of
-// header; past either it hangs up and reports, whether or not the size was
+// By default the client reads at most 64 KiB of body (the daemon's calls to
+// other nodes get answers of a few KiB) and Beast's default 8 KiB of header;
+// past either it hangs up and reports, whether or not the size was
 // announced. The peer writes each reply at once, so the header and the start
 // of the body reach the client together.
 TEST(RpcClient, RepliesTooBigAreRefused) {
-  const std::string huge = result_body(std::string((4 << 20) + 16, 'x'));
+  const std::string huge = result_body(std::string((64 << 10) + 16, 'x'));
   struct Case {
     const char* what;
     std::string reply;
   };
   const std::vector<Case> cases = {
-      {"body over 4 MiB, Content-Length", http_reply(200, huge)},
-      {"body over 4 MiB, read to the end",
+      {"body over 64 KiB, Content-Length", http_reply(200, huge)},
+      {"body over 64 KiB, read to the end",
        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + huge},
       // Nothing is set aside for what a peer merely announces.
       {"a terabyte announced", "HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n{\"a\""},
@@ -375,13 +383,36 @@ TEST(RpcClient, RepliesTooBigAreRefused) {
   }
 }
 
-TEST(RpcClient, ALargeReplyUnderTheLimitIsReadWhole) {
+// What jsoncpp would spend on a reply is bounded before it parses: a reply
+// of a few KiB holding many values, or nested deep, is refused with a reason.
+TEST(RpcClient, RepliesWithTooManyValuesOrTooDeepAreRefused) {
+  std::string many = "[0";
+  for (int i = 0; i < 5000; ++i) many += ",0";
+  many += "]";
+  const std::string deep = std::string(40, '[') + std::string(40, ']');
+  for (const auto& [result, says] :
+       std::vector<std::pair<std::string, std::string>>{{many, "more than 4096 values"},
+                                                        {deep, "nested deeper than 16"}}) {
+    SCOPED_TRACE(says);
+    FakePeer peer("127.0.0.1", [&](const Request&) {
+      return Answer{http_reply(200, R"({"jsonrpc":"2.0","id":1,"result":)" + result + "}")};
+    });
+    ASSERT_EQ(peer.error(), "");
+    auto out = call("127.0.0.1", peer.port(), 5s);
+    EXPECT_EQ(out.reply.kind, RpcReply::Kind::transport) << kind(out.reply.kind);
+    EXPECT_NE(out.reply.message.find(says), std::string::npos) << out.reply.message;
+  }
+}
+
+TEST(RpcClient, ALargeReplyUnderItsLimitIsReadWhole) {
   const std::string big(256 << 10, 'g');  // a long gateway list, say
   FakePeer peer("127.0.0.1", [&](const Request&) {
     return Answer{http_reply(200, result_body(big))};
   });
   ASSERT_EQ(peer.error(), "");
-  auto out = call("127.0.0.1", peer.port(), 5s);
+  RpcCallOptions options;
+  options.max_reply_bytes = 1 << 20;
+  auto out = call("127.0.0.1", peer.port(), 5s, options);
   EXPECT_EQ(out.calls, 1);
   ASSERT_TRUE(out.reply.ok()) << out.reply.message;
   EXPECT_EQ(out.reply.result.asString(), big);

@@ -2,6 +2,7 @@
 // atomic file writer and the host:port parser.
 #include "util/atomic_file.hpp"
 #include "util/host_port.hpp"
+#include "util/json_limits.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -254,6 +255,57 @@ TEST(HostPort, NamesOnlyWhereAllowed) {
 TEST(HostPort, WhyIsOptional) {
   EXPECT_FALSE(parse_host_port("nope", {}));
   EXPECT_TRUE(parse_host_port("10.0.0.1:1", {}));
+}
+
+// ---------------------------------------------------------------- JSON within limits
+
+TEST(JsonLimits, MeasuresValuesAndDepthSkippingStrings) {
+  EXPECT_EQ(measure_json("[0,0,0]").values, 4u);  // the array and three elements
+  EXPECT_EQ(measure_json("[0,0,0]").depth, 1u);
+  EXPECT_EQ(measure_json(R"({"a":[1,{"b":2}]})").depth, 3u);
+  // Brackets and commas inside strings, escaped quotes included, count for nothing.
+  const auto s = measure_json(R"({"a":"[[[,,,\"{{{"})");
+  EXPECT_EQ(s.depth, 1u);
+  EXPECT_EQ(s.values, 2u);
+}
+
+TEST(JsonLimits, ParsesStrictJsonWithinTheLimits) {
+  std::string why;
+  auto v = parse_json_within(R"({"a":[1,2,{"b":"c"}]})", {}, &why);
+  ASSERT_TRUE(v) << why;
+  EXPECT_EQ((*v)["a"][2]["b"].asString(), "c");
+}
+
+TEST(JsonLimits, RefusesBeforeParsingWhatCostsTooMuch) {
+  JsonLimits limits{.max_bytes = 1 << 20, .max_depth = 8, .max_values = 1000, .what = "reply"};
+  std::string many = "[0";
+  for (int i = 0; i < 2000; ++i) many += ",0";
+  many += "]";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {std::string((1 << 20) + 1, ' '), "reply is 1048577 bytes, more than 1048576"},
+      {std::string(9, '[') + std::string(9, ']'), "reply is nested deeper than 8 levels"},
+      {std::string(100000, '[') + std::string(100000, ']'), "nested deeper than 8"},
+      {many, "reply holds more than 1000 values"},
+  };
+  for (const auto& [text, says] : cases) {
+    std::string why;
+    EXPECT_FALSE(parse_json_within(text, limits, &why)) << says;
+    EXPECT_NE(why.find(says), std::string::npos) << why;
+  }
+}
+
+TEST(JsonLimits, RefusesWhatIsNotOneStrictArrayOrObject) {
+  for (const std::string& text :
+       {std::string(""), std::string("1"), std::string("\"s\""), std::string("{} {}"),
+        std::string("{\"a\":1,}"), std::string("{\"a\":1,\"a\":2}"),
+        std::string("// c\n{}"), std::string("[1,]"), std::string("{'a':1}"),
+        std::string("[NaN]")}) {
+    std::string why;
+    std::optional<Json::Value> v;
+    EXPECT_NO_THROW(v = parse_json_within(text, {}, &why)) << text;
+    EXPECT_FALSE(v) << text;
+    EXPECT_NE(why.find("not valid JSON"), std::string::npos) << text << ": " << why;
+  }
 }
 
 }  // namespace
