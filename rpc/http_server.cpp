@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -64,34 +65,80 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
+// The local CLI and web UI: not limited per source, and they may use the
+// connections kept in reserve.
+bool is_local_client(const net::ip::address& a) {
+  return a == net::ip::make_address("127.0.0.1") || a == net::ip::address_v6::loopback();
+}
+
+// Connections are counted per source: an IPv4 address, or an IPv6 /64 (one
+// host can hold a whole /64).
+std::string source_key(const net::ip::address& a) {
+  if (!a.is_v6()) return a.to_string();
+  auto bytes = a.to_v6().to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return net::ip::address_v6(bytes).to_string() + "/64";
+}
+
+// Connections kept for the local CLI and web UI: the last quarter of
+// daemon.rpcMaxClients, at most 16.
+std::size_t reserved_connections(std::size_t max_clients) {
+  return std::min<std::size_t>(16, max_clients / 4);
+}
+
+// Headers a reverse proxy adds. A request relayed by a proxy on this host
+// arrives from loopback but was sent by someone else.
+bool relayed_by_proxy(const http::request<http::string_body>& req) {
+  for (const char* name : {"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Via"})
+    if (req.find(name) != req.end()) return true;
+  return false;
+}
+
+// Web UI files larger than this are not served (the UI is a few KiB).
+constexpr std::uintmax_t max_web_file_bytes = 8 << 20;
+
+bool is_within(const std::filesystem::path& path, const std::filesystem::path& dir) {
+  auto [d, p] = std::mismatch(dir.begin(), dir.end(), path.begin(), path.end());
+  return d == dir.end();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- Session
 
 class HttpServer::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, HttpServer& server, bool overloaded)
+  // `refusal`: why the connection gets a 503 and is closed; "" to serve it.
+  Session(tcp::socket&& socket, const net::ip::address& remote, HttpServer& server,
+          std::string refusal)
       : stream_(std::move(socket)),
         server_(server),
         config_(server.config_.get()),
         connections_(server.connections_),
-        overloaded_(overloaded) {
+        sources_(server.sources_),
+        refusal_(std::move(refusal)),
+        remote_(remote),
+        source_(source_key(remote)) {
     ++*connections_;
+    {
+      std::lock_guard lock(sources_->mutex);
+      ++sources_->count[source_];
+    }
     beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ = unmap(ep.address());
     auto local = stream_.socket().local_endpoint(ec);
     if (!ec) local_ = unmap(local.address());
   }
-  ~Session() { --*connections_; }
+  ~Session() {
+    --*connections_;
+    std::lock_guard lock(sources_->mutex);
+    auto it = sources_->count.find(source_);
+    if (it != sources_->count.end() && --it->second == 0) sources_->count.erase(it);
+  }
 
   void run() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->overloaded_) {
-        return self->send_error(http::status::service_unavailable, 11,
-                                "too many connections (daemon.rpcMaxClients); try again later",
-                                false);
-      }
+      if (!self->refusal_.empty())
+        return self->send_error(http::status::service_unavailable, 11, self->refusal_, false);
       self->do_read();
     });
   }
@@ -237,6 +284,11 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     // mnigsd itself names it by address or as localhost.
     if (caller.from_authorized_network && !host.empty() && !is_local_host_name(host))
       caller.from_authorized_network = false;
+    // A reverse proxy on this host relays others' requests from loopback
+    // (and often rewrites Host to the address it calls): the address says
+    // nothing about who sent it. README: "Behind a reverse proxy".
+    if (caller.from_authorized_network && relayed_by_proxy(req))
+      caller.from_authorized_network = false;
     auto auth = req[http::field::authorization];
     std::string_view a(auth.data(), auth.size());
     if (a.size() > 7 && iequals(a.substr(0, 7), "Bearer ")) {
@@ -247,14 +299,33 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     return caller;
   }
 
+  // Only regular files inside daemon.webuiDir once every symlink is
+  // resolved, never one inside daemon.dataDir (the admin token lives there),
+  // and none larger than max_web_file_bytes.
   void serve_file(std::string path, bool head_only, unsigned version, bool keep_alive) {
-    std::string root = config_->get_string("daemon", "webuiDir");
-    if (root.empty() || path.find("..") != std::string::npos || path.find('\0') != std::string::npos ||
-        path.empty() || path.front() != '/')
-      return send_error(http::status::not_found, version, "not found", keep_alive);
+    namespace fs = std::filesystem;
+    auto not_found = [&] {
+      send_error(http::status::not_found, version, "not found", keep_alive);
+    };
+    const std::string root_text = config_->get_string("daemon", "webuiDir");
+    if (root_text.empty() || path.empty() || path.front() != '/' ||
+        path.find('\0') != std::string::npos || path.find("..") != std::string::npos)
+      return not_found();
     if (path.back() == '/') path += "index.html";
-    std::ifstream in(root + path, std::ios::binary);
-    if (!in) return send_error(http::status::not_found, version, "not found", keep_alive);
+    std::error_code ec;
+    const fs::path root = fs::canonical(root_text, ec);
+    if (ec) return not_found();
+    const fs::path file = fs::canonical(root / fs::path(path).relative_path(), ec);
+    if (ec || !is_within(file, root)) return not_found();
+    if (const fs::path data = fs::canonical(config_->data_dir(), ec); !ec && is_within(file, data)) {
+      server_.log_.warn("rpc ", remote_.to_string(), ": refused ", path,
+                        ": daemon.webuiDir must not hold daemon.dataDir");
+      return not_found();
+    }
+    if (!fs::is_regular_file(file, ec) || fs::file_size(file, ec) > max_web_file_bytes || ec)
+      return not_found();
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return not_found();
     std::ostringstream buf;
     buf << in.rdbuf();
     http::response<http::string_body> res{http::status::ok, version};
@@ -326,8 +397,10 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   HttpServer& server_;
   std::shared_ptr<const Config> config_;
   std::shared_ptr<std::atomic<std::size_t>> connections_;
-  bool overloaded_;
+  std::shared_ptr<Sources> sources_;
+  std::string refusal_;
   net::ip::address remote_;
+  std::string source_;
   net::ip::address local_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> response_;
@@ -385,10 +458,10 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
       });
       return;
     } else {
-      auto limit =
-          static_cast<std::size_t>(server_.config_.get()->get_int("daemon", "rpcMaxClients"));
-      bool overloaded = *server_.connections_ >= limit;
-      auto session = std::make_shared<Session>(std::move(socket), server_, overloaded);
+      beast::error_code peer_ec;
+      const auto remote = unmap(socket.remote_endpoint(peer_ec).address());
+      auto session =
+          std::make_shared<Session>(std::move(socket), remote, server_, admission(remote));
       {
         std::lock_guard lock(*server_.sessions_mutex_);
         auto& list = *server_.sessions_;
@@ -398,6 +471,27 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
       session->run();
     }
     do_accept();
+  }
+
+  // "" when a connection from `remote` may be served, else why not. One
+  // neighbour must not take every connection: the local CLI, renewals and
+  // tunnel upgrades need room too.
+  std::string admission(const net::ip::address& remote) const {
+    const auto config = server_.config_.get();
+    const auto limit = static_cast<std::size_t>(config->get_int("daemon", "rpcMaxClients"));
+    const auto per_source =
+        static_cast<std::size_t>(config->get_int("daemon", "rpcMaxClientsPerSource"));
+    const std::size_t open = *server_.connections_;
+    const bool local = is_local_client(remote);
+    if (open >= limit || (!local && open >= limit - reserved_connections(limit)))
+      return "too many connections (daemon.rpcMaxClients); try again later";
+    if (local) return "";
+    std::lock_guard lock(server_.sources_->mutex);
+    const auto it = server_.sources_->count.find(source_key(remote));
+    if (it != server_.sources_->count.end() && it->second >= per_source)
+      return "too many connections from " + source_key(remote) +
+             " (daemon.rpcMaxClientsPerSource); try again later";
+    return "";
   }
 
   HttpServer& server_;

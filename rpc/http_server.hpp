@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace mnigs {
@@ -63,6 +64,12 @@ class HttpServer {
   std::vector<std::shared_ptr<Listener>> listeners_;
   std::shared_ptr<std::atomic<std::size_t>> connections_ =
       std::make_shared<std::atomic<std::size_t>>(0);
+  // Open connections by source (address, or IPv6 /64).
+  struct Sources {
+    std::mutex mutex;
+    std::unordered_map<std::string, std::size_t> count;
+  };
+  std::shared_ptr<Sources> sources_ = std::make_shared<Sources>();
   std::shared_ptr<const UpgradeHandler> find_upgrade(std::string_view path) const;
 
   mutable std::mutex upgrades_mutex_;

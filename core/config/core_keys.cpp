@@ -35,7 +35,11 @@ void declare_core_keys(Schema& schema) {
         d.declare(int_key("rpcTimeout", 30, 1, 3600,
                           "Seconds a client may take to send a request or stay idle", true));
         d.declare(int_key("rpcMaxClients", 256, 1, 65536,
-                          "Concurrent RPC connections; more are closed at once", true));
+                          "Concurrent RPC connections; more are closed at once. The last "
+                          "quarter (at most 16) is kept for 127.0.0.1 and ::1", true));
+        d.declare(int_key("rpcMaxClientsPerSource", 16, 1, 65536,
+                          "Concurrent RPC connections from one address (IPv6: one /64); "
+                          "127.0.0.1 and ::1 are not limited", true));
         d.declare(int_key("hookTimeout", 10, 1, 600,
                           "Seconds a hook command may run before it is killed", true));
       });

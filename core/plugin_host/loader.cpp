@@ -3,6 +3,9 @@
 #include <mnigs/build_fingerprint.hpp>
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -50,6 +53,31 @@ std::string check_descriptor(const mnigs_plugin_info* info) {
   return "";
 }
 
+std::string check_trusted_file(const struct stat& st, const std::string& what) {
+  if (st.st_uid != 0 && st.st_uid != ::geteuid())
+    return what + " is owned by uid " + std::to_string(st.st_uid) +
+           ", not by root (or the user mnigsd runs as)";
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return what + " is writable by " + ((st.st_mode & S_IWOTH) ? "every user" : "its group") +
+           " (mode " + mode + "); only its owner may write it";
+  }
+  return "";
+}
+
+namespace {
+
+// Closes the descriptor at the end of the scope.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
 std::vector<PluginLibrary> load_plugin_libraries(const std::string& dir,
                                                  const std::vector<std::string>& disabled,
                                                  Schema& schema, Logger& log) {
@@ -57,6 +85,17 @@ std::vector<PluginLibrary> load_plugin_libraries(const std::string& dir,
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     log.warn("plugin directory ", dir, " does not exist; no plugins loaded (set plugins.dir)");
+    return out;
+  }
+  // A plugin runs as root inside mnigsd: whoever may write its file or put
+  // one in its directory may run code as root.
+  struct stat dir_stat {};
+  std::string untrusted_dir =
+      ::stat(dir.c_str(), &dir_stat) != 0
+          ? "plugin directory " + dir + " cannot be examined: " + std::strerror(errno)
+          : check_trusted_file(dir_stat, "plugin directory " + dir);
+  if (!untrusted_dir.empty()) {
+    log.error(untrusted_dir, "; no plugins loaded");
     return out;
   }
   std::vector<fs::path> files;
@@ -73,6 +112,25 @@ std::vector<PluginLibrary> load_plugin_libraries(const std::string& dir,
       log.error("plugin ", lib.path, ": ", lib.error, "; it is not loaded");
       out.push_back(lib);
     };
+    // Examined as opened, not through a symlink. Loaded by its path: only
+    // root can replace it in between, since the directory passed the same
+    // check. (Not through /proc/self/fd/N: glibc would take a later plugin
+    // opened at a reused descriptor number for the one already loaded.)
+    Fd file_fd{::open(lib.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
+    struct stat file_stat {};
+    if (file_fd.fd < 0 || ::fstat(file_fd.fd, &file_stat) != 0) {
+      refuse(std::string("cannot open: ") + std::strerror(errno) +
+             (errno == ELOOP ? " (a symlink; plugins must be regular files)" : ""));
+      continue;
+    }
+    if (!S_ISREG(file_stat.st_mode)) {
+      refuse("not a regular file");
+      continue;
+    }
+    if (auto why = check_trusted_file(file_stat, "the file"); !why.empty()) {
+      refuse(why);
+      continue;
+    }
     // RTLD_NOW: an unresolved symbol fails here, not in the middle of a call.
     // RTLD_LOCAL: one plugin's symbols never satisfy another's.
     void* handle = dlopen(lib.path.c_str(), RTLD_NOW | RTLD_LOCAL);

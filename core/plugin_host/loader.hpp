@@ -8,6 +8,8 @@
 #include <mnigs/log.hpp>
 #include <mnigs/plugin_abi.h>
 
+#include <sys/stat.h>
+
 #include <string>
 #include <vector>
 
@@ -23,7 +25,9 @@ struct PluginLibrary {
 };
 
 // Opens every "*.so" in `dir` (sorted by file name) with RTLD_NOW|RTLD_LOCAL.
-// A library that fails to open, lacks the entry point, has another ABI major
+// Plugins run as root: when `dir` is not trusted (check_trusted_file) none
+// is loaded, and a file that is not trusted, or is a symlink, is refused
+// unopened. A library that fails to open, lacks the entry point, has another ABI major
 // version or build fingerprint (toolchain, or hash of the API headers it was
 // built against), an unknown kind, a name taken by another plugin, or a
 // failing declaration is returned with `error` set and is not used; its
@@ -35,5 +39,10 @@ std::vector<PluginLibrary> load_plugin_libraries(const std::string& dir,
 
 // Checks one descriptor; returns "" when acceptable, else the reason.
 std::string check_descriptor(const mnigs_plugin_info* info);
+
+// "" when a plugin file (or its directory) with this stat may be loaded:
+// owned by root or by the user mnigsd runs as, and writable by no one
+// else. Otherwise why not, starting with `what`.
+std::string check_trusted_file(const struct stat& st, const std::string& what);
 
 }  // namespace mnigs

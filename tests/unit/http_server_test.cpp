@@ -3,6 +3,7 @@
 #include "rpc/http_server.hpp"
 #include "test_util.hpp"
 
+#include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <json/reader.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 namespace mnigs {
@@ -235,6 +238,113 @@ TEST_F(HttpServerTest, ForeignOriginLosesNetworkBasedAdmin) {
   auto with_token = post(call("secret"), {{"Origin", "http://evil.example"},
                                           {"Authorization", "Bearer " + kToken}});
   EXPECT_EQ(parse(with_token->body)["result"], "ok");
+}
+
+TEST_F(HttpServerTest, ProxiedRequestLosesNetworkBasedAdmin) {
+  // nginx on this host relays a stranger's request from loopback, often with
+  // Host rewritten to the address it calls.
+  start();
+  const std::string host = "127.0.0.1:" + std::to_string(port_);
+  for (const char* header : {"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP",
+                             "Via"}) {
+    SCOPED_TRACE(header);
+    auto res = post(call("secret"), {{"Host", host}, {header, "198.51.100.7"}});
+    ASSERT_TRUE(res);
+    EXPECT_EQ(parse(res->body)["error"]["code"], rpc_error::unauthorized);
+    auto with_token = post(call("secret"), {{"Host", host},
+                                            {header, "198.51.100.7"},
+                                            {"Authorization", "Bearer " + kToken}});
+    EXPECT_EQ(parse(with_token->body)["result"], "ok");
+  }
+  EXPECT_EQ(parse(post(call("secret"), {{"Host", host}})->body)["result"], "ok");
+}
+
+// A connection from `from` (an address of 127.0.0.0/8) that stays open.
+struct HeldConnection {
+  HeldConnection(boost::asio::io_context& io, const char* from, int port) : socket(io) {
+    socket.open(boost::asio::ip::tcp::v4());
+    socket.bind({boost::asio::ip::make_address(from), 0});
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  }
+  // Sends a ping and reads the answer until the server closes or it is whole.
+  std::string exchange() {
+    const std::string body = R"({"jsonrpc":"2.0","id":1,"method":"ping"})";
+    const std::string request = "POST /jsonrpc HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                "Content-Type: application/json\r\nConnection: close\r\n"
+                                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+                                body;
+    boost::system::error_code ec;
+    boost::asio::write(socket, boost::asio::buffer(request), ec);
+    std::string out;
+    char buf[4096];
+    for (int i = 0; i < 64; ++i) {  // bounded: the answer is small
+      const auto n = socket.read_some(boost::asio::buffer(buf), ec);
+      out.append(buf, n);
+      if (ec) break;
+    }
+    return out;
+  }
+  boost::asio::ip::tcp::socket socket;
+};
+
+TEST_F(HttpServerTest, OneSourceCannotTakeEveryConnection) {
+  start(parse(R"({"daemon":{"rpcMaxClients":100,"rpcMaxClientsPerSource":2}})"));
+  boost::asio::io_context client_io;
+  HeldConnection a(client_io, "127.0.0.2", port_), b(client_io, "127.0.0.2", port_);
+  HeldConnection third(client_io, "127.0.0.2", port_);
+  const auto refused = third.exchange();
+  EXPECT_NE(refused.find("503"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("daemon.rpcMaxClientsPerSource"), std::string::npos) << refused;
+  // Another address, and the local CLI's, still get in.
+  HeldConnection other(client_io, "127.0.0.3", port_);
+  EXPECT_NE(other.exchange().find("200 OK"), std::string::npos);
+  HeldConnection local(client_io, "127.0.0.1", port_);
+  EXPECT_NE(local.exchange().find("200 OK"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, TheLastConnectionsAreKeptForTheLocalCli) {
+  // 8 connections: 2 (a quarter) kept for 127.0.0.1 and ::1.
+  start(parse(R"({"daemon":{"rpcMaxClients":8,"rpcMaxClientsPerSource":100}})"));
+  boost::asio::io_context client_io;
+  std::vector<std::unique_ptr<HeldConnection>> held;
+  for (int i = 0; i < 6; ++i)
+    held.push_back(std::make_unique<HeldConnection>(client_io, "127.0.0.2", port_));
+  HeldConnection seventh(client_io, "127.0.0.4", port_);
+  const auto refused = seventh.exchange();
+  EXPECT_NE(refused.find("503"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("daemon.rpcMaxClients"), std::string::npos) << refused;
+  HeldConnection local(client_io, "127.0.0.1", port_);
+  EXPECT_NE(local.exchange().find("200 OK"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, WebFilesComeOnlyFromInsideTheWebUiDirectory) {
+  namespace fs = std::filesystem;
+  test::TempDir dir;
+  const fs::path webui = fs::path(dir.path()) / "webui", data = webui / "data", outside = fs::path(dir.path()) / "x";
+  fs::create_directories(data);
+  fs::create_directories(outside);
+  std::ofstream(webui / "index.html") << "<p>ui</p>";
+  std::ofstream(outside / "secret.txt") << "secret";
+  std::ofstream(data / "admin.token") << "token";
+  fs::create_symlink(outside / "secret.txt", webui / "link.txt");
+  fs::create_directory_symlink(outside, webui / "linkdir");
+  Json::Value overrides(Json::objectValue);
+  overrides["daemon"]["webuiDir"] = webui.string();
+  overrides["daemon"]["dataDir"] = data.string();
+  start(overrides);
+  httplib::Client c("127.0.0.1", port_);
+  auto ok = c.Get("/");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->body, "<p>ui</p>");
+  for (const char* path : {"/link.txt", "/linkdir/secret.txt", "/data/admin.token", "/data/",
+                           "/../x/secret.txt", "/linkdir", "/missing.html"}) {
+    auto res = c.Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 404) << path;
+    EXPECT_EQ(res->body.find("secret"), std::string::npos) << path;
+    EXPECT_EQ(res->body.find("token\""), std::string::npos) << path;
+  }
 }
 
 }  // namespace

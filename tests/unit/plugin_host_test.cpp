@@ -15,8 +15,11 @@
 #include <boost/asio/executor_work_guard.hpp>
 
 #include <dlfcn.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <optional>
@@ -24,6 +27,8 @@
 
 namespace mnigs {
 namespace {
+
+namespace fs = std::filesystem;
 
 class PluginHostTest : public ::testing::Test {
  protected:
@@ -350,6 +355,84 @@ TEST(PluginLoader, ShippedPluginsLoad) {
   }
   EXPECT_NE(std::find(names.begin(), names.end(), "payment/free"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "discovery/static"), names.end());
+}
+
+TEST(PluginLoader, OnlyFilesNoOtherUserCouldHaveWrittenAreTrusted) {
+  struct stat st {};
+  st.st_uid = 0;
+  st.st_mode = S_IFREG | 0644;
+  EXPECT_EQ(check_trusted_file(st, "the file"), "");
+  st.st_mode = S_IFREG | 0664;
+  EXPECT_EQ(check_trusted_file(st, "the file"),
+            "the file is writable by its group (mode 0664); only its owner may write it");
+  st.st_mode = S_IFDIR | 0777;
+  EXPECT_EQ(check_trusted_file(st, "plugin directory /p"),
+            "plugin directory /p is writable by every user (mode 0777); only its owner may "
+            "write it");
+  st.st_mode = S_IFREG | 0755;
+  st.st_uid = ::geteuid() == 4242 ? 4243 : 4242;
+  EXPECT_NE(check_trusted_file(st, "the file").find("is owned by uid"), std::string::npos);
+  st.st_uid = ::geteuid();  // the user mnigsd runs as
+  EXPECT_EQ(check_trusted_file(st, "the file"), "");
+}
+
+// A copy of the test plugin "good" in a directory of its own.
+class PluginFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::permissions(dir_.path(), fs::perms(0755));
+    fs::copy_file(std::string(MNIGS_TEST_PLUGIN_DIR) + "/test_good.so", file_);
+    fs::permissions(file_, fs::perms(0644));
+  }
+  std::vector<PluginLibrary> load() {
+    Schema schema;
+    return load_plugin_libraries(dir_.path(), {}, schema, log_);
+  }
+  test::TempDir dir_;
+  std::string file_ = dir_.file("test_good.so");
+  test::RecordingLogger log_;
+};
+
+TEST_F(PluginFiles, ATrustedCopyLoads) {
+  auto libs = load();
+  ASSERT_EQ(libs.size(), 1u);
+  EXPECT_EQ(libs[0].error, "");
+}
+
+TEST_F(PluginFiles, ADirectoryOthersMayWriteLoadsNothing) {
+  for (auto mode : {0777, 0775}) {
+    fs::permissions(dir_.path(), fs::perms(mode));
+    EXPECT_TRUE(load().empty()) << std::oct << mode;
+    EXPECT_TRUE(log_.contains("plugin directory " + dir_.path() + " is writable by")) << mode;
+    EXPECT_TRUE(log_.contains("no plugins loaded"));
+  }
+}
+
+TEST_F(PluginFiles, AFileOthersMayWriteIsRefusedUnopened) {
+  fs::permissions(file_, fs::perms(0666));
+  auto libs = load();
+  ASSERT_EQ(libs.size(), 1u);
+  EXPECT_EQ(libs[0].error,
+            "the file is writable by every user (mode 0666); only its owner may write it");
+  EXPECT_FALSE(libs[0].info);
+}
+
+TEST_F(PluginFiles, ASymlinkIsRefused) {
+  fs::rename(file_, dir_.file("real.so.bin"));
+  fs::create_symlink(dir_.file("real.so.bin"), file_);
+  auto libs = load();
+  ASSERT_EQ(libs.size(), 1u);
+  EXPECT_NE(libs[0].error.find("a symlink; plugins must be regular files"), std::string::npos)
+      << libs[0].error;
+}
+
+TEST_F(PluginFiles, AFileOfAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the file to another user";
+  ASSERT_EQ(::chown(file_.c_str(), 4242, 4242), 0);
+  auto libs = load();
+  ASSERT_EQ(libs.size(), 1u);
+  EXPECT_NE(libs[0].error.find("the file is owned by uid 4242, not by root"), std::string::npos)
+      << libs[0].error;
 }
 
 }  // namespace
