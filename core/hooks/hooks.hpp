@@ -1,7 +1,10 @@
 // The user's hook commands (gateway.onRegister, gateway.onRelease,
 // subscriber.onConnect, subscriber.onDisconnect): run with `sh -c`, the
 // event's details in MNIGS_* environment variables and as arguments, killed
-// after daemon.hookTimeout seconds. A failing hook is logged, never fatal.
+// with whatever it started after daemon.hookTimeout seconds. They run one at
+// a time; at most 64 wait, more are dropped with a warning. Each value is at
+// most 1024 bytes with control characters replaced by '?' (some come from
+// other nodes). A failing hook is logged, never fatal.
 #pragma once
 
 #include "config/config.hpp"
@@ -9,6 +12,7 @@
 
 #include <mnigs/log.hpp>
 
+#include <atomic>
 #include <map>
 #include <string>
 
@@ -30,6 +34,7 @@ class Hooks {
  private:
   const ConfigHolder& config_;
   Logger& log_;
+  std::atomic<std::size_t> dropped_{0};
   os::CommandRunner runner_;
 };
 

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -15,6 +16,8 @@ namespace mnigs::os {
 namespace {
 
 constexpr std::size_t kOutputCap = 1 << 20;
+// Waiting for a process that closed its output: polled at most this far apart.
+constexpr std::chrono::milliseconds max_pause{50};
 
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
@@ -128,8 +131,19 @@ CommandOutcome run_command(const Command& command) {
   close_fd(in_fd);
   close_fd(out_fd);
   close_fd(err_fd);
+  // The deadline holds for the process too: one that closed its output
+  // (`exec >/dev/null 2>&1; sleep 1000`) is waited for until then, not longer.
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, max_pause)) {
+    const pid_t r = ::waitpid(pid, &status, outcome.timed_out ? 0 : WNOHANG);
+    if (r == pid || (r < 0 && errno != EINTR)) break;
+    if (r == 0 && std::chrono::steady_clock::now() >= deadline) {
+      outcome.timed_out = true;
+      ::kill(-pid, SIGKILL);
+      continue;  // now wait without WNOHANG
+    }
+    if (r == 0) std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+                    pause, deadline - std::chrono::steady_clock::now()));
   }
   if (WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
   else if (WIFSIGNALED(status)) outcome.exit_code = 128 + WTERMSIG(status);
@@ -154,6 +168,11 @@ void CommandRunner::submit(Command command, std::function<void(CommandOutcome)> 
     queue_.emplace_back(std::move(command), std::move(done));
   }
   wake_.notify_one();
+}
+
+std::size_t CommandRunner::pending() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size() + (busy_ ? 1 : 0);
 }
 
 void CommandRunner::drain() {

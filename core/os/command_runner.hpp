@@ -1,6 +1,7 @@
 // Running external commands (ip, nft, sysctl, hook scripts) off the event
 // loop: fork/exec without a shell, stdin from a string, stdout/stderr
-// captured, killed at a deadline. Commands run one at a time per runner, in
+// captured, killed (with every process it started) at a deadline, whether or
+// not it still holds its output open. Commands run one at a time per runner, in
 // the order given, on the runner's own thread. Thread-safe.
 #pragma once
 
@@ -42,11 +43,13 @@ class CommandRunner {
   void submit(Command command, std::function<void(CommandOutcome)> done);
   // Blocks until every command queued so far has run (for shutdown).
   void drain();
+  // Commands queued or running.
+  std::size_t pending() const;
 
  private:
   void loop();
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_, idle_;
   std::deque<std::pair<Command, std::function<void(CommandOutcome)>>> queue_;
   bool busy_ = false;

@@ -8,6 +8,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -88,6 +90,56 @@ TEST(Hooks, SlowHookIsKilledAtTheTimeoutWithWhatItStarted) {
   };
   for (int i = 0; i < 100 && running(); ++i) ::usleep(10000);
   EXPECT_FALSE(running()) << "the hook's background child survived";
+}
+
+// A hook that lets go of its output and goes on running is killed at the
+// deadline all the same (before, the runner waited for it for ever, and every
+// later hook with it).
+TEST(Hooks, HookThatClosesItsOutputIsStillKilledAtTheTimeout) {
+  test::TempDir dir;
+  test::RecordingLogger log;
+  const std::string later = dir.file("later.ran");
+  auto config = config_with("gateway.onRelease", "exec >/dev/null 2>&1 </dev/null; sleep 30",
+                            /*timeout=*/1);
+  Hooks hooks(*config, log);
+  const auto start = std::chrono::steady_clock::now();
+  hooks.fire("gateway.onRelease", {});
+  hooks.drain();
+  EXPECT_TRUE(log.contains("killed after daemon.hookTimeout"));
+  // Bounded by the test's own limit, not a timing claim: 30 s means not killed.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+}
+
+// Text from other nodes (a gateway's name, say) reaches the hook cut to 1024
+// bytes, on one line; a value of 1 MiB would otherwise make exec fail with
+// E2BIG and the hook silently not run.
+TEST(Hooks, ValuesFromOthersAreBoundedAndOnOneLine) {
+  test::TempDir dir;
+  test::RecordingLogger log;
+  const std::string out = dir.file("hook.out");
+  auto config = config_with("gateway.onRegister",
+                            "printf '%s|%s' \"$MNIGS_NAME\" \"$3\" > " + out);
+  Hooks hooks(*config, log);
+  hooks.fire("gateway.onRegister", {{"NAME", std::string(1 << 20, 'n')},
+                                    {"SUBSCRIBER", "10.0.0.2\nrm -rf /"},
+                                    {"bad name", "x"}});
+  hooks.drain();
+  EXPECT_EQ(read(out), std::string(1024, 'n') + "|10.0.0.2?rm -rf /");
+}
+
+TEST(Hooks, AFloodOfEventsQueuesABoundedNumberOfHooks) {
+  test::TempDir dir;
+  test::RecordingLogger log;
+  const std::string out = dir.file("count");
+  auto config = config_with("gateway.onRegister", "sleep 0.05; echo x >> " + out);
+  Hooks hooks(*config, log);
+  for (int i = 0; i < 200; ++i) hooks.fire("gateway.onRegister", {});
+  hooks.drain();
+  const std::string ran = read(out);
+  const auto runs = std::count(ran.begin(), ran.end(), 'x');
+  EXPECT_LE(runs, 64);  // the one running and those waiting
+  EXPECT_GE(runs, 1);
+  EXPECT_TRUE(log.contains("hooks are waiting already"));
 }
 
 TEST(CommandRunner, CapturesOutputFeedsInputAndReportsExitCodes) {
