@@ -1,7 +1,6 @@
 // Hook commands: run with the event's details as arguments and MNIGS_*
 // variables, killed at daemon.hookTimeout, failures logged and survived.
 #include "hooks/hooks.hpp"
-#include "os/command_runner.hpp"
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -88,20 +87,6 @@ TEST(Hooks, SlowHookIsKilledAtTheTimeoutWithWhatItStarted) {
   };
   for (int i = 0; i < 100 && running(); ++i) ::usleep(10000);
   EXPECT_FALSE(running()) << "the hook's background child survived";
-}
-
-TEST(CommandRunner, CapturesOutputFeedsInputAndReportsExitCodes) {
-  os::Command c;
-  c.argv = {"sh", "-c", "cat; echo err >&2; exit 4"};
-  c.input = "from stdin\n";
-  auto r = os::run_command(c);
-  EXPECT_EQ(r.exit_code, 4);
-  EXPECT_EQ(r.out, "from stdin\n");
-  EXPECT_EQ(r.err, "err\n");
-  EXPECT_FALSE(r.timed_out);
-  os::Command missing;
-  missing.argv = {"/nonexistent/tool"};
-  EXPECT_EQ(os::run_command(missing).exit_code, 127);
 }
 
 }  // namespace
