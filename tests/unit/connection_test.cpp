@@ -13,9 +13,9 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 
-#include <atomic>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -23,6 +23,7 @@ namespace mnigs {
 namespace {
 
 using namespace std::chrono_literals;
+using test::eventually;
 using testing::Answer;
 using testing::error_body;
 using testing::FakePeer;
@@ -35,17 +36,6 @@ struct Reply {
   bool ok = false;
   Json::Value payload;
 };
-
-// Polls `done` for up to 5 s of real time: what the manager does after a
-// timer fires goes through loopback RPC and the plugin's strand.
-template <class Pred>
-bool eventually(Pred done) {
-  for (int i = 0; i < 500; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
-}
 
 Json::Value parse(const std::string& text) {
   Json::Value v;
@@ -131,7 +121,7 @@ class ConnectionTest : public ::testing::Test {
     thread_ = std::thread([this] { io_.run(); });
     plugins_->start(libs);
     wait([&](auto done) { plugins_->when_started(done); });
-    ASSERT_EQ(gateway_->port() != 0, true);
+    ASSERT_NE(gateway_->port(), 0);
     manager_ = make_manager();
   }
   void TearDown() override {

@@ -25,6 +25,7 @@ namespace mnigs {
 namespace {
 
 using namespace std::chrono_literals;
+using test::eventually;
 
 std::atomic<int> g_discoveries{0};
 
@@ -55,16 +56,6 @@ const mnigs_plugin_info kCountingInfo = {
       return static_cast<Plugin*>(new CountingDiscovery(*static_cast<PluginContext*>(context)));
     },
     [](void* plugin) { delete static_cast<Plugin*>(plugin); }};
-
-// Polls `done` for up to 5 s of real time.
-template <class Pred>
-bool eventually(Pred done) {
-  for (int i = 0; i < 500; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
-}
 
 class ScannerTest : public ::testing::Test {
  protected:
