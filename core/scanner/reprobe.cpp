@@ -46,10 +46,10 @@ void Scanner::on_discovery_changed() {
     return;
   }
   change_armed_ = true;
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = clock_.now();
   const auto due = std::max(now + change_delay, last_reprobe_ + min_reprobe_gap);
-  change_timer_.expires_at(due);
-  change_timer_.async_wait([this](const boost::system::error_code& ec) {
+  change_timer_->expires_at(due);
+  change_timer_->async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     change_armed_ = false;
     if (!stopped_ && !running_) reprobe();  // a scan that runs sees the change itself
@@ -57,7 +57,7 @@ void Scanner::on_discovery_changed() {
 }
 
 void Scanner::reprobe() {
-  last_reprobe_ = std::chrono::steady_clock::now();
+  last_reprobe_ = clock_.now();
   auto r = std::make_shared<Reprobe>();
   r->scan = scan_;
   reprobe_ = r;

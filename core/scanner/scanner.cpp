@@ -30,7 +30,7 @@ constexpr auto progress_interval = 200ms;
 
 Scanner::Scanner(boost::asio::io_context& io, const ConfigHolder& config, Store& store,
                  PluginHost& plugins, CoreEventBus& events, std::string self_id,
-                 AddressSeen address_seen)
+                 AddressSeen address_seen, os::Clock& clock)
     : io_(io),
       config_(config),
       store_(store),
@@ -38,10 +38,11 @@ Scanner::Scanner(boost::asio::io_context& io, const ConfigHolder& config, Store&
       events_(events),
       self_id_(std::move(self_id)),
       address_seen_(std::move(address_seen)),
+      clock_(clock),
       strand_(boost::asio::make_strand(io)),
-      timer_(strand_),
-      survey_timer_(strand_),
-      change_timer_(strand_) {}
+      timer_(clock_.make_timer(strand_)),
+      survey_timer_(clock_.make_timer(strand_)),
+      change_timer_(clock_.make_timer(strand_)) {}
 
 std::vector<std::uint16_t> Scanner::scan_ports() const {
   std::vector<std::uint16_t> ports;
@@ -50,11 +51,7 @@ std::vector<std::uint16_t> Scanner::scan_ports() const {
   return ports;
 }
 
-std::int64_t Scanner::wall() const {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+std::int64_t Scanner::wall() const { return clock_.unix_seconds(); }
 
 void Scanner::start() {
   // Scan numbers go on from the last run's, so "scan N" means one thing.
@@ -87,8 +84,8 @@ void Scanner::survey() {
         for (const auto& c : r.found.candidates) address_seen_(c.address, 0);
     });
   }
-  survey_timer_.expires_after(survey_interval);
-  survey_timer_.async_wait([this](const boost::system::error_code& ec) {
+  survey_timer_->expires_after(survey_interval);
+  survey_timer_->async_wait([this](const boost::system::error_code& ec) {
     if (!ec) survey();
   });
 }
@@ -102,7 +99,7 @@ std::chrono::seconds Scanner::first_delay() const {
 void Scanner::interval_changed() {
   boost::asio::post(strand_, [this] {
     if (stopped_) return;
-    timer_.cancel();
+    timer_->cancel();
     auto interval = std::chrono::seconds(config_.get()->get_int("scan", "interval"));
     if (interval.count() == 0) return arm_timer(60s);
     auto since = std::chrono::seconds(std::max<std::int64_t>(0, wall() - finished_at_));
@@ -113,9 +110,9 @@ void Scanner::interval_changed() {
 void Scanner::stop() {
   boost::asio::post(strand_, [this] {
     stopped_ = true;
-    timer_.cancel();
-    survey_timer_.cancel();
-    change_timer_.cancel();
+    timer_->cancel();
+    survey_timer_->cancel();
+    change_timer_->cancel();
     events_.unsubscribe(changed_subscription_);
     queue_.clear();
     reprobe_.reset();
@@ -124,8 +121,8 @@ void Scanner::stop() {
 
 void Scanner::arm_timer(std::chrono::seconds delay) {
   if (stopped_) return;
-  timer_.expires_after(delay);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
+  timer_->expires_after(delay);
+  timer_->async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
     auto interval = std::chrono::seconds(config_.get()->get_int("scan", "interval"));
     if (interval.count() == 0) return arm_timer(60s);  // off; look again later

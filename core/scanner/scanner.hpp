@@ -13,18 +13,21 @@
 // gateway list (core/gateways).
 //
 // Everything runs on the scanner's own strand; RPC handlers reach it through
-// the asynchronous calls below.
+// the asynchronous calls below. Its schedules (background scans, surveys,
+// re-probes) and the times it stores run on an os::Clock: the real one in the
+// daemon, one moved by hand in unit tests. Round-trip times and a scan's
+// duration are measured on std::chrono::steady_clock: they time the network.
 #pragma once
 
 #include "config/config.hpp"
 #include "events/event_bus.hpp"
 #include "log/log.hpp"
+#include "os/clock.hpp"
 #include "plugin_host/host.hpp"
 #include "scanner/found.hpp"
 #include "scanner/targets.hpp"
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <json/value.h>
 
@@ -33,6 +36,8 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 
 namespace mnigs {
@@ -48,7 +53,7 @@ class Scanner {
   // `self_id` is this node's nodeInfo id: a probe that reaches it is not a node found.
   Scanner(boost::asio::io_context& io, const ConfigHolder& config, Store& store,
           PluginHost& plugins, CoreEventBus& events, std::string self_id,
-          AddressSeen address_seen = {});
+          AddressSeen address_seen = {}, os::Clock& clock = os::real_clock());
   Scanner(const Scanner&) = delete;
   Scanner& operator=(const Scanner&) = delete;
 
@@ -113,10 +118,11 @@ class Scanner {
   StderrLogger log_{"scan"};
   std::string self_id_;
   AddressSeen address_seen_;
+  os::Clock& clock_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
-  boost::asio::steady_timer timer_;
-  boost::asio::steady_timer survey_timer_;
-  boost::asio::steady_timer change_timer_;
+  std::unique_ptr<os::Timer> timer_;
+  std::unique_ptr<os::Timer> survey_timer_;
+  std::unique_ptr<os::Timer> change_timer_;
 
   // State of the current (or last) scan; on strand_ only.
   std::uint64_t scan_ = 0;  // number of the current or last scan

@@ -56,7 +56,8 @@ const char* ConnectionManager::to_string(State s) {
 }
 
 ConnectionManager::ConnectionManager(boost::asio::io_context& io, const ConfigHolder& config,
-                                     Store& store, PluginHost& plugins, Hooks& hooks, Clock clock)
+                                     Store& store, PluginHost& plugins, Hooks& hooks, Clock clock,
+                                     os::Clock& timers)
     : io_(io),
       strand_(boost::asio::make_strand(io)),
       config_(config),
@@ -64,8 +65,8 @@ ConnectionManager::ConnectionManager(boost::asio::io_context& io, const ConfigHo
       plugins_(plugins),
       hooks_(hooks),
       clock_(std::move(clock)),
-      timer_(strand_),
-      retry_(strand_) {}
+      timer_(timers.make_timer(strand_)),
+      retry_(timers.make_timer(strand_)) {}
 
 TunnelSession ConnectionManager::tunnel_session(const Connection& c) const {
   Json::Value params = c.tunnel;
@@ -144,8 +145,8 @@ void ConnectionManager::start(std::function<void()> done) {
 void ConnectionManager::stop(std::function<void()> done) {
   boost::asio::post(strand_, [this, done] {
     stopped_ = true;
-    timer_.cancel();
-    retry_.cancel();
+    timer_->cancel();
+    retry_->cancel();
     if (state_ != State::connected || !connection_) return boost::asio::post(io_, done);
     Connection c = *connection_;
     plugins_.with_tunnel(c.tunnel_method(), [this, c, done](TunnelPlugin* t) {
@@ -260,8 +261,8 @@ void ConnectionManager::request_session(Connection c, Responder reply, int attem
              // sessions are loaded: worth a few more tries, bounded.
              if (r.kind == RpcReply::Kind::error && r.code == rpc_error::unavailable &&
                  attempt < 10 && !stopped_) {
-               retry_.expires_after(std::chrono::milliseconds(300));
-               retry_.async_wait([this, c, reply, attempt](const boost::system::error_code& ec) {
+               retry_->expires_after(std::chrono::milliseconds(300));
+               retry_->async_wait([this, c, reply, attempt](const boost::system::error_code& ec) {
                  if (ec || stopped_) {
                    state_ = State::idle;
                    return reply.error(rpc_error::unavailable, "mnigsd is shutting down");
@@ -327,8 +328,8 @@ void ConnectionManager::bring_up(Connection c, Responder reply) {
 
 void ConnectionManager::schedule_renewal(std::chrono::seconds in) {
   if (stopped_) return;
-  timer_.expires_after(in);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
+  timer_->expires_after(in);
+  timer_->async_wait([this](const boost::system::error_code& ec) {
     if (!ec) renew();
   });
 }
@@ -372,7 +373,7 @@ void ConnectionManager::disconnect(Responder reply) {
       return reply.error(rpc_error::conflict, std::string("not connected (") + to_string(state_) +
                                                   ")");
     state_ = State::disconnecting;
-    timer_.cancel();
+    timer_->cancel();
     Connection c = *connection_;
     call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
              "releaseConnection", credentials(c), kCallTimeout, [this, c, reply](RpcReply r) {
@@ -390,7 +391,7 @@ void ConnectionManager::disconnect(Responder reply) {
 }
 
 void ConnectionManager::tear_down(const std::string& reason, std::function<void()> done) {
-  timer_.cancel();
+  timer_->cancel();
   if (!connection_) {
     state_ = State::idle;
     if (done) done();

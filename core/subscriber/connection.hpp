@@ -5,10 +5,13 @@
 // answer until the session has expired, tears the connection down and says
 // why. The connection is kept in SQLite: after a restart (or kill -9) it is
 // resumed, or reported as expired. Everything runs on the manager's strand.
+// Its timers run on an os::Clock: the real one in the daemon, one moved by
+// hand in unit tests.
 #pragma once
 
 #include "config/config.hpp"
 #include "hooks/hooks.hpp"
+#include "os/clock.hpp"
 #include "peer/rpc_client.hpp"
 #include "plugin_host/host.hpp"
 #include "store/store.hpp"
@@ -16,11 +19,11 @@
 #include <mnigs/rpc_api.hpp>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -44,8 +47,11 @@ class ConnectionManager {
  public:
   using Clock = std::function<std::int64_t()>;  // unix seconds
 
+  // `clock` dates the session (created, expires); `timers` schedules renewals
+  // and retries. Tests pass one hand-moved clock for both.
   ConnectionManager(boost::asio::io_context& io, const ConfigHolder& config, Store& store,
-                    PluginHost& plugins, Hooks& hooks, Clock clock);
+                    PluginHost& plugins, Hooks& hooks, Clock clock,
+                    os::Clock& timers = os::real_clock());
 
   // Resumes a stored connection (the tunnel plugins must have been reset).
   void start(std::function<void()> done);
@@ -85,8 +91,8 @@ class ConnectionManager {
   Hooks& hooks_;
   Clock clock_;
   StderrLogger log_{"subscriber"};
-  boost::asio::steady_timer timer_;  // renewal
-  boost::asio::steady_timer retry_;  // requestConnection while the gateway starts
+  std::unique_ptr<os::Timer> timer_;  // renewal
+  std::unique_ptr<os::Timer> retry_;  // requestConnection while the gateway starts
   State state_ = State::idle;
   std::optional<Connection> connection_;
   std::string last_error_;

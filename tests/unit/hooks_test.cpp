@@ -1,7 +1,6 @@
 // Hook commands: run with the event's details as arguments and MNIGS_*
 // variables, killed at daemon.hookTimeout, failures logged and survived.
 #include "hooks/hooks.hpp"
-#include "os/command_runner.hpp"
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -96,9 +95,7 @@ TEST(Hooks, SlowHookIsKilledAtTheTimeoutWithWhatItStarted) {
 // deadline all the same (before, the runner waited for it for ever, and every
 // later hook with it).
 TEST(Hooks, HookThatClosesItsOutputIsStillKilledAtTheTimeout) {
-  test::TempDir dir;
   test::RecordingLogger log;
-  const std::string later = dir.file("later.ran");
   auto config = config_with("gateway.onRelease", "exec >/dev/null 2>&1 </dev/null; sleep 30",
                             /*timeout=*/1);
   Hooks hooks(*config, log);
@@ -140,20 +137,6 @@ TEST(Hooks, AFloodOfEventsQueuesABoundedNumberOfHooks) {
   EXPECT_LE(runs, 64);  // the one running and those waiting
   EXPECT_GE(runs, 1);
   EXPECT_TRUE(log.contains("hooks are waiting already"));
-}
-
-TEST(CommandRunner, CapturesOutputFeedsInputAndReportsExitCodes) {
-  os::Command c;
-  c.argv = {"sh", "-c", "cat; echo err >&2; exit 4"};
-  c.input = "from stdin\n";
-  auto r = os::run_command(c);
-  EXPECT_EQ(r.exit_code, 4);
-  EXPECT_EQ(r.out, "from stdin\n");
-  EXPECT_EQ(r.err, "err\n");
-  EXPECT_FALSE(r.timed_out);
-  os::Command missing;
-  missing.argv = {"/nonexistent/tool"};
-  EXPECT_EQ(os::run_command(missing).exit_code, 127);
 }
 
 }  // namespace

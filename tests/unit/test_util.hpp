@@ -1,15 +1,17 @@
 // Shared bits for unit tests: a recording logger, temp directories, the core
-// config with overrides.
+// config with overrides, waiting for what other threads do.
 #pragma once
 
 #include "config/config.hpp"
 
 #include <mnigs/log.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace mnigs::test {
@@ -61,5 +63,16 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Polls `done` for up to 5 s of real time, for what happens on other threads
+// after a step (a fired timer, a loopback call, a plugin's strand).
+template <class Pred>
+bool eventually(Pred done) {
+  for (int i = 0; i < 500; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
 
 }  // namespace mnigs::test

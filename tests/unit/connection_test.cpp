@@ -1,0 +1,410 @@
+// The subscriber's connection on a hand-moved clock, against a fake gateway on
+// loopback and the fake tunnel plugin: renewal at a third of the timeout,
+// teardown when a renewal is refused or nothing answers until expiry, the
+// connection kept across a restart (or reported expired), and disconnect.
+#include "subscriber/connection.hpp"
+#include "test_util.hpp"
+
+#include <fake_peer.hpp>
+#include <manual_clock.hpp>
+
+#include <gtest/gtest.h>
+#include <json/reader.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+namespace mnigs {
+namespace {
+
+using namespace std::chrono_literals;
+using test::eventually;
+using testing::Answer;
+using testing::error_body;
+using testing::FakePeer;
+using testing::http_reply;
+using testing::result_body;
+
+constexpr const char* kSuite = "testnet-fake-fakepay";
+
+struct Reply {
+  bool ok = false;
+  Json::Value payload;
+};
+
+Json::Value parse(const std::string& text) {
+  Json::Value v;
+  std::istringstream(text) >> v;
+  return v;
+}
+
+// A gateway that speaks just enough of the protocol: nodeInfo,
+// requestConnection, renewConnection and releaseConnection. What renewals get
+// is set by the test. Requests are read back from the peer.
+class FakeGateway {
+ public:
+  FakeGateway()
+      : peer_("127.0.0.1", [this](const testing::Request& r) { return answer(parse(r.body())); }) {}
+
+  std::uint16_t port() const { return peer_.port(); }
+  // Sets what renewConnection answers: the seconds granted, or an error.
+  void grant_renewals(int timeout) {
+    std::lock_guard lock(mutex_);
+    renew_timeout_ = timeout;
+    renew_error_ = 0;
+  }
+  void refuse_renewals(int code) {
+    std::lock_guard lock(mutex_);
+    renew_error_ = code;
+  }
+  // The params of each call of `method` so far.
+  std::vector<Json::Value> calls(const std::string& method) const {
+    std::vector<Json::Value> out;
+    for (const auto& r : peer_.requests()) {
+      Json::Value v = parse(r.body());
+      if (v["method"] == method) out.push_back(v["params"]);
+    }
+    return out;
+  }
+
+ private:
+  Answer answer(const Json::Value& request) {
+    std::lock_guard lock(mutex_);
+    const std::string method = request["method"].asString();
+    Json::Value r(Json::objectValue);
+    if (method == "nodeInfo") {
+      r["id"] = "gw-id";
+      r["name"] = "gw";
+      r["gateway"] = true;
+      r["suites"].append("babel-websocket-free");
+      r["suites"].append(kSuite);
+    } else if (method == "requestConnection") {
+      r["sessionId"] = "0123456789abcdef0123456789abcdef";
+      r["secret"] = std::string(64, 's');
+      r["timeout"] = 60;
+      r["tunnel"]["mode"] = "fake";
+    } else if (method == "renewConnection") {
+      if (renew_error_)
+        return Answer{http_reply(200, error_body(renew_error_, "no such session"))};
+      r["timeout"] = renew_timeout_;
+    } else if (method == "releaseConnection") {
+      r["released"] = true;
+    } else {
+      return Answer{http_reply(200, error_body(rpc_error::method_not_found, method))};
+    }
+    return Answer{http_reply(200, result_body(r))};
+  }
+
+  FakePeer peer_;
+  std::mutex mutex_;
+  int renew_timeout_ = 60;
+  int renew_error_ = 0;
+};
+
+class ConnectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    declare_core_keys(schema_);
+    auto libs = load_plugin_libraries(MNIGS_TEST_PLUGIN_DIR, {}, schema_, log_);
+    Json::Value values = defaults(schema_);
+    values["subscriber"]["onDisconnect"] = "echo \"$MNIGS_REASON\" >> " + dir_.file("down");
+    config_ = std::make_unique<ConfigHolder>(std::make_shared<const Config>("", values));
+    store_ = Store::open(dir_.file("state.db"), log_);
+    hooks_ = std::make_unique<Hooks>(*config_, log_);
+    plugins_ = std::make_unique<PluginHost>(io_, *config_, store_.get(), events_,
+                                            [](const std::string&, Access, MethodHandler) {});
+    thread_ = std::thread([this] { io_.run(); });
+    plugins_->start(libs);
+    wait([&](auto done) { plugins_->when_started(done); });
+    ASSERT_NE(gateway_->port(), 0);
+    manager_ = make_manager();
+  }
+  void TearDown() override {
+    if (manager_) wait([&](auto done) { manager_->stop(done); });
+    manager_.reset();
+    hooks_->drain();
+    std::promise<void> stopped;
+    plugins_->stop([&] { stopped.set_value(); });
+    stopped.get_future().wait();
+    work_.reset();
+    io_.stop();
+    thread_.join();
+    plugins_.reset();
+  }
+
+  std::unique_ptr<ConnectionManager> make_manager() {
+    auto m = std::make_unique<ConnectionManager>(
+        io_, *config_, *store_, *plugins_, *hooks_, [this] { return clock_.unix_seconds(); },
+        clock_);
+    wait([&](auto done) { m->start(done); });
+    return m;
+  }
+  // As the daemon stops and starts again: the tunnel goes down, the record stays.
+  void restart() {
+    wait([&](auto done) { manager_->stop(done); });
+    manager_.reset();
+    store_->flush();
+    manager_ = make_manager();
+  }
+
+  template <class F>
+  void wait(F start) {
+    std::promise<void> p;
+    start([&] { p.set_value(); });
+    ASSERT_EQ(p.get_future().wait_for(5s), std::future_status::ready);
+  }
+  template <class F>
+  Reply ask(F call) {
+    auto p = std::make_shared<std::promise<Reply>>();
+    call(Responder([p](bool ok, Json::Value v) { p->set_value(Reply{ok, std::move(v)}); }));
+    auto f = p->get_future();
+    if (f.wait_for(10s) != std::future_status::ready) return Reply{false, "no answer"};
+    return f.get();
+  }
+
+  Reply connect() {
+    Json::Value p(Json::objectValue);
+    p["address"] = "127.0.0.1";
+    p["port"] = gateway_->port();
+    return ask([&](Responder r) { manager_->connect(p, r); });
+  }
+  Json::Value describe() {
+    std::promise<Json::Value> p;
+    manager_->describe([&](Json::Value v) { p.set_value(v); });
+    return p.get_future().get();
+  }
+  std::string state() { return describe()["state"].asString(); }
+  Json::Value tunnel_status() {
+    std::promise<Json::Value> p;
+    plugins_->describe([&](Json::Value v) { p.set_value(v); });
+    for (const auto& plugin : p.get_future().get())
+      if (plugin["name"] == "fake") return plugin["status"];
+    return Json::Value();
+  }
+  // The reasons the onDisconnect hook was given, one a line.
+  std::string disconnect_reasons() const {
+    std::ifstream in(dir_.file("down"));
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  std::size_t renewals() const { return gateway_->calls("renewConnection").size(); }
+
+  test::TempDir dir_;
+  test::RecordingLogger log_;
+  Schema schema_;
+  testing::ManualClock clock_;
+  std::unique_ptr<FakeGateway> gateway_ = std::make_unique<FakeGateway>();
+  std::unique_ptr<ConfigHolder> config_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Hooks> hooks_;
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
+      io_.get_executor()};
+  CoreEventBus events_{io_.get_executor()};
+  std::unique_ptr<PluginHost> plugins_;
+  std::unique_ptr<ConnectionManager> manager_;
+  std::thread thread_;
+};
+
+TEST_F(ConnectionTest, ConnectPicksTheCommonSuiteAndBringsTheTunnelUp) {
+  const std::int64_t t0 = clock_.unix_seconds();
+  Reply r = connect();
+  ASSERT_TRUE(r.ok) << r.payload.toStyledString();
+  EXPECT_EQ(r.payload["state"], "connected");
+  EXPECT_EQ(r.payload["suite"], kSuite);
+  EXPECT_EQ(r.payload["created"].asInt64(), t0);
+  EXPECT_EQ(r.payload["expires"].asInt64(), t0 + 60);
+  EXPECT_FALSE(r.payload.isMember("secret"));
+  EXPECT_EQ(tunnel_status()["connected"][0], "0123456789abcdef0123456789abcdef");
+  ASSERT_EQ(gateway_->calls("requestConnection").size(), 1u);
+  EXPECT_EQ(gateway_->calls("requestConnection")[0]["suite"], kSuite);
+}
+
+TEST_F(ConnectionTest, RenewsAtAThirdOfTheTimeoutAndExtendsTheSession) {
+  const std::int64_t t0 = clock_.unix_seconds();
+  ASSERT_TRUE(connect().ok);
+  // One timer, due at a third of the 60 s granted.
+  EXPECT_EQ(clock_.waiting(), 1u);
+  EXPECT_DOUBLE_EQ(clock_.seconds_to_next(), 20.0);
+  EXPECT_EQ(clock_.advance(19s), 0u);
+  EXPECT_EQ(renewals(), 0u);
+
+  gateway_->grant_renewals(90);
+  EXPECT_EQ(clock_.advance(1s), 1u);
+  ASSERT_TRUE(eventually([&] { return describe()["connection"]["expires"] == t0 + 20 + 90; }))
+      << describe().toStyledString();
+  ASSERT_EQ(renewals(), 1u);
+  EXPECT_EQ(gateway_->calls("renewConnection")[0]["sessionId"], "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(gateway_->calls("renewConnection")[0]["secret"], std::string(64, 's'));
+  EXPECT_EQ(describe()["connection"]["timeout"], 90);
+  EXPECT_EQ(state(), "connected");
+
+  // The next renewal follows the new grant: a third of 90 s.
+  ASSERT_TRUE(eventually([&] { return clock_.waiting() == 1; }));
+  EXPECT_DOUBLE_EQ(clock_.seconds_to_next(), 30.0);
+  EXPECT_EQ(clock_.advance(30s), 1u);
+  ASSERT_TRUE(eventually([&] { return renewals() == 2; }));
+  ASSERT_TRUE(eventually([&] { return describe()["connection"]["expires"] == t0 + 50 + 90; }));
+
+  // What a restart would resume is the renewed session.
+  restart();
+  EXPECT_EQ(describe()["connection"]["expires"].asInt64(), t0 + 50 + 90);
+}
+
+TEST_F(ConnectionTest, RefusedRenewalTearsDownAndForgetsTheConnection) {
+  ASSERT_TRUE(connect().ok);
+  gateway_->refuse_renewals(rpc_error::not_found);
+  clock_.advance(20s);
+  ASSERT_TRUE(eventually([&] { return state() == "idle"; }));
+  Json::Value d = describe();
+  EXPECT_TRUE(d["connection"].isNull());
+  EXPECT_NE(d["lastError"].asString().find("refused to renew"), std::string::npos) << d;
+  EXPECT_EQ(tunnel_status()["disconnected"][0], "0123456789abcdef0123456789abcdef");
+  ASSERT_TRUE(eventually([&] { return !disconnect_reasons().empty(); }));
+  EXPECT_NE(disconnect_reasons().find("refused to renew"), std::string::npos);
+  EXPECT_EQ(clock_.waiting(), 0u);  // no renewal left behind
+
+  // Nothing to resume after a restart.
+  restart();
+  EXPECT_EQ(state(), "idle");
+  EXPECT_EQ(tunnel_status()["connected"].size(), 1u);
+  EXPECT_EQ(renewals(), 1u);
+}
+
+TEST_F(ConnectionTest, AGoneGatewayIsRetriedAndTheConnectionEndsWhenTheSessionExpires) {
+  const std::int64_t t0 = clock_.unix_seconds();
+  ASSERT_TRUE(connect().ok);
+  gateway_.reset();  // the gateway is gone: every renewal fails to connect
+  std::int64_t last_attempt = 0;
+  for (int i = 0; i < 30 && state() == "connected"; ++i) {
+    ASSERT_TRUE(eventually([&] { return clock_.waiting() == 1 || state() != "connected"; }));
+    if (state() != "connected") break;
+    // Retries come within 5 s, sooner as the expiry nears, and never after it.
+    if (i > 0) {
+      EXPECT_LE(clock_.seconds_to_next(), 5.0);
+    }
+    EXPECT_LE(clock_.unix_seconds() + clock_.seconds_to_next(), t0 + 60);
+    clock_.advance(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(clock_.seconds_to_next())));
+    last_attempt = clock_.unix_seconds();
+    ASSERT_TRUE(eventually([&] {
+      return clock_.waiting() == 1 || state() != "connected";
+    }));
+  }
+  ASSERT_TRUE(eventually([&] { return state() == "idle"; }));
+  EXPECT_EQ(last_attempt, t0 + 60);  // torn down when the session expired, not before
+  Json::Value d = describe();
+  EXPECT_NE(d["lastError"].asString().find("did not answer until the session expired"),
+            std::string::npos)
+      << d;
+  EXPECT_EQ(tunnel_status()["disconnected"][0], "0123456789abcdef0123456789abcdef");
+  ASSERT_TRUE(eventually([&] { return !disconnect_reasons().empty(); }));
+  EXPECT_NE(disconnect_reasons().find("did not answer"), std::string::npos);
+}
+
+TEST_F(ConnectionTest, ABusyGatewayIsAskedAgainNotLeft) {
+  const std::int64_t t0 = clock_.unix_seconds();
+  ASSERT_TRUE(connect().ok);
+  gateway_->refuse_renewals(rpc_error::unavailable);
+  clock_.advance(20s);
+  ASSERT_TRUE(eventually([&] { return renewals() == 1 && clock_.waiting() == 1; }));
+  EXPECT_EQ(state(), "connected");
+  EXPECT_LE(clock_.seconds_to_next(), 5.0);
+  gateway_->grant_renewals(60);
+  clock_.advance(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(clock_.seconds_to_next())));
+  ASSERT_TRUE(eventually([&] { return renewals() == 2; }));
+  ASSERT_TRUE(eventually([&] {
+    return describe()["connection"]["expires"] == clock_.unix_seconds() + 60;
+  }));
+  EXPECT_GT(describe()["connection"]["expires"].asInt64(), t0 + 60);
+  EXPECT_EQ(describe()["lastError"], "");
+  EXPECT_TRUE(disconnect_reasons().empty());
+}
+
+TEST_F(ConnectionTest, AStoredConnectionIsResumedWhileItIsValid) {
+  const std::int64_t t0 = clock_.unix_seconds();
+  ASSERT_TRUE(connect().ok);
+  wait([&](auto done) { manager_->stop(done); });
+  EXPECT_EQ(tunnel_status()["disconnected"].size(), 1u);
+  manager_.reset();
+  store_->flush();
+  clock_.advance(50s);  // mnigsd was down for 50 s of the 60 granted
+
+  manager_ = make_manager();
+  EXPECT_EQ(state(), "connected");
+  EXPECT_EQ(tunnel_status()["connected"].size(), 2u);
+  // The session is proven at once, not at the next third.
+  ASSERT_TRUE(eventually([&] { return renewals() == 1; }));
+  ASSERT_TRUE(eventually([&] { return describe()["connection"]["expires"] == t0 + 50 + 60; }));
+  EXPECT_EQ(describe()["connection"]["created"].asInt64(), t0);
+  ASSERT_TRUE(eventually([&] { return clock_.waiting() == 1; }));
+  EXPECT_DOUBLE_EQ(clock_.seconds_to_next(), 20.0);
+  EXPECT_TRUE(disconnect_reasons().empty());
+}
+
+TEST_F(ConnectionTest, AStoredConnectionThatLapsedIsReportedExpiredAndDropped) {
+  ASSERT_TRUE(connect().ok);
+  wait([&](auto done) { manager_->stop(done); });
+  manager_.reset();
+  store_->flush();
+  clock_.advance(60s);  // down until the session expired
+
+  manager_ = make_manager();
+  Json::Value d = describe();
+  EXPECT_EQ(d["state"], "idle");
+  EXPECT_TRUE(d["connection"].isNull());
+  EXPECT_NE(d["lastError"].asString().find("expired while mnigsd was not running"),
+            std::string::npos)
+      << d;
+  EXPECT_EQ(tunnel_status()["connected"].size(), 1u);  // not brought up again
+  EXPECT_EQ(renewals(), 0u);
+  EXPECT_EQ(clock_.waiting(), 0u);
+  ASSERT_TRUE(eventually([&] { return !disconnect_reasons().empty(); }));
+  EXPECT_NE(disconnect_reasons().find("expired while mnigsd was not running"), std::string::npos);
+
+  // Reported once: the record is gone.
+  restart();
+  EXPECT_EQ(describe()["lastError"], "");
+  EXPECT_EQ(state(), "idle");
+}
+
+TEST_F(ConnectionTest, DisconnectReleasesTheSessionAndStopsRenewing) {
+  ASSERT_TRUE(connect().ok);
+  Reply r = ask([&](Responder reply) { manager_->disconnect(reply); });
+  ASSERT_TRUE(r.ok) << r.payload;
+  EXPECT_TRUE(r.payload["disconnected"].asBool());
+  EXPECT_TRUE(r.payload["released"].asBool());
+  auto released = gateway_->calls("releaseConnection");
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0]["sessionId"], "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(released[0]["secret"], std::string(64, 's'));
+  EXPECT_EQ(tunnel_status()["disconnected"][0], "0123456789abcdef0123456789abcdef");
+  Json::Value d = describe();
+  EXPECT_EQ(d["state"], "idle");
+  EXPECT_EQ(d["lastError"], "");  // the operator's choice is not an error
+
+  EXPECT_EQ(clock_.advance(60s), 0u);
+  EXPECT_EQ(renewals(), 0u);
+  ASSERT_TRUE(eventually([&] { return !disconnect_reasons().empty(); }));
+  EXPECT_NE(disconnect_reasons().find("disconnected by the operator"), std::string::npos);
+
+  restart();
+  EXPECT_EQ(state(), "idle");
+  EXPECT_EQ(describe()["lastError"], "");  // nothing stored, not even an expired record
+  EXPECT_EQ(tunnel_status()["connected"].size(), 1u);
+
+  // A second disconnect has nothing to release.
+  Reply again = ask([&](Responder reply) { manager_->disconnect(reply); });
+  EXPECT_FALSE(again.ok);
+  EXPECT_EQ(again.payload["code"], rpc_error::conflict);
+}
+
+}  // namespace
+}  // namespace mnigs
