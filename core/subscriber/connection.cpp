@@ -1,6 +1,8 @@
 #include "subscriber/connection.hpp"
 
+#include "os/interfaces.hpp"
 #include "store/sqlite.hpp"
+#include "subscriber/grant.hpp"
 #include "util/json_text.hpp"
 #include "util/net.hpp"
 #include "util/once.hpp"
@@ -23,10 +25,6 @@ Json::Value credentials(const Connection& c) {
   return p;
 }
 
-// Seconds the gateway grants, kept sane whatever it sent.
-std::int64_t granted(const Json::Value& timeout) {
-  return timeout.isIntegral() ? std::clamp<std::int64_t>(timeout.asInt64(), 1, 86400) : 0;
-}
 }  // namespace
 
 std::string Connection::tunnel_method() const { return suite_part(suite, 1); }
@@ -99,9 +97,19 @@ void ConnectionManager::start(std::function<void()> done) {
       strand_,
       [this, done](std::optional<Connection> stored) {
         if (!stored) return boost::asio::post(io_, done);
-        if (stored->expires <= clock_()) {
-          last_error_ = "the session with " + stored->gateway_address +
-                        " expired while mnigsd was not running; connect again";
+        // The record holds what the gateway sent: checked again, as the rules
+        // may be newer than the record, and a record that cannot be resumed
+        // is dropped with the reason, not tried at every start.
+        std::string unusable = check_tunnel_params(stored->tunnel, stored->gateway_address,
+                                                   os::routable_addresses());
+        if (unusable.empty() && stored->tunnel_method().empty())
+          unusable = "suite \"" + stored->suite + "\" names no tunnel";
+        if (!unusable.empty() || stored->expires <= clock_()) {
+          last_error_ = unusable.empty()
+                            ? "the session with " + stored->gateway_address +
+                                  " expired while mnigsd was not running; connect again"
+                            : "the stored session with " + stored->gateway_address +
+                                  " cannot be resumed (" + unusable + "); connect again";
           log_.warn(last_error_);
           forget();
           hooks_.fire("subscriber.onDisconnect", {{"SESSION_ID", stored->session_id},
@@ -275,15 +283,22 @@ void ConnectionManager::request_session(Connection c, Responder reply, int attem
                return fail(r.kind == RpcReply::Kind::error ? rpc_error::failed : rpc_error::failed,
                            "the gateway refused the session: " + r.message);
              const Json::Value& g = r.result;
-             if (!g.isObject() || !g["sessionId"].isString() || !g["secret"].isString() ||
-                 !g["tunnel"].isObject() || granted(g["timeout"]) == 0 ||
-                 g["sessionId"].asString().empty() || g["secret"].asString().empty())
+             if (auto why = check_grant(g); !why.empty())
                return fail(rpc_error::failed,
-                           "the gateway's reply to requestConnection is malformed");
+                           "the gateway's reply to requestConnection is unusable: " + why);
              c.session_id = g["sessionId"].asString();
              c.secret = g["secret"].asString();
+             if (auto why = check_tunnel_params(g["tunnel"], c.gateway_address,
+                                                os::routable_addresses());
+                 !why.empty()) {
+               // Give the session back rather than let it hold a slot until expiry.
+               call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
+                        "releaseConnection", credentials(c), kCallTimeout, [](RpcReply) {});
+               return fail(rpc_error::failed,
+                           "the gateway's tunnel parameters are refused: " + why);
+             }
              c.tunnel = g["tunnel"];
-             c.timeout = granted(g["timeout"]);
+             c.timeout = g["timeout"].asInt64();
              c.created = clock_();
              c.expires = c.created + c.timeout;
              bring_up(c, reply);
@@ -343,8 +358,14 @@ void ConnectionManager::renew() {
                  connection_->session_id != c.session_id)
                return;  // disconnected meanwhile
              const std::int64_t now = clock_();
-             if (r.ok() && r.result.isObject() && granted(r.result["timeout"]) > 0) {
-               connection_->timeout = granted(r.result["timeout"]);
+             if (r.ok()) {
+               if (auto why = check_renewal(r.result); !why.empty()) {
+                 r.kind = RpcReply::Kind::transport;  // retried below, as a garbled answer
+                 r.message = "the gateway's reply to renewConnection is unusable: " + why;
+               }
+             }
+             if (r.ok()) {
+               connection_->timeout = r.result["timeout"].asInt64();
                connection_->expires = now + connection_->timeout;
                persist(*connection_);
                log_.debug("session ", c.session_id, " renewed for ", connection_->timeout, " s");

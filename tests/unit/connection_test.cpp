@@ -2,7 +2,9 @@
 // loopback and the fake tunnel plugin: renewal at a third of the timeout,
 // teardown when a renewal is refused or nothing answers until expiry, the
 // connection kept across a restart (or reported expired), and disconnect.
+#include "store/sqlite.hpp"
 #include "subscriber/connection.hpp"
+#include "subscriber/grant.hpp"
 #include "test_util.hpp"
 
 #include <fake_peer.hpp>
@@ -62,6 +64,11 @@ class FakeGateway {
     std::lock_guard lock(mutex_);
     renew_error_ = code;
   }
+  // Members set in requestConnection's "tunnel" object, over the usual ones.
+  void send_tunnel(const Json::Value& members) {
+    std::lock_guard lock(mutex_);
+    tunnel_extra_ = members;
+  }
   // The params of each call of `method` so far.
   std::vector<Json::Value> calls(const std::string& method) const {
     std::vector<Json::Value> out;
@@ -88,6 +95,7 @@ class FakeGateway {
       r["secret"] = std::string(64, 's');
       r["timeout"] = 60;
       r["tunnel"]["mode"] = "fake";
+      for (const auto& key : tunnel_extra_.getMemberNames()) r["tunnel"][key] = tunnel_extra_[key];
     } else if (method == "renewConnection") {
       if (renew_error_)
         return Answer{http_reply(200, error_body(renew_error_, "no such session"))};
@@ -104,6 +112,7 @@ class FakeGateway {
   std::mutex mutex_;
   int renew_timeout_ = 60;
   int renew_error_ = 0;
+  Json::Value tunnel_extra_{Json::objectValue};
 };
 
 class ConnectionTest : public ::testing::Test {
@@ -404,6 +413,150 @@ TEST_F(ConnectionTest, DisconnectReleasesTheSessionAndStopsRenewing) {
   Reply again = ask([&](Responder reply) { manager_->disconnect(reply); });
   EXPECT_FALSE(again.ok);
   EXPECT_EQ(again.payload["code"], rpc_error::conflict);
+}
+
+// ---------------------------------------------------------------- what a gateway grants
+
+Json::Value grant() {
+  Json::Value g(Json::objectValue);
+  g["sessionId"] = "0123456789abcdef";
+  g["secret"] = std::string(64, 's');
+  g["timeout"] = 300;
+  g["tunnel"]["path"] = "/mnigs/ws";
+  g["tunnel"]["token"] = std::string(32, 't');
+  g["tunnel"]["mtu"] = 1400;
+  g["tunnel"]["address4"] = "10.98.0.2";
+  g["tunnel"]["prefix4"] = 24;
+  g["tunnel"]["gateway4"] = "10.98.0.1";
+  g["tunnel"]["address6"] = "fd98::2";
+  g["tunnel"]["prefix6"] = 64;
+  g["tunnel"]["gateway6"] = "fd98::1";
+  return g;
+}
+
+TEST(Grant, AWellFormedGrantPasses) {
+  EXPECT_EQ(check_grant(grant()), "");
+  EXPECT_EQ(check_tunnel_params(grant()["tunnel"], "10.77.1.1", {"10.77.2.2", "fd77::2"}), "");
+}
+
+TEST(Grant, EveryMalformedFieldIsRefusedWithAReason) {
+  const std::vector<std::pair<const char*, std::function<void(Json::Value&)>>> cases = {
+      {"not an object", [](Json::Value& g) { g = "x"; }},
+      {"no sessionId", [](Json::Value& g) { g.removeMember("sessionId"); }},
+      {"sessionId with a space", [](Json::Value& g) { g["sessionId"] = "a b"; }},
+      {"sessionId with CR LF", [](Json::Value& g) { g["sessionId"] = "a\r\nX-Evil: 1"; }},
+      {"sessionId too long", [](Json::Value& g) { g["sessionId"] = std::string(257, 'a'); }},
+      {"secret a number", [](Json::Value& g) { g["secret"] = 5; }},
+      {"timeout a string", [](Json::Value& g) { g["timeout"] = "300"; }},
+      {"timeout 0", [](Json::Value& g) { g["timeout"] = 0; }},
+      {"timeout a year", [](Json::Value& g) { g["timeout"] = 31536000; }},
+      {"tunnel an array", [](Json::Value& g) { g["tunnel"] = Json::Value(Json::arrayValue); }},
+  };
+  for (const auto& [what, mutate] : cases) {
+    Json::Value g = grant();
+    mutate(g);
+    EXPECT_NE(check_grant(g), "") << what;
+  }
+  Json::Value renewal(Json::objectValue);
+  renewal["timeout"] = 120;
+  EXPECT_EQ(check_renewal(renewal), "");
+  renewal["timeout"] = "120";
+  EXPECT_NE(check_renewal(renewal), "");
+  EXPECT_NE(check_renewal(Json::Value("x")), "");
+}
+
+// The attacks a review reproduced, and their relatives: each is refused
+// before a plugin sees it.
+TEST(Grant, TunnelParamsThatWouldBreakOrCaptureAreRefused) {
+  const std::vector<std::pair<const char*, std::function<void(Json::Value&)>>> cases = {
+      {"path with a space", [](Json::Value& t) { t["path"] = "/a b"; }},
+      {"path not absolute", [](Json::Value& t) { t["path"] = "ws"; }},
+      {"token with CR LF", [](Json::Value& t) { t["token"] = "abc\r\nHost: evil"; }},
+      {"mtu a string", [](Json::Value& t) { t["mtu"] = "1400"; }},
+      {"mtu 100", [](Json::Value& t) { t["mtu"] = 100; }},
+      {"mtu 70000", [](Json::Value& t) { t["mtu"] = 70000; }},
+      {"prefix4 a string", [](Json::Value& t) { t["prefix4"] = "24"; }},
+      {"prefix4 /8 over the mesh", [](Json::Value& t) {
+         t["address4"] = "10.0.0.2";
+         t["prefix4"] = 8;
+         t["gateway4"] = "10.0.0.1";
+       }},
+      {"prefix4 /4", [](Json::Value& t) { t["prefix4"] = 4; }},
+      {"prefix4 33", [](Json::Value& t) { t["prefix4"] = 33; }},
+      {"address4 not an address", [](Json::Value& t) { t["address4"] = "10.98.0"; }},
+      {"address4 of the wrong family", [](Json::Value& t) { t["address4"] = "fd98::2"; }},
+      {"address4 loopback", [](Json::Value& t) { t["address4"] = "127.0.0.2"; }},
+      {"address4 multicast", [](Json::Value& t) { t["address4"] = "224.0.0.5"; }},
+      {"gateway4 outside the prefix", [](Json::Value& t) { t["gateway4"] = "10.99.0.1"; }},
+      {"prefix4 without address4", [](Json::Value& t) { t.removeMember("address4"); }},
+      {"address6 link-local", [](Json::Value& t) { t["address6"] = "fe80::2"; }},
+      {"prefix6 /16 over the mesh", [](Json::Value& t) {
+         t["address6"] = "fd77::9";
+         t["prefix6"] = 16;
+         t["gateway6"] = "fd77::8";
+       }},
+      {"prefix6 48", [](Json::Value& t) { t["prefix6"] = 48; }},
+      {"a prefix that holds the gateway", [](Json::Value& t) {
+         t["address4"] = "10.77.1.9";
+         t["prefix4"] = 24;
+         t["gateway4"] = "10.77.1.8";
+       }},
+      {"a control character", [](Json::Value& t) { t["name"] = std::string("a\x01"); }},
+      {"a huge string", [](Json::Value& t) { t["blob"] = std::string(9000, 'x'); }},
+      {"a bad member name", [](Json::Value& t) { t["a b"] = 1; }},
+      {"deep nesting", [](Json::Value& t) { t["a"]["b"]["c"] = 1; }},
+  };
+  for (const auto& [what, mutate] : cases) {
+    Json::Value t = grant()["tunnel"];
+    mutate(t);
+    const auto why = check_tunnel_params(t, "10.77.1.1", {"10.77.2.2", "fd77::2"});
+    EXPECT_NE(why, "") << what;
+  }
+  // Only the subscriber's own addresses and the gateway's count: the same
+  // prefix is fine where nothing of ours is inside it.
+  Json::Value wide = grant()["tunnel"];
+  wide["address4"] = "10.0.0.2";
+  wide["prefix4"] = 8;
+  wide["gateway4"] = "10.0.0.1";
+  EXPECT_EQ(check_tunnel_params(wide, "192.168.7.1", {"192.168.7.2"}), "");
+}
+
+TEST_F(ConnectionTest, AGatewaysUnusableTunnelParamsRefuseTheSessionAndItIsGivenBack) {
+  Json::Value hostile(Json::objectValue);
+  hostile["path"] = "/a b";
+  gateway_->send_tunnel(hostile);
+  Reply r = connect();
+  ASSERT_FALSE(r.ok);
+  EXPECT_NE(r.payload["message"].asString().find("tunnel parameters are refused: \"path\""),
+            std::string::npos)
+      << r.payload;
+  EXPECT_EQ(tunnel_status()["connected"].size(), 0u) << "the plugin saw the params";
+  ASSERT_TRUE(eventually([&] { return gateway_->calls("releaseConnection").size() == 1; }));
+  EXPECT_EQ(state(), "idle");
+  restart();
+  EXPECT_EQ(state(), "idle");  // nothing stored to resume
+}
+
+TEST_F(ConnectionTest, AStoredConnectionThatCannotBeResumedIsDroppedWithTheReason) {
+  ASSERT_TRUE(connect().ok);
+  wait([&](auto done) { manager_->stop(done); });
+  manager_.reset();
+  // Written by an older mnigs, or by hand: the record is as bad as a reply.
+  store_->post([](sqlite3* db) {
+    exec(db, R"(UPDATE subscriber_connection SET tunnel = '{"mode":"fake","mtu":"big"}')");
+  });
+  store_->flush();
+  manager_ = make_manager();
+  Json::Value d = describe();
+  EXPECT_EQ(d["state"], "idle");
+  EXPECT_NE(d["lastError"].asString().find("cannot be resumed (\"mtu\""), std::string::npos)
+      << d;
+  ASSERT_TRUE(eventually([&] { return !disconnect_reasons().empty(); }));
+  EXPECT_NE(disconnect_reasons().find("cannot be resumed"), std::string::npos);
+  // Dropped, not tried again at the next start.
+  restart();
+  EXPECT_EQ(state(), "idle");
+  EXPECT_EQ(describe()["lastError"], "");
 }
 
 }  // namespace

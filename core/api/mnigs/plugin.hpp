@@ -155,6 +155,14 @@ struct TunnelSession {
   // for a new session); on the subscriber, the "tunnel" object of the reply
   // plus "routing" (subscriber.routing) and "gatewayPort" (the gateway's RPC
   // port, where its HTTP upgrade paths are too).
+  // On the subscriber the core has checked the gateway's object first
+  // (core/subscriber/grant.hpp): at most 32 members, strings without control
+  // characters but newline and tab, nesting at most two levels; "path" and
+  // "token" printable ASCII without spaces; "mtu" 576-65535; "address4",
+  // "gateway4" IPv4 and "address6", "gateway6" IPv6 unicast literals with
+  // "prefix4" 8-32 and "prefix6" 64-128, whose network holds neither the
+  // gateway's nor this host's addresses. Any other member is the plugin's to
+  // check before use.
   Json::Value params{Json::objectValue};
 };
 
