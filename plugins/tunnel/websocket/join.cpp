@@ -48,18 +48,6 @@ std::optional<Url> parse_url(const std::string& text, std::string* why) {
   return u;
 }
 
-std::optional<Mac> interface_mac(const std::string& name) {
-  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return std::nullopt;
-  ifreq ifr{};
-  std::memcpy(ifr.ifr_name, name.data(), std::min(name.size(), sizeof ifr.ifr_name - 1));
-  std::optional<Mac> mac;
-  if (::ioctl(s, SIOCGIFHWADDR, &ifr) == 0)
-    mac = Mac::from(reinterpret_cast<const std::uint8_t*>(ifr.ifr_hwaddr.sa_data));
-  ::close(s);
-  return mac;
-}
-
 }  // namespace
 
 void WebsocketTunnel::register_join_methods() {
