@@ -312,6 +312,61 @@ TEST_F(WebsocketHostile, ASubscriberThatStopsReadingIsClosedAndPinsBoundedMemory
   EXPECT_TRUE(rpc_succeeded(gw_->rpc("nodeInfo")));
 }
 
+// Under l2Auth: session (the default), a switch token opens only the
+// session it was issued to, a wrong one nothing even from the subscriber's
+// address, and the peers that joined for a session leave when it ends.
+TEST_F(WebsocketHostile, ASwitchTokenOpensOnlyItsSessionAndItsPeersLeaveWithIt) {
+  Json::Value s = request_session();
+  const std::string id = s["sessionId"].asString();
+  const std::string token = s["tunnel"]["token"].asString();
+  ASSERT_FALSE(token.empty()) << to_json(s);
+  const std::string host = gateway_address();
+  auto join = [&](const std::vector<std::string>& headers) {
+    auto c = std::make_unique<HostileClient>(topology_.ns("sub"), host, gw_->rpc_port());
+    std::string r = "GET /vpn HTTP/1.1\r\nHost: " + host +
+                    "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: AQIDBAUGBwgJCg==\r\n";
+    for (const auto& h : headers) r += h + "\r\n";
+    c->send(r + "\r\n", 5s);
+    std::string head = c->read_head(5s);
+    return std::make_pair(std::move(c), head);
+  };
+  auto switch_peers = [&] {
+    Json::Value r = gw_->rpc("listPlugins");
+    for (const auto& p : r["result"]["plugins"])
+      if (p["name"].asString() == "websocket") return p["status"]["switch"]["peers"];
+    return Json::Value();
+  };
+
+  auto other = join({"Authorization: Bearer " + token, "X-Mnigs-Session: another-session"});
+  EXPECT_TRUE(contains(other.second, "HTTP/1.1 403")) << other.second;
+  std::string wrong = token;
+  wrong[0] = wrong[0] == '0' ? '1' : '0';
+  auto bad = join({"Authorization: Bearer " + wrong});
+  EXPECT_TRUE(contains(bad.second, "HTTP/1.1 403")) << bad.second;
+
+  auto by_token = join({"Authorization: Bearer " + token, "X-Mnigs-Session: " + id,
+                        "X-vpn-ws-MAC: 02:00:00:00:00:0a"});
+  ASSERT_TRUE(contains(by_token.second, "HTTP/1.1 101")) << by_token.second;
+  auto by_address = join({"X-vpn-ws-MAC: 02:00:00:00:00:0b"});
+  ASSERT_TRUE(contains(by_address.second, "HTTP/1.1 101")) << by_address.second;
+  ASSERT_TRUE(wait_until([&] { return switch_peers().size() == 2; }, 50, 100ms))
+      << to_json(switch_peers());
+  for (const auto& p : switch_peers()) EXPECT_EQ(p["session"].asString(), id) << to_json(p);
+
+  Json::Value params(Json::objectValue);
+  params["sessionId"] = id;
+  params["secret"] = s["secret"];
+  Json::Value released =
+      rpc(topology_.ns("sub"), host, gw_->rpc_port(), "releaseConnection", params);
+  ASSERT_TRUE(rpc_succeeded(released)) << to_json(released);
+  EXPECT_TRUE(wait_until([&] { return switch_peers().empty(); }, 50, 100ms))
+      << to_json(switch_peers());
+  // And the session's token opens nothing any more.
+  auto after = join({"Authorization: Bearer " + token});
+  EXPECT_TRUE(contains(after.second, "HTTP/1.1 403")) << after.second;
+}
+
 class WebsocketSwitchLimits : public SystemTest {
  protected:
   void SetUp() override {
