@@ -12,12 +12,11 @@
 // gateway's own port's MAC.
 //
 //   gw ---- sub          link 1: 10.77.1.0/24 (gw .1, sub .2)
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <cstring>
@@ -134,7 +133,8 @@ class HostileClient {
     const auto end = std::chrono::steady_clock::now() + timeout;
     std::size_t sent = 0;
     while (sent < bytes.size()) {
-      ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t n =
+          ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n > 0) {
         sent += static_cast<std::size_t>(n);
         continue;
@@ -241,14 +241,13 @@ TEST_F(WebsocketHostile, ASubscriberThatStopsReadingIsClosedAndPinsBoundedMemory
                          "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                          "Sec-WebSocket-Version: 13\r\nX-Mnigs-Session: " +
-                         s["sessionId"].asString() +
-                         "\r\nAuthorization: Bearer " + s["tunnel"]["token"].asString() +
-                         "\r\n\r\n",
+                         s["sessionId"].asString() + "\r\nAuthorization: Bearer " +
+                         s["tunnel"]["token"].asString() + "\r\n\r\n",
                      5s));
   const std::string head = c.read_head(5s);
   ASSERT_TRUE(contains(head, "HTTP/1.1 101")) << head;
-  ASSERT_TRUE(wait_until([&] { return gateway_status()["sessions"][0]["connected"].asBool(); }, 50,
-                         100ms))
+  ASSERT_TRUE(
+      wait_until([&] { return gateway_status()["sessions"][0]["connected"].asBool(); }, 50, 100ms))
       << to_json(gateway_status());
 
   // From here on the client reads nothing.
@@ -291,9 +290,9 @@ TEST_F(WebsocketHostile, ASubscriberThatStopsReadingIsClosedAndPinsBoundedMemory
   const Json::Value gw = gateway_status();
   std::cout << "hostile client: " << sent << " packets and " << pinged << " pings sent"
             << (refused ? " (then the gateway refused more)" : "") << "; gateway RSS before "
-            << rss_before << " KiB, after the packets " << rss_packets << " KiB, peak "
-            << rss_peak << " KiB (+" << rss_peak - rss_before << " KiB), at the end "
-            << rss_after << " KiB; link " << (closed ? "closed" : "still open") << "\n"
+            << rss_before << " KiB, after the packets " << rss_packets << " KiB, peak " << rss_peak
+            << " KiB (+" << rss_peak - rss_before << " KiB), at the end " << rss_after
+            << " KiB; link " << (closed ? "closed" : "still open") << "\n"
             << "gateway status: " << to_json(gw) << "\n";
 
   EXPECT_TRUE(closed) << "the link of a client that reads nothing is still up\n"
@@ -420,7 +419,8 @@ TEST_F(WebsocketSwitchLimits, PeersAreCappedAndBrowsersAndTheGatewaysMacAreRefus
 
   // A web page's request: refused on the switch and on the L3 endpoint
   // (where without Origin it would be 401 for want of a session).
-  auto browser = upgrade("/vpn", {"Origin: http://page.example", "X-vpn-ws-MAC: 02:00:00:00:00:0e"});
+  auto browser =
+      upgrade("/vpn", {"Origin: http://page.example", "X-vpn-ws-MAC: 02:00:00:00:00:0e"});
   EXPECT_TRUE(contains(browser.second, "HTTP/1.1 403")) << browser.second;
   auto browser3 = upgrade("/ws/websocket", {"Origin: null", "Sec-WebSocket-Version: 13"});
   EXPECT_TRUE(contains(browser3.second, "HTTP/1.1 403")) << browser3.second;

@@ -16,8 +16,8 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
 }
 
 std::optional<std::string> l2_session(std::span<const SessionKey> sessions,
-                                      const std::string* session_header,
-                                      const std::string& token, const std::string& remote) {
+                                      const std::string* session_header, const std::string& token,
+                                      const std::string& remote) {
   if (!token.empty()) {
     // Every session is compared, matching or not, so the time taken does
     // not tell which token came close.

@@ -41,7 +41,7 @@ struct SessionKey {
 // - Without one: the session whose subscriber address is `remote` (the
 //   last of `sessions` that matches).
 std::optional<std::string> l2_session(std::span<const SessionKey> sessions,
-                                      const std::string* session_header,
-                                      const std::string& token, const std::string& remote);
+                                      const std::string* session_header, const std::string& token,
+                                      const std::string& remote);
 
 }  // namespace mnigs::websocket

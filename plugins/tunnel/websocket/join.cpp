@@ -3,8 +3,6 @@
 // elsewhere, one bare Ethernet frame per binary message, as the vpn-ws
 // client does. The switch may be another mnigs gateway's (websocket.l2Path)
 // or vpn-ws itself.
-#include <net/if.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 

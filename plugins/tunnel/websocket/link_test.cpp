@@ -9,13 +9,12 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
@@ -105,8 +104,8 @@ class LinkTest : public ::testing::Test {
   // Sends what it can of `stream` from `offset` without blocking.
   void send_some(const std::string& stream, std::size_t& offset) {
     if (offset >= stream.size()) return;
-    ssize_t n = ::send(client_, stream.data() + offset, std::min<std::size_t>(stream.size() - offset, 65536),
-                       MSG_NOSIGNAL | MSG_DONTWAIT);
+    const std::size_t size = std::min<std::size_t>(stream.size() - offset, 65536);
+    ssize_t n = ::send(client_, stream.data() + offset, size, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) offset += static_cast<std::size_t>(n);
   }
   // Reads what arrived, up to `limit` bytes; returns how many.
@@ -289,8 +288,10 @@ TEST_F(LinkTest, PingsWithinTheBudgetAreAnsweredAndKeepTheLinkAlive) {
   }
   EXPECT_FALSE(closed_) << reason_;
   EXPECT_EQ(counters_.pings_ignored, 0u);
+  const std::string pong = std::string("\x8a\x06") + "alive?";
   std::size_t pongs = 0;
-  for (std::size_t i = 0; (i = received_.find("\x8a\x06" "alive?", i)) != std::string::npos; ++i)
+  for (std::size_t i = received_.find(pong); i != std::string::npos;
+       i = received_.find(pong, i + 1))
     ++pongs;
   EXPECT_EQ(pongs, static_cast<std::size_t>(pings));
 }
