@@ -88,8 +88,7 @@ std::string bearer(const Headers& headers) {
 // An upgraded connection moves to the data plane: `use` gets it there as a
 // socket of the plane's io_context (the descriptor is closed and `failed`
 // runs there if that fails).
-void adopt_socket(DataPlane& plane, int fd, bool v6,
-                  std::function<void(net::ip::tcp::socket)> use,
+void adopt_socket(DataPlane& plane, int fd, bool v6, std::function<void(net::ip::tcp::socket)> use,
                   std::function<void()> failed = {}) {
   auto& io = plane.io();
   plane.post([&io, fd, v6, use = std::move(use), failed = std::move(failed)] {
@@ -371,8 +370,8 @@ void WebsocketTunnel::start_switch() {
   link.liveness.acks_count = true;
   // A slow reader is given up after l2Timeout too (link.hpp), as the
   // TCP user timeout would once its receive window stayed shut that long.
-  switch_ = std::make_shared<L2Switch>(plane_->io(), options, link, settings_.max_peers,
-                                       context_.log());
+  switch_ =
+      std::make_shared<L2Switch>(plane_->io(), options, link, settings_.max_peers, context_.log());
   l2_port_mac_.reset();
   if (settings_.l2_address.empty()) {
     auto sw = switch_;

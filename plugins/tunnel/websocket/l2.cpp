@@ -112,8 +112,8 @@ PeerId L2Switch::add(net::ip::tcp::socket socket, std::string pending, std::opti
           std::uint64_t quiet = 0;
           if (self->slow_log_.allow(LogLimit::Clock::now(), &quiet))
             self->log_.warn("switch peer ", id, " (", peer->remote, ") closed: ", reason,
-                            quiet ? " (and " + std::to_string(quiet) + " more slow readers since "
-                                                                        "the last report)"
+                            quiet ? " (and " + std::to_string(quiet) +
+                                        " more slow readers since the last report)"
                                   : "");
         } else {
           self->log_.info("switch peer ", id, " (", peer->remote, ") left: ", reason);

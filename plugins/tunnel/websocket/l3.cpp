@@ -166,8 +166,8 @@ void L3Gateway::attach(const std::string& id, tcp::socket socket, std::string pe
           std::uint64_t quiet = 0;
           if (self->slow_log_.allow(LogLimit::Clock::now(), &quiet))
             self->log_.warn("session ", id, ": link closed: ", reason,
-                            quiet ? " (and " + std::to_string(quiet) + " more slow readers since "
-                                                                        "the last report)"
+                            quiet ? " (and " + std::to_string(quiet) +
+                                        " more slow readers since the last report)"
                                   : "");
         } else {
           self->log_.info("session ", id, ": link closed: ", reason);

@@ -278,8 +278,7 @@ bool Link::give_up_slow(std::chrono::steady_clock::time_point now) {
   // No close handshake: the close frame would wait behind what the peer
   // does not read. Closing frees the queue now.
   finish("a slow reader: its queue was full (" + std::to_string(queued_bytes_) +
-             " bytes) and it took nothing for " +
-             duration_text(options_.liveness.dead_after),
+             " bytes) and it took nothing for " + duration_text(options_.liveness.dead_after),
          false);
   return true;
 }

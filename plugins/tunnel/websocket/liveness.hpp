@@ -66,8 +66,7 @@ struct LivenessStep {
 class PingBudget {
  public:
   using Clock = LivenessRule::Clock;
-  explicit PingBudget(unsigned burst = 8,
-                      Clock::duration refill = std::chrono::milliseconds(250))
+  explicit PingBudget(unsigned burst = 8, Clock::duration refill = std::chrono::milliseconds(250))
       : burst_(burst), tokens_(burst), refill_(refill) {}
   // Whether a ping that arrived at `now` is answered (and takes a token).
   // Pass a non-decreasing clock.

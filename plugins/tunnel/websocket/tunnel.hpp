@@ -126,7 +126,7 @@ class WebsocketTunnel final : public TunnelPlugin {
   std::map<std::string, GatewaySession> sessions_;  // by session id
   std::uint64_t upgrades_refused_ = 0;
   std::shared_ptr<L2Switch> switch_;
-  std::optional<Mac> l2_port_mac_;  // the switch's own port's MAC, reserved
+  std::optional<Mac> l2_port_mac_;        // the switch's own port's MAC, reserved
   std::map<std::string, Joined> joined_;  // by interface
 
   // Subscriber state.
