@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <functional>
 
+#include "admission.hpp"
 #include "handshake.hpp"
 #include "tunnel.hpp"
 
@@ -38,13 +39,6 @@ std::string random_token() {
     out += hex[b & 15];
   }
   return out;
-}
-
-bool constant_time_equal(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
 }
 
 // Writes an HTTP answer on a socket that is not the event loop's yet: it is
@@ -92,16 +86,18 @@ std::string bearer(const Headers& headers) {
 }
 
 // An upgraded connection moves to the data plane: `use` gets it there as a
-// socket of the plane's io_context (the descriptor is closed if that fails).
-void adopt_socket(DataPlane& plane, int fd, bool v6,
-                  std::function<void(net::ip::tcp::socket)> use) {
+// socket of the plane's io_context (the descriptor is closed and `failed`
+// runs there if that fails).
+void adopt_socket(DataPlane& plane, int fd, bool v6, std::function<void(net::ip::tcp::socket)> use,
+                  std::function<void()> failed = {}) {
   auto& io = plane.io();
-  plane.post([&io, fd, v6, use = std::move(use)] {
+  plane.post([&io, fd, v6, use = std::move(use), failed = std::move(failed)] {
     boost::system::error_code ec;
     net::ip::tcp::socket socket(io);
     socket.assign(v6 ? net::ip::tcp::v6() : net::ip::tcp::v4(), fd, ec);
     if (ec) {
       ::close(fd);
+      if (failed) failed();
       return;
     }
     use(std::move(socket));
@@ -310,6 +306,13 @@ void WebsocketTunnel::close_session(const TunnelSession& session, Done done) {
     auto id = session.id;
     plane_->post([l3, id] { l3->detach(id, "the session ended"); });
   }
+  // Switch peers that joined with the session's token or from its address
+  // go with it.
+  if (switch_) {
+    auto sw = switch_;
+    auto id = session.id;
+    plane_->post([sw, id] { sw->drop_session(id); });
+  }
   done("");
 }
 
@@ -323,6 +326,7 @@ void WebsocketTunnel::on_l3_upgrade(HttpUpgrade request) {
   if (!started_) return refused(503, "the websocket plugin is stopping");
   ServerUpgrade up = check_upgrade(request.method, request.headers, {});
   if (!up.ok) return refused(up.status, up.error);
+  if (auto why = browser_refusal(request.headers); !why.empty()) return refused(403, why);
   const std::string* id = find_header(request.headers, "X-Mnigs-Session");
   if (!id) return refused(401, "no X-Mnigs-Session header: request a connection first");
   auto it = sessions_.find(*id);
@@ -364,7 +368,11 @@ void WebsocketTunnel::start_switch() {
   link.liveness.ping_after = std::chrono::milliseconds(0);
   link.liveness.dead_after = settings_.l2_timeout;
   link.liveness.acks_count = true;
-  switch_ = std::make_shared<L2Switch>(plane_->io(), options, link, context_.log());
+  // A slow reader is given up after l2Timeout too (link.hpp), as the
+  // TCP user timeout would once its receive window stayed shut that long.
+  switch_ =
+      std::make_shared<L2Switch>(plane_->io(), options, link, settings_.max_peers, context_.log());
+  l2_port_mac_.reset();
   if (settings_.l2_address.empty()) {
     auto sw = switch_;
     plane_->post([sw] { sw->start(std::nullopt); });
@@ -377,9 +385,11 @@ void WebsocketTunnel::start_switch() {
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("websocket.l2Address is set but ") + e.what());
   }
+  // The port's MAC is reserved on the switch: no peer may claim it.
+  l2_port_mac_ = interface_mac(settings_.l2_interface);
   auto sw = switch_;
   auto device = std::make_shared<std::optional<TunDevice>>(std::move(tap));
-  plane_->post([sw, device] { sw->start(std::move(*device)); });
+  plane_->post([sw, device, mac = l2_port_mac_] { sw->start(std::move(*device), mac); });
   const bool v6 = settings_.l2_address.find(':') != std::string::npos;
   std::vector<Command> steps{cmd({"ip", "link", "set", "dev", settings_.l2_interface, "up"}),
                              cmd({"ip", v6 ? "-6" : "-4", "addr", "replace", settings_.l2_address,
@@ -408,7 +418,7 @@ void WebsocketTunnel::start_switch() {
       {});
 }
 
-std::string WebsocketTunnel::l2_refusal(const HttpUpgrade& request) const {
+std::string WebsocketTunnel::l2_refusal(const HttpUpgrade& request, std::string* session) const {
   if (settings_.l2_auth == "none") return "";
   const std::string remote = unmapped(request.remote_address);
   if (settings_.l2_auth == "proxy") {
@@ -418,12 +428,18 @@ std::string WebsocketTunnel::l2_refusal(const HttpUpgrade& request) const {
                ? ""
                : "websocket.l2Auth is proxy: only a proxy on this host may connect";
   }
+  std::vector<SessionKey> keys;
+  keys.reserve(sessions_.size());
+  for (const auto& [id, g] : sessions_)
+    keys.push_back({id, g.token, unmapped(g.session.subscriber_address)});
   const std::string token = bearer(request.headers);
-  for (const auto& [id, g] : sessions_) {
-    if (!token.empty() && constant_time_equal(token, g.token)) return "";
-    if (unmapped(g.session.subscriber_address) == remote) return "";
-  }
-  return "no session: request a connection with the websocket suite first";
+  auto joined = l2_session(keys, find_header(request.headers, "X-Mnigs-Session"), token, remote);
+  if (!joined)
+    return token.empty() ? "no session: request a connection with the websocket suite first"
+                         : "the token is not that of a current session (or not of the session "
+                           "named by X-Mnigs-Session)";
+  *session = *joined;
+  return "";
 }
 
 void WebsocketTunnel::on_l2_upgrade(HttpUpgrade request) {
@@ -436,8 +452,16 @@ void WebsocketTunnel::on_l2_upgrade(HttpUpgrade request) {
   if (!started_ || !switch_) return refused(503, "the switch is not running");
   ServerUpgrade up = check_upgrade(request.method, request.headers, {});
   if (!up.ok) return refused(up.status, up.error);
-  if (auto why = l2_refusal(request); !why.empty()) return refused(403, why);
+  if (auto why = browser_refusal(request.headers); !why.empty()) return refused(403, why);
+  std::string session;
+  if (auto why = l2_refusal(request, &session); !why.empty()) return refused(403, why);
+  if (up.mac && l2_port_mac_ && *up.mac == *l2_port_mac_)
+    return refused(403, "X-vpn-ws-MAC " + to_string(*up.mac) + " is the gateway's own port's");
+  if (!switch_->admit())
+    return refused(503, "the switch has websocket.maxPeers (" +
+                            std::to_string(switch_->max_peers()) + ") peers already");
   if (!send_all(fd, response_101(up))) {
+    switch_->release();
     ::close(fd);
     return;
   }
@@ -447,11 +471,13 @@ void WebsocketTunnel::on_l2_upgrade(HttpUpgrade request) {
                       up.mac ? " with MAC " + to_string(*up.mac) : std::string(),
                       up.bridge ? " (bridge)" : "");
   auto pending = std::make_shared<std::string>(std::move(request.pending));
-  adopt_socket(*plane_, fd, v6,
-               [sw, pending, mac = up.mac, bridge = up.bridge,
-                remote = request.remote_address](net::ip::tcp::socket socket) {
-                 sw->add(std::move(socket), std::move(*pending), mac, bridge, remote);
-               });
+  adopt_socket(
+      *plane_, fd, v6,
+      [sw, pending, mac = up.mac, bridge = up.bridge, remote = request.remote_address,
+       session](net::ip::tcp::socket socket) {
+        sw->add(std::move(socket), std::move(*pending), mac, bridge, remote, session);
+      },
+      [sw] { sw->release(); });
 }
 
 }  // namespace mnigs::websocket

@@ -3,8 +3,6 @@
 // elsewhere, one bare Ethernet frame per binary message, as the vpn-ws
 // client does. The switch may be another mnigs gateway's (websocket.l2Path)
 // or vpn-ws itself.
-#include <net/if.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,18 +44,6 @@ std::optional<Url> parse_url(const std::string& text, std::string* why) {
     return std::nullopt;
   }
   return u;
-}
-
-std::optional<Mac> interface_mac(const std::string& name) {
-  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return std::nullopt;
-  ifreq ifr{};
-  std::memcpy(ifr.ifr_name, name.data(), std::min(name.size(), sizeof ifr.ifr_name - 1));
-  std::optional<Mac> mac;
-  if (::ioctl(s, SIOCGIFHWADDR, &ifr) == 0)
-    mac = Mac::from(reinterpret_cast<const std::uint8_t*>(ifr.ifr_hwaddr.sa_data));
-  ::close(s);
-  return mac;
 }
 
 }  // namespace

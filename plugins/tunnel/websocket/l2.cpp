@@ -11,22 +11,24 @@ namespace mnigs::websocket {
 
 namespace net = boost::asio;
 
-L2Switch::L2Switch(net::io_context& io, Switch::Options options, Link::Options link, Logger& log)
+L2Switch::L2Switch(net::io_context& io, Switch::Options options, Link::Options link,
+                   std::size_t max_peers, Logger& log)
     : io_(io),
       link_options_(link),
       log_(log),
       pool_(std::make_shared<FramePool>(max_tun_read)),
-      switch_(options) {
+      switch_(options),
+      max_peers_(max_peers) {
   link_options_.role = Link::Role::server;
   link_options_.max_message = max_l2_message;
 }
 
-void L2Switch::start(std::optional<TunDevice> tap) {
+void L2Switch::start(std::optional<TunDevice> tap, std::optional<Mac> tap_mac) {
   if (!tap) return;
   tap_ = std::make_shared<TunPort>(io_, std::move(*tap), pool_, log_);
   {
     std::lock_guard lock(status_mutex_);
-    switch_.add_peer(kTapPeer, std::nullopt, true);
+    switch_.add_peer(kTapPeer, tap_mac, true, true);
   }
   std::weak_ptr<L2Switch> weak = shared_from_this();
   tap_->start(
@@ -61,11 +63,32 @@ void L2Switch::set_flooding(bool broadcast, bool multicast) {
   switch_.set_flooding(broadcast, multicast);
 }
 
+bool L2Switch::admit() {
+  std::size_t n = admitted_.load();
+  do {
+    if (n >= max_peers_) return false;
+  } while (!admitted_.compare_exchange_weak(n, n + 1));
+  return true;
+}
+
+void L2Switch::release() { --admitted_; }
+
+void L2Switch::drop_session(const std::string& session) {
+  std::vector<std::shared_ptr<Link>> links;
+  {
+    std::lock_guard lock(status_mutex_);
+    for (auto& [id, p] : peers_)
+      if (!session.empty() && p->session == session) links.push_back(p->link);
+  }
+  for (auto& link : links) link->close(close_policy, "its session ended");
+}
+
 PeerId L2Switch::add(net::ip::tcp::socket socket, std::string pending, std::optional<Mac> mac,
-                     bool bridge, std::string remote) {
+                     bool bridge, std::string remote, std::string session) {
   const PeerId id = next_id_++;
   auto peer = std::make_shared<Peer>();
   peer->remote = std::move(remote);
+  peer->session = std::move(session);
   peer->link = std::make_shared<Link>(std::move(socket), link_options_, peer->counters, pool_);
   {
     std::lock_guard lock(status_mutex_);
@@ -82,7 +105,19 @@ PeerId L2Switch::add(net::ip::tcp::socket socket, std::string pending, std::opti
       [weak, id, peer](const std::string& reason, bool) {
         auto self = weak.lock();
         if (!self) return;
-        self->log_.info("switch peer ", id, " (", peer->remote, ") left: ", reason);
+        self->release();
+        if (peer->link->closed_slow()) {
+          // A peer can do this on purpose, again and again: a line per 10 s.
+          ++self->closed_slow_;
+          std::uint64_t quiet = 0;
+          if (self->slow_log_.allow(LogLimit::Clock::now(), &quiet))
+            self->log_.warn("switch peer ", id, " (", peer->remote, ") closed: ", reason,
+                            quiet ? " (and " + std::to_string(quiet) +
+                                        " more slow readers since the last report)"
+                                  : "");
+        } else {
+          self->log_.info("switch peer ", id, " (", peer->remote, ") left: ", reason);
+        }
         std::lock_guard lock(self->status_mutex_);
         self->switch_.remove_peer(id);
         self->peers_.erase(id);
@@ -144,10 +179,19 @@ L2Switch::Status L2Switch::status() const {
     info.learned = p.learned;
     info.frames = p.frames;
     info.dropped = p.dropped;
-    if (p.id == kTapPeer) info.remote = "gateway";
-    else if (auto it = peers_.find(p.id); it != peers_.end()) info.remote = it->second->remote;
+    if (p.id == kTapPeer) {
+      info.remote = "gateway";
+    } else if (auto it = peers_.find(p.id); it != peers_.end()) {
+      const Peer& peer = *it->second;
+      info.remote = peer.remote;
+      info.session = peer.session;
+      info.queued = peer.counters.queued;
+      info.queued_peak = peer.counters.queued_peak;
+      info.dropped_queue_full = peer.counters.dropped_queue_full;
+    }
     s.peers.push_back(info);
   }
+  s.closed_slow = closed_slow_;
   return s;
 }
 

@@ -4,17 +4,26 @@
 // destination's link. With `websocket.l2Address` the gateway itself is a
 // port of the switch too: a tap device (a bridge peer, so frames for
 // addresses behind it reach it) whose traffic is masqueraded like the L3
-// tunnel's.
+// tunnel's; its MAC is reserved (switch.hpp): no peer may claim it.
 //
-// Threading: data plane thread only, except status() and the counters.
+// What peers can make it hold: at most `max_peers` peers (websocket.maxPeers;
+// the HTTP server stops counting a connection once it is upgraded), each
+// with a queue of at most max_queue bytes (link.hpp); a flooded frame is
+// copied once per peer, into a buffer of its own size. A peer that takes
+// nothing while its queue is full is closed as a slow reader.
+//
+// Threading: data plane thread only, except status(), the counters, admit()
+// and release().
 #pragma once
 
 #include "dataplane.hpp"
 #include "link.hpp"
+#include "log_limit.hpp"
 #include "switch.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -31,15 +40,27 @@ inline constexpr std::uint64_t max_l2_message = 9018 + 4;
 
 class L2Switch : public std::enable_shared_from_this<L2Switch> {
  public:
-  L2Switch(boost::asio::io_context& io, Switch::Options options, Link::Options link, Logger& log);
+  L2Switch(boost::asio::io_context& io, Switch::Options options, Link::Options link,
+           std::size_t max_peers, Logger& log);
 
-  // Optionally the gateway's own port (a tap device, joined as a bridge).
-  void start(std::optional<TunDevice> tap);
+  // Optionally the gateway's own port (a tap device, joined as a bridge),
+  // with its MAC, which is then reserved.
+  void start(std::optional<TunDevice> tap, std::optional<Mac> tap_mac = std::nullopt);
   void stop();
 
-  // A peer upgraded on the switch's path. Returns its id.
+  // A place for one more peer, taken before the upgrade is answered: false
+  // when max_peers are there or on their way. Every admit() that returns
+  // true is followed by one add() or one release(). Thread-safe.
+  bool admit();
+  void release();
+  std::size_t max_peers() const { return max_peers_; }
+
+  // A peer upgraded on the switch's path (after admit()), joined for
+  // `session` ("" for none: l2Auth proxy or none). Returns its id.
   PeerId add(boost::asio::ip::tcp::socket socket, std::string pending, std::optional<Mac> mac,
-             bool bridge, std::string remote);
+             bool bridge, std::string remote, std::string session = "");
+  // Closes the peers that joined for `session` (it ended).
+  void drop_session(const std::string& session);
   void set_flooding(bool broadcast, bool multicast);
 
   struct PeerInfo {
@@ -48,11 +69,15 @@ class L2Switch : public std::enable_shared_from_this<L2Switch> {
     std::optional<Mac> mac;
     bool bridge = false;
     std::size_t learned = 0;
+    std::string session;
     std::uint64_t frames = 0, dropped = 0;
+    std::uint64_t queued = 0, queued_peak = 0;  // bytes waiting for it (link.hpp)
+    std::uint64_t dropped_queue_full = 0;
   };
   struct Status {
     std::vector<PeerInfo> peers;
     std::array<std::uint64_t, verdict_count> verdicts{};
+    std::uint64_t closed_slow = 0;  // peers closed as slow readers, so far
   };
   Status status() const;  // thread-safe snapshot
 
@@ -60,6 +85,7 @@ class L2Switch : public std::enable_shared_from_this<L2Switch> {
   struct Peer {
     std::shared_ptr<Link> link;
     std::string remote;
+    std::string session;
     LinkCounters counters;
   };
   static constexpr PeerId kTapPeer = 0;  // the gateway's own port
@@ -74,6 +100,10 @@ class L2Switch : public std::enable_shared_from_this<L2Switch> {
   std::shared_ptr<FramePool> pool_;
   std::shared_ptr<TunPort> tap_;
   Switch switch_;
+  std::size_t max_peers_;
+  std::atomic<std::size_t> admitted_{0};  // peers there or on their way
+  std::atomic<std::uint64_t> closed_slow_{0};
+  LogLimit slow_log_{1, std::chrono::seconds(10)};
   std::map<PeerId, std::shared_ptr<Peer>> peers_;
   PeerId next_id_ = 1;
   std::vector<PeerId> out_;

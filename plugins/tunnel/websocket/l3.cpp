@@ -148,6 +148,7 @@ void L3Gateway::attach(const std::string& id, tcp::socket socket, std::string pe
   if (previous) previous->close(close_going_away, "replaced by a new connection of the session");
 
   std::weak_ptr<L3Gateway> weak = shared_from_this();
+  std::weak_ptr<Link> weak_link = link;
   link->start(
       {reinterpret_cast<const std::uint8_t*>(pending.data()), pending.size()},
       [weak, e](std::span<std::uint8_t> message) {
@@ -155,10 +156,22 @@ void L3Gateway::attach(const std::string& id, tcp::socket socket, std::string pe
       },
       // Holding the entry keeps the counters the link writes alive until it
       // has closed, even after detach().
-      [weak, entry, id, generation](const std::string& reason, bool) {
+      [weak, entry, id, generation, weak_link](const std::string& reason, bool) {
         auto self = weak.lock();
         if (!self) return;
-        self->log_.info("session ", id, ": link closed: ", reason);
+        auto closed = weak_link.lock();
+        if (closed && closed->closed_slow()) {
+          // A subscriber can do this on purpose, again and again: a line per 10 s.
+          ++self->counters_.closed_slow;
+          std::uint64_t quiet = 0;
+          if (self->slow_log_.allow(LogLimit::Clock::now(), &quiet))
+            self->log_.warn("session ", id, ": link closed: ", reason,
+                            quiet ? " (and " + std::to_string(quiet) +
+                                        " more slow readers since the last report)"
+                                  : "");
+        } else {
+          self->log_.info("session ", id, ": link closed: ", reason);
+        }
         std::lock_guard lock(self->status_mutex_);
         auto it = self->entries_.find(id);
         // The entry stays (its addresses are the session's); only its link goes.
@@ -194,6 +207,8 @@ std::vector<L3Gateway::SessionStatus> L3Gateway::sessions() const {
     s.rx_bytes = e->counters.rx_bytes;
     s.tx_bytes = e->counters.tx_bytes;
     s.dropped = e->counters.dropped_queue_full + e->counters.dropped_text;
+    s.queued = e->counters.queued;
+    s.queued_peak = e->counters.queued_peak;
     out.push_back(s);
   }
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.id < b.id; });

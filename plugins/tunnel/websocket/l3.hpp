@@ -48,6 +48,7 @@ struct L3Counters {
   std::atomic<std::uint64_t> spoofed{0};    // source not the session's address
   std::atomic<std::uint64_t> no_route{0};   // destination is no session (or its link is down)
   std::atomic<std::uint64_t> malformed{0};  // not an IPv4/IPv6 packet behind a header
+  std::atomic<std::uint64_t> closed_slow{0};  // links closed as slow readers (link.hpp)
 };
 
 // Messages are refused past this size: a 64 KiB segment and its header.
@@ -85,6 +86,7 @@ class L3Gateway : public std::enable_shared_from_this<L3Gateway> {
     std::string id;
     bool connected = false;
     std::uint64_t rx_bytes = 0, tx_bytes = 0, dropped = 0;
+    std::uint64_t queued = 0, queued_peak = 0;  // bytes waiting for it (link.hpp)
   };
   // Thread-safe snapshot.
   std::vector<SessionStatus> sessions() const;
@@ -113,6 +115,7 @@ class L3Gateway : public std::enable_shared_from_this<L3Gateway> {
   std::vector<Entry*> dirty_;
   L3Counters counters_;
   DropLog drops_;
+  LogLimit slow_log_{1, std::chrono::seconds(10)};
   mutable std::mutex status_mutex_;  // guards the links' presence for sessions()
 };
 

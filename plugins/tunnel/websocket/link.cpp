@@ -27,6 +27,9 @@ constexpr std::size_t kReadSize = 256 * 1024;
 constexpr std::size_t kWritevFrames = 64;
 // How long a closing link waits for the peer's close frame.
 constexpr std::chrono::milliseconds kCloseWait{2000};
+// The largest control frame a peer can send: header, mask, 125 bytes.
+// More than this buffered is part of a data frame still arriving.
+constexpr std::size_t kLargestControlFrame = 2 + 4 + max_control_payload;
 
 std::uint32_t random_mask() {
   std::uint32_t key = 0;
@@ -35,6 +38,12 @@ std::uint32_t random_mask() {
   // valid framing.
   if (::getrandom(&key, sizeof key, GRND_NONBLOCK) != sizeof key) key = 0x5a5a5a5a;
   return key;
+}
+
+// "3 s", or "1500 ms" when not whole seconds.
+std::string duration_text(std::chrono::milliseconds d) {
+  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + " s"
+                               : std::to_string(d.count()) + " ms";
 }
 
 }  // namespace
@@ -62,7 +71,8 @@ Link::Link(net::ip::tcp::socket socket, Options options, LinkCounters& counters,
       counters_(counters),
       reader_(options.max_message, kReadSize),
       timer_(socket_.get_executor()),
-      pool_(std::move(pool)) {
+      pool_(std::move(pool)),
+      ping_budget_(options.ping_burst, options.ping_refill) {
   socket_.non_blocking(true);
   boost::system::error_code ec;
   socket_.set_option(net::ip::tcp::no_delay(true), ec);
@@ -114,11 +124,14 @@ void Link::on_readable() {
       close(reader_.close_code(), reader_.error());
       return;
     }
+    // Whole frames are signs of life (handle()); so are the bytes of a data
+    // frame still arriving, which a slow link may take long to complete.
+    // Bytes of a ping are not: pings count only within their budget.
+    if (reader_.buffered() > kLargestControlFrame) last_rx_ = std::chrono::steady_clock::now();
     auto room = reader_.writable(kReadSize);
     ssize_t n = ::read(socket_.native_handle(), room.data(), room.size());
     if (n > 0) {
       reader_.commit(static_cast<std::size_t>(n));
-      last_rx_ = std::chrono::steady_clock::now();
       continue;
     }
     if (n == 0) return finish(closing_ ? "closed" : "the peer closed the connection", !closing_);
@@ -136,6 +149,8 @@ void Link::on_readable() {
 
 bool Link::handle(Frame& frame) {
   const auto& h = frame.header;
+  const auto now = std::chrono::steady_clock::now();
+  if (h.opcode != Opcode::ping) last_rx_ = now;
   if (options_.role == Role::server && !h.masked && !is_control(h.opcode)) {
     close(close_protocol_error, "client data frames must be masked");
     return false;
@@ -157,6 +172,18 @@ bool Link::handle(Frame& frame) {
       ++counters_.dropped_text;
       return true;
     case Opcode::ping:
+      // Beyond the budget: no answer, and no sign of life. Within it, one
+      // pong waits at most: a ping that comes while one does is answered
+      // by it (RFC 6455 5.5.3 lets an endpoint answer only the latest).
+      if (!ping_budget_.take(now)) {
+        ++counters_.pings_ignored;
+        return true;
+      }
+      last_rx_ = now;
+      if (pong_waiting_) {
+        ++counters_.pings_ignored;
+        return true;
+      }
       send_control(Opcode::pong, frame.payload);
       return true;
     case Opcode::pong:
@@ -185,9 +212,24 @@ bool Link::handle(Frame& frame) {
 
 void Link::send(OutFrame frame, std::size_t size, std::size_t skip) {
   if (closed_ || closing_) return pool_->give(std::move(frame));
-  if (queued_bytes_ + size > options_.max_queue) {
+  // A message that fills less than half its buffer waits in a copy of its
+  // own size (a 60-byte packet read into a 64 KiB pool buffer would pin
+  // 1000 times its size); the big buffer goes back to the pool at once.
+  const std::size_t tight = max_header_size + size;
+  const bool copy = frame.bytes.capacity() > 2 * tight;
+  const std::size_t footprint = copy ? tight + sizeof(OutFrame) : frame.footprint();
+  if (queued_bytes_ + footprint > options_.max_queue) {
     ++counters_.dropped_queue_full;
-    return pool_->give(std::move(frame));
+    pool_->give(std::move(frame));
+    return note_full(std::chrono::steady_clock::now());
+  }
+  if (copy) {
+    OutFrame small;
+    small.bytes.resize(tight);
+    std::memcpy(small.payload(), frame.payload() + skip, size);
+    pool_->give(std::move(frame));
+    frame = std::move(small);
+    skip = 0;
   }
   const bool client = options_.role == Role::client;
   std::uint32_t key = client ? random_mask() : 0;
@@ -198,15 +240,57 @@ void Link::send(OutFrame frame, std::size_t size, std::size_t skip) {
                client ? std::optional<std::uint32_t>(key) : std::nullopt);
   if (client) apply_mask(payload, size, key);
   frame.end = max_header_size + skip + size;
-  queued_bytes_ += frame.end - frame.begin;
   ++counters_.tx_messages;
   counters_.tx_bytes += size;
+  enqueue(std::move(frame));
+}
+
+void Link::enqueue(OutFrame&& frame) {
+  queued_bytes_ += frame.footprint();
+  counters_.queued = queued_bytes_;
+  if (queued_bytes_ > counters_.queued_peak) counters_.queued_peak = queued_bytes_;
   queue_.push_back(std::move(frame));
 }
 
+void Link::dequeue_front() {
+  OutFrame& f = queue_.front();
+  queued_bytes_ -= f.footprint();
+  counters_.queued = queued_bytes_;
+  if (f.control == Opcode::pong) pong_waiting_ = false;
+  if (f.control == Opcode::ping) ping_waiting_ = false;
+  pool_->give(std::move(f));
+  queue_.pop_front();
+}
+
+void Link::note_full(std::chrono::steady_clock::time_point now) {
+  if (full_since_) return;
+  full_since_ = now;
+  // The tick gives a slow reader up; make sure it comes in time. (Not
+  // from here: the owner is in the middle of handing us a frame.)
+  const auto due = now + options_.liveness.dead_after;
+  if (due < tick_at_) schedule_tick(due);
+}
+
+bool Link::give_up_slow(std::chrono::steady_clock::time_point now) {
+  if (!full_since_ || now - *full_since_ < options_.liveness.dead_after) return false;
+  ++counters_.closed_slow;
+  closed_slow_ = true;
+  // No close handshake: the close frame would wait behind what the peer
+  // does not read. Closing frees the queue now.
+  finish("a slow reader: its queue was full (" + std::to_string(queued_bytes_) +
+             " bytes) and it took nothing for " + duration_text(options_.liveness.dead_after),
+         false);
+  return true;
+}
+
 void Link::send_control(Opcode op, std::span<const std::uint8_t> payload) {
-  // Control frames jump no queue; they are small, so bypass max_queue.
+  // Control frames jump no queue. They count in the queue but are not
+  // refused when it is full; there is at most one of each kind waiting
+  // (a pong, our ping, the close), so they add at most three small frames.
   OutFrame f;
+  f.control = op;
+  if (op == Opcode::pong) pong_waiting_ = true;
+  if (op == Opcode::ping) ping_waiting_ = true;
   const std::size_t size = std::min(payload.size(), max_control_payload);
   const bool client = options_.role == Role::client;
   f.bytes.resize(max_header_size + size);
@@ -218,8 +302,7 @@ void Link::send_control(Opcode op, std::span<const std::uint8_t> payload) {
                client ? std::optional<std::uint32_t>(key) : std::nullopt);
   if (client) apply_mask(f.payload(), size, key);
   f.end = max_header_size + size;
-  queued_bytes_ += f.end - f.begin;
-  queue_.push_back(std::move(f));
+  enqueue(std::move(f));
 }
 
 void Link::flush() {
@@ -242,21 +325,19 @@ void Link::do_write() {
       return finish(failure("write", {errno, boost::system::system_category()}), false);
     }
     last_tx_ = std::chrono::steady_clock::now();
+    if (n > 0) full_since_.reset();  // the peer takes what we send
     auto left = static_cast<std::size_t>(n);
     while (left > 0) {
       auto& f = queue_.front();
       std::size_t rest = f.end - f.begin - head_sent_;
       if (left < rest) {
-        head_sent_ += left;
-        queued_bytes_ -= left;
+        head_sent_ += left;  // its memory is held until all of it is sent
         left = 0;
         break;
       }
       left -= rest;
-      queued_bytes_ -= rest;
       head_sent_ = 0;
-      pool_->give(std::move(f));
-      queue_.pop_front();
+      dequeue_front();
     }
   }
   if (queue_.empty()) return;
@@ -287,6 +368,7 @@ void Link::close(std::uint16_t code, const std::string& reason) {
 }
 
 void Link::schedule_tick(std::chrono::steady_clock::time_point at) {
+  tick_at_ = at;
   timer_.expires_at(at);
   timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (!ec) self->on_tick();
@@ -315,6 +397,7 @@ std::string Link::failure(const char* what, const boost::system::error_code& err
 void Link::on_tick() {
   if (closed_ || closing_) return;
   const auto now = std::chrono::steady_clock::now();
+  if (give_up_slow(now)) return;
   LivenessTimes times{last_rx_, last_tx_, std::nullopt};
   if (options_.liveness.acks_count) times.acked = last_ack(now);
   const LivenessStep step = liveness_step(options_.liveness, times, now);
@@ -326,11 +409,13 @@ void Link::on_tick() {
               : "nothing heard from the peer for " + age);
     return;
   }
-  if (step.action == LivenessStep::Action::ping) {
+  if (step.action == LivenessStep::Action::ping && !ping_waiting_) {
     send_control(Opcode::ping, {});
     flush();
   }
-  schedule_tick(step.next);
+  auto next = step.next;
+  if (full_since_) next = std::min(next, *full_since_ + options_.liveness.dead_after);
+  schedule_tick(next);
 }
 
 void Link::finish(const std::string& reason, bool by_peer) {
@@ -342,6 +427,9 @@ void Link::finish(const std::string& reason, bool by_peer) {
   socket_.close(ec);
   queue_.clear();
   queued_bytes_ = 0;
+  counters_.queued = 0;
+  full_since_.reset();
+  pong_waiting_ = ping_waiting_ = false;
   auto cb = std::move(on_closed_);
   on_message_ = nullptr;
   if (cb) cb(closing_reason_.empty() ? reason : closing_reason_, by_peer);

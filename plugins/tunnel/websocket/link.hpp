@@ -13,6 +13,18 @@
 // `acks_count` the socket gets TCP_USER_TIMEOUT = `dead_after`, and what the
 // peer's TCP acknowledged (TCP_INFO) counts as a sign of life.
 //
+// What a peer can make it hold is bounded. The queue counts each frame by
+// the memory held for it (its buffer's allocated size and the frame's
+// bookkeeping), not by its payload: a small packet read into a 64 KiB pool
+// buffer is copied into one of its own size before it waits. Frames beyond
+// max_queue are dropped and counted. A peer that takes nothing for
+// `dead_after` while its queue is full is a slow reader: the link is
+// closed at once (no close handshake: the peer reads nothing) and counted.
+// Of the peer's pings, a PingBudget's worth are answered, with at most one
+// pong waiting at a time; the others get no answer and are no sign of
+// life. Only whole frames are signs of life (or the bytes of a data frame
+// still arriving), not every byte read.
+//
 // Threading: a Link lives on its io_context's one thread (the data plane);
 // every member is called there. The callbacks run there too.
 #pragma once
@@ -41,6 +53,11 @@ struct LinkCounters {
   std::atomic<std::uint64_t> rx_messages{0}, rx_bytes{0}, tx_messages{0}, tx_bytes{0};
   std::atomic<std::uint64_t> dropped_queue_full{0};  // outgoing, queue over its limit
   std::atomic<std::uint64_t> dropped_text{0};        // text messages (not packets)
+  // Bytes the outgoing queue holds now (allocated, see above), and the most
+  // it ever held.
+  std::atomic<std::uint64_t> queued{0}, queued_peak{0};
+  std::atomic<std::uint64_t> closed_slow{0};    // closed as a slow reader
+  std::atomic<std::uint64_t> pings_ignored{0};  // over the budget, or a pong was still waiting
 };
 
 // A buffer that holds one outgoing frame: room for the frame header in
@@ -49,8 +66,11 @@ struct OutFrame {
   std::vector<std::uint8_t> bytes;  // capacity max_header_size + payload
   std::size_t begin = 0;            // frame starts here (header)
   std::size_t end = 0;              // one past the payload
+  Opcode control = Opcode::binary;  // a control frame's opcode (ping, pong, close)
   // The payload's bytes, to be filled before send(): bytes[max_header_size, ...).
   std::uint8_t* payload() { return bytes.data() + max_header_size; }
+  // The memory held for it while it waits: what counts against max_queue.
+  std::size_t footprint() const { return bytes.capacity() + sizeof(OutFrame); }
 };
 
 // Frame buffers of one size, reused: a packet read from a tun device lands
@@ -74,7 +94,11 @@ class Link : public std::enable_shared_from_this<Link> {
     Role role = Role::server;
     std::uint64_t max_message = 65536 + 64;  // larger frames close with 1009
     std::size_t max_queue = 4u << 20;        // bytes waiting to be sent
-    LivenessRule liveness;                   // pings and giving up (liveness.hpp)
+    LivenessRule liveness;                   // pings and giving up (liveness.hpp); a
+                                             // full queue untouched for dead_after is a
+                                             // slow reader
+    unsigned ping_burst = 8;                 // the peer's pings answered (PingBudget)
+    std::chrono::milliseconds ping_refill{250};
   };
   // A binary message; the payload may be changed in place and is valid only
   // during the call.
@@ -91,8 +115,9 @@ class Link : public std::enable_shared_from_this<Link> {
   void start(std::span<const std::uint8_t> pending, OnMessage on_message, OnClosed on_closed);
 
   // Queues `frame` (from the pool) as one binary message: the `size` bytes
-  // at payload() + `skip`. Dropped (and counted) when the queue is over
-  // max_queue.
+  // at payload() + `skip`; a large buffer holding a small message is
+  // copied into one of the message's size and goes back to the pool.
+  // Dropped (and counted) when it would take the queue over max_queue.
   void send(OutFrame frame, std::size_t size, std::size_t skip = 0);
   // Sends what was queued by send() since the last flush.
   void flush();
@@ -102,6 +127,8 @@ class Link : public std::enable_shared_from_this<Link> {
   void close(std::uint16_t code, const std::string& reason);
 
   bool open() const { return !closed_; }
+  // Whether it was closed as a slow reader.
+  bool closed_slow() const { return closed_slow_; }
 
  private:
   void do_wait_read();
@@ -109,6 +136,11 @@ class Link : public std::enable_shared_from_this<Link> {
   bool handle(Frame& frame);  // false when the link was closed
   void send_control(Opcode op, std::span<const std::uint8_t> payload);
   void do_write();
+  void enqueue(OutFrame&& frame);
+  void dequeue_front();
+  // The queue was found full at `now`: notes it, and closes a slow reader.
+  void note_full(std::chrono::steady_clock::time_point now);
+  bool give_up_slow(std::chrono::steady_clock::time_point now);
   void on_tick();
   void schedule_tick(std::chrono::steady_clock::time_point at);
   // When the peer's TCP last acknowledged anything (TCP_INFO), or nullopt.
@@ -132,8 +164,15 @@ class Link : public std::enable_shared_from_this<Link> {
   bool waiting_write_ = false;  // an async_wait(write) is pending
   bool closing_ = false;        // our close frame is queued
   bool closed_ = false;
+  bool closed_slow_ = false;
+  bool pong_waiting_ = false;  // a pong of ours is in queue_
+  bool ping_waiting_ = false;  // a ping of ours is in queue_
+  PingBudget ping_budget_;
+  // Since when the queue has been full with nothing taken by the peer.
+  std::optional<std::chrono::steady_clock::time_point> full_since_;
   std::string closing_reason_;  // why we began closing, for OnClosed
   std::chrono::steady_clock::time_point last_rx_, last_tx_;
+  std::chrono::steady_clock::time_point tick_at_;  // when the tick timer fires
 };
 
 }  // namespace mnigs::websocket

@@ -1,6 +1,7 @@
 #include "liveness.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace mnigs::websocket {
 
@@ -29,6 +30,23 @@ LivenessStep liveness_step(const LivenessRule& rule, const LivenessTimes& times,
     step.next = std::min(step.next, ping_at);
   }
   return step;
+}
+
+bool PingBudget::take(Clock::time_point now) {
+  if (!last_) last_ = now;
+  if (now > *last_ && refill_.count() > 0) {
+    const std::int64_t add = (now - *last_) / refill_;
+    if (add >= static_cast<std::int64_t>(burst_ - tokens_)) {
+      tokens_ = burst_;
+      last_ = now;  // a full bucket saves nothing up
+    } else {
+      tokens_ += static_cast<unsigned>(add);
+      *last_ += add * refill_;
+    }
+  }
+  if (tokens_ == 0) return false;
+  --tokens_;
+  return true;
 }
 
 }  // namespace mnigs::websocket

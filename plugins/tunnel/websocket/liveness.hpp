@@ -57,6 +57,28 @@ struct LivenessStep {
   LivenessRule::Clock::time_point next{};
 };
 
+// How many of the peer's pings a link answers: a bucket of `burst` that
+// refills by one every `refill`. A ping beyond it is not answered and is
+// no sign of life, so a flood of pings neither queues pongs nor keeps a
+// link alive. The defaults (8, then 4 a second) are far above what either
+// kind of peer sends: mnigs pings after `keepalive` (1 s at least) without
+// sending, vpn-ws clients after 17 s idle.
+class PingBudget {
+ public:
+  using Clock = LivenessRule::Clock;
+  explicit PingBudget(unsigned burst = 8, Clock::duration refill = std::chrono::milliseconds(250))
+      : burst_(burst), tokens_(burst), refill_(refill) {}
+  // Whether a ping that arrived at `now` is answered (and takes a token).
+  // Pass a non-decreasing clock.
+  bool take(Clock::time_point now);
+
+ private:
+  unsigned burst_;
+  unsigned tokens_;
+  Clock::duration refill_;
+  std::optional<Clock::time_point> last_;  // tokens were counted up to here
+};
+
 // The latest sign of life: `heard`, or `acked` when it counts and is later.
 LivenessRule::Clock::time_point last_sign_of_life(const LivenessRule& rule,
                                                   const LivenessTimes& times);

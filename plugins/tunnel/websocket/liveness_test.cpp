@@ -193,5 +193,35 @@ TEST(LivenessVpnWs, AVanishedClientIsGivenUpL2TimeoutAfterItsLastSignOfLife) {
   EXPECT_EQ(*flooded.given_up, 85s + 60s);
 }
 
+TEST(PingBudget, AnswersABurstThenFourASecond) {
+  PingBudget budget;  // 8, then one per 250 ms
+  int answered = 0;
+  for (int i = 0; i < 100; ++i) answered += budget.take(t0);
+  EXPECT_EQ(answered, 8) << "a flood at one instant gets the burst only";
+  EXPECT_FALSE(budget.take(t0 + 249ms));
+  EXPECT_TRUE(budget.take(t0 + 250ms));
+  EXPECT_FALSE(budget.take(t0 + 250ms));
+  // A flood of 1000 pings a second for 10 s: 4 a second are answered.
+  answered = 0;
+  for (int ms = 1000; ms < 11000; ++ms) answered += budget.take(t0 + std::chrono::milliseconds(ms));
+  EXPECT_GE(answered, 40);
+  EXPECT_LE(answered, 48);
+}
+
+TEST(PingBudget, PeersThatPingAtTheirOwnPaceAreAlwaysAnswered) {
+  // mnigs at keepalive 1 s, and a vpn-ws client after 17 s idle.
+  for (auto every : {1000ms, 17000ms}) {
+    PingBudget budget;
+    for (int i = 0; i < 1000; ++i) EXPECT_TRUE(budget.take(t0 + i * every)) << i;
+  }
+}
+
+TEST(PingBudget, IdleTimeSavesNoMoreThanTheBurst) {
+  PingBudget budget(8, 250ms);
+  int answered = 0;
+  for (int i = 0; i < 100; ++i) answered += budget.take(t0 + 3600s);
+  EXPECT_EQ(answered, 8);
+}
+
 }  // namespace
 }  // namespace mnigs::websocket

@@ -60,6 +60,9 @@ void declare_keys(ConfigDeclarer& d) {
                        "Gateway: address/prefix of that port (e.g. 10.97.0.1/24); traffic from the "
                        "prefix is masqueraded out of the uplink; empty: the gateway is no port of "
                        "the switch"));
+  d.declare(int_key("maxPeers", static_cast<std::int64_t>(s.max_peers), 1, 65535,
+                    "Gateway: switch peers at most; more are refused (503). Each may hold up "
+                    "to maxQueue bytes of memory"));
   d.declare(int_key("l2Timeout", 60, 20, 86400,
                     "Seconds after which a switch peer that was neither heard from nor "
                     "acknowledged what it was sent is dropped, and its TCP user timeout; also "
@@ -97,6 +100,7 @@ std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
   if (c.isMember("l2FloodBroadcast")) s.l2_flood_broadcast = c["l2FloodBroadcast"].asBool();
   if (c.isMember("l2FloodMulticast")) s.l2_flood_multicast = c["l2FloodMulticast"].asBool();
   if (c.isMember("l2Timeout")) s.l2_timeout = std::chrono::seconds(c["l2Timeout"].asInt64());
+  if (c.isMember("maxPeers")) s.max_peers = static_cast<std::size_t>(c["maxPeers"].asInt64());
 
   for (auto [key, value] : {std::pair{"path", &s.path}, std::pair{"l2Path", &s.l2_path}})
     if (value->empty() || value->front() != '/' ||

@@ -35,6 +35,10 @@ struct Settings {
   bool l2_flood_broadcast = true;
   bool l2_flood_multicast = true;
   std::chrono::milliseconds l2_timeout{60000};
+  // Switch peers at most: each may hold max_queue bytes of the gateway's
+  // memory, and upgraded connections no longer count against the HTTP
+  // server's connection limit.
+  std::size_t max_peers = 64;
   std::string l2_interface = "mnws-l2";  // the gateway's own port on the switch
   std::string l2_address;  // its address, e.g. "10.97.0.1/24"; "" = no port of its own
 };

@@ -166,7 +166,15 @@ void Switch::learn(Peer& peer, std::uint64_t mac, TimePoint now) {
   ++peer.learned;
 }
 
-void Switch::claim_own(Peer& peer, std::uint64_t mac) {
+bool Switch::reserved_for_other(std::uint64_t mac, PeerId who) {
+  const Slot& s = table_[slot_of(mac)];
+  if (s.mac != mac || s.owner == who) return false;
+  const Peer* owner = find_peer(s.owner);
+  return owner && owner->reserved;
+}
+
+bool Switch::claim_own(Peer& peer, std::uint64_t mac) {
+  if (reserved_for_other(mac, peer.id)) return false;
   const Slot& s = table_[slot_of(mac)];
   if (s.mac == mac && s.learned != npos) {
     // Learned behind a bridge until now; the station itself is authoritative.
@@ -174,8 +182,13 @@ void Switch::claim_own(Peer& peer, std::uint64_t mac) {
   }
   // Inserting over another peer's own entry hands the MAC to this peer.
   table_insert(mac, peer.id, npos);
+  // A reserved peer's MAC is no longer anybody else's, even to send from.
+  if (peer.reserved)
+    for (Peer& q : peers_)
+      if (q.id != peer.id && q.has_mac && q.mac == mac) q.has_mac = false;
   peer.has_mac = true;
   peer.mac = mac;
+  return true;
 }
 
 void Switch::release_own(const Peer& peer) {
@@ -200,17 +213,19 @@ Switch::Peer* Switch::find_peer(PeerId id) {
   return it == index_.end() ? nullptr : &peers_[it->second];
 }
 
-void Switch::add_peer(PeerId id, std::optional<Mac> mac, bool bridge) {
+void Switch::add_peer(PeerId id, std::optional<Mac> mac, bool bridge, bool reserved) {
   if (find_peer(id)) remove_peer(id);
   peers_.push_back(Peer{});
   peers_.back().id = id;
   peers_.back().bridge = bridge;
+  peers_.back().reserved = reserved;
   index_[id] = peers_.size() - 1;
   // Room for every peer's own MAC and every learned one, so that claiming a
   // MAC from a first frame in route() never rehashes.
   reserve_table(peers_.size() + pool_.size());
   // The handshake refuses group and zero MACs; should one get here anyway,
-  // the peer is treated as having sent none.
+  // the peer is treated as having sent none. So is a reserved peer's MAC:
+  // the peer's frames from it are then dropped as spoofed.
   if (mac && is_unicast(*mac)) claim_own(peers_.back(), mac->to_u64());
 }
 
@@ -261,7 +276,7 @@ Verdict Switch::route(PeerId from, std::span<const std::uint8_t> frame, TimePoin
   // any switch: a frame that is then dropped still shows where src lives.
   if (!p->bridge) {
     if (!p->has_mac) {
-      claim_own(*p, src);
+      if (!claim_own(*p, src)) return drop(Verdict::spoofed);
     } else if (src != p->mac) {
       return drop(Verdict::spoofed);
     }
@@ -270,6 +285,8 @@ Verdict Switch::route(PeerId from, std::span<const std::uint8_t> frame, TimePoin
     // A peer's own MAC is never learned away from it: that would let any
     // bridge capture a station's traffic.
     if (s.mac == src && s.learned == npos) return drop(Verdict::spoofed);
+    // Nor is one learned behind a reserved peer (the gateway's port).
+    if (reserved_for_other(src, from)) return drop(Verdict::spoofed);
     learn(*p, src, now);
   }
 

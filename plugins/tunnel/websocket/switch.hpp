@@ -73,7 +73,13 @@ class Switch {
   // then learned like any other). A MAC that another peer owned moves to
   // this one: the newest claim wins (a client reconnecting before its old
   // connection timed out). An id already present is replaced.
-  void add_peer(PeerId id, std::optional<Mac> mac, bool bridge);
+  //
+  // A `reserved` peer (the gateway's own port) keeps what is its own: its
+  // MAC and the MACs learned behind it are never claimed by another peer
+  // (a header naming one leaves that peer without a MAC; frames from one
+  // are `spoofed`) nor learned away by a bridge. Otherwise any station
+  // could take the gateway's MAC and sit between it and every peer.
+  void add_peer(PeerId id, std::optional<Mac> mac, bool bridge, bool reserved = false);
   // Forgets the peer, its own MAC and every MAC learned for it. Unknown ids
   // are ignored.
   void remove_peer(PeerId id);
@@ -107,6 +113,7 @@ class Switch {
   struct Peer {
     PeerId id = 0;
     bool bridge = false;
+    bool reserved = false;
     bool has_mac = false;
     std::uint64_t mac = 0;  // Mac::to_u64()
     std::size_t learned = 0;
@@ -143,7 +150,10 @@ class Switch {
   void list_push_back(std::uint32_t i);
   void forget_learned(std::uint32_t i);
   void learn(Peer& peer, std::uint64_t mac, TimePoint now);
-  void claim_own(Peer& peer, std::uint64_t mac);
+  // False (nothing changes) when the MAC is a reserved peer's.
+  bool claim_own(Peer& peer, std::uint64_t mac);
+  // Whether `mac` belongs to a reserved peer other than `who`.
+  bool reserved_for_other(std::uint64_t mac, PeerId who);
   void release_own(const Peer& peer);
 
   Options options_;

@@ -404,6 +404,73 @@ TEST_F(SwitchTest, AddingAnExistingIdReplacesThePeer) {
   EXPECT_EQ(sw.status(now).peers.size(), 1u);
 }
 
+// ---- the gateway's own port (reserved) ----
+//
+// Peer 0 is the gateway's tap: a bridge whose own MAC is kG, reserved.
+
+const Mac kG = *parse_mac("02:00:00:00:00:99");
+
+TEST_F(SwitchTest, NoStationClaimsTheGatewaysMacByHeader) {
+  sw.add_peer(0, kG, true, true);
+  sw.add_peer(1, kA, false);
+  sw.add_peer(2, kG, false);  // X-vpn-ws-MAC: the gateway's
+  EXPECT_EQ(sw.owner(kG, now), PeerId{0});
+  // Its frames from that MAC are spoofed; frames to it still reach the gateway.
+  EXPECT_EQ(route(2, kA, kG), Verdict::spoofed);
+  EXPECT_EQ(route(1, kG, kA), Verdict::forwarded);
+  EXPECT_EQ(out, Peers{0});
+  // The gateway's frames to the would-be impostor's claim go nowhere near it.
+  EXPECT_EQ(route(0, kA, kG), Verdict::forwarded);
+  EXPECT_EQ(out, Peers{1});
+}
+
+TEST_F(SwitchTest, NoStationClaimsTheGatewaysMacByItsFirstFrame) {
+  sw.add_peer(0, kG, true, true);
+  sw.add_peer(1, kA, false);
+  sw.add_peer(2, std::nullopt, false);
+  EXPECT_EQ(route(2, kBroadcast, kG), Verdict::spoofed);
+  EXPECT_EQ(sw.owner(kG, now), PeerId{0});
+  EXPECT_EQ(route(1, kG, kA), Verdict::forwarded);
+  EXPECT_EQ(out, Peers{0});
+  // It may still take a MAC of its own.
+  EXPECT_EQ(route(2, kA, kB), Verdict::forwarded);
+  EXPECT_EQ(sw.owner(kB, now), PeerId{2});
+}
+
+TEST_F(SwitchTest, NoBridgeLearnsTheGatewaysMacsAway) {
+  sw.add_peer(0, kG, true, true);
+  sw.add_peer(1, kA, false);
+  sw.add_peer(2, std::nullopt, true);
+  // kX sits behind the gateway's port (a container bridged to its tap).
+  EXPECT_EQ(route(0, kA, kX), Verdict::forwarded);
+  EXPECT_EQ(sw.owner(kX, now), PeerId{0});
+  EXPECT_EQ(route(2, kA, kX), Verdict::spoofed);
+  EXPECT_EQ(route(2, kA, kG), Verdict::spoofed);
+  EXPECT_EQ(sw.owner(kX, now), PeerId{0});
+  EXPECT_EQ(sw.owner(kG, now), PeerId{0});
+  EXPECT_EQ(route(1, kX, kA), Verdict::forwarded);
+  EXPECT_EQ(out, Peers{0});
+  // Nor does a station take it by header.
+  sw.add_peer(3, kX, false);
+  EXPECT_EQ(sw.owner(kX, now), PeerId{0});
+}
+
+TEST_F(SwitchTest, TheGatewaysPortTakesItsMacBackFromAnEarlierClaim) {
+  sw.add_peer(1, kG, false);  // connected before the port was added
+  sw.add_peer(0, kG, true, true);
+  EXPECT_EQ(sw.owner(kG, now), PeerId{0});
+  EXPECT_EQ(route(1, kA, kG), Verdict::spoofed);  // not even to send from
+  EXPECT_TRUE(out.empty());
+  sw.remove_peer(1);
+  EXPECT_EQ(sw.owner(kG, now), PeerId{0});
+}
+
+TEST_F(SwitchTest, WithoutAReservedPortTheNewestClaimStillWins) {
+  sw.add_peer(0, kG, true);  // not reserved
+  sw.add_peer(2, kG, false);
+  EXPECT_EQ(sw.owner(kG, now), PeerId{2});
+}
+
 // ---- status ----
 
 TEST_F(SwitchTest, StatusCountsVerdictsAndPerPeerFrames) {

@@ -13,8 +13,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+
+#include "mac.hpp"
 
 namespace mnigs::websocket {
 
@@ -71,5 +74,8 @@ VnetHeader read_vnet_wire(const std::uint8_t* p);
 // that nothing handed to the kernel claims offsets outside the packet or a
 // segmentation the kernel was not asked for. "" when fine, else why not.
 std::string check_vnet(const VnetHeader& header, std::size_t packet_size);
+
+// The MAC of interface `name` (SIOCGIFHWADDR), or nullopt.
+std::optional<Mac> interface_mac(const std::string& name);
 
 }  // namespace mnigs::websocket

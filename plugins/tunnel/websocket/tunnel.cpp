@@ -113,6 +113,8 @@ Json::Value WebsocketTunnel::status() const {
         e["rxBytes"] = Json::UInt64(l.rx_bytes);
         e["txBytes"] = Json::UInt64(l.tx_bytes);
         e["dropped"] = Json::UInt64(l.dropped);
+        e["queuedBytes"] = Json::UInt64(l.queued);
+        e["queuedPeak"] = Json::UInt64(l.queued_peak);
       }
     list.append(e);
   }
@@ -123,6 +125,7 @@ Json::Value WebsocketTunnel::status() const {
     gw["droppedNoRoute"] = Json::UInt64(c.no_route);
     gw["droppedMalformed"] = Json::UInt64(c.malformed);
     gw["droppedBadHeader"] = Json::UInt64(l3_->tun_counters().bad_header);
+    gw["closedSlowReaders"] = Json::UInt64(c.closed_slow);
   }
   s["gateway"] = gw;
 
@@ -161,9 +164,15 @@ Json::Value WebsocketTunnel::status() const {
       e["learned"] = Json::UInt64(p.learned);
       e["frames"] = Json::UInt64(p.frames);
       e["dropped"] = Json::UInt64(p.dropped);
+      e["session"] = p.session;
+      e["queuedBytes"] = Json::UInt64(p.queued);
+      e["queuedPeak"] = Json::UInt64(p.queued_peak);
+      e["droppedQueueFull"] = Json::UInt64(p.dropped_queue_full);
       peers.append(e);
     }
     l2["peers"] = peers;
+    l2["maxPeers"] = Json::UInt64(switch_->max_peers());
+    l2["closedSlowReaders"] = Json::UInt64(st.closed_slow);
     Json::Value verdicts(Json::objectValue);
     for (std::size_t i = 0; i < verdict_count; ++i)
       verdicts[to_string(static_cast<Verdict>(i))] = Json::UInt64(st.verdicts[i]);

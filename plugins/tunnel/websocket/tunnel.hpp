@@ -81,8 +81,9 @@ class WebsocketTunnel final : public TunnelPlugin {
   void on_l3_upgrade(HttpUpgrade request);
   void on_l2_upgrade(HttpUpgrade request);
   // Whether a caller may join the switch under websocket.l2Auth; "" when
-  // it may, else why not.
-  std::string l2_refusal(const HttpUpgrade& request) const;
+  // it may (with `session` set to the session it joins for, under
+  // l2Auth: session), else why not.
+  std::string l2_refusal(const HttpUpgrade& request, std::string* session) const;
   void start_switch();
   std::vector<Command> gateway_removal_commands(const std::vector<std::string>& sysctls) const;
 
@@ -125,6 +126,7 @@ class WebsocketTunnel final : public TunnelPlugin {
   std::map<std::string, GatewaySession> sessions_;  // by session id
   std::uint64_t upgrades_refused_ = 0;
   std::shared_ptr<L2Switch> switch_;
+  std::optional<Mac> l2_port_mac_;        // the switch's own port's MAC, reserved
   std::map<std::string, Joined> joined_;  // by interface
 
   // Subscriber state.
