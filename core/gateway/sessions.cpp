@@ -77,6 +77,7 @@ void SessionManager::start(std::function<void()> done) {
           s.tunnel = from_json_text(st.column_text(7));
           s.created = st.column_int64(8);
           s.expires = st.column_int64(9);
+          s.stored_expires = s.expires;
           out.push_back(std::move(s));
         }
         return out;
@@ -225,35 +226,47 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
       auto finish = once([this, s, reply, timeout](std::string error, Json::Value params) mutable {
         boost::asio::post(strand_, [this, s, reply, timeout, error, params]() mutable {
           --pending_;
-          in_flight_.erase(s.subscriber_address);
+          if (!error.empty() || stopped_) in_flight_.erase(s.subscriber_address);
           if (!error.empty())
             return reply.error(rpc_error::failed, "the tunnel could not be set up: " + error);
           if (stopped_) return reply.error(rpc_error::unavailable, "mnigsd is shutting down");
           s.tunnel = params;
           s.created = clock_();
           s.expires = s.created + timeout;
+          s.stored_expires = s.expires;
           sessions_[s.id] = s;
-          persist(s);
           schedule_expiry();
           log_.info("session ", s.id, " for ", s.subscriber_address, " (", s.name, ") with ",
                     s.suite, ", expires in ", timeout, " s");
-          hooks_.fire("gateway.onRegister", hook_details(s));
-          Json::Value r(Json::objectValue);
-          r["sessionId"] = s.id;
-          r["secret"] = s.secret;
-          r["suite"] = s.suite;
-          r["timeout"] = static_cast<Json::Int64>(timeout);
-          r["expires"] = static_cast<Json::Int64>(s.expires);
-          r["subscriberAddress"] = s.subscriber_address;
-          r["gatewayAddress"] = s.gateway_address;
-          r["tunnel"] = s.tunnel;
-          reply.result(r);
+          // Recorded first, then announced: a crash in between leaves a
+          // session that the restart resumes or expires (running onRelease),
+          // never an onRegister without a record.
+          // The subscriber's address stays in flight until then.
+          persist(s, [this, s, reply, timeout] {
+            in_flight_.erase(s.subscriber_address);
+            announce(s, reply, timeout);
+          });
         });
       });
       if (!t) return finish("tunnel " + s.tunnel_method() + " is not running", Json::Value());
       t->open_session(tunnel_session(s), finish);
     });
   });
+}
+
+void SessionManager::announce(const GatewaySession& s, const Responder& reply,
+                              std::int64_t timeout) {
+  hooks_.fire("gateway.onRegister", hook_details(s));
+  Json::Value r(Json::objectValue);
+  r["sessionId"] = s.id;
+  r["secret"] = s.secret;
+  r["suite"] = s.suite;
+  r["timeout"] = static_cast<Json::Int64>(timeout);
+  r["expires"] = static_cast<Json::Int64>(s.expires);
+  r["subscriberAddress"] = s.subscriber_address;
+  r["gatewayAddress"] = s.gateway_address;
+  r["tunnel"] = s.tunnel;
+  reply.result(r);
 }
 
 GatewaySession* SessionManager::authorize(const Json::Value& params, const CallInfo& caller,
@@ -300,8 +313,17 @@ void SessionManager::renew(const Json::Value& params, const CallInfo& caller, Re
     GatewaySession* s = authorize(params, caller, reply, "renewConnection");
     if (!s) return;
     const std::int64_t timeout = config_.get()->get_int("gateway", "subscriberTimeout");
-    s->expires = clock_() + timeout;
-    persist(*s);
+    const std::int64_t now = clock_();
+    s->expires = now + timeout;
+    // Subscribers renew every third of the timeout; each one written would
+    // wear a router's flash, and a subscriber may renew far more often.
+    // The record is written only once what it holds has less than half the
+    // timeout left: a restart then still finds the session with time for
+    // the next scheduled renewal.
+    if (s->stored_expires - now < timeout / 2) {
+      s->stored_expires = s->expires;
+      persist(*s);
+    }
     schedule_expiry();
     log_.debug("session ", s->id, " renewed for ", timeout, " s");
     Json::Value r(Json::objectValue);
@@ -379,24 +401,39 @@ void SessionManager::end_session(const GatewaySession& s, const std::string& why
   });
 }
 
-void SessionManager::persist(const GatewaySession& s) {
-  store_.post([s](sqlite3* db) {
-    Statement st(db,
-                 "INSERT OR REPLACE INTO gateway_sessions (id, secret, subscriber_address, "
-                 "gateway_address, name, port, suite, tunnel, created, expires) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    st.bind_text(1, s.id)
-        .bind_text(2, s.secret)
-        .bind_text(3, s.subscriber_address)
-        .bind_text(4, s.gateway_address)
-        .bind_text(5, s.name)
-        .bind_int64(6, s.port)
-        .bind_text(7, s.suite)
-        .bind_text(8, to_json_text(s.tunnel))
-        .bind_int64(9, s.created)
-        .bind_int64(10, s.expires);
-    st.step();
-  });
+void SessionManager::persist(const GatewaySession& s, std::function<void()> then) {
+  if (then) {
+    store_.query<bool>(
+        [s](sqlite3* db) {
+          write(db, s);
+          return true;
+        },
+        strand_, [then](bool) { then(); },
+        [this, s, then](std::string error) {
+          log_.error("session ", s.id, " could not be recorded: ", error);
+          then();
+        });
+    return;
+  }
+  store_.post([s](sqlite3* db) { write(db, s); });
+}
+
+void SessionManager::write(sqlite3* db, const GatewaySession& s) {
+  Statement st(db,
+               "INSERT OR REPLACE INTO gateway_sessions (id, secret, subscriber_address, "
+               "gateway_address, name, port, suite, tunnel, created, expires) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  st.bind_text(1, s.id)
+      .bind_text(2, s.secret)
+      .bind_text(3, s.subscriber_address)
+      .bind_text(4, s.gateway_address)
+      .bind_text(5, s.name)
+      .bind_int64(6, s.port)
+      .bind_text(7, s.suite)
+      .bind_text(8, to_json_text(s.tunnel))
+      .bind_int64(9, s.created)
+      .bind_int64(10, s.expires);
+  st.step();
 }
 
 void SessionManager::forget(const std::string& id) {

@@ -33,6 +33,7 @@ struct GatewaySession {
   std::string suite;
   Json::Value tunnel{Json::objectValue};
   std::int64_t created = 0, expires = 0;  // unix seconds
+  std::int64_t stored_expires = 0;        // the expiry SQLite holds (renewals skip writes)
 
   std::string tunnel_method() const;  // the middle part of the suite
   Json::Value describe() const;       // for listSessions; never the secret
@@ -63,7 +64,12 @@ class SessionManager {
 
  private:
   void schedule_expiry();
-  void persist(const GatewaySession& s);
+  // Queues the record's write; `then`, when given, runs on the strand once
+  // it is written (or failed, which is logged).
+  void persist(const GatewaySession& s, std::function<void()> then = {});
+  static void write(sqlite3* db, const GatewaySession& s);
+  // Runs onRegister and answers requestConnection for a recorded session.
+  void announce(const GatewaySession& s, const Responder& reply, std::int64_t timeout);
   void forget(const std::string& id);
   // Closes the tunnel end, deletes the record, runs onRelease.
   void end_session(const GatewaySession& s, const std::string& why);

@@ -2,6 +2,7 @@
 // secrets, suites, limits, renewal rules, expiry, release, and sessions
 // surviving a restart of the manager.
 #include "gateway/sessions.hpp"
+#include "store/sqlite.hpp"
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -264,6 +265,36 @@ TEST_F(SessionsTest, SessionsSurviveARestartExpiredOnesDoNot) {
   auto renewed = renew("10.77.3.2", later.payload["sessionId"].asString(),
                        later.payload["secret"].asString());
   EXPECT_TRUE(renewed.ok);
+}
+
+// Subscribers renew every third of the timeout, and a hostile one as often
+// as it likes: the record is written only once what it holds has less than
+// half the timeout left, so flash is not worn by renewals and a restart still
+// finds the session alive until the next scheduled renewal.
+TEST_F(SessionsTest, RenewalsLongBeforeTheyAreDueWriteNothing) {
+  const std::int64_t t0 = now_;
+  auto s = request("10.77.2.2");
+  ASSERT_TRUE(s.ok);
+  const std::string id = s.payload["sessionId"].asString(), secret = s.payload["secret"].asString();
+  auto stored_expiry = [&] {
+    store_->flush();
+    return store_->call<std::int64_t>([&](sqlite3* db) {
+      Statement st(db, "SELECT expires FROM gateway_sessions WHERE id = ?");
+      st.bind_text(1, id);
+      return st.step() ? st.column_int64(0) : std::int64_t{-1};
+    });
+  };
+  ASSERT_EQ(stored_expiry(), t0 + 60);
+  now_ = t0 + 1;
+  for (int i = 0; i < 1000; ++i) {
+    auto r = renew("10.77.2.2", id, secret);
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.payload["expires"].asInt64(), t0 + 61);  // the answer is the new expiry
+  }
+  EXPECT_EQ(stored_expiry(), t0 + 60) << "renewals long before they were due were written";
+  now_ = t0 + 31;  // what is stored has 29 s left, less than half of 60
+  ASSERT_TRUE(renew("10.77.2.2", id, secret).ok);
+  EXPECT_EQ(stored_expiry(), t0 + 91);
 }
 
 }  // namespace
