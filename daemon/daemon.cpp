@@ -1,5 +1,6 @@
 #include "daemon/daemon.hpp"
 
+#include "util/guarded_loop.hpp"
 #include "util/token.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -223,16 +224,9 @@ int Daemon::run() {
   // A handler that throws is a bug, but one request must not take the node
   // (and the NAT and routes it set up) down: log it and keep serving.
   auto serve = [this] {
-    while (true) {
-      try {
-        io_.run();
-        return;
-      } catch (const std::exception& e) {
-        log_.error("internal error, request dropped: ", e.what());
-      } catch (...) {
-        log_.error("internal error, request dropped");
-      }
-    }
+    run_guarded(io_, [this](const std::string& what) {
+      log_.error("internal error, request dropped: ", what);
+    });
   };
   std::vector<std::thread> pool;
   for (std::size_t i = 1; i < threads; ++i) pool.emplace_back(serve);

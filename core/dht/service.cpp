@@ -6,6 +6,7 @@
 #include "plugin_host/host.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
+#include "util/guarded_loop.hpp"
 #include "util/json_text.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -89,7 +90,9 @@ void DhtService::start() {
         log_.error(e.what(), "; running without the DHT");
       }
     });
-    dht_io_.run();
+    run_guarded(dht_io_, [this](const std::string& what) {
+      log_.error("internal error on the DHT thread: ", what);
+    });
   });
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 extern char** environ;
@@ -190,7 +191,15 @@ void CommandRunner::loop() {
     busy_ = true;
     lock.unlock();
     CommandOutcome outcome = run_command(command);
-    if (done) done(std::move(outcome));
+    // What the caller does with the outcome must not end this thread (and
+    // with it mnigsd).
+    try {
+      if (done) done(std::move(outcome));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "mnigsd: error: a command's completion threw: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "mnigsd: error: a command's completion threw\n");
+    }
     lock.lock();
     busy_ = false;
     if (queue_.empty()) idle_.notify_all();

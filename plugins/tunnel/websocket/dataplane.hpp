@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <thread>
@@ -32,7 +33,7 @@ namespace mnigs::websocket {
 
 class DataPlane {
  public:
-  DataPlane();
+  explicit DataPlane(Logger& log);
   // Runs what was posted so far, then stops the loop (pending reads and
   // timers are dropped) and joins the thread.
   ~DataPlane();
@@ -42,8 +43,15 @@ class DataPlane {
   boost::asio::io_context& io() { return io_; }
   // Runs fn on the data thread. Thread-safe.
   void post(std::function<void()> fn);
+  // Handlers that threw, and what the last one said (for status).
+  std::uint64_t errors() const { return errors_; }
+  std::string last_error() const;
 
  private:
+  Logger& log_;
+  std::atomic<std::uint64_t> errors_{0};
+  mutable std::mutex error_mutex_;
+  std::string last_error_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
   std::thread thread_;

@@ -24,7 +24,7 @@ void WebsocketTunnel::start() {
   if (!settings) throw std::runtime_error(why);
   settings_ = *settings;
   pool_.emplace(settings_.pool4, settings_.pool6, "pool4", "pool6");
-  plane_ = std::make_unique<DataPlane>();
+  plane_ = std::make_unique<DataPlane>(context_.log());
   context_.register_upgrade(settings_.path,
                             [this](HttpUpgrade request) { on_l3_upgrade(std::move(request)); });
   if (settings_.l2)
@@ -92,6 +92,11 @@ Json::Value WebsocketTunnel::status() const {
   s["path"] = settings_.path;
   s["offload"] = settings_.offload;
   s["pendingOperations"] = Json::UInt64(queue_.pending());
+  if (plane_ && plane_->errors() > 0) {
+    // Degraded: listPlugins shows it. The data plane went on.
+    s["dataPlaneErrors"] = Json::UInt64(plane_->errors());
+    s["error"] = "a data plane handler failed: " + plane_->last_error();
+  }
 
   Json::Value gw(Json::objectValue);
   gw["up"] = gateway_up_;
