@@ -79,6 +79,7 @@ void L2Discovery::start() {
   if (!settings) throw std::runtime_error(why);
   settings_ = *settings;
   peers_.set_holdtime(settings_.holdtime);
+  peers_.set_max_peers(settings_.max_peers);
   started_ = true;
   std::weak_ptr<L2Discovery> weak = weak_from_this();
   ctx_.register_method("listPeers", Access::admin,
@@ -287,11 +288,22 @@ void L2Discovery::on_datagram(std::string_view datagram, const std::string& inte
   ctx_.log().debug("heard ", a.node_id, " on ", interface, " from ", source, ": ",
                    a.addresses.empty() ? "no address" : join(a.addresses));
   const auto change = peers_.heard(a, interface, source, ctx_.now());
+  // A flood of made-up ids must not flood the log: lines about nodes are
+  // rate-limited, what was held back is counted in the next one.
+  std::uint64_t held = 0;
+  const bool say = node_lines_.allow(std::chrono::steady_clock::now(), &held);
+  const std::string also = held ? " (" + std::to_string(held) + " lines held back)" : "";
   switch (change) {
+    case PeerTable::Change::refused:
+      if (say)
+        ctx_.log().warn("node ", a.node_id, " on ", interface, " ignored: ",
+                        settings_.max_peers, " nodes known already (l2.maxPeers)", also);
+      return;
     case PeerTable::Change::added:
     case PeerTable::Change::new_link: {
-      ctx_.log().info("node ", a.node_id, " heard on ", interface, " (",
-                      a.addresses.empty() ? source : join(a.addresses), ")");
+      if (say)
+        ctx_.log().info("node ", a.node_id, " heard on ", interface, " (",
+                        a.addresses.empty() ? source : join(a.addresses), ")", also);
       publish_changed();
       // Answer a newcomer now, so it need not wait an interval to hear us;
       // once a second at most, however many arrive together.
@@ -305,14 +317,36 @@ void L2Discovery::on_datagram(std::string_view datagram, const std::string& inte
       break;
     }
     case PeerTable::Change::changed:
-      ctx_.log().info("node ", a.node_id, " on ", interface, " now (",
-                      a.addresses.empty() ? source : join(a.addresses), ")");
+      if (say)
+        ctx_.log().info("node ", a.node_id, " on ", interface, " now (",
+                        a.addresses.empty() ? source : join(a.addresses), ")", also);
       publish_changed();
       break;
     case PeerTable::Change::refreshed:
       break;
   }
-  schedule_expiry();
+  // Hearing a peer only moves its own expiry later: the timer is re-armed
+  // only when this sighting falls silent before it would fire. When it
+  // fires, expire() looks at every peer once.
+  const auto* peer = peers_.find(a.node_id);
+  if (peer) {
+    const auto& s = peer->links.at(interface);
+    arm_expiry(s.last_heard + peers_.holdtime_of(s));
+  }
+}
+
+void L2Discovery::arm_expiry(Clock::time_point at) {
+  if (expiry_armed_ && *expiry_armed_ <= at) return;
+  expiry_armed_ = at;
+  // A little after the deadline, so the peer is past its holdtime then.
+  expiry_timer_.expires_after(at - ctx_.now() + 10ms);
+  std::weak_ptr<L2Discovery> weak = weak_from_this();
+  expiry_timer_.async_wait([weak](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->stopped_) return;
+    self->expiry_armed_.reset();
+    self->expire();
+  });
 }
 
 void L2Discovery::note_bad(const std::string& interface, const std::string& from,
@@ -333,15 +367,9 @@ void L2Discovery::note_bad(const std::string& interface, const std::string& from
 
 void L2Discovery::schedule_expiry() {
   auto next = peers_.next_expiry();
+  expiry_armed_.reset();
   if (!next) return void(expiry_timer_.cancel());
-  // A little after the deadline, so the peer is past its holdtime then.
-  expiry_timer_.expires_after(*next - ctx_.now() + 10ms);
-  std::weak_ptr<L2Discovery> weak = weak_from_this();
-  expiry_timer_.async_wait([weak](const boost::system::error_code& ec) {
-    auto self = weak.lock();
-    if (ec || !self || self->stopped_) return;
-    self->expire();
-  });
+  arm_expiry(*next);
 }
 
 void L2Discovery::expire() {
@@ -422,6 +450,7 @@ Json::Value L2Discovery::status() const {
   if (!list_error_.empty()) problems["*"] = list_error_;
   s["problems"] = problems;
   s["peers"] = peers_json();
+  s["refusedPeers"] = static_cast<Json::UInt64>(peers_.refused());
   s["sent"] = static_cast<Json::UInt64>(sent_);
   s["received"] = static_cast<Json::UInt64>(received_);
   s["bad"] = static_cast<Json::UInt64>(bad_);

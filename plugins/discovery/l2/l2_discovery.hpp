@@ -8,6 +8,7 @@
 #pragma once
 
 #include "link_interfaces.hpp"
+#include "log_limit.hpp"
 #include "link_socket.hpp"
 #include "peer_table.hpp"
 #include "settings.hpp"
@@ -80,6 +81,8 @@ class L2Discovery : public std::enable_shared_from_this<L2Discovery> {
   bool announce(LinkState& link);
   void set_problems(std::map<std::string, std::string> next);
   void publish_changed();
+  // Arms the expiry timer for `at` unless it fires earlier already.
+  void arm_expiry(Clock::time_point at);
   void note_bad(const std::string& interface, const std::string& from, const std::string& reason);
   Json::Value peers_json() const;
 
@@ -97,6 +100,8 @@ class L2Discovery : public std::enable_shared_from_this<L2Discovery> {
   std::string list_error_;                       // why interfaces could not be listed
 
   boost::asio::steady_timer tick_timer_, expiry_timer_, id_timer_;
+  std::optional<Clock::time_point> expiry_armed_;  // when expiry_timer_ fires
+  LogLimit node_lines_{8, std::chrono::seconds(60)};
   std::mt19937 random_;
 
   std::uint64_t sent_ = 0, received_ = 0, bad_ = 0, send_errors_ = 0;

@@ -6,6 +6,10 @@ namespace mnigs::l2 {
 
 PeerTable::Change PeerTable::heard(const Announcement& a, const std::string& interface,
                                    const std::string& source, Clock::time_point now) {
+  if (peers_.size() >= max_peers_ && !peers_.count(a.node_id)) {
+    ++refused_;
+    return Change::refused;
+  }
   auto [it, added] = peers_.try_emplace(a.node_id);
   Peer& p = it->second;
   if (added) {

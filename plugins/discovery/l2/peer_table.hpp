@@ -42,6 +42,7 @@ class PeerTable {
     new_link,   // known, but not heard on this interface before
     changed,    // known there, announcing other addresses now
     refreshed,  // known there and unchanged
+    refused,    // a node not known before, while the table is full: not recorded
   };
 
   struct Expiry {
@@ -51,10 +52,17 @@ class PeerTable {
 
   // `holdtime`: how long a silent sighting is kept; zero means three times
   // the interval the peer announces.
-  explicit PeerTable(std::chrono::seconds holdtime = {}) : holdtime_(holdtime) {}
-  void set_holdtime(std::chrono::seconds holdtime) { holdtime_ = holdtime; }
+  // Anyone on a link can announce made-up node ids: at most this many peers
+  // are kept (l2.maxPeers); nodes already known are still refreshed.
+  static constexpr std::size_t default_max_peers = 1024;
 
-  // Records an announcement heard on `interface` from `source`.
+  explicit PeerTable(std::chrono::seconds holdtime = {},
+                     std::size_t max_peers = default_max_peers)
+      : holdtime_(holdtime), max_peers_(max_peers) {}
+  void set_holdtime(std::chrono::seconds holdtime) { holdtime_ = holdtime; }
+  void set_max_peers(std::size_t max_peers) { max_peers_ = max_peers; }
+
+  // Records an announcement heard on `interface` from `source`. O(log n).
   Change heard(const Announcement& a, const std::string& interface, const std::string& source,
                Clock::time_point now);
 
@@ -79,9 +87,17 @@ class PeerTable {
   Discovery discovery(Clock::time_point now) const;
 
   std::size_t size() const { return peers_.size(); }
+  const Peer* find(const std::string& id) const {
+    auto it = peers_.find(id);
+    return it == peers_.end() ? nullptr : &it->second;
+  }
+  // Announcements of new nodes refused while the table was full.
+  std::uint64_t refused() const { return refused_; }
 
  private:
   std::chrono::seconds holdtime_;
+  std::size_t max_peers_;
+  std::uint64_t refused_ = 0;
   std::map<std::string, Peer> peers_;  // by id
 };
 

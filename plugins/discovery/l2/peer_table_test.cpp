@@ -126,5 +126,32 @@ TEST(L2PeerTable, ReportsEveryAnnouncedAddressAsOneHopCandidatesOfTheNode) {
   EXPECT_EQ(d.error, "");
 }
 
+TEST(L2PeerTable, MadeUpIdsBeyondTheCapAreRefusedAndKnownNodesStillRefresh) {
+  PeerTable table({}, 16);
+  const auto now = Clock::now();
+  for (int i = 0; i < 1000; ++i) {  // a flood of ids from one station
+    Announcement a;
+    a.node_id = "made-up-" + std::to_string(i);
+    a.interval = 5;
+    const auto change = table.heard(a, "eth0", "fe80::66%eth0", now);
+    EXPECT_EQ(change, i < 16 ? PeerTable::Change::added : PeerTable::Change::refused) << i;
+  }
+  EXPECT_EQ(table.size(), 16u);
+  EXPECT_EQ(table.refused(), 984u);
+  Announcement known;
+  known.node_id = "made-up-3";
+  known.interval = 5;
+  EXPECT_EQ(table.heard(known, "eth0", "fe80::66%eth0", now + std::chrono::seconds(1)),
+            PeerTable::Change::refreshed);
+  // Once some are forgotten, new nodes get in again.
+  table.expire(now + std::chrono::seconds(14));
+  EXPECT_EQ(table.size(), 1u);
+  Announcement fresh;
+  fresh.node_id = "real-node";
+  fresh.interval = 5;
+  EXPECT_EQ(table.heard(fresh, "eth0", "fe80::1%eth0", now + std::chrono::seconds(14)),
+            PeerTable::Change::added);
+}
+
 }  // namespace
 }  // namespace mnigs::l2

@@ -24,6 +24,10 @@ void declare_keys(ConfigDeclarer& d) {
                     "Seconds a node that stopped announcing is kept; 0: three times the "
                     "interval it announces",
                     true));
+  d.declare(int_key("maxPeers", 1024, 16, 65536,
+                    "Nodes kept at most; announcements of further new nodes are ignored "
+                    "(and counted) until some are forgotten",
+                    true));
 }
 
 std::optional<Settings> parse_settings(const Json::Value& section, std::string* why) {
@@ -53,6 +57,7 @@ std::optional<Settings> parse_settings(const Json::Value& section, std::string* 
   s.port = static_cast<std::uint16_t>(section["port"].asUInt());
   s.interval = std::chrono::seconds(section["interval"].asInt64());
   s.holdtime = std::chrono::seconds(section["holdtime"].asInt64());
+  s.max_peers = static_cast<std::size_t>(section["maxPeers"].asInt64());
   if (s.holdtime.count() > 0 && s.holdtime <= s.interval)
     return fail("l2.holdtime must be 0 or longer than l2.interval (got " +
                 std::to_string(s.holdtime.count()) + " with an interval of " +

@@ -6,6 +6,7 @@
 //   interval    int          5                 (live) seconds between announcements
 //   holdtime    int          0                 (live) seconds a silent peer is kept; 0 = 3 x its
 //   interval
+//   maxPeers    int          1024              (live) nodes kept at most
 //
 // Pure functions; thread-safe.
 #pragma once
@@ -37,6 +38,7 @@ struct Settings {
   std::uint16_t port = kDefaultPort;
   std::chrono::seconds interval{kDefaultInterval};
   std::chrono::seconds holdtime{0};  // 0: three times each peer's own interval
+  std::size_t max_peers = 1024;
   bool operator==(const Settings&) const = default;
 };
 
