@@ -59,8 +59,8 @@ class FakeStore : public KeyValueStore {
     done(it == rows.end() ? std::nullopt : std::optional<std::string>(it->second));
   }
   void put(std::string key, std::string value, std::function<void(bool)> done) override {
-    rows[key] = std::move(value);
-    if (done) done(true);
+    if (!fail_puts) rows[key] = std::move(value);
+    if (done) done(!fail_puts);
   }
   void erase(std::string key, std::function<void(bool)> done) override {
     rows.erase(key);
@@ -73,6 +73,7 @@ class FakeStore : public KeyValueStore {
     done(out);
   }
   std::map<std::string, std::string> rows;
+  bool fail_puts = false;  // a full disk, say: put() writes nothing and says so
 };
 
 // Records what is published; subscribers are not called.

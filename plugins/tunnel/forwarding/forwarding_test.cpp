@@ -144,6 +144,20 @@ TEST_F(ForwardingTest, MissingNftIsAClearErrorAndLeavesNoHalfState) {
   EXPECT_EQ(ctx.lines()[1], "nft -f -");
 }
 
+// Record first, then act: a knob turned on without its record would stay on
+// after a crash, since reset would not know it was off.
+TEST_F(ForwardingTest, ForwardingIsNotTurnedOnUnlessItsRecordIsWritten) {
+  Json::Value c;
+  c["uplink"] = "eth1";
+  start(c);
+  ctx.answer("sysctl -n", 0, "0\n");
+  ctx.store_.fail_puts = true;
+  auto r = open(session("s", "10.77.2.2", "10.77.1.1"));
+  EXPECT_TRUE(contains(r.error, "cannot record the state of net.ipv4.ip_forward")) << r.error;
+  EXPECT_EQ(ctx.count("sysctl -w net.ipv4.ip_forward=1"), 0u);
+  EXPECT_EQ(ctx.lines().back(), "nft delete table inet mnigs_forwarding");
+}
+
 TEST_F(ForwardingTest, FailedSysctlTakesTheNewTableAway) {
   Json::Value c;
   c["uplink"] = "eth1";

@@ -110,18 +110,24 @@ void Gateway::enable_forwarding(std::shared_ptr<Opening> op) {
       knobs_[index_of(family)] = Knob::was_on;
       return opened(op);
     }
-    // Recorded before the write: if we die right after it, the next reset
-    // still knows that the knob was off.
-    context_.store().put(store_key(family), "0");
-    const Command write = write_forwarding(family, true);
-    queue_.run(write, [this, op, family, write](const CommandOutcome& outcome) {
-      if (!succeeded(outcome)) {
-        context_.store().erase(store_key(family));
-        return undo_and_fail(op, failure_sentence(write, outcome));
-      }
-      knobs_[index_of(family)] = Knob::turned_on;
-      context_.log().info("turned on ", forwarding_sysctl(family), "; it goes back off on reset");
-      opened(op);
+    // Recorded (written, not just queued) before the knob is turned: if we
+    // die right after it, the next reset still knows that it was off.
+    context_.store().put(store_key(family), "0", [this, op, family](bool recorded) {
+      if (!recorded)
+        return undo_and_fail(op, "cannot record the state of " +
+                                     std::string(forwarding_sysctl(family)) +
+                                     " before changing it; it is left alone");
+      const Command write = write_forwarding(family, true);
+      queue_.run(write, [this, op, family, write](const CommandOutcome& outcome) {
+        if (!succeeded(outcome)) {
+          context_.store().erase(store_key(family));
+          return undo_and_fail(op, failure_sentence(write, outcome));
+        }
+        knobs_[index_of(family)] = Knob::turned_on;
+        context_.log().info("turned on ", forwarding_sysctl(family),
+                            "; it goes back off on reset");
+        opened(op);
+      });
     });
   });
 }

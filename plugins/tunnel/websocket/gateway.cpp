@@ -169,15 +169,21 @@ void WebsocketTunnel::enable_forwarding(const std::string& knob,
   queue_.run(read, [this, knob, read, done](const CommandOutcome& o) {
     if (!netcmd::succeeded(o)) return done(netcmd::failure_sentence(read, o));
     if (o.out.find('1') != std::string::npos) return done("");
-    // Noted before the write: after a crash right after it the next reset
-    // still turns the knob back off.
-    context_.store().put("sysctl/" + knob, "0");
-    Command write = cmd({"sysctl", "-w", knob + "=1"});
-    queue_.run(write, [this, knob, write, done](const CommandOutcome& w) {
-      if (!netcmd::succeeded(w)) return done(netcmd::failure_sentence(write, w));
-      sysctls_on_.push_back(knob);
-      context_.log().info("turned on ", knob, "; it goes back off on reset");
-      done("");
+    // Recorded (written, not just queued) before the write: after a crash
+    // right after it the next reset still turns the knob back off.
+    context_.store().put("sysctl/" + knob, "0", [this, knob, done](bool recorded) {
+      if (!recorded)
+        return done("cannot record the state of " + knob + " before changing it; left alone");
+      Command write = cmd({"sysctl", "-w", knob + "=1"});
+      queue_.run(write, [this, knob, write, done](const CommandOutcome& w) {
+        if (!netcmd::succeeded(w)) {
+          context_.store().erase("sysctl/" + knob);
+          return done(netcmd::failure_sentence(write, w));
+        }
+        sysctls_on_.push_back(knob);
+        context_.log().info("turned on ", knob, "; it goes back off on reset");
+        done("");
+      });
     });
   });
 }
