@@ -30,8 +30,9 @@ void declare_core_keys(Schema& schema) {
         d.declare(string_key("logLevel", "info", "Least severe log level written to stderr", true,
                              {"error", "warn", "info", "debug"}));
         d.declare(int_key("threads", 1, 1, 64, "Threads running the event loop"));
-        d.declare(int_key("rpcMaxBodyBytes", 1 << 20, 1024, 64 << 20,
-                          "Largest JSON-RPC request body accepted, in bytes", true));
+        d.declare(int_key("rpcMaxBodyBytes", 64 << 10, 1024, 64 << 20,
+                          "Largest JSON-RPC request body accepted, in bytes; every open "
+                          "connection may hold one", true));
         d.declare(int_key("rpcTimeout", 30, 1, 3600,
                           "Seconds a client may take to send a request or stay idle", true));
         d.declare(int_key("rpcMaxClients", 256, 1, 65536,
