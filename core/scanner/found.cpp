@@ -9,8 +9,24 @@ namespace mnigs::scan {
 
 namespace {
 
+// A string of at most `max` bytes without control characters: names and
+// suites end up in listNodes, the web UI and mnigs-cli's terminal, where an
+// escape sequence from a hostile node must not arrive.
 bool short_string(const Json::Value& v, std::size_t max) {
-  return v.isString() && v.asString().size() <= max;
+  if (!v.isString() || v.asString().size() > max) return false;
+  for (unsigned char c : v.asString())
+    if (c < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+// Node ids are letters, digits, '-' and '_' (mnigsd's are 32 hex digits).
+bool node_id(const Json::Value& v) {
+  if (!short_string(v, 128) || v.asString().empty()) return false;
+  for (char c : v.asString())
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '-' || c == '_'))
+      return false;
+  return true;
 }
 
 template <class List>
@@ -24,8 +40,7 @@ Json::Value strings(const List& list) {
 
 std::string check_node_info(const Json::Value& info) {
   if (!info.isObject()) return "nodeInfo is not an object";
-  if (!short_string(info["id"], 128) || info["id"].asString().empty())
-    return "nodeInfo has no id";
+  if (!node_id(info["id"])) return "nodeInfo has no id";
   if (!short_string(info["name"], 256)) return "nodeInfo has no name";
   if (!info["gateway"].isBool()) return "nodeInfo has no gateway flag";
   if (!info["suites"].isArray() || info["suites"].size() > 1024) return "nodeInfo has no suites";

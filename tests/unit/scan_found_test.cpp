@@ -34,6 +34,14 @@ TEST(CheckNodeInfo, RefusesWhatAScanCannotUseAndSaysWhy) {
        "nodeInfo has a suite that is not a short string"},
       {R"({"id":"a","name":"x","gateway":true,"suites":[],"payments":[]})",
        "nodeInfo payments is not an object"},
+      // What a terminal or a page would interpret: refused, not stored.
+      {R"({"id":"a","name":"[2Jroof","gateway":true,"suites":[]})",
+       "nodeInfo has no name"},
+      {R"({"id":"a","name":"x","gateway":true,"suites":["s
+t"]})",
+       "nodeInfo has a suite that is not a short string"},
+      {R"({"id":"a b","name":"x","gateway":true,"suites":[]})", "nodeInfo has no id"},
+      {R"({"id":"<script>","name":"x","gateway":true,"suites":[]})", "nodeInfo has no id"},
   };
   for (const auto& [text, why] : bad) EXPECT_EQ(check_node_info(info(text)), why) << text;
 }
