@@ -71,13 +71,22 @@ run_target() {
   if [[ $mode == regress ]]; then
     # Every seed once, then new inputs for a few seconds; what they add to the
     # corpus is thrown away.
-    local scratch
-    scratch=$(mktemp -d)
+    # A target with a known finding not fixed yet (tests/fuzz/open/<target>)
+    # would find it again at random: only its seeds run until the fix lands.
     local rc=0
-    { "$bin" "${common[@]}" -artifact_prefix="$out/" -runs=0 "$seeds" &&
+    "$bin" "${common[@]}" -artifact_prefix="$out/" -runs=0 "$seeds" >"$out/fuzz.log" 2>&1 || rc=$?
+    if ((rc == 0)) && [[ -d $top/tests/fuzz/open/$name ]]; then
+      echo "$name: open finding in tests/fuzz/open/$name, seeds only" >>"$out/fuzz.log"
+      report "$name" 0 "$out" "(seeds only: open finding)"
+      return 0
+    fi
+    if ((rc == 0)); then
+      local scratch
+      scratch=$(mktemp -d)
       "$bin" "${common[@]}" -artifact_prefix="$out/" -max_total_time="$regress_seconds" \
-        "$scratch" "$seeds"; } >"$out/fuzz.log" 2>&1 || rc=$?
-    rm -rf "$scratch"
+        "$scratch" "$seeds" >>"$out/fuzz.log" 2>&1 || rc=$?
+      rm -rf "$scratch"
+    fi
     report "$name" "$rc" "$out"
     return "$rc"
   fi
@@ -89,13 +98,13 @@ run_target() {
   return "$rc"
 }
 
-# report NAME RC DIR: one line per target; the log's end when it failed.
+# report NAME RC DIR [NOTE]: one line per target; the log's end when it failed.
 report() {
   local runs
   runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$3/fuzz.log" | tail -1 | grep -o '[0-9]*$' ||
     true)
   if (($2 == 0)); then
-    printf '%-20s ok     %10s runs\n' "$1" "${runs:-?}"
+    printf '%-20s ok     %10s runs %s\n' "$1" "${runs:-?}" "${4:-}"
   else
     printf '%-20s FAILED (exit %d), findings in %s\n' "$1" "$2" "$3"
     tail -n 40 "$3/fuzz.log" | sed 's/^/    /'
