@@ -15,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view reply(reinterpret_cast<const char*>(data), size);
   if (auto n = http_message_size(reply); n && *n > size) std::abort();
   const HttpReply split = split_http(reply);
-  if (split.body.data() < reply.data() || split.body.data() + split.body.size() > reply.end())
+  if (split.error.empty() && (split.body.data() < reply.data() ||
+                              split.body.data() + split.body.size() > reply.end()))
     std::abort();
   View view;
   const std::string error = olsrd2::parse(reply, view);
