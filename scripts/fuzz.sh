@@ -32,7 +32,10 @@ case ${1:-} in
 esac
 target=${1:-all}
 seconds=${2:-3600}
-[[ $seconds =~ ^[0-9]+$ && $seconds -gt 0 ]] || { echo "SECONDS must be a positive integer" >&2; exit 2; }
+if [[ ! $seconds =~ ^[0-9]+$ || $seconds -eq 0 ]]; then
+  echo "SECONDS must be a positive integer" >&2
+  exit 2
+fi
 regress_seconds=${MNIGS_FUZZ_REGRESS_SECONDS:-10}
 build=${MNIGS_FUZZ_BUILD_DIR:-$top/build-fuzz}
 corpus=$top/tests/fuzz/corpus
@@ -101,8 +104,8 @@ run_target() {
 # report NAME RC DIR [NOTE]: one line per target; the log's end when it failed.
 report() {
   local runs
-  runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$3/fuzz.log" | tail -1 | grep -o '[0-9]*$' ||
-    true)
+  runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$3/fuzz.log" | tail -1 |
+    grep -o '[0-9]*$' || true)
   if (($2 == 0)); then
     printf '%-20s ok     %10s runs %s\n' "$1" "${runs:-?}" "${4:-}"
   else

@@ -28,7 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     mnigs::PrefixRules loose;
     loose.host_bits = true;
     auto back = mnigs::parse_prefix(p->to_string(), &why, loose);
-    if (!back || back->length != p->length || (!mapped && !back->contains(p->network))) std::abort();
+    if (!back || back->length != p->length || (!mapped && !back->contains(p->network)))
+      std::abort();
   }
   if (auto a = mnigs::parse_address(text)) mnigs::unmap(*a);
   return 0;
