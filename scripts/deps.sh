@@ -3,6 +3,7 @@
 # test.sh, demo.sh and the Dockerfile.
 #   install_deps build            what building mnigsd, mnigs-cli and the plugins needs
 #   install_deps test             that, plus what the unit and system tests need
+#   install_deps fuzz             build's, plus clang for the fuzz targets (scripts/fuzz.sh)
 #   install_deps runtime [PKG..]  what mnigsd runs, plus PKG.. (the libraries that
 #                                 runtime_library_packages found the binaries need)
 #   build_tree DIR [cmake args]   configure and build the tree into DIR
@@ -37,6 +38,9 @@ MNIGS_TEST_PACKAGES=(
   # System test 11 runs the vpn-ws switch behind the real nginx.
   nginx
 )
+# The fuzz targets (tests/fuzz): clang, and its runtime libraries, which hold
+# libFuzzer's engine (libclang_rt.fuzzer) and the sanitizers'.
+MNIGS_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 # What mnigsd runs as child processes, which no library list can show: the
 # tunnel plugins set addresses, routes and NAT with ip, nft and sysctl
 # (plugins/common/command_queue.cpp names these packages in its errors), and
@@ -52,9 +56,10 @@ install_deps() {
   case $set in
     build) want=("${MNIGS_BUILD_PACKAGES[@]}") ;;
     test) want=("${MNIGS_BUILD_PACKAGES[@]}" "${MNIGS_TEST_PACKAGES[@]}") ;;
+    fuzz) want=("${MNIGS_BUILD_PACKAGES[@]}" "${MNIGS_FUZZ_PACKAGES[@]}") ;;
     runtime) want=("${MNIGS_RUNTIME_PACKAGES[@]}" "$@") ;;
     *)
-      echo "install_deps: unknown package set '$set' (build, test or runtime)" >&2
+      echo "install_deps: unknown package set '$set' (build, test, fuzz or runtime)" >&2
       return 2
       ;;
   esac

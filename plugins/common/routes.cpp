@@ -19,7 +19,12 @@ std::optional<Json::Value> parse_json(const std::string& text) {
   std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
   Json::Value value;
   std::string errors;
-  if (!reader->parse(text.data(), text.data() + text.size(), &value, &errors)) return std::nullopt;
+  try {
+    if (!reader->parse(text.data(), text.data() + text.size(), &value, &errors))
+      return std::nullopt;
+  } catch (const Json::Exception&) {  // jsoncpp throws past its stack limit
+    return std::nullopt;
+  }
   return value;
 }
 

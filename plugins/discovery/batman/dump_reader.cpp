@@ -4,6 +4,7 @@
 #include <netlink/msg.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 namespace mnigs::batman {
@@ -31,6 +32,12 @@ bool DumpReader::feed(const std::uint8_t* data, std::size_t size) {
   return false;
 }
 
+// INT_MIN is no negative errno: it has no positive counterpart.
+bool DumpReader::bad_status(const char* type, int status) {
+  malformed_ = std::string(type) + " with error code " + std::to_string(status);
+  return finish(EBADMSG);
+}
+
 // True when `h` ends the exchange.
 bool DumpReader::handle(const nlmsghdr& h) {
   if (h.nlmsg_seq != seq_) return false;  // a late answer to an earlier request
@@ -43,6 +50,7 @@ bool DumpReader::handle(const nlmsghdr& h) {
       // negative errno when the dump function failed (no such interface...).
       int status = 0;
       if (payload >= sizeof status) std::memcpy(&status, NLMSG_DATA(&h), sizeof status);
+      if (status == INT_MIN) return bad_status("NLMSG_DONE", status);
       return finish(status < 0 ? -status : 0);
     }
     case NLMSG_ERROR: {
@@ -52,6 +60,7 @@ bool DumpReader::handle(const nlmsghdr& h) {
         return finish(EBADMSG);
       }
       std::memcpy(&status, NLMSG_DATA(&h), sizeof status);
+      if (status == INT_MIN) return bad_status("NLMSG_ERROR", status);
       return finish(status < 0 ? -status : status);
     }
     case NLMSG_OVERRUN:

@@ -35,6 +35,7 @@ class DumpReader {
 
  private:
   bool finish(int error);
+  bool bad_status(const char* type, int status);
   bool handle(const nlmsghdr& h);
 
   std::uint32_t seq_;

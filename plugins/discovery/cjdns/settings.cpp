@@ -251,8 +251,13 @@ std::optional<Json::Value> parse_commented_json(const std::string& text, std::st
   std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
   Json::Value root;
   std::string errors;
-  if (!reader->parse(json->data(), json->data() + json->size(), &root, &errors)) {
-    if (why) *why = "not valid JSON: " + first_error(errors);
+  try {
+    if (!reader->parse(json->data(), json->data() + json->size(), &root, &errors)) {
+      if (why) *why = "not valid JSON: " + first_error(errors);
+      return std::nullopt;
+    }
+  } catch (const Json::Exception&) {  // jsoncpp throws past its stack limit
+    if (why) *why = "not valid JSON: nested too deeply";
     return std::nullopt;
   }
   if (!root.isObject()) {

@@ -167,8 +167,11 @@ std::string parse(std::string_view reply, View& view) {
   Json::Value root;
   std::string errors;
   const char* begin = http.body.data();
-  if (!reader->parse(begin, begin + http.body.size(), &root, &errors)) {
-    return "the reply is not valid JSON (" + one_line(errors) + ")";
+  try {
+    if (!reader->parse(begin, begin + http.body.size(), &root, &errors))
+      return "the reply is not valid JSON (" + one_line(errors) + ")";
+  } catch (const Json::Exception&) {  // jsoncpp throws past its stack limit
+    return "the reply is not valid JSON (nested too deeply)";
   }
   if (!root.isObject()) return "the reply is JSON but not an object";
   if (root["error"].isString()) return "the daemon answered \"" + root["error"].asString() + "\"";
