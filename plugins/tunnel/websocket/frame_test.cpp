@@ -38,7 +38,7 @@ Bytes encode(Opcode op, const Bytes& payload, bool fin = true,
              std::optional<std::uint32_t> mask = std::nullopt) {
   Bytes out(max_header_size + payload.size());
   const std::size_t h = write_header(out.data(), op, payload.size(), fin, mask);
-  std::memcpy(out.data() + h, payload.data(), payload.size());
+  if (!payload.empty()) std::memcpy(out.data() + h, payload.data(), payload.size());
   if (mask) apply_mask(out.data() + h, payload.size(), *mask);
   out.resize(h + payload.size());
   return out;
