@@ -143,13 +143,14 @@ TEST(L2PeerTable, MadeUpIdsBeyondTheCapAreRefusedAndKnownNodesStillRefresh) {
   known.interval = 5;
   EXPECT_EQ(table.heard(known, "eth0", "fe80::66%eth0", now + std::chrono::seconds(1)),
             PeerTable::Change::refreshed);
-  // Once some are forgotten, new nodes get in again.
-  table.expire(now + std::chrono::seconds(14));
+  // Once some are forgotten (15 s: three of their 5 s intervals), new nodes
+  // get in again.
+  table.expire(now + std::chrono::seconds(16));
   EXPECT_EQ(table.size(), 1u);
   Announcement fresh;
   fresh.node_id = "real-node";
   fresh.interval = 5;
-  EXPECT_EQ(table.heard(fresh, "eth0", "fe80::1%eth0", now + std::chrono::seconds(14)),
+  EXPECT_EQ(table.heard(fresh, "eth0", "fe80::1%eth0", now + std::chrono::seconds(16)),
             PeerTable::Change::added);
 }
 

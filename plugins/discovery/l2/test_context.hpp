@@ -39,6 +39,7 @@ inline Json::Value l2_config(std::vector<std::string> interfaces = {}, int inter
   c["port"] = port;
   c["interval"] = interval;
   c["holdtime"] = holdtime;
+  c["maxPeers"] = 1024;
   return c;
 }
 
