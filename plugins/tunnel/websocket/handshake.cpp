@@ -433,6 +433,16 @@ RequestHead parse_request(std::string_view data, std::size_t max_size) {
   return r;
 }
 
+std::string request_refusal(std::string_view target, const Headers& extra) {
+  if (target.find_first_of(" \t\r\n") != std::string_view::npos)
+    return "the target " + quoted(target) + " holds characters a request line cannot carry";
+  for (const auto& [name, value] : extra)
+    if (!is_token(name) || has_line_break(value))
+      return "header field " + quoted(name) + ": " + quoted(value) +
+             " holds characters HTTP does not allow";
+  return "";
+}
+
 std::string client_request(std::string_view host_header, std::string_view target,
                            std::string_view key_base64, const Headers& extra) {
   if (target.empty()) target = "/";

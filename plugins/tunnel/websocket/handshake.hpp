@@ -101,6 +101,11 @@ RequestHead parse_request(std::string_view data, std::size_t max_size = 8192);
 std::string client_request(std::string_view host_header, std::string_view target,
                            std::string_view key_base64, const Headers& extra = {});
 
+// "" when client_request can carry `target` and `extra`, else why not. For
+// values that come from elsewhere (a gateway's reply), checked before
+// anything is set up, so that client_request never throws on them.
+std::string request_refusal(std::string_view target, const Headers& extra = {});
+
 // A fresh Sec-WebSocket-Key: 16 bytes from getrandom(2), base64 (24
 // characters). Throws std::system_error if the kernel refuses.
 std::string random_key();

@@ -331,6 +331,19 @@ TEST(Client, RequestText) {
   EXPECT_EQ(client_request("h", "", "k").rfind("GET / HTTP/1.1\r\n", 0), 0u);
 }
 
+// A gateway's reply names the path and the token: what a request line or
+// header cannot carry is refused before client_request would throw.
+TEST(Client, ValuesARequestCannotCarryAreRefusedBeforeTheRequestIsMade) {
+  EXPECT_EQ(request_refusal("/ws/websocket", {{"Authorization", "Bearer abc"}}), "");
+  for (const std::string target : {"/a b", "/a\tb", "/a\r\nHost: x"}) {
+    EXPECT_NE(request_refusal(target), "") << target;
+    EXPECT_THROW(client_request("h:1", target, "k"), std::invalid_argument) << target;
+  }
+  const Headers injected = {{"Authorization", "Bearer abc\r\nX-Evil: 1"}};
+  EXPECT_NE(request_refusal("/ws", injected), "");
+  EXPECT_THROW(client_request("h:1", "/ws", "k", injected), std::invalid_argument);
+}
+
 TEST(Client, OwnRequestPassesOwnServerCheck) {
   const std::string key = random_key();
   const RequestHead req = request(client_request("gw", "/", key));

@@ -279,8 +279,12 @@ void TunnelClient::do_connect() {
   socket_.emplace(io_);
   key_ = random_key();
   std::string host = address.is_v6() ? "[" + target_.address + "]" : target_.address;
-  request_ = client_request(host + ":" + std::to_string(target_.port), target_.path, key_,
-                            target_.headers);
+  try {
+    request_ = client_request(host + ":" + std::to_string(target_.port), target_.path, key_,
+                              target_.headers);
+  } catch (const std::exception& e) {  // connect() checked; never throw on the data plane
+    return retry(e.what());
+  }
   response_.clear();
   timer_.expires_after(kConnectTimeout);
   timer_.async_wait(

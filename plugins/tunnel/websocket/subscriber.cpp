@@ -45,6 +45,13 @@ void WebsocketTunnel::connect(const TunnelSession& session, Done done) {
     if (!p[key].isString() || p[key].asString().empty())
       return done(std::string("the gateway's reply has no tunnel \"") + key +
                   "\": is it a websocket gateway?");
+  // The core checked them already (TunnelSession::params); they go into the
+  // upgrade request's line and headers, so this end checks again.
+  if (auto why = request_refusal(p["path"].asString(),
+                                 {{"Authorization", "Bearer " + p["token"].asString()},
+                                  {"X-Mnigs-Session", session.id}});
+      !why.empty())
+    return done("the gateway's tunnel parameters are refused: " + why);
   if (!p["address4"].isString() && !p["address6"].isString())
     return done("the gateway gave the session no tunnel address");
   if (uplink_ && uplink_->session.id != session.id)
