@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "harness/system_test.hpp"
+#include "harness/tcp.hpp"
 #include "harness/wait.hpp"
 
 namespace mnigs::test {
@@ -130,22 +131,7 @@ class HostileClient {
   // Sends all of `bytes` within `timeout`; false once the connection fails
   // (the gateway closed it) or the time is up.
   bool send(const std::string& bytes, std::chrono::milliseconds timeout) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    std::size_t sent = 0;
-    while (sent < bytes.size()) {
-      ssize_t n =
-          ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) {
-        sent += static_cast<std::size_t>(n);
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
-      if (std::chrono::steady_clock::now() >= end) return false;
-      pollfd p{fd_, POLLOUT, 0};
-      ::poll(&p, 1, 50);
-    }
-    return true;
+    return send_all(fd_, bytes, std::chrono::steady_clock::now() + timeout);
   }
   // Reads the upgrade response (and nothing after it, as far as possible).
   std::string read_head(std::chrono::milliseconds timeout) {
@@ -162,17 +148,7 @@ class HostileClient {
   }
   // Reads until the peer closes or `timeout`: a refusal's body.
   std::string read_rest(std::chrono::milliseconds timeout) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    std::string got;
-    char buf[1024];
-    while (std::chrono::steady_clock::now() < end) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      got.append(buf, static_cast<std::size_t>(n));
-    }
-    return got;
+    return read_until_closed(fd_, std::chrono::steady_clock::now() + timeout);
   }
 
  private:

@@ -27,6 +27,7 @@
 
 #include "harness/scan.hpp"
 #include "harness/system_test.hpp"
+#include "harness/tcp.hpp"
 #include "harness/wait.hpp"
 
 namespace mnigs::test {
@@ -43,42 +44,6 @@ long status_kib(pid_t pid, const std::string& field) {
   while (std::getline(in, line))
     if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
   return -1;
-}
-
-// Sends all of `bytes` on a non-blocking socket before `end`.
-bool send_all(int fd, const std::string& bytes, std::chrono::steady_clock::time_point end) {
-  std::size_t sent = 0;
-  while (sent < bytes.size()) {
-    ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      sent += static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
-    if (std::chrono::steady_clock::now() >= end) return false;
-    pollfd p{fd, POLLOUT, 0};
-    ::poll(&p, 1, 50);
-  }
-  return true;
-}
-
-// Reads until the peer closes, at most 64 KiB, before `end`.
-std::string read_all(int fd, std::chrono::steady_clock::time_point end) {
-  std::string got;
-  char buf[4096];
-  while (got.size() < (64 << 10) && std::chrono::steady_clock::now() < end) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      break;
-    }
-    got.append(buf, static_cast<std::size_t>(n));
-  }
-  return got;
 }
 
 // A TCP socket in namespace `ns`, bound to `from` and connected to host:port.
@@ -216,7 +181,7 @@ TEST_F(HostileRpc, BodiesOfManyValuesAreRefusedBeforeParsingAndMemoryStaysBounde
   for (int fd : fds) ASSERT_TRUE(send_all(fd, request.substr(request.size() - 1), end));
   int refused_as_parse_errors = 0;
   for (int fd : fds) {
-    const std::string answer = read_all(fd, end);
+    const std::string answer = read_until_closed(fd, end, 64 << 10);
     refused_as_parse_errors += contains(answer, "HTTP/1.1 200") && contains(answer, "-32700") &&
                                contains(answer, "holds more than 16384 values");
     ::close(fd);
@@ -238,7 +203,7 @@ TEST_F(HostileRpc, BodiesOfManyValuesAreRefusedBeforeParsingAndMemoryStaysBounde
                            "\r\nContent-Type: application/json\r\nContent-Length: " +
                            std::to_string(deep.size()) + "\r\n\r\n" + deep,
                        std::chrono::steady_clock::now() + std::chrono::seconds(10)));
-  const std::string answer = read_all(fd, std::chrono::steady_clock::now() + 10s);
+  const std::string answer = read_until_closed(fd, std::chrono::steady_clock::now() + 10s, 64 << 10);
   ::close(fd);
   EXPECT_TRUE(contains(answer, "nested deeper than 64 levels")) << answer.substr(0, 300);
 
