@@ -1,28 +1,21 @@
 // A peer's answer to the scanner's nodeInfo probe: the reply body read as
-// the JSON-RPC client reads it (core/peer/rpc_client.cpp: jsoncpp's default
-// reader), then scan::check_node_info, and, for a reply that passes, the
-// merge and the event the scanner makes of it.
+// the JSON-RPC client reads it (util/json_limits, with the defaults of
+// core/peer/rpc_client.hpp), then scan::check_node_info, and, for a reply
+// that passes, the merge and the event the scanner makes of it.
 #include "scanner/found.hpp"
-
-#include <json/reader.h>
+#include "util/json_limits.hpp"
 
 #include <cstdint>
-#include <memory>
 #include <string>
+#include <string_view>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const char* text = reinterpret_cast<const char*>(data);
-  Json::CharReaderBuilder builder;
-  std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
-  Json::Value v;
-  std::string errs;
-  try {
-    if (!reader->parse(text, text + size, &v, &errs)) return 0;
-  } catch (const Json::Exception&) {
-    return 0;  // as the client: past jsoncpp's stack limit
-  }
-  if (!v.isObject()) return 0;
-  const Json::Value& info = v["result"];
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const mnigs::JsonLimits limits{
+      .max_bytes = 64 << 10, .max_depth = 16, .max_values = 4096, .what = "the reply"};
+  const auto v = mnigs::parse_json_within(text, limits);
+  if (!v || !v->isObject()) return 0;
+  const Json::Value& info = (*v)["result"];
   if (!mnigs::scan::check_node_info(info).empty()) return 0;
   mnigs::scan::Target target;
   target.addresses = {"10.77.1.1", "fd77::1"};

@@ -1,0 +1,23 @@
+// A gateway's answer to requestConnection or renewConnection: the reply body
+// within the limits the JSON-RPC client reads it with (util/json_limits,
+// the defaults of core/peer/rpc_client.hpp), then the subscriber's checks of
+// what a gateway grants (core/subscriber/grant.hpp).
+#include "subscriber/grant.hpp"
+#include "util/json_limits.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const mnigs::JsonLimits limits{
+      .max_bytes = 64 << 10, .max_depth = 16, .max_values = 4096, .what = "the reply"};
+  auto reply = mnigs::parse_json_within(text, limits);
+  if (!reply || !reply->isObject()) return 0;
+  const Json::Value& result = (*reply)["result"];
+  mnigs::check_renewal(result);
+  if (!mnigs::check_grant(result).empty()) return 0;
+  mnigs::check_tunnel_params(result["tunnel"], "10.77.1.1", {"10.77.2.2", "fd77::2"});
+  return 0;
+}
