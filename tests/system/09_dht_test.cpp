@@ -273,6 +273,10 @@ TEST_F(DhtMesh, ForgedAndTamperedOffersAreNotBelieved) {
   ASSERT_FALSE(HasFatalFailure());
   // The genuine offer first, so that a forgery believed would replace it.
   ASSERT_TRUE(wait_listed("sub", true)) << "sub never heard gw's offer; DHT nodes:" << dht_report();
+  // Every node lists it before the forger comes: what a node lists after is
+  // what the forger left of it.
+  for (const auto& name : topology_.nodes())
+    ASSERT_TRUE(wait_listed(name, true)) << name << " never heard gw's offer";
 
   const int at = mesh_->index(forger_node);
   const std::string forger_address = babel_address(at);
