@@ -2,8 +2,10 @@
 # Builds the libFuzzer targets of tests/fuzz (clang, ASan, UBSan) into their
 # own build directory and runs them.
 #
-#   scripts/fuzz.sh [TARGET|all] [SECONDS]   fuzz one target, or each in turn, for
-#                                             SECONDS each (default 3600)
+#   scripts/fuzz.sh [TARGET|all] [SECONDS] [RUNS]
+#                                             fuzz one target, or each in turn, for
+#                                             SECONDS each (default 3600), or until
+#                                             RUNS inputs ran, whichever comes first
 #   scripts/fuzz.sh --regress [TARGET|all]   what CI runs: every input of the seed
 #                                             corpus once, then a short run
 #                                             (MNIGS_FUZZ_REGRESS_SECONDS, default 10)
@@ -12,15 +14,17 @@
 # The build goes to MNIGS_FUZZ_BUILD_DIR (default build-fuzz). Findings go to
 # <build>/findings/<target>/: crash-*, leak-*, timeout-*, oom-* files (the
 # input that did it, to replay with `<build>/tests/fuzz/fuzz_<target> FILE`),
-# the corpus the runs grew (corpus/) and the log (fuzz.log). A regression run
-# keeps nothing but the findings. Exits non-zero when a target found something.
+# the corpus the runs grew (corpus/) and the log (fuzz.log); each run adds a
+# line to <build>/findings/runs.txt (date, target, runs, seconds, outcome). A
+# regression run keeps nothing but the findings. Exits non-zero when a target
+# found something.
 # Needs clang-14 (install_deps fuzz in scripts/deps.sh).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 source "$top/scripts/deps.sh"
 
 usage() {
-  sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,12p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -32,8 +36,13 @@ case ${1:-} in
 esac
 target=${1:-all}
 seconds=${2:-3600}
+runs_limit=${3:--1}
 if [[ ! $seconds =~ ^[0-9]+$ || $seconds -eq 0 ]]; then
   echo "SECONDS must be a positive integer" >&2
+  exit 2
+fi
+if [[ $runs_limit != -1 && ! $runs_limit =~ ^[1-9][0-9]*$ ]]; then
+  echo "RUNS must be a positive integer" >&2
   exit 2
 fi
 regress_seconds=${MNIGS_FUZZ_REGRESS_SECONDS:-10}
@@ -94,20 +103,30 @@ run_target() {
     return "$rc"
   fi
   mkdir -p "$out/corpus"
-  local rc=0
+  local rc=0 began=$SECONDS
   "$bin" "${common[@]}" -artifact_prefix="$out/" -max_total_time="$seconds" \
-    "$out/corpus" "$seeds" >"$out/fuzz.log" 2>&1 || rc=$?
+    -runs="$runs_limit" "$out/corpus" "$seeds" >"$out/fuzz.log" 2>&1 || rc=$?
   report "$name" "$rc" "$out"
+  printf '%s %-20s %10s runs %6d s %s\n' "$(date -u +%FT%TZ)" "$name" \
+    "$(executed "$out")" "$((SECONDS - began))" "$( ((rc == 0)) && echo ok || echo FAILED)" \
+    >>"$build/findings/runs.txt"
   return "$rc"
+}
+
+# executed DIR: the inputs the last run in DIR executed, from its final stats.
+executed() {
+  local runs
+  runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$1/fuzz.log" | tail -1 |
+    grep -o '[0-9]*$' || true)
+  echo "${runs:-?}"
 }
 
 # report NAME RC DIR [NOTE]: one line per target; the log's end when it failed.
 report() {
   local runs
-  runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$3/fuzz.log" | tail -1 |
-    grep -o '[0-9]*$' || true)
+  runs=$(executed "$3")
   if (($2 == 0)); then
-    printf '%-20s ok     %10s runs %s\n' "$1" "${runs:-?}" "${4:-}"
+    printf '%-20s ok     %10s runs %s\n' "$1" "$runs" "${4:-}"
   else
     printf '%-20s FAILED (exit %d), findings in %s\n' "$1" "$2" "$3"
     tail -n 40 "$3/fuzz.log" | sed 's/^/    /'

@@ -63,6 +63,8 @@ class Scanner {
   // the last one (at once if that has passed).
   void interval_changed();
   // Cancels the timer and the scan in progress (its results are dropped).
+  // Discovery callbacks may still be queued: destroy the scanner only once
+  // the io_context has stopped.
   void stop();
 
   // startScan: {"started": true, "scan": N} for a new scan, or

@@ -56,7 +56,8 @@ class ConnectionManager {
   // Resumes a stored connection (the tunnel plugins must have been reset).
   void start(std::function<void()> done);
   // Takes the tunnel down and removes its routes; the record stays so the
-  // next start resumes it.
+  // next start resumes it. A call to a gateway already made may still
+  // complete afterwards: destroy the manager only once `io` has stopped.
   void stop(std::function<void()> done);
 
   // Admin RPC: {"address": IP, "port": 65533, "suite": optional}.

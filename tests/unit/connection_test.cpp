@@ -20,6 +20,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 namespace mnigs {
 namespace {
@@ -133,9 +134,11 @@ class ConnectionTest : public ::testing::Test {
     ASSERT_NE(gateway_->port(), 0);
     manager_ = make_manager();
   }
+  // As the daemon does: a manager is destroyed only once the io thread has
+  // stopped, since a call it made may still complete after stop().
   void TearDown() override {
     if (manager_) wait([&](auto done) { manager_->stop(done); });
-    manager_.reset();
+    if (manager_) stopped_.push_back(std::move(manager_));
     hooks_->drain();
     std::promise<void> stopped;
     plugins_->stop([&] { stopped.set_value(); });
@@ -143,6 +146,7 @@ class ConnectionTest : public ::testing::Test {
     work_.reset();
     io_.stop();
     thread_.join();
+    stopped_.clear();
     plugins_.reset();
   }
 
@@ -156,7 +160,7 @@ class ConnectionTest : public ::testing::Test {
   // As the daemon stops and starts again: the tunnel goes down, the record stays.
   void restart() {
     wait([&](auto done) { manager_->stop(done); });
-    manager_.reset();
+    stopped_.push_back(std::move(manager_));
     store_->flush();
     manager_ = make_manager();
   }
@@ -218,6 +222,7 @@ class ConnectionTest : public ::testing::Test {
   CoreEventBus events_{io_.get_executor()};
   std::unique_ptr<PluginHost> plugins_;
   std::unique_ptr<ConnectionManager> manager_;
+  std::vector<std::unique_ptr<ConnectionManager>> stopped_;  // destroyed after the io thread
   std::thread thread_;
 };
 

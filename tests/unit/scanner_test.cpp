@@ -66,10 +66,11 @@ class ScannerTest : public ::testing::Test {
     thread_ = std::thread([this] { io_.run(); });
   }
   void TearDown() override {
+    // As the daemon does: the scanner is destroyed only once the io thread
+    // has stopped, since a discovery callback may still be queued.
     if (scanner_) {
       scanner_->stop();
       status();  // stop() has run
-      scanner_.reset();
     }
     if (plugins_) {
       std::promise<void> stopped;
@@ -79,6 +80,7 @@ class ScannerTest : public ::testing::Test {
     work_.reset();
     io_.stop();
     thread_.join();
+    scanner_.reset();
     plugins_.reset();
   }
 
