@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, builds everything, and runs the
 # unit and system tests through ctest. Run as root on Debian 12: system tests
-# create network namespaces. Then, unless MNIGS_TEST_FUZZ=0, the fuzz targets'
-# regression run (scripts/fuzz.sh --regress, build-fuzz: about 7 minutes on two
-# cores, cold). With MNIGS_TEST_SANITIZE=1, also the unit tests in a build with
-# AddressSanitizer and UBSan (build-sanitize); off by default because that
-# build alone takes about half an hour on two cores without ccache.
-# Arguments go to the first ctest.
+# create network namespaces. Then, unless MNIGS_TEST_SANITIZE=0, the unit
+# tests again in a build with AddressSanitizer and UBSan (build-sanitize:
+# about 17 minutes on two cores, cold), and unless MNIGS_TEST_FUZZ=0, the
+# fuzz targets' regression run (scripts/fuzz.sh --regress, build-fuzz: about
+# 7 minutes, cold). Arguments go to the first ctest.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 source "$top/scripts/deps.sh"
@@ -20,7 +19,7 @@ ctest --output-on-failure -j "$(nproc)" --timeout 900 "$@"
 
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-if [[ ${MNIGS_TEST_SANITIZE:-0} != 0 ]]; then
+if [[ ${MNIGS_TEST_SANITIZE:-1} != 0 ]]; then
   echo "== unit tests under AddressSanitizer and UBSan"
   sanitize="${MNIGS_SANITIZE_BUILD_DIR:-$top/build-sanitize}"
   build_tree "$sanitize" -DMNIGS_BUILD_TESTS=ON -DMNIGS_SANITIZE=ON "${launcher[@]}"
