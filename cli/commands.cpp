@@ -5,8 +5,8 @@
 
 #include "config/config_edit.hpp"
 #include "config/yaml_edit.hpp"
+#include "util/json_limits.hpp"
 
-#include <json/reader.h>
 #include <json/writer.h>
 
 #include <unistd.h>
@@ -108,16 +108,17 @@ int cmd_get(Context& ctx, const std::string& what) {
 int cmd_call(Context& ctx, const std::string& method, const std::string& params_text) {
   Json::Value params;
   if (!params_text.empty()) {
-    Json::CharReaderBuilder builder;
-    std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
-    std::string errors;
-    if (!reader->parse(params_text.data(), params_text.data() + params_text.size(), &params,
-                       &errors) ||
-        !(params.isObject() || params.isArray())) {
-      std::cerr << "mnigs-cli: --call " << method << ": params must be a JSON object or array"
-                << (errors.empty() ? "" : ": " + errors) << "\n";
+    // Within what the daemon takes in a request (nesting and values), so
+    // that no input makes the parser itself give up.
+    std::string why;
+    auto parsed = parse_json_within(params_text, JsonLimits{64 << 20, 64, 1 << 20, "params"},
+                                    &why);
+    if (!parsed) {
+      std::cerr << "mnigs-cli: --call " << method
+                << ": params must be one JSON object or array: " << why << "\n";
       return exit_code::usage;
     }
+    params = std::move(*parsed);
   }
   auto r = ctx.client->call(method, params);
   if (r.status != CallStatus::ok) return report(ctx, r);

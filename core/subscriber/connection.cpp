@@ -5,6 +5,8 @@
 #include "subscriber/grant.hpp"
 #include "util/json_text.hpp"
 #include "util/net.hpp"
+
+#include <utility>
 #include "util/once.hpp"
 #include "util/text.hpp"
 
@@ -45,6 +47,7 @@ Json::Value Connection::describe() const {
 
 const char* ConnectionManager::to_string(State s) {
   switch (s) {
+    case State::starting: return "starting";
     case State::idle: return "idle";
     case State::connecting: return "connecting";
     case State::connected: return "connected";
@@ -96,7 +99,10 @@ void ConnectionManager::start(std::function<void()> done) {
       },
       strand_,
       [this, done](std::optional<Connection> stored) {
-        if (!stored) return boost::asio::post(io_, done);
+        if (!stored) {
+          leave_starting(State::idle);
+          return boost::asio::post(io_, done);
+        }
         // The record holds what the gateway sent: checked again, as the rules
         // may be newer than the record, and a record that cannot be resumed
         // is dropped with the reason, not tried at every start.
@@ -116,9 +122,10 @@ void ConnectionManager::start(std::function<void()> done) {
                                                   {"GATEWAY", stored->gateway_address},
                                                   {"SUITE", stored->suite},
                                                   {"REASON", last_error_}});
+          leave_starting(State::idle);
           return boost::asio::post(io_, done);
         }
-        state_ = State::connecting;
+        leave_starting(State::connecting);
         connection_ = stored;
         Connection c = *stored;
         plugins_.with_tunnel(c.tunnel_method(), [this, c, done](TunnelPlugin* t) {
@@ -146,8 +153,14 @@ void ConnectionManager::start(std::function<void()> done) {
       },
       [this, done](std::string error) {
         log_.error("cannot load the stored connection: ", error);
+        leave_starting(State::idle);
         boost::asio::post(io_, done);
       });
+}
+
+void ConnectionManager::leave_starting(State next) {
+  state_ = next;
+  for (auto& waiting : std::exchange(after_start_, {})) boost::asio::post(strand_, waiting);
 }
 
 void ConnectionManager::stop(std::function<void()> done) {
@@ -155,6 +168,8 @@ void ConnectionManager::stop(std::function<void()> done) {
     stopped_ = true;
     timer_->cancel();
     retry_->cancel();
+    // Connects still waiting for the start are answered (shutting down).
+    for (auto& waiting : std::exchange(after_start_, {})) boost::asio::post(strand_, waiting);
     if (state_ != State::connected || !connection_) return boost::asio::post(io_, done);
     Connection c = *connection_;
     plugins_.with_tunnel(c.tunnel_method(), [this, c, done](TunnelPlugin* t) {
@@ -187,6 +202,14 @@ void ConnectionManager::connect(const Json::Value& params, Responder reply) {
     }
     if (params.isMember("suite") && !params["suite"].isString())
       return reply.error(rpc_error::invalid_params, "suite must be a string");
+    // Until the stored connection is resumed (or found gone), a second one
+    // would race it for the tunnel and the record: it waits.
+    if (state_ == State::starting) {
+      if (after_start_.size() >= kMaxWaitingConnects)
+        return reply.error(rpc_error::unavailable, "mnigsd is starting; try again shortly");
+      after_start_.push_back([this, params, reply] { connect(params, reply); });
+      return;
+    }
     if (state_ != State::idle)
       return reply.error(rpc_error::conflict,
                          std::string("already ") + to_string(state_) +
@@ -306,22 +329,46 @@ void ConnectionManager::request_session(Connection c, Responder reply, int attem
 }
 
 void ConnectionManager::bring_up(Connection c, Responder reply) {
+  // Recorded first, then the tunnel: if mnigsd dies in between, the next
+  // start resumes the session (or finds it expired) instead of leaving it
+  // held at the gateway with nobody knowing its secret, and onConnect runs
+  // only for a connection that is on record.
+  persist(c, [this, c, reply](std::string error) {
+    if (!error.empty()) {
+      call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
+               "releaseConnection", credentials(c), kCallTimeout, [](RpcReply) {});
+      state_ = State::idle;
+      last_error_ = "the connection could not be recorded: " + error;
+      log_.warn(last_error_);
+      return reply.error(rpc_error::failed, last_error_);
+    }
+    connect_tunnel(c, reply);
+  });
+}
+
+void ConnectionManager::connect_tunnel(Connection c, Responder reply) {
   plugins_.with_tunnel(c.tunnel_method(), [this, c, reply](TunnelPlugin* t) {
     auto finish = once([this, c, reply](std::string error) {
       boost::asio::post(strand_, [this, c, reply, error] {
-        if (!error.empty() || stopped_) {
-          std::string why = stopped_ ? "mnigsd is shutting down" : error;
+        if (stopped_) {
+          // Shutting down meanwhile: the record stays, the next start
+          // resumes the session.
+          state_ = State::idle;
+          return reply.error(rpc_error::unavailable,
+                             "mnigsd is shutting down; the connection resumes at its next start");
+        }
+        if (!error.empty()) {
+          forget();
           // Give the session back rather than let it hold a slot until expiry.
           call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
                    "releaseConnection", credentials(c), kCallTimeout, [](RpcReply) {});
           state_ = State::idle;
-          last_error_ = "the tunnel could not be brought up: " + why;
+          last_error_ = "the tunnel could not be brought up: " + error;
           log_.warn(last_error_);
           return reply.error(rpc_error::failed, last_error_);
         }
         connection_ = c;
         state_ = State::connected;
-        persist(c);
         schedule_renewal(std::chrono::seconds(std::max<std::int64_t>(1, c.timeout / 3)));
         log_.info("connected to ", c.gateway_address, " (", c.gateway_name, ") with ", c.suite,
                   ", session ", c.session_id, ", renewing every ",
@@ -451,8 +498,8 @@ void ConnectionManager::describe(std::function<void(Json::Value)> done) {
   });
 }
 
-void ConnectionManager::persist(const Connection& c) {
-  store_.post([c](sqlite3* db) {
+void ConnectionManager::persist(const Connection& c, std::function<void(std::string)> then) {
+  auto write = [c](sqlite3* db) {
     Statement st(db,
                  "INSERT OR REPLACE INTO subscriber_connection (id, gateway_address, "
                  "gateway_port, gateway_name, session_id, secret, suite, tunnel, timeout, "
@@ -468,7 +515,11 @@ void ConnectionManager::persist(const Connection& c) {
         .bind_int64(9, c.created)
         .bind_int64(10, c.expires);
     st.step();
-  });
+    return true;
+  };
+  if (!then) return store_.post([write](sqlite3* db) { write(db); });
+  store_.query<bool>(
+      write, strand_, [then](bool) { then(""); }, [then](std::string error) { then(error); });
 }
 
 void ConnectionManager::forget() {

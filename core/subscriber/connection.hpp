@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mnigs {
 
@@ -64,23 +65,30 @@ class ConnectionManager {
   void connect(const Json::Value& params, Responder reply);
   // Admin RPC: releases the session and takes the tunnel down.
   void disconnect(Responder reply);
-  // {"state": "idle"|"connecting"|"connected"|"disconnecting", "connection": {...},
+  // {"state": "starting"|"idle"|"connecting"|"connected"|"disconnecting", "connection": {...},
   //  "lastError": "..."}
   void describe(std::function<void(Json::Value)> done);
 
  private:
-  enum class State { idle, connecting, connected, disconnecting };
+  // starting: until start() has resumed the stored connection or found none.
+  enum class State { starting, idle, connecting, connected, disconnecting };
   static const char* to_string(State s);
 
   void on_node_info(Connection c, std::string wanted_suite, Responder reply, RpcReply info);
   // requestConnection, retried a few times while the gateway is starting.
   void request_session(Connection c, Responder reply, int attempt);
+  // Records the connection, then connect_tunnel().
   void bring_up(Connection c, Responder reply);
+  void connect_tunnel(Connection c, Responder reply);
+  // Out of State::starting: the connects that waited for it go on.
+  void leave_starting(State next);
   void schedule_renewal(std::chrono::seconds in);
   void renew();
   // Takes the tunnel down, forgets the record, runs onDisconnect; then `done`.
   void tear_down(const std::string& reason, std::function<void()> done = {});
-  void persist(const Connection& c);
+  // Writes the record; with `then`, waits for it to land and passes the
+  // error ("" once written).
+  void persist(const Connection& c, std::function<void(std::string error)> then = {});
   void forget();
   TunnelSession tunnel_session(const Connection& c) const;
 
@@ -94,7 +102,9 @@ class ConnectionManager {
   StderrLogger log_{"subscriber"};
   std::unique_ptr<os::Timer> timer_;  // renewal
   std::unique_ptr<os::Timer> retry_;  // requestConnection while the gateway starts
-  State state_ = State::idle;
+  State state_ = State::starting;
+  static constexpr std::size_t kMaxWaitingConnects = 16;
+  std::vector<std::function<void()>> after_start_;  // connects made while starting
   std::optional<Connection> connection_;
   std::string last_error_;
   bool stopped_ = false;

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace mnigs::netcmd {
@@ -89,6 +90,19 @@ class CommandQueue {
   // run `min(repeat, 4)` times). Later enqueue() calls are cancelled.
   void stop(const std::vector<Command>& final);
 
+  // `then`, made to do nothing once the queue is stopped or destroyed, as
+  // run() does for its outcomes: for the other completions an operation waits
+  // for, such as the store's.
+  template <class... Args>
+  std::function<void(Args...)> guard(std::type_identity_t<std::function<void(Args...)>> then) {
+    std::weak_ptr<char> alive = alive_;
+    return [this, alive, then = std::move(then)](Args... args) {
+      if (alive.expired() || stopped_) return;
+      then(std::move(args)...);
+    };
+  }
+
+  PluginContext& context() { return context_; }
   bool stopped() const { return stopped_; }
   // Operations running or waiting.
   std::size_t pending() const { return queue_.size() + (busy_ ? 1 : 0); }

@@ -1,7 +1,10 @@
 // A tunnel plugin that changes nothing in the kernel: it records what it was
-// asked and refuses sessions for 10.9.9.9, so session logic can be tested
-// without root.
+// asked, refuses sessions for 10.9.9.9 and can hold a connect for ever, so
+// session logic can be tested without root.
 #include <mnigs/plugin_entry.hpp>
+
+#include <map>
+#include <string>
 
 namespace {
 
@@ -25,8 +28,16 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
     closed_.append(s.id);
     done("");
   }
+  // With "failConnect" in the gateway's params, connect fails. With
+  // "holdConnect", the first connect of a session never completes: mnigsd
+  // dying while the tunnel comes up.
   void connect(const mnigs::TunnelSession& s, Done done) override {
     connected_.append(s.id);
+    if (s.params["failConnect"].asBool()) return done("cannot open the tunnel device");
+    if (s.params["holdConnect"].asBool() && !held_.count(s.id)) {
+      held_[s.id] = std::move(done);
+      return;
+    }
     done("");
   }
   void disconnect(const mnigs::TunnelSession& s, Done done) override {
@@ -44,6 +55,7 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
     s["connected"] = connected_;
     s["disconnected"] = disconnected_;
     s["resets"] = resets_;
+    s["held"] = static_cast<int>(held_.size());
     return s;
   }
 
@@ -52,6 +64,7 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
   Json::Value open_{Json::arrayValue}, closed_{Json::arrayValue};
   Json::Value connected_{Json::arrayValue}, disconnected_{Json::arrayValue};
   int resets_ = 0;
+  std::map<std::string, Done> held_;  // by session id
 };
 
 }  // namespace

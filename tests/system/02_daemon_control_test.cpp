@@ -5,6 +5,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "harness/system_test.hpp"
 
@@ -67,6 +70,29 @@ TEST_F(DaemonControl, CliShowsStatusAndPlugins) {
   EXPECT_EQ(running, (std::set<std::string>{"discovery/static", "payment/free",
                                             "tunnel/forwarding", "tunnel/websocket"}))
       << plugins.out;
+}
+
+// --call takes any method with JSON params; params it cannot send are
+// refused with the reason, whatever they hold.
+TEST_F(DaemonControl, CliCallSendsParamsAndRefusesThoseItCannotSend) {
+  a_->launch();
+  auto info = a_->cli({"--call", "nodeInfo", "{}"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_TRUE(parse_json(info.out).isMember("suites")) << info.out;
+  // Deeper than jsoncpp's own limit (1000), which it enforces by throwing.
+  const std::string deep = std::string(5000, '[') + std::string(5000, ']');
+  for (const auto& [params, why] : std::vector<std::pair<std::string, std::string>>{
+           {deep, "params is nested deeper than 64 levels"},
+           {"{\"a\": 1,}", "params is not valid JSON"},
+           {"{} {}", "params is not valid JSON"},
+           {"7", "params is not valid JSON"}}) {
+    auto r = a_->cli({"--call", "nodeInfo", params});
+    EXPECT_EQ(r.exit_code, 2) << params.substr(0, 20) << ": " << r.err;
+    EXPECT_NE(r.err.find("--call nodeInfo: params must be one JSON object or array: " + why),
+              std::string::npos)
+        << r.err;
+  }
+  EXPECT_EQ(a_->cli({"--status"}).exit_code, 0);
 }
 
 TEST_F(DaemonControl, LiveKeyAppliesAtOnceOthersWaitForRestart) {

@@ -467,6 +467,67 @@ TEST_F(Sessions, SessionSurvivesKill9OfEitherEnd) {
   expect_routed_via_gateway("sub");
 }
 
+// Record first, then act: mnigsd killed at any moment of a connect, on
+// either side, comes back with the kernel holding exactly what its records
+// say. The subscriber is connected on a session the gateway holds, with its
+// routes, or idle with none of them; the gateway forwards exactly the
+// subscribers it has sessions for. A grant whose reply never arrived is the
+// one thing only the gateway knows of; the next request from that address
+// replaces it, so there is never more than one.
+TEST_F(Sessions, Kill9AtAnyMomentOfAConnectLeavesBothEndsConsistent) {
+  build(gateway_options());
+  ASSERT_NO_FATAL_FAILURE(launch_all());
+  // After the connect began: spread over the time one takes here (about
+  // 100 to 300 ms), from before the request to after the tunnel is up.
+  const std::vector<int> delays_ms = {0, 10, 25, 50, 80, 120, 180, 260, 400};
+  for (std::size_t round = 0; round < 2 * delays_ms.size(); ++round) {
+    const bool gateway_dies = round % 2 == 1;
+    const int delay = delays_ms[round / 2];
+    SCOPED_TRACE((gateway_dies ? "gw" : "sub") + std::string(" killed ") +
+                 std::to_string(delay) + " ms into a connect");
+    std::thread cli([&] { sub_->cli({"-c", gateway_address()}, 10s); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    Node& victim = gateway_dies ? *gw_ : *sub_;
+    EXPECT_EQ(victim.kill9(), 128 + SIGKILL);
+    cli.join();
+    ASSERT_NO_THROW(victim.launch());
+
+    // Settled: both ends have finished starting, and a resumed subscriber
+    // has had its session proven (or refused) by the gateway.
+    const std::string address = topology_.address("sub", "gw");
+    Json::Value sub;
+    std::vector<std::string> held;
+    std::string nft;
+    const bool settled = wait_until(
+        [&] {
+          sub = sessions_of(*sub_)["subscriber"];
+          held = gateway_session_ids();
+          nft = topology_.exec("gw", {"nft", "list", "set", "inet", "mnigs_forwarding",
+                                      "subscribers4"}, 10s).out;
+          const std::string state = sub["state"].asString();
+          const bool gateway_agrees = contains(nft, address) == !held.empty();
+          if (state == "idle") return gateway_agrees;
+          return state == "connected" && gateway_agrees &&
+                 held == std::vector<std::string>{sub["connection"]["sessionId"].asString()};
+        },
+        50, 200ms);
+    EXPECT_TRUE(settled) << "subscriber: " << to_json(sub)
+                         << "\ngateway: " << to_json(sessions_of(*gw_)) << "\n" << nft;
+    EXPECT_LE(held.size(), 1u) << to_json(sessions_of(*gw_));
+    if (sub["state"].asString() == "connected") {
+      expect_routed_via_gateway("sub");
+      FetchResult r = fetch_from("sub");
+      EXPECT_TRUE(r.ok) << r.error;
+      auto down = sub_->cli({"-d"});
+      EXPECT_EQ(down.exit_code, 0) << down.out << down.err;
+    } else {
+      expect_no_mnigs_routing("sub");
+      EXPECT_FALSE(fetch_expecting_failure("sub").ok);
+    }
+    if (HasFailure()) break;
+  }
+}
+
 TEST_F(Sessions, FullGatewayAndForeignCallersAreRefused) {
   build(gateway_options(300, 1), true);
   ASSERT_NO_FATAL_FAILURE(launch_all());

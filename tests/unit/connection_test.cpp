@@ -34,6 +34,7 @@ using testing::http_reply;
 using testing::result_body;
 
 constexpr const char* kSuite = "testnet-fake-fakepay";
+constexpr const char* kSessionId = "0123456789abcdef0123456789abcdef";
 
 struct Reply {
   bool ok = false;
@@ -92,7 +93,7 @@ class FakeGateway {
       r["suites"].append("babel-websocket-free");
       r["suites"].append(kSuite);
     } else if (method == "requestConnection") {
-      r["sessionId"] = "0123456789abcdef0123456789abcdef";
+      r["sessionId"] = kSessionId;
       r["secret"] = std::string(64, 's');
       r["timeout"] = 60;
       r["tunnel"]["mode"] = "fake";
@@ -150,11 +151,11 @@ class ConnectionTest : public ::testing::Test {
     plugins_.reset();
   }
 
-  std::unique_ptr<ConnectionManager> make_manager() {
+  std::unique_ptr<ConnectionManager> make_manager(bool start = true) {
     auto m = std::make_unique<ConnectionManager>(
         io_, *config_, *store_, *plugins_, *hooks_, [this] { return clock_.unix_seconds(); },
         clock_);
-    wait([&](auto done) { m->start(done); });
+    if (start) wait([&](auto done) { m->start(done); });
     return m;
   }
   // As the daemon stops and starts again: the tunnel goes down, the record stays.
@@ -207,6 +208,13 @@ class ConnectionTest : public ::testing::Test {
     return s.str();
   }
   std::size_t renewals() const { return gateway_->calls("renewConnection").size(); }
+  // The session id a start would resume, "" for none.
+  std::string stored_session() {
+    return store_->call<std::string>([](sqlite3* db) {
+      Statement st(db, "SELECT session_id FROM subscriber_connection WHERE id = 1");
+      return st.step() ? st.column_text(0) : std::string();
+    });
+  }
 
   test::TempDir dir_;
   test::RecordingLogger log_;
@@ -235,7 +243,7 @@ TEST_F(ConnectionTest, ConnectPicksTheCommonSuiteAndBringsTheTunnelUp) {
   EXPECT_EQ(r.payload["created"].asInt64(), t0);
   EXPECT_EQ(r.payload["expires"].asInt64(), t0 + 60);
   EXPECT_FALSE(r.payload.isMember("secret"));
-  EXPECT_EQ(tunnel_status()["connected"][0], "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(tunnel_status()["connected"][0], kSessionId);
   ASSERT_EQ(gateway_->calls("requestConnection").size(), 1u);
   EXPECT_EQ(gateway_->calls("requestConnection")[0]["suite"], kSuite);
 }
@@ -254,7 +262,7 @@ TEST_F(ConnectionTest, RenewsAtAThirdOfTheTimeoutAndExtendsTheSession) {
   ASSERT_TRUE(eventually([&] { return describe()["connection"]["expires"] == t0 + 20 + 90; }))
       << describe().toStyledString();
   ASSERT_EQ(renewals(), 1u);
-  EXPECT_EQ(gateway_->calls("renewConnection")[0]["sessionId"], "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(gateway_->calls("renewConnection")[0]["sessionId"], kSessionId);
   EXPECT_EQ(gateway_->calls("renewConnection")[0]["secret"], std::string(64, 's'));
   EXPECT_EQ(describe()["connection"]["timeout"], 90);
   EXPECT_EQ(state(), "connected");
@@ -279,7 +287,7 @@ TEST_F(ConnectionTest, RefusedRenewalTearsDownAndForgetsTheConnection) {
   Json::Value d = describe();
   EXPECT_TRUE(d["connection"].isNull());
   EXPECT_NE(d["lastError"].asString().find("refused to renew"), std::string::npos) << d;
-  EXPECT_EQ(tunnel_status()["disconnected"][0], "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(tunnel_status()["disconnected"][0], kSessionId);
   ASSERT_TRUE(eventually([&] { return !disconnect_reasons().empty(); }));
   EXPECT_NE(disconnect_reasons().find("refused to renew"), std::string::npos);
   EXPECT_EQ(clock_.waiting(), 0u);  // no renewal left behind
@@ -317,7 +325,7 @@ TEST_F(ConnectionTest, AGoneGatewayIsRetriedAndTheConnectionEndsWhenTheSessionEx
   EXPECT_NE(d["lastError"].asString().find("did not answer until the session expired"),
             std::string::npos)
       << d;
-  EXPECT_EQ(tunnel_status()["disconnected"][0], "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(tunnel_status()["disconnected"][0], kSessionId);
   ASSERT_TRUE(eventually([&] { return !disconnect_reasons().empty(); }));
   EXPECT_NE(disconnect_reasons().find("did not answer"), std::string::npos);
 }
@@ -347,7 +355,7 @@ TEST_F(ConnectionTest, AStoredConnectionIsResumedWhileItIsValid) {
   ASSERT_TRUE(connect().ok);
   wait([&](auto done) { manager_->stop(done); });
   EXPECT_EQ(tunnel_status()["disconnected"].size(), 1u);
-  manager_.reset();
+  stopped_.push_back(std::move(manager_));
   store_->flush();
   clock_.advance(50s);  // mnigsd was down for 50 s of the 60 granted
 
@@ -366,7 +374,7 @@ TEST_F(ConnectionTest, AStoredConnectionIsResumedWhileItIsValid) {
 TEST_F(ConnectionTest, AStoredConnectionThatLapsedIsReportedExpiredAndDropped) {
   ASSERT_TRUE(connect().ok);
   wait([&](auto done) { manager_->stop(done); });
-  manager_.reset();
+  stopped_.push_back(std::move(manager_));
   store_->flush();
   clock_.advance(60s);  // down until the session expired
 
@@ -397,9 +405,9 @@ TEST_F(ConnectionTest, DisconnectReleasesTheSessionAndStopsRenewing) {
   EXPECT_TRUE(r.payload["released"].asBool());
   auto released = gateway_->calls("releaseConnection");
   ASSERT_EQ(released.size(), 1u);
-  EXPECT_EQ(released[0]["sessionId"], "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(released[0]["sessionId"], kSessionId);
   EXPECT_EQ(released[0]["secret"], std::string(64, 's'));
-  EXPECT_EQ(tunnel_status()["disconnected"][0], "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(tunnel_status()["disconnected"][0], kSessionId);
   Json::Value d = describe();
   EXPECT_EQ(d["state"], "idle");
   EXPECT_EQ(d["lastError"], "");  // the operator's choice is not an error
@@ -542,10 +550,79 @@ TEST_F(ConnectionTest, AGatewaysUnusableTunnelParamsRefuseTheSessionAndItIsGiven
   EXPECT_EQ(state(), "idle");  // nothing stored to resume
 }
 
+// Recorded first, then the tunnel: mnigsd dying while the tunnel comes up
+// leaves the record, and the next start resumes the same session instead of
+// leaving it held at the gateway with nobody knowing its secret.
+TEST_F(ConnectionTest, DyingWhileTheTunnelComesUpLeavesARecordThatIsResumed) {
+  Json::Value hold;
+  hold["holdConnect"] = true;
+  gateway_->send_tunnel(hold);
+  Json::Value p;
+  p["address"] = "127.0.0.1";
+  p["port"] = gateway_->port();
+  manager_->connect(p, Responder([](bool, Json::Value) {}));
+  ASSERT_TRUE(eventually([&] { return tunnel_status()["held"] == 1; }));
+  EXPECT_EQ(stored_session(), kSessionId) << "the tunnel came before the record";
+
+  restart();
+  EXPECT_EQ(state(), "connected");
+  EXPECT_EQ(describe()["connection"]["sessionId"], kSessionId);
+  EXPECT_EQ(gateway_->calls("requestConnection").size(), 1u) << "a second session was asked for";
+  ASSERT_TRUE(eventually([&] { return renewals() == 1; }));  // proven at once
+  EXPECT_TRUE(disconnect_reasons().empty());
+}
+
+// A connect made while the stored connection is being resumed waits for
+// the start, rather than racing the resumed session for the tunnel and the
+// record (where the loser's teardown would take the winner's routes).
+TEST_F(ConnectionTest, AConnectDuringTheStartWaitsForTheResumedConnection) {
+  ASSERT_TRUE(connect().ok);
+  wait([&](auto done) { manager_->stop(done); });
+  stopped_.push_back(std::move(manager_));
+  store_->flush();
+
+  manager_ = make_manager(false);
+  auto answered = std::make_shared<std::promise<Reply>>();
+  Json::Value p;
+  p["address"] = "127.0.0.1";
+  p["port"] = gateway_->port();
+  manager_->connect(p, Responder([answered](bool ok, Json::Value v) {
+    answered->set_value(Reply{ok, std::move(v)});
+  }));
+  EXPECT_EQ(state(), "starting");
+  EXPECT_EQ(gateway_->calls("nodeInfo").size(), 1u) << "the connect went ahead of the start";
+
+  wait([&](auto done) { manager_->start(done); });
+  auto reply = answered->get_future();
+  ASSERT_EQ(reply.wait_for(10s), std::future_status::ready);
+  Reply r = reply.get();
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.payload.toStyledString().find("already"), std::string::npos) << r.payload;
+  ASSERT_TRUE(eventually([&] { return state() == "connected"; }));
+  EXPECT_EQ(describe()["connection"]["sessionId"], kSessionId);
+  EXPECT_EQ(gateway_->calls("requestConnection").size(), 1u);
+}
+
+TEST_F(ConnectionTest, ATunnelThatFailsLeavesNoRecordAndTheSessionIsGivenBack) {
+  Json::Value fail;
+  fail["failConnect"] = true;
+  gateway_->send_tunnel(fail);
+  Reply r = connect();
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.payload.toStyledString().find("cannot open the tunnel device"), std::string::npos)
+      << r.payload;
+  EXPECT_EQ(state(), "idle");
+  ASSERT_TRUE(eventually([&] { return gateway_->calls("releaseConnection").size() == 1; }));
+  store_->flush();
+  EXPECT_EQ(stored_session(), "");
+  restart();
+  EXPECT_EQ(state(), "idle");  // nothing to resume
+}
+
 TEST_F(ConnectionTest, AStoredConnectionThatCannotBeResumedIsDroppedWithTheReason) {
   ASSERT_TRUE(connect().ok);
   wait([&](auto done) { manager_->stop(done); });
-  manager_.reset();
+  stopped_.push_back(std::move(manager_));
   // Written by an older mnigs, or by hand: the record is as bad as a reply.
   store_->post([](sqlite3* db) {
     exec(db, R"(UPDATE subscriber_connection SET tunnel = '{"mode":"fake","mtu":"big"}')");

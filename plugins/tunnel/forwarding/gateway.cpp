@@ -1,5 +1,6 @@
 #include "gateway.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace mnigs::forwarding {
@@ -103,32 +104,10 @@ void Gateway::install(std::shared_ptr<Opening> op, bool retried) {
 void Gateway::enable_forwarding(std::shared_ptr<Opening> op) {
   const Family family = op->subscriber.family;
   if (knobs_[index_of(family)] != Knob::unknown) return opened(op);
-  const Command read = read_forwarding(family);
-  queue_.run(read, [this, op, family, read](const CommandOutcome& outcome) {
-    if (!succeeded(outcome)) return undo_and_fail(op, failure_sentence(read, outcome));
-    if (outcome.out.find('1') != std::string::npos) {
-      knobs_[index_of(family)] = Knob::was_on;
-      return opened(op);
-    }
-    // Recorded (written, not just queued) before the knob is turned: if we
-    // die right after it, the next reset still knows that it was off.
-    context_.store().put(store_key(family), "0", [this, op, family](bool recorded) {
-      if (!recorded)
-        return undo_and_fail(op, "cannot record the state of " +
-                                     std::string(forwarding_sysctl(family)) +
-                                     " before changing it; it is left alone");
-      const Command write = write_forwarding(family, true);
-      queue_.run(write, [this, op, family, write](const CommandOutcome& outcome) {
-        if (!succeeded(outcome)) {
-          context_.store().erase(store_key(family));
-          return undo_and_fail(op, failure_sentence(write, outcome));
-        }
-        knobs_[index_of(family)] = Knob::turned_on;
-        context_.log().info("turned on ", forwarding_sysctl(family),
-                            "; it goes back off on reset");
-        opened(op);
-      });
-    });
+  turn_on_knob(queue_, forwarding_sysctl(family), [this, op, family](std::string error, bool on) {
+    if (!error.empty()) return undo_and_fail(op, error);
+    knobs_[index_of(family)] = on ? Knob::turned_on : Knob::was_on;
+    opened(op);
   });
 }
 
@@ -212,14 +191,13 @@ void Gateway::reapply() {
 }
 
 void Gateway::removal_commands(std::function<void(std::vector<Command>)> ready) {
-  std::weak_ptr<char> alive = alive_;
-  context_.store().list("sysctl/", [this, alive, ready](std::vector<KeyValueStore::Row> rows) {
-    if (alive.expired()) return;
+  recorded_knobs(queue_, [this, ready](std::vector<std::string> recorded) {
     auto commands = removal_commands_now();
     for (auto family : {Family::v4, Family::v6}) {
       if (knobs_[index_of(family)] == Knob::turned_on) continue;  // already in the list
-      for (const auto& row : rows)
-        if (row.first == store_key(family)) commands.push_back(write_forwarding(family, false));
+      const std::string knob = forwarding_sysctl(family);
+      if (std::find(recorded.begin(), recorded.end(), knob) != recorded.end())
+        commands.push_back(write_knob(knob, false));
     }
     ready(std::move(commands));
   });
@@ -228,7 +206,8 @@ void Gateway::removal_commands(std::function<void(std::vector<Command>)> ready) 
 std::vector<Command> Gateway::removal_commands_now() const {
   std::vector<Command> commands{delete_table()};
   for (auto family : {Family::v4, Family::v6})
-    if (knobs_[index_of(family)] == Knob::turned_on) commands.push_back(write_forwarding(family, false));
+    if (knobs_[index_of(family)] == Knob::turned_on)
+      commands.push_back(write_knob(forwarding_sysctl(family), false));
   return commands;
 }
 
@@ -237,7 +216,7 @@ void Gateway::forget() {
   table_present_ = false;
   table_uplink_.clear();
   knobs_ = {Knob::unknown, Knob::unknown};
-  for (auto family : {Family::v4, Family::v6}) context_.store().erase(store_key(family));
+  forget_knobs(context_.store());
 }
 
 Json::Value Gateway::status() const {
@@ -275,10 +254,6 @@ bool Gateway::shared(const Address& address, const std::string& id) const {
   for (const auto& [other, held] : sessions_)
     if (other != id && held.subscriber.text == address.text) return true;
   return false;
-}
-
-std::string Gateway::store_key(Family family) {
-  return std::string("sysctl/") + forwarding_sysctl(family);
 }
 
 }  // namespace mnigs::forwarding

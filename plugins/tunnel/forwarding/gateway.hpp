@@ -75,12 +75,10 @@ class Gateway {
   TableSpec spec(const std::string& uplink, const Address* extra) const;
   // Another held session (not `id`) has this address.
   bool shared(const Address& address, const std::string& id) const;
-  static std::string store_key(Family family);
 
   PluginContext& context_;
   CommandQueue& queue_;
   const Settings& settings_;
-  std::shared_ptr<char> alive_ = std::make_shared<char>(0);  // for store callbacks
   std::map<std::string, Held> sessions_;  // by session id
   bool table_present_ = false;
   std::string table_uplink_;  // the uplink the table was written for

@@ -94,16 +94,4 @@ const char* forwarding_sysctl(Family family) {
   return family == Family::v4 ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding";
 }
 
-Command read_forwarding(Family family) {
-  Command c;
-  c.argv = {"sysctl", "-n", forwarding_sysctl(family)};
-  return c;
-}
-
-Command write_forwarding(Family family, bool on) {
-  Command c;
-  c.argv = {"sysctl", "-w", std::string(forwarding_sysctl(family)) + (on ? "=1" : "=0")};
-  return c;
-}
-
 }  // namespace mnigs::forwarding

@@ -52,9 +52,5 @@ Command delete_table();
 // The sysctl that turns on forwarding for a family:
 // net.ipv4.ip_forward or net.ipv6.conf.all.forwarding.
 const char* forwarding_sysctl(Family family);
-// sysctl -n KEY (prints "0" or "1").
-Command read_forwarding(Family family);
-// sysctl -w KEY=1 or KEY=0.
-Command write_forwarding(Family family, bool on);
 
 }  // namespace mnigs::forwarding

@@ -159,32 +159,15 @@ std::vector<Command> WebsocketTunnel::gateway_removal_commands(
     const std::vector<std::string>& sysctls) const {
   std::vector<Command> c;
   c.push_back(cmd({"nft", "delete", "table", "inet", kNftTable}, "", true));
-  for (const auto& knob : sysctls) c.push_back(cmd({"sysctl", "-w", knob + "=0"}, "", true));
+  for (const auto& knob : sysctls) c.push_back(write_knob(knob, false));
   return c;
 }
 
 void WebsocketTunnel::enable_forwarding(const std::string& knob,
                                         std::function<void(std::string)> done) {
-  Command read = cmd({"sysctl", "-n", knob});
-  queue_.run(read, [this, knob, read, done](const CommandOutcome& o) {
-    if (!netcmd::succeeded(o)) return done(netcmd::failure_sentence(read, o));
-    if (o.out.find('1') != std::string::npos) return done("");
-    // Recorded (written, not just queued) before the write: after a crash
-    // right after it the next reset still turns the knob back off.
-    context_.store().put("sysctl/" + knob, "0", [this, knob, done](bool recorded) {
-      if (!recorded)
-        return done("cannot record the state of " + knob + " before changing it; left alone");
-      Command write = cmd({"sysctl", "-w", knob + "=1"});
-      queue_.run(write, [this, knob, write, done](const CommandOutcome& w) {
-        if (!netcmd::succeeded(w)) {
-          context_.store().erase("sysctl/" + knob);
-          return done(netcmd::failure_sentence(write, w));
-        }
-        sysctls_on_.push_back(knob);
-        context_.log().info("turned on ", knob, "; it goes back off on reset");
-        done("");
-      });
-    });
+  turn_on_knob(queue_, knob, [this, knob, done](std::string error, bool turned_on) {
+    if (turned_on) sysctls_on_.push_back(knob);
+    done(error);
   });
 }
 

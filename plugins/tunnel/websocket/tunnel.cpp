@@ -217,14 +217,12 @@ void WebsocketTunnel::reset(Done done) {
   if (!started_) return done("cannot reset: the websocket plugin is not running");
   queue_.enqueue(
       [this, done](CommandQueue::Finished finished) {
-        context_.store().list(
-            "sysctl/", [this, done, finished](std::vector<KeyValueStore::Row> rows) {
+        recorded_knobs(
+            queue_, [this, done, finished](std::vector<std::string> recorded) {
               std::vector<std::string> knobs = sysctls_on_;
-              for (const auto& row : rows) {
-                auto name = row.first.substr(7);
+              for (const auto& name : recorded)
                 if (std::find(knobs.begin(), knobs.end(), name) == knobs.end())
                   knobs.push_back(name);
-              }
               auto commands = gateway_removal_commands(knobs);
               for (auto& c : subscriber_removal_commands(kResetRepeat))
                 commands.push_back(std::move(c));
@@ -241,9 +239,7 @@ void WebsocketTunnel::reset(Done done) {
               uplink_.reset();
               queue_.run_all(std::move(commands), true, [this, done, finished](std::string error) {
                 sysctls_on_.clear();
-                context_.store().list("sysctl/", [this](std::vector<KeyValueStore::Row> rows) {
-                  for (const auto& row : rows) context_.store().erase(row.first);
-                });
+                forget_knobs(context_.store());
                 if (!error.empty()) context_.log().warn("reset incomplete: ", error);
                 done(error.empty() ? "" : "reset of the websocket plugin incomplete: " + error);
                 finished();

@@ -28,11 +28,16 @@
 #include "pool.hpp"
 #include "routes.hpp"
 #include "settings.hpp"
+#include "sysctl_knob.hpp"
 
 namespace mnigs::websocket {
 
 using netcmd::Command;
 using netcmd::CommandQueue;
+using netcmd::forget_knobs;
+using netcmd::recorded_knobs;
+using netcmd::turn_on_knob;
+using netcmd::write_knob;
 
 inline constexpr std::chrono::milliseconds kCommandTimeout{10000};
 
