@@ -14,6 +14,7 @@
 //
 //   mnigs_load_bench [--sessions 1000] [--namespaces 4] [--seconds 30] [--timeout 15]
 //                    [--flood-connections 64] [--flood-stalled 8] [--flood-sources 1]
+//                    [--flood-method nodeInfo]
 //                    [--ramp-parallel 32] [--cli-checks 3] [--verbose]
 //
 // Needs root (network namespaces). See bench/README.md.
@@ -71,6 +72,8 @@ const std::string kSuite = "static-forwarding-free";
 constexpr int kRpcPort = 65533;
 // What mnigsd's subscriber allows each call (core/subscriber/connection.cpp).
 constexpr auto kCallTimeout = 5s;
+// How long the gateway may take to stop at the end before it is killed.
+constexpr int kStopSeconds = 120;
 // JSON-RPC error codes that end a session at the subscriber (rpc_api.hpp).
 constexpr int kNotFound = -32004;
 constexpr int kUnauthorized = -32001;
@@ -83,6 +86,7 @@ struct Options {
   int flood_connections = 64; // hostile connections sending requests back to back
   int flood_stalled = 8;      // hostile connections that send half a request and stall
   int flood_sources = 1;      // hostile source addresses
+  std::string flood_method = "nodeInfo";  // what the flood's well-formed requests call
   int ramp_parallel = 32;     // requestConnection calls in flight at once during the ramp
   int cli_checks = 3;         // mnigs-cli --status runs per phase
   bool verbose = false;
@@ -428,8 +432,15 @@ class Flood {
   };
 
   Flood(std::string ns, std::vector<std::string> sources, tcp::endpoint gateway, int connections,
-        int stalled)
+        int stalled, const std::string& method)
       : ns_(std::move(ns)), gateway_(gateway), connections_(connections), stalled_(stalled) {
+    Json::Value call(Json::objectValue);
+    call["jsonrpc"] = "2.0";
+    call["id"] = 1;
+    call["method"] = method;
+    Json::StreamWriterBuilder w;
+    w["indentation"] = "";
+    well_formed_ = Json::writeString(w, call);
     for (auto& a : sources) sources_.push_back(net::ip::make_address(a));
     oversized_.assign(100 << 10, 'x');  // more than daemon.rpcMaxBodyBytes (64 KiB)
   }
@@ -513,7 +524,7 @@ class Flood {
       else if (kind <= 2)
         req.body() = "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": ";
       else
-        req.body() = R"({"jsonrpc": "2.0", "id": 1, "method": "nodeInfo"})";
+        req.body() = flood.well_formed_;
       req.prepare_payload();
       res.emplace();
       res->body_limit(1 << 20);
@@ -619,7 +630,7 @@ class Flood {
   tcp::endpoint gateway_;
   int connections_, stalled_;
   std::vector<net::ip::address> sources_;
-  std::string oversized_;
+  std::string oversized_, well_formed_;
   std::atomic<bool> stopping_{false};
   net::io_context io_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_{io_.get_executor()};
@@ -632,7 +643,8 @@ class Flood {
 // ------------------------------------------------------------ the gateway process
 
 struct ProcessSample {
-  double cpu_seconds = 0;  // utime + stime, without children
+  double cpu_seconds = 0;           // utime + stime, without children
+  double children_cpu_seconds = 0;  // cutime + cstime: reaped children (ip, nft)
   double rss_mib = 0, hwm_mib = 0;
 };
 
@@ -644,12 +656,14 @@ ProcessSample sample_process(pid_t pid) {
     const auto paren = line.rfind(')');
     if (paren != std::string::npos) {
       std::istringstream fields(line.substr(paren + 2));
-      // After the command name: state is field 3; utime and stime are 14 and 15.
+      // After the command name: state is field 3; utime..cstime are 14..17.
       std::vector<std::string> f;
-      for (std::string s; fields >> s && f.size() < 13;) f.push_back(s);
-      if (f.size() == 13)
-        out.cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) /
-                          static_cast<double>(::sysconf(_SC_CLK_TCK));
+      for (std::string s; fields >> s && f.size() < 15;) f.push_back(s);
+      const auto hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+      if (f.size() == 15) {
+        out.cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) / hz;
+        out.children_cpu_seconds = (std::stod(f[13]) + std::stod(f[14])) / hz;
+      }
     }
   }
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
@@ -871,7 +885,7 @@ int run(const Options& o) {
             << "phases of " << o.seconds << " s: quiet (the reference), then flood: "
             << o.flood_connections << " connections sending back to back and "
             << o.flood_stalled << " stalled, from " << o.flood_sources
-            << " hostile address(es)\n\n";
+            << " hostile address(es); its well-formed requests call " << o.flood_method << "\n\n";
 
   // Ramp-up.
   const ProcessSample before_ramp = sample_process(gw.pid());
@@ -906,10 +920,12 @@ int run(const Options& o) {
   const double ramp_seconds = seconds_since(ramp0);
   const ProcessSample after_ramp = sample_process(gw.pid());
   std::printf("ramp-up: %d of %d sessions in %.1f s (%.0f/s), %d retried, %d failed; gateway CPU "
-              "%.0f%%, RSS %.1f MiB\n",
+              "%.0f%% (and %.0f%% in the commands it ran), RSS %.1f MiB\n",
               established, o.sessions, ramp_seconds, established / ramp_seconds, retries,
               request_failed,
               100 * (after_ramp.cpu_seconds - before_ramp.cpu_seconds) / ramp_seconds,
+              100 * (after_ramp.children_cpu_seconds - before_ramp.children_cpu_seconds) /
+                  ramp_seconds,
               after_ramp.rss_mib);
   if (retries) std::printf("  first retried request: %s\n", retry_error.c_str());
   if (request_failed) std::printf("  first request failure: %s\n", request_error.c_str());
@@ -931,7 +947,8 @@ int run(const Options& o) {
 
   if (o.verbose) std::cerr << "flood phase\n";
   const tcp::endpoint hostile_to(net::ip::make_address(t.address("gw", "hx")), kRpcPort);
-  Flood flooder(t.ns("hx"), hostile, hostile_to, o.flood_connections, o.flood_stalled);
+  Flood flooder(t.ns("hx"), hostile, hostile_to, o.flood_connections, o.flood_stalled,
+                o.flood_method);
   phase = flood;
   flooder.start();
   run_phase(gw, o.seconds, o.cli_checks, results[flood]);
@@ -943,6 +960,10 @@ int run(const Options& o) {
   // Renewals that were under way when the flood stopped: a moment to end.
   std::this_thread::sleep_for(kCallTimeout + 1s);
   for (auto& g : groups) g->stop();
+  // mnigsd closes the tunnel end of every session when it stops.
+  const auto stop0 = Clock::now();
+  const int stop_code = gw.stop(std::chrono::seconds(kStopSeconds));
+  const double stop_seconds = seconds_since(stop0);
 
   int lost = 0;
   std::vector<std::string> lost_lines;
@@ -1005,6 +1026,10 @@ int run(const Options& o) {
       failed = true;
     }
   }
+  const std::string killed =
+      stop_code == 128 + SIGKILL ? ", killed after " + std::to_string(kStopSeconds) + " s" : "";
+  std::printf("gateway stopped in %.1f s with %d sessions held (SIGTERM; exit code %d%s)\n",
+              stop_seconds, f.held_gateway, stop_code, killed.c_str());
   std::printf("sessions lost: %d\n", lost);
   for (size_t i = 0; i < lost_lines.size() && i < 10; ++i)
     std::printf("  %s\n", lost_lines[i].c_str());
@@ -1031,6 +1056,8 @@ Options parse(int argc, char** argv) {
       o.flood_stalled = args.number();
     } else if (a == "--flood-sources") {
       o.flood_sources = args.number();
+    } else if (a == "--flood-method") {
+      o.flood_method = args.value();
     } else if (a == "--ramp-parallel") {
       o.ramp_parallel = args.number();
     } else if (a == "--cli-checks") {
@@ -1040,7 +1067,7 @@ Options parse(int argc, char** argv) {
     } else {
       args.unknown("--sessions N, --namespaces N, --seconds N, --timeout N, "
                    "--flood-connections N, --flood-stalled N, --flood-sources N, "
-                   "--ramp-parallel N, --cli-checks N, --verbose");
+                   "--flood-method NAME, --ramp-parallel N, --cli-checks N, --verbose");
     }
   }
   if (o.namespaces < 1 || o.namespaces > 50)
