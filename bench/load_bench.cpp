@@ -912,9 +912,13 @@ int run(const Options& o) {
       if (retry_error.empty()) retry_error = s.retry_error;
     }
     if (established + request_failed >= o.sessions) break;
-    if (seconds_since(ramp0) > 300)
+    // Bounded: 60 s, plus a quarter of a second per session (the bench's
+    // machine opens about 20 a second).
+    const double ramp_limit = 60 + 0.25 * o.sessions;
+    if (seconds_since(ramp0) > ramp_limit)
       throw std::runtime_error("ramp-up: " + std::to_string(established) + " of " +
-                               std::to_string(o.sessions) + " sessions after 300 s");
+                               std::to_string(o.sessions) + " sessions after " +
+                               std::to_string(static_cast<int>(ramp_limit)) + " s");
     std::this_thread::sleep_for(20ms);
   }
   const double ramp_seconds = seconds_since(ramp0);
