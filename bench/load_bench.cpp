@@ -451,9 +451,15 @@ class Flood {
       try {
         run_in_netns_thread(ns_, [this] {
           for (int i = 0; i < connections_; ++i)
-            net::post(io_, [this, i] { std::make_shared<Worker>(*this, i)->connect(); });
+            net::post(io_, [this, i] {
+              workers_.push_back(std::make_shared<Worker>(*this, i));
+              workers_.back()->connect();
+            });
           for (int i = 0; i < stalled_; ++i)
-            net::post(io_, [this, i] { std::make_shared<Staller>(*this, i)->connect(); });
+            net::post(io_, [this, i] {
+              stallers_.push_back(std::make_shared<Staller>(*this, i));
+              stallers_.back()->connect();
+            });
           io_.run();
         });
       } catch (const std::exception& e) {
@@ -462,11 +468,16 @@ class Flood {
       }
     });
   }
+  // Ends the flood and closes its connections (the thread is gone, so
+  // nothing else touches them).
   void stop() {
     stopping_ = true;
     work_.reset();
     io_.stop();
     if (thread_.joinable()) thread_.join();
+    beast::error_code ignored;
+    for (auto& w : workers_) w->stream.socket().close(ignored);
+    for (auto& s : stallers_) s->socket.close(ignored);
   }
   Figures figures() const {
     std::lock_guard lock(mutex_);
@@ -632,6 +643,8 @@ class Flood {
   std::vector<net::ip::address> sources_;
   std::string oversized_, well_formed_;
   std::atomic<bool> stopping_{false};
+  std::vector<std::shared_ptr<Worker>> workers_;    // io thread only, until stop()
+  std::vector<std::shared_ptr<Staller>> stallers_;
   net::io_context io_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_{io_.get_executor()};
   std::thread thread_;
@@ -957,8 +970,8 @@ int run(const Options& o) {
   flooder.start();
   run_phase(gw, o.seconds, o.cli_checks, results[flood]);
   phase = after;
-  check_listed(gw, ids(), results[flood]);
   flooder.stop();
+  check_listed(gw, ids(), results[flood]);
   const Flood::Figures ff = flooder.figures();
 
   // Renewals that were under way when the flood stopped: a moment to end.
