@@ -127,6 +127,15 @@ struct Tally {
     if (first_error.empty()) first_error = error;
   }
   int failures() const { return refused + rpc_errors + http_errors + transport; }
+  void merge(const Tally& t) {
+    latencies_ms.insert(latencies_ms.end(), t.latencies_ms.begin(), t.latencies_ms.end());
+    renewed += t.renewed;
+    refused += t.refused;
+    rpc_errors += t.rpc_errors;
+    http_errors += t.http_errors;
+    transport += t.transport;
+    if (first_error.empty()) first_error = t.first_error;
+  }
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -168,7 +177,8 @@ class Call : public std::enable_shared_from_this<Call> {
     auto& s = stream_.socket();
     s.open(tcp::v4(), ec);
     if (!ec) s.bind(tcp::endpoint(source_, 0), ec);
-    if (ec) return finish(Outcome::transport, {}, "bind " + source_.to_string() + ": " + ec.message());
+    if (ec)
+      return finish(Outcome::transport, {}, "bind " + source_.to_string() + ": " + ec.message());
     stream_.expires_after(kCallTimeout);
     stream_.async_connect(to_, beast::bind_front_handler(&Call::on_connect, shared_from_this()));
   }
@@ -176,7 +186,8 @@ class Call : public std::enable_shared_from_this<Call> {
  private:
   void on_connect(beast::error_code ec) {
     if (ec) return fail(ec, "connect");
-    http::async_write(stream_, req_, beast::bind_front_handler(&Call::on_write, shared_from_this()));
+    http::async_write(stream_, req_,
+                      beast::bind_front_handler(&Call::on_write, shared_from_this()));
   }
   void on_write(beast::error_code ec, std::size_t) {
     if (ec) return fail(ec, "write");
@@ -190,7 +201,8 @@ class Call : public std::enable_shared_from_this<Call> {
     stream_.close();
     if (res_.result() != http::status::ok)
       return finish(Outcome::http_error, {},
-                    "HTTP " + std::to_string(res_.result_int()) + ": " + res_.body().substr(0, 200));
+                    "HTTP " + std::to_string(res_.result_int()) + ": " +
+                        res_.body().substr(0, 200));
     Json::Value root;
     Json::CharReaderBuilder b;
     std::string errs;
@@ -763,6 +775,29 @@ void wait_sessions_ready(const Node& gw) {
   throw std::runtime_error("the gateway's sessions are not ready after 30 s: " + to_json(reply));
 }
 
+// Each subscriber namespace holds its sessions' addresses, the hostile one
+// its own; the gateway routes each namespace's /16 back over its link.
+void add_routes(const Topology& t, const std::vector<std::vector<std::string>>& sources,
+                const std::vector<std::string>& hostile, const std::string& dir) {
+  for (size_t k = 0; k < sources.size(); ++k) {
+    const std::string node = subscriber_node(static_cast<int>(k));
+    add_addresses(t, node, sources[k], dir);
+    run_checked({"ip", "route", "add", "10." + std::to_string(101 + k) + ".0.0/16", "via",
+                 t.address(node, "gw")},
+                t.ns("gw"));
+  }
+  add_addresses(t, "hx", hostile, dir);
+  run_checked({"ip", "route", "add", "10.200.0.0/16", "via", t.address("hx", "gw")}, t.ns("gw"));
+  // An uplink for the forwarding plugin to find, as on a gateway with a
+  // default route and the default config (forwarding.uplink empty).
+  // (A veth pair inside the namespace: not every kernel has the dummy module.)
+  run_checked({"ip", "link", "add", "up0", "type", "veth", "peer", "name", "up0-peer"}, t.ns("gw"));
+  run_checked({"ip", "link", "set", "up0", "up"}, t.ns("gw"));
+  run_checked({"ip", "link", "set", "up0-peer", "up"}, t.ns("gw"));
+  run_checked({"ip", "address", "add", "192.0.2.1/24", "dev", "up0"}, t.ns("gw"));
+  run_checked({"ip", "route", "add", "default", "via", "192.0.2.254"}, t.ns("gw"));
+}
+
 // Our session ids the gateway lists, and how many it lists in all.
 void check_listed(const Node& gw, const std::vector<std::vector<std::string>>& ids,
                   PhaseResult& r) {
@@ -822,7 +857,8 @@ void run_phase(const Node& gw, int seconds, int cli_checks, PhaseResult& r) {
 
 // The table: one header, one row per phase, columns of the same widths.
 constexpr const char* kHeaderFormat = "%-5s %11s %11s %7s %7s %8s %8s %8s %6s %6s %10s\n";
-constexpr const char* kRowFormat = "%-5s %5d/%-5d %11.1f %7.1f %7.1f %8d %8.1f %8.1f %6.1f %4d/%-1d %10.0f\n";
+constexpr const char* kRowFormat =
+    "%-5s %5d/%-5d %11.1f %7.1f %7.1f %8d %8.1f %8.1f %6.1f %4d/%-1d %10.0f\n";
 
 void print_header() {
   std::printf(kHeaderFormat, "phase", "held", "renewals/s", "p50 ms", "p99 ms", "failures",
@@ -836,6 +872,50 @@ void print_row(const char* name, const PhaseResult& r, int sessions) {
               r.rss_mib, r.hwm_mib, r.cpu_percent, r.cli_ok, r.cli_runs, r.cli_max_ms);
 }
 
+// Starts the subscribers, waits until every session was requested, and
+// prints the ramp-up line. Returns the sessions established.
+int ramp_up(std::vector<std::unique_ptr<Subscribers>>& groups, const Node& gw,
+            const Options& o) {
+  const ProcessSample before = sample_process(gw.pid());
+  const auto t0 = Clock::now();
+  for (auto& g : groups) g->start(std::max(1, o.ramp_parallel / o.namespaces));
+  // Bounded: 60 s, plus a quarter of a second per session (the bench's
+  // machine opens about 20 a second).
+  const double limit = 60 + 0.25 * o.sessions;
+  int established = 0, failed = 0, retries = 0;
+  std::string request_error, retry_error;
+  for (;;) {
+    established = failed = retries = 0;
+    for (auto& g : groups) {
+      const auto s = g->snapshot();
+      if (!s.thread_error.empty()) throw std::runtime_error("subscribers: " + s.thread_error);
+      established += s.established;
+      failed += s.request_failed;
+      retries += s.retries;
+      if (request_error.empty()) request_error = s.request_error;
+      if (retry_error.empty()) retry_error = s.retry_error;
+    }
+    if (established + failed >= o.sessions) break;
+    if (seconds_since(t0) > limit)
+      throw std::runtime_error("ramp-up: " + std::to_string(established) + " of " +
+                               std::to_string(o.sessions) + " sessions after " +
+                               std::to_string(static_cast<int>(limit)) + " s");
+    std::this_thread::sleep_for(20ms);
+  }
+  const double seconds = seconds_since(t0);
+  const ProcessSample after = sample_process(gw.pid());
+  std::printf("ramp-up: %d of %d sessions in %.1f s (%.0f/s), %d retried, %d failed; gateway CPU "
+              "%.0f%% (and %.0f%% in the commands it ran), RSS %.1f MiB\n",
+              established, o.sessions, seconds, established / seconds, retries, failed,
+              100 * (after.cpu_seconds - before.cpu_seconds) / seconds,
+              100 * (after.children_cpu_seconds - before.children_cpu_seconds) / seconds,
+              after.rss_mib);
+  if (retries) std::printf("  first retried request: %s\n", retry_error.c_str());
+  if (failed) std::printf("  first request failure: %s\n", request_error.c_str());
+  std::fflush(stdout);
+  return established;
+}
+
 int run(const Options& o) {
   std::atomic<int> phase{ramp};
   Topology t;
@@ -847,32 +927,14 @@ int run(const Options& o) {
   t.up();
   Scratch scratch;
 
-  // Each subscriber namespace holds its sessions' addresses; the gateway
-  // routes each namespace's /16 back over its link.
   std::vector<std::vector<std::string>> sources(o.namespaces);
   for (int i = 0; i < o.sessions; ++i)
     sources[i % o.namespaces].push_back(
         subscriber_address(i % o.namespaces, static_cast<int>(sources[i % o.namespaces].size())));
-  for (int k = 0; k < o.namespaces; ++k) {
-    const std::string node = subscriber_node(k);
-    add_addresses(t, node, sources[k], scratch.path());
-    run_checked({"ip", "route", "add", "10." + std::to_string(101 + k) + ".0.0/16", "via",
-                 t.address(node, "gw")},
-                t.ns("gw"));
-  }
   std::vector<std::string> hostile;
   for (int i = 0; i < o.flood_sources; ++i)
     hostile.push_back("10.200." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1));
-  add_addresses(t, "hx", hostile, scratch.path());
-  run_checked({"ip", "route", "add", "10.200.0.0/16", "via", t.address("hx", "gw")}, t.ns("gw"));
-  // An uplink for the forwarding plugin to find, as on a gateway with a
-  // default route and the default config (forwarding.uplink empty).
-  // (A veth pair inside the namespace: not every kernel has the dummy module.)
-  run_checked({"ip", "link", "add", "up0", "type", "veth", "peer", "name", "up0-peer"}, t.ns("gw"));
-  run_checked({"ip", "link", "set", "up0", "up"}, t.ns("gw"));
-  run_checked({"ip", "link", "set", "up0-peer", "up"}, t.ns("gw"));
-  run_checked({"ip", "address", "add", "192.0.2.1/24", "dev", "up0"}, t.ns("gw"));
-  run_checked({"ip", "route", "add", "default", "via", "192.0.2.254"}, t.ns("gw"));
+  add_routes(t, sources, hostile, scratch.path());
 
   NodeOptions options;
   options.verbose = false;  // debug logging would be part of what is measured
@@ -900,53 +962,13 @@ int run(const Options& o) {
             << o.flood_stalled << " stalled, from " << o.flood_sources
             << " hostile address(es); its well-formed requests call " << o.flood_method << "\n\n";
 
-  // Ramp-up.
-  const ProcessSample before_ramp = sample_process(gw.pid());
   std::vector<std::unique_ptr<Subscribers>> groups;
   for (int k = 0; k < o.namespaces; ++k) {
     const tcp::endpoint to(net::ip::make_address(t.address("gw", subscriber_node(k))), kRpcPort);
     groups.push_back(std::make_unique<Subscribers>(t.ns(subscriber_node(k)), sources[k], to, o,
                                                    phase, 1234u + k));
   }
-  const auto ramp0 = Clock::now();
-  const int per_group = std::max(1, o.ramp_parallel / o.namespaces);
-  for (auto& g : groups) g->start(per_group);
-  int established = 0, request_failed = 0, retries = 0;
-  std::string request_error, retry_error;
-  for (;;) {
-    established = request_failed = retries = 0;
-    for (auto& g : groups) {
-      const auto s = g->snapshot();
-      if (!s.thread_error.empty()) throw std::runtime_error("subscribers: " + s.thread_error);
-      established += s.established;
-      request_failed += s.request_failed;
-      retries += s.retries;
-      if (request_error.empty()) request_error = s.request_error;
-      if (retry_error.empty()) retry_error = s.retry_error;
-    }
-    if (established + request_failed >= o.sessions) break;
-    // Bounded: 60 s, plus a quarter of a second per session (the bench's
-    // machine opens about 20 a second).
-    const double ramp_limit = 60 + 0.25 * o.sessions;
-    if (seconds_since(ramp0) > ramp_limit)
-      throw std::runtime_error("ramp-up: " + std::to_string(established) + " of " +
-                               std::to_string(o.sessions) + " sessions after " +
-                               std::to_string(static_cast<int>(ramp_limit)) + " s");
-    std::this_thread::sleep_for(20ms);
-  }
-  const double ramp_seconds = seconds_since(ramp0);
-  const ProcessSample after_ramp = sample_process(gw.pid());
-  std::printf("ramp-up: %d of %d sessions in %.1f s (%.0f/s), %d retried, %d failed; gateway CPU "
-              "%.0f%% (and %.0f%% in the commands it ran), RSS %.1f MiB\n",
-              established, o.sessions, ramp_seconds, established / ramp_seconds, retries,
-              request_failed,
-              100 * (after_ramp.cpu_seconds - before_ramp.cpu_seconds) / ramp_seconds,
-              100 * (after_ramp.children_cpu_seconds - before_ramp.children_cpu_seconds) /
-                  ramp_seconds,
-              after_ramp.rss_mib);
-  if (retries) std::printf("  first retried request: %s\n", retry_error.c_str());
-  if (request_failed) std::printf("  first request failure: %s\n", request_error.c_str());
-  std::fflush(stdout);
+  const int established = ramp_up(groups, gw, o);
 
   auto ids = [&] {
     std::vector<std::vector<std::string>> out;
@@ -986,18 +1008,7 @@ int run(const Options& o) {
   std::vector<std::string> lost_lines;
   for (auto& g : groups) {
     const auto s = g->snapshot();
-    for (int p = 0; p < 4; ++p) {
-      auto& into = results[p].tally;
-      const auto& from = s.tally[p];
-      into.latencies_ms.insert(into.latencies_ms.end(), from.latencies_ms.begin(),
-                               from.latencies_ms.end());
-      into.renewed += from.renewed;
-      into.refused += from.refused;
-      into.rpc_errors += from.rpc_errors;
-      into.http_errors += from.http_errors;
-      into.transport += from.transport;
-      if (into.first_error.empty()) into.first_error = from.first_error;
-    }
+    for (int p = 0; p < 4; ++p) results[p].tally.merge(s.tally[p]);
     lost += s.lost;
     lost_lines.insert(lost_lines.end(), s.lost_lines.begin(), s.lost_lines.end());
   }
