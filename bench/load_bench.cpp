@@ -275,7 +275,7 @@ class Subscribers {
   }
 
   struct Snapshot {
-    int established = 0, request_failed = 0, requests_done = 0, lost = 0, retries = 0;
+    int established = 0, request_failed = 0, lost = 0, retries = 0;
     std::vector<std::string> ids;  // sessions the subscribers believe they hold
     std::vector<std::string> lost_lines;
     std::string request_error, retry_error, thread_error;
@@ -286,7 +286,6 @@ class Subscribers {
     Snapshot out;
     out.established = established_;
     out.request_failed = request_failed_;
-    out.requests_done = established_ + request_failed_;
     out.retries = retries_;
     out.request_error = request_error_;
     out.retry_error = retry_error_;
@@ -301,7 +300,6 @@ class Subscribers {
     for (int i = 0; i < 4; ++i) out.tally[i] = tally_[i];
     return out;
   }
-  size_t size() const { return sessions_.size(); }
 
  private:
   struct Session {
@@ -655,10 +653,12 @@ class Flood {
   std::vector<net::ip::address> sources_;
   std::string oversized_, well_formed_;
   std::atomic<bool> stopping_{false};
-  std::vector<std::shared_ptr<Worker>> workers_;    // io thread only, until stop()
-  std::vector<std::shared_ptr<Staller>> stallers_;
   net::io_context io_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_{io_.get_executor()};
+  // After io_: their sockets go before it. Touched by the io thread only,
+  // until stop() has joined it.
+  std::vector<std::shared_ptr<Worker>> workers_;
+  std::vector<std::shared_ptr<Staller>> stallers_;
   std::thread thread_;
   mutable std::mutex mutex_;
   Figures figures_;
