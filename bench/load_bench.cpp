@@ -1105,6 +1105,9 @@ Options parse(int argc, char** argv) {
   if (o.seconds < 1 || o.seconds > 3600) throw std::invalid_argument("--seconds must be 1..3600");
   if (o.timeout < 5 || o.timeout > 86400)
     throw std::invalid_argument("--timeout must be 5..86400 (gateway.subscriberTimeout)");
+  if (o.seconds * 3 < o.timeout)
+    throw std::invalid_argument("--seconds must be at least --timeout/3: every session renews "
+                                "once in a phase");
   if (o.flood_connections < 0 || o.flood_connections > 10000 || o.flood_stalled < 0 ||
       o.flood_stalled > 10000)
     throw std::invalid_argument("--flood-connections and --flood-stalled must be 0..10000");
