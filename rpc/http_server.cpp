@@ -94,6 +94,10 @@ bool relayed_by_proxy(const http::request<http::string_body>& req) {
   return false;
 }
 
+// Refused connections being answered at once: beyond this many, a new one
+// is closed without an answer (each is answered within about 4 s).
+constexpr std::size_t kMaxRefusing = 64;
+
 // Web UI files larger than this are not served (the UI is a few KiB).
 constexpr std::uintmax_t max_web_file_bytes = 8 << 20;
 
@@ -116,19 +120,29 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
         config_(server.config_.get()),
         connections_(server.connections_),
         sources_(server.sources_),
+        refusing_(server.refusing_),
         refusal_(std::move(refusal)),
         remote_(remote),
-        source_(source_key(remote)) {
-    ++*connections_;
-    {
+        source_(source_key(remote)),
+        local_client_(is_local_client(remote)) {
+    // A refused connection takes no place: it is answered and closed
+    // within a few seconds, and the refusals in flight are bounded apart.
+    if (refusal_.empty()) {
+      ++*connections_;
       std::lock_guard lock(sources_->mutex);
       ++sources_->count[source_];
+    } else {
+      ++*refusing_;
     }
     beast::error_code ec;
     auto local = stream_.socket().local_endpoint(ec);
     if (!ec) local_ = unmap(local.address());
   }
   ~Session() {
+    if (!refusal_.empty()) {
+      --*refusing_;
+      return;
+    }
     --*connections_;
     std::lock_guard lock(sources_->mutex);
     auto it = sources_->count.find(source_);
@@ -137,10 +151,27 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
 
   void run() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      if (!self->refusal_.empty())
+      if (!self->refusal_.empty()) {
+        self->stream_.expires_after(std::chrono::seconds(2));
         return self->send_error(http::status::service_unavailable, 11, self->refusal_, false);
+      }
       self->do_read();
     });
+  }
+
+  // For making room when every connection is taken: since when this
+  // connection from the mesh has been waiting for a request (none yet, an
+  // incomplete one, or the next on a kept-alive connection), as a
+  // steady-clock count; 0 when it is not one.
+  std::int64_t waiting_since() const {
+    return local_client_ || !refusal_.empty() ? 0 : waiting_since_.load();
+  }
+  // Closes it, unless it has meanwhile received its request; true if so.
+  bool evict() {
+    std::int64_t since = waiting_since_.load();
+    if (since == 0 || !waiting_since_.compare_exchange_strong(since, 0)) return false;
+    close();
+    return true;
   }
 
   void close() {
@@ -162,11 +193,15 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(header_limit);
     parser_->body_limit(static_cast<std::uint64_t>(config_->get_int("daemon", "rpcMaxBodyBytes")));
     stream_.expires_after(timeout());
+    waiting_since_ = std::chrono::steady_clock::now().time_since_epoch().count();
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
+    // Evicted meanwhile (waiting_since_ already 0): the read ends in an
+    // error, closed below like any other.
+    waiting_since_ = 0;
     if (ec == http::error::end_of_stream || ec == net::error::eof ||
         ec == net::error::connection_reset || ec == net::error::operation_aborted)
       return do_close();
@@ -398,9 +433,12 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<const Config> config_;
   std::shared_ptr<std::atomic<std::size_t>> connections_;
   std::shared_ptr<Sources> sources_;
+  std::shared_ptr<std::atomic<std::size_t>> refusing_;
   std::string refusal_;
   net::ip::address remote_;
   std::string source_;
+  const bool local_client_;
+  std::atomic<std::int64_t> waiting_since_{0};
   net::ip::address local_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> response_;
@@ -460,8 +498,15 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
     } else {
       beast::error_code peer_ec;
       const auto remote = unmap(socket.remote_endpoint(peer_ec).address());
+      std::string refusal = admission(remote);
+      if (!refusal.empty() && *server_.refusing_ >= kMaxRefusing) {
+        // Refusals already fill their own budget: closed without a word.
+        beast::error_code close_ec;
+        socket.close(close_ec);
+        return do_accept();
+      }
       auto session =
-          std::make_shared<Session>(std::move(socket), remote, server_, admission(remote));
+          std::make_shared<Session>(std::move(socket), remote, server_, std::move(refusal));
       {
         std::lock_guard lock(*server_.sessions_mutex_);
         auto& list = *server_.sessions_;
@@ -476,22 +521,58 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
   // "" when a connection from `remote` may be served, else why not. One
   // neighbour must not take every connection: the local CLI, renewals and
   // tunnel upgrades need room too.
-  std::string admission(const net::ip::address& remote) const {
+  std::string admission(const net::ip::address& remote) {
     const auto config = server_.config_.get();
     const auto limit = static_cast<std::size_t>(config->get_int("daemon", "rpcMaxClients"));
     const auto per_source =
         static_cast<std::size_t>(config->get_int("daemon", "rpcMaxClientsPerSource"));
-    const std::size_t open = *server_.connections_;
     const bool local = is_local_client(remote);
-    if (open >= limit || (!local && open >= limit - reserved_connections(limit)))
+    if (!local) {
+      std::lock_guard lock(server_.sources_->mutex);
+      const auto it = server_.sources_->count.find(source_key(remote));
+      if (it != server_.sources_->count.end() && it->second >= per_source)
+        return "too many connections from " + source_key(remote) +
+               " (daemon.rpcMaxClientsPerSource); try again later";
+    }
+    const std::size_t open = *server_.connections_;
+    const bool full = open >= limit || (!local && open >= limit - reserved_connections(limit));
+    // Full: the connection from the mesh that has waited longest for its
+    // request (daemon.rpcEvictAfter at least) makes room. A client that connects and
+    // sends nothing, or a header a byte at a time, then holds a place only
+    // until someone needs it, not for the whole daemon.rpcTimeout.
+    const auto evict_after = std::chrono::seconds(config->get_int("daemon", "rpcEvictAfter"));
+    if (full && (evict_after.count() == 0 || !evict_oldest_waiting(evict_after)))
       return "too many connections (daemon.rpcMaxClients); try again later";
-    if (local) return "";
-    std::lock_guard lock(server_.sources_->mutex);
-    const auto it = server_.sources_->count.find(source_key(remote));
-    if (it != server_.sources_->count.end() && it->second >= per_source)
-      return "too many connections from " + source_key(remote) +
-             " (daemon.rpcMaxClientsPerSource); try again later";
     return "";
+  }
+
+  bool evict_oldest_waiting(std::chrono::seconds evict_after) {
+    const auto before =
+        (std::chrono::steady_clock::now() - evict_after).time_since_epoch().count();
+    // Bounded by the connections open: a candidate that got its request
+    // meanwhile is skipped and the next oldest tried.
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      std::shared_ptr<Session> oldest;
+      std::int64_t oldest_since = before;
+      {
+        std::lock_guard lock(*server_.sessions_mutex_);
+        for (const auto& w : *server_.sessions_) {
+          auto s = w.lock();
+          if (!s) continue;
+          const std::int64_t since = s->waiting_since();
+          if (since != 0 && since < oldest_since) {
+            oldest = std::move(s);
+            oldest_since = since;
+          }
+        }
+      }
+      if (!oldest) return false;
+      if (oldest->evict()) {
+        ++server_.evicted_;
+        return true;
+      }
+    }
+    return false;
   }
 
   HttpServer& server_;

@@ -15,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -51,6 +52,9 @@ class HttpServer {
   // with '/', is /jsonrpc, or is taken. Thread-safe.
   void add_upgrade(const std::string& path, UpgradeHandler handler);
   std::size_t connections() const { return *connections_; }
+  // Connections from the mesh closed to make room, having sent no complete
+  // request for a second or more while every place was taken.
+  std::uint64_t evicted() const { return evicted_; }
 
  private:
   class Listener;
@@ -70,6 +74,10 @@ class HttpServer {
     std::unordered_map<std::string, std::size_t> count;
   };
   std::shared_ptr<Sources> sources_ = std::make_shared<Sources>();
+  // Refused connections still being answered (not in connections_).
+  std::shared_ptr<std::atomic<std::size_t>> refusing_ =
+      std::make_shared<std::atomic<std::size_t>>(0);
+  std::atomic<std::uint64_t> evicted_{0};
   std::shared_ptr<const UpgradeHandler> find_upgrade(std::string_view path) const;
 
   mutable std::mutex upgrades_mutex_;

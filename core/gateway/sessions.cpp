@@ -357,6 +357,10 @@ void SessionManager::list(std::function<void(Json::Value)> done) {
   });
 }
 
+void SessionManager::count(std::function<void(std::size_t)> done) {
+  boost::asio::post(strand_, [this, done] { done(sessions_.size()); });
+}
+
 std::int64_t SessionManager::expire_due(std::int64_t now) {
   std::vector<GatewaySession> due;
   for (const auto& [id, s] : sessions_)

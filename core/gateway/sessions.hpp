@@ -57,6 +57,8 @@ class SessionManager {
   void renew(const Json::Value& params, const CallInfo& caller, Responder reply);
   void release(const Json::Value& params, const CallInfo& caller, Responder reply);
   void list(std::function<void(Json::Value)> done);
+  // How many sessions are held (nodeInfo's capacity): O(1), no descriptions.
+  void count(std::function<void(std::size_t)> done);
 
   // Ends every session whose expiry is at or before `now`; returns the next
   // expiry (0 if none). Runs on the strand; public for tests.

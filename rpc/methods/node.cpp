@@ -53,10 +53,12 @@ void register_node_methods(MethodRegistry& registry, CoreServices& core) {
                  const auto max = config->get_int("gateway", "maxConnections");
                  core.plugins.payment_terms([&core, r, max, reply](Json::Value terms) mutable {
                    r["payments"] = std::move(terms);
-                   core.sessions.list([r, max, reply](Json::Value sessions) mutable {
+                   // Any neighbour may ask, as often as it likes: a count,
+                   // not a description of every session.
+                   core.sessions.count([r, max, reply](std::size_t held) mutable {
                      Json::Value capacity(Json::objectValue);
                      capacity["maxConnections"] = static_cast<Json::Int64>(max);
-                     capacity["sessions"] = sessions.size();
+                     capacity["sessions"] = static_cast<Json::UInt64>(held);
                      r["capacity"] = capacity;
                      reply.result(r);
                    });

@@ -284,6 +284,17 @@ struct HeldConnection {
     }
     return out;
   }
+  // Sends part of a request's headers, as a client that dribbles them.
+  void send_partial() {
+    boost::asio::write(socket, boost::asio::buffer(std::string("POST /jsonrpc HTTP/1.1\r\n")));
+  }
+  // True once the server has closed the connection (within 10 s).
+  bool closed_by_server() {
+    timeval tv{10, 0};
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[256];
+    return ::recv(socket.native_handle(), buf, sizeof buf, 0) <= 0 && errno != EAGAIN;
+  }
   boost::asio::ip::tcp::socket socket;
 };
 
@@ -304,7 +315,7 @@ TEST_F(HttpServerTest, OneSourceCannotTakeEveryConnection) {
 
 TEST_F(HttpServerTest, TheLastConnectionsAreKeptForTheLocalCli) {
   // 8 connections: 2 (a quarter) kept for 127.0.0.1 and ::1.
-  start(parse(R"({"daemon":{"rpcMaxClients":8,"rpcMaxClientsPerSource":100}})"));
+  start(parse(R"({"daemon":{"rpcMaxClients":8,"rpcMaxClientsPerSource":100,"rpcEvictAfter":0}})"));
   boost::asio::io_context client_io;
   std::vector<std::unique_ptr<HeldConnection>> held;
   for (int i = 0; i < 6; ++i)
@@ -313,6 +324,44 @@ TEST_F(HttpServerTest, TheLastConnectionsAreKeptForTheLocalCli) {
   const auto refused = seventh.exchange();
   EXPECT_NE(refused.find("503"), std::string::npos) << refused;
   EXPECT_NE(refused.find("daemon.rpcMaxClients"), std::string::npos) << refused;
+  HeldConnection local(client_io, "127.0.0.1", port_);
+  EXPECT_NE(local.exchange().find("200 OK"), std::string::npos);
+}
+
+// Every place taken by mesh clients that send nothing, or their headers a
+// byte at a time: the one that has waited longest (daemon.rpcEvictAfter at
+// least) makes room for a newcomer, instead of holding its place for the
+// whole daemon.rpcTimeout.
+TEST_F(HttpServerTest, AClientThatSendsNoRequestMakesRoomWhenEveryPlaceIsTaken) {
+  start(parse(R"({"daemon":{"rpcMaxClients":8,"rpcMaxClientsPerSource":100,"rpcEvictAfter":1}})"));
+  boost::asio::io_context client_io;
+  HeldConnection dribbling(client_io, "127.0.0.2", port_);
+  dribbling.send_partial();
+  ASSERT_TRUE(test::eventually([&] { return server_->connections() == 1; }));
+  std::vector<std::unique_ptr<HeldConnection>> silent;
+  for (int i = 0; i < 5; ++i)
+    silent.push_back(std::make_unique<HeldConnection>(client_io, "127.0.0.3", port_));
+  ASSERT_TRUE(test::eventually([&] { return server_->connections() == 6; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // past rpcEvictAfter
+  HeldConnection newcomer(client_io, "127.0.0.4", port_);
+  EXPECT_NE(newcomer.exchange().find("200 OK"), std::string::npos);
+  EXPECT_TRUE(dribbling.closed_by_server()) << "the longest-waiting connection is still open";
+  EXPECT_GE(server_->evicted(), 1u);
+}
+
+// A refused connection takes no place, even while it stays open: a stream
+// of them cannot use up the places kept for the local CLI.
+TEST_F(HttpServerTest, RefusedConnectionsTakeNoPlace) {
+  start(parse(R"({"daemon":{"rpcMaxClients":8,"rpcMaxClientsPerSource":2,"rpcEvictAfter":0}})"));
+  boost::asio::io_context client_io;
+  HeldConnection a(client_io, "127.0.0.2", port_), b(client_io, "127.0.0.2", port_);
+  ASSERT_TRUE(test::eventually([&] { return server_->connections() == 2; }));
+  std::vector<std::unique_ptr<HeldConnection>> refused;  // open, never read
+  for (int i = 0; i < 30; ++i)
+    refused.push_back(std::make_unique<HeldConnection>(client_io, "127.0.0.2", port_));
+  EXPECT_EQ(server_->connections(), 2u);
+  HeldConnection other(client_io, "127.0.0.3", port_);
+  EXPECT_NE(other.exchange().find("200 OK"), std::string::npos);
   HeldConnection local(client_io, "127.0.0.1", port_);
   EXPECT_NE(local.exchange().find("200 OK"), std::string::npos);
 }
