@@ -166,6 +166,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   std::int64_t waiting_since() const {
     return local_client_ || !refusal_.empty() ? 0 : waiting_since_.load();
   }
+  const std::string& source() const { return source_; }
   // Closes it, unless it has meanwhile received its request; true if so.
   bool evict() {
     std::int64_t since = waiting_since_.load();
@@ -527,47 +528,69 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
     const auto per_source =
         static_cast<std::size_t>(config->get_int("daemon", "rpcMaxClientsPerSource"));
     const bool local = is_local_client(remote);
+    const std::string source = source_key(remote);
+    std::size_t held = 0;  // by the newcomer's source
     if (!local) {
       std::lock_guard lock(server_.sources_->mutex);
-      const auto it = server_.sources_->count.find(source_key(remote));
-      if (it != server_.sources_->count.end() && it->second >= per_source)
-        return "too many connections from " + source_key(remote) +
+      const auto it = server_.sources_->count.find(source);
+      if (it != server_.sources_->count.end()) held = it->second;
+      if (held >= per_source)
+        return "too many connections from " + source +
                " (daemon.rpcMaxClientsPerSource); try again later";
     }
     const std::size_t open = *server_.connections_;
     const bool full = open >= limit || (!local && open >= limit - reserved_connections(limit));
-    // Full: the connection from the mesh that has waited longest for its
-    // request (daemon.rpcEvictAfter at least) makes room. A client that connects and
-    // sends nothing, or a header a byte at a time, then holds a place only
-    // until someone needs it, not for the whole daemon.rpcTimeout.
+    // Full: a source holding more connections than the newcomer's gives one
+    // up, the one that has waited longest without a complete request
+    // (daemon.rpcEvictAfter at least). Sources that connect and send
+    // nothing, or a header a byte at a time, from many addresses, then hold
+    // places only until someone with fewer needs one, and cannot take them
+    // back from each other.
     const auto evict_after = std::chrono::seconds(config->get_int("daemon", "rpcEvictAfter"));
-    if (full && (evict_after.count() == 0 || !evict_oldest_waiting(evict_after)))
+    if (full && (evict_after.count() == 0 || !evict_for(held, evict_after)))
       return "too many connections (daemon.rpcMaxClients); try again later";
     return "";
   }
 
-  bool evict_oldest_waiting(std::chrono::seconds evict_after) {
+  // Closes one connection from the mesh that has waited for a request since
+  // `evict_after` or longer, of the source holding the most connections
+  // (at least 2 more than `held`); the oldest of them. True if it did.
+  bool evict_for(std::size_t held, std::chrono::seconds evict_after) {
     const auto before =
         (std::chrono::steady_clock::now() - evict_after).time_since_epoch().count();
-    // Bounded by the connections open: a candidate that got its request
-    // meanwhile is skipped and the next oldest tried.
+    // Bounded: a candidate that got its request meanwhile is skipped and the
+    // search made again, at most 4 times.
     for (int attempt = 0; attempt < 4; ++attempt) {
-      std::shared_ptr<Session> oldest;
-      std::int64_t oldest_since = before;
+      // Copied out first: the last reference to a session may go here, and
+      // its destructor takes the sources' lock.
+      std::vector<std::shared_ptr<Session>> waiting;
       {
         std::lock_guard lock(*server_.sessions_mutex_);
-        for (const auto& w : *server_.sessions_) {
-          auto s = w.lock();
-          if (!s) continue;
+        for (const auto& w : *server_.sessions_)
+          if (auto s = w.lock()) {
+            const std::int64_t since = s->waiting_since();
+            if (since != 0 && since < before) waiting.push_back(std::move(s));
+          }
+      }
+      std::shared_ptr<Session> chosen;
+      std::size_t chosen_count = held + 1;
+      std::int64_t chosen_since = 0;
+      {
+        std::lock_guard lock(server_.sources_->mutex);
+        for (const auto& s : waiting) {
           const std::int64_t since = s->waiting_since();
-          if (since != 0 && since < oldest_since) {
-            oldest = std::move(s);
-            oldest_since = since;
+          const auto it = server_.sources_->count.find(s->source());
+          const std::size_t count = it == server_.sources_->count.end() ? 0 : it->second;
+          if (since != 0 &&
+              (count > chosen_count || (count == chosen_count && chosen && since < chosen_since))) {
+            chosen = s;
+            chosen_count = count;
+            chosen_since = since;
           }
         }
       }
-      if (!oldest) return false;
-      if (oldest->evict()) {
+      if (!chosen) return false;
+      if (chosen->evict()) {
         ++server_.evicted_;
         return true;
       }

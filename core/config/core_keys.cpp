@@ -42,9 +42,10 @@ void declare_core_keys(Schema& schema) {
                           "Concurrent RPC connections from one address (IPv6: one /64); "
                           "127.0.0.1 and ::1 are not limited", true));
         d.declare(int_key("rpcEvictAfter", 1, 0, 3600,
-                          "When every RPC connection is taken, one from the mesh that has sent "
-                          "no complete request for this many seconds is closed to make room; "
-                          "0: never", true));
+                          "When every RPC connection is taken, a newcomer from an address "
+                          "holding fewer gets the place of a connection that has sent no "
+                          "complete request for this many seconds, from the address holding "
+                          "the most; 0: never", true));
         d.declare(int_key("hookTimeout", 10, 1, 600,
                           "Seconds a hook command may run before it is killed", true));
       });

@@ -329,24 +329,32 @@ TEST_F(HttpServerTest, TheLastConnectionsAreKeptForTheLocalCli) {
 }
 
 // Every place taken by mesh clients that send nothing, or their headers a
-// byte at a time: the one that has waited longest (daemon.rpcEvictAfter at
-// least) makes room for a newcomer, instead of holding its place for the
-// whole daemon.rpcTimeout.
-TEST_F(HttpServerTest, AClientThatSendsNoRequestMakesRoomWhenEveryPlaceIsTaken) {
+// byte at a time: a newcomer from a source holding fewer gets the place of
+// the connection that has waited longest (daemon.rpcEvictAfter at least) in
+// the source holding the most, instead of a 503 for the whole
+// daemon.rpcTimeout. Sources holding as many cannot take places from it.
+TEST_F(HttpServerTest, ASourceWithFewerConnectionsGetsThePlaceOfOneThatSendsNothing) {
   start(parse(R"({"daemon":{"rpcMaxClients":8,"rpcMaxClientsPerSource":100,"rpcEvictAfter":1}})"));
   boost::asio::io_context client_io;
   HeldConnection dribbling(client_io, "127.0.0.2", port_);
   dribbling.send_partial();
   ASSERT_TRUE(test::eventually([&] { return server_->connections() == 1; }));
+  // 6 places for the mesh (2 kept for loopback): 4 from .2, 2 from .3.
   std::vector<std::unique_ptr<HeldConnection>> silent;
-  for (int i = 0; i < 5; ++i)
-    silent.push_back(std::make_unique<HeldConnection>(client_io, "127.0.0.3", port_));
+  for (const char* from : {"127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"})
+    silent.push_back(std::make_unique<HeldConnection>(client_io, from, port_));
   ASSERT_TRUE(test::eventually([&] { return server_->connections() == 6; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // past rpcEvictAfter
+
+  HeldConnection greedy(client_io, "127.0.0.2", port_);
+  const std::string refused = greedy.exchange();
+  EXPECT_NE(refused.find("503"), std::string::npos) << refused;
+  EXPECT_EQ(server_->evicted(), 0u);
+
   HeldConnection newcomer(client_io, "127.0.0.4", port_);
   EXPECT_NE(newcomer.exchange().find("200 OK"), std::string::npos);
   EXPECT_TRUE(dribbling.closed_by_server()) << "the longest-waiting connection is still open";
-  EXPECT_GE(server_->evicted(), 1u);
+  EXPECT_EQ(server_->evicted(), 1u);
 }
 
 // A refused connection takes no place, even while it stays open: a stream
