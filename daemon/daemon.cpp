@@ -201,9 +201,10 @@ void Daemon::shutdown() {
   stopping_ = true;
   http_->stop();
   scanner_->stop();
-  // Subscriber routes and gateway tunnel ends first, while plugins still run.
-  // Then every tunnel plugin removes all kernel state it owns (reset), and
-  // only then are plugins stopped: stop() has no completion to wait for.
+  // Subscriber routes first, while plugins still run, and the gateway stops
+  // taking requests. Then every tunnel plugin removes all kernel state it
+  // owns (reset), the gateway's tunnel ends with it, and only then are
+  // plugins stopped: stop() has no completion to wait for.
   connection_->stop([this] {
     sessions_->stop([this] {
       reset_tunnels([this] {

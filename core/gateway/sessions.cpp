@@ -144,17 +144,11 @@ void SessionManager::stop(std::function<void()> done) {
   boost::asio::post(strand_, [this, done] {
     stopped_ = true;
     timer_.cancel();
-    auto remaining = std::make_shared<std::size_t>(sessions_.size() + 1);
-    auto one_done = [this, remaining, done] {
-      if (--*remaining == 0) boost::asio::post(io_, done);
-    };
-    for (const auto& [id, s] : sessions_) {
-      plugins_.with_tunnel(s.tunnel_method(), [s, one_done](TunnelPlugin* t) {
-        if (!t) return one_done();
-        t->close_session(tunnel_session(s), once([one_done](std::string) { one_done(); }));
-      });
-    }
-    one_done();
+    // The records stay for the next start. The tunnel ends are not closed
+    // one by one: the reset of every tunnel plugin that follows at shutdown
+    // removes all of them at once (one by one, 1000 sessions took about
+    // 20 s of commands here).
+    boost::asio::post(io_, done);
   });
 }
 

@@ -50,7 +50,9 @@ class SessionManager {
   // live ones get their tunnel end set up again. The tunnel plugins must have
   // been reset before. `done` runs on the io_context.
   void start(std::function<void()> done);
-  // Takes every session's tunnel end down; records stay for the next start.
+  // Stops taking requests and expiring sessions; the records stay for the
+  // next start. The tunnel ends stay too: the caller resets the tunnel
+  // plugins next (as Daemon::shutdown does), which removes them all at once.
   void stop(std::function<void()> done);
 
   void request(const Json::Value& params, const CallInfo& caller, Responder reply);

@@ -14,6 +14,7 @@
 #include <future>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 namespace mnigs {
 namespace {
@@ -43,14 +44,17 @@ class SessionsTest : public ::testing::Test {
     wait([&](auto done) { plugins_->when_started(done); });
     manager_ = make_manager();
   }
+  // As the daemon does: the manager is destroyed once the io thread has
+  // stopped, since a store or plugin callback may still be queued.
   void TearDown() override {
-    manager_.reset();
     std::promise<void> stopped;
     plugins_->stop([&] { stopped.set_value(); });
     stopped.get_future().wait();
     work_.reset();
     io_.stop();
     thread_.join();
+    manager_.reset();
+    stopped_.clear();
     plugins_.reset();
   }
 
@@ -122,6 +126,7 @@ class SessionsTest : public ::testing::Test {
   CoreEventBus events_{io_.get_executor()};
   std::unique_ptr<PluginHost> plugins_;
   std::unique_ptr<SessionManager> manager_;
+  std::vector<std::unique_ptr<SessionManager>> stopped_;  // destroyed after the io thread
   std::atomic<std::int64_t> now_{1'800'000'000};
   std::thread thread_;
 };
@@ -255,7 +260,8 @@ TEST_F(SessionsTest, SessionsSurviveARestartExpiredOnesDoNot) {
   now_ += 50;
   auto later = request("10.77.3.2");
   ASSERT_TRUE(live.ok && later.ok);
-  manager_.reset();
+  wait([&](auto done) { manager_->stop(done); });
+  stopped_.push_back(std::move(manager_));
   store_->flush();
   now_ += 20;  // the first has expired meanwhile, the second has not
   manager_ = make_manager();
