@@ -311,20 +311,24 @@ TEST_F(DhtMesh, ForgedAndTamperedOffersAreNotBelieved) {
       tries(30s), poll))
       << "the forger did not put both values: " << read_all(forger_log_);
 
-  // The forger is a storing node of the offer key, next to it in the
-  // routing space: sub's listener is handed both values, by honest storing
-  // nodes (the forged one) and by the forger itself (both), and refuses
-  // them.
+  // The forged value spreads through honest storing nodes: sub's listener
+  // is handed it and refuses it. The tampered one surely reaches only the
+  // listeners that ask the forger itself (next to the key), and which of
+  // them do within the time is the DHT's choice: it is enough that some
+  // node was handed it and refused it.
   Json::Value sub_status;
   EXPECT_TRUE(wait_until(
       [&] {
         sub_status = call(node("sub"), "dhtStatus");
-        return sub_status["dropped"]["forged"].asUInt64() >= 1 &&
-               sub_status["dropped"]["badSignature"].asUInt64() >= 1;
+        if (sub_status["dropped"]["forged"].asUInt64() < 1) return false;
+        for (const auto& name : topology_.nodes())
+          if (call(node(name), "dhtStatus")["dropped"]["badSignature"].asUInt64() >= 1)
+            return true;
+        return false;
       },
       tries(spread_limit), poll))
-      << "sub was not handed both values: " << to_json(sub_status)
-      << "\nDHT nodes:" << dht_report();
+      << "the forged value did not reach sub, or the tampered one no node: "
+      << to_json(sub_status) << "\nDHT nodes:" << dht_report();
 
   for (const auto& name : topology_.nodes()) {
     SCOPED_TRACE(name);
