@@ -5,14 +5,13 @@
 #include "subscriber/grant.hpp"
 #include "util/json_text.hpp"
 #include "util/net.hpp"
-
-#include <utility>
 #include "util/once.hpp"
 #include "util/text.hpp"
 
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <utility>
 
 namespace mnigs {
 
