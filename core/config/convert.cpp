@@ -177,13 +177,13 @@ std::optional<Json::Value> convert_json(const KeySpec& spec, const Json::Value& 
                                         std::string* why) {
   if (value.isString()) return convert_text(spec, value.asString(), why);
   if (value.isBool() && spec.type == ValueType::boolean) return value;
-  if (value.isIntegral() && (spec.type == ValueType::integer || spec.type == ValueType::port))
+  if (value.isInt64() && (spec.type == ValueType::integer || spec.type == ValueType::port))
     return convert_text(spec, std::to_string(value.asInt64()), why);
   if (value.isArray() && is_list(spec.type)) {
     std::vector<std::string> items;
     for (const auto& item : value) {
       if (item.isString()) items.push_back(item.asString());
-      else if (item.isIntegral()) items.push_back(std::to_string(item.asInt64()));
+      else if (item.isInt64()) items.push_back(std::to_string(item.asInt64()));
       else {
         if (why) *why = bad(spec, show_value(value), "");
         return std::nullopt;

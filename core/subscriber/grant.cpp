@@ -20,7 +20,7 @@ bool is_credential(const Json::Value& v) {
 }
 
 std::string check_seconds(const Json::Value& timeout) {
-  if (!timeout.isIntegral() || timeout.asInt64() < min_grant_seconds ||
+  if (!timeout.isInt64() || timeout.asInt64() < min_grant_seconds ||
       timeout.asInt64() > max_grant_seconds)
     return "\"timeout\" must be whole seconds from " + std::to_string(min_grant_seconds) +
            " to " + std::to_string(max_grant_seconds);
@@ -93,7 +93,7 @@ std::string check_family(const Json::Value& t, const char* family, bool v6, unsi
   unsigned length = max_length;
   if (t.isMember(prefix_key)) {
     const Json::Value& p = t[prefix_key];
-    if (!p.isIntegral() || p.asInt64() < min_length || p.asInt64() > max_length)
+    if (!p.isInt64() || p.asInt64() < min_length || p.asInt64() > max_length)
       return "\"" + prefix_key + "\" must be a whole number from " + std::to_string(min_length) +
              " to " + std::to_string(max_length);
     length = static_cast<unsigned>(p.asInt64());
@@ -148,7 +148,7 @@ std::string check_tunnel_params(const Json::Value& t, const std::string& gateway
   if (t.isMember("path") && t["path"].asString().front() != '/')
     return "\"path\" must start with /";
   if (t.isMember("mtu") &&
-      (!t["mtu"].isIntegral() || t["mtu"].asInt64() < 576 || t["mtu"].asInt64() > 65535))
+      (!t["mtu"].isInt64() || t["mtu"].asInt64() < 576 || t["mtu"].asInt64() > 65535))
     return "\"mtu\" must be a whole number from 576 to 65535";
   const auto gateway = parse_address(gateway_address);
   if (!gateway) return "the gateway address " + gateway_address + " is not an IP address";

@@ -112,7 +112,7 @@ std::optional<std::string> parse_default_dev(const std::string& json) {
       dev = string_field(route["nexthops"][0], "dev");
     // The interface becomes the uplink in the gateway's nft rules.
     if (dev.empty() || dev == "lo" || !nft_quotable_interface_name(dev)) continue;
-    const std::int64_t metric = route["metric"].isIntegral() ? route["metric"].asInt64() : 0;
+    const std::int64_t metric = route["metric"].isInt64() ? route["metric"].asInt64() : 0;
     if (!best || metric < best_metric) {
       best = dev;
       best_metric = metric;

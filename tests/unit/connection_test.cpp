@@ -476,6 +476,14 @@ TEST(Grant, EveryMalformedFieldIsRefusedWithAReason) {
   renewal["timeout"] = "120";
   EXPECT_NE(check_renewal(renewal), "");
   EXPECT_NE(check_renewal(Json::Value("x")), "");
+  // Whole numbers beyond int64 (found by fuzzing: they made the check throw).
+  renewal["timeout"] = Json::UInt64(18446744073709551615u);
+  EXPECT_NE(check_renewal(renewal), "");
+  renewal["timeout"] = 1e19;
+  EXPECT_NE(check_renewal(renewal), "");
+  Json::Value huge = grant();
+  huge["tunnel"]["mtu"] = Json::UInt64(18446744073709551615u);
+  EXPECT_NE(check_tunnel_params(huge["tunnel"], "127.0.0.1", {}), "");
 }
 
 // The attacks a review reproduced, and their relatives: each is refused

@@ -337,7 +337,7 @@ std::optional<AdminTarget> admin_from_cjdnsadmin(const std::string& text, const 
   }
   if (root->isMember("port")) {
     const Json::Value& port = (*root)["port"];
-    if (!port.isIntegral() || port.asInt64() < 1 || port.asInt64() > 65535) {
+    if (!port.isInt64() || port.asInt64() < 1 || port.asInt64() > 65535) {
       if (why) *why = "\"port\" is not a port number";
       return std::nullopt;
     }
