@@ -716,29 +716,6 @@ struct PhaseResult {
   Tally tally;
 };
 
-// A scratch directory under /tmp/mnigs- (so the reaper may remove it if the
-// bench dies), removed by the destructor.
-class Scratch {
- public:
-  Scratch() {
-    std::string pattern = "/tmp/mnigs-load-bench-XXXXXX";
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp " + pattern + " failed");
-    path_ = pattern;
-    Reaper::instance().watch_dir(path_);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-    Reaper::instance().forget_dir(path_);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 // Adds `addresses` (/32 each) to lo in namespace `ns` with one `ip -batch`.
 void add_addresses(const Topology& t, const std::string& node,
                    const std::vector<std::string>& addresses, const std::string& dir) {
@@ -925,7 +902,7 @@ int run(const Options& o) {
   for (int k = 0; k < o.namespaces; ++k) t.link("gw", subscriber_node(k));
   t.link("gw", "hx");
   t.up();
-  Scratch scratch;
+  bench::Scratch scratch("load-bench");
 
   std::vector<std::vector<std::string>> sources(o.namespaces);
   for (int i = 0; i < o.sessions; ++i)

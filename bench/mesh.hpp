@@ -1,13 +1,19 @@
-// What the benchmarks share: timing and medians, and for the babel-mesh ones
-// grid topologies and node names. Header only; each benchmark includes it.
+// What the benchmarks share: timing and medians, a scratch directory, and for
+// the babel-mesh ones grid topologies and node names. Header only; each
+// benchmark includes it.
 #pragma once
+
+#include <stdlib.h>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "harness/reaper.hpp"
 #include "harness/topology.hpp"
 
 namespace mnigs::test::bench {
@@ -54,5 +60,28 @@ inline Topology grid(int n) {
     }
   return t;
 }
+
+// A scratch directory /tmp/mnigs-<name>-XXXXXX (under /tmp/mnigs- so that
+// the reaper removes it if the benchmark dies), removed by the destructor.
+class Scratch {
+ public:
+  explicit Scratch(const std::string& name) {
+    std::string pattern = "/tmp/mnigs-" + name + "-XXXXXX";
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp " + pattern + " failed");
+    path_ = pattern;
+    Reaper::instance().watch_dir(path_);
+  }
+  ~Scratch() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+    Reaper::instance().forget_dir(path_);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 }  // namespace mnigs::test::bench

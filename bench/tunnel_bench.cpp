@@ -662,29 +662,6 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-// A scratch directory under /tmp/mnigs- (so the reaper may remove it if the
-// bench dies), removed by the destructor.
-class Scratch {
- public:
-  Scratch() {
-    std::string pattern = "/tmp/mnigs-tunnel-bench-XXXXXX";
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp " + pattern + " failed");
-    path_ = pattern;
-    Reaper::instance().watch_dir(path_);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-    Reaper::instance().forget_dir(path_);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 int run(const Options& o) {
   find_program("iperf3");
   const std::vector<Transport> all = transports();
@@ -701,7 +678,7 @@ int run(const Options& o) {
             << "each transport in its own two namespaces joined by one veth link\n"
             << std::flush;
 
-  Scratch scratch;
+  bench::Scratch scratch("tunnel-bench");
   std::vector<Row> rows;
   std::vector<std::unique_ptr<Lab>> labs;  // parallel to rows; null when not measured
   std::vector<Target> targets;

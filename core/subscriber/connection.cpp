@@ -230,10 +230,7 @@ void ConnectionManager::connect(const Json::Value& params, Responder reply) {
 void ConnectionManager::on_node_info(Connection c, std::string wanted, Responder reply,
                                      RpcReply info) {
   auto fail = [this, reply](int code, std::string message) {
-    state_ = State::idle;
-    last_error_ = message;
-    log_.warn(message);
-    reply.error(code, message);
+    fail_connect(reply, code, std::move(message));
   };
   if (!info.ok())
     return fail(rpc_error::failed, "cannot reach the gateway: " +
@@ -275,10 +272,7 @@ void ConnectionManager::on_node_info(Connection c, std::string wanted, Responder
 
 void ConnectionManager::request_session(Connection c, Responder reply, int attempt) {
   auto fail = [this, reply](int code, std::string message) {
-    state_ = State::idle;
-    last_error_ = message;
-    log_.warn(message);
-    reply.error(code, message);
+    fail_connect(reply, code, std::move(message));
   };
   Json::Value request(Json::objectValue);
   request["suite"] = c.suite;
@@ -313,9 +307,7 @@ void ConnectionManager::request_session(Connection c, Responder reply, int attem
              if (auto why = check_tunnel_params(g["tunnel"], c.gateway_address,
                                                 os::routable_addresses());
                  !why.empty()) {
-               // Give the session back rather than let it hold a slot until expiry.
-               call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
-                        "releaseConnection", credentials(c), kCallTimeout, [](RpcReply) {});
+               give_back(c);
                return fail(rpc_error::failed,
                            "the gateway's tunnel parameters are refused: " + why);
              }
@@ -327,6 +319,19 @@ void ConnectionManager::request_session(Connection c, Responder reply, int attem
            });
 }
 
+void ConnectionManager::fail_connect(const Responder& reply, int code, std::string message) {
+  state_ = State::idle;
+  last_error_ = std::move(message);
+  log_.warn(last_error_);
+  reply.error(code, last_error_);
+}
+
+void ConnectionManager::give_back(const Connection& c) {
+  // Released rather than left to hold a slot at the gateway until expiry.
+  call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
+           "releaseConnection", credentials(c), kCallTimeout, [](RpcReply) {});
+}
+
 void ConnectionManager::bring_up(Connection c, Responder reply) {
   // Recorded first, then the tunnel: if mnigsd dies in between, the next
   // start resumes the session (or finds it expired) instead of leaving it
@@ -334,12 +339,9 @@ void ConnectionManager::bring_up(Connection c, Responder reply) {
   // only for a connection that is on record.
   persist(c, [this, c, reply](std::string error) {
     if (!error.empty()) {
-      call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
-               "releaseConnection", credentials(c), kCallTimeout, [](RpcReply) {});
-      state_ = State::idle;
-      last_error_ = "the connection could not be recorded: " + error;
-      log_.warn(last_error_);
-      return reply.error(rpc_error::failed, last_error_);
+      give_back(c);
+      return fail_connect(reply, rpc_error::failed,
+                          "the connection could not be recorded: " + error);
     }
     connect_tunnel(c, reply);
   });
@@ -358,13 +360,9 @@ void ConnectionManager::connect_tunnel(Connection c, Responder reply) {
         }
         if (!error.empty()) {
           forget();
-          // Give the session back rather than let it hold a slot until expiry.
-          call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
-                   "releaseConnection", credentials(c), kCallTimeout, [](RpcReply) {});
-          state_ = State::idle;
-          last_error_ = "the tunnel could not be brought up: " + error;
-          log_.warn(last_error_);
-          return reply.error(rpc_error::failed, last_error_);
+          give_back(c);
+          return fail_connect(reply, rpc_error::failed,
+                              "the tunnel could not be brought up: " + error);
         }
         connection_ = c;
         state_ = State::connected;

@@ -77,6 +77,11 @@ class ConnectionManager {
   void on_node_info(Connection c, std::string wanted_suite, Responder reply, RpcReply info);
   // requestConnection, retried a few times while the gateway is starting.
   void request_session(Connection c, Responder reply, int attempt);
+  // A connect that failed: idle again, `message` kept as the last error,
+  // logged and answered.
+  void fail_connect(const Responder& reply, int code, std::string message);
+  // Releases a granted session the connect will not use.
+  void give_back(const Connection& c);
   // Records the connection, then connect_tunnel().
   void bring_up(Connection c, Responder reply);
   void connect_tunnel(Connection c, Responder reply);
