@@ -201,6 +201,17 @@ int cmd_disconnect(Context& ctx) {
   return exit_code::ok;
 }
 
+int cmd_auto(Context& ctx, bool on) {
+  Json::Value params(Json::objectValue);
+  params["enabled"] = on;
+  auto r = ctx.client->call("setAuto", params);
+  if (r.status != CallStatus::ok) return report(ctx, r);
+  if (ctx.json) return print_json(r.result), exit_code::ok;
+  std::cout << (on ? "auto mode on: mnigsd chooses the gateway and moves when it fails\n"
+                   : "auto mode off: the connection stays as it is\n");
+  return exit_code::ok;
+}
+
 int cmd_sessions(Context& ctx) {
   auto r = ctx.client->call("listSessions");
   if (r.status != CallStatus::ok) return report(ctx, r);

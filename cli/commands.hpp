@@ -37,6 +37,8 @@ int cmd_set(Context& ctx, const std::vector<std::pair<std::string, std::string>>
 int cmd_call(Context& ctx, const std::string& method, const std::string& params);
 int cmd_connect(Context& ctx, const std::string& address, int port, const std::string& suite);
 int cmd_disconnect(Context& ctx);
+// --auto on|off: setAuto.
+int cmd_auto(Context& ctx, bool on);
 int cmd_sessions(Context& ctx);
 // -s: start a scan and follow it with a progress bar until it ends.
 int cmd_scan(Context& ctx);

@@ -29,7 +29,11 @@ void usage(std::ostream& out) {
          "  -c, --connect IP [-p PORT] [-m SUITE]\n"
          "                       connect to the gateway at IP (port 65533; the best suite both\n"
          "                       ends support unless -m names one)\n"
-         "  -d, --disconnect     release the session and take the tunnel down\n"
+         "  -d, --disconnect     release the session and take the tunnel down (in auto mode:\n"
+         "                       until --auto on)\n"
+         "      --auto on|off    auto mode: choose the best gateway, connect, and move to\n"
+         "                       another when it fails (subscriber.auto); on also lifts the\n"
+         "                       pin of a manual --connect\n"
          "      --sessions       the subscriber's connection and the gateway's sessions\n"
          "  -s, --scan           scan the mesh now, with a progress bar, then list gateways\n"
          "  -l, --list           gateways found by scans: name, address, port, suites, price\n"
@@ -67,6 +71,7 @@ int main(int argc, char** argv) {
   std::string get_what;
   std::vector<std::pair<std::string, std::string>> sets;
   std::string connect_address, suite;
+  bool auto_on = false;
   std::string call_method, call_params;
   int connect_port = 65533;
 
@@ -107,6 +112,14 @@ int main(int argc, char** argv) {
       suite = need("a suite such as static-forwarding-free");
     } else if (arg == "-d" || arg == "--disconnect") {
       set_command("--disconnect");
+    } else if (arg == "--auto") {
+      set_command(arg);
+      std::string v = need("on or off");
+      if (v != "on" && v != "off") {
+        std::cerr << "mnigs-cli: --auto wants on or off (got \"" << v << "\")\n";
+        return exit_code::usage;
+      }
+      auto_on = v == "on";
     } else if (arg == "-s" || arg == "--scan") {
       set_command("--scan");
     } else if (arg == "-l" || arg == "--list") {
@@ -195,6 +208,7 @@ int main(int argc, char** argv) {
     if (command == "--call") return cmd_call(ctx, call_method, call_params);
     if (command == "--connect") return cmd_connect(ctx, connect_address, connect_port, suite);
     if (command == "--disconnect") return cmd_disconnect(ctx);
+    if (command == "--auto") return cmd_auto(ctx, auto_on);
     if (command == "--sessions") return cmd_sessions(ctx);
     if (command == "--scan") return cmd_scan(ctx);
     if (command == "--list") return cmd_list(ctx, true);

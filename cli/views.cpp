@@ -176,6 +176,31 @@ std::string render_sessions(const Json::Value& r, std::int64_t now) {
   std::string out = terminal_safe(line) + "\n";
   if (!text(sub["lastError"]).empty())
     out += "  last problem: " + terminal_safe(text(sub["lastError"])) + "\n";
+  if (sub["auto"].isBool())
+    out += std::string("  auto mode: ") +
+           (sub["auto"].asBool() ? (sub["pinned"].asBool() ? "on, paused by a manual connect or "
+                                                             "disconnect (--auto on resumes it)"
+                                                           : "on")
+                                 : "off") +
+           "\n";
+  if (const auto& h = sub["health"]; h.isObject()) {
+    std::string health = "  health: " + text(h["health"]);
+    if (h["rttMs"].isObject()) {
+      char figures[128];
+      std::snprintf(figures, sizeof figures, ", round trip %.1f ms (min %.1f, p95 %.1f), loss %.0f %%",
+                    h["rttMs"]["median"].asDouble(), h["rttMs"]["min"].asDouble(),
+                    h["rttMs"]["p95"].asDouble(), h["loss"].asDouble() * 100);
+      health += figures;
+    }
+    out += terminal_safe(health) + "\n";
+  }
+  if (const auto& sw = sub["switches"]; sw.isArray() && !sw.empty()) {
+    const auto& last = sw[sw.size() - 1];
+    out += terminal_safe("  last switch: " + text(last["from"]) + " -> " + text(last["to"]) +
+                         ", " + std::to_string(std::max<std::int64_t>(0, now - integer(last["time"]))) +
+                         " s ago: " + text(last["reason"])) +
+           "\n";
+  }
   const auto& gw = r["gateway"];
   out += "gateway sessions: " + std::to_string(gw.isArray() ? gw.size() : 0) + "\n";
   if (gw.isArray() && !gw.empty()) {

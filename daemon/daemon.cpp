@@ -4,6 +4,7 @@
 #include "util/token.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 
 #include <signal.h>
@@ -25,6 +26,7 @@ Daemon::~Daemon() {
   http_.reset();
   connection_.reset();
   sessions_.reset();
+  echo_.reset();
   plugins_.reset();
   hooks_.reset();
   store_.reset();
@@ -111,6 +113,18 @@ void Daemon::start() {
   };
   sessions_ =
       std::make_unique<SessionManager>(io_, config_->holder, *store_, *plugins_, *hooks_, wall);
+  // Health probes, UDP on the RPC port and addresses: answered for session holders only.
+  echo_ = std::make_unique<probe::EchoService>(io_, os::real_clock());
+  {
+    std::vector<boost::asio::ip::udp::endpoint> endpoints;
+    for (const auto& addr : {v4, v6})
+      if (!addr.empty()) endpoints.emplace_back(boost::asio::ip::make_address(addr), port);
+    if (auto errors = echo_->listen(endpoints); !errors.empty())
+      log_.warn("health probes will not be answered on ", errors);
+  }
+  sessions_->set_holders_sink([this](const std::string& id, auto addresses) {
+    echo_->hold(id, std::move(addresses));
+  });
   connection_ =
       std::make_unique<ConnectionManager>(io_, config_->holder, *store_, *plugins_, *hooks_, wall);
   std::string id_warning;
@@ -123,9 +137,20 @@ void Daemon::start() {
         dht_->bootstrap(address, dht_port);
       });
   gateways_ = std::make_unique<GatewayList>(*store_, io_.get_executor());
+  connection_->set_environment(ConnectionManager::Environment{
+      [this](std::function<void(Json::Value)> done) {
+        gateways_->list(
+            true, [done](Json::Value list) { done(list["gateways"]); },
+            [this, done](std::string error) {
+              log_.warn("auto mode: the gateway list could not be read: ", error);
+              done(Json::Value(Json::arrayValue));
+            });
+      },
+      [this] { scanner_->start_scan([](Json::Value) {}); }, events_.get()});
   services_ = std::make_unique<CoreServices>(
       CoreServices{*config_, *plugins_, *dispatcher_, *http_, *store_, *sessions_, *connection_,
-                   *scanner_, *gateways_, *dht_, std::chrono::steady_clock::now(), node_id});
+                   *scanner_, *gateways_, *dht_, *echo_, std::chrono::steady_clock::now(),
+                   node_id});
   register_node_methods(registry_, *services_);
   register_config_methods(registry_, *services_);
   register_session_methods(registry_, *services_);
@@ -153,6 +178,7 @@ void Daemon::on_live_change(const std::vector<ConfigChange>& changes) {
     if (c.section == "daemon" && c.key == "logLevel") apply_log_level(*config);
     if (c.section == "scan" && c.key == "interval") scanner_->interval_changed();
     if (c.section == "gateway") dht_->gateway_changed();
+    if (c.section == "subscriber" && c.key == "auto") connection_->auto_changed(false);
     if (config_->schema.section(c.section) && config_->schema.section(c.section)->owner != "core")
       plugins_->config_changed(c.section);
     events_->publish("config.changed", Json::Value(c.dotted()));
@@ -200,6 +226,7 @@ void Daemon::shutdown() {
   if (stopping_) return;
   stopping_ = true;
   http_->stop();
+  echo_->stop();
   scanner_->stop();
   // Subscriber routes first, while plugins still run, and the gateway stops
   // taking requests. Then every tunnel plugin removes all kernel state it

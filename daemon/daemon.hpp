@@ -9,6 +9,7 @@
 #include "hooks/hooks.hpp"
 #include "log/log.hpp"
 #include "plugin_host/host.hpp"
+#include "probe/echo_service.hpp"
 #include "rpc/dispatcher.hpp"
 #include "rpc/http_server.hpp"
 #include "rpc/methods/methods.hpp"
@@ -69,6 +70,7 @@ class Daemon {
   std::unique_ptr<PluginHost> plugins_;
   std::unique_ptr<Hooks> hooks_;
   std::unique_ptr<SessionManager> sessions_;
+  std::unique_ptr<probe::EchoService> echo_;
   std::unique_ptr<ConnectionManager> connection_;
   std::unique_ptr<DhtService> dht_;
   std::unique_ptr<Scanner> scanner_;

@@ -72,6 +72,35 @@ void declare_core_keys(Schema& schema) {
         file_only(string_key("onConnect", "", "Command run (sh -c) when the tunnel is up")));
     d.declare(file_only(string_key(
         "onDisconnect", "", "Command run when the connection ends, with MNIGS_REASON")));
+    d.declare(file_only(string_key(
+        "onSwitch", "",
+        "Command run when auto mode moves to another gateway, with MNIGS_FROM, MNIGS_TO and "
+        "MNIGS_REASON")));
+    d.declare(bool_key("auto", false,
+                       "Auto mode: choose the best gateway, connect, and move to another when it "
+                       "fails, with no one at the keyboard; a manual connect pins its gateway "
+                       "until auto mode is turned on again (mnigs-cli --auto on)",
+                       true));
+    d.declare(int_key("maxPrice", 0, 0, 1000000000,
+                      "Auto mode: the highest price (in the gateway's currency units) it accepts; "
+                      "0: free gateways only",
+                      true));
+    d.declare(list_key("prefer", ValueType::string_list, {},
+                       "Auto mode: gateways (address or name) chosen before all others, in this "
+                       "order, while they work",
+                       true));
+    d.declare(list_key("avoid", ValueType::string_list, {},
+                       "Auto mode: gateways (address or name) never chosen", true));
+    d.declare(int_key("probeInterval", 200, 50, 10000,
+                      "Milliseconds between health probes through the tunnel (from the next "
+                      "connection on)",
+                      true));
+    d.declare(int_key("downAfter", 1000, 150, 60000,
+                      "Milliseconds without an answer to probes after which the gateway is "
+                      "down (at least 3 probe intervals are waited)",
+                      true));
+    d.declare(int_key("holdDown", 30, 0, 3600,
+                      "Seconds auto mode leaves a gateway out after it failed or was left", true));
   });
   schema.add_section("scan", "core", "Finding nodes and gateways on the mesh", [](ConfigDeclarer& d) {
     d.declare(int_key("interval", 600, 0, 86400,

@@ -125,6 +125,7 @@ void SessionManager::start(std::function<void()> done) {
                 } else {
                   s.tunnel = params;
                   sessions_[s.id] = s;
+                  tell_holders(s, false);
                   log_.info("session ", s.id, " of ", s.subscriber_address, " resumed");
                 }
                 one_done();
@@ -229,6 +230,7 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
           s.expires = s.created + timeout;
           s.stored_expires = s.expires;
           sessions_[s.id] = s;
+          tell_holders(s, false);
           schedule_expiry();
           log_.info("session ", s.id, " for ", s.subscriber_address, " (", s.name, ") with ",
                     s.suite, ", expires in ", timeout, " s");
@@ -387,6 +389,7 @@ void SessionManager::schedule_expiry() {
 
 void SessionManager::end_session(const GatewaySession& s, const std::string& why) {
   log_.info("session ", s.id, " of ", s.subscriber_address, " ended: ", why);
+  tell_holders(s, true);
   forget(s.id);
   auto details = hook_details(s);
   details["REASON"] = why;
@@ -397,6 +400,18 @@ void SessionManager::end_session(const GatewaySession& s, const std::string& why
       if (!error.empty()) log_.warn("session ", id, ": closing the tunnel end: ", error);
     });
   });
+}
+
+void SessionManager::tell_holders(const GatewaySession& s, bool ended) {
+  if (!holders_) return;
+  std::vector<boost::asio::ip::address> addresses;
+  if (!ended) {
+    for (const std::string& text :
+         {s.subscriber_address, s.tunnel["address4"].isString() ? s.tunnel["address4"].asString() : "",
+          s.tunnel["address6"].isString() ? s.tunnel["address6"].asString() : ""})
+      if (auto a = parse_address(text)) addresses.push_back(*a);
+  }
+  holders_(s.id, std::move(addresses));
 }
 
 void SessionManager::persist(const GatewaySession& s, std::function<void()> then) {

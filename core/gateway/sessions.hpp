@@ -14,6 +14,7 @@
 #include <mnigs/rpc_api.hpp>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -22,6 +23,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace mnigs {
 
@@ -62,6 +64,14 @@ class SessionManager {
   // How many sessions are held (nodeInfo's capacity): O(1), no descriptions.
   void count(std::function<void(std::size_t)> done);
 
+  // Told which addresses each session holds (its subscriber's mesh address
+  // and the tunnel addresses it was given) when it starts or resumes, and an
+  // empty list when it ends: the probe echo service answers only those.
+  // Called on the strand; set it before start().
+  using HoldersSink =
+      std::function<void(const std::string& id, std::vector<boost::asio::ip::address>)>;
+  void set_holders_sink(HoldersSink sink) { holders_ = std::move(sink); }
+
   // Ends every session whose expiry is at or before `now`; returns the next
   // expiry (0 if none). Runs on the strand; public for tests.
   std::int64_t expire_due(std::int64_t now);
@@ -75,6 +85,8 @@ class SessionManager {
   // Runs onRegister and answers requestConnection for a recorded session.
   void announce(const GatewaySession& s, const Responder& reply, std::int64_t timeout);
   void forget(const std::string& id);
+  // Tells the holders sink about `s` (ended: no addresses).
+  void tell_holders(const GatewaySession& s, bool ended);
   // Closes the tunnel end, deletes the record, runs onRelease.
   void end_session(const GatewaySession& s, const std::string& why);
   // Finds the session named in params and checks secret and caller; answers
@@ -96,6 +108,7 @@ class SessionManager {
   std::set<std::string> in_flight_;     // their subscriber addresses
   bool ready_ = false;                  // stored sessions are loaded
   bool stopped_ = false;
+  HoldersSink holders_;
 };
 
 }  // namespace mnigs

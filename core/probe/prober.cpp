@@ -191,7 +191,8 @@ void Prober::judge(steady_clock::time_point now) {
   for (const auto& s : slots_)
     if (s.used && now - s.sent >= options_.down_after) ++known;
   std::string why;
-  if (sent_ >= slots_.size() && known >= slots_.size() / 2 && loss() >= options_.max_loss) {
+  if (uplink_down_) why = "the gateway says it has no uplink";
+  if (why.empty() && sent_ >= slots_.size() && known >= slots_.size() / 2 && loss() >= options_.max_loss) {
     why = "loss " + std::to_string(static_cast<int>(std::lround(loss() * 100))) +
           " % over " + std::to_string(known) + " probes";
   }

@@ -2,8 +2,9 @@
 // one gateway every `interval` and keeps what came back: round-trip times
 // and loss over the last `window` probes, and the gateway's word on its
 // uplink. It judges the path as BFD does, by silence: nothing heard for
-// `down_after` while probes went out is "down". Sustained loss or round
-// trips far above the path's own best is "degraded" (a gray failure).
+// `down_after` while probes went out is "down". Sustained loss, round
+// trips far above the path's own best (a gray failure), or a gateway that
+// says it has no uplink, is "degraded".
 // Replies must come from the target and carry this prober's random nonce;
 // anything else is counted as garbage and changes nothing. Runs on the
 // strand it is given; its timers run on an os::Clock.

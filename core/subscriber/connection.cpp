@@ -66,7 +66,12 @@ ConnectionManager::ConnectionManager(boost::asio::io_context& io, const ConfigHo
       hooks_(hooks),
       clock_(std::move(clock)),
       timer_(timers.make_timer(strand_)),
-      retry_(timers.make_timer(strand_)) {}
+      retry_(timers.make_timer(strand_)),
+      timers_(timers),
+      kv_(store, "core.subscriber", strand_, log_),
+      auto_timer_(timers.make_timer(strand_)) {}
+
+void ConnectionManager::set_environment(Environment env) { env_ = std::move(env); }
 
 TunnelSession ConnectionManager::tunnel_session(const Connection& c) const {
   Json::Value params = c.tunnel;
@@ -76,6 +81,19 @@ TunnelSession ConnectionManager::tunnel_session(const Connection& c) const {
 }
 
 void ConnectionManager::start(std::function<void()> done) {
+  kv_.get("pinned", [this, done](std::optional<std::string> pinned) {
+    pinned_ = pinned && *pinned == "1";
+    kv_.get("switches", [this, done](std::optional<std::string> switches) {
+      if (switches) {
+        Json::Value v = from_json_text(*switches);
+        if (v.isArray()) switches_ = v;
+      }
+      resume_stored(done);
+    });
+  });
+}
+
+void ConnectionManager::resume_stored(std::function<void()> done) {
   store_.query<std::optional<Connection>>(
       [](sqlite3* db) -> std::optional<Connection> {
         Statement st(db,
@@ -100,6 +118,7 @@ void ConnectionManager::start(std::function<void()> done) {
       [this, done](std::optional<Connection> stored) {
         if (!stored) {
           leave_starting(State::idle);
+          schedule_consider(std::chrono::milliseconds(0));
           return boost::asio::post(io_, done);
         }
         // The record holds what the gateway sent: checked again, as the rules
@@ -122,6 +141,7 @@ void ConnectionManager::start(std::function<void()> done) {
                                                   {"SUITE", stored->suite},
                                                   {"REASON", last_error_}});
           leave_starting(State::idle);
+          schedule_consider(std::chrono::milliseconds(0));
           return boost::asio::post(io_, done);
         }
         leave_starting(State::connecting);
@@ -140,6 +160,7 @@ void ConnectionManager::start(std::function<void()> done) {
                 return;
               }
               state_ = State::connected;
+              start_probing(c);
               log_.info("connection to ", c.gateway_address, " (session ", c.session_id,
                         ") resumed");
               renew();  // prove the session is still good at once
@@ -153,6 +174,7 @@ void ConnectionManager::start(std::function<void()> done) {
       [this, done](std::string error) {
         log_.error("cannot load the stored connection: ", error);
         leave_starting(State::idle);
+        schedule_consider(std::chrono::milliseconds(0));
         boost::asio::post(io_, done);
       });
 }
@@ -167,6 +189,8 @@ void ConnectionManager::stop(std::function<void()> done) {
     stopped_ = true;
     timer_->cancel();
     retry_->cancel();
+    auto_timer_->cancel();
+    prober_.reset();
     // Connects still waiting for the start are answered (shutting down).
     for (auto& waiting : std::exchange(after_start_, {})) boost::asio::post(strand_, waiting);
     if (state_ != State::connected || !connection_) return boost::asio::post(io_, done);
@@ -182,7 +206,11 @@ void ConnectionManager::stop(std::function<void()> done) {
 }
 
 void ConnectionManager::connect(const Json::Value& params, Responder reply) {
-  boost::asio::post(strand_, [this, params, reply] {
+  boost::asio::post(strand_, [this, params, reply] { start_connect(params, reply, true); });
+}
+
+void ConnectionManager::start_connect(const Json::Value& params, Responder reply, bool pin) {
+  {
     if (stopped_) return reply.error(rpc_error::unavailable, "mnigsd is shutting down");
     if (!params.isObject() || !params["address"].isString())
       return reply.error(rpc_error::invalid_params,
@@ -206,7 +234,7 @@ void ConnectionManager::connect(const Json::Value& params, Responder reply) {
     if (state_ == State::starting) {
       if (after_start_.size() >= kMaxWaitingConnects)
         return reply.error(rpc_error::unavailable, "mnigsd is starting; try again shortly");
-      after_start_.push_back([this, params, reply] { connect(params, reply); });
+      after_start_.push_back([this, params, reply, pin] { start_connect(params, reply, pin); });
       return;
     }
     if (state_ != State::idle)
@@ -214,6 +242,12 @@ void ConnectionManager::connect(const Json::Value& params, Responder reply) {
                          std::string("already ") + to_string(state_) +
                              (connection_ ? " to " + connection_->gateway_address : "") +
                              "; disconnect first");
+    if (pin && !pinned_) {
+      set_pinned(true);
+      auto_timer_->cancel();
+      if (config_.get()->get_bool("subscriber", "auto"))
+        log_.info("manual connect: auto mode pauses until it is turned on again (--auto on)");
+    }
     state_ = State::connecting;
     last_error_.clear();
     Connection c;
@@ -224,7 +258,7 @@ void ConnectionManager::connect(const Json::Value& params, Responder reply) {
              Json::Value(), kCallTimeout, [this, c, wanted, reply](RpcReply info) {
                on_node_info(c, wanted, reply, std::move(info));
              });
-  });
+  }
 }
 
 void ConnectionManager::on_node_info(Connection c, std::string wanted, Responder reply,
@@ -366,6 +400,12 @@ void ConnectionManager::connect_tunnel(Connection c, Responder reply) {
         }
         connection_ = c;
         state_ = State::connected;
+        start_probing(c);
+        if (!pending_from_.empty()) {
+          record_switch(pending_from_, c.gateway_address, pending_reason_);
+          pending_from_.clear();
+          pending_reason_.clear();
+        }
         schedule_renewal(std::chrono::seconds(std::max<std::int64_t>(1, c.timeout / 3)));
         log_.info("connected to ", c.gateway_address, " (", c.gateway_name, ") with ", c.suite,
                   ", session ", c.session_id, ", renewing every ",
@@ -439,6 +479,9 @@ void ConnectionManager::disconnect(Responder reply) {
                                                   ")");
     state_ = State::disconnecting;
     timer_->cancel();
+    // The operator wants no gateway: auto mode must not connect another.
+    if (!pinned_) set_pinned(true);
+    auto_timer_->cancel();
     Connection c = *connection_;
     call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
              "releaseConnection", credentials(c), kCallTimeout, [this, c, reply](RpcReply r) {
@@ -457,6 +500,13 @@ void ConnectionManager::disconnect(Responder reply) {
 
 void ConnectionManager::tear_down(const std::string& reason, std::function<void()> done) {
   timer_->cancel();
+  if (prober_) {
+    GatewayQuality q;
+    q.rtt_ms = prober_->median_rtt_ms();
+    q.loss = prober_->loss();
+    if (connection_ && q.rtt_ms) quality_[connection_->gateway_address] = q;
+    prober_.reset();
+  }
   if (!connection_) {
     state_ = State::idle;
     if (done) done();
@@ -478,6 +528,7 @@ void ConnectionManager::tear_down(const std::string& reason, std::function<void(
                                                 {"SUITE", c.suite},
                                                 {"REASON", reason}});
         if (done) done();
+        schedule_consider(std::chrono::milliseconds(0));
       });
     });
     if (!t) return finish("");
@@ -491,6 +542,15 @@ void ConnectionManager::describe(std::function<void(Json::Value)> done) {
     v["state"] = to_string(state_);
     v["connection"] = connection_ ? connection_->describe() : Json::Value();
     v["lastError"] = last_error_;
+    v["auto"] = config_.get()->get_bool("subscriber", "auto");
+    v["pinned"] = pinned_;
+    v["health"] = prober_ ? prober_->figures() : Json::Value();
+    v["switches"] = switches_;
+    Json::Value held(Json::objectValue);
+    const std::int64_t now = clock_();
+    for (const auto& [address, until] : held_down_)
+      if (until > now) held[address] = static_cast<Json::Int64>(until - now);
+    v["heldDown"] = held;
     done(v);
   });
 }
@@ -521,6 +581,191 @@ void ConnectionManager::persist(const Connection& c, std::function<void(std::str
 
 void ConnectionManager::forget() {
   store_.post([](sqlite3* db) { exec(db, "DELETE FROM subscriber_connection"); });
+}
+
+
+void ConnectionManager::start_probing(const Connection& c) {
+  prober_.reset();
+  auto config = config_.get();
+  probe::ProberOptions o;
+  o.interval = std::chrono::milliseconds(config->get_int("subscriber", "probeInterval"));
+  o.down_after = std::max(std::chrono::milliseconds(config->get_int("subscriber", "downAfter")),
+                          3 * o.interval);
+  // Through the tunnel: the gateway's tunnel address where the tunnel has
+  // one, else its mesh address (forwarding: the mesh is the tunnel).
+  std::optional<boost::asio::ip::address> target;
+  for (const char* key : {"gateway4", "gateway6"})
+    if (!target && c.tunnel[key].isString()) target = parse_address(c.tunnel[key].asString());
+  if (!target) target = parse_address(c.gateway_address);
+  if (!target) return;
+  prober_ = std::make_unique<probe::Prober>(
+      strand_, env_.probe_clock ? *env_.probe_clock : timers_,
+      boost::asio::ip::udp::endpoint(*target, static_cast<std::uint16_t>(c.gateway_port)), o,
+      [this](probe::Health h, const std::string& why) { on_health(h, why); });
+  if (auto error = prober_->start(); !error.empty()) {
+    log_.warn(error, "; the connection is not watched");
+    prober_.reset();
+  }
+}
+
+void ConnectionManager::on_health(probe::Health h, const std::string& why) {
+  if (state_ != State::connected || !connection_ || stopped_) return;
+  const std::string gateway = connection_->gateway_address;
+  Json::Value event(Json::objectValue);
+  event["gateway"] = gateway;
+  event["reason"] = why;
+  switch (h) {
+    case probe::Health::up:
+      log_.info("gateway ", gateway, " is up: ", why);
+      publish("subscriber.up", event);
+      return;
+    case probe::Health::unknown: return;
+    case probe::Health::down:
+      log_.warn("gateway ", gateway, " is down: ", why);
+      publish("subscriber.down", event);
+      if (auto_active()) return leave("gateway down: " + why);
+      log_.info("the connection is pinned (manual connect): staying with ", gateway);
+      return;
+    case probe::Health::degraded:
+      log_.warn("gateway ", gateway, " is degraded: ", why);
+      publish("subscriber.degraded", event);
+      if (auto_active()) return leave("gateway degraded: " + why);
+      return;
+  }
+}
+
+bool ConnectionManager::auto_active() const {
+  return !pinned_ && config_.get()->get_bool("subscriber", "auto");
+}
+
+void ConnectionManager::set_pinned(bool pinned) {
+  pinned_ = pinned;
+  kv_.put("pinned", pinned ? "1" : "0");
+}
+
+void ConnectionManager::auto_changed(bool unpin) {
+  boost::asio::post(strand_, [this, unpin] {
+    if (unpin && pinned_) set_pinned(false);
+    if (auto_active()) {
+      log_.info("auto mode on");
+      schedule_consider(std::chrono::milliseconds(0));
+    } else {
+      auto_timer_->cancel();
+    }
+  });
+}
+
+void ConnectionManager::leave(const std::string& reason) {
+  if (!connection_) return;
+  const std::string from = connection_->gateway_address;
+  held_down_[from] = clock_() + config_.get()->get_int("subscriber", "holdDown");
+  pending_from_ = from;
+  pending_reason_ = reason;
+  // The session is given back: the gateway need not hold it until it expires.
+  give_back(*connection_);
+  tear_down(reason);
+}
+
+void ConnectionManager::schedule_consider(std::chrono::milliseconds in) {
+  if (stopped_ || !auto_active()) return;
+  auto_timer_->expires_after(in);
+  auto_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) consider();
+  });
+}
+
+void ConnectionManager::consider() {
+  if (!auto_active() || stopped_ || state_ != State::idle || considering_) return;
+  if (!env_.list_gateways) {
+    last_error_ = "auto mode: no gateway list to choose from";
+    return;
+  }
+  considering_ = true;
+  env_.list_gateways([this](Json::Value gateways) {
+    boost::asio::post(strand_, [this, gateways = std::move(gateways)] {
+      if (!auto_active() || stopped_ || state_ != State::idle) {
+        considering_ = false;
+        return;
+      }
+      auto config = config_.get();
+      ChoiceRules rules;
+      rules.our_suites = plugins_.suites();
+      rules.max_price = static_cast<double>(config->get_int("subscriber", "maxPrice"));
+      rules.prefer = config->get_list("subscriber", "prefer");
+      rules.avoid = config->get_list("subscriber", "avoid");
+      for (const auto& a : os::routable_addresses()) rules.own_addresses.push_back(a);
+      std::vector<std::string> skipped;
+      auto ranked = rank_gateways(gateways, rules, quality_, &skipped);
+      const std::int64_t now = clock_();
+      std::erase_if(held_down_, [now](const auto& h) { return h.second <= now; });
+      std::vector<GatewayChoice> usable;
+      for (auto& c : ranked) {
+        if (held_down_.count(c.address))
+          skipped.push_back(c.address + ": left or failed less than subscriber.holdDown ago");
+        else
+          usable.push_back(std::move(c));
+      }
+      if (usable.empty()) {
+        considering_ = false;
+        std::string why = gateways.isArray() && gateways.size()
+                              ? "auto mode: no usable gateway (" + join(skipped, "; ", "none") + ")"
+                              : "auto mode: no gateway known yet; scanning";
+        if (why != last_error_) log_.info(why);
+        last_error_ = why;
+        if ((!gateways.isArray() || gateways.empty()) && env_.request_scan) env_.request_scan();
+        return schedule_consider(std::chrono::seconds(2));
+      }
+      try_choices(std::move(usable), 0);
+    });
+  });
+}
+
+void ConnectionManager::try_choices(std::vector<GatewayChoice> choices, std::size_t next) {
+  if (stopped_ || !auto_active() || state_ != State::idle || next >= choices.size()) {
+    considering_ = false;
+    if (next >= choices.size() && !stopped_) schedule_consider(std::chrono::seconds(2));
+    return;
+  }
+  const GatewayChoice c = choices[next];
+  log_.info("auto mode: connecting to ", c.address, c.name.empty() ? "" : " (" + c.name + ")",
+            ", score ", static_cast<long>(c.score));
+  Json::Value params(Json::objectValue);
+  params["address"] = c.address;
+  params["port"] = c.port;
+  Responder reply([this, choices = std::move(choices), next, c](bool ok, Json::Value payload) {
+    boost::asio::post(strand_, [this, choices, next, c, ok, payload] {
+      if (ok) {
+        considering_ = false;
+        return;
+      }
+      held_down_[c.address] = clock_() + config_.get()->get_int("subscriber", "holdDown");
+      last_error_ = "auto mode: " + c.address + ": " + payload["message"].asString();
+      try_choices(choices, next + 1);
+    });
+  });
+  start_connect(params, reply, false);
+}
+
+void ConnectionManager::record_switch(const std::string& from, const std::string& to,
+                                      const std::string& reason) {
+  Json::Value s(Json::objectValue);
+  s["time"] = static_cast<Json::Int64>(clock_());
+  s["from"] = from;
+  s["to"] = to;
+  s["reason"] = reason;
+  switches_.append(s);
+  while (switches_.size() > kMaxSwitches) {
+    Json::Value removed;
+    switches_.removeIndex(0, &removed);
+  }
+  kv_.put("switches", to_json_text(switches_));
+  log_.info("switched from ", from, " to ", to, ": ", reason);
+  publish("subscriber.switched", s);
+  hooks_.fire("subscriber.onSwitch", {{"FROM", from}, {"TO", to}, {"REASON", reason}});
+}
+
+void ConnectionManager::publish(const std::string& topic, Json::Value data) {
+  if (env_.events) env_.events->publish(topic, std::move(data));
 }
 
 }  // namespace mnigs

@@ -7,6 +7,13 @@
 // resumed, or reported as expired. Everything runs on the manager's strand.
 // Its timers run on an os::Clock: the real one in the daemon, one moved by
 // hand in unit tests.
+//
+// While connected, a prober (core/probe) checks the gateway through the
+// tunnel. In auto mode (subscriber.auto, unless a manual connect pinned a
+// gateway) the manager chooses the gateway itself (choice.hpp), and leaves
+// one that is down, degraded or without uplink for the next best; a gateway
+// left or failed is left out for subscriber.holdDown seconds. A pinned
+// connection is only reported down and up again.
 #pragma once
 
 #include "config/config.hpp"
@@ -14,8 +21,12 @@
 #include "os/clock.hpp"
 #include "peer/rpc_client.hpp"
 #include "plugin_host/host.hpp"
+#include "probe/prober.hpp"
+#include "store/kv_store.hpp"
 #include "store/store.hpp"
+#include "subscriber/choice.hpp"
 
+#include <mnigs/events.hpp>
 #include <mnigs/rpc_api.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -23,6 +34,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,8 +78,26 @@ class ConnectionManager {
   // Admin RPC: releases the session and takes the tunnel down.
   void disconnect(Responder reply);
   // {"state": "starting"|"idle"|"connecting"|"connected"|"disconnecting", "connection": {...},
-  //  "lastError": "..."}
+  //  "lastError": "...", "auto": bool, "pinned": bool, "health": prober figures or null,
+  //  "switches": [{"time", "from", "to", "reason"}...] (newest last)}
   void describe(std::function<void(Json::Value)> done);
+
+  // What auto mode needs from the rest of the daemon; without it auto mode
+  // knows no gateways. Set before start().
+  struct Environment {
+    // listGateways' "gateways" array; `done` may run on any thread.
+    std::function<void(std::function<void(Json::Value)> done)> list_gateways;
+    // Asks for a scan (auto mode knows no usable gateway).
+    std::function<void()> request_scan;
+    // subscriber.up / down / degraded / switched go here.
+    EventBus* events = nullptr;
+    // The clock the health probes run on; null: the manager's.
+    os::Clock* probe_clock = nullptr;
+  };
+  void set_environment(Environment env);
+  // subscriber.auto changed, or setAuto asked for auto mode (`unpin`: a
+  // manual connect's pin is lifted).
+  void auto_changed(bool unpin);
 
  private:
   // starting: until start() has resumed the stored connection or found none.
@@ -97,6 +127,26 @@ class ConnectionManager {
   void forget();
   TunnelSession tunnel_session(const Connection& c) const;
 
+  // connect() on the strand; `pin`: a manual connect, which pins its gateway.
+  void start_connect(const Json::Value& params, Responder reply, bool pin);
+  // The stored connection, if any, resumed (start()'s second half).
+  void resume_stored(std::function<void()> done);
+  // Health probes for the connection that just came up.
+  void start_probing(const Connection& c);
+  void on_health(probe::Health h, const std::string& why);
+  // Auto mode on and not pinned.
+  bool auto_active() const;
+  void set_pinned(bool pinned);
+  // Auto mode: leaves the current gateway (held down), then chooses another.
+  void leave(const std::string& reason);
+  // Auto mode: when idle, connects to the best gateway not held down.
+  void consider();
+  // Connects to choices[next], on failure (held down) to the next one.
+  void try_choices(std::vector<GatewayChoice> choices, std::size_t next);
+  void schedule_consider(std::chrono::milliseconds in);
+  void record_switch(const std::string& from, const std::string& to, const std::string& reason);
+  void publish(const std::string& topic, Json::Value data);
+
   boost::asio::io_context& io_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   const ConfigHolder& config_;
@@ -113,6 +163,19 @@ class ConnectionManager {
   std::optional<Connection> connection_;
   std::string last_error_;
   bool stopped_ = false;
+
+  os::Clock& timers_;
+  Environment env_;
+  KvStore kv_;  // "pinned", "switches"
+  std::unique_ptr<probe::Prober> prober_;
+  std::unique_ptr<os::Timer> auto_timer_;  // auto mode's next look when idle
+  bool pinned_ = false;
+  bool considering_ = false;      // a choice is being connected
+  std::string pending_from_, pending_reason_;  // the gateway left and why, until the next connect
+  std::map<std::string, std::int64_t> held_down_;  // address -> unix seconds until
+  std::map<std::string, GatewayQuality> quality_;  // address -> last measured
+  Json::Value switches_{Json::arrayValue};         // newest last, at most kMaxSwitches
+  static constexpr Json::ArrayIndex kMaxSwitches = 50;
 };
 
 }  // namespace mnigs

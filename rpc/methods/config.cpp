@@ -63,6 +63,8 @@ void get_config(CoreServices& core, const Json::Value& params, Responder reply) 
   reply.result(r);
 }
 
+}  // namespace
+
 void set_config(CoreServices& core, const Json::Value& params, Responder reply) {
   // {"section.key": value, ...} or {"key": "section.key", "value": value}
   std::vector<std::pair<std::string, Json::Value>> raw;
@@ -132,8 +134,6 @@ void set_config(CoreServices& core, const Json::Value& params, Responder reply) 
   r["restartRequired"] = restart;
   reply.result(r);
 }
-
-}  // namespace
 
 void register_config_methods(MethodRegistry& registry, CoreServices& core) {
   registry.add("getConfig", Access::admin,

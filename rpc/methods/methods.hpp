@@ -24,6 +24,9 @@ class ConnectionManager;
 class Scanner;
 class GatewayList;
 class DhtService;
+namespace probe {
+class EchoService;
+}
 
 struct CoreServices {
   ConfigRuntime& config;
@@ -36,6 +39,7 @@ struct CoreServices {
   Scanner& scanner;
   GatewayList& gateways;
   DhtService& dht;
+  probe::EchoService& echo;
   std::chrono::steady_clock::time_point started;
   std::string node_id;  // nodeInfo's id: this node's stable identity
 };
@@ -44,8 +48,10 @@ struct CoreServices {
 void register_node_methods(MethodRegistry& registry, CoreServices& core);
 // getConfig, setConfig (admin).
 void register_config_methods(MethodRegistry& registry, CoreServices& core);
+// setConfig's work: writes the file, applies the live keys, answers.
+void set_config(CoreServices& core, const Json::Value& params, Responder reply);
 // requestConnection, renewConnection, releaseConnection (mesh); connect,
-// disconnect, listSessions (admin).
+// disconnect, setAuto, listSessions (admin).
 void register_session_methods(MethodRegistry& registry, CoreServices& core);
 
 // startScan, scanStatus (admin).

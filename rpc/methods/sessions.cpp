@@ -1,6 +1,7 @@
 // The session protocol between nodes (mesh-facing) and its control (admin).
 // The managers do the work; these are the names users and other nodes call.
 #include "gateway/sessions.hpp"
+#include "probe/echo_service.hpp"
 #include "rpc/methods/methods.hpp"
 #include "subscriber/connection.hpp"
 
@@ -30,15 +31,38 @@ void register_session_methods(MethodRegistry& registry, CoreServices& core) {
                [&core](const Json::Value&, const CallInfo&, Responder reply) {
                  core.connection.disconnect(std::move(reply));
                });
+  // Auto mode on or off, kept in the config file (subscriber.auto); on also
+  // lifts the pin of a manual connect.
+  registry.add("setAuto", Access::admin,
+               [&core](const Json::Value& params, const CallInfo&, Responder reply) {
+                 if (!params.isObject() || params.size() != 1 || !params["enabled"].isBool())
+                   return reply.error(rpc_error::invalid_params,
+                                      "setAuto needs {\"enabled\": true} or {\"enabled\": false}");
+                 const bool on = params["enabled"].asBool();
+                 Json::Value change(Json::objectValue);
+                 change["subscriber.auto"] = on;
+                 set_config(core, change, Responder([&core, reply, on](bool ok, Json::Value r) {
+                              if (!ok)
+                                return reply.error(r["code"].asInt(), r["message"].asString(),
+                                                   r["data"]);
+                              core.connection.auto_changed(on);
+                              Json::Value out(Json::objectValue);
+                              out["auto"] = on;
+                              reply.result(out);
+                            }));
+               });
   // Both sides at once: a node can be a gateway and a subscriber.
   registry.add("listSessions", Access::admin,
                [&core](const Json::Value&, const CallInfo&, Responder reply) {
                  core.sessions.list([&core, reply](Json::Value gateway) {
-                   core.connection.describe([reply, gateway](Json::Value subscriber) {
-                     Json::Value r(Json::objectValue);
-                     r["gateway"] = gateway;
-                     r["subscriber"] = subscriber;
-                     reply.result(r);
+                   core.connection.describe([&core, reply, gateway](Json::Value subscriber) {
+                     core.echo.status([reply, gateway, subscriber](Json::Value echo) {
+                       Json::Value r(Json::objectValue);
+                       r["gateway"] = gateway;
+                       r["subscriber"] = subscriber;
+                       r["probeEcho"] = echo;
+                       reply.result(r);
+                     });
                    });
                  });
                });

@@ -155,6 +155,16 @@ class ConnectionTest : public ::testing::Test {
     auto m = std::make_unique<ConnectionManager>(
         io_, *config_, *store_, *plugins_, *hooks_, [this] { return clock_.unix_seconds(); },
         clock_);
+    // Probes on a clock of their own, so that the renewal timer is the only
+    // one clock_ has.
+    ConnectionManager::Environment env;
+    env.events = &events_;
+    env.probe_clock = &probe_clock_;
+    env.list_gateways = [this](std::function<void(Json::Value)> done) {
+      std::lock_guard lock(gateways_mutex_);
+      done(gateways_);
+    };
+    m->set_environment(env);
     if (start) wait([&](auto done) { m->start(done); });
     return m;
   }
@@ -220,6 +230,9 @@ class ConnectionTest : public ::testing::Test {
   test::RecordingLogger log_;
   Schema schema_;
   testing::ManualClock clock_;
+  testing::ManualClock probe_clock_;
+  std::mutex gateways_mutex_;
+  Json::Value gateways_{Json::arrayValue};  // what auto mode's gateway list holds
   std::unique_ptr<FakeGateway> gateway_ = std::make_unique<FakeGateway>();
   std::unique_ptr<ConfigHolder> config_;
   std::unique_ptr<Store> store_;

@@ -397,8 +397,11 @@ TEST_F(ProberTest, TheGatewaysUplinkWordIsKept) {
   start();
   ASSERT_TRUE(step(true, 0ms, kUplinkDown));
   EXPECT_TRUE(figures()["uplinkDown"].asBool());
+  EXPECT_EQ(health(), Health::degraded);
+  EXPECT_EQ(changes().back().second, "the gateway says it has no uplink");
   ASSERT_TRUE(step(true));
   EXPECT_FALSE(figures()["uplinkDown"].asBool());
+  EXPECT_EQ(health(), Health::up);
 }
 
 TEST_F(ProberTest, AStoppedProberSendsNothingAndSaysNothing) {
