@@ -648,6 +648,13 @@ void ConnectionManager::auto_changed(bool unpin) {
     if (unpin && pinned_) set_pinned(false);
     if (auto_active()) {
       log_.info("auto mode on");
+      // A gateway known to be failing is left now: its prober will not
+      // say so again.
+      if (state_ == State::connected && prober_ &&
+          (prober_->health() == probe::Health::down ||
+           prober_->health() == probe::Health::degraded))
+        return leave(std::string("gateway ") + probe::to_string(prober_->health()) +
+                     " when auto mode was turned on");
       schedule_consider(std::chrono::milliseconds(0));
     } else {
       auto_timer_->cancel();

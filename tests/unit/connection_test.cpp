@@ -2,6 +2,9 @@
 // loopback and the fake tunnel plugin: renewal at a third of the timeout,
 // teardown when a renewal is refused or nothing answers until expiry, the
 // connection kept across a restart (or reported expired), and disconnect.
+// Auto mode: two fake gateways, each with a real probe echo service on its
+// port; the probes run on a hand-moved clock of their own.
+#include "probe/echo_service.hpp"
 #include "store/sqlite.hpp"
 #include "subscriber/connection.hpp"
 #include "subscriber/grant.hpp"
@@ -52,8 +55,8 @@ Json::Value parse(const std::string& text) {
 // is set by the test. Requests are read back from the peer.
 class FakeGateway {
  public:
-  FakeGateway()
-      : peer_("127.0.0.1", [this](const testing::Request& r) { return answer(parse(r.body())); }) {}
+  explicit FakeGateway(const std::string& address = "127.0.0.1")
+      : peer_(address, [this](const testing::Request& r) { return answer(parse(r.body())); }) {}
 
   std::uint16_t port() const { return peer_.port(); }
   // Sets what renewConnection answers: the seconds granted, or an error.
@@ -660,6 +663,187 @@ TEST_F(ConnectionTest, AStoredConnectionThatCannotBeResumedIsDroppedWithTheReaso
   restart();
   EXPECT_EQ(state(), "idle");
   EXPECT_EQ(describe()["lastError"], "");
+}
+
+// Auto mode with two gateways: "a" on 127.0.0.1 (nearest by the scan) and
+// "b" on 127.0.0.2. Each answers probes through a real echo service on its
+// port while the test lets it.
+class AutoModeTest : public ConnectionTest {
+ protected:
+  void SetUp() override {
+    ConnectionTest::SetUp();
+    for (auto* echo : {&echo_a_, &echo_b_}) echo->hold("s", {lo1_, lo2_});
+    ASSERT_EQ(echo_a_.listen({udp(lo1_, gateway_->port())}), "");
+    ASSERT_EQ(echo_b_.listen({udp(lo2_, gateway_b_->port())}), "");
+    std::lock_guard lock(gateways_mutex_);
+    gateways_.append(entry("127.0.0.1", gateway_->port(), "a", 1));
+    gateways_.append(entry("127.0.0.2", gateway_b_->port(), "b", 5));
+    events_.subscribe("subscriber.", [this](const std::string& topic, const Json::Value& data) {
+      std::lock_guard lock(events_mutex_);
+      events_seen_.push_back(topic + " " + data["gateway"].asString() + data["from"].asString());
+    });
+  }
+  void TearDown() override {
+    ConnectionTest::TearDown();
+    echo_a_.stop();
+    echo_b_.stop();
+  }
+  static boost::asio::ip::udp::endpoint udp(const boost::asio::ip::address& a, std::uint16_t p) {
+    return {a, p};
+  }
+  static Json::Value entry(const std::string& address, std::uint16_t port, const std::string& name,
+                           double rtt) {
+    Json::Value g(Json::objectValue);
+    g["address"] = address;
+    g["port"] = port;
+    g["name"] = name;
+    g["suites"].append(kSuite);
+    g["rtt"] = rtt;
+    g["current"] = true;
+    return g;
+  }
+  void set_auto(bool on) {
+    Json::Value v = config_->get()->values();
+    v["subscriber"]["auto"] = on;
+    v["subscriber"]["holdDown"] = 30;
+    config_->set(std::make_shared<const Config>("", v));
+  }
+  std::string connected_to() {
+    auto d = describe();
+    return d["state"] == "connected" ? d["connection"]["gatewayAddress"].asString() : "";
+  }
+  std::string health() { return describe()["health"]["health"].asString(); }
+  // Moves the probes' clock one interval at a time until `done`, at most 30 steps.
+  template <class Pred>
+  bool probe_until(Pred done) {
+    for (int i = 0; i < 30; ++i) {
+      if (eventually_short(done)) return true;
+      probe_clock_.advance(200ms);
+    }
+    return false;
+  }
+  template <class Pred>
+  static bool eventually_short(Pred done) {
+    for (int i = 0; i < 20; ++i) {
+      if (done()) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
+  }
+  std::vector<std::string> events_seen() {
+    std::lock_guard lock(events_mutex_);
+    return events_seen_;
+  }
+
+  const boost::asio::ip::address lo1_ = boost::asio::ip::make_address("127.0.0.1");
+  const boost::asio::ip::address lo2_ = boost::asio::ip::make_address("127.0.0.2");
+  std::unique_ptr<FakeGateway> gateway_b_ = std::make_unique<FakeGateway>("127.0.0.2");
+  probe::EchoService echo_a_{io_, probe_clock_};
+  probe::EchoService echo_b_{io_, probe_clock_};
+  std::mutex events_mutex_;
+  std::vector<std::string> events_seen_;
+};
+
+TEST_F(AutoModeTest, ConnectsToTheBestAndMovesWhenItGoesDown) {
+  set_auto(true);
+  manager_->auto_changed(false);
+  ASSERT_TRUE(eventually([&] { return connected_to() == "127.0.0.1"; })) << describe();
+  ASSERT_TRUE(probe_until([&] { return health() == "up"; })) << describe();
+  EXPECT_FALSE(describe()["pinned"].asBool());
+
+  echo_a_.hold("s", {});  // a stops answering
+  ASSERT_TRUE(probe_until([&] { return connected_to() == "127.0.0.2"; })) << describe();
+  Json::Value d = describe();
+  ASSERT_EQ(d["switches"].size(), 1u) << d;
+  EXPECT_EQ(d["switches"][0]["from"], "127.0.0.1");
+  EXPECT_EQ(d["switches"][0]["to"], "127.0.0.2");
+  EXPECT_EQ(d["switches"][0]["reason"].asString().rfind("gateway down: no answer to", 0), 0u) << d;
+  EXPECT_TRUE(d["heldDown"].isMember("127.0.0.1")) << d;
+  EXPECT_EQ(gateway_->calls("releaseConnection").size(), 1u) << "a's session given back";
+  ASSERT_TRUE(eventually([&] { return events_seen().size() >= 3; }));
+  auto seen = events_seen();
+  EXPECT_NE(std::find(seen.begin(), seen.end(), "subscriber.down 127.0.0.1"), seen.end());
+  EXPECT_NE(std::find(seen.begin(), seen.end(), "subscriber.switched 127.0.0.1"), seen.end());
+  // The history survives a restart.
+  restart();
+  EXPECT_EQ(describe()["switches"].size(), 1u);
+}
+
+TEST_F(AutoModeTest, AManualConnectPinsUntilAutoModeIsTurnedOnAgain) {
+  set_auto(true);
+  ASSERT_TRUE(connect().ok);  // to a, by hand
+  EXPECT_TRUE(describe()["pinned"].asBool());
+  echo_a_.hold("s", {});
+  ASSERT_TRUE(probe_until([&] { return health() == "down"; })) << describe();
+  for (int i = 0; i < 5; ++i) probe_clock_.advance(200ms);
+  EXPECT_EQ(connected_to(), "127.0.0.1") << "pinned: reported down, not left";
+  EXPECT_EQ(describe()["switches"].size(), 0u);
+
+  restart();  // the pin is kept
+  EXPECT_TRUE(describe()["pinned"].asBool());
+  EXPECT_EQ(connected_to(), "127.0.0.1");
+  manager_->auto_changed(true);  // --auto on: the pin goes, and so does the dead gateway
+  ASSERT_TRUE(probe_until([&] { return connected_to() == "127.0.0.2"; })) << describe();
+  EXPECT_FALSE(describe()["pinned"].asBool());
+}
+
+TEST_F(AutoModeTest, AManualDisconnectKeepsAutoModeFromConnecting) {
+  set_auto(true);
+  manager_->auto_changed(false);
+  ASSERT_TRUE(eventually([&] { return connected_to() == "127.0.0.1"; }));
+  ASSERT_TRUE(ask([&](Responder r) { manager_->disconnect(r); }).ok);
+  clock_.advance(10s);
+  EXPECT_EQ(state(), "idle");
+  EXPECT_TRUE(describe()["pinned"].asBool());
+}
+
+TEST_F(AutoModeTest, AGatewayThatFailsIsHeldDownAndTheNextIsTried) {
+  {
+    std::lock_guard lock(gateways_mutex_);
+    gateways_[0]["port"] = 1;  // nothing listens there: a cannot be reached
+  }
+  set_auto(true);
+  manager_->auto_changed(false);
+  ASSERT_TRUE(eventually([&] { return connected_to() == "127.0.0.2"; })) << describe();
+  EXPECT_TRUE(describe()["heldDown"].isMember("127.0.0.1"));
+  EXPECT_EQ(describe()["switches"].size(), 0u) << "a first choice is not a switch";
+}
+
+TEST_F(AutoModeTest, WithNoUsableGatewayItSaysWhyAndAsksForAScan) {
+  int scans = 0;
+  {
+    std::lock_guard lock(gateways_mutex_);
+    gateways_ = Json::Value(Json::arrayValue);
+  }
+  stopped_.push_back(std::move(manager_));
+  manager_ = make_manager(false);
+  ConnectionManager::Environment env;
+  env.probe_clock = &probe_clock_;
+  env.list_gateways = [this](std::function<void(Json::Value)> done) {
+    std::lock_guard lock(gateways_mutex_);
+    done(gateways_);
+  };
+  env.request_scan = [&scans] { ++scans; };
+  manager_->set_environment(env);
+  set_auto(true);
+  wait([&](auto done) { manager_->start(done); });
+  ASSERT_TRUE(eventually([&] { return scans == 1; }));
+  EXPECT_EQ(describe()["lastError"], "auto mode: no gateway known yet; scanning");
+  {
+    std::lock_guard lock(gateways_mutex_);
+    gateways_.append(entry("127.0.0.2", gateway_b_->port(), "b", 5));
+    gateways_[0]["suites"][0] = "cjdns-openvpn-free";
+  }
+  clock_.advance(2s);
+  ASSERT_TRUE(eventually([&] {
+    return describe()["lastError"].asString().find("no suite in common") != std::string::npos;
+  })) << describe();
+  {
+    std::lock_guard lock(gateways_mutex_);
+    gateways_[0]["suites"][0] = kSuite;
+  }
+  clock_.advance(2s);
+  ASSERT_TRUE(eventually([&] { return connected_to() == "127.0.0.2"; })) << describe();
 }
 
 }  // namespace
