@@ -187,7 +187,8 @@ std::string render_sessions(const Json::Value& r, std::int64_t now) {
     std::string health = "  health: " + text(h["health"]);
     if (h["rttMs"].isObject()) {
       char figures[128];
-      std::snprintf(figures, sizeof figures, ", round trip %.1f ms (min %.1f, p95 %.1f), loss %.0f %%",
+      std::snprintf(figures, sizeof figures,
+                    ", round trip %.1f ms (min %.1f, p95 %.1f), loss %.0f %%",
                     h["rttMs"]["median"].asDouble(), h["rttMs"]["min"].asDouble(),
                     h["rttMs"]["p95"].asDouble(), h["loss"].asDouble() * 100);
       health += figures;
@@ -196,8 +197,8 @@ std::string render_sessions(const Json::Value& r, std::int64_t now) {
   }
   if (const auto& sw = sub["switches"]; sw.isArray() && !sw.empty()) {
     const auto& last = sw[sw.size() - 1];
-    out += terminal_safe("  last switch: " + text(last["from"]) + " -> " + text(last["to"]) +
-                         ", " + std::to_string(std::max<std::int64_t>(0, now - integer(last["time"]))) +
+    out += terminal_safe("  last switch: " + text(last["from"]) + " -> " + text(last["to"]) + ", " +
+                         std::to_string(std::max<std::int64_t>(0, now - integer(last["time"]))) +
                          " s ago: " + text(last["reason"])) +
            "\n";
   }

@@ -26,6 +26,7 @@ Daemon::~Daemon() {
   http_.reset();
   connection_.reset();
   sessions_.reset();
+  uplink_.reset();
   echo_.reset();
   plugins_.reset();
   hooks_.reset();
@@ -125,12 +126,22 @@ void Daemon::start() {
   sessions_->set_holders_sink([this](const std::string& id, auto addresses) {
     echo_->hold(id, std::move(addresses));
   });
+  // A gateway without uplink offers nothing and tells its subscribers.
+  uplink_ = std::make_unique<UplinkCheck>(io_, config_->holder, os::real_clock(), [this](bool up) {
+    echo_->set_uplink_down(!up);
+    if (dht_) dht_->gateway_changed();
+    Json::Value e(Json::objectValue);
+    e["up"] = up;
+    events_->publish("gateway.uplink", e);
+  });
+  sessions_->set_uplink([this] { return uplink_->up(); });
   connection_ =
       std::make_unique<ConnectionManager>(io_, config_->holder, *store_, *plugins_, *hooks_, wall);
   std::string id_warning;
   std::string node_id = load_or_create_node_id(initial->data_dir(), &id_warning);
   if (!id_warning.empty()) log_.warn(id_warning);
   dht_ = std::make_unique<DhtService>(io_, config_->holder, *store_, *plugins_, *sessions_);
+  dht_->set_uplink([this] { return uplink_->up(); });
   scanner_ = std::make_unique<Scanner>(
       io_, config_->holder, *store_, *plugins_, *events_, node_id,
       [this](const std::string& address, std::uint16_t dht_port) {
@@ -149,7 +160,7 @@ void Daemon::start() {
       [this] { scanner_->start_scan([](Json::Value) {}); }, events_.get()});
   services_ = std::make_unique<CoreServices>(
       CoreServices{*config_, *plugins_, *dispatcher_, *http_, *store_, *sessions_, *connection_,
-                   *scanner_, *gateways_, *dht_, *echo_, std::chrono::steady_clock::now(),
+                   *scanner_, *gateways_, *dht_, *echo_, *uplink_, std::chrono::steady_clock::now(),
                    node_id});
   register_node_methods(registry_, *services_);
   register_config_methods(registry_, *services_);
@@ -162,6 +173,7 @@ void Daemon::start() {
     resume();
     dht_->start();
     scanner_->start();
+    uplink_->start();
   });
 
   signals_.add(SIGINT);
@@ -179,6 +191,8 @@ void Daemon::on_live_change(const std::vector<ConfigChange>& changes) {
     if (c.section == "scan" && c.key == "interval") scanner_->interval_changed();
     if (c.section == "gateway") dht_->gateway_changed();
     if (c.section == "subscriber" && c.key == "auto") connection_->auto_changed(false);
+    if (c.section == "gateway" && (c.key == "uplinkCheck" || c.key == "uplinkInterval"))
+      uplink_->config_changed();
     if (config_->schema.section(c.section) && config_->schema.section(c.section)->owner != "core")
       plugins_->config_changed(c.section);
     events_->publish("config.changed", Json::Value(c.dotted()));
@@ -227,6 +241,7 @@ void Daemon::shutdown() {
   stopping_ = true;
   http_->stop();
   echo_->stop();
+  uplink_->stop();
   scanner_->stop();
   // Subscriber routes first, while plugins still run, and the gateway stops
   // taking requests. Then every tunnel plugin removes all kernel state it

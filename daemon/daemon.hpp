@@ -5,6 +5,7 @@
 #include "dht/service.hpp"
 #include "events/event_bus.hpp"
 #include "gateway/sessions.hpp"
+#include "gateway/uplink.hpp"
 #include "gateways/gateway_list.hpp"
 #include "hooks/hooks.hpp"
 #include "log/log.hpp"
@@ -71,6 +72,7 @@ class Daemon {
   std::unique_ptr<Hooks> hooks_;
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<probe::EchoService> echo_;
+  std::unique_ptr<UplinkCheck> uplink_;
   std::unique_ptr<ConnectionManager> connection_;
   std::unique_ptr<DhtService> dht_;
   std::unique_ptr<Scanner> scanner_;

@@ -62,6 +62,16 @@ void declare_core_keys(Schema& schema) {
                                  "MNIGS_* variables")));
         d.declare(file_only(string_key(
             "onRelease", "", "Command run when a session ends (released or expired)")));
+        d.declare(list_key("uplinkCheck", ValueType::string_list, {},
+                           "HOST:PORT targets beyond the uplink, each reached by a TCP connection "
+                           "every uplinkInterval; when none answers twice in a row the gateway "
+                           "withdraws its offer until they answer again for uplinkStable "
+                           "seconds. Empty: not checked",
+                           true));
+        d.declare(int_key("uplinkInterval", 1000, 200, 60000,
+                          "Milliseconds between uplink checks (and each check's deadline)", true));
+        d.declare(int_key("uplinkStable", 10, 0, 3600,
+                          "Seconds the uplink must answer before the offer is made again", true));
       });
   schema.add_section("subscriber", "core", "Using a gateway", [](ConfigDeclarer& d) {
     d.declare(string_key("routing", "default",

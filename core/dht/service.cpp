@@ -165,10 +165,11 @@ void DhtService::refresh() {
     if (!ec && running_) refresh();
   });
   auto config = config_.get();
-  if (!config->get_bool("gateway", "enabled")) {
+  const bool uplink = !uplink_up_ || uplink_up_();
+  if (!config->get_bool("gateway", "enabled") || !uplink) {
     if (published_) {
       published_ = false;
-      log_.info("gateway disabled: offer withdrawn from the DHT");
+      log_.info(uplink ? "gateway disabled" : "uplink down", ": offer withdrawn from the DHT");
       boost::asio::post(dht_io_, [this] { node_->withdraw(); });
     }
     return;
@@ -196,6 +197,7 @@ void DhtService::refresh() {
 
 void DhtService::publish(GatewayOffer offer) {
   if (!running_ || !config_.get()->get_bool("gateway", "enabled")) return;
+  if (uplink_up_ && !uplink_up_()) return;
   if (offer.suites.empty()) {
     log_.debug("no suites to offer yet; not publishing");
     return;

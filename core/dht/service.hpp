@@ -48,6 +48,9 @@ class DhtService {
 
   // gateway.enabled (or something in the offer) changed: publish or withdraw now.
   void gateway_changed();
+  // Whether the uplink works (UplinkCheck::up): no offer while it does not.
+  // Set before start().
+  void set_uplink(std::function<bool()> up) { uplink_up_ = std::move(up); }
   // A node address that discovery or a scan reported; `port` 0 = dht.port.
   void bootstrap(const std::string& address, std::uint16_t port);
 
@@ -77,6 +80,7 @@ class DhtService {
   std::thread thread_;
   std::atomic<bool> running_{false};
   bool published_ = false;  // on strand_
+  std::function<bool()> uplink_up_;
   std::uint16_t port_ = 0;
   mutable std::mutex error_mutex_;  // guards error_, pending_ and running_'s flips
   std::string error_;  // why the node is not running

@@ -159,6 +159,9 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
     if (stopped_) return reply.error(rpc_error::unavailable, "mnigsd is shutting down");
     if (!config->get_bool("gateway", "enabled"))
       return reply.error(rpc_error::failed, "this node is not a gateway (gateway.enabled is false)");
+    if (uplink_up_ && !uplink_up_())
+      return reply.error(rpc_error::unavailable,
+                         "this gateway's uplink is down (gateway.uplinkCheck); try another");
     if (!params.isObject() && !params.isNull())
       return reply.error(rpc_error::invalid_params,
                          "requestConnection params must be an object: {\"suite\", \"name\", "
@@ -326,6 +329,7 @@ void SessionManager::renew(const Json::Value& params, const CallInfo& caller, Re
     r["sessionId"] = s->id;
     r["timeout"] = static_cast<Json::Int64>(timeout);
     r["expires"] = static_cast<Json::Int64>(s->expires);
+    r["uplink"] = !uplink_up_ || uplink_up_();
     reply.result(r);
   });
 }
@@ -407,7 +411,8 @@ void SessionManager::tell_holders(const GatewaySession& s, bool ended) {
   std::vector<boost::asio::ip::address> addresses;
   if (!ended) {
     for (const std::string& text :
-         {s.subscriber_address, s.tunnel["address4"].isString() ? s.tunnel["address4"].asString() : "",
+         {s.subscriber_address,
+          s.tunnel["address4"].isString() ? s.tunnel["address4"].asString() : "",
           s.tunnel["address6"].isString() ? s.tunnel["address6"].asString() : ""})
       if (auto a = parse_address(text)) addresses.push_back(*a);
   }

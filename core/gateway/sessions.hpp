@@ -71,6 +71,10 @@ class SessionManager {
   using HoldersSink =
       std::function<void(const std::string& id, std::vector<boost::asio::ip::address>)>;
   void set_holders_sink(HoldersSink sink) { holders_ = std::move(sink); }
+  // Whether the uplink works (UplinkCheck::up); without it, always. While it
+  // does not, requestConnection is refused and renewals say "uplink": false.
+  // Set before start().
+  void set_uplink(std::function<bool()> up) { uplink_up_ = std::move(up); }
 
   // Ends every session whose expiry is at or before `now`; returns the next
   // expiry (0 if none). Runs on the strand; public for tests.
@@ -109,6 +113,7 @@ class SessionManager {
   bool ready_ = false;                  // stored sessions are loaded
   bool stopped_ = false;
   HoldersSink holders_;
+  std::function<bool()> uplink_up_;
 };
 
 }  // namespace mnigs

@@ -8,12 +8,14 @@ namespace {
 constexpr std::string_view kMagic{"MNPB", 4};
 
 void put_be(std::string& out, std::size_t at, std::uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i, v >>= 8) out[at + static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  for (int i = bytes - 1; i >= 0; --i, v >>= 8)
+    out[at + static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
 }
 
 std::uint64_t get_be(std::string_view in, std::size_t at, int bytes) {
   std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[at + static_cast<std::size_t>(i)]);
+  for (int i = 0; i < bytes; ++i)
+    v = (v << 8) | static_cast<unsigned char>(in[at + static_cast<std::size_t>(i)]);
   return v;
 }
 }  // namespace

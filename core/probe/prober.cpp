@@ -93,15 +93,15 @@ void Prober::stop() {
 
 void Prober::receive() {
   std::weak_ptr<State> weak = state_;
-  state_->socket.async_receive(boost::asio::buffer(state_->buffer),
-                               [this, weak](const boost::system::error_code& ec, std::size_t n) {
-                                 auto s = weak.lock();
-                                 if (!s || !s->running || ec == boost::asio::error::operation_aborted)
-                                   return;
-                                 // ICMP unreachable shows as an error here: a lost probe.
-                                 if (!ec) on_reply(n);
-                                 if (s->running) receive();
-                               });
+  state_->socket.async_receive(
+      boost::asio::buffer(state_->buffer),
+      [this, weak](const boost::system::error_code& ec, std::size_t n) {
+        auto s = weak.lock();
+        if (!s || !s->running || ec == boost::asio::error::operation_aborted) return;
+        // ICMP unreachable shows as an error here: a lost probe.
+        if (!ec) on_reply(n);
+        if (s->running) receive();
+      });
 }
 
 void Prober::tick() {
@@ -192,9 +192,10 @@ void Prober::judge(steady_clock::time_point now) {
     if (s.used && now - s.sent >= options_.down_after) ++known;
   std::string why;
   if (uplink_down_) why = "the gateway says it has no uplink";
-  if (why.empty() && sent_ >= slots_.size() && known >= slots_.size() / 2 && loss() >= options_.max_loss) {
-    why = "loss " + std::to_string(static_cast<int>(std::lround(loss() * 100))) +
-          " % over " + std::to_string(known) + " probes";
+  if (why.empty() && sent_ >= slots_.size() && known >= slots_.size() / 2 &&
+      loss() >= options_.max_loss) {
+    why = "loss " + std::to_string(static_cast<int>(std::lround(loss() * 100))) + " % over " +
+          std::to_string(known) + " probes";
   }
   auto rtts = window_rtts_ms();
   if (rtts.size() >= std::max<std::size_t>(10, slots_.size() / 2)) {

@@ -453,6 +453,10 @@ void ConnectionManager::renew() {
                connection_->expires = now + connection_->timeout;
                persist(*connection_);
                log_.debug("session ", c.session_id, " renewed for ", connection_->timeout, " s");
+               if (r.result["uplink"].isBool() && !r.result["uplink"].asBool()) {
+                 log_.warn("gateway ", c.gateway_address, " says its uplink is down");
+                 if (auto_active()) return leave("the gateway's uplink is down");
+               }
                return schedule_renewal(
                    std::chrono::seconds(std::max<std::int64_t>(1, connection_->timeout / 3)));
              }

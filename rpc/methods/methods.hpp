@@ -24,6 +24,7 @@ class ConnectionManager;
 class Scanner;
 class GatewayList;
 class DhtService;
+class UplinkCheck;
 namespace probe {
 class EchoService;
 }
@@ -40,6 +41,7 @@ struct CoreServices {
   GatewayList& gateways;
   DhtService& dht;
   probe::EchoService& echo;
+  UplinkCheck& uplink;
   std::chrono::steady_clock::time_point started;
   std::string node_id;  // nodeInfo's id: this node's stable identity
 };

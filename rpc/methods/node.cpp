@@ -1,6 +1,7 @@
 // nodeInfo, status and listPlugins.
 #include "dht/service.hpp"
 #include "gateway/sessions.hpp"
+#include "gateway/uplink.hpp"
 #include "os/interfaces.hpp"
 #include "rpc/http_server.hpp"
 #include "rpc/methods/methods.hpp"
@@ -32,12 +33,15 @@ void register_node_methods(MethodRegistry& registry, CoreServices& core) {
                  if (!no_params(params))
                    return reply.error(rpc_error::invalid_params, "nodeInfo takes no params");
                  auto config = core.config.holder.get();
-                 const bool gateway = config->get_bool("gateway", "enabled");
+                 // A gateway whose uplink is down offers nothing (gateway.uplinkCheck).
+                 const bool enabled = config->get_bool("gateway", "enabled");
+                 const bool gateway = enabled && core.uplink.up();
                  Json::Value r(Json::objectValue);
                  r["id"] = core.node_id;
                  r["name"] = node_name(*config);
                  r["version"] = MNIGS_VERSION;
                  r["gateway"] = gateway;
+                 if (enabled && !gateway) r["uplink"] = false;
                  r["suites"] =
                      gateway ? strings(core.plugins.suites()) : Json::Value(Json::arrayValue);
                  r["ipv6support"] =

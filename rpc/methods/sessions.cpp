@@ -1,6 +1,7 @@
 // The session protocol between nodes (mesh-facing) and its control (admin).
 // The managers do the work; these are the names users and other nodes call.
 #include "gateway/sessions.hpp"
+#include "gateway/uplink.hpp"
 #include "probe/echo_service.hpp"
 #include "rpc/methods/methods.hpp"
 #include "subscriber/connection.hpp"
@@ -56,12 +57,15 @@ void register_session_methods(MethodRegistry& registry, CoreServices& core) {
                [&core](const Json::Value&, const CallInfo&, Responder reply) {
                  core.sessions.list([&core, reply](Json::Value gateway) {
                    core.connection.describe([&core, reply, gateway](Json::Value subscriber) {
-                     core.echo.status([reply, gateway, subscriber](Json::Value echo) {
-                       Json::Value r(Json::objectValue);
-                       r["gateway"] = gateway;
-                       r["subscriber"] = subscriber;
-                       r["probeEcho"] = echo;
-                       reply.result(r);
+                     core.echo.status([&core, reply, gateway, subscriber](Json::Value echo) {
+                       core.uplink.status([reply, gateway, subscriber, echo](Json::Value up) {
+                         Json::Value r(Json::objectValue);
+                         r["gateway"] = gateway;
+                         r["subscriber"] = subscriber;
+                         r["probeEcho"] = echo;
+                         r["uplink"] = up;
+                         reply.result(r);
+                       });
                      });
                    });
                  });

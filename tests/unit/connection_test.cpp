@@ -65,6 +65,11 @@ class FakeGateway {
     renew_timeout_ = timeout;
     renew_error_ = 0;
   }
+  // What renewals say of the gateway's uplink.
+  void report_uplink(bool up) {
+    std::lock_guard lock(mutex_);
+    uplink_ = up;
+  }
   void refuse_renewals(int code) {
     std::lock_guard lock(mutex_);
     renew_error_ = code;
@@ -105,6 +110,7 @@ class FakeGateway {
       if (renew_error_)
         return Answer{http_reply(200, error_body(renew_error_, "no such session"))};
       r["timeout"] = renew_timeout_;
+      r["uplink"] = uplink_;
     } else if (method == "releaseConnection") {
       r["released"] = true;
     } else {
@@ -117,6 +123,7 @@ class FakeGateway {
   std::mutex mutex_;
   int renew_timeout_ = 60;
   int renew_error_ = 0;
+  bool uplink_ = true;
   Json::Value tunnel_extra_{Json::objectValue};
 };
 
@@ -767,6 +774,16 @@ TEST_F(AutoModeTest, ConnectsToTheBestAndMovesWhenItGoesDown) {
   // The history survives a restart.
   restart();
   EXPECT_EQ(describe()["switches"].size(), 1u);
+}
+
+TEST_F(AutoModeTest, AGatewaySayingItsUplinkIsDownIsLeftAtTheNextRenewal) {
+  set_auto(true);
+  manager_->auto_changed(false);
+  ASSERT_TRUE(eventually([&] { return connected_to() == "127.0.0.1"; }));
+  gateway_->report_uplink(false);
+  clock_.advance(20s);  // the renewal, at a third of 60 s
+  ASSERT_TRUE(eventually([&] { return connected_to() == "127.0.0.2"; })) << describe();
+  EXPECT_EQ(describe()["switches"][0]["reason"], "the gateway's uplink is down");
 }
 
 TEST_F(AutoModeTest, AManualConnectPinsUntilAutoModeIsTurnedOnAgain) {

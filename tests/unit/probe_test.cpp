@@ -38,7 +38,8 @@ TEST(ProbePacket, RoundTripsEveryField) {
   std::string wire = encode(p);
   ASSERT_EQ(wire.size(), 64u);
   EXPECT_EQ(wire.substr(0, 8), std::string("MNPB\x01\x02\x01\x00", 8));
-  EXPECT_EQ(wire.substr(8, 12), std::string("\xde\xad\xbe\xef\x01\x02\x03\x04\x05\x06\x07\x08", 12));
+  EXPECT_EQ(wire.substr(8, 12),
+            std::string("\xde\xad\xbe\xef\x01\x02\x03\x04\x05\x06\x07\x08", 12));
   auto back = parse(wire);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->type, Type::reply);
@@ -197,7 +198,8 @@ TEST_F(EchoServiceTest, AHolderIsAnsweredAtABoundedRate) {
   hold_loopback();
   TestSocket sub;
   const int burst = static_cast<int>(EchoService::kBurst);
-  for (int i = 0; i < burst + 50; ++i) sub.send(encode(Packet{Type::request, 0, 1, 1, kHeader}), service_);
+  for (int i = 0; i < burst + 50; ++i)
+    sub.send(encode(Packet{Type::request, 0, 1, 1, kHeader}), service_);
   ASSERT_TRUE(eventually([&] {
     auto s = status();
     return s["answered"].asUInt() + s["limited"].asUInt() == static_cast<unsigned>(burst + 50);
@@ -206,9 +208,11 @@ TEST_F(EchoServiceTest, AHolderIsAnsweredAtABoundedRate) {
   EXPECT_EQ(status()["limited"].asInt(), 50);
 
   clock_.advance(1s);  // a second later, kRate more
-  for (int i = 0; i < burst; ++i) sub.send(encode(Packet{Type::request, 0, 1, 1, kHeader}), service_);
-  ASSERT_TRUE(eventually([&] { return status()["limited"].asInt() + status()["answered"].asInt() ==
-                                      2 * burst + 50; }));
+  for (int i = 0; i < burst; ++i)
+    sub.send(encode(Packet{Type::request, 0, 1, 1, kHeader}), service_);
+  ASSERT_TRUE(eventually([&] {
+    return status()["limited"].asInt() + status()["answered"].asInt() == 2 * burst + 50;
+  }));
   EXPECT_EQ(status()["answered"].asInt(), burst + static_cast<int>(EchoService::kRate));
 }
 

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -58,9 +59,11 @@ class SessionsTest : public ::testing::Test {
     plugins_.reset();
   }
 
-  std::unique_ptr<SessionManager> make_manager() {
+  std::unique_ptr<SessionManager> make_manager(
+      const std::function<void(SessionManager&)>& before_start = {}) {
     auto m = std::make_unique<SessionManager>(io_, *config_, *store_, *plugins_, *hooks_,
                                               [this] { return now_.load(); });
+    if (before_start) before_start(*m);
     wait([&](auto done) { m->start(done); });
     return m;
   }
@@ -245,6 +248,45 @@ TEST_F(SessionsTest, ReleaseEndsTheSessionOnce) {
   EXPECT_TRUE(r.payload["released"].asBool());
   EXPECT_EQ(release("10.77.2.2", id, secret).code(), rpc_error::not_found);
   EXPECT_EQ(list().size(), 0u);
+}
+
+TEST_F(SessionsTest, TheProbeEchoHearsWhoHoldsASessionAndWhenItEnds) {
+  std::mutex m;
+  std::vector<std::string> told;
+  stopped_.push_back(std::move(manager_));
+  manager_ = make_manager([&](SessionManager& sm) {
+    sm.set_holders_sink([&](const std::string& id, std::vector<boost::asio::ip::address> a) {
+      std::lock_guard lock(m);
+      std::string line = id.substr(0, 4);
+      for (const auto& x : a) line += " " + x.to_string();
+      told.push_back(line);
+    });
+  });
+  auto s = request("10.77.2.2");
+  const std::string id = s.payload["sessionId"].asString(), secret = s.payload["secret"].asString();
+  ASSERT_TRUE(release("10.77.2.2", id, secret).ok);
+  std::lock_guard lock(m);
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_EQ(told[0], id.substr(0, 4) + " 10.77.2.2");
+  EXPECT_EQ(told[1], id.substr(0, 4)) << "ended: holds nothing";
+}
+
+TEST_F(SessionsTest, WithTheUplinkDownNoSessionIsGrantedAndRenewalsSaySo) {
+  std::atomic<bool> up{true};
+  stopped_.push_back(std::move(manager_));
+  manager_ = make_manager([&](SessionManager& sm) { sm.set_uplink([&] { return up.load(); }); });
+  auto s = request("10.77.2.2");
+  ASSERT_TRUE(s.ok);
+  const std::string id = s.payload["sessionId"].asString(), secret = s.payload["secret"].asString();
+  EXPECT_EQ(renew("10.77.2.2", id, secret).payload["uplink"], true);
+  up = false;
+  auto refused = request("10.77.3.2");
+  EXPECT_EQ(refused.code(), rpc_error::unavailable);
+  EXPECT_NE(refused.payload["message"].asString().find("uplink is down"), std::string::npos);
+  auto r = renew("10.77.2.2", id, secret);
+  ASSERT_TRUE(r.ok) << "the session goes on: its subscriber decides";
+  EXPECT_EQ(r.payload["uplink"], false);
+  EXPECT_EQ(list().size(), 1u);
 }
 
 TEST_F(SessionsTest, FailedTunnelSetupLeavesNoSessionAndNoSlot) {
