@@ -242,6 +242,7 @@ void ConnectionManager::start_connect(const Json::Value& params, Responder reply
                          std::string("already ") + to_string(state_) +
                              (connection_ ? " to " + connection_->gateway_address : "") +
                              "; disconnect first");
+    if (pin) pending_from_.clear();  // what follows is the operator's choice, not a switch
     if (pin && !pinned_) {
       set_pinned(true);
       auto_timer_->cancel();
@@ -508,6 +509,7 @@ void ConnectionManager::tear_down(const std::string& reason, std::function<void(
     GatewayQuality q;
     q.rtt_ms = prober_->median_rtt_ms();
     q.loss = prober_->loss();
+    if (quality_.size() >= 256) quality_.clear();  // gateways come and go: keep it small
     if (connection_ && q.rtt_ms) quality_[connection_->gateway_address] = q;
     prober_.reset();
   }
@@ -723,7 +725,12 @@ void ConnectionManager::consider() {
                               : "auto mode: no gateway known yet; scanning";
         if (why != last_error_) log_.info(why);
         last_error_ = why;
-        if ((!gateways.isArray() || gateways.empty()) && env_.request_scan) env_.request_scan();
+        // A scan probes every node of the mesh: at most one a minute from here.
+        if ((!gateways.isArray() || gateways.empty()) && env_.request_scan &&
+            clock_() - last_scan_request_ >= 60) {
+          last_scan_request_ = clock_();
+          env_.request_scan();
+        }
         return schedule_consider(std::chrono::seconds(2));
       }
       try_choices(std::move(usable), 0);

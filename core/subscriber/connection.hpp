@@ -174,6 +174,7 @@ class ConnectionManager {
   std::string pending_from_, pending_reason_;  // the gateway left and why, until the next connect
   std::map<std::string, std::int64_t> held_down_;  // address -> unix seconds until
   std::map<std::string, GatewayQuality> quality_;  // address -> last measured
+  std::int64_t last_scan_request_ = 0;              // unix seconds
   Json::Value switches_{Json::arrayValue};         // newest last, at most kMaxSwitches
   static constexpr Json::ArrayIndex kMaxSwitches = 50;
 };
