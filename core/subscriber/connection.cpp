@@ -250,7 +250,8 @@ void ConnectionManager::start_connect(const Json::Value& params, Responder reply
         log_.info("manual connect: auto mode pauses until it is turned on again (--auto on)");
     }
     state_ = State::connecting;
-    last_error_.clear();
+    // Auto mode's attempts keep the last problem in view until one succeeds.
+    if (pin) last_error_.clear();
     Connection c;
     c.gateway_address = unmap(*address).to_string();
     c.gateway_port = port;
@@ -754,6 +755,7 @@ void ConnectionManager::try_choices(std::vector<GatewayChoice> choices, std::siz
     boost::asio::post(strand_, [this, choices, next, c, ok, payload] {
       if (ok) {
         considering_ = false;
+        last_error_.clear();
         return;
       }
       held_down_[c.address] = clock_() + config_.get()->get_int("subscriber", "holdDown");
