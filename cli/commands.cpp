@@ -201,6 +201,19 @@ int cmd_disconnect(Context& ctx) {
   return exit_code::ok;
 }
 
+int cmd_test(Context& ctx, const std::string& address, int port, const std::string& suite) {
+  Json::Value params(Json::objectValue);
+  params["address"] = address;
+  if (port) params["port"] = port;
+  if (!suite.empty()) params["suite"] = suite;
+  std::cerr << "testing " << terminal_safe(address) << " (about 5 s)...\n";
+  auto r = ctx.client->call("testGateway", params);
+  if (r.status != CallStatus::ok) return report(ctx, r);
+  if (ctx.json) return print_json(r.result), exit_code::ok;
+  std::cout << render_gateway_test(r.result);
+  return exit_code::ok;
+}
+
 int cmd_auto(Context& ctx, bool on) {
   Json::Value params(Json::objectValue);
   params["enabled"] = on;

@@ -37,6 +37,8 @@ int cmd_set(Context& ctx, const std::vector<std::pair<std::string, std::string>>
 int cmd_call(Context& ctx, const std::string& method, const std::string& params);
 int cmd_connect(Context& ctx, const std::string& address, int port, const std::string& suite);
 int cmd_disconnect(Context& ctx);
+// -t ADDR [-p PORT] [-m SUITE]: testGateway.
+int cmd_test(Context& ctx, const std::string& address, int port, const std::string& suite);
 // --auto on|off: setAuto.
 int cmd_auto(Context& ctx, bool on);
 int cmd_sessions(Context& ctx);

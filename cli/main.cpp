@@ -29,6 +29,10 @@ void usage(std::ostream& out) {
          "  -c, --connect IP [-p PORT] [-m SUITE]\n"
          "                       connect to the gateway at IP (port 65533; the best suite both\n"
          "                       ends support unless -m names one)\n"
+         "  -t, --test IP [-p PORT] [-m SUITE]\n"
+         "                       test the gateway at IP through a real tunnel: setup time,\n"
+         "                       round trips, loss, throughput each way (the current\n"
+         "                       connection's when it is that gateway)\n"
          "  -d, --disconnect     release the session and take the tunnel down (in auto mode:\n"
          "                       until --auto on)\n"
          "      --auto on|off    auto mode: choose the best gateway, connect, and move to\n"
@@ -100,6 +104,9 @@ int main(int argc, char** argv) {
       json = true;
     } else if (arg == "-c" || arg == "--connect") {
       set_command("--connect");
+      connect_address = need("the gateway's IP address");
+    } else if (arg == "-t" || arg == "--test") {
+      set_command("--test");
       connect_address = need("the gateway's IP address");
     } else if (arg == "-p" || arg == "--port") {
       std::string p = need("a port");
@@ -209,6 +216,7 @@ int main(int argc, char** argv) {
     if (command == "--connect") return cmd_connect(ctx, connect_address, connect_port, suite);
     if (command == "--disconnect") return cmd_disconnect(ctx);
     if (command == "--auto") return cmd_auto(ctx, auto_on);
+    if (command == "--test") return cmd_test(ctx, connect_address, connect_port, suite);
     if (command == "--sessions") return cmd_sessions(ctx);
     if (command == "--scan") return cmd_scan(ctx);
     if (command == "--list") return cmd_list(ctx, true);

@@ -164,6 +164,38 @@ std::string render_plugins(const Json::Value& list_plugins) {
   return render_table({"NAME", "KIND", "VERSION", "STATE", "DETAIL"}, rows);
 }
 
+std::string render_gateway_test(const Json::Value& r) {
+  auto number = [](const Json::Value& v, const char* unit) {
+    if (!v.isNumeric()) return std::string("-");
+    char out[64];
+    std::snprintf(out, sizeof out, "%.1f%s", v.asDouble(), unit);
+    return std::string(out);
+  };
+  Rows rows;
+  rows.push_back({"gateway", host_port(text(r["address"]), r["port"]) +
+                                 (text(r["name"]).empty() ? "" : " (" + text(r["name"]) + ")")});
+  rows.push_back({"suite", text(r["suite"])});
+  rows.push_back({"setup", r["current"].asBool() ? "the current connection"
+                                                 : number(r["setupMs"], " ms")});
+  const auto& rtt = r["rttMs"];
+  rows.push_back({"round trip", rtt.isObject() ? "min " + number(rtt["min"], "") + ", median " +
+                                                     number(rtt["median"], "") + ", p95 " +
+                                                     number(rtt["p95"], "") + ", jitter " +
+                                                     number(rtt["jitter"], " ms")
+                                               : "no answer"});
+  rows.push_back({"loss", number(Json::Value(r["loss"].asDouble() * 100), " %") + " of " +
+                              std::to_string(count(r["probes"])) + " probes"});
+  for (const char* way : {"download", "upload"})
+    rows.push_back({way, number(r[way]["mbitPerS"], " Mbit/s") + " (" +
+                             std::to_string(count(r[way]["bytes"])) + " bytes in " +
+                             number(r[way]["seconds"], " s") + ")"});
+  if (!text(r["throughputError"]).empty()) rows.push_back({"problem", text(r["throughputError"])});
+  rows.push_back({"score", number(r["score"], " (lower is better)")});
+  std::string out;
+  for (const auto& row : rows) out += terminal_safe(row[0] + ": " + row[1]) + "\n";
+  return out;
+}
+
 std::string render_sessions(const Json::Value& r, std::int64_t now) {
   const auto& sub = r["subscriber"];
   std::string line = "subscriber: " + text(sub["state"]);
@@ -238,6 +270,9 @@ std::string render_nodes(const Json::Value& list, bool gateways_only, std::int64
     if (gateways_only) {
       row.push_back(join(n["suites"], ","));
       row.push_back(price(n));
+      char score[32] = "-";  // the last testGateway's, lower is better
+      if (n["score"].isNumeric()) std::snprintf(score, sizeof score, "%.1f", n["score"].asDouble());
+      row.push_back(score);
       row.push_back(text(n["source"]));
     } else {
       row.push_back(flag(n["gateway"]) ? "yes" : "no");
@@ -249,8 +284,8 @@ std::string render_nodes(const Json::Value& list, bool gateways_only, std::int64
     rows.push_back(std::move(row));
   }
   if (gateways_only)
-    return render_table({"NAME", "ADDRESS", "PORT", "SUITES", "PRICE", "SOURCE", "LAST SEEN"},
-                        rows);
+    return render_table(
+        {"NAME", "ADDRESS", "PORT", "SUITES", "PRICE", "SCORE", "SOURCE", "LAST SEEN"}, rows);
   return render_table({"NAME", "ADDRESS", "PORT", "GATEWAY", "NETWORKS", "LAST SEEN"}, rows);
 }
 

@@ -27,6 +27,8 @@ std::string render_status(const Json::Value& status, const Json::Value& sessions
 std::string render_plugins(const Json::Value& list_plugins);
 
 // listSessions: the subscriber's connection, then the gateway's sessions.
+// testGateway's answer.
+std::string render_gateway_test(const Json::Value& r);
 std::string render_sessions(const Json::Value& list_sessions, std::int64_t now);
 
 // scanStatus of a finished scan: one summary line and each plugin's error.

@@ -27,8 +27,8 @@ TEST(CliViews, GatewayListWithFullLengthAddressAndFourSuites) {
   EXPECT_EQ(
       render_nodes(load("listGateways.json")["gateways"], true, kSeen + 75),
       // clang-format off
-R"(NAME                               ADDRESS                                  PORT   SUITES                                                                             PRICE  SOURCE  LAST SEEN
-Dachgarten-Zürich-rooftop-gateway  fd77:a1b2:c3d4:e5f6:a7b8:c9da:ebfc:1d2e  65533  l2-forwarding-free,l2-websocket-free,static-forwarding-free,static-websocket-free  free   scan    1m 15s ago
+R"(NAME                               ADDRESS                                  PORT   SUITES                                                                             PRICE  SCORE  SOURCE  LAST SEEN
+Dachgarten-Zürich-rooftop-gateway  fd77:a1b2:c3d4:e5f6:a7b8:c9da:ebfc:1d2e  65533  l2-forwarding-free,l2-websocket-free,static-forwarding-free,static-websocket-free  free   -      scan    1m 15s ago
 )");
   // clang-format on
 }
@@ -76,8 +76,8 @@ TEST(CliViews, MistypedFieldsShowAsDashNotAsAnException) {
   nodes[0].removeMember("lastSeen");
   EXPECT_EQ(
       render_nodes(nodes, true, kSeen),
-      "NAME  ADDRESS                                  PORT   SUITES  PRICE  SOURCE  LAST SEEN\n"
-      "-     fd77:a1b2:c3d4:e5f6:a7b8:c9da:ebfc:1d2e  65533  -       -      scan    -\n");
+      "NAME  ADDRESS                                  PORT   SUITES  PRICE  SCORE  SOURCE  LAST SEEN\n"
+      "-     fd77:a1b2:c3d4:e5f6:a7b8:c9da:ebfc:1d2e  65533  -       -      -      scan    -\n");
 }
 
 TEST(CliViews, PluginsShowStateAndTheWholeError) {

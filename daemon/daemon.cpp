@@ -27,6 +27,7 @@ Daemon::~Daemon() {
   connection_.reset();
   sessions_.reset();
   uplink_.reset();
+  bulk_.reset();
   echo_.reset();
   plugins_.reset();
   hooks_.reset();
@@ -123,6 +124,10 @@ void Daemon::start() {
     if (auto errors = echo_->listen(endpoints); !errors.empty())
       log_.warn("health probes will not be answered on ", errors);
   }
+  // testGateway's throughput burst, for session holders too.
+  bulk_ = std::make_unique<probe::BulkService>(io_, *echo_);
+  http_->add_upgrade(probe::kBulkPath,
+                     [this](HttpUpgrade request) { bulk_->serve(std::move(request)); });
   sessions_->set_holders_sink([this](const std::string& id, auto addresses) {
     echo_->hold(id, std::move(addresses));
   });

@@ -10,6 +10,7 @@
 #include "hooks/hooks.hpp"
 #include "log/log.hpp"
 #include "plugin_host/host.hpp"
+#include "probe/bulk.hpp"
 #include "probe/echo_service.hpp"
 #include "rpc/dispatcher.hpp"
 #include "rpc/http_server.hpp"
@@ -72,6 +73,7 @@ class Daemon {
   std::unique_ptr<Hooks> hooks_;
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<probe::EchoService> echo_;
+  std::unique_ptr<probe::BulkService> bulk_;
   std::unique_ptr<UplinkCheck> uplink_;
   std::unique_ptr<ConnectionManager> connection_;
   std::unique_ptr<DhtService> dht_;

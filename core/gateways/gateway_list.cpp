@@ -129,7 +129,21 @@ Json::Value read_node_list(sqlite3* db, std::int64_t now, bool gateways_only) {
     }
     list.append(n);
   }
-  if (gateways_only) merge_dht_offers(db, now, list);
+  if (gateways_only) {
+    merge_dht_offers(db, now, list);
+    // The last testGateway result of each, and its score (lower is better).
+    Statement last(db,
+                   "SELECT result FROM gateway_tests WHERE address = ? ORDER BY time DESC, id DESC "
+                   "LIMIT 1");
+    for (auto& g : list) {
+      last.reset();
+      last.bind_text(1, g["address"].asString());
+      if (!last.step()) continue;
+      Json::Value test = from_json_text(last.column_text(0));
+      g["lastTest"] = test;
+      if (test["score"].isNumeric()) g["score"] = test["score"];
+    }
+  }
   Json::Value r(Json::objectValue);
   r[gateways_only ? "gateways" : "nodes"] = list;
   if (!gateways_only) r["links"] = read_links(db);

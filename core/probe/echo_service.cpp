@@ -134,6 +134,10 @@ void EchoService::hold(const std::string& id, std::vector<boost::asio::ip::addre
   });
 }
 
+void EchoService::holds(const boost::asio::ip::address& address, std::function<void(bool)> done) {
+  boost::asio::post(strand_, [this, a = unmap(address), done] { done(holders_.count(a) > 0); });
+}
+
 void EchoService::set_uplink_down(bool down) {
   boost::asio::post(strand_, [this, down] { uplink_down_ = down; });
 }

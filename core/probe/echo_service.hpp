@@ -47,6 +47,8 @@ class EchoService {
   // Session `id` holds `addresses` from now on; an empty list: it holds
   // nothing any more. Thread-safe.
   void hold(const std::string& id, std::vector<boost::asio::ip::address> addresses);
+  // Whether `address` holds a session now; `done` runs on the service's strand.
+  void holds(const boost::asio::ip::address& address, std::function<void(bool)> done);
   // Whether replies say the uplink is down (packet.hpp, kUplinkDown). Thread-safe.
   void set_uplink_down(bool down);
   // {"answered": N, "notHolder": N, "malformed": N, "limited": N, "holders": N}

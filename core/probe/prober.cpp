@@ -107,7 +107,7 @@ void Prober::receive() {
 void Prober::tick() {
   auto now = clock_.now();
   judge(now);
-  if (!running_) return;
+  if (!running_ || (options_.count && sent_ >= options_.count)) return;
   std::uint32_t seq = next_sequence_++;
   slots_[seq % slots_.size()] = Slot{seq, now, std::nullopt, true};
   Packet p;

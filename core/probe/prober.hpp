@@ -36,6 +36,8 @@ struct ProberOptions {
   std::size_t window = 50;    // probes the loss and RTT figures cover
   double max_loss = 0.25;     // over a window's probes sent down_after ago or more: degraded
   double max_rtt_factor = 3;  // p95 above this × the best median seen: degraded
+  // Stop sending after this many probes (a measurement); 0: go on.
+  std::size_t count = 0;
   // Bind the socket to this interface (SO_BINDTODEVICE), "" for none.
   std::string device;
 };

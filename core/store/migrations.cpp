@@ -90,6 +90,16 @@ CREATE TABLE dht_offers (
   expires  INTEGER NOT NULL      -- unix time it stops being believed
 );
 )sql"},
+      {5, "gateway test results (testGateway)",
+       R"sql(
+CREATE TABLE gateway_tests (
+  id      INTEGER PRIMARY KEY,
+  address TEXT    NOT NULL,  -- the gateway tested
+  time    INTEGER NOT NULL,  -- unix time of the test
+  result  TEXT    NOT NULL   -- JSON: what testGateway answered
+);
+CREATE INDEX gateway_tests_by_address ON gateway_tests (address, time);
+)sql"},
   };
   return list;
 }

@@ -3,6 +3,7 @@
 #include "os/interfaces.hpp"
 #include "store/sqlite.hpp"
 #include "subscriber/grant.hpp"
+#include "probe/bulk.hpp"
 #include "util/json_text.hpp"
 #include "util/net.hpp"
 #include "util/once.hpp"
@@ -11,6 +12,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 namespace mnigs {
@@ -191,6 +193,8 @@ void ConnectionManager::stop(std::function<void()> done) {
     retry_->cancel();
     auto_timer_->cancel();
     prober_.reset();
+    test_prober_.reset();
+    if (test_timer_) test_timer_->cancel();
     // Connects still waiting for the start are answered (shutting down).
     for (auto& waiting : std::exchange(after_start_, {})) boost::asio::post(strand_, waiting);
     if (state_ != State::connected || !connection_) return boost::asio::post(io_, done);
@@ -598,15 +602,10 @@ void ConnectionManager::start_probing(const Connection& c) {
   o.interval = std::chrono::milliseconds(config->get_int("subscriber", "probeInterval"));
   o.down_after = std::max(std::chrono::milliseconds(config->get_int("subscriber", "downAfter")),
                           3 * o.interval);
-  // Through the tunnel: the gateway's tunnel address where the tunnel has
-  // one, else its mesh address (forwarding: the mesh is the tunnel).
-  std::optional<boost::asio::ip::address> target;
-  for (const char* key : {"gateway4", "gateway6"})
-    if (!target && c.tunnel[key].isString()) target = parse_address(c.tunnel[key].asString());
-  if (!target) target = parse_address(c.gateway_address);
+  auto target = probe_target(c);
   if (!target) return;
   prober_ = std::make_unique<probe::Prober>(
-      strand_, env_.probe_clock ? *env_.probe_clock : timers_,
+      strand_, probe_clock(),
       boost::asio::ip::udp::endpoint(*target, static_cast<std::uint16_t>(c.gateway_port)), o,
       [this](probe::Health h, const std::string& why) { on_health(h, why); });
   if (auto error = prober_->start(); !error.empty()) {
@@ -615,8 +614,20 @@ void ConnectionManager::start_probing(const Connection& c) {
   }
 }
 
+std::optional<boost::asio::ip::address> ConnectionManager::probe_target(
+    const Connection& c) const {
+  // Through the tunnel: the gateway's tunnel address where the tunnel has
+  // one, else its mesh address (forwarding: the mesh is the tunnel).
+  std::optional<boost::asio::ip::address> target;
+  for (const char* key : {"gateway4", "gateway6"})
+    if (!target && c.tunnel[key].isString()) target = parse_address(c.tunnel[key].asString());
+  if (!target) target = parse_address(c.gateway_address);
+  return target;
+}
+
 void ConnectionManager::on_health(probe::Health h, const std::string& why) {
   if (state_ != State::connected || !connection_ || stopped_) return;
+  if (testing_temporary_) return;  // a test's own connection: the test reports
   const std::string gateway = connection_->gateway_address;
   Json::Value event(Json::objectValue);
   event["gateway"] = gateway;
@@ -689,7 +700,7 @@ void ConnectionManager::schedule_consider(std::chrono::milliseconds in) {
 }
 
 void ConnectionManager::consider() {
-  if (!auto_active() || stopped_ || state_ != State::idle || considering_) return;
+  if (!auto_active() || stopped_ || state_ != State::idle || considering_ || testing_) return;
   if (!env_.list_gateways) {
     last_error_ = "auto mode: no gateway list to choose from";
     return;
@@ -764,6 +775,145 @@ void ConnectionManager::try_choices(std::vector<GatewayChoice> choices, std::siz
     });
   });
   start_connect(params, reply, false);
+}
+
+void ConnectionManager::test_gateway(const Json::Value& params, Responder reply) {
+  boost::asio::post(strand_, [this, params, reply] {
+    if (stopped_) return reply.error(rpc_error::unavailable, "mnigsd is shutting down");
+    if (!params.isObject() || !params["address"].isString())
+      return reply.error(rpc_error::invalid_params,
+                         "testGateway needs {\"address\": gateway IP, \"port\": 65533, "
+                         "\"suite\": optional}");
+    auto address = parse_address(params["address"].asString());
+    if (!address)
+      return reply.error(rpc_error::invalid_params,
+                         "\"" + params["address"].asString() + "\" is not an IPv4 or IPv6 address");
+    if (testing_) return reply.error(rpc_error::conflict, "a gateway test is running; wait for it");
+    const std::string wanted = unmap(*address).to_string();
+    if (state_ == State::connected && connection_ && connection_->gateway_address == wanted) {
+      testing_ = true;
+      return measure(*connection_, std::nullopt, false, reply);
+    }
+    if (state_ != State::idle)
+      return reply.error(rpc_error::conflict,
+                         std::string(to_string(state_)) +
+                             (connection_ ? " to " + connection_->gateway_address : "") +
+                             ": while connected only that gateway can be tested (or disconnect "
+                             "first)");
+    testing_ = testing_temporary_ = true;
+    auto began = std::chrono::steady_clock::now();
+    Responder connected([this, reply, began](bool ok, Json::Value payload) {
+      boost::asio::post(strand_, [this, reply, began, ok, payload] {
+        if (!ok || !connection_ || state_ != State::connected) {
+          testing_ = testing_temporary_ = false;
+          schedule_consider(std::chrono::milliseconds(0));
+          return reply.error(rpc_error::failed,
+                             "the test could not connect: " + payload["message"].asString());
+        }
+        double setup = std::chrono::duration<double, std::milli>(
+                           std::chrono::steady_clock::now() - began)
+                           .count();
+        measure(*connection_, setup, true, reply);
+      });
+    });
+    start_connect(params, connected, false);
+  });
+}
+
+void ConnectionManager::measure(Connection c, std::optional<double> setup_ms, bool temporary,
+                                Responder reply) {
+  constexpr int kProbes = 25;
+  constexpr auto kSpacing = std::chrono::milliseconds(50);
+  auto target = probe_target(c);
+  Json::Value result(Json::objectValue);
+  result["address"] = c.gateway_address;
+  result["port"] = c.gateway_port;
+  result["name"] = c.gateway_name;
+  result["suite"] = c.suite;
+  result["time"] = static_cast<Json::Int64>(clock_());
+  result["current"] = !temporary;
+  result["setupMs"] = setup_ms ? Json::Value(std::round(*setup_ms * 10) / 10) : Json::Value();
+  if (!target) return finish_test(c, temporary, result, reply);
+  probe::ProberOptions o;
+  o.interval = kSpacing;
+  o.window = kProbes;
+  o.count = kProbes;
+  test_prober_ = std::make_unique<probe::Prober>(
+      strand_, probe_clock(),
+      boost::asio::ip::udp::endpoint(*target, static_cast<std::uint16_t>(c.gateway_port)), o,
+      nullptr);
+  if (auto error = test_prober_->start(); !error.empty()) {
+    test_prober_.reset();
+    result["error"] = error;
+    return finish_test(c, temporary, result, reply);
+  }
+  // kProbes probes, then a second for the last answers.
+  test_timer_ = probe_clock().make_timer(strand_);
+  test_timer_->expires_after(kProbes * kSpacing + std::chrono::seconds(1));
+  test_timer_->async_wait([this, c, temporary, result, reply,
+                           target](const boost::system::error_code& ec) mutable {
+    if (ec || !test_prober_) return;
+    Json::Value f = test_prober_->figures();
+    test_prober_.reset();
+    result["probes"] = f["sent"];
+    result["received"] = f["received"];
+    result["loss"] = f["loss"];
+    if (f.isMember("rttMs")) result["rttMs"] = f["rttMs"];
+    // A bounded burst each way: 4 MiB or 2 s, whichever comes first.
+    probe::run_bulk(
+        strand_, boost::asio::ip::tcp::endpoint(*target, static_cast<std::uint16_t>(c.gateway_port)),
+        4 << 20, 4 << 20, std::chrono::seconds(2),
+        [this, c, temporary, result, reply](probe::BulkResult b) mutable {
+          auto figures = [](const probe::BulkFigures& f) {
+            Json::Value v(Json::objectValue);
+            v["bytes"] = static_cast<Json::UInt64>(f.bytes);
+            v["seconds"] = std::round(f.seconds * 1000) / 1000;
+            v["mbitPerS"] = std::round(f.mbit_per_s() * 10) / 10;
+            return v;
+          };
+          result["download"] = figures(b.down);
+          result["upload"] = figures(b.up);
+          if (!b.error.empty()) result["throughputError"] = b.error;
+          finish_test(c, temporary, result, reply);
+        });
+  });
+}
+
+void ConnectionManager::finish_test(const Connection& c, bool temporary, Json::Value result,
+                                    Responder reply) {
+  // The same measure auto mode ranks by (choice.hpp): round trip plus loss.
+  if (result["rttMs"].isObject()) {
+    const double median = result["rttMs"]["median"].asDouble(), loss = result["loss"].asDouble();
+    result["score"] = std::round((median + 1000 * loss) * 10) / 10;
+    if (quality_.size() >= 256) quality_.clear();
+    quality_[c.gateway_address] = GatewayQuality{median, loss};
+  } else {
+    result["score"] = Json::Value();
+  }
+  store_.post([result, address = c.gateway_address](sqlite3* db) {
+    Statement ins(db, "INSERT INTO gateway_tests (address, time, result) VALUES (?, ?, ?)");
+    ins.bind_text(1, address).bind_int64(2, result["time"].asInt64()).bind_text(3,
+                                                                                 to_json_text(result));
+    ins.step();
+    // The last 20 of each gateway.
+    Statement trim(db,
+                   "DELETE FROM gateway_tests WHERE address = ? AND id NOT IN (SELECT id FROM "
+                   "gateway_tests WHERE address = ? ORDER BY time DESC, id DESC LIMIT 20)");
+    trim.bind_text(1, address).bind_text(2, address);
+    trim.step();
+  });
+  auto answer = [this, reply, result] {
+    testing_ = testing_temporary_ = false;
+    reply.result(result);
+    schedule_consider(std::chrono::milliseconds(0));
+  };
+  if (!temporary || !connection_ || connection_->session_id != c.session_id) return answer();
+  const std::string kept = last_error_;
+  give_back(c);
+  tear_down("the gateway test is over", [this, kept, answer] {
+    last_error_ = kept;
+    answer();
+  });
 }
 
 void ConnectionManager::record_switch(const std::string& from, const std::string& to,

@@ -82,6 +82,16 @@ class ConnectionManager {
   //  "switches": [{"time", "from", "to", "reason"}...] (newest last)}
   void describe(std::function<void(Json::Value)> done);
 
+  // Admin RPC testGateway: {"address", "port"?, "suite"?}. Measures the
+  // gateway through a real tunnel: the current connection's when it is the
+  // one, else (only while idle) a session brought up for the test and given
+  // back after it. Answers {"address", "port", "suite", "time", "setupMs"
+  // (null on the current connection), "current", "probes", "rttMs": {"min",
+  // "median", "p95", "jitter"}, "loss", "download", "upload" ({"bytes",
+  // "seconds", "mbitPerS"}, or {"error"}), "score"}; kept in SQLite
+  // (gateway_tests) for listGateways.
+  void test_gateway(const Json::Value& params, Responder reply);
+
   // What auto mode needs from the rest of the daemon; without it auto mode
   // knows no gateways. Set before start().
   struct Environment {
@@ -133,6 +143,13 @@ class ConnectionManager {
   void resume_stored(std::function<void()> done);
   // Health probes for the connection that just came up.
   void start_probing(const Connection& c);
+  // Where the probes of `c` go: its tunnel address, else its mesh address.
+  std::optional<boost::asio::ip::address> probe_target(const Connection& c) const;
+  os::Clock& probe_clock() const { return env_.probe_clock ? *env_.probe_clock : timers_; }
+  // testGateway's measurements on the connection `c`; `temporary`: brought
+  // up for the test, given back after it.
+  void measure(Connection c, std::optional<double> setup_ms, bool temporary, Responder reply);
+  void finish_test(const Connection& c, bool temporary, Json::Value result, Responder reply);
   void on_health(probe::Health h, const std::string& why);
   // Auto mode on and not pinned.
   bool auto_active() const;
@@ -175,6 +192,10 @@ class ConnectionManager {
   std::map<std::string, std::int64_t> held_down_;  // address -> unix seconds until
   std::map<std::string, GatewayQuality> quality_;  // address -> last measured
   std::int64_t last_scan_request_ = 0;              // unix seconds
+  bool testing_ = false;            // testGateway runs
+  bool testing_temporary_ = false;  // ... on a connection of its own
+  std::unique_ptr<probe::Prober> test_prober_;
+  std::unique_ptr<os::Timer> test_timer_;
   Json::Value switches_{Json::arrayValue};         // newest last, at most kMaxSwitches
   static constexpr Json::ArrayIndex kMaxSwitches = 50;
 };

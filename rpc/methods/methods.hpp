@@ -53,7 +53,7 @@ void register_config_methods(MethodRegistry& registry, CoreServices& core);
 // setConfig's work: writes the file, applies the live keys, answers.
 void set_config(CoreServices& core, const Json::Value& params, Responder reply);
 // requestConnection, renewConnection, releaseConnection (mesh); connect,
-// disconnect, setAuto, listSessions (admin).
+// disconnect, testGateway, setAuto, listSessions (admin).
 void register_session_methods(MethodRegistry& registry, CoreServices& core);
 
 // startScan, scanStatus (admin).

@@ -32,6 +32,10 @@ void register_session_methods(MethodRegistry& registry, CoreServices& core) {
                [&core](const Json::Value&, const CallInfo&, Responder reply) {
                  core.connection.disconnect(std::move(reply));
                });
+  registry.add("testGateway", Access::admin,
+               [&core](const Json::Value& params, const CallInfo&, Responder reply) {
+                 core.connection.test_gateway(params, std::move(reply));
+               });
   // Auto mode on or off, kept in the config file (subscriber.auto); on also
   // lifts the pin of a manual connect.
   registry.add("setAuto", Access::admin,

@@ -44,9 +44,14 @@ struct Reply {
   Json::Value payload;
 };
 
+// Null for what is not JSON (the bulk test's upgrade request, say).
 Json::Value parse(const std::string& text) {
   Json::Value v;
-  std::istringstream(text) >> v;
+  try {
+    std::istringstream(text) >> v;
+  } catch (const Json::Exception&) {
+    return Json::Value();
+  }
   return v;
 }
 
@@ -861,6 +866,56 @@ TEST_F(AutoModeTest, WithNoUsableGatewayItSaysWhyAndAsksForAScan) {
   }
   clock_.advance(2s);
   ASSERT_TRUE(eventually([&] { return connected_to() == "127.0.0.2"; })) << describe();
+}
+
+TEST_F(AutoModeTest, TestGatewayMeasuresThroughATunnelOfItsOwnAndGivesItBack) {
+  Json::Value params(Json::objectValue);
+  params["address"] = "127.0.0.2";
+  params["port"] = gateway_b_->port();
+  auto pending = std::async(std::launch::async, [&] {
+    return ask([&](Responder r) { manager_->test_gateway(params, r); });
+  });
+  // 25 probes 50 ms apart, then a second for the last answers.
+  for (int i = 0; i < 60 && pending.wait_for(0s) != std::future_status::ready; ++i) {
+    std::this_thread::sleep_for(10ms);
+    probe_clock_.advance(50ms);
+  }
+  Reply r = pending.get();
+  ASSERT_TRUE(r.ok) << r.payload;
+  const Json::Value& t = r.payload;
+  EXPECT_EQ(t["address"], "127.0.0.2");
+  EXPECT_FALSE(t["current"].asBool());
+  EXPECT_TRUE(t["setupMs"].isNumeric()) << t;
+  EXPECT_EQ(t["probes"].asInt(), 25) << t;
+  EXPECT_EQ(t["received"].asInt(), 25) << t;
+  EXPECT_EQ(t["loss"].asDouble(), 0.0);
+  EXPECT_TRUE(t["rttMs"].isObject());
+  EXPECT_TRUE(t["score"].isNumeric());
+  // The stand-in gateway has no bulk endpoint: said, not hidden.
+  EXPECT_NE(t["throughputError"].asString().find("answered"), std::string::npos) << t;
+  // The test's session is given back and nothing stays connected.
+  ASSERT_TRUE(eventually([&] { return state() == "idle"; }));
+  EXPECT_EQ(gateway_b_->calls("releaseConnection").size(), 1u);
+  EXPECT_EQ(describe()["lastError"], "");
+  auto stored = store_->call<std::string>([](sqlite3* db) {
+    Statement st(db, "SELECT address FROM gateway_tests");
+    return st.step() ? st.column_text(0) : std::string();
+  });
+  EXPECT_EQ(stored, "127.0.0.2");
+}
+
+TEST_F(AutoModeTest, WhileConnectedOnlyTheCurrentGatewayCanBeTested) {
+  ASSERT_TRUE(connect().ok);  // to a
+  Json::Value params(Json::objectValue);
+  params["address"] = "127.0.0.2";
+  params["port"] = gateway_b_->port();
+  Reply r = ask([&](Responder reply) { manager_->test_gateway(params, reply); });
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.payload["code"], rpc_error::conflict);
+  EXPECT_EQ(connected_to(), "127.0.0.1");
+  params["address"] = "not an address";
+  r = ask([&](Responder reply) { manager_->test_gateway(params, reply); });
+  EXPECT_EQ(r.payload["code"], rpc_error::invalid_params);
 }
 
 }  // namespace

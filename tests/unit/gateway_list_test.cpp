@@ -162,4 +162,18 @@ TEST_F(GatewayListTest, DhtOffersMergeIntoTheGatewaysTheScanFoundOrJoinThemUntil
 }
 
 }  // namespace
+TEST_F(GatewayListTest, EachGatewayCarriesItsLastTestAndScore) {
+  add_node("gw", "roof", true, gateway_info, now - 10, 1);
+  exec_sql("INSERT INTO scans (id, started, finished, candidates, probed, found, gateways, errors) "
+      "VALUES (1, 0, 0, 0, 0, 0, 0, '[]')");
+  exec_sql(R"(INSERT INTO gateway_tests (address, time, result) VALUES
+         ('10.0.0.1', 100, '{"score": 9.5, "loss": 0.1}'),
+         ('10.0.0.1', 200, '{"score": 3.5, "loss": 0}'),
+         ('10.0.0.9', 300, '{"score": 1}'))");
+  Json::Value g = read(true)["gateways"];
+  ASSERT_EQ(g.size(), 1u) << g.toStyledString();
+  EXPECT_EQ(g[0]["score"].asDouble(), 3.5) << "the newest test";
+  EXPECT_EQ(g[0]["lastTest"]["loss"].asDouble(), 0.0);
+}
+
 }  // namespace mnigs

@@ -1,9 +1,11 @@
 // The health probe: its datagram, the gateway's echo service (only session
 // holders are answered, at a bounded rate, never with more bytes than they
 // sent) and the subscriber's prober (down after silence, degraded on
-// sustained loss or slow round trips, garbage counted and ignored). The
+// sustained loss or slow round trips, garbage counted and ignored); the
+// bounded bulk transfer testGateway measures throughput with. The
 // prober runs on a hand-moved clock; its datagrams cross real loopback
 // sockets, answered by the echo service or by the test playing a gateway.
+#include "probe/bulk.hpp"
 #include "probe/echo_service.hpp"
 #include "probe/packet.hpp"
 #include "probe/prober.hpp"
@@ -17,6 +19,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 
 #include <sys/socket.h>
 
@@ -417,6 +420,99 @@ TEST_F(ProberTest, AStoppedProberSendsNothingAndSaysNothing) {
   clock_.advance(5s);
   EXPECT_FALSE(gateway_.receive());
   EXPECT_EQ(changes().size(), 1u);
+}
+
+// The bulk service behind a stand-in for the HTTP server's hand-over: a
+// loopback listener that reads each request's headers and passes the
+// connection on, as HttpServer does for an upgrade path.
+class BulkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    thread_ = std::thread([this] { io_.run(); });
+    accept_ = std::thread([this] {
+      for (;;) {
+        boost::system::error_code ec;
+        auto s = acceptor_.accept(ec);
+        if (ec) return;
+        std::string head;
+        char c;
+        while (head.find("\r\n\r\n") == std::string::npos && s.read_some(boost::asio::buffer(&c, 1), ec) == 1)
+          head += c;
+        HttpUpgrade up;
+        up.method = head.substr(0, head.find(' '));
+        auto t = head.find(' ') + 1;
+        up.target = head.substr(t, head.find(' ', t) - t);
+        up.remote_address = s.remote_endpoint(ec).address().to_string();
+        up.fd = s.release(ec);
+        bulk_.serve(std::move(up));
+      }
+    });
+  }
+  void TearDown() override {
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);  // wakes the blocked accept()
+    accept_.join();
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    echo_.stop();
+    work_.reset();
+    thread_.join();
+  }
+  BulkResult run(std::uint64_t down, std::uint64_t up) {
+    std::promise<BulkResult> p;
+    run_bulk(io_.get_executor(), acceptor_.local_endpoint(), down, up, 5s,
+             [&](BulkResult r) { p.set_value(r); });
+    return p.get_future().get();
+  }
+  // A request written by hand; what came back before the gateway closed.
+  std::string raw(const std::string& request) {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket s(io);
+    s.connect(acceptor_.local_endpoint());
+    boost::asio::write(s, boost::asio::buffer(request));
+    std::string got;
+    boost::system::error_code ec;
+    std::array<char, 4096> buf;
+    for (std::size_t n; (n = s.read_some(boost::asio::buffer(buf), ec)) > 0 || !ec;)
+      got.append(buf.data(), n);
+    return got;
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+      io_.get_executor()};
+  testing::ManualClock clock_;
+  EchoService echo_{io_, clock_};
+  BulkService bulk_{io_, echo_};
+  boost::asio::io_context accept_io_;
+  boost::asio::ip::tcp::acceptor acceptor_{accept_io_, {kLoopback, 0}};
+  std::thread thread_, accept_;
+};
+
+TEST_F(BulkTest, AHolderGetsAndSendsWhatItAskedFor) {
+  echo_.hold("s1", {kLoopback});
+  BulkResult r = run(3 << 20, 2 << 20);
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(r.down.bytes, 3u << 20);
+  EXPECT_EQ(r.up.bytes, 2u << 20) << "the gateway's count of what arrived";
+  EXPECT_GT(r.down.seconds, 0);
+  EXPECT_GT(r.up.mbit_per_s(), 0);
+}
+
+TEST_F(BulkTest, NobodyElseAndNothingMalformedIsServed) {
+  BulkResult r = run(1 << 20, 0);
+  EXPECT_NE(r.error.find("403"), std::string::npos) << r.error;
+  EXPECT_EQ(r.down.bytes, 0u);
+  echo_.hold("s1", {kLoopback});
+  const std::string up = "\r\nUpgrade: mnigs-bulk\r\nConnection: Upgrade\r\n\r\n";
+  for (const char* target : {"/probe/bulk", "/probe/bulk?down=4194305", "/probe/bulk?down=1&down=2",
+                             "/probe/bulk?size=1", "/probe/bulk?down=-1", "/probe/bulk?down=1x"})
+    EXPECT_EQ(raw(std::string("GET ") + target + " HTTP/1.1" + up).rfind("HTTP/1.1 400", 0), 0u)
+        << target;
+  EXPECT_EQ(raw("POST /probe/bulk?down=1 HTTP/1.1" + up).rfind("HTTP/1.1 400", 0), 0u);
+  // More than it announced: cut off, no count.
+  std::string over = raw("GET /probe/bulk?up=10 HTTP/1.1" + up + std::string(100, 'x'));
+  EXPECT_EQ(over, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: mnigs-bulk\r\nConnection: "
+                  "Upgrade\r\n\r\n");
 }
 
 }  // namespace
