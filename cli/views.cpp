@@ -190,6 +190,9 @@ std::string render_gateway_test(const Json::Value& r) {
                              std::to_string(count(r[way]["bytes"])) + " bytes in " +
                              number(r[way]["seconds"], " s") + ")"});
   if (!text(r["throughputError"]).empty()) rows.push_back({"problem", text(r["throughputError"])});
+  for (const auto& c : r["checks"])
+    rows.push_back(
+        {"check " + text(c["target"]), text(c["outcome"]) + " (" + text(c["detail"]) + ")"});
   rows.push_back({"score", number(r["score"], " (lower is better)")});
   std::string out;
   for (const auto& row : rows) out += terminal_safe(row[0] + ": " + row[1]) + "\n";

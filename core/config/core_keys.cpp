@@ -109,6 +109,14 @@ void declare_core_keys(Schema& schema) {
                       "Milliseconds without an answer to probes after which the gateway is "
                       "down (at least 3 probe intervals are waited)",
                       true));
+    d.declare(list_key("checkTargets", ValueType::string_list, {},
+                       "Targets beyond the gateway checked through the tunnel: http://HOST/PATH "
+                       "(a redirect or 511 is a captive portal), https://HOST, HOST:PORT, or a "
+                       "DNS name; none reachable twice in a row while the gateway answers probes "
+                       "means it has no Internet",
+                       true));
+    d.declare(int_key("checkInterval", 10, 1, 3600,
+                      "Seconds between checks of subscriber.checkTargets while connected", true));
     d.declare(int_key("holdDown", 30, 0, 3600,
                       "Seconds auto mode leaves a gateway out after it failed or was left", true));
   });

@@ -63,7 +63,9 @@ class BulkService {
 struct BulkFigures {
   std::uint64_t bytes = 0;
   double seconds = 0;
-  double mbit_per_s() const { return seconds > 0 ? static_cast<double>(bytes) * 8 / seconds / 1e6 : 0; }
+  double mbit_per_s() const {
+    return seconds > 0 ? static_cast<double>(bytes) * 8 / seconds / 1e6 : 0;
+  }
 };
 
 struct BulkResult {

@@ -4,6 +4,7 @@
 #include "store/sqlite.hpp"
 #include "subscriber/grant.hpp"
 #include "probe/bulk.hpp"
+#include "probe/reach.hpp"
 #include "util/json_text.hpp"
 #include "util/net.hpp"
 #include "util/once.hpp"
@@ -195,6 +196,7 @@ void ConnectionManager::stop(std::function<void()> done) {
     prober_.reset();
     test_prober_.reset();
     if (test_timer_) test_timer_->cancel();
+    if (check_timer_) check_timer_->cancel();
     // Connects still waiting for the start are answered (shutting down).
     for (auto& waiting : std::exchange(after_start_, {})) boost::asio::post(strand_, waiting);
     if (state_ != State::connected || !connection_) return boost::asio::post(io_, done);
@@ -510,6 +512,8 @@ void ConnectionManager::disconnect(Responder reply) {
 
 void ConnectionManager::tear_down(const std::string& reason, std::function<void()> done) {
   timer_->cancel();
+  if (check_timer_) check_timer_->cancel();
+  ++check_round_;
   if (prober_) {
     GatewayQuality q;
     q.rtt_ms = prober_->median_rtt_ms();
@@ -557,6 +561,7 @@ void ConnectionManager::describe(std::function<void(Json::Value)> done) {
     v["pinned"] = pinned_;
     v["health"] = prober_ ? prober_->figures() : Json::Value();
     v["switches"] = switches_;
+    v["checks"] = checks_;
     Json::Value held(Json::objectValue);
     const std::int64_t now = clock_();
     for (const auto& [address, until] : held_down_)
@@ -612,6 +617,60 @@ void ConnectionManager::start_probing(const Connection& c) {
     log_.warn(error, "; the connection is not watched");
     prober_.reset();
   }
+  no_internet_rounds_ = 0;
+  checks_ = Json::Value();
+  schedule_checks(std::chrono::seconds(config->get_int("subscriber", "checkInterval")));
+}
+
+void ConnectionManager::schedule_checks(std::chrono::seconds in) {
+  if (!check_timer_) check_timer_ = probe_clock().make_timer(strand_);
+  check_timer_->expires_after(in);
+  check_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) run_checks();
+  });
+}
+
+void ConnectionManager::run_checks() {
+  if (stopped_ || state_ != State::connected || !connection_) return;
+  auto config = config_.get();
+  const auto next = std::chrono::seconds(config->get_int("subscriber", "checkInterval"));
+  auto targets = config->get_list("subscriber", "checkTargets");
+  if (targets.empty()) return schedule_checks(next);
+  const auto round = ++check_round_;
+  const std::string session = connection_->session_id;
+  probe::check_reach(
+      strand_, targets, std::chrono::seconds(3),
+      [this, round, session, next](std::vector<probe::Reach> reach) {
+        if (round != check_round_ || state_ != State::connected || !connection_ ||
+            connection_->session_id != session || stopped_)
+          return;
+        Json::Value out(Json::arrayValue);
+        bool any_valid = false, any_reached = false;
+        std::string details;
+        for (const auto& r : reach) {
+          Json::Value v(Json::objectValue);
+          v["target"] = r.target;
+          v["outcome"] = probe::to_string(r.outcome);
+          v["detail"] = r.detail;
+          out.append(v);
+          if (r.outcome == probe::Reach::Outcome::invalid) continue;
+          any_valid = true;
+          if (r.outcome != probe::Reach::Outcome::unreachable) any_reached = true;
+          details += (details.empty() ? "" : "; ") + r.target + ": " + r.detail;
+        }
+        checks_ = out;
+        no_internet_rounds_ = any_valid && !any_reached ? no_internet_rounds_ + 1 : 0;
+        // The tunnel answers (else the probes decide) but nothing beyond it does.
+        if (no_internet_rounds_ >= 2 && prober_ && prober_->health() == probe::Health::up) {
+          Json::Value event(Json::objectValue);
+          event["gateway"] = connection_->gateway_address;
+          event["reason"] = "no check target reachable: " + details;
+          log_.warn("gateway ", connection_->gateway_address, " has no Internet (", details, ")");
+          publish("subscriber.degraded", event);
+          if (auto_active()) return leave("the gateway has no Internet: " + details);
+        }
+        schedule_checks(next);
+      });
 }
 
 std::optional<boost::asio::ip::address> ConnectionManager::probe_target(
@@ -861,7 +920,8 @@ void ConnectionManager::measure(Connection c, std::optional<double> setup_ms, bo
     if (f.isMember("rttMs")) result["rttMs"] = f["rttMs"];
     // A bounded burst each way: 4 MiB or 2 s, whichever comes first.
     probe::run_bulk(
-        strand_, boost::asio::ip::tcp::endpoint(*target, static_cast<std::uint16_t>(c.gateway_port)),
+        strand_,
+        boost::asio::ip::tcp::endpoint(*target, static_cast<std::uint16_t>(c.gateway_port)),
         4 << 20, 4 << 20, std::chrono::seconds(2),
         [this, c, temporary, result, reply](probe::BulkResult b) mutable {
           auto figures = [](const probe::BulkFigures& f) {
@@ -874,7 +934,21 @@ void ConnectionManager::measure(Connection c, std::optional<double> setup_ms, bo
           result["download"] = figures(b.down);
           result["upload"] = figures(b.up);
           if (!b.error.empty()) result["throughputError"] = b.error;
-          finish_test(c, temporary, result, reply);
+          auto targets = config_.get()->get_list("subscriber", "checkTargets");
+          probe::check_reach(strand_, targets, std::chrono::seconds(3),
+                             [this, c, temporary, result,
+                              reply](std::vector<probe::Reach> reach) mutable {
+                               Json::Value checks(Json::arrayValue);
+                               for (const auto& r : reach) {
+                                 Json::Value v(Json::objectValue);
+                                 v["target"] = r.target;
+                                 v["outcome"] = probe::to_string(r.outcome);
+                                 v["detail"] = r.detail;
+                                 checks.append(v);
+                               }
+                               result["checks"] = checks;
+                               finish_test(c, temporary, result, reply);
+                             });
         });
   });
 }
@@ -892,8 +966,9 @@ void ConnectionManager::finish_test(const Connection& c, bool temporary, Json::V
   }
   store_.post([result, address = c.gateway_address](sqlite3* db) {
     Statement ins(db, "INSERT INTO gateway_tests (address, time, result) VALUES (?, ?, ?)");
-    ins.bind_text(1, address).bind_int64(2, result["time"].asInt64()).bind_text(3,
-                                                                                 to_json_text(result));
+    ins.bind_text(1, address)
+        .bind_int64(2, result["time"].asInt64())
+        .bind_text(3, to_json_text(result));
     ins.step();
     // The last 20 of each gateway.
     Statement trim(db,

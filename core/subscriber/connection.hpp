@@ -150,6 +150,9 @@ class ConnectionManager {
   // up for the test, given back after it.
   void measure(Connection c, std::optional<double> setup_ms, bool temporary, Responder reply);
   void finish_test(const Connection& c, bool temporary, Json::Value result, Responder reply);
+  // subscriber.checkTargets through the tunnel, every checkInterval.
+  void schedule_checks(std::chrono::seconds in);
+  void run_checks();
   void on_health(probe::Health h, const std::string& why);
   // Auto mode on and not pinned.
   bool auto_active() const;
@@ -196,6 +199,10 @@ class ConnectionManager {
   bool testing_temporary_ = false;  // ... on a connection of its own
   std::unique_ptr<probe::Prober> test_prober_;
   std::unique_ptr<os::Timer> test_timer_;
+  std::unique_ptr<os::Timer> check_timer_;  // subscriber.checkTargets while connected
+  std::uint64_t check_round_ = 0;           // answers of older rounds are dropped
+  int no_internet_rounds_ = 0;
+  Json::Value checks_;                      // the last round's outcomes
   Json::Value switches_{Json::arrayValue};         // newest last, at most kMaxSwitches
   static constexpr Json::ArrayIndex kMaxSwitches = 50;
 };

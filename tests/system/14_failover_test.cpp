@@ -5,7 +5,11 @@
 // mesh link dropped) moves to the next, so that traffic resumes; with every
 // gateway silent it says so, and takes the first one that comes back. A
 // manual connect pins its gateway until auto mode is turned on again. The
-// gateways answer health probes of their session holders only.
+// gateways answer health probes of their session holders only. Each gateway
+// checks its uplink against the web server (gateway.uplinkCheck): one whose
+// uplink is cut withdraws its offer and its subscriber moves. Heavy loss on
+// the path to the gateway makes sub move, light loss does not, and a gateway
+// that keeps dropping off and coming back costs at most one switch.
 //
 //          .---- gw1 ----.        links 1-3: 10.77.n.0/24 (gwN .1, sub .2)
 //   sub --+----- gw2 -----+-- inet     links 4-6: 10.77.n.0/24 (gwN .1, inet .2)
@@ -25,11 +29,13 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness/http_echo.hpp"
@@ -50,8 +56,14 @@ constexpr int kProbePort = 65533;
 // subscriber.holdDown on sub, in seconds: a gateway left is out of the
 // choice for this long.
 constexpr int kHoldDown = 3;
-// The nft table a test adds to a gateway to cut it off the mesh.
+// The nft table a test adds to a gateway to drop packets on one of its links.
 const std::string kBlackhole = "mnigs_test_blackhole";
+// gateway.uplinkStable on the gateways, in seconds: how long the web server
+// must answer before a gateway whose uplink was cut offers again.
+constexpr int kUplinkStable = 2;
+
+// JSON-RPC error "unavailable" (rpc_error::unavailable).
+constexpr int kUnavailable = -32002;
 
 const std::vector<std::string> kGateways = {"gw1", "gw2", "gw3"};
 
@@ -131,7 +143,10 @@ class Failover : public SystemTest {
               .only_discovery("static")
               .set("gateway", "enabled", "true")
               .set("forwarding", "restrict", "true")
-              .set("forwarding", "uplink", yaml_quote(topology_.interface(gw, "inet"))));
+              .set("forwarding", "uplink", yaml_quote(topology_.interface(gw, "inet")))
+              .set("gateway", "uplinkCheck",
+                   "[" + yaml_quote(kWebAddress + ":" + std::to_string(kWebPort)) + "]")
+              .set("gateway", "uplinkStable", std::to_string(kUplinkStable)));
       peers += (gw == kGateways.front() ? "" : ", ") + yaml_quote(gateway_address(gw));
       prefer += (gw == kGateways.front() ? "" : ", ") + yaml_quote(gw);
     }
@@ -198,6 +213,20 @@ class Failover : public SystemTest {
     return response["result"];
   }
   Json::Value subscriber() const { return sessions_of(*sub_)["subscriber"]; }
+  // A gateway's check of its own uplink: {"state": "up"|"down"|"unchecked", ...}.
+  Json::Value uplink_of(const std::string& gw) const { return sessions_of(gateway(gw))["uplink"]; }
+  // gw's nodeInfo as a neighbour on the mesh sees it: sub asks.
+  Json::Value node_info_from_sub(const std::string& gw) const {
+    Json::Value info = rpc(topology_.ns("sub"), gateway_address(gw), kProbePort, "nodeInfo");
+    if (!rpc_succeeded(info)) throw std::runtime_error("nodeInfo of " + gw + ": " + to_json(info));
+    return info["result"];
+  }
+  // The gateway whose address is `address`, "" for none.
+  std::string gateway_at(const std::string& address) const {
+    for (const auto& gw : kGateways)
+      if (gateway_address(gw) == address) return gw;
+    return "";
+  }
 
   // Waits until sub is connected to gw; `last` gets the last subscriber state seen.
   bool wait_connected_to(const std::string& gw, Json::Value& last, int tries = 150) const {
@@ -226,21 +255,31 @@ class Failover : public SystemTest {
     EXPECT_EQ(r.body, seen_from(gw)) << "the request did not leave through " << gw;
   }
 
-  // Drops everything gw sends or receives on its mesh link, both what is
-  // for it and what it forwards: to sub, gw is silent.
-  void blackhole(const std::string& gw) const {
+  // Drops what gw sends or receives on its link to `peer`, both what is for
+  // it and what it forwards: every packet, or those `match` selects (an nft
+  // expression, e.g. "numgen random mod 100 < 30": 30 % each way). With
+  // `inbound_only`, only what gw receives.
+  void drop_on(const std::string& gw, const std::string& peer, const std::string& match = "",
+               bool inbound_only = false) const {
     const std::string t = "inet " + kBlackhole;
-    const std::string iface = "\"" + topology_.interface(gw, "sub") + "\"";
+    const std::string iface = "\"" + topology_.interface(gw, peer) + "\"";
+    const std::string action = (match.empty() ? "" : " " + match) + " drop; ";
     std::string script = "add table " + t + "; ";
     for (const std::string hook : {"input", "output", "forward"})
       script += "add chain " + t + " " + hook + " { type filter hook " + hook +
                 " priority -10; }; ";
-    script += "add rule " + t + " input iifname " + iface + " drop; ";
-    script += "add rule " + t + " output oifname " + iface + " drop; ";
-    script += "add rule " + t + " forward iifname " + iface + " drop; ";
-    script += "add rule " + t + " forward oifname " + iface + " drop";
+    script += "add rule " + t + " input iifname " + iface + action;
+    script += "add rule " + t + " forward iifname " + iface + action;
+    if (!inbound_only) {
+      script += "add rule " + t + " output oifname " + iface + action;
+      script += "add rule " + t + " forward oifname " + iface + action;
+    }
     run_checked({"nft", script}, topology_.ns(gw));
   }
+  // Drops everything gw sends or receives on its mesh link: to sub, gw is
+  // silent.
+  void blackhole(const std::string& gw) const { drop_on(gw, "sub"); }
+  // Takes away what drop_on and blackhole added to gw.
   void restore(const std::string& gw) const {
     run_checked({"nft", "delete", "table", "inet", kBlackhole}, topology_.ns(gw));
   }
@@ -450,6 +489,152 @@ TEST_F(Failover, ProbesFromStrangersAreNotAnswered) {
       << to_json(before2) << " -> " << to_json(after2);
   EXPECT_EQ(after2["answered"].asUInt64(), 0u) << to_json(after2);
   EXPECT_EQ(after2["holders"].asUInt64(), 0u) << to_json(after2);
+}
+
+TEST_F(Failover, CuttingTheUplinkMakesTheGatewayWithdrawAndTheSubscriberMove) {
+  ASSERT_NO_FATAL_FAILURE(expect_auto_connected_to_gw1());
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
+  for (const auto& gw : kGateways) {
+    const Json::Value uplink = uplink_of(gw);
+    EXPECT_EQ(uplink["state"].asString(), "up") << gw << ": " << to_json(uplink);
+  }
+
+  // gw1 loses its uplink; its mesh link, sub's session and the tunnel stay.
+  drop_on("gw1", "inet");
+  Json::Value uplink;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        uplink = uplink_of("gw1");
+        return uplink["state"].asString() == "down";
+      },
+      50, 200ms))
+      << "gw1 did not notice its uplink was cut: " << to_json(uplink);
+  EXPECT_NE(uplink["lastFailure"].asString(), "") << to_json(uplink);
+  // To the mesh, gw1 is no gateway now, and it takes no new session.
+  Json::Value info = node_info_from_sub("gw1");
+  EXPECT_FALSE(info["gateway"].asBool()) << to_json(info);
+  EXPECT_EQ(info["uplink"], Json::Value(false)) << to_json(info);
+  Json::Value request(Json::objectValue);
+  request["suite"] = kSuite;
+  const Json::Value refused =
+      rpc(topology_.ns("sub"), gateway_address("gw1"), kProbePort, "requestConnection", request);
+  EXPECT_EQ(rpc_error_code(refused), kUnavailable) << to_json(refused);
+
+  // sub moves to the next gateway, saying the uplink is why, and its traffic
+  // goes out there.
+  Json::Value last;
+  ASSERT_TRUE(wait_connected_to("gw2", last, 100))
+      << "sub stayed with gw1, which has no uplink: " << to_json(last);
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw2"));
+  Json::Value switches = subscriber()["switches"];
+  ASSERT_EQ(switches.size(), 1u) << to_json(switches);
+  EXPECT_EQ(switches[0]["from"].asString(), gateway_address("gw1")) << to_json(switches);
+  EXPECT_EQ(switches[0]["to"].asString(), gateway_address("gw2")) << to_json(switches);
+  EXPECT_TRUE(contains(switches[0]["reason"].asString(), "uplink")) << to_json(switches);
+
+  // The uplink back: after gateway.uplinkStable gw1 offers again; sub stays
+  // where it is.
+  restore("gw1");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        uplink = uplink_of("gw1");
+        return uplink["state"].asString() == "up";
+      },
+      10 * (kUplinkStable + 5), 100ms))
+      << "gw1's uplink is back but it does not say so: " << to_json(uplink);
+  info = node_info_from_sub("gw1");
+  EXPECT_TRUE(info["gateway"].asBool()) << to_json(info);
+  const auto& suites = info["suites"];
+  EXPECT_TRUE(std::find(suites.begin(), suites.end(), Json::Value(kSuite)) != suites.end())
+      << to_json(info);
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw2"));
+  last = subscriber();
+  EXPECT_EQ(last["connection"]["gatewayAddress"].asString(), gateway_address("gw2"))
+      << to_json(last);
+  EXPECT_EQ(last["switches"].size(), 1u) << to_json(last);
+}
+
+TEST_F(Failover, HeavyLossOnTheActivePathCausesASwitchLightLossDoesNot) {
+  ASSERT_NO_FATAL_FAILURE(expect_auto_connected_to_gw1());
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
+
+  // Light loss first, while the scenario is fresh: 5 % of what gw1 gets on
+  // its mesh link, so about one probe in twenty lost, far under the 25 %
+  // that makes a gateway degraded (over a window of 50 probes, 25 % is
+  // more than four standard deviations away). Watched for 20 s (two windows
+  // of probes): sub stays.
+  drop_on("gw1", "sub", "numgen random mod 100 < 5", true);
+  Json::Value last;
+  const bool moved = wait_until(
+      [&] {
+        last = subscriber();
+        return last["state"].asString() != "connected" ||
+               last["connection"]["gatewayAddress"].asString() != gateway_address("gw1") ||
+               last["switches"].size() != 0;
+      },
+      100, 200ms);
+  EXPECT_FALSE(moved) << "light loss made sub leave gw1: " << to_json(last);
+  // The loss was there to see: probes went unanswered (more than the one
+  // that may be on its way).
+  EXPECT_GT(last["health"]["sent"].asUInt64(), last["health"]["received"].asUInt64() + 1)
+      << to_json(last["health"]);
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
+
+  // Heavy loss: 30 % each way, about half the probes lost. sub leaves gw1
+  // for gw2, the next on subscriber.prefer, and its traffic goes out there.
+  restore("gw1");
+  drop_on("gw1", "sub", "numgen random mod 100 < 30");
+  ASSERT_TRUE(wait_connected_to("gw2", last, 200))
+      << "sub stayed with gw1 despite heavy loss: " << to_json(last);
+  restore("gw1");
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw2"));
+  const Json::Value switches = subscriber()["switches"];
+  ASSERT_EQ(switches.size(), 1u) << to_json(switches);
+  EXPECT_EQ(switches[0]["from"].asString(), gateway_address("gw1")) << to_json(switches);
+  EXPECT_EQ(switches[0]["to"].asString(), gateway_address("gw2")) << to_json(switches);
+  // Either judgement fits half the probes lost: too much loss, or a run of
+  // them lost in a row.
+  const std::string reason = switches[0]["reason"].asString();
+  EXPECT_TRUE(reason.starts_with("gateway degraded: loss") || reason.starts_with("gateway down"))
+      << to_json(switches);
+}
+
+TEST_F(Failover, AFlappingGatewayCausesAtMostOneSwitchInAMinute) {
+  ASSERT_NO_FATAL_FAILURE(expect_auto_connected_to_gw1());
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
+
+  // For a minute gw1's mesh link is cut and restored every second.
+  constexpr int kToggles = 60;
+  const auto start = std::chrono::steady_clock::now();
+  bool cut = false;
+  for (int i = 0; i < kToggles; ++i) {
+    if (cut)
+      restore("gw1");
+    else
+      blackhole("gw1");
+    cut = !cut;
+    std::this_thread::sleep_until(start + std::chrono::seconds(i + 1));
+  }
+  if (cut) restore("gw1");
+
+  // sub is connected, to gw1 or to the one gateway it moved to, and gets out.
+  Json::Value last;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        last = subscriber();
+        return last["state"].asString() == "connected";
+      },
+      50, 200ms))
+      << "after gw1 flapped, sub is not connected: " << to_json(last);
+  const Json::Value switches = last["switches"];
+  EXPECT_LE(switches.size(), 1u) << "a flapping gateway made sub switch back and forth: "
+                                 << to_json(switches);
+  if (switches.size() == 1) {
+    EXPECT_EQ(switches[0]["from"].asString(), gateway_address("gw1")) << to_json(switches);
+  }
+  const std::string at = gateway_at(last["connection"]["gatewayAddress"].asString());
+  ASSERT_NE(at, "") << to_json(last);
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through(at));
 }
 
 }  // namespace

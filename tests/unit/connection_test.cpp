@@ -791,6 +791,23 @@ TEST_F(AutoModeTest, AGatewaySayingItsUplinkIsDownIsLeftAtTheNextRenewal) {
   EXPECT_EQ(describe()["switches"][0]["reason"], "the gateway's uplink is down");
 }
 
+TEST_F(AutoModeTest, AGatewayWhoseTunnelAnswersButNothingBeyondItIsLeft) {
+  Json::Value v = config_->get()->values();
+  v["subscriber"]["checkTargets"].append("127.0.0.1:1");  // refuses: "no Internet"
+  v["subscriber"]["checkInterval"] = 1;
+  config_->set(std::make_shared<const Config>("", v));
+  set_auto(true);
+  manager_->auto_changed(false);
+  ASSERT_TRUE(eventually([&] { return connected_to() == "127.0.0.1"; }));
+  ASSERT_TRUE(probe_until([&] { return describe()["switches"].size() == 1; })) << describe();
+  Json::Value d = describe();
+  EXPECT_EQ(d["switches"][0]["from"], "127.0.0.1");
+  EXPECT_EQ(
+      d["switches"][0]["reason"].asString().rfind("the gateway has no Internet: 127.0.0.1:1", 0),
+      0u)
+      << d;
+}
+
 TEST_F(AutoModeTest, AManualConnectPinsUntilAutoModeIsTurnedOnAgain) {
   set_auto(true);
   ASSERT_TRUE(connect().ok);  // to a, by hand

@@ -9,6 +9,7 @@
 #include "probe/echo_service.hpp"
 #include "probe/packet.hpp"
 #include "probe/prober.hpp"
+#include "probe/reach.hpp"
 #include "test_util.hpp"
 
 #include <manual_clock.hpp>
@@ -436,7 +437,8 @@ class BulkTest : public ::testing::Test {
         if (ec) return;
         std::string head;
         char c;
-        while (head.find("\r\n\r\n") == std::string::npos && s.read_some(boost::asio::buffer(&c, 1), ec) == 1)
+        while (head.find("\r\n\r\n") == std::string::npos &&
+               s.read_some(boost::asio::buffer(&c, 1), ec) == 1)
           head += c;
         HttpUpgrade up;
         up.method = head.substr(0, head.find(' '));
@@ -514,6 +516,91 @@ TEST_F(BulkTest, NobodyElseAndNothingMalformedIsServed) {
   EXPECT_EQ(over, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: mnigs-bulk\r\nConnection: "
                   "Upgrade\r\n\r\n");
 }
+
+// Check targets against loopback servers that answer a fixed status line
+// (or, with "", accept and say nothing).
+class ReachTest : public ::testing::Test {
+ protected:
+  void SetUp() override { thread_ = std::thread([this] { io_.run(); }); }
+  void TearDown() override {
+    for (auto& s : servers_) {
+      ::shutdown(s->acceptor.native_handle(), SHUT_RDWR);
+      s->thread.join();
+    }
+    work_.reset();
+    thread_.join();
+  }
+  // A server answering every connection with `status_line`; its port.
+  std::uint16_t serve(const std::string& status_line) {
+    auto s = std::make_unique<Server>();
+    s->thread = std::thread([srv = s.get(), status_line] {
+      for (;;) {
+        boost::system::error_code ec;
+        auto c = srv->acceptor.accept(ec);
+        if (ec) return;
+        if (status_line.empty()) {
+          srv->held.push_back(std::move(c));  // silent: held open
+          continue;
+        }
+        std::array<char, 1024> buf;
+        c.read_some(boost::asio::buffer(buf), ec);
+        boost::asio::write(c, boost::asio::buffer(status_line + "\r\nContent-Length: 0\r\n\r\n"),
+                           ec);
+      }
+    });
+    auto port = s->acceptor.local_endpoint().port();
+    servers_.push_back(std::move(s));
+    return port;
+  }
+  std::vector<Reach> check(const std::vector<std::string>& targets) {
+    std::promise<std::vector<Reach>> p;
+    check_reach(io_.get_executor(), targets, 500ms, [&](std::vector<Reach> r) { p.set_value(r); });
+    return p.get_future().get();
+  }
+
+  struct Server {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor acceptor{io, {kLoopback, 0}};
+    std::vector<boost::asio::ip::tcp::socket> held;
+    std::thread thread;
+  };
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+      io_.get_executor()};
+  std::vector<std::unique_ptr<Server>> servers_;
+  std::thread thread_;
+};
+
+TEST_F(ReachTest, EachFormIsCheckedAndACaptivePortalIsPaymentRequired) {
+  const auto ok = std::to_string(serve("HTTP/1.1 204 No Content"));
+  const auto portal = std::to_string(serve("HTTP/1.1 302 Found\r\nLocation: http://10.0.0.1/"));
+  const auto auth = std::to_string(serve("HTTP/1.1 511 Network Authentication Required"));
+  const auto junk = std::to_string(serve("SSH-2.0-OpenSSH_9.2"));
+  const auto silent = std::to_string(serve(""));
+  auto r = check({"http://127.0.0.1:" + ok + "/generate_204", "http://127.0.0.1:" + portal,
+                  "http://127.0.0.1:" + auth + "/", "127.0.0.1:" + ok, "localhost",
+                  "http://127.0.0.1:1/", "http://127.0.0.1:" + junk, "http://127.0.0.1:" + silent,
+                  "https://127.0.0.1:" + ok, "http://127.0.0.1:" + ok + "/a b", "no-port:"});
+  ASSERT_EQ(r.size(), 11u);
+  using O = Reach::Outcome;
+  EXPECT_EQ(r[0].outcome, O::reachable) << r[0].detail;
+  EXPECT_EQ(r[0].detail, "HTTP 204");
+  EXPECT_EQ(r[1].outcome, O::payment_required) << r[1].detail;
+  EXPECT_EQ(r[2].outcome, O::payment_required) << r[2].detail;
+  EXPECT_EQ(r[3].outcome, O::reachable) << r[3].detail;
+  EXPECT_EQ(r[4].outcome, O::reachable) << r[4].detail;  // /etc/hosts
+  EXPECT_EQ(r[5].outcome, O::unreachable) << r[5].detail;
+  EXPECT_EQ(r[6].outcome, O::unreachable) << r[6].detail;
+  EXPECT_EQ(r[6].detail, "not an HTTP answer");
+  EXPECT_EQ(r[7].outcome, O::unreachable) << r[7].detail;
+  EXPECT_EQ(r[7].detail, "no answer within 500 ms");
+  EXPECT_EQ(r[8].outcome, O::reachable) << r[8].detail;
+  EXPECT_EQ(r[9].outcome, O::invalid) << r[9].detail;
+  EXPECT_EQ(r[10].outcome, O::invalid) << r[10].detail;
+  EXPECT_EQ(r[10].target, "no-port:");
+}
+
+TEST_F(ReachTest, NoTargetsIsAnAnswerToo) { EXPECT_TRUE(check({}).empty()); }
 
 }  // namespace
 }  // namespace mnigs::probe

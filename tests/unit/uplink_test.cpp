@@ -103,7 +103,8 @@ TEST_F(UplinkTest, DownAfterTwoFailedRoundsUpAfterStableAnswers) {
   next_round();
   ASSERT_TRUE(eventually([&] { return !check_->up(); })) << status().toStyledString();
   EXPECT_EQ(status()["state"], "down");
-  EXPECT_NE(status()["lastFailure"].asString().find(t), std::string::npos) << status().toStyledString();
+  EXPECT_NE(status()["lastFailure"].asString().find(t), std::string::npos)
+      << status().toStyledString();
   EXPECT_EQ(changes(), std::vector<bool>{false});
 
   // Back: answered rounds for 2 s (uplinkStable) before it is up.
@@ -132,7 +133,8 @@ TEST_F(UplinkTest, TargetsThatCannotBeParsedAreListedAndFail) {
   Json::Value s = status();
   ASSERT_EQ(s["invalid"].size(), 2u) << s.toStyledString();
   EXPECT_EQ(s["invalid"][0].asString().rfind("no port here: ", 0), 0u) << s.toStyledString();
-  EXPECT_NE(s["lastFailure"].asString().find("no usable target"), std::string::npos) << s.toStyledString();
+  EXPECT_NE(s["lastFailure"].asString().find("no usable target"), std::string::npos)
+      << s.toStyledString();
 }
 
 }  // namespace
