@@ -68,7 +68,7 @@ void declare_core_keys(Schema& schema) {
                            "withdraws its offer until they answer again for uplinkStable "
                            "seconds. Empty: not checked",
                            true));
-        d.declare(int_key("uplinkInterval", 1000, 200, 60000,
+        d.declare(int_key("uplinkInterval", 400, 200, 60000,
                           "Milliseconds between uplink checks (and each check's deadline)", true));
         d.declare(int_key("uplinkStable", 10, 0, 3600,
                           "Seconds the uplink must answer before the offer is made again", true));

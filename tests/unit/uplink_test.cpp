@@ -36,13 +36,14 @@ class UplinkTest : public ::testing::Test {
     work_.reset();
     thread_.join();
   }
-  // Starts the check with these targets and uplinkStable 2 s.
+  // Starts the check with these targets, uplinkStable 2 s, a round a second.
   void start(const std::vector<std::string>& targets) {
     Json::Value values = defaults(schema_);
     Json::Value list(Json::arrayValue);
     for (const auto& t : targets) list.append(t);
     values["gateway"]["uplinkCheck"] = list;
     values["gateway"]["uplinkStable"] = 2;
+    values["gateway"]["uplinkInterval"] = 1000;
     config_ = std::make_unique<ConfigHolder>(std::make_shared<const Config>("", values));
     check_ = std::make_unique<UplinkCheck>(io_, *config_, clock_, [this](bool up) {
       std::lock_guard lock(mutex_);
