@@ -206,7 +206,7 @@ int cmd_test(Context& ctx, const std::string& address, int port, const std::stri
   params["address"] = address;
   if (port) params["port"] = port;
   if (!suite.empty()) params["suite"] = suite;
-  std::cerr << "testing " << terminal_safe(address) << " (about 5 s)...\n";
+  std::cerr << "testing " << terminal_safe(address) << " (5 to 15 s)...\n";
   auto r = ctx.client->call("testGateway", params);
   if (r.status != CallStatus::ok) return report(ctx, r);
   if (ctx.json) return print_json(r.result), exit_code::ok;

@@ -196,7 +196,8 @@ int main(int argc, char** argv) {
   if (host == "localhost" || (target && target->is_loopback()))
     token = mnigs::read_token_file(mnigs::token_path(daemon["dataDir"].asString())).value_or("");
 
-  Client client(host, port, token);
+  // A gateway test takes its time: a session, probes, transfers, checks.
+  Client client(host, port, token, command == "--test" ? 40 : 10);
   Context ctx;
   ctx.config_path = config_path;
   ctx.json = json;

@@ -195,7 +195,9 @@ void Daemon::on_live_change(const std::vector<ConfigChange>& changes) {
     if (c.section == "daemon" && c.key == "logLevel") apply_log_level(*config);
     if (c.section == "scan" && c.key == "interval") scanner_->interval_changed();
     if (c.section == "gateway") dht_->gateway_changed();
-    if (c.section == "subscriber" && c.key == "auto") connection_->auto_changed(false);
+    // Auto mode turned on in the config lifts a manual pin, as --auto on does.
+    if (c.section == "subscriber" && c.key == "auto")
+      connection_->auto_changed(c.value.isBool() && c.value.asBool());
     if (c.section == "gateway" && (c.key == "uplinkCheck" || c.key == "uplinkInterval"))
       uplink_->config_changed();
     if (config_->schema.section(c.section) && config_->schema.section(c.section)->owner != "core")

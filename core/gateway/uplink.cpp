@@ -1,6 +1,7 @@
 #include "gateway/uplink.hpp"
 
 #include "util/host_port.hpp"
+#include "util/net.hpp"
 #include "util/text.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -36,6 +37,17 @@ struct UplinkCheck::Round : std::enable_shared_from_this<UplinkCheck::Round> {
       sockets.push_back(socket);
       resolvers.push_back(resolver);
       const std::string name = t.host + ":" + std::to_string(t.port);
+      // An address needs no lookup: it must not wait behind a slow name in
+      // the resolver's one thread.
+      if (auto address = parse_address(t.host)) {
+        socket->async_connect(tcp::endpoint(*address, t.port),
+                              [self, name](const boost::system::error_code& ec) {
+                                if (self->finished) return;
+                                if (ec) return self->failed(name + ": " + ec.message());
+                                self->finish(true, "");
+                              });
+        continue;
+      }
       resolver->async_resolve(
           t.host, std::to_string(t.port),
           [self, socket, name](const boost::system::error_code& ec, tcp::resolver::results_type r) {
@@ -142,10 +154,15 @@ void UplinkCheck::run_round() {
       invalid_.push_back(text + ": " + why);
   }
   if (targets.empty()) {
-    last_failure_ = "no usable target in gateway.uplinkCheck (" + join(invalid_, "; ", "") + ")";
-    round_done(false, last_failure_);
+    // A typo must not withdraw the gateway: it is said, and nothing is checked.
+    last_failure_ = "no usable target in gateway.uplinkCheck (" + join(invalid_, "; ", "") +
+                    "); the uplink is not checked";
+    if (!all_invalid_) log_.warn(last_failure_);
+    all_invalid_ = true;
+    set_up(true, last_failure_);
     return schedule(interval);
   }
+  all_invalid_ = false;
   auto generation = generation_;
   auto round = std::make_shared<Round>(
       strand_, [this, generation](bool answered, std::string why) {
@@ -189,7 +206,7 @@ void UplinkCheck::set_up(bool up, const std::string& why) {
 void UplinkCheck::status(std::function<void(Json::Value)> done) {
   boost::asio::post(strand_, [this, done] {
     Json::Value v(Json::objectValue);
-    v["state"] = !checking_ ? "unchecked" : up_.load() ? "up" : "down";
+    v["state"] = !checking_ || all_invalid_ ? "unchecked" : up_.load() ? "up" : "down";
     v["since"] = static_cast<Json::Int64>(since_);
     Json::Value targets(Json::arrayValue);
     for (const auto& t : config_.get()->get_list("gateway", "uplinkCheck")) targets.append(t);

@@ -9,7 +9,8 @@
 // no gateway, the DHT offer is withdrawn, requestConnection is refused, and
 // subscribers learn it from renewal replies and probe echoes, so they move
 // before their own probes could notice. Without targets the uplink is taken
-// as up and never checked. Runs on a strand of its own.
+// as up and never checked; so is one whose targets none can be read (said
+// in the log and in status). Runs on a strand of its own.
 #pragma once
 
 #include "config/config.hpp"
@@ -73,6 +74,7 @@ class UplinkCheck {
   std::int64_t since_ = 0;  // unix seconds of the last change
   std::string last_failure_;
   std::vector<std::string> invalid_;
+  bool all_invalid_ = false;  // no target could be read: not checked
 };
 
 }  // namespace mnigs

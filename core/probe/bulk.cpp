@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <memory>
@@ -131,7 +132,7 @@ struct BulkService::Transfer : std::enable_shared_from_this<BulkService::Transfe
     deadline.cancel();
     boost::system::error_code ignored;
     socket.close(ignored);
-    boost::asio::post(service.strand_, [&s = service] { s.finished(); });
+    if (counted) boost::asio::post(service.strand_, [&s = service] { s.finished(); });
   }
 
   tcp::socket socket;
@@ -141,6 +142,7 @@ struct BulkService::Transfer : std::enable_shared_from_this<BulkService::Transfe
   std::array<char, 65536> in{};
   std::uint64_t down = 0, up = 0, got = 0, pending_count = 0;
   bool done = false;
+  bool counted = false;  // holds one of the kMaxAtOnce places
 };
 
 BulkService::BulkService(boost::asio::io_context& io, EchoService& echo)
@@ -173,12 +175,14 @@ void BulkService::start(HttpUpgrade request, bool holder) {
     ::close(request.fd);
     return;
   }
-  ++active_;  // finished() counts every transfer out again
   std::uint64_t down = 0, up = 0;
   if (!holder) {
     ++refused_;
     return t->refuse(plain_answer("403 Forbidden"));
   }
+  // Only holders take a place; finished() gives it back.
+  t->counted = true;
+  ++active_;
   if (active_ > kMaxAtOnce) {
     ++refused_;
     return t->refuse(plain_answer("503 Service Unavailable"));
@@ -299,7 +303,8 @@ struct Leg : std::enable_shared_from_this<Leg> {
                               if (ec) return self->end("no upload count: " + ec.message());
                               std::uint64_t got = 0;
                               for (unsigned char c : self->count) got = (got << 8) | c;
-                              self->figures.bytes = got;
+                              // The gateway's word, but never more than went.
+                              self->figures.bytes = std::min(got, self->sent);
                               self->end("");
                             });
   }

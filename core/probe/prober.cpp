@@ -38,6 +38,7 @@ const char* to_string(Health h) {
 struct Prober::State {
   explicit State(boost::asio::any_io_executor ex) : socket(std::move(ex)) {}
   udp::socket socket;
+  udp::endpoint from;
   std::array<char, kMaxSize + 1> buffer{};
   bool running = false;
 };
@@ -68,10 +69,13 @@ std::string Prober::start() {
       ::setsockopt(s.native_handle(), SOL_SOCKET, SO_BINDTODEVICE, options_.device.c_str(),
                    static_cast<socklen_t>(options_.device.size())) != 0)
     ec.assign(errno, boost::system::system_category());
-  if (!ec) s.connect(target_, ec);  // the kernel then passes up only the target's datagrams
+  // Not connected: a gateway may answer from another of its addresses (its
+  // mesh address on a loopback or dummy device, say); the nonce tells its
+  // answers from anything else.
   if (!ec) s.non_blocking(true, ec);
   if (ec) {
-    s.close(ec);
+    boost::system::error_code ignored;
+    s.close(ignored);
     return "cannot probe " + target_.address().to_string() + ": " + ec.message();
   }
   state_->running = true;
@@ -93,8 +97,8 @@ void Prober::stop() {
 
 void Prober::receive() {
   std::weak_ptr<State> weak = state_;
-  state_->socket.async_receive(
-      boost::asio::buffer(state_->buffer),
+  state_->socket.async_receive_from(
+      boost::asio::buffer(state_->buffer), state_->from,
       [this, weak](const boost::system::error_code& ec, std::size_t n) {
         auto s = weak.lock();
         if (!s || !s->running || ec == boost::asio::error::operation_aborted) return;
@@ -116,7 +120,7 @@ void Prober::tick() {
   p.timestamp = nonce_;
   std::string out = encode(p);
   boost::system::error_code ec;
-  state_->socket.send(boost::asio::buffer(out), 0, ec);  // an error is a lost probe
+  state_->socket.send_to(boost::asio::buffer(out), target_, 0, ec);  // an error is a lost probe
   ++sent_;
   ++sent_since_heard_;
   std::weak_ptr<State> weak = state_;
@@ -203,9 +207,10 @@ void Prober::judge(steady_clock::time_point now) {
     double median = percentile(rtts, 0.5), p95 = percentile(rtts, 0.95);
     if (!best_median_ms_ || median < *best_median_ms_) best_median_ms_ = median;
     // Round trips of a fraction of a millisecond vary by more than 3× on an
-    // idle LAN: only 10 ms above the best counts.
-    double bound = std::max(options_.max_rtt_factor * *best_median_ms_, *best_median_ms_ + 10);
-    if (why.empty() && p95 > bound)
+    // idle LAN, and a busy link queues (bufferbloat): a gray failure is p95
+    // above 3× the best and 50 ms above it, with the median doubled too.
+    double bound = std::max(options_.max_rtt_factor * *best_median_ms_, *best_median_ms_ + 50);
+    if (why.empty() && p95 > bound && median > 2 * *best_median_ms_)
       why = "round trips p95 " + std::to_string(static_cast<long>(p95)) + " ms, over " +
             std::to_string(static_cast<long>(bound)) + " ms (" +
             std::to_string(static_cast<int>(options_.max_rtt_factor)) + "× the best median)";

@@ -5,8 +5,9 @@
 // `down_after` while probes went out is "down". Sustained loss, round
 // trips far above the path's own best (a gray failure), or a gateway that
 // says it has no uplink, is "degraded".
-// Replies must come from the target and carry this prober's random nonce;
-// anything else is counted as garbage and changes nothing. Runs on the
+// Replies must carry this prober's random 64-bit nonce (they may come from
+// any address of the gateway); anything else is counted as garbage and
+// changes nothing. Runs on the
 // strand it is given; its timers run on an os::Clock.
 #pragma once
 
@@ -35,7 +36,9 @@ struct ProberOptions {
   std::chrono::milliseconds down_after{1000};
   std::size_t window = 50;    // probes the loss and RTT figures cover
   double max_loss = 0.25;     // over a window's probes sent down_after ago or more: degraded
-  double max_rtt_factor = 3;  // p95 above this × the best median seen: degraded
+  // p95 above this × the best median seen (and 50 ms above it), with the
+  // median above twice the best: degraded.
+  double max_rtt_factor = 3;
   // Stop sending after this many probes (a measurement); 0: go on.
   std::size_t count = 0;
   // Bind the socket to this interface (SO_BINDTODEVICE), "" for none.

@@ -1,6 +1,7 @@
 #include "probe/reach.hpp"
 
 #include "util/host_port.hpp"
+#include "util/net.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -69,6 +70,13 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
         self->end(Reach::Outcome::unreachable,
                   "no answer within " + std::to_string(timeout.count()) + " ms");
     });
+    // An address needs no lookup: it must not wait behind a slow name in
+    // the resolver's one thread.
+    if (auto address = parse_address(plan.host); address && plan.kind != Plan::Kind::lookup) {
+      auto port = static_cast<std::uint16_t>(std::stoi(plan.port));
+      return connect(tcp::resolver::results_type::create(tcp::endpoint(*address, port),
+                                                         plan.host, plan.port));
+    }
     resolver.async_resolve(plan.host, plan.port,
                            [self](const boost::system::error_code& ec,
                                   tcp::resolver::results_type r) {

@@ -77,9 +77,14 @@ std::vector<GatewayChoice> rank_gateways(const Json::Value& gateways, const Choi
     }
     double rtt = 100;
     double loss = 0;
+    const Json::Value& tested = g["lastTest"];
     if (auto m = measured.find(c.address); m != measured.end() && m->second.rtt_ms) {
       rtt = *m->second.rtt_ms;
       loss = m->second.loss;
+    } else if (tested.isObject() && tested["rttMs"]["median"].isNumeric() &&
+               tested["loss"].isNumeric()) {  // the last testGateway, kept in SQLite
+      rtt = std::max(0.0, tested["rttMs"]["median"].asDouble());
+      loss = std::clamp(tested["loss"].asDouble(), 0.0, 1.0);
     } else if (g["rtt"].isNumeric() && g["rtt"].asDouble() > 0) {
       rtt = g["rtt"].asDouble();
     }

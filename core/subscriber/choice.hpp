@@ -5,7 +5,8 @@
 // Left out: gateways with no suite in common, a price above the limit, no
 // free session slot, on the avoid list, or this host itself. The rest are
 // ranked by score, lowest first: round trip (measured through the tunnel
-// when known, else the scan's, else 100 ms), plus 1000 ms for each unit of
+// when known: this run's probes, else the last testGateway's; else the
+// scan's; else 100 ms), plus 1000 ms for each unit of
 // loss, plus up to 50 ms for load, plus 100 ms when only remembered (not
 // reached by the latest scan or current in the DHT). Gateways on the
 // prefer list come before all others, in list order.

@@ -249,7 +249,7 @@ void ConnectionManager::start_connect(const Json::Value& params, Responder reply
                              (connection_ ? " to " + connection_->gateway_address : "") +
                              "; disconnect first");
     if (pin) pending_from_.clear();  // what follows is the operator's choice, not a switch
-    if (pin && !pinned_) {
+    if (pin && !pinned_ && config_.get()->get_bool("subscriber", "auto")) {
       set_pinned(true);
       auto_timer_->cancel();
       if (config_.get()->get_bool("subscriber", "auto"))
@@ -283,7 +283,10 @@ void ConnectionManager::on_node_info(Connection c, std::string wanted, Responder
   if (!node.isObject() || !node["gateway"].isBool() || !node["suites"].isArray())
     return fail(rpc_error::failed, c.gateway_address + " answered nodeInfo with something else");
   if (!node["gateway"].asBool())
-    return fail(rpc_error::failed, c.gateway_address + " is not a gateway");
+    return fail(rpc_error::failed,
+                node["uplink"].isBool() && !node["uplink"].asBool()
+                    ? c.gateway_address + " is a gateway whose uplink is down: it offers nothing now"
+                    : c.gateway_address + " is not a gateway");
   c.gateway_name = node["name"].isString() ? node["name"].asString() : "";
   std::vector<std::string> theirs, ours = plugins_.suites();
   for (const auto& s : node["suites"])
@@ -366,6 +369,9 @@ void ConnectionManager::fail_connect(const Responder& reply, int code, std::stri
   last_error_ = std::move(message);
   log_.warn(last_error_);
   reply.error(code, last_error_);
+  // Auto mode may have been turned on meanwhile: it looks again (its own
+  // attempts go on in try_choices).
+  if (!considering_ && !testing_) schedule_consider(std::chrono::milliseconds(0));
 }
 
 void ConnectionManager::give_back(const Connection& c) {
@@ -375,6 +381,9 @@ void ConnectionManager::give_back(const Connection& c) {
 }
 
 void ConnectionManager::bring_up(Connection c, Responder reply) {
+  // A gateway test's own session is not recorded: a restart must not take
+  // it for the connection (the gateway lets it expire).
+  if (testing_temporary_) return connect_tunnel(c, reply);
   // Recorded first, then the tunnel: if mnigsd dies in between, the next
   // start resumes the session (or finds it expired) instead of leaving it
   // held at the gateway with nobody knowing its secret, and onConnect runs
@@ -408,6 +417,12 @@ void ConnectionManager::connect_tunnel(Connection c, Responder reply) {
         }
         connection_ = c;
         state_ = State::connected;
+        if (testing_temporary_) {  // a gateway test's own: the test measures and ends it
+          schedule_renewal(std::chrono::seconds(std::max<std::int64_t>(1, c.timeout / 3)));
+          Json::Value r = c.describe();
+          r["state"] = "connected";
+          return reply.result(r);
+        }
         start_probing(c);
         if (!pending_from_.empty()) {
           record_switch(pending_from_, c.gateway_address, pending_reason_);
@@ -463,7 +478,8 @@ void ConnectionManager::renew() {
                log_.debug("session ", c.session_id, " renewed for ", connection_->timeout, " s");
                if (r.result["uplink"].isBool() && !r.result["uplink"].asBool()) {
                  log_.warn("gateway ", c.gateway_address, " says its uplink is down");
-                 if (auto_active()) return leave("the gateway's uplink is down");
+                 if (auto_active() && !testing_temporary_)
+                   return leave("the gateway's uplink is down");
                }
                return schedule_renewal(
                    std::chrono::seconds(std::max<std::int64_t>(1, connection_->timeout / 3)));
@@ -492,7 +508,7 @@ void ConnectionManager::disconnect(Responder reply) {
     state_ = State::disconnecting;
     timer_->cancel();
     // The operator wants no gateway: auto mode must not connect another.
-    if (!pinned_) set_pinned(true);
+    if (!pinned_ && config_.get()->get_bool("subscriber", "auto")) set_pinned(true);
     auto_timer_->cancel();
     Connection c = *connection_;
     call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
@@ -538,10 +554,11 @@ void ConnectionManager::tear_down(const std::string& reason, std::function<void(
         forget();
         if (reason != "disconnected by the operator") last_error_ = reason;
         log_.info("connection to ", c.gateway_address, " ended: ", reason);
-        hooks_.fire("subscriber.onDisconnect", {{"SESSION_ID", c.session_id},
-                                                {"GATEWAY", c.gateway_address},
-                                                {"SUITE", c.suite},
-                                                {"REASON", reason}});
+        if (!testing_temporary_)
+          hooks_.fire("subscriber.onDisconnect", {{"SESSION_ID", c.session_id},
+                                                  {"GATEWAY", c.gateway_address},
+                                                  {"SUITE", c.suite},
+                                                  {"REASON", reason}});
         if (done) done();
         schedule_consider(std::chrono::milliseconds(0));
       });
@@ -706,6 +723,8 @@ void ConnectionManager::on_health(probe::Health h, const std::string& why) {
     case probe::Health::degraded:
       log_.warn("gateway ", gateway, " is degraded: ", why);
       publish("subscriber.degraded", event);
+      // A test's transfers fill the queues on purpose: not the gateway's fault.
+      if (testing_) return;
       if (auto_active()) return leave("gateway degraded: " + why);
       return;
   }
@@ -810,9 +829,14 @@ void ConnectionManager::consider() {
 }
 
 void ConnectionManager::try_choices(std::vector<GatewayChoice> choices, std::size_t next) {
-  if (stopped_ || !auto_active() || state_ != State::idle || next >= choices.size()) {
+  // A few per pass: every one tried and failed is held down, so the next
+  // pass goes on with the others, and an address that never answers costs
+  // a call's timeout once per holdDown, not one per gateway in the list.
+  constexpr std::size_t kPerPass = 3;
+  if (stopped_ || !auto_active() || state_ != State::idle || next >= choices.size() ||
+      next >= kPerPass) {
     considering_ = false;
-    if (next >= choices.size() && !stopped_) schedule_consider(std::chrono::seconds(2));
+    if (!stopped_) schedule_consider(std::chrono::seconds(2));
     return;
   }
   const GatewayChoice c = choices[next];
@@ -821,7 +845,10 @@ void ConnectionManager::try_choices(std::vector<GatewayChoice> choices, std::siz
   Json::Value params(Json::objectValue);
   params["address"] = c.address;
   params["port"] = c.port;
-  Responder reply([this, choices = std::move(choices), next, c](bool ok, Json::Value payload) {
+  std::weak_ptr<int> alive = alive_;
+  Responder reply([this, alive, choices = std::move(choices), next, c](bool ok,
+                                                                       Json::Value payload) {
+    if (alive.expired()) return;
     boost::asio::post(strand_, [this, choices, next, c, ok, payload] {
       if (ok) {
         considering_ = false;
@@ -861,7 +888,9 @@ void ConnectionManager::test_gateway(const Json::Value& params, Responder reply)
                              "first)");
     testing_ = testing_temporary_ = true;
     auto began = std::chrono::steady_clock::now();
-    Responder connected([this, reply, began](bool ok, Json::Value payload) {
+    std::weak_ptr<int> alive = alive_;
+    Responder connected([this, alive, reply, began](bool ok, Json::Value payload) {
+      if (alive.expired()) return;
       boost::asio::post(strand_, [this, reply, began, ok, payload] {
         if (!ok || !connection_ || state_ != State::connected) {
           testing_ = testing_temporary_ = false;
@@ -982,7 +1011,9 @@ void ConnectionManager::finish_test(const Connection& c, bool temporary, Json::V
     reply.result(result);
     schedule_consider(std::chrono::milliseconds(0));
   };
-  if (!temporary || !connection_ || connection_->session_id != c.session_id) return answer();
+  if (!temporary || state_ != State::connected || !connection_ ||
+      connection_->session_id != c.session_id)
+    return answer();
   const std::string kept = last_error_;
   give_back(c);
   tear_down("the gateway test is over", [this, kept, answer] {

@@ -205,6 +205,9 @@ class ConnectionManager {
   Json::Value checks_;                      // the last round's outcomes
   Json::Value switches_{Json::arrayValue};         // newest last, at most kMaxSwitches
   static constexpr Json::ArrayIndex kMaxSwitches = 50;
+  // Gone with the manager: a Responder of its own that is dropped
+  // unanswered (at shutdown) calls its sink, which then does nothing.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace mnigs

@@ -53,6 +53,19 @@ TEST(Choice, MeasuredRoundTripsAndLossOutweighTheScan) {
   EXPECT_EQ(order(rank_gateways(list, rules(), measured)), (std::vector<std::string>{"a", "b"}));
 }
 
+TEST(Choice, TheLastStoredTestCountsWhenNothingIsMeasuredThisRun) {
+  Json::Value list(Json::arrayValue);
+  list.append(gateway("10.0.0.1", "a", 2));
+  Json::Value b = gateway("10.0.0.2", "b", 10);
+  b["lastTest"]["rttMs"]["median"] = 1.0;
+  b["lastTest"]["loss"] = 0.0;
+  list.append(b);
+  EXPECT_EQ(order(rank_gateways(list, rules(), {})), (std::vector<std::string>{"b", "a"}));
+  std::map<std::string, GatewayQuality> measured;
+  measured["10.0.0.2"] = GatewayQuality{30.0, 0};  // this run's probes win
+  EXPECT_EQ(order(rank_gateways(list, rules(), measured)), (std::vector<std::string>{"a", "b"}));
+}
+
 TEST(Choice, LeavesOutWhatCannotBeUsedAndSaysWhy) {
   Json::Value list(Json::arrayValue);
   list.append(gateway("10.0.0.1", "other-suite", 1, "cjdns-openvpn-free"));

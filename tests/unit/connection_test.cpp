@@ -914,6 +914,8 @@ TEST_F(AutoModeTest, TestGatewayMeasuresThroughATunnelOfItsOwnAndGivesItBack) {
   ASSERT_TRUE(eventually([&] { return state() == "idle"; }));
   EXPECT_EQ(gateway_b_->calls("releaseConnection").size(), 1u);
   EXPECT_EQ(describe()["lastError"], "");
+  EXPECT_EQ(describe()["switches"].size(), 0u) << "a test is no switch";
+  EXPECT_EQ(disconnect_reasons(), "") << "nor a connection: no hooks run";
   auto stored = store_->call<std::string>([](sqlite3* db) {
     Statement st(db, "SELECT address FROM gateway_tests");
     return st.step() ? st.column_text(0) : std::string();
