@@ -285,7 +285,8 @@ void ConnectionManager::on_node_info(Connection c, std::string wanted, Responder
   if (!node["gateway"].asBool())
     return fail(rpc_error::failed,
                 node["uplink"].isBool() && !node["uplink"].asBool()
-                    ? c.gateway_address + " is a gateway whose uplink is down: it offers nothing now"
+                    ? c.gateway_address + " is a gateway whose uplink is down: it offers "
+                                          "nothing now"
                     : c.gateway_address + " is not a gateway");
   c.gateway_name = node["name"].isString() ? node["name"].asString() : "";
   std::vector<std::string> theirs, ours = plugins_.suites();
