@@ -34,6 +34,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -436,6 +437,63 @@ TEST_F(Failover, AManualConnectPinsTheGateway) {
   ASSERT_EQ(switches.size(), 1u) << to_json(switches);
   EXPECT_EQ(switches[0]["from"].asString(), gateway_address("gw2")) << to_json(switches);
   EXPECT_EQ(switches[0]["to"].asString(), gateway_address("gw1")) << to_json(switches);
+}
+
+TEST_F(Failover, TestGatewayMeasuresThroughputAndTheTargetsBeyondTheGateway) {
+  ASSERT_NO_FATAL_FAILURE(expect_auto_connected_to_gw1());
+  // Pinned by hand to gw1, so that what the throttle and the cut do to its
+  // probes moves nothing while it is tested.
+  ASSERT_EQ(sub_->cli({"-d"}).exit_code, 0);
+  auto up = sub_->cli({"-c", gateway_address("gw1")});
+  ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
+  Json::Value set(Json::objectValue);
+  set["subscriber.checkTargets"].append("http://" + kWebAddress + "/");
+  ASSERT_TRUE(rpc_succeeded(sub_->rpc("setConfig", set)));
+
+  auto test_gw1 = [&] {
+    auto r = sub_->cli({"--json", "-t", gateway_address("gw1")}, 60s);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    Json::Value v;
+    std::istringstream(r.out) >> v;
+    return v;
+  };
+  const Json::Value fast = test_gw1();
+  EXPECT_TRUE(fast["current"].asBool()) << to_json(fast);
+  EXPECT_EQ(fast["probes"].asInt(), 25) << to_json(fast);
+  EXPECT_GT(fast["received"].asInt(), 20) << to_json(fast);
+  EXPECT_GT(fast["download"]["bytes"].asUInt64(), 0u) << to_json(fast);
+  EXPECT_GT(fast["upload"]["bytes"].asUInt64(), 0u) << to_json(fast);
+  ASSERT_EQ(fast["checks"].size(), 1u) << to_json(fast);
+  EXPECT_EQ(fast["checks"][0]["outcome"].asString(), "reachable") << to_json(fast);
+
+  // gw1 sends to sub at 8 Mbit/s at most: the download says so.
+  const std::string iface = topology_.interface("gw1", "sub");
+  run_checked({"tc", "qdisc", "add", "dev", iface, "root", "tbf", "rate", "8mbit", "burst",
+               "32kbit", "latency", "400ms"},
+              topology_.ns("gw1"));
+  const Json::Value slow = test_gw1();
+  run_checked({"tc", "qdisc", "del", "dev", iface, "root"}, topology_.ns("gw1"));
+  EXPECT_LT(slow["download"]["mbitPerS"].asDouble(), 12) << to_json(slow);
+  EXPECT_LT(slow["download"]["mbitPerS"].asDouble(),
+            fast["download"]["mbitPerS"].asDouble() / 2)
+      << "unthrottled: " << to_json(fast["download"]) << ", throttled: "
+      << to_json(slow["download"]);
+
+  // gw1's uplink cut: the tunnel answers, the target beyond it does not.
+  drop_on("gw1", "inet");
+  const Json::Value cut = test_gw1();
+  restore("gw1");
+  EXPECT_GT(cut["received"].asInt(), 20) << to_json(cut);
+  ASSERT_EQ(cut["checks"].size(), 1u) << to_json(cut);
+  EXPECT_EQ(cut["checks"][0]["outcome"].asString(), "unreachable") << to_json(cut);
+
+  // The results are kept: the gateway list carries the last one's score.
+  Json::Value list = sub_->rpc("listGateways");
+  ASSERT_TRUE(rpc_succeeded(list)) << to_json(list);
+  bool scored = false;
+  for (const auto& g : list["result"]["gateways"])
+    if (g["address"].asString() == gateway_address("gw1")) scored = g["score"].isNumeric();
+  EXPECT_TRUE(scored) << to_json(list["result"]);
 }
 
 TEST_F(Failover, ProbesFromStrangersAreNotAnswered) {
