@@ -1,10 +1,10 @@
 #include "subscriber/connection.hpp"
 
 #include "os/interfaces.hpp"
-#include "store/sqlite.hpp"
-#include "subscriber/grant.hpp"
 #include "probe/bulk.hpp"
 #include "probe/reach.hpp"
+#include "store/sqlite.hpp"
+#include "subscriber/grant.hpp"
 #include "util/json_text.hpp"
 #include "util/net.hpp"
 #include "util/once.hpp"
@@ -252,8 +252,7 @@ void ConnectionManager::start_connect(const Json::Value& params, Responder reply
     if (pin && !pinned_ && config_.get()->get_bool("subscriber", "auto")) {
       set_pinned(true);
       auto_timer_->cancel();
-      if (config_.get()->get_bool("subscriber", "auto"))
-        log_.info("manual connect: auto mode pauses until it is turned on again (--auto on)");
+      log_.info("manual connect: auto mode pauses until it is turned on again (--auto on)");
     }
     state_ = State::connecting;
     // Auto mode's attempts keep the last problem in view until one succeeds.
@@ -616,7 +615,6 @@ void ConnectionManager::persist(const Connection& c, std::function<void(std::str
 void ConnectionManager::forget() {
   store_.post([](sqlite3* db) { exec(db, "DELETE FROM subscriber_connection"); });
 }
-
 
 void ConnectionManager::start_probing(const Connection& c) {
   prober_.reset();
