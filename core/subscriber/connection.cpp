@@ -215,26 +215,37 @@ void ConnectionManager::connect(const Json::Value& params, Responder reply) {
   boost::asio::post(strand_, [this, params, reply] { start_connect(params, reply, true); });
 }
 
+std::optional<ConnectionManager::GatewayParams> ConnectionManager::gateway_params(
+    const Json::Value& params, const Responder& reply, const char* method) const {
+  if (stopped_) {
+    reply.error(rpc_error::unavailable, "mnigsd is shutting down");
+    return std::nullopt;
+  }
+  auto refuse = [&](const std::string& why) {
+    reply.error(rpc_error::invalid_params, why);
+    return std::nullopt;
+  };
+  if (!params.isObject() || !params["address"].isString())
+    return refuse(std::string(method) +
+                  " needs {\"address\": gateway IP, \"port\": 65533, \"suite\": optional}");
+  auto address = parse_address(params["address"].asString());
+  if (!address)
+    return refuse("\"" + params["address"].asString() + "\" is not an IPv4 or IPv6 address");
+  GatewayParams g{unmap(*address).to_string(), 65533};
+  if (params.isMember("port")) {
+    if (!params["port"].isInt() || params["port"].asInt() < 1 || params["port"].asInt() > 65535)
+      return refuse("port must be 1..65535");
+    g.port = params["port"].asInt();
+  }
+  if (params.isMember("suite") && !params["suite"].isString())
+    return refuse("suite must be a string");
+  return g;
+}
+
 void ConnectionManager::start_connect(const Json::Value& params, Responder reply, bool pin) {
   {
-    if (stopped_) return reply.error(rpc_error::unavailable, "mnigsd is shutting down");
-    if (!params.isObject() || !params["address"].isString())
-      return reply.error(rpc_error::invalid_params,
-                         "connect needs {\"address\": gateway IP, \"port\": 65533, \"suite\": "
-                         "optional}");
-    auto address = parse_address(params["address"].asString());
-    if (!address)
-      return reply.error(rpc_error::invalid_params,
-                         "\"" + params["address"].asString() + "\" is not an IPv4 or IPv6 address");
-    int port = 65533;
-    if (params.isMember("port")) {
-      if (!params["port"].isInt() || params["port"].asInt() < 1 ||
-          params["port"].asInt() > 65535)
-        return reply.error(rpc_error::invalid_params, "port must be 1..65535");
-      port = params["port"].asInt();
-    }
-    if (params.isMember("suite") && !params["suite"].isString())
-      return reply.error(rpc_error::invalid_params, "suite must be a string");
+    auto gateway = gateway_params(params, reply, "connect");
+    if (!gateway) return;
     // Until the stored connection is resumed (or found gone), a second one
     // would race it for the tunnel and the record: it waits.
     if (state_ == State::starting) {
@@ -258,10 +269,10 @@ void ConnectionManager::start_connect(const Json::Value& params, Responder reply
     // Auto mode's attempts keep the last problem in view until one succeeds.
     if (pin) last_error_.clear();
     Connection c;
-    c.gateway_address = unmap(*address).to_string();
-    c.gateway_port = port;
+    c.gateway_address = gateway->address;
+    c.gateway_port = gateway->port;
     std::string wanted = params["suite"].asString();
-    call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(port), "nodeInfo",
+    call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port), "nodeInfo",
              Json::Value(), kCallTimeout, [this, c, wanted, reply](RpcReply info) {
                on_node_info(c, wanted, reply, std::move(info));
              });
@@ -864,17 +875,10 @@ void ConnectionManager::try_choices(std::vector<GatewayChoice> choices, std::siz
 
 void ConnectionManager::test_gateway(const Json::Value& params, Responder reply) {
   boost::asio::post(strand_, [this, params, reply] {
-    if (stopped_) return reply.error(rpc_error::unavailable, "mnigsd is shutting down");
-    if (!params.isObject() || !params["address"].isString())
-      return reply.error(rpc_error::invalid_params,
-                         "testGateway needs {\"address\": gateway IP, \"port\": 65533, "
-                         "\"suite\": optional}");
-    auto address = parse_address(params["address"].asString());
-    if (!address)
-      return reply.error(rpc_error::invalid_params,
-                         "\"" + params["address"].asString() + "\" is not an IPv4 or IPv6 address");
+    auto gateway = gateway_params(params, reply, "testGateway");
+    if (!gateway) return;
     if (testing_) return reply.error(rpc_error::conflict, "a gateway test is running; wait for it");
-    const std::string wanted = unmap(*address).to_string();
+    const std::string wanted = gateway->address;
     if (state_ == State::connected && connection_ && connection_->gateway_address == wanted) {
       testing_ = true;
       return measure(*connection_, std::nullopt, false, reply);

@@ -137,6 +137,14 @@ class ConnectionManager {
   void forget();
   TunnelSession tunnel_session(const Connection& c) const;
 
+  struct GatewayParams {
+    std::string address;  // unmapped
+    int port = 65533;
+  };
+  // The gateway connect's and testGateway's params name; the error is
+  // answered here when they are not usable.
+  std::optional<GatewayParams> gateway_params(const Json::Value& params, const Responder& reply,
+                                              const char* method) const;
   // connect() on the strand; `pin`: a manual connect, which pins its gateway.
   void start_connect(const Json::Value& params, Responder reply, bool pin);
   // The stored connection, if any, resumed (start()'s second half).
