@@ -460,6 +460,14 @@ class WebsocketSwitch : public SystemTest {
 };
 
 TEST_F(WebsocketSwitch, PeersReachEachOtherAndABridgePeerCarriesTheHostsBehindIt) {
+  // Params of the wrong type are refused, and the plugin goes on.
+  for (const char* key : {"interface", "mac", "bridge", "token"}) {
+    Json::Value params(Json::objectValue);
+    params["url"] = url();
+    params[key] = Json::Value(Json::objectValue);
+    Json::Value r = peers_[0]->rpc("websocket.join", params);
+    EXPECT_EQ(rpc_error_code(r), -32602) << key << ": " << to_json(r);
+  }
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     Json::Value r = join(*peers_[i], i == 2);
     ASSERT_TRUE(rpc_succeeded(r)) << to_json(r);

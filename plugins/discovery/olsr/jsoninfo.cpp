@@ -97,6 +97,9 @@ void read_neighbors(const Json::Value& root, View& view) {
     auto a = address_member(e, e.isMember("ipAddress") ? "ipAddress" : "ipv4Address", why);
     if (!a) return view.skip(entry_name("neighbors", i) + " " + why);
     // An asymmetric neighbour is heard but cannot be reached yet.
+    if (e.isMember("symmetric") && !e["symmetric"].isBool())
+      return view.skip(entry_name("neighbors", i) +
+                       " has a \"symmetric\" that is not true or false");
     if (e.isMember("symmetric") && !e["symmetric"].asBool()) return;
     view.node(*a).neighbour = true;
     view.set_hops(*a, 1);

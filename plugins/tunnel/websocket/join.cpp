@@ -64,6 +64,11 @@ void WebsocketTunnel::join(const Json::Value& p, Responder reply) {
     return reply.error(rpc_error::invalid_params,
                        "join needs {\"url\": \"ws://GATEWAY:65533/vpn\", \"interface\": \"mnl2\", "
                        "\"bridge\": false, \"mac\": optional, \"token\": optional}");
+  for (const char* key : {"interface", "mac", "token"})
+    if (p.isMember(key) && !p[key].isString())
+      return reply.error(rpc_error::invalid_params, std::string(key) + " must be a string");
+  if (p.isMember("bridge") && !p["bridge"].isBool())
+    return reply.error(rpc_error::invalid_params, "bridge must be true or false");
   std::string why;
   auto url = parse_url(p["url"].asString(), &why);
   if (!url) return reply.error(rpc_error::invalid_params, "url: " + why);
