@@ -279,19 +279,20 @@ TEST_F(CliTables, GatewayListKeepsEveryValueInItsColumn) {
   const auto out = lines(r.out);
   ASSERT_EQ(out.size(), 2u) << r.out;
   EXPECT_EQ(fields(out[0]), (std::vector<std::string>{"NAME", "ADDRESS", "PORT", "SUITES", "PRICE",
-                                                      "SOURCE", "LAST", "SEEN"}))
+                                                      "SCORE", "SOURCE", "LAST", "SEEN"}))
       << r.out;
   const auto row = fields(out[1]);
-  ASSERT_GE(row.size(), 8u) << r.out;
+  ASSERT_GE(row.size(), 9u) << r.out;
   EXPECT_EQ(row[0], kName) << r.out;
   EXPECT_EQ(row[1], kAddress) << r.out;
   EXPECT_EQ(row[2], std::to_string(g_->rpc_port())) << r.out;
   EXPECT_EQ(row[3], suites) << r.out;
   EXPECT_EQ(row[4], "free") << r.out;
-  EXPECT_EQ(row[5], "scan") << r.out;
+  EXPECT_EQ(row[5], "-") << "never tested: no score\n" << r.out;
+  EXPECT_EQ(row[6], "scan") << r.out;
   EXPECT_EQ(row.back(), "ago") << r.out;
   // Under their headers, too.
-  EXPECT_EQ(starts(out[1], 6), starts(out[0], 6)) << r.out;
+  EXPECT_EQ(starts(out[1], 7), starts(out[0], 7)) << r.out;
   for (const auto& line : out) EXPECT_TRUE(line.empty() || line.back() != ' ') << r.out;
 }
 
