@@ -160,6 +160,18 @@ const char* to_string(Reach::Outcome o) {
   return "?";
 }
 
+Json::Value to_json(const std::vector<Reach>& reach) {
+  Json::Value out(Json::arrayValue);
+  for (const auto& r : reach) {
+    Json::Value v(Json::objectValue);
+    v["target"] = r.target;
+    v["outcome"] = to_string(r.outcome);
+    v["detail"] = r.detail;
+    out.append(v);
+  }
+  return out;
+}
+
 void check_reach(boost::asio::any_io_executor ex, const std::vector<std::string>& targets,
                  std::chrono::milliseconds timeout, std::function<void(std::vector<Reach>)> done) {
   auto results = std::make_shared<std::vector<Reach>>();

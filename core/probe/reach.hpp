@@ -12,6 +12,8 @@
 // through a 1 KiB bound and nothing else of the answer.
 #pragma once
 
+#include <json/value.h>
+
 #include <boost/asio/any_io_executor.hpp>
 
 #include <chrono>
@@ -27,6 +29,8 @@ struct Reach {
   std::string detail;  // what was seen, for the user
 };
 const char* to_string(Reach::Outcome o);
+// [{"target", "outcome" (to_string), "detail"}...], for status and testGateway.
+Json::Value to_json(const std::vector<Reach>& reach);
 
 // `done` runs once, on `ex`, with one Reach per target, in order.
 void check_reach(boost::asio::any_io_executor ex, const std::vector<std::string>& targets,
