@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <memory>
 #include <optional>
 
@@ -25,37 +24,6 @@ using boost::asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 const std::array<char, 65536> kZeros{};
-
-// "down=N&up=M" in any order, each at most once, each 0..kMaxBytes.
-bool parse_query(std::string_view target, std::uint64_t& down, std::uint64_t& up) {
-  auto q = target.find('?');
-  if (q == std::string_view::npos) return false;
-  std::string_view rest = target.substr(q + 1);
-  bool seen_down = false, seen_up = false;
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    std::string_view part = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    auto eq = part.find('=');
-    if (eq == std::string_view::npos) return false;
-    std::string_view key = part.substr(0, eq), value = part.substr(eq + 1);
-    std::uint64_t n = 0;
-    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (ec != std::errc() || end != value.data() + value.size() || value.empty() ||
-        n > BulkService::kMaxBytes)
-      return false;
-    if (key == "down" && !seen_down) {
-      down = n;
-      seen_down = true;
-    } else if (key == "up" && !seen_up) {
-      up = n;
-      seen_up = true;
-    } else {
-      return false;
-    }
-  }
-  return seen_down || seen_up;
-}
 
 std::string plain_answer(const char* status) {
   return std::string("HTTP/1.1 ") + status + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
@@ -187,7 +155,7 @@ void BulkService::start(HttpUpgrade request, bool holder) {
     ++refused_;
     return t->refuse(plain_answer("503 Service Unavailable"));
   }
-  if (request.method != "GET" || !parse_query(request.target, down, up)) {
+  if (request.method != "GET" || !parse_bulk_query(request.target, down, up)) {
     ++refused_;
     return t->refuse(plain_answer("400 Bad Request"));
   }

@@ -15,6 +15,7 @@
 // 403, a full house 503, a bad query 400.
 #pragma once
 
+#include "probe/bulk_query.hpp"
 #include "probe/echo_service.hpp"
 
 #include <mnigs/upgrade.hpp>
@@ -37,7 +38,7 @@ inline constexpr const char* kBulkPath = "/probe/bulk";
 
 class BulkService {
  public:
-  static constexpr std::uint64_t kMaxBytes = 4 << 20;
+  static constexpr std::uint64_t kMaxBytes = kMaxBulkBytes;
   static constexpr int kMaxAtOnce = 4;
   static constexpr std::chrono::seconds kDeadline{10};
 
