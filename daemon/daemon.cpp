@@ -142,6 +142,13 @@ void Daemon::start() {
   sessions_->set_uplink([this] { return uplink_->up(); });
   connection_ =
       std::make_unique<ConnectionManager>(io_, config_->holder, *store_, *plugins_, *hooks_, wall);
+  // The LAN behind this subscriber shares its gateway (subscriber.lan).
+  lan_runner_ = std::make_unique<os::CommandRunner>();
+  lan_ =
+      std::make_unique<LanShare>(io_, config_->holder, *store_,
+                                 [this](os::Command c, std::function<void(CommandOutcome)> done) {
+                                   lan_runner_->submit(std::move(c), std::move(done));
+                                 });
   std::string id_warning;
   std::string node_id = load_or_create_node_id(initial->data_dir(), &id_warning);
   if (!id_warning.empty()) log_.warn(id_warning);
@@ -162,11 +169,11 @@ void Daemon::start() {
               done(Json::Value(Json::arrayValue));
             });
       },
-      [this] { scanner_->start_scan([](Json::Value) {}); }, events_.get()});
-  services_ = std::make_unique<CoreServices>(
-      CoreServices{*config_, *plugins_, *dispatcher_, *http_, *store_, *sessions_, *connection_,
-                   *scanner_, *gateways_, *dht_, *echo_, *uplink_, std::chrono::steady_clock::now(),
-                   node_id});
+      [this] { scanner_->start_scan([](Json::Value) {}); }, events_.get(), nullptr,
+      [this](const std::string& gateway) { lan_->gateway_active(gateway); }});
+  services_ = std::make_unique<CoreServices>(CoreServices{
+      *config_, *plugins_, *dispatcher_, *http_, *store_, *sessions_, *connection_, *scanner_,
+      *gateways_, *dht_, *echo_, *uplink_, *lan_, std::chrono::steady_clock::now(), node_id});
   register_node_methods(registry_, *services_);
   register_config_methods(registry_, *services_);
   register_session_methods(registry_, *services_);
@@ -198,6 +205,7 @@ void Daemon::on_live_change(const std::vector<ConfigChange>& changes) {
     // Auto mode turned on in the config lifts a manual pin, as --auto on does.
     if (c.section == "subscriber" && c.key == "auto")
       connection_->auto_changed(c.value.isBool() && c.value.asBool());
+    if (c.section == "subscriber" && c.key == "lan") lan_->config_changed();
     if (c.section == "gateway" && (c.key == "uplinkCheck" || c.key == "uplinkInterval"))
       uplink_->config_changed();
     if (config_->schema.section(c.section) && config_->schema.section(c.section)->owner != "core")
@@ -220,9 +228,13 @@ void Daemon::reset_tunnels(std::function<void()> done) {
 void Daemon::resume() {
   // Kernel state from a previous run (kill -9) that no record points to goes
   // first; then what the records say is set up again.
-  reset_tunnels([this] {
-    sessions_->start([this] {
-      connection_->start([this] { log_.debug("sessions and connection resumed"); });
+  // The LAN's table first, so that it knows the gateway a resumed
+  // connection goes to (the same one: its connections are kept).
+  lan_->start([this] {
+    reset_tunnels([this] {
+      sessions_->start([this] {
+        connection_->start([this] { log_.debug("sessions and connection resumed"); });
+      });
     });
   });
 }
@@ -255,13 +267,15 @@ void Daemon::shutdown() {
   // owns (reset), the gateway's tunnel ends with it, and only then are
   // plugins stopped: stop() has no completion to wait for.
   connection_->stop([this] {
-    sessions_->stop([this] {
-      reset_tunnels([this] {
-        plugins_->stop([this] {
-          plugins_->drain_commands();
-          hooks_->drain();
-          log_.info("plugins stopped");
-          io_.stop();
+    lan_->stop([this] {
+      sessions_->stop([this] {
+        reset_tunnels([this] {
+          plugins_->stop([this] {
+            plugins_->drain_commands();
+            hooks_->drain();
+            log_.info("plugins stopped");
+            io_.stop();
+          });
         });
       });
     });

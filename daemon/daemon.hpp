@@ -19,6 +19,7 @@
 #include "scanner/scanner.hpp"
 #include "store/store.hpp"
 #include "subscriber/connection.hpp"
+#include "subscriber/lan.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -76,6 +77,8 @@ class Daemon {
   std::unique_ptr<probe::BulkService> bulk_;
   std::unique_ptr<UplinkCheck> uplink_;
   std::unique_ptr<ConnectionManager> connection_;
+  std::unique_ptr<os::CommandRunner> lan_runner_;  // before lan_: its commands call back into it
+  std::unique_ptr<LanShare> lan_;
   std::unique_ptr<DhtService> dht_;
   std::unique_ptr<Scanner> scanner_;
   std::unique_ptr<GatewayList> gateways_;

@@ -30,6 +30,9 @@ MNIGS_TEST_PACKAGES=(
   # zlib and brotli (and OpenSSL, above) for the way it was built.
   libcpp-httplib-dev zlib1g-dev libbrotli-dev
   iproute2 nftables sqlite3 curl
+  # subscriber.lan deletes a LAN's connections through the old gateway at a
+  # switch with conntrack (system test 14 checks it).
+  conntrack
   # The babel system test and the scan benchmark run the real babeld.
   babeld
   # The tunnel benchmark: iperf3 measures, openvpn is the reference tunnel,
@@ -43,11 +46,12 @@ MNIGS_TEST_PACKAGES=(
 MNIGS_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 # What mnigsd runs as child processes, which no library list can show: the
 # tunnel plugins set addresses, routes and NAT with ip, nft and sysctl
-# (plugins/common/command_queue.cpp names these packages in its errors), and
+# (plugins/common/command_queue.cpp names these packages in its errors), the
+# core deletes a LAN's connections at a switch with conntrack, and
 # hooks run through sh (dash, on every Debian system). The shared libraries are
 # not listed here: the Docker build derives them from the built binaries.
-MNIGS_RUNTIME_COMMANDS=(ip nft sysctl sh)
-MNIGS_RUNTIME_PACKAGES=(iproute2 nftables procps)
+MNIGS_RUNTIME_COMMANDS=(ip nft sysctl conntrack sh)
+MNIGS_RUNTIME_PACKAGES=(iproute2 nftables procps conntrack)
 
 install_deps() {
   local set=${1:-build}

@@ -119,6 +119,12 @@ void declare_core_keys(Schema& schema) {
                       "Seconds between checks of subscriber.checkTargets while connected", true));
     d.declare(int_key("holdDown", 30, 0, 3600,
                       "Seconds auto mode leaves a gateway out after it failed or was left", true));
+    d.declare(list_key("lan", ValueType::cidr_list, {},
+                       "Networks behind this node (its LAN) that share the gateway: their "
+                       "traffic to anywhere outside them is masqueraded, forwarding is turned "
+                       "on, and at a switch their connections through the old gateway are "
+                       "deleted from conntrack",
+                       true));
   });
   schema.add_section("scan", "core", "Finding nodes and gateways on the mesh", [](ConfigDeclarer& d) {
     d.declare(int_key("interval", 600, 0, 86400,

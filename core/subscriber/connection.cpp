@@ -433,6 +433,7 @@ void ConnectionManager::connect_tunnel(Connection c, Responder reply) {
           return reply.result(r);
         }
         start_probing(c);
+        if (env_.connected) env_.connected(c.gateway_address);
         if (!pending_from_.empty()) {
           record_switch(pending_from_, c.gateway_address, pending_reason_);
           pending_from_.clear();

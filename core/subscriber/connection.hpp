@@ -103,6 +103,8 @@ class ConnectionManager {
     EventBus* events = nullptr;
     // The clock the health probes run on; null: the manager's.
     os::Clock* probe_clock = nullptr;
+    // A connection came up (not a gateway test's own), with its gateway's address.
+    std::function<void(const std::string& gateway)> connected;
   };
   void set_environment(Environment env);
   // subscriber.auto changed, or setAuto asked for auto mode (`unpin`: a

@@ -25,6 +25,7 @@ class Scanner;
 class GatewayList;
 class DhtService;
 class UplinkCheck;
+class LanShare;
 namespace probe {
 class EchoService;
 }
@@ -42,6 +43,7 @@ struct CoreServices {
   DhtService& dht;
   probe::EchoService& echo;
   UplinkCheck& uplink;
+  LanShare& lan;
   std::chrono::steady_clock::time_point started;
   std::string node_id;  // nodeInfo's id: this node's stable identity
 };

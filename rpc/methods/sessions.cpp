@@ -5,6 +5,7 @@
 #include "probe/echo_service.hpp"
 #include "rpc/methods/methods.hpp"
 #include "subscriber/connection.hpp"
+#include "subscriber/lan.hpp"
 
 #include <memory>
 #include <mutex>
@@ -57,23 +58,26 @@ void register_session_methods(MethodRegistry& registry, CoreServices& core) {
                             }));
                });
   // Both sides at once: a node can be a gateway and a subscriber.
-  registry.add("listSessions", Access::admin,
-               [&core](const Json::Value&, const CallInfo&, Responder reply) {
-                 core.sessions.list([&core, reply](Json::Value gateway) {
-                   core.connection.describe([&core, reply, gateway](Json::Value subscriber) {
-                     core.echo.status([&core, reply, gateway, subscriber](Json::Value echo) {
-                       core.uplink.status([reply, gateway, subscriber, echo](Json::Value up) {
-                         Json::Value r(Json::objectValue);
-                         r["gateway"] = gateway;
-                         r["subscriber"] = subscriber;
-                         r["probeEcho"] = echo;
-                         r["uplink"] = up;
-                         reply.result(r);
-                       });
-                     });
-                   });
-                 });
-               });
+  registry.add(
+      "listSessions", Access::admin, [&core](const Json::Value&, const CallInfo&, Responder reply) {
+        core.sessions.list([&core, reply](Json::Value gateway) {
+          core.connection.describe([&core, reply, gateway](Json::Value subscriber) {
+            core.echo.status([&core, reply, gateway, subscriber](Json::Value echo) {
+              core.uplink.status([&core, reply, gateway, subscriber, echo](Json::Value up) {
+                core.lan.status([reply, gateway, subscriber, echo, up](Json::Value lan) {
+                  Json::Value r(Json::objectValue);
+                  r["gateway"] = gateway;
+                  r["subscriber"] = subscriber;
+                  r["subscriber"]["lan"] = lan;
+                  r["probeEcho"] = echo;
+                  r["uplink"] = up;
+                  reply.result(r);
+                });
+              });
+            });
+          });
+        });
+      });
 }
 
 }  // namespace mnigs

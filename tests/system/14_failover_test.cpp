@@ -11,29 +11,34 @@
 // the path to the gateway makes sub move, light loss does not, and a gateway
 // that keeps dropping off and coming back costs at most one switch.
 //
-//          .---- gw1 ----.        links 1-3: 10.77.n.0/24 (gwN .1, sub .2)
-//   sub --+----- gw2 -----+-- inet     links 4-6: 10.77.n.0/24 (gwN .1, inet .2)
-//          `---- gw3 ----'
+//                 .---- gw1 ----.        links 1-3: 10.77.n.0/24 (gwN .1, sub .2)
+//   lan -- sub --+----- gw2 -----+-- inet     links 4-6: 10.77.n.0/24 (gwN .1, inet .2)
+//                 `---- gw3 ----'             link 7: lan, sub's LAN (subscriber.lan)
 //
-// "inet" runs no mnigsd, only an HTTP server on 10.99.0.1 (its loopback)
-// that reports the source address it saw; each gateway has a route to that
-// one address through its own uplink and masquerades, so the address the
-// server saw says which gateway a request went through. No namespace has a
-// default route: sub gets out only through mnigs's route via a gateway.
+// "inet" runs no mnigsd, only an HTTP server and a UDP echo on 10.99.0.1 (its
+// loopback) that report the source address they saw; each gateway has a
+// route to that one address through its own uplink and masquerades, so the
+// address the server saw says which gateway a request went through. No
+// namespace has a default route but lan, whose default route is sub: sub
+// gets out only through mnigs's route via a gateway. A host on sub's LAN
+// keeps working across a switch with no action of its own.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -121,18 +126,112 @@ std::vector<std::string> send_probes(const std::string& ns, const std::string& a
   return replies;
 }
 
+// Answers each datagram to address:port inside namespace `ns` with
+// "client=SOURCE\n", as the web server does, until destroyed.
+class UdpEcho {
+ public:
+  UdpEcho(const std::string& ns, const std::string& address, int port) {
+    run_in_netns_thread(ns, [&] { fd_ = udp_socket(); });
+    sockaddr_in at = ipv4_endpoint(address, port);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd_);
+      throw std::runtime_error("bind " + address + ": " + why);
+    }
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~UdpEcho() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  UdpEcho(const UdpEcho&) = delete;
+  UdpEcho& operator=(const UdpEcho&) = delete;
+
+  static int udp_socket() {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
+    return fd;
+  }
+  static sockaddr_in ipv4_endpoint(const std::string& address, int port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    ::inet_pton(AF_INET, address.c_str(), &a.sin_addr);
+    return a;
+  }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      std::array<char, 1500> buffer{};
+      sockaddr_in from{};
+      socklen_t length = sizeof from;
+      if (::recvfrom(fd_, buffer.data(), buffer.size(), 0, reinterpret_cast<sockaddr*>(&from),
+                     &length) < 0)
+        continue;
+      std::array<char, INET_ADDRSTRLEN> text{};
+      ::inet_ntop(AF_INET, &from.sin_addr, text.data(), text.size());
+      const std::string reply = "client=" + std::string(text.data()) + "\n";
+      ::sendto(fd_, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), length);
+    }
+  }
+
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// One UDP flow from inside namespace `ns` to address:port: the same socket,
+// so the same source port, for its whole life (one conntrack entry).
+class UdpFlow {
+ public:
+  UdpFlow(const std::string& ns, const std::string& address, int port) {
+    run_in_netns_thread(ns, [&] { fd_ = UdpEcho::udp_socket(); });
+    timeval tv{0, 300000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in to = UdpEcho::ipv4_endpoint(address, port);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd_);
+      throw std::runtime_error("connect " + address + ": " + why);
+    }
+  }
+  ~UdpFlow() { ::close(fd_); }
+  UdpFlow(const UdpFlow&) = delete;
+  UdpFlow& operator=(const UdpFlow&) = delete;
+
+  // Sends one datagram; the answer, if one comes within 300 ms.
+  std::optional<std::string> exchange() {
+    if (::send(fd_, "x", 1, 0) != 1) return std::nullopt;
+    std::array<char, 1500> buffer{};
+    const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+    if (n <= 0) return std::nullopt;
+    return std::string(buffer.data(), static_cast<std::size_t>(n));
+  }
+
+ private:
+  int fd_ = -1;
+};
+
 class Failover : public SystemTest {
  protected:
   void SetUp() override {
     SystemTest::SetUp();
     if (HasFatalFailure()) return;
-    topology_.node("sub").node("gw1").node("gw2").node("gw3").node("inet");
+    topology_.node("sub").node("gw1").node("gw2").node("gw3").node("inet").node("lan");
     for (const auto& gw : kGateways) topology_.link(gw, "sub");
     for (const auto& gw : kGateways) topology_.link(gw, "inet");
+    topology_.link("sub", "lan");
     topology_.up();
 
     run_checked({"ip", "address", "add", kWebAddress + "/32", "dev", "lo"}, topology_.ns("inet"));
     web_ = std::make_unique<HttpEcho>(topology_.ns("inet"), kWebAddress, kWebPort);
+    udp_echo_ = std::make_unique<UdpEcho>(topology_.ns("inet"), kWebAddress, kWebPort);
+    run_checked({"ip", "route", "add", "default", "via", topology_.address("sub", "lan")},
+                topology_.ns("lan"));
     std::string peers = "[";
     std::string prefer = "[";
     for (const auto& gw : kGateways) {
@@ -155,15 +254,17 @@ class Failover : public SystemTest {
     prefer += "]";
     // Background scans off: auto mode must ask for the scan that finds the
     // gateways itself.
-    sub_ = std::make_unique<Node>(topology_, "sub",
-                                  NodeOptions()
-                                      .only_discovery("static")
-                                      .set("static", "peers", peers)
-                                      .set("scan", "interval", "0")
-                                      .set("scan", "timeout", "1000")
-                                      .set("subscriber", "auto", "true")
-                                      .set("subscriber", "prefer", prefer)
-                                      .set("subscriber", "holdDown", std::to_string(kHoldDown)));
+    sub_ =
+        std::make_unique<Node>(topology_, "sub",
+                               NodeOptions()
+                                   .only_discovery("static")
+                                   .set("static", "peers", peers)
+                                   .set("scan", "interval", "0")
+                                   .set("scan", "timeout", "1000")
+                                   .set("subscriber", "auto", "true")
+                                   .set("subscriber", "prefer", prefer)
+                                   .set("subscriber", "holdDown", std::to_string(kHoldDown))
+                                   .set("subscriber", "lan", "[" + yaml_quote(lan_prefix()) + "]"));
     for (Node* n : nodes()) n->start();
     for (Node* n : nodes()) n->wait_ready();
 
@@ -193,6 +294,11 @@ class Failover : public SystemTest {
     return out;
   }
   Node& gateway(const std::string& gw) const { return *gateways_.at(gw); }
+  // sub's LAN: the network of its link to lan (/24, as Topology numbers links).
+  std::string lan_prefix() const {
+    const std::string a = topology_.address("lan", "sub");
+    return a.substr(0, a.rfind('.')) + ".0/24";
+  }
 
   // gw's address on its link to sub: what sub connects to.
   std::string gateway_address(const std::string& gw) const { return topology_.address(gw, "sub"); }
@@ -295,6 +401,7 @@ class Failover : public SystemTest {
 
   Topology topology_;  // declared first: destroyed after everything in it
   std::unique_ptr<HttpEcho> web_;
+  std::unique_ptr<UdpEcho> udp_echo_;
   std::map<std::string, std::unique_ptr<Node>> gateways_;
   std::unique_ptr<Node> sub_;
 };
@@ -362,6 +469,50 @@ TEST_F(Failover, ABlackholedGatewayIsLeftForAnother) {
   last = subscriber();
   EXPECT_EQ(last["state"].asString(), "connected") << to_json(last);
   EXPECT_EQ(last["connection"]["gatewayAddress"].asString(), gateway_address("gw2"));
+}
+
+TEST_F(Failover, AHostOnTheLanKeepsWorkingAcrossASwitch) {
+  ASSERT_NO_FATAL_FAILURE(expect_auto_connected_to_gw1());
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
+  const std::string lan = topology_.ns("lan");
+  // lan changes nothing of its own: its default route is sub, and sub
+  // shares its gateway (masquerades lan's traffic into the active path).
+  FetchResult r = fetch(lan, kWebAddress, kWebPort, "/", 5s);
+  ASSERT_TRUE(r.ok) << "lan cannot fetch through gw1: " << r.error;
+  EXPECT_EQ(r.body, seen_from("gw1"));
+  UdpFlow flow(lan, kWebAddress, kWebPort);
+  std::optional<std::string> answer;
+  ASSERT_TRUE(wait_until([&] { return (answer = flow.exchange()).has_value(); }, 10, 100ms));
+  EXPECT_EQ(*answer, seen_from("gw1"));
+
+  blackhole("gw1");
+  Json::Value last;
+  ASSERT_TRUE(wait_connected_to("gw2", last, 100))
+      << "sub did not move from the silent gw1 to gw2: " << to_json(last);
+  // A new connection from lan goes out through gw2.
+  r = {};
+  ASSERT_TRUE(wait_until(
+      [&] {
+        r = fetch(lan, kWebAddress, kWebPort, "/", 2s);
+        return r.ok;
+      },
+      5, 200ms))
+      << "lan cannot fetch after the switch: " << r.error;
+  EXPECT_EQ(r.body, seen_from("gw2"));
+  // The flow that was open (same socket, same source port) goes on through
+  // gw2: its connection through gw1 was deleted from sub's conntrack at the
+  // switch (counted in "flushed"), so it is NATed afresh for the new path.
+  answer.reset();
+  EXPECT_TRUE(wait_until([&] { return (answer = flow.exchange()).has_value(); }, 20, 100ms))
+      << "the UDP flow from lan stopped at the switch\n"
+      << topology_.exec("sub", {"conntrack", "-L"}).out;
+  if (answer) {
+    EXPECT_EQ(*answer, seen_from("gw2"));
+  }
+  const Json::Value shared = subscriber()["lan"];
+  EXPECT_EQ(shared["prefixes"][0].asString(), lan_prefix()) << to_json(shared);
+  EXPECT_GE(shared["flushed"].asInt64(), 1) << to_json(shared);
+  EXPECT_EQ(shared["error"].asString(), "") << to_json(shared);
 }
 
 TEST_F(Failover, AllGatewaysDownThenOneReturns) {
