@@ -269,18 +269,27 @@ void ConnectionManager::start_connect(const Json::Value& params, Responder reply
     Connection c;
     c.gateway_address = gateway->address;
     c.gateway_port = gateway->port;
-    std::string wanted = params["suite"].asString();
-    call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port), "nodeInfo",
-             Json::Value(), kCallTimeout, [this, c, wanted, reply](RpcReply info) {
-               on_node_info(c, wanted, reply, std::move(info));
-             });
+    acquire(c, params["suite"].asString(), *retry_,
+            [this, reply](std::optional<Connection> c, int code, std::string error) {
+              if (!c) return fail_connect(reply, code, std::move(error));
+              bring_up(*c, reply);
+            });
   }
 }
 
-void ConnectionManager::on_node_info(Connection c, std::string wanted, Responder reply,
-                                     RpcReply info) {
-  auto fail = [this, reply](int code, std::string message) {
-    fail_connect(reply, code, std::move(message));
+void ConnectionManager::acquire(Connection c, std::string wanted_suite, os::Timer& retry,
+                                Acquired done) {
+  call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port), "nodeInfo",
+           Json::Value(), kCallTimeout,
+           [this, c, wanted_suite, &retry, done](RpcReply info) {
+             on_node_info(c, wanted_suite, retry, done, std::move(info));
+           });
+}
+
+void ConnectionManager::on_node_info(Connection c, std::string wanted, os::Timer& retry,
+                                     Acquired done, RpcReply info) {
+  auto fail = [done](int code, std::string message) {
+    done(std::nullopt, code, std::move(message));
   };
   if (!info.ok())
     return fail(rpc_error::failed, "cannot reach the gateway: " +
@@ -321,12 +330,13 @@ void ConnectionManager::on_node_info(Connection c, std::string wanted, Responder
       return fail(rpc_error::failed, "no suite in common: the gateway offers " + join(theirs, ", ", "none") +
                                          "; this node supports " + join(ours, ", ", "none"));
   }
-  request_session(c, reply, 0);
+  request_session(c, retry, done, 0);
 }
 
-void ConnectionManager::request_session(Connection c, Responder reply, int attempt) {
-  auto fail = [this, reply](int code, std::string message) {
-    fail_connect(reply, code, std::move(message));
+void ConnectionManager::request_session(Connection c, os::Timer& retry, Acquired done,
+                                        int attempt) {
+  auto fail = [done](int code, std::string message) {
+    done(std::nullopt, code, std::move(message));
   };
   Json::Value request(Json::objectValue);
   request["suite"] = c.suite;
@@ -334,18 +344,16 @@ void ConnectionManager::request_session(Connection c, Responder reply, int attem
   request["port"] = static_cast<int>(config_.get()->get_int("daemon", "rpcport"));
   call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
            "requestConnection", request, kCallTimeout,
-           [this, c, reply, fail, attempt](RpcReply r) mutable {
+           [this, c, &retry, done, fail, attempt](RpcReply r) mutable {
              // A gateway that has just started answers "unavailable" until its
              // sessions are loaded: worth a few more tries, bounded.
              if (r.kind == RpcReply::Kind::error && r.code == rpc_error::unavailable &&
                  attempt < 10 && !stopped_) {
-               retry_->expires_after(std::chrono::milliseconds(300));
-               retry_->async_wait([this, c, reply, attempt](const boost::system::error_code& ec) {
-                 if (ec || stopped_) {
-                   state_ = State::idle;
-                   return reply.error(rpc_error::unavailable, "mnigsd is shutting down");
-                 }
-                 request_session(c, reply, attempt + 1);
+               retry.expires_after(std::chrono::milliseconds(300));
+               retry.async_wait([this, c, &retry, done, attempt](const boost::system::error_code& ec) {
+                 if (ec || stopped_)
+                   return done(std::nullopt, rpc_error::unavailable, "mnigsd is shutting down");
+                 request_session(c, retry, done, attempt + 1);
                });
                return;
              }
@@ -369,7 +377,7 @@ void ConnectionManager::request_session(Connection c, Responder reply, int attem
              c.timeout = g["timeout"].asInt64();
              c.created = clock_();
              c.expires = c.created + c.timeout;
-             bring_up(c, reply);
+             done(c, 0, "");
            });
 }
 

@@ -116,9 +116,16 @@ class ConnectionManager {
   enum class State { starting, idle, connecting, connected, disconnecting };
   static const char* to_string(State s);
 
-  void on_node_info(Connection c, std::string wanted_suite, Responder reply, RpcReply info);
-  // requestConnection, retried a few times while the gateway is starting.
-  void request_session(Connection c, Responder reply, int attempt);
+  // A session from the gateway `c` names (address, port): nodeInfo, a suite
+  // both ends support (`wanted_suite` if not ""), requestConnection (retried
+  // on `retry` a few times while the gateway is starting), the grant and its
+  // tunnel parameters checked. `done(connection)`, or `done(nullopt, code,
+  // error)` with a JSON-RPC error code and a sentence.
+  using Acquired = std::function<void(std::optional<Connection>, int code, std::string error)>;
+  void acquire(Connection c, std::string wanted_suite, os::Timer& retry, Acquired done);
+  void on_node_info(Connection c, std::string wanted_suite, os::Timer& retry, Acquired done,
+                    RpcReply info);
+  void request_session(Connection c, os::Timer& retry, Acquired done, int attempt);
   // A connect that failed: idle again, `message` kept as the last error,
   // logged and answered.
   void fail_connect(const Responder& reply, int code, std::string message);
