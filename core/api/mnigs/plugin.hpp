@@ -187,6 +187,16 @@ class TunnelPlugin : public Plugin {
   // Subscriber side: take the tunnel down and remove the routes it added.
   virtual void disconnect(const TunnelSession& session, Done done) = 0;
 
+  // Subscriber side: whether this tunnel can hold a warm standby, that is,
+  // several sessions connected at once to different gateways, one of them
+  // with routing "default" and the others with "none" (tunnel up, probes
+  // answered, routes untouched); and connect() with routing "default" for a
+  // session already connected with "none" moves the default route to it in
+  // one step, after which disconnect() of the session that had it leaves the
+  // routes alone. The core keeps a standby (subscriber.standby) only through
+  // tunnels that say so.
+  virtual bool supports_standby() const { return false; }
+
   // Removes everything this plugin may have left in the kernel, on either
   // side (after a crash, before sessions are resumed; and at shutdown).
   virtual void reset(Done done) = 0;

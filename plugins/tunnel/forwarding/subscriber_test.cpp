@@ -164,6 +164,35 @@ TEST_F(ForwardingTest, NewerSessionOwnsTheRouteAndOlderDisconnectLeavesIt) {
   EXPECT_EQ(ctx.lines().size(), 3u);
 }
 
+// A warm standby (TunnelPlugin::supports_standby): connected with routing
+// "none", then with "default" when it takes over; the active session's
+// routes move to it in one replace, and the old session leaves them alone.
+TEST_F(ForwardingTest, AStandbyTakesTheRouteInOneStepAndTheOldSessionLeavesIt) {
+  start();
+  EXPECT_TRUE(plugin->supports_standby());
+  ctx.answer("ip -4 -j route get 10.77.1.1", 0, kViaNextHop);
+  ASSERT_EQ(connect(session("active", "10.77.2.2", "10.77.1.1")).error, "");
+  ctx.calls.clear();
+  ASSERT_EQ(connect(session("standby", "10.77.3.2", "10.77.3.1", "none")).error, "");
+  EXPECT_TRUE(ctx.calls.empty());  // the standby touches no route
+  ctx.answer("ip -4 -j route get 10.77.3.1", 0,
+             R"([{"dst":"10.77.3.1","dev":"mesh3","prefsrc":"10.77.3.2"}])");
+  ctx.answer("ip -4 rule add", 2, "", "RTNETLINK answers: File exists\n");
+  ASSERT_EQ(connect(session("standby", "10.77.3.2", "10.77.3.1", "default")).error, "");
+  EXPECT_EQ(ctx.lines(), (std::vector<std::string>{
+                             "ip -4 -j route get 10.77.3.1",
+                             "ip -4 route replace default via 10.77.3.1 dev mesh3 onlink table 65533",
+                             "ip -4 rule add priority 31000 lookup main suppress_prefixlength 0",
+                             "ip -4 rule add priority 31001 lookup 65533"}));
+  const Json::Value sessions = plugin->status()["subscriber"]["sessions"];
+  ASSERT_EQ(sessions.size(), 2u);
+  for (const auto& s : sessions)
+    EXPECT_EQ(s["active"].asBool(), s["id"].asString() == "standby") << sessions.toStyledString();
+  ctx.calls.clear();
+  EXPECT_EQ(disconnect(session("active", "10.77.2.2", "10.77.1.1")).error, "");
+  EXPECT_TRUE(ctx.calls.empty());
+}
+
 TEST_F(ForwardingTest, OperationsNeverInterleave) {
   Json::Value c;
   c["uplink"] = "eth1";

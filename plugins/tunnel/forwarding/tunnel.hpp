@@ -61,6 +61,10 @@ class ForwardingTunnel final : public TunnelPlugin {
   void close_session(const TunnelSession& session, Done done) override;
   void connect(const TunnelSession& session, Done done) override;
   void disconnect(const TunnelSession& session, Done done) override;
+  // A session connected with routing "none" is only recorded (the gateway
+  // forwards for its address all the same), and one connected again with
+  // "default" takes table T from the session that had it (subscriber.hpp).
+  bool supports_standby() const override { return true; }
   // Deletes the nft table, turns back off the forwarding sysctls this plugin
   // turned on (in this run or, per its store, an earlier one), deletes every
   // rule at priority P and P+1 and flushes table T for both families, then
