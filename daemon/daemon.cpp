@@ -205,6 +205,7 @@ void Daemon::on_live_change(const std::vector<ConfigChange>& changes) {
     // Auto mode turned on in the config lifts a manual pin, as --auto on does.
     if (c.section == "subscriber" && c.key == "auto")
       connection_->auto_changed(c.value.isBool() && c.value.asBool());
+    if (c.section == "subscriber" && c.key == "standby") connection_->auto_changed(false);
     if (c.section == "subscriber" && c.key == "lan") lan_->config_changed();
     if (c.section == "gateway" && (c.key == "uplinkCheck" || c.key == "uplinkInterval"))
       uplink_->config_changed();

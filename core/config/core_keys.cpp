@@ -119,6 +119,11 @@ void declare_core_keys(Schema& schema) {
                       "Seconds between checks of subscriber.checkTargets while connected", true));
     d.declare(int_key("holdDown", 30, 0, 3600,
                       "Seconds auto mode leaves a gateway out after it failed or was left", true));
+    d.declare(int_key("standby", 1, 0, 1,
+                      "Auto mode: gateways kept ready beside the active one (a session, the "
+                      "tunnel up, probed once a second), so that a switch is one routing "
+                      "change; only through tunnels that support it (forwarding)",
+                      true));
     d.declare(list_key("lan", ValueType::cidr_list, {},
                        "Networks behind this node (its LAN) that share the gateway: their "
                        "traffic to anywhere outside them is masqueraded, forwarding is turned "

@@ -145,11 +145,17 @@ void ConnectionManager::auto_changed(bool unpin) {
     } else {
       auto_timer_->cancel();
     }
+    // subscriber.auto or subscriber.standby changed, or a pin was lifted.
+    if (standby_wanted())
+      schedule_standby(std::chrono::milliseconds(0));
+    else
+      drop_standby("no standby wanted now (auto mode off, pinned, or subscriber.standby 0)");
   });
 }
 
 void ConnectionManager::leave(const std::string& reason) {
   if (!connection_) return;
+  if (promote_standby(reason)) return;
   const std::string from = connection_->gateway_address;
   held_down_[from] = clock_() + config_.get()->get_int("subscriber", "holdDown");
   pending_from_ = from;
@@ -180,24 +186,8 @@ void ConnectionManager::consider() {
         considering_ = false;
         return;
       }
-      auto config = config_.get();
-      ChoiceRules rules;
-      rules.our_suites = plugins_.suites();
-      rules.max_price = static_cast<double>(config->get_int("subscriber", "maxPrice"));
-      rules.prefer = config->get_list("subscriber", "prefer");
-      rules.avoid = config->get_list("subscriber", "avoid");
-      for (const auto& a : os::routable_addresses()) rules.own_addresses.push_back(a);
       std::vector<std::string> skipped;
-      auto ranked = rank_gateways(gateways, rules, quality_, &skipped);
-      const std::int64_t now = clock_();
-      std::erase_if(held_down_, [now](const auto& h) { return h.second <= now; });
-      std::vector<GatewayChoice> usable;
-      for (auto& c : ranked) {
-        if (held_down_.count(c.address))
-          skipped.push_back(c.address + ": left or failed less than subscriber.holdDown ago");
-        else
-          usable.push_back(std::move(c));
-      }
+      std::vector<GatewayChoice> usable = usable_choices(gateways, skipped);
       if (usable.empty()) {
         considering_ = false;
         std::string why = gateways.isArray() && gateways.size()
@@ -216,6 +206,28 @@ void ConnectionManager::consider() {
       try_choices(std::move(usable), 0);
     });
   });
+}
+
+std::vector<GatewayChoice> ConnectionManager::usable_choices(const Json::Value& gateways,
+                                                            std::vector<std::string>& skipped) {
+  auto config = config_.get();
+  ChoiceRules rules;
+  rules.our_suites = plugins_.suites();
+  rules.max_price = static_cast<double>(config->get_int("subscriber", "maxPrice"));
+  rules.prefer = config->get_list("subscriber", "prefer");
+  rules.avoid = config->get_list("subscriber", "avoid");
+  for (const auto& a : os::routable_addresses()) rules.own_addresses.push_back(a);
+  auto ranked = rank_gateways(gateways, rules, quality_, &skipped);
+  const std::int64_t now = clock_();
+  std::erase_if(held_down_, [now](const auto& h) { return h.second <= now; });
+  std::vector<GatewayChoice> usable;
+  for (auto& c : ranked) {
+    if (held_down_.count(c.address))
+      skipped.push_back(c.address + ": left or failed less than subscriber.holdDown ago");
+    else
+      usable.push_back(std::move(c));
+  }
+  return usable;
 }
 
 void ConnectionManager::try_choices(std::vector<GatewayChoice> choices, std::size_t next) {

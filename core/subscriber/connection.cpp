@@ -16,18 +16,12 @@
 
 namespace mnigs {
 
-namespace {
-constexpr std::chrono::seconds kCallTimeout{5};
-
-// A session's credentials, as renew and release want them.
-Json::Value credentials(const Connection& c) {
+Json::Value ConnectionManager::credentials(const Connection& c) {
   Json::Value p(Json::objectValue);
   p["sessionId"] = c.session_id;
   p["secret"] = c.secret;
   return p;
 }
-
-}  // namespace
 
 std::string Connection::tunnel_method() const { return suite_part(suite, 1); }
 
@@ -70,13 +64,16 @@ ConnectionManager::ConnectionManager(boost::asio::io_context& io, const ConfigHo
       retry_(timers.make_timer(strand_)),
       timers_(timers),
       kv_(store, "core.subscriber", strand_, log_),
-      auto_timer_(timers.make_timer(strand_)) {}
+      auto_timer_(timers.make_timer(strand_)),
+      standby_timer_(timers.make_timer(strand_)),
+      standby_renewal_(timers.make_timer(strand_)),
+      standby_retry_(timers.make_timer(strand_)) {}
 
 void ConnectionManager::set_environment(Environment env) { env_ = std::move(env); }
 
-TunnelSession ConnectionManager::tunnel_session(const Connection& c) const {
+TunnelSession ConnectionManager::tunnel_session(const Connection& c, bool standby) const {
   Json::Value params = c.tunnel;
-  params["routing"] = config_.get()->get_string("subscriber", "routing");
+  params["routing"] = standby ? "none" : config_.get()->get_string("subscriber", "routing");
   params["gatewayPort"] = c.gateway_port;
   return TunnelSession{c.session_id, c.suite, "", c.gateway_address, params};
 }
@@ -191,6 +188,9 @@ void ConnectionManager::stop(std::function<void()> done) {
     timer_->cancel();
     retry_->cancel();
     auto_timer_->cancel();
+    standby_timer_->cancel();
+    // A standby is not resumed after a restart: its session goes back now.
+    drop_standby("mnigsd stops");
     prober_.reset();
     test_prober_.reset();
     if (test_timer_) test_timer_->cancel();
@@ -441,6 +441,7 @@ void ConnectionManager::connect_tunnel(Connection c, Responder reply) {
           return reply.result(r);
         }
         start_probing(c);
+        schedule_standby(std::chrono::milliseconds(0));
         if (env_.connected) env_.connected(c.gateway_address);
         if (!pending_from_.empty()) {
           record_switch(pending_from_, c.gateway_address, pending_reason_);
@@ -505,11 +506,17 @@ void ConnectionManager::renew() {
              // Only a definite "no" ends the session; a busy or restarting
              // gateway (unavailable, full, overloaded) is retried below.
              if (r.kind == RpcReply::Kind::error &&
-                 (r.code == rpc_error::not_found || r.code == rpc_error::unauthorized))
-               return tear_down("the gateway refused to renew the session: " + r.message);
-             if (now >= connection_->expires)
-               return tear_down("the gateway did not answer until the session expired (" +
-                                r.message + ")");
+                 (r.code == rpc_error::not_found || r.code == rpc_error::unauthorized)) {
+               const std::string why = "the gateway refused to renew the session: " + r.message;
+               if (auto_active() && !testing_temporary_ && promote_standby(why)) return;
+               return tear_down(why);
+             }
+             if (now >= connection_->expires) {
+               const std::string why =
+                   "the gateway did not answer until the session expired (" + r.message + ")";
+               if (auto_active() && !testing_temporary_ && promote_standby(why)) return;
+               return tear_down(why);
+             }
              // Transient: try again soon, but not past the expiry.
              auto left = connection_->expires - now;
              log_.warn("renewal failed (", r.message, "); retrying, ", left,
@@ -545,6 +552,8 @@ void ConnectionManager::disconnect(Responder reply) {
 }
 
 void ConnectionManager::tear_down(const std::string& reason, std::function<void()> done) {
+  drop_standby("the connection ends: " + reason);
+  standby_timer_->cancel();
   timer_->cancel();
   if (check_timer_) check_timer_->cancel();
   ++check_round_;
@@ -595,6 +604,7 @@ void ConnectionManager::describe(std::function<void(Json::Value)> done) {
     v["auto"] = config_.get()->get_bool("subscriber", "auto");
     v["pinned"] = pinned_;
     v["health"] = prober_ ? prober_->figures() : Json::Value();
+    v["standby"] = describe_standby();
     v["switches"] = switches_;
     v["checks"] = checks_;
     Json::Value held(Json::objectValue);

@@ -112,6 +112,11 @@ class ConnectionManager {
   void auto_changed(bool unpin);
 
  private:
+  // How long a gateway has to answer a call.
+  static constexpr std::chrono::seconds kCallTimeout{5};
+  // A session's credentials, as renew and release want them.
+  static Json::Value credentials(const Connection& c);
+
   // starting: until start() has resumed the stored connection or found none.
   enum class State { starting, idle, connecting, connected, disconnecting };
   static const char* to_string(State s);
@@ -144,7 +149,8 @@ class ConnectionManager {
   // error ("" once written).
   void persist(const Connection& c, std::function<void(std::string error)> then = {});
   void forget();
-  TunnelSession tunnel_session(const Connection& c) const;
+  // `standby`: routing "none" (a warm standby's tunnel touches no route).
+  TunnelSession tunnel_session(const Connection& c, bool standby = false) const;
 
   struct GatewayParams {
     std::string address;  // unmapped
@@ -178,6 +184,29 @@ class ConnectionManager {
   void leave(const std::string& reason);
   // Auto mode: when idle, connects to the best gateway not held down.
   void consider();
+  // The gateways auto mode may take now, best first (`skipped` gets why the
+  // others are not).
+  std::vector<GatewayChoice> usable_choices(const Json::Value& gateways,
+                                            std::vector<std::string>& skipped);
+
+  // Warm standby (standby.cpp): while auto mode is connected through a tunnel
+  // that supports it, a session and tunnel to the next best gateway, routes
+  // untouched, probed once a second and renewed like the active one; when
+  // the active gateway fails, the standby takes the default route in one
+  // step and a new standby is looked for.
+  bool standby_wanted() const;
+  void schedule_standby(std::chrono::milliseconds in);
+  void find_standby();
+  void standby_acquired(Connection c);
+  void renew_standby_in(std::chrono::seconds in);
+  void renew_standby();
+  void on_standby_health(probe::Health h, const std::string& why);
+  // Takes the standby's tunnel down and (with `release`) gives its session back.
+  void drop_standby(const std::string& reason, bool release = true);
+  // The standby, if up and healthy, becomes the connection; false when there
+  // is none to take over.
+  bool promote_standby(const std::string& reason);
+  Json::Value describe_standby() const;
   // Connects to choices[next], on failure (held down) to the next one.
   void try_choices(std::vector<GatewayChoice> choices, std::size_t next);
   void schedule_consider(std::chrono::milliseconds in);
@@ -210,6 +239,16 @@ class ConnectionManager {
   bool considering_ = false;      // a choice is being connected
   std::string pending_from_, pending_reason_;  // the gateway left and why, until the next connect
   std::map<std::string, std::int64_t> held_down_;  // address -> unix seconds until
+  struct Standby {
+    Connection c;
+    std::unique_ptr<probe::Prober> prober;
+  };
+  std::unique_ptr<Standby> standby_;
+  bool standby_busy_ = false;               // a standby is being brought up
+  std::uint64_t standby_round_ = 0;         // answers for an older attempt are dropped
+  std::unique_ptr<os::Timer> standby_timer_;  // the next look for a standby
+  std::unique_ptr<os::Timer> standby_renewal_;
+  std::unique_ptr<os::Timer> standby_retry_;  // requestConnection while the gateway starts
   std::map<std::string, GatewayQuality> quality_;  // address -> last measured
   std::int64_t last_scan_request_ = 0;              // unix seconds
   bool testing_ = false;            // testGateway runs

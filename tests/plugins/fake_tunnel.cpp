@@ -33,6 +33,7 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
   // dying while the tunnel comes up.
   void connect(const mnigs::TunnelSession& s, Done done) override {
     connected_.append(s.id);
+    routings_.append(s.gateway_address + " " + s.params["routing"].asString());
     if (s.params["failConnect"].asBool()) return done("cannot open the tunnel device");
     if (s.params["holdConnect"].asBool() && !held_.count(s.id)) {
       held_[s.id] = std::move(done);
@@ -44,6 +45,9 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
     disconnected_.append(s.id);
     done("");
   }
+  // Records the routing of each connect ("routings"), which is all a
+  // standby needs of it here.
+  bool supports_standby() const override { return true; }
   void reset(Done done) override {
     ++resets_;
     done("");
@@ -54,6 +58,7 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
     s["closed"] = closed_;
     s["connected"] = connected_;
     s["disconnected"] = disconnected_;
+    s["routings"] = routings_;
     s["resets"] = resets_;
     s["held"] = static_cast<int>(held_.size());
     return s;
@@ -63,6 +68,7 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
   mnigs::PluginContext& ctx_;
   Json::Value open_{Json::arrayValue}, closed_{Json::arrayValue};
   Json::Value connected_{Json::arrayValue}, disconnected_{Json::arrayValue};
+  Json::Value routings_{Json::arrayValue};  // "GATEWAY ROUTING" of each connect
   int resets_ = 0;
   std::map<std::string, Done> held_;  // by session id
 };

@@ -714,11 +714,24 @@ class AutoModeTest : public ConnectionTest {
     g["current"] = true;
     return g;
   }
-  void set_auto(bool on) {
+  // Auto mode on or off; without a standby unless `standby`.
+  void set_auto(bool on, int standby = 0) {
     Json::Value v = config_->get()->values();
     v["subscriber"]["auto"] = on;
     v["subscriber"]["holdDown"] = 30;
+    v["subscriber"]["standby"] = standby;
     config_->set(std::make_shared<const Config>("", v));
+  }
+  // The routing of each connect the fake tunnel was asked for: "GATEWAY ROUTING".
+  std::vector<std::string> routings() {
+    std::vector<std::string> out;
+    const Json::Value status = tunnel_status();
+    for (const auto& r : status["routings"]) out.push_back(r.asString());
+    return out;
+  }
+  bool asked(const std::string& routing) {
+    auto r = routings();
+    return std::find(r.begin(), r.end(), routing) != r.end();
   }
   std::string connected_to() {
     auto d = describe();
@@ -779,6 +792,84 @@ TEST_F(AutoModeTest, ConnectsToTheBestAndMovesWhenItGoesDown) {
   // The history survives a restart.
   restart();
   EXPECT_EQ(describe()["switches"].size(), 1u);
+}
+
+TEST_F(AutoModeTest, AWarmStandbyIsHeldAndTakesOverWithoutANewSession) {
+  set_auto(true, 1);
+  manager_->auto_changed(false);
+  ASSERT_TRUE(eventually([&] { return connected_to() == "127.0.0.1"; })) << describe();
+  // b, the next best, holds a session whose tunnel is up with routes untouched.
+  ASSERT_TRUE(eventually([&] { return describe()["standby"]["gatewayAddress"] == "127.0.0.2"; }))
+      << describe();
+  EXPECT_TRUE(asked("127.0.0.2 none")) << tunnel_status();
+  EXPECT_FALSE(asked("127.0.0.2 default")) << tunnel_status();
+  EXPECT_EQ(gateway_b_->calls("requestConnection").size(), 1u);
+  ASSERT_TRUE(probe_until([&] { return health() == "up"; })) << describe();
+  // Probed too, and renewed like the active session.
+  ASSERT_TRUE(probe_until(
+      [&] { return describe()["standby"]["health"]["received"].asUInt64() > 0; }))
+      << describe();
+  clock_.advance(20s);
+  ASSERT_TRUE(eventually([&] { return gateway_b_->calls("renewConnection").size() >= 1; }));
+
+  echo_a_.hold("s", {});  // a stops answering
+  ASSERT_TRUE(probe_until([&] { return connected_to() == "127.0.0.2"; })) << describe();
+  // The standby's own session, its route moved by connecting it again.
+  EXPECT_EQ(gateway_b_->calls("requestConnection").size(), 1u) << "a new session was asked for";
+  EXPECT_TRUE(asked("127.0.0.2 default")) << tunnel_status();
+  Json::Value d = describe();
+  ASSERT_EQ(d["switches"].size(), 1u) << d;
+  EXPECT_EQ(d["switches"][0]["from"], "127.0.0.1");
+  EXPECT_EQ(d["switches"][0]["to"], "127.0.0.2");
+  EXPECT_NE(d["switches"][0]["reason"].asString().find("standby took over"), std::string::npos)
+      << d;
+  EXPECT_EQ(d["lastError"], "") << d;
+  ASSERT_TRUE(eventually([&] { return gateway_->calls("releaseConnection").size() == 1; }))
+      << "a's session given back";
+  // a is held down, and there is no third gateway: no standby now.
+  EXPECT_TRUE(describe()["standby"].isNull()) << describe();
+  // The connection on record is b's: a restart resumes it.
+  restart();
+  EXPECT_EQ(connected_to(), "127.0.0.2");
+}
+
+TEST_F(AutoModeTest, AStandbyThatGoesSilentIsDroppedAndItsSessionGivenBack) {
+  set_auto(true, 1);
+  manager_->auto_changed(false);
+  ASSERT_TRUE(eventually([&] { return describe()["standby"]["gatewayAddress"] == "127.0.0.2"; }))
+      << describe();
+  echo_b_.hold("s", {});
+  ASSERT_TRUE(probe_until([&] { return describe()["standby"].isNull(); })) << describe();
+  ASSERT_TRUE(eventually([&] { return gateway_b_->calls("releaseConnection").size() == 1; }));
+  EXPECT_EQ(connected_to(), "127.0.0.1");  // the active connection is untouched
+  EXPECT_TRUE(describe()["heldDown"].isMember("127.0.0.2")) << describe();
+}
+
+TEST_F(AutoModeTest, DisconnectingOrTurningTheStandbyOffGivesItsSessionBack) {
+  set_auto(true, 1);
+  manager_->auto_changed(false);
+  ASSERT_TRUE(eventually([&] { return describe()["standby"]["gatewayAddress"] == "127.0.0.2"; }))
+      << describe();
+  set_auto(true, 0);
+  manager_->auto_changed(false);
+  ASSERT_TRUE(eventually([&] { return describe()["standby"].isNull(); })) << describe();
+  ASSERT_TRUE(eventually([&] { return gateway_b_->calls("releaseConnection").size() == 1; }));
+  set_auto(true, 1);
+  manager_->auto_changed(false);
+  ASSERT_TRUE(eventually([&] { return describe()["standby"]["gatewayAddress"] == "127.0.0.2"; }))
+      << describe();
+  ASSERT_TRUE(ask([&](Responder r) { manager_->disconnect(r); }).ok);
+  EXPECT_TRUE(describe()["standby"].isNull()) << describe();
+  ASSERT_TRUE(eventually([&] { return gateway_b_->calls("releaseConnection").size() == 2; }));
+}
+
+TEST_F(AutoModeTest, WithoutStandbyNoSecondSessionIsAskedFor) {
+  set_auto(true, 0);
+  manager_->auto_changed(false);
+  ASSERT_TRUE(eventually([&] { return connected_to() == "127.0.0.1"; })) << describe();
+  ASSERT_TRUE(probe_until([&] { return health() == "up"; })) << describe();
+  EXPECT_TRUE(describe()["standby"].isNull());
+  EXPECT_TRUE(gateway_b_->calls("requestConnection").empty());
 }
 
 TEST_F(AutoModeTest, AGatewaySayingItsUplinkIsDownIsLeftAtTheNextRenewal) {

@@ -1,0 +1,305 @@
+// Auto mode's warm standby (connection.hpp): a second session, to the next
+// best gateway with the active connection's suite, whose tunnel is up with
+// routing "none"; when the active gateway fails it is connected again with
+// the configured routing, which moves the default route in one step
+// (TunnelPlugin::supports_standby), and the old session is given back.
+#include "subscriber/connection.hpp"
+#include "subscriber/grant.hpp"
+#include "util/once.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+
+namespace mnigs {
+
+namespace {
+
+// The standby is probed less often than the active gateway: it carries no
+// traffic, and a second of delay in noticing that it died costs nothing
+// until it is needed.
+constexpr auto kStandbyProbeInterval = std::chrono::milliseconds(1000);
+constexpr auto kStandbyDownAfter = std::chrono::milliseconds(3000);
+// After a failed attempt, or with no candidate, the next look.
+constexpr auto kStandbyRetry = std::chrono::seconds(5);
+
+}  // namespace
+
+bool ConnectionManager::standby_wanted() const {
+  return !stopped_ && auto_active() && config_.get()->get_int("subscriber", "standby") > 0 &&
+         state_ == State::connected && connection_ && !testing_temporary_;
+}
+
+void ConnectionManager::schedule_standby(std::chrono::milliseconds in) {
+  if (!standby_wanted()) return;
+  standby_timer_->expires_after(in);
+  standby_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) find_standby();
+  });
+}
+
+void ConnectionManager::find_standby() {
+  if (!standby_wanted() || standby_ || standby_busy_ || !env_.list_gateways) return;
+  standby_busy_ = true;
+  const auto round = ++standby_round_;
+  // Only a standby of the active connection's own suite, so that one
+  // tunnel plugin holds both and moves the route between them.
+  plugins_.with_tunnel(connection_->tunnel_method(), [this, round](TunnelPlugin* t) {
+    const bool supported = t && t->supports_standby();
+    boost::asio::post(strand_, [this, round, supported] {
+      if (round != standby_round_ || !standby_wanted() || !supported) {
+        if (round == standby_round_) standby_busy_ = false;
+        return;
+      }
+      env_.list_gateways([this, round](Json::Value gateways) {
+        boost::asio::post(strand_, [this, round, gateways = std::move(gateways)] {
+          if (round != standby_round_ || !standby_wanted()) {
+            if (round == standby_round_) standby_busy_ = false;
+            return;
+          }
+          std::vector<std::string> skipped;
+          auto usable = usable_choices(gateways, skipped);
+          const std::string active = connection_->gateway_address;
+          std::erase_if(usable, [&](const GatewayChoice& c) { return c.address == active; });
+          if (usable.empty()) {
+            standby_busy_ = false;
+            return schedule_standby(kStandbyRetry);
+          }
+          const GatewayChoice choice = usable.front();
+          Connection c;
+          c.gateway_address = choice.address;
+          c.gateway_port = choice.port;
+          acquire(c, connection_->suite, *standby_retry_,
+                  [this, round, choice](std::optional<Connection> c, int, std::string error) {
+                    if (round != standby_round_ || !standby_wanted()) {
+                      if (c) give_back(*c);
+                      if (round == standby_round_) standby_busy_ = false;
+                      return;
+                    }
+                    if (!c) {
+                      standby_busy_ = false;
+                      log_.info("auto mode: no standby at ", choice.address, ": ", error);
+                      held_down_[choice.address] =
+                          clock_() + config_.get()->get_int("subscriber", "holdDown");
+                      return schedule_standby(kStandbyRetry);
+                    }
+                    standby_acquired(*c);
+                  });
+        });
+      });
+    });
+  });
+}
+
+void ConnectionManager::standby_acquired(Connection c) {
+  const auto round = standby_round_;
+  plugins_.with_tunnel(c.tunnel_method(), [this, c, round](TunnelPlugin* t) {
+    auto finish = once([this, c, round](std::string error) {
+      boost::asio::post(strand_, [this, c, round, error] {
+        if (round != standby_round_ || !standby_wanted() || !error.empty()) {
+          if (error.empty()) {
+            plugins_.with_tunnel(c.tunnel_method(), [this, c](TunnelPlugin* t) {
+              if (t) t->disconnect(tunnel_session(c, true), [](std::string) {});
+            });
+          } else {
+            log_.info("auto mode: no standby at ", c.gateway_address, ": ", error);
+            held_down_[c.gateway_address] =
+                clock_() + config_.get()->get_int("subscriber", "holdDown");
+          }
+          give_back(c);
+          if (round != standby_round_) return;
+          standby_busy_ = false;
+          return schedule_standby(kStandbyRetry);
+        }
+        standby_busy_ = false;
+        standby_ = std::make_unique<Standby>();
+        standby_->c = c;
+        if (auto target = probe_target(c)) {
+          probe::ProberOptions o;
+          o.interval = kStandbyProbeInterval;
+          o.down_after = kStandbyDownAfter;
+          standby_->prober = std::make_unique<probe::Prober>(
+              strand_, probe_clock(),
+              boost::asio::ip::udp::endpoint(*target, static_cast<std::uint16_t>(c.gateway_port)),
+              o, [this](probe::Health h, const std::string& why) { on_standby_health(h, why); });
+          if (auto error = standby_->prober->start(); !error.empty()) {
+            log_.warn(error, "; the standby is not watched");
+            standby_->prober.reset();
+          }
+        }
+        log_.info("standby: ", c.gateway_address,
+                  c.gateway_name.empty() ? "" : " (" + c.gateway_name + ")", ", session ",
+                  c.session_id, ", ready to take over");
+        Json::Value event(Json::objectValue);
+        event["gateway"] = c.gateway_address;
+        publish("subscriber.standby", event);
+        renew_standby_in(std::chrono::seconds(std::max<std::int64_t>(1, c.timeout / 3)));
+      });
+    });
+    if (!t) return finish("tunnel " + c.tunnel_method() + " is not running");
+    t->connect(tunnel_session(c, true), finish);
+  });
+}
+
+void ConnectionManager::renew_standby_in(std::chrono::seconds in) {
+  standby_renewal_->expires_after(in);
+  standby_renewal_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) renew_standby();
+  });
+}
+
+void ConnectionManager::renew_standby() {
+  if (!standby_ || stopped_) return;
+  const Connection c = standby_->c;
+  call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
+           "renewConnection", credentials(c), kCallTimeout, [this, c](RpcReply r) {
+             if (!standby_ || standby_->c.session_id != c.session_id) return;
+             const std::int64_t now = clock_();
+             if (r.ok()) {
+               if (auto why = check_renewal(r.result); !why.empty()) {
+                 r.kind = RpcReply::Kind::transport;
+                 r.message = "the gateway's reply to renewConnection is unusable: " + why;
+               }
+             }
+             if (r.ok()) {
+               standby_->c.timeout = r.result["timeout"].asInt64();
+               standby_->c.expires = now + standby_->c.timeout;
+               if (r.result["uplink"].isBool() && !r.result["uplink"].asBool())
+                 return drop_standby("its uplink is down");
+               return renew_standby_in(
+                   std::chrono::seconds(std::max<std::int64_t>(1, standby_->c.timeout / 3)));
+             }
+             if (r.kind == RpcReply::Kind::error &&
+                 (r.code == rpc_error::not_found || r.code == rpc_error::unauthorized))
+               return drop_standby("the gateway refused to renew the session: " + r.message,
+                                   false);
+             if (now >= standby_->c.expires)
+               return drop_standby("no renewal until the session expired (" + r.message + ")",
+                                   false);
+             renew_standby_in(std::chrono::seconds(
+                 std::clamp<std::int64_t>((standby_->c.expires - now) / 3, 1, 5)));
+           });
+}
+
+void ConnectionManager::on_standby_health(probe::Health h, const std::string& why) {
+  if (!standby_) return;
+  if (h == probe::Health::down) {
+    held_down_[standby_->c.gateway_address] =
+        clock_() + config_.get()->get_int("subscriber", "holdDown");
+    drop_standby("it is down: " + why);
+  } else if (h == probe::Health::degraded) {
+    log_.info("standby ", standby_->c.gateway_address, " is degraded: ", why);
+  }
+}
+
+void ConnectionManager::drop_standby(const std::string& reason, bool release) {
+  ++standby_round_;  // an attempt in flight gives its session back
+  standby_busy_ = false;
+  standby_retry_->cancel();
+  if (!standby_) return;
+  std::unique_ptr<Standby> s = std::move(standby_);
+  standby_renewal_->cancel();
+  s->prober.reset();
+  const Connection c = s->c;
+  log_.info("standby ", c.gateway_address, " dropped: ", reason);
+  plugins_.with_tunnel(c.tunnel_method(), [this, c](TunnelPlugin* t) {
+    if (!t) return;
+    t->disconnect(tunnel_session(c, true), [this](std::string error) {
+      if (!error.empty()) log_.warn("taking the standby's tunnel down: ", error);
+    });
+  });
+  if (release) give_back(c);
+  schedule_standby(kStandbyRetry);
+}
+
+bool ConnectionManager::promote_standby(const std::string& reason) {
+  if (!standby_ || !connection_ || state_ != State::connected) return false;
+  const probe::Health h =
+      standby_->prober ? standby_->prober->health() : probe::Health::unknown;
+  if (h == probe::Health::down || h == probe::Health::degraded) return false;
+  std::unique_ptr<Standby> s = std::move(standby_);
+  ++standby_round_;
+  standby_busy_ = false;
+  standby_renewal_->cancel();
+  s->prober.reset();
+  const Connection old = *connection_;
+  const Connection next = s->c;
+  // The old connection's watchers stop, as in tear_down.
+  timer_->cancel();
+  if (check_timer_) check_timer_->cancel();
+  ++check_round_;
+  if (prober_) {
+    GatewayQuality q;
+    q.rtt_ms = prober_->median_rtt_ms();
+    q.loss = prober_->loss();
+    if (quality_.size() >= 256) quality_.clear();
+    if (q.rtt_ms) quality_[old.gateway_address] = q;
+    prober_.reset();
+  }
+  held_down_[old.gateway_address] = clock_() + config_.get()->get_int("subscriber", "holdDown");
+  state_ = State::connecting;
+  log_.info("leaving ", old.gateway_address, " for the standby ", next.gateway_address, ": ",
+            reason);
+  plugins_.with_tunnel(next.tunnel_method(), [this, old, next, reason](TunnelPlugin* t) {
+    auto finish = once([this, old, next, reason](std::string error) {
+      boost::asio::post(strand_, [this, old, next, reason, error] {
+        if (!error.empty()) {
+          // Neither works: the standby's session goes back, and the old
+          // connection ends the cold way (the next best is chosen then).
+          log_.warn("the standby ", next.gateway_address, " could not take over: ", error);
+          plugins_.with_tunnel(next.tunnel_method(), [this, next](TunnelPlugin* t) {
+            if (t) t->disconnect(tunnel_session(next, true), [](std::string) {});
+          });
+          give_back(next);
+          state_ = State::connected;
+          pending_from_ = old.gateway_address;
+          pending_reason_ = reason;
+          give_back(old);
+          return tear_down(reason);
+        }
+        // The route is the standby's now: the old tunnel goes without
+        // touching it, and its session is given back.
+        plugins_.with_tunnel(old.tunnel_method(), [this, old](TunnelPlugin* t) {
+          if (!t) return;
+          t->disconnect(tunnel_session(old), [this](std::string error) {
+            if (!error.empty()) log_.warn("taking the old tunnel down: ", error);
+          });
+        });
+        give_back(old);
+        log_.info("connection to ", old.gateway_address, " ended: ", reason);
+        hooks_.fire("subscriber.onDisconnect", {{"SESSION_ID", old.session_id},
+                                                {"GATEWAY", old.gateway_address},
+                                                {"SUITE", old.suite},
+                                                {"REASON", reason}});
+        connection_ = next;
+        state_ = State::connected;
+        last_error_.clear();
+        persist(next);
+        start_probing(next);
+        if (env_.connected) env_.connected(next.gateway_address);
+        record_switch(old.gateway_address, next.gateway_address, reason + " (standby took over)");
+        schedule_renewal(std::chrono::seconds(std::max<std::int64_t>(1, next.timeout / 3)));
+        log_.info("connected to ", next.gateway_address, " (", next.gateway_name, ") with ",
+                  next.suite, ", session ", next.session_id, ", the standby");
+        hooks_.fire("subscriber.onConnect", {{"SESSION_ID", next.session_id},
+                                             {"GATEWAY", next.gateway_address},
+                                             {"SUITE", next.suite},
+                                             {"NAME", next.gateway_name},
+                                             {"EXPIRES", std::to_string(next.expires)}});
+        schedule_standby(std::chrono::milliseconds(0));
+      });
+    });
+    if (!t) return finish("tunnel " + next.tunnel_method() + " is not running");
+    t->connect(tunnel_session(next), finish);
+  });
+  return true;
+}
+
+Json::Value ConnectionManager::describe_standby() const {
+  if (!standby_) return Json::Value();
+  Json::Value v = standby_->c.describe();
+  v["health"] = standby_->prober ? standby_->prober->figures() : Json::Value();
+  return v;
+}
+
+}  // namespace mnigs
