@@ -214,9 +214,9 @@ void ConnectionManager::drop_standby(const std::string& reason, bool release) {
 
 bool ConnectionManager::promote_standby(const std::string& reason) {
   if (!standby_ || !connection_ || state_ != State::connected) return false;
-  const probe::Health h =
-      standby_->prober ? standby_->prober->health() : probe::Health::unknown;
-  if (h == probe::Health::down || h == probe::Health::degraded) return false;
+  // Only a standby known to answer: one not heard from yet is no better bet
+  // than a cold switch, which chooses among all.
+  if (!standby_->prober || standby_->prober->health() != probe::Health::up) return false;
   std::unique_ptr<Standby> s = std::move(standby_);
   ++standby_round_;
   standby_busy_ = false;

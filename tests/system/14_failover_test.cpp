@@ -391,6 +391,13 @@ class Failover : public SystemTest {
     run_checked({"nft", "delete", "table", "inet", kBlackhole}, topology_.ns(gw));
   }
 
+  // subscriber.standby on sub, live.
+  void set_standby(int n) const {
+    Json::Value change(Json::objectValue);
+    change["subscriber.standby"] = n;
+    Json::Value r = sub_->rpc("setConfig", change);
+    ASSERT_TRUE(rpc_succeeded(r)) << to_json(r);
+  }
   // The test's start: sub, by itself, connected to gw1 (first on prefer).
   void expect_auto_connected_to_gw1() const {
     Json::Value last;
@@ -427,8 +434,20 @@ TEST_F(Failover, AutoModeConnectsWithNoManualStep) {
   ASSERT_EQ(held.size(), 1u) << to_json(held);
   EXPECT_EQ(held[0]["subscriber"].asString(), topology_.address("sub", "gw1"));
   EXPECT_EQ(held[0]["sessionId"].asString(), last["connection"]["sessionId"].asString());
-  for (const std::string gw : {"gw2", "gw3"})
-    EXPECT_TRUE(sessions_of(gateway(gw))["gateway"].empty()) << gw;
+  // gw2, the next on prefer, holds the warm standby's session; gw3 none.
+  Json::Value standby;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        standby = subscriber()["standby"];
+        return standby["gatewayAddress"].asString() == gateway_address("gw2");
+      },
+      50, 100ms))
+      << to_json(subscriber());
+  held = sessions_of(gateway("gw2"))["gateway"];
+  ASSERT_EQ(held.size(), 1u) << to_json(held);
+  EXPECT_EQ(held[0]["subscriber"].asString(), topology_.address("sub", "gw2"));
+  EXPECT_EQ(held[0]["sessionId"].asString(), standby["sessionId"].asString());
+  EXPECT_TRUE(sessions_of(gateway("gw3"))["gateway"].empty());
 
   // The probes through the tunnel reach gw1 and are answered.
   Json::Value health;
@@ -442,7 +461,10 @@ TEST_F(Failover, AutoModeConnectsWithNoManualStep) {
   EXPECT_GT(sessions_of(gateway("gw1"))["probeEcho"]["answered"].asUInt64(), 0u);
 }
 
+// Without a standby: the next gateway's session and tunnel come up after
+// the first is left (a cold switch).
 TEST_F(Failover, ABlackholedGatewayIsLeftForAnother) {
+  set_standby(0);
   ASSERT_NO_FATAL_FAILURE(expect_auto_connected_to_gw1());
   ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
   const std::string first_session = subscriber()["connection"]["sessionId"].asString();
@@ -469,6 +491,52 @@ TEST_F(Failover, ABlackholedGatewayIsLeftForAnother) {
   last = subscriber();
   EXPECT_EQ(last["state"].asString(), "connected") << to_json(last);
   EXPECT_EQ(last["connection"]["gatewayAddress"].asString(), gateway_address("gw2"));
+}
+
+// With the warm standby (the default): gw2 holds a session and a tunnel
+// before gw1 fails, and takes over with that very session; gw3 becomes the
+// next standby.
+TEST_F(Failover, AWarmStandbyTakesOverWithItsOwnSession) {
+  ASSERT_NO_FATAL_FAILURE(expect_auto_connected_to_gw1());
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
+  Json::Value standby;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        standby = subscriber()["standby"];
+        return standby["gatewayAddress"].asString() == gateway_address("gw2") &&
+               standby["health"]["health"].asString() == "up";
+      },
+      100, 100ms))
+      << "no healthy standby at gw2: " << to_json(subscriber());
+  const std::string standby_session = standby["sessionId"].asString();
+  // The standby's tunnel touches no route: traffic still leaves through gw1.
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
+
+  blackhole("gw1");
+  Json::Value last;
+  ASSERT_TRUE(wait_connected_to("gw2", last, 100))
+      << "sub did not move from the silent gw1 to gw2: " << to_json(last);
+  EXPECT_EQ(last["connection"]["sessionId"].asString(), standby_session)
+      << "gw2 took over with a new session, not the standby's";
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw2"));
+  const Json::Value switches = subscriber()["switches"];
+  ASSERT_EQ(switches.size(), 1u) << to_json(switches);
+  EXPECT_EQ(switches[0]["to"].asString(), gateway_address("gw2")) << to_json(switches);
+  EXPECT_TRUE(contains(switches[0]["reason"].asString(), "standby took over"))
+      << to_json(switches);
+  // gw1 got its session back (released, not left to expire) once sub left,
+  // and gw3 holds the next standby.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return subscriber()["standby"]["gatewayAddress"].asString() == gateway_address("gw3");
+      },
+      100, 100ms))
+      << to_json(subscriber());
+  EXPECT_EQ(sessions_of(gateway("gw3"))["gateway"].size(), 1u);
+  restore("gw1");
+  EXPECT_TRUE(wait_until([&] { return sessions_of(gateway("gw1"))["gateway"].empty(); }, 50,
+                         100ms))
+      << "gw1 still holds sub's old session";
 }
 
 TEST_F(Failover, AHostOnTheLanKeepsWorkingAcrossASwitch) {
@@ -542,12 +610,14 @@ TEST_F(Failover, AllGatewaysDownThenOneReturns) {
   ASSERT_TRUE(wait_connected_to("gw3", last, 300))
       << "sub did not take gw3 when it came back: " << to_json(last);
   ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw3"));
-  // The first switch is the one away from gw1, because it went down.
+  // The first switch is the one away from gw1, because it went down (to the
+  // standby, gw2, silent too but not yet known to be); the last one to gw3.
   const Json::Value switches = last["switches"];
   ASSERT_GE(switches.size(), 1u) << to_json(switches);
   EXPECT_EQ(switches[0]["from"].asString(), gateway_address("gw1")) << to_json(switches);
-  EXPECT_EQ(switches[0]["to"].asString(), gateway_address("gw3")) << to_json(switches);
   EXPECT_TRUE(switches[0]["reason"].asString().starts_with("gateway down")) << to_json(switches);
+  EXPECT_EQ(switches[switches.size() - 1]["to"].asString(), gateway_address("gw3"))
+      << to_json(switches);
 }
 
 TEST_F(Failover, AManualConnectPinsTheGateway) {
@@ -682,15 +752,16 @@ TEST_F(Failover, ProbesFromStrangersAreNotAnswered) {
       << to_json(before) << " -> " << to_json(after);
   EXPECT_EQ(after["malformed"], before["malformed"]);
 
-  // A session with gw1 is no session with gw2: sub is a stranger there.
-  const Json::Value before2 = sessions_of(gateway("gw2"))["probeEcho"];
+  // A session with gw1 (or gw2, the standby) is no session with gw3: sub is
+  // a stranger there.
+  const Json::Value before2 = sessions_of(gateway("gw3"))["probeEcho"];
   const auto from_sub =
-      send_probes(topology_.ns("sub"), gateway_address("gw2"), kProbePort, kCount);
-  EXPECT_TRUE(from_sub.empty()) << from_sub.size() << " replies from gw2 to a non-holder";
+      send_probes(topology_.ns("sub"), gateway_address("gw3"), kProbePort, kCount);
+  EXPECT_TRUE(from_sub.empty()) << from_sub.size() << " replies from gw3 to a non-holder";
   Json::Value after2;
   EXPECT_TRUE(wait_until(
       [&] {
-        after2 = sessions_of(gateway("gw2"))["probeEcho"];
+        after2 = sessions_of(gateway("gw3"))["probeEcho"];
         return after2["notHolder"].asUInt64() >= before2["notHolder"].asUInt64() + kCount;
       },
       20, 100ms));
