@@ -230,6 +230,19 @@ std::string render_sessions(const Json::Value& r, std::int64_t now) {
     }
     out += terminal_safe(health) + "\n";
   }
+  if (const auto& st = sub["standby"]; st.isObject()) {
+    std::string standby = "  standby: " + host_port(text(st["gatewayAddress"]), st["gatewayPort"]) +
+                          " (" + text(st["gatewayName"]) + "), session " + text(st["sessionId"]);
+    if (st["health"].isObject()) standby += ", " + text(st["health"]["health"]);
+    out += terminal_safe(standby) + "\n";
+  }
+  if (const auto& lan = sub["lan"]; lan.isObject() && lan["prefixes"].isArray() &&
+                                    !lan["prefixes"].empty()) {
+    std::string shared = "  LAN sharing the gateway:";
+    for (const auto& p : lan["prefixes"]) shared += " " + text(p);
+    if (!text(lan["error"]).empty()) shared += " (" + text(lan["error"]) + ")";
+    out += terminal_safe(shared) + "\n";
+  }
   if (const auto& sw = sub["switches"]; sw.isArray() && !sw.empty()) {
     const auto& last = sw[sw.size() - 1];
     out += terminal_safe("  last switch: " + text(last["from"]) + " -> " + text(last["to"]) + ", " +

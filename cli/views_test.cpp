@@ -103,6 +103,27 @@ TEST(CliViews, SubscriberConnectedToAFullLengthAddress) {
             "gateway sessions: 0\n");
 }
 
+TEST(CliViews, SubscriberWithAStandbyAndALan) {
+  Json::Value r = load("listSessions-subscriber.json");
+  Json::Value& standby = r["subscriber"]["standby"];
+  standby["gatewayAddress"] = "10.77.2.1";
+  standby["gatewayPort"] = 65533;
+  standby["gatewayName"] = "gw2";
+  standby["sessionId"] = "0123456789abcdef0123456789abcdef";
+  standby["health"]["health"] = "up";
+  r["subscriber"]["lan"]["prefixes"].append("192.168.1.0/24");
+  r["subscriber"]["lan"]["prefixes"].append("fd12::/64");
+  r["subscriber"]["lan"]["error"] = "";
+  const std::string out = render_sessions(r, kSeen);
+  EXPECT_NE(out.find("\n  standby: 10.77.2.1:65533 (gw2), session "
+                     "0123456789abcdef0123456789abcdef, up\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\n  LAN sharing the gateway: 192.168.1.0/24 fd12::/64\n"),
+            std::string::npos)
+      << out;
+}
+
 TEST(CliViews, GatewaySessionsTable) {
   // The session expires at 1796408000.
   EXPECT_EQ(render_sessions(load("listSessions-gateway.json"), 1796408000 - 120),

@@ -157,7 +157,7 @@ void ConnectionManager::leave(const std::string& reason) {
   if (!connection_) return;
   if (promote_standby(reason)) return;
   const std::string from = connection_->gateway_address;
-  held_down_[from] = clock_() + config_.get()->get_int("subscriber", "holdDown");
+  hold_down(from);
   pending_from_ = from;
   pending_reason_ = reason;
   // The session is given back: the gateway need not hold it until it expires.
@@ -208,6 +208,12 @@ void ConnectionManager::consider() {
   });
 }
 
+void ConnectionManager::hold_down(const std::string& address) {
+  // The clock counts whole seconds: held through the whole second
+  // now + holdDown, so never for less than holdDown seconds.
+  held_down_[address] = clock_() + config_.get()->get_int("subscriber", "holdDown");
+}
+
 std::vector<GatewayChoice> ConnectionManager::usable_choices(const Json::Value& gateways,
                                                             std::vector<std::string>& skipped) {
   auto config = config_.get();
@@ -219,7 +225,7 @@ std::vector<GatewayChoice> ConnectionManager::usable_choices(const Json::Value& 
   for (const auto& a : os::routable_addresses()) rules.own_addresses.push_back(a);
   auto ranked = rank_gateways(gateways, rules, quality_, &skipped);
   const std::int64_t now = clock_();
-  std::erase_if(held_down_, [now](const auto& h) { return h.second <= now; });
+  std::erase_if(held_down_, [now](const auto& h) { return h.second < now; });
   std::vector<GatewayChoice> usable;
   for (auto& c : ranked) {
     if (held_down_.count(c.address))
@@ -257,7 +263,7 @@ void ConnectionManager::try_choices(std::vector<GatewayChoice> choices, std::siz
         last_error_.clear();
         return;
       }
-      held_down_[c.address] = clock_() + config_.get()->get_int("subscriber", "holdDown");
+      hold_down(c.address);
       last_error_ = "auto mode: " + c.address + ": " + payload["message"].asString();
       try_choices(choices, next + 1);
     });

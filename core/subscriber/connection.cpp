@@ -610,7 +610,7 @@ void ConnectionManager::describe(std::function<void(Json::Value)> done) {
     Json::Value held(Json::objectValue);
     const std::int64_t now = clock_();
     for (const auto& [address, until] : held_down_)
-      if (until > now) held[address] = static_cast<Json::Int64>(until - now);
+      if (until >= now) held[address] = static_cast<Json::Int64>(until - now + 1);
     v["heldDown"] = held;
     done(v);
   });

@@ -184,6 +184,8 @@ class ConnectionManager {
   void leave(const std::string& reason);
   // Auto mode: when idle, connects to the best gateway not held down.
   void consider();
+  // Leaves `address` out of auto mode's choice for subscriber.holdDown seconds.
+  void hold_down(const std::string& address);
   // The gateways auto mode may take now, best first (`skipped` gets why the
   // others are not).
   std::vector<GatewayChoice> usable_choices(const Json::Value& gateways,
@@ -238,7 +240,7 @@ class ConnectionManager {
   bool pinned_ = false;
   bool considering_ = false;      // a choice is being connected
   std::string pending_from_, pending_reason_;  // the gateway left and why, until the next connect
-  std::map<std::string, std::int64_t> held_down_;  // address -> unix seconds until
+  std::map<std::string, std::int64_t> held_down_;  // address -> last unix second held
   struct Standby {
     Connection c;
     std::unique_ptr<probe::Prober> prober;

@@ -79,8 +79,7 @@ void ConnectionManager::find_standby() {
                     if (!c) {
                       standby_busy_ = false;
                       log_.info("auto mode: no standby at ", choice.address, ": ", error);
-                      held_down_[choice.address] =
-                          clock_() + config_.get()->get_int("subscriber", "holdDown");
+                      hold_down(choice.address);
                       return schedule_standby(kStandbyRetry);
                     }
                     standby_acquired(*c);
@@ -103,8 +102,7 @@ void ConnectionManager::standby_acquired(Connection c) {
             });
           } else {
             log_.info("auto mode: no standby at ", c.gateway_address, ": ", error);
-            held_down_[c.gateway_address] =
-                clock_() + config_.get()->get_int("subscriber", "holdDown");
+            hold_down(c.gateway_address);
           }
           give_back(c);
           if (round != standby_round_) return;
@@ -184,8 +182,7 @@ void ConnectionManager::renew_standby() {
 void ConnectionManager::on_standby_health(probe::Health h, const std::string& why) {
   if (!standby_) return;
   if (h == probe::Health::down) {
-    held_down_[standby_->c.gateway_address] =
-        clock_() + config_.get()->get_int("subscriber", "holdDown");
+    hold_down(standby_->c.gateway_address);
     drop_standby("it is down: " + why);
   } else if (h == probe::Health::degraded) {
     log_.info("standby ", standby_->c.gateway_address, " is degraded: ", why);
@@ -236,7 +233,7 @@ bool ConnectionManager::promote_standby(const std::string& reason) {
     if (q.rtt_ms) quality_[old.gateway_address] = q;
     prober_.reset();
   }
-  held_down_[old.gateway_address] = clock_() + config_.get()->get_int("subscriber", "holdDown");
+  hold_down(old.gateway_address);
   state_ = State::connecting;
   log_.info("leaving ", old.gateway_address, " for the standby ", next.gateway_address, ": ",
             reason);

@@ -872,6 +872,26 @@ TEST_F(AutoModeTest, WithoutStandbyNoSecondSessionIsAskedFor) {
   EXPECT_TRUE(gateway_b_->calls("requestConnection").empty());
 }
 
+// The clock counts whole seconds: a gateway left just before a second turns
+// is still held for all of subscriber.holdDown (here 1 s), not retaken at
+// once.
+TEST_F(AutoModeTest, AHoldDownLastsAtLeastItsSeconds) {
+  set_auto(true);
+  Json::Value v = config_->get()->values();
+  v["subscriber"]["holdDown"] = 1;
+  config_->set(std::make_shared<const Config>("", v));
+  manager_->auto_changed(false);
+  ASSERT_TRUE(eventually([&] { return connected_to() == "127.0.0.1"; })) << describe();
+  ASSERT_TRUE(probe_until([&] { return health() == "up"; })) << describe();
+  echo_a_.hold("s", {});
+  ASSERT_TRUE(probe_until([&] { return connected_to() == "127.0.0.2"; })) << describe();
+  EXPECT_EQ(describe()["heldDown"]["127.0.0.1"], 2) << describe();  // this second and the next
+  clock_.advance(1s);
+  EXPECT_EQ(describe()["heldDown"]["127.0.0.1"], 1) << describe();
+  clock_.advance(1s);
+  EXPECT_FALSE(describe()["heldDown"].isMember("127.0.0.1")) << describe();
+}
+
 TEST_F(AutoModeTest, AGatewaySayingItsUplinkIsDownIsLeftAtTheNextRenewal) {
   set_auto(true);
   manager_->auto_changed(false);
