@@ -124,6 +124,12 @@ void declare_core_keys(Schema& schema) {
                       "tunnel up, probed once a second), so that a switch is one routing "
                       "change; only through tunnels that support it (forwarding)",
                       true));
+    d.declare(int_key("switchAfter", 30, 5, 3600,
+                      "Auto mode: seconds the standby must be clearly better than the active "
+                      "gateway (before it on subscriber.prefer, or a score 20 % lower), up and "
+                      "losing at most 5 % of its probes, before auto mode moves to it; so a "
+                      "gateway that failed is taken back only once it is stable",
+                      true));
     d.declare(list_key("lan", ValueType::cidr_list, {},
                        "Networks behind this node (its LAN) that share the gateway: their "
                        "traffic to anywhere outside them is masqueraded, forwarding is turned "

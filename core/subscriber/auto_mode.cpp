@@ -146,9 +146,10 @@ void ConnectionManager::auto_changed(bool unpin) {
       auto_timer_->cancel();
     }
     // subscriber.auto or subscriber.standby changed, or a pin was lifted.
-    if (standby_wanted())
+    if (standby_wanted()) {
       schedule_standby(std::chrono::milliseconds(0));
-    else
+      schedule_review();
+    } else
       drop_standby("no standby wanted now (auto mode off, pinned, or subscriber.standby 0)");
   });
 }

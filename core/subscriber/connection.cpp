@@ -67,7 +67,8 @@ ConnectionManager::ConnectionManager(boost::asio::io_context& io, const ConfigHo
       auto_timer_(timers.make_timer(strand_)),
       standby_timer_(timers.make_timer(strand_)),
       standby_renewal_(timers.make_timer(strand_)),
-      standby_retry_(timers.make_timer(strand_)) {}
+      standby_retry_(timers.make_timer(strand_)),
+      review_timer_(timers.make_timer(strand_)) {}
 
 void ConnectionManager::set_environment(Environment env) { env_ = std::move(env); }
 
@@ -189,6 +190,7 @@ void ConnectionManager::stop(std::function<void()> done) {
     retry_->cancel();
     auto_timer_->cancel();
     standby_timer_->cancel();
+    review_timer_->cancel();
     // A standby is not resumed after a restart: its session goes back now.
     drop_standby("mnigsd stops");
     prober_.reset();
@@ -442,6 +444,7 @@ void ConnectionManager::connect_tunnel(Connection c, Responder reply) {
         }
         start_probing(c);
         schedule_standby(std::chrono::milliseconds(0));
+        schedule_review();
         if (env_.connected) env_.connected(c.gateway_address);
         if (!pending_from_.empty()) {
           record_switch(pending_from_, c.gateway_address, pending_reason_);
@@ -554,6 +557,8 @@ void ConnectionManager::disconnect(Responder reply) {
 void ConnectionManager::tear_down(const std::string& reason, std::function<void()> done) {
   drop_standby("the connection ends: " + reason);
   standby_timer_->cancel();
+  review_timer_->cancel();
+  better_since_.reset();
   timer_->cancel();
   if (check_timer_) check_timer_->cancel();
   ++check_round_;

@@ -209,6 +209,14 @@ class ConnectionManager {
   // is none to take over.
   bool promote_standby(const std::string& reason);
   Json::Value describe_standby() const;
+  // Every few seconds while a standby is wanted: a clearly better gateway
+  // than the standby replaces it, and a standby clearly better than the
+  // active gateway for subscriber.switchAfter seconds is switched to (which
+  // is also how a gateway that failed is taken back, once it is stable).
+  void schedule_review();
+  void review();
+  // The live round trip and loss of `prober`'s gateway, for the ranking.
+  void note_quality(const std::string& address, const probe::Prober* prober);
   // Connects to choices[next], on failure (held down) to the next one.
   void try_choices(std::vector<GatewayChoice> choices, std::size_t next);
   void schedule_consider(std::chrono::milliseconds in);
@@ -251,6 +259,8 @@ class ConnectionManager {
   std::unique_ptr<os::Timer> standby_timer_;  // the next look for a standby
   std::unique_ptr<os::Timer> standby_renewal_;
   std::unique_ptr<os::Timer> standby_retry_;  // requestConnection while the gateway starts
+  std::unique_ptr<os::Timer> review_timer_;
+  std::optional<std::int64_t> better_since_;  // unix seconds the standby has been clearly better
   std::map<std::string, GatewayQuality> quality_;  // address -> last measured
   std::int64_t last_scan_request_ = 0;              // unix seconds
   bool testing_ = false;            // testGateway runs

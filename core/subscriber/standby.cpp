@@ -22,6 +22,31 @@ constexpr auto kStandbyProbeInterval = std::chrono::milliseconds(1000);
 constexpr auto kStandbyDownAfter = std::chrono::milliseconds(3000);
 // After a failed attempt, or with no candidate, the next look.
 constexpr auto kStandbyRetry = std::chrono::seconds(5);
+// How often the standby and the active gateway are weighed against the rest.
+constexpr auto kReviewInterval = std::chrono::seconds(5);
+// A standby that lost more than this share of its recent probes is not
+// switched to by choice.
+constexpr double kSteadyLoss = 0.05;
+
+// Whether `a` (at `ia` in the ranking) is clearly better than `b` (at `ib`):
+// before it on subscriber.prefer, or neither preferred and a score at most
+// 80 % of its. A small difference in round trips is no reason to move.
+bool clearly_better(const GatewayChoice& a, std::size_t ia, const GatewayChoice& b,
+                    std::size_t ib, std::string* why) {
+  if (a.preferred != b.preferred || (a.preferred && b.preferred)) {
+    if (a.preferred && (!b.preferred || ia < ib)) {
+      *why = "before " + b.address + " on subscriber.prefer";
+      return true;
+    }
+    return false;
+  }
+  if (a.score <= 0.8 * b.score) {
+    *why = "score " + std::to_string(static_cast<long>(a.score)) + " against " +
+           std::to_string(static_cast<long>(b.score)) + " of " + b.address;
+    return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -283,13 +308,89 @@ bool ConnectionManager::promote_standby(const std::string& reason) {
                                              {"SUITE", next.suite},
                                              {"NAME", next.gateway_name},
                                              {"EXPIRES", std::to_string(next.expires)}});
+        better_since_.reset();
         schedule_standby(std::chrono::milliseconds(0));
+        schedule_review();
       });
     });
     if (!t) return finish("tunnel " + next.tunnel_method() + " is not running");
     t->connect(tunnel_session(next), finish);
   });
   return true;
+}
+
+void ConnectionManager::note_quality(const std::string& address, const probe::Prober* prober) {
+  if (!prober || !prober->median_rtt_ms()) return;
+  if (quality_.size() >= 256) quality_.clear();
+  quality_[address] = GatewayQuality{prober->median_rtt_ms(), prober->loss()};
+}
+
+void ConnectionManager::schedule_review() {
+  if (!standby_wanted()) return;
+  review_timer_->expires_after(kReviewInterval);
+  review_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) review();
+  });
+}
+
+void ConnectionManager::review() {
+  if (!standby_wanted() || !env_.list_gateways) return;
+  note_quality(connection_->gateway_address, prober_.get());
+  if (standby_) note_quality(standby_->c.gateway_address, standby_->prober.get());
+  env_.list_gateways([this](Json::Value gateways) {
+    boost::asio::post(strand_, [this, gateways = std::move(gateways)] {
+      if (!standby_wanted()) return;
+      std::vector<std::string> skipped;
+      const auto usable = usable_choices(gateways, skipped);
+      auto index = [&](const std::string& address) -> std::optional<std::size_t> {
+        for (std::size_t i = 0; i < usable.size(); ++i)
+          if (usable[i].address == address) return i;
+        return std::nullopt;
+      };
+      const auto active_at = index(connection_->gateway_address);
+      std::optional<std::size_t> best_other;
+      for (std::size_t i = 0; i < usable.size() && !best_other; ++i)
+        if (usable[i].address != connection_->gateway_address) best_other = i;
+      std::string why;
+      if (standby_ && best_other) {
+        const auto standby_at = index(standby_->c.gateway_address);
+        // A gateway back from its hold-down, or measured clearly better,
+        // takes the standby's place (the standby leaves the ranking when its
+        // offer goes).
+        if (!standby_at || (*best_other < *standby_at &&
+                            clearly_better(usable[*best_other], *best_other,
+                                           usable[*standby_at], *standby_at, &why))) {
+          better_since_.reset();
+          const std::string better = usable[*best_other].address;
+          drop_standby(standby_at ? better + " is better, " + why : "no longer offered");
+          schedule_standby(std::chrono::milliseconds(0));
+          return schedule_review();
+        }
+      }
+      const bool steady = standby_ && standby_->prober &&
+                          standby_->prober->health() == probe::Health::up &&
+                          standby_->prober->loss() <= kSteadyLoss;
+      const auto standby_at = standby_ ? index(standby_->c.gateway_address) : std::nullopt;
+      if (!steady || !active_at || !standby_at ||
+          !clearly_better(usable[*standby_at], *standby_at, usable[*active_at], *active_at,
+                          &why)) {
+        better_since_.reset();
+        return schedule_review();
+      }
+      const std::int64_t now = clock_();
+      if (!better_since_) better_since_ = now;
+      auto config = config_.get();
+      const std::int64_t last_switch =
+          switches_.empty() ? 0 : switches_[switches_.size() - 1]["time"].asInt64();
+      if (now - *better_since_ < config->get_int("subscriber", "switchAfter") ||
+          now - last_switch < config->get_int("subscriber", "holdDown"))
+        return schedule_review();
+      // Not failed, so not held down: the gateway left may be the standby.
+      const std::string left = connection_->gateway_address;
+      if (promote_standby("a clearly better gateway (" + why + ")")) held_down_.erase(left);
+      else schedule_review();
+    });
+  });
 }
 
 Json::Value ConnectionManager::describe_standby() const {

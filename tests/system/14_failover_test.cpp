@@ -539,6 +539,35 @@ TEST_F(Failover, AWarmStandbyTakesOverWithItsOwnSession) {
       << "gw1 still holds sub's old session";
 }
 
+// gw1, first on prefer, fails and comes back: sub takes it back by choice,
+// but only once it has answered every probe as the standby for
+// subscriber.switchAfter seconds (5 here), after its hold-down.
+TEST_F(Failover, AFailedGatewayIsTakenBackOnceStable) {
+  Json::Value change(Json::objectValue);
+  change["subscriber.switchAfter"] = 5;
+  ASSERT_TRUE(rpc_succeeded(sub_->rpc("setConfig", change)));
+  ASSERT_NO_FATAL_FAILURE(expect_auto_connected_to_gw1());
+  Json::Value last;
+  ASSERT_TRUE(wait_until(
+      [&] { return subscriber()["standby"]["health"]["health"].asString() == "up"; }, 100,
+      100ms))
+      << to_json(subscriber());
+  blackhole("gw1");
+  ASSERT_TRUE(wait_connected_to("gw2", last, 100)) << to_json(last);
+  restore("gw1");
+  const auto back = std::chrono::steady_clock::now();
+  ASSERT_TRUE(wait_connected_to("gw1", last, 300))
+      << "sub did not take gw1 back: " << to_json(last);
+  // Its hold-down (3 s) and the 5 s of switchAfter at least.
+  EXPECT_GE(std::chrono::steady_clock::now() - back, std::chrono::seconds(kHoldDown + 5));
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
+  const Json::Value switches = last["switches"];
+  ASSERT_EQ(switches.size(), 2u) << to_json(switches);
+  EXPECT_EQ(switches[1]["from"].asString(), gateway_address("gw2")) << to_json(switches);
+  EXPECT_TRUE(contains(switches[1]["reason"].asString(), "a clearly better gateway"))
+      << to_json(switches);
+}
+
 TEST_F(Failover, AHostOnTheLanKeepsWorkingAcrossASwitch) {
   ASSERT_NO_FATAL_FAILURE(expect_auto_connected_to_gw1());
   ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));

@@ -892,6 +892,55 @@ TEST_F(AutoModeTest, AHoldDownLastsAtLeastItsSeconds) {
   EXPECT_FALSE(describe()["heldDown"].isMember("127.0.0.1")) << describe();
 }
 
+// a, first on subscriber.prefer, fails: b's standby takes over. Once a
+// answers again and its hold-down is over it becomes the standby, and after
+// subscriber.switchAfter seconds of answering every probe auto mode moves
+// back to it by choice.
+TEST_F(AutoModeTest, AFailedPreferredGatewayIsTakenBackOnceStable) {
+  set_auto(true, 1);
+  Json::Value v = config_->get()->values();
+  v["subscriber"]["prefer"].append("a");
+  v["subscriber"]["switchAfter"] = 10;
+  config_->set(std::make_shared<const Config>("", v));
+  manager_->auto_changed(false);
+  ASSERT_TRUE(eventually([&] { return connected_to() == "127.0.0.1"; })) << describe();
+  ASSERT_TRUE(probe_until([&] { return describe()["standby"]["health"]["health"] == "up"; }))
+      << describe();
+  echo_a_.hold("s", {});
+  ASSERT_TRUE(probe_until([&] { return connected_to() == "127.0.0.2"; })) << describe();
+  echo_a_.hold("s", {lo1_, lo2_});  // a is back
+
+  // Seconds pass on both clocks: a's hold-down (30 s) ends, it becomes the
+  // standby, answers, and is taken back after 10 s more, not sooner.
+  std::optional<std::int64_t> standby_since;
+  std::int64_t seconds = 0;
+  for (; seconds < 90 && connected_to() != "127.0.0.1"; ++seconds) {
+    clock_.advance(1s);
+    for (int i = 0; i < 5; ++i) {
+      probe_clock_.advance(200ms);
+      std::this_thread::sleep_for(2ms);
+    }
+    eventually_short([&] { return false; });
+    const Json::Value standby = describe()["standby"];
+    if (!standby_since && standby["gatewayAddress"] == "127.0.0.1" &&
+        standby["health"]["health"] == "up")
+      standby_since = seconds;
+  }
+  ASSERT_EQ(connected_to(), "127.0.0.1") << describe();
+  ASSERT_TRUE(standby_since.has_value());
+  EXPECT_GE(seconds - *standby_since, 10) << "taken back before it was stable for switchAfter";
+  Json::Value d = describe();
+  ASSERT_EQ(d["switches"].size(), 2u) << d;
+  EXPECT_EQ(d["switches"][1]["from"], "127.0.0.2");
+  EXPECT_NE(d["switches"][1]["reason"].asString().find("a clearly better gateway (before "
+                                                       "127.0.0.2 on subscriber.prefer)"),
+            std::string::npos)
+      << d;
+  // b is not held down (it did not fail): it is the standby again.
+  ASSERT_TRUE(eventually([&] { return describe()["standby"]["gatewayAddress"] == "127.0.0.2"; }))
+      << describe();
+}
+
 TEST_F(AutoModeTest, AGatewaySayingItsUplinkIsDownIsLeftAtTheNextRenewal) {
   set_auto(true);
   manager_->auto_changed(false);
