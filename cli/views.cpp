@@ -175,8 +175,9 @@ std::string render_gateway_test(const Json::Value& r) {
   rows.push_back({"gateway", host_port(text(r["address"]), r["port"]) +
                                  (text(r["name"]).empty() ? "" : " (" + text(r["name"]) + ")")});
   rows.push_back({"suite", text(r["suite"])});
-  rows.push_back({"setup", r["current"].asBool() ? "the current connection"
-                                                 : number(r["setupMs"], " ms")});
+  rows.push_back({"setup", r["current"].asBool()       ? "the current connection"
+                           : r["setupMs"].isNumeric() ? number(r["setupMs"], " ms")
+                                                      : "the standby's session"});
   const auto& rtt = r["rttMs"];
   rows.push_back({"round trip", rtt.isObject() ? "min " + number(rtt["min"], "") + ", median " +
                                                      number(rtt["median"], "") + ", p95 " +
@@ -193,6 +194,7 @@ std::string render_gateway_test(const Json::Value& r) {
   for (const auto& c : r["checks"])
     rows.push_back(
         {"check " + text(c["target"]), text(c["outcome"]) + " (" + text(c["detail"]) + ")"});
+  if (!text(r["checksSkipped"]).empty()) rows.push_back({"checks", text(r["checksSkipped"])});
   rows.push_back({"score", number(r["score"], " (lower is better)")});
   std::string out;
   for (const auto& row : rows) out += terminal_safe(row[0] + ": " + row[1]) + "\n";

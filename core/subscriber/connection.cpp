@@ -191,8 +191,13 @@ void ConnectionManager::stop(std::function<void()> done) {
     auto_timer_->cancel();
     standby_timer_->cancel();
     review_timer_->cancel();
-    // A standby is not resumed after a restart: its session goes back now.
+    // A standby is not resumed after a restart: its session goes back now,
+    // as does a test's beside the connection.
     drop_standby("mnigsd stops");
+    if (beside_) {
+      give_back(*beside_);
+      beside_.reset();
+    }
     prober_.reset();
     test_prober_.reset();
     if (test_timer_) test_timer_->cancel();

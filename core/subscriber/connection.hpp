@@ -84,11 +84,15 @@ class ConnectionManager {
 
   // Admin RPC testGateway: {"address", "port"?, "suite"?}. Measures the
   // gateway through a real tunnel: the current connection's when it is the
-  // one, else (only while idle) a session brought up for the test and given
-  // back after it. Answers {"address", "port", "suite", "time", "setupMs"
-  // (null on the current connection), "current", "probes", "rttMs": {"min",
-  // "median", "p95", "jitter"}, "loss", "download", "upload" ({"bytes",
-  // "seconds", "mbitPerS"}, or {"error"}), "score"}; kept in SQLite
+  // one, the standby's when it is that one, else a session brought up for
+  // the test and given back after it (while idle; while connected only
+  // through a tunnel that supports a standby, beside the connection, and
+  // then without the check targets, which the routes reach through the
+  // current gateway: "checks" null, "checksSkipped" says why). Answers
+  // {"address", "port", "suite", "time", "setupMs" (null on an existing
+  // session), "current", "probes", "rttMs": {"min", "median", "p95",
+  // "jitter"}, "loss", "download", "upload" ({"bytes", "seconds",
+  // "mbitPerS"}, or {"error"}), "checks", "score"}; kept in SQLite
   // (gateway_tests) for listGateways.
   void test_gateway(const Json::Value& params, Responder reply);
 
@@ -173,6 +177,10 @@ class ConnectionManager {
   // up for the test, given back after it.
   void measure(Connection c, std::optional<double> setup_ms, bool temporary, Responder reply);
   void finish_test(const Connection& c, bool temporary, Json::Value result, Responder reply);
+  // testGateway of another gateway while connected, through a tunnel that
+  // supports a standby: the standby's session, or one of the test's own
+  // beside the connection (routes untouched), given back after it.
+  void test_beside(const GatewayParams& gateway, const Json::Value& params, Responder reply);
   // subscriber.checkTargets through the tunnel, every checkInterval.
   void schedule_checks(std::chrono::seconds in);
   void run_checks();
@@ -267,6 +275,8 @@ class ConnectionManager {
   bool testing_temporary_ = false;  // ... on a connection of its own
   std::unique_ptr<probe::Prober> test_prober_;
   std::unique_ptr<os::Timer> test_timer_;
+  std::unique_ptr<os::Timer> test_retry_;  // requestConnection of a test beside the connection
+  std::optional<Connection> beside_;       // the session a test brought up beside it
   std::unique_ptr<os::Timer> check_timer_;  // subscriber.checkTargets while connected
   std::uint64_t check_round_ = 0;           // answers of older rounds are dropped
   int no_internet_rounds_ = 0;

@@ -3,6 +3,7 @@
 #include "probe/reach.hpp"
 #include "store/sqlite.hpp"
 #include "subscriber/connection.hpp"
+#include "util/once.hpp"
 #include "util/json_text.hpp"
 #include "util/net.hpp"
 
@@ -23,12 +24,12 @@ void ConnectionManager::test_gateway(const Json::Value& params, Responder reply)
       testing_ = true;
       return measure(*connection_, std::nullopt, false, reply);
     }
+    if (state_ == State::connected && connection_) return test_beside(*gateway, params, reply);
     if (state_ != State::idle)
       return reply.error(rpc_error::conflict,
                          std::string(to_string(state_)) +
                              (connection_ ? " to " + connection_->gateway_address : "") +
-                             ": while connected only that gateway can be tested (or disconnect "
-                             "first)");
+                             ": only the current gateway can be tested now");
     testing_ = testing_temporary_ = true;
     auto began = std::chrono::steady_clock::now();
     std::weak_ptr<int> alive = alive_;
@@ -51,6 +52,64 @@ void ConnectionManager::test_gateway(const Json::Value& params, Responder reply)
   });
 }
 
+void ConnectionManager::test_beside(const GatewayParams& gateway, const Json::Value& params,
+                                    Responder reply) {
+  const std::string method = connection_->tunnel_method();
+  plugins_.with_tunnel(method, [this, gateway, params, reply](TunnelPlugin* t) {
+    const bool supported = t && t->supports_standby();
+    boost::asio::post(strand_, [this, gateway, params, reply, supported] {
+      if (testing_) return reply.error(rpc_error::conflict, "a gateway test is running; wait for it");
+      if (state_ != State::connected || !connection_)
+        return reply.error(rpc_error::conflict, "the connection changed meanwhile; try again");
+      if (!supported)
+        return reply.error(rpc_error::conflict,
+                           "connected to " + connection_->gateway_address + " through the " +
+                               connection_->tunnel_method() +
+                               " tunnel, which holds one session at a time: only that gateway "
+                               "can be tested now (or disconnect first)");
+      testing_ = true;
+      // The standby is measured on its own session.
+      if (standby_ && standby_->c.gateway_address == gateway.address)
+        return measure(standby_->c, std::nullopt, false, reply);
+      const auto began = std::chrono::steady_clock::now();
+      Connection c;
+      c.gateway_address = gateway.address;
+      c.gateway_port = gateway.port;
+      const std::string suite = params["suite"].isString() ? params["suite"].asString() : "";
+      if (!test_retry_) test_retry_ = timers_.make_timer(strand_);
+      acquire(c, suite.empty() ? connection_->suite : suite, *test_retry_,
+              [this, reply, began](std::optional<Connection> c, int, std::string error) {
+                if (!c) {
+                  testing_ = false;
+                  return reply.error(rpc_error::failed, "the test could not get a session: " +
+                                                            error);
+                }
+                plugins_.with_tunnel(c->tunnel_method(), [this, c = *c, reply,
+                                                          began](TunnelPlugin* t) {
+                  auto finish = once([this, c, reply, began](std::string error) {
+                    boost::asio::post(strand_, [this, c, reply, began, error] {
+                      if (!error.empty()) {
+                        testing_ = false;
+                        give_back(c);
+                        return reply.error(rpc_error::failed,
+                                           "the test could not bring the tunnel up: " + error);
+                      }
+                      beside_ = c;
+                      const double setup = std::chrono::duration<double, std::milli>(
+                                               std::chrono::steady_clock::now() - began)
+                                               .count();
+                      measure(c, setup, false, reply);
+                    });
+                  });
+                  if (!t) return finish("tunnel " + c.tunnel_method() + " is not running");
+                  // Beside the active connection: routes untouched.
+                  t->connect(tunnel_session(c, true), finish);
+                });
+              });
+    });
+  });
+}
+
 void ConnectionManager::measure(Connection c, std::optional<double> setup_ms, bool temporary,
                                 Responder reply) {
   constexpr int kProbes = 25;
@@ -62,7 +121,9 @@ void ConnectionManager::measure(Connection c, std::optional<double> setup_ms, bo
   result["name"] = c.gateway_name;
   result["suite"] = c.suite;
   result["time"] = static_cast<Json::Int64>(clock_());
-  result["current"] = !temporary;
+  result["current"] = !temporary && connection_ &&
+                      connection_->gateway_address == c.gateway_address &&
+                      connection_->session_id == c.session_id;
   result["setupMs"] = setup_ms ? Json::Value(std::round(*setup_ms * 10) / 10) : Json::Value();
   if (!target) return finish_test(c, temporary, result, reply);
   probe::ProberOptions o;
@@ -107,6 +168,15 @@ void ConnectionManager::measure(Connection c, std::optional<double> setup_ms, bo
           result["upload"] = figures(b.up);
           if (!b.error.empty()) result["throughputError"] = b.error;
           auto targets = config_.get()->get_list("subscriber", "checkTargets");
+          // Targets beyond the gateway are reached by the routes: through
+          // another gateway than this one, unless it carries the traffic.
+          if (!result["current"].asBool() && !temporary) {
+            result["checks"] = Json::Value();
+            if (!targets.empty())
+              result["checksSkipped"] =
+                  "the check targets are reached through the current gateway, not this one";
+            return finish_test(c, temporary, result, reply);
+          }
           probe::check_reach(strand_, targets, std::chrono::seconds(3),
                              [this, c, temporary, result,
                               reply](std::vector<probe::Reach> reach) mutable {
@@ -146,6 +216,17 @@ void ConnectionManager::finish_test(const Connection& c, bool temporary, Json::V
     reply.result(result);
     schedule_consider(std::chrono::milliseconds(0));
   };
+  if (beside_ && beside_->gateway_address == c.gateway_address &&
+      beside_->session_id == c.session_id) {
+    // A session of the test's own beside the connection: given back.
+    const Connection side = *beside_;
+    beside_.reset();
+    plugins_.with_tunnel(side.tunnel_method(), [this, side](TunnelPlugin* t) {
+      if (t) t->disconnect(tunnel_session(side, true), [](std::string) {});
+    });
+    give_back(side);
+    return answer();
+  }
   if (!temporary || state_ != State::connected || !connection_ ||
       connection_->session_id != c.session_id)
     return answer();

@@ -737,6 +737,23 @@ TEST_F(Failover, TestGatewayMeasuresThroughputAndTheTargetsBeyondTheGateway) {
   ASSERT_EQ(cut["checks"].size(), 1u) << to_json(cut);
   EXPECT_EQ(cut["checks"][0]["outcome"].asString(), "unreachable") << to_json(cut);
 
+  // Another gateway, while connected to gw1: tested on a session of the
+  // test's own beside the connection, which stays as it is; gw3 gets its
+  // session back afterwards.
+  auto other = sub_->cli({"--json", "-t", gateway_address("gw3")}, 60s);
+  ASSERT_EQ(other.exit_code, 0) << other.out << other.err;
+  Json::Value beside;
+  std::istringstream(other.out) >> beside;
+  EXPECT_FALSE(beside["current"].asBool()) << to_json(beside);
+  EXPECT_GT(beside["received"].asInt(), 20) << to_json(beside);
+  EXPECT_GT(beside["download"]["bytes"].asUInt64(), 0u) << to_json(beside);
+  EXPECT_TRUE(beside["checks"].isNull()) << to_json(beside);
+  EXPECT_EQ(subscriber()["connection"]["gatewayAddress"].asString(), gateway_address("gw1"));
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
+  EXPECT_TRUE(wait_until([&] { return sessions_of(gateway("gw3"))["gateway"].empty(); }, 50,
+                         100ms))
+      << to_json(sessions_of(gateway("gw3")));
+
   // The results are kept: the gateway list carries the last one's score.
   Json::Value list = sub_->rpc("listGateways");
   ASSERT_TRUE(rpc_succeeded(list)) << to_json(list);

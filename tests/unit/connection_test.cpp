@@ -1083,18 +1083,65 @@ TEST_F(AutoModeTest, TestGatewayMeasuresThroughATunnelOfItsOwnAndGivesItBack) {
   EXPECT_EQ(stored, "127.0.0.2");
 }
 
-TEST_F(AutoModeTest, WhileConnectedOnlyTheCurrentGatewayCanBeTested) {
+// While connected through a tunnel that holds several sessions (the fake
+// one does, as forwarding), another gateway is tested on a session of the
+// test's own beside the connection, routes untouched, given back after it;
+// the targets beyond it are not checked (they are reached through a).
+TEST_F(AutoModeTest, WhileConnectedAnotherGatewayIsTestedBesideTheConnection) {
   ASSERT_TRUE(connect().ok);  // to a
+  Json::Value v = config_->get()->values();
+  v["subscriber"]["checkTargets"].append("127.0.0.1:1");
+  config_->set(std::make_shared<const Config>("", v));
   Json::Value params(Json::objectValue);
   params["address"] = "127.0.0.2";
   params["port"] = gateway_b_->port();
-  Reply r = ask([&](Responder reply) { manager_->test_gateway(params, reply); });
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.payload["code"], rpc_error::conflict);
+  auto pending = std::async(std::launch::async, [&] {
+    return ask([&](Responder r) { manager_->test_gateway(params, r); });
+  });
+  for (int i = 0; i < 60 && pending.wait_for(0s) != std::future_status::ready; ++i) {
+    std::this_thread::sleep_for(10ms);
+    probe_clock_.advance(50ms);
+  }
+  Reply r = pending.get();
+  ASSERT_TRUE(r.ok) << r.payload;
+  EXPECT_FALSE(r.payload["current"].asBool()) << r.payload;
+  EXPECT_EQ(r.payload["received"].asInt(), 25) << r.payload;
+  EXPECT_TRUE(r.payload["checks"].isNull()) << r.payload;
+  EXPECT_NE(r.payload["checksSkipped"].asString().find("through the current gateway"),
+            std::string::npos)
+      << r.payload;
+  EXPECT_TRUE(asked("127.0.0.2 none")) << tunnel_status();
+  ASSERT_TRUE(eventually([&] { return gateway_b_->calls("releaseConnection").size() == 1; }));
   EXPECT_EQ(connected_to(), "127.0.0.1");
+  EXPECT_EQ(describe()["switches"].size(), 0u);
   params["address"] = "not an address";
   r = ask([&](Responder reply) { manager_->test_gateway(params, reply); });
   EXPECT_EQ(r.payload["code"], rpc_error::invalid_params);
+}
+
+// The standby is tested on its own session: no second one is asked for.
+TEST_F(AutoModeTest, TheStandbyIsTestedOnItsOwnSession) {
+  set_auto(true, 1);
+  manager_->auto_changed(false);
+  ASSERT_TRUE(eventually([&] { return describe()["standby"]["gatewayAddress"] == "127.0.0.2"; }))
+      << describe();
+  Json::Value params(Json::objectValue);
+  params["address"] = "127.0.0.2";
+  params["port"] = gateway_b_->port();
+  auto pending = std::async(std::launch::async, [&] {
+    return ask([&](Responder r) { manager_->test_gateway(params, r); });
+  });
+  for (int i = 0; i < 60 && pending.wait_for(0s) != std::future_status::ready; ++i) {
+    std::this_thread::sleep_for(10ms);
+    probe_clock_.advance(50ms);
+  }
+  Reply r = pending.get();
+  ASSERT_TRUE(r.ok) << r.payload;
+  EXPECT_FALSE(r.payload["current"].asBool());
+  EXPECT_TRUE(r.payload["setupMs"].isNull()) << r.payload;
+  EXPECT_EQ(gateway_b_->calls("requestConnection").size(), 1u);
+  EXPECT_TRUE(gateway_b_->calls("releaseConnection").empty()) << "the standby was given back";
+  EXPECT_EQ(describe()["standby"]["gatewayAddress"], "127.0.0.2");
 }
 
 }  // namespace
