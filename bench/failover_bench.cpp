@@ -356,13 +356,13 @@ int run(const Options& o) {
   std::snprintf(label, sizeof label, "uplink loss noticed (interval %d ms)", o.uplink_interval);
   std::printf("%-40s %9.0f %9.0f  %s\n", label, percentile(detections, 0.5),
               percentile(detections, 0.95), "<= 1000");
-  std::printf("\nThe same failure elsewhere, at their defaults (their documentation and users' "
-              "reports):\n"
-              "  Althea exit failover ~25 s, LibreMesh watchping ~2 min, mwan3 70-130 s,\n"
-              "  Gluon fastd ~90 s, batman-adv clients: until their DHCP lease renews.\n"
-              "  Althea's 25 s against this cold switch's median: %.0fx, this warm one's: %.0fx\n",
-              25000 / std::max(1.0, percentile(gaps, 0.5)),
-              25000 / std::max(1.0, percentile(warm, 0.5)));
+  std::printf(
+      "\nThe same failure elsewhere, at their defaults (their documentation and users' "
+      "reports):\n"
+      "  Althea exit failover ~25 s, LibreMesh watchping ~2 min, mwan3 70-130 s,\n"
+      "  Gluon fastd ~90 s, batman-adv clients: until their DHCP lease renews.\n"
+      "  Althea's 25 s against this cold switch's median: %.0fx, this warm one's: %.0fx\n",
+      25000 / std::max(1.0, percentile(gaps, 0.5)), 25000 / std::max(1.0, percentile(warm, 0.5)));
   return 0;
 }
 

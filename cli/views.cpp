@@ -175,7 +175,7 @@ std::string render_gateway_test(const Json::Value& r) {
   rows.push_back({"gateway", host_port(text(r["address"]), r["port"]) +
                                  (text(r["name"]).empty() ? "" : " (" + text(r["name"]) + ")")});
   rows.push_back({"suite", text(r["suite"])});
-  rows.push_back({"setup", r["current"].asBool()       ? "the current connection"
+  rows.push_back({"setup", r["current"].asBool()      ? "the current connection"
                            : r["setupMs"].isNumeric() ? number(r["setupMs"], " ms")
                                                       : "the standby's session"});
   const auto& rtt = r["rttMs"];
@@ -238,8 +238,8 @@ std::string render_sessions(const Json::Value& r, std::int64_t now) {
     if (st["health"].isObject()) standby += ", " + text(st["health"]["health"]);
     out += terminal_safe(standby) + "\n";
   }
-  if (const auto& lan = sub["lan"]; lan.isObject() && lan["prefixes"].isArray() &&
-                                    !lan["prefixes"].empty()) {
+  if (const auto& lan = sub["lan"];
+      lan.isObject() && lan["prefixes"].isArray() && !lan["prefixes"].empty()) {
     std::string shared = "  LAN sharing the gateway:";
     for (const auto& p : lan["prefixes"]) shared += " " + text(p);
     if (!text(lan["error"]).empty()) shared += " (" + text(lan["error"]) + ")";

@@ -119,8 +119,7 @@ TEST(CliViews, SubscriberWithAStandbyAndALan) {
                      "0123456789abcdef0123456789abcdef, up\n"),
             std::string::npos)
       << out;
-  EXPECT_NE(out.find("\n  LAN sharing the gateway: 192.168.1.0/24 fd12::/64\n"),
-            std::string::npos)
+  EXPECT_NE(out.find("\n  LAN sharing the gateway: 192.168.1.0/24 fd12::/64\n"), std::string::npos)
       << out;
 }
 

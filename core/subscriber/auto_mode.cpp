@@ -216,7 +216,7 @@ void ConnectionManager::hold_down(const std::string& address) {
 }
 
 std::vector<GatewayChoice> ConnectionManager::usable_choices(const Json::Value& gateways,
-                                                            std::vector<std::string>& skipped) {
+                                                             std::vector<std::string>& skipped) {
   auto config = config_.get();
   ChoiceRules rules;
   rules.our_suites = plugins_.suites();

@@ -287,8 +287,7 @@ void ConnectionManager::start_connect(const Json::Value& params, Responder reply
 void ConnectionManager::acquire(Connection c, std::string wanted_suite, os::Timer& retry,
                                 Acquired done) {
   call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port), "nodeInfo",
-           Json::Value(), kCallTimeout,
-           [this, c, wanted_suite, &retry, done](RpcReply info) {
+           Json::Value(), kCallTimeout, [this, c, wanted_suite, &retry, done](RpcReply info) {
              on_node_info(c, wanted_suite, retry, done, std::move(info));
            });
 }
@@ -357,11 +356,12 @@ void ConnectionManager::request_session(Connection c, os::Timer& retry, Acquired
              if (r.kind == RpcReply::Kind::error && r.code == rpc_error::unavailable &&
                  attempt < 10 && !stopped_) {
                retry.expires_after(std::chrono::milliseconds(300));
-               retry.async_wait([this, c, &retry, done, attempt](const boost::system::error_code& ec) {
-                 if (ec || stopped_)
-                   return done(std::nullopt, rpc_error::unavailable, "mnigsd is shutting down");
-                 request_session(c, retry, done, attempt + 1);
-               });
+               retry.async_wait(
+                   [this, c, &retry, done, attempt](const boost::system::error_code& ec) {
+                     if (ec || stopped_)
+                       return done(std::nullopt, rpc_error::unavailable, "mnigsd is shutting down");
+                     request_session(c, retry, done, attempt + 1);
+                   });
                return;
              }
              if (!r.ok())

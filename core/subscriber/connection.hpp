@@ -262,8 +262,8 @@ class ConnectionManager {
     std::unique_ptr<probe::Prober> prober;
   };
   std::unique_ptr<Standby> standby_;
-  bool standby_busy_ = false;               // a standby is being brought up
-  std::uint64_t standby_round_ = 0;         // answers for an older attempt are dropped
+  bool standby_busy_ = false;                 // a standby is being brought up
+  std::uint64_t standby_round_ = 0;           // answers for an older attempt are dropped
   std::unique_ptr<os::Timer> standby_timer_;  // the next look for a standby
   std::unique_ptr<os::Timer> standby_renewal_;
   std::unique_ptr<os::Timer> standby_retry_;  // requestConnection while the gateway starts
@@ -275,8 +275,8 @@ class ConnectionManager {
   bool testing_temporary_ = false;  // ... on a connection of its own
   std::unique_ptr<probe::Prober> test_prober_;
   std::unique_ptr<os::Timer> test_timer_;
-  std::unique_ptr<os::Timer> test_retry_;  // requestConnection of a test beside the connection
-  std::optional<Connection> beside_;       // the session a test brought up beside it
+  std::unique_ptr<os::Timer> test_retry_;   // requestConnection of a test beside the connection
+  std::optional<Connection> beside_;        // the session a test brought up beside it
   std::unique_ptr<os::Timer> check_timer_;  // subscriber.checkTargets while connected
   std::uint64_t check_round_ = 0;           // answers of older rounds are dropped
   int no_internet_rounds_ = 0;

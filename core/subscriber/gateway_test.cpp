@@ -58,7 +58,8 @@ void ConnectionManager::test_beside(const GatewayParams& gateway, const Json::Va
   plugins_.with_tunnel(method, [this, gateway, params, reply](TunnelPlugin* t) {
     const bool supported = t && t->supports_standby();
     boost::asio::post(strand_, [this, gateway, params, reply, supported] {
-      if (testing_) return reply.error(rpc_error::conflict, "a gateway test is running; wait for it");
+      if (testing_)
+        return reply.error(rpc_error::conflict, "a gateway test is running; wait for it");
       if (state_ != State::connected || !connection_)
         return reply.error(rpc_error::conflict, "the connection changed meanwhile; try again");
       if (!supported)
@@ -77,35 +78,34 @@ void ConnectionManager::test_beside(const GatewayParams& gateway, const Json::Va
       c.gateway_port = gateway.port;
       const std::string suite = params["suite"].isString() ? params["suite"].asString() : "";
       if (!test_retry_) test_retry_ = timers_.make_timer(strand_);
-      acquire(c, suite.empty() ? connection_->suite : suite, *test_retry_,
-              [this, reply, began](std::optional<Connection> c, int, std::string error) {
-                if (!c) {
-                  testing_ = false;
-                  return reply.error(rpc_error::failed, "the test could not get a session: " +
-                                                            error);
-                }
-                plugins_.with_tunnel(c->tunnel_method(), [this, c = *c, reply,
-                                                          began](TunnelPlugin* t) {
-                  auto finish = once([this, c, reply, began](std::string error) {
-                    boost::asio::post(strand_, [this, c, reply, began, error] {
-                      if (!error.empty()) {
-                        testing_ = false;
-                        give_back(c);
-                        return reply.error(rpc_error::failed,
-                                           "the test could not bring the tunnel up: " + error);
-                      }
-                      beside_ = c;
-                      const double setup = std::chrono::duration<double, std::milli>(
-                                               std::chrono::steady_clock::now() - began)
-                                               .count();
-                      measure(c, setup, false, reply);
-                    });
-                  });
-                  if (!t) return finish("tunnel " + c.tunnel_method() + " is not running");
-                  // Beside the active connection: routes untouched.
-                  t->connect(tunnel_session(c, true), finish);
+      acquire(
+          c, suite.empty() ? connection_->suite : suite, *test_retry_,
+          [this, reply, began](std::optional<Connection> c, int, std::string error) {
+            if (!c) {
+              testing_ = false;
+              return reply.error(rpc_error::failed, "the test could not get a session: " + error);
+            }
+            plugins_.with_tunnel(c->tunnel_method(), [this, c = *c, reply, began](TunnelPlugin* t) {
+              auto finish = once([this, c, reply, began](std::string error) {
+                boost::asio::post(strand_, [this, c, reply, began, error] {
+                  if (!error.empty()) {
+                    testing_ = false;
+                    give_back(c);
+                    return reply.error(rpc_error::failed,
+                                       "the test could not bring the tunnel up: " + error);
+                  }
+                  beside_ = c;
+                  const double setup = std::chrono::duration<double, std::milli>(
+                                           std::chrono::steady_clock::now() - began)
+                                           .count();
+                  measure(c, setup, false, reply);
                 });
               });
+              if (!t) return finish("tunnel " + c.tunnel_method() + " is not running");
+              // Beside the active connection: routes untouched.
+              t->connect(tunnel_session(c, true), finish);
+            });
+          });
     });
   });
 }

@@ -31,8 +31,8 @@ constexpr double kSteadyLoss = 0.05;
 // Whether `a` (at `ia` in the ranking) is clearly better than `b` (at `ib`):
 // before it on subscriber.prefer, or neither preferred and a score at most
 // 80 % of its. A small difference in round trips is no reason to move.
-bool clearly_better(const GatewayChoice& a, std::size_t ia, const GatewayChoice& b,
-                    std::size_t ib, std::string* why) {
+bool clearly_better(const GatewayChoice& a, std::size_t ia, const GatewayChoice& b, std::size_t ib,
+                    std::string* why) {
   if (a.preferred != b.preferred || (a.preferred && b.preferred)) {
     if (a.preferred && (!b.preferred || ia < ib)) {
       *why = "before " + b.address + " on subscriber.prefer";
@@ -174,34 +174,33 @@ void ConnectionManager::renew_standby_in(std::chrono::seconds in) {
 void ConnectionManager::renew_standby() {
   if (!standby_ || stopped_) return;
   const Connection c = standby_->c;
-  call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
-           "renewConnection", credentials(c), kCallTimeout, [this, c](RpcReply r) {
-             if (!standby_ || standby_->c.session_id != c.session_id) return;
-             const std::int64_t now = clock_();
-             if (r.ok()) {
-               if (auto why = check_renewal(r.result); !why.empty()) {
-                 r.kind = RpcReply::Kind::transport;
-                 r.message = "the gateway's reply to renewConnection is unusable: " + why;
-               }
-             }
-             if (r.ok()) {
-               standby_->c.timeout = r.result["timeout"].asInt64();
-               standby_->c.expires = now + standby_->c.timeout;
-               if (r.result["uplink"].isBool() && !r.result["uplink"].asBool())
-                 return drop_standby("its uplink is down");
-               return renew_standby_in(
-                   std::chrono::seconds(std::max<std::int64_t>(1, standby_->c.timeout / 3)));
-             }
-             if (r.kind == RpcReply::Kind::error &&
-                 (r.code == rpc_error::not_found || r.code == rpc_error::unauthorized))
-               return drop_standby("the gateway refused to renew the session: " + r.message,
-                                   false);
-             if (now >= standby_->c.expires)
-               return drop_standby("no renewal until the session expired (" + r.message + ")",
-                                   false);
-             renew_standby_in(std::chrono::seconds(
-                 std::clamp<std::int64_t>((standby_->c.expires - now) / 3, 1, 5)));
-           });
+  call_rpc(
+      strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port), "renewConnection",
+      credentials(c), kCallTimeout, [this, c](RpcReply r) {
+        if (!standby_ || standby_->c.session_id != c.session_id) return;
+        const std::int64_t now = clock_();
+        if (r.ok()) {
+          if (auto why = check_renewal(r.result); !why.empty()) {
+            r.kind = RpcReply::Kind::transport;
+            r.message = "the gateway's reply to renewConnection is unusable: " + why;
+          }
+        }
+        if (r.ok()) {
+          standby_->c.timeout = r.result["timeout"].asInt64();
+          standby_->c.expires = now + standby_->c.timeout;
+          if (r.result["uplink"].isBool() && !r.result["uplink"].asBool())
+            return drop_standby("its uplink is down");
+          return renew_standby_in(
+              std::chrono::seconds(std::max<std::int64_t>(1, standby_->c.timeout / 3)));
+        }
+        if (r.kind == RpcReply::Kind::error &&
+            (r.code == rpc_error::not_found || r.code == rpc_error::unauthorized))
+          return drop_standby("the gateway refused to renew the session: " + r.message, false);
+        if (now >= standby_->c.expires)
+          return drop_standby("no renewal until the session expired (" + r.message + ")", false);
+        renew_standby_in(
+            std::chrono::seconds(std::clamp<std::int64_t>((standby_->c.expires - now) / 3, 1, 5)));
+      });
 }
 
 void ConnectionManager::on_standby_health(probe::Health h, const std::string& why) {
@@ -357,9 +356,9 @@ void ConnectionManager::review() {
         // A gateway back from its hold-down, or measured clearly better,
         // takes the standby's place (the standby leaves the ranking when its
         // offer goes).
-        if (!standby_at || (*best_other < *standby_at &&
-                            clearly_better(usable[*best_other], *best_other,
-                                           usable[*standby_at], *standby_at, &why))) {
+        if (!standby_at ||
+            (*best_other < *standby_at && clearly_better(usable[*best_other], *best_other,
+                                                         usable[*standby_at], *standby_at, &why))) {
           better_since_.reset();
           const std::string better = usable[*best_other].address;
           drop_standby(standby_at ? better + " is better, " + why : "no longer offered");
@@ -372,8 +371,7 @@ void ConnectionManager::review() {
                           standby_->prober->loss() <= kSteadyLoss;
       const auto standby_at = standby_ ? index(standby_->c.gateway_address) : std::nullopt;
       if (!steady || !active_at || !standby_at ||
-          !clearly_better(usable[*standby_at], *standby_at, usable[*active_at], *active_at,
-                          &why)) {
+          !clearly_better(usable[*standby_at], *standby_at, usable[*active_at], *active_at, &why)) {
         better_since_.reset();
         return schedule_review();
       }
@@ -387,8 +385,10 @@ void ConnectionManager::review() {
         return schedule_review();
       // Not failed, so not held down: the gateway left may be the standby.
       const std::string left = connection_->gateway_address;
-      if (promote_standby("a clearly better gateway (" + why + ")")) held_down_.erase(left);
-      else schedule_review();
+      if (promote_standby("a clearly better gateway (" + why + ")"))
+        held_down_.erase(left);
+      else
+        schedule_review();
     });
   });
 }

@@ -522,8 +522,7 @@ TEST_F(Failover, AWarmStandbyTakesOverWithItsOwnSession) {
   const Json::Value switches = subscriber()["switches"];
   ASSERT_EQ(switches.size(), 1u) << to_json(switches);
   EXPECT_EQ(switches[0]["to"].asString(), gateway_address("gw2")) << to_json(switches);
-  EXPECT_TRUE(contains(switches[0]["reason"].asString(), "standby took over"))
-      << to_json(switches);
+  EXPECT_TRUE(contains(switches[0]["reason"].asString(), "standby took over")) << to_json(switches);
   // gw1 got its session back (released, not left to expire) once sub left,
   // and gw3 holds the next standby.
   ASSERT_TRUE(wait_until(
@@ -534,8 +533,7 @@ TEST_F(Failover, AWarmStandbyTakesOverWithItsOwnSession) {
       << to_json(subscriber());
   EXPECT_EQ(sessions_of(gateway("gw3"))["gateway"].size(), 1u);
   restore("gw1");
-  EXPECT_TRUE(wait_until([&] { return sessions_of(gateway("gw1"))["gateway"].empty(); }, 50,
-                         100ms))
+  EXPECT_TRUE(wait_until([&] { return sessions_of(gateway("gw1"))["gateway"].empty(); }, 50, 100ms))
       << "gw1 still holds sub's old session";
 }
 
@@ -549,8 +547,7 @@ TEST_F(Failover, AFailedGatewayIsTakenBackOnceStable) {
   ASSERT_NO_FATAL_FAILURE(expect_auto_connected_to_gw1());
   Json::Value last;
   ASSERT_TRUE(wait_until(
-      [&] { return subscriber()["standby"]["health"]["health"].asString() == "up"; }, 100,
-      100ms))
+      [&] { return subscriber()["standby"]["health"]["health"].asString() == "up"; }, 100, 100ms))
       << to_json(subscriber());
   blackhole("gw1");
   ASSERT_TRUE(wait_connected_to("gw2", last, 100)) << to_json(last);
@@ -750,8 +747,7 @@ TEST_F(Failover, TestGatewayMeasuresThroughputAndTheTargetsBeyondTheGateway) {
   EXPECT_TRUE(beside["checks"].isNull()) << to_json(beside);
   EXPECT_EQ(subscriber()["connection"]["gatewayAddress"].asString(), gateway_address("gw1"));
   ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
-  EXPECT_TRUE(wait_until([&] { return sessions_of(gateway("gw3"))["gateway"].empty(); }, 50,
-                         100ms))
+  EXPECT_TRUE(wait_until([&] { return sessions_of(gateway("gw3"))["gateway"].empty(); }, 50, 100ms))
       << to_json(sessions_of(gateway("gw3")));
 
   // The results are kept: the gateway list carries the last one's score.

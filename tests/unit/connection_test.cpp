@@ -806,9 +806,9 @@ TEST_F(AutoModeTest, AWarmStandbyIsHeldAndTakesOverWithoutANewSession) {
   EXPECT_EQ(gateway_b_->calls("requestConnection").size(), 1u);
   ASSERT_TRUE(probe_until([&] { return health() == "up"; })) << describe();
   // Probed too, and renewed like the active session.
-  ASSERT_TRUE(probe_until(
-      [&] { return describe()["standby"]["health"]["received"].asUInt64() > 0; }))
-      << describe();
+  ASSERT_TRUE(probe_until([&] {
+    return describe()["standby"]["health"]["received"].asUInt64() > 0;
+  })) << describe();
   clock_.advance(20s);
   ASSERT_TRUE(eventually([&] { return gateway_b_->calls("renewConnection").size() >= 1; }));
 

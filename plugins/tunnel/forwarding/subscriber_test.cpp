@@ -179,11 +179,12 @@ TEST_F(ForwardingTest, AStandbyTakesTheRouteInOneStepAndTheOldSessionLeavesIt) {
              R"([{"dst":"10.77.3.1","dev":"mesh3","prefsrc":"10.77.3.2"}])");
   ctx.answer("ip -4 rule add", 2, "", "RTNETLINK answers: File exists\n");
   ASSERT_EQ(connect(session("standby", "10.77.3.2", "10.77.3.1", "default")).error, "");
-  EXPECT_EQ(ctx.lines(), (std::vector<std::string>{
-                             "ip -4 -j route get 10.77.3.1",
-                             "ip -4 route replace default via 10.77.3.1 dev mesh3 onlink table 65533",
-                             "ip -4 rule add priority 31000 lookup main suppress_prefixlength 0",
-                             "ip -4 rule add priority 31001 lookup 65533"}));
+  EXPECT_EQ(ctx.lines(),
+            (std::vector<std::string>{
+                "ip -4 -j route get 10.77.3.1",
+                "ip -4 route replace default via 10.77.3.1 dev mesh3 onlink table 65533",
+                "ip -4 rule add priority 31000 lookup main suppress_prefixlength 0",
+                "ip -4 rule add priority 31001 lookup 65533"}));
   const Json::Value sessions = plugin->status()["subscriber"]["sessions"];
   ASSERT_EQ(sessions.size(), 2u);
   for (const auto& s : sessions)
