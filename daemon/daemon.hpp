@@ -77,8 +77,10 @@ class Daemon {
   std::unique_ptr<probe::BulkService> bulk_;
   std::unique_ptr<UplinkCheck> uplink_;
   std::unique_ptr<ConnectionManager> connection_;
-  std::unique_ptr<os::CommandRunner> lan_runner_;  // before lan_: its commands call back into it
   std::unique_ptr<LanShare> lan_;
+  // After lan_, so destroyed first: its destructor waits for a command still
+  // running, whose callback posts to lan_.
+  std::unique_ptr<os::CommandRunner> lan_runner_;
   std::unique_ptr<DhtService> dht_;
   std::unique_ptr<Scanner> scanner_;
   std::unique_ptr<GatewayList> gateways_;

@@ -175,7 +175,8 @@ void ConnectionManager::schedule_consider(std::chrono::milliseconds in) {
 }
 
 void ConnectionManager::consider() {
-  if (!auto_active() || stopped_ || state_ != State::idle || considering_ || testing_) return;
+  if (!auto_active() || stopped_ || state_ != State::idle || considering_ || testing_temporary_)
+    return;
   if (!env_.list_gateways) {
     last_error_ = "auto mode: no gateway list to choose from";
     return;

@@ -160,6 +160,8 @@ void ConnectionManager::resume_stored(std::function<void()> done) {
               }
               state_ = State::connected;
               start_probing(c);
+              schedule_standby(std::chrono::milliseconds(0));
+              schedule_review();
               log_.info("connection to ", c.gateway_address, " (session ", c.session_id,
                         ") resumed");
               renew();  // prove the session is still good at once
@@ -195,8 +197,12 @@ void ConnectionManager::stop(std::function<void()> done) {
     // as does a test's beside the connection.
     drop_standby("mnigsd stops");
     if (beside_) {
-      give_back(*beside_);
+      const Connection side = *beside_;
       beside_.reset();
+      plugins_.with_tunnel(side.tunnel_method(), [this, side](TunnelPlugin* t) {
+        if (t) t->disconnect(tunnel_session(side, true), [](std::string) {});
+      });
+      give_back(side);
     }
     prober_.reset();
     test_prober_.reset();

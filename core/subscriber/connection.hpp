@@ -208,6 +208,9 @@ class ConnectionManager {
   void schedule_standby(std::chrono::milliseconds in);
   void find_standby();
   void standby_acquired(Connection c);
+  // Leaves `address` out as a standby (not as the active gateway) for
+  // subscriber.holdDown seconds: it gave no session or tunnel for one.
+  void skip_as_standby(const std::string& address);
   void renew_standby_in(std::chrono::seconds in);
   void renew_standby();
   void on_standby_health(probe::Health h, const std::string& why);
@@ -262,6 +265,7 @@ class ConnectionManager {
     std::unique_ptr<probe::Prober> prober;
   };
   std::unique_ptr<Standby> standby_;
+  std::map<std::string, std::int64_t> standby_skip_;  // address -> last unix second skipped
   bool standby_busy_ = false;                 // a standby is being brought up
   std::uint64_t standby_round_ = 0;           // answers for an older attempt are dropped
   std::unique_ptr<os::Timer> standby_timer_;  // the next look for a standby

@@ -3,9 +3,10 @@
 #include "probe/reach.hpp"
 #include "store/sqlite.hpp"
 #include "subscriber/connection.hpp"
-#include "util/once.hpp"
 #include "util/json_text.hpp"
 #include "util/net.hpp"
+#include "util/once.hpp"
+#include "util/text.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -68,6 +69,14 @@ void ConnectionManager::test_beside(const GatewayParams& gateway, const Json::Va
                                connection_->tunnel_method() +
                                " tunnel, which holds one session at a time: only that gateway "
                                "can be tested now (or disconnect first)");
+      // One tunnel plugin holds both sessions: the suite's tunnel must be
+      // the connection's.
+      const std::string suite = params["suite"].isString() ? params["suite"].asString() : "";
+      if (!suite.empty() && suite_part(suite, 1) != connection_->tunnel_method())
+        return reply.error(rpc_error::conflict,
+                           "while connected through the " + connection_->tunnel_method() +
+                               " tunnel, other gateways are tested through it too; suite \"" +
+                               suite + "\" is another tunnel's");
       testing_ = true;
       // The standby is measured on its own session.
       if (standby_ && standby_->c.gateway_address == gateway.address)
@@ -76,21 +85,34 @@ void ConnectionManager::test_beside(const GatewayParams& gateway, const Json::Va
       Connection c;
       c.gateway_address = gateway.address;
       c.gateway_port = gateway.port;
-      const std::string suite = params["suite"].isString() ? params["suite"].asString() : "";
       if (!test_retry_) test_retry_ = timers_.make_timer(strand_);
       acquire(
           c, suite.empty() ? connection_->suite : suite, *test_retry_,
           [this, reply, began](std::optional<Connection> c, int, std::string error) {
             if (!c) {
               testing_ = false;
+              // The connection may have ended meanwhile: auto mode goes on.
+              schedule_consider(std::chrono::milliseconds(0));
               return reply.error(rpc_error::failed, "the test could not get a session: " + error);
+            }
+            if (stopped_) {
+              testing_ = false;
+              give_back(*c);
+              return reply.error(rpc_error::unavailable, "mnigsd is shutting down");
             }
             plugins_.with_tunnel(c->tunnel_method(), [this, c = *c, reply, began](TunnelPlugin* t) {
               auto finish = once([this, c, reply, began](std::string error) {
                 boost::asio::post(strand_, [this, c, reply, began, error] {
-                  if (!error.empty()) {
+                  if (!error.empty() || stopped_) {
                     testing_ = false;
                     give_back(c);
+                    if (stopped_) {
+                      plugins_.with_tunnel(c.tunnel_method(), [this, c](TunnelPlugin* t) {
+                        if (t) t->disconnect(tunnel_session(c, true), [](std::string) {});
+                      });
+                      return reply.error(rpc_error::unavailable, "mnigsd is shutting down");
+                    }
+                    schedule_consider(std::chrono::milliseconds(0));
                     return reply.error(rpc_error::failed,
                                        "the test could not bring the tunnel up: " + error);
                   }

@@ -124,7 +124,7 @@ void LanShare::start(std::function<void()> done) {
       }
       kv_.get("gateway", [this, done](std::optional<std::string> gw) {
         if (gw) gateway_ = *gw;
-        apply(done);
+        apply(true, done);
       });
     });
   });
@@ -132,11 +132,11 @@ void LanShare::start(std::function<void()> done) {
 
 void LanShare::config_changed() {
   boost::asio::post(strand_, [this] {
-    if (!stopped_) apply([] {});
+    if (!stopped_) apply(false, [] {});
   });
 }
 
-void LanShare::apply(std::function<void()> done) {
+void LanShare::apply(bool turn_off, std::function<void()> done) {
   prefixes_.clear();
   for (const auto& text : config_.get()->get_list("subscriber", "lan"))
     if (auto p = parse_prefix(text)) prefixes_.push_back(*p);
@@ -145,7 +145,7 @@ void LanShare::apply(std::function<void()> done) {
   // The table: without prefixes only deleted ("table" first, so that the
   // delete finds one whether or not it existed).
   steps.push_back({command({"nft", "-f", "-"}, lan_nft_script(prefixes_, generation_)), {}});
-  run_steps(std::move(steps), [this, any, done](std::string error) {
+  run_steps(std::move(steps), [this, any, turn_off, done](std::string error) {
     set_error(error);
     if (error.empty() && any) {
       std::string list;
@@ -157,16 +157,17 @@ void LanShare::apply(std::function<void()> done) {
       const std::string& knob = p.network.is_v4() ? kKnobs[0] : kKnobs[1];
       if (std::find(wanted.begin(), wanted.end(), knob) == wanted.end()) wanted.push_back(knob);
     }
-    set_knobs(std::move(wanted), done);
+    set_knobs(std::move(wanted), turn_off, done);
   });
 }
 
-void LanShare::set_knobs(std::vector<std::string> wanted, std::function<void()> done) {
-  kv_.list("knob.", [this, wanted, done](std::vector<KeyValueStore::Row> rows) {
+void LanShare::set_knobs(std::vector<std::string> wanted, bool turn_off,
+                         std::function<void()> done) {
+  kv_.list("knob.", [this, wanted, turn_off, done](std::vector<KeyValueStore::Row> rows) {
     std::vector<std::string> recorded;
     for (const auto& r : rows) recorded.push_back(r.first.substr(5));
     auto each = std::make_shared<std::function<void(std::size_t)>>();
-    *each = [this, wanted, recorded, done, each](std::size_t i) {
+    *each = [this, wanted, turn_off, recorded, done, each](std::size_t i) {
       if (i == kKnobs.size()) {
         boost::asio::post(strand_, done);
         *each = nullptr;  // the cycle through `each` ends here
@@ -177,7 +178,7 @@ void LanShare::set_knobs(std::vector<std::string> wanted, std::function<void()> 
       const bool ours = std::find(recorded.begin(), recorded.end(), knob) != recorded.end();
       auto next = [each, i] { (*each)(i + 1); };
       if (!want) {
-        if (!ours) return next();
+        if (!ours || !turn_off) return next();
         // Turned on by an earlier configuration or run: back off.
         return run_steps({{command({"sysctl", "-w", knob + "=0"}), {}}},
                          [this, knob, next](std::string error) {
@@ -235,7 +236,7 @@ void LanShare::gateway_active(const std::string& gateway) {
     run_steps({{command({"nft", "-f", "-"}, lan_nft_script(prefixes_, generation_)), {}}},
               [this, old](std::string error) {
                 set_error(error);
-                flush(old);
+                if (!stopped_) flush(old);
               });
   });
 }
@@ -253,6 +254,7 @@ void LanShare::flush(unsigned generation) {
         {command({"conntrack", "-D", "-f", family, "--mark", lan_conntrack_mark(generation)}),
          counted});
   run_steps(std::move(steps), [this, total](std::string error) {
+    if (stopped_) return;
     if (!error.empty()) {
       set_error(error + "; connections through the previous gateway are not deleted at once");
       return;
@@ -269,7 +271,7 @@ void LanShare::stop(std::function<void()> done) {
     run_steps({{command({"nft", "-f", "-"}, lan_nft_script({}, generation_)), {}}},
               [this, done](std::string error) {
                 set_error(error);
-                set_knobs({}, done);
+                set_knobs({}, true, done);
               });
   });
 }

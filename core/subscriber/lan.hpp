@@ -12,7 +12,8 @@
 //   net.ipv4.ip_forward, net.ipv6.conf.all.forwarding
 //                          turned on for the families the prefixes have,
 //                          recorded, and turned off again at stop (and at the
-//                          next start after a crash) if they were off
+//                          next start after a crash) if they were off; not
+//                          when the prefixes change while running
 //
 // Each time a connection comes up to another gateway than the last one, the
 // generation moves on (1-15, then 1 again) and the connections of the old
@@ -82,10 +83,13 @@ class LanShare {
   };
   // Runs `steps` in order; stops at the first failure and passes its sentence.
   void run_steps(std::vector<Step> steps, std::function<void(std::string error)> done);
-  // Installs the table for the current prefixes and generation, then the knobs.
-  void apply(std::function<void()> done);
-  // Turns each knob on (recording it) or, when not wanted, back off.
-  void set_knobs(std::vector<std::string> knobs, std::function<void()> done);
+  // Installs the table for the current prefixes and generation, then the
+  // knobs; `turn_off`: as set_knobs.
+  void apply(bool turn_off, std::function<void()> done);
+  // Turns each wanted knob on (recording it); with `turn_off`, one it turned
+  // on and no longer wants back off. Only at start and stop: while running,
+  // a gateway's tunnel may have come to rely on a knob that was on.
+  void set_knobs(std::vector<std::string> knobs, bool turn_off, std::function<void()> done);
   void flush(unsigned generation);
   void set_error(const std::string& error);
 

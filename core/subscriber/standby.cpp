@@ -24,13 +24,28 @@ constexpr auto kStandbyDownAfter = std::chrono::milliseconds(3000);
 constexpr auto kStandbyRetry = std::chrono::seconds(5);
 // How often the standby and the active gateway are weighed against the rest.
 constexpr auto kReviewInterval = std::chrono::seconds(5);
+// A score this much lower (ms of round trip, or 1 % of loss) at least, on
+// top of 20 %: at round trips of a few ms a fifth is noise.
+constexpr double kMinScoreGain = 10;
 // A standby that lost more than this share of its recent probes is not
 // switched to by choice.
 constexpr double kSteadyLoss = 0.05;
 
+// Whether listGateways' `gateways` say that `address` offers `suite`.
+bool has_suite(const Json::Value& gateways, const std::string& address, const std::string& suite) {
+  if (!gateways.isArray()) return false;
+  for (const auto& g : gateways) {
+    if (!g.isObject() || g["address"] != address || !g["suites"].isArray()) continue;
+    for (const auto& s : g["suites"])
+      if (s == suite) return true;
+  }
+  return false;
+}
+
 // Whether `a` (at `ia` in the ranking) is clearly better than `b` (at `ib`):
 // before it on subscriber.prefer, or neither preferred and a score at most
-// 80 % of its. A small difference in round trips is no reason to move.
+// 80 % of its and kMinScoreGain lower. A small difference in round trips is
+// no reason to move.
 bool clearly_better(const GatewayChoice& a, std::size_t ia, const GatewayChoice& b, std::size_t ib,
                     std::string* why) {
   if (a.preferred != b.preferred || (a.preferred && b.preferred)) {
@@ -40,7 +55,7 @@ bool clearly_better(const GatewayChoice& a, std::size_t ia, const GatewayChoice&
     }
     return false;
   }
-  if (a.score <= 0.8 * b.score) {
+  if (a.score <= 0.8 * b.score && b.score - a.score >= kMinScoreGain) {
     *why = "score " + std::to_string(static_cast<long>(a.score)) + " against " +
            std::to_string(static_cast<long>(b.score)) + " of " + b.address;
     return true;
@@ -85,7 +100,14 @@ void ConnectionManager::find_standby() {
           std::vector<std::string> skipped;
           auto usable = usable_choices(gateways, skipped);
           const std::string active = connection_->gateway_address;
-          std::erase_if(usable, [&](const GatewayChoice& c) { return c.address == active; });
+          const std::int64_t now = clock_();
+          std::erase_if(standby_skip_, [now](const auto& s) { return s.second < now; });
+          // Only gateways of the active connection's suite, and none that
+          // failed as a standby lately.
+          std::erase_if(usable, [&](const GatewayChoice& c) {
+            return c.address == active || standby_skip_.count(c.address) ||
+                   !has_suite(gateways, c.address, connection_->suite);
+          });
           if (usable.empty()) {
             standby_busy_ = false;
             return schedule_standby(kStandbyRetry);
@@ -104,7 +126,9 @@ void ConnectionManager::find_standby() {
                     if (!c) {
                       standby_busy_ = false;
                       log_.info("auto mode: no standby at ", choice.address, ": ", error);
-                      hold_down(choice.address);
+                      // Left out as a standby only: as the active gateway
+                      // it may still do.
+                      skip_as_standby(choice.address);
                       return schedule_standby(kStandbyRetry);
                     }
                     standby_acquired(*c);
@@ -127,7 +151,7 @@ void ConnectionManager::standby_acquired(Connection c) {
             });
           } else {
             log_.info("auto mode: no standby at ", c.gateway_address, ": ", error);
-            hold_down(c.gateway_address);
+            skip_as_standby(c.gateway_address);
           }
           give_back(c);
           if (round != standby_round_) return;
@@ -162,6 +186,11 @@ void ConnectionManager::standby_acquired(Connection c) {
     if (!t) return finish("tunnel " + c.tunnel_method() + " is not running");
     t->connect(tunnel_session(c, true), finish);
   });
+}
+
+void ConnectionManager::skip_as_standby(const std::string& address) {
+  if (standby_skip_.size() >= 256) standby_skip_.clear();
+  standby_skip_[address] = clock_() + config_.get()->get_int("subscriber", "holdDown");
 }
 
 void ConnectionManager::renew_standby_in(std::chrono::seconds in) {
@@ -216,6 +245,7 @@ void ConnectionManager::on_standby_health(probe::Health h, const std::string& wh
 void ConnectionManager::drop_standby(const std::string& reason, bool release) {
   ++standby_round_;  // an attempt in flight gives its session back
   standby_busy_ = false;
+  better_since_.reset();
   standby_retry_->cancel();
   if (!standby_) return;
   std::unique_ptr<Standby> s = std::move(standby_);
@@ -238,6 +268,7 @@ bool ConnectionManager::promote_standby(const std::string& reason) {
   // Only a standby known to answer: one not heard from yet is no better bet
   // than a cold switch, which chooses among all.
   if (!standby_->prober || standby_->prober->health() != probe::Health::up) return false;
+  if (standby_->c.expires <= clock_()) return false;  // renewals failed until it expired
   std::unique_ptr<Standby> s = std::move(standby_);
   ++standby_round_;
   standby_busy_ = false;
@@ -264,6 +295,14 @@ bool ConnectionManager::promote_standby(const std::string& reason) {
   plugins_.with_tunnel(next.tunnel_method(), [this, old, next, reason](TunnelPlugin* t) {
     auto finish = once([this, old, next, reason](std::string error) {
       boost::asio::post(strand_, [this, old, next, reason, error] {
+        if (stopped_) {
+          // Shut down meanwhile: the old connection's record stays for the
+          // next start (which finds what became of it); the standby's
+          // session goes back.
+          state_ = State::idle;
+          give_back(next);
+          return;
+        }
         if (!error.empty()) {
           // Neither works: the standby's session goes back, and the old
           // connection ends the cold way (the next best is chosen then).
@@ -299,7 +338,11 @@ bool ConnectionManager::promote_standby(const std::string& reason) {
         start_probing(next);
         if (env_.connected) env_.connected(next.gateway_address);
         record_switch(old.gateway_address, next.gateway_address, reason + " (standby took over)");
-        schedule_renewal(std::chrono::seconds(std::max<std::int64_t>(1, next.timeout / 3)));
+        // Renewed on its own schedule until now, maybe retried close to its
+        // expiry: the next renewal within a third of what is left.
+        const std::int64_t left = std::max<std::int64_t>(0, next.expires - clock_());
+        schedule_renewal(
+            std::chrono::seconds(std::max<std::int64_t>(1, std::min(next.timeout, left) / 3)));
         log_.info("connected to ", next.gateway_address, " (", next.gateway_name, ") with ",
                   next.suite, ", session ", next.session_id, ", the standby");
         hooks_.fire("subscriber.onConnect", {{"SESSION_ID", next.session_id},
@@ -352,16 +395,17 @@ void ConnectionManager::review() {
         if (usable[i].address != connection_->gateway_address) best_other = i;
       std::string why;
       if (standby_ && best_other) {
+        // A gateway clearly better than the standby (one back from its
+        // hold-down, say) takes its place. A standby missing from the
+        // ranking (full, counting our own session) stays: its renewals say
+        // when it is gone.
         const auto standby_at = index(standby_->c.gateway_address);
-        // A gateway back from its hold-down, or measured clearly better,
-        // takes the standby's place (the standby leaves the ranking when its
-        // offer goes).
-        if (!standby_at ||
-            (*best_other < *standby_at && clearly_better(usable[*best_other], *best_other,
-                                                         usable[*standby_at], *standby_at, &why))) {
-          better_since_.reset();
+        if (standby_at && *best_other < *standby_at &&
+            has_suite(gateways, usable[*best_other].address, connection_->suite) &&
+            clearly_better(usable[*best_other], *best_other, usable[*standby_at], *standby_at,
+                           &why)) {
           const std::string better = usable[*best_other].address;
-          drop_standby(standby_at ? better + " is better, " + why : "no longer offered");
+          drop_standby(better + " is better, " + why);
           schedule_standby(std::chrono::milliseconds(0));
           return schedule_review();
         }

@@ -828,9 +828,13 @@ TEST_F(AutoModeTest, AWarmStandbyIsHeldAndTakesOverWithoutANewSession) {
       << "a's session given back";
   // a is held down, and there is no third gateway: no standby now.
   EXPECT_TRUE(describe()["standby"].isNull()) << describe();
-  // The connection on record is b's: a restart resumes it.
+  // The connection on record is b's: a restart resumes it, and a standby
+  // is held again (a, which answers again; hold-downs do not outlive a run).
+  echo_a_.hold("s", {lo1_, lo2_});
   restart();
   EXPECT_EQ(connected_to(), "127.0.0.2");
+  ASSERT_TRUE(eventually([&] { return describe()["standby"]["gatewayAddress"] == "127.0.0.1"; }))
+      << describe();
 }
 
 TEST_F(AutoModeTest, AStandbyThatGoesSilentIsDroppedAndItsSessionGivenBack) {
