@@ -164,6 +164,9 @@ class ConnectionTest : public ::testing::Test {
     thread_.join();
     stopped_.clear();
     plugins_.reset();
+    // Before io_ goes: the store's worker may still hold a query whose
+    // completion carries a strand of io_, and destroys it when it finishes.
+    store_.reset();
   }
 
   std::unique_ptr<ConnectionManager> make_manager(bool start = true) {

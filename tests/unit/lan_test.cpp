@@ -67,6 +67,9 @@ class LanShareTest : public ::testing::Test {
     lan_.reset();
     work_.reset();
     thread_.join();
+    // Before io_ goes: the store's worker may still hold a completion that
+    // carries a strand of io_.
+    store_.reset();
   }
   void configure(const std::vector<std::string>& lan) {
     Json::Value values = defaults(schema_);
