@@ -92,6 +92,7 @@ std::vector<GatewayChoice> rank_gateways(const Json::Value& gateways, const Choi
     if (g["current"].isBool() && !g["current"].asBool()) c.score += 100;
     std::size_t at = rules.prefer.size();
     c.preferred = listed(rules.prefer, c.address, c.name, &at);
+    c.prefer_at = at;
     out.push_back({c, at});
   }
   std::stable_sort(out.begin(), out.end(), [](const Ranked& a, const Ranked& b) {

@@ -39,6 +39,8 @@ struct GatewayChoice {
   std::string name;
   double score = 0;
   bool preferred = false;
+  // Its entry's place on the prefer list; the list's size when not on it.
+  std::size_t prefer_at = 0;
 };
 
 // Ranked best first; `skipped` (when given) gets one sentence per gateway left out.

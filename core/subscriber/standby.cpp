@@ -42,18 +42,15 @@ bool has_suite(const Json::Value& gateways, const std::string& address, const st
   return false;
 }
 
-// Whether `a` (at `ia` in the ranking) is clearly better than `b` (at `ib`):
-// before it on subscriber.prefer, or neither preferred and a score at most
-// 80 % of its and kMinScoreGain lower. A small difference in round trips is
-// no reason to move.
-bool clearly_better(const GatewayChoice& a, std::size_t ia, const GatewayChoice& b, std::size_t ib,
-                    std::string* why) {
-  if (a.preferred != b.preferred || (a.preferred && b.preferred)) {
-    if (a.preferred && (!b.preferred || ia < ib)) {
-      *why = "before " + b.address + " on subscriber.prefer";
-      return true;
-    }
-    return false;
+// Whether `a` is clearly better than `b`: before it on subscriber.prefer,
+// or on the same entry (or neither on the list) with a score at most 80 %
+// of its and kMinScoreGain lower. A small difference in round trips is no
+// reason to move.
+bool clearly_better(const GatewayChoice& a, const GatewayChoice& b, std::string* why) {
+  if (a.prefer_at != b.prefer_at) {
+    if (a.prefer_at > b.prefer_at) return false;
+    *why = "before " + b.address + " on subscriber.prefer";
+    return true;
   }
   if (a.score <= 0.8 * b.score && b.score - a.score >= kMinScoreGain) {
     *why = "score " + std::to_string(static_cast<long>(a.score)) + " against " +
@@ -402,8 +399,7 @@ void ConnectionManager::review() {
         const auto standby_at = index(standby_->c.gateway_address);
         if (standby_at && *best_other < *standby_at &&
             has_suite(gateways, usable[*best_other].address, connection_->suite) &&
-            clearly_better(usable[*best_other], *best_other, usable[*standby_at], *standby_at,
-                           &why)) {
+            clearly_better(usable[*best_other], usable[*standby_at], &why)) {
           const std::string better = usable[*best_other].address;
           drop_standby(better + " is better, " + why);
           schedule_standby(std::chrono::milliseconds(0));
@@ -415,7 +411,7 @@ void ConnectionManager::review() {
                           standby_->prober->loss() <= kSteadyLoss;
       const auto standby_at = standby_ ? index(standby_->c.gateway_address) : std::nullopt;
       if (!steady || !active_at || !standby_at ||
-          !clearly_better(usable[*standby_at], *standby_at, usable[*active_at], *active_at, &why)) {
+          !clearly_better(usable[*standby_at], usable[*active_at], &why)) {
         better_since_.reset();
         return schedule_review();
       }

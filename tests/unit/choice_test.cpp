@@ -109,6 +109,10 @@ TEST(Choice, PreferredGatewaysComeFirstInListOrder) {
   EXPECT_EQ(order(ranked), (std::vector<std::string>{"c", "b", "a"}));
   EXPECT_TRUE(ranked[0].preferred);
   EXPECT_FALSE(ranked[2].preferred);
+  // Where each stands on the list, which the standby's review compares.
+  EXPECT_EQ(ranked[0].prefer_at, 0u);
+  EXPECT_EQ(ranked[1].prefer_at, 1u);
+  EXPECT_EQ(ranked[2].prefer_at, 2u);  // not on it: the list's size
 }
 
 TEST(Choice, LoadAndStalenessCount) {
