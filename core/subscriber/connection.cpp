@@ -565,22 +565,20 @@ void ConnectionManager::disconnect(Responder reply) {
   });
 }
 
+void ConnectionManager::stop_watching() {
+  timer_->cancel();
+  if (check_timer_) check_timer_->cancel();
+  ++check_round_;
+  if (connection_) note_quality(connection_->gateway_address, prober_.get());
+  prober_.reset();
+}
+
 void ConnectionManager::tear_down(const std::string& reason, std::function<void()> done) {
   drop_standby("the connection ends: " + reason);
   standby_timer_->cancel();
   review_timer_->cancel();
   better_since_.reset();
-  timer_->cancel();
-  if (check_timer_) check_timer_->cancel();
-  ++check_round_;
-  if (prober_) {
-    GatewayQuality q;
-    q.rtt_ms = prober_->median_rtt_ms();
-    q.loss = prober_->loss();
-    if (quality_.size() >= 256) quality_.clear();  // gateways come and go: keep it small
-    if (connection_ && q.rtt_ms) quality_[connection_->gateway_address] = q;
-    prober_.reset();
-  }
+  stop_watching();
   if (!connection_) {
     state_ = State::idle;
     if (done) done();

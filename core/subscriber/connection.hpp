@@ -147,6 +147,9 @@ class ConnectionManager {
   void leave_starting(State next);
   void schedule_renewal(std::chrono::seconds in);
   void renew();
+  // Stops the renewal, the checks and the probes of the connection, keeping
+  // what the probes measured for the ranking.
+  void stop_watching();
   // Takes the tunnel down, forgets the record, runs onDisconnect; then `done`.
   void tear_down(const std::string& reason, std::function<void()> done = {});
   // Writes the record; with `then`, waits for it to land and passes the

@@ -273,18 +273,7 @@ bool ConnectionManager::promote_standby(const std::string& reason) {
   s->prober.reset();
   const Connection old = *connection_;
   const Connection next = s->c;
-  // The old connection's watchers stop, as in tear_down.
-  timer_->cancel();
-  if (check_timer_) check_timer_->cancel();
-  ++check_round_;
-  if (prober_) {
-    GatewayQuality q;
-    q.rtt_ms = prober_->median_rtt_ms();
-    q.loss = prober_->loss();
-    if (quality_.size() >= 256) quality_.clear();
-    if (q.rtt_ms) quality_[old.gateway_address] = q;
-    prober_.reset();
-  }
+  stop_watching();
   hold_down(old.gateway_address);
   state_ = State::connecting;
   log_.info("leaving ", old.gateway_address, " for the standby ", next.gateway_address, ": ",
@@ -360,7 +349,7 @@ bool ConnectionManager::promote_standby(const std::string& reason) {
 
 void ConnectionManager::note_quality(const std::string& address, const probe::Prober* prober) {
   if (!prober || !prober->median_rtt_ms()) return;
-  if (quality_.size() >= 256) quality_.clear();
+  if (quality_.size() >= 256) quality_.clear();  // gateways come and go: keep it small
   quality_[address] = GatewayQuality{prober->median_rtt_ms(), prober->loss()};
 }
 

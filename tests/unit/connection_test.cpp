@@ -758,6 +758,18 @@ class AutoModeTest : public ConnectionTest {
     }
     return false;
   }
+  // testGateway, with the probes' clock moved along: 25 probes 50 ms apart,
+  // then a second for the last answers.
+  Reply test_gateway(const Json::Value& params) {
+    auto pending = std::async(std::launch::async, [&] {
+      return ask([&](Responder r) { manager_->test_gateway(params, r); });
+    });
+    for (int i = 0; i < 60 && pending.wait_for(0s) != std::future_status::ready; ++i) {
+      std::this_thread::sleep_for(10ms);
+      probe_clock_.advance(50ms);
+    }
+    return pending.get();
+  }
   std::vector<std::string> events_seen() {
     std::lock_guard lock(events_mutex_);
     return events_seen_;
@@ -1056,15 +1068,7 @@ TEST_F(AutoModeTest, TestGatewayMeasuresThroughATunnelOfItsOwnAndGivesItBack) {
   Json::Value params(Json::objectValue);
   params["address"] = "127.0.0.2";
   params["port"] = gateway_b_->port();
-  auto pending = std::async(std::launch::async, [&] {
-    return ask([&](Responder r) { manager_->test_gateway(params, r); });
-  });
-  // 25 probes 50 ms apart, then a second for the last answers.
-  for (int i = 0; i < 60 && pending.wait_for(0s) != std::future_status::ready; ++i) {
-    std::this_thread::sleep_for(10ms);
-    probe_clock_.advance(50ms);
-  }
-  Reply r = pending.get();
+  Reply r = test_gateway(params);
   ASSERT_TRUE(r.ok) << r.payload;
   const Json::Value& t = r.payload;
   EXPECT_EQ(t["address"], "127.0.0.2");
@@ -1102,14 +1106,7 @@ TEST_F(AutoModeTest, WhileConnectedAnotherGatewayIsTestedBesideTheConnection) {
   Json::Value params(Json::objectValue);
   params["address"] = "127.0.0.2";
   params["port"] = gateway_b_->port();
-  auto pending = std::async(std::launch::async, [&] {
-    return ask([&](Responder r) { manager_->test_gateway(params, r); });
-  });
-  for (int i = 0; i < 60 && pending.wait_for(0s) != std::future_status::ready; ++i) {
-    std::this_thread::sleep_for(10ms);
-    probe_clock_.advance(50ms);
-  }
-  Reply r = pending.get();
+  Reply r = test_gateway(params);
   ASSERT_TRUE(r.ok) << r.payload;
   EXPECT_FALSE(r.payload["current"].asBool()) << r.payload;
   EXPECT_EQ(r.payload["received"].asInt(), 25) << r.payload;
@@ -1135,14 +1132,7 @@ TEST_F(AutoModeTest, TheStandbyIsTestedOnItsOwnSession) {
   Json::Value params(Json::objectValue);
   params["address"] = "127.0.0.2";
   params["port"] = gateway_b_->port();
-  auto pending = std::async(std::launch::async, [&] {
-    return ask([&](Responder r) { manager_->test_gateway(params, r); });
-  });
-  for (int i = 0; i < 60 && pending.wait_for(0s) != std::future_status::ready; ++i) {
-    std::this_thread::sleep_for(10ms);
-    probe_clock_.advance(50ms);
-  }
-  Reply r = pending.get();
+  Reply r = test_gateway(params);
   ASSERT_TRUE(r.ok) << r.payload;
   EXPECT_FALSE(r.payload["current"].asBool());
   EXPECT_TRUE(r.payload["setupMs"].isNull()) << r.payload;
