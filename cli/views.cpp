@@ -72,6 +72,29 @@ std::string host_port(const std::string& address, const Json::Value& port) {
   return (v6 ? "[" + address + "]" : address) + ":" + text(port);
 }
 
+// "812 B", "3.4 kB", "1.2 MB", "7.0 GB" (powers of 1000).
+std::string amount(std::uint64_t bytes) {
+  if (bytes < 1000) return std::to_string(bytes) + " B";
+  const char* units[] = {"kB", "MB", "GB", "TB", "PB", "EB"};
+  double v = static_cast<double>(bytes) / 1000;
+  std::size_t u = 0;
+  for (; v >= 999.95 && u + 1 < std::size(units); ++u) v /= 1000;
+  char out[32];
+  std::snprintf(out, sizeof out, "%.1f %s", v, units[u]);
+  return out;
+}
+
+// A session's "traffic" object as one line's worth: what went through it.
+std::string traffic_text(const Json::Value& t) {
+  if (!t.isObject()) return "";
+  if (!flag(t["counted"])) return "not counted by its tunnel";
+  std::string out = amount(count(t["bytesOut"])) + " out (" + std::to_string(count(t["packetsOut"])) +
+                    " packets), " + amount(count(t["bytesIn"])) + " in (" +
+                    std::to_string(count(t["packetsIn"])) + " packets)";
+  if (!text(t["device"]).empty()) out += " through " + text(t["device"]);
+  return out;
+}
+
 }  // namespace
 
 std::string render_info(const Json::Value& v) {
@@ -211,6 +234,8 @@ std::string render_sessions(const Json::Value& r, std::int64_t now) {
             text(c["sessionId"]);
   }
   std::string out = terminal_safe(line) + "\n";
+  if (const std::string t = traffic_text(sub["connection"]["traffic"]); !t.empty())
+    out += terminal_safe("  traffic: " + t) + "\n";
   if (!text(sub["lastError"]).empty())
     out += "  last problem: " + terminal_safe(text(sub["lastError"])) + "\n";
   if (sub["auto"].isBool())
@@ -237,6 +262,8 @@ std::string render_sessions(const Json::Value& r, std::int64_t now) {
                           " (" + text(st["gatewayName"]) + "), session " + text(st["sessionId"]);
     if (st["health"].isObject()) standby += ", " + text(st["health"]["health"]);
     out += terminal_safe(standby) + "\n";
+    if (const std::string t = traffic_text(st["traffic"]); !t.empty())
+      out += terminal_safe("    traffic: " + t) + "\n";
   }
   if (const auto& lan = sub["lan"];
       lan.isObject() && lan["prefixes"].isArray() && !lan["prefixes"].empty()) {

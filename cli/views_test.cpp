@@ -111,14 +111,23 @@ TEST(CliViews, SubscriberWithAStandbyAndALan) {
   standby["gatewayName"] = "gw2";
   standby["sessionId"] = "0123456789abcdef0123456789abcdef";
   standby["health"]["health"] = "up";
+  standby["traffic"]["device"] = "mnws1";
+  standby["traffic"]["counted"] = true;
+  standby["traffic"]["bytesOut"] = 812;
+  standby["traffic"]["packetsOut"] = 9;
+  standby["traffic"]["bytesIn"] = Json::UInt64(1234567);
+  standby["traffic"]["packetsIn"] = 1000;
+  r["subscriber"]["connection"]["traffic"]["counted"] = false;
   r["subscriber"]["lan"]["prefixes"].append("192.168.1.0/24");
   r["subscriber"]["lan"]["prefixes"].append("fd12::/64");
   r["subscriber"]["lan"]["error"] = "";
   const std::string out = render_sessions(r, kSeen);
   EXPECT_NE(out.find("\n  standby: 10.77.2.1:65533 (gw2), session "
-                     "0123456789abcdef0123456789abcdef, up\n"),
+                     "0123456789abcdef0123456789abcdef, up\n"
+                     "    traffic: 812 B out (9 packets), 1.2 MB in (1000 packets) through mnws1\n"),
             std::string::npos)
       << out;
+  EXPECT_NE(out.find("\n  traffic: not counted by its tunnel\n"), std::string::npos) << out;
   EXPECT_NE(out.find("\n  LAN sharing the gateway: 192.168.1.0/24 fd12::/64\n"), std::string::npos)
       << out;
 }

@@ -25,6 +25,23 @@ Json::Value ConnectionManager::credentials(const Connection& c) {
 
 std::string Connection::tunnel_method() const { return suite_part(suite, 1); }
 
+namespace {
+
+// A session's device and counters as listSessions shows them.
+Json::Value to_json(const TunnelTraffic& t) {
+  Json::Value v(Json::objectValue);
+  v["device"] = t.device;
+  v["counted"] = t.counted;
+  if (!t.counted) return v;
+  v["bytesOut"] = Json::UInt64(t.bytes_out);
+  v["bytesIn"] = Json::UInt64(t.bytes_in);
+  v["packetsOut"] = Json::UInt64(t.packets_out);
+  v["packetsIn"] = Json::UInt64(t.packets_in);
+  return v;
+}
+
+}  // namespace
+
 Json::Value Connection::describe() const {
   Json::Value v(Json::objectValue);
   v["gatewayAddress"] = gateway_address;
@@ -626,7 +643,24 @@ void ConnectionManager::describe(std::function<void(Json::Value)> done) {
     for (const auto& [address, until] : held_down_)
       if (until >= now) held[address] = static_cast<Json::Int64>(until - now + 1);
     v["heldDown"] = held;
-    done(v);
+    // Each connected session's device and counters, from its tunnel.
+    std::vector<std::pair<const char*, const Connection*>> asked;
+    if (state_ == State::connected && connection_) asked.emplace_back("connection", &*connection_);
+    if (standby_) asked.emplace_back("standby", &standby_->c);
+    auto out = std::make_shared<Json::Value>(std::move(v));
+    auto left = std::make_shared<std::size_t>(asked.size());
+    if (asked.empty()) return done(*out);
+    for (const auto& [key, c] : asked) {
+      auto session = tunnel_session(*c, key == std::string("standby"));
+      plugins_.with_tunnel(c->tunnel_method(), [this, out, left, key, session,
+                                                done](TunnelPlugin* t) {
+        const TunnelTraffic traffic = t ? t->traffic(session) : TunnelTraffic{};
+        boost::asio::post(strand_, [out, left, key, traffic, done] {
+          (*out)[key]["traffic"] = to_json(traffic);
+          if (--*left == 0) done(*out);
+        });
+      });
+    }
   });
 }
 

@@ -39,11 +39,27 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
       held_[s.id] = std::move(done);
       return;
     }
+    ++connects_[key(s)];
     done("");
   }
   void disconnect(const mnigs::TunnelSession& s, Done done) override {
     disconnected_.append(s.id);
+    connects_.erase(key(s));
     done("");
+  }
+  // A connected session's device is named after its gateway; it "sent"
+  // 1000 bytes in 10 packets per connect and received twice that.
+  mnigs::TunnelTraffic traffic(const mnigs::TunnelSession& s) const override {
+    mnigs::TunnelTraffic t;
+    auto it = connects_.find(key(s));
+    if (it == connects_.end()) return t;
+    t.device = "fake-" + s.gateway_address;
+    t.counted = true;
+    t.bytes_out = 1000u * it->second;
+    t.bytes_in = 2 * t.bytes_out;
+    t.packets_out = 10u * it->second;
+    t.packets_in = 2 * t.packets_out;
+    return t;
   }
   // Records the routing of each connect ("routings"), which is all a
   // standby needs of it here.
@@ -71,6 +87,10 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
   Json::Value routings_{Json::arrayValue};  // "GATEWAY ROUTING" of each connect
   int resets_ = 0;
   std::map<std::string, Done> held_;  // by session id
+  // Connected sessions, by gateway and id (the test gateways all give the
+  // same id): connects since the last disconnect.
+  std::map<std::string, unsigned> connects_;
+  static std::string key(const mnigs::TunnelSession& s) { return s.gateway_address + " " + s.id; }
 };
 
 }  // namespace

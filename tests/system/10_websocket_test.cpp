@@ -301,6 +301,14 @@ TEST_F(Websocket, SubscriberReachesTheInternetOnlyThroughTheTunnel) {
   auto table = topology_.exec("gw", {"nft", "list", "table", "inet", "mnigs_websocket"});
   EXPECT_EQ(table.exit_code, 0) << table.err;
   EXPECT_TRUE(contains(table.out, "masquerade")) << table.out;
+  // And the subscriber counts what went through its connection: both
+  // answers came in through it.
+  Json::Value traffic = sub_->rpc("listSessions")["result"]["subscriber"]["connection"]["traffic"];
+  EXPECT_EQ(traffic["device"], kTunnel) << to_json(traffic);
+  EXPECT_TRUE(traffic["counted"].asBool()) << to_json(traffic);
+  EXPECT_GT(traffic["packetsOut"].asUInt64(), 0u) << to_json(traffic);
+  EXPECT_GE(traffic["bytesIn"].asUInt64(), through.body.size() + six.body.size())
+      << to_json(traffic);
 
   auto down = sub_->cli({"-d"});
   EXPECT_EQ(down.exit_code, 0) << down.out << down.err;

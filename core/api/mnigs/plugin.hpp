@@ -166,6 +166,20 @@ struct TunnelSession {
   Json::Value params{Json::objectValue};
 };
 
+// What a subscriber-side tunnel knows of one of its connected sessions
+// (TunnelPlugin::traffic).
+struct TunnelTraffic {
+  // The device the session's packets go through; "" when the tunnel has none
+  // of its own (forwarding uses the mesh interface).
+  std::string device;
+  // Whether the tunnel counts the session's packets; the counters below are
+  // 0 when it does not.
+  bool counted = false;
+  // IP packets, and their bytes, sent towards the gateway and received from
+  // it since connect(), the tunnel's own keepalives not included.
+  std::uint64_t bytes_out = 0, bytes_in = 0, packets_out = 0, packets_in = 0;
+};
+
 class TunnelPlugin : public Plugin {
  public:
   // `error` is "" on success, else a sentence for the user.
@@ -196,6 +210,13 @@ class TunnelPlugin : public Plugin {
   // routes alone. The core keeps a standby (subscriber.standby) only through
   // tunnels that say so.
   virtual bool supports_standby() const { return false; }
+
+  // Subscriber side: the device and counters of a connected session, for
+  // listSessions; a session this end does not hold gives the default.
+  virtual TunnelTraffic traffic(const TunnelSession& session) const {
+    (void)session;
+    return {};
+  }
 
   // Removes everything this plugin may have left in the kernel, on either
   // side (after a crash, before sessions are resumed; and at shutdown).

@@ -166,4 +166,18 @@ void WebsocketTunnel::disconnect(const TunnelSession& session, Done done) {
       [done](const std::string& reason) { done(reason); });
 }
 
+TunnelTraffic WebsocketTunnel::traffic(const TunnelSession& session) const {
+  TunnelTraffic t;
+  if (!uplink_ || uplink_->session.id != session.id || !client_) return t;
+  // Binary messages are the packets; pings and pongs are not counted there.
+  const LinkCounters& c = client_->link_counters();
+  t.device = settings_.subscriber_interface;
+  t.counted = true;
+  t.bytes_out = c.tx_bytes;
+  t.bytes_in = c.rx_bytes;
+  t.packets_out = c.tx_messages;
+  t.packets_in = c.rx_messages;
+  return t;
+}
+
 }  // namespace mnigs::websocket

@@ -70,6 +70,7 @@ class WebsocketTunnel final : public TunnelPlugin {
   void close_session(const TunnelSession& session, Done done) override;
   void connect(const TunnelSession& session, Done done) override;
   void disconnect(const TunnelSession& session, Done done) override;
+  TunnelTraffic traffic(const TunnelSession& session) const override;
   void reset(Done done) override;
 
  private:
