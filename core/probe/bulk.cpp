@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <memory>
 #include <optional>
 
@@ -186,8 +187,15 @@ struct Leg : std::enable_shared_from_this<Leg> {
       : socket(ex), timer(ex), download(download), bytes(bytes), limit(limit),
         done(std::move(done)) {}
 
-  void start(const tcp::endpoint& to) {
+  void start(const tcp::endpoint& to, const std::string& device) {
     auto self = shared_from_this();
+    boost::system::error_code ec;
+    socket.open(to.protocol(), ec);
+    if (!ec && !device.empty() &&
+        ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_BINDTODEVICE, device.c_str(),
+                     static_cast<socklen_t>(device.size())) != 0)
+      ec.assign(errno, boost::system::system_category());
+    if (ec) return end("cannot connect to " + to.address().to_string() + ": " + ec.message());
     timer.expires_after(std::chrono::seconds(3));  // to connect and be answered
     timer.async_wait([self](const boost::system::error_code& ec) {
       if (!ec) self->end("the gateway did not answer the throughput test in time");
@@ -303,12 +311,13 @@ struct Leg : std::enable_shared_from_this<Leg> {
 
 }  // namespace
 
-void run_bulk(boost::asio::any_io_executor ex, tcp::endpoint to, std::uint64_t down,
-              std::uint64_t up, std::chrono::milliseconds limit,
+void run_bulk(boost::asio::any_io_executor ex, tcp::endpoint to, const std::string& device,
+              std::uint64_t down, std::uint64_t up, std::chrono::milliseconds limit,
               std::function<void(BulkResult)> done) {
   auto result = std::make_shared<BulkResult>();
   auto down_leg = std::make_shared<Leg>(
-      ex, true, down, limit, [ex, to, up, limit, result, done](std::string error, BulkFigures f) {
+      ex, true, down, limit,
+      [ex, to, device, up, limit, result, done](std::string error, BulkFigures f) {
         result->down = f;
         if (!error.empty()) {
           result->error = error;
@@ -320,9 +329,9 @@ void run_bulk(boost::asio::any_io_executor ex, tcp::endpoint to, std::uint64_t d
               result->error = error;
               boost::asio::post(ex, [done, result] { done(*result); });
             });
-        up_leg->start(to);
+        up_leg->start(to, device);
       });
-  down_leg->start(to);
+  down_leg->start(to, device);
 }
 
 }  // namespace mnigs::probe

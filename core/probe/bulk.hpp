@@ -76,8 +76,10 @@ struct BulkResult {
 
 // Measures `down` bytes from and `up` bytes to the gateway at `to` (its
 // tunnel address and daemon port), each direction on its own connection
-// and stopped after `limit`; `done` runs once, on `ex`.
+// (bound to `device` unless it is "") and stopped after `limit`; `done` runs
+// once, on `ex`.
 void run_bulk(boost::asio::any_io_executor ex, boost::asio::ip::tcp::endpoint to,
+              const std::string& device,
               std::uint64_t down, std::uint64_t up, std::chrono::milliseconds limit,
               std::function<void(BulkResult)> done);
 

@@ -20,6 +20,7 @@ void ConnectionManager::start_probing(const Connection& c) {
   o.interval = std::chrono::milliseconds(config->get_int("subscriber", "probeInterval"));
   o.down_after = std::max(std::chrono::milliseconds(config->get_int("subscriber", "downAfter")),
                           3 * o.interval);
+  o.device = c.device;
   auto target = probe_target(c);
   if (!target) return;
   prober_ = std::make_unique<probe::Prober>(

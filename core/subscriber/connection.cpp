@@ -164,7 +164,8 @@ void ConnectionManager::resume_stored(std::function<void()> done) {
         connection_ = stored;
         Connection c = *stored;
         plugins_.with_tunnel(c.tunnel_method(), [this, c, done](TunnelPlugin* t) {
-          auto finish = once([this, c, done](std::string error) {
+          auto finish = once([this, c, done](std::string error, std::string device) mutable {
+            c.device = std::move(device);
             boost::asio::post(strand_, [this, c, done, error] {
               if (!error.empty()) {
                 if (stopped_) {  // shutting down meanwhile: resume next time
@@ -185,8 +186,8 @@ void ConnectionManager::resume_stored(std::function<void()> done) {
               boost::asio::post(io_, done);
             });
           });
-          if (!t) return finish("tunnel " + c.tunnel_method() + " is not running");
-          t->connect(tunnel_session(c), finish);
+          if (!t) return finish("tunnel " + c.tunnel_method() + " is not running", "");
+          bring_up(t, tunnel_session(c), finish);
         });
       },
       [this, done](std::string error) {
@@ -445,9 +446,19 @@ void ConnectionManager::bring_up(Connection c, Responder reply) {
   });
 }
 
+void ConnectionManager::bring_up(TunnelPlugin* t, const TunnelSession& session,
+                                 std::function<void(std::string, std::string)> done) {
+  // The plugin completes on its own strand, where it may be asked at once.
+  t->connect(session, [t, session, done](std::string error) {
+    std::string device = error.empty() ? t->traffic(session).device : "";
+    done(std::move(error), std::move(device));
+  });
+}
+
 void ConnectionManager::connect_tunnel(Connection c, Responder reply) {
   plugins_.with_tunnel(c.tunnel_method(), [this, c, reply](TunnelPlugin* t) {
-    auto finish = once([this, c, reply](std::string error) {
+    auto finish = once([this, c, reply](std::string error, std::string device) mutable {
+      c.device = std::move(device);
       boost::asio::post(strand_, [this, c, reply, error] {
         if (stopped_) {
           // Shutting down meanwhile: the record stays, the next start
@@ -493,8 +504,8 @@ void ConnectionManager::connect_tunnel(Connection c, Responder reply) {
         reply.result(r);
       });
     });
-    if (!t) return finish("tunnel " + c.tunnel_method() + " is not running");
-    t->connect(tunnel_session(c), finish);
+    if (!t) return finish("tunnel " + c.tunnel_method() + " is not running", "");
+    bring_up(t, tunnel_session(c), finish);
   });
 }
 

@@ -49,6 +49,10 @@ struct Connection {
   std::string session_id, secret;
   std::string suite;
   Json::Value tunnel{Json::objectValue};  // the reply's "tunnel" object
+  // The tunnel's device for this session once it is up ("" for none, as
+  // with forwarding): probes and tests through the tunnel are bound to it.
+  // Not stored: the tunnel says it again when the session is resumed.
+  std::string device;
   std::int64_t timeout = 0;               // seconds granted per renewal
   std::int64_t created = 0, expires = 0;  // unix seconds (our clock)
 
@@ -158,6 +162,10 @@ class ConnectionManager {
   void forget();
   // `standby`: routing "none" (a warm standby's tunnel touches no route).
   TunnelSession tunnel_session(const Connection& c, bool standby = false) const;
+  // t->connect(session), then done(error, device) with the device the
+  // tunnel says the session uses (TunnelPlugin::traffic) once it is up.
+  static void bring_up(TunnelPlugin* t, const TunnelSession& session,
+                       std::function<void(std::string error, std::string device)> done);
 
   struct GatewayParams {
     std::string address;  // unmapped

@@ -101,7 +101,9 @@ void ConnectionManager::test_beside(const GatewayParams& gateway, const Json::Va
               return reply.error(rpc_error::unavailable, "mnigsd is shutting down");
             }
             plugins_.with_tunnel(c->tunnel_method(), [this, c = *c, reply, began](TunnelPlugin* t) {
-              auto finish = once([this, c, reply, began](std::string error) {
+              auto finish = once([this, c, reply, began](std::string error,
+                                                          std::string device) mutable {
+                c.device = std::move(device);
                 boost::asio::post(strand_, [this, c, reply, began, error] {
                   if (!error.empty() || stopped_) {
                     testing_ = false;
@@ -123,9 +125,9 @@ void ConnectionManager::test_beside(const GatewayParams& gateway, const Json::Va
                   measure(c, setup, false, reply);
                 });
               });
-              if (!t) return finish("tunnel " + c.tunnel_method() + " is not running");
+              if (!t) return finish("tunnel " + c.tunnel_method() + " is not running", "");
               // Beside the active connection: routes untouched.
-              t->connect(tunnel_session(c, true), finish);
+              bring_up(t, tunnel_session(c, true), finish);
             });
           });
     });
@@ -152,6 +154,7 @@ void ConnectionManager::measure(Connection c, std::optional<double> setup_ms, bo
   o.interval = kSpacing;
   o.window = kProbes;
   o.count = kProbes;
+  o.device = c.device;
   test_prober_ = std::make_unique<probe::Prober>(
       strand_, probe_clock(),
       boost::asio::ip::udp::endpoint(*target, static_cast<std::uint16_t>(c.gateway_port)), o,
@@ -177,7 +180,7 @@ void ConnectionManager::measure(Connection c, std::optional<double> setup_ms, bo
     probe::run_bulk(
         strand_,
         boost::asio::ip::tcp::endpoint(*target, static_cast<std::uint16_t>(c.gateway_port)),
-        4 << 20, 4 << 20, std::chrono::seconds(2),
+        c.device, 4 << 20, 4 << 20, std::chrono::seconds(2),
         [this, c, temporary, result, reply](probe::BulkResult b) mutable {
           auto figures = [](const probe::BulkFigures& f) {
             Json::Value v(Json::objectValue);

@@ -139,7 +139,8 @@ void ConnectionManager::find_standby() {
 void ConnectionManager::standby_acquired(Connection c) {
   const auto round = standby_round_;
   plugins_.with_tunnel(c.tunnel_method(), [this, c, round](TunnelPlugin* t) {
-    auto finish = once([this, c, round](std::string error) {
+    auto finish = once([this, c, round](std::string error, std::string device) mutable {
+      c.device = std::move(device);
       boost::asio::post(strand_, [this, c, round, error] {
         if (round != standby_round_ || !standby_wanted() || !error.empty()) {
           if (error.empty()) {
@@ -162,6 +163,7 @@ void ConnectionManager::standby_acquired(Connection c) {
           probe::ProberOptions o;
           o.interval = kStandbyProbeInterval;
           o.down_after = kStandbyDownAfter;
+          o.device = c.device;
           standby_->prober = std::make_unique<probe::Prober>(
               strand_, probe_clock(),
               boost::asio::ip::udp::endpoint(*target, static_cast<std::uint16_t>(c.gateway_port)),
@@ -180,8 +182,8 @@ void ConnectionManager::standby_acquired(Connection c) {
         renew_standby_in(std::chrono::seconds(std::max<std::int64_t>(1, c.timeout / 3)));
       });
     });
-    if (!t) return finish("tunnel " + c.tunnel_method() + " is not running");
-    t->connect(tunnel_session(c, true), finish);
+    if (!t) return finish("tunnel " + c.tunnel_method() + " is not running", "");
+    bring_up(t, tunnel_session(c, true), finish);
   });
 }
 
@@ -272,14 +274,15 @@ bool ConnectionManager::promote_standby(const std::string& reason) {
   standby_renewal_->cancel();
   s->prober.reset();
   const Connection old = *connection_;
-  const Connection next = s->c;
+  Connection next = s->c;
   stop_watching();
   hold_down(old.gateway_address);
   state_ = State::connecting;
   log_.info("leaving ", old.gateway_address, " for the standby ", next.gateway_address, ": ",
             reason);
   plugins_.with_tunnel(next.tunnel_method(), [this, old, next, reason](TunnelPlugin* t) {
-    auto finish = once([this, old, next, reason](std::string error) {
+    auto finish = once([this, old, next, reason](std::string error, std::string device) mutable {
+      next.device = std::move(device);
       boost::asio::post(strand_, [this, old, next, reason, error] {
         if (stopped_) {
           // Shut down meanwhile: the old connection's record stays for the
@@ -341,8 +344,8 @@ bool ConnectionManager::promote_standby(const std::string& reason) {
         schedule_review();
       });
     });
-    if (!t) return finish("tunnel " + next.tunnel_method() + " is not running");
-    t->connect(tunnel_session(next), finish);
+    if (!t) return finish("tunnel " + next.tunnel_method() + " is not running", "");
+    bring_up(t, tunnel_session(next), finish);
   });
   return true;
 }

@@ -47,13 +47,14 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
     connects_.erase(key(s));
     done("");
   }
-  // A connected session's device is named after its gateway; it "sent"
-  // 1000 bytes in 10 packets per connect and received twice that.
+  // A connected session's device is lo, where the test gateways are, so
+  // probes bound to it reach them; it "sent" 1000 bytes in 10 packets per
+  // connect and received twice that.
   mnigs::TunnelTraffic traffic(const mnigs::TunnelSession& s) const override {
     mnigs::TunnelTraffic t;
     auto it = connects_.find(key(s));
     if (it == connects_.end()) return t;
-    t.device = "fake-" + s.gateway_address;
+    t.device = "lo";
     t.counted = true;
     t.bytes_out = 1000u * it->second;
     t.bytes_in = 2 * t.bytes_out;

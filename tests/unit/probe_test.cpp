@@ -461,7 +461,7 @@ class BulkTest : public ::testing::Test {
   }
   BulkResult run(std::uint64_t down, std::uint64_t up) {
     std::promise<BulkResult> p;
-    run_bulk(io_.get_executor(), acceptor_.local_endpoint(), down, up, 5s,
+    run_bulk(io_.get_executor(), acceptor_.local_endpoint(), "", down, up, 5s,
              [&](BulkResult r) { p.set_value(r); });
     return p.get_future().get();
   }
