@@ -398,7 +398,7 @@ void ConnectionManager::request_session(Connection c, os::Timer& retry, Acquired
              c.session_id = g["sessionId"].asString();
              c.secret = g["secret"].asString();
              if (auto why = check_tunnel_params(g["tunnel"], c.gateway_address,
-                                                os::routable_addresses());
+                                                mesh_addresses());
                  !why.empty()) {
                give_back(c);
                return fail(rpc_error::failed,
@@ -444,6 +444,18 @@ void ConnectionManager::bring_up(Connection c, Responder reply) {
     }
     connect_tunnel(c, reply);
   });
+}
+
+std::vector<std::string> ConnectionManager::mesh_addresses() const {
+  std::vector<std::string> ours = os::routable_addresses();
+  auto drop_tunnel_addresses = [&ours](const Connection& c) {
+    for (const char* key : {"address4", "address6"})
+      if (c.tunnel[key].isString()) std::erase(ours, c.tunnel[key].asString());
+  };
+  if (connection_) drop_tunnel_addresses(*connection_);
+  if (standby_) drop_tunnel_addresses(standby_->c);
+  if (beside_) drop_tunnel_addresses(*beside_);
+  return ours;
 }
 
 void ConnectionManager::bring_up(TunnelPlugin* t, const TunnelSession& session,

@@ -166,6 +166,10 @@ class ConnectionManager {
   // tunnel says the session uses (TunnelPlugin::traffic) once it is up.
   static void bring_up(TunnelPlugin* t, const TunnelSession& session,
                        std::function<void(std::string error, std::string device)> done);
+  // This host's routable addresses but those its tunnels' sessions were
+  // given (two gateways may give the same): what a gateway's tunnel prefix
+  // must not cover.
+  std::vector<std::string> mesh_addresses() const;
 
   struct GatewayParams {
     std::string address;  // unmapped

@@ -222,7 +222,10 @@ class Websocket : public SystemTest {
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err << sub_->log_tail();
     ASSERT_TRUE(contains(r.out, kSuite)) << r.out;
     ASSERT_TRUE(wait_until(
-        [&] { return plugin_status(*sub_)["subscriber"]["connected"].asBool(); }, 100, 100ms))
+        [&] {
+          return plugin_status(*sub_)["subscriber"]["sessions"][0]["connected"].asBool();
+        },
+        100, 100ms))
         << to_json(plugin_status(*sub_)) << sub_->log_tail();
   }
 
@@ -321,8 +324,9 @@ TEST_F(Websocket, SubscriberReachesTheInternetOnlyThroughTheTunnel) {
 TEST_F(Websocket, SubscriberReconnectsOnTheSameSessionWhenTheLinkDies) {
   ASSERT_NO_FATAL_FAILURE(connect_sub());
   ASSERT_TRUE(fetch_from_sub().ok);
-  const std::string session = plugin_status(*sub_)["subscriber"]["session"].asString();
-  const std::uint64_t connects = plugin_status(*sub_)["subscriber"]["connects"].asUInt64();
+  const Json::Value before = plugin_status(*sub_)["subscriber"]["sessions"][0];
+  const std::string session = before["session"].asString();
+  const std::uint64_t connects = before["connects"].asUInt64();
   ASSERT_EQ(connects, 1u);
 
   // Kill the gateway's end of the WebSocket (not the daemon): every TCP
@@ -333,13 +337,13 @@ TEST_F(Websocket, SubscriberReconnectsOnTheSameSessionWhenTheLinkDies) {
 
   ASSERT_TRUE(wait_until(
       [&] {
-        auto s = plugin_status(*sub_)["subscriber"];
+        auto s = plugin_status(*sub_)["subscriber"]["sessions"][0];
         return s["connected"].asBool() && s["connects"].asUInt64() > connects;
       },
       150, 100ms))
       << to_json(plugin_status(*sub_)) << sub_->log_tail();
   EXPECT_TRUE(gw_->running());
-  EXPECT_EQ(plugin_status(*sub_)["subscriber"]["session"].asString(), session);
+  EXPECT_EQ(plugin_status(*sub_)["subscriber"]["sessions"][0]["session"].asString(), session);
   EXPECT_TRUE(contains(ip("sub", {"-4", "-o", "addr", "show", "dev", kTunnel}), "10.98.0.2/24"));
   FetchResult again = fetch_from_sub();
   ASSERT_TRUE(again.ok) << again.error << to_json(plugin_status(*sub_));

@@ -257,7 +257,7 @@ class Failover : public SystemTest {
     sub_ =
         std::make_unique<Node>(topology_, "sub",
                                NodeOptions()
-                                   .only_discovery("static")
+                                   .only_discovery("static", {other_tunnel()})
                                    .set("static", "peers", peers)
                                    .set("scan", "interval", "0")
                                    .set("scan", "timeout", "1000")
@@ -276,8 +276,8 @@ class Failover : public SystemTest {
       Json::Value info = gateway(gw).rpc("nodeInfo");
       ASSERT_TRUE(rpc_succeeded(info)) << to_json(info);
       const auto& suites = info["result"]["suites"];
-      ASSERT_TRUE(std::find(suites.begin(), suites.end(), Json::Value(kSuite)) != suites.end())
-          << gw << " does not offer " << kSuite << ": " << to_json(info["result"]);
+      ASSERT_TRUE(std::find(suites.begin(), suites.end(), Json::Value(suite())) != suites.end())
+          << gw << " does not offer " << suite() << ": " << to_json(info["result"]);
     }
   }
 
@@ -287,6 +287,12 @@ class Failover : public SystemTest {
     for (const auto& gw : kGateways)
       topology_.exec(gw, {"nft", "delete", "table", "inet", kBlackhole});
   }
+
+  // The tunnel sub has (the gateways have both): forwarding here, websocket
+  // in FailoverWebsocket.
+  virtual std::string tunnel() const { return "forwarding"; }
+  std::string other_tunnel() const { return tunnel() == "forwarding" ? "websocket" : "forwarding"; }
+  std::string suite() const { return "static-" + tunnel() + "-free"; }
 
   std::vector<Node*> nodes() const {
     std::vector<Node*> out = {sub_.get()};
@@ -535,6 +541,73 @@ TEST_F(Failover, AWarmStandbyTakesOverWithItsOwnSession) {
   restore("gw1");
   EXPECT_TRUE(wait_until([&] { return sessions_of(gateway("gw1"))["gateway"].empty(); }, 50, 100ms))
       << "gw1 still holds sub's old session";
+}
+
+// The same through the websocket tunnel: each session has a tun device of
+// its own, and the three gateways allot sub the same address from the same
+// default pool (10.98.0.2), so only a probe bound to the standby's device
+// reaches the standby's gateway.
+class FailoverWebsocket : public Failover {
+ protected:
+  std::string tunnel() const override { return "websocket"; }
+  std::string table_default() const {
+    return topology_.exec("sub", {"ip", "-4", "route", "show", "table", "65532"}).out;
+  }
+};
+
+TEST_F(FailoverWebsocket, AWarmStandbyTakesOverThroughItsOwnDevice) {
+  ASSERT_NO_FATAL_FAILURE(expect_auto_connected_to_gw1());
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
+  Json::Value sub;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        sub = subscriber();
+        return sub["standby"]["gatewayAddress"].asString() == gateway_address("gw2") &&
+               sub["standby"]["health"]["health"].asString() == "up";
+      },
+      100, 100ms))
+      << "no healthy standby at gw2: " << to_json(subscriber());
+  EXPECT_EQ(sub["connection"]["suite"].asString(), suite());
+  const std::string active_dev = sub["connection"]["traffic"]["device"].asString();
+  const std::string standby_dev = sub["standby"]["traffic"]["device"].asString();
+  EXPECT_EQ(active_dev, "mnws0") << to_json(sub);
+  EXPECT_EQ(standby_dev, "mnws1") << to_json(sub);
+  for (const auto& dev : {active_dev, standby_dev}) {
+    const std::string addr = topology_.exec("sub", {"ip", "-4", "-o", "addr", "show", "dev", dev}).out;
+    EXPECT_TRUE(contains(addr, "10.98.0.2/24")) << dev << ": " << addr;
+  }
+  EXPECT_TRUE(contains(table_default(), "default dev mnws0")) << table_default();
+  // The standby's device carries its probes, nothing else: traffic still
+  // leaves through gw1.
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
+  const std::string standby_session = sub["standby"]["sessionId"].asString();
+
+  blackhole("gw1");
+  Json::Value last;
+  ASSERT_TRUE(wait_connected_to("gw2", last, 100))
+      << "sub did not move from the silent gw1 to gw2: " << to_json(last);
+  EXPECT_EQ(last["connection"]["sessionId"].asString(), standby_session)
+      << "gw2 took over with a new session, not the standby's";
+  EXPECT_EQ(last["connection"]["traffic"]["device"].asString(), "mnws1") << to_json(last);
+  EXPECT_TRUE(contains(table_default(), "default dev mnws1")) << table_default();
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw2"));
+  const Json::Value switches = subscriber()["switches"];
+  ASSERT_EQ(switches.size(), 1u) << to_json(switches);
+  EXPECT_TRUE(contains(switches[0]["reason"].asString(), "standby took over")) << to_json(switches);
+  // gw1's device went with its session; gw3, the next standby, has the
+  // name that freed.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        sub = subscriber();
+        return sub["standby"]["gatewayAddress"].asString() == gateway_address("gw3") &&
+               sub["standby"]["health"]["health"].asString() == "up";
+      },
+      100, 100ms))
+      << to_json(subscriber());
+  EXPECT_EQ(sub["standby"]["traffic"]["device"].asString(), "mnws0") << to_json(sub);
+  EXPECT_GT(sub["connection"]["traffic"]["bytesIn"].asUInt64(), 0u) << to_json(sub);
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw2"));
+  restore("gw1");
 }
 
 // gw1, first on prefer, fails and comes back: sub takes it back by choice,

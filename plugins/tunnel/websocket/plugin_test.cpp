@@ -179,6 +179,17 @@ TEST(Settings, ValuesTheDeclarationCannotRefuseAreRefusedWithTheKey) {
   refused("pool4", "10.98.0.0/33", "websocket.pool4");
   refused("l2Address", "10.97.0.1", "websocket.l2Address");
   refused("timeout", 5, "websocket.timeout");
+  // Fifteen characters fit the kernel, but not the standbys' names after it.
+  refused("subscriberInterface", "tunnel-to-gw-99", "no room for the devices of the standby");
+}
+
+TEST(Settings, EachSessionHasADeviceNamedAfterSubscriberInterface) {
+  EXPECT_EQ(uplink_interface("mnws0", 0), "mnws0");
+  EXPECT_EQ(uplink_interface("mnws0", 3), "mnws3");
+  EXPECT_EQ(uplink_interface("tun9", 1), "tun10");
+  EXPECT_EQ(uplink_interface("tun", 0), "tun");
+  EXPECT_EQ(uplink_interface("tun", 2), "tun2");
+  EXPECT_EQ(uplink_interface("x1234567890", 1), "x12345678901");
 }
 
 }  // namespace

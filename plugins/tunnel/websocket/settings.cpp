@@ -20,7 +20,8 @@ void declare_keys(ConfigDeclarer& d) {
   d.declare(string_key("gatewayInterface", s.gateway_interface,
                        "Gateway: name of the tun device all sessions share"));
   d.declare(string_key("subscriberInterface", s.subscriber_interface,
-                       "Subscriber: name of the tun device of the connection"));
+                       "Subscriber: name of the first session's tun device; the others "
+                       "(standby, test) count its number up: mnws1, mnws2, mnws3"));
   d.declare(int_key("mtu", s.mtu, 576, 65535, "MTU of the tun devices"));
   d.declare(bool_key("offload", s.offload,
                      "Let the kernel hand over TCP segments of up to 64 KiB and packets without "
@@ -115,6 +116,11 @@ std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
       return fail(
           std::string("websocket.") + key + ": \"" + *value +
           "\" is not an interface name (1 to 15 characters, no spaces, quotes, '/', ':' or '%')");
+  if (const auto last = uplink_interface(s.subscriber_interface, kMaxUplinks - 1);
+      !nft_quotable_interface_name(last))
+    return fail("websocket.subscriberInterface: \"" + s.subscriber_interface +
+                "\" leaves no room for the devices of the standby sessions (the last would be \"" +
+                last + "\"); use a shorter name");
   if (!nft_quotable_interface_name(s.l2_interface))
     return fail("websocket.l2Interface: \"" + s.l2_interface + "\" is not an interface name");
   if (!s.l2_address.empty()) {
@@ -143,6 +149,15 @@ std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
                 " s) must be longer than websocket.keepalive (" +
                 std::to_string(s.keepalive.count() / 1000) + " s)");
   return s;
+}
+
+std::string uplink_interface(const std::string& base, unsigned n) {
+  if (n == 0) return base;
+  std::size_t digits = base.size();
+  while (digits > 0 && base[digits - 1] >= '0' && base[digits - 1] <= '9') --digits;
+  // Up to 9 digits of the name's own number: anything longer is no number.
+  if (digits == base.size() || base.size() - digits > 9) return base + std::to_string(n);
+  return base.substr(0, digits) + std::to_string(std::stoul(base.substr(digits)) + n);
 }
 
 }  // namespace mnigs::websocket

@@ -50,4 +50,12 @@ void declare_keys(ConfigDeclarer& declarer);
 // the value and what is allowed.
 std::optional<Settings> parse_settings(const Json::Value& section, std::string* why);
 
+// The subscriber holds one tun device per connected session (the
+// connection, a standby, a test beside them), at most kMaxUplinks.
+inline constexpr unsigned kMaxUplinks = 4;
+// The n-th of them (0-based): subscriberInterface itself, then its trailing
+// number counted up (mnws0, mnws1, ...), or 1, 2, ... appended when it ends
+// in none (tun, tun1, ...).
+std::string uplink_interface(const std::string& base, unsigned n);
+
 }  // namespace mnigs::websocket

@@ -1,15 +1,25 @@
-// The subscriber side of the websocket plugin: the tun device with the
-// session's addresses, the default route moved into it, and the link to the
-// gateway kept up by TunnelClient.
+// The subscriber side of the websocket plugin: a tun device per connected
+// session with the session's addresses, the default route moved into the
+// device of the one connected with routing "default", and each link to its
+// gateway kept up by a TunnelClient.
 //
-// Routing, per family the session has an address of, with
-// subscriber.routing "default":
+// The addresses come without prefix routes (noprefixroute): two gateways
+// may allot the same ones from the same default pool, and a standby's
+// device must not take traffic. Routing, per family the routed session has
+// an address of, with subscriber.routing "default":
 //   priority P    from all lookup main suppress_prefixlength 0
 //   priority P+1  from all lookup T
-//   table T       default dev SUBSCRIBER_INTERFACE
+//   table T       default dev DEVICE
 // so the mesh (every route of main more specific than /0), and with it the
-// WebSocket's own connection to the gateway, stays outside the tunnel.
+// WebSockets' own connections to the gateways, stays outside the tunnels.
+// A session connected with routing "none" (a standby) is reached only by
+// sockets bound to its device, which is what the daemon's probes are; the
+// kernel takes a bound socket's destination to be on the device's link.
+// Connecting a standby again with "default" replaces T's default route:
+// one routing change.
 #include <boost/asio/ip/address.hpp>
+
+#include <array>
 
 #include "tunnel.hpp"
 
@@ -26,6 +36,8 @@ std::optional<Family> family_of(const std::string& text) {
   return a.is_v4() ? Family::v4 : Family::v6;
 }
 
+const char* address_key(Family f) { return f == Family::v4 ? "address4" : "address6"; }
+
 }  // namespace
 
 std::vector<Command> WebsocketTunnel::subscriber_removal_commands(unsigned repeat) const {
@@ -36,6 +48,22 @@ std::vector<Command> WebsocketTunnel::subscriber_removal_commands(unsigned repea
     c.push_back(netcmd::flush_table(f, settings_.table));
   }
   return c;
+}
+
+std::string WebsocketTunnel::free_interface() const {
+  for (unsigned n = 0; n < kMaxUplinks; ++n) {
+    const std::string name = uplink_interface(settings_.subscriber_interface, n);
+    bool used = false;
+    for (const auto& [id, up] : uplinks_) used = used || up->device == name;
+    if (!used) return name;
+  }
+  return "";
+}
+
+bool WebsocketTunnel::own_interface(const std::string& name) const {
+  for (unsigned n = 0; n < kMaxUplinks; ++n)
+    if (uplink_interface(settings_.subscriber_interface, n) == name) return true;
+  return false;
 }
 
 void WebsocketTunnel::connect(const TunnelSession& session, Done done) {
@@ -54,24 +82,34 @@ void WebsocketTunnel::connect(const TunnelSession& session, Done done) {
     return done("the gateway's tunnel parameters are refused: " + why);
   if (!p["address4"].isString() && !p["address6"].isString())
     return done("the gateway gave the session no tunnel address");
-  if (uplink_ && uplink_->session.id != session.id)
-    return done("already connected through the websocket tunnel (session " + uplink_->session.id +
-                "); disconnect first");
-  auto up = std::make_shared<Uplink>();
-  up->session = session;
-  up->routed = p.get("routing", "default").asString() != "none";
+  const bool routed = p.get("routing", "default").asString() != "none";
   queue_.enqueue(
-      [this, up, p, done](CommandQueue::Finished finished) {
-        connect_steps(up, p, [done, finished](std::string error) {
+      [this, session, routed, done](CommandQueue::Finished finished) {
+        auto complete = [done, finished](std::string error) {
           done(std::move(error));
           finished();
-        });
+        };
+        if (auto it = uplinks_.find(session.id); it != uplinks_.end()) {
+          // Connected already: a standby taking over moves the default
+          // route to its device; anything else is as asked.
+          if (!routed || it->second->routed) return complete("");
+          return route_steps(it->second, complete);
+        }
+        const std::string device = free_interface();
+        if (device.empty())
+          return complete("already " + std::to_string(kMaxUplinks) +
+                          " websocket sessions connected; disconnect one first");
+        auto up = std::make_shared<Uplink>();
+        up->session = session;
+        up->device = device;
+        connect_steps(up, routed, complete);
       },
       [done](const std::string& reason) { done(reason); });
 }
 
-void WebsocketTunnel::connect_steps(std::shared_ptr<Uplink> up, Json::Value p, Done done) {
-  const std::string dev = settings_.subscriber_interface;
+void WebsocketTunnel::connect_steps(std::shared_ptr<Uplink> up, bool routed, Done done) {
+  const Json::Value& p = up->session.params;
+  const std::string& dev = up->device;
   std::shared_ptr<TunnelClient> client;
   try {
     TunDevice device(dev, TunDevice::Kind::tun, settings_.offload);
@@ -98,67 +136,127 @@ void WebsocketTunnel::connect_steps(std::shared_ptr<Uplink> up, Json::Value p, D
     steps.push_back(
         cmd({"ip", "-4", "addr", "replace",
              p["address4"].asString() + "/" + std::to_string(p.get("prefix4", 24).asInt()), "dev",
-             dev}));
+             dev, "noprefixroute"}));
   if (p["address6"].isString())
     steps.push_back(
         cmd({"ip", "-6", "addr", "replace",
              p["address6"].asString() + "/" + std::to_string(p.get("prefix6", 64).asInt()), "dev",
-             dev, "nodad"}));
-  if (up->routed) {
-    for (auto f : {Family::v4, Family::v6}) {
-      if (!p[f == Family::v4 ? "address4" : "address6"].isString()) continue;
-      up->family[netcmd::index_of(f)] = true;
-      steps.push_back(netcmd::replace_default_dev(f, dev, settings_.table));
-      // Rules left by an earlier run would stack up; take them away first.
-      steps.push_back(netcmd::delete_rules_at(f, settings_.priority, 1));
-      steps.push_back(netcmd::delete_rules_at(f, settings_.priority + 1, 1));
-      steps.push_back(netcmd::add_suppress_rule(f, settings_.priority));
-      steps.push_back(netcmd::add_table_rule(f, settings_.priority + 1, settings_.table));
-    }
-  }
-  // The gateway must stay reachable through the mesh, not through the
-  // tunnel's own default route: checked once the routes are in place.
-  auto gw_family = family_of(up->session.gateway_address);
-  run_steps(std::move(steps), [this, up, client, gw_family, done](std::string error) {
-    auto undo_and_fail = [this, client, done](const std::string& why) {
+             dev, "nodad", "noprefixroute"}));
+  run_steps(std::move(steps), [this, up, client, routed, done](std::string error) {
+    if (!error.empty()) {
+      // Closing the device takes its addresses with it.
       plane_->post([client] { client->stop(); });
-      queue_.run_all(subscriber_removal_commands(1), true, [done, why](std::string) { done(why); });
-    };
-    if (!error.empty()) return undo_and_fail(error);
-    if (!up->routed || !gw_family) {
-      client_ = client;
-      uplink_ = up;
-      plane_->post([client] { client->start(); });
+      return done(error);
+    }
+    up->client = client;
+    uplinks_[up->session.id] = up;
+    plane_->post([client] { client->start(); });
+    if (!routed) return done("");
+    route_steps(up, [this, up, done](std::string error) {
+      if (!error.empty()) drop_uplink(up);
+      done(std::move(error));
+    });
+  });
+}
+
+void WebsocketTunnel::route_steps(std::shared_ptr<Uplink> up, Done done) {
+  const Json::Value& p = up->session.params;
+  std::vector<Command> steps;
+  // What table T held before, per family: put back if this fails.
+  auto before = std::make_shared<std::array<std::string, 2>>(routed_);
+  for (auto f : {Family::v4, Family::v6}) {
+    if (!p[address_key(f)].isString()) continue;
+    steps.push_back(netcmd::replace_default_dev(f, up->device, settings_.table));
+    if (!routed_[netcmd::index_of(f)].empty()) continue;  // the rules are there
+    // Rules left by an earlier run would stack up; take them away first.
+    steps.push_back(netcmd::delete_rules_at(f, settings_.priority, 1));
+    steps.push_back(netcmd::delete_rules_at(f, settings_.priority + 1, 1));
+    steps.push_back(netcmd::add_suppress_rule(f, settings_.priority));
+    steps.push_back(netcmd::add_table_rule(f, settings_.priority + 1, settings_.table));
+  }
+  auto fail = [this, up, before, done](const std::string& why) {
+    queue_.run_all(restore_commands(*before, up->session.params), true,
+                   [this, before, done, why](std::string) {
+                     routed_ = *before;
+                     done(why);
+                   });
+  };
+  run_steps(std::move(steps), [this, up, fail, done](std::string error) {
+    if (!error.empty()) return fail(error);
+    for (auto f : {Family::v4, Family::v6})
+      if (up->session.params[address_key(f)].isString())
+        routed_[netcmd::index_of(f)] = up->session.id;
+    // The gateway must stay reachable through the mesh, not through a
+    // tunnel's default route: checked once the routes are in place.
+    auto gw_family = family_of(up->session.gateway_address);
+    if (!gw_family) {
+      up->routed = true;
       return done("");
     }
     netcmd::Address gw{*gw_family, up->session.gateway_address};
     Command get = netcmd::route_get(gw);
-    queue_.run(get, [this, up, client, gw, get, undo_and_fail, done](const CommandOutcome& o) {
+    queue_.run(get, [this, up, gw, get, fail, done](const CommandOutcome& o) {
       std::string why;
-      if (!netcmd::succeeded(o)) return undo_and_fail(netcmd::failure_sentence(get, o));
+      if (!netcmd::succeeded(o)) return fail(netcmd::failure_sentence(get, o));
       auto hop = netcmd::parse_route_get(o.out, gw, settings_.table, &why);
-      if (!hop) return undo_and_fail(why);
-      if (hop->dev == settings_.subscriber_interface)
-        return undo_and_fail("the gateway " + gw.text +
-                             " is reachable only through the tunnel itself: it needs a mesh route");
-      client_ = client;
-      uplink_ = up;
-      plane_->post([client] { client->start(); });
-      context_.log().info("tunnel ", settings_.subscriber_interface, " to ", gw.text,
+      if (!hop) return fail(why);
+      if (own_interface(hop->dev))
+        return fail("the gateway " + gw.text +
+                    " is reachable only through a tunnel: it needs a mesh route");
+      up->routed = true;
+      context_.log().info("tunnel ", up->device, " to ", gw.text,
                           " set up; default route moved into it");
       done("");
     });
   });
 }
 
+std::vector<Command> WebsocketTunnel::restore_commands(const std::array<std::string, 2>& before,
+                                                       const Json::Value& params) const {
+  std::vector<Command> c;
+  for (auto f : {Family::v4, Family::v6}) {
+    if (!params[address_key(f)].isString()) continue;
+    auto prev = uplinks_.find(before[netcmd::index_of(f)]);
+    if (prev != uplinks_.end()) {
+      c.push_back(netcmd::replace_default_dev(f, prev->second->device, settings_.table));
+      continue;
+    }
+    c.push_back(netcmd::delete_rules_at(f, settings_.priority, 1));
+    c.push_back(netcmd::delete_rules_at(f, settings_.priority + 1, 1));
+    c.push_back(netcmd::flush_table(f, settings_.table));
+  }
+  for (auto& command : c) command.removal = true;
+  return c;
+}
+
+void WebsocketTunnel::drop_uplink(const std::shared_ptr<Uplink>& up) {
+  uplinks_.erase(up->session.id);
+  if (auto client = std::move(up->client)) plane_->post([client] { client->stop(); });
+}
+
 void WebsocketTunnel::disconnect(const TunnelSession& session, Done done) {
-  if (!uplink_ || uplink_->session.id != session.id) return done("");
-  auto client = std::move(client_);
-  uplink_.reset();
-  if (client) plane_->post([client] { client->stop(); });
   queue_.enqueue(
-      [this, done](CommandQueue::Finished finished) {
-        queue_.run_all(subscriber_removal_commands(1), true, [done, finished](std::string error) {
+      [this, id = session.id, done](CommandQueue::Finished finished) {
+        auto it = uplinks_.find(id);
+        if (it == uplinks_.end()) {
+          done("");
+          return finished();
+        }
+        auto up = it->second;
+        drop_uplink(up);
+        // The device's addresses go with it; the rules and table T only
+        // while its default route is this session's (not after a standby
+        // took over).
+        std::vector<Command> commands;
+        for (auto f : {Family::v4, Family::v6}) {
+          auto& owner = routed_[netcmd::index_of(f)];
+          if (owner != id) continue;
+          owner.clear();
+          commands.push_back(netcmd::delete_rules_at(f, settings_.priority, 1));
+          commands.push_back(netcmd::delete_rules_at(f, settings_.priority + 1, 1));
+          commands.push_back(netcmd::flush_table(f, settings_.table));
+        }
+        queue_.run_all(std::move(commands), true, [done, finished](std::string error) {
           done(error);
           finished();
         });
@@ -168,10 +266,11 @@ void WebsocketTunnel::disconnect(const TunnelSession& session, Done done) {
 
 TunnelTraffic WebsocketTunnel::traffic(const TunnelSession& session) const {
   TunnelTraffic t;
-  if (!uplink_ || uplink_->session.id != session.id || !client_) return t;
+  auto it = uplinks_.find(session.id);
+  if (it == uplinks_.end() || !it->second->client) return t;
   // Binary messages are the packets; pings and pongs are not counted there.
-  const LinkCounters& c = client_->link_counters();
-  t.device = settings_.subscriber_interface;
+  const LinkCounters& c = it->second->client->link_counters();
+  t.device = it->second->device;
   t.counted = true;
   t.bytes_out = c.tx_bytes;
   t.bytes_in = c.rx_bytes;

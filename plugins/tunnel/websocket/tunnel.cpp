@@ -42,16 +42,16 @@ void WebsocketTunnel::stop_data_plane() {
   // The links and devices belong to the data thread: stop them there, then
   // let the thread finish what that posted before it is joined.
   auto l3 = std::move(l3_);
-  auto client = std::move(client_);
   auto sw = std::move(switch_);
-  std::vector<std::shared_ptr<TunnelClient>> joined;
-  for (auto& [name, j] : joined_) joined.push_back(j.client);
+  std::vector<std::shared_ptr<TunnelClient>> clients;
+  for (auto& [name, j] : joined_) clients.push_back(j.client);
   joined_.clear();
-  plane_->post([l3, client, sw, joined] {
+  for (auto& [id, up] : uplinks_)
+    if (up->client) clients.push_back(std::move(up->client));
+  plane_->post([l3, sw, clients] {
     if (l3) l3->stop();
-    if (client) client->stop();
     if (sw) sw->stop();
-    for (auto& j : joined) j->stop();
+    for (auto& c : clients) c->stop();
   });
   plane_.reset();
 }
@@ -61,13 +61,14 @@ void WebsocketTunnel::stop() {
   started_ = false;
   std::vector<Command> commands;
   if (gateway_up_) commands = gateway_removal_commands(sysctls_on_);
-  if (uplink_)
+  if (!uplinks_.empty())
     for (auto& c : subscriber_removal_commands(kStopRepeat)) commands.push_back(std::move(c));
   queue_.stop(commands);
   stop_data_plane();
   sessions_.clear();
   gateway_up_ = false;
-  uplink_.reset();
+  uplinks_.clear();
+  routed_ = {};
 }
 
 void WebsocketTunnel::config_changed() {
@@ -135,22 +136,26 @@ Json::Value WebsocketTunnel::status() const {
   s["gateway"] = gw;
 
   Json::Value sub(Json::objectValue);
-  sub["connected"] = false;
-  if (uplink_) {
-    sub["session"] = uplink_->session.id;
-    sub["gateway"] = uplink_->session.gateway_address;
-    sub["interface"] = settings_.subscriber_interface;
-    sub["routed"] = uplink_->routed;
+  Json::Value uplinks(Json::arrayValue);
+  for (const auto& [id, up] : uplinks_) {
+    Json::Value u(Json::objectValue);
+    u["session"] = id;
+    u["gateway"] = up->session.gateway_address;
+    u["interface"] = up->device;
+    u["routed"] = up->routed;
+    u["connected"] = false;
+    if (up->client) {
+      auto st = up->client->status();
+      u["connected"] = st.connected;
+      u["connects"] = Json::UInt64(st.connects);
+      u["lastError"] = st.last_error;
+      u["rxBytes"] = Json::UInt64(up->client->link_counters().rx_bytes);
+      u["txBytes"] = Json::UInt64(up->client->link_counters().tx_bytes);
+      u["droppedNotConnected"] = Json::UInt64(up->client->counters().no_route);
+    }
+    uplinks.append(u);
   }
-  if (client_) {
-    auto st = client_->status();
-    sub["connected"] = st.connected;
-    sub["connects"] = Json::UInt64(st.connects);
-    sub["lastError"] = st.last_error;
-    sub["rxBytes"] = Json::UInt64(client_->link_counters().rx_bytes);
-    sub["txBytes"] = Json::UInt64(client_->link_counters().tx_bytes);
-    sub["droppedNotConnected"] = Json::UInt64(client_->counters().no_route);
-  }
+  sub["sessions"] = uplinks;
   s["subscriber"] = sub;
 
   Json::Value l2(Json::objectValue);
@@ -228,15 +233,18 @@ void WebsocketTunnel::reset(Done done) {
                 commands.push_back(std::move(c));
               // Sessions are resumed after a reset: drop the data plane's view.
               auto l3 = std::move(l3_);
-              auto client = std::move(client_);
-              plane_->post([l3, client] {
+              std::vector<std::shared_ptr<TunnelClient>> clients;
+              for (auto& [id, up] : uplinks_)
+                if (up->client) clients.push_back(std::move(up->client));
+              plane_->post([l3, clients] {
                 if (l3) l3->stop();
-                if (client) client->stop();
+                for (auto& c : clients) c->stop();
               });
               sessions_.clear();
               pool_.emplace(settings_.pool4, settings_.pool6, "pool4", "pool6");
               gateway_up_ = false;
-              uplink_.reset();
+              uplinks_.clear();
+              routed_ = {};
               queue_.run_all(std::move(commands), true, [this, done, finished](std::string error) {
                 sysctls_on_.clear();
                 forget_knobs(context_.store());

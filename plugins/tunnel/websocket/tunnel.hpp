@@ -15,6 +15,7 @@
 // packets move on the data plane's own thread (dataplane.hpp).
 #pragma once
 
+#include <array>
 #include <map>
 #include <memory>
 #include <mnigs/plugin.hpp>
@@ -70,6 +71,8 @@ class WebsocketTunnel final : public TunnelPlugin {
   void close_session(const TunnelSession& session, Done done) override;
   void connect(const TunnelSession& session, Done done) override;
   void disconnect(const TunnelSession& session, Done done) override;
+  // Several sessions at once, each on its own device (subscriber.cpp).
+  bool supports_standby() const override { return true; }
   TunnelTraffic traffic(const TunnelSession& session) const override;
   void reset(Done done) override;
 
@@ -94,12 +97,26 @@ class WebsocketTunnel final : public TunnelPlugin {
   std::vector<Command> gateway_removal_commands(const std::vector<std::string>& sysctls) const;
 
   // ---- subscriber (subscriber.cpp)
+  // One connected session: its own tun device and link to its gateway.
   struct Uplink {
     TunnelSession session;
-    bool routed = false;
-    bool family[2] = {false, false};  // v4, v6 routes installed
+    std::string device;
+    bool routed = false;  // table T's default route is (or was last) this device's
+    std::shared_ptr<TunnelClient> client;
   };
-  void connect_steps(std::shared_ptr<Uplink> up, Json::Value params, Done done);
+  // The first of the kMaxUplinks device names no session uses; "" when all do.
+  std::string free_interface() const;
+  // Whether `name` is one of the subscriber's device names.
+  bool own_interface(const std::string& name) const;
+  // The device with the session's addresses, its link started, and the
+  // routes moved into it when `routed`.
+  void connect_steps(std::shared_ptr<Uplink> up, bool routed, Done done);
+  // Table T's default route into up's device (and the rules when no
+  // session had them); what T held before is put back when it fails.
+  void route_steps(std::shared_ptr<Uplink> up, Done done);
+  std::vector<Command> restore_commands(const std::array<std::string, 2>& before,
+                                        const Json::Value& params) const;
+  void drop_uplink(const std::shared_ptr<Uplink>& up);
   std::vector<Command> subscriber_removal_commands(unsigned repeat) const;
 
   // ---- joining other switches as a vpn-ws client (join.cpp)
@@ -136,8 +153,10 @@ class WebsocketTunnel final : public TunnelPlugin {
   std::map<std::string, Joined> joined_;  // by interface
 
   // Subscriber state.
-  std::shared_ptr<TunnelClient> client_;
-  std::shared_ptr<Uplink> uplink_;
+  std::map<std::string, std::shared_ptr<Uplink>> uplinks_;  // by session id
+  // Per family (v4, v6): the session whose device table T's default route
+  // names, "" when T is empty.
+  std::array<std::string, 2> routed_;
 };
 
 }  // namespace mnigs::websocket

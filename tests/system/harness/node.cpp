@@ -106,8 +106,10 @@ Node::~Node() {
   Reaper::instance().forget_dir(dir_);
 }
 
-NodeOptions& NodeOptions::only_discovery(const std::string& name) {
+NodeOptions& NodeOptions::only_discovery(const std::string& name,
+                                         const std::vector<std::string>& also) {
   std::string list = "[";
+  for (const auto& plugin : also) list += (list.size() > 1 ? ", " : "") + yaml_quote(plugin);
   const std::string prefix = "discovery_", suffix = ".so";
   for (const auto& entry : std::filesystem::directory_iterator(MNIGS_PLUGIN_BUILD_DIR)) {
     const std::string file = entry.path().filename().string();

@@ -37,8 +37,9 @@ struct NodeOptions {
   }
   // Disables every discovery plugin of this build but `name` (through
   // plugins.disabled), for tests about one network only: the others would
-  // add their networks to the suites and their candidates to scans.
-  NodeOptions& only_discovery(const std::string& name);
+  // add their networks to the suites and their candidates to scans. The
+  // plugins in `also` are disabled too.
+  NodeOptions& only_discovery(const std::string& name, const std::vector<std::string>& also = {});
   // Appends raw YAML text (whole sections) after the generated ones.
   NodeOptions& append(const std::string& yaml) {
     extra_yaml += yaml;
