@@ -607,7 +607,26 @@ TEST_F(FailoverWebsocket, AWarmStandbyTakesOverThroughItsOwnDevice) {
   EXPECT_EQ(sub["standby"]["traffic"]["device"].asString(), "mnws0") << to_json(sub);
   EXPECT_GT(sub["connection"]["traffic"]["bytesIn"].asUInt64(), 0u) << to_json(sub);
   ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw2"));
+
+  // gw1 back and tested beside the connection and the standby: a third
+  // session on a third device, the test's probes and transfers bound to it.
   restore("gw1");
+  const auto answered = [&] {
+    return sessions_of(gateway("gw1"))["probeEcho"]["answered"].asUInt64();
+  };
+  const std::uint64_t answered_before = answered();
+  auto tested = sub_->cli({"--json", "-t", gateway_address("gw1")}, 60s);
+  ASSERT_EQ(tested.exit_code, 0) << tested.out << tested.err << sub_->log_tail();
+  Json::Value beside;
+  std::istringstream(tested.out) >> beside;
+  EXPECT_FALSE(beside["current"].asBool()) << to_json(beside);
+  EXPECT_GT(beside["received"].asInt(), 20) << to_json(beside);
+  EXPECT_GT(beside["download"]["bytes"].asUInt64(), 0u) << to_json(beside);
+  EXPECT_GT(beside["upload"]["bytes"].asUInt64(), 0u) << to_json(beside);
+  // gw1 answered them, not gw2 at the same tunnel address.
+  EXPECT_GE(answered() - answered_before, 20u);
+  EXPECT_EQ(subscriber()["connection"]["gatewayAddress"].asString(), gateway_address("gw2"));
+  ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw2"));
 }
 
 // gw1, first on prefer, fails and comes back: sub takes it back by choice,
