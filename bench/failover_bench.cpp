@@ -3,7 +3,7 @@
 // uplink is gone.
 //
 //          .---- gw1 ----.
-//   sub --+----- gw2 -----+-- inet      (forwarding tunnel, static discovery)
+//   sub --+----- gw2 -----+-- inet      (static discovery)
 //          `---- gw3 ----'
 //
 // inet echoes UDP on 10.99.0.1:9 (and serves HTTP on :80 for the gateways'
@@ -16,8 +16,10 @@
 // first gateway is left), then with 1 (warm: a standby that answers is
 // waited for before each run, and takes over). The uplink runs drop
 // everything on one gateway's uplink and poll its uplink state every 10 ms.
+// The gateways offer both tunnels; sub has the one --tunnel names.
 //
-//   sudo bench/run.sh failover                 # 10 runs of each
+//   sudo bench/run.sh failover                 # 10 runs of each, forwarding
+//   sudo bench/run.sh failover --tunnel websocket
 //   sudo bench/run.sh failover --runs 20 --uplink-interval 1000
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -54,6 +56,7 @@ const std::vector<std::string> kGateways = {"gw1", "gw2", "gw3"};
 const std::string kDrop = "mnigs_bench_drop";
 
 struct Options {
+  std::string tunnel = "forwarding";  // or "websocket"
   int runs = 10;
   int uplink_interval = 400;  // gateway.uplinkInterval, ms (its default)
 };
@@ -66,9 +69,13 @@ Options parse(int argc, char** argv) {
       o.runs = args.number();
     else if (args.flag() == "--uplink-interval")
       o.uplink_interval = args.number();
+    else if (args.flag() == "--tunnel")
+      o.tunnel = args.value();
     else
-      args.unknown("--runs N, --uplink-interval MS");
+      args.unknown("--runs N, --uplink-interval MS, --tunnel forwarding|websocket");
   }
+  if (o.tunnel != "forwarding" && o.tunnel != "websocket")
+    throw std::invalid_argument("--tunnel takes forwarding or websocket");
   if (o.runs < 1 || o.runs > 1000) throw std::invalid_argument("--runs takes 1..1000");
   if (o.uplink_interval < 200 || o.uplink_interval > 60000)
     throw std::invalid_argument("--uplink-interval takes 200..60000 (gateway.uplinkInterval)");
@@ -232,6 +239,7 @@ std::unique_ptr<Lab> build(const Options& o) {
   lab->web = std::make_unique<HttpEcho>(t.ns("inet"), kWeb, 80);
   lab->echo = std::make_unique<UdpEcho>(t.ns("inet"));
   std::string peers = "[", prefer = "[";
+  const std::string other_tunnel = o.tunnel == "forwarding" ? "websocket" : "forwarding";
   for (const auto& gw : kGateways) {
     run_checked({"ip", "route", "add", kWeb + "/32", "via", t.address("inet", gw)}, t.ns(gw));
     lab->gateways[gw] = std::make_unique<Node>(
@@ -248,7 +256,7 @@ std::unique_ptr<Lab> build(const Options& o) {
   }
   lab->sub = std::make_unique<Node>(t, "sub",
                                     NodeOptions()
-                                        .only_discovery("static")
+                                        .only_discovery("static", {other_tunnel})
                                         .set("static", "peers", peers + "]")
                                         .set("scan", "interval", "0")
                                         .set("scan", "timeout", "1000")
@@ -344,9 +352,9 @@ int run(const Options& o) {
     detections.push_back(uplink_detection(*lab, gw));
     std::fprintf(stderr, "uplink %d (%s): %.0f ms\n", i + 1, gw.c_str(), detections.back());
   }
-  std::printf("failover: forwarding tunnel, 3 gateways, subscriber.probeInterval 200 ms, "
+  std::printf("failover: %s tunnel, 3 gateways, subscriber.probeInterval 200 ms, "
               "downAfter 1000 ms; %d runs each\n\n",
-              o.runs);
+              o.tunnel.c_str(), o.runs);
   std::printf("%-40s %9s %9s  %s\n", "", "p50 ms", "p95 ms", "target");
   std::printf("%-40s %9.0f %9.0f  %s\n", "cold switch (no standby)", percentile(gaps, 0.5),
               percentile(gaps, 0.95), "p95 <= 5000");
