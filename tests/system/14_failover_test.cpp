@@ -352,6 +352,18 @@ class Failover : public SystemTest {
         tries, 200ms);
   }
 
+  // Waits until sub holds a standby at gw that answers its probes; `last`
+  // gets the last subscriber state seen.
+  bool wait_standby_at(const std::string& gw, Json::Value& last) const {
+    return wait_until(
+        [&] {
+          last = subscriber();
+          return last["standby"]["gatewayAddress"].asString() == gateway_address(gw) &&
+                 last["standby"]["health"]["health"].asString() == "up";
+        },
+        100, 100ms);
+  }
+
   // A fetch through sub's gateway that must come out at gw. A forwarding
   // rule may lag the connection by a moment, so a few tries.
   void expect_fetch_through(const std::string& gw) const {
@@ -505,21 +517,13 @@ TEST_F(Failover, ABlackholedGatewayIsLeftForAnother) {
 TEST_F(Failover, AWarmStandbyTakesOverWithItsOwnSession) {
   ASSERT_NO_FATAL_FAILURE(expect_auto_connected_to_gw1());
   ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
-  Json::Value standby;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        standby = subscriber()["standby"];
-        return standby["gatewayAddress"].asString() == gateway_address("gw2") &&
-               standby["health"]["health"].asString() == "up";
-      },
-      100, 100ms))
-      << "no healthy standby at gw2: " << to_json(subscriber());
-  const std::string standby_session = standby["sessionId"].asString();
+  Json::Value last;
+  ASSERT_TRUE(wait_standby_at("gw2", last)) << "no healthy standby at gw2: " << to_json(last);
+  const std::string standby_session = last["standby"]["sessionId"].asString();
   // The standby's tunnel touches no route: traffic still leaves through gw1.
   ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
 
   blackhole("gw1");
-  Json::Value last;
   ASSERT_TRUE(wait_connected_to("gw2", last, 100))
       << "sub did not move from the silent gw1 to gw2: " << to_json(last);
   EXPECT_EQ(last["connection"]["sessionId"].asString(), standby_session)
@@ -559,14 +563,7 @@ TEST_F(FailoverWebsocket, AWarmStandbyTakesOverThroughItsOwnDevice) {
   ASSERT_NO_FATAL_FAILURE(expect_auto_connected_to_gw1());
   ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw1"));
   Json::Value sub;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        sub = subscriber();
-        return sub["standby"]["gatewayAddress"].asString() == gateway_address("gw2") &&
-               sub["standby"]["health"]["health"].asString() == "up";
-      },
-      100, 100ms))
-      << "no healthy standby at gw2: " << to_json(subscriber());
+  ASSERT_TRUE(wait_standby_at("gw2", sub)) << "no healthy standby at gw2: " << to_json(sub);
   EXPECT_EQ(sub["connection"]["suite"].asString(), suite());
   const std::string active_dev = sub["connection"]["traffic"]["device"].asString();
   const std::string standby_dev = sub["standby"]["traffic"]["device"].asString();
@@ -596,14 +593,7 @@ TEST_F(FailoverWebsocket, AWarmStandbyTakesOverThroughItsOwnDevice) {
   EXPECT_TRUE(contains(switches[0]["reason"].asString(), "standby took over")) << to_json(switches);
   // gw1's device went with its session; gw3, the next standby, has the
   // name that freed.
-  ASSERT_TRUE(wait_until(
-      [&] {
-        sub = subscriber();
-        return sub["standby"]["gatewayAddress"].asString() == gateway_address("gw3") &&
-               sub["standby"]["health"]["health"].asString() == "up";
-      },
-      100, 100ms))
-      << to_json(subscriber());
+  ASSERT_TRUE(wait_standby_at("gw3", sub)) << "no healthy standby at gw3: " << to_json(sub);
   EXPECT_EQ(sub["standby"]["traffic"]["device"].asString(), "mnws0") << to_json(sub);
   EXPECT_GT(sub["connection"]["traffic"]["bytesIn"].asUInt64(), 0u) << to_json(sub);
   ASSERT_NO_FATAL_FAILURE(expect_fetch_through("gw2"));
