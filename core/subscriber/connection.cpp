@@ -177,6 +177,7 @@ void ConnectionManager::resume_stored(std::function<void()> done) {
                 return;
               }
               state_ = State::connected;
+              if (connection_) connection_->device = c.device;
               start_probing(c);
               schedule_standby(std::chrono::milliseconds(0));
               schedule_review();
@@ -187,7 +188,7 @@ void ConnectionManager::resume_stored(std::function<void()> done) {
             });
           });
           if (!t) return finish("tunnel " + c.tunnel_method() + " is not running", "");
-          bring_up(t, tunnel_session(c), finish);
+          open_tunnel(t, c.tunnel_method(), tunnel_session(c), finish);
         });
       },
       [this, done](std::string error) {
@@ -449,8 +450,12 @@ void ConnectionManager::bring_up(Connection c, Responder reply) {
 std::vector<std::string> ConnectionManager::mesh_addresses() const {
   std::vector<std::string> ours = os::routable_addresses();
   auto drop_tunnel_addresses = [&ours](const Connection& c) {
-    for (const char* key : {"address4", "address6"})
-      if (c.tunnel[key].isString()) std::erase(ours, c.tunnel[key].asString());
+    for (const char* key : {"address4", "address6"}) {
+      auto given = c.tunnel[key].isString() ? parse_address(c.tunnel[key].asString())
+                                            : std::nullopt;
+      if (!given) continue;
+      std::erase_if(ours, [&](const std::string& a) { return parse_address(a) == given; });
+    }
   };
   if (connection_) drop_tunnel_addresses(*connection_);
   if (standby_) drop_tunnel_addresses(standby_->c);
@@ -458,12 +463,15 @@ std::vector<std::string> ConnectionManager::mesh_addresses() const {
   return ours;
 }
 
-void ConnectionManager::bring_up(TunnelPlugin* t, const TunnelSession& session,
-                                 std::function<void(std::string, std::string)> done) {
-  // The plugin completes on its own strand, where it may be asked at once.
-  t->connect(session, [t, session, done](std::string error) {
-    std::string device = error.empty() ? t->traffic(session).device : "";
-    done(std::move(error), std::move(device));
+void ConnectionManager::open_tunnel(TunnelPlugin* t, const std::string& method,
+                                    const TunnelSession& session,
+                                    std::function<void(std::string, std::string)> done) {
+  t->connect(session, [this, method, session, done](std::string error) {
+    if (!error.empty()) return done(std::move(error), "");
+    // Asked on the plugin's strand, the way every call into it is made.
+    plugins_.with_tunnel(method, [session, done](TunnelPlugin* t) {
+      done("", t ? t->traffic(session).device : "");
+    });
   });
 }
 
@@ -517,7 +525,7 @@ void ConnectionManager::connect_tunnel(Connection c, Responder reply) {
       });
     });
     if (!t) return finish("tunnel " + c.tunnel_method() + " is not running", "");
-    bring_up(t, tunnel_session(c), finish);
+    open_tunnel(t, c.tunnel_method(), tunnel_session(c), finish);
   });
 }
 

@@ -163,9 +163,10 @@ class ConnectionManager {
   // `standby`: routing "none" (a warm standby's tunnel touches no route).
   TunnelSession tunnel_session(const Connection& c, bool standby = false) const;
   // t->connect(session), then done(error, device) with the device the
-  // tunnel says the session uses (TunnelPlugin::traffic) once it is up.
-  static void bring_up(TunnelPlugin* t, const TunnelSession& session,
-                       std::function<void(std::string error, std::string device)> done);
+  // tunnel (of suite part `method`) says the session uses
+  // (TunnelPlugin::traffic) once it is up.
+  void open_tunnel(TunnelPlugin* t, const std::string& method, const TunnelSession& session,
+                   std::function<void(std::string error, std::string device)> done);
   // This host's routable addresses but those its tunnels' sessions were
   // given (two gateways may give the same): what a gateway's tunnel prefix
   // must not cover.

@@ -127,7 +127,7 @@ void ConnectionManager::test_beside(const GatewayParams& gateway, const Json::Va
               });
               if (!t) return finish("tunnel " + c.tunnel_method() + " is not running", "");
               // Beside the active connection: routes untouched.
-              bring_up(t, tunnel_session(c, true), finish);
+              open_tunnel(t, c.tunnel_method(), tunnel_session(c, true), finish);
             });
           });
     });

@@ -183,7 +183,7 @@ void ConnectionManager::standby_acquired(Connection c) {
       });
     });
     if (!t) return finish("tunnel " + c.tunnel_method() + " is not running", "");
-    bring_up(t, tunnel_session(c, true), finish);
+    open_tunnel(t, c.tunnel_method(), tunnel_session(c, true), finish);
   });
 }
 
@@ -345,7 +345,7 @@ bool ConnectionManager::promote_standby(const std::string& reason) {
       });
     });
     if (!t) return finish("tunnel " + next.tunnel_method() + " is not running", "");
-    bring_up(t, tunnel_session(next), finish);
+    open_tunnel(t, next.tunnel_method(), tunnel_session(next), finish);
   });
   return true;
 }

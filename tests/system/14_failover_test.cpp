@@ -572,6 +572,9 @@ TEST_F(FailoverWebsocket, AWarmStandbyTakesOverThroughItsOwnDevice) {
   for (const auto& dev : {active_dev, standby_dev}) {
     const std::string addr = topology_.exec("sub", {"ip", "-4", "-o", "addr", "show", "dev", dev}).out;
     EXPECT_TRUE(contains(addr, "10.98.0.2/24")) << dev << ": " << addr;
+    // The loose reverse-path filter, which lets the standby's answers in.
+    const auto rp = topology_.exec("sub", {"sysctl", "-n", "net.ipv4.conf." + dev + ".rp_filter"});
+    EXPECT_EQ(rp.out, "2\n") << dev << ": " << rp.err;
   }
   EXPECT_TRUE(contains(table_default(), "default dev mnws0")) << table_default();
   // The standby's device carries its probes, nothing else: traffic still

@@ -175,8 +175,10 @@ struct TunnelTraffic {
   // Whether the tunnel counts the session's packets; the counters below are
   // 0 when it does not.
   bool counted = false;
-  // IP packets, and their bytes, sent towards the gateway and received from
-  // it since connect(), the tunnel's own keepalives not included.
+  // Bytes sent towards the gateway and received from it since the session's
+  // first connect(), the tunnel's own keepalives not included, and the
+  // packets they went in as the tunnel moves them (with segmentation
+  // offload one may carry many IP packets, as websocket's messages do).
   std::uint64_t bytes_out = 0, bytes_in = 0, packets_out = 0, packets_in = 0;
 };
 
@@ -207,8 +209,12 @@ class TunnelPlugin : public Plugin {
   // answered, routes untouched); and connect() with routing "default" for a
   // session already connected with "none" moves the default route to it in
   // one step, after which disconnect() of the session that had it leaves the
-  // routes alone. The core keeps a standby (subscriber.standby) only through
-  // tunnels that say so.
+  // routes alone. Sessions are told apart by gateway and id (two gateways
+  // may choose the same id), and their tunnel addresses add no prefix
+  // routes (two gateways may give the same ones): the core does not refuse
+  // a gateway's tunnel prefix for covering another session's addresses. The
+  // core keeps a standby (subscriber.standby) only through tunnels that say
+  // so.
   virtual bool supports_standby() const { return false; }
 
   // Subscriber side: the device and counters of a connected session, for

@@ -181,6 +181,7 @@ TEST(Settings, ValuesTheDeclarationCannotRefuseAreRefusedWithTheKey) {
   refused("timeout", 5, "websocket.timeout");
   // Fifteen characters fit the kernel, but not the standbys' names after it.
   refused("subscriberInterface", "tunnel-to-gw-99", "no room for the devices of the standby");
+  refused("subscriberInterface", "mnws-gw", "gatewayInterface or l2Interface names already");
 }
 
 TEST(Settings, EachSessionHasADeviceNamedAfterSubscriberInterface) {

@@ -121,6 +121,12 @@ std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
     return fail("websocket.subscriberInterface: \"" + s.subscriber_interface +
                 "\" leaves no room for the devices of the standby sessions (the last would be \"" +
                 last + "\"); use a shorter name");
+  for (unsigned n = 0; n < kMaxUplinks; ++n)
+    if (const auto name = uplink_interface(s.subscriber_interface, n);
+        name == s.gateway_interface || name == s.l2_interface)
+      return fail("websocket.subscriberInterface: \"" + s.subscriber_interface +
+                  "\" would name a session's device \"" + name +
+                  "\", which gatewayInterface or l2Interface names already");
   if (!nft_quotable_interface_name(s.l2_interface))
     return fail("websocket.l2Interface: \"" + s.l2_interface + "\" is not an interface name");
   if (!s.l2_address.empty()) {

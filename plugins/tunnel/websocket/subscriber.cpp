@@ -16,9 +16,17 @@
 // sockets bound to its device, which is what the daemon's probes are; the
 // kernel takes a bound socket's destination to be on the device's link.
 // Connecting a standby again with "default" replaces T's default route:
-// one routing change.
+// one routing change per family. Each device gets the loose reverse-path
+// filter (rp_filter 2): a standby's answers arrive on a device the default
+// route does not use.
+//
+// Sessions are told apart by gateway and id: the id is the gateway's to
+// choose, and two gateways may choose the same.
 #include <boost/asio/ip/address.hpp>
 
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
 #include <array>
 
 #include "tunnel.hpp"
@@ -38,7 +46,13 @@ std::optional<Family> family_of(const std::string& text) {
 
 const char* address_key(Family f) { return f == Family::v4 ? "address4" : "address6"; }
 
+std::string key_of(const TunnelSession& s) { return s.gateway_address + " " + s.id; }
+
 }  // namespace
+
+bool WebsocketTunnel::routes(const std::string& key) const {
+  return std::find(routed_.begin(), routed_.end(), key) != routed_.end();
+}
 
 std::vector<Command> WebsocketTunnel::subscriber_removal_commands(unsigned repeat) const {
   std::vector<Command> c;
@@ -89,10 +103,10 @@ void WebsocketTunnel::connect(const TunnelSession& session, Done done) {
           done(std::move(error));
           finished();
         };
-        if (auto it = uplinks_.find(session.id); it != uplinks_.end()) {
+        if (auto it = uplinks_.find(key_of(session)); it != uplinks_.end()) {
           // Connected already: a standby taking over moves the default
           // route to its device; anything else is as asked.
-          if (!routed || it->second->routed) return complete("");
+          if (!routed || routes(it->first)) return complete("");
           return route_steps(it->second, complete);
         }
         const std::string device = free_interface();
@@ -145,16 +159,26 @@ void WebsocketTunnel::connect_steps(std::shared_ptr<Uplink> up, bool routed, Don
   run_steps(std::move(steps), [this, up, client, routed, done](std::string error) {
     if (!error.empty()) {
       // Closing the device takes its addresses with it.
-      plane_->post([client] { client->stop(); });
-      return done(error);
+      return close_device(client, [done, error] { done(error); });
     }
     up->client = client;
-    uplinks_[up->session.id] = up;
+    uplinks_[key_of(up->session)] = up;
     plane_->post([client] { client->start(); });
-    if (!routed) return done("");
-    route_steps(up, [this, up, done](std::string error) {
-      if (!error.empty()) drop_uplink(up);
-      done(std::move(error));
+    // Interface names may hold dots, which sysctl(8) reads as separators.
+    std::string knob = up->device;
+    std::replace(knob.begin(), knob.end(), '.', '/');
+    Command loose = cmd({"sysctl", "-w", "net.ipv4.conf." + knob + ".rp_filter=2"});
+    queue_.run(loose, [this, up, loose, routed, done](const CommandOutcome& o) {
+      // Not fatal (a container may not let it be written): only a standby
+      // of this device would go unheard, where the filter is strict.
+      if (!netcmd::succeeded(o))
+        context_.log().warn(netcmd::failure_sentence(loose, o), "; with a strict reverse-path ",
+                            "filter a standby on ", up->device, " is not heard");
+      if (!routed) return done("");
+      route_steps(up, [this, up, done](std::string error) {
+        if (error.empty()) return done("");
+        drop_uplink(up, [done, error] { done(error); });
+      });
     });
   });
 }
@@ -185,14 +209,11 @@ void WebsocketTunnel::route_steps(std::shared_ptr<Uplink> up, Done done) {
     if (!error.empty()) return fail(error);
     for (auto f : {Family::v4, Family::v6})
       if (up->session.params[address_key(f)].isString())
-        routed_[netcmd::index_of(f)] = up->session.id;
+        routed_[netcmd::index_of(f)] = key_of(up->session);
     // The gateway must stay reachable through the mesh, not through a
     // tunnel's default route: checked once the routes are in place.
     auto gw_family = family_of(up->session.gateway_address);
-    if (!gw_family) {
-      up->routed = true;
-      return done("");
-    }
+    if (!gw_family) return done("");
     netcmd::Address gw{*gw_family, up->session.gateway_address};
     Command get = netcmd::route_get(gw);
     queue_.run(get, [this, up, gw, get, fail, done](const CommandOutcome& o) {
@@ -203,7 +224,6 @@ void WebsocketTunnel::route_steps(std::shared_ptr<Uplink> up, Done done) {
       if (own_interface(hop->dev))
         return fail("the gateway " + gw.text +
                     " is reachable only through a tunnel: it needs a mesh route");
-      up->routed = true;
       context_.log().info("tunnel ", up->device, " to ", gw.text,
                           " set up; default route moved into it");
       done("");
@@ -229,36 +249,48 @@ std::vector<Command> WebsocketTunnel::restore_commands(const std::array<std::str
   return c;
 }
 
-void WebsocketTunnel::drop_uplink(const std::shared_ptr<Uplink>& up) {
-  uplinks_.erase(up->session.id);
-  if (auto client = std::move(up->client)) plane_->post([client] { client->stop(); });
+void WebsocketTunnel::close_device(std::shared_ptr<TunnelClient> client,
+                                   std::function<void()> then) {
+  // Closed on the data plane's thread; `then` back on the strand, so that
+  // the device's name is free again by then.
+  plane_->post([client, ex = context_.executor(), then] {
+    client->stop();
+    boost::asio::post(ex, then);
+  });
+}
+
+void WebsocketTunnel::drop_uplink(const std::shared_ptr<Uplink>& up, std::function<void()> then) {
+  uplinks_.erase(key_of(up->session));
+  if (auto client = std::move(up->client)) return close_device(client, std::move(then));
+  then();
 }
 
 void WebsocketTunnel::disconnect(const TunnelSession& session, Done done) {
   queue_.enqueue(
-      [this, id = session.id, done](CommandQueue::Finished finished) {
-        auto it = uplinks_.find(id);
+      [this, key = key_of(session), done](CommandQueue::Finished finished) {
+        auto it = uplinks_.find(key);
         if (it == uplinks_.end()) {
           done("");
           return finished();
         }
         auto up = it->second;
-        drop_uplink(up);
-        // The device's addresses go with it; the rules and table T only
-        // while its default route is this session's (not after a standby
-        // took over).
+        // The rules and table T only while its default route is this
+        // session's (not after a standby took over).
         std::vector<Command> commands;
         for (auto f : {Family::v4, Family::v6}) {
           auto& owner = routed_[netcmd::index_of(f)];
-          if (owner != id) continue;
+          if (owner != key) continue;
           owner.clear();
           commands.push_back(netcmd::delete_rules_at(f, settings_.priority, 1));
           commands.push_back(netcmd::delete_rules_at(f, settings_.priority + 1, 1));
           commands.push_back(netcmd::flush_table(f, settings_.table));
         }
-        queue_.run_all(std::move(commands), true, [done, finished](std::string error) {
-          done(error);
-          finished();
+        // The device's addresses go with it.
+        drop_uplink(up, [this, commands, done, finished]() mutable {
+          queue_.run_all(std::move(commands), true, [done, finished](std::string error) {
+            done(error);
+            finished();
+          });
         });
       },
       [done](const std::string& reason) { done(reason); });
@@ -266,7 +298,7 @@ void WebsocketTunnel::disconnect(const TunnelSession& session, Done done) {
 
 TunnelTraffic WebsocketTunnel::traffic(const TunnelSession& session) const {
   TunnelTraffic t;
-  auto it = uplinks_.find(session.id);
+  auto it = uplinks_.find(key_of(session));
   if (it == uplinks_.end() || !it->second->client) return t;
   // Binary messages are the packets; pings and pongs are not counted there.
   const LinkCounters& c = it->second->client->link_counters();

@@ -137,12 +137,12 @@ Json::Value WebsocketTunnel::status() const {
 
   Json::Value sub(Json::objectValue);
   Json::Value uplinks(Json::arrayValue);
-  for (const auto& [id, up] : uplinks_) {
+  for (const auto& [key, up] : uplinks_) {
     Json::Value u(Json::objectValue);
-    u["session"] = id;
+    u["session"] = up->session.id;
     u["gateway"] = up->session.gateway_address;
     u["interface"] = up->device;
-    u["routed"] = up->routed;
+    u["routed"] = routes(key);
     u["connected"] = false;
     if (up->client) {
       auto st = up->client->status();

@@ -101,9 +101,11 @@ class WebsocketTunnel final : public TunnelPlugin {
   struct Uplink {
     TunnelSession session;
     std::string device;
-    bool routed = false;  // table T's default route is (or was last) this device's
     std::shared_ptr<TunnelClient> client;
   };
+  // Whether table T's default route (of either family) is the device of
+  // the session with this key ("GATEWAY ID").
+  bool routes(const std::string& key) const;
   // The first of the kMaxUplinks device names no session uses; "" when all do.
   std::string free_interface() const;
   // Whether `name` is one of the subscriber's device names.
@@ -116,7 +118,11 @@ class WebsocketTunnel final : public TunnelPlugin {
   void route_steps(std::shared_ptr<Uplink> up, Done done);
   std::vector<Command> restore_commands(const std::array<std::string, 2>& before,
                                         const Json::Value& params) const;
-  void drop_uplink(const std::shared_ptr<Uplink>& up);
+  // Stops the link and closes its device on the data plane; then() on the
+  // strand once the device is gone.
+  void close_device(std::shared_ptr<TunnelClient> client, std::function<void()> then);
+  // Forgets `up` and closes its device; then() as close_device's.
+  void drop_uplink(const std::shared_ptr<Uplink>& up, std::function<void()> then);
   std::vector<Command> subscriber_removal_commands(unsigned repeat) const;
 
   // ---- joining other switches as a vpn-ws client (join.cpp)
@@ -153,9 +159,10 @@ class WebsocketTunnel final : public TunnelPlugin {
   std::map<std::string, Joined> joined_;  // by interface
 
   // Subscriber state.
-  std::map<std::string, std::shared_ptr<Uplink>> uplinks_;  // by session id
-  // Per family (v4, v6): the session whose device table T's default route
-  // names, "" when T is empty.
+  // By "GATEWAY SESSION-ID": the id is the gateway's to choose.
+  std::map<std::string, std::shared_ptr<Uplink>> uplinks_;
+  // Per family (v4, v6): the key of the session whose device table T's
+  // default route names, "" when T is empty.
   std::array<std::string, 2> routed_;
 };
 
