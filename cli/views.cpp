@@ -88,8 +88,9 @@ std::string amount(std::uint64_t bytes) {
 std::string traffic_text(const Json::Value& t) {
   if (!t.isObject()) return "";
   if (!flag(t["counted"])) return "not counted by its tunnel";
-  std::string out = amount(count(t["bytesOut"])) + " out (" + std::to_string(count(t["packetsOut"])) +
-                    " packets), " + amount(count(t["bytesIn"])) + " in (" +
+  std::string out = amount(count(t["bytesOut"])) + " out (" +
+                    std::to_string(count(t["packetsOut"])) + " packets), " +
+                    amount(count(t["bytesIn"])) + " in (" +
                     std::to_string(count(t["packetsIn"])) + " packets)";
   if (!text(t["device"]).empty()) out += " through " + text(t["device"]);
   return out;

@@ -124,7 +124,8 @@ TEST(CliViews, SubscriberWithAStandbyAndALan) {
   const std::string out = render_sessions(r, kSeen);
   EXPECT_NE(out.find("\n  standby: 10.77.2.1:65533 (gw2), session "
                      "0123456789abcdef0123456789abcdef, up\n"
-                     "    traffic: 812 B out (9 packets), 1.2 MB in (1000 packets) through mnws1\n"),
+                     "    traffic: 812 B out (9 packets), 1.2 MB in (1000 packets) through "
+                     "mnws1\n"),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("\n  traffic: not counted by its tunnel\n"), std::string::npos) << out;

@@ -570,7 +570,8 @@ TEST_F(FailoverWebsocket, AWarmStandbyTakesOverThroughItsOwnDevice) {
   EXPECT_EQ(active_dev, "mnws0") << to_json(sub);
   EXPECT_EQ(standby_dev, "mnws1") << to_json(sub);
   for (const auto& dev : {active_dev, standby_dev}) {
-    const std::string addr = topology_.exec("sub", {"ip", "-4", "-o", "addr", "show", "dev", dev}).out;
+    const std::string addr =
+        topology_.exec("sub", {"ip", "-4", "-o", "addr", "show", "dev", dev}).out;
     EXPECT_TRUE(contains(addr, "10.98.0.2/24")) << dev << ": " << addr;
     // The loose reverse-path filter, which lets the standby's answers in.
     const auto rp = topology_.exec("sub", {"sysctl", "-n", "net.ipv4.conf." + dev + ".rp_filter"});
