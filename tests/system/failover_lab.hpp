@@ -1,6 +1,7 @@
 // The subscriber's auto mode and failover end to end, through the forwarding
-// tunnel (and the websocket tunnel's warm standby): a subscriber with subscriber.auto on finds its gateways by itself
-// (its own scan request, static discovery), connects to the first one on
+// tunnel (and the websocket tunnel's warm standby): a subscriber with
+// subscriber.auto on finds its gateways by itself (its own scan request,
+// static discovery), connects to the first one on
 // subscriber.prefer, and when that one goes silent (every packet on its
 // mesh link dropped) moves to the next, so that traffic resumes; with every
 // gateway silent it says so, and takes the first one that comes back. A
