@@ -188,6 +188,8 @@ int cmd_connect(Context& ctx, const std::string& address, int port, const std::s
             << "\n"
             << "session " << terminal_safe(v["sessionId"].asString()) << ", renewed every "
             << std::max<Json::Int64>(1, v["timeout"].asInt64() / 3) << " s\n";
+  if (const std::string p = payment_text(v["payment"]); !p.empty())
+    std::cout << terminal_safe(p) << "\n";
   return exit_code::ok;
 }
 
@@ -230,6 +232,27 @@ int cmd_sessions(Context& ctx) {
   if (r.status != CallStatus::ok) return report(ctx, r);
   if (ctx.json) return print_json(r.result), exit_code::ok;
   std::cout << render_sessions(r.result, now());
+  return exit_code::ok;
+}
+
+int cmd_voucher(Context& ctx, const std::string& action, const std::string& code,
+                const Json::Value& params) {
+  Json::Value p = params;
+  const char* method = action == "create" ? "createVouchers"
+                       : action == "list" ? "listVouchers"
+                                          : "revokeVoucher";
+  if (action == "revoke") p["code"] = code;
+  auto r = ctx.client->call(method, p);
+  if (r.status != CallStatus::ok) return report(ctx, r);
+  if (ctx.json) return print_json(r.result), exit_code::ok;
+  if (action == "revoke") {
+    std::cout << terminal_safe("revoked " + r.result["voucher"]["code"].asString()) << "\n";
+    return exit_code::ok;
+  }
+  std::cout << render_vouchers(r.result["vouchers"], action == "create", now());
+  if (action == "list" && r.result["count"].asUInt64() > r.result["vouchers"].size())
+    std::cout << r.result["vouchers"].size() << " of " << r.result["count"].asUInt64()
+              << " shown\n";
   return exit_code::ok;
 }
 

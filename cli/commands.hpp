@@ -42,6 +42,9 @@ int cmd_test(Context& ctx, const std::string& address, int port, const std::stri
 // --auto on|off: setAuto.
 int cmd_auto(Context& ctx, bool on);
 int cmd_sessions(Context& ctx);
+// --voucher create|list|revoke: createVouchers, listVouchers, revokeVoucher.
+int cmd_voucher(Context& ctx, const std::string& action, const std::string& code,
+                const Json::Value& params);
 // -s: start a scan and follow it with a progress bar until it ends.
 int cmd_scan(Context& ctx);
 // -l: the gateways the scans found; --nodes: every node.

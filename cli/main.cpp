@@ -39,6 +39,13 @@ void usage(std::ostream& out) {
          "                       another when it fails (subscriber.auto); on also lifts the\n"
          "                       pin of a manual --connect\n"
          "      --sessions       the subscriber's connection and the gateway's sessions\n"
+         "      --voucher create [--count N] [--minutes M] [--bytes SIZE] [--rate-down RATE]\n"
+         "                       [--rate-up RATE] [--devices N] [--valid-days D] [--note TEXT]\n"
+         "                       vouchers for this gateway's paying subscribers (SIZE: 500M,\n"
+         "                       1G; RATE: 4mbit, 500kbit); without limits a voucher is good\n"
+         "                       for one device, for ever\n"
+         "      --voucher list [--state new|in-use|spent]\n"
+         "      --voucher revoke CODE\n"
          "  -s, --scan           scan the mesh now, with a progress bar, then list gateways\n"
          "  -l, --list           gateways found by scans: name, address, port, suites, price\n"
          "      --nodes          every node found by scans\n"
@@ -64,6 +71,20 @@ class QuietLogger final : public mnigs::Logger {
   std::vector<std::string> lines;
 };
 
+// The params field of a --voucher option ("--rate-down" -> "rateDown"); ""
+// for anything else.
+std::string voucher_option(const std::string& arg) {
+  static const std::pair<const char*, const char*> options[] = {
+      {"--count", "count"},       {"--minutes", "minutes"},
+      {"--bytes", "bytes"},       {"--rate-down", "rateDown"},
+      {"--rate-up", "rateUp"},    {"--devices", "devices"},
+      {"--valid-days", "validDays"}, {"--note", "note"},
+      {"--state", "state"}};
+  for (const auto& [option, field] : options)
+    if (arg == option) return field;
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,6 +98,8 @@ int main(int argc, char** argv) {
   std::string connect_address, suite;
   bool auto_on = false;
   std::string call_method, call_params;
+  std::string voucher_action, voucher_code;
+  Json::Value voucher_params(Json::objectValue);
   int connect_port = 65533;
 
   auto set_command = [&](const std::string& c) {
@@ -127,6 +150,28 @@ int main(int argc, char** argv) {
         return exit_code::usage;
       }
       auto_on = v == "on";
+    } else if (arg == "--voucher") {
+      set_command(arg);
+      voucher_action = need("create, list or revoke");
+      if (voucher_action == "revoke") {
+        voucher_code = need("the voucher's code");
+      } else if (voucher_action != "create" && voucher_action != "list") {
+        std::cerr << "mnigs-cli: --voucher wants create, list or revoke (got \"" << voucher_action
+                  << "\")\n";
+        return exit_code::usage;
+      }
+    } else if (const auto field = voucher_option(arg); !field.empty()) {
+      if (command != "--voucher" || voucher_action != (field == "state" ? "list" : "create")) {
+        std::cerr << "mnigs-cli: " << arg << " goes with --voucher "
+                  << (field == "state" ? "list" : "create") << "\n";
+        return exit_code::usage;
+      }
+      std::string v = need("a value");
+      if (field == "state" && v == "in-use") v = "in use";
+      const bool whole = !v.empty() && v.size() < 16 &&
+                         v.find_first_not_of("0123456789") == std::string::npos;
+      if (whole && field != "note") voucher_params[field] = Json::Int64(std::stoll(v));
+      else voucher_params[field] = v;
     } else if (arg == "-s" || arg == "--scan") {
       set_command("--scan");
     } else if (arg == "-l" || arg == "--list") {
@@ -219,6 +264,8 @@ int main(int argc, char** argv) {
     if (command == "--auto") return cmd_auto(ctx, auto_on);
     if (command == "--test") return cmd_test(ctx, connect_address, connect_port, suite);
     if (command == "--sessions") return cmd_sessions(ctx);
+    if (command == "--voucher")
+      return cmd_voucher(ctx, voucher_action, voucher_code, voucher_params);
     if (command == "--scan") return cmd_scan(ctx);
     if (command == "--list") return cmd_list(ctx, true);
     if (command == "--nodes") return cmd_list(ctx, false);

@@ -237,6 +237,14 @@ std::string render_sessions(const Json::Value& r, std::int64_t now) {
   std::string out = terminal_safe(line) + "\n";
   if (const std::string t = traffic_text(sub["connection"]["traffic"]); !t.empty())
     out += terminal_safe("  traffic: " + t) + "\n";
+  if (const std::string p = payment_text(sub["connection"]["payment"]); !p.empty())
+    out += terminal_safe("  " + p) + "\n";
+  if (const auto& m = sub["connection"]["meteredByGateway"]; m.isObject())
+    out += terminal_safe("  metered by the gateway: " + amount(count(m["bytesOut"])) + " out, " +
+                         amount(count(m["bytesIn"])) + " in, as of " +
+                         std::to_string(std::max<std::int64_t>(0, now - integer(m["at"]))) +
+                         " s ago") +
+           "\n";
   if (!text(sub["lastError"]).empty())
     out += "  last problem: " + terminal_safe(text(sub["lastError"])) + "\n";
   if (sub["auto"].isBool())
@@ -287,10 +295,76 @@ std::string render_sessions(const Json::Value& r, std::int64_t now) {
     for (const auto& s : gw)
       rows.push_back(
           {text(s["sessionId"]), text(s["subscriber"]), text(s["name"]), text(s["suite"]),
-           "in " + std::to_string(std::max<std::int64_t>(0, integer(s["expires"]) - now)) + " s"});
-    out += render_table({"SESSION", "SUBSCRIBER", "NAME", "SUITE", "EXPIRES"}, rows, "  ");
+           "in " + std::to_string(std::max<std::int64_t>(0, integer(s["expires"]) - now)) + " s",
+           // A daemon from before metering says nothing.
+           s["used"].isObject() ? amount(count(s["used"]["bytesOut"])) : "-",
+           s["used"].isObject() ? amount(count(s["used"]["bytesIn"])) : "-"});
+    out += render_table({"SESSION", "SUBSCRIBER", "NAME", "SUITE", "EXPIRES", "OUT", "IN"}, rows,
+                        "  ");
   }
   return out;
+}
+
+namespace {
+
+std::string left_text(const Json::Value& seconds, const Json::Value& bytes) {
+  std::vector<std::string> parts;
+  if (integer(seconds) >= 0) parts.push_back(std::to_string(integer(seconds) / 60) + " min");
+  if (integer(bytes) >= 0) parts.push_back(amount(count(bytes)));
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : " and ") + p;
+  return out;
+}
+
+std::string rate_text(const Json::Value& bits) {
+  const std::uint64_t b = count(bits);
+  if (!b) return "-";
+  char out[32];
+  if (b >= 1'000'000) std::snprintf(out, sizeof out, "%.1f Mbit/s", b / 1e6);
+  else std::snprintf(out, sizeof out, "%.0f kbit/s", b / 1e3);
+  return out;
+}
+
+}  // namespace
+
+std::string payment_text(const Json::Value& p) {
+  if (!p.isObject()) return "";
+  if (flag(p["required"]))
+    return "payment required: open " + (text(p["url"]).empty() ? std::string("the gateway's page")
+                                                               : text(p["url"]));
+  const std::string left = left_text(p["secondsRemaining"], p["bytesRemaining"]);
+  if (left.empty()) return "";
+  return "paid: " + left + " left";
+}
+
+std::string render_vouchers(const Json::Value& list, bool created, std::int64_t now) {
+  (void)now;
+  if (!list.isArray() || list.empty()) return created ? "" : "no vouchers\n";
+  auto terms = [](const Json::Value& v) {
+    std::string t = integer(v["minutes"]) ? std::to_string(integer(v["minutes"])) + " min"
+                                          : std::string("no time limit");
+    t += ", " + (integer(v["bytes"]) ? amount(count(v["bytes"])) : std::string("no data limit"));
+    if (integer(v["rateDown"]) || integer(v["rateUp"]))
+      t += ", " + rate_text(v["rateDown"]) + " down / " + rate_text(v["rateUp"]) + " up";
+    t += ", " + std::to_string(integer(v["devices"])) + " device" +
+         (integer(v["devices"]) == 1 ? "" : "s");
+    return t;
+  };
+  if (created) {
+    std::string out = terminal_safe(std::to_string(list.size()) + " voucher" +
+                                    (list.size() == 1 ? "" : "s") + ": " + terms(list[0])) +
+                      "\n";
+    for (const auto& v : list) out += terminal_safe(text(v["code"])) + "\n";
+    return out;
+  }
+  Rows rows;
+  for (const auto& v : list) {
+    std::string left = left_text(v["secondsLeft"], v["bytesLeft"]);
+    rows.push_back({text(v["code"]), text(v["state"]), terms(v),
+                    left.empty() ? "unlimited" : left, amount(count(v["usedBytes"])),
+                    text(v["note"])});
+  }
+  return render_table({"CODE", "STATE", "TERMS", "LEFT", "USED", "NOTE"}, rows);
 }
 
 std::string render_scan_summary(const Json::Value& v) {

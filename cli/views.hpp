@@ -30,6 +30,12 @@ std::string render_plugins(const Json::Value& list_plugins);
 // testGateway's answer.
 std::string render_gateway_test(const Json::Value& r);
 std::string render_sessions(const Json::Value& list_sessions, std::int64_t now);
+// A session's "payment" as one line: "payment required: open URL", or what
+// is left of what was paid; "" for a session that needs none.
+std::string payment_text(const Json::Value& payment);
+// listVouchers' or createVouchers' "vouchers": a table, or (`created`) the
+// codes one per line under the terms they share.
+std::string render_vouchers(const Json::Value& vouchers, bool created, std::int64_t now);
 
 // scanStatus of a finished scan: one summary line and each plugin's error.
 std::string render_scan_summary(const Json::Value& scan_status);

@@ -139,9 +139,51 @@ TEST(CliViews, GatewaySessionsTable) {
             "subscriber: idle\n"
             "gateway sessions: 1\n"
             "  SESSION                           SUBSCRIBER              NAME  SUITE               "
-            "    EXPIRES\n"
+            "    EXPIRES   OUT  IN\n"
             "  237fc72700216054ae26badad512b935  fd77:a1b2:c3d4:e5f6::1  s     "
-            "static-forwarding-free  in 120 s\n");
+            "static-forwarding-free  in 120 s  -    -\n");
+  // A daemon that meters says what each session used.
+  Json::Value metered = load("listSessions-gateway.json");
+  metered["gateway"][0]["used"]["bytesOut"] = 81234;
+  metered["gateway"][0]["used"]["bytesIn"] = 3150000;
+  const std::string out = render_sessions(metered, 1796408000 - 120);
+  EXPECT_NE(out.find("in 120 s  81.2 kB  3.1 MB\n"), std::string::npos) << out;
+}
+
+TEST(CliViews, PaymentAndVouchers) {
+  Json::Value p(Json::objectValue);
+  p["required"] = true;
+  p["url"] = "http://10.77.2.1:65534/";
+  EXPECT_EQ(payment_text(p), "payment required: open http://10.77.2.1:65534/");
+  p["required"] = false;
+  p["secondsRemaining"] = 3000;
+  p["bytesRemaining"] = 4000000;
+  EXPECT_EQ(payment_text(p), "paid: 50 min and 4.0 MB left");
+  EXPECT_EQ(payment_text(Json::Value()), "");
+
+  Json::Value v(Json::objectValue);
+  v["code"] = "ABCD-EFGH-JKMN";
+  v["state"] = "in use";
+  v["minutes"] = 60;
+  v["bytes"] = 1000000000;
+  v["rateDown"] = 4000000;
+  v["rateUp"] = 1000000;
+  v["devices"] = 1;
+  v["secondsLeft"] = 1800;
+  v["bytesLeft"] = 400000000;
+  v["usedBytes"] = 600000000;
+  v["note"] = "cafe\x1b[2J";
+  Json::Value list(Json::arrayValue);
+  list.append(v);
+  const std::string created = render_vouchers(list, true, 0);
+  EXPECT_EQ(created,
+            "1 voucher: 60 min, 1.0 GB, 4.0 Mbit/s down / 1.0 Mbit/s up, 1 device\n"
+            "ABCD-EFGH-JKMN\n");
+  const std::string table = render_vouchers(list, false, 0);
+  EXPECT_NE(table.find("ABCD-EFGH-JKMN  in use  60 min, 1.0 GB"), std::string::npos) << table;
+  EXPECT_NE(table.find("30 min and 400.0 MB  600.0 MB"), std::string::npos) << table;
+  EXPECT_EQ(table.find('\x1b'), std::string::npos) << "a note must not reach the terminal raw";
+  EXPECT_EQ(render_vouchers(Json::Value(Json::arrayValue), false, 0), "no vouchers\n");
 }
 
 TEST(CliViews, Status) {

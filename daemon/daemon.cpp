@@ -140,6 +140,13 @@ void Daemon::start() {
     events_->publish("gateway.uplink", e);
   });
   sessions_->set_uplink([this] { return uplink_->up(); });
+  // Every session's bytes, counted and limited in the kernel.
+  meter_runner_ = std::make_unique<os::CommandRunner>();
+  meter_ = std::make_unique<Meter>(io_, [this](os::Command c, auto done) {
+    meter_runner_->submit(std::move(c), std::move(done));
+  });
+  sessions_->set_meter(meter_.get());
+  plugins_->set_payments(sessions_.get());
   connection_ =
       std::make_unique<ConnectionManager>(io_, config_->holder, *store_, *plugins_, *hooks_, wall);
   // The LAN behind this subscriber shares its gateway (subscriber.lan).
@@ -182,6 +189,7 @@ void Daemon::start() {
   register_dht_methods(registry_, *services_);
   plugins_->start(std::move(libraries_));
   plugins_->when_started([this] {
+    offer_payments();
     resume();
     dht_->start();
     scanner_->start();
@@ -202,6 +210,8 @@ void Daemon::on_live_change(const std::vector<ConfigChange>& changes) {
     if (c.section == "daemon" && c.key == "logLevel") apply_log_level(*config);
     if (c.section == "scan" && c.key == "interval") scanner_->interval_changed();
     if (c.section == "gateway") dht_->gateway_changed();
+    if (c.section == "gateway" && (c.key == "enabled" || c.key == "payments")) offer_payments();
+    if (c.section == "gateway" && c.key == "throttleKbit") sessions_->policies_changed();
     // Auto mode turned on in the config lifts a manual pin, as --auto on does.
     if (c.section == "subscriber" && c.key == "auto")
       connection_->auto_changed(c.value.isBool() && c.value.asBool());
@@ -213,6 +223,13 @@ void Daemon::on_live_change(const std::vector<ConfigChange>& changes) {
       plugins_->config_changed(c.section);
     events_->publish("config.changed", Json::Value(c.dotted()));
   }
+}
+
+void Daemon::offer_payments() {
+  auto config = config_->holder.get();
+  plugins_->offer_payments(config->get_bool("gateway", "enabled")
+                               ? config->get_list("gateway", "payments")
+                               : std::vector<std::string>{});
 }
 
 void Daemon::reset_tunnels(std::function<void()> done) {

@@ -53,6 +53,8 @@ class Daemon {
   void resume();
   // Every tunnel plugin removes the kernel state it owns, one after another.
   void reset_tunnels(std::function<void()> done);
+  // Tells the payment plugins which of them this gateway offers now.
+  void offer_payments();
   void shutdown();
   void wait_for_signal();
 
@@ -81,6 +83,8 @@ class Daemon {
   // After lan_, so destroyed first: its destructor waits for a command still
   // running, whose callback posts to lan_.
   std::unique_ptr<os::CommandRunner> lan_runner_;
+  std::unique_ptr<Meter> meter_;
+  std::unique_ptr<os::CommandRunner> meter_runner_;  // after meter_, as lan_runner_
   std::unique_ptr<DhtService> dht_;
   std::unique_ptr<Scanner> scanner_;
   std::unique_ptr<GatewayList> gateways_;

@@ -40,6 +40,9 @@ MNIGS_TEST_PACKAGES=(
   iperf3 openvpn openssl
   # System test 11 runs the vpn-ws switch behind the real nginx.
   nginx
+  # System test 15 pays on the gateway's page in a real browser, headless,
+  # driven over the DevTools protocol.
+  chromium
 )
 # The fuzz targets (tests/fuzz): clang, and its runtime libraries, which hold
 # libFuzzer's engine (libclang_rt.fuzzer) and the sanitizers'.

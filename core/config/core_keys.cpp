@@ -72,6 +72,19 @@ void declare_core_keys(Schema& schema) {
                           "Milliseconds between uplink checks (and each check's deadline)", true));
         d.declare(int_key("uplinkStable", 10, 0, 3600,
                           "Seconds the uplink must answer before the offer is made again", true));
+        d.declare(list_key("payments", ValueType::string_list, {"free"},
+                           "Payment methods this gateway offers, most preferred first; each "
+                           "needs its payment plugin (free, webpage)",
+                           true));
+        d.declare(int_key("meterInterval", 5, 1, 300,
+                          "Seconds between readings of the sessions' byte counters; what a "
+                          "kill -9 together with nft flush ruleset can lose is what went "
+                          "through in that time",
+                          true));
+        d.declare(int_key("throttleKbit", 0, 0, 1000000,
+                          "When a session's vouchers have no bytes left: 0 cuts it off (back to "
+                          "the payment page), more lets it go on at this many kbit/s each way",
+                          true));
       });
   schema.add_section("subscriber", "core", "Using a gateway", [](ConfigDeclarer& d) {
     d.declare(string_key("routing", "default",
@@ -82,6 +95,10 @@ void declare_core_keys(Schema& schema) {
         file_only(string_key("onConnect", "", "Command run (sh -c) when the tunnel is up")));
     d.declare(file_only(string_key(
         "onDisconnect", "", "Command run when the connection ends, with MNIGS_REASON")));
+    d.declare(file_only(string_key(
+        "onPaymentRequired", "",
+        "Command run when the gateway waits for payment before traffic goes through, with "
+        "MNIGS_PAYMENT_URL (its payment page), MNIGS_GATEWAY and MNIGS_SESSION_ID")));
     d.declare(file_only(string_key(
         "onSwitch", "",
         "Command run when auto mode moves to another gateway, with MNIGS_FROM, MNIGS_TO and "

@@ -180,10 +180,11 @@ void DhtService::refresh() {
   offer.addresses = os::routable_addresses();
   if (offer.addresses.size() > 16) offer.addresses.resize(16);
   offer.rpc_port = static_cast<std::uint16_t>(config->get_int("daemon", "rpcport"));
-  offer.suites = plugins_.suites();
+  const auto payments = config->get_list("gateway", "payments");
+  offer.suites = plugins_.offered_suites(payments);
   offer.max_connections = static_cast<std::uint32_t>(config->get_int("gateway", "maxConnections"));
   offer.ipv6 = !config->get_string("daemon", "listenIpv6").empty() && os::has_routable_ipv6();
-  plugins_.payment_terms([this, offer](Json::Value terms) mutable {
+  plugins_.payment_terms(payments, [this, offer](Json::Value terms) mutable {
     if (auto cheapest = cheapest_price(terms)) {
       offer.price = cheapest->price.asDouble();
       offer.currency = cheapest->currency;

@@ -15,7 +15,15 @@ namespace mnigs {
 
 std::string GatewaySession::tunnel_method() const { return suite_part(suite, 1); }
 
-Json::Value GatewaySession::describe() const {
+Json::Value usage(const GatewaySession& s, std::int64_t now) {
+  Json::Value u(Json::objectValue);
+  u["bytesOut"] = static_cast<Json::Int64>(s.used.out);
+  u["bytesIn"] = static_cast<Json::Int64>(s.used.in);
+  u["seconds"] = static_cast<Json::Int64>(std::max<std::int64_t>(0, now - s.created));
+  return u;
+}
+
+Json::Value GatewaySession::describe(std::int64_t now) const {
   Json::Value v(Json::objectValue);
   v["sessionId"] = id;
   v["subscriber"] = subscriber_address;
@@ -25,10 +33,36 @@ Json::Value GatewaySession::describe() const {
   v["suite"] = suite;
   v["created"] = static_cast<Json::Int64>(created);
   v["expires"] = static_cast<Json::Int64>(expires);
+  v["used"] = usage(*this, now);
   return v;
 }
 
 namespace {
+
+// The payment part of a session's record.
+Json::Value payment_record(const GatewaySession& s) {
+  Json::Value p(Json::objectValue);
+  p["charged"] = s.charged;
+  p["portal"] = s.portal;
+  p["portalPort"] = s.portal_port;
+  Json::Value ids(Json::arrayValue);
+  for (auto id : s.vouchers) ids.append(static_cast<Json::Int64>(id));
+  p["vouchers"] = ids;
+  return p;
+}
+
+// Reads it back; a record that does not hold one leaves the session charged
+// with no voucher (unpaid, never refilled).
+void read_payment_record(const Json::Value& p, GatewaySession& s) {
+  s.charged = !p.isObject() || !p["charged"].isBool() || p["charged"].asBool();
+  if (!p.isObject()) return;
+  if (p["portal"].isString()) s.portal = p["portal"].asString();
+  if (p["portalPort"].isInt() && p["portalPort"].asInt() > 0 && p["portalPort"].asInt() < 65536)
+    s.portal_port = static_cast<std::uint16_t>(p["portalPort"].asInt());
+  if (p["vouchers"].isArray())
+    for (const auto& id : p["vouchers"])
+      if (id.isInt64()) s.vouchers.push_back(id.asInt64());
+}
 
 std::map<std::string, std::string> hook_details(const GatewaySession& s) {
   return {{"SESSION_ID", s.id},   {"SUBSCRIBER", s.subscriber_address},
@@ -56,15 +90,32 @@ SessionManager::SessionManager(boost::asio::io_context& io, const ConfigHolder& 
       plugins_(plugins),
       hooks_(hooks),
       clock_(std::move(clock)),
-      timer_(strand_) {}
+      timer_(strand_),
+      meter_timer_(strand_),
+      policy_timer_(strand_) {}
 
 void SessionManager::start(std::function<void()> done) {
-  store_.query<std::vector<GatewaySession>>(
+  if (!meter_) return load({}, std::move(done));
+  meter_->start([this, done](MeterReading left) {
+    boost::asio::post(strand_, [this, done, left = std::move(left)] { load(left, done); });
+  });
+}
+
+void SessionManager::load(MeterReading left, std::function<void()> done) {
+  struct Stored {
+    std::vector<GatewaySession> sessions;
+    std::vector<Voucher> vouchers;
+    std::vector<std::string> bad;  // rows that could not be read, and why
+  };
+  store_.query<Stored>(
       [](sqlite3* db) {
-        std::vector<GatewaySession> out;
+        Stored stored;
+        stored.vouchers = load_vouchers(db, &stored.bad);
+        std::vector<GatewaySession>& out = stored.sessions;
         Statement st(db,
                      "SELECT id, secret, subscriber_address, gateway_address, name, port, suite, "
-                     "tunnel, created, expires FROM gateway_sessions");
+                     "tunnel, created, expires, bytes_out, bytes_in, payment "
+                     "FROM gateway_sessions");
         while (st.step()) {
           GatewaySession s;
           s.id = st.column_text(0);
@@ -78,20 +129,43 @@ void SessionManager::start(std::function<void()> done) {
           s.created = st.column_int64(8);
           s.expires = st.column_int64(9);
           s.stored_expires = s.expires;
+          s.used = {st.column_int64(10), st.column_int64(11)};
+          read_payment_record(from_json_text(st.column_text(12)), s);
           out.push_back(std::move(s));
         }
-        return out;
+        return stored;
       },
       strand_,
-      [this, done](std::vector<GatewaySession> stored) {
+      [this, done, left](Stored all) {
+        for (const auto& why : all.bad) log_.warn(why);
+        for (auto& v : all.vouchers) {
+          if (auto it = left.accounts.find(v.id); it != left.accounts.end()) {
+            v.used_bytes += it->second;
+            vouchers_changed_.insert(v.id);
+          }
+          voucher_codes_[v.code] = v.id;
+          vouchers_[v.id] = std::move(v);
+        }
+        std::vector<GatewaySession>& stored = all.sessions;
         auto remaining = std::make_shared<std::size_t>(stored.size() + 1);
         auto one_done = [this, remaining, done] {
           if (--*remaining == 0) {
             ready_ = true;
             schedule_expiry();
+            schedule_reading();
+            persist_usage();
+            apply_policies();
             boost::asio::post(io_, done);
           }
         };
+        // What went through after the last reading before a kill -9.
+        for (auto& s : stored) {
+          if (auto it = left.sessions.find(s.id); it != left.sessions.end()) {
+            s.used.out += it->second.out;
+            s.used.in += it->second.in;
+            s.used_changed = true;
+          }
+        }
         const std::int64_t now = clock_();
         for (auto& s : stored) {
           if (s.expires <= now) {
@@ -126,6 +200,7 @@ void SessionManager::start(std::function<void()> done) {
                   s.tunnel = params;
                   sessions_[s.id] = s;
                   tell_holders(s, false);
+                  meter(s);
                   log_.info("session ", s.id, " of ", s.subscriber_address, " resumed");
                 }
                 one_done();
@@ -145,11 +220,20 @@ void SessionManager::stop(std::function<void()> done) {
   boost::asio::post(strand_, [this, done] {
     stopped_ = true;
     timer_.cancel();
+    meter_timer_.cancel();
+    policy_timer_.cancel();
     // The records stay for the next start. The tunnel ends are not closed
     // one by one: the reset of every tunnel plugin that follows at shutdown
     // removes all of them at once (one by one, 1000 sessions took about
     // 20 s of commands here).
-    boost::asio::post(io_, done);
+    if (!meter_ || !ready_) return boost::asio::post(io_, done);
+    // The last reading is written, then the meter's table goes.
+    meter_->read([this, done](MeterReading r) {
+      boost::asio::post(strand_, [this, done, r = std::move(r)] {
+        account(r);
+        meter_->stop([this, done] { boost::asio::post(io_, done); });
+      });
+    });
   });
 }
 
@@ -181,7 +265,7 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
       return reply.error(rpc_error::conflict,
                          "a request from " + caller.remote_address + " is already in progress");
     std::string suite = p.isMember("suite") ? p["suite"].asString() : p["method"].asString();
-    auto offered = plugins_.suites();
+    auto offered = plugins_.offered_suites(config->get_list("gateway", "payments"));
     if (offered.empty()) return reply.error(rpc_error::failed, "this gateway offers no suite");
     if (suite.empty()) suite = offered.front();
     if (std::find(offered.begin(), offered.end(), suite) == offered.end()) {
@@ -219,6 +303,32 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
     const std::int64_t timeout = config->get_int("gateway", "subscriberTimeout");
     ++pending_;
     in_flight_.insert(s.subscriber_address);
+    // The payment method says whether the session must be paid for.
+    plugins_.with_payment(suite_part(suite, 2), [this, s, reply, timeout](PaymentPlugin* pay) {
+      GatewaySession with = s;
+      bool found = pay != nullptr;
+      try {
+        if (pay) {
+          with.charged = pay->charges();
+          with.portal = pay->portal(s.gateway_address);
+          with.portal_port = pay->portal_port();
+        }
+      } catch (const std::exception&) {
+        found = false;  // answered below; the plugin is not asked again
+      }
+      boost::asio::post(strand_, [this, with, reply, timeout, found] {
+        if (found) return grant(with, reply, timeout);
+        --pending_;
+        in_flight_.erase(with.subscriber_address);
+        reply.error(rpc_error::failed,
+                    "payment method " + suite_part(with.suite, 2) + " is not running here");
+      });
+    });
+  });
+}
+
+void SessionManager::grant(GatewaySession s, Responder reply, std::int64_t timeout) {
+  {
     plugins_.with_tunnel(s.tunnel_method(), [this, s, reply, timeout](TunnelPlugin* t) mutable {
       // Once only: a plugin that throws after answering must not free the slot twice.
       auto finish = once([this, s, reply, timeout](std::string error, Json::Value params) mutable {
@@ -234,6 +344,7 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
           s.stored_expires = s.expires;
           sessions_[s.id] = s;
           tell_holders(s, false);
+          meter(s);
           schedule_expiry();
           log_.info("session ", s.id, " for ", s.subscriber_address, " (", s.name, ") with ",
                     s.suite, ", expires in ", timeout, " s");
@@ -250,7 +361,7 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
       if (!t) return finish("tunnel " + s.tunnel_method() + " is not running", Json::Value());
       t->open_session(tunnel_session(s), finish);
     });
-  });
+  }
 }
 
 void SessionManager::announce(const GatewaySession& s, const Responder& reply,
@@ -265,6 +376,7 @@ void SessionManager::announce(const GatewaySession& s, const Responder& reply,
   r["subscriberAddress"] = s.subscriber_address;
   r["gatewayAddress"] = s.gateway_address;
   r["tunnel"] = s.tunnel;
+  r["payment"] = payment_of(s, clock_());
   reply.result(r);
 }
 
@@ -330,6 +442,9 @@ void SessionManager::renew(const Json::Value& params, const CallInfo& caller, Re
     r["timeout"] = static_cast<Json::Int64>(timeout);
     r["expires"] = static_cast<Json::Int64>(s->expires);
     r["uplink"] = !uplink_up_ || uplink_up_();
+    // What the gateway metered, so the subscriber shows it whatever its tunnel.
+    r["used"] = usage(*s, now);
+    r["payment"] = payment_of(*s, now);
     reply.result(r);
   });
 }
@@ -352,7 +467,12 @@ void SessionManager::release(const Json::Value& params, const CallInfo& caller, 
 void SessionManager::list(std::function<void(Json::Value)> done) {
   boost::asio::post(strand_, [this, done] {
     Json::Value out(Json::arrayValue);
-    for (const auto& [id, s] : sessions_) out.append(s.describe());
+    const std::int64_t now = clock_();
+    for (const auto& [id, s] : sessions_) {
+      Json::Value v = s.describe(now);
+      v["payment"] = payment_of(s, now);
+      out.append(v);
+    }
     done(out);
   });
 }
@@ -392,9 +512,15 @@ void SessionManager::schedule_expiry() {
 }
 
 void SessionManager::end_session(const GatewaySession& s, const std::string& why) {
-  log_.info("session ", s.id, " of ", s.subscriber_address, " ended: ", why);
+  log_.info("session ", s.id, " of ", s.subscriber_address, " ended: ", why, " (",
+            s.used.out, " bytes out, ", s.used.in, " in)");
   tell_holders(s, true);
   forget(s.id);
+  if (meter_) {
+    meter_->remove(s.id, [this](MeterReading r) {
+      boost::asio::post(strand_, [this, r = std::move(r)] { account(r); });
+    });
+  }
   auto details = hook_details(s);
   details["REASON"] = why;
   hooks_.fire("gateway.onRelease", details);
@@ -402,6 +528,87 @@ void SessionManager::end_session(const GatewaySession& s, const std::string& why
     if (!t) return;
     t->close_session(tunnel_session(s), [this, id = s.id](std::string error) {
       if (!error.empty()) log_.warn("session ", id, ": closing the tunnel end: ", error);
+    });
+  });
+}
+
+void SessionManager::meter(const GatewaySession& s) {
+  if (!meter_) return;
+  MeteredSession m;
+  m.id = s.id;
+  auto text_of = [&](const char* key) {
+    return s.tunnel[key].isString() ? s.tunnel[key].asString() : std::string();
+  };
+  for (const std::string& text : {s.subscriber_address, text_of("address4"), text_of("address6")})
+    if (auto a = parse_address(text)) m.addresses.push_back(unmap(*a));
+  std::vector<MeterAccount> accounts;
+  m.policy = policy_of(s, clock_(), &accounts);
+  if (auto it = sessions_.find(s.id); it != sessions_.end()) it->second.applied = m.policy;
+  meter_->add(std::move(m), std::move(accounts));
+}
+
+void SessionManager::account(const MeterReading& reading) {
+  for (const auto& [id, t] : reading.sessions) {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end() || (t.out == 0 && t.in == 0)) continue;
+    it->second.used.out += t.out;
+    it->second.used.in += t.in;
+    it->second.used_changed = true;
+  }
+  for (const auto& [id, bytes] : reading.accounts) {
+    auto it = vouchers_.find(id);
+    if (it == vouchers_.end() || bytes == 0) continue;
+    it->second.used_bytes += bytes;
+    vouchers_changed_.insert(id);
+  }
+  persist_usage();
+  // A voucher whose bytes ran out: its sessions go back to the page.
+  if (!reading.accounts.empty()) apply_policies();
+}
+
+void SessionManager::persist_usage() {
+  std::vector<std::tuple<std::string, std::int64_t, std::int64_t>> rows;
+  for (auto& [id, s] : sessions_) {
+    if (!s.used_changed) continue;
+    s.used_changed = false;
+    rows.emplace_back(id, s.used.out, s.used.in);
+  }
+  std::vector<std::pair<std::int64_t, std::int64_t>> vouchers;
+  for (auto id : vouchers_changed_)
+    if (auto it = vouchers_.find(id); it != vouchers_.end())
+      vouchers.emplace_back(id, it->second.used_bytes);
+  vouchers_changed_.clear();
+  if (rows.empty() && vouchers.empty()) return;
+  store_.post([rows = std::move(rows), vouchers = std::move(vouchers)](sqlite3* db) {
+    Transaction t(db);
+    Statement st(db, "UPDATE gateway_sessions SET bytes_out = ?, bytes_in = ? WHERE id = ?");
+    for (const auto& [id, out, in] : rows) {
+      st.reset();
+      st.bind_int64(1, out).bind_int64(2, in).bind_text(3, id);
+      st.step();
+    }
+    Statement v(db, "UPDATE vouchers SET used_bytes = ? WHERE id = ?");
+    for (const auto& [id, used] : vouchers) {
+      v.reset();
+      v.bind_int64(1, used).bind_int64(2, id);
+      v.step();
+    }
+    t.commit();
+  });
+}
+
+void SessionManager::schedule_reading() {
+  if (stopped_ || !meter_) return;
+  const auto interval = config_.get()->get_int("gateway", "meterInterval");
+  meter_timer_.expires_after(std::chrono::seconds(interval));
+  meter_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    meter_->read([this](MeterReading r) {
+      boost::asio::post(strand_, [this, r = std::move(r)] {
+        if (stopped_) return;
+        account(r);
+        schedule_reading();
+      });
     });
   });
 }
@@ -439,8 +646,8 @@ void SessionManager::persist(const GatewaySession& s, std::function<void()> then
 void SessionManager::write(sqlite3* db, const GatewaySession& s) {
   Statement st(db,
                "INSERT OR REPLACE INTO gateway_sessions (id, secret, subscriber_address, "
-               "gateway_address, name, port, suite, tunnel, created, expires) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+               "gateway_address, name, port, suite, tunnel, created, expires, bytes_out, "
+               "bytes_in, payment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   st.bind_text(1, s.id)
       .bind_text(2, s.secret)
       .bind_text(3, s.subscriber_address)
@@ -450,7 +657,10 @@ void SessionManager::write(sqlite3* db, const GatewaySession& s) {
       .bind_text(7, s.suite)
       .bind_text(8, to_json_text(s.tunnel))
       .bind_int64(9, s.created)
-      .bind_int64(10, s.expires);
+      .bind_int64(10, s.expires)
+      .bind_int64(11, s.used.out)
+      .bind_int64(12, s.used.in)
+      .bind_text(13, to_json_text(payment_record(s)));
   st.step();
 }
 

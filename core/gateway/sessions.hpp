@@ -7,6 +7,8 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "gateway/meter.hpp"
+#include "gateway/vouchers.hpp"
 #include "hooks/hooks.hpp"
 #include "plugin_host/host.hpp"
 #include "store/store.hpp"
@@ -27,6 +29,9 @@
 
 namespace mnigs {
 
+// The vouchers table's rows; damaged ones are left out, each said in `bad`.
+std::vector<Voucher> load_vouchers(sqlite3* db, std::vector<std::string>* bad);
+
 struct GatewaySession {
   std::string id, secret;
   std::string subscriber_address, gateway_address;
@@ -36,12 +41,22 @@ struct GatewaySession {
   Json::Value tunnel{Json::objectValue};
   std::int64_t created = 0, expires = 0;  // unix seconds
   std::int64_t stored_expires = 0;        // the expiry SQLite holds (renewals skip writes)
+  Traffic used;                           // bytes through the gateway, as metered
+  bool used_changed = false;              // since it was last written
+  // Its payment method charges (PaymentPlugin::charges): its traffic goes
+  // beyond the gateway only while a voucher it redeemed is good.
+  bool charged = false;
+  std::string portal;               // where its subscriber pays; "" for none
+  std::uint16_t portal_port = 0;    // where its HTTP goes while unpaid
+  std::vector<std::int64_t> vouchers;  // redeemed, in order
+  MeterPolicy applied;                 // what the meter was told
 
   std::string tunnel_method() const;  // the middle part of the suite
-  Json::Value describe() const;       // for listSessions; never the secret
+  // For listSessions; never the secret. `now` gives the seconds used.
+  Json::Value describe(std::int64_t now) const;
 };
 
-class SessionManager {
+class SessionManager final : public GatewayPayments {
  public:
   using Clock = std::function<std::int64_t()>;  // unix seconds
 
@@ -64,6 +79,19 @@ class SessionManager {
   // How many sessions are held (nodeInfo's capacity): O(1), no descriptions.
   void count(std::function<void(std::size_t)> done);
 
+  // GatewayPayments, for payment plugins (payments.cpp); `done` runs on the
+  // manager's strand.
+  void session_at(const std::string& address, std::function<void(PaymentState)> done) override;
+  void redeem(const std::string& address, const std::string& session_id,
+              const std::string& code, std::function<void(PaymentState)> done) override;
+  void create_vouchers(const Json::Value& params,
+                       std::function<void(std::string, Json::Value)> done) override;
+  // The admin methods on vouchers: createVouchers, listVouchers ({"state":
+  // "new"|"in use"|"spent"} to filter), revokeVoucher ({"code"}).
+  void create_vouchers(const Json::Value& params, Responder reply);
+  void list_vouchers(const Json::Value& params, Responder reply);
+  void revoke_voucher(const Json::Value& params, Responder reply);
+
   // Told which addresses each session holds (its subscriber's mesh address
   // and the tunnel addresses it was given) when it starts or resumes, and an
   // empty list when it ends: the probe echo service answers only those.
@@ -71,10 +99,19 @@ class SessionManager {
   using HoldersSink =
       std::function<void(const std::string& id, std::vector<boost::asio::ip::address>)>;
   void set_holders_sink(HoldersSink sink) { holders_ = std::move(sink); }
+  // Meters every session (gateway/meter.hpp) and reads it every
+  // gateway.meterInterval seconds. Set before start().
+  void set_meter(Meter* meter) { meter_ = meter; }
   // Whether the uplink works (UplinkCheck::up); without it, always. While it
   // does not, requestConnection is refused and renewals say "uplink": false.
   // Set before start().
   void set_uplink(std::function<bool()> up) { uplink_up_ = std::move(up); }
+
+  // A key that shapes the sessions' policies changed (gateway.throttleKbit).
+  void policies_changed();
+  // Adds a meter reading to the sessions' usage and writes what changed.
+  // Runs on the strand; public for tests.
+  void account(const MeterReading& reading);
 
   // Ends every session whose expiry is at or before `now`; returns the next
   // expiry (0 if none). Runs on the strand; public for tests.
@@ -82,10 +119,35 @@ class SessionManager {
 
  private:
   void schedule_expiry();
+  void schedule_reading();
+  // Loads and resumes the stored sessions, adding `left` (what the kernel
+  // counted after the last reading of a previous run) to their usage.
+  void load(MeterReading left, std::function<void()> done);
+  void meter(const GatewaySession& s);
+  // Writes the usage of every session and voucher whose usage changed.
+  void persist_usage();
+  // What session `s` may do at `now`, and the accounts (vouchers with a
+  // byte limit) it draws on.
+  MeterPolicy policy_of(const GatewaySession& s, std::int64_t now,
+                        std::vector<MeterAccount>* accounts) const;
+  // Tells the meter each session's policy where it changed; schedules the
+  // next look at the moment a voucher's time ends. `done` (optional) runs on
+  // the strand once the kernel has every change.
+  void apply_policies(std::function<void()> done = {});
+  PaymentState state_of(const GatewaySession& s, std::int64_t now) const;
+  Json::Value payment_of(const GatewaySession& s, std::int64_t now) const;
+  GatewaySession* session_holding(const std::string& address);
+  void persist_voucher(const Voucher& v);
+  // Redeems `code` for `s`: "" or why not; `applied` runs once the kernel
+  // lets the session's traffic through as paid (at once when refused).
+  std::string redeem_for(GatewaySession& s, const std::string& code,
+                         std::function<void()> applied);
   // Queues the record's write; `then`, when given, runs on the strand once
   // it is written (or failed, which is logged).
   void persist(const GatewaySession& s, std::function<void()> then = {});
   static void write(sqlite3* db, const GatewaySession& s);
+  // Opens the tunnel end of a new session and records it.
+  void grant(GatewaySession s, Responder reply, std::int64_t timeout);
   // Runs onRegister and answers requestConnection for a recorded session.
   void announce(const GatewaySession& s, const Responder& reply, std::int64_t timeout);
   void forget(const std::string& id);
@@ -107,6 +169,11 @@ class SessionManager {
   Clock clock_;
   StderrLogger log_{"gateway"};
   boost::asio::steady_timer timer_;
+  boost::asio::steady_timer meter_timer_;
+  boost::asio::steady_timer policy_timer_;
+  std::map<std::int64_t, Voucher> vouchers_;
+  std::map<std::string, std::int64_t> voucher_codes_;  // code -> id
+  std::set<std::int64_t> vouchers_changed_;            // usage not yet written
   std::map<std::string, GatewaySession> sessions_;
   std::size_t pending_ = 0;             // requests waiting for their tunnel end
   std::set<std::string> in_flight_;     // their subscriber addresses
@@ -114,6 +181,7 @@ class SessionManager {
   bool stopped_ = false;
   HoldersSink holders_;
   std::function<bool()> uplink_up_;
+  Meter* meter_ = nullptr;
 };
 
 }  // namespace mnigs

@@ -6,11 +6,19 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <set>
 
 namespace mnigs {
 
-std::vector<std::string> PluginHost::suites() const {
+std::vector<std::string> PluginHost::suites() const { return make_suites(nullptr); }
+
+std::vector<std::string> PluginHost::offered_suites(
+    const std::vector<std::string>& payments) const {
+  return make_suites(&payments);
+}
+
+std::vector<std::string> PluginHost::make_suites(const std::vector<std::string>* offered) const {
   std::set<std::string> networks, tunnels, payments;
   {
     std::lock_guard lock(mutex_);
@@ -21,10 +29,18 @@ std::vector<std::string> PluginHost::suites() const {
       else if (r->lib.kind == "payment") payments.insert(r->suite_part);
     }
   }
+  // A gateway's payment methods in its order of preference, those running.
+  std::vector<std::string> order(payments.begin(), payments.end());
+  if (offered) {
+    order.clear();
+    for (const auto& p : *offered)
+      if (payments.count(p) && std::find(order.begin(), order.end(), p) == order.end())
+        order.push_back(p);
+  }
   std::vector<std::string> out;
   for (const auto& n : networks)
     for (const auto& t : tunnels)
-      for (const auto& p : payments) out.push_back(n + "-" + t + "-" + p);
+      for (const auto& p : order) out.push_back(n + "-" + t + "-" + p);
   return out;
 }
 
@@ -96,9 +112,12 @@ void PluginHost::discover_all(std::chrono::milliseconds timeout,
   }
 }
 
-void PluginHost::payment_terms(std::function<void(Json::Value)> done) const {
-  const auto live = records_where(
-      [](const Record& r) { return r.state == State::running && r.lib.kind == "payment"; });
+void PluginHost::payment_terms(const std::vector<std::string>& offered,
+                               std::function<void(Json::Value)> done) const {
+  const auto live = records_where([&](const Record& r) {
+    return r.state == State::running && r.lib.kind == "payment" &&
+           std::find(offered.begin(), offered.end(), r.suite_part) != offered.end();
+  });
   auto gather = std::make_shared<Gather<Json::Value>>(
       live.size(), Json::Value(Json::objectValue), std::move(done));
   for (auto& r : live) {
@@ -118,10 +137,33 @@ void PluginHost::payment_terms(std::function<void(Json::Value)> done) const {
   gather->answered();
 }
 
+void PluginHost::offer_payments(const std::vector<std::string>& offered) {
+  const auto live = records_where(
+      [](const Record& r) { return r.state == State::running && r.lib.kind == "payment"; });
+  for (auto& r : live) {
+    const bool yes = std::find(offered.begin(), offered.end(), r->suite_part) != offered.end();
+    guarded(r, "offered()", [yes](Plugin& p) {
+      if (auto* pay = p.as_payment()) pay->offered(yes);
+    });
+  }
+}
+
 void PluginHost::with_tunnel(const std::string& method,
                              std::function<void(TunnelPlugin*)> fn) {
+  with_part("tunnel", method,
+            [fn = std::move(fn)](Plugin* p) { fn(p ? p->as_tunnel() : nullptr); });
+}
+
+void PluginHost::with_payment(const std::string& method,
+                              std::function<void(PaymentPlugin*)> fn) {
+  with_part("payment", method,
+            [fn = std::move(fn)](Plugin* p) { fn(p ? p->as_payment() : nullptr); });
+}
+
+void PluginHost::with_part(const std::string& kind, const std::string& part,
+                           std::function<void(Plugin*)> fn) {
   const auto found = records_where([&](const Record& r) {
-    return r.state == State::running && r.lib.kind == "tunnel" && r.suite_part == method;
+    return r.state == State::running && r.lib.kind == kind && r.suite_part == part;
   });
   const std::shared_ptr<Record> target = found.empty() ? nullptr : found.back();
   if (!target) {
@@ -132,18 +174,18 @@ void PluginHost::with_tunnel(const std::string& method,
   // meanwhile, or throwing) with nullptr, so the caller's request never hangs.
   // Callers guard their own completions with once(): a plugin that throws
   // after completing must not complete twice.
-  boost::asio::post(target->context->executor(), [this, target, method, fn = std::move(fn)] {
+  boost::asio::post(target->context->executor(), [this, target, kind, part, fn = std::move(fn)] {
     {
       std::lock_guard lock(mutex_);
       if (target->state != State::running || !target->instance) return fn(nullptr);
     }
     try {
-      fn(target->instance->as_tunnel());
+      fn(target->instance);
     } catch (const std::exception& e) {
-      fail(*target, "tunnel " + method + " threw: " + e.what());
+      fail(*target, kind + " " + part + " threw: " + e.what());
       fn(nullptr);
     } catch (...) {
-      fail(*target, "tunnel " + method + " threw an unknown exception");
+      fail(*target, kind + " " + part + " threw an unknown exception");
       fn(nullptr);
     }
   });

@@ -138,4 +138,61 @@ EventBus::Subscription PluginHost::Context::Bus::subscribe(const std::string& to
       ctx_.strand_);
 }
 
+void PluginHost::Context::Payments::deliver(std::string what, std::function<void()> fn) {
+  std::weak_ptr<Record> weak = ctx_.record_;
+  PluginHost& host = ctx_.host_;
+  boost::asio::post(ctx_.strand_, [&host, weak, what = std::move(what), fn = std::move(fn)] {
+    auto record = weak.lock();
+    if (!record) return;
+    {
+      std::lock_guard lock(host.mutex_);
+      if (record->state != State::running) return;
+    }
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      host.fail(*record, what + " threw: " + e.what());
+    }
+  });
+}
+
+namespace {
+
+PaymentState no_sessions() {
+  PaymentState s;
+  s.error = "this node serves no gateway sessions";
+  return s;
+}
+
+}  // namespace
+
+void PluginHost::Context::Payments::session_at(const std::string& address,
+                                               std::function<void(PaymentState)> done) {
+  auto back = [this, done](PaymentState s) {
+    deliver("the answer to session_at", [done, s] { done(s); });
+  };
+  if (!ctx_.host_.payments_) return back(no_sessions());
+  ctx_.host_.payments_->session_at(address, back);
+}
+
+void PluginHost::Context::Payments::redeem(const std::string& address,
+                                           const std::string& session_id,
+                                           const std::string& code,
+                                           std::function<void(PaymentState)> done) {
+  auto back = [this, done](PaymentState s) {
+    deliver("the answer to redeem", [done, s] { done(s); });
+  };
+  if (!ctx_.host_.payments_) return back(no_sessions());
+  ctx_.host_.payments_->redeem(address, session_id, code, back);
+}
+
+void PluginHost::Context::Payments::create_vouchers(
+    const Json::Value& params, std::function<void(std::string, Json::Value)> done) {
+  auto back = [this, done](std::string error, Json::Value v) {
+    deliver("the answer to create_vouchers", [done, error, v] { done(error, v); });
+  };
+  if (!ctx_.host_.payments_) return back(no_sessions().error, Json::Value());
+  ctx_.host_.payments_->create_vouchers(params, back);
+}
+
 }  // namespace mnigs

@@ -80,6 +80,7 @@ class PluginHost::Context final : public PluginContext {
   void register_method(const std::string& method, Access access, MethodHandler handler) override;
   void register_upgrade(const std::string& path, UpgradeHandler handler) override;
   EventBus& events() override { return bus_; }
+  GatewayPayments& payments() override { return payments_; }
   void run(std::vector<std::string> argv, std::string input, std::chrono::milliseconds timeout,
            std::function<void(CommandOutcome)> done) override;
   std::chrono::system_clock::time_point wall_now() const override {
@@ -104,6 +105,23 @@ class PluginHost::Context final : public PluginContext {
     Context& ctx_;
   };
 
+  // The core's GatewayPayments, with the answers brought to the plugin's
+  // strand, guarded.
+  class Payments final : public GatewayPayments {
+   public:
+    explicit Payments(Context& ctx) : ctx_(ctx) {}
+    void session_at(const std::string& address, std::function<void(PaymentState)> done) override;
+    void redeem(const std::string& address, const std::string& session_id,
+                const std::string& code, std::function<void(PaymentState)> done) override;
+    void create_vouchers(const Json::Value& params,
+                         std::function<void(std::string, Json::Value)> done) override;
+
+   private:
+    // `fn` on the plugin's strand, guarded as an event handler is.
+    void deliver(std::string what, std::function<void()> fn);
+    Context& ctx_;
+  };
+
   PluginHost& host_;
   std::weak_ptr<Record> record_;
   std::string name_;
@@ -111,6 +129,7 @@ class PluginHost::Context final : public PluginContext {
   StderrLogger log_;
   std::unique_ptr<KeyValueStore> kv_;
   Bus bus_{*this};
+  Payments payments_{*this};
 };
 
 }  // namespace mnigs

@@ -63,9 +63,12 @@ class PluginHost {
 
   // Names of running plugins ("kind/name") for nodeInfo.
   std::vector<std::string> running() const;
-  // Suites a gateway offers: network-tunnel-payment over running plugins,
+  // Suites this node can use: network-tunnel-payment over running plugins,
   // without the networks of unavailable discovery plugins.
   std::vector<std::string> suites() const;
+  // Suites a gateway offers: those, with only the payment methods in
+  // `payments` (gateway.payments), in that order of preference.
+  std::vector<std::string> offered_suites(const std::vector<std::string>& payments) const;
 
   // What one discovery plugin reported to discover_all().
   struct Discovered {
@@ -82,9 +85,13 @@ class PluginHost {
   void discover_all(std::chrono::milliseconds timeout,
                     std::function<void(std::vector<Discovered>)> done);
 
-  // Each running payment plugin's terms(), by method ({"free": {"price": 0,
-  // ...}}); `done` runs on some strand.
-  void payment_terms(std::function<void(Json::Value)> done) const;
+  // The terms() of each running payment plugin in `offered`, by method
+  // ({"free": {"price": 0, ...}}); `done` runs on some strand.
+  void payment_terms(const std::vector<std::string>& offered,
+                     std::function<void(Json::Value)> done) const;
+  // Tells each running payment plugin whether it is offered (its method in
+  // `offered`): PaymentPlugin::offered.
+  void offer_payments(const std::vector<std::string>& offered);
 
   // A live key of `section` changed: tells that plugin (on its strand).
   void config_changed(const std::string& section);
@@ -103,12 +110,24 @@ class PluginHost {
   // Before start(): where register_upgrade() calls go. Without one, a
   // plugin's register_upgrade() throws.
   void set_upgrade_sink(UpgradeSink sink) { upgrades_ = std::move(sink); }
+  // Before start(): what PluginContext::payments() reaches (the gateway's
+  // sessions). Without it, every call is answered with an error.
+  void set_payments(GatewayPayments* payments) { payments_ = payments; }
+
+  // Runs `fn` on the strand of the running payment plugin whose method() is
+  // `method`, guarded; with nullptr (on the io_context) when there is none.
+  void with_payment(const std::string& method, std::function<void(PaymentPlugin*)> fn);
 
  private:
   class Context;
   struct Record;
 
   void start_one(const std::shared_ptr<Record>& record);
+  std::vector<std::string> make_suites(const std::vector<std::string>* offered) const;
+  // Runs `fn` on the strand of the running `kind` plugin whose suite part is
+  // `part` (with_tunnel, with_payment).
+  void with_part(const std::string& kind, const std::string& part,
+                 std::function<void(Plugin*)> fn);
   // The records `keep` accepts, read under mutex_ (keep runs with it held).
   std::vector<std::shared_ptr<Record>> records_where(
       const std::function<bool(const Record&)>& keep) const;
@@ -124,6 +143,7 @@ class PluginHost {
   CoreEventBus& events_;
   MethodSink methods_;
   UpgradeSink upgrades_;
+  GatewayPayments* payments_ = nullptr;
   StderrLogger log_{"plugins"};
   os::CommandRunner commands_;
   mutable std::mutex mutex_;  // guards the records' state, error and suite part

@@ -100,6 +100,29 @@ CREATE TABLE gateway_tests (
 );
 CREATE INDEX gateway_tests_by_address ON gateway_tests (address, time);
 )sql"},
+      {6, "metering and vouchers: what each session used, how it pays",
+       R"sql(
+-- bytes from the subscriber, and to it
+ALTER TABLE gateway_sessions ADD COLUMN bytes_out INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE gateway_sessions ADD COLUMN bytes_in  INTEGER NOT NULL DEFAULT 0;
+-- JSON: {"charged", "portal", "portalPort", "vouchers": [voucher ids, in the order redeemed]}
+ALTER TABLE gateway_sessions ADD COLUMN payment TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE vouchers (
+  id          INTEGER PRIMARY KEY,
+  code        TEXT    NOT NULL UNIQUE,  -- 12 characters of Crockford's base32, no dashes
+  minutes     INTEGER NOT NULL,         -- from the first use; 0: no time limit
+  bytes       INTEGER NOT NULL,         -- both ways together; 0: no limit
+  rate_down   INTEGER NOT NULL,         -- bits per second; 0: not limited
+  rate_up     INTEGER NOT NULL,
+  devices     INTEGER NOT NULL,         -- sessions holding it at once
+  valid_until INTEGER NOT NULL,         -- unix seconds; 0: no deadline
+  note        TEXT    NOT NULL,
+  created     INTEGER NOT NULL,
+  first_used  INTEGER NOT NULL DEFAULT 0,
+  used_bytes  INTEGER NOT NULL DEFAULT 0,  -- what it used, whatever session used it
+  revoked     INTEGER NOT NULL DEFAULT 0
+);
+)sql"},
   };
   return list;
 }

@@ -40,7 +40,45 @@ Json::Value to_json(const TunnelTraffic& t) {
   return v;
 }
 
+// The gateway's "used" in a renewal, when it holds what it should: byte
+// counts and seconds as non-negative integers.
+std::optional<Json::Value> metered_usage(const Json::Value& used, std::int64_t now) {
+  if (!used.isObject()) return std::nullopt;
+  Json::Value m(Json::objectValue);
+  for (const char* key : {"bytesOut", "bytesIn", "seconds"}) {
+    if (!used[key].isInt64() || used[key].asInt64() < 0) return std::nullopt;
+    m[key] = static_cast<Json::Int64>(used[key].asInt64());
+  }
+  m["at"] = static_cast<Json::Int64>(now);
+  return m;
+}
+
+// The gateway's "payment", when it holds what it should; the URL only if it
+// is a plain http(s) URL of printable characters.
+std::optional<Json::Value> payment_terms(const Json::Value& p) {
+  if (!p.isObject() || !p["required"].isBool()) return std::nullopt;
+  Json::Value out(Json::objectValue);
+  out["required"] = p["required"].asBool();
+  out["paid"] = p["paid"].isBool() ? p["paid"].asBool() : !p["required"].asBool();
+  for (const char* key : {"secondsRemaining", "bytesRemaining"})
+    out[key] = p[key].isInt64() && p[key].asInt64() >= -1 ? p[key].asInt64() : Json::Int64(-1);
+  if (p["url"].isString()) {
+    const std::string url = p["url"].asString();
+    const bool printable = std::all_of(url.begin(), url.end(), [](char c) {
+      return c > 0x20 && c < 0x7f && c != '"' && c != '\'' && c != '`' && c != '\\';
+    });
+    if (url.size() <= 512 && printable &&
+        (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0))
+      out["url"] = url;
+  }
+  return out;
+}
+
 }  // namespace
+
+bool Connection::payment_required() const {
+  return payment.isObject() && payment["required"].asBool();
+}
 
 Json::Value Connection::describe() const {
   Json::Value v(Json::objectValue);
@@ -53,6 +91,8 @@ Json::Value Connection::describe() const {
   v["created"] = static_cast<Json::Int64>(created);
   v["expires"] = static_cast<Json::Int64>(expires);
   v["tunnel"] = tunnel;
+  if (metered.isObject()) v["meteredByGateway"] = metered;
+  if (payment.isObject()) v["payment"] = payment;
   return v;
 }
 
@@ -406,11 +446,22 @@ void ConnectionManager::request_session(Connection c, os::Timer& retry, Acquired
                            "the gateway's tunnel parameters are refused: " + why);
              }
              c.tunnel = g["tunnel"];
+             if (auto pay = payment_terms(g["payment"])) c.payment = *pay;
              c.timeout = g["timeout"].asInt64();
              c.created = clock_();
              c.expires = c.created + c.timeout;
              done(c, 0, "");
            });
+}
+
+void ConnectionManager::payment_required(const Connection& c) {
+  const std::string url = c.payment["url"].asString();
+  log_.warn("gateway ", c.gateway_address, " requires payment before traffic goes through",
+            url.empty() ? std::string() : ": open " + url);
+  hooks_.fire("subscriber.onPaymentRequired", {{"SESSION_ID", c.session_id},
+                                               {"GATEWAY", c.gateway_address},
+                                               {"NAME", c.gateway_name},
+                                               {"PAYMENT_URL", url}});
 }
 
 void ConnectionManager::fail_connect(const Responder& reply, int code, std::string message) {
@@ -519,6 +570,7 @@ void ConnectionManager::connect_tunnel(Connection c, Responder reply) {
                                              {"SUITE", c.suite},
                                              {"NAME", c.gateway_name},
                                              {"EXPIRES", std::to_string(c.expires)}});
+        if (c.payment_required()) payment_required(c);
         Json::Value r = c.describe();
         r["state"] = "connected";
         reply.result(r);
@@ -557,6 +609,12 @@ void ConnectionManager::renew() {
                connection_->expires = now + connection_->timeout;
                persist(*connection_);
                log_.debug("session ", c.session_id, " renewed for ", connection_->timeout, " s");
+               if (auto m = metered_usage(r.result["used"], now)) connection_->metered = *m;
+               if (auto pay = payment_terms(r.result["payment"])) {
+                 const bool was = connection_->payment_required();
+                 connection_->payment = *pay;
+                 if (!was && connection_->payment_required()) payment_required(*connection_);
+               }
                if (r.result["uplink"].isBool() && !r.result["uplink"].asBool()) {
                  log_.warn("gateway ", c.gateway_address, " says its uplink is down");
                  if (auto_active() && !testing_temporary_)

@@ -55,8 +55,16 @@ struct Connection {
   std::string device;
   std::int64_t timeout = 0;               // seconds granted per renewal
   std::int64_t created = 0, expires = 0;  // unix seconds (our clock)
+  // What the gateway metered for the session at its last renewal:
+  // {"bytesOut", "bytesIn", "seconds", "at": our unix time}; null before.
+  Json::Value metered;
+  // The gateway's word on payment, from the grant and each renewal:
+  // {"required", "paid", "url", "secondsRemaining", "bytesRemaining"}; null
+  // from a gateway that says nothing.
+  Json::Value payment;
 
   std::string tunnel_method() const;
+  bool payment_required() const;  // the gateway waits for payment
   Json::Value describe() const;  // for listSessions/status; never the secret
 };
 
@@ -144,6 +152,9 @@ class ConnectionManager {
   void fail_connect(const Responder& reply, int code, std::string message);
   // Releases a granted session the connect will not use.
   void give_back(const Connection& c);
+  // Says in the log and through subscriber.onPaymentRequired that the
+  // gateway of `c` waits for payment.
+  void payment_required(const Connection& c);
   // Records the connection, then connect_tunnel().
   void bring_up(Connection c, Responder reply);
   void connect_tunnel(Connection c, Responder reply);

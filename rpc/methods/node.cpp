@@ -43,7 +43,9 @@ void register_node_methods(MethodRegistry& registry, CoreServices& core) {
                  r["gateway"] = gateway;
                  if (enabled && !gateway) r["uplink"] = false;
                  r["suites"] =
-                     gateway ? strings(core.plugins.suites()) : Json::Value(Json::arrayValue);
+                     gateway ? strings(core.plugins.offered_suites(
+                                   config->get_list("gateway", "payments")))
+                             : Json::Value(Json::arrayValue);
                  r["ipv6support"] =
                      !config->get_string("daemon", "listenIpv6").empty() && os::has_routable_ipv6();
                  r["rpcport"] = static_cast<int>(config->get_int("daemon", "rpcport"));
@@ -55,7 +57,8 @@ void register_node_methods(MethodRegistry& registry, CoreServices& core) {
                  // A gateway's offer: what each payment method asks, and how
                  // full it is.
                  const auto max = config->get_int("gateway", "maxConnections");
-                 core.plugins.payment_terms([&core, r, max, reply](Json::Value terms) mutable {
+                 core.plugins.payment_terms(config->get_list("gateway", "payments"),
+                                            [&core, r, max, reply](Json::Value terms) mutable {
                    r["payments"] = std::move(terms);
                    // Any neighbour may ask, as often as it likes: a count,
                    // not a description of every session.

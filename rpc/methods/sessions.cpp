@@ -25,6 +25,19 @@ void register_session_methods(MethodRegistry& registry, CoreServices& core) {
                [&core](const Json::Value& params, const CallInfo& caller, Responder reply) {
                  core.sessions.release(params, caller, std::move(reply));
                });
+  // Vouchers of this gateway (gateway/vouchers.hpp).
+  registry.add("createVouchers", Access::admin,
+               [&core](const Json::Value& params, const CallInfo&, Responder reply) {
+                 core.sessions.create_vouchers(params, std::move(reply));
+               });
+  registry.add("listVouchers", Access::admin,
+               [&core](const Json::Value& params, const CallInfo&, Responder reply) {
+                 core.sessions.list_vouchers(params, std::move(reply));
+               });
+  registry.add("revokeVoucher", Access::admin,
+               [&core](const Json::Value& params, const CallInfo&, Responder reply) {
+                 core.sessions.revoke_voucher(params, std::move(reply));
+               });
   registry.add("connect", Access::admin,
                [&core](const Json::Value& params, const CallInfo&, Responder reply) {
                  core.connection.connect(params, std::move(reply));

@@ -90,6 +90,38 @@ class FakeBus : public EventBus {
   Subscription last_ = 0;
 };
 
+// The gateway's sessions and vouchers as a test scripts them: sessions by
+// address, what redeeming each code gives; every call recorded. Answers at
+// once, on the caller's thread.
+class FakePayments : public GatewayPayments {
+ public:
+  std::map<std::string, PaymentState> sessions;  // by address
+  std::map<std::string, PaymentState> codes;     // redeem's answer by code as typed
+  std::vector<std::string> redeemed;             // "address session code"
+  std::vector<Json::Value> created;              // create_vouchers' params
+  Json::Value create_answer{Json::objectValue};
+  std::string create_error;
+
+  void session_at(const std::string& address, std::function<void(PaymentState)> done) override {
+    auto it = sessions.find(address);
+    done(it == sessions.end() ? PaymentState{} : it->second);
+  }
+  void redeem(const std::string& address, const std::string& session_id,
+              const std::string& code, std::function<void(PaymentState)> done) override {
+    redeemed.push_back(address + " " + session_id + " " + code);
+    auto it = codes.find(code);
+    if (it != codes.end()) return done(it->second);
+    PaymentState refused;
+    refused.error = "no such voucher";
+    done(refused);
+  }
+  void create_vouchers(const Json::Value& params,
+                       std::function<void(std::string, Json::Value)> done) override {
+    created.push_back(params);
+    done(create_error, create_answer);
+  }
+};
+
 class FakeContext : public PluginContext {
  public:
   explicit FakeContext(std::string name) : name_(std::move(name)) {}
@@ -121,6 +153,7 @@ class FakeContext : public PluginContext {
     upgrades[path] = std::move(handler);
   }
   EventBus& events() override { return bus_; }
+  GatewayPayments& payments() override { return payments_; }
   void run(std::vector<std::string> argv, std::string, std::chrono::milliseconds,
            std::function<void(CommandOutcome)> done) override {
     std::string line;
@@ -145,6 +178,7 @@ class FakeContext : public PluginContext {
   FakeStore store_;
   FakeLogger log_;
   FakeBus bus_;
+  FakePayments payments_;
 
  private:
   std::string name_;

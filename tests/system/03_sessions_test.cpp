@@ -467,6 +467,93 @@ TEST_F(Sessions, SessionSurvivesKill9OfEitherEnd) {
   expect_routed_via_gateway("sub");
 }
 
+// Every session is metered, free ones too: the gateway's kernel counts the
+// bytes through it, listSessions shows them on the gateway and, from the
+// renewals, on the subscriber; what was counted is stored and survives a
+// kill -9 together with nft flush ruleset, and a table flushed under a
+// running gateway is rebuilt and counts on.
+TEST_F(Sessions, EverySessionIsMeteredOnBothEndsAndItsUsageOutlivesKill9AndFlush) {
+  constexpr int timeout = 9;  // renewals, carrying the gateway's count, every 3 s
+  build(gateway_options(timeout).set("gateway", "meterInterval", "1"));
+  ASSERT_NO_FATAL_FAILURE(launch_all());
+  const std::string id = connect(*sub_);
+  ASSERT_FALSE(id.empty());
+  auto download = [&](std::int64_t bytes) {
+    FetchResult r = fetch(topology_.ns("sub"), web_->address(), kWebPort,
+                          "/bytes/" + std::to_string(bytes), 20s);
+    EXPECT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(static_cast<std::int64_t>(r.body.size()), bytes);
+  };
+  auto used = [&] { return gateway_session(id)["used"]; };
+  auto stored_bytes_in = [&] {
+    auto r = run_command({"sqlite3", "-cmd", ".timeout 2000", gw_->dir() + "/mnigs.db",
+                          "SELECT bytes_in FROM gateway_sessions WHERE id = '" + id + "';"},
+                         "", 10s);
+    const std::string out = trimmed(r.out);
+    return out.empty() ? std::int64_t{-1} : std::stoll(out);
+  };
+
+  constexpr std::int64_t kBytes = 3'000'000;
+  ASSERT_NO_FATAL_FAILURE(download(kBytes));
+  // The download, with its HTTP head and TCP/IP headers; the upload is its
+  // request and acknowledgements.
+  Json::Value u;
+  ASSERT_TRUE(wait_until([&] { return (u = used())["bytesIn"].asInt64() >= kBytes; }, 50, 200ms))
+      << to_json(u);
+  EXPECT_LT(u["bytesIn"].asInt64(), kBytes * 11 / 10) << to_json(u);
+  EXPECT_GT(u["bytesOut"].asInt64(), 0) << to_json(u);
+  EXPECT_LT(u["bytesOut"].asInt64(), kBytes / 10) << to_json(u);
+  auto table = topology_.exec("gw", {"nft", "list", "table", "inet", "mnigs_meter"});
+  EXPECT_TRUE(contains(table.out, "counter i_" + id)) << table.out << table.err;
+  EXPECT_TRUE(contains(table.out, topology_.address("sub", "gw") + " : jump o_" + id))
+      << table.out;
+  // The subscriber shows what the gateway counted, from its next renewal.
+  Json::Value metered;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        metered = sessions_of(*sub_)["subscriber"]["connection"]["meteredByGateway"];
+        return metered["bytesIn"].asInt64() >= kBytes;
+      },
+      50, 200ms))
+      << to_json(sessions_of(*sub_));
+  auto view = sub_->cli({"--sessions"});
+  EXPECT_TRUE(contains(view.out, "metered by the gateway: ")) << view.out;
+
+  // Stored within a reading or two; then kill -9 and a flushed ruleset lose
+  // nothing that was stored.
+  std::int64_t stored = -1;
+  ASSERT_TRUE(wait_until([&] { return (stored = stored_bytes_in()) >= kBytes; }, 50, 200ms))
+      << stored;
+  EXPECT_EQ(gw_->kill9(), 128 + SIGKILL);
+  EXPECT_EQ(topology_.exec("gw", {"nft", "flush", "ruleset"}).exit_code, 0);
+  gw_->launch();
+  ASSERT_TRUE(wait_until([&] { return !gateway_session_ids().empty(); }, 50, 200ms));
+  u = used();
+  EXPECT_GE(u["bytesIn"].asInt64(), stored) << to_json(u);
+  // And counting goes on from there.
+  const std::int64_t before = u["bytesIn"].asInt64();
+  ASSERT_NO_FATAL_FAILURE(download(1'000'000));
+  EXPECT_TRUE(
+      wait_until([&] { return (u = used())["bytesIn"].asInt64() >= before + 1'000'000; }, 50,
+                 200ms))
+      << to_json(u);
+
+  // Flushed under the running gateway: the next reading rebuilds the table.
+  EXPECT_EQ(topology_.exec("gw", {"nft", "flush", "ruleset"}).exit_code, 0);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return contains(topology_.exec("gw", {"nft", "list", "table", "inet", "mnigs_meter"}).out,
+                        "counter o_" + id);
+      },
+      50, 200ms));
+  const std::int64_t rebuilt_from = used()["bytesIn"].asInt64();
+  EXPECT_GE(rebuilt_from, before + 1'000'000);
+  ASSERT_NO_FATAL_FAILURE(download(1'000'000));
+  EXPECT_TRUE(wait_until(
+      [&] { return (u = used())["bytesIn"].asInt64() >= rebuilt_from + 1'000'000; }, 50, 200ms))
+      << to_json(u);
+}
+
 // Record first, then act: mnigsd killed at any moment of a connect, on
 // either side, comes back with the kernel holding exactly what its records
 // say. The subscriber is connected on a session the gateway holds, with its

@@ -314,15 +314,25 @@ TEST_F(PluginHostTest, DiscoverAllCollectsAnswersAndDoesNotWaitForASilentPlugin)
   EXPECT_TRUE(by_name["silent"].found.candidates.empty());
 }
 
-TEST_F(PluginHostTest, PaymentTermsComeFromRunningPaymentPlugins) {
+TEST_F(PluginHostTest, PaymentTermsComeFromRunningPaymentPluginsThatAreOffered) {
   start_host();
-  std::promise<Json::Value> p;
-  host_->payment_terms([&](Json::Value t) { p.set_value(std::move(t)); });
-  Json::Value terms = p.get_future().get();
+  auto terms_of = [&](std::vector<std::string> offered) {
+    std::promise<Json::Value> p;
+    host_->payment_terms(offered, [&](Json::Value t) { p.set_value(std::move(t)); });
+    return p.get_future().get();
+  };
+  Json::Value terms = terms_of({"fakepay", "throwing"});
   ASSERT_TRUE(terms.isObject()) << terms.toStyledString();
   // The throwing payment plugin failed at start: it offers nothing.
   EXPECT_FALSE(terms.isMember("throwing")) << terms.toStyledString();
   EXPECT_TRUE(terms["fakepay"].isObject()) << terms.toStyledString();
+  // A method the gateway does not offer says nothing.
+  EXPECT_TRUE(terms_of({"free"}).empty());
+  // Suites: every one this node can use, and those a gateway offers.
+  const std::vector<std::string> all = {"silentnet-fake-fakepay", "testnet-fake-fakepay"};
+  EXPECT_EQ(host_->suites(), all);
+  EXPECT_EQ(host_->offered_suites({"free", "fakepay"}), all);
+  EXPECT_TRUE(host_->offered_suites({"free"}).empty());
 }
 
 // A fingerprint from before the API hash, with this toolchain: refused with

@@ -10,7 +10,10 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <set>
 #include <future>
 #include <mutex>
 #include <sstream>
@@ -33,6 +36,8 @@ class SessionsTest : public ::testing::Test {
     auto libs = load_plugin_libraries(MNIGS_TEST_PLUGIN_DIR, {}, schema_, log_);
     Json::Value values = defaults(schema_);
     values["gateway"]["enabled"] = true;
+    values["gateway"]["payments"] = Json::Value(Json::arrayValue);
+    values["gateway"]["payments"].append("fakepay");
     values["gateway"]["maxConnections"] = 2;
     values["gateway"]["subscriberTimeout"] = 60;
     config_ = std::make_unique<ConfigHolder>(std::make_shared<const Config>("", values));
@@ -115,6 +120,47 @@ class SessionsTest : public ::testing::Test {
     for (const auto& plugin : p.get_future().get())
       if (plugin["name"] == "fake") return plugin["status"];
     return Json::Value();
+  }
+
+  // fakepay.charges on: sessions must be paid with a voucher.
+  void charge() {
+    Json::Value values = config_->get()->values();
+    values["fakepay"]["charges"] = true;
+    config_->set(std::make_shared<const Config>("", values));
+  }
+  Answer vouchers(const char* method, Json::Value params) {
+    return ask([&](Responder r) {
+      if (std::string(method) == "create") manager_->create_vouchers(params, r);
+      else if (std::string(method) == "list") manager_->list_vouchers(params, r);
+      else manager_->revoke_voucher(params, r);
+    });
+  }
+  // One voucher of `terms`; its code.
+  std::string voucher(Json::Value terms = Json::Value(Json::objectValue)) {
+    auto a = vouchers("create", terms);
+    EXPECT_TRUE(a.ok) << a.payload.toStyledString();
+    return a.payload["vouchers"][0]["code"].asString();
+  }
+  PaymentState state_at(const std::string& address) {
+    std::promise<PaymentState> p;
+    manager_->session_at(address, [&](PaymentState s) { p.set_value(s); });
+    return p.get_future().get();
+  }
+  PaymentState redeem(const std::string& address, const std::string& code) {
+    std::promise<PaymentState> p;
+    manager_->redeem(address, "", code, [&](PaymentState s) { p.set_value(s); });
+    return p.get_future().get();
+  }
+  // What the meter would read: `bytes` charged to voucher `id`.
+  void charge_account(std::int64_t id, std::int64_t bytes) {
+    MeterReading r;
+    r.accounts[id] = bytes;
+    std::promise<void> p;
+    boost::asio::post(io_, [&] {
+      manager_->account(r);
+      p.set_value();
+    });
+    p.get_future().get();
   }
 
   test::TempDir dir_;
@@ -343,6 +389,132 @@ TEST_F(SessionsTest, RenewalsLongBeforeTheyAreDueWriteNothing) {
   now_ = t0 + 31;  // what is stored has 29 s left, less than half of 60
   ASSERT_TRUE(renew("10.77.2.2", id, secret).ok);
   EXPECT_EQ(stored_expiry(), t0 + 91);
+}
+
+TEST_F(SessionsTest, VouchersAreCreatedListedAndRevokedAndBadTermsCreateNone) {
+  Json::Value terms(Json::objectValue);
+  terms["count"] = 3;
+  terms["minutes"] = 60;
+  terms["bytes"] = "1G";
+  terms["rateDown"] = "4mbit";
+  terms["rateUp"] = "1mbit";
+  terms["devices"] = 2;
+  auto made = vouchers("create", terms);
+  ASSERT_TRUE(made.ok) << made.payload.toStyledString();
+  ASSERT_EQ(made.payload["vouchers"].size(), 3u);
+  std::set<std::string> codes;
+  for (const auto& v : made.payload["vouchers"]) {
+    const std::string code = v["code"].asString();
+    ASSERT_EQ(code.size(), 14u) << code;  // XXXX-XXXX-XXXX
+    EXPECT_EQ(code[4], '-');
+    EXPECT_EQ(code.find_first_not_of("0123456789ABCDEFGHJKMNPQRSTVWXYZ-"), std::string::npos);
+    codes.insert(code);
+    EXPECT_EQ(v["bytes"].asInt64(), 1'000'000'000);
+    EXPECT_EQ(v["rateDown"].asInt64(), 4'000'000);
+    EXPECT_EQ(v["rateUp"].asInt64(), 1'000'000);
+    EXPECT_EQ(v["state"].asString(), "new");
+  }
+  EXPECT_EQ(codes.size(), 3u);
+
+  for (const char* bad : {R"({"count": 0})", R"({"count": 1001})", R"({"bytes": "1X"})",
+                          R"({"rateDown": "1kbit"})", R"({"minutes": -1})", R"({"devices": 0})",
+                          R"({"colour": "red"})", R"({"validUntil": 5})", R"([1])"}) {
+    Json::Value params;
+    Json::Reader().parse(bad, params);
+    auto a = vouchers("create", params);
+    EXPECT_FALSE(a.ok) << bad;
+    EXPECT_EQ(a.code(), rpc_error::invalid_params) << bad;
+  }
+  auto listed = vouchers("list", Json::Value());
+  EXPECT_EQ(listed.payload["count"].asInt(), 3);
+
+  Json::Value revoke(Json::objectValue);
+  revoke["code"] = *codes.begin();
+  auto r = vouchers("revoke", revoke);
+  ASSERT_TRUE(r.ok) << r.payload.toStyledString();
+  EXPECT_EQ(r.payload["voucher"]["state"].asString(), "spent");
+  Json::Value spent(Json::objectValue);
+  spent["state"] = "spent";
+  EXPECT_EQ(vouchers("list", spent).payload["count"].asInt(), 1);
+  revoke["code"] = "0000-0000-0000";
+  EXPECT_EQ(vouchers("revoke", revoke).code(), rpc_error::not_found);
+  revoke["code"] = "not a code!";
+  EXPECT_EQ(vouchers("revoke", revoke).code(), rpc_error::invalid_params);
+}
+
+TEST_F(SessionsTest, AChargedSessionIsUnpaidUntilAVoucherIsRedeemed) {
+  charge();
+  auto a = request("10.77.2.2");
+  ASSERT_TRUE(a.ok) << a.payload.toStyledString();
+  EXPECT_TRUE(a.payload["payment"]["required"].asBool()) << a.payload.toStyledString();
+  EXPECT_EQ(a.payload["payment"]["url"].asString(), "http://10.77.1.1:8/");
+  EXPECT_FALSE(state_at("10.77.2.2").paid);
+  EXPECT_EQ(state_at("10.77.9.9").session_id, "");
+
+  Json::Value terms(Json::objectValue);
+  terms["minutes"] = 60;
+  terms["bytes"] = 10'000'000;
+  const std::string code = voucher(terms);
+  // Wrong, malformed and foreign codes change nothing.
+  EXPECT_NE(redeem("10.77.2.2", "0000-0000-0000").error, "");
+  EXPECT_NE(redeem("10.77.2.2", "short").error, "");
+  EXPECT_NE(redeem("10.77.9.9", code).error, "");
+  EXPECT_FALSE(state_at("10.77.2.2").paid);
+  EXPECT_EQ(vouchers("list", Json::Value()).payload["vouchers"][0]["state"].asString(), "new");
+
+  // Typed the way people type: lower case, no dashes, O for 0.
+  std::string typed = code;
+  typed.erase(std::remove(typed.begin(), typed.end(), '-'), typed.end());
+  for (char& c : typed) c = (c == '0') ? 'o' : static_cast<char>(std::tolower(c));
+  PaymentState st = redeem("10.77.2.2", typed);
+  EXPECT_EQ(st.error, "");
+  EXPECT_TRUE(st.paid);
+  EXPECT_EQ(st.seconds_remaining, 3600);
+  EXPECT_EQ(st.bytes_remaining, 10'000'000);
+  auto renewed = renew("10.77.2.2", a.payload["sessionId"].asString(),
+                       a.payload["secret"].asString());
+  EXPECT_FALSE(renewed.payload["payment"]["required"].asBool());
+  EXPECT_EQ(renewed.payload["payment"]["bytesRemaining"].asInt64(), 10'000'000);
+
+  // Its time runs from its first use; once out, the session waits again.
+  now_ += 3599;
+  EXPECT_TRUE(state_at("10.77.2.2").paid);
+  now_ += 1;
+  EXPECT_FALSE(state_at("10.77.2.2").paid);
+}
+
+TEST_F(SessionsTest, AVoucherServesAsManyDevicesAsItAllowsAndItsUsageIsNeverRefilled) {
+  charge();
+  auto first = request("10.77.2.2");
+  ASSERT_TRUE(first.ok);
+  auto second = request("10.77.3.2");
+  ASSERT_TRUE(second.ok);
+  Json::Value terms(Json::objectValue);
+  terms["bytes"] = 10'000'000;
+  const std::string code = voucher(terms);
+  ASSERT_EQ(redeem("10.77.2.2", code).error, "");
+  EXPECT_NE(redeem("10.77.3.2", code).error.find("in use on 1 device"), std::string::npos);
+  EXPECT_FALSE(state_at("10.77.3.2").paid);
+
+  const std::int64_t id = vouchers("list", Json::Value()).payload["vouchers"][0]["id"].asInt64();
+  charge_account(id, 6'000'000);
+  EXPECT_EQ(state_at("10.77.2.2").bytes_remaining, 4'000'000);
+  // The second device takes it once the first lets go, with what is left.
+  ASSERT_TRUE(release("10.77.2.2", first.payload["sessionId"].asString(),
+                      first.payload["secret"].asString())
+                  .ok);
+  PaymentState st = redeem("10.77.3.2", code);
+  EXPECT_EQ(st.error, "");
+  EXPECT_EQ(st.bytes_remaining, 4'000'000);
+  // A restart reads it back from the store.
+  stopped_.push_back(std::move(manager_));
+  manager_ = make_manager();
+  EXPECT_EQ(state_at("10.77.3.2").bytes_remaining, 4'000'000);
+  // Spent: the session waits for payment again, the voucher says why.
+  charge_account(id, 4'000'000);
+  EXPECT_FALSE(state_at("10.77.3.2").paid);
+  EXPECT_EQ(vouchers("list", Json::Value()).payload["vouchers"][0]["why"].asString(),
+            "the voucher's data is used up");
 }
 
 }  // namespace

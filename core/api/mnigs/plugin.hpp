@@ -28,6 +28,7 @@ namespace mnigs {
 class DiscoveryPlugin;
 class TunnelPlugin;
 class PaymentPlugin;
+class GatewayPayments;
 
 // The outcome of a command run through PluginContext::run.
 struct CommandOutcome {
@@ -73,6 +74,8 @@ class PluginContext {
   // Wall clock and monotonic clock; tests may substitute both.
   virtual std::chrono::system_clock::time_point wall_now() const = 0;
   virtual std::chrono::steady_clock::time_point now() const = 0;
+  // The gateway's sessions and vouchers, for payment plugins.
+  virtual GatewayPayments& payments() = 0;
 };
 
 class Plugin {
@@ -238,7 +241,55 @@ class PaymentPlugin : public Plugin {
   virtual std::string method() const = 0;
   // What a subscriber is told about the price, e.g. {"price": 0, "currency": ""}.
   virtual Json::Value terms() const = 0;
+  // Whether a session must be paid (a voucher redeemed) before its traffic
+  // goes beyond the gateway. Until then the core lets only DNS through,
+  // refuses HTTPS with a reset and redirects HTTP to portal_port().
+  virtual bool charges() const { return false; }
+  // Where the subscriber of a session reached at our `gateway_address` pays
+  // (a URL), and the port on this node that HTTP of unpaid sessions is
+  // redirected to; "" and 0 for none.
+  virtual std::string portal(const std::string& gateway_address) const {
+    (void)gateway_address;
+    return "";
+  }
+  virtual std::uint16_t portal_port() const { return 0; }
+  // Whether this node offers the method now (it is a gateway and
+  // gateway.payments names it): told after start and whenever that changes.
+  // A plugin with a service of its own (a page) runs it only while offered.
+  virtual void offered(bool yes) { (void)yes; }
   PaymentPlugin* as_payment() override { return this; }
+};
+
+// A gateway session as a payment plugin sees it.
+struct PaymentState {
+  std::string session_id;  // "" when the address holds no session
+  std::string gateway_address;  // ours, as the subscriber reached us
+  bool paid = false;       // its traffic goes beyond the gateway
+  std::int64_t seconds_remaining = -1;  // -1: no time limit
+  std::int64_t bytes_remaining = -1;    // -1: no byte limit
+  // Why the call was refused, a sentence for the subscriber; "" when it was not.
+  std::string error;
+};
+
+// The gateway's sessions and vouchers (PluginContext::payments). Callbacks
+// run on the plugin's strand.
+class GatewayPayments {
+ public:
+  virtual ~GatewayPayments() = default;
+  // The session whose subscriber holds `address` (its mesh address or a
+  // tunnel address it was given).
+  virtual void session_at(const std::string& address,
+                          std::function<void(PaymentState)> done) = 0;
+  // Redeems the voucher `code` (as typed) for the session at `address`, or
+  // with `address` empty for the session `session_id`: it is paid at once,
+  // and a session that was already paid is topped up in place.
+  virtual void redeem(const std::string& address, const std::string& session_id,
+                      const std::string& code, std::function<void(PaymentState)> done) = 0;
+  // Creates vouchers, as the admin method createVouchers with these params
+  // does: {"count", "minutes", "bytes", ...}; `done` gets {"vouchers": [...]}
+  // or an error sentence.
+  virtual void create_vouchers(const Json::Value& params,
+                               std::function<void(std::string error, Json::Value)> done) = 0;
 };
 
 }  // namespace mnigs

@@ -75,6 +75,7 @@ class FakeContext : public PluginContext {
   void register_method(const std::string&, Access, MethodHandler) override {}
   void register_upgrade(const std::string&, UpgradeHandler) override {}
   EventBus& events() override { return bus_; }
+  GatewayPayments& payments() override { return payments_; }
   void run(std::vector<std::string> argv, std::string input, std::chrono::milliseconds,
            std::function<void(CommandOutcome)> done) override {
     Call call;
@@ -113,6 +114,7 @@ class FakeContext : public PluginContext {
   std::string name_ = "forwarding";
   boost::asio::io_context io_;
   FakeBus bus_;
+  mnigs::testing::FakePayments payments_;
   std::vector<Answer> answers_;
   std::deque<std::pair<CommandOutcome, std::function<void(CommandOutcome)>>> pending_;
 };

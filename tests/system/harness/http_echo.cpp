@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
@@ -22,6 +24,8 @@ namespace {
 // the server must never hang on a client.
 constexpr size_t kMaxRequestBytes = 16 * 1024;
 constexpr int kRequestTimeoutMs = 3000;
+constexpr std::size_t kMaxBulkBytes = 200'000'000;
+constexpr int kBulkTimeoutMs = 60000;
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -53,6 +57,34 @@ void send_all(int fd, const std::string& data) {
     pollfd p{fd, POLLOUT, 0};
     ::poll(&p, 1, 100);
   }
+}
+
+// Sends `head` and then `size` bytes of 'x', for as long as the peer reads
+// and at most `limit` in all; false when it stopped early or `wake` fired.
+bool send_bulk(int fd, int wake, const std::string& head, std::size_t size,
+               std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  static const std::string chunk(64 * 1024, 'x');
+  std::size_t head_sent = 0, body_sent = 0;
+  while (head_sent < head.size() || body_sent < size) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    const bool in_head = head_sent < head.size();
+    const char* data = in_head ? head.data() + head_sent : chunk.data();
+    const std::size_t want =
+        in_head ? head.size() - head_sent : std::min(chunk.size(), size - body_sent);
+    ssize_t n = ::send(fd, data, want, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      (in_head ? head_sent : body_sent) += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
+    pollfd fds[2] = {{fd, POLLOUT, 0}, {wake, POLLIN, 0}};
+    ::poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 200)));
+    if (fds[1].revents) return false;
+  }
+  return true;
 }
 
 std::string response(int status, const char* reason, const std::string& body,
@@ -180,6 +212,22 @@ void HttpEcho::answer(int fd, const std::string& peer) {
     send_all(fd, response(400, "Bad Request", "bad request\n"));
   } else if (line.substr(0, sp1) != "GET") {
     send_all(fd, response(405, "Method Not Allowed", "only GET\n", "Allow: GET\r\n"));
+  } else if (const std::string path = line.substr(sp1 + 1, sp2 - sp1 - 1);
+             path.rfind("/bytes/", 0) == 0) {
+    // GET /bytes/N: N bytes of 'x' (at most kMaxBulkBytes), for tests that
+    // move a known amount through a tunnel.
+    const std::string digits = path.substr(7);
+    if (digits.empty() || digits.size() > 9 ||
+        digits.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoull(digits) > kMaxBulkBytes) {
+      send_all(fd, response(400, "Bad Request", "GET /bytes/N, N at most 200000000\n"));
+    } else {
+      const std::size_t n = std::stoull(digits);
+      send_bulk(fd, wake_[0],
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                "Content-Length: " + std::to_string(n) + "\r\nConnection: close\r\n\r\n",
+                n, std::chrono::milliseconds(kBulkTimeoutMs));
+    }
   } else {
     send_all(fd, response(200, "OK", "client=" + peer + "\n"));
   }

@@ -20,8 +20,9 @@ namespace mnigs::test {
 
 using namespace std::chrono_literals;
 
-// Answers every GET with "200 OK" and the body "client=<peer IP>\n", any
-// other method with 405; one request per connection. The listening socket is
+// Answers every GET with "200 OK" and the body "client=<peer IP>\n", except
+// GET /bytes/N: N bytes of 'x' (N at most 200 MB, sent for at most 60 s);
+// any other method with 405; one request per connection. The listening socket is
 // created on a thread that joined `ns`, so it lives there, and is served by
 // a thread of its own until the destructor stops and joins it.
 class HttpEcho {

@@ -1,0 +1,63 @@
+// A real headless Chromium inside a test namespace, driven over the
+// DevTools protocol on its --remote-debugging-pipe: commands go to its fd 3
+// and answers and events come from its fd 4, JSON messages ending in a NUL
+// byte. One tab, attached with a flat session.
+//
+//   Browser b(topology.ns("sub"), dir);
+//   b.open("http://10.77.1.1/");            // follows redirects, waits for load
+//   b.eval("document.title");               // -> Json::Value
+//   b.eval_and_wait_load("document.forms[0].submit()");
+#pragma once
+
+#include <json/value.h>
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <deque>
+#include <string>
+
+namespace mnigs::test {
+
+using namespace std::chrono_literals;
+
+class Browser {
+ public:
+  // Starts Chromium in namespace `ns` with a fresh profile under `dir` and
+  // its log in dir/chromium.log; throws std::runtime_error when it does not
+  // answer.
+  Browser(const std::string& ns, const std::string& dir);
+  // Ends Chromium (the process it started, by PID) and waits for it.
+  ~Browser();
+  Browser(const Browser&) = delete;
+  Browser& operator=(const Browser&) = delete;
+
+  // Navigates the tab to `url` and waits for the load event of the page it
+  // ends up on; returns that page's URL.
+  std::string open(const std::string& url, std::chrono::milliseconds timeout = 20s);
+  // The value of `expression` evaluated in the page (awaited if a promise).
+  Json::Value eval(const std::string& expression, std::chrono::milliseconds timeout = 10s);
+  // Evaluates `expression` (a form submit, a click) and waits for the next
+  // load event; returns the URL then.
+  std::string eval_and_wait_load(const std::string& expression,
+                                 std::chrono::milliseconds timeout = 20s);
+  const std::string& log_path() const { return log_; }
+
+ private:
+  void send(const Json::Value& message);
+  // Reads one message; false at `end`.
+  bool receive(Json::Value& message, std::chrono::steady_clock::time_point end);
+  Json::Value call(const std::string& method, const Json::Value& params,
+                   std::chrono::milliseconds timeout, bool in_session = true);
+  void wait_event(const std::string& method, std::chrono::milliseconds timeout);
+
+  pid_t pid_ = -1;
+  int to_ = -1, from_ = -1;
+  std::string log_, profile_;
+  std::string buffer_;
+  std::string session_;
+  int next_id_ = 1;
+  std::deque<Json::Value> events_;
+};
+
+}  // namespace mnigs::test
