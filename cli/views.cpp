@@ -59,7 +59,8 @@ std::string ago(std::int64_t when, std::int64_t now) {
 
 std::string price(const Json::Value& n) {
   if (!n["price"].isNumeric()) return "-";
-  if (n["price"].asDouble() == 0) return "free";
+  const bool paid = n["paymentRequired"].isBool() && n["paymentRequired"].asBool();
+  if (n["price"].asDouble() == 0) return paid ? "vouchers" : "free";
   std::ostringstream out;
   const std::string currency = text(n["currency"]);
   out << n["price"].asDouble() << (currency.empty() ? "" : " ") << currency;

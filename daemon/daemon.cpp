@@ -211,6 +211,9 @@ void Daemon::on_live_change(const std::vector<ConfigChange>& changes) {
     if (c.section == "scan" && c.key == "interval") scanner_->interval_changed();
     if (c.section == "gateway") dht_->gateway_changed();
     if (c.section == "gateway" && (c.key == "enabled" || c.key == "payments")) offer_payments();
+    if (c.section == "gateway" && c.key == "payments") sessions_->payments_changed();
+    if (c.section == "gateway" && c.key == "uplinks")
+      meter_->set_uplinks(config->get_list("gateway", "uplinks"));
     if (c.section == "gateway" && c.key == "throttleKbit") sessions_->policies_changed();
     // Auto mode turned on in the config lifts a manual pin, as --auto on does.
     if (c.section == "subscriber" && c.key == "auto")
@@ -288,11 +291,15 @@ void Daemon::shutdown() {
     lan_->stop([this] {
       sessions_->stop([this] {
         reset_tunnels([this] {
-          plugins_->stop([this] {
-            plugins_->drain_commands();
-            hooks_->drain();
-            log_.info("plugins stopped");
-            io_.stop();
+          // The meter's table last: until the tunnels were gone it held their
+          // traffic back.
+          meter_->stop([this] {
+            plugins_->stop([this] {
+              plugins_->drain_commands();
+              hooks_->drain();
+              log_.info("plugins stopped");
+              io_.stop();
+            });
           });
         });
       });

@@ -76,6 +76,12 @@ void declare_core_keys(Schema& schema) {
                            "Payment methods this gateway offers, most preferred first; each "
                            "needs its payment plugin (free, webpage)",
                            true));
+        d.declare(list_key("uplinks", ValueType::string_list, {},
+                           "Interfaces towards the Internet: what sessions send out of them "
+                           "and get in from them is metered, limited and charged; empty: the "
+                           "interfaces of the main table's default routes (without any, all "
+                           "that is forwarded)",
+                           true));
         d.declare(int_key("meterInterval", 5, 1, 300,
                           "Seconds between readings of the sessions' byte counters; what a "
                           "kill -9 together with nft flush ruleset can lose is what went "

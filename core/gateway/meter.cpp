@@ -2,6 +2,9 @@
 
 #include "util/json_limits.hpp"
 
+#include <cctype>
+#include <string_view>
+
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
@@ -17,6 +20,8 @@ constexpr const char* kTable = "inet mnigs_meter";
 // Bytes a limit lets through at once: enough for a TCP window's burst at the
 // rates routers shape to, so TCP is not pushed far below the rate.
 constexpr std::int64_t kMinBurst = 16 * 1024;
+// What a reading's output may be: about 200 bytes a session.
+constexpr std::size_t kMaxReading = 64 << 20;
 
 std::string out_chain(const std::string& id) { return "o_" + id; }
 std::string in_chain(const std::string& id) { return "i_" + id; }
@@ -37,9 +42,12 @@ std::vector<std::string> chain_rules(const MeteredSession& s, bool out) {
   const MeterPolicy& p = s.policy;
   std::vector<std::string> rules;
   if (!p.paid) {
-    // Name lookups answer, so a browser gets as far as the payment page.
-    rules.push_back(std::string("meta l4proto { tcp, udp } th ") + (out ? "dport" : "sport") +
-                    " 53 " + counter + " return");
+    // Name lookups answer, so a browser gets as far as the payment page:
+    // UDP only, datagrams of a lookup's size, at a lookup's pace (a tunnel
+    // over port 53 gets nowhere).
+    rules.push_back(std::string("udp ") + (out ? "dport" : "sport") +
+                    " 53 meta length <= 1280 limit rate 10/second burst 20 packets " + counter +
+                    " return");
     if (out) rules.push_back("tcp dport 443 reject with tcp reset");
     rules.push_back("drop");
     return rules;
@@ -99,7 +107,9 @@ std::string account_object(const MeterAccount& a) {
   return "{ until " + std::to_string(limit) + " bytes used " + std::to_string(used) + " bytes }";
 }
 
-bool table_missing(const std::string& error) {
+// What nft says when something a command names is not there (the table,
+// after nft flush ruleset, or one of its objects).
+bool missing(const std::string& error) {
   return error.find("No such file or directory") != std::string::npos;
 }
 
@@ -115,6 +125,39 @@ std::string sentence(const os::Command& c, const CommandOutcome& o) {
 }
 
 }  // namespace
+
+bool valid_interface_name(const std::string& name) {
+  if (name.empty() || name.size() > 15) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.' &&
+        c != '@' && c != ':')
+      return false;
+  return true;
+}
+
+std::string meter_hooks_script(const std::vector<std::string>& uplinks) {
+  // Through the uplinks only: what a session sends to, or gets from, other
+  // mesh nodes through the gateway is not Internet use. No uplink known: all
+  // that is forwarded.
+  std::string out_if, in_if, route_if;
+  if (!uplinks.empty()) {
+    std::string names;
+    for (const auto& u : uplinks) names += (names.empty() ? "\"" : ", \"") + u + "\"";
+    out_if = "oifname { " + names + " } ";
+    in_if = "iifname { " + names + " } ";
+    route_if = "fib daddr oifname { " + names + " } ";
+  }
+  std::ostringstream s;
+  s << "flush chain " << kTable << " forward\n";
+  s << "add rule " << kTable << " forward " << out_if << "ip saddr vmap @out4\n";
+  s << "add rule " << kTable << " forward " << in_if << "ip daddr vmap @in4\n";
+  s << "add rule " << kTable << " forward " << out_if << "ip6 saddr vmap @out6\n";
+  s << "add rule " << kTable << " forward " << in_if << "ip6 daddr vmap @in6\n";
+  s << "flush chain " << kTable << " prerouting\n";
+  s << "add rule " << kTable << " prerouting " << route_if << "ip saddr vmap @portal4\n";
+  s << "add rule " << kTable << " prerouting " << route_if << "ip6 saddr vmap @portal6\n";
+  return s.str();
+}
 
 std::string meter_add_script(const MeteredSession& s) {
   std::ostringstream out;
@@ -172,7 +215,8 @@ std::string meter_delete_account_script(std::int64_t id) {
 }
 
 std::string meter_table_script(const std::vector<MeteredSession>& sessions,
-                               const std::vector<MeterAccount>& accounts) {
+                               const std::vector<MeterAccount>& accounts,
+                               const std::vector<std::string>& uplinks) {
   std::ostringstream s;
   // Declaring the table first makes the delete valid when it does not exist.
   s << "table " << kTable << "\n";
@@ -184,54 +228,65 @@ std::string meter_table_script(const std::vector<MeteredSession>& sessions,
     s << "  map " << map << " {\n    type ipv6_addr : verdict\n  }\n";
   s << "  chain forward {\n";
   s << "    type filter hook forward priority filter + 10; policy accept;\n";
-  s << "    ip saddr vmap @out4\n    ip daddr vmap @in4\n";
-  s << "    ip6 saddr vmap @out6\n    ip6 daddr vmap @in6\n";
   s << "  }\n";
   s << "  chain prerouting {\n";
   s << "    type nat hook prerouting priority dstnat; policy accept;\n";
-  s << "    ip saddr vmap @portal4\n    ip6 saddr vmap @portal6\n";
   s << "  }\n}\n";
+  s << meter_hooks_script(uplinks);
   for (const auto& a : accounts) s << meter_account_script(a, false);
   for (const auto& session : sessions) s << meter_add_script(session);
   return s.str();
 }
 
-std::optional<MeterReading> parse_meter_reading(const std::string& json, std::string* error) {
+std::optional<MeterReading> parse_meter_reading(const std::string& text, std::string* error) {
+  // nft's listing, one counter at a time:
+  //   counter o_ID {
+  //           packets 12 bytes 812
+  //   }
+  // Read line by line: a reading of 100000 sessions is about 20 MB of text,
+  // which a JSON tree would take ten times over.
   auto fail = [&](const std::string& why) -> std::optional<MeterReading> {
     if (error) *error = why;
     return std::nullopt;
   };
-  // nft's own output, but a table of many sessions is large: 1 MiB (what a
-  // command's output is cut to) holds about 3500 sessions' counters.
-  JsonLimits limits;
-  limits.max_bytes = 1 << 20;
-  limits.max_depth = 8;
-  limits.max_values = 1 << 17;
-  limits.what = "nft's output";
-  std::string why;
-  auto parsed = parse_json_within(json, limits, &why);
-  if (!parsed) return fail(why);
-  const Json::Value& doc = *parsed;
-  if (!doc.isObject() || !doc["nftables"].isArray())
-    return fail("nft's output has no \"nftables\" array");
   MeterReading r;
-  for (const auto& item : doc["nftables"]) {
-    if (!item.isObject() || !item.isMember("counter")) continue;
-    const Json::Value& c = item["counter"];
-    if (!c["name"].isString() || !c["bytes"].isInt64() || c["bytes"].asInt64() < 0)
-      return fail("a counter in nft's output has no name or byte count");
-    const std::string name = c["name"].asString();
-    const std::int64_t bytes = c["bytes"].asInt64();
-    if (name.size() < 3 || name[1] != '_') continue;
-    const std::string rest = name.substr(2);
-    if (name[0] == 'o' || name[0] == 'i') {
+  std::string name;
+  std::size_t start = 0;
+  bool saw_table = false;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + start, end - start);
+    start = end + 1;
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    if (line.rfind("table inet mnigs_meter {", 0) == 0) saw_table = true;
+    if (line.rfind("counter ", 0) == 0) {
+      const std::size_t space = line.find(' ', 8);
+      if (space == std::string_view::npos || line.substr(space) != " {")
+        return fail("nft's output has a counter line it cannot read");
+      name = std::string(line.substr(8, space - 8));
+      continue;
+    }
+    if (name.empty() || line.rfind("packets ", 0) != 0) continue;
+    const std::size_t at = line.find(" bytes ");
+    if (at == std::string_view::npos) return fail("nft's output has a counter without bytes");
+    std::string_view digits = line.substr(at + 7);
+    if (digits.empty() || digits.size() > 18 ||
+        digits.find_first_not_of("0123456789") != std::string_view::npos)
+      return fail("nft's output has a byte count it cannot read");
+    std::int64_t bytes = 0;
+    for (char c : digits) bytes = bytes * 10 + (c - '0');
+    const std::string rest = name.size() > 2 && name[1] == '_' ? name.substr(2) : "";
+    if (!rest.empty() && (name[0] == 'o' || name[0] == 'i')) {
       Traffic& t = r.sessions[rest];
       (name[0] == 'o' ? t.out : t.in) += bytes;
-    } else if (name[0] == 'a' && rest.find_first_not_of("0123456789") == std::string::npos &&
-               rest.size() <= 18) {
+    } else if (!rest.empty() && name[0] == 'a' && rest.size() <= 18 &&
+               rest.find_first_not_of("0123456789") == std::string::npos) {
       r.accounts[std::stoll(rest)] += bytes;
     }
+    name.clear();
   }
+  if (!saw_table && !text.empty()) return fail("nft's output is not the meter's table");
   return r;
 }
 
@@ -249,6 +304,23 @@ void Meter::exec(std::string script, std::function<void(std::string)> done) {
   });
 }
 
+void Meter::exec_checked(std::string script, std::function<void(std::string)> done) {
+  exec(std::move(script), [this, done](std::string error) {
+    if (!missing(error)) return done(error);
+    // Something is missing: the whole table (then it is rebuilt, with what
+    // the script was to add), or only an object of it (a real error).
+    os::Command c;
+    c.argv = {"nft", "list", "tables"};
+    run_(c, [this, error, done](CommandOutcome o) {
+      boost::asio::post(strand_, [this, error, done, o = std::move(o)] {
+        if (o.exit_code != 0 || o.out.find("table inet mnigs_meter\n") != std::string::npos)
+          return done(error);
+        rebuild([done] { done(""); });
+      });
+    });
+  });
+}
+
 void Meter::set_error(const std::string& error) {
   if (!error.empty() && error != error_) log_.warn(error);
   error_ = error;
@@ -258,8 +330,10 @@ void Meter::start(ReadingDone done) {
   boost::asio::post(strand_, [this, done] {
     sessions_.clear();
     accounts_.clear();
+    in_kernel_.clear();
     os::Command c;
-    c.argv = {"nft", "-j", "reset", "counters", "table", "inet", "mnigs_meter"};
+    c.argv = {"nft", "reset", "counters", "table", "inet", "mnigs_meter"};
+    c.max_output = kMaxReading;
     run_(c, [this, c, done](CommandOutcome o) {
       boost::asio::post(strand_, [this, c, o = std::move(o), done] {
         MeterReading left;
@@ -267,10 +341,10 @@ void Meter::start(ReadingDone done) {
           std::string error;
           if (auto r = parse_meter_reading(o.out, &error)) left = std::move(*r);
           else log_.warn("what the last run counted could not be read: ", error);
-        } else if (!table_missing(o.err)) {
+        } else if (!missing(o.err)) {
           log_.warn(sentence(c, o));
         }
-        exec(meter_table_script({}, {}), [this, left, done](std::string error) {
+        exec(meter_table_script({}, {}, uplinks_), [this, left, done](std::string error) {
           set_error(error.empty() ? "" : "cannot set up the meter: " + error);
           boost::asio::post(strand_, [done, left] { done(left); });
         });
@@ -282,7 +356,7 @@ void Meter::start(ReadingDone done) {
 void Meter::stop(std::function<void()> done) {
   boost::asio::post(strand_, [this, done] {
     sessions_.clear();
-    accounts_.clear();
+    in_kernel_.clear();
     exec("table inet mnigs_meter\ndelete table inet mnigs_meter\n", [this, done](std::string e) {
       if (!e.empty()) log_.warn("removing the meter's table: ", e);
       done();
@@ -290,35 +364,91 @@ void Meter::stop(std::function<void()> done) {
   });
 }
 
+void Meter::set_uplinks(std::vector<std::string> configured) {
+  boost::asio::post(strand_, [this, configured = std::move(configured)] {
+    configured_uplinks_ = configured;
+    resolve_uplinks();
+  });
+}
+
+void Meter::resolve_uplinks() {
+  uplinks_resolved_ = std::chrono::steady_clock::now();
+  if (!configured_uplinks_.empty()) return apply_uplinks(configured_uplinks_);
+  // The interfaces of the main table's default routes, IPv4 then IPv6.
+  auto found = std::make_shared<std::vector<std::string>>();
+  auto ask = [this, found](std::vector<std::string> argv, std::function<void()> next) {
+    os::Command c;
+    c.argv = std::move(argv);
+    run_(c, [this, found, next](CommandOutcome o) {
+      boost::asio::post(strand_, [found, next, o = std::move(o)] {
+        JsonLimits limits;
+        limits.what = "ip's routes";
+        if (auto routes = parse_json_within(o.out, limits); routes && routes->isArray())
+          for (const auto& r : *routes)
+            if (r.isObject() && r["dev"].isString()) found->push_back(r["dev"].asString());
+        next();
+      });
+    });
+  };
+  ask({"ip", "-j", "route", "show", "default"}, [this, ask, found] {
+    ask({"ip", "-6", "-j", "route", "show", "default"}, [this, found] { apply_uplinks(*found); });
+  });
+}
+
+void Meter::apply_uplinks(std::vector<std::string> names) {
+  std::vector<std::string> valid;
+  for (auto& n : names) {
+    if (!valid_interface_name(n)) {
+      log_.warn("uplink \"", n, "\" is not an interface name; left out");
+      continue;
+    }
+    if (std::find(valid.begin(), valid.end(), n) == valid.end()) valid.push_back(std::move(n));
+  }
+  std::sort(valid.begin(), valid.end());
+  if (valid == uplinks_) return;
+  uplinks_ = valid;
+  std::string list;
+  for (const auto& u : uplinks_) list += (list.empty() ? "" : ", ") + u;
+  log_.info(uplinks_.empty() ? std::string("no uplink known: all forwarded traffic is metered")
+                             : "metering what goes through " + list);
+  exec_checked(meter_hooks_script(uplinks_), [this](std::string error) {
+    set_error(error.empty() ? "" : "cannot set the meter's uplinks: " + error);
+  });
+}
+
 std::string Meter::accounts_script(const std::vector<MeterAccount>& accounts) {
   std::string script;
   for (const auto& a : accounts) {
-    auto it = accounts_.find(a.id);
-    script += meter_account_script(a, it != accounts_.end());
-    if (it == accounts_.end()) accounts_[a.id] = a;
-    else it->second.limit = a.limit;
+    MeterAccount& known = accounts_[a.id];
+    known.id = a.id;
+    known.limit = a.limit;
+    // Whichever counted more: the store, or this meter (whose last reading
+    // may not have reached the store yet).
+    known.used = std::max(known.used, a.used);
+    script += meter_account_script(known, in_kernel_.count(a.id) != 0);
+    in_kernel_.insert(a.id);
   }
   return script;
 }
 
 std::string Meter::drop_unused_accounts() {
   std::set<std::int64_t> named;
-  for (const auto& [id, s] : sessions_) named.insert(s.policy.accounts.begin(),
-                                                     s.policy.accounts.end());
+  for (const auto& [id, s] : sessions_)
+    named.insert(s.policy.accounts.begin(), s.policy.accounts.end());
   std::string script;
-  for (auto it = accounts_.begin(); it != accounts_.end();) {
-    if (named.count(it->first)) {
+  for (auto it = in_kernel_.begin(); it != in_kernel_.end();) {
+    if (named.count(*it)) {
       ++it;
       continue;
     }
-    script += meter_delete_account_script(it->first);
-    it = accounts_.erase(it);
+    script += meter_delete_account_script(*it);
+    it = in_kernel_.erase(it);
   }
   return script;
 }
 
-void Meter::add(MeteredSession s, std::vector<MeterAccount> accounts) {
-  boost::asio::post(strand_, [this, s = std::move(s), accounts = std::move(accounts)] {
+void Meter::add(MeteredSession s, std::vector<MeterAccount> accounts, Done done) {
+  boost::asio::post(strand_, [this, s = std::move(s), accounts = std::move(accounts), done] {
     std::string script;
     if (auto old = sessions_.find(s.id); old != sessions_.end()) {
       script += meter_remove_script(old->second);
@@ -327,30 +457,35 @@ void Meter::add(MeteredSession s, std::vector<MeterAccount> accounts) {
     script += accounts_script(accounts);
     script += meter_add_script(s);
     sessions_[s.id] = s;
-    exec(script, [this, id = s.id](std::string error) {
-      if (table_missing(error)) return rebuild([] {});
-      set_error(error.empty() ? "" : "cannot meter session " + id + ": " + error);
+    exec_checked(script, [this, id = s.id, done](std::string error) {
+      if (!error.empty()) {
+        // Not in the kernel: forget it, so a rebuild does not stumble on it.
+        sessions_.erase(id);
+        set_error("cannot meter session " + id + ": " + error);
+      }
+      if (done) done(error);
     });
   });
 }
 
 void Meter::update(const std::string& id, MeterPolicy policy, std::vector<MeterAccount> accounts,
-                   std::function<void()> done) {
+                   Done done) {
   boost::asio::post(strand_, [this, id, policy = std::move(policy),
                               accounts = std::move(accounts), done] {
     auto it = sessions_.find(id);
     if (it == sessions_.end()) {
-      if (done) done();
+      if (done) done("session " + id + " is not metered");
       return;
     }
+    // Accounts it no longer names keep their kernel objects until a
+    // session is removed: deleting them now would lose what they counted
+    // since the last reading.
     std::string script = accounts_script(accounts);
     it->second.policy = policy;
     script += meter_policy_script(it->second);
-    script += drop_unused_accounts();
-    exec(script, [this, id, done](std::string error) {
-      if (table_missing(error)) return rebuild(done ? done : [] {});
+    exec_checked(script, [this, id, done](std::string error) {
       set_error(error.empty() ? "" : "cannot change session " + id + "'s limits: " + error);
-      if (done) done();
+      if (done) done(error);
     });
   });
 }
@@ -358,7 +493,8 @@ void Meter::update(const std::string& id, MeterPolicy policy, std::vector<MeterA
 void Meter::remove(const std::string& id, ReadingDone done) {
   boost::asio::post(strand_, [this, id, done] {
     // Both commands are queued now, so whatever comes next (a new session
-    // on the same address) runs after the removal.
+    // on the same address) runs after the removal; the reading comes first,
+    // so nothing the deleted counters held is lost.
     submit_read(done);
     auto it = sessions_.find(id);
     if (it == sessions_.end()) return;
@@ -366,42 +502,49 @@ void Meter::remove(const std::string& id, ReadingDone done) {
     sessions_.erase(it);
     script += drop_unused_accounts();
     exec(script, [this, id](std::string error) {
-      if (!error.empty() && !table_missing(error))
+      // Gone with the table (flushed): nothing to remove.
+      if (!error.empty() && !missing(error))
         set_error("cannot stop metering session " + id + ": " + error);
     });
   });
 }
 
 void Meter::read(ReadingDone done) {
-  boost::asio::post(strand_, [this, done] { submit_read(done); });
+  boost::asio::post(strand_, [this, done] {
+    // Routes change: the default routes' interfaces are looked up again
+    // once a minute.
+    if (configured_uplinks_.empty() &&
+        std::chrono::steady_clock::now() - uplinks_resolved_ > std::chrono::minutes(1))
+      resolve_uplinks();
+    submit_read(done);
+  });
 }
 
 void Meter::submit_read(ReadingDone done) {
-  {
-    os::Command c;
-    c.argv = {"nft", "-j", "reset", "counters", "table", "inet", "mnigs_meter"};
-    run_(c, [this, c, done](CommandOutcome o) {
-      boost::asio::post(strand_, [this, c, o = std::move(o), done] {
-        if (o.exit_code != 0 || o.timed_out) {
-          if (table_missing(o.err)) {
-            rebuild([done] { done(MeterReading{}); });
-            return;
-          }
-          set_error("cannot read the meter: " + sentence(c, o));
-          return done(MeterReading{});
+  os::Command c;
+  c.argv = {"nft", "reset", "counters", "table", "inet", "mnigs_meter"};
+  c.max_output = kMaxReading;
+  run_(c, [this, c, done](CommandOutcome o) {
+    boost::asio::post(strand_, [this, c, o = std::move(o), done] {
+      if (o.exit_code != 0 || o.timed_out) {
+        if (missing(o.err)) {
+          rebuild([done] { done(MeterReading{}); });
+          return;
         }
-        std::string error;
-        auto r = parse_meter_reading(o.out, &error);
-        if (!r) {
-          set_error("cannot read the meter: " + error);
-          return done(MeterReading{});
-        }
-        for (const auto& [id, bytes] : r->accounts)
-          if (auto it = accounts_.find(id); it != accounts_.end()) it->second.used += bytes;
-        done(std::move(*r));
-      });
+        set_error("cannot read the meter: " + sentence(c, o));
+        return done(MeterReading{});
+      }
+      std::string error;
+      auto r = parse_meter_reading(o.out, &error);
+      if (!r) {
+        set_error("cannot read the meter: " + error);
+        return done(MeterReading{});
+      }
+      for (const auto& [id, bytes] : r->accounts)
+        if (auto it = accounts_.find(id); it != accounts_.end()) it->second.used += bytes;
+      done(std::move(*r));
     });
-  }
+  });
 }
 
 void Meter::rebuild(std::function<void()> done) {
@@ -412,8 +555,8 @@ void Meter::rebuild(std::function<void()> done) {
   std::vector<MeteredSession> sessions;
   for (const auto& [id, s] : sessions_) sessions.push_back(s);
   std::vector<MeterAccount> accounts;
-  for (const auto& [id, a] : accounts_) accounts.push_back(a);
-  exec(meter_table_script(sessions, accounts), [this, done](std::string error) {
+  for (auto id : in_kernel_) accounts.push_back(accounts_[id]);
+  exec(meter_table_script(sessions, accounts, uplinks_), [this, done](std::string error) {
     set_error(error.empty() ? "" : "cannot rebuild the meter: " + error);
     done();
   });
@@ -423,7 +566,10 @@ void Meter::status(std::function<void(Json::Value)> done) {
   boost::asio::post(strand_, [this, done] {
     Json::Value v(Json::objectValue);
     v["sessions"] = static_cast<Json::UInt64>(sessions_.size());
-    v["accounts"] = static_cast<Json::UInt64>(accounts_.size());
+    v["accounts"] = static_cast<Json::UInt64>(in_kernel_.size());
+    Json::Value uplinks(Json::arrayValue);
+    for (const auto& u : uplinks_) uplinks.append(u);
+    v["uplinks"] = uplinks;
     v["rebuilt"] = static_cast<Json::Int64>(rebuilt_);
     if (!error_.empty()) v["error"] = error_;
     done(v);

@@ -23,8 +23,12 @@
 //                      USED bytes" from what was recorded, so a quota is never
 //                      refilled by a restart, a re-login or a rebuild
 //   counter a_N        the bytes charged to account N
-// Only forwarded traffic is counted: what a subscriber sends to the gateway
-// itself (RPC, its payment page, the tunnel's own carrier) is not Internet use.
+// Only what goes through the uplinks is counted and limited (out of them for
+// a session's upload, in from them for its download; the redirect of unpaid
+// HTTP only for destinations routed to them): what a subscriber sends to the
+// gateway itself (RPC, its payment page, the tunnel's own carrier) or to
+// other mesh nodes through it is not Internet use. With no uplink known (no
+// gateway.uplinks, no default route), all that is forwarded is.
 //
 // Counters are read and zeroed in one atomic step (nft reset counters), so no
 // byte is counted twice or lost between read and reset; the caller adds each
@@ -45,10 +49,14 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <json/value.h>
+
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -94,9 +102,15 @@ struct MeterReading {
 };
 
 // The nft script that replaces the table with one holding `sessions` and
-// `accounts`.
+// `accounts`, metering what goes through `uplinks` (all that is forwarded
+// when empty).
 std::string meter_table_script(const std::vector<MeteredSession>& sessions,
-                               const std::vector<MeterAccount>& accounts);
+                               const std::vector<MeterAccount>& accounts,
+                               const std::vector<std::string>& uplinks);
+// Replaces the lookups of the forward and prerouting chains for `uplinks`.
+std::string meter_hooks_script(const std::vector<std::string>& uplinks);
+// An interface name that may go into a script: 1 to 15 of [A-Za-z0-9_.@:-].
+bool valid_interface_name(const std::string& name);
 // Adds `s` (its accounts must exist) to the table.
 std::string meter_add_script(const MeteredSession& s);
 // Gives `s`'s chains its new policy; counters stay.
@@ -107,7 +121,7 @@ std::string meter_remove_script(const MeteredSession& s);
 // exists (the kernel keeps what it counted).
 std::string meter_account_script(const MeterAccount& a, bool exists);
 std::string meter_delete_account_script(std::int64_t id);
-// The reading in `nft -j reset counters table inet mnigs_meter`'s output;
+// The reading in `nft reset counters table inet mnigs_meter`'s output;
 // nullopt (and `error`) for output that is not that.
 std::optional<MeterReading> parse_meter_reading(const std::string& json, std::string* error);
 
@@ -116,45 +130,63 @@ class Meter {
   // Runs one command; `done` may be called on any thread.
   using Run = std::function<void(os::Command, std::function<void(CommandOutcome)>)>;
   using ReadingDone = std::function<void(MeterReading)>;
+  using Done = std::function<void(std::string error)>;
 
   Meter(boost::asio::io_context& io, Run run);
 
   // Reads what a previous run's table still counted (after kill -9), then
   // replaces it with an empty one. `done` gets that reading.
   void start(ReadingDone done);
-  // Removes the table (at shutdown, after a last read).
+  // Removes the table (at shutdown, after the last reading and once the
+  // tunnels are gone).
   void stop(std::function<void()> done);
+  // The uplinks (gateway.uplinks); empty: the interfaces of the main
+  // table's default routes, looked up now and again every minute.
+  void set_uplinks(std::vector<std::string> configured);
 
   // Meters `s` under its policy. `accounts` are the accounts its policy
-  // names, with what each has used; ones the meter already holds keep their
-  // kernel count and take the new limit.
-  void add(MeteredSession s, std::vector<MeterAccount> accounts);
+  // names, with what each has used; ones the meter already counted keep
+  // the larger count and take the new limit. `done` (optional) runs on the
+  // meter's strand with "" once the kernel has it, or with why not.
+  void add(MeteredSession s, std::vector<MeterAccount> accounts, Done done = {});
   // A new policy for session `id` (paid, topped up, another rate); `done`
-  // (optional) runs on the meter's strand once the kernel has it.
+  // (optional) as for add().
   void update(const std::string& id, MeterPolicy policy, std::vector<MeterAccount> accounts,
-              std::function<void()> done = {});
+              Done done = {});
   // Reads, then stops metering session `id`; `done` gets the reading.
   void remove(const std::string& id, ReadingDone done);
   // Reads and zeroes every counter. A missing table is rebuilt.
   void read(ReadingDone done);
-  // {"sessions": N, "accounts": N, "rebuilt": N, "error": "..."}
+  // {"sessions": N, "accounts": N, "uplinks": [...], "rebuilt": N, "error": "..."}
   void status(std::function<void(Json::Value)> done);
 
  private:
   void exec(std::string script, std::function<void(std::string error)> done);
+  // exec(), and when nft says something is missing and the table is gone,
+  // a rebuild (which holds what the script was to do) and done("").
+  void exec_checked(std::string script, std::function<void(std::string error)> done);
   // Queues the reading's command now; `done` runs on the strand.
   void submit_read(ReadingDone done);
   void set_error(const std::string& error);
-  // Creates or raises `accounts` and forgets the ones no session names.
+  // Creates or raises `accounts` in the kernel.
   std::string accounts_script(const std::vector<MeterAccount>& accounts);
+  // Deletes the kernel objects of accounts no session names (their counts
+  // were just read: only remove() calls it, after its reading).
   std::string drop_unused_accounts();
   void rebuild(std::function<void()> done);
+  void resolve_uplinks();
+  void apply_uplinks(std::vector<std::string> names);
 
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   Run run_;
   StderrLogger log_{"meter"};
   std::map<std::string, MeteredSession> sessions_;
+  // Every account's limit and what the meter counted for it, also after
+  // its kernel objects went (a session that comes back starts from there).
   std::map<std::int64_t, MeterAccount> accounts_;
+  std::set<std::int64_t> in_kernel_;  // accounts with a quota and counter now
+  std::vector<std::string> configured_uplinks_, uplinks_;
+  std::chrono::steady_clock::time_point uplinks_resolved_{};
   std::int64_t rebuilt_ = 0;
   std::string error_;
 };

@@ -5,6 +5,7 @@
 
 #include "store/sqlite.hpp"
 #include "util/net.hpp"
+#include "util/text.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -107,6 +108,7 @@ MeterPolicy SessionManager::policy_of(const GatewaySession& s, std::int64_t now,
 void SessionManager::apply_policies(std::function<void()> done) {
   // One count for each change sent to the meter, and one for this call.
   auto pending = std::make_shared<std::size_t>(1);
+  // Counted on the manager's strand only.
   auto one_done = [this, pending, done] {
     if (--*pending == 0 && done) boost::asio::post(strand_, done);
   };
@@ -122,7 +124,9 @@ void SessionManager::apply_policies(std::function<void()> done) {
       s.applied = p;
       if (meter_) {
         ++*pending;
-        meter_->update(id, p, std::move(accounts), one_done);
+        meter_->update(id, p, std::move(accounts), [this, one_done](const std::string&) {
+          boost::asio::post(strand_, one_done);
+        });
       }
     }
     for (auto vid : s.vouchers) {
@@ -143,6 +147,25 @@ void SessionManager::apply_policies(std::function<void()> done) {
 
 void SessionManager::policies_changed() {
   boost::asio::post(strand_, [this] { apply_policies(); });
+}
+
+void SessionManager::payments_changed() {
+  boost::asio::post(strand_, [this] {
+    if (stopped_ || !ready_) return;
+    const auto offered = config_.get()->get_list("gateway", "payments");
+    // A session keeps the terms it was granted under only while they are
+    // offered: one whose page closed could never be paid, one that became
+    // charged was granted free.
+    std::vector<GatewaySession> ended;
+    for (const auto& [id, s] : sessions_)
+      if (std::find(offered.begin(), offered.end(), suite_part(s.suite, 2)) == offered.end())
+        ended.push_back(s);
+    for (const auto& s : ended) {
+      sessions_.erase(s.id);
+      end_session(s, "its payment method " + suite_part(s.suite, 2) + " is no longer offered");
+    }
+    if (!ended.empty()) schedule_expiry();
+  });
 }
 
 PaymentState SessionManager::state_of(const GatewaySession& s, std::int64_t now) const {
@@ -222,7 +245,20 @@ std::string SessionManager::redeem_for(GatewaySession& s, const std::string& typ
   if (holders >= v.terms.devices)
     return refuse("this voucher is in use on " + std::to_string(holders) + " device" +
                   (holders == 1 ? "" : "s") + ", as many as it allows");
-  if (!v.first_used) v.first_used = now;
+  if (!v.first_used) {
+    // Time bought on top of time still running starts when that ends, so a
+    // second hour adds an hour.
+    std::int64_t start = now;
+    if (v.terms.minutes > 0) {
+      for (auto id : s.vouchers) {
+        auto other = vouchers_.find(id);
+        if (other == vouchers_.end() || !other->second.spent(now).empty()) continue;
+        if (other->second.terms.minutes > 0 && other->second.first_used > 0)
+          start = std::max(start, other->second.ends());
+      }
+    }
+    v.first_used = start;
+  }
   persist_voucher(v);
   s.vouchers.push_back(v.id);
   persist(s);
@@ -283,10 +319,12 @@ void SessionManager::create_vouchers(const Json::Value& params,
     std::string why;
     auto terms = parse_voucher_terms(params, now, &count, &why);
     if (!terms) return done(why, Json::Value());
-    if (vouchers_.size() + static_cast<std::size_t>(count) > kMaxVouchers)
-      return done("this gateway holds " + std::to_string(vouchers_.size()) +
-                      " vouchers; at most " + std::to_string(kMaxVouchers) +
-                      " are kept: revoke or delete old ones first",
+    std::size_t usable = 0;
+    for (const auto& [id, v] : vouchers_) usable += v.spent(now).empty();
+    if (usable + static_cast<std::size_t>(count) > kMaxVouchers)
+      return done("this gateway holds " + std::to_string(usable) +
+                      " usable vouchers; at most " + std::to_string(kMaxVouchers) +
+                      " may be: revoke some first",
                   Json::Value());
     std::vector<Voucher> fresh;
     std::set<std::string> taken;

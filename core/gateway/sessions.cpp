@@ -97,6 +97,7 @@ SessionManager::SessionManager(boost::asio::io_context& io, const ConfigHolder& 
 void SessionManager::start(std::function<void()> done) {
   if (!meter_) return load({}, std::move(done));
   meter_->start([this, done](MeterReading left) {
+    meter_->set_uplinks(config_.get()->get_list("gateway", "uplinks"));
     boost::asio::post(strand_, [this, done, left = std::move(left)] { load(left, done); });
   });
 }
@@ -200,7 +201,7 @@ void SessionManager::load(MeterReading left, std::function<void()> done) {
                   s.tunnel = params;
                   sessions_[s.id] = s;
                   tell_holders(s, false);
-                  meter(s);
+                  meter(s, [](bool) {});
                   log_.info("session ", s.id, " of ", s.subscriber_address, " resumed");
                 }
                 one_done();
@@ -227,11 +228,12 @@ void SessionManager::stop(std::function<void()> done) {
     // removes all of them at once (one by one, 1000 sessions took about
     // 20 s of commands here).
     if (!meter_ || !ready_) return boost::asio::post(io_, done);
-    // The last reading is written, then the meter's table goes.
+    // The last reading is written. The table stays until the tunnels are
+    // gone (Daemon::shutdown), so nothing goes through unmetered meanwhile.
     meter_->read([this, done](MeterReading r) {
       boost::asio::post(strand_, [this, done, r = std::move(r)] {
         account(r);
-        meter_->stop([this, done] { boost::asio::post(io_, done); });
+        boost::asio::post(io_, done);
       });
     });
   });
@@ -344,17 +346,24 @@ void SessionManager::grant(GatewaySession s, Responder reply, std::int64_t timeo
           s.stored_expires = s.expires;
           sessions_[s.id] = s;
           tell_holders(s, false);
-          meter(s);
           schedule_expiry();
           log_.info("session ", s.id, " for ", s.subscriber_address, " (", s.name, ") with ",
                     s.suite, ", expires in ", timeout, " s");
-          // Recorded first, then announced: a crash in between leaves a
-          // session that the restart resumes or expires (running onRelease),
-          // never an onRegister without a record.
-          // The subscriber's address stays in flight until then.
-          persist(s, [this, s, reply, timeout] {
-            in_flight_.erase(s.subscriber_address);
-            announce(s, reply, timeout);
+          // Metered, recorded, then announced: the subscriber's first packet
+          // meets its policy, and a crash in between leaves a session that
+          // the restart resumes or expires (running onRelease), never an
+          // onRegister without a record. The subscriber's address stays in
+          // flight until then.
+          meter(s, [this, s, reply, timeout](bool metered) {
+            if (!metered) {
+              in_flight_.erase(s.subscriber_address);
+              return reply.error(rpc_error::failed,
+                                 "the session could not be metered; try again later");
+            }
+            persist(s, [this, s, reply, timeout] {
+              in_flight_.erase(s.subscriber_address);
+              announce(s, reply, timeout);
+            });
           });
         });
       });
@@ -532,19 +541,41 @@ void SessionManager::end_session(const GatewaySession& s, const std::string& why
   });
 }
 
-void SessionManager::meter(const GatewaySession& s) {
-  if (!meter_) return;
+void SessionManager::meter(const GatewaySession& s, std::function<void(bool)> then) {
+  if (!meter_) return then(true);
   MeteredSession m;
   m.id = s.id;
   auto text_of = [&](const char* key) {
     return s.tunnel[key].isString() ? s.tunnel[key].asString() : std::string();
   };
   for (const std::string& text : {s.subscriber_address, text_of("address4"), text_of("address6")})
-    if (auto a = parse_address(text)) m.addresses.push_back(unmap(*a));
+    if (auto a = parse_address(text)) {
+      // A link-local address is never forwarded, and its zone cannot go
+      // into a map element.
+      if (a->is_v6() && a->to_v6().is_link_local()) continue;
+      m.addresses.push_back(unmap(*a));
+    }
   std::vector<MeterAccount> accounts;
   m.policy = policy_of(s, clock_(), &accounts);
   if (auto it = sessions_.find(s.id); it != sessions_.end()) it->second.applied = m.policy;
-  meter_->add(std::move(m), std::move(accounts));
+  const bool charged = s.charged;
+  meter_->add(std::move(m), std::move(accounts),
+              [this, id = s.id, charged, then](std::string error) {
+                boost::asio::post(strand_, [this, id, charged, then, error] {
+                  if (error.empty()) return then(true);
+                  // Fail closed: a charged session the kernel does not hold
+                  // back would be free.
+                  auto it = sessions_.find(id);
+                  if (charged && it != sessions_.end()) {
+                    GatewaySession copy = it->second;
+                    sessions_.erase(it);
+                    end_session(copy, "its limits could not be set in the kernel: " + error);
+                    schedule_expiry();
+                    return then(false);
+                  }
+                  then(true);
+                });
+              });
 }
 
 void SessionManager::account(const MeterReading& reading) {

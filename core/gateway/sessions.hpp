@@ -109,6 +109,9 @@ class SessionManager final : public GatewayPayments {
 
   // A key that shapes the sessions' policies changed (gateway.throttleKbit).
   void policies_changed();
+  // gateway.payments changed: sessions whose payment method is no longer
+  // offered end.
+  void payments_changed();
   // Adds a meter reading to the sessions' usage and writes what changed.
   // Runs on the strand; public for tests.
   void account(const MeterReading& reading);
@@ -123,7 +126,9 @@ class SessionManager final : public GatewayPayments {
   // Loads and resumes the stored sessions, adding `left` (what the kernel
   // counted after the last reading of a previous run) to their usage.
   void load(MeterReading left, std::function<void()> done);
-  void meter(const GatewaySession& s);
+  // Meters `s` under its policy; then(false) when a charged session could
+  // not be (it was ended: the kernel would not hold it back).
+  void meter(const GatewaySession& s, std::function<void(bool)> then);
   // Writes the usage of every session and voucher whose usage changed.
   void persist_usage();
   // What session `s` may do at `now`, and the accounts (vouchers with a

@@ -73,6 +73,15 @@ Json::Value read_links(sqlite3* db) {
 
 }  // namespace
 
+bool only_paid_access(const Json::Value& terms) {
+  if (!terms.isObject() || terms.empty()) return false;
+  for (const auto& method : terms.getMemberNames())
+    if (!terms[method].isObject() || !terms[method]["charges"].isBool() ||
+        !terms[method]["charges"].asBool())
+      return false;
+  return true;
+}
+
 std::optional<Price> cheapest_price(const Json::Value& terms) {
   if (!terms.isObject()) return std::nullopt;
   std::optional<Price> best;
@@ -125,6 +134,7 @@ Json::Value read_node_list(sqlite3* db, std::int64_t now, bool gateways_only) {
       }
       n["payments"] =
           info["payments"].isObject() ? info["payments"] : Json::Value(Json::objectValue);
+      n["paymentRequired"] = only_paid_access(info["payments"]);
       if (info["capacity"].isObject()) n["capacity"] = info["capacity"];
     }
     list.append(n);

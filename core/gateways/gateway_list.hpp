@@ -28,6 +28,9 @@ struct Price {
   std::string currency;
 };
 std::optional<Price> cheapest_price(const Json::Value& terms);
+// Whether every payment method in nodeInfo's "payments" charges (its terms
+// say "charges": true): the gateway lets no traffic through before payment.
+bool only_paid_access(const Json::Value& terms);
 
 // listNodes ({"nodes": [...], "links": [...]}) or listGateways
 // ({"gateways": [...]}) as of `now` (unix seconds). Gateways known only from

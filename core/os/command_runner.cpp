@@ -123,7 +123,8 @@ CommandOutcome run_command(const Command& command) {
       ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
       std::string& sink = fds[i].fd == out_fd ? outcome.out : outcome.err;
       if (got > 0) {
-        if (sink.size() < kOutputCap) sink.append(buf, static_cast<std::size_t>(got));
+        const std::size_t cap = fds[i].fd == out_fd ? command.max_output : kOutputCap;
+        if (sink.size() < cap) sink.append(buf, static_cast<std::size_t>(got));
       } else if (got == 0 || errno != EAGAIN) {
         close_fd(fds[i].fd == out_fd ? out_fd : err_fd);
       }

@@ -24,6 +24,7 @@ struct Command {
   std::string input;              // written to stdin, which is then closed
   std::chrono::milliseconds timeout{10000};
   std::map<std::string, std::string> env;  // added to the daemon's environment
+  std::size_t max_output = 1 << 20;         // of stdout and of stderr each; the rest is dropped
 };
 
 // Runs one command now, on the calling thread. Never throws.

@@ -106,7 +106,8 @@ CREATE INDEX gateway_tests_by_address ON gateway_tests (address, time);
 ALTER TABLE gateway_sessions ADD COLUMN bytes_out INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE gateway_sessions ADD COLUMN bytes_in  INTEGER NOT NULL DEFAULT 0;
 -- JSON: {"charged", "portal", "portalPort", "vouchers": [voucher ids, in the order redeemed]}
-ALTER TABLE gateway_sessions ADD COLUMN payment TEXT NOT NULL DEFAULT '{}';
+-- (sessions from before were granted free)
+ALTER TABLE gateway_sessions ADD COLUMN payment TEXT NOT NULL DEFAULT '{"charged": false}';
 CREATE TABLE vouchers (
   id          INTEGER PRIMARY KEY,
   code        TEXT    NOT NULL UNIQUE,  -- 12 characters of Crockford's base32, no dashes

@@ -63,6 +63,12 @@ std::vector<GatewayChoice> rank_gateways(const Json::Value& gateways, const Choi
       skip(who, "price " + g["price"].asString() + " above subscriber.maxPrice");
       continue;
     }
+    // Nothing goes through before someone pays on its page: only for a
+    // subscriber that accepts paying at all.
+    if (g["paymentRequired"].isBool() && g["paymentRequired"].asBool() && rules.max_price <= 0) {
+      skip(who, "payment required and subscriber.maxPrice is 0");
+      continue;
+    }
     double load = 0;
     const Json::Value& cap = g["capacity"];
     if (cap.isObject() && cap["maxConnections"].isIntegral() && cap["sessions"].isIntegral() &&

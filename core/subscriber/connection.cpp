@@ -40,40 +40,6 @@ Json::Value to_json(const TunnelTraffic& t) {
   return v;
 }
 
-// The gateway's "used" in a renewal, when it holds what it should: byte
-// counts and seconds as non-negative integers.
-std::optional<Json::Value> metered_usage(const Json::Value& used, std::int64_t now) {
-  if (!used.isObject()) return std::nullopt;
-  Json::Value m(Json::objectValue);
-  for (const char* key : {"bytesOut", "bytesIn", "seconds"}) {
-    if (!used[key].isInt64() || used[key].asInt64() < 0) return std::nullopt;
-    m[key] = static_cast<Json::Int64>(used[key].asInt64());
-  }
-  m["at"] = static_cast<Json::Int64>(now);
-  return m;
-}
-
-// The gateway's "payment", when it holds what it should; the URL only if it
-// is a plain http(s) URL of printable characters.
-std::optional<Json::Value> payment_terms(const Json::Value& p) {
-  if (!p.isObject() || !p["required"].isBool()) return std::nullopt;
-  Json::Value out(Json::objectValue);
-  out["required"] = p["required"].asBool();
-  out["paid"] = p["paid"].isBool() ? p["paid"].asBool() : !p["required"].asBool();
-  for (const char* key : {"secondsRemaining", "bytesRemaining"})
-    out[key] = p[key].isInt64() && p[key].asInt64() >= -1 ? p[key].asInt64() : Json::Int64(-1);
-  if (p["url"].isString()) {
-    const std::string url = p["url"].asString();
-    const bool printable = std::all_of(url.begin(), url.end(), [](char c) {
-      return c > 0x20 && c < 0x7f && c != '"' && c != '\'' && c != '`' && c != '\\';
-    });
-    if (url.size() <= 512 && printable &&
-        (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0))
-      out["url"] = url;
-  }
-  return out;
-}
-
 }  // namespace
 
 bool Connection::payment_required() const {
@@ -446,7 +412,7 @@ void ConnectionManager::request_session(Connection c, os::Timer& retry, Acquired
                            "the gateway's tunnel parameters are refused: " + why);
              }
              c.tunnel = g["tunnel"];
-             if (auto pay = payment_terms(g["payment"])) c.payment = *pay;
+             if (auto pay = check_payment(g["payment"])) c.payment = *pay;
              c.timeout = g["timeout"].asInt64();
              c.created = clock_();
              c.expires = c.created + c.timeout;
@@ -609,8 +575,8 @@ void ConnectionManager::renew() {
                connection_->expires = now + connection_->timeout;
                persist(*connection_);
                log_.debug("session ", c.session_id, " renewed for ", connection_->timeout, " s");
-               if (auto m = metered_usage(r.result["used"], now)) connection_->metered = *m;
-               if (auto pay = payment_terms(r.result["payment"])) {
+               if (auto m = check_metered(r.result["used"], now)) connection_->metered = *m;
+               if (auto pay = check_payment(r.result["payment"])) {
                  const bool was = connection_->payment_required();
                  connection_->payment = *pay;
                  if (!was && connection_->payment_required()) payment_required(*connection_);

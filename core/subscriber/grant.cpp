@@ -159,4 +159,38 @@ std::string check_tunnel_params(const Json::Value& t, const std::string& gateway
   return check_family(t, "6", true, 64, unmap(*gateway), local);
 }
 
+// The gateway's "used" in a renewal, when it holds what it should: byte
+// counts and seconds as non-negative integers.
+std::optional<Json::Value> check_metered(const Json::Value& used, std::int64_t now) {
+  if (!used.isObject()) return std::nullopt;
+  Json::Value m(Json::objectValue);
+  for (const char* key : {"bytesOut", "bytesIn", "seconds"}) {
+    if (!used[key].isInt64() || used[key].asInt64() < 0) return std::nullopt;
+    m[key] = static_cast<Json::Int64>(used[key].asInt64());
+  }
+  m["at"] = static_cast<Json::Int64>(now);
+  return m;
+}
+
+// The gateway's "payment", when it holds what it should; the URL only if it
+// is a plain http(s) URL of printable characters.
+std::optional<Json::Value> check_payment(const Json::Value& p) {
+  if (!p.isObject() || !p["required"].isBool()) return std::nullopt;
+  Json::Value out(Json::objectValue);
+  out["required"] = p["required"].asBool();
+  out["paid"] = p["paid"].isBool() ? p["paid"].asBool() : !p["required"].asBool();
+  for (const char* key : {"secondsRemaining", "bytesRemaining"})
+    out[key] = p[key].isInt64() && p[key].asInt64() >= -1 ? p[key].asInt64() : Json::Int64(-1);
+  if (p["url"].isString()) {
+    const std::string url = p["url"].asString();
+    const bool printable = std::all_of(url.begin(), url.end(), [](char c) {
+      return c > 0x20 && c < 0x7f && c != '"' && c != '\'' && c != '`' && c != '\\';
+    });
+    if (url.size() <= 512 && printable &&
+        (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0))
+      out["url"] = url;
+  }
+  return out;
+}
+
 }  // namespace mnigs

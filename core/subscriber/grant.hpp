@@ -8,6 +8,7 @@
 #include <json/value.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,5 +44,17 @@ std::string check_renewal(const Json::Value& result);
 //   connected route would capture mesh traffic.
 std::string check_tunnel_params(const Json::Value& tunnel, const std::string& gateway_address,
                                 const std::vector<std::string>& local_addresses);
+
+// A renewal's "used" (what the gateway metered): "bytesOut", "bytesIn" and
+// "seconds", non-negative integers; nullopt otherwise. The result carries
+// them and "at": `now`.
+std::optional<Json::Value> check_metered(const Json::Value& used, std::int64_t now);
+
+// A grant's or renewal's "payment": "required" (a boolean), "paid",
+// "secondsRemaining" and "bytesRemaining" (-1 for none), and "url" only when
+// it is an http(s) URL of at most 512 printable characters without quotes
+// or backslashes (it reaches a hook's environment and the terminal);
+// nullopt when "required" is missing.
+std::optional<Json::Value> check_payment(const Json::Value& payment);
 
 }  // namespace mnigs

@@ -11,9 +11,16 @@
 // inet runs no mnigsd: web servers on ports 80 (the "Internet"), 443 and 53
 // (to see whether HTTPS and DNS get through) and 8080 (anything else), and
 // iperf3 where a rate is measured.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <memory>
@@ -66,6 +73,9 @@ class Payment : public SystemTest {
     for (int port : {80, 443, 53, 8080})
       servers_.push_back(std::make_unique<HttpEcho>(topology_.ns("inet"), inet, port));
     gateway.set("forwarding", "uplink", yaml_quote(topology_.interface("gw", "inet")));
+    // What goes through this interface is Internet use; what goes between
+    // subscribers through the gateway is not.
+    gateway.set("gateway", "uplinks", "[" + yaml_quote(topology_.interface("gw", "inet")) + "]");
     gw_ = std::make_unique<Node>(topology_, "gw", std::move(gateway));
     sub_ = subscriber("sub");
     if (second_subscriber) sub2_ = subscriber("sub2");
@@ -190,6 +200,55 @@ class Payment : public SystemTest {
     return x.status == 200 && x.body == "client=" + topology_.address("gw", "inet") + "\n";
   }
 
+  // One datagram from `from` to inet:port and its echo back.
+  bool udp_round_trip(const std::string& from, int port) {
+    std::atomic<bool> listening{false};
+    std::thread echo([&] {
+      run_in_netns_thread(topology_.ns("inet"), [&] {
+        const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<std::uint16_t>(port));
+        ::inet_pton(AF_INET, inet().c_str(), &addr.sin_addr);
+        if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+          ::close(fd);
+          listening = true;
+          return;
+        }
+        listening = true;
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 3000) == 1) {
+          char buf[512];
+          sockaddr_storage peer{};
+          socklen_t len = sizeof peer;
+          const ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&peer),
+                                       &len);
+          if (n > 0)
+            ::sendto(fd, buf, static_cast<std::size_t>(n), 0, reinterpret_cast<sockaddr*>(&peer),
+                     len);
+        }
+        ::close(fd);
+      });
+    });
+    while (!listening) std::this_thread::sleep_for(10ms);
+    bool answered = false;
+    run_in_netns_thread(topology_.ns(from), [&] {
+      const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<std::uint16_t>(port));
+      ::inet_pton(AF_INET, inet().c_str(), &addr.sin_addr);
+      const char query[] = "a lookup";
+      ::sendto(fd, query, sizeof query, 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+      pollfd p{fd, POLLIN, 0};
+      char buf[512];
+      answered = ::poll(&p, 1, 2000) == 1 && ::recv(fd, buf, sizeof buf, 0) == sizeof query;
+      ::close(fd);
+    });
+    echo.join();
+    return answered;
+  }
+
   std::int64_t stored_voucher_bytes(const std::string& code) {
     std::string plain = code;
     plain.erase(std::remove(plain.begin(), plain.end(), '-'), plain.end());
@@ -227,8 +286,8 @@ TEST_F(Payment, UnpaidTrafficReachesOnlyThePageAndChromiumPaysWithAVoucher) {
       << "subscriber.onPaymentRequired did not run with the page's URL";
   EXPECT_TRUE(contains(sub_->cli({"--sessions"}).out, "payment required: open " + portal()));
 
-  // HTTP anywhere: redirected to the page. HTTPS: a reset at once. DNS: through.
-  // Anything else: dropped.
+  // HTTP anywhere: redirected to the page. HTTPS: a reset at once. DNS
+  // lookups (UDP): through. Anything else, TCP to port 53 too: dropped.
   HttpExchange http = internet("sub");
   EXPECT_EQ(http.status, 302) << http.head << http.body;
   EXPECT_EQ(http.header("Location"), portal()) << http.head;
@@ -238,12 +297,12 @@ TEST_F(Payment, UnpaidTrafficReachesOnlyThePageAndChromiumPaysWithAVoucher) {
     if (fd >= 0) ::close(fd);
   });
   EXPECT_EQ(error, ECONNREFUSED) << std::strerror(error);
-  error = 0;
+  EXPECT_TRUE(udp_round_trip("sub", 53)) << "a DNS lookup must get through";
   run_in_netns_thread(topology_.ns("sub"), [&] {
-    int fd = tcp_connect(inet(), 53, 3s, &error);
+    int fd = tcp_connect(inet(), 53, 1500ms, &error);
     if (fd >= 0) ::close(fd);
   });
-  EXPECT_EQ(error, 0) << "DNS (TCP 53) must get through: " << std::strerror(error);
+  EXPECT_EQ(error, ETIMEDOUT) << "TCP to port 53: " << std::strerror(error);
   run_in_netns_thread(topology_.ns("sub"), [&] {
     int fd = tcp_connect(inet(), 8080, 1500ms, &error);
     if (fd >= 0) ::close(fd);
@@ -343,6 +402,20 @@ TEST_F(Payment, DeadlinesDevicesAndRatesOfVouchersHold) {
   connect(*sub_);
   connect(*sub2_);
 
+  // Unpaid, sub still reaches sub2 through the gateway: that is the mesh,
+  // not the uplink (port 80 is not redirected, nothing is dropped).
+  run_checked({"ip", "route", "add", topology_.address("sub2", "gw") + "/32", "via", gw_address()},
+              topology_.ns("sub"));
+  run_checked({"ip", "route", "add", topology_.address("sub", "gw") + "/32", "via",
+               gw_address("sub2")},
+              topology_.ns("sub2"));
+  HttpEcho neighbour(topology_.ns("sub2"), topology_.address("sub2", "gw"), 80);
+  HttpExchange mesh = http_exchange(
+      topology_.ns("sub"), topology_.address("sub2", "gw"), 80,
+      "GET / HTTP/1.1\r\nHost: sub2\r\nConnection: close\r\n\r\n", 5s);
+  EXPECT_EQ(mesh.status, 200) << mesh.head;
+  EXPECT_EQ(mesh.body, "client=" + topology_.address("sub", "gw") + "\n");
+
   // One device: the second is refused while the first holds it.
   Json::Value terms(Json::objectValue);
   terms["validUntil"] = static_cast<Json::Int64>(unix_now() + 6);
@@ -419,6 +492,14 @@ TEST_F(Payment, Rfc8908AWrongCodeBurstAndForgedOrReplayedConfirmations) {
   EXPECT_EQ(c["user-portal-url"].asString(), portal());
   EXPECT_TRUE(c["can-extend-session"].asBool());
   EXPECT_FALSE(c.isMember("bytes-remaining"));
+
+  // Another site's page cannot post codes here (browsers say where a form
+  // post comes from).
+  HttpExchange cross = page("sub", "POST", "/redeem",
+                            "Origin: http://evil.example\r\n"
+                            "Content-Type: application/x-www-form-urlencoded\r\n",
+                            "code=0000-0000-0000&accept=yes");
+  EXPECT_EQ(cross.status, 403) << cross.head;
 
   // Five wrong codes are answered; the sixth is told to wait.
   for (int i = 0; i < 5; ++i)

@@ -98,6 +98,26 @@ TEST(Choice, LeavesOutWhatCannotBeUsedAndSaysWhy) {
   EXPECT_EQ(order(rank_gateways(list, r, {})), (std::vector<std::string>{"paid", "usable"}));
 }
 
+// A gateway that lets nothing through before payment on its page (every
+// method charges, even at price 0: vouchers only) is for subscribers that
+// accept paying.
+TEST(Choice, AGatewayThatWaitsForPaymentOnlyWhenPayingIsAccepted) {
+  Json::Value list(Json::arrayValue);
+  Json::Value vouchers = gateway("10.0.0.1", "vouchers", 1, "static-forwarding-webpage");
+  vouchers["price"] = 0;
+  vouchers["paymentRequired"] = true;
+  list.append(vouchers);
+  list.append(gateway("10.0.0.2", "free", 50));
+  ChoiceRules r = rules();
+  r.our_suites.push_back("static-forwarding-webpage");
+  std::vector<std::string> skipped;
+  EXPECT_EQ(order(rank_gateways(list, r, {}, &skipped)), (std::vector<std::string>{"free"}));
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_EQ(skipped[0], "10.0.0.1 (vouchers): payment required and subscriber.maxPrice is 0");
+  r.max_price = 1;
+  EXPECT_EQ(order(rank_gateways(list, r, {})), (std::vector<std::string>{"vouchers", "free"}));
+}
+
 TEST(Choice, PreferredGatewaysComeFirstInListOrder) {
   Json::Value list(Json::arrayValue);
   list.append(gateway("10.0.0.1", "a", 1));

@@ -102,6 +102,15 @@ TEST(CheapestPrice, PicksTheLowestNumericPriceAndItsCurrency) {
   EXPECT_EQ(free->currency, "");
 }
 
+TEST(OnlyPaidAccess, WhenEveryMethodChargesAndOnlyThen) {
+  EXPECT_TRUE(only_paid_access(from_json_text(R"({"webpage":{"price":0,"charges":true}})")));
+  EXPECT_FALSE(only_paid_access(
+      from_json_text(R"({"webpage":{"charges":true},"free":{"price":0}})")));
+  EXPECT_FALSE(only_paid_access(from_json_text(R"({"webpage":{"charges":"yes"}})")));
+  EXPECT_FALSE(only_paid_access(from_json_text("{}")));
+  EXPECT_FALSE(only_paid_access(Json::Value()));
+}
+
 TEST_F(GatewayListTest, NodesCarryWhatTheScanFoundAndWhetherTheLatestScanReachedThem) {
   exec_sql("INSERT INTO scans (id, started, finished, candidates, probed, found, gateways, "
            "errors) VALUES (4, 0, 0, 2, 2, 2, 1, '[]'), (5, 0, 0, 1, 1, 1, 1, '[]')");

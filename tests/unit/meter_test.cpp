@@ -54,19 +54,45 @@ TEST(MeterScript, AFreeSessionIsCountedEachWayThroughItsAddresses) {
   EXPECT_FALSE(has(s, "drop")) << s;
 }
 
-TEST(MeterScript, AnUnpaidSessionGetsDnsOnlyAndHttpsIsReset) {
+TEST(MeterScript, AnUnpaidSessionGetsDnsOnlyAndHttpsIsResetAndHttpGoesToThePage) {
   MeterPolicy p;
   p.paid = false;
+  p.portal_port = 65534;
   const std::string s = meter_add_script(session("ab12", {"10.9.0.2"}, p));
   const std::string out = "add rule inet mnigs_meter o_ab12 ";
   const std::string in = "add rule inet mnigs_meter i_ab12 ";
-  EXPECT_TRUE(has(s, out +
-                         "meta l4proto { tcp, udp } th dport 53 counter name \"o_ab12\" return\n" +
-                         out + "tcp dport 443 reject with tcp reset\n" + out + "drop\n"))
+  // Lookups only: UDP, small, at a lookup's pace.
+  const std::string dns = " 53 meta length <= 1280 limit rate 10/second burst 20 packets ";
+  EXPECT_TRUE(has(s, out + "udp dport" + dns + "counter name \"o_ab12\" return\n" + out +
+                         "tcp dport 443 reject with tcp reset\n" + out + "drop\n"))
       << s;
-  EXPECT_TRUE(has(s, in + "meta l4proto { tcp, udp } th sport 53 counter name \"i_ab12\" return\n" +
-                         in + "drop\n"))
+  EXPECT_TRUE(has(s, in + "udp sport" + dns + "counter name \"i_ab12\" return\n" + in +
+                         "drop\n"))
       << s;
+  EXPECT_TRUE(has(s, "add rule inet mnigs_meter p_ab12 tcp dport 80 redirect to :65534\n")) << s;
+  EXPECT_TRUE(has(s, "add element inet mnigs_meter portal4 { 10.9.0.2 : jump p_ab12 }")) << s;
+  // Paid: the redirect goes.
+  p.paid = true;
+  EXPECT_FALSE(has(meter_policy_script(session("ab12", {"10.9.0.2"}, p)), "redirect")) << s;
+}
+
+TEST(MeterScript, OnlyWhatGoesThroughTheUplinksIsMetered) {
+  const std::string s = meter_hooks_script({"eth0", "wan"});
+  EXPECT_TRUE(has(s, "add rule inet mnigs_meter forward oifname { \"eth0\", \"wan\" } ip saddr "
+                     "vmap @out4\n"))
+      << s;
+  EXPECT_TRUE(has(s, "add rule inet mnigs_meter forward iifname { \"eth0\", \"wan\" } ip6 "
+                     "daddr vmap @in6\n"))
+      << s;
+  EXPECT_TRUE(has(s, "add rule inet mnigs_meter prerouting fib daddr oifname { \"eth0\", "
+                     "\"wan\" } ip saddr vmap @portal4\n"))
+      << s;
+  // None known: all that is forwarded.
+  EXPECT_TRUE(
+      has(meter_hooks_script({}), "add rule inet mnigs_meter forward ip saddr vmap @out4\n"));
+  EXPECT_TRUE(valid_interface_name("veth-gw.10"));
+  for (const char* bad : {"", "eth0\" }", "a b", "sixteen-chars-xx", "x;y"})
+    EXPECT_FALSE(valid_interface_name(bad)) << bad;
 }
 
 TEST(MeterScript, QuotasAreDrawnOnInOrderThenCutOrThrottled) {
@@ -121,41 +147,44 @@ TEST(MeterScript, RemovalTakesTheElementsBeforeTheChainsAndCounters) {
   EXPECT_LT(chain, counter);
 }
 
-// What `nft -j reset counters table inet mnigs_meter` printed (nftables
-// 1.0.6, Debian 12) for a table with two sessions' counters and an account's.
+// What `nft reset counters table inet mnigs_meter` printed (nftables 1.0.6,
+// Debian 12), whole, for a table with two sessions' counters and an
+// account's; the counters' values as they were before the reset.
 const char* kNftReset =
-    R"({"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", )"
-    R"("json_schema_version": 1}}, {"counter": {"family": "inet", "name": "o_s1", "table": )"
-    R"("mnigs_meter", "handle": 3, "packets": 12, "bytes": 812}}, {"counter": {"family": )"
-    R"("inet", "name": "i_s1", "table": "mnigs_meter", "handle": 4, "packets": 2100, )"
-    R"("bytes": 3150000}}, {"counter": {"family": "inet", "name": "a_7", "table": )"
-    R"("mnigs_meter", "handle": 9, "packets": 2112, "bytes": 3150812}}]})";
+    "table inet mnigs_meter {\n"
+    "\tcounter o_s1 {\n\t\tpackets 12 bytes 812\n\t}\n"
+    "\tcounter i_s1 {\n\t\tpackets 0 bytes 0\n\t}\n"
+    "\tcounter a_7 {\n\t\tpackets 2112 bytes 3150812\n\t}\n"
+    "\tcounter i_s2 {\n\t\tpackets 2100 bytes 3150000\n\t}\n"
+    "}\n";
 
 TEST(MeterReading, CountersOfSessionsAndAccountsAreTold) {
   std::string error;
   auto r = parse_meter_reading(kNftReset, &error);
   ASSERT_TRUE(r) << error;
-  ASSERT_EQ(r->sessions.size(), 1u);
+  ASSERT_EQ(r->sessions.size(), 2u);
   EXPECT_EQ(r->sessions["s1"].out, 812);
-  EXPECT_EQ(r->sessions["s1"].in, 3'150'000);
+  EXPECT_EQ(r->sessions["s1"].in, 0);
+  EXPECT_EQ(r->sessions["s2"].in, 3'150'000);
   ASSERT_EQ(r->accounts.size(), 1u);
   EXPECT_EQ(r->accounts[7], 3'150'812);
+  EXPECT_TRUE(parse_meter_reading("", nullptr)->empty());  // an empty table
 }
 
 TEST(MeterReading, OutputThatIsNotAReadingIsRefused) {
   for (const char* bad :
-       {"", "not json", "[1, 2]", R"({"nftables": 3})",
-        R"({"nftables": [{"counter": {"name": "o_s1", "bytes": -5}}]})",
-        R"({"nftables": [{"counter": {"name": "o_s1", "bytes": 18446744073709551615}}]})",
-        R"({"nftables": [{"counter": {"name": 5, "bytes": 1}}]})"}) {
+       {"not nft", "table inet mnigs_meter {\n\tcounter o_s1 {\n\t\tpackets 1 bytes -5\n",
+        "table inet mnigs_meter {\n\tcounter o_s1 {\n\t\tpackets 1 bytes 99999999999999999999\n",
+        "table inet mnigs_meter {\n\tcounter o_s1 {\n\t\tpackets 1\n",
+        "table inet mnigs_meter {\n\tcounter o_s1\n"}) {
     std::string error;
     EXPECT_FALSE(parse_meter_reading(bad, &error)) << bad;
     EXPECT_FALSE(error.empty()) << bad;
   }
   // Counters that are not the meter's are left alone.
   auto r = parse_meter_reading(
-      R"({"nftables": [{"counter": {"name": "other", "bytes": 1}}, )"
-      R"({"counter": {"name": "a_x1", "bytes": 1}}]})",
+      "table inet mnigs_meter {\n\tcounter other {\n\t\tpackets 1 bytes 1\n\t}\n"
+      "\tcounter a_x1 {\n\t\tpackets 1 bytes 1\n\t}\n}\n",
       nullptr);
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->empty());
@@ -224,6 +253,13 @@ TEST_F(MeterKernel, EveryKindOfPolicyIsAcceptedAndRemovedCleanly) {
   EXPECT_TRUE(start().empty());
   EXPECT_TRUE(has(table(), "type filter hook forward priority filter + 10; policy accept;"))
       << table();
+  // Uplinks given: only what goes through them.
+  meter_->set_uplinks({"lo", "mnx0"});
+  settle();
+  EXPECT_TRUE(has(table(), "oifname { \"lo\", \"mnx0\" } ip saddr vmap @out4")) << table();
+  EXPECT_TRUE(has(table(), "fib daddr oifname { \"lo\", \"mnx0\" } ip saddr vmap @portal4"))
+      << table();
+  EXPECT_EQ(status()["uplinks"].size(), 2u);
 
   meter_->add(session("aa01", {"10.9.0.2", "fd00::2"}), {});
   MeterPolicy unpaid;

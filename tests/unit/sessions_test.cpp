@@ -483,6 +483,31 @@ TEST_F(SessionsTest, AChargedSessionIsUnpaidUntilAVoucherIsRedeemed) {
   EXPECT_FALSE(state_at("10.77.2.2").paid);
 }
 
+// A second hour bought while the first runs adds an hour; bytes add up.
+TEST_F(SessionsTest, TopUpsAddTimeAfterTimeAndBytesToBytes) {
+  charge();
+  ASSERT_TRUE(request("10.77.2.2").ok);
+  Json::Value hour(Json::objectValue);
+  hour["minutes"] = 60;
+  ASSERT_EQ(redeem("10.77.2.2", voucher(hour)).error, "");
+  now_ += 600;
+  EXPECT_EQ(state_at("10.77.2.2").seconds_remaining, 3000);
+  PaymentState st = redeem("10.77.2.2", voucher(hour));
+  EXPECT_EQ(st.error, "");
+  EXPECT_EQ(st.seconds_remaining, 3000 + 3600);
+  now_ += 3000 + 1;  // the first hour is over, the second runs
+  EXPECT_TRUE(state_at("10.77.2.2").paid);
+  EXPECT_EQ(state_at("10.77.2.2").seconds_remaining, 3599);
+
+  // (Its time vouchers have no byte limit: no limit is left.)
+  EXPECT_EQ(state_at("10.77.2.2").bytes_remaining, -1);
+  ASSERT_TRUE(request("10.77.3.2").ok);
+  Json::Value bytes(Json::objectValue);
+  bytes["bytes"] = 5'000'000;
+  ASSERT_EQ(redeem("10.77.3.2", voucher(bytes)).error, "");
+  EXPECT_EQ(redeem("10.77.3.2", voucher(bytes)).bytes_remaining, 10'000'000);
+}
+
 TEST_F(SessionsTest, AVoucherServesAsManyDevicesAsItAllowsAndItsUsageIsNeverRefilled) {
   charge();
   auto first = request("10.77.2.2");

@@ -47,15 +47,24 @@ const char* reason(int status) {
 
 class Server::Connection : public std::enable_shared_from_this<Server::Connection> {
  public:
-  Connection(tcp::socket socket, Handler handler, std::shared_ptr<std::size_t> open,
+  Connection(tcp::socket socket, std::string peer, Handler handler,
+             std::shared_ptr<std::size_t> open,
+             std::shared_ptr<std::map<std::string, std::size_t>> per_peer,
              std::shared_ptr<bool> alive)
       : stream_(std::move(socket)),
+        peer_(std::move(peer)),
         handler_(std::move(handler)),
         open_(std::move(open)),
+        per_peer_(std::move(per_peer)),
         alive_(std::move(alive)) {
     ++*open_;
+    ++(*per_peer_)[peer_];
   }
-  ~Connection() { --*open_; }
+  ~Connection() {
+    --*open_;
+    if (auto it = per_peer_->find(peer_); it != per_peer_->end() && --it->second == 0)
+      per_peer_->erase(it);
+  }
 
   void start() {
     parser_.header_limit(kHeadLimit);
@@ -80,6 +89,7 @@ class Server::Connection : public std::enable_shared_from_this<Server::Connectio
     r.host = std::string(m[http::field::host]);
     r.accept = std::string(m[http::field::accept]);
     r.content_type = std::string(m[http::field::content_type]);
+    r.origin = std::string(m[http::field::origin]);
     r.webhook_id = std::string(m["webhook-id"]);
     r.webhook_timestamp = std::string(m["webhook-timestamp"]);
     r.webhook_signature = std::string(m["webhook-signature"]);
@@ -118,10 +128,12 @@ class Server::Connection : public std::enable_shared_from_this<Server::Connectio
   }
 
   beast::tcp_stream stream_;
+  std::string peer_;
   beast::flat_buffer buffer_;
   http::request_parser<http::string_body> parser_;
   Handler handler_;
   std::shared_ptr<std::size_t> open_;
+  std::shared_ptr<std::map<std::string, std::size_t>> per_peer_;
   std::shared_ptr<bool> alive_;
 };
 
@@ -163,14 +175,31 @@ void Server::accept(std::size_t index) {
       [this, index, alive = alive_](beast::error_code ec, tcp::socket socket) {
         if (!*alive) return;
         if (ec == boost::asio::error::operation_aborted) return;
-        if (!ec) {
-          if (*open_ >= kMaxConnections) {
-            // Dropped at once: the page is for a neighbourhood, not a crowd.
-            beast::error_code ignored;
-            socket.close(ignored);
-          } else {
-            std::make_shared<Connection>(std::move(socket), handler_, open_, alive_)->start();
-          }
+        if (ec) {
+          // Out of descriptors or the like: try again in a while, not in a
+          // busy loop.
+          log_.warn("the payment page cannot accept: ", ec.message());
+          if (!backoff_) backoff_ = std::make_unique<boost::asio::steady_timer>(ex_);
+          backoff_->expires_after(std::chrono::milliseconds(500));
+          backoff_->async_wait([this, index, alive](beast::error_code e) {
+            if (!e && *alive) accept(index);
+          });
+          return;
+        }
+        beast::error_code e;
+        const auto remote = socket.remote_endpoint(e);
+        const std::string peer = e ? "" : plain(remote.address());
+        const auto from_peer = per_peer_->find(peer);
+        if (e || *open_ >= kMaxConnections ||
+            (from_peer != per_peer_->end() && from_peer->second >= kMaxPerAddress)) {
+          // Closed at once: the page is for a neighbourhood, not a crowd,
+          // and no one address may take it all.
+          beast::error_code ignored;
+          socket.close(ignored);
+        } else {
+          std::make_shared<Connection>(std::move(socket), peer, handler_, open_, per_peer_,
+                                       alive_)
+              ->start();
         }
         accept(index);
       });
@@ -178,6 +207,7 @@ void Server::accept(std::size_t index) {
 
 void Server::stop() {
   *alive_ = false;
+  if (backoff_) backoff_->cancel();
   for (auto& a : acceptors_) {
     beast::error_code ignored;
     a->close(ignored);

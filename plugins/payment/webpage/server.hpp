@@ -1,7 +1,7 @@
 // The payment page's HTTP/1.1 listener: one request per connection, its head
 // at most 8 KiB and its body at most 16 KiB, read within 10 s; at most 64
-// connections at once (more wait in the kernel's backlog). Runs on the
-// executor it is given (the plugin's strand).
+// connections at once and 8 from one address (connections beyond are closed
+// at once). Runs on the executor it is given (the plugin's strand).
 #pragma once
 
 #include "page.hpp"
@@ -10,8 +10,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,7 +21,7 @@
 namespace mnigs::webpage {
 
 struct Request {
-  std::string method, target, host, accept, content_type, body;
+  std::string method, target, host, accept, content_type, origin, body;
   std::string webhook_id, webhook_timestamp, webhook_signature;
   std::string peer;   // the client's address (an IPv4-mapped one unmapped)
   std::string local;  // ours, as it reached us
@@ -29,6 +31,7 @@ class Server {
  public:
   using Handler = std::function<void(Request, std::function<void(Response)>)>;
   static constexpr std::size_t kMaxConnections = 64;
+  static constexpr std::size_t kMaxPerAddress = 8;
 
   Server(boost::asio::any_io_executor ex, Logger& log, Handler handler);
   ~Server();
@@ -46,7 +49,11 @@ class Server {
   Logger& log_;
   Handler handler_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+  std::unique_ptr<boost::asio::steady_timer> backoff_;
   std::shared_ptr<std::size_t> open_ = std::make_shared<std::size_t>(0);
+  // Open connections by peer address.
+  std::shared_ptr<std::map<std::string, std::size_t>> per_peer_ =
+      std::make_shared<std::map<std::string, std::size_t>>();
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -41,6 +41,7 @@ class SeenIds {
   bool seen(const std::string& id, std::int64_t now);
   // Records `id` at `at`; false when kMax ids are held (refuse for now).
   bool add(const std::string& id, std::int64_t at);
+  void erase(const std::string& id) { ids_.erase(id); }
   std::size_t size() const { return ids_.size(); }
 
  private:

@@ -93,7 +93,8 @@ class Webpage final : public PaymentPlugin {
     }
     attempts_.set_limits(settings_.wrong_code_burst,
                          std::chrono::seconds(settings_.wrong_code_refill_seconds));
-    // Confirmations taken shortly before a restart stay refused.
+    // Confirmations taken shortly before a restart stay refused: the page
+    // listens only once they are known.
     ctx_.store().list("webhook/", [this](std::vector<KeyValueStore::Row> rows) {
       const std::int64_t now = unix_now();
       for (const auto& [key, value] : rows) {
@@ -101,6 +102,8 @@ class Webpage final : public PaymentPlugin {
         if (at < now - 2 * kTolerance) ctx_.store().erase(key);
         else seen_.add(key.substr(8), at);
       }
+      seen_loaded_ = true;
+      if (offered_) offered(true);
     });
   }
 
@@ -108,6 +111,8 @@ class Webpage final : public PaymentPlugin {
 
   // The page listens only while this gateway offers the method.
   void offered(bool yes) override {
+    offered_ = yes;
+    if (yes && !seen_loaded_) return;  // listens once the ids are loaded
     if (!yes) {
       if (server_) ctx_.log().info("payment page closed: webpage is not offered");
       server_.reset();
@@ -212,6 +217,11 @@ class Webpage final : public PaymentPlugin {
         return reply(page(template_, view(st, "")));
       if (path == "/redeem") {
         if (r.method != "POST") return reply(redirect("/", 303));
+        // Only the page's own form: another site's page must not post codes
+        // (burning the wrong-code allowance, or redeeming its own voucher
+        // on this session). Browsers send Origin with every form post.
+        if (!r.origin.empty() && r.origin != "http://" + r.host)
+          return reply(text(403, "Codes are taken from this gateway's own page only."));
         return redeem(r, st, reply);
       }
       reply(text(404, "Not here: the page is at " + url));
@@ -283,8 +293,9 @@ class Webpage final : public PaymentPlugin {
     ctx_.payments().create_vouchers(
         terms, [this, reply, session, id](std::string error, Json::Value made) {
           if (!error.empty()) {
-            // Not taken: the backend may send a corrected one.
+            // Not taken: the backend may send it again, or a corrected one.
             ctx_.store().erase("webhook/" + id);
+            seen_.erase(id);
             return reply(json_error(400, error));
           }
           const std::string code = made["vouchers"][0]["code"].asString();
@@ -311,6 +322,8 @@ class Webpage final : public PaymentPlugin {
   std::optional<std::string> key_;
   Attempts attempts_{5, std::chrono::seconds(20)};
   SeenIds seen_;
+  bool seen_loaded_ = false;
+  bool offered_ = false;
   std::unique_ptr<Server> server_;
   std::string listen_error_;
 };
