@@ -159,7 +159,9 @@ int run(const Options& o) {
                        .set("gateway", "payments", "[free, webpage]")
                        .set("forwarding", "uplink",
                             yaml_quote(lab.topology.interface("gw", "inet")))
-                       .set("forwarding", "restrict", "true")
+                       // Both tunnels out of one uplink: forwarding must not
+                       // drop the websocket tunnel's subscribers.
+                       .set("forwarding", "restrict", "false")
                        .set("websocket", "uplink",
                             yaml_quote(lab.topology.interface("gw", "inet")))
                        .set("gateway", "uplinks",
