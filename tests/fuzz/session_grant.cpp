@@ -17,9 +17,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto reply = mnigs::parse_json_within(text, limits);
   if (!reply || !reply->isObject()) return 0;
   const Json::Value& result = (*reply)["result"];
-  mnigs::check_renewal(result);
-  mnigs::check_metered(result["used"], 1'800'000'000);
-  mnigs::check_payment(result["payment"]);
+  // The subscriber reads "used" and "payment" of a result that passed
+  // check_renewal or check_grant, an object.
+  if (mnigs::check_renewal(result).empty()) {
+    mnigs::check_metered(result["used"], 1'800'000'000);
+    mnigs::check_payment(result["payment"]);
+  }
   if (!mnigs::check_grant(result).empty()) return 0;
   mnigs::check_tunnel_params(result["tunnel"], "10.77.1.1", {"10.77.2.2", "fd77::2"});
   return 0;
