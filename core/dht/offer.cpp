@@ -170,6 +170,8 @@ std::string validate_offer(const GatewayOffer& o) {
              std::to_string(max_suite_bytes) + " letters, digits, '.', '_', '+' or '-'";
   if (!std::isfinite(o.price) || o.price < 0 || o.price > max_price)
     return "price must be a number from 0 to 1e12";
+  if (!std::isfinite(o.price_per_gb) || o.price_per_gb < 0 || o.price_per_gb > max_price)
+    return "pricePerGB must be a number from 0 to 1e12";
   if (o.currency.size() > max_currency_bytes || !is_token(o.currency))
     return "currency must be up to " + std::to_string(max_currency_bytes) +
            " letters, digits, '.', '_', '+' or '-'";
@@ -193,6 +195,9 @@ Json::Value offer_to_json(const GatewayOffer& o) {
   for (const auto& s : o.suites) out["suites"].append(s);
   out["price"] = o.price;
   out["currency"] = o.currency;
+  if (o.price_per_gb > 0) out["pricePerGB"] = o.price_per_gb;
+  if (o.voucher_only) out["voucherOnly"] = true;
+  if (o.payment_required) out["paymentRequired"] = true;
   out["maxConnections"] = o.max_connections;
   out["sessions"] = o.sessions;
   out["ipv6"] = o.ipv6;
@@ -261,13 +266,19 @@ std::optional<GatewayOffer> decode_offer(std::string_view text, std::string* why
       get_int(root, "sessions", 0, max_sessions, sessions, problem) &&
       get_bool(root, "ipv6", o.ipv6, problem) &&
       get_int(root, "expires", 1, INT64_MAX, expires, problem) &&
-      (!root.isMember("withdrawn") || get_bool(root, "withdrawn", o.withdrawn, problem));
+      (!root.isMember("withdrawn") || get_bool(root, "withdrawn", o.withdrawn, problem)) &&
+      (!root.isMember("pricePerGB") || root["pricePerGB"].isNumeric() ||
+       fail(&problem, "\"pricePerGB\" must be a number")) &&
+      (!root.isMember("voucherOnly") || get_bool(root, "voucherOnly", o.voucher_only, problem)) &&
+      (!root.isMember("paymentRequired") ||
+       get_bool(root, "paymentRequired", o.payment_required, problem));
   if (!read) {
     fail(why, "malformed offer: " + problem);
     return std::nullopt;
   }
   o.rpc_port = static_cast<std::uint16_t>(port);
   o.price = root["price"].asDouble();
+  if (root.isMember("pricePerGB")) o.price_per_gb = root["pricePerGB"].asDouble();
   o.max_connections = static_cast<std::uint32_t>(max_conn);
   o.sessions = static_cast<std::uint32_t>(sessions);
   o.expires = expires;

@@ -29,6 +29,13 @@ struct GatewayOffer {
   std::vector<std::string> suites;     // "network-tunnel-payment"
   double price = 0;                    // cheapest price, in `currency`
   std::string currency;
+  // The payment terms beyond that (optional on the wire, absent: 0/false):
+  // the cheapest price of a gigabyte, whether access is paid with vouchers
+  // only, and whether nothing goes through before payment (every method
+  // charges: subscriber.maxPrice 0 leaves the gateway out).
+  double price_per_gb = 0;
+  bool voucher_only = false;
+  bool payment_required = false;
   std::uint32_t max_connections = 0;  // sessions the gateway serves at once
   std::uint32_t sessions = 0;         // sessions it serves now (its load)
   bool ipv6 = false;                  // it also carries subscribers' IPv6

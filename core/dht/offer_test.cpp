@@ -41,6 +41,16 @@ TEST(Offer, RoundTripsThroughTheWireForm) {
   const auto back2 = decode_offer(*encode_offer(withdrawn));
   ASSERT_TRUE(back2);
   EXPECT_TRUE(back2->withdrawn);
+
+  // A paid gateway's terms, optional on the wire.
+  EXPECT_FALSE(json.isMember("paymentRequired"));
+  auto paid = offer;
+  paid.price_per_gb = 2.5;
+  paid.voucher_only = true;
+  paid.payment_required = true;
+  const auto back3 = decode_offer(*encode_offer(paid));
+  ASSERT_TRUE(back3);
+  EXPECT_EQ(*back3, paid);
 }
 
 TEST(Offer, IgnoresUnknownMembers) {
@@ -54,6 +64,10 @@ TEST(Offer, RefusesEveryMalformedField) {
   const auto good = offer_to_json(sample_offer(std::string(64, 'c')));
   const std::vector<std::pair<std::string, std::function<void(Json::Value&)>>> cases = {
       {"no version", [](Json::Value& j) { j.removeMember("v"); }},
+      {"price per GB text", [](Json::Value& j) { j["pricePerGB"] = "2"; }},
+      {"price per GB negative", [](Json::Value& j) { j["pricePerGB"] = -1; }},
+      {"payment required text", [](Json::Value& j) { j["paymentRequired"] = "yes"; }},
+      {"voucher only number", [](Json::Value& j) { j["voucherOnly"] = 1; }},
       {"version 2", [](Json::Value& j) { j["v"] = 2; }},
       {"no id", [](Json::Value& j) { j.removeMember("id"); }},
       {"short id", [](Json::Value& j) { j["id"] = std::string(63, 'c'); }},

@@ -189,6 +189,16 @@ void DhtService::refresh() {
       offer.price = cheapest->price.asDouble();
       offer.currency = cheapest->currency;
     }
+    offer.payment_required = only_paid_access(terms);
+    bool vouchers = terms.isObject() && !terms.empty();
+    for (const auto& method : terms.getMemberNames()) {
+      const Json::Value& t = terms[method];
+      if (t["pricePerGB"].isNumeric() && t["pricePerGB"].asDouble() > 0 &&
+          (offer.price_per_gb == 0 || t["pricePerGB"].asDouble() < offer.price_per_gb))
+        offer.price_per_gb = t["pricePerGB"].asDouble();
+      vouchers = vouchers && t["voucherOnly"].isBool() && t["voucherOnly"].asBool();
+    }
+    offer.voucher_only = vouchers;
     sessions_.list([this, offer](Json::Value sessions) mutable {
       offer.sessions = sessions.size();
       boost::asio::post(strand_, [this, offer] { publish(offer); });

@@ -177,10 +177,14 @@ void SessionManager::load(MeterReading left, std::function<void()> done) {
             one_done();
             continue;
           }
-          // Resume: the tunnel end was removed by the reset at start.
+          // Resume: the tunnel end was removed by the reset at start. The
+          // meter holds the session (by the addresses it was given before)
+          // first, so that nothing goes through the tunnel end unmetered.
+          meter(s, [](bool) {});
           plugins_.with_tunnel(s.tunnel_method(), [this, s, one_done](TunnelPlugin* t) {
             if (!t) {
               boost::asio::post(strand_, [this, s, one_done] {
+                unmeter(s.id);
                 // Shutting down meanwhile: keep the record for the next start.
                 if (!stopped_) {
                   log_.warn("session ", s.id, ": tunnel ", s.tunnel_method(),
@@ -196,12 +200,15 @@ void SessionManager::load(MeterReading left, std::function<void()> done) {
               boost::asio::post(strand_, [this, s, one_done, error, params]() mutable {
                 if (!error.empty()) {
                   log_.warn("session ", s.id, " could not be resumed: ", error);
+                  unmeter(s.id);
                   if (!stopped_) forget(s.id);
                 } else {
+                  const bool moved = params != s.tunnel;
                   s.tunnel = params;
                   sessions_[s.id] = s;
                   tell_holders(s, false);
-                  meter(s, [](bool) {});
+                  // Other tunnel addresses this time: metered by those.
+                  if (moved) meter(s, [](bool) {});
                   log_.info("session ", s.id, " of ", s.subscriber_address, " resumed");
                 }
                 one_done();
@@ -525,11 +532,7 @@ void SessionManager::end_session(const GatewaySession& s, const std::string& why
             s.used.out, " bytes out, ", s.used.in, " in)");
   tell_holders(s, true);
   forget(s.id);
-  if (meter_) {
-    meter_->remove(s.id, [this](MeterReading r) {
-      boost::asio::post(strand_, [this, r = std::move(r)] { account(r); });
-    });
-  }
+  unmeter(s.id);
   auto details = hook_details(s);
   details["REASON"] = why;
   hooks_.fire("gateway.onRelease", details);
@@ -576,6 +579,13 @@ void SessionManager::meter(const GatewaySession& s, std::function<void(bool)> th
                   then(true);
                 });
               });
+}
+
+void SessionManager::unmeter(const std::string& id) {
+  if (!meter_) return;
+  meter_->remove(id, [this](MeterReading r) {
+    boost::asio::post(strand_, [this, r = std::move(r)] { account(r); });
+  });
 }
 
 void SessionManager::account(const MeterReading& reading) {

@@ -126,6 +126,8 @@ class SessionManager final : public GatewayPayments {
   // Loads and resumes the stored sessions, adding `left` (what the kernel
   // counted after the last reading of a previous run) to their usage.
   void load(MeterReading left, std::function<void()> done);
+  // Stops metering session `id`, adding its last reading.
+  void unmeter(const std::string& id);
   // Meters `s` under its policy; then(false) when a charged session could
   // not be (it was ended: the kernel would not hold it back).
   void meter(const GatewaySession& s, std::function<void(bool)> then);

@@ -41,6 +41,9 @@ void merge_dht_offers(sqlite3* db, std::int64_t now, Json::Value& list) {
     g["gateway"] = true;
     g["price"] = o["price"];
     g["currency"] = o["currency"];
+    g["paymentRequired"] = o["paymentRequired"].isBool() && o["paymentRequired"].asBool();
+    if (o["pricePerGB"].isNumeric()) g["pricePerGB"] = o["pricePerGB"];
+    if (o["voucherOnly"].isBool()) g["voucherOnly"] = o["voucherOnly"];
     Json::Value capacity(Json::objectValue);
     capacity["maxConnections"] = o["maxConnections"];
     capacity["sessions"] = o["sessions"];

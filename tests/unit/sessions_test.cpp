@@ -483,6 +483,38 @@ TEST_F(SessionsTest, AChargedSessionIsUnpaidUntilAVoucherIsRedeemed) {
   EXPECT_FALSE(state_at("10.77.2.2").paid);
 }
 
+// Bad vouchers: a quota smaller than one packet is spent from the start,
+// and a damaged row is never honoured, nor lost.
+TEST_F(SessionsTest, ATinyQuotaIsSpentAtOnceAndADamagedRowIsLeftAlone) {
+  charge();
+  ASSERT_TRUE(request("10.77.2.2").ok);
+  Json::Value tiny(Json::objectValue);
+  tiny["bytes"] = 1000;
+  EXPECT_EQ(redeem("10.77.2.2", voucher(tiny)).error, "the voucher's data is used up");
+  EXPECT_FALSE(state_at("10.77.2.2").paid);
+
+  const std::string code = voucher(Json::Value(Json::objectValue));
+  std::string plain = code;
+  plain.erase(std::remove(plain.begin(), plain.end(), '-'), plain.end());
+  store_->flush();
+  store_->call<bool>([&](sqlite3* db) {
+    Statement st(db, "UPDATE vouchers SET used_bytes = -5 WHERE code = ?");
+    st.bind_text(1, plain);
+    st.step();
+    return true;
+  });
+  stopped_.push_back(std::move(manager_));
+  manager_ = make_manager();
+  EXPECT_EQ(redeem("10.77.2.2", code).error, "no such voucher on this gateway");
+  store_->flush();
+  const std::int64_t rows = store_->call<std::int64_t>([](sqlite3* db) {
+    Statement st(db, "SELECT COUNT(*) FROM vouchers");
+    st.step();
+    return st.column_int64(0);
+  });
+  EXPECT_EQ(rows, 2);
+}
+
 // A second hour bought while the first runs adds an hour; bytes add up.
 TEST_F(SessionsTest, TopUpsAddTimeAfterTimeAndBytesToBytes) {
   charge();
