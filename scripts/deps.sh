@@ -26,6 +26,8 @@ MNIGS_BUILD_PACKAGES=(
 )
 MNIGS_TEST_PACKAGES=(
   libgtest-dev libgmock-dev
+  # Compiler cache: the demo's system test builds the tree a second time.
+  ccache
   # The tests' HTTP client and servers; Debian's cpp-httplib.pc requires
   # zlib and brotli (and OpenSSL, above) for the way it was built.
   libcpp-httplib-dev zlib1g-dev libbrotli-dev
@@ -91,7 +93,15 @@ install_deps() {
 build_tree() {
   local dir=$1; shift
   local top; top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-  cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  # With ccache, a second tree of the same sources (the demo's build-run/
+  # after the tests' build/) compiles from the cache: paths are hashed
+  # relative to the source tree, not to the build directory.
+  local launcher=()
+  if command -v ccache >/dev/null; then
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    export CCACHE_BASEDIR="$top" CCACHE_NOHASHDIR=1
+  fi
+  cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" "$@" >/dev/null
   cmake --build "$dir" -j "$(nproc)"
 }
 

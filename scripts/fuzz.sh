@@ -50,9 +50,7 @@ build=${MNIGS_FUZZ_BUILD_DIR:-$top/build-fuzz}
 corpus=$top/tests/fuzz/corpus
 
 install_deps fuzz
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-build_tree "$build" -DMNIGS_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 "${launcher[@]}"
+build_tree "$build" -DMNIGS_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14
 
 mapfile -t all < "$build/fuzz_targets.txt"
 if [[ $mode == list ]]; then

@@ -17,12 +17,10 @@ cd "$build"
 # Unit tests in parallel, then system tests one at a time (they are RUN_SERIAL).
 ctest --output-on-failure -j "$(nproc)" --timeout 900 "$@"
 
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 if [[ ${MNIGS_TEST_SANITIZE:-1} != 0 ]]; then
   echo "== unit tests under AddressSanitizer and UBSan"
   sanitize="${MNIGS_SANITIZE_BUILD_DIR:-$top/build-sanitize}"
-  build_tree "$sanitize" -DMNIGS_BUILD_TESTS=ON -DMNIGS_SANITIZE=ON "${launcher[@]}"
+  build_tree "$sanitize" -DMNIGS_BUILD_TESTS=ON -DMNIGS_SANITIZE=ON
   (cd "$sanitize" && ctest -L unit --output-on-failure -j "$(nproc)" --timeout 900)
 fi
 if [[ ${MNIGS_TEST_FUZZ:-1} != 0 ]]; then
