@@ -113,17 +113,6 @@ bool missing(const std::string& error) {
   return error.find("No such file or directory") != std::string::npos;
 }
 
-std::string sentence(const os::Command& c, const CommandOutcome& o) {
-  std::string argv;
-  for (const auto& a : c.argv) argv += (argv.empty() ? "" : " ") + a;
-  std::string why = o.err.empty() ? o.out : o.err;
-  while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-  if (o.exit_code == -1) return "`" + argv + "` could not be run: " + why;
-  if (o.timed_out) return "`" + argv + "` did not finish in time";
-  return "`" + argv + "` failed (exit " + std::to_string(o.exit_code) + ")" +
-         (why.empty() ? "" : ": " + why);
-}
-
 }  // namespace
 
 bool valid_interface_name(const std::string& name) {
@@ -299,7 +288,7 @@ void Meter::exec(std::string script, std::function<void(std::string)> done) {
   c.input = std::move(script);
   run_(c, [this, c, done](CommandOutcome o) {
     boost::asio::post(strand_, [c, o = std::move(o), done] {
-      done(o.exit_code == 0 && !o.timed_out ? "" : sentence(c, o));
+      done(o.exit_code == 0 && !o.timed_out ? "" : os::failure_sentence(c, o));
     });
   });
 }
@@ -342,7 +331,7 @@ void Meter::start(ReadingDone done) {
           if (auto r = parse_meter_reading(o.out, &error)) left = std::move(*r);
           else log_.warn("what the last run counted could not be read: ", error);
         } else if (!missing(o.err)) {
-          log_.warn(sentence(c, o));
+          log_.warn(os::failure_sentence(c, o));
         }
         exec(meter_table_script({}, {}, uplinks_), [this, left, done](std::string error) {
           set_error(error.empty() ? "" : "cannot set up the meter: " + error);
@@ -531,7 +520,7 @@ void Meter::submit_read(ReadingDone done) {
           rebuild([done] { done(MeterReading{}); });
           return;
         }
-        set_error("cannot read the meter: " + sentence(c, o));
+        set_error("cannot read the meter: " + os::failure_sentence(c, o));
         return done(MeterReading{});
       }
       std::string error;

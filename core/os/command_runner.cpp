@@ -27,6 +27,17 @@ void close_fd(int& fd) {
 
 }  // namespace
 
+std::string failure_sentence(const Command& c, const CommandOutcome& o) {
+  std::string argv;
+  for (const auto& a : c.argv) argv += (argv.empty() ? "" : " ") + a;
+  std::string why = o.err.empty() ? o.out : o.err;
+  while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+  if (o.exit_code == -1) return "`" + argv + "` could not be run: " + why;
+  if (o.timed_out) return "`" + argv + "` did not finish in time";
+  return "`" + argv + "` failed (exit " + std::to_string(o.exit_code) + ")" +
+         (why.empty() ? "" : ": " + why);
+}
+
 CommandOutcome run_command(const Command& command) {
   CommandOutcome outcome;
   if (command.argv.empty()) {

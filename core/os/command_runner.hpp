@@ -30,6 +30,10 @@ struct Command {
 // Runs one command now, on the calling thread. Never throws.
 CommandOutcome run_command(const Command& command);
 
+// "`nft -f -` failed (exit 1): Error: ...": the command and what went wrong,
+// for logs and status.
+std::string failure_sentence(const Command& command, const CommandOutcome& outcome);
+
 class CommandRunner {
  public:
   CommandRunner();

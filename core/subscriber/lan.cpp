@@ -36,17 +36,6 @@ os::Command command(std::vector<std::string> argv, std::string input = "") {
   return c;
 }
 
-std::string sentence(const os::Command& c, const CommandOutcome& o) {
-  std::string argv;
-  for (const auto& a : c.argv) argv += (argv.empty() ? "" : " ") + a;
-  std::string why = o.err.empty() ? o.out : o.err;
-  while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-  if (o.exit_code == -1) return "`" + argv + "` could not be run: " + why;
-  if (o.timed_out) return "`" + argv + "` did not finish in time";
-  return "`" + argv + "` failed (exit " + std::to_string(o.exit_code) + ")" +
-         (why.empty() ? "" : ": " + why);
-}
-
 bool ok_exit(const CommandOutcome& o) { return o.exit_code == 0 && !o.timed_out; }
 
 // "conntrack v1.4.7 (conntrack-tools): 3 flow entries have been deleted."
@@ -103,7 +92,8 @@ void LanShare::run_steps(std::vector<Step> steps, std::function<void(std::string
   os::Command c = first.command;
   run_(std::move(c), [this, first, rest, done](CommandOutcome o) {
     boost::asio::post(strand_, [this, first, rest, done, o = std::move(o)] {
-      if (!(first.ok ? first.ok(o) : ok_exit(o))) return done(sentence(first.command, o));
+      if (!(first.ok ? first.ok(o) : ok_exit(o)))
+        return done(os::failure_sentence(first.command, o));
       run_steps(std::move(*rest), done);
     });
   });

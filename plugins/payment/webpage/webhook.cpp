@@ -4,7 +4,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <json/reader.h>
+
 #include <cctype>
+#include <memory>
 #include <vector>
 
 namespace mnigs::webpage {
@@ -85,6 +88,25 @@ std::string verify_webhook(const std::string& key, const std::string& id,
       return "";
   }
   return "no webhook-signature matches";
+}
+
+std::optional<Confirmation> parse_confirmation(const std::string& body) {
+  Json::CharReaderBuilder b;
+  Json::CharReaderBuilder::strictMode(&b.settings_);
+  b["stackLimit"] = 8;
+  std::unique_ptr<Json::CharReader> reader(b.newCharReader());
+  Json::Value root;
+  std::string errors;
+  try {
+    if (!reader->parse(body.data(), body.data() + body.size(), &root, &errors))
+      return std::nullopt;
+  } catch (const std::exception&) {  // jsoncpp throws past its stack limit
+    return std::nullopt;
+  }
+  if (!root.isObject() || !root["voucher"].isObject() ||
+      (root.isMember("session") && !root["session"].isString()))
+    return std::nullopt;
+  return Confirmation{root["voucher"], root["session"].asString()};
 }
 
 bool SeenIds::seen(const std::string& id, std::int64_t now) {

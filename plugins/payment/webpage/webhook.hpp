@@ -10,6 +10,8 @@
 // refused.
 #pragma once
 
+#include <json/value.h>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -32,6 +34,15 @@ std::string webhook_signature(const std::string& key, const std::string& id,
 std::string verify_webhook(const std::string& key, const std::string& id,
                            const std::string& timestamp, const std::string& signatures,
                            const std::string& body, std::int64_t now);
+
+// A confirmation's body, {"voucher": {terms}, "session": optional id}, as
+// strict JSON nested at most 8 levels (the server read at most 16 KiB);
+// nullopt when it is not that.
+struct Confirmation {
+  Json::Value voucher;  // createVouchers' params
+  std::string session;  // "" for none
+};
+std::optional<Confirmation> parse_confirmation(const std::string& body);
 
 // The ids of confirmations taken within the tolerance, to refuse replays.
 class SeenIds {

@@ -51,6 +51,18 @@ TEST(Webhook, SecretsAreWhsecBase64OrPlainText) {
   EXPECT_EQ(webhook_key("  plain secret \n"), "plain secret");
 }
 
+TEST(Webhook, ABodyIsAVoucherAndMaybeASession) {
+  auto c = parse_confirmation(R"({"voucher": {"minutes": 60}, "session": "9f1c"})");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->voucher["minutes"].asInt(), 60);
+  EXPECT_EQ(c->session, "9f1c");
+  EXPECT_EQ(parse_confirmation(R"({"voucher": {}})")->session, "");
+  for (const char* bad : {"", "[]", R"({"voucher": 1})", R"({"voucher": {}, "session": 5})",
+                          R"({"voucher": {}, "voucher": {}})", R"({"voucher": {}} x)",
+                          R"({"voucher": {"a": [[[[[[[[[[1]]]]]]]]]]}})"})
+    EXPECT_FALSE(parse_confirmation(bad)) << bad;
+}
+
 TEST(Webhook, AnIdIsTakenOnceWithinTheWindow) {
   SeenIds seen;
   EXPECT_FALSE(seen.seen("a", 1000));

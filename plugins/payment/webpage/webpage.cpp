@@ -11,7 +11,6 @@
 
 #include <mnigs/plugin_entry.hpp>
 
-#include <json/reader.h>
 #include <json/writer.h>
 
 #include <boost/asio/ip/address.hpp>
@@ -267,28 +266,16 @@ class Webpage final : public PaymentPlugin {
     }
     if (seen_.seen(r.webhook_id, now))
       return reply(json_error(409, "this confirmation (webhook-id) was already taken"));
-    Json::CharReaderBuilder b;
-    Json::CharReaderBuilder::strictMode(&b.settings_);
-    b["stackLimit"] = 8;
-    std::unique_ptr<Json::CharReader> reader(b.newCharReader());
-    Json::Value body;
-    std::string errors;
-    bool parsed = false;
-    try {
-      parsed = reader->parse(r.body.data(), r.body.data() + r.body.size(), &body, &errors);
-    } catch (const std::exception&) {
-      parsed = false;
-    }
-    if (!parsed || !body.isObject() || !body["voucher"].isObject() ||
-        (body.isMember("session") && !body["session"].isString()))
+    auto body = parse_confirmation(r.body);
+    if (!body)
       return reply(json_error(400, "the body must be {\"voucher\": {\"minutes\", \"bytes\", "
                                    "...}, \"session\": optional session id}"));
     if (!seen_.add(r.webhook_id, now))
       return reply(json_error(503, "too many confirmations at once; try again later"));
     ctx_.store().put("webhook/" + r.webhook_id, std::to_string(now));
-    Json::Value terms = body["voucher"];
+    Json::Value terms = body->voucher;
     terms["count"] = 1;
-    const std::string session = body["session"].asString();
+    const std::string session = body->session;
     const std::string id = r.webhook_id;
     ctx_.payments().create_vouchers(
         terms, [this, reply, session, id](std::string error, Json::Value made) {
