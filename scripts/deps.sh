@@ -45,6 +45,9 @@ MNIGS_TEST_PACKAGES=(
   # System test 15 pays on the gateway's page in a real browser, headless,
   # driven over the DevTools protocol.
   chromium
+  # System test 16 captures the gre tunnel's packets with tcpdump and has
+  # them decoded by an independent dissector, tshark.
+  tcpdump tshark
 )
 # The fuzz targets (tests/fuzz): clang, and its runtime libraries, which hold
 # libFuzzer's engine (libclang_rt.fuzzer) and the sanitizers'.

@@ -156,6 +156,17 @@ void CommandQueue::run_all(std::vector<Command> commands, bool missing_tool_ok,
   step_all(std::move(state));
 }
 
+void CommandQueue::run_steps(std::vector<Command> commands,
+                             std::function<void(std::string)> then) {
+  if (commands.empty()) return then("");
+  Command first = std::move(commands.front());
+  commands.erase(commands.begin());
+  run(first, [this, first, rest = std::move(commands), then](const CommandOutcome& o) mutable {
+    if (!acceptable(first, o)) return then(failure_sentence(first, o));
+    run_steps(std::move(rest), std::move(then));
+  });
+}
+
 void CommandQueue::step_all(std::shared_ptr<AllState> state) {
   if (state->index >= state->commands.size()) {
     auto then = std::move(state->then);

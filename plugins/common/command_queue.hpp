@@ -84,6 +84,9 @@ class CommandQueue {
   // cannot be executed is no error (nothing can exist that it would remove).
   void run_all(std::vector<Command> commands, bool missing_tool_ok,
                std::function<void(std::string first_error)> then);
+  // Runs `commands` in order, stopping at the first whose outcome is not
+  // acceptable; then(its failure sentence), or then("") when all were.
+  void run_steps(std::vector<Command> commands, std::function<void(std::string error)> then);
 
   // Cancels the running and the queued operations, then hands `final` to
   // PluginContext::run all at once without waiting for any of them (each is

@@ -24,4 +24,13 @@ bool nft_quotable_interface_name(std::string_view name) {
          });
 }
 
+std::string uplink_interface(const std::string& base, unsigned n) {
+  if (n == 0) return base;
+  std::size_t digits = base.size();
+  while (digits > 0 && base[digits - 1] >= '0' && base[digits - 1] <= '9') --digits;
+  // Up to 9 digits of the name's own number: anything longer is no number.
+  if (digits == base.size() || base.size() - digits > 9) return base + std::to_string(n);
+  return base.substr(0, digits) + std::to_string(std::stoul(base.substr(digits)) + n);
+}
+
 }  // namespace mnigs

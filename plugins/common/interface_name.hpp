@@ -2,6 +2,7 @@
 // parameters and the output of ip(8). Pure; thread-safe.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace mnigs {
@@ -15,5 +16,10 @@ bool valid_interface_name(std::string_view name);
 // rule ("oifname \"eth1\""): printable ASCII only, and no '"' or '\' (nft
 // strings have no escapes).
 bool nft_quotable_interface_name(std::string_view name);
+
+// The n-th (0-based) of a numbered set of devices (a tunnel plugin's, one
+// per session): `base` itself, then its trailing number counted up (mnws0,
+// mnws1, ...), or 1, 2, ... appended when it ends in none (tun, tun1, ...).
+std::string uplink_interface(const std::string& base, unsigned n);
 
 }  // namespace mnigs

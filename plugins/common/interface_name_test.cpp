@@ -26,5 +26,14 @@ TEST(InterfaceName, NftQuotableIsValidAndPrintableAsciiWithoutQuotes) {
     EXPECT_FALSE(nft_quotable_interface_name(bad)) << bad;
 }
 
+TEST(InterfaceName, EachSessionsDeviceCountsTheBaseNumberUp) {
+  EXPECT_EQ(uplink_interface("mnws0", 0), "mnws0");
+  EXPECT_EQ(uplink_interface("mnws0", 3), "mnws3");
+  EXPECT_EQ(uplink_interface("tun9", 1), "tun10");
+  EXPECT_EQ(uplink_interface("tun", 0), "tun");
+  EXPECT_EQ(uplink_interface("tun", 2), "tun2");
+  EXPECT_EQ(uplink_interface("x1234567890", 1), "x12345678901");
+}
+
 }  // namespace
 }  // namespace mnigs

@@ -59,6 +59,16 @@ std::optional<Address> parse_address(const std::string& text, std::string* why) 
   return Address{addr.is_v4() ? Family::v4 : Family::v6, addr.to_string()};
 }
 
+std::vector<std::string> parse_link_names(const std::string& json) {
+  std::vector<std::string> names;
+  auto value = parse_json(json);
+  if (!value || !value->isArray()) return names;
+  for (const auto& link : *value)
+    if (auto name = string_field(link, "ifname"); valid_interface_name(name))
+      names.push_back(std::move(name));
+  return names;
+}
+
 std::optional<NextHop> parse_route_get(const std::string& json, const Address& gateway,
                                        std::int64_t own_table, std::string* why) {
   auto fail = [&](const std::string& reason) -> std::optional<NextHop> {

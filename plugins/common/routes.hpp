@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mnigs::netcmd {
 
@@ -54,6 +55,10 @@ std::optional<NextHop> parse_route_get(const std::string& json, const Address& g
 // The interface of the preferred (lowest metric) default route in
 // `ip -j route show default` output; nullopt when there is none.
 std::optional<std::string> parse_default_dev(const std::string& json);
+
+// The interface names in `ip -j link show` output; empty when it is not
+// that.
+std::vector<std::string> parse_link_names(const std::string& json);
 
 // Commands; each carries "-4" or "-6". Those meant for cleanup are removals.
 Command ip_command(Family family, std::vector<std::string> args, bool removal = false);

@@ -68,8 +68,8 @@ TEST_F(DaemonControl, CliShowsStatusAndPlugins) {
   for (const auto& p : list)
     if (p["state"] == "running") running.insert(p["kind"].asString() + "/" + p["name"].asString());
   EXPECT_EQ(running, (std::set<std::string>{"discovery/static", "payment/free",
-                                            "payment/webpage", "tunnel/forwarding",
-                                            "tunnel/websocket"}))
+                                            "payment/webpage", "tunnel/forwarding", "tunnel/gre",
+                                            "tunnel/ipip", "tunnel/websocket"}))
       << plugins.out;
 }
 

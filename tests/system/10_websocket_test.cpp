@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "harness/http_echo.hpp"
+#include "harness/packets.hpp"
 #include "harness/system_test.hpp"
 #include "harness/wait.hpp"
 
@@ -133,30 +134,10 @@ std::string oversized_header(std::uint64_t size) {
   return f;
 }
 
-std::uint16_t ip_checksum(const unsigned char* p, std::size_t n) {
-  std::uint32_t sum = 0;
-  for (std::size_t i = 0; i + 1 < n; i += 2) sum += (p[i] << 8) | p[i + 1];
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<std::uint16_t>(~sum);
-}
-
 // An L3 tunnel message: an all-zero virtio-net header, then an IPv4/UDP
-// packet from `source` to `destination`, port 9 (discard).
+// packet from `source` to `destination`.
 std::string udp_message(const std::string& source, const std::string& destination) {
-  unsigned char ip[28] = {};
-  ip[0] = 0x45;
-  ip[3] = sizeof ip;
-  ip[8] = 64;
-  ip[9] = 17;
-  ::inet_pton(AF_INET, source.c_str(), ip + 12);
-  ::inet_pton(AF_INET, destination.c_str(), ip + 16);
-  auto sum = ip_checksum(ip, 20);
-  ip[10] = static_cast<unsigned char>(sum >> 8);
-  ip[11] = static_cast<unsigned char>(sum & 0xff);
-  ip[21] = 9;   // source port 9
-  ip[23] = 9;   // destination port 9
-  ip[25] = 8;   // UDP length, checksum 0 (none)
-  return std::string(10, '\0') + std::string(reinterpret_cast<char*>(ip), sizeof ip);
+  return std::string(10, '\0') + ipv4_udp(source, destination);
 }
 
 std::string upgrade_request(const std::string& host, const std::string& path,

@@ -26,6 +26,7 @@
 #include <sstream>
 #include <thread>
 
+#include "harness/packets.hpp"
 #include "harness/system_test.hpp"
 #include "harness/tcp.hpp"
 #include "harness/wait.hpp"
@@ -82,30 +83,10 @@ std::string client_frame(int opcode, const std::string& payload) {
   return f;
 }
 
-std::uint16_t ip_checksum(const unsigned char* p, std::size_t n) {
-  std::uint32_t sum = 0;
-  for (std::size_t i = 0; i + 1 < n; i += 2) sum += (p[i] << 8) | p[i + 1];
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<std::uint16_t>(~sum);
-}
-
 // An L3 tunnel message: an all-zero virtio-net header, then a 60-byte
-// IPv4/UDP packet from `address` to itself, port 9 (discard).
+// IPv4/UDP packet from `address` to itself.
 std::string udp_to_self(const std::string& address) {
-  unsigned char ip[60] = {};
-  ip[0] = 0x45;
-  ip[3] = sizeof ip;
-  ip[8] = 64;
-  ip[9] = 17;
-  ::inet_pton(AF_INET, address.c_str(), ip + 12);
-  ::inet_pton(AF_INET, address.c_str(), ip + 16);
-  auto sum = ip_checksum(ip, 20);
-  ip[10] = static_cast<unsigned char>(sum >> 8);
-  ip[11] = static_cast<unsigned char>(sum & 0xff);
-  ip[21] = 9;
-  ip[23] = 9;
-  ip[25] = sizeof ip - 20;  // UDP length, checksum 0 (none)
-  return std::string(10, '\0') + std::string(reinterpret_cast<char*>(ip), sizeof ip);
+  return std::string(10, '\0') + ipv4_udp(address, address, 60);
 }
 
 // A TCP connection from inside a namespace with a tiny receive buffer, so

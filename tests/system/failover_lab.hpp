@@ -263,7 +263,7 @@ class Failover : public SystemTest {
     sub_ =
         std::make_unique<Node>(topology_, "sub",
                                NodeOptions()
-                                   .only_discovery("static", {other_tunnel()})
+                                   .only_discovery("static", other_tunnels())
                                    .set("static", "peers", peers)
                                    .set("scan", "interval", "0")
                                    .set("scan", "timeout", "1000")
@@ -294,10 +294,15 @@ class Failover : public SystemTest {
       topology_.exec(gw, {"nft", "delete", "table", "inet", kBlackhole});
   }
 
-  // The tunnel sub has (the gateways have both): forwarding here, websocket
+  // The tunnel sub has (the gateways have all): forwarding here, websocket
   // in FailoverWebsocket.
   virtual std::string tunnel() const { return "forwarding"; }
-  std::string other_tunnel() const { return tunnel() == "forwarding" ? "websocket" : "forwarding"; }
+  std::vector<std::string> other_tunnels() const {
+    std::vector<std::string> others;
+    for (const char* t : {"forwarding", "websocket", "gre", "ipip"})
+      if (t != tunnel()) others.push_back(t);
+    return others;
+  }
   std::string suite() const { return "static-" + tunnel() + "-free"; }
 
   std::vector<Node*> nodes() const {

@@ -22,39 +22,6 @@ namespace {
 constexpr int kReadsPerWake = 64;
 }  // namespace
 
-DataPlane::DataPlane(Logger& log)
-    : log_(log), guard_(net::make_work_guard(io_)), thread_([this] {
-        // A handler that throws (a bug, or input no check foresaw) is logged,
-        // rate-limited, counted in status, and the data plane goes on.
-        LogLimit limit(4, std::chrono::seconds(10));
-        run_guarded(io_, [this, &limit](const std::string& what) {
-          ++errors_;
-          {
-            std::lock_guard lock(error_mutex_);
-            last_error_ = what;
-          }
-          std::uint64_t held = 0;
-          if (limit.allow(std::chrono::steady_clock::now(), &held))
-            log_.error("websocket: data plane handler failed: ", what,
-                       held ? " (" + std::to_string(held) + " more not logged)" : "");
-        });
-      }) {}
-
-std::string DataPlane::last_error() const {
-  std::lock_guard lock(error_mutex_);
-  return last_error_;
-}
-
-DataPlane::~DataPlane() {
-  // Behind what was posted before (the owner's stop of its links and
-  // devices), so that runs first; then the loop ends whatever still waits.
-  net::post(io_, [this] { io_.stop(); });
-  guard_.reset();
-  if (thread_.joinable()) thread_.join();
-}
-
-void DataPlane::post(std::function<void()> fn) { net::post(io_, std::move(fn)); }
-
 TunPort::TunPort(net::io_context& io, TunDevice device, std::shared_ptr<FramePool> pool,
                  Logger& log)
     : fd_(io), name_(device.name()), log_(log), pool_(std::move(pool)) {

@@ -1,8 +1,7 @@
-// Where the websocket tunnel's packets move: a thread of its own with its
-// own io_context, so that packet work never waits behind the daemon's
-// control work (RPC, SQLite, other plugins) and the control work never
-// waits behind a busy tunnel. The plugin's strand posts here to set things
-// up and tear them down; links and tun devices live here.
+// Where the websocket tunnel's packets move: a thread of its own
+// (tunnels::DataThread, plugins/common/data_thread.hpp). The plugin's
+// strand posts there to set things up and tear them down; links and tun
+// devices live there.
 //
 // TunPort is a tun device on that thread: it reads until the device would
 // block (a batch), hands each packet over in a frame buffer ready to be
@@ -22,6 +21,7 @@
 #include <string>
 #include <thread>
 
+#include "data_thread.hpp"
 #include "link.hpp"
 #include "tun.hpp"
 
@@ -31,31 +31,7 @@ class Logger;
 
 namespace mnigs::websocket {
 
-class DataPlane {
- public:
-  explicit DataPlane(Logger& log);
-  // Runs what was posted so far, then stops the loop (pending reads and
-  // timers are dropped) and joins the thread.
-  ~DataPlane();
-  DataPlane(const DataPlane&) = delete;
-  DataPlane& operator=(const DataPlane&) = delete;
-
-  boost::asio::io_context& io() { return io_; }
-  // Runs fn on the data thread. Thread-safe.
-  void post(std::function<void()> fn);
-  // Handlers that threw, and what the last one said (for status).
-  std::uint64_t errors() const { return errors_; }
-  std::string last_error() const;
-
- private:
-  Logger& log_;
-  std::atomic<std::uint64_t> errors_{0};
-  mutable std::mutex error_mutex_;
-  std::string last_error_;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-  std::thread thread_;
-};
+using DataPlane = tunnels::DataThread;
 
 // Counters of a tun device, readable from any thread.
 struct TunCounters {

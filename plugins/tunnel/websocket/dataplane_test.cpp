@@ -43,7 +43,7 @@ void drain(DataPlane& plane) {
 
 TEST(DataPlane, AHandlerThatThrowsIsCountedAndTheNextOneRuns) {
   LockedLogger log;
-  DataPlane plane(log);
+  DataPlane plane(log, "websocket");
   EXPECT_EQ(plane.errors(), 0u);
   plane.post([] { throw std::runtime_error("a frame no check foresaw"); });
   drain(plane);
@@ -59,7 +59,7 @@ TEST(DataPlane, AHandlerThatThrowsIsCountedAndTheNextOneRuns) {
 
 TEST(DataPlane, AStormOfFailuresIsLoggedAtABoundedRate) {
   LockedLogger log;
-  DataPlane plane(log);
+  DataPlane plane(log, "websocket");
   for (int i = 0; i < 1000; ++i) plane.post([] { throw std::runtime_error("bad"); });
   drain(plane);
   EXPECT_EQ(plane.errors(), 1000u);

@@ -224,39 +224,25 @@ void WebsocketTunnel::open_session(const TunnelSession& session,
         GatewaySession g;
         g.session = session;
         const Json::Value& p = session.params;
+        std::string why;
+        auto addresses = pool_->allot(p, &why);
+        if (!addresses) return fail("session " + session.id + ": " + why);
+        g.address4 = addresses->address4;
+        g.address6 = addresses->address6;
+        // Resumed after a restart: the same token too.
         if (p.isMember("token")) {
-          // Resumed after a restart: the same addresses and token.
           g.token = p["token"].asString();
-          g.address4 = p["address4"].asString();
-          g.address6 = p["address6"].asString();
-          if ((!g.address4.empty() && !pool_->reserve(g.address4)) ||
-              (!g.address6.empty() && !pool_->reserve(g.address6)))
-            return fail("session " + session.id + " holds tunnel addresses " + g.address4 + " " +
-                        g.address6 + " that are outside websocket.pool4/pool6 or taken");
         } else {
           try {
             g.token = random_token();
           } catch (const std::exception& e) {
+            pool_->release(*addresses);
             return fail(e.what());
-          }
-          if (pool_->has4()) {
-            auto a = pool_->take4();
-            if (!a) return fail("the tunnel address pool " + settings_.pool4 + " is exhausted");
-            g.address4 = *a;
-          }
-          if (pool_->has6()) {
-            auto a = pool_->take6();
-            if (!a) {
-              pool_->release(g.address4);
-              return fail("the tunnel address pool " + settings_.pool6 + " is exhausted");
-            }
-            g.address6 = *a;
           }
         }
         bring_up_gateway([this, g, done, finished](std::string error) {
           if (!error.empty()) {
-            pool_->release(g.address4);
-            pool_->release(g.address6);
+            pool_->release({g.address4, g.address6});
             done("cannot set up the tunnel: " + error, Json::Value());
             return finished();
           }
@@ -264,16 +250,7 @@ void WebsocketTunnel::open_session(const TunnelSession& session,
           params["path"] = settings_.path;
           params["token"] = g.token;
           params["mtu"] = settings_.mtu;
-          if (!g.address4.empty()) {
-            params["address4"] = g.address4;
-            params["prefix4"] = pool_->prefix_length4();
-            params["gateway4"] = pool_->gateway4();
-          }
-          if (!g.address6.empty()) {
-            params["address6"] = g.address6;
-            params["prefix6"] = pool_->prefix_length6();
-            params["gateway6"] = pool_->gateway6();
-          }
+          pool_->describe({g.address4, g.address6}, params);
           sessions_[g.session.id] = g;
           context_.log().info("session ", g.session.id, " of ", g.session.subscriber_address,
                               ": tunnel addresses ", g.address4, " ", g.address6);
@@ -287,8 +264,7 @@ void WebsocketTunnel::open_session(const TunnelSession& session,
 void WebsocketTunnel::close_session(const TunnelSession& session, Done done) {
   auto it = sessions_.find(session.id);
   if (it == sessions_.end()) return done("");
-  pool_->release(it->second.address4);
-  pool_->release(it->second.address6);
+  pool_->release({it->second.address4, it->second.address6});
   sessions_.erase(it);
   if (l3_) {
     auto l3 = l3_;

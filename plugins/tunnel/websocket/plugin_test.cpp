@@ -1,8 +1,7 @@
 // Unit tests of the websocket plugin's own logic that needs no kernel: the
-// address pool, the checks on a peer's virtio-net header, reading packet
-// addresses, and the config checks.
+// checks on a peer's virtio-net header, reading packet addresses, and the
+// config checks.
 #include "packet.hpp"
-#include "pool.hpp"
 #include "settings.hpp"
 #include "tun.hpp"
 
@@ -12,61 +11,6 @@
 
 namespace mnigs::websocket {
 namespace {
-
-TEST(AddressPool, GatewayTakesTheFirstAddressAndSessionsTheLowestFree) {
-  AddressPool pool("10.98.0.0/24", "fd98::/64", "pool4", "pool6");
-  EXPECT_EQ(pool.gateway4(), "10.98.0.1");
-  EXPECT_EQ(pool.gateway6(), "fd98::1");
-  EXPECT_EQ(pool.take4(), "10.98.0.2");
-  EXPECT_EQ(pool.take4(), "10.98.0.3");
-  EXPECT_EQ(pool.take6(), "fd98::2");
-  pool.release("10.98.0.2");
-  EXPECT_EQ(pool.take4(), "10.98.0.2");
-  EXPECT_EQ(pool.take4(), "10.98.0.4");
-}
-
-TEST(AddressPool, ResumedSessionsKeepTheirAddresses) {
-  AddressPool pool("10.98.0.0/24", "fd98::/64", "pool4", "pool6");
-  EXPECT_TRUE(pool.reserve("10.98.0.7"));
-  EXPECT_TRUE(pool.reserve("fd98::9"));
-  EXPECT_FALSE(pool.reserve("10.98.0.7")) << "taken twice";
-  EXPECT_FALSE(pool.reserve("10.98.0.1")) << "the gateway's own";
-  EXPECT_FALSE(pool.reserve("10.98.0.255")) << "broadcast";
-  EXPECT_FALSE(pool.reserve("10.99.0.5")) << "outside the pool";
-  EXPECT_FALSE(pool.reserve("fd99::5")) << "outside the pool";
-  EXPECT_EQ(pool.take4(), "10.98.0.2");
-}
-
-TEST(AddressPool, ASmallPoolRunsOut) {
-  AddressPool pool("10.98.0.0/30", "", "pool4", "pool6");
-  EXPECT_FALSE(pool.has6());
-  EXPECT_EQ(pool.take4(), "10.98.0.2");
-  EXPECT_EQ(pool.take4(), std::nullopt);
-  EXPECT_EQ(pool.take6(), std::nullopt);
-}
-
-TEST(AddressPool, NetworkBitsInTheLastBytesOfASmallIpv6Prefix) {
-  AddressPool pool("", "fd98::ab00/120", "pool4", "pool6");
-  EXPECT_EQ(pool.gateway6(), "fd98::ab01");
-  EXPECT_EQ(pool.take6(), "fd98::ab02");
-  EXPECT_TRUE(pool.reserve("fd98::abff"));
-  EXPECT_FALSE(pool.reserve("fd98::ac02"));
-}
-
-TEST(AddressPool, BadPrefixesNameTheKey) {
-  for (auto [v4, v6] : {std::pair{"10.98.0.0", ""}, std::pair{"10.98.0.0/31", ""},
-                        std::pair{"ten/24", ""}, std::pair{"", "fd98::/48"},
-                        std::pair{"", "10.0.0.0/64"}}) {
-    try {
-      AddressPool pool(v4, v6, "pool4", "pool6");
-      ADD_FAILURE() << v4 << " " << v6 << " was accepted";
-    } catch (const std::invalid_argument& e) {
-      EXPECT_NE(std::string(e.what()).find(*v4 ? "websocket.pool4" : "websocket.pool6"),
-                std::string::npos)
-          << e.what();
-    }
-  }
-}
 
 TEST(Vnet, PlainPacketsAndKernelSegmentsPass) {
   VnetHeader plain;
@@ -181,16 +125,8 @@ TEST(Settings, ValuesTheDeclarationCannotRefuseAreRefusedWithTheKey) {
   refused("timeout", 5, "websocket.timeout");
   // Fifteen characters fit the kernel, but not the standbys' names after it.
   refused("subscriberInterface", "tunnel-to-gw-99", "no room for the devices of the standby");
-  refused("subscriberInterface", "mnws-gw", "gatewayInterface or l2Interface names already");
-}
-
-TEST(Settings, EachSessionHasADeviceNamedAfterSubscriberInterface) {
-  EXPECT_EQ(uplink_interface("mnws0", 0), "mnws0");
-  EXPECT_EQ(uplink_interface("mnws0", 3), "mnws3");
-  EXPECT_EQ(uplink_interface("tun9", 1), "tun10");
-  EXPECT_EQ(uplink_interface("tun", 0), "tun");
-  EXPECT_EQ(uplink_interface("tun", 2), "tun2");
-  EXPECT_EQ(uplink_interface("x1234567890", 1), "x12345678901");
+  refused("subscriberInterface", "mnws-gw", "which gatewayInterface names already");
+  refused("subscriberInterface", "mnws-l2", "which l2Interface names already");
 }
 
 }  // namespace

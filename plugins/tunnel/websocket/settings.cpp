@@ -1,7 +1,6 @@
 #include "settings.hpp"
 
 #include "interface_name.hpp"
-#include "pool.hpp"
 #include "routes.hpp"
 #include "util/net.hpp"
 
@@ -11,24 +10,11 @@ void declare_keys(ConfigDeclarer& d) {
   Settings s;
   d.declare(
       string_key("path", s.path, "Gateway: HTTP path of the L3 tunnel endpoint on the RPC port"));
-  d.declare(string_key("pool4", s.pool4,
-                       "Gateway: IPv4 prefix of tunnel addresses; the gateway takes the first, "
-                       "each session one more; empty: no IPv4 in the tunnel"));
-  d.declare(string_key("pool6", s.pool6,
-                       "Gateway: IPv6 prefix of tunnel addresses (/64 to /126); empty: no IPv6 in "
-                       "the tunnel"));
-  d.declare(string_key("gatewayInterface", s.gateway_interface,
-                       "Gateway: name of the tun device all sessions share"));
-  d.declare(string_key("subscriberInterface", s.subscriber_interface,
-                       "Subscriber: name of the first session's tun device; the others "
-                       "(standby, test) count its number up: mnws1, mnws2, mnws3"));
+  tunnels::declare_tunnel_keys(d, s);
   d.declare(int_key("mtu", s.mtu, 576, 65535, "MTU of the tun devices"));
   d.declare(bool_key("offload", s.offload,
                      "Let the kernel hand over TCP segments of up to 64 KiB and packets without "
                      "checksums (IFF_VNET_HDR, TUNSETOFFLOAD)"));
-  d.declare(string_key("uplink", s.uplink,
-                       "Gateway: masquerade tunnel traffic leaving by this interface only; empty: "
-                       "by any interface but the tunnel's"));
   d.declare(int_key("keepalive", 5, 1, 3600,
                     "Seconds without sending before a ping (L3 tunnel, both ends; websocket.join); "
                     "switch peers are never pinged"));
@@ -37,12 +23,6 @@ void declare_keys(ConfigDeclarer& d) {
                     "dead (the subscriber then reconnects)"));
   d.declare(int_key("maxQueue", static_cast<std::int64_t>(s.max_queue), 65536, 1 << 30,
                     "Bytes waiting to be sent per link; packets beyond are dropped"));
-  d.declare(int_key("table", s.table, 1, 2147483647,
-                    "Subscriber: routing table holding the default route into the tunnel (not 253, "
-                    "254 or 255)"));
-  d.declare(
-      int_key("priority", s.priority, 1, 32764,
-              "Subscriber: priority of the first of two ip rules; the second uses priority+1"));
   d.declare(bool_key("l2", s.l2, "Gateway: serve the vpn-ws compatible layer-2 switch"));
   d.declare(string_key("l2Path", s.l2_path, "Gateway: HTTP path of the layer-2 switch"));
   d.declare(string_key("l2Auth", s.l2_auth,
@@ -80,12 +60,8 @@ std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
   auto str = [&](const char* key, std::string& out) {
     if (c.isMember(key)) out = c[key].asString();
   };
+  tunnels::read_tunnel_keys(c, s);
   str("path", s.path);
-  str("pool4", s.pool4);
-  str("pool6", s.pool6);
-  str("gatewayInterface", s.gateway_interface);
-  str("subscriberInterface", s.subscriber_interface);
-  str("uplink", s.uplink);
   str("l2Path", s.l2_path);
   str("l2Auth", s.l2_auth);
   str("l2Interface", s.l2_interface);
@@ -95,8 +71,6 @@ std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
   if (c.isMember("keepalive")) s.keepalive = std::chrono::seconds(c["keepalive"].asInt64());
   if (c.isMember("timeout")) s.timeout = std::chrono::seconds(c["timeout"].asInt64());
   if (c.isMember("maxQueue")) s.max_queue = static_cast<std::size_t>(c["maxQueue"].asInt64());
-  if (c.isMember("table")) s.table = c["table"].asInt64();
-  if (c.isMember("priority")) s.priority = c["priority"].asInt();
   if (c.isMember("l2")) s.l2 = c["l2"].asBool();
   if (c.isMember("l2FloodBroadcast")) s.l2_flood_broadcast = c["l2FloodBroadcast"].asBool();
   if (c.isMember("l2FloodMulticast")) s.l2_flood_multicast = c["l2FloodMulticast"].asBool();
@@ -110,23 +84,13 @@ std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
                   "\" must be an absolute path without spaces or a query, and not /jsonrpc");
   if (s.l2 && s.path == s.l2_path)
     return fail("websocket.path and websocket.l2Path are both \"" + s.path + "\": use two paths");
-  for (auto [key, value] : {std::pair{"gatewayInterface", &s.gateway_interface},
-                            std::pair{"subscriberInterface", &s.subscriber_interface}})
-    if (!nft_quotable_interface_name(*value))
-      return fail(
-          std::string("websocket.") + key + ": \"" + *value +
-          "\" is not an interface name (1 to 15 characters, no spaces, quotes, '/', ':' or '%')");
-  if (const auto last = uplink_interface(s.subscriber_interface, kMaxUplinks - 1);
-      !nft_quotable_interface_name(last))
-    return fail("websocket.subscriberInterface: \"" + s.subscriber_interface +
-                "\" leaves no room for the devices of the standby sessions (the last would be \"" +
-                last + "\"); use a shorter name");
+  if (auto why = tunnels::check_tunnel_keys("websocket", s, kMaxUplinks); !why.empty())
+    return fail(why);
   for (unsigned n = 0; n < kMaxUplinks; ++n)
-    if (const auto name = uplink_interface(s.subscriber_interface, n);
-        name == s.gateway_interface || name == s.l2_interface)
+    if (const auto name = uplink_interface(s.subscriber_interface, n); name == s.l2_interface)
       return fail("websocket.subscriberInterface: \"" + s.subscriber_interface +
                   "\" would name a session's device \"" + name +
-                  "\", which gatewayInterface or l2Interface names already");
+                  "\", which l2Interface names already");
   if (!nft_quotable_interface_name(s.l2_interface))
     return fail("websocket.l2Interface: \"" + s.l2_interface + "\" is not an interface name");
   if (!s.l2_address.empty()) {
@@ -137,33 +101,11 @@ std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
       return fail("websocket.l2Address: \"" + s.l2_address +
                   "\" must be an address with its prefix length, like 10.97.0.1/24");
   }
-  if (!s.uplink.empty() && !nft_quotable_interface_name(s.uplink))
-    return fail("websocket.uplink: \"" + s.uplink + "\" is not an interface name");
-  if (s.table == 253 || s.table == 254 || s.table == 255)
-    return fail(
-        "websocket.table: " + std::to_string(s.table) +
-        " is not allowed: use 1..2147483647 except 253 (default), 254 (main) and 255 (local)");
-  if (s.pool4.empty() && s.pool6.empty())
-    return fail("websocket.pool4 and websocket.pool6 are both empty: the tunnel needs addresses");
-  try {
-    AddressPool check(s.pool4, s.pool6, "pool4", "pool6");
-  } catch (const std::invalid_argument& e) {
-    return fail(e.what());
-  }
   if (s.timeout <= s.keepalive)
     return fail("websocket.timeout (" + std::to_string(s.timeout.count() / 1000) +
                 " s) must be longer than websocket.keepalive (" +
                 std::to_string(s.keepalive.count() / 1000) + " s)");
   return s;
-}
-
-std::string uplink_interface(const std::string& base, unsigned n) {
-  if (n == 0) return base;
-  std::size_t digits = base.size();
-  while (digits > 0 && base[digits - 1] >= '0' && base[digits - 1] <= '9') --digits;
-  // Up to 9 digits of the name's own number: anything longer is no number.
-  if (digits == base.size() || base.size() - digits > 9) return base + std::to_string(n);
-  return base.substr(0, digits) + std::to_string(std::stoul(base.substr(digits)) + n);
 }
 
 }  // namespace mnigs::websocket

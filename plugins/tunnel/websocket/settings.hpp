@@ -12,22 +12,27 @@
 #include <optional>
 #include <string>
 
+#include "interface_name.hpp"
+#include "tunnel_settings.hpp"
+
 namespace mnigs::websocket {
 
-struct Settings {
+// Pools, device names, uplink, table and priority: tunnel_settings.hpp.
+struct Settings : tunnels::TunnelSettings {
+  Settings() {
+    pool4 = "10.98.0.0/24";
+    pool6 = "fd98::/64";
+    gateway_interface = "mnws-gw";
+    subscriber_interface = "mnws0";
+    table = 65532;
+    priority = 31010;
+  }
   std::string path = "/ws/websocket";  // the L3 endpoint on the RPC port
-  std::string pool4 = "10.98.0.0/24";
-  std::string pool6 = "fd98::/64";
-  std::string gateway_interface = "mnws-gw";
-  std::string subscriber_interface = "mnws0";
   int mtu = 1500;
   bool offload = true;
-  std::string uplink;  // "" = masquerade on every interface but the tunnel's
   std::chrono::milliseconds keepalive{5000};
   std::chrono::milliseconds timeout{15000};
   std::size_t max_queue = 4u << 20;
-  std::int64_t table = 65532;
-  int priority = 31010;
   // The vpn-ws compatible L2 switch.
   bool l2 = true;
   std::string l2_path = "/vpn";
@@ -53,9 +58,6 @@ std::optional<Settings> parse_settings(const Json::Value& section, std::string* 
 // The subscriber holds one tun device per connected session (the
 // connection, a standby, a test beside them), at most kMaxUplinks.
 inline constexpr unsigned kMaxUplinks = 4;
-// The n-th of them (0-based): subscriberInterface itself, then its trailing
-// number counted up (mnws0, mnws1, ...), or 1, 2, ... appended when it ends
-// in none (tun, tun1, ...).
-std::string uplink_interface(const std::string& base, unsigned n);
+// The n-th of them: uplink_interface (interface_name.hpp).
 
 }  // namespace mnigs::websocket

@@ -22,12 +22,9 @@
 //
 // Sessions are told apart by gateway and id: the id is the gateway's to
 // choose, and two gateways may choose the same.
-#include <boost/asio/ip/address.hpp>
-
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
-#include <array>
 
 #include "tunnel.hpp"
 
@@ -37,32 +34,11 @@ using netcmd::Family;
 
 namespace {
 
-std::optional<Family> family_of(const std::string& text) {
-  boost::system::error_code ec;
-  auto a = boost::asio::ip::make_address(text, ec);
-  if (ec) return std::nullopt;
-  return a.is_v4() ? Family::v4 : Family::v6;
-}
-
 const char* address_key(Family f) { return f == Family::v4 ? "address4" : "address6"; }
 
 std::string key_of(const TunnelSession& s) { return s.gateway_address + " " + s.id; }
 
 }  // namespace
-
-bool WebsocketTunnel::routes(const std::string& key) const {
-  return std::find(routed_.begin(), routed_.end(), key) != routed_.end();
-}
-
-std::vector<Command> WebsocketTunnel::subscriber_removal_commands(unsigned repeat) const {
-  std::vector<Command> c;
-  for (auto f : {Family::v4, Family::v6}) {
-    c.push_back(netcmd::delete_rules_at(f, settings_.priority, repeat));
-    c.push_back(netcmd::delete_rules_at(f, settings_.priority + 1, repeat));
-    c.push_back(netcmd::flush_table(f, settings_.table));
-  }
-  return c;
-}
 
 std::string WebsocketTunnel::free_interface() const {
   for (unsigned n = 0; n < kMaxUplinks; ++n) {
@@ -106,7 +82,7 @@ void WebsocketTunnel::connect(const TunnelSession& session, Done done) {
         if (auto it = uplinks_.find(key_of(session)); it != uplinks_.end()) {
           // Connected already: a standby taking over moves the default
           // route to its device; anything else is as asked.
-          if (!routed || routes(it->first)) return complete("");
+          if (!routed || routes_->holds(it->first)) return complete("");
           return route_steps(it->second, complete);
         }
         const std::string device = free_interface();
@@ -144,18 +120,7 @@ void WebsocketTunnel::connect_steps(std::shared_ptr<Uplink> up, bool routed, Don
     return done(std::string("cannot create the tunnel device: ") + e.what());
   }
   const int mtu = p.get("mtu", settings_.mtu).asInt();
-  std::vector<Command> steps;
-  steps.push_back(cmd({"ip", "link", "set", "dev", dev, "mtu", std::to_string(mtu), "up"}));
-  if (p["address4"].isString())
-    steps.push_back(
-        cmd({"ip", "-4", "addr", "replace",
-             p["address4"].asString() + "/" + std::to_string(p.get("prefix4", 24).asInt()), "dev",
-             dev, "noprefixroute"}));
-  if (p["address6"].isString())
-    steps.push_back(
-        cmd({"ip", "-6", "addr", "replace",
-             p["address6"].asString() + "/" + std::to_string(p.get("prefix6", 64).asInt()), "dev",
-             dev, "nodad", "noprefixroute"}));
+  std::vector<Command> steps = tunnels::device_setup(dev, mtu, p);
   run_steps(std::move(steps), [this, up, client, routed, done](std::string error) {
     if (!error.empty()) {
       // Closing the device takes its addresses with it.
@@ -164,10 +129,7 @@ void WebsocketTunnel::connect_steps(std::shared_ptr<Uplink> up, bool routed, Don
     up->client = client;
     uplinks_[key_of(up->session)] = up;
     plane_->post([client] { client->start(); });
-    // Interface names may hold dots, which sysctl(8) reads as separators.
-    std::string knob = up->device;
-    std::replace(knob.begin(), knob.end(), '.', '/');
-    Command loose = cmd({"sysctl", "-w", "net.ipv4.conf." + knob + ".rp_filter=2"});
+    Command loose = tunnels::loose_reverse_path(up->device);
     queue_.run(loose, [this, up, loose, routed, done](const CommandOutcome& o) {
       // Not fatal (a container may not let it be written): only a standby
       // of this device would go unheard, where the filter is strict.
@@ -185,68 +147,21 @@ void WebsocketTunnel::connect_steps(std::shared_ptr<Uplink> up, bool routed, Don
 
 void WebsocketTunnel::route_steps(std::shared_ptr<Uplink> up, Done done) {
   const Json::Value& p = up->session.params;
-  std::vector<Command> steps;
-  // What table T held before, per family: put back if this fails.
-  auto before = std::make_shared<std::array<std::string, 2>>(routed_);
-  for (auto f : {Family::v4, Family::v6}) {
-    if (!p[address_key(f)].isString()) continue;
-    steps.push_back(netcmd::replace_default_dev(f, up->device, settings_.table));
-    if (!routed_[netcmd::index_of(f)].empty()) continue;  // the rules are there
-    // Rules left by an earlier run would stack up; take them away first.
-    steps.push_back(netcmd::delete_rules_at(f, settings_.priority, 1));
-    steps.push_back(netcmd::delete_rules_at(f, settings_.priority + 1, 1));
-    steps.push_back(netcmd::add_suppress_rule(f, settings_.priority));
-    steps.push_back(netcmd::add_table_rule(f, settings_.priority + 1, settings_.table));
-  }
-  auto fail = [this, up, before, done](const std::string& why) {
-    queue_.run_all(restore_commands(*before, up->session.params), true,
-                   [this, before, done, why](std::string) {
-                     routed_ = *before;
-                     done(why);
-                   });
+  auto device_of = [this](const std::string& key) {
+    auto it = uplinks_.find(key);
+    return it == uplinks_.end() ? std::string() : it->second->device;
   };
-  run_steps(std::move(steps), [this, up, fail, done](std::string error) {
-    if (!error.empty()) return fail(error);
-    for (auto f : {Family::v4, Family::v6})
-      if (up->session.params[address_key(f)].isString())
-        routed_[netcmd::index_of(f)] = key_of(up->session);
-    // The gateway must stay reachable through the mesh, not through a
-    // tunnel's default route: checked once the routes are in place.
-    auto gw_family = family_of(up->session.gateway_address);
-    if (!gw_family) return done("");
-    netcmd::Address gw{*gw_family, up->session.gateway_address};
-    Command get = netcmd::route_get(gw);
-    queue_.run(get, [this, up, gw, get, fail, done](const CommandOutcome& o) {
-      std::string why;
-      if (!netcmd::succeeded(o)) return fail(netcmd::failure_sentence(get, o));
-      auto hop = netcmd::parse_route_get(o.out, gw, settings_.table, &why);
-      if (!hop) return fail(why);
-      if (own_interface(hop->dev))
-        return fail("the gateway " + gw.text +
-                    " is reachable only through a tunnel: it needs a mesh route");
-      context_.log().info("tunnel ", up->device, " to ", gw.text,
-                          " set up; default route moved into it");
-      done("");
-    });
-  });
-}
-
-std::vector<Command> WebsocketTunnel::restore_commands(const std::array<std::string, 2>& before,
-                                                       const Json::Value& params) const {
-  std::vector<Command> c;
-  for (auto f : {Family::v4, Family::v6}) {
-    if (!params[address_key(f)].isString()) continue;
-    auto prev = uplinks_.find(before[netcmd::index_of(f)]);
-    if (prev != uplinks_.end()) {
-      c.push_back(netcmd::replace_default_dev(f, prev->second->device, settings_.table));
-      continue;
-    }
-    c.push_back(netcmd::delete_rules_at(f, settings_.priority, 1));
-    c.push_back(netcmd::delete_rules_at(f, settings_.priority + 1, 1));
-    c.push_back(netcmd::flush_table(f, settings_.table));
-  }
-  for (auto& command : c) command.removal = true;
-  return c;
+  routes_->take(key_of(up->session), up->device,
+                {p[address_key(Family::v4)].isString(), p[address_key(Family::v6)].isString()},
+                up->session.gateway_address, device_of,
+                [this](const std::string& dev) { return own_interface(dev); },
+                [this, up, done](std::string error) {
+                  if (error.empty())
+                    context_.log().info("tunnel ", up->device, " to ",
+                                        up->session.gateway_address,
+                                        " set up; default route moved into it");
+                  done(error);
+                });
 }
 
 void WebsocketTunnel::close_device(std::shared_ptr<TunnelClient> client,
@@ -276,15 +191,7 @@ void WebsocketTunnel::disconnect(const TunnelSession& session, Done done) {
         auto up = it->second;
         // The rules and table T only while its default route is this
         // session's (not after a standby took over).
-        std::vector<Command> commands;
-        for (auto f : {Family::v4, Family::v6}) {
-          auto& owner = routed_[netcmd::index_of(f)];
-          if (owner != key) continue;
-          owner.clear();
-          commands.push_back(netcmd::delete_rules_at(f, settings_.priority, 1));
-          commands.push_back(netcmd::delete_rules_at(f, settings_.priority + 1, 1));
-          commands.push_back(netcmd::flush_table(f, settings_.table));
-        }
+        std::vector<Command> commands = routes_->release(key);
         // The device's addresses go with it.
         drop_uplink(up, [this, commands, done, finished]() mutable {
           queue_.run_all(std::move(commands), true, [done, finished](std::string error) {

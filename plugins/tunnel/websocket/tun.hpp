@@ -1,79 +1,24 @@
-// A tun (layer 3) or tap (layer 2) device opened with a virtio-net header
-// in front of every packet, so the kernel can hand over and accept large
-// TCP segments (TSO/GSO) and packets whose checksum is still to be filled
-// in. That is what makes the tunnel fast: one read or write moves up to
-// 64 KiB instead of one MTU-sized packet.
-//
-// The header is the 10-byte `struct virtio_net_hdr` in host byte order, as
-// the tun driver uses it without TUNSETVNETLE. `VnetHeader` is its wire form
-// between two mnigs ends: the same fields, little-endian.
-//
-// Threading: a TunDevice is a file descriptor; use it from one thread.
+// The tun and tap devices of the websocket plugin: the tunnel plugins'
+// TunDevice (plugins/common/tun_device.hpp), always with its virtio-net
+// header, and the MAC of the switch's own port.
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
 #include <optional>
-#include <span>
 #include <string>
 
 #include "mac.hpp"
+#include "tun_device.hpp"
 
 namespace mnigs::websocket {
 
-inline constexpr std::size_t vnet_header_size = 10;
-// The largest packet a read can return: a 64 KiB GSO segment plus its header.
-inline constexpr std::size_t max_tun_read = 65536 + vnet_header_size;
-
-class TunDevice {
- public:
-  enum class Kind { tun, tap };
-
-  // Opens /dev/net/tun and creates (or attaches to) interface `name`, non-
-  // blocking, close-on-exec. With `offload`, the kernel may hand over GSO
-  // segments and unchecksummed packets (TUNSETOFFLOAD); without, it hands
-  // over plain packets (still behind a header, all zero). Throws
-  // std::system_error naming the interface and the step that failed.
-  TunDevice(const std::string& name, Kind kind, bool offload);
-  ~TunDevice();
-  TunDevice(TunDevice&& other) noexcept;
-  TunDevice& operator=(TunDevice&& other) noexcept;
-  TunDevice(const TunDevice&) = delete;
-  TunDevice& operator=(const TunDevice&) = delete;
-
-  int fd() const { return fd_; }
-  const std::string& name() const { return name_; }
-  bool offload() const { return offload_; }
-  // Gives up the descriptor (for an asio stream_descriptor); -1 afterwards.
-  int release();
-
- private:
-  int fd_ = -1;
-  std::string name_;
-  bool offload_ = false;
-};
-
-// The virtio-net header fields (linux/virtio_net.h).
-struct VnetHeader {
-  std::uint8_t flags = 0;     // 1: NEEDS_CSUM
-  std::uint8_t gso_type = 0;  // 0 none, 1 TCPv4, 4 UDP, 5 TCPv6, | 0x80 ECN
-  std::uint16_t hdr_len = 0;
-  std::uint16_t gso_size = 0;
-  std::uint16_t csum_start = 0;
-  std::uint16_t csum_offset = 0;
-};
-
-// Converts the header at p (vnet_header_size bytes) between the tun
-// driver's host order and little-endian, in place. A no-op on
-// little-endian hosts.
-void vnet_host_to_wire(std::uint8_t* p);
-void vnet_wire_to_host(std::uint8_t* p);
-VnetHeader read_vnet_wire(const std::uint8_t* p);
-
-// Checks a header received from the peer against the packet behind it, so
-// that nothing handed to the kernel claims offsets outside the packet or a
-// segmentation the kernel was not asked for. "" when fine, else why not.
-std::string check_vnet(const VnetHeader& header, std::size_t packet_size);
+using tunnels::check_vnet;
+using tunnels::max_tun_read;
+using tunnels::read_vnet_wire;
+using tunnels::TunDevice;
+using tunnels::VnetHeader;
+using tunnels::vnet_header_size;
+using tunnels::vnet_host_to_wire;
+using tunnels::vnet_wire_to_host;
 
 // The MAC of interface `name` (SIOCGIFHWADDR), or nullopt.
 std::optional<Mac> interface_mac(const std::string& name);

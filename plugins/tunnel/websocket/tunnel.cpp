@@ -23,8 +23,9 @@ void WebsocketTunnel::start() {
   auto settings = parse_settings(context_.config(), &why);
   if (!settings) throw std::runtime_error(why);
   settings_ = *settings;
-  pool_.emplace(settings_.pool4, settings_.pool6, "pool4", "pool6");
-  plane_ = std::make_unique<DataPlane>(context_.log());
+  pool_.emplace(settings_.pool4, settings_.pool6, "websocket.pool4", "websocket.pool6");
+  routes_.emplace(queue_, settings_.table, settings_.priority);
+  plane_ = std::make_unique<DataPlane>(context_.log(), "websocket");
   context_.register_upgrade(settings_.path,
                             [this](HttpUpgrade request) { on_l3_upgrade(std::move(request)); });
   if (settings_.l2)
@@ -62,13 +63,12 @@ void WebsocketTunnel::stop() {
   std::vector<Command> commands;
   if (gateway_up_) commands = gateway_removal_commands(sysctls_on_);
   if (!uplinks_.empty())
-    for (auto& c : subscriber_removal_commands(kStopRepeat)) commands.push_back(std::move(c));
+    for (auto& c : routes_->removal(kStopRepeat)) commands.push_back(std::move(c));
   queue_.stop(commands);
   stop_data_plane();
   sessions_.clear();
   gateway_up_ = false;
   uplinks_.clear();
-  routed_ = {};
 }
 
 void WebsocketTunnel::config_changed() {
@@ -142,7 +142,7 @@ Json::Value WebsocketTunnel::status() const {
     u["session"] = up->session.id;
     u["gateway"] = up->session.gateway_address;
     u["interface"] = up->device;
-    u["routed"] = routes(key);
+    u["routed"] = routes_ && routes_->holds(key);
     u["connected"] = false;
     if (up->client) {
       auto st = up->client->status();
@@ -208,14 +208,7 @@ Json::Value WebsocketTunnel::status() const {
 
 void WebsocketTunnel::run_steps(std::vector<Command> commands,
                                 std::function<void(std::string error)> then) {
-  if (commands.empty()) return then("");
-  Command first = commands.front();
-  commands.erase(commands.begin());
-  queue_.run(first,
-             [this, first, rest = std::move(commands), then](const CommandOutcome& o) mutable {
-               if (!netcmd::acceptable(first, o)) return then(netcmd::failure_sentence(first, o));
-               run_steps(std::move(rest), std::move(then));
-             });
+  queue_.run_steps(std::move(commands), std::move(then));
 }
 
 void WebsocketTunnel::reset(Done done) {
@@ -229,8 +222,7 @@ void WebsocketTunnel::reset(Done done) {
                 if (std::find(knobs.begin(), knobs.end(), name) == knobs.end())
                   knobs.push_back(name);
               auto commands = gateway_removal_commands(knobs);
-              for (auto& c : subscriber_removal_commands(kResetRepeat))
-                commands.push_back(std::move(c));
+              for (auto& c : routes_->removal(kResetRepeat)) commands.push_back(std::move(c));
               // Sessions are resumed after a reset: drop the data plane's view.
               auto l3 = std::move(l3_);
               std::vector<std::shared_ptr<TunnelClient>> clients;
@@ -241,10 +233,9 @@ void WebsocketTunnel::reset(Done done) {
                 for (auto& c : clients) c->stop();
               });
               sessions_.clear();
-              pool_.emplace(settings_.pool4, settings_.pool6, "pool4", "pool6");
+              pool_.emplace(settings_.pool4, settings_.pool6, "websocket.pool4", "websocket.pool6");
               gateway_up_ = false;
               uplinks_.clear();
-              routed_ = {};
               queue_.run_all(std::move(commands), true, [this, done, finished](std::string error) {
                 sysctls_on_.clear();
                 forget_knobs(context_.store());

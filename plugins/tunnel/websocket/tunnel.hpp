@@ -26,10 +26,11 @@
 #include "dataplane.hpp"
 #include "l2.hpp"
 #include "l3.hpp"
-#include "pool.hpp"
+#include "address_pool.hpp"
 #include "routes.hpp"
 #include "settings.hpp"
 #include "sysctl_knob.hpp"
+#include "tunnel_routes.hpp"
 
 namespace mnigs::websocket {
 
@@ -39,6 +40,7 @@ using netcmd::forget_knobs;
 using netcmd::recorded_knobs;
 using netcmd::turn_on_knob;
 using netcmd::write_knob;
+using tunnels::AddressPool;
 
 inline constexpr std::chrono::milliseconds kCommandTimeout{10000};
 
@@ -103,9 +105,6 @@ class WebsocketTunnel final : public TunnelPlugin {
     std::string device;
     std::shared_ptr<TunnelClient> client;
   };
-  // Whether table T's default route (of either family) is the device of
-  // the session with this key ("GATEWAY ID").
-  bool routes(const std::string& key) const;
   // The first of the kMaxUplinks device names no session uses; "" when all do.
   std::string free_interface() const;
   // Whether `name` is one of the subscriber's device names.
@@ -113,17 +112,13 @@ class WebsocketTunnel final : public TunnelPlugin {
   // The device with the session's addresses, its link started, and the
   // routes moved into it when `routed`.
   void connect_steps(std::shared_ptr<Uplink> up, bool routed, Done done);
-  // Table T's default route into up's device (and the rules when no
-  // session had them); what T held before is put back when it fails.
+  // Table T's default route into up's device (routes_.take).
   void route_steps(std::shared_ptr<Uplink> up, Done done);
-  std::vector<Command> restore_commands(const std::array<std::string, 2>& before,
-                                        const Json::Value& params) const;
   // Stops the link and closes its device on the data plane; then() on the
   // strand once the device is gone.
   void close_device(std::shared_ptr<TunnelClient> client, std::function<void()> then);
   // Forgets `up` and closes its device; then() as close_device's.
   void drop_uplink(const std::shared_ptr<Uplink>& up, std::function<void()> then);
-  std::vector<Command> subscriber_removal_commands(unsigned repeat) const;
 
   // ---- joining other switches as a vpn-ws client (join.cpp)
   struct Joined {
@@ -161,9 +156,8 @@ class WebsocketTunnel final : public TunnelPlugin {
   // Subscriber state.
   // By "GATEWAY SESSION-ID": the id is the gateway's to choose.
   std::map<std::string, std::shared_ptr<Uplink>> uplinks_;
-  // Per family (v4, v6): the key of the session whose device table T's
-  // default route names, "" when T is empty.
-  std::array<std::string, 2> routed_;
+  // Which session's device table T's default route names, per family.
+  std::optional<tunnels::TunnelRoutes> routes_;
 };
 
 }  // namespace mnigs::websocket

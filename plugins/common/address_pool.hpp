@@ -1,16 +1,18 @@
-// The gateway's pool of tunnel addresses: one IPv4 and one IPv6 prefix, the
-// gateway taking the first host address of each (10.98.0.1, fd98::1) and
-// every session one more of each.
+// A gateway's pool of tunnel addresses, for the tunnel plugins: one IPv4
+// and one IPv6 prefix, the gateway taking the first host address of each
+// (10.98.0.1, fd98::1 for websocket's) and every session one more of each.
 //
 // Threading: used on the plugin's strand only.
 #pragma once
+
+#include <json/value.h>
 
 #include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
 
-namespace mnigs::websocket {
+namespace mnigs::tunnels {
 
 class AddressPool {
  public:
@@ -37,11 +39,28 @@ class AddressPool {
   void release(const std::string& address);
   std::size_t used() const { return used4_.size() + used6_.size(); }
 
+  // A session's tunnel addresses ("" for a family the pool has not).
+  struct Allotment {
+    std::string address4, address6;
+  };
+  // Those `resumed` holds ("address4", "address6" of the tunnel params a
+  // session had before a restart), reserved again; for a new session (no
+  // such members) the lowest free of each family. nullopt with `why` when
+  // the pool is exhausted or a resumed address is outside it or taken;
+  // nothing is held then.
+  std::optional<Allotment> allot(const Json::Value& resumed, std::string* why);
+  void release(const Allotment& allotment);
+  // Writes the allotment into a session's tunnel params as the subscriber
+  // reads them: address4, prefix4, gateway4 (and the same with 6) for each
+  // family it has.
+  void describe(const Allotment& allotment, Json::Value& params) const;
+
  private:
   // Host numbers: 1 is the gateway, sessions get 2..capacity.
   std::optional<std::uint64_t> host_of(const std::string& address, bool* v6) const;
   std::string address_of(std::uint64_t host, bool v6) const;
 
+  std::string prefix4_, prefix6_;
   int bits4_ = 0, bits6_ = 0;
   std::uint32_t net4_ = 0;
   unsigned char net6_[16] = {};
@@ -50,4 +69,4 @@ class AddressPool {
   std::set<std::uint64_t> used4_, used6_;
 };
 
-}  // namespace mnigs::websocket
+}  // namespace mnigs::tunnels

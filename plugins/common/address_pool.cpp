@@ -1,4 +1,4 @@
-#include "pool.hpp"
+#include "address_pool.hpp"
 
 #include "util/net.hpp"
 
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace mnigs::websocket {
+namespace mnigs::tunnels {
 
 namespace ip = boost::asio::ip;
 
@@ -31,12 +31,13 @@ std::optional<std::uint64_t> take_lowest(std::set<std::uint64_t>& used, std::uin
 }  // namespace
 
 AddressPool::AddressPool(const std::string& prefix4, const std::string& prefix6,
-                         const std::string& key4, const std::string& key6) {
+                         const std::string& key4, const std::string& key6)
+    : prefix4_(prefix4), prefix6_(prefix6) {
   if (!prefix4.empty()) {
     auto p = parse_prefix(prefix4, nullptr, {.bare_address = false, .host_bits = true});
     if (!p || !p->network.is_v4() || p->length < 8 || p->length > 30)
       throw std::invalid_argument(
-          "websocket." + key4 + " must be an IPv4 prefix from /8 to /30 (got \"" + prefix4 + "\")");
+          key4 + " must be an IPv4 prefix from /8 to /30 (got \"" + prefix4 + "\")");
     const auto a = p->network.to_v4();
     const int bits = static_cast<int>(p->length);
     std::uint32_t mask = bits == 0 ? 0 : ~std::uint32_t(0) << (32 - bits);
@@ -49,7 +50,7 @@ AddressPool::AddressPool(const std::string& prefix4, const std::string& prefix6,
   if (!prefix6.empty()) {
     auto p = parse_prefix(prefix6, nullptr, {.bare_address = false, .host_bits = true});
     if (!p || !p->network.is_v6() || p->length < 64 || p->length > 126)
-      throw std::invalid_argument("websocket." + key6 +
+      throw std::invalid_argument(key6 +
                                   " must be an IPv6 prefix from /64 to /126 (got \"" + prefix6 +
                                   "\")");
     const int bits = static_cast<int>(p->length);
@@ -129,4 +130,56 @@ void AddressPool::release(const std::string& address) {
   if (auto h = host_of(address, &v6)) (v6 ? used6_ : used4_).erase(*h);
 }
 
-}  // namespace mnigs::websocket
+std::optional<AddressPool::Allotment> AddressPool::allot(const Json::Value& resumed,
+                                                         std::string* why) {
+  auto fail = [&](const std::string& reason) -> std::optional<Allotment> {
+    if (why) *why = reason;
+    return std::nullopt;
+  };
+  Allotment a;
+  if (resumed.isMember("address4") || resumed.isMember("address6")) {
+    a.address4 = resumed["address4"].asString();
+    a.address6 = resumed["address6"].asString();
+    const bool four = a.address4.empty() || reserve(a.address4);
+    const bool six = a.address6.empty() || reserve(a.address6);
+    if (four && six) return a;
+    if (four && !a.address4.empty()) release(a.address4);
+    if (six && !a.address6.empty()) release(a.address6);
+    return fail("tunnel addresses " + a.address4 + " " + a.address6 +
+                " are outside the pool or taken");
+  }
+  if (has4()) {
+    auto four = take4();
+    if (!four) return fail("the tunnel address pool " + prefix4_ + " is exhausted");
+    a.address4 = *four;
+  }
+  if (has6()) {
+    auto six = take6();
+    if (!six) {
+      release(a.address4);
+      return fail("the tunnel address pool " + prefix6_ + " is exhausted");
+    }
+    a.address6 = *six;
+  }
+  return a;
+}
+
+void AddressPool::release(const Allotment& a) {
+  release(a.address4);
+  release(a.address6);
+}
+
+void AddressPool::describe(const Allotment& a, Json::Value& params) const {
+  if (!a.address4.empty()) {
+    params["address4"] = a.address4;
+    params["prefix4"] = prefix_length4();
+    params["gateway4"] = gateway4();
+  }
+  if (!a.address6.empty()) {
+    params["address6"] = a.address6;
+    params["prefix6"] = prefix_length6();
+    params["gateway6"] = gateway6();
+  }
+}
+
+}  // namespace mnigs::tunnels

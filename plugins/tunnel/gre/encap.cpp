@@ -1,0 +1,374 @@
+#include "encap.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mnigs/log.hpp>
+#include <system_error>
+#include <utility>
+
+#include "log_limit.hpp"
+
+namespace mnigs::gre {
+
+namespace net = boost::asio;
+
+namespace {
+
+// Packets handled per readiness event before the loop turns to the other
+// descriptors.
+constexpr int kReadsPerWake = 64;
+// The largest IP packet, outer header included.
+constexpr std::size_t kBufferSize = 65535;
+// Socket buffers: a burst of full-size packets while the thread is busy
+// with the other direction.
+constexpr int kSocketBuffer = 4 << 20;
+
+int open_raw(bool v6, int protocol) {
+  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  if (fd < 0) return -1;
+  int size = kSocketBuffer;
+  // Best effort: net.core.rmem_max caps what is granted.
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  return fd;
+}
+
+}  // namespace
+
+struct Encapsulator::Session {
+  Endpoint e;
+  std::shared_ptr<Device> device;  // the subscriber's own; null on the gateway
+};
+
+struct Encapsulator::Socket {
+  Socket(net::io_context& io, int fd, bool v6, int protocol)
+      : fd(io, fd), v6(v6), protocol(protocol) {}
+  net::posix::stream_descriptor fd;
+  bool v6;
+  int protocol;
+  LogLimit errors{4, std::chrono::seconds(60)};
+};
+
+struct Encapsulator::Device {
+  Device(net::io_context& io, tunnels::TunDevice device)
+      : name(device.name()), fd(io, device.release()) {}
+  std::string name;
+  net::posix::stream_descriptor fd;
+  std::weak_ptr<Session> session;  // empty: the gateway's shared device
+};
+
+Encapsulator::Encapsulator(net::io_context& io, Encap encap, Logger& log)
+    : io_(io), encap_(encap), log_(log), buffer_(kBufferSize) {}
+
+Encapsulator::~Encapsulator() { stop(); }
+
+void Encapsulator::start() {
+  int opened = 0, error = 0;
+  for (bool v6 : {false, true}) {
+    for (bool inner_v6 : {false, true}) {
+      if (encap_ == Encap::gre && inner_v6) continue;
+      const int protocol =
+          encap_ == Encap::gre ? kProtoGre : (inner_v6 ? kProtoIpv6 : kProtoIpip);
+      int fd = open_raw(v6, protocol);
+      if (fd < 0) {
+        error = errno;
+        continue;
+      }
+      sockets_[v6][inner_v6] = std::make_shared<Socket>(io_, fd, v6, protocol);
+      arm(sockets_[v6][inner_v6]);
+      ++opened;
+    }
+  }
+  if (opened == 0)
+    throw std::system_error(error, std::generic_category(),
+                            std::string("cannot open a raw socket for ") +
+                                (encap_ == Encap::gre ? "GRE (protocol 47)"
+                                                      : "IP in IP (protocols 4 and 41)"));
+}
+
+std::string Encapsulator::sockets() const {
+  std::string out;
+  for (bool v6 : {false, true}) {
+    if (!sockets_[v6][0] && !sockets_[v6][1]) continue;
+    if (!out.empty()) out += " ";
+    out += v6 ? "ipv6" : "ipv4";
+  }
+  return out;
+}
+
+void Encapsulator::stop() {
+  stopped_ = true;
+  boost::system::error_code ec;
+  for (auto& row : sockets_)
+    for (auto& s : row) {
+      if (s) s->fd.close(ec);
+      s.reset();
+    }
+  if (gateway_device_) gateway_device_->fd.close(ec);
+  gateway_device_.reset();
+  for (auto& [name, s] : sessions_)
+    if (s->device) s->device->fd.close(ec);
+  sessions_.clear();
+  by_remote_.clear();
+  by_inner_.clear();
+}
+
+void Encapsulator::arm(const std::shared_ptr<Socket>& socket) {
+  std::weak_ptr<Encapsulator> self = weak_from_this();
+  socket->fd.async_wait(net::posix::stream_descriptor::wait_read,
+                        [self, socket](const boost::system::error_code& ec) {
+                          auto me = self.lock();
+                          if (ec || !me || me->stopped_) return;
+                          me->read_socket(*socket);
+                          me->arm(socket);
+                        });
+}
+
+void Encapsulator::arm(const std::shared_ptr<Device>& device) {
+  std::weak_ptr<Encapsulator> self = weak_from_this();
+  device->fd.async_wait(net::posix::stream_descriptor::wait_read,
+                        [self, device](const boost::system::error_code& ec) {
+                          auto me = self.lock();
+                          if (ec || !me || me->stopped_ || !device->fd.is_open()) return;
+                          me->read_device(*device);
+                          if (device->fd.is_open()) me->arm(device);
+                        });
+}
+
+void Encapsulator::set_gateway_device(tunnels::TunDevice device) {
+  boost::system::error_code ec;
+  if (gateway_device_) gateway_device_->fd.close(ec);
+  gateway_device_ = std::make_shared<Device>(io_, std::move(device));
+  arm(gateway_device_);
+}
+
+void Encapsulator::index(const std::shared_ptr<Session>& s) {
+  by_remote_[s->e.remote].push_back(s);
+  if (!s->e.gateway) return;
+  if (s->e.inner4) by_inner_[*s->e.inner4] = s;
+  if (s->e.inner6) by_inner_[*s->e.inner6] = s;
+}
+
+void Encapsulator::unindex(const Session& s) {
+  if (auto it = by_remote_.find(s.e.remote); it != by_remote_.end()) {
+    std::erase_if(it->second, [&](const auto& p) { return p.get() == &s; });
+    if (it->second.empty()) by_remote_.erase(it);
+  }
+  std::erase_if(by_inner_, [&](const auto& entry) { return entry.second.get() == &s; });
+}
+
+void Encapsulator::add(Endpoint endpoint, std::optional<tunnels::TunDevice> device) {
+  remove(endpoint.name);
+  auto s = std::make_shared<Session>();
+  s->e = std::move(endpoint);
+  if (device) {
+    s->device = std::make_shared<Device>(io_, std::move(*device));
+    s->device->session = s;
+    arm(s->device);
+  }
+  sessions_[s->e.name] = s;
+  index(s);
+}
+
+void Encapsulator::remove(const std::string& name) {
+  auto it = sessions_.find(name);
+  if (it == sessions_.end()) return;
+  unindex(*it->second);
+  if (it->second->device) {
+    boost::system::error_code ec;
+    it->second->device->fd.close(ec);
+  }
+  sessions_.erase(it);
+}
+
+void Encapsulator::read_socket(Socket& socket) {
+  for (int i = 0; i < kReadsPerWake; ++i) {
+    sockaddr_storage from{};
+    iovec iov{buffer_.data(), buffer_.size()};
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t n = ::recvmsg(socket.fd.native_handle(), &msg, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        std::uint64_t held = 0;
+        if (socket.errors.allow(std::chrono::steady_clock::now(), &held))
+          log_.warn("raw socket (protocol ", socket.protocol, "): ", std::strerror(errno));
+      }
+      return;
+    }
+    // A datagram larger than the buffer cannot be whole: IP's own limit.
+    if (msg.msg_flags & MSG_TRUNC) {
+      drop(Drop::malformed);
+      continue;
+    }
+    std::optional<Ip> source;
+    if (socket.v6 && from.ss_family == AF_INET6) {
+      Ip ip;
+      ip.v6 = true;
+      std::memcpy(ip.bytes.data(), &reinterpret_cast<sockaddr_in6&>(from).sin6_addr, 16);
+      source = ip;
+    }
+    receive({buffer_.data(), static_cast<std::size_t>(n)}, socket.v6, socket.protocol, source);
+  }
+}
+
+void Encapsulator::receive(std::span<const std::uint8_t> packet, bool outer_v6, int protocol,
+                           const std::optional<Ip>& from) {
+  Drop why = Drop::none;
+  std::optional<Ip> source = from;
+  std::span<const std::uint8_t> payload = packet;
+  if (!outer_v6) {
+    auto outer = parse_outer_v4(packet, &why);
+    if (!outer) return drop(why);
+    if (outer->protocol != protocol) return drop(Drop::malformed);
+    source = outer->source;
+    payload = outer->payload;
+  }
+  if (!source) return drop(Drop::malformed);
+  bool inner_v6 = protocol == kProtoIpv6;
+  std::optional<std::uint32_t> key;
+  if (encap_ == Encap::gre) {
+    auto gre = parse_gre(payload, &why);
+    if (!gre) return drop(why);
+    inner_v6 = gre->protocol == kEtherIpv6;
+    key = gre->key;
+    payload = gre->payload;
+  }
+  auto it = by_remote_.find(*source);
+  if (it == by_remote_.end()) return drop(Drop::unknown_sender);
+  auto inner = parse_inner(payload, inner_v6, &why);
+  if (!inner) return drop(why);
+  bool key_matched = false;
+  for (const auto& s : it->second) {
+    if (encap_ == Encap::gre && key != s->e.key) continue;
+    key_matched = true;
+    const auto& own = inner_v6 ? s->e.inner6 : s->e.inner4;
+    // The gateway takes what the subscriber sends from its tunnel address;
+    // the subscriber what the gateway sends to it.
+    const Ip& address = s->e.gateway ? inner->source : inner->destination;
+    if (own && *own == address) return deliver(*s, payload);
+  }
+  drop(key_matched ? Drop::spoofed : Drop::wrong_key);
+}
+
+void Encapsulator::deliver(Session& s, std::span<const std::uint8_t> packet) {
+  Device* device = s.e.gateway ? gateway_device_.get() : s.device.get();
+  if (!device || !device->fd.is_open()) return drop(Drop::send_failed);
+  ssize_t n;
+  do n = ::write(device->fd.native_handle(), packet.data(), packet.size());
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return drop(Drop::send_failed);
+  ++s.e.traffic->rx_packets;
+  s.e.traffic->rx_bytes += packet.size();
+}
+
+void Encapsulator::read_device(Device& device) {
+  auto owner = device.session.lock();
+  const bool shared = device.session.expired() && &device == gateway_device_.get();
+  if (!owner && !shared) return;
+  for (int i = 0; i < kReadsPerWake; ++i) {
+    ssize_t n = ::read(device.fd.native_handle(), buffer_.data(), buffer_.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // EAGAIN, or the device is gone (its owner logs that)
+    }
+    std::span<const std::uint8_t> packet(buffer_.data(), static_cast<std::size_t>(n));
+    const int version = ip_version(packet);
+    if (version == 0) {
+      drop(Drop::not_ip);
+      continue;
+    }
+    if (owner) {
+      send(*owner, packet, version == 6);
+      continue;
+    }
+    Drop why = Drop::none;
+    auto inner = parse_inner(packet, version == 6, &why);
+    if (!inner) {
+      drop(why);
+      continue;
+    }
+    auto it = by_inner_.find(inner->destination);
+    if (it == by_inner_.end()) {
+      drop(Drop::no_session);
+      continue;
+    }
+    send(*it->second, packet, version == 6);
+  }
+}
+
+void Encapsulator::send(Session& s, std::span<const std::uint8_t> packet, bool inner_v6) {
+  const bool outer_v6 = s.e.remote.v6;
+  const auto& socket = sockets_[outer_v6][encap_ == Encap::gre ? 0 : inner_v6];
+  if (!socket) return drop(Drop::send_failed);
+
+  std::array<std::uint8_t, kGreHeaderSize> header{};
+  iovec iov[2];
+  int count = 0;
+  if (encap_ == Encap::gre) {
+    header = gre_header(inner_v6 ? kEtherIpv6 : kEtherIpv4, s.e.key);
+    iov[count++] = {header.data(), header.size()};
+  }
+  iov[count++] = {const_cast<std::uint8_t*>(packet.data()), packet.size()};
+
+  sockaddr_storage to{};
+  socklen_t to_len;
+  alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = static_cast<std::size_t>(count);
+  if (outer_v6) {
+    auto& a = reinterpret_cast<sockaddr_in6&>(to);
+    a.sin6_family = AF_INET6;
+    std::memcpy(&a.sin6_addr, s.e.remote.bytes.data(), 16);
+    to_len = sizeof a;
+  } else {
+    auto& a = reinterpret_cast<sockaddr_in&>(to);
+    a.sin_family = AF_INET;
+    std::memcpy(&a.sin_addr, s.e.remote.bytes.data(), 4);
+    to_len = sizeof a;
+  }
+  msg.msg_name = &to;
+  msg.msg_namelen = to_len;
+  // The session's own address as the source: the far end accepts only it.
+  if (s.e.local && s.e.local->v6 == outer_v6) {
+    msg.msg_control = control;
+    cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
+    if (outer_v6) {
+      in6_pktinfo info{};
+      std::memcpy(&info.ipi6_addr, s.e.local->bytes.data(), 16);
+      c->cmsg_level = IPPROTO_IPV6;
+      c->cmsg_type = IPV6_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof info);
+      std::memcpy(CMSG_DATA(c), &info, sizeof info);
+      msg.msg_controllen = CMSG_SPACE(sizeof info);
+    } else {
+      in_pktinfo info{};
+      std::memcpy(&info.ipi_spec_dst, s.e.local->bytes.data(), 4);
+      c->cmsg_level = IPPROTO_IP;
+      c->cmsg_type = IP_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof info);
+      std::memcpy(CMSG_DATA(c), &info, sizeof info);
+      msg.msg_controllen = CMSG_SPACE(sizeof info);
+    }
+  }
+  ssize_t n;
+  do n = ::sendmsg(socket->fd.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return drop(errno == EMSGSIZE ? Drop::too_big : Drop::send_failed);
+  ++s.e.traffic->tx_packets;
+  s.e.traffic->tx_bytes += packet.size();
+}
+
+}  // namespace mnigs::gre
