@@ -231,7 +231,9 @@ class Gre : public SystemTest {
     return sessions.size() == 1 ? sessions[0] : Json::Value();
   }
 
-  FetchResult fetch4() const { return fetch(topology_.ns("sub"), web_->address(), kWebPort, "/", 5s); }
+  FetchResult fetch4() const {
+    return fetch(topology_.ns("sub"), web_->address(), kWebPort, "/", 5s);
+  }
   FetchResult fetch6() const {
     return fetch(topology_.ns("sub"), web6_->address(), kWebPort, "/", 5s);
   }
