@@ -6,6 +6,8 @@
 //   openvpn-tcp the same over TCP, like the websocket tunnel
 //   mnigs-l3    mnigsd's L3 websocket tunnel (suite static-websocket-free)
 //   mnigs-l2    mnigsd's vpn-ws compatible L2 switch, joined with websocket.join
+//   mnigs-gre   mnigsd's GRE tunnel in userspace (suite static-gre-free)
+//   mnigs-ipip  mnigsd's IP-in-IP tunnel in userspace (suite static-ipip-free)
 //
 // Each transport gets its own pair of namespaces, "sub-<tag>" and "gw-<tag>",
 // joined by one veth link; nothing else is linked to them and nothing routes
@@ -63,7 +65,6 @@ const std::string kOpenvpnServer = "10.99.0.1";
 // The websocket tunnel's IPv4 pool on the gateway (section websocket, key
 // pool4); the gateway's own tun address is the pool's first host.
 const std::string kWebsocketPool4 = "10.98.0.0/24";
-const std::string kWebsocketGateway = "10.98.0.1";
 const std::string kWebsocketSuite = "static-websocket-free";
 // The L2 switch: the gateway's own port on it (section websocket, key
 // l2Address), and the subscriber's tap that joins it.
@@ -72,6 +73,8 @@ const std::string kSwitchGateway = "10.97.0.1";
 const std::string kSwitchSubscriber = "10.97.0.2/24";
 const std::string kSwitchInterface = "mnl2";
 const std::string kWebsocketPlugin = std::string(MNIGS_PLUGIN_BUILD_DIR) + "/tunnel_websocket.so";
+const std::string kGrePlugin = std::string(MNIGS_PLUGIN_BUILD_DIR) + "/tunnel_gre.so";
+const std::string kIpipPlugin = std::string(MNIGS_PLUGIN_BUILD_DIR) + "/tunnel_ipip.so";
 
 struct Options {
   int seconds = 10;
@@ -343,10 +346,13 @@ void teardown_openvpn(Lab& lab) {
 
 // ---------------------------------------------------------------- mnigs
 
-std::string websocket_unavailable() {
-  if (!std::filesystem::exists(kWebsocketPlugin))
-    return kWebsocketPlugin + " does not exist (build the target tunnel_websocket to measure it)";
-  return "";
+// "" when the plugin at `path` is built, else why the row is not measured.
+std::function<std::string()> plugin_unavailable(const std::string& path) {
+  return [path] {
+    if (std::filesystem::exists(path)) return std::string();
+    const std::string target = std::filesystem::path(path).stem().string();
+    return path + " does not exist (build the target " + target + " to measure it)";
+  };
 }
 
 // A gateway mnigsd in gw and a subscriber mnigsd in sub, both with static
@@ -362,20 +368,18 @@ void start_mnigs(Lab& lab, NodeOptions gw_options) {
   for (auto& node : lab.nodes) node->wait_ready();
 }
 
-// The L3 tunnel, connected as in tests/system/03_sessions_test.cpp with the
-// forwarding suite: the subscriber's admin RPC `connect` to gw's address on
-// the link; then gw's tun address (the pool's first host) is the target.
-Target setup_mnigs_l3(Lab& lab) {
-  start_mnigs(lab, NodeOptions()
-                       .only_discovery("static")
-                       .set("gateway", "enabled", "true")
-                       .set("websocket", "pool4", yaml_quote(kWebsocketPool4)));
+// An L3 tunnel of `suite`, connected as in tests/system/03_sessions_test.cpp
+// with the forwarding suite: the subscriber's admin RPC `connect` to gw's
+// address on the link; then gw's tunnel address (the pool's first host,
+// the session's gateway4) is the target. `options` adds to both nodes'.
+Target setup_mnigs_tunnel(Lab& lab, const std::string& suite, NodeOptions options) {
+  start_mnigs(lab, options.set("gateway", "enabled", "true"));
   Node& gw = *lab.nodes[0];
   Node& sub = *lab.nodes[1];
   const Json::Value info = gw.rpc("nodeInfo");
   const Json::Value& suites = info["result"]["suites"];
-  if (std::find(suites.begin(), suites.end(), Json::Value(kWebsocketSuite)) == suites.end())
-    throw std::runtime_error("gw does not offer " + kWebsocketSuite + ": " + to_json(info) +
+  if (std::find(suites.begin(), suites.end(), Json::Value(suite)) == suites.end())
+    throw std::runtime_error("gw does not offer " + suite + ": " + to_json(info) +
                              "\nplugins: " + to_json(gw.rpc("listPlugins")) + "\n" +
                              gw.log_tail(20));
 
@@ -383,7 +387,7 @@ Target setup_mnigs_l3(Lab& lab) {
   Json::Value params(Json::objectValue);
   params["address"] = gw_address;
   params["port"] = gw.rpc_port();
-  params["suite"] = kWebsocketSuite;
+  params["suite"] = suite;
   lab.say("connect " + to_json(params));
   const Json::Value connected =
       rpc(sub.ns(), "127.0.0.1", sub.rpc_port(), "connect", params, "", 60s);
@@ -399,17 +403,35 @@ Target setup_mnigs_l3(Lab& lab) {
   if (state["state"].asString() != "connected")
     throw std::runtime_error("the subscriber did not report connected within 20 s: " +
                              to_json(state) + "\n" + sub.log_tail(20));
-  // The session's tunnel object names the gateway's tun address
-  // (gateway4); without it, the pool's first host.
+  // The session's tunnel object names the gateway's tunnel address.
   Json::Value tunnel = state["connection"]["tunnel"];
-  const std::string target =
-      tunnel["gateway4"].isString() ? tunnel["gateway4"].asString() : kWebsocketGateway;
+  if (!tunnel["gateway4"].isString())
+    throw std::runtime_error("the session has no IPv4 tunnel address: " + to_json(tunnel));
+  const std::string target = tunnel["gateway4"].asString();
   tunnel.removeMember("token");
   lab.say("connected, tunnel " + to_json(tunnel));
   return {target, {gw.pid(), sub.pid()}, ""};
 }
 
-void teardown_mnigs_l3(Lab& lab) {
+Target setup_mnigs_l3(Lab& lab) {
+  return setup_mnigs_tunnel(
+      lab, kWebsocketSuite,
+      NodeOptions().only_discovery("static").set("websocket", "pool4",
+                                                 yaml_quote(kWebsocketPool4)));
+}
+
+// GRE and IP in IP in userspace, the mode a kernel without their modules
+// (this one's) gets; on a kernel with them, mode auto would take its
+// devices instead.
+Target setup_mnigs_encap(Lab& lab, const std::string& method) {
+  Target t = setup_mnigs_tunnel(
+      lab, "static-" + method + "-free",
+      NodeOptions().only_discovery("static").set(method, "mode", yaml_quote("userspace")));
+  t.note = "userspace: raw IP sockets and tun devices, no encryption";
+  return t;
+}
+
+void teardown_mnigs_tunnel(Lab& lab) {
   if (lab.nodes.size() < 2 || !lab.nodes[1]->running()) return;
   const Node& sub = *lab.nodes[1];
   try {
@@ -468,10 +490,14 @@ std::vector<Transport> transports() {
        [](Lab& lab) { return setup_openvpn(lab, false); }, teardown_openvpn},
       {"openvpn-tcp", "ovt", "openvpn TCP", always,
        [](Lab& lab) { return setup_openvpn(lab, true); }, teardown_openvpn},
-      {"mnigs-l3", "l3", "mnigs L3 websocket", websocket_unavailable, setup_mnigs_l3,
-       teardown_mnigs_l3},
-      {"mnigs-l2", "l2", "mnigs L2 switch", websocket_unavailable, setup_mnigs_l2,
+      {"mnigs-l3", "l3", "mnigs L3 websocket", plugin_unavailable(kWebsocketPlugin),
+       setup_mnigs_l3, teardown_mnigs_tunnel},
+      {"mnigs-l2", "l2", "mnigs L2 switch", plugin_unavailable(kWebsocketPlugin), setup_mnigs_l2,
        teardown_mnigs_l2},
+      {"mnigs-gre", "gre", "mnigs GRE", plugin_unavailable(kGrePlugin),
+       [](Lab& lab) { return setup_mnigs_encap(lab, "gre"); }, teardown_mnigs_tunnel},
+      {"mnigs-ipip", "ipip", "mnigs IP in IP", plugin_unavailable(kIpipPlugin),
+       [](Lab& lab) { return setup_mnigs_encap(lab, "ipip"); }, teardown_mnigs_tunnel},
   };
 }
 

@@ -1,5 +1,7 @@
 #include "command_queue.hpp"
 
+#include <mnigs/log.hpp>
+
 #include <algorithm>
 #include <string_view>
 #include <utility>
@@ -69,7 +71,8 @@ bool already_there(const CommandOutcome& outcome) {
 }
 
 bool acceptable(const Command& command, const CommandOutcome& outcome) {
-  return succeeded(outcome) || (command.removal && already_gone(outcome));
+  return succeeded(outcome) || (command.removal && already_gone(outcome)) ||
+         command.best_effort;
 }
 
 std::string failure_sentence(const Command& command, const CommandOutcome& outcome) {
@@ -141,8 +144,11 @@ void CommandQueue::run(const Command& command, Then then) {
   if (stopped_) return;
   std::weak_ptr<char> alive = alive_;
   context_.run(command.argv, command.input, timeout_,
-               [this, alive, then = std::move(then)](CommandOutcome outcome) {
+               [this, alive, command, then = std::move(then)](CommandOutcome outcome) {
                  if (alive.expired() || stopped_) return;
+                 if (command.best_effort && !succeeded(outcome))
+                   context_.log().warn(failure_sentence(command, outcome),
+                                       " (best effort: going on)");
                  then(outcome);
                });
 }

@@ -30,6 +30,9 @@ struct Command {
   // Run again after each success, at most this many times in all (for
   // "ip rule del priority P", which removes one rule per call).
   unsigned repeat = 1;
+  // Best effort: a failure is logged as a warning and is no error (for a
+  // nicety some kernels refuse, such as addrgenmode without IPv6).
+  bool best_effort = false;
 };
 
 // "ip -6 rule add priority 31001 lookup 65533", for messages and logs.
@@ -45,7 +48,7 @@ bool succeeded(const CommandOutcome& outcome);
 bool already_gone(const CommandOutcome& outcome);
 // The command failed because what it adds is there already ("File exists").
 bool already_there(const CommandOutcome& outcome);
-// Success, or for a removal, already gone.
+// Success, or for a removal, already gone; anything for a best-effort one.
 bool acceptable(const Command& command, const CommandOutcome& outcome);
 
 // One sentence naming the command and what went wrong, e.g.

@@ -41,7 +41,7 @@ void convert_fields(std::uint8_t* p, Convert convert) {
 }  // namespace
 
 TunDevice::TunDevice(const std::string& name, Kind kind, bool offload, Header header)
-    : name_(name), offload_(offload && header == Header::vnet) {
+    : name_(name), offload_(offload && header == Header::vnet), vnet_(header == Header::vnet) {
   if (!valid_interface_name(name)) {
     errno = EINVAL;
     fail(name, "not an interface name (1 to 15 characters, no '/', ':', '%' or spaces)");
@@ -74,7 +74,10 @@ TunDevice::~TunDevice() {
 }
 
 TunDevice::TunDevice(TunDevice&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)), offload_(other.offload_) {}
+    : fd_(std::exchange(other.fd_, -1)),
+      name_(std::move(other.name_)),
+      offload_(other.offload_),
+      vnet_(other.vnet_) {}
 
 TunDevice& TunDevice::operator=(TunDevice&& other) noexcept {
   if (this != &other) {
@@ -82,6 +85,7 @@ TunDevice& TunDevice::operator=(TunDevice&& other) noexcept {
     fd_ = std::exchange(other.fd_, -1);
     name_ = std::move(other.name_);
     offload_ = other.offload_;
+    vnet_ = other.vnet_;
   }
   return *this;
 }
@@ -133,7 +137,8 @@ std::string check_vnet(const VnetHeader& h, std::size_t packet_size) {
   }
   const std::uint8_t type = h.gso_type & 0x7f;
   if (type == 0) return h.gso_size == 0 ? "" : "segment size without segmentation";
-  if (type != 1 && type != 5) return "segmentation type " + std::to_string(type) + " is not TCP";
+  // linux/virtio_net.h: 1 TCPv4, 4 TCPv6 (3 UFO and 5 UDP_L4 are not asked for).
+  if (type != 1 && type != 4) return "segmentation type " + std::to_string(type) + " is not TCP";
   if (!(h.flags & needs_csum))
     return "a TCP segment to split must leave its checksum to the kernel";
   if (h.gso_size == 0 || h.gso_size > 65535 - 40) return "bad segment size";

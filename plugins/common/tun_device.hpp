@@ -47,6 +47,8 @@ class TunDevice {
   int fd() const { return fd_; }
   const std::string& name() const { return name_; }
   bool offload() const { return offload_; }
+  // Whether every packet comes and goes behind a virtio-net header.
+  bool vnet() const { return vnet_; }
   // Gives up the descriptor (for an asio stream_descriptor); -1 afterwards.
   int release();
 
@@ -54,6 +56,7 @@ class TunDevice {
   int fd_ = -1;
   std::string name_;
   bool offload_ = false;
+  bool vnet_ = true;
 };
 
 // The MTU of interface `name` in this network namespace (SIOCGIFMTU), or
@@ -63,7 +66,7 @@ std::optional<int> interface_mtu(const std::string& name);
 // The virtio-net header fields (linux/virtio_net.h).
 struct VnetHeader {
   std::uint8_t flags = 0;     // 1: NEEDS_CSUM
-  std::uint8_t gso_type = 0;  // 0 none, 1 TCPv4, 4 UDP, 5 TCPv6, | 0x80 ECN
+  std::uint8_t gso_type = 0;  // 0 none, 1 TCPv4, 3 UDP, 4 TCPv6, 5 UDP_L4, | 0x80 ECN
   std::uint16_t hdr_len = 0;
   std::uint16_t gso_size = 0;
   std::uint16_t csum_start = 0;

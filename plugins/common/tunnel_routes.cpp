@@ -24,6 +24,7 @@ std::vector<Command> device_setup(const std::string& dev, int mtu, const Json::V
   };
   std::vector<Command> steps;
   steps.push_back(ip({"link", "set", "dev", dev, "addrgenmode", "none"}));
+  steps.back().best_effort = true;  // a kernel without IPv6 refuses it
   steps.push_back(ip({"link", "set", "dev", dev, "mtu", std::to_string(mtu), "up"}));
   if (p["address4"].isString())
     steps.push_back(ip({"-4", "addr", "replace",

@@ -26,7 +26,7 @@
 namespace mnigs::tunnels {
 
 // A subscriber's device for one session: no link-local address (nothing
-// but the session's packets goes out), `mtu`, up, and the session's tunnel
+// but the session's packets goes out; best effort), `mtu`, up, and the session's tunnel
 // addresses from the gateway's params (address4/prefix4,
 // address6/prefix6) without prefix routes: two gateways may allot the same
 // ones, and a standby's device must not take traffic.

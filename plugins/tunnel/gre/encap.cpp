@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "log_limit.hpp"
+#include "segment.hpp"
 
 namespace mnigs::gre {
 
@@ -58,14 +59,15 @@ struct Encapsulator::Socket {
 
 struct Encapsulator::Device {
   Device(net::io_context& io, tunnels::TunDevice device)
-      : name(device.name()), fd(io, device.release()) {}
+      : name(device.name()), vnet(device.vnet()), fd(io, device.release()) {}
   std::string name;
+  bool vnet;  // a virtio-net header in front of every packet (segment.hpp)
   net::posix::stream_descriptor fd;
   std::weak_ptr<Session> session;  // empty: the gateway's shared device
 };
 
 Encapsulator::Encapsulator(net::io_context& io, Encap encap, Logger& log)
-    : io_(io), encap_(encap), log_(log), buffer_(kBufferSize) {}
+    : io_(io), encap_(encap), log_(log), buffer_(tunnels::vnet_header_size + kBufferSize) {}
 
 Encapsulator::~Encapsulator() { stop(); }
 
@@ -147,6 +149,12 @@ void Encapsulator::set_gateway_device(tunnels::TunDevice device) {
   if (gateway_device_) gateway_device_->fd.close(ec);
   gateway_device_ = std::make_shared<Device>(io_, std::move(device));
   arm(gateway_device_);
+}
+
+void Encapsulator::close_gateway_device() {
+  boost::system::error_code ec;
+  if (gateway_device_) gateway_device_->fd.close(ec);
+  gateway_device_.reset();
 }
 
 void Encapsulator::index(const std::shared_ptr<Session>& s) {
@@ -265,8 +273,13 @@ void Encapsulator::receive(std::span<const std::uint8_t> packet, bool outer_v6, 
 void Encapsulator::deliver(Session& s, std::span<const std::uint8_t> packet) {
   Device* device = s.e.gateway ? gateway_device_.get() : s.device.get();
   if (!device || !device->fd.is_open()) return drop(Drop::send_failed);
+  // A plain packet: an all-zero virtio-net header in front when the device
+  // takes one.
+  static const std::uint8_t plain[tunnels::vnet_header_size] = {};
+  iovec iov[2] = {{const_cast<std::uint8_t*>(plain), sizeof plain},
+                  {const_cast<std::uint8_t*>(packet.data()), packet.size()}};
   ssize_t n;
-  do n = ::write(device->fd.native_handle(), packet.data(), packet.size());
+  do n = ::writev(device->fd.native_handle(), device->vnet ? iov : iov + 1, device->vnet ? 2 : 1);
   while (n < 0 && errno == EINTR);
   if (n < 0) return drop(Drop::send_failed);
   ++s.e.traffic->rx_packets;
@@ -277,57 +290,61 @@ void Encapsulator::read_device(Device& device) {
   auto owner = device.session.lock();
   const bool shared = device.session.expired() && &device == gateway_device_.get();
   if (!owner && !shared) return;
+  const std::size_t header = device.vnet ? tunnels::vnet_header_size : 0;
   for (int i = 0; i < kReadsPerWake; ++i) {
     ssize_t n = ::read(device.fd.native_handle(), buffer_.data(), buffer_.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return;  // EAGAIN, or the device is gone (its owner logs that)
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      // The device is gone (deleted under the descriptor): stop reading it.
+      log_.warn("tun device ", device.name, ": ", std::strerror(errno), "; no longer read");
+      boost::system::error_code ec;
+      device.fd.close(ec);
+      return;
     }
-    std::span<const std::uint8_t> packet(buffer_.data(), static_cast<std::size_t>(n));
+    if (static_cast<std::size_t>(n) <= header) {
+      drop(Drop::malformed);
+      continue;
+    }
+    std::span<std::uint8_t> packet(buffer_.data() + header, static_cast<std::size_t>(n) - header);
     const int version = ip_version(packet);
     if (version == 0) {
       drop(Drop::not_ip);
       continue;
     }
-    if (owner) {
-      send(*owner, packet, version == 6);
+    Session* to = owner.get();
+    if (!to) {
+      Drop why = Drop::none;
+      auto inner = parse_inner(packet, version == 6, &why);
+      if (!inner) {
+        drop(why);
+        continue;
+      }
+      auto it = by_inner_.find(inner->destination);
+      if (it == by_inner_.end()) {
+        drop(Drop::no_session);
+        continue;
+      }
+      to = it->second.get();
+    }
+    // What the kernel left to do (segmentation, the checksum), done here.
+    tunnels::VnetHeader vnet;
+    if (header) vnet = read_vnet_host(buffer_.data());
+    if (!segment(vnet, packet, segment_store_, segments_).empty()) {
+      drop(Drop::malformed);
       continue;
     }
-    Drop why = Drop::none;
-    auto inner = parse_inner(packet, version == 6, &why);
-    if (!inner) {
-      drop(why);
-      continue;
-    }
-    auto it = by_inner_.find(inner->destination);
-    if (it == by_inner_.end()) {
-      drop(Drop::no_session);
-      continue;
-    }
-    send(*it->second, packet, version == 6);
+    send(*to, segments_, version == 6);
   }
 }
 
-void Encapsulator::send(Session& s, std::span<const std::uint8_t> packet, bool inner_v6) {
+void Encapsulator::send(Session& s, const std::vector<Segment>& segments, bool inner_v6) {
   const bool outer_v6 = s.e.remote.v6;
   const auto& socket = sockets_[outer_v6][encap_ == Encap::gre ? 0 : inner_v6];
   if (!socket) return drop(Drop::send_failed);
-
-  std::array<std::uint8_t, kGreHeaderSize> header{};
-  iovec iov[2];
-  int count = 0;
-  if (encap_ == Encap::gre) {
-    header = gre_header(inner_v6 ? kEtherIpv6 : kEtherIpv4, s.e.key);
-    iov[count++] = {header.data(), header.size()};
-  }
-  iov[count++] = {const_cast<std::uint8_t*>(packet.data()), packet.size()};
-
+  const auto header = gre_header(inner_v6 ? kEtherIpv6 : kEtherIpv4, s.e.key);
   sockaddr_storage to{};
   socklen_t to_len;
-  alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
-  msghdr msg{};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = static_cast<std::size_t>(count);
   if (outer_v6) {
     auto& a = reinterpret_cast<sockaddr_in6&>(to);
     a.sin6_family = AF_INET6;
@@ -339,11 +356,10 @@ void Encapsulator::send(Session& s, std::span<const std::uint8_t> packet, bool i
     std::memcpy(&a.sin_addr, s.e.remote.bytes.data(), 4);
     to_len = sizeof a;
   }
-  msg.msg_name = &to;
-  msg.msg_namelen = to_len;
   // The session's own address as the source: the far end accepts only it.
+  alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+  std::size_t control_len = 0;
   if (s.e.local && s.e.local->v6 == outer_v6) {
-    msg.msg_control = control;
     cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
     if (outer_v6) {
       in6_pktinfo info{};
@@ -352,7 +368,7 @@ void Encapsulator::send(Session& s, std::span<const std::uint8_t> packet, bool i
       c->cmsg_type = IPV6_PKTINFO;
       c->cmsg_len = CMSG_LEN(sizeof info);
       std::memcpy(CMSG_DATA(c), &info, sizeof info);
-      msg.msg_controllen = CMSG_SPACE(sizeof info);
+      control_len = CMSG_SPACE(sizeof info);
     } else {
       in_pktinfo info{};
       std::memcpy(&info.ipi_spec_dst, s.e.local->bytes.data(), 4);
@@ -360,15 +376,60 @@ void Encapsulator::send(Session& s, std::span<const std::uint8_t> packet, bool i
       c->cmsg_type = IP_PKTINFO;
       c->cmsg_len = CMSG_LEN(sizeof info);
       std::memcpy(CMSG_DATA(c), &info, sizeof info);
-      msg.msg_controllen = CMSG_SPACE(sizeof info);
+      control_len = CMSG_SPACE(sizeof info);
     }
   }
-  ssize_t n;
-  do n = ::sendmsg(socket->fd.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return drop(errno == EMSGSIZE ? Drop::too_big : Drop::send_failed);
-  ++s.e.traffic->tx_packets;
-  s.e.traffic->tx_bytes += packet.size();
+  // In batches of kMaxBatch (a 64 KiB packet cut at a small MSS is more).
+  for (std::size_t first = 0; first < segments.size(); first += kMaxBatch) {
+    const std::size_t count = std::min(kMaxBatch, segments.size() - first);
+    send_batch(*socket, s, std::span(segments).subspan(first, count), header, &to, to_len,
+               control_len ? control : nullptr, control_len);
+  }
+}
+
+void Encapsulator::send_batch(Socket& socket, Session& s, std::span<const Segment> segments,
+                              std::span<const std::uint8_t> header, sockaddr_storage* to,
+                              socklen_t to_len, void* control, std::size_t control_len) {
+  const std::size_t count = segments.size();
+  std::size_t bytes[kMaxBatch];
+  for (std::size_t i = 0; i < count; ++i) {
+    iovec* iov = iovecs_[i];
+    std::size_t parts = 0;
+    if (encap_ == Encap::gre)
+      iov[parts++] = {const_cast<std::uint8_t*>(header.data()), header.size()};
+    const Segment& seg = segments[i];
+    if (!seg.header.empty())
+      iov[parts++] = {const_cast<std::uint8_t*>(seg.header.data()), seg.header.size()};
+    iov[parts++] = {const_cast<std::uint8_t*>(seg.payload.data()), seg.payload.size()};
+    bytes[i] = seg.header.size() + seg.payload.size();
+    msghdr& msg = messages_[i].msg_hdr;
+    msg = {};
+    msg.msg_name = to;
+    msg.msg_namelen = to_len;
+    msg.msg_iov = iov;
+    msg.msg_iovlen = parts;
+    if (control_len) {
+      msg.msg_control = control;
+      msg.msg_controllen = control_len;
+    }
+  }
+  std::size_t sent = 0;
+  while (sent < count) {
+    int n = ::sendmmsg(socket.fd.native_handle(), messages_ + sent,
+                       static_cast<unsigned>(count - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      // The first message not sent is refused; the others are tried again.
+      drop(errno == EMSGSIZE ? Drop::too_big : Drop::send_failed);
+      ++sent;
+      continue;
+    }
+    for (int k = 0; k < n; ++k) {
+      ++s.e.traffic->tx_packets;
+      s.e.traffic->tx_bytes += bytes[sent + static_cast<std::size_t>(k)];
+    }
+    sent += static_cast<std::size_t>(n);
+  }
 }
 
 }  // namespace mnigs::gre

@@ -28,6 +28,10 @@
 #include <string>
 #include <vector>
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "segment.hpp"
 #include "tun_device.hpp"
 #include "wire.hpp"
 
@@ -71,6 +75,7 @@ class Encapsulator : public std::enable_shared_from_this<Encapsulator> {
 
   // The gateway's device, shared by its sessions (replaces one set before).
   void set_gateway_device(tunnels::TunDevice device);
+  void close_gateway_device();
   // Adds or replaces a session; a subscriber's session brings its device.
   void add(Endpoint endpoint, std::optional<tunnels::TunDevice> device);
   // Removes a session and closes its device; unknown names are ignored.
@@ -97,8 +102,14 @@ class Encapsulator : public std::enable_shared_from_this<Encapsulator> {
   void arm(const std::shared_ptr<Device>& device);
   void read_socket(Socket& socket);
   void read_device(Device& device);
-  // Sends one inner packet to the session's far end.
-  void send(Session& session, std::span<const std::uint8_t> packet, bool inner_v6);
+  // Sends an inner packet, or the segments it was cut into, to the
+  // session's far end in one sendmmsg.
+  void send(Session& session, const std::vector<Segment>& segments, bool inner_v6);
+  // At most kMaxBatch of them, with the header, address and control
+  // message send() made.
+  void send_batch(Socket& socket, Session& session, std::span<const Segment> segments,
+                  std::span<const std::uint8_t> header, sockaddr_storage* to, socklen_t to_len,
+                  void* control, std::size_t control_len);
   void deliver(Session& session, std::span<const std::uint8_t> packet);
   void drop(Drop reason) { ++drops_[static_cast<std::size_t>(reason)]; }
   void index(const std::shared_ptr<Session>& session);
@@ -116,6 +127,13 @@ class Encapsulator : public std::enable_shared_from_this<Encapsulator> {
   std::map<Ip, std::vector<std::shared_ptr<Session>>> by_remote_;
   std::map<Ip, std::shared_ptr<Session>> by_inner_;  // the gateway's sessions
   std::vector<std::uint8_t> buffer_;
+  // What send() works with, kept to spare allocations per packet: at most
+  // kMaxBatch segments of a packet go out in one sendmmsg.
+  static constexpr std::size_t kMaxBatch = 64;
+  std::vector<std::uint8_t> segment_store_;
+  std::vector<Segment> segments_;
+  mmsghdr messages_[kMaxBatch] = {};
+  iovec iovecs_[kMaxBatch][3] = {};
   std::array<std::atomic<std::uint64_t>, kDropKinds> drops_{};
 };
 

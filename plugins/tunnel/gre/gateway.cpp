@@ -50,9 +50,10 @@ std::optional<std::uint32_t> GreTunnel::new_key() const {
 
 std::string GreTunnel::nft_script() const {
   const std::string table = nft_table();
-  // Every device of the gateway side: the shared one and the kernel ones
-  // (mngre-gw, mngre-gw1, ...).
-  const std::string devices = "\"" + settings_.gateway_interface + "*\"";
+  // The gateway side's devices: the shared tun device (userspace), or each
+  // session's, gatewayInterface with a number (kernel).
+  const std::string devices = "\"" + settings_.gateway_interface +
+                              (mode_ == Mode::kernel ? "*" : "") + "\"";
   const std::string out = settings_.uplink.empty() ? "oifname != " + devices
                                                    : "oifname \"" + settings_.uplink + "\"";
   std::string s;
@@ -65,6 +66,9 @@ std::string GreTunnel::nft_script() const {
   s += "  set sources4 { type ifname . ipv4_addr; }\n";
   s += "  set sources6 { type ifname . ipv6_addr; }\n";
   s += "  chain forward {\n    type filter hook forward priority filter; policy accept;\n";
+  // Nothing encapsulated leaves a session: a subscriber could otherwise
+  // hand another subscriber packets that seem to come from this gateway.
+  s += "    iifname " + devices + " meta l4proto { 4, 41, 47 } drop\n";
   if (!settings_.pool4.empty())
     s += "    iifname " + devices + " meta nfproto ipv4 ip saddr != " + settings_.pool4 + " drop\n";
   if (!settings_.pool6.empty())
@@ -113,16 +117,17 @@ void GreTunnel::bring_up_gateway(std::function<void(std::string)> done) {
   if (mode_ == Mode::userspace) {
     if (auto why = ensure_encapsulator(); !why.empty()) return done(why);
     try {
-      device.emplace(settings_.gateway_interface, tunnels::TunDevice::Kind::tun, false,
-                     tunnels::TunDevice::Header::none);
+      device.emplace(settings_.gateway_interface, tunnels::TunDevice::Kind::tun, true);
     } catch (const std::exception& e) {
       return done(e.what());
     }
     const std::string& dev = settings_.gateway_interface;
     // No link-local address: nothing but the sessions' packets goes out.
     steps.push_back(cmd({"ip", "link", "set", "dev", dev, "addrgenmode", "none"}));
+    steps.back().best_effort = true;  // a kernel without IPv6 refuses it
     steps.push_back(
         cmd({"ip", "link", "set", "dev", dev, "mtu", std::to_string(gateway_mtu()), "up"}));
+    steps.push_back(queue_length(dev));
     if (pool_->has4())
       steps.push_back(
           cmd({"ip", "-4", "addr", "replace",
@@ -135,6 +140,9 @@ void GreTunnel::bring_up_gateway(std::function<void(std::string)> done) {
   }
   steps.push_back(cmd({"nft", "-f", "-"}, nft_script()));
   auto shared = std::make_shared<std::optional<tunnels::TunDevice>>(std::move(device));
+  // From here on the table and the knobs may exist: stop and reset remove
+  // them, whether or not the gateway comes up.
+  gateway_touched_ = true;
   queue_.run_steps(std::move(steps), [this, shared, done](std::string error) {
     if (!error.empty()) return done(error);
     std::vector<std::string> knobs;
@@ -159,14 +167,17 @@ void GreTunnel::session_mtu(const GatewaySession& g, std::function<void(int)> do
   auto address = netcmd::parse_address(g.session.subscriber_address, &why);
   if (!address) return done(cap);
   Command get = netcmd::route_get(*address);
-  queue_.run(get, [this, address = *address, cap, done](const CommandOutcome& o) {
+  const bool has6 = !g.address6.empty();
+  queue_.run(get, [this, address = *address, cap, has6, done](const CommandOutcome& o) {
     std::string why;
     std::optional<netcmd::NextHop> hop;
     if (netcmd::succeeded(o)) hop = netcmd::parse_route_get(o.out, address, 0, &why);
     auto mesh = hop ? tunnels::interface_mtu(hop->dev) : std::nullopt;
     if (!mesh) return done(cap);
     const int fits = *mesh - overhead(encap_ == Encap::gre, address.family == netcmd::Family::v6);
-    done(std::clamp(fits, 576, cap));
+    // IPv6 inside needs 1280 (below it the kernel takes IPv6 off the
+    // device); on a thinner mesh (cjdns: 1304) the outer packets fragment.
+    done(std::clamp(fits, has6 ? 1280 : 576, cap));
   });
 }
 
@@ -257,6 +268,14 @@ void GreTunnel::attach_session(GatewaySession g,
     sessions_[g.session.id] = std::move(g);
     return done("", params);
   }
+  // Kernel IP in IP devices are told apart by their outer addresses alone.
+  if (encap_ == Encap::ipip)
+    for (const auto& [id, other] : sessions_)
+      if (other.endpoint.remote == g.endpoint.remote)
+        return done("the kernel's IP-in-IP devices take one session per subscriber address, and " +
+                        g.session.subscriber_address + " has session " + id +
+                        " already; use gre, or ipip.mode userspace",
+                    Json::Value());
   // Kernel: a device of the session's own, the lowest free number.
   std::set<std::string> taken;
   for (const auto& [id, other] : sessions_) taken.insert(other.device);
@@ -268,6 +287,7 @@ void GreTunnel::attach_session(GatewaySession g,
   std::vector<Command> steps{
       create_device(d), cmd({"ip", "link", "set", "dev", g.device, "addrgenmode", "none"}),
       cmd({"ip", "link", "set", "dev", g.device, "mtu", std::to_string(g.mtu), "up"})};
+  steps[1].best_effort = true;  // a kernel without IPv6 refuses it
   const std::string table = nft_table();
   if (!g.address4.empty()) {
     steps.push_back(cmd({"ip", "-4", "addr", "add", pool_->gateway4(), "peer",
@@ -283,9 +303,9 @@ void GreTunnel::attach_session(GatewaySession g,
   }
   queue_.run_steps(std::move(steps), [this, g, params, log, done](std::string error) {
     if (!error.empty()) {
-      // The device takes its addresses with it; the set elements name a
-      // device that is gone and match nothing.
-      queue_.run(delete_device(g.device), [done, error](const CommandOutcome&) {
+      // The device takes its addresses with it; the set elements go too,
+      // before the next session's device gets this one's name.
+      queue_.run_all(kernel_removal(g), true, [done, error](std::string) {
         done(error, Json::Value());
       });
       return;
@@ -294,6 +314,22 @@ void GreTunnel::attach_session(GatewaySession g,
     sessions_[g.session.id] = g;
     done("", params);
   });
+}
+
+std::vector<Command> GreTunnel::kernel_removal(const GatewaySession& g) const {
+  std::vector<Command> steps;
+  if (g.device.empty()) return steps;
+  const std::string table = nft_table();
+  steps.push_back(delete_device(g.device));
+  if (!g.address4.empty())
+    steps.push_back(cmd({"nft", "delete", "element", "inet", table, "sources4",
+                         "{ \"" + g.device + "\" . " + g.address4 + " }"},
+                        "", true));
+  if (!g.address6.empty())
+    steps.push_back(cmd({"nft", "delete", "element", "inet", table, "sources6",
+                         "{ \"" + g.device + "\" . " + g.address6 + " }"},
+                        "", true));
+  return steps;
 }
 
 void GreTunnel::close_session(const TunnelSession& session, Done done) {
@@ -311,20 +347,7 @@ void GreTunnel::close_session(const TunnelSession& session, Done done) {
           auto e = encap_plane_;
           plane_->post([e, name = g.endpoint.name] { e->remove(name); });
         }
-        std::vector<Command> steps;
-        if (!g.device.empty()) {
-          const std::string table = nft_table();
-          steps.push_back(delete_device(g.device));
-          if (!g.address4.empty())
-            steps.push_back(cmd({"nft", "delete", "element", "inet", table, "sources4",
-                                 "{ \"" + g.device + "\" . " + g.address4 + " }"},
-                                "", true));
-          if (!g.address6.empty())
-            steps.push_back(cmd({"nft", "delete", "element", "inet", table, "sources6",
-                                 "{ \"" + g.device + "\" . " + g.address6 + " }"},
-                                "", true));
-        }
-        queue_.run_all(std::move(steps), true, [done, finished](std::string error) {
+        queue_.run_all(kernel_removal(g), true, [done, finished](std::string error) {
           done(error);
           finished();
         });

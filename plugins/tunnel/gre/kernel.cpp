@@ -19,29 +19,24 @@ Command ip(std::vector<std::string> argv, bool removal = false) {
 }
 }  // namespace
 
-const char* kernel_type(Encap encap) { return encap == Encap::gre ? "gre" : "sit"; }
+const char* kernel_type(Encap encap, bool outer_v6) {
+  if (encap == Encap::gre) return outer_v6 ? "ip6gre" : "gre";
+  return outer_v6 ? "ip6tnl" : "sit";
+}
 
 std::string probe_name(const std::string& base) { return base + "x"; }
 
-Command probe_command(Encap encap, const std::string& base) {
-  // TEST-NET addresses: the device is deleted before anything is sent.
-  std::vector<std::string> argv{"link", "add", "name", probe_name(base), "type"};
-  if (encap == Encap::gre) {
-    for (const char* a : {"gre", "remote", "192.0.2.1", "local", "192.0.2.2", "key", "1"})
-      argv.push_back(a);
-  } else {
-    for (const char* a : {"sit", "mode", "any", "remote", "192.0.2.1", "local", "192.0.2.2"})
-      argv.push_back(a);
-  }
-  return ip(std::move(argv));
+Command probe_command(Encap encap, const std::string& base, bool outer_v6) {
+  // Documentation addresses: the device is deleted before anything is sent.
+  KernelDevice d{encap, probe_name(base), outer_v6 ? "2001:db8::2" : "192.0.2.2",
+                 outer_v6 ? "2001:db8::1" : "192.0.2.1", outer_v6, 1};
+  return create_device(d);
 }
 
 Command create_device(const KernelDevice& d) {
-  std::vector<std::string> argv{"link", "add", "name", d.name, "type"};
-  if (d.encap == Encap::gre) {
-    argv.push_back(d.outer_v6 ? "ip6gre" : "gre");
-  } else {
-    argv.push_back(d.outer_v6 ? "ip6tnl" : "sit");
+  std::vector<std::string> argv{"link", "add", "name", d.name, "type",
+                                kernel_type(d.encap, d.outer_v6)};
+  if (d.encap == Encap::ipip) {
     argv.push_back("mode");
     argv.push_back("any");
   }
@@ -59,6 +54,10 @@ Command create_device(const KernelDevice& d) {
 }
 
 Command delete_device(const std::string& name) { return ip({"link", "del", "dev", name}, true); }
+
+Command queue_length(const std::string& device) {
+  return ip({"link", "set", "dev", device, "txqueuelen", std::to_string(kQueueLength)});
+}
 
 std::string gateway_device(const Settings& settings, unsigned n) {
   return settings.gateway_interface + std::to_string(n);

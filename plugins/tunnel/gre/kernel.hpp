@@ -21,13 +21,13 @@
 
 namespace mnigs::gre {
 
-// "gre" or "sit", for messages: the type mode auto probes for.
-const char* kernel_type(Encap encap);
+// The kernel's device type for an outer family: gre, ip6gre, sit, ip6tnl.
+const char* kernel_type(Encap encap, bool outer_v6);
 
 // The device mode auto makes (and deletes) to learn whether the kernel has
 // the type: `base` with an "x" appended.
 std::string probe_name(const std::string& base);
-netcmd::Command probe_command(Encap encap, const std::string& base);
+netcmd::Command probe_command(Encap encap, const std::string& base, bool outer_v6);
 
 // One session's kernel device. `local` may be "" (the kernel's choice).
 struct KernelDevice {
@@ -39,6 +39,12 @@ struct KernelDevice {
 };
 netcmd::Command create_device(const KernelDevice& device);
 netcmd::Command delete_device(const std::string& name);
+
+// A userspace device's queue towards the data plane, longer than the
+// kernel's default 500 packets: a TCP sender's burst waits there while the
+// data thread sends what it read before, instead of being dropped.
+inline constexpr int kQueueLength = 4096;
+netcmd::Command queue_length(const std::string& device);
 
 // The gateway's kernel device of the n-th session (n >= 1): gatewayInterface
 // with n appended (mngre-gw1).

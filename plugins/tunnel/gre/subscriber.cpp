@@ -111,7 +111,7 @@ void GreTunnel::connect_steps(std::shared_ptr<Uplink> up, Endpoint endpoint, boo
   if (mode_ == Mode::userspace) {
     if (auto why = ensure_encapsulator(); !why.empty()) return done(why);
     try {
-      device.emplace(dev, tunnels::TunDevice::Kind::tun, false, tunnels::TunDevice::Header::none);
+      device.emplace(dev, tunnels::TunDevice::Kind::tun, true);
     } catch (const std::exception& e) {
       return done(std::string("cannot create the tunnel device: ") + e.what());
     }
@@ -120,6 +120,7 @@ void GreTunnel::connect_steps(std::shared_ptr<Uplink> up, Endpoint endpoint, boo
                                                endpoint.remote.v6, endpoint.key}));
   }
   for (auto& c : tunnels::device_setup(dev, mtu, p)) steps.push_back(std::move(c));
+  steps.push_back(queue_length(dev));
   // The data plane owns the tun device from here: it is closed there.
   if (device) {
     auto e = encap_plane_;

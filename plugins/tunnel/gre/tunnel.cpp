@@ -63,7 +63,7 @@ void GreTunnel::stop() {
   if (!started_) return;
   started_ = false;
   std::vector<Command> commands;
-  if (gateway_up_) commands = gateway_removal_commands(sysctls_on_);
+  if (gateway_touched_) commands = gateway_removal_commands(sysctls_on_);
   for (const auto& [id, g] : sessions_)
     if (!g.device.empty()) commands.push_back(delete_device(g.device));
   for (const auto& [key, up] : uplinks_)
@@ -74,27 +74,35 @@ void GreTunnel::stop() {
   stop_data_plane();
   sessions_.clear();
   uplinks_.clear();
-  gateway_up_ = false;
+  gateway_up_ = gateway_touched_ = false;
 }
 
 void GreTunnel::resolve_mode(std::function<void(std::string)> done) {
   if (mode_ != Mode::auto_) return done("");
-  // The kernel makes the device (loading its module) or it does not.
-  Command probe = probe_command(encap_, settings_.gateway_interface);
-  queue_.run(probe, [this, probe, done](const CommandOutcome& o) {
-    if (netcmd::did_not_start(o)) return done(netcmd::failure_sentence(probe, o));
+  // The kernel makes both devices (loading their modules) or mode
+  // userspace serves both families: OpenWrt packs gre and gre6 (sit and
+  // ip6tnl) as separate modules.
+  probe(0, std::move(done));
+}
+
+void GreTunnel::probe(int family, std::function<void(std::string)> done) {
+  if (family == 2) {
+    mode_ = Mode::kernel;
+    context_.log().info(section(encap_), ": the kernel has ", kernel_type(encap_, false), " and ",
+                        kernel_type(encap_, true), " devices; mode kernel");
+    return done("");
+  }
+  const bool v6 = family == 1;
+  Command c = probe_command(encap_, settings_.gateway_interface, v6);
+  queue_.run(c, [this, c, v6, family, done](const CommandOutcome& o) {
+    if (netcmd::did_not_start(o)) return done(netcmd::failure_sentence(c, o));
     if (netcmd::succeeded(o)) {
       queue_.run(delete_device(probe_name(settings_.gateway_interface)),
-                 [this, done](const CommandOutcome&) {
-                   mode_ = Mode::kernel;
-                   context_.log().info(section(encap_), ": the kernel has ", kernel_type(encap_),
-                                       " devices; mode kernel");
-                   done("");
-                 });
+                 [this, family, done](const CommandOutcome&) { probe(family + 1, done); });
       return;
     }
     mode_ = Mode::userspace;
-    context_.log().info(section(encap_), ": the kernel makes no ", kernel_type(encap_),
+    context_.log().info(section(encap_), ": the kernel makes no ", kernel_type(encap_, v6),
                         " device (", o.err.empty() ? "no reason given" : o.err,
                         "); mode userspace");
     done("");
@@ -183,13 +191,14 @@ void GreTunnel::reset(Done done) {
                 for (const auto& [key, up] : uplinks_) names.push_back(key);
                 plane_->post([e, names] {
                   for (const auto& n : names) e->remove(n);
+                  e->close_gateway_device();
                 });
               }
               sessions_.clear();
               uplinks_.clear();
               const std::string prefix = std::string(section(encap_)) + ".";
               pool_.emplace(settings_.pool4, settings_.pool6, prefix + "pool4", prefix + "pool6");
-              gateway_up_ = false;
+              gateway_up_ = gateway_touched_ = false;
               // Kernel devices of an earlier run, whatever their number.
               list_own_devices(queue_, settings_, [this, commands, done, finished](
                                                       std::vector<std::string> devices) mutable {

@@ -63,6 +63,8 @@ class GreTunnel : public TunnelPlugin {
   // Settles mode auto on the first session: kernel when the kernel makes a
   // device of the type, else userspace. Inside a queue operation.
   void resolve_mode(std::function<void(std::string error)> done);
+  // Probes the kernel's device type for outer IPv4 (family 0), then IPv6 (1).
+  void probe(int family, std::function<void(std::string error)> done);
   // The data thread and the raw sockets (userspace), made on first use.
   std::string ensure_encapsulator();
   void stop_data_plane();
@@ -86,6 +88,8 @@ class GreTunnel : public TunnelPlugin {
   // device; done(error, the reply's tunnel object).
   void attach_session(GatewaySession g, std::function<void(std::string, Json::Value)> done);
   std::vector<Command> gateway_removal_commands(const std::vector<std::string>& knobs) const;
+  // Kernel mode: the session's device and its set elements (removals).
+  std::vector<Command> kernel_removal(const GatewaySession& g) const;
   int gateway_mtu() const;
   std::optional<std::uint32_t> new_key() const;
 
@@ -114,6 +118,7 @@ class GreTunnel : public TunnelPlugin {
   // Gateway state.
   std::optional<tunnels::AddressPool> pool_;
   bool gateway_up_ = false;
+  bool gateway_touched_ = false;  // bring-up began: a table or knobs may exist
   std::vector<std::string> sysctls_on_;
   std::map<std::string, GatewaySession> sessions_;  // by session id
 

@@ -13,11 +13,10 @@ std::uint32_t load32(const std::uint8_t* p) {
   return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | p[3];
 }
 
-// GRE flag bits of the first 16 bits (RFC 1701 names).
+// GRE flag bits of the first 16 bits (RFC 1701 names). The other bits
+// (strict source route, recursion, reserved) are ignored, as RFC 2784 and
+// the kernel's gre_parse_header do.
 constexpr std::uint16_t kCsum = 0x8000, kRouting = 0x4000, kKey = 0x2000, kSeq = 0x1000;
-// Everything else but the version: strict source route, recursion, the
-// enhanced-GRE ack bit (PPTP) and the reserved flags.
-constexpr std::uint16_t kRefused = 0x0ff8;
 constexpr std::uint16_t kVersion = 0x0007;
 
 template <typename T>
@@ -97,8 +96,7 @@ std::optional<OuterV4> parse_outer_v4(std::span<const std::uint8_t> p, Drop* dro
 std::optional<GreView> parse_gre(std::span<const std::uint8_t> p, Drop* drop) {
   if (p.size() < 4) return refuse<GreView>(drop, Drop::malformed);
   const std::uint16_t flags = load16(p.data());
-  if ((flags & kVersion) != 0 || (flags & kRouting) || (flags & kRefused))
-    return refuse<GreView>(drop, Drop::malformed);
+  if ((flags & kVersion) != 0 || (flags & kRouting)) return refuse<GreView>(drop, Drop::malformed);
   GreView v;
   v.protocol = load16(p.data() + 2);
   std::size_t at = 4;

@@ -74,8 +74,9 @@ struct GreView {
   std::optional<std::uint32_t> key;
   std::span<const std::uint8_t> payload;
 };
-// Refuses a version other than 0, the routing bit, and any other reserved
-// flag; a checksum (C) that is present is checked.
+// Refuses a version other than 0 (1 is PPTP's) and the routing bit, as the
+// kernel does, and ignores the other reserved bits; a checksum (C) that is
+// present is checked.
 std::optional<GreView> parse_gre(std::span<const std::uint8_t> packet, Drop* drop);
 
 // The addresses of an inner IP packet whose version must match `v6`, with

@@ -86,16 +86,23 @@ TEST(Wire, KeylessChecksummedAndSequencedHeadersAreRead) {
   EXPECT_FALSE(v->key);
 }
 
-TEST(Wire, VersionsRoutingReservedFlagsAndTruncationAreRefused) {
+TEST(Wire, VersionsRoutingAndTruncationAreRefusedReservedBitsIgnored) {
   const Bytes inner = ipv4({10, 0, 0, 2}, {1, 1, 1, 1});
-  for (Bytes head : {Bytes{0x20, 0x01, 0x08, 0x00, 0, 0, 0, 1},   // version 1 (PPTP)
-                     Bytes{0x60, 0x00, 0x08, 0x00, 0, 0, 0, 1},   // routing present
-                     Bytes{0x28, 0x00, 0x08, 0x00, 0, 0, 0, 1},   // strict source route
-                     Bytes{0x21, 0x00, 0x08, 0x00, 0, 0, 0, 1},   // recursion control
-                     Bytes{0x20, 0x08, 0x08, 0x00, 0, 0, 0, 1}}) {  // reserved flag
+  for (Bytes head : {Bytes{0x20, 0x01, 0x08, 0x00, 0, 0, 0, 1},     // version 1 (PPTP)
+                     Bytes{0x60, 0x00, 0x08, 0x00, 0, 0, 0, 1}}) {  // routing present
     Drop why = Drop::none;
     EXPECT_FALSE(parse_gre(cat(head, inner), &why));
     EXPECT_EQ(why, Drop::malformed);
+  }
+  // RFC 2784: reserved bits are ignored on receipt; so are strict source
+  // route and recursion control, as the kernel does.
+  for (Bytes head : {Bytes{0x28, 0x00, 0x08, 0x00, 0, 0, 0, 1},     // strict source route
+                     Bytes{0x21, 0x00, 0x08, 0x00, 0, 0, 0, 1},     // recursion control
+                     Bytes{0x20, 0x08, 0x08, 0x00, 0, 0, 0, 1}}) {  // a reserved flag
+    Drop why = Drop::none;
+    auto v = parse_gre(cat(head, inner), &why);
+    ASSERT_TRUE(v) << to_string(why);
+    EXPECT_EQ(v->key, 1u);
   }
   for (Bytes cut : {Bytes{}, Bytes{0x20, 0x00, 0x08}, Bytes{0x20, 0x00, 0x08, 0x00, 0, 0},
                     Bytes{0x80, 0x00, 0x08, 0x00, 0}, Bytes{0x10, 0x00, 0x08, 0x00, 1, 2, 3}}) {

@@ -23,7 +23,7 @@ TEST(Vnet, PlainPacketsAndKernelSegmentsPass) {
   tso.csum_start = 20;
   tso.csum_offset = 16;
   EXPECT_EQ(check_vnet(tso, 65000), "");
-  tso.gso_type = 5 | 0x80;  // TCPv6 with ECN
+  tso.gso_type = 4 | 0x80;  // TCPv6 with ECN (linux/virtio_net.h)
   EXPECT_EQ(check_vnet(tso, 65000), "");
 }
 
@@ -37,6 +37,8 @@ TEST(Vnet, HeadersClaimingOutsideThePacketOrOddSegmentationAreRefused) {
   udp.flags = 1;
   udp.gso_type = 3;  // UFO
   udp.gso_size = 1000;
+  EXPECT_NE(check_vnet(udp, 3000), "");
+  udp.gso_type = 5;  // UDP_L4 (USO), which the tun devices are not asked for
   EXPECT_NE(check_vnet(udp, 3000), "");
   VnetHeader no_csum;
   no_csum.gso_type = 1;
