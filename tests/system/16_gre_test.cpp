@@ -306,38 +306,48 @@ TEST_F(Gre, GreCarriesBothFamiliesOverAnIpv4AndAnIpv6Mesh) {
 }
 
 TEST_F(Gre, IpInIpCarriesBothFamiliesAsProtocols4And41) {
-  Capture capture(topology_.ns("relay"), topology_.interface("relay", "gw"),
-                  capture_file("ipip.pcap"));
-  const Json::Value session = connect("ipip", false);
-  ASSERT_TRUE(session.isObject()) << to_json(plugin_status(*gw_, "ipip"));
-  EXPECT_FALSE(session.isMember("key"));
-  FetchResult four = fetch4();
-  ASSERT_TRUE(four.ok) << four.error << to_json(plugin_status(*gw_, "ipip")) << gw_->log_tail();
-  EXPECT_EQ(four.body, masqueraded4());
-  FetchResult six = fetch6();
-  ASSERT_TRUE(six.ok) << six.error;
-  EXPECT_EQ(six.body, masqueraded6());
+  for (bool outer_v6 : {false, true}) {
+    SCOPED_TRACE(outer_v6 ? "over IPv6" : "over IPv4");
+    Capture capture(topology_.ns("relay"), topology_.interface("relay", "gw"),
+                    capture_file(outer_v6 ? "ipip6.pcap" : "ipip4.pcap"));
+    const Json::Value session = connect("ipip", outer_v6);
+    ASSERT_TRUE(session.isObject()) << to_json(plugin_status(*gw_, "ipip"));
+    EXPECT_FALSE(session.isMember("key"));
+    FetchResult four = fetch4();
+    ASSERT_TRUE(four.ok) << four.error << to_json(plugin_status(*gw_, "ipip")) << gw_->log_tail();
+    EXPECT_EQ(four.body, masqueraded4());
+    FetchResult six = fetch6();
+    ASSERT_TRUE(six.ok) << six.error;
+    EXPECT_EQ(six.body, masqueraded6());
 
-  // IPv4 in IPv4 (protocol 4) and IPv6 in IPv4 (41) between the mesh
-  // addresses, with the tunnel's addresses inside.
-  const std::string mesh = topology_.address("sub", "relay");
-  const std::vector<std::string> fields = {"frame.number", "ip.src", "ip.dst", "ipv6.src",
-                                           "ipv6.dst"};
-  auto v4 = decode(capture.fields("ip.proto == 4", fields), false);
-  auto v6 = decode(capture.fields("ip.proto == 41", fields), false);
-  bool up4 = false, down4 = false, up6 = false, down6 = false;
-  for (const auto& p : v4) {
-    up4 = up4 || (p.outer_src == mesh && p.inner_src == "10.95.0.2");
-    down4 = down4 || (p.outer_dst == mesh && p.inner_dst == "10.95.0.2");
+    // IPv4 inside (protocol 4) and IPv6 inside (41) between the mesh
+    // addresses, with the tunnel's addresses inside.
+    const std::string mesh =
+        outer_v6 ? topology_.address6("sub", "relay") : topology_.address("sub", "relay");
+    const std::string next = outer_v6 ? "ipv6.nxt" : "ip.proto";
+    const std::vector<std::string> fields = {"frame.number", "ip.src", "ip.dst", "ipv6.src",
+                                             "ipv6.dst"};
+    auto v4 = decode(capture.fields(next + " == 4", fields), outer_v6);
+    auto v6 = decode(capture.fields(next + " == 41", fields), outer_v6);
+    bool up4 = false, down4 = false, up6 = false, down6 = false;
+    for (const auto& p : v4) {
+      up4 = up4 || (p.outer_src == mesh && p.inner_src == "10.95.0.2");
+      down4 = down4 || (p.outer_dst == mesh && p.inner_dst == "10.95.0.2");
+    }
+    for (const auto& p : v6) {
+      up6 = up6 || (p.outer_src == mesh && p.inner_src == "fd95::2");
+      down6 = down6 || (p.outer_dst == mesh && p.inner_dst == "fd95::2");
+    }
+    EXPECT_TRUE(up4 && down4) << "protocol 4 both ways:\n"
+                              << capture.fields("frame", {"frame.number", "_ws.col.Info"});
+    EXPECT_TRUE(up6 && down6) << "protocol 41 both ways:\n"
+                              << capture.fields("frame", {"frame.number", "_ws.col.Info"});
+
+    auto down = sub_->cli({"-d"});
+    EXPECT_EQ(down.exit_code, 0) << down.out << down.err;
+    ASSERT_TRUE(wait_until(
+        [&] { return plugin_status(*gw_, "ipip")["gateway"]["sessions"].empty(); }, 50, 100ms));
   }
-  for (const auto& p : v6) {
-    up6 = up6 || (p.outer_src == mesh && p.inner_src == "fd95::2");
-    down6 = down6 || (p.outer_dst == mesh && p.inner_dst == "fd95::2");
-  }
-  EXPECT_TRUE(up4 && down4) << "protocol 4 both ways:\n"
-                            << capture.fields("frame", {"frame.number", "_ws.col.Info"});
-  EXPECT_TRUE(up6 && down6) << "protocol 41 both ways:\n"
-                            << capture.fields("frame", {"frame.number", "_ws.col.Info"});
 }
 
 // A wrong key from the session's own address, any packet from another

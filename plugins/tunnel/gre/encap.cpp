@@ -106,6 +106,7 @@ std::string Encapsulator::sockets() const {
 }
 
 void Encapsulator::stop() {
+  flush_pending();
   stopped_ = true;
   boost::system::error_code ec;
   for (auto& row : sockets_)
@@ -145,6 +146,7 @@ void Encapsulator::arm(const std::shared_ptr<Device>& device) {
 }
 
 void Encapsulator::set_gateway_device(tunnels::TunDevice device) {
+  flush_pending();
   boost::system::error_code ec;
   if (gateway_device_) gateway_device_->fd.close(ec);
   gateway_device_ = std::make_shared<Device>(io_, std::move(device));
@@ -152,6 +154,7 @@ void Encapsulator::set_gateway_device(tunnels::TunDevice device) {
 }
 
 void Encapsulator::close_gateway_device() {
+  flush_pending();
   boost::system::error_code ec;
   if (gateway_device_) gateway_device_->fd.close(ec);
   gateway_device_.reset();
@@ -188,6 +191,7 @@ void Encapsulator::add(Endpoint endpoint, std::optional<tunnels::TunDevice> devi
 void Encapsulator::remove(const std::string& name) {
   auto it = sessions_.find(name);
   if (it == sessions_.end()) return;
+  flush_pending();
   unindex(*it->second);
   if (it->second->device) {
     boost::system::error_code ec;
@@ -197,15 +201,22 @@ void Encapsulator::remove(const std::string& name) {
 }
 
 void Encapsulator::read_socket(Socket& socket) {
-  for (int i = 0; i < kReadsPerWake; ++i) {
-    sockaddr_storage from{};
-    iovec iov{buffer_.data(), buffer_.size()};
-    msghdr msg{};
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    ssize_t n = ::recvmsg(socket.fd.native_handle(), &msg, MSG_DONTWAIT);
+  if (receive_buffers_.empty())
+    receive_buffers_.assign(kReceiveBatch, std::vector<std::uint8_t>(kBufferSize));
+  sockaddr_storage from[kReceiveBatch];
+  iovec iov[kReceiveBatch];
+  mmsghdr msgs[kReceiveBatch];
+  for (int round = 0; round < kReadsPerWake; round += static_cast<int>(kReceiveBatch)) {
+    for (std::size_t i = 0; i < kReceiveBatch; ++i) {
+      iov[i] = {receive_buffers_[i].data(), receive_buffers_[i].size()};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_name = &from[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    // One system call for up to kReceiveBatch datagrams.
+    int n = ::recvmmsg(socket.fd.native_handle(), msgs, kReceiveBatch, MSG_DONTWAIT, nullptr);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -215,19 +226,24 @@ void Encapsulator::read_socket(Socket& socket) {
       }
       return;
     }
-    // A datagram larger than the buffer cannot be whole: IP's own limit.
-    if (msg.msg_flags & MSG_TRUNC) {
-      drop(Drop::malformed);
-      continue;
+    for (int i = 0; i < n; ++i) {
+      const msghdr& msg = msgs[i].msg_hdr;
+      // A datagram larger than the buffer cannot be whole: IP's own limit.
+      if (msg.msg_flags & MSG_TRUNC) {
+        drop(Drop::malformed);
+        continue;
+      }
+      std::optional<Ip> source;
+      if (socket.v6 && from[i].ss_family == AF_INET6) {
+        Ip ip;
+        ip.v6 = true;
+        std::memcpy(ip.bytes.data(), &reinterpret_cast<sockaddr_in6&>(from[i]).sin6_addr, 16);
+        source = ip;
+      }
+      receive({receive_buffers_[i].data(), msgs[i].msg_len}, socket.v6, socket.protocol, source);
     }
-    std::optional<Ip> source;
-    if (socket.v6 && from.ss_family == AF_INET6) {
-      Ip ip;
-      ip.v6 = true;
-      std::memcpy(ip.bytes.data(), &reinterpret_cast<sockaddr_in6&>(from).sin6_addr, 16);
-      source = ip;
-    }
-    receive({buffer_.data(), static_cast<std::size_t>(n)}, socket.v6, socket.protocol, source);
+    flush_pending();
+    if (static_cast<std::size_t>(n) < kReceiveBatch) return;  // drained
   }
 }
 
@@ -273,17 +289,38 @@ void Encapsulator::receive(std::span<const std::uint8_t> packet, bool outer_v6, 
 void Encapsulator::deliver(Session& s, std::span<const std::uint8_t> packet) {
   Device* device = s.e.gateway ? gateway_device_.get() : s.device.get();
   if (!device || !device->fd.is_open()) return drop(Drop::send_failed);
-  // A plain packet: an all-zero virtio-net header in front when the device
-  // takes one.
-  static const std::uint8_t plain[tunnels::vnet_header_size] = {};
-  iovec iov[2] = {{const_cast<std::uint8_t*>(plain), sizeof plain},
-                  {const_cast<std::uint8_t*>(packet.data()), packet.size()}};
-  ssize_t n;
-  do n = ::writev(device->fd.native_handle(), device->vnet ? iov : iov + 1, device->vnet ? 2 : 1);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return drop(Drop::send_failed);
   ++s.e.traffic->rx_packets;
   s.e.traffic->rx_bytes += packet.size();
+  if (device->vnet) {
+    // Joined with what came before it in this batch where it can be
+    // (coalesce.hpp), written when the batch is done.
+    if (pending_ != device) flush_pending();
+    if (coalescer_.add(packet)) {
+      pending_ = device;
+      return;
+    }
+    flush_pending();
+    coalescer_.add(packet);
+    pending_ = device;
+    return;
+  }
+  ssize_t n;
+  do n = ::write(device->fd.native_handle(), packet.data(), packet.size());
+  while (n < 0 && errno == EINTR);
+  if (n < 0) drop(Drop::send_failed);
+}
+
+void Encapsulator::flush_pending() {
+  Device* device = pending_;
+  pending_ = nullptr;
+  const std::size_t segments = coalescer_.segments();
+  const auto bytes = coalescer_.flush();
+  if (!device || bytes.empty()) return;
+  ssize_t n;
+  do n = ::write(device->fd.native_handle(), bytes.data(), bytes.size());
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    for (std::size_t i = 0; i < segments; ++i) drop(Drop::send_failed);
 }
 
 void Encapsulator::read_device(Device& device) {

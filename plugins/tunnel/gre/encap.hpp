@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "coalesce.hpp"
 #include "segment.hpp"
 #include "tun_device.hpp"
 #include "wire.hpp"
@@ -110,7 +111,10 @@ class Encapsulator : public std::enable_shared_from_this<Encapsulator> {
   void send_batch(Socket& socket, Session& session, std::span<const Segment> segments,
                   std::span<const std::uint8_t> header, sockaddr_storage* to, socklen_t to_len,
                   void* control, std::size_t control_len);
+  // Writes a received inner packet to its device, or keeps it to join
+  // the next ones (coalesce.hpp) until flush_pending().
   void deliver(Session& session, std::span<const std::uint8_t> packet);
+  void flush_pending();
   void drop(Drop reason) { ++drops_[static_cast<std::size_t>(reason)]; }
   void index(const std::shared_ptr<Session>& session);
   void unindex(const Session& session);
@@ -127,6 +131,13 @@ class Encapsulator : public std::enable_shared_from_this<Encapsulator> {
   std::map<Ip, std::vector<std::shared_ptr<Session>>> by_remote_;
   std::map<Ip, std::shared_ptr<Session>> by_inner_;  // the gateway's sessions
   std::vector<std::uint8_t> buffer_;
+  // Datagrams taken from a raw socket per recvmmsg, each into a buffer of
+  // its own (made on the first read: 8 times 64 KiB).
+  static constexpr std::size_t kReceiveBatch = 8;
+  std::vector<std::vector<std::uint8_t>> receive_buffers_;
+  // Received segments joined for one write, and the device it goes to.
+  Coalescer coalescer_;
+  Device* pending_ = nullptr;
   // What send() works with, kept to spare allocations per packet: at most
   // kMaxBatch segments of a packet go out in one sendmmsg.
   static constexpr std::size_t kMaxBatch = 64;
