@@ -53,7 +53,11 @@ bool layout(std::span<const std::uint8_t> p, Layout* out) {
   Layout l;
   if (version == 4) {
     if ((p[0] & 0x0f) != 5 || load16(p.data() + 2) != p.size() || p[9] != 6) return false;
-    if ((load16(p.data() + 6) & 0x3fff) != 0) return false;  // MF or an offset: a fragment
+    // DF and no fragment: cut again, the IP ids the kernel gives cannot
+    // clash with anyone's fragments.
+    if ((load16(p.data() + 6) & 0x7fff) != 0x4000) return false;
+    // A header damaged on the way is not made whole by a new checksum.
+    if (fold(sum_of(0, p.data(), 20)) != 0xffff) return false;
     l.ip_len = 20;
   } else if (version == 6) {
     if (p.size() < 60 || p[6] != 6 || 40u + load16(p.data() + 4) != p.size()) return false;

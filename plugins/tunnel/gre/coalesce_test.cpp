@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "segment.hpp"
+#include "wire.hpp"
 
 namespace mnigs::gre {
 namespace {
@@ -143,6 +144,26 @@ TEST_P(Coalesce, PshAndFlagsEndWhatJoins) {
   auto fin = stream(v6, 1000, 0x11);  // FIN ACK
   ASSERT_TRUE(c.add(fin[0]));
   EXPECT_FALSE(c.add(more[1])) << "a FIN segment joins nothing";
+}
+
+TEST(Coalesce, Ipv4WithoutDfOrWithADamagedHeaderDoesNotJoin) {
+  auto segs = stream(false, 3000);
+  auto reheader = [](Bytes& b) {  // a fresh IPv4 header checksum
+    b[10] = b[11] = 0;
+    const std::uint16_t sum = internet_checksum({b.data(), 20});
+    b[10] = std::uint8_t(sum >> 8);
+    b[11] = std::uint8_t(sum);
+  };
+  Coalescer c;
+  ASSERT_TRUE(c.add(segs[0]));
+  Bytes no_df = segs[1];
+  no_df[6] = 0;
+  reheader(no_df);
+  EXPECT_FALSE(c.add(no_df)) << "without DF the kernel's new ids could clash with fragments";
+  Bytes damaged = segs[1];
+  damaged[8] = 63;  // TTL changed on the way, header checksum not
+  EXPECT_FALSE(c.add(damaged));
+  EXPECT_TRUE(c.add(segs[1]));
 }
 
 INSTANTIATE_TEST_SUITE_P(BothFamilies, Coalesce, ::testing::Values(false, true),

@@ -67,7 +67,7 @@ struct Encapsulator::Device {
 };
 
 Encapsulator::Encapsulator(net::io_context& io, Encap encap, Logger& log)
-    : io_(io), encap_(encap), log_(log), buffer_(tunnels::vnet_header_size + kBufferSize) {}
+    : io_(io), encap_(encap), log_(log), buffer_(tunnels::max_tun_read + 1) {}
 
 Encapsulator::~Encapsulator() { stop(); }
 
@@ -201,6 +201,12 @@ void Encapsulator::remove(const std::string& name) {
 }
 
 void Encapsulator::read_socket(Socket& socket) {
+  // What joined in the coalescer (a copy) is written once this wake is
+  // done, however it ends: longer runs join than per recvmmsg.
+  struct Flush {
+    Encapsulator* e;
+    ~Flush() { e->flush_pending(); }
+  } flush{this};
   if (receive_buffers_.empty())
     receive_buffers_.assign(kReceiveBatch, std::vector<std::uint8_t>(kBufferSize));
   sockaddr_storage from[kReceiveBatch];
@@ -242,7 +248,6 @@ void Encapsulator::read_socket(Socket& socket) {
       }
       receive({receive_buffers_[i].data(), msgs[i].msg_len}, socket.v6, socket.protocol, source);
     }
-    flush_pending();
     if (static_cast<std::size_t>(n) < kReceiveBatch) return;  // drained
   }
 }
@@ -300,7 +305,7 @@ void Encapsulator::deliver(Session& s, std::span<const std::uint8_t> packet) {
       return;
     }
     flush_pending();
-    coalescer_.add(packet);
+    if (!coalescer_.add(packet)) return drop(Drop::send_failed);  // over 64 KiB: cannot be
     pending_ = device;
     return;
   }
@@ -339,7 +344,8 @@ void Encapsulator::read_device(Device& device) {
       device.fd.close(ec);
       return;
     }
-    if (static_cast<std::size_t>(n) <= header) {
+    // A read that fills the buffer may have been cut short.
+    if (static_cast<std::size_t>(n) <= header || static_cast<std::size_t>(n) >= buffer_.size()) {
       drop(Drop::malformed);
       continue;
     }
@@ -455,11 +461,17 @@ void Encapsulator::send_batch(Socket& socket, Session& s, std::span<const Segmen
     int n = ::sendmmsg(socket.fd.native_handle(), messages_ + sent,
                        static_cast<unsigned>(count - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      // The first message not sent is refused; the others are tried again.
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
+      // This message is refused (too big, no route); the next are tried.
       drop(errno == EMSGSIZE ? Drop::too_big : Drop::send_failed);
       ++sent;
       continue;
+    }
+    if (n <= 0) {
+      // The socket's buffer is full: the rest is dropped, as a full queue
+      // would drop it, rather than tried message by message.
+      for (; sent < count; ++sent) drop(Drop::send_failed);
+      break;
     }
     for (int k = 0; k < n; ++k) {
       ++s.e.traffic->tx_packets;

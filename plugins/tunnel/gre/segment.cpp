@@ -63,7 +63,9 @@ std::string segment(const tunnels::VnetHeader& h, std::span<std::uint8_t> p,
       const std::size_t field = std::size_t(h.csum_start) + h.csum_offset;
       if (h.csum_start >= p.size() || field + 2 > p.size())
         return "checksum offsets point outside the packet";
-      store16(p.data() + field, fold(add(0, p.subspan(h.csum_start))));
+      // 0 would mean "no checksum" to UDP: the kernel writes 0xffff then.
+      const std::uint16_t sum = fold(add(0, p.subspan(h.csum_start)));
+      store16(p.data() + field, sum == 0 ? 0xffff : sum);
     }
     out.push_back({{}, p});
     return "";
