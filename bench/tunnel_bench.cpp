@@ -14,7 +14,8 @@
 // out. All transports are set up first, then the runs go round-robin over
 // them, so a change in what else loads the machine falls on every row alike.
 // The table shows medians: Gbit/s received, the ratios to the raw veth link
-// and to openvpn over UDP with as many streams, and CPU seconds per GB.
+// and to openvpn over UDP with as many streams, and CPU seconds per GB (of
+// the processes, and of the whole host, kernel time included).
 //
 //   mnigs_tunnel_bench [--seconds 10] [--runs 3] [--streams 1,4] [--only NAME,...]
 //                      [--reverse] [--verbose]
@@ -104,6 +105,20 @@ std::string find_program(const std::string& name) {
   }
   throw std::runtime_error(name + " is not installed (apt-get install " + name +
                            ", or scripts/deps.sh: install_deps test)");
+}
+
+// Busy CPU seconds of the whole host so far, every CPU: the user, nice,
+// system, irq and softirq time of /proc/stat's "cpu" line (idle, iowait
+// and steal left out). Kernel packet work charged to no process is in it;
+// so is whatever else the machine runs. 0 when it cannot be read.
+double host_busy_seconds() {
+  std::ifstream stat("/proc/stat");
+  std::string label;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+  if (!(stat >> label >> user >> nice >> system >> idle >> iowait >> irq >> softirq) ||
+      label != "cpu")
+    return 0;
+  return (user + nice + system + irq + softirq) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 // CPU seconds (user + system, with reaped children) a process has used so
@@ -505,8 +520,9 @@ std::vector<Transport> transports() {
 
 struct Sample {
   double gbits = 0;       // received, Gbit/s
-  double cpu_per_gb = 0;  // CPU seconds per 1e9 bytes received
-  double iperf_cpu = 0, tunnel_cpu = 0, gbytes = 0;
+  double cpu_per_gb = 0;   // CPU seconds per 1e9 bytes received
+  double host_per_gb = 0;  // the host's busy CPU seconds per 1e9 bytes
+  double iperf_cpu = 0, tunnel_cpu = 0, host_cpu = 0, gbytes = 0;
 };
 
 // Runs `iperf3 -c` in sub against gw's server and parses its JSON. CPU: the
@@ -523,8 +539,10 @@ Sample iperf3_run(const Lab& lab, const Target& target, int streams, int seconds
   if (reverse) argv.push_back("-R");
   std::vector<double> before;
   for (pid_t p : target.processes) before.push_back(process_cpu_seconds(p));
+  const double host_before = host_busy_seconds();
   const CommandResult r =
       run_command(argv, lab.topology.ns(lab.sub), std::chrono::seconds(seconds + 30));
+  const double host_cpu = std::max(0.0, host_busy_seconds() - host_before);
   double tunnel_cpu = 0;
   for (size_t i = 0; i < target.processes.size(); ++i)
     tunnel_cpu += std::max(0.0, process_cpu_seconds(target.processes[i]) - before[i]);
@@ -549,7 +567,9 @@ Sample iperf3_run(const Lab& lab, const Target& target, int streams, int seconds
   const double duration = received["seconds"].asDouble();
   s.iperf_cpu = (cpu["host_total"].asDouble() + cpu["remote_total"].asDouble()) / 100 * duration;
   s.tunnel_cpu = tunnel_cpu;
+  s.host_cpu = host_cpu;
   if (s.gbytes > 0) s.cpu_per_gb = (s.iperf_cpu + s.tunnel_cpu) / s.gbytes;
+  if (s.gbytes > 0) s.host_per_gb = s.host_cpu / s.gbytes;
   if (s.gbits <= 0) throw std::runtime_error("iperf3 to " + target.address + " received nothing");
   return s;
 }
@@ -596,11 +616,13 @@ struct Row {
     for (const auto& s : it->second) v.push_back(s.gbits);
     return median(v);
   }
-  double cpu_per_gb(int streams) const {
+  double cpu_per_gb(int streams) const { return median_of(streams, &Sample::cpu_per_gb); }
+  double host_per_gb(int streams) const { return median_of(streams, &Sample::host_per_gb); }
+  double median_of(int streams, double Sample::*field) const {
     auto it = samples.find(streams);
     if (it == samples.end()) return 0;
     std::vector<double> v;
-    for (const auto& s : it->second) v.push_back(s.cpu_per_gb);
+    for (const auto& s : it->second) v.push_back(s.*field);
     return median(v);
   }
 };
@@ -620,7 +642,8 @@ void print_table(const std::vector<Row>& rows, const Options& o) {
     if (r.transport->name == "raw" && r.skipped.empty()) raw = &r;
     if (r.transport->name == "openvpn-udp" && r.skipped.empty()) ovpn = &r;
   }
-  std::cout << "\ntransport            streams   Gbit/s  x raw veth  x openvpn UDP  CPU s/GB\n";
+  std::cout << "\ntransport            streams   Gbit/s  x raw veth  x openvpn UDP  CPU s/GB"
+               "  host CPU s/GB\n";
   for (const auto& r : rows) {
     if (!r.skipped.empty()) {
       std::printf("%-20s %7s   %s\n", r.transport->label.c_str(), "-", r.skipped.c_str());
@@ -628,9 +651,10 @@ void print_table(const std::vector<Row>& rows, const Options& o) {
     }
     for (int n : o.streams) {
       const double g = r.gbits(n);
-      std::printf("%-20s %7d  %7.2f  %10s  %13s  %8.2f\n", r.transport->label.c_str(), n, g,
-                  ratio_text(g, raw ? raw->gbits(n) : 0).c_str(),
-                  ratio_text(g, ovpn ? ovpn->gbits(n) : 0).c_str(), r.cpu_per_gb(n));
+      std::printf("%-20s %7d  %7.2f  %10s  %13s  %8.2f  %13.2f\n", r.transport->label.c_str(),
+                  n, g, ratio_text(g, raw ? raw->gbits(n) : 0).c_str(),
+                  ratio_text(g, ovpn ? ovpn->gbits(n) : 0).c_str(), r.cpu_per_gb(n),
+                  r.host_per_gb(n));
     }
   }
   for (const auto& r : rows)
