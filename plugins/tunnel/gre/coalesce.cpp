@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "tun_device.hpp"
+#include "wire.hpp"
 
 namespace mnigs::gre {
 
@@ -13,29 +14,9 @@ constexpr std::size_t kHeader = tunnels::vnet_header_size;
 constexpr std::size_t kMaxPacket = 65535;
 constexpr std::uint8_t kAck = 0x10, kPsh = 0x08;
 
-std::uint16_t load16(const std::uint8_t* p) { return std::uint16_t(p[0] << 8 | p[1]); }
-std::uint32_t load32(const std::uint8_t* p) {
-  return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | p[3];
-}
-void store16(std::uint8_t* p, std::uint16_t v) {
-  p[0] = std::uint8_t(v >> 8);
-  p[1] = std::uint8_t(v);
-}
-
-std::uint64_t sum_of(std::uint64_t sum, const std::uint8_t* p, std::size_t n) {
-  std::size_t i = 0;
-  for (; i + 1 < n; i += 2) sum += load16(p + i);
-  if (i < n) sum += std::uint32_t(p[i]) << 8;
-  return sum;
-}
-std::uint16_t fold(std::uint64_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<std::uint16_t>(sum);
-}
-
 // The pseudo-header's sum for a TCP segment of `tcp_length` bytes.
 std::uint64_t pseudo(const std::uint8_t* ip, bool v6, std::size_t tcp_length) {
-  std::uint64_t sum = v6 ? sum_of(0, ip + 8, 32) : sum_of(0, ip + 12, 8);
+  std::uint64_t sum = v6 ? ones_sum(0, {ip + 8, 32}) : ones_sum(0, {ip + 12, 8});
   return sum + 6 + tcp_length;
 }
 
@@ -57,7 +38,7 @@ bool layout(std::span<const std::uint8_t> p, Layout* out) {
     // clash with anyone's fragments.
     if ((load16(p.data() + 6) & 0x7fff) != 0x4000) return false;
     // A header damaged on the way is not made whole by a new checksum.
-    if (fold(sum_of(0, p.data(), 20)) != 0xffff) return false;
+    if (fold(ones_sum(0, {p.data(), 20})) != 0xffff) return false;
     l.ip_len = 20;
   } else if (version == 6) {
     if (p.size() < 60 || p[6] != 6 || 40u + load16(p.data() + 4) != p.size()) return false;
@@ -75,7 +56,7 @@ bool layout(std::span<const std::uint8_t> p, Layout* out) {
   // The checksum this segment came with must hold: a joined packet's is
   // the kernel's to trust.
   const std::size_t tcp_total = p.size() - l.ip_len;
-  if (fold(sum_of(pseudo(p.data(), l.v6, tcp_total), tcp, tcp_total)) != 0xffff) return false;
+  if (fold(ones_sum(pseudo(p.data(), l.v6, tcp_total), {tcp, tcp_total})) != 0xffff) return false;
   *out = l;
   return true;
 }
@@ -147,7 +128,7 @@ std::span<const std::uint8_t> Coalescer::flush() {
     } else {
       store16(ip + 2, static_cast<std::uint16_t>(length_));
       store16(ip + 10, 0);
-      store16(ip + 10, static_cast<std::uint16_t>(~fold(sum_of(0, ip, 20))));
+      store16(ip + 10, internet_checksum({ip, 20}));
     }
     // Left to the kernel as GRO leaves it: the pseudo-header's sum in the
     // field, the rest to add from csum_start on.

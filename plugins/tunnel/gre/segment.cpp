@@ -1,5 +1,7 @@
 #include "segment.hpp"
 
+#include "wire.hpp"
+
 #include <cstring>
 
 namespace mnigs::gre {
@@ -12,32 +14,8 @@ constexpr std::uint8_t kGsoTcp4 = 1, kGsoTcp6 = 4, kGsoEcn = 0x80;
 // TCP flags that belong to one segment only.
 constexpr std::uint8_t kFin = 0x01, kPsh = 0x08, kCwr = 0x80;
 
-std::uint16_t load16(const std::uint8_t* p) { return std::uint16_t(p[0] << 8 | p[1]); }
-std::uint32_t load32(const std::uint8_t* p) {
-  return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | p[3];
-}
-void store16(std::uint8_t* p, std::uint16_t v) {
-  p[0] = std::uint8_t(v >> 8);
-  p[1] = std::uint8_t(v);
-}
-void store32(std::uint8_t* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = std::uint8_t(v >> (24 - 8 * i));
-}
-
-// The ones' complement sum of `data` (not folded, not complemented),
-// continuing `sum`; data starting at an odd offset of the whole is not
-// needed here.
-std::uint64_t add(std::uint64_t sum, std::span<const std::uint8_t> data) {
-  std::size_t i = 0;
-  for (; i + 1 < data.size(); i += 2) sum += load16(data.data() + i);
-  if (i < data.size()) sum += std::uint32_t(data[i]) << 8;
-  return sum;
-}
-
-std::uint16_t fold(std::uint64_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<std::uint16_t>(~sum & 0xffff);
-}
+// The checksum field's value for a sum (RFC 1071).
+std::uint16_t complement(std::uint64_t sum) { return static_cast<std::uint16_t>(~fold(sum)); }
 
 }  // namespace
 
@@ -64,7 +42,7 @@ std::string segment(const tunnels::VnetHeader& h, std::span<std::uint8_t> p,
       if (h.csum_start >= p.size() || field + 2 > p.size())
         return "checksum offsets point outside the packet";
       // 0 would mean "no checksum" to UDP: the kernel writes 0xffff then.
-      const std::uint16_t sum = fold(add(0, p.subspan(h.csum_start)));
+      const std::uint16_t sum = complement(ones_sum(0, p.subspan(h.csum_start)));
       store16(p.data() + field, sum == 0 ? 0xffff : sum);
     }
     out.push_back({{}, p});
@@ -113,15 +91,15 @@ std::string segment(const tunnels::VnetHeader& h, std::span<std::uint8_t> p,
       store16(hd + 2, static_cast<std::uint16_t>(ip_len + segment_tcp));
       store16(hd + 4, static_cast<std::uint16_t>(id + i));
       store16(hd + 10, 0);
-      store16(hd + 10, fold(add(0, {hd, ip_len})));
+      store16(hd + 10, internet_checksum({hd, ip_len}));
     }
     // Pseudo-header, TCP header with a zero checksum, payload.
     store16(tcp + 16, 0);
-    std::uint64_t sum = v6 ? add(0, {hd + 8, 32}) : add(0, {hd + 12, 8});
+    std::uint64_t sum = v6 ? ones_sum(0, {hd + 8, 32}) : ones_sum(0, {hd + 12, 8});
     sum += 6 + segment_tcp;
-    sum = add(sum, {tcp, tcp_len});
-    sum = add(sum, body);
-    store16(tcp + 16, fold(sum));
+    sum = ones_sum(sum, {tcp, tcp_len});
+    sum = ones_sum(sum, body);
+    store16(tcp + 16, complement(sum));
     out.push_back({{hd, headers}, body});
   }
   return "";

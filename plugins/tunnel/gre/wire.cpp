@@ -8,11 +8,6 @@ namespace mnigs::gre {
 
 namespace {
 
-std::uint16_t load16(const std::uint8_t* p) { return std::uint16_t(p[0] << 8 | p[1]); }
-std::uint32_t load32(const std::uint8_t* p) {
-  return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | p[3];
-}
-
 // GRE flag bits of the first 16 bits (RFC 1701 names). The other bits
 // (strict source route, recursion, reserved) are ignored, as RFC 2784 and
 // the kernel's gre_parse_header do.
@@ -68,13 +63,20 @@ std::array<std::uint8_t, kGreHeaderSize> gre_header(std::uint16_t protocol, std:
           std::uint8_t(key >> 8),  std::uint8_t(key)};
 }
 
-std::uint16_t internet_checksum(std::span<const std::uint8_t> data) {
-  std::uint64_t sum = 0;
+std::uint64_t ones_sum(std::uint64_t sum, std::span<const std::uint8_t> data) {
   std::size_t i = 0;
   for (; i + 1 < data.size(); i += 2) sum += load16(data.data() + i);
   if (i < data.size()) sum += std::uint32_t(data[i]) << 8;
+  return sum;
+}
+
+std::uint16_t fold(std::uint64_t sum) {
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<std::uint16_t>(~sum & 0xffff);
+  return static_cast<std::uint16_t>(sum);
+}
+
+std::uint16_t internet_checksum(std::span<const std::uint8_t> data) {
+  return static_cast<std::uint16_t>(~fold(ones_sum(0, data)));
 }
 
 std::optional<OuterV4> parse_outer_v4(std::span<const std::uint8_t> p, Drop* drop) {

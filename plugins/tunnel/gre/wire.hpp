@@ -88,6 +88,26 @@ std::optional<Inner> parse_inner(std::span<const std::uint8_t> packet, bool v6, 
 // The inner packet's version from its first byte: 4, 6, or 0 when neither.
 int ip_version(std::span<const std::uint8_t> packet);
 
+// Big-endian fields, as every header here has them.
+inline std::uint16_t load16(const std::uint8_t* p) { return std::uint16_t(p[0] << 8 | p[1]); }
+inline std::uint32_t load32(const std::uint8_t* p) {
+  return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | p[3];
+}
+inline void store16(std::uint8_t* p, std::uint16_t v) {
+  p[0] = std::uint8_t(v >> 8);
+  p[1] = std::uint8_t(v);
+}
+inline void store32(std::uint8_t* p, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = std::uint8_t(v >> (24 - 8 * i));
+}
+
+// The ones' complement sum of `data` continuing `sum`, not yet folded; an
+// odd byte at the end counts as the high byte of a word, so each piece of
+// what is summed but the last must have an even length.
+std::uint64_t ones_sum(std::uint64_t sum, std::span<const std::uint8_t> data);
+// That sum folded to 16 bits, not complemented (what a CHECKSUM_PARTIAL
+// field holds for the pseudo-header).
+std::uint16_t fold(std::uint64_t sum);
 // The RFC 1071 checksum of `data` (ones' complement of the ones' complement
 // sum); 0 when data carries a correct checksum.
 std::uint16_t internet_checksum(std::span<const std::uint8_t> data);
