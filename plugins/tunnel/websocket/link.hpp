@@ -25,6 +25,11 @@
 // life. Only whole frames are signs of life (or the bytes of a data frame
 // still arriving), not every byte read.
 //
+// Over TLS (wss), the same goes through a tls::Session on the socket: small
+// frames waiting together are gathered into one record of up to 16 KiB (one
+// copy, instead of a record and a system call each), larger ones are
+// written from their own buffers.
+//
 // Threading: a Link lives on its io_context's one thread (the data plane);
 // every member is called there. The callbacks run there too.
 #pragma once
@@ -45,6 +50,7 @@
 
 #include "frame.hpp"
 #include "liveness.hpp"
+#include "tls.hpp"
 
 namespace mnigs::websocket {
 
@@ -106,9 +112,10 @@ class Link : public std::enable_shared_from_this<Link> {
   // The link is closed: why (for logs), and whether the peer began it.
   using OnClosed = std::function<void(const std::string& reason, bool by_peer)>;
 
-  // Frames taken from `pool` must hold max_message bytes of payload.
+  // Frames taken from `pool` must hold max_message bytes of payload. With
+  // `tls`, whose handshake is done, every byte goes through it.
   Link(boost::asio::ip::tcp::socket socket, Options options, LinkCounters& counters,
-       std::shared_ptr<FramePool> pool);
+       std::shared_ptr<FramePool> pool, std::shared_ptr<tls::Session> tls = nullptr);
   ~Link();
 
   // Starts reading; `pending` is what arrived after the handshake.
@@ -133,6 +140,13 @@ class Link : public std::enable_shared_from_this<Link> {
  private:
   void do_wait_read();
   void on_readable();
+  // Reads into `room` from the socket or through TLS: > 0 bytes read, 0 for
+  // nothing now (wait as read_wait_ says), -1 when the link finished.
+  long read_some(std::span<std::uint8_t> room);
+  // Writes queued frames through TLS until the queue is empty or the socket
+  // is full: 1 (wait until writable if anything is left), 0 (TLS must read
+  // first: no wait), -1 (the link finished).
+  int write_tls();
   bool handle(Frame& frame);  // false when the link was closed
   void send_control(Opcode op, std::span<const std::uint8_t> payload);
   void do_write();
@@ -161,6 +175,15 @@ class Link : public std::enable_shared_from_this<Link> {
   std::size_t queued_bytes_ = 0;
   std::size_t head_sent_ = 0;  // bytes of queue_.front() already written
   std::shared_ptr<FramePool> pool_;
+  std::shared_ptr<tls::Session> tls_;
+  // TLS: small frames gathered into one record, and how much of it is sent.
+  std::vector<std::uint8_t> gather_;
+  std::size_t gather_sent_ = 0;
+  // TLS: a write from the queue's first frame is to be repeated (OpenSSL
+  // holds part of it); nothing is gathered until it is.
+  bool direct_pending_ = false;
+  // TLS: what the last read must wait for (a read may need the socket writable).
+  boost::asio::socket_base::wait_type read_wait_ = boost::asio::socket_base::wait_read;
   bool waiting_write_ = false;  // an async_wait(write) is pending
   bool closing_ = false;        // our close frame is queued
   bool closed_ = false;
