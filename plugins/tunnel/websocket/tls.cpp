@@ -201,8 +201,8 @@ std::shared_ptr<Context> Context::server(const Identity& identity) {
   KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!key) fail("the TLS key does not load");
   CertPtr cert = read_cert(identity.cert_pem);
-  if (SSL_CTX_use_certificate(ctx, cert.get()) != 1 || SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 ||
-      SSL_CTX_check_private_key(ctx) != 1)
+  if (SSL_CTX_use_certificate(ctx, cert.get()) != 1 ||
+      SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1)
     fail("the TLS key and certificate do not go together");
   return out;
 }
