@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <functional>
 
 #include "admission.hpp"
 #include "handshake.hpp"
+#include "tls_front.hpp"
 #include "tunnel.hpp"
 
 namespace mnigs::websocket {
@@ -20,6 +22,9 @@ namespace net = boost::asio;
 using netcmd::Family;
 
 namespace {
+
+// The store row of the wss identity: the key's and the certificate's PEM.
+constexpr const char* kTlsIdentityKey = "tls.identity";
 
 std::string random_token() {
   unsigned char bytes[32];
@@ -63,8 +68,13 @@ bool send_all(int fd, const std::string& text) {
   return sent == text.size();
 }
 
-void refuse(int fd, int status, const std::string& message) {
-  send_all(fd, response_error(status, message));
+// The same through TLS, for an upgrade that came to the wss port.
+bool send_all(int fd, tls::Session* tls, const std::string& text) {
+  return tls ? websocket::send_all(*tls, fd, text) : send_all(fd, text);
+}
+
+void refuse(int fd, tls::Session* tls, int status, const std::string& message) {
+  send_all(fd, tls, response_error(status, message));
   ::close(fd);
 }
 
@@ -249,6 +259,8 @@ void WebsocketTunnel::open_session(const TunnelSession& session,
           Json::Value params(Json::objectValue);
           params["path"] = settings_.path;
           params["token"] = g.token;
+          // Where wss is; a subscriber uses it when it knows our key.
+          if (tls_front_) params["tlsPort"] = settings_.tls_port;
           params["mtu"] = settings_.mtu;
           pool_->describe({g.address4, g.address6}, params);
           sessions_[g.session.id] = g;
@@ -281,12 +293,12 @@ void WebsocketTunnel::close_session(const TunnelSession& session, Done done) {
   done("");
 }
 
-void WebsocketTunnel::on_l3_upgrade(HttpUpgrade request) {
+void WebsocketTunnel::on_l3_upgrade(HttpUpgrade request, std::shared_ptr<tls::Session> tls) {
   const int fd = request.fd;
   auto refused = [&](int status, const std::string& why) {
     ++upgrades_refused_;
     context_.log().info("refused a tunnel from ", request.remote_address, ": ", why);
-    refuse(fd, status, why);
+    refuse(fd, tls.get(), status, why);
   };
   if (!started_) return refused(503, "the websocket plugin is stopping");
   ServerUpgrade up = check_upgrade(request.method, request.headers, {});
@@ -301,7 +313,7 @@ void WebsocketTunnel::on_l3_upgrade(HttpUpgrade request) {
   if (unmapped(request.remote_address) != unmapped(g.session.subscriber_address))
     return refused(403, "session " + g.session.id + " belongs to another address");
   if (!l3_) return refused(503, "the tunnel device is not up");
-  if (!send_all(fd, response_101(up))) {
+  if (!send_all(fd, tls.get(), response_101(up))) {
     ::close(fd);
     return;
   }
@@ -309,11 +321,105 @@ void WebsocketTunnel::on_l3_upgrade(HttpUpgrade request) {
   const bool v6 = request.local_address.find(':') != std::string::npos;
   auto pending = std::make_shared<std::string>(std::move(request.pending));
   adopt_socket(*plane_, fd, v6,
-               [l3, pending, id = g.session.id, a4 = g.address4,
+               [l3, pending, tls, id = g.session.id, a4 = g.address4,
                 a6 = g.address6](net::ip::tcp::socket socket) {
-                 l3->attach(id, std::move(socket), std::move(*pending), a4, a6);
+                 l3->attach(id, std::move(socket), tls, std::move(*pending), a4, a6);
                });
-  context_.log().info("session ", g.session.id, ": tunnel connected from ", request.remote_address);
+  context_.log().info("session ", g.session.id, ": tunnel connected from ", request.remote_address,
+                      tls ? " over " + tls->description() : std::string());
+}
+
+// ---------------------------------------------------------------- wss port
+
+void WebsocketTunnel::start_tls() {
+  // One identity for good: subscribers pin its key, and the DHT offer
+  // carries the pin. A store row that does not load is replaced.
+  context_.store().get(kTlsIdentityKey, [this](std::optional<std::string> text) {
+    if (!started_) return;
+    tls::Identity id;
+    if (text) {
+      // One PEM text holds both; each reader takes the block of its kind.
+      id.key_pem = id.cert_pem = *text;
+      try {
+        tls::Context::server(id);
+        return listen_tls(id);
+      } catch (const std::exception& e) {
+        context_.log().warn("the stored TLS identity does not load (", e.what(),
+                            "); making a new one: subscribers that pinned the old key will "
+                            "learn the new one from the next offer");
+      }
+    }
+    try {
+      id = tls::make_identity("mnigs gateway");
+    } catch (const std::exception& e) {
+      tls_error_ = e.what();
+      return context_.log().error("wss: ", tls_error_);
+    }
+    context_.store().put(kTlsIdentityKey, id.key_pem + id.cert_pem,
+                         [this, id](bool ok) {
+                           if (!started_) return;
+                           // Not kept: the key would change with every start, and
+                           // subscribers' pins would break; better not to serve wss.
+                           if (!ok) {
+                             tls_error_ = "the new TLS identity could not be stored";
+                             return context_.log().error("wss: ", tls_error_);
+                           }
+                           listen_tls(id);
+                         });
+  });
+}
+
+void WebsocketTunnel::listen_tls(const tls::Identity& identity) {
+  std::shared_ptr<tls::Context> ctx;
+  std::string pin;
+  try {
+    ctx = tls::Context::server(identity);
+    pin = tls::pin_of(identity.cert_pem);
+  } catch (const std::exception& e) {
+    tls_error_ = e.what();
+    return context_.log().error("wss: ", tls_error_);
+  }
+  auto front = std::make_shared<TlsFront>(plane_->io(), ctx, context_.log());
+  auto ex = context_.executor();
+  const auto port = static_cast<std::uint16_t>(settings_.tls_port);
+  // The acceptor belongs to the data plane; requests come back here.
+  plane_->post([this, front, ex, port, pin] {
+    std::string error;
+    try {
+      front->start(port, [this, ex](HttpUpgrade request, std::shared_ptr<tls::Session> tls) {
+        boost::asio::post(ex, [this, request = std::move(request), tls]() mutable {
+          on_tls_request(std::move(request), std::move(tls));
+        });
+      });
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    boost::asio::post(ex, [this, front, port, pin, error] {
+      if (!started_) return;
+      if (!error.empty()) {
+        tls_error_ = "cannot listen on port " + std::to_string(port) + ": " + error;
+        return context_.log().error("wss: ", tls_error_);
+      }
+      tls_front_ = front;
+      tls_pin_ = pin;
+      tls_error_.clear();
+      context_.log().info("wss on port ", port, ", key ", pin);
+    });
+  });
+}
+
+void WebsocketTunnel::on_tls_request(HttpUpgrade request, std::shared_ptr<tls::Session> tls) {
+  if (!started_) {
+    ::close(request.fd);
+    return;
+  }
+  // Paths as the RPC port routes them: exactly, the query aside.
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  if (path == settings_.path) return on_l3_upgrade(std::move(request), std::move(tls));
+  if (settings_.l2 && path == settings_.l2_path)
+    return on_l2_upgrade(std::move(request), std::move(tls));
+  ++upgrades_refused_;
+  refuse(request.fd, tls.get(), 404, "nothing is served on " + path + " over TLS");
 }
 
 }  // namespace mnigs::websocket
@@ -407,12 +513,12 @@ std::string WebsocketTunnel::l2_refusal(const HttpUpgrade& request, std::string*
   return "";
 }
 
-void WebsocketTunnel::on_l2_upgrade(HttpUpgrade request) {
+void WebsocketTunnel::on_l2_upgrade(HttpUpgrade request, std::shared_ptr<tls::Session> tls) {
   const int fd = request.fd;
   auto refused = [&](int status, const std::string& why) {
     ++upgrades_refused_;
     context_.log().info("refused a switch peer from ", request.remote_address, ": ", why);
-    refuse(fd, status, why);
+    refuse(fd, tls.get(), status, why);
   };
   if (!started_ || !switch_) return refused(503, "the switch is not running");
   ServerUpgrade up = check_upgrade(request.method, request.headers, {});
@@ -425,7 +531,7 @@ void WebsocketTunnel::on_l2_upgrade(HttpUpgrade request) {
   if (!switch_->admit())
     return refused(503, "the switch has websocket.maxPeers (" +
                             std::to_string(switch_->max_peers()) + ") peers already");
-  if (!send_all(fd, response_101(up))) {
+  if (!send_all(fd, tls.get(), response_101(up))) {
     switch_->release();
     ::close(fd);
     return;
@@ -438,9 +544,9 @@ void WebsocketTunnel::on_l2_upgrade(HttpUpgrade request) {
   auto pending = std::make_shared<std::string>(std::move(request.pending));
   adopt_socket(
       *plane_, fd, v6,
-      [sw, pending, mac = up.mac, bridge = up.bridge, remote = request.remote_address,
+      [sw, pending, tls, mac = up.mac, bridge = up.bridge, remote = request.remote_address,
        session](net::ip::tcp::socket socket) {
-        sw->add(std::move(socket), std::move(*pending), mac, bridge, remote, session);
+        sw->add(std::move(socket), tls, std::move(*pending), mac, bridge, remote, session);
       },
       [sw] { sw->release(); });
 }

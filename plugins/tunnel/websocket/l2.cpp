@@ -83,13 +83,15 @@ void L2Switch::drop_session(const std::string& session) {
   for (auto& link : links) link->close(close_policy, "its session ended");
 }
 
-PeerId L2Switch::add(net::ip::tcp::socket socket, std::string pending, std::optional<Mac> mac,
-                     bool bridge, std::string remote, std::string session) {
+PeerId L2Switch::add(net::ip::tcp::socket socket, std::shared_ptr<tls::Session> tls,
+                     std::string pending, std::optional<Mac> mac, bool bridge, std::string remote,
+                     std::string session) {
   const PeerId id = next_id_++;
   auto peer = std::make_shared<Peer>();
   peer->remote = std::move(remote);
   peer->session = std::move(session);
-  peer->link = std::make_shared<Link>(std::move(socket), link_options_, peer->counters, pool_);
+  peer->link = std::make_shared<Link>(std::move(socket), link_options_, peer->counters, pool_,
+                                      std::move(tls));
   {
     std::lock_guard lock(status_mutex_);
     switch_.add_peer(id, mac, bridge);

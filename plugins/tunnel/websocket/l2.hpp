@@ -56,9 +56,11 @@ class L2Switch : public std::enable_shared_from_this<L2Switch> {
   std::size_t max_peers() const { return max_peers_; }
 
   // A peer upgraded on the switch's path (after admit()), joined for
-  // `session` ("" for none: l2Auth proxy or none). Returns its id.
-  PeerId add(boost::asio::ip::tcp::socket socket, std::string pending, std::optional<Mac> mac,
-             bool bridge, std::string remote, std::string session = "");
+  // `session` ("" for none: l2Auth proxy or none), over `tls` (wss) or
+  // the plain socket (null). Returns its id.
+  PeerId add(boost::asio::ip::tcp::socket socket, std::shared_ptr<tls::Session> tls,
+             std::string pending, std::optional<Mac> mac, bool bridge, std::string remote,
+             std::string session = "");
   // Closes the peers that joined for `session` (it ended).
   void drop_session(const std::string& session);
   void set_flooding(bool broadcast, bool multicast);

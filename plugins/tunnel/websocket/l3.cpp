@@ -4,6 +4,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/write.hpp>
+#include <array>
 #include <mnigs/log.hpp>
 
 namespace mnigs::websocket {
@@ -124,7 +125,8 @@ void L3Gateway::on_message(Entry& e, std::span<std::uint8_t> message) {
   if (!tun_->write(message)) drops_.note("the tun device refused a packet of session " + e.id);
 }
 
-void L3Gateway::attach(const std::string& id, tcp::socket socket, std::string pending,
+void L3Gateway::attach(const std::string& id, tcp::socket socket,
+                       std::shared_ptr<tls::Session> tls, std::string pending,
                        const std::string& address4, const std::string& address6) {
   std::unique_lock lock(status_mutex_);
   auto& slot = entries_[id];
@@ -142,7 +144,8 @@ void L3Gateway::attach(const std::string& id, tcp::socket socket, std::string pe
     if (*a) by_address_[**a] = e;
   auto previous = std::move(e->link);
   auto generation = ++e->generation;
-  e->link = std::make_shared<Link>(std::move(socket), options_, e->counters, pool_);
+  e->link = std::make_shared<Link>(std::move(socket), options_, e->counters, pool_,
+                                   std::move(tls));
   auto link = e->link;
   lock.unlock();
   if (previous) previous->close(close_going_away, "replaced by a new connection of the session");
@@ -304,6 +307,39 @@ void TunnelClient::on_connect(boost::system::error_code ec) {
   if (ec)
     return retry("cannot connect to " + target_.address + ":" + std::to_string(target_.port) +
                  ": " + ec.message());
+  tls_.reset();
+  if (target_.tls_pin.empty()) return send_request();
+  // The TLS client's settings are the same for every connection.
+  static const std::shared_ptr<tls::Context> context = tls::Context::client();
+  try {
+    socket_->non_blocking(true);
+    tls_ = std::make_shared<tls::Session>(context, socket_->native_handle(), false,
+                                          target_.tls_pin);
+  } catch (const std::exception& e) {
+    return retry(std::string("TLS: ") + e.what());
+  }
+  auto session = tls_;
+  tls::drive(*socket_, [session] { return session->handshake(); },
+             [self = shared_from_this(), session](tls::Session::Status st) {
+               if (self->stopped_ || self->tls_ != session) return;
+               if (st != tls::Session::Status::ok)
+                 return self->retry(session->error().empty() ? "the TLS handshake failed"
+                                                             : session->error());
+               self->send_request();
+             });
+}
+
+void TunnelClient::send_request() {
+  if (tls_) {
+    tls::write_all(*socket_, tls_, std::make_shared<const std::string>(request_),
+                   [self = shared_from_this()](const std::string& error) {
+                     if (self->stopped_) return;
+                     if (!error.empty())
+                       return self->retry("sending the upgrade request: " + error);
+                     self->do_read_response();
+                   });
+    return;
+  }
   net::async_write(*socket_, net::buffer(request_),
                    [self = shared_from_this()](boost::system::error_code e, std::size_t) {
                      if (self->stopped_) return;
@@ -313,49 +349,76 @@ void TunnelClient::on_connect(boost::system::error_code ec) {
 }
 
 void TunnelClient::do_read_response() {
+  if (tls_) {
+    auto session = tls_;
+    tls::drive(
+        *socket_,
+        [self = shared_from_this(), session]() {
+          std::array<std::uint8_t, 4096> buf;
+          std::size_t n = 0;
+          const auto st = session->read(buf, n);
+          self->response_.append(reinterpret_cast<const char*>(buf.data()), n);
+          return st;
+        },
+        [self = shared_from_this(), session](tls::Session::Status st) {
+          if (self->stopped_ || self->tls_ != session) return;
+          if (st != tls::Session::Status::ok)
+            return self->retry("reading the upgrade response: " +
+                               (session->error().empty() ? std::string("the gateway closed")
+                                                         : session->error()));
+          self->on_response();
+        });
+    return;
+  }
   auto buf = std::make_shared<std::array<char, 4096>>();
   socket_->async_read_some(net::buffer(*buf), [self = shared_from_this(), buf](
                                                   boost::system::error_code ec, std::size_t n) {
     if (self->stopped_) return;
     if (ec) return self->retry("reading the upgrade response: " + ec.message());
     self->response_.append(buf->data(), n);
-    auto r = parse_response(self->response_, self->key_);
-    if (r.status == 0 && r.error.empty()) return self->do_read_response();
-    if (!r.ok)
-      return self->retry("the gateway refused the tunnel: " +
-                         (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error));
-    self->timer_.cancel();
-    std::string rest = self->response_.substr(r.consumed);
-    auto socket = std::move(*self->socket_);
-    self->socket_.reset();
-    self->link_ = std::make_shared<Link>(std::move(socket), self->options_, self->link_counters_,
-                                         self->pool_);
-    self->backoff_ = kFirstBackoff;
-    {
-      std::lock_guard lock(self->status_mutex_);
-      self->status_.connected = true;
-      ++self->status_.connects;
-      self->status_.last_error.clear();
-    }
-    self->log_.info("tunnel to ", self->target_.address, self->target_.path, " is up");
-    std::weak_ptr<TunnelClient> weak = self;
-    auto link = self->link_;
-    link->start(
-        {reinterpret_cast<const std::uint8_t*>(rest.data()), rest.size()},
-        [weak](std::span<std::uint8_t> message) {
-          if (auto s = weak.lock()) s->on_message(message);
-        },
-        [weak, link](const std::string& reason, bool) {
-          auto s = weak.lock();
-          if (!s || s->link_ != link) return;
-          s->link_.reset();
-          s->retry("the link to the gateway closed: " + reason);
-        });
+    self->on_response();
   });
+}
+
+void TunnelClient::on_response() {
+  auto r = parse_response(response_, key_);
+  if (r.status == 0 && r.error.empty()) return do_read_response();
+  if (!r.ok)
+    return retry("the gateway refused the tunnel: " +
+                 (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error));
+  timer_.cancel();
+  std::string rest = response_.substr(r.consumed);
+  auto socket = std::move(*socket_);
+  socket_.reset();
+  link_ = std::make_shared<Link>(std::move(socket), options_, link_counters_, pool_,
+                                 std::move(tls_));
+  backoff_ = kFirstBackoff;
+  {
+    std::lock_guard lock(status_mutex_);
+    status_.connected = true;
+    ++status_.connects;
+    status_.last_error.clear();
+  }
+  log_.info("tunnel to ", target_.address, target_.path, " is up",
+            target_.tls_pin.empty() ? " (plain ws)" : " over TLS, key " + target_.tls_pin);
+  std::weak_ptr<TunnelClient> weak = shared_from_this();
+  auto link = link_;
+  link->start(
+      {reinterpret_cast<const std::uint8_t*>(rest.data()), rest.size()},
+      [weak](std::span<std::uint8_t> message) {
+        if (auto s = weak.lock()) s->on_message(message);
+      },
+      [weak, link](const std::string& reason, bool) {
+        auto s = weak.lock();
+        if (!s || s->link_ != link) return;
+        s->link_.reset();
+        s->retry("the link to the gateway closed: " + reason);
+      });
 }
 
 void TunnelClient::retry(const std::string& why) {
   if (stopped_) return;
+  tls_.reset();
   socket_.reset();
   {
     std::lock_guard lock(status_mutex_);

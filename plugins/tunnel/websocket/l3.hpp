@@ -77,7 +77,9 @@ class L3Gateway : public std::enable_shared_from_this<L3Gateway> {
 
   // Session `id` may use `address4`/`address6` (either may be empty). A
   // second call for the same id replaces its link (the subscriber came back).
-  void attach(const std::string& id, boost::asio::ip::tcp::socket socket, std::string pending,
+  // `tls`: the connection's TLS session (wss), or null.
+  void attach(const std::string& id, boost::asio::ip::tcp::socket socket,
+              std::shared_ptr<tls::Session> tls, std::string pending,
               const std::string& address4, const std::string& address6);
   // Closes the session's link and forgets its addresses.
   void detach(const std::string& id, const std::string& reason);
@@ -129,6 +131,8 @@ class TunnelClient : public std::enable_shared_from_this<TunnelClient> {
     // The vpn-ws wire form: each message a bare Ethernet frame (a tap
     // device), instead of a virtio-net header and an IP packet.
     bool ethernet = false;
+    // wss: the pin of the key the gateway must show (tls.hpp); "" for ws.
+    std::string tls_pin;
   };
   struct Status {
     bool connected = false;
@@ -150,7 +154,10 @@ class TunnelClient : public std::enable_shared_from_this<TunnelClient> {
  private:
   void do_connect();
   void on_connect(boost::system::error_code ec);
+  void send_request();
   void do_read_response();
+  // The upgrade's answer is in response_: a link, a retry, or more to read.
+  void on_response();
   void retry(const std::string& why);
   void on_message(std::span<std::uint8_t> message);
 
@@ -161,6 +168,7 @@ class TunnelClient : public std::enable_shared_from_this<TunnelClient> {
   std::shared_ptr<FramePool> pool_;
   std::shared_ptr<TunPort> tun_;
   std::optional<boost::asio::ip::tcp::socket> socket_;  // while connecting
+  std::shared_ptr<tls::Session> tls_;                   // wss, from the handshake on
   std::string key_;
   std::string request_;
   std::string response_;

@@ -131,5 +131,47 @@ TEST(Settings, ValuesTheDeclarationCannotRefuseAreRefusedWithTheKey) {
   refused("subscriberInterface", "mnws-l2", "which l2Interface names already");
 }
 
+TEST(Wss, AKnownKeyMeansWssToThatKeyAndNothingElse) {
+  const std::string pin = "sha256:" + std::string(64, 'a');
+  Json::Value p(Json::objectValue);
+  p["gatewayKey"] = pin;
+  p["gatewayKeySource"] = "offer";
+  p["tlsPort"] = 65530;
+  auto c = choose_wss(p, false);
+  EXPECT_EQ(c.refusal, "");
+  EXPECT_EQ(c.port, 65530);
+  EXPECT_EQ(c.pin, pin);
+
+  // A relay that strips the port from the reply gets no plain connection.
+  p.removeMember("tlsPort");
+  c = choose_wss(p, false);
+  EXPECT_EQ(c.port, 0);
+  EXPECT_NE(c.refusal.find("refusing plain ws"), std::string::npos) << c.refusal;
+  EXPECT_NE(c.refusal.find("signed DHT offer"), std::string::npos) << c.refusal;
+  p["tlsPort"] = 0;
+  EXPECT_NE(choose_wss(p, false).refusal, "");
+  p["tlsPort"] = "65530";
+  EXPECT_NE(choose_wss(p, false).refusal, "");
+
+  p["tlsPort"] = 65530;
+  for (Json::Value bad : {Json::Value("sha256:" + std::string(64, 'A')), Json::Value(7),
+                          Json::Value("sha1:abc")}) {
+    p["gatewayKey"] = bad;
+    c = choose_wss(p, false);
+    EXPECT_EQ(c.port, 0);
+    EXPECT_NE(c.refusal.find("not a key pin"), std::string::npos) << c.refusal;
+  }
+}
+
+TEST(Wss, WithoutAKeyPlainWsUnlessTlsIsRequired) {
+  Json::Value p(Json::objectValue);
+  p["tlsPort"] = 65530;  // offered, but no key to hold it to
+  auto c = choose_wss(p, false);
+  EXPECT_EQ(c.refusal, "");
+  EXPECT_EQ(c.port, 0);
+  c = choose_wss(p, true);
+  EXPECT_NE(c.refusal.find("requireTls"), std::string::npos) << c.refusal;
+}
+
 }  // namespace
 }  // namespace mnigs::websocket

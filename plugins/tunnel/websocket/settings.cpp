@@ -1,5 +1,7 @@
 #include "settings.hpp"
 
+#include "tls.hpp"
+
 #include "interface_name.hpp"
 #include "routes.hpp"
 #include "util/net.hpp"
@@ -10,6 +12,14 @@ void declare_keys(ConfigDeclarer& d) {
   Settings s;
   d.declare(
       string_key("path", s.path, "Gateway: HTTP path of the L3 tunnel endpoint on the RPC port"));
+  d.declare(bool_key("tls", s.tls,
+                     "Gateway: also serve the L3 tunnel and the switch over TLS (wss) on tlsPort, "
+                     "with a key made on first start and pinned by subscribers through the "
+                     "gateway's signed DHT offer or nodeInfo"));
+  d.declare(int_key("tlsPort", s.tls_port, 1, 65535, "Gateway: TCP port of wss"));
+  d.declare(bool_key("requireTls", s.require_tls,
+                     "Subscriber: connect only over wss, refusing gateways whose key is not known "
+                     "(plain ws is for links that are encrypted already, such as cjdns)"));
   tunnels::declare_tunnel_keys(d, s);
   d.declare(int_key("mtu", s.mtu, 576, 65535, "MTU of the tun devices"));
   d.declare(bool_key("offload", s.offload,
@@ -67,6 +77,9 @@ std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
   str("l2Interface", s.l2_interface);
   str("l2Address", s.l2_address);
   if (c.isMember("mtu")) s.mtu = c["mtu"].asInt();
+  if (c.isMember("tls")) s.tls = c["tls"].asBool();
+  if (c.isMember("tlsPort")) s.tls_port = c["tlsPort"].asInt();
+  if (c.isMember("requireTls")) s.require_tls = c["requireTls"].asBool();
   if (c.isMember("offload")) s.offload = c["offload"].asBool();
   if (c.isMember("keepalive")) s.keepalive = std::chrono::seconds(c["keepalive"].asInt64());
   if (c.isMember("timeout")) s.timeout = std::chrono::seconds(c["timeout"].asInt64());
@@ -106,6 +119,36 @@ std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
                 " s) must be longer than websocket.keepalive (" +
                 std::to_string(s.keepalive.count() / 1000) + " s)");
   return s;
+}
+
+WssChoice choose_wss(const Json::Value& p, bool require_tls) {
+  WssChoice c;
+  const Json::Value& key = p["gatewayKey"];
+  if (key.isNull()) {
+    if (require_tls)
+      c.refusal =
+          "websocket.requireTls is on, and the gateway's key is known neither from its signed "
+          "DHT offer nor from its nodeInfo";
+    return c;
+  }
+  const std::string source =
+      p["gatewayKeySource"].isString() && p["gatewayKeySource"].asString() == "offer"
+          ? "its signed DHT offer"
+          : "its nodeInfo";
+  if (!key.isString() || !tls::valid_pin(key.asString())) {
+    c.refusal = "the gateway's websocket key from " + source +
+                " is not a key pin (sha256: and 64 lowercase hex digits)";
+    return c;
+  }
+  const Json::Value& port = p["tlsPort"];
+  if (!port.isInt() || port.asInt() < 1 || port.asInt() > 65535) {
+    c.refusal = "the gateway's key is known (from " + source +
+                ") but its reply offers no wss port: refusing plain ws to it";
+    return c;
+  }
+  c.port = port.asInt();
+  c.pin = key.asString();
+  return c;
 }
 
 }  // namespace mnigs::websocket

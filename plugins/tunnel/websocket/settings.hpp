@@ -28,6 +28,11 @@ struct Settings : tunnels::TunnelSettings {
     priority = 31010;
   }
   std::string path = "/ws/websocket";  // the L3 endpoint on the RPC port
+  // wss: the gateway serves path and l2Path on a TLS port of the plugin's
+  // own too; subscribers use it whenever they know the gateway's key.
+  bool tls = true;
+  int tls_port = 65530;
+  bool require_tls = false;  // subscriber: refuse gateways whose key is unknown
   int mtu = 1500;
   bool offload = true;
   std::chrono::milliseconds keepalive{5000};
@@ -54,6 +59,18 @@ void declare_keys(ConfigDeclarer& declarer);
 // checks a declaration cannot express. nullopt with `why` naming the key,
 // the value and what is allowed.
 std::optional<Settings> parse_settings(const Json::Value& section, std::string* why);
+
+// Subscriber: how a session is connected, from its params: the core's
+// gatewayKey (and gatewayKeySource) and the gateway's tlsPort. With the key
+// known, wss to that port with that key, and nothing else: a relay that
+// strips tlsPort from the reply gets no plain connection. Without it, plain
+// ws (port 0 here), unless websocket.requireTls.
+struct WssChoice {
+  int port = 0;          // the wss port; 0: plain ws on the RPC port
+  std::string pin;       // the key the gateway must show
+  std::string refusal;   // why the session cannot be connected; "" when it can
+};
+WssChoice choose_wss(const Json::Value& params, bool require_tls);
 
 // The subscriber holds one tun device per connected session (the
 // connection, a standby, a test beside them), at most kMaxUplinks.

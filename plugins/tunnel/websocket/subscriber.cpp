@@ -36,6 +36,7 @@ namespace {
 
 const char* address_key(Family f) { return f == Family::v4 ? "address4" : "address6"; }
 
+
 std::string key_of(const TunnelSession& s) { return s.gateway_address + " " + s.id; }
 
 }  // namespace
@@ -72,6 +73,8 @@ void WebsocketTunnel::connect(const TunnelSession& session, Done done) {
     return done("the gateway's tunnel parameters are refused: " + why);
   if (!p["address4"].isString() && !p["address6"].isString())
     return done("the gateway gave the session no tunnel address");
+  if (auto wss = choose_wss(p, settings_.require_tls); !wss.refusal.empty())
+    return done(wss.refusal);
   const bool routed = p.get("routing", "default").asString() != "none";
   queue_.enqueue(
       [this, session, routed, done](CommandQueue::Finished finished) {
@@ -111,6 +114,10 @@ void WebsocketTunnel::connect_steps(std::shared_ptr<Uplink> up, bool routed, Don
     TunnelClient::Target target;
     target.address = up->session.gateway_address;
     target.port = static_cast<std::uint16_t>(p.get("gatewayPort", 65533).asInt());
+    if (auto wss = choose_wss(p, settings_.require_tls); wss.port != 0) {
+      target.tls_pin = wss.pin;
+      target.port = static_cast<std::uint16_t>(wss.port);
+    }
     target.path = p["path"].asString();
     target.headers = {{"X-Mnigs-Session", up->session.id},
                       {"Authorization", "Bearer " + p["token"].asString()}};

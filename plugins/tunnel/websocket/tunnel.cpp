@@ -33,6 +33,7 @@ void WebsocketTunnel::start() {
                               [this](HttpUpgrade request) { on_l2_upgrade(std::move(request)); });
   register_join_methods();
   started_ = true;
+  if (settings_.tls) start_tls();
   context_.log().info("L3 tunnel on ", settings_.path, " (pool ", settings_.pool4,
                       settings_.pool6.empty() ? "" : " " + settings_.pool6, "), offload ",
                       settings_.offload ? "on" : "off");
@@ -44,12 +45,15 @@ void WebsocketTunnel::stop_data_plane() {
   // let the thread finish what that posted before it is joined.
   auto l3 = std::move(l3_);
   auto sw = std::move(switch_);
+  auto front = std::move(tls_front_);
+  tls_pin_.clear();
   std::vector<std::shared_ptr<TunnelClient>> clients;
   for (auto& [name, j] : joined_) clients.push_back(j.client);
   joined_.clear();
   for (auto& [id, up] : uplinks_)
     if (up->client) clients.push_back(std::move(up->client));
-  plane_->post([l3, sw, clients] {
+  plane_->post([l3, sw, clients, front] {
+    if (front) front->stop();
     if (l3) l3->stop();
     if (sw) sw->stop();
     for (auto& c : clients) c->stop();
@@ -103,6 +107,26 @@ Json::Value WebsocketTunnel::status() const {
   gw["up"] = gateway_up_;
   gw["interface"] = settings_.gateway_interface;
   gw["upgradesRefused"] = Json::UInt64(upgrades_refused_);
+  if (settings_.tls) {
+    // The wss port: its key's pin, and what strangers made it refuse.
+    Json::Value t(Json::objectValue);
+    t["port"] = settings_.tls_port;
+    t["listening"] = tls_front_ != nullptr;
+    t["key"] = tls_pin_;
+    if (!tls_error_.empty()) {
+      t["error"] = tls_error_;
+      s["error"] = "wss does not listen: " + tls_error_;
+    }
+    if (tls_front_) {
+      const auto& c = tls_front_->counters();
+      t["accepted"] = Json::UInt64(c.accepted);
+      t["handshakesFailed"] = Json::UInt64(c.handshakes_failed);
+      t["refusedBusy"] = Json::UInt64(c.busy);
+      t["badRequests"] = Json::UInt64(c.bad_requests);
+      t["timedOut"] = Json::UInt64(c.timed_out);
+    }
+    gw["tls"] = t;
+  }
   Json::Value list(Json::arrayValue);
   std::vector<L3Gateway::SessionStatus> live;
   if (l3_) live = l3_->sessions();

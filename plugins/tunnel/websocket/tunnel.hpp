@@ -26,10 +26,12 @@
 #include "dataplane.hpp"
 #include "l2.hpp"
 #include "l3.hpp"
+#include "tls_front.hpp"
 #include "address_pool.hpp"
 #include "routes.hpp"
 #include "settings.hpp"
 #include "sysctl_knob.hpp"
+#include "tls.hpp"
 #include "tunnel_routes.hpp"
 
 namespace mnigs::websocket {
@@ -75,6 +77,8 @@ class WebsocketTunnel final : public TunnelPlugin {
   void disconnect(const TunnelSession& session, Done done) override;
   // Several sessions at once, each on its own device (subscriber.cpp).
   bool supports_standby() const override { return true; }
+  // The pin of the wss port's key, once it listens (websocket.tls).
+  std::string gateway_key() const /*override*/ { return tls_pin_; }
   TunnelTraffic traffic(const TunnelSession& session) const override;
   void reset(Done done) override;
 
@@ -89,8 +93,17 @@ class WebsocketTunnel final : public TunnelPlugin {
   std::string nft_script() const;
   void enable_forwarding(const std::string& sysctl, std::function<void(std::string)> done);
   void enable_all_forwarding(std::vector<std::string> sysctls, std::function<void(std::string)> done);
-  void on_l3_upgrade(HttpUpgrade request);
-  void on_l2_upgrade(HttpUpgrade request);
+  // An upgrade on the RPC port, or (with `tls`) on the wss port.
+  void on_l3_upgrade(HttpUpgrade request, std::shared_ptr<tls::Session> tls = {});
+  void on_l2_upgrade(HttpUpgrade request, std::shared_ptr<tls::Session> tls = {});
+  // ---- the wss port (gateway.cpp)
+  // Loads the TLS identity from the store (made and stored the first
+  // time), then listens on websocket.tlsPort.
+  void start_tls();
+  void listen_tls(const tls::Identity& identity);
+  // A request that came to the wss port: to the L3 endpoint or the switch
+  // by its path.
+  void on_tls_request(HttpUpgrade request, std::shared_ptr<tls::Session> tls);
   // Whether a caller may join the switch under websocket.l2Auth; "" when
   // it may (with `session` set to the session it joins for, under
   // l2Auth: session), else why not.
@@ -150,6 +163,9 @@ class WebsocketTunnel final : public TunnelPlugin {
   std::map<std::string, GatewaySession> sessions_;  // by session id
   std::uint64_t upgrades_refused_ = 0;
   std::shared_ptr<L2Switch> switch_;
+  std::shared_ptr<TlsFront> tls_front_;  // the wss port, while it listens
+  std::string tls_pin_;                  // its key's pin, while it listens
+  std::string tls_error_;                // why it does not listen, for status
   std::optional<Mac> l2_port_mac_;        // the switch's own port's MAC, reserved
   std::map<std::string, Joined> joined_;  // by interface
 
