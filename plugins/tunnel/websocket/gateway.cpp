@@ -312,7 +312,10 @@ void WebsocketTunnel::on_l3_upgrade(HttpUpgrade request, std::shared_ptr<tls::Se
   GatewaySession& g = it->second;
   if (unmapped(request.remote_address) != unmapped(g.session.subscriber_address))
     return refused(403, "session " + g.session.id + " belongs to another address");
+  if (g.tls && !tls)
+    return refused(403, "session " + g.session.id + " uses wss: no plain ws link is taken for it");
   if (!l3_) return refused(503, "the tunnel device is not up");
+  if (tls) g.tls = true;
   if (!send_all(fd, tls.get(), response_101(up))) {
     ::close(fd);
     return;

@@ -20,20 +20,26 @@ struct Url {
   std::string host;  // an IP literal
   std::uint16_t port = 80;
   std::string path = "/";
+  bool tls = false;
 };
 
-// "ws://10.0.0.1:65533/vpn", "ws://[fd00::1]:8080/". No names: the mesh
-// addresses are literals, and nothing here waits for DNS.
+// "ws://10.0.0.1:65533/vpn", "ws://[fd00::1]:8080/", "wss://10.0.0.1:65530/vpn".
+// No names: the mesh addresses are literals, and nothing here waits for DNS.
 std::optional<Url> parse_url(const std::string& text, std::string* why) {
-  const std::string scheme = "ws://";
-  if (text.rfind(scheme, 0) != 0) {
-    *why = "the url must start with ws:// (wss is not supported)";
+  Url u;
+  std::string rest;
+  if (text.rfind("ws://", 0) == 0) {
+    rest = text.substr(5);
+  } else if (text.rfind("wss://", 0) == 0) {
+    rest = text.substr(6);
+    u.tls = true;
+    u.port = 443;
+  } else {
+    *why = "the url must start with ws:// or wss://";
     return std::nullopt;
   }
-  std::string rest = text.substr(scheme.size());
   auto slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
-  Url u;
   if (slash != std::string::npos) u.path = rest.substr(slash);
   auto endpoint = parse_host_port(authority, {.default_port = u.port}, why);
   if (!endpoint) return std::nullopt;
@@ -63,8 +69,9 @@ void WebsocketTunnel::join(const Json::Value& p, Responder reply) {
   if (!p.isObject() || !p["url"].isString())
     return reply.error(rpc_error::invalid_params,
                        "join needs {\"url\": \"ws://GATEWAY:65533/vpn\", \"interface\": \"mnl2\", "
-                       "\"bridge\": false, \"mac\": optional, \"token\": optional}");
-  for (const char* key : {"interface", "mac", "token"})
+                       "\"bridge\": false, \"mac\": optional, \"token\": optional, \"key\": "
+                       "the switch's key pin for a wss:// url}");
+  for (const char* key : {"interface", "mac", "token", "key"})
     if (p.isMember(key) && !p[key].isString())
       return reply.error(rpc_error::invalid_params, std::string(key) + " must be a string");
   if (p.isMember("bridge") && !p["bridge"].isBool())
@@ -72,6 +79,14 @@ void WebsocketTunnel::join(const Json::Value& p, Responder reply) {
   std::string why;
   auto url = parse_url(p["url"].asString(), &why);
   if (!url) return reply.error(rpc_error::invalid_params, "url: " + why);
+  // No certificate authority here: a wss switch is held to the key given.
+  const std::string key = p.get("key", "").asString();
+  if (url->tls && !tls::valid_pin(key))
+    return reply.error(rpc_error::invalid_params,
+                       "a wss url needs \"key\": the switch's key pin, sha256: and 64 lowercase "
+                       "hex digits (an mnigs gateway's nodeInfo tunnelKeys.websocket)");
+  if (!url->tls && !key.empty())
+    return reply.error(rpc_error::invalid_params, "\"key\" is for wss urls only");
   const std::string name = p.get("interface", "mnl2").asString();
   if (!valid_interface_name(name))
     return reply.error(rpc_error::invalid_params,
@@ -109,6 +124,7 @@ void WebsocketTunnel::join(const Json::Value& p, Responder reply) {
           target.port = url.port;
           target.path = url.path;
           target.ethernet = true;
+          if (url.tls) target.tls_pin = p["key"].asString();
           // What a vpn-ws client announces: its tap's MAC, and whether it
           // bridges other hosts' frames.
           if (auto mac = interface_mac(name))

@@ -167,6 +167,13 @@ Json::Value WebsocketTunnel::status() const {
     u["gateway"] = up->session.gateway_address;
     u["interface"] = up->device;
     u["routed"] = routes_ && routes_->holds(key);
+    // wss to the pinned key, or plain ws (connect() refused anything else).
+    const WssChoice wss = choose_wss(up->session.params, settings_.require_tls);
+    u["tls"] = wss.port != 0;
+    if (wss.port != 0) {
+      u["key"] = wss.pin;
+      u["keySource"] = up->session.params.get("gatewayKeySource", "nodeInfo").asString();
+    }
     u["connected"] = false;
     if (up->client) {
       auto st = up->client->status();

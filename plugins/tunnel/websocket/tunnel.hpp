@@ -87,6 +87,10 @@ class WebsocketTunnel final : public TunnelPlugin {
   struct GatewaySession {
     TunnelSession session;
     std::string address4, address6, token;
+    // Connected over wss once: no plain ws link is taken for it any more
+    // (the token crossed the mesh in the clear; a relay holding it must not
+    // take the session over on the RPC port).
+    bool tls = false;
   };
   void bring_up_gateway(std::function<void(std::string error)> done);
   std::vector<Command> gateway_setup_commands() const;
