@@ -22,6 +22,8 @@ constexpr std::size_t max_currency_bytes = 16;
 constexpr std::uint32_t max_sessions = 1'000'000;
 constexpr double max_price = 1e12;
 constexpr std::size_t node_id_hex_digits = 64;
+constexpr std::size_t max_key_method_bytes = 32;
+constexpr std::size_t max_key_bytes = 128;
 
 bool is_lower_hex(std::string_view s) {
   return std::all_of(s.begin(), s.end(),
@@ -33,6 +35,16 @@ bool is_token(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            c == '.' || c == '_' || c == '+' || c == '-';
+  });
+}
+
+// Key fingerprints: letters, digits and : + / = . _ - (hex, base64, a
+// "sha256:" prefix), nothing a log line, a header or a shell would read
+// otherwise.
+bool is_key_text(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == ':' || c == '+' || c == '/' || c == '=' || c == '.' || c == '_' || c == '-';
   });
 }
 
@@ -151,7 +163,50 @@ bool fail(std::string* why, std::string text) {
   return false;
 }
 
+bool get_keys(const Json::Value& v, std::map<std::string, std::string>& out, std::string& why) {
+  auto keys = tunnel_keys_from_json(v, "keys", &why);
+  if (!keys) return false;
+  out = std::move(*keys);
+  return true;
+}
+
 }  // namespace
+
+std::string check_tunnel_key(const std::string& method, const std::string& key) {
+  if (method.empty() || method.size() > max_key_method_bytes || !is_token(method))
+    return "a tunnel method is not a name of 1 to " + std::to_string(max_key_method_bytes) +
+           " letters, digits, '.', '_', '+' or '-'";
+  if (key.empty() || key.size() > max_key_bytes || !is_key_text(key))
+    return "the key for \"" + method + "\" is not 1 to " + std::to_string(max_key_bytes) +
+           " letters, digits, ':', '+', '/', '=', '.', '_' or '-'";
+  return "";
+}
+
+std::optional<std::map<std::string, std::string>> tunnel_keys_from_json(const Json::Value& v,
+                                                                        const std::string& member,
+                                                                        std::string* why) {
+  const std::string name = "\"" + member + "\"";
+  if (!v.isObject()) return fail(why, name + " must be an object"), std::nullopt;
+  // Bound before copying anything.
+  if (v.size() > max_tunnel_keys)
+    return fail(why, name + " has more than " + std::to_string(max_tunnel_keys) + " entries"),
+           std::nullopt;
+  std::map<std::string, std::string> keys;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (!it->isString()) return fail(why, name + " must hold strings"), std::nullopt;
+    const std::string method = it.name();
+    if (auto problem = check_tunnel_key(method, it->asString()); !problem.empty())
+      return fail(why, name + ": " + problem), std::nullopt;
+    keys[method] = it->asString();
+  }
+  return keys;
+}
+
+Json::Value tunnel_keys_to_json(const std::map<std::string, std::string>& keys) {
+  Json::Value out(Json::objectValue);
+  for (const auto& [method, key] : keys) out[method] = key;
+  return out;
+}
 
 std::string validate_offer(const GatewayOffer& o) {
   if (o.node_id.size() != node_id_hex_digits || !is_lower_hex(o.node_id))
@@ -179,6 +234,10 @@ std::string validate_offer(const GatewayOffer& o) {
     return "maxConnections must be from 1 to " + std::to_string(max_sessions);
   if (o.sessions > max_sessions)
     return "sessions must be from 0 to " + std::to_string(max_sessions);
+  if (o.keys.size() > max_tunnel_keys)
+    return "more than " + std::to_string(max_tunnel_keys) + " tunnel keys";
+  for (const auto& [method, key] : o.keys)
+    if (auto why = check_tunnel_key(method, key); !why.empty()) return why;
   if (o.expires <= 0) return "expires must be a positive unix time";
   return "";
 }
@@ -201,6 +260,7 @@ Json::Value offer_to_json(const GatewayOffer& o) {
   out["maxConnections"] = o.max_connections;
   out["sessions"] = o.sessions;
   out["ipv6"] = o.ipv6;
+  if (!o.keys.empty()) out["keys"] = tunnel_keys_to_json(o.keys);
   out["expires"] = Json::Int64(o.expires);
   if (o.withdrawn) out["withdrawn"] = true;
   return out;
@@ -271,7 +331,8 @@ std::optional<GatewayOffer> decode_offer(std::string_view text, std::string* why
        fail(&problem, "\"pricePerGB\" must be a number")) &&
       (!root.isMember("voucherOnly") || get_bool(root, "voucherOnly", o.voucher_only, problem)) &&
       (!root.isMember("paymentRequired") ||
-       get_bool(root, "paymentRequired", o.payment_required, problem));
+       get_bool(root, "paymentRequired", o.payment_required, problem)) &&
+      (!root.isMember("keys") || get_keys(root["keys"], o.keys, problem));
   if (!read) {
     fail(why, "malformed offer: " + problem);
     return std::nullopt;

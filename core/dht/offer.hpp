@@ -6,6 +6,7 @@
 #include <json/value.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,8 @@ namespace mnigs {
 inline constexpr std::size_t max_offer_bytes = 4096;
 // Version of the wire form ("v" in the JSON object).
 inline constexpr int offer_wire_version = 1;
+// Most tunnel keys an offer (and nodeInfo's "tunnelKeys") may carry.
+inline constexpr std::size_t max_tunnel_keys = 8;
 
 struct GatewayOffer {
   // The publisher's identity: hex SHA-256 id of its DHT public key (64
@@ -39,6 +42,10 @@ struct GatewayOffer {
   std::uint32_t max_connections = 0;  // sessions the gateway serves at once
   std::uint32_t sessions = 0;         // sessions it serves now (its load)
   bool ipv6 = false;                  // it also carries subscribers' IPv6
+  // The fingerprint each tunnel's gateway end is pinned by, by tunnel
+  // method ({"websocket": "sha256:..."}; TunnelPlugin::gateway_key); at
+  // most max_tunnel_keys, see check_tunnel_key. Optional on the wire.
+  std::map<std::string, std::string> keys;
   std::int64_t expires = 0;           // unix seconds; not believed afterwards
   // A signed "this gateway no longer offers anything": published on
   // withdrawal so that listeners drop the offer at once.
@@ -46,6 +53,21 @@ struct GatewayOffer {
 
   bool operator==(const GatewayOffer&) const = default;
 };
+
+// "" when `method` (1 to 32 letters, digits or . _ + -) may carry `key` (1
+// to 128 letters, digits or : + / = . _ -) in an offer's "keys" and
+// nodeInfo's "tunnelKeys"; else why not (a method that is refused is not
+// quoted: it may hold anything).
+std::string check_tunnel_key(const std::string& method, const std::string& key);
+
+// Reads tunnel keys from JSON as an offer's "keys" and nodeInfo's
+// "tunnelKeys" carry them: an object of at most max_tunnel_keys strings, each
+// passing check_tunnel_key. nullopt otherwise, with `why` naming the member
+// (`member` "keys": why = "\"keys\" must be an object").
+std::optional<std::map<std::string, std::string>> tunnel_keys_from_json(const Json::Value& v,
+                                                                        const std::string& member,
+                                                                        std::string* why);
+Json::Value tunnel_keys_to_json(const std::map<std::string, std::string>& keys);
 
 // Checks every field (lengths, counts, characters, address literals,
 // ranges); "" when the offer is well formed, else the first problem found.

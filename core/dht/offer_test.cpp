@@ -10,8 +10,10 @@
 
 #include <cstdarg>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -51,6 +53,135 @@ TEST(Offer, RoundTripsThroughTheWireForm) {
   const auto back3 = decode_offer(*encode_offer(paid));
   ASSERT_TRUE(back3);
   EXPECT_EQ(*back3, paid);
+}
+
+// What a subscriber pins a gateway's tunnel by: optional, absent when none.
+TEST(Offer, CarriesTunnelKeys) {
+  auto offer = sample_offer(std::string(64, 'a'));
+  EXPECT_FALSE(parse_json(*encode_offer(offer)).isMember("keys"));  // none: not written
+  offer.keys = {{"websocket", "sha256:" + std::string(64, 'f')},
+                {"openvpn", "SHA256/AbC+x=.y_z-0"},
+                {std::string(32, 'm'), std::string(128, 'k')}};
+  std::string why;
+  const auto text = encode_offer(offer, &why);
+  ASSERT_TRUE(text) << why;
+  EXPECT_EQ(parse_json(*text)["keys"]["websocket"], "sha256:" + std::string(64, 'f'));
+  const auto back = decode_offer(*text, &why);
+  ASSERT_TRUE(back) << why;
+  EXPECT_EQ(back->keys, offer.keys);
+  EXPECT_EQ(*back, offer);
+
+  // An empty object is no keys.
+  auto json = offer_to_json(sample_offer(std::string(64, 'a')));
+  json["keys"] = Json::Value(Json::objectValue);
+  const auto none = decode_offer(to_text(json), &why);
+  ASSERT_TRUE(none) << why;
+  EXPECT_TRUE(none->keys.empty());
+
+  // Eight is the most, in an offer as in nodeInfo.
+  std::map<std::string, std::string> eight;
+  for (int i = 0; i < 8; ++i) eight["t" + std::to_string(i)] = "k";
+  EXPECT_TRUE(tunnel_keys_from_json(tunnel_keys_to_json(eight), "tunnelKeys", &why)) << why;
+  eight["t8"] = "k";
+  EXPECT_FALSE(tunnel_keys_from_json(tunnel_keys_to_json(eight), "tunnelKeys", &why));
+  EXPECT_EQ(why, "\"tunnelKeys\" has more than 8 entries");
+  offer.keys = eight;
+  EXPECT_EQ(validate_offer(offer), "more than 8 tunnel keys");
+  EXPECT_FALSE(encode_offer(offer));
+}
+
+// Every way "keys" can be wrong is refused, and says so.
+TEST(Offer, RefusesMalformedTunnelKeys) {
+  const auto good = offer_to_json(sample_offer(std::string(64, 'c')));
+  const std::string key = "sha256:" + std::string(64, '0');
+  auto with = [&](const Json::Value& keys) {
+    Json::Value j = good;
+    j["keys"] = keys;
+    return to_text(j);
+  };
+  auto object = [](std::vector<std::pair<std::string, Json::Value>> members) {
+    Json::Value o(Json::objectValue);
+    for (auto& [k, v] : members) o[k] = v;
+    return o;
+  };
+  Json::Value nine(Json::objectValue);
+  for (int i = 0; i < 9; ++i) nine["t" + std::to_string(i)] = key;
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"null", with(Json::Value()), "\"keys\" must be an object"},
+      {"a list", with(Json::Value(Json::arrayValue)), "\"keys\" must be an object"},
+      {"a string", with(key), "\"keys\" must be an object"},
+      {"nine", with(nine), "\"keys\" has more than 8 entries"},
+      {"a number", with(object({{"websocket", 5}})), "\"keys\" must hold strings"},
+      {"an object", with(object({{"websocket", object({{"a", key}})}})),
+       "\"keys\" must hold strings"},
+      {"empty key", with(object({{"websocket", ""}})), "the key for \"websocket\" is not"},
+      {"long key", with(object({{"websocket", std::string(129, 'k')}})),
+       "the key for \"websocket\" is not 1 to 128"},
+      {"key with space", with(object({{"websocket", "sha256: ab"}})), "the key for"},
+      {"key with quote", with(object({{"websocket", "a\"b"}})), "the key for"},
+      {"key with newline", with(object({{"websocket", "a\nb"}})), "the key for"},
+      {"key with percent", with(object({{"websocket", "a%20"}})), "the key for"},
+      {"key not ASCII", with(object({{"websocket", "sch\xc3\xbcssel"}})), "the key for"},
+      {"empty method", with(object({{"", key}})), "a tunnel method is not a name"},
+      {"long method", with(object({{std::string(33, 'm'), key}})), "a tunnel method"},
+      {"method with slash", with(object({{"web/socket", key}})), "a tunnel method"},
+      {"method with colon", with(object({{"web:socket", key}})), "a tunnel method"},
+      {"method with NUL", with(object({{std::string("web\0x", 5), key}})), "a tunnel method"},
+      {"duplicate method",
+       [&] {
+         std::string t = with(object({{"websocket", key}}));
+         const std::string member = "\"websocket\":\"" + key + "\"";
+         return t.insert(t.find(member), member + ",");
+       }(),
+       "not strict JSON"},
+  };
+  for (const auto& [name, text, expected] : cases) {
+    std::string why;
+    EXPECT_FALSE(decode_offer(text, &why)) << name;
+    EXPECT_NE(why.find(expected), std::string::npos) << name << ": " << why;
+    if (expected != "not strict JSON") {
+      EXPECT_EQ(why.rfind("malformed offer: \"keys\"", 0), 0u) << name << ": " << why;
+    }
+  }
+  // The same rules for an offer this node would sign.
+  auto offer = sample_offer(std::string(64, 'c'));
+  offer.keys = {{"websocket", "a b"}};
+  EXPECT_NE(validate_offer(offer).find("the key for \"websocket\""), std::string::npos);
+  offer.keys = {{"web socket", key}};
+  EXPECT_NE(validate_offer(offer).find("a tunnel method"), std::string::npos);
+  std::string why;
+  EXPECT_FALSE(encode_offer(offer, &why));
+  EXPECT_EQ(why.rfind("invalid offer: a tunnel method", 0), 0u) << why;
+}
+
+// Eight keys of the longest kind fit beside what a large real gateway
+// offers: its 16 IPv6 addresses, 32 suites and a name of 128 bytes.
+TEST(Offer, EightLongKeysFitBesideALargeRealOffer) {
+  auto big = sample_offer(std::string(64, 'e'), std::string(128, 'n'));
+  big.addresses.clear();
+  for (int i = 0; i < 16; ++i)
+    big.addresses.push_back("fd00:1234:5678:9abc:def0:1234:5678:" + std::to_string(1000 + i));
+  big.suites.clear();
+  for (const char* network : {"babel", "cjdns", "olsr", "batman", "l2", "static", "yggdrasil",
+                              "bmx7"})
+    for (const char* tunnel : {"websocket", "openvpn", "forwarding", "wireguard"})
+      big.suites.push_back(std::string(network) + "-" + tunnel + "-webpage");
+  ASSERT_EQ(big.suites.size(), 32u);
+  big.price_per_gb = 123456.789;
+  big.voucher_only = true;
+  big.payment_required = true;
+  big.currency = std::string(16, 'c');
+  big.max_connections = 1'000'000;
+  big.sessions = 1'000'000;
+  for (int i = 0; i < 8; ++i)
+    big.keys[std::string(31, 'm') + std::to_string(i)] = std::string(128, 'k');
+  std::string why;
+  const auto text = encode_offer(big, &why);
+  ASSERT_TRUE(text) << why;
+  EXPECT_LT(text->size(), max_offer_bytes);
+  const auto back = decode_offer(*text, &why);
+  ASSERT_TRUE(back) << why;
+  EXPECT_EQ(*back, big);
 }
 
 TEST(Offer, IgnoresUnknownMembers) {

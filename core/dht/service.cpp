@@ -199,9 +199,13 @@ void DhtService::refresh() {
       vouchers = vouchers && t["voucherOnly"].isBool() && t["voucherOnly"].asBool();
     }
     offer.voucher_only = vouchers;
-    sessions_.list([this, offer](Json::Value sessions) mutable {
-      offer.sessions = sessions.size();
-      boost::asio::post(strand_, [this, offer] { publish(offer); });
+    // What subscribers pin the tunnels' gateway ends by, signed with the rest.
+    plugins_.tunnel_keys(offer.suites, [this, offer](auto keys) mutable {
+      offer.keys = std::move(keys);
+      sessions_.list([this, offer](Json::Value sessions) mutable {
+        offer.sessions = sessions.size();
+        boost::asio::post(strand_, [this, offer] { publish(offer); });
+      });
     });
   });
 }

@@ -163,6 +163,12 @@ Json::Value read_node_list(sqlite3* db, std::int64_t now, bool gateways_only) {
   return r;
 }
 
+Json::Value read_dht_offer(sqlite3* db, const std::string& node_id, std::int64_t now) {
+  Statement st(db, "SELECT offer FROM dht_offers WHERE node_id = ? AND expires > ?");
+  st.bind_text(1, node_id).bind_int64(2, now);
+  return st.step() ? from_json_text(st.column_text(0)) : Json::Value();
+}
+
 GatewayList::GatewayList(Store& store, boost::asio::any_io_executor ex)
     : store_(store), ex_(std::move(ex)) {}
 

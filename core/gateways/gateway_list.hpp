@@ -38,6 +38,12 @@ bool only_paid_access(const Json::Value& terms);
 // store's worker (it reads the database directly).
 Json::Value read_node_list(sqlite3* db, std::int64_t now, bool gateways_only);
 
+// The offer heard in the DHT from the node `node_id` (the hex id of its
+// identity), as offer_to_json rendered it once it was verified, unless it
+// has expired at `now` (unix seconds); null when there is none. Runs on the
+// store's worker.
+Json::Value read_dht_offer(sqlite3* db, const std::string& node_id, std::int64_t now);
+
 class GatewayList {
  public:
   // `ex` is where the answers are delivered.

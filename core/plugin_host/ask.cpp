@@ -1,7 +1,10 @@
 // Asking the running plugins: the suites they make up, every discovery
 // plugin's candidates at once (with a deadline), the payment plugins' terms,
-// and a call into one tunnel plugin or each in turn.
+// the tunnel plugins' keys, and a call into one tunnel plugin or each in turn.
 #include "plugin_host/context.hpp"
+
+#include "dht/offer.hpp"
+#include "util/text.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -135,6 +138,61 @@ void PluginHost::payment_terms(const std::vector<std::string>& offered,
     });
   }
   gather->answered();
+}
+
+void PluginHost::tunnel_keys(const std::vector<std::string>& suites,
+                             std::function<void(std::map<std::string, std::string>)> done) {
+  std::set<std::string> methods;
+  for (const auto& s : suites) methods.insert(suite_part(s, 1));
+  auto live = records_where([&](const Record& r) {
+    return r.state == State::running && r.lib.kind == "tunnel" && methods.count(r.suite_part);
+  });
+  // By method, so that the keys kept when there are too many are always the same.
+  std::stable_sort(live.begin(), live.end(),
+                   [](const auto& a, const auto& b) { return a->suite_part < b->suite_part; });
+  // What each plugin said, by its place in `live`; checked once all have.
+  using Said = std::vector<std::string>;
+  auto gather = std::make_shared<Gather<Said>>(
+      live.size(), Said(live.size()), [this, live, done = std::move(done)](Said said) {
+        std::map<std::string, std::string> keys;
+        for (std::size_t i = 0; i < live.size(); ++i) {
+          const std::string& method = live[i]->suite_part;
+          std::string problem = said[i].empty() ? "" : check_tunnel_key(method, said[i]);
+          if (!said[i].empty() && problem.empty() && keys.size() >= max_tunnel_keys &&
+              !keys.count(method))
+            problem = "more tunnels than the " + std::to_string(max_tunnel_keys) +
+                      " an offer may name have a key";
+          note_key_problem(*live[i], problem);
+          if (!said[i].empty() && problem.empty()) keys[method] = said[i];
+        }
+        done(std::move(keys));
+      });
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    auto r = live[i];
+    boost::asio::post(r->context->executor(), [r, i, gather] {
+      std::string key;
+      try {
+        if (r->instance)
+          if (auto* t = r->instance->as_tunnel()) key = t->gateway_key();
+      } catch (...) {
+        // As with terms(): a plugin whose gateway_key() throws names no key
+        // this time.
+      }
+      gather->update([&](Said& all) { all[i] = std::move(key); });
+      gather->answered();
+    });
+  }
+  gather->answered();
+}
+
+void PluginHost::note_key_problem(Record& record, const std::string& problem) {
+  {
+    std::lock_guard lock(mutex_);
+    if (record.key_problem == problem) return;
+    record.key_problem = problem;
+  }
+  if (!problem.empty())
+    log_.warn("plugin ", record.lib.name, ": its gateway key is not published: ", problem);
 }
 
 void PluginHost::offer_payments(const std::vector<std::string>& offered) {

@@ -25,6 +25,9 @@ struct PluginHost::Record {
   // (its routing daemon is there). Networks that are not are left out of
   // the suites this node offers and accepts.
   bool available = true;
+  // Tunnel only: what was last said in the log about its gateway_key()
+  // (tunnel_keys), so that nodeInfo, which anyone may call, repeats nothing.
+  std::string key_problem;
   std::unique_ptr<Context> context;
   Plugin* instance = nullptr;
 };

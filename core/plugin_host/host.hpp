@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -89,6 +90,15 @@ class PluginHost {
   // ({"free": {"price": 0, ...}}); `done` runs on some strand.
   void payment_terms(const std::vector<std::string>& offered,
                      std::function<void(Json::Value)> done) const;
+  // The gateway_key() of each running tunnel plugin whose method is the
+  // tunnel part of one of `suites` (the offered suites), by method
+  // ({"websocket": "sha256:..."}): those that have one, in the form the
+  // offer and nodeInfo allow (check_tunnel_key, dht/offer.hpp), at most
+  // max_tunnel_keys of them; a key left out is said in the log, once until
+  // it changes. Each plugin is asked on its strand; `done` runs on some
+  // strand, or at once when no plugin is asked.
+  void tunnel_keys(const std::vector<std::string>& suites,
+                   std::function<void(std::map<std::string, std::string>)> done);
   // Tells each running payment plugin whether it is offered (its method in
   // `offered`): PaymentPlugin::offered.
   void offer_payments(const std::vector<std::string>& offered);
@@ -131,6 +141,9 @@ class PluginHost {
   // The records `keep` accepts, read under mutex_ (keep runs with it held).
   std::vector<std::shared_ptr<Record>> records_where(
       const std::function<bool(const Record&)>& keep) const;
+  // Logs `problem` with the gateway_key() of `record` once until it changes
+  // ("" when the key is fine again).
+  void note_key_problem(Record& record, const std::string& problem);
   // Marks `record` failed with `why` and stops it; on the record's strand.
   void fail(Record& record, const std::string& why);
   // Runs `fn` on the plugin's strand, guarded: an exception fails the plugin.

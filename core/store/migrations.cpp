@@ -124,6 +124,13 @@ CREATE TABLE vouchers (
   revoked     INTEGER NOT NULL DEFAULT 0
 );
 )sql"},
+      {7, "the gateway key the subscriber's tunnel pins",
+       R"sql(
+-- TunnelSession params "gatewayKey" and "gatewayKeySource" ("offer" or
+-- "nodeInfo"), kept so that a resumed tunnel pins the same key; '' for none
+ALTER TABLE subscriber_connection ADD COLUMN gateway_key        TEXT NOT NULL DEFAULT '';
+ALTER TABLE subscriber_connection ADD COLUMN gateway_key_source TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return list;
 }

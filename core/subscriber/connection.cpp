@@ -1,7 +1,10 @@
 #include "subscriber/connection.hpp"
 
+#include "dht/offer.hpp"
+#include "gateways/gateway_list.hpp"
 #include "os/interfaces.hpp"
 #include "store/sqlite.hpp"
+#include "subscriber/gateway_key.hpp"
 #include "subscriber/grant.hpp"
 #include "util/json_text.hpp"
 #include "util/net.hpp"
@@ -57,6 +60,10 @@ Json::Value Connection::describe() const {
   v["created"] = static_cast<Json::Int64>(created);
   v["expires"] = static_cast<Json::Int64>(expires);
   v["tunnel"] = tunnel;
+  if (!gateway_key.empty()) {
+    v["gatewayKey"] = gateway_key;
+    v["gatewayKeySource"] = gateway_key_source;
+  }
   if (metered.isObject()) v["meteredByGateway"] = metered;
   if (payment.isObject()) v["payment"] = payment;
   return v;
@@ -99,6 +106,14 @@ TunnelSession ConnectionManager::tunnel_session(const Connection& c, bool standb
   Json::Value params = c.tunnel;
   params["routing"] = standby ? "none" : config_.get()->get_string("subscriber", "routing");
   params["gatewayPort"] = c.gateway_port;
+  // Only the core says what the gateway is pinned by, never the gateway's
+  // own "tunnel" object.
+  params.removeMember("gatewayKey");
+  params.removeMember("gatewayKeySource");
+  if (!c.gateway_key.empty()) {
+    params["gatewayKey"] = c.gateway_key;
+    params["gatewayKeySource"] = c.gateway_key_source;
+  }
   return TunnelSession{c.session_id, c.suite, "", c.gateway_address, params};
 }
 
@@ -120,8 +135,8 @@ void ConnectionManager::resume_stored(std::function<void()> done) {
       [](sqlite3* db) -> std::optional<Connection> {
         Statement st(db,
                      "SELECT gateway_address, gateway_port, gateway_name, session_id, secret, "
-                     "suite, tunnel, timeout, created, expires FROM subscriber_connection "
-                     "WHERE id = 1");
+                     "suite, tunnel, timeout, created, expires, gateway_key, "
+                     "gateway_key_source FROM subscriber_connection WHERE id = 1");
         if (!st.step()) return std::nullopt;
         Connection c;
         c.gateway_address = st.column_text(0);
@@ -134,6 +149,8 @@ void ConnectionManager::resume_stored(std::function<void()> done) {
         c.timeout = st.column_int64(7);
         c.created = st.column_int64(8);
         c.expires = st.column_int64(9);
+        c.gateway_key = st.column_text(10);
+        c.gateway_key_source = st.column_text(11);
         return c;
       },
       strand_,
@@ -150,6 +167,13 @@ void ConnectionManager::resume_stored(std::function<void()> done) {
                                                    os::routable_addresses());
         if (unusable.empty() && stored->tunnel_method().empty())
           unusable = "suite \"" + stored->suite + "\" names no tunnel";
+        if (unusable.empty() && !stored->gateway_key.empty()) {
+          unusable = check_tunnel_key(stored->tunnel_method(), stored->gateway_key);
+          if (unusable.empty() && stored->gateway_key_source != "offer" &&
+              stored->gateway_key_source != "nodeInfo")
+            unusable = "the gateway key's source \"" + stored->gateway_key_source +
+                       "\" is neither \"offer\" nor \"nodeInfo\"";
+        }
         if (!unusable.empty() || stored->expires <= clock_()) {
           last_error_ = unusable.empty()
                             ? "the session with " + stored->gateway_address +
@@ -367,7 +391,31 @@ void ConnectionManager::on_node_info(Connection c, std::string wanted, os::Timer
       return fail(rpc_error::failed, "no suite in common: the gateway offers " + join(theirs, ", ", "none") +
                                          "; this node supports " + join(ours, ", ", "none"));
   }
-  request_session(c, retry, done, 0);
+  find_gateway_key(c, node, retry, done);
+}
+
+void ConnectionManager::find_gateway_key(Connection c, Json::Value node, os::Timer& retry,
+                                         Acquired done) {
+  auto chosen = [this, c, node, &retry, done](const Json::Value& offer) mutable {
+    const GatewayKey key =
+        choose_gateway_key(c.tunnel_method(), c.gateway_address, node, offer);
+    if (!key.ignored.empty()) log_.warn(c.gateway_address, ": ", key.ignored);
+    if (!key.error.empty()) return done(std::nullopt, rpc_error::failed, key.error);
+    c.gateway_key = key.key;
+    c.gateway_key_source = key.source;
+    request_session(c, retry, done, 0);
+  };
+  // The offers the DHT service verified and keeps; only the one of the
+  // identity the gateway names can speak for it.
+  const std::string identity = offer_identity(node);
+  if (identity.empty()) return chosen(Json::Value());
+  const std::int64_t now = clock_();
+  store_.query<Json::Value>(
+      [identity, now](sqlite3* db) { return read_dht_offer(db, identity, now); }, strand_,
+      chosen, [this, chosen](std::string error) mutable {
+        log_.warn("the DHT offers heard could not be read: ", error);
+        chosen(Json::Value());
+      });
 }
 
 void ConnectionManager::request_session(Connection c, os::Timer& retry, Acquired done,
@@ -724,7 +772,8 @@ void ConnectionManager::persist(const Connection& c, std::function<void(std::str
     Statement st(db,
                  "INSERT OR REPLACE INTO subscriber_connection (id, gateway_address, "
                  "gateway_port, gateway_name, session_id, secret, suite, tunnel, timeout, "
-                 "created, expires) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                 "created, expires, gateway_key, gateway_key_source) "
+                 "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     st.bind_text(1, c.gateway_address)
         .bind_int64(2, c.gateway_port)
         .bind_text(3, c.gateway_name)
@@ -734,7 +783,9 @@ void ConnectionManager::persist(const Connection& c, std::function<void(std::str
         .bind_text(7, to_json_text(c.tunnel))
         .bind_int64(8, c.timeout)
         .bind_int64(9, c.created)
-        .bind_int64(10, c.expires);
+        .bind_int64(10, c.expires)
+        .bind_text(11, c.gateway_key)
+        .bind_text(12, c.gateway_key_source);
     st.step();
     return true;
   };

@@ -49,6 +49,10 @@ struct Connection {
   std::string session_id, secret;
   std::string suite;
   Json::Value tunnel{Json::objectValue};  // the reply's "tunnel" object
+  // The key the tunnel pins the gateway's end by, and where it came from
+  // ("offer" or "nodeInfo"; gateway_key.hpp); "" when none is known. Stored
+  // with the connection: a resumed tunnel pins the same key.
+  std::string gateway_key, gateway_key_source;
   // The tunnel's device for this session once it is up ("" for none, as
   // with forwarding): probes and tests through the tunnel are bound to it.
   // Not stored: the tunnel says it again when the session is resumed.
@@ -146,6 +150,10 @@ class ConnectionManager {
   void acquire(Connection c, std::string wanted_suite, os::Timer& retry, Acquired done);
   void on_node_info(Connection c, std::string wanted_suite, os::Timer& retry, Acquired done,
                     RpcReply info);
+  // The suite is chosen: the key its tunnel pins the gateway by, from the
+  // gateway's DHT offer if this node holds it and from `node` (its nodeInfo
+  // reply), then request_session(); a key the two disagree on refuses.
+  void find_gateway_key(Connection c, Json::Value node, os::Timer& retry, Acquired done);
   void request_session(Connection c, os::Timer& retry, Acquired done, int attempt);
   // A connect that failed: idle again, `message` kept as the last error,
   // logged and answered.

@@ -1,4 +1,5 @@
 // nodeInfo, status and listPlugins.
+#include "dht/offer.hpp"
 #include "dht/service.hpp"
 #include "gateway/sessions.hpp"
 #include "gateway/uplink.hpp"
@@ -42,10 +43,10 @@ void register_node_methods(MethodRegistry& registry, CoreServices& core) {
                  r["version"] = MNIGS_VERSION;
                  r["gateway"] = gateway;
                  if (enabled && !gateway) r["uplink"] = false;
-                 r["suites"] =
-                     gateway ? strings(core.plugins.offered_suites(
-                                   config->get_list("gateway", "payments")))
-                             : Json::Value(Json::arrayValue);
+                 const auto payments = config->get_list("gateway", "payments");
+                 const auto suites = gateway ? core.plugins.offered_suites(payments)
+                                             : std::vector<std::string>();
+                 r["suites"] = strings(suites);
                  r["ipv6support"] =
                      !config->get_string("daemon", "listenIpv6").empty() && os::has_routable_ipv6();
                  r["rpcport"] = static_cast<int>(config->get_int("daemon", "rpcport"));
@@ -54,20 +55,23 @@ void register_node_methods(MethodRegistry& registry, CoreServices& core) {
                  // scanner can join the DHT through this node.
                  if (Json::Value dht = core.dht.node_info(); !dht.isNull()) r["dht"] = dht;
                  if (!gateway) return reply.result(r);
-                 // A gateway's offer: what each payment method asks, and how
-                 // full it is.
+                 // A gateway's offer: what each payment method asks, what
+                 // its tunnels' ends are pinned by, and how full it is.
                  const auto max = config->get_int("gateway", "maxConnections");
-                 core.plugins.payment_terms(config->get_list("gateway", "payments"),
-                                            [&core, r, max, reply](Json::Value terms) mutable {
+                 core.plugins.payment_terms(payments, [&core, r, suites, max,
+                                                       reply](Json::Value terms) mutable {
                    r["payments"] = std::move(terms);
-                   // Any neighbour may ask, as often as it likes: a count,
-                   // not a description of every session.
-                   core.sessions.count([r, max, reply](std::size_t held) mutable {
-                     Json::Value capacity(Json::objectValue);
-                     capacity["maxConnections"] = static_cast<Json::Int64>(max);
-                     capacity["sessions"] = static_cast<Json::UInt64>(held);
-                     r["capacity"] = capacity;
-                     reply.result(r);
+                   core.plugins.tunnel_keys(suites, [&core, r, max, reply](auto keys) mutable {
+                     r["tunnelKeys"] = tunnel_keys_to_json(keys);
+                     // Any neighbour may ask, as often as it likes: a count,
+                     // not a description of every session.
+                     core.sessions.count([r, max, reply](std::size_t held) mutable {
+                       Json::Value capacity(Json::objectValue);
+                       capacity["maxConnections"] = static_cast<Json::Int64>(max);
+                       capacity["sessions"] = static_cast<Json::UInt64>(held);
+                       r["capacity"] = capacity;
+                       reply.result(r);
+                     });
                    });
                  });
                });

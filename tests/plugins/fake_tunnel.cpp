@@ -1,6 +1,6 @@
 // A tunnel plugin that changes nothing in the kernel: it records what it was
 // asked, refuses sessions for 10.9.9.9 and can hold a connect for ever, so
-// session logic can be tested without root.
+// session logic can be tested without root. Its gateway key is fake.gatewayKey.
 #include <mnigs/plugin_entry.hpp>
 
 #include <map>
@@ -10,7 +10,10 @@ namespace {
 
 class FakeTunnel final : public mnigs::TunnelPlugin {
  public:
-  static void declare(mnigs::ConfigDeclarer&) {}
+  static void declare(mnigs::ConfigDeclarer& d) {
+    d.declare(mnigs::string_key("gatewayKey", "sha256:" + std::string(64, 'f'),
+                                "What gateway_key() says", true));
+  }
   explicit FakeTunnel(mnigs::PluginContext& ctx) : ctx_(ctx) {}
   void start() override {}
   std::string method() const override { return "fake"; }
@@ -28,12 +31,14 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
     closed_.append(s.id);
     done("");
   }
+  std::string gateway_key() const override { return ctx_.config()["gatewayKey"].asString(); }
   // With "failConnect" in the gateway's params, connect fails. With
   // "holdConnect", the first connect of a session never completes: mnigsd
   // dying while the tunnel comes up.
   void connect(const mnigs::TunnelSession& s, Done done) override {
     connected_.append(s.id);
     routings_.append(s.gateway_address + " " + s.params["routing"].asString());
+    last_params_ = s.params;
     if (s.params["failConnect"].asBool()) return done("cannot open the tunnel device");
     if (s.params["holdConnect"].asBool() && !held_.count(s.id)) {
       held_[s.id] = std::move(done);
@@ -78,6 +83,7 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
     s["routings"] = routings_;
     s["resets"] = resets_;
     s["held"] = static_cast<int>(held_.size());
+    s["lastParams"] = last_params_;
     return s;
   }
 
@@ -86,6 +92,7 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
   Json::Value open_{Json::arrayValue}, closed_{Json::arrayValue};
   Json::Value connected_{Json::arrayValue}, disconnected_{Json::arrayValue};
   Json::Value routings_{Json::arrayValue};  // "GATEWAY ROUTING" of each connect
+  Json::Value last_params_;                 // the params of the last connect
   int resets_ = 0;
   std::map<std::string, Done> held_;  // by session id
   // Connected sessions, by gateway and id (the test gateways all give the

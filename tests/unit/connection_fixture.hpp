@@ -83,6 +83,11 @@ class FakeGateway {
     std::lock_guard lock(mutex_);
     tunnel_extra_ = members;
   }
+  // Members set in nodeInfo's reply, over the usual ones ("tunnelKeys", "dht").
+  void send_node_info(const Json::Value& members) {
+    std::lock_guard lock(mutex_);
+    node_info_extra_ = members;
+  }
   // The params of each call of `method` so far.
   std::vector<Json::Value> calls(const std::string& method) const {
     std::vector<Json::Value> out;
@@ -104,6 +109,7 @@ class FakeGateway {
       r["gateway"] = true;
       r["suites"].append("babel-websocket-free");
       r["suites"].append(kSuite);
+      for (const auto& key : node_info_extra_.getMemberNames()) r[key] = node_info_extra_[key];
     } else if (method == "requestConnection") {
       r["sessionId"] = kSessionId;
       r["secret"] = std::string(64, 's');
@@ -129,6 +135,7 @@ class FakeGateway {
   int renew_error_ = 0;
   bool uplink_ = true;
   Json::Value tunnel_extra_{Json::objectValue};
+  Json::Value node_info_extra_{Json::objectValue};
 };
 
 class ConnectionTest : public ::testing::Test {

@@ -3,7 +3,9 @@
 // until expiry, the connection kept across a restart (or reported expired),
 // disconnect, and the checks on what a gateway grants.
 #include "connection_fixture.hpp"
+#include "dht/offer.hpp"
 #include "subscriber/grant.hpp"
+#include "util/json_text.hpp"
 
 namespace mnigs::subscriber_test {
 namespace {
@@ -421,6 +423,176 @@ TEST_F(ConnectionTest, AStoredConnectionThatCannotBeResumedIsDroppedWithTheReaso
   restart();
   EXPECT_EQ(state(), "idle");
   EXPECT_EQ(describe()["lastError"], "");
+}
+
+// The key the tunnel pins the gateway by (gateway_key.hpp), as the tunnel's
+// connect() receives it.
+class GatewayKeyTest : public ConnectionTest {
+ protected:
+  static constexpr const char* kIdentity =
+      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  const std::string key_ = "sha256:" + std::string(64, 'a');
+  const std::string other_ = "sha256:" + std::string(64, 'b');
+
+  static Json::Value keys(const std::string& fake) {
+    Json::Value k(Json::objectValue);
+    k["fake"] = fake;
+    return k;
+  }
+  // What the gateway's nodeInfo says: its DHT identity and its tunnelKeys
+  // (left out when null).
+  void node_info(const std::string& identity, const Json::Value& tunnel_keys) {
+    Json::Value extra(Json::objectValue);
+    if (!identity.empty()) extra["dht"]["id"] = identity;
+    if (!tunnel_keys.isNull()) extra["tunnelKeys"] = tunnel_keys;
+    gateway_->send_node_info(extra);
+  }
+  // An offer heard in the DHT, as the DHT service keeps it.
+  void heard_offer(const std::string& identity, const std::string& address,
+                   const std::string& fake) {
+    GatewayOffer o;
+    o.node_id = identity;
+    o.addresses = {address};
+    o.keys["fake"] = fake;
+    o.expires = clock_.unix_seconds() + 600;
+    store_->call<bool>([&](sqlite3* db) {
+      Statement st(db, "INSERT OR REPLACE INTO dht_offers (node_id, offer, received, expires) "
+                       "VALUES (?, ?, ?, ?)");
+      st.bind_text(1, o.node_id)
+          .bind_text(2, to_json_text(offer_to_json(o)))
+          .bind_int64(3, clock_.unix_seconds())
+          .bind_int64(4, o.expires);
+      st.step();
+      return true;
+    });
+  }
+  Json::Value connected_params() { return tunnel_status()["lastParams"]; }
+};
+
+TEST_F(GatewayKeyTest, TheKeyFromNodeInfoReachesTheTunnelAndSurvivesARestart) {
+  node_info("", keys(key_));
+  Reply r = connect();
+  ASSERT_TRUE(r.ok) << r.payload;
+  Json::Value params = connected_params();
+  EXPECT_EQ(params["gatewayKey"], key_) << params;
+  EXPECT_EQ(params["gatewayKeySource"], "nodeInfo") << params;
+  EXPECT_EQ(params["routing"], "default") << params;  // beside the usual params
+  EXPECT_EQ(r.payload["gatewayKey"], key_) << r.payload;
+  EXPECT_EQ(describe()["connection"]["gatewayKeySource"], "nodeInfo");
+
+  // The resumed tunnel pins the same key, without asking the gateway again.
+  node_info("", keys(other_));
+  restart();
+  EXPECT_EQ(state(), "connected");
+  EXPECT_EQ(tunnel_status()["connected"].size(), 2u);
+  params = connected_params();
+  EXPECT_EQ(params["gatewayKey"], key_) << params;
+  EXPECT_EQ(params["gatewayKeySource"], "nodeInfo") << params;
+  EXPECT_EQ(gateway_->calls("nodeInfo").size(), 1u);
+}
+
+// A record whose key the rules refuse (written by hand, or under older
+// rules) is not resumed with it, nor without it.
+TEST_F(GatewayKeyTest, AStoredKeyThatIsRefusedDropsTheStoredConnection) {
+  node_info("", keys(key_));
+  ASSERT_TRUE(connect().ok);
+  for (const char* change : {"gateway_key = 'sha256 ab'", "gateway_key_source = 'hearsay'"}) {
+    const auto connects = tunnel_status()["connected"].size();
+    wait([&](auto done) { manager_->stop(done); });
+    stopped_.push_back(std::move(manager_));
+    store_->post([change](sqlite3* db) {
+      exec(db, std::string("UPDATE subscriber_connection SET ") + change);
+    });
+    store_->flush();
+    manager_ = make_manager();
+    Json::Value d = describe();
+    EXPECT_EQ(d["state"], "idle") << change;
+    EXPECT_NE(d["lastError"].asString().find("cannot be resumed ("), std::string::npos) << d;
+    EXPECT_EQ(tunnel_status()["connected"].size(), connects) << "resumed: " << change;
+    ASSERT_TRUE(connect().ok);  // a new session, a key asked for anew
+    EXPECT_EQ(connected_params()["gatewayKey"], key_);
+  }
+}
+
+TEST_F(GatewayKeyTest, WithoutAKeyTheParamsNameNoneWhateverTheGatewaysTunnelObjectSays) {
+  Json::Value forged(Json::objectValue);
+  forged["gatewayKey"] = other_;
+  forged["gatewayKeySource"] = "offer";
+  gateway_->send_tunnel(forged);
+  ASSERT_TRUE(connect().ok);
+  Json::Value params = connected_params();
+  EXPECT_FALSE(params.isMember("gatewayKey")) << params;
+  EXPECT_FALSE(params.isMember("gatewayKeySource")) << params;
+  EXPECT_FALSE(describe()["connection"].isMember("gatewayKey"));
+}
+
+TEST_F(GatewayKeyTest, TheSignedOfferOfTheIdentityTheGatewayNamesWins) {
+  heard_offer(kIdentity, "127.0.0.1", key_);
+  node_info(kIdentity, Json::Value());
+  ASSERT_TRUE(connect().ok);
+  Json::Value params = connected_params();
+  EXPECT_EQ(params["gatewayKey"], key_) << params;
+  EXPECT_EQ(params["gatewayKeySource"], "offer") << params;
+  ASSERT_TRUE(ask([&](Responder r) { manager_->disconnect(r); }).ok);
+
+  // The same key in both: the offer's.
+  node_info(kIdentity, keys(key_));
+  ASSERT_TRUE(connect().ok);
+  EXPECT_EQ(connected_params()["gatewayKeySource"], "offer");
+}
+
+TEST_F(GatewayKeyTest, AKeyInNodeInfoThatDiffersFromTheSignedOfferRefusesTheConnection) {
+  heard_offer(kIdentity, "127.0.0.1", key_);
+  node_info(kIdentity, keys(other_));
+  Reply r = connect();
+  ASSERT_FALSE(r.ok);
+  const std::string message = r.payload["message"].asString();
+  EXPECT_NE(message.find("the gateway's key for fake in nodeInfo differs from its signed DHT "
+                         "offer: nodeInfo says \"" + other_ + "\", the offer \"" + key_ + "\""),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(gateway_->calls("requestConnection").size(), 0u) << "a session was asked for";
+  EXPECT_EQ(tunnel_status()["connected"].size(), 0u);
+  EXPECT_EQ(state(), "idle");
+  EXPECT_EQ(describe()["lastError"], message);
+}
+
+// Anyone may sign an offer listing any address: an offer of another
+// identity, or one that does not list the address reached, says nothing.
+TEST_F(GatewayKeyTest, OnlyTheGatewaysOwnOfferForTheAddressReachedCounts) {
+  const std::string stranger(64, 'e');
+  heard_offer(stranger, "127.0.0.1", other_);
+  node_info(kIdentity, keys(key_));
+  ASSERT_TRUE(connect().ok);
+  EXPECT_EQ(connected_params()["gatewayKey"], key_);
+  EXPECT_EQ(connected_params()["gatewayKeySource"], "nodeInfo");
+  ASSERT_TRUE(ask([&](Responder r) { manager_->disconnect(r); }).ok);
+
+  heard_offer(kIdentity, "10.77.1.1", other_);
+  ASSERT_TRUE(connect().ok);
+  EXPECT_EQ(connected_params()["gatewayKey"], key_);
+  EXPECT_EQ(connected_params()["gatewayKeySource"], "nodeInfo");
+  ASSERT_TRUE(ask([&](Responder r) { manager_->disconnect(r); }).ok);
+
+  // An offer that expired is not believed either.
+  heard_offer(kIdentity, "127.0.0.1", other_);
+  clock_.advance(601s);
+  ASSERT_TRUE(connect().ok);
+  EXPECT_EQ(connected_params()["gatewayKeySource"], "nodeInfo");
+}
+
+TEST_F(GatewayKeyTest, MalformedTunnelKeysInNodeInfoAreLeftOutAndSaid) {
+  Json::Value bad = keys("sha256 with a space");
+  node_info("", bad);
+  ::testing::internal::CaptureStderr();
+  Reply r = connect();
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(r.ok) << r.payload;
+  EXPECT_FALSE(connected_params().isMember("gatewayKey")) << connected_params();
+  EXPECT_NE(said.find("127.0.0.1: the gateway's nodeInfo has unusable tunnel keys, left out "
+                      "(\"tunnelKeys\": the key for \"fake\" is not"),
+            std::string::npos)
+      << said;
 }
 
 }  // namespace

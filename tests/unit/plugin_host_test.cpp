@@ -335,6 +335,41 @@ TEST_F(PluginHostTest, PaymentTermsComeFromRunningPaymentPluginsThatAreOffered) 
   EXPECT_TRUE(host_->offered_suites({"free"}).empty());
 }
 
+// What a gateway publishes for subscribers to pin its tunnels by: the key of
+// each offered tunnel that has one, in the form an offer allows; a key that
+// is not is left out and said once, not at every nodeInfo.
+TEST_F(PluginHostTest, TunnelKeysComeFromTheOfferedTunnelsThatHaveOne) {
+  start_host();
+  auto keys_of = [&](std::vector<std::string> suites) {
+    std::promise<std::map<std::string, std::string>> p;
+    host_->tunnel_keys(suites, [&](auto keys) { p.set_value(std::move(keys)); });
+    return p.get_future().get();
+  };
+  const std::map<std::string, std::string> fake = {{"fake", "sha256:" + std::string(64, 'f')}};
+  EXPECT_EQ(keys_of(host_->offered_suites({"fakepay"})), fake);
+  // A tunnel no offered suite names, and no suites at all: no key.
+  EXPECT_TRUE(keys_of({"testnet-forwarding-fakepay"}).empty());
+  EXPECT_TRUE(keys_of({}).empty());
+
+  auto set_key = [&](const std::string& key) {
+    Json::Value v = config_->get()->values();
+    v["fake"]["gatewayKey"] = key;
+    config_->set(std::make_shared<const Config>("", v));
+  };
+  set_key("");  // a tunnel without a key
+  EXPECT_TRUE(keys_of({"testnet-fake-fakepay"}).empty());
+  set_key("sha256 with spaces");
+  ::testing::internal::CaptureStderr();
+  EXPECT_TRUE(keys_of({"testnet-fake-fakepay"}).empty());
+  EXPECT_TRUE(keys_of({"testnet-fake-fakepay"}).empty());
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  const std::string line = "plugin fake: its gateway key is not published: the key for \"fake\"";
+  EXPECT_NE(said.find(line), std::string::npos) << said;
+  EXPECT_EQ(said.find(line), said.rfind(line)) << said;  // once
+  set_key("base64:AbC+/09=");
+  EXPECT_EQ(keys_of({"testnet-fake-fakepay"}).at("fake"), "base64:AbC+/09=");
+}
+
 // A fingerprint from before the API hash, with this toolchain: refused with
 // both fingerprints in full.
 TEST(PluginLoader, AFingerprintWithoutApiHashIsRefused) {

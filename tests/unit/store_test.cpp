@@ -306,6 +306,30 @@ TEST(StoreMigrations, UpgradeKeepsDataAndAppliesTheNewMigration) {
   EXPECT_FALSE(log.contains("applied migration 1"));
 }
 
+// Migration 7: a connection recorded before it is resumed with no gateway key.
+TEST(StoreMigrations, TheSubscribersConnectionSurvivesTheGatewayKeyMigration) {
+  TempDir dir;
+  const std::string path = dir.file("mnigs.sqlite");
+  {
+    RecordingLogger log;
+    const std::vector<Migration> six(migrations().begin(), migrations().begin() + 6);
+    auto store = Store::open(path, log, six);
+    ASSERT_EQ(store->schema_version(), 6);
+    store->call<bool>([](sqlite3* db) {
+      exec(db, "INSERT INTO subscriber_connection VALUES (1, '10.0.0.1', 65533, 'gw', 'sid', "
+               "'secret', 'babel-websocket-free', '{}', 60, 100, 160)");
+      return true;
+    });
+  }
+  RecordingLogger log;
+  auto store = Store::open(path, log);
+  EXPECT_GE(store->schema_version(), 7);
+  EXPECT_TRUE(log.contains("applied migration 7 (the gateway key the subscriber's tunnel pins)"));
+  EXPECT_EQ(text(*store, "SELECT session_id || ',' || gateway_key || ',' || gateway_key_source "
+                         "FROM subscriber_connection"),
+            "sid,,");
+}
+
 TEST(StoreMigrations, FailingMigrationRollsBackAndIsNamed) {
   TempDir dir;
   const std::string path = dir.file("mnigs.sqlite");

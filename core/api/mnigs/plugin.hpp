@@ -157,7 +157,13 @@ struct TunnelSession {
   // Tunnel-specific: on the gateway, what open_session returned before (empty
   // for a new session); on the subscriber, the "tunnel" object of the reply
   // plus "routing" (subscriber.routing) and "gatewayPort" (the gateway's RPC
-  // port, where its HTTP upgrade paths are too).
+  // port, where its HTTP upgrade paths are too), and when the core knows the
+  // key the gateway's end of this tunnel is pinned by (its gateway_key()):
+  // "gatewayKey", that string, and "gatewayKeySource", where it came from:
+  // "offer" (the gateway's DHT offer, signed by the identity its nodeInfo
+  // names) or "nodeInfo" (its nodeInfo reply, which nothing signs). Both are
+  // absent when no key is known; the gateway's own "tunnel" object cannot
+  // set them. A key is 1 to 128 letters, digits or ': + / = . _ -'.
   // On the subscriber the core has checked the gateway's object first
   // (core/subscriber/grant.hpp): at most 32 members, strings without control
   // characters but newline and tab, nesting at most two levels; "path" and
@@ -200,6 +206,15 @@ class TunnelPlugin : public Plugin {
                             std::function<void(std::string error, Json::Value params)> done) = 0;
   // Gateway side: remove this end of a session (released or expired).
   virtual void close_session(const TunnelSession& session, Done done) = 0;
+
+  // Gateway side: the fingerprint a subscriber pins this end's key by, for a
+  // tunnel that encrypts without a certificate authority; opaque to the core
+  // (e.g. "sha256:<64 lowercase hex>"), "" when the tunnel has none. The
+  // core publishes it in nodeInfo ("tunnelKeys") and, signed, in the DHT
+  // offer, so it must be 1 to 128 letters, digits or ': + / = . _ -' (a key
+  // that is not is left out, and the log says why). Asked each time either
+  // is made, which anyone on the mesh can cause: keep it cheap.
+  virtual std::string gateway_key() const { return ""; }
 
   // Subscriber side: bring the tunnel up and move routes as subscriber.routing says.
   virtual void connect(const TunnelSession& session, Done done) = 0;
