@@ -444,8 +444,8 @@ Target setup_mnigs_l3(Lab& lab, bool tls) {
       if (s["tls"].asBool() != tls)
         throw std::runtime_error(std::string("the tunnel is not ") + (tls ? "wss" : "plain ws") +
                                  ": " + to_json(p["status"]["subscriber"]));
+      if (tls) t.note = s["cipher"].asString() + ", the gateway's key pinned";
     }
-  if (tls) t.note = "TLS 1.3, AES-128-GCM, the gateway's key pinned";
   return t;
 }
 

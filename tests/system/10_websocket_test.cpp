@@ -1,9 +1,12 @@
 // The websocket tunnel end to end: a subscriber reaches a host "on the
-// Internet" only through its tunnel; when the link dies the subscriber
-// comes back on the same session and addresses; the gateway refuses
-// upgrades without a session or with a wrong token, and drops what a
-// connected peer must not send (spoofed sources, text, oversized frames)
-// while the daemon goes on.
+// Internet" only through its tunnel, over wss to the key the gateway
+// publishes, and the wire shows TLS records and none of the traffic; a
+// server with another key on the wss port is refused before anything is
+// sent; when the link dies the subscriber comes back on the same session
+// and addresses; the gateway refuses upgrades without a session or with a
+// wrong token, plain HTTP on its wss port, and drops what a connected peer
+// must not send (spoofed sources, text, oversized frames) while the daemon
+// goes on.
 //
 //   inet ---- gw ---- sub          link 1: 10.77.1.0/24 (inet .1, gw .2)
 //                                  link 2: 10.77.2.0/24 (gw .1, sub .2)
@@ -21,6 +24,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -36,6 +40,8 @@ namespace {
 const std::string kSuite = "static-websocket-free";
 constexpr int kWebPort = 80;
 constexpr const char* kTunnel = "mnws0";
+// websocket.tlsPort's default.
+constexpr int kTlsPort = 65530;
 // websocket.table and websocket.priority defaults.
 constexpr int kTable = 65532;
 constexpr int kPriority = 31010;
@@ -240,6 +246,13 @@ class Websocket : public SystemTest {
     return c;
   }
 
+  // Resets every established TCP connection to gw's wss port.
+  void reset_wss_connections() {
+    auto killed = topology_.exec("gw", {"ss", "-K", "-t", "state", "established", "sport", "=",
+                                        ":" + std::to_string(kTlsPort)});
+    ASSERT_EQ(killed.exit_code, 0) << killed.err;
+  }
+
   Topology topology_;
   std::unique_ptr<HttpEcho> web_;
   std::unique_ptr<Node> gw_;
@@ -249,6 +262,16 @@ class Websocket : public SystemTest {
 TEST_F(Websocket, SubscriberReachesTheInternetOnlyThroughTheTunnel) {
   EXPECT_FALSE(fetch_from_sub(2s).ok) << "sub reached inet before connecting";
   ASSERT_NO_FATAL_FAILURE(connect_sub());
+
+  // Over wss, held to the key the gateway publishes in its nodeInfo (no
+  // DHT here).
+  const Json::Value link = plugin_status(*sub_)["subscriber"]["sessions"][0];
+  const std::string key = plugin_status(*gw_)["gateway"]["tls"]["key"].asString();
+  EXPECT_EQ(key.rfind("sha256:", 0), 0u) << to_json(plugin_status(*gw_));
+  EXPECT_TRUE(link["tls"].asBool()) << to_json(link);
+  EXPECT_EQ(link["key"].asString(), key) << to_json(link);
+  EXPECT_EQ(link["keySource"].asString(), "nodeInfo") << to_json(link);
+  EXPECT_EQ(gw_->rpc("nodeInfo")["result"]["tunnelKeys"]["websocket"].asString(), key);
 
   // The tunnel device has the session's addresses, and the way to inet is
   // through it.
@@ -311,10 +334,8 @@ TEST_F(Websocket, SubscriberReconnectsOnTheSameSessionWhenTheLinkDies) {
   ASSERT_EQ(connects, 1u);
 
   // Kill the gateway's end of the WebSocket (not the daemon): every TCP
-  // connection to its RPC port is reset by the kernel.
-  auto killed = topology_.exec("gw", {"ss", "-K", "-t", "state", "established", "sport", "=",
-                                      ":" + std::to_string(gw_->rpc_port())});
-  ASSERT_EQ(killed.exit_code, 0) << killed.err;
+  // connection to its wss port is reset by the kernel.
+  ASSERT_NO_FATAL_FAILURE(reset_wss_connections());
 
   ASSERT_TRUE(wait_until(
       [&] {
@@ -329,6 +350,143 @@ TEST_F(Websocket, SubscriberReconnectsOnTheSameSessionWhenTheLinkDies) {
   FetchResult again = fetch_from_sub();
   ASSERT_TRUE(again.ok) << again.error << to_json(plugin_status(*sub_));
   EXPECT_EQ(again.body, masqueraded());
+}
+
+// What crosses the mesh is TLS (tshark decodes application data records on
+// the wss port), and neither the page fetched through the tunnel nor the
+// session's token appears in it.
+TEST_F(Websocket, TheTunnelIsEncryptedOnTheWire) {
+  Capture capture(topology_.ns("gw"), topology_.interface("gw", "sub"), "tcp",
+                  sub_->dir() + "/wss.pcap");
+  ASSERT_NO_FATAL_FAILURE(connect_sub());
+  FetchResult through = fetch_from_sub();
+  ASSERT_TRUE(through.ok) << through.error;
+  ASSERT_EQ(through.body, masqueraded());
+  const std::string token =
+      sub_->rpc("listSessions")["result"]["subscriber"]["connection"]["tunnel"]["token"].asString();
+  ASSERT_FALSE(token.empty());
+
+  const std::string records =
+      // TLS 1.3 records all say "application data" (23) outside: the
+      // outer (opaque) type; TLS 1.2 has only the one type.
+      capture.fields("tls.record.opaque_type == 23 || tls.record.content_type == 23",
+                     {"tcp.srcport", "tcp.dstport"},
+                     "tcp.port==" + std::to_string(kTlsPort) + ",tls");
+  EXPECT_FALSE(records.empty()) << "no TLS application data on the wire";
+  std::istringstream lines(records);
+  for (std::string line; std::getline(lines, line);)
+    EXPECT_TRUE(contains(line, std::to_string(kTlsPort))) << line;
+  // And it began with a TLS handshake (a ClientHello) on that port.
+  EXPECT_FALSE(capture.fields("tls.handshake.type == 1", {"tcp.dstport"},
+                              "tcp.port==" + std::to_string(kTlsPort) + ",tls")
+                   .empty());
+  const std::string wire = capture.bytes();
+  EXPECT_FALSE(contains(wire, through.body)) << "the fetched page crossed the mesh in the clear";
+  EXPECT_FALSE(contains(wire, "X-Mnigs-Session")) << "the upgrade request crossed in the clear";
+  // The token does cross in the clear, once, in the reply to
+  // requestConnection on the RPC port (the mesh-facing RPC is plain HTTP);
+  // never on the wss port, and it opens no plain ws link to this session
+  // (below).
+  Json::Value session(Json::objectValue);
+  session["sessionId"] =
+      sub_->rpc("listSessions")["result"]["subscriber"]["connection"]["sessionId"];
+  session["tunnel"]["path"] = "/ws/websocket";
+  session["tunnel"]["token"] = token;
+  auto plain = open_raw(session);
+  EXPECT_TRUE(contains(plain->received(), "HTTP/1.1 403")) << plain->received();
+  EXPECT_TRUE(contains(plain->received(), "uses wss")) << plain->received();
+  EXPECT_TRUE(fetch_from_sub().ok) << "the plain attempt disturbed the wss link";
+}
+
+// A server with another key on the wss port (what a relay in the middle
+// would be): the subscriber ends the handshake before sending anything,
+// says which key it saw, and takes the real gateway back when it returns.
+TEST_F(Websocket, AnotherKeyOnTheWssPortIsRefusedBeforeAnythingIsSent) {
+  ASSERT_NO_FATAL_FAILURE(connect_sub());
+  const std::uint64_t connects =
+      plugin_status(*sub_)["subscriber"]["sessions"][0]["connects"].asUInt64();
+  const std::string dir = sub_->dir();
+  auto made = run_command({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                           "ec_paramgen_curve:P-256", "-nodes", "-keyout", dir + "/impostor.key",
+                           "-out", dir + "/impostor.crt", "-subj", "/CN=impostor", "-days", "1"},
+                          "", 30s);
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const pid_t impostor =
+      spawn_in_ns(topology_.ns("gw"),
+                  {"/usr/bin/openssl", "s_server", "-accept", "65529", "-cert", dir + "/impostor.crt",
+                   "-key", dir + "/impostor.key", "-quiet"},
+                  dir + "/impostor.log");
+  // gw's wss port now leads to it.
+  const std::string redirect =
+      "table ip mnigs_test_impostor {\n"
+      "  chain prerouting { type nat hook prerouting priority dstnat; policy accept;\n"
+      "    tcp dport " + std::to_string(kTlsPort) + " redirect to :65529\n  }\n}\n";
+  std::ofstream(dir + "/impostor.nft") << redirect;
+  auto nft = run_command({"nft", "-f", dir + "/impostor.nft"}, topology_.ns("gw"), 10s);
+  ASSERT_EQ(nft.exit_code, 0) << nft.err;
+  ASSERT_NO_FATAL_FAILURE(reset_wss_connections());
+
+  std::string error;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        error = plugin_status(*sub_)["subscriber"]["sessions"][0]["lastError"].asString();
+        return contains(error, "not the pinned");
+      },
+      100, 100ms))
+      << to_json(plugin_status(*sub_));
+  const std::string key = plugin_status(*gw_)["gateway"]["tls"]["key"].asString();
+  EXPECT_TRUE(contains(error, "not the pinned " + key)) << error;
+  EXPECT_FALSE(plugin_status(*sub_)["subscriber"]["sessions"][0]["connected"].asBool());
+  EXPECT_FALSE(fetch_from_sub(2s).ok) << "traffic went through the impostor";
+  std::ifstream log(dir + "/impostor.log");
+  std::stringstream heard;
+  heard << log.rdbuf();
+  EXPECT_FALSE(contains(heard.str(), "X-Mnigs-Session")) << heard.str();
+  EXPECT_FALSE(contains(heard.str(), "Authorization")) << heard.str();
+
+  // The real gateway back: the same session, over wss again.
+  auto removed =
+      run_command({"nft", "delete", "table", "ip", "mnigs_test_impostor"}, topology_.ns("gw"), 10s);
+  EXPECT_EQ(removed.exit_code, 0) << removed.err;
+  terminate_processes({impostor});
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto s = plugin_status(*sub_)["subscriber"]["sessions"][0];
+        return s["connected"].asBool() && s["connects"].asUInt64() > connects;
+      },
+      200, 100ms))
+      << to_json(plugin_status(*sub_));
+  FetchResult again = fetch_from_sub();
+  EXPECT_TRUE(again.ok) << again.error;
+}
+
+// Plain HTTP, and a TLS client that gives up, on the wss port: refused,
+// counted and logged with OpenSSL's reason; the tunnel goes on.
+TEST_F(Websocket, PlainHttpOnTheWssPortIsRefusedAndCounted) {
+  ASSERT_NO_FATAL_FAILURE(connect_sub());
+  {
+    RawClient c(topology_.ns("sub"), gateway_address(), kTlsPort);
+    c.send(upgrade_request(gateway_address(), "/ws/websocket", {}));
+    EXPECT_TRUE(c.closed_within(5s));
+    EXPECT_FALSE(contains(c.received(), "HTTP/1.1 101")) << c.received();
+  }
+  {
+    RawClient c(topology_.ns("sub"), gateway_address(), kTlsPort);
+    c.send(std::string("\x16\x03\x01\x00\x05hello", 10));  // a record too short
+    EXPECT_TRUE(c.closed_within(5s));
+  }
+  Json::Value tls;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        tls = plugin_status(*gw_)["gateway"]["tls"];
+        return tls["handshakesFailed"].asUInt64() >= 2;
+      },
+      50, 100ms))
+      << to_json(tls);
+  EXPECT_TRUE(contains(gw_->log(), "http request")) << gw_->log_tail();
+  EXPECT_TRUE(gw_->running());
+  FetchResult through = fetch_from_sub();
+  EXPECT_TRUE(through.ok) << through.error;
 }
 
 TEST_F(Websocket, UpgradesWithoutASessionOrWithAWrongTokenAreRefused) {

@@ -33,6 +33,8 @@ namespace mnigs::test {
 namespace {
 
 constexpr int kWebPort = 80;
+// What the captures keep: encapsulated packets of either outer family.
+constexpr const char* kTunnelPackets = "ip proto 47 or ip proto 4 or ip proto 41 or ip6";
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -110,53 +112,6 @@ void send_raw_gre(const std::string& ns, const std::string& to, const std::strin
     if (n < 0) throw std::runtime_error(std::string("sendto: ") + std::strerror(error));
   });
 }
-
-// tcpdump on one interface of a namespace, writing a pcap file; stopped
-// (and the file complete) by finish().
-class Capture {
- public:
-  Capture(const std::string& ns, const std::string& interface, const std::string& file)
-      : file_(file), log_(file + ".log") {
-    pid_ = spawn_in_ns(ns,
-                       // Immediate mode: no packet waits in the kernel's
-                       // buffer when tcpdump is told to stop.
-                       {"/usr/bin/tcpdump", "-i", interface, "-n", "--immediate-mode", "-U", "-Z",
-                        "root", "-w", file,
-                        "ip proto 47 or ip proto 4 or ip proto 41 or ip6"},
-                       log_);
-    // tcpdump says so once it listens.
-    if (!wait_until([&] { return contains(read_log(), "listening on"); }, 100, 50ms))
-      throw std::runtime_error("tcpdump did not start: " + read_log());
-  }
-  ~Capture() { finish(); }
-  void finish() {
-    if (pid_ > 0) terminate_processes({pid_});
-    pid_ = -1;
-  }
-  // tshark's fields of every packet the capture holds that match `filter`,
-  // one line each, tab-separated.
-  std::string fields(const std::string& filter, const std::vector<std::string>& fields) {
-    finish();
-    std::vector<std::string> argv = {"tshark", "-r", file_, "-n", "-Y", filter, "-T", "fields"};
-    for (const auto& f : fields) {
-      argv.push_back("-e");
-      argv.push_back(f);
-    }
-    auto r = run_command(argv, "", 30s);
-    if (r.exit_code != 0) throw std::runtime_error("tshark: " + r.err);
-    return r.out;
-  }
-
- private:
-  std::string read_log() const {
-    std::ifstream in(log_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-  std::string file_, log_;
-  pid_t pid_ = -1;
-};
 
 class Gre : public SystemTest {
  protected:
@@ -252,7 +207,7 @@ class Gre : public SystemTest {
 TEST_F(Gre, GreCarriesBothFamiliesOverAnIpv4AndAnIpv6Mesh) {
   for (bool outer_v6 : {false, true}) {
     SCOPED_TRACE(outer_v6 ? "over IPv6" : "over IPv4");
-    Capture capture(topology_.ns("relay"), topology_.interface("relay", "gw"),
+    Capture capture(topology_.ns("relay"), topology_.interface("relay", "gw"), kTunnelPackets,
                     capture_file(outer_v6 ? "gre6.pcap" : "gre4.pcap"));
     const Json::Value session = connect("gre", outer_v6);
     ASSERT_TRUE(session.isObject()) << to_json(plugin_status(*gw_, "gre"));
@@ -308,7 +263,7 @@ TEST_F(Gre, GreCarriesBothFamiliesOverAnIpv4AndAnIpv6Mesh) {
 TEST_F(Gre, IpInIpCarriesBothFamiliesAsProtocols4And41) {
   for (bool outer_v6 : {false, true}) {
     SCOPED_TRACE(outer_v6 ? "over IPv6" : "over IPv4");
-    Capture capture(topology_.ns("relay"), topology_.interface("relay", "gw"),
+    Capture capture(topology_.ns("relay"), topology_.interface("relay", "gw"), kTunnelPackets,
                     capture_file(outer_v6 ? "ipip6.pcap" : "ipip4.pcap"));
     const Json::Value session = connect("ipip", outer_v6);
     ASSERT_TRUE(session.isObject()) << to_json(plugin_status(*gw_, "ipip"));

@@ -390,6 +390,7 @@ void TunnelClient::on_response() {
   std::string rest = response_.substr(r.consumed);
   auto socket = std::move(*socket_);
   socket_.reset();
+  const std::string cipher = tls_ ? tls_->description() : "";
   link_ = std::make_shared<Link>(std::move(socket), options_, link_counters_, pool_,
                                  std::move(tls_));
   backoff_ = kFirstBackoff;
@@ -398,9 +399,10 @@ void TunnelClient::on_response() {
     status_.connected = true;
     ++status_.connects;
     status_.last_error.clear();
+    status_.tls = cipher;
   }
   log_.info("tunnel to ", target_.address, target_.path, " is up",
-            target_.tls_pin.empty() ? " (plain ws)" : " over TLS, key " + target_.tls_pin);
+            cipher.empty() ? " (plain ws)" : " over " + cipher + ", key " + target_.tls_pin);
   std::weak_ptr<TunnelClient> weak = shared_from_this();
   auto link = link_;
   link->start(
@@ -424,6 +426,7 @@ void TunnelClient::retry(const std::string& why) {
     std::lock_guard lock(status_mutex_);
     status_.connected = false;
     status_.last_error = why;
+    status_.tls.clear();
   }
   log_.warn("tunnel to ", target_.address, ": ", why, "; trying again in ", backoff_.count(),
             " ms");

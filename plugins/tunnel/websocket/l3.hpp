@@ -138,6 +138,7 @@ class TunnelClient : public std::enable_shared_from_this<TunnelClient> {
     bool connected = false;
     std::uint64_t connects = 0;  // successful upgrades so far
     std::string last_error;
+    std::string tls;  // the link's TLS version and cipher ("TLSv1.3 TLS_AES_128_GCM_SHA256")
   };
 
   TunnelClient(boost::asio::io_context& io, TunDevice device, Link::Options options, Target target,

@@ -180,6 +180,7 @@ Json::Value WebsocketTunnel::status() const {
       u["connected"] = st.connected;
       u["connects"] = Json::UInt64(st.connects);
       u["lastError"] = st.last_error;
+      if (!st.tls.empty()) u["cipher"] = st.tls;
       u["rxBytes"] = Json::UInt64(up->client->link_counters().rx_bytes);
       u["txBytes"] = Json::UInt64(up->client->link_counters().tx_bytes);
       u["droppedNotConnected"] = Json::UInt64(up->client->counters().no_route);

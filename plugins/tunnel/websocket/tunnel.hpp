@@ -78,7 +78,7 @@ class WebsocketTunnel final : public TunnelPlugin {
   // Several sessions at once, each on its own device (subscriber.cpp).
   bool supports_standby() const override { return true; }
   // The pin of the wss port's key, once it listens (websocket.tls).
-  std::string gateway_key() const /*override*/ { return tls_pin_; }
+  std::string gateway_key() const override { return tls_pin_; }
   TunnelTraffic traffic(const TunnelSession& session) const override;
   void reset(Done done) override;
 

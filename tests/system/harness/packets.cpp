@@ -2,8 +2,14 @@
 
 #include <arpa/inet.h>
 
+#include <chrono>
 #include <cstdint>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
+
+#include "harness/netns.hpp"
+#include "harness/wait.hpp"
 
 namespace mnigs::test {
 
@@ -32,6 +38,65 @@ std::string ipv4_udp(const std::string& source, const std::string& destination,
   ip[24] = static_cast<unsigned char>(udp >> 8);
   ip[25] = static_cast<unsigned char>(udp & 0xff);
   return p;
+}
+
+Capture::Capture(const std::string& ns, const std::string& interface, const std::string& filter,
+                 const std::string& file)
+    : file_(file), log_(file + ".log") {
+  // Immediate mode: no packet waits in the kernel's buffer when tcpdump is
+  // told to stop.
+  pid_ = spawn_in_ns(ns,
+                     {"/usr/bin/tcpdump", "-i", interface, "-n", "--immediate-mode", "-U", "-Z",
+                      "root", "-w", file, filter},
+                     log_);
+  // tcpdump says so once it listens.
+  using namespace std::chrono_literals;
+  if (!wait_until([&] { return read_log().find("listening on") != std::string::npos; }, 100,
+                  50ms)) {
+    finish();
+    throw std::runtime_error("tcpdump did not start: " + read_log());
+  }
+}
+
+Capture::~Capture() { finish(); }
+
+void Capture::finish() {
+  if (pid_ > 0) terminate_processes({pid_});
+  pid_ = -1;
+}
+
+std::string Capture::fields(const std::string& display_filter,
+                            const std::vector<std::string>& fields, const std::string& decode_as) {
+  finish();
+  std::vector<std::string> argv = {"tshark", "-r", file_, "-n"};
+  if (!decode_as.empty()) {
+    argv.push_back("-d");
+    argv.push_back(decode_as);
+  }
+  argv.insert(argv.end(), {"-Y", display_filter, "-T", "fields"});
+  for (const auto& f : fields) {
+    argv.push_back("-e");
+    argv.push_back(f);
+  }
+  using namespace std::chrono_literals;
+  auto r = run_command(argv, "", 30s);
+  if (r.exit_code != 0) throw std::runtime_error("tshark: " + r.err);
+  return r.out;
+}
+
+std::string Capture::bytes() {
+  finish();
+  std::ifstream in(file_, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string Capture::read_log() const {
+  std::ifstream in(log_);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 }  // namespace mnigs::test
