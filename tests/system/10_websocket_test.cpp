@@ -413,8 +413,8 @@ TEST_F(Websocket, AnotherKeyOnTheWssPortIsRefusedBeforeAnythingIsSent) {
   ASSERT_EQ(made.exit_code, 0) << made.err;
   const pid_t impostor =
       spawn_in_ns(topology_.ns("gw"),
-                  {"/usr/bin/openssl", "s_server", "-accept", "65529", "-cert", dir + "/impostor.crt",
-                   "-key", dir + "/impostor.key", "-quiet"},
+                  {"/usr/bin/openssl", "s_server", "-accept", "65529", "-cert",
+                   dir + "/impostor.crt", "-key", dir + "/impostor.key", "-quiet"},
                   dir + "/impostor.log");
   // gw's wss port now leads to it.
   const std::string redirect =
