@@ -271,6 +271,7 @@ TEST_F(Websocket, SubscriberReachesTheInternetOnlyThroughTheTunnel) {
   EXPECT_TRUE(link["tls"].asBool()) << to_json(link);
   EXPECT_EQ(link["key"].asString(), key) << to_json(link);
   EXPECT_EQ(link["keySource"].asString(), "nodeInfo") << to_json(link);
+  EXPECT_TRUE(contains(link["cipher"].asString(), "TLSv1.3")) << to_json(link);
   EXPECT_EQ(gw_->rpc("nodeInfo")["result"]["tunnelKeys"]["websocket"].asString(), key);
 
   // The tunnel device has the session's addresses, and the way to inet is
@@ -670,6 +671,54 @@ TEST_F(WebsocketSwitch, PeersReachEachOtherAndABridgePeerCarriesTheHostsBehindIt
       100ms));
   EXPECT_TRUE(wait_until([&] { return switch_status()["peers"].size() == 2; }, 100, 100ms))
       << to_json(switch_status());
+}
+
+// The switch over wss: peers that join with the gateway's key (from its
+// nodeInfo) reach each other; one holding another key never joins, and its
+// status says why.
+TEST_F(WebsocketSwitch, PeersJoinOverWssHeldToTheGatewaysKey) {
+  const std::string key = gw_->rpc("nodeInfo")["result"]["tunnelKeys"]["websocket"].asString();
+  ASSERT_EQ(key.rfind("sha256:", 0), 0u) << to_json(gw_->rpc("nodeInfo"));
+  const std::string wss = "wss://" + topology_.address("gw", "lan") + ":65530/vpn";
+  auto join_wss = [&](Node& node, const std::string& with) {
+    Json::Value params(Json::objectValue);
+    params["url"] = wss;
+    params["interface"] = "mnl2";
+    params["key"] = with;
+    return node.rpc("websocket.join", params);
+  };
+  // A wss url needs a key, and a key a wss url.
+  Json::Value keyless(Json::objectValue);
+  keyless["url"] = wss;
+  EXPECT_EQ(rpc_error_code(peers_[0]->rpc("websocket.join", keyless)), -32602);
+  Json::Value plain(Json::objectValue);
+  plain["url"] = url();
+  plain["key"] = key;
+  EXPECT_EQ(rpc_error_code(peers_[0]->rpc("websocket.join", plain)), -32602);
+
+  ASSERT_TRUE(rpc_succeeded(join_wss(*peers_[0], key)));
+  ASSERT_TRUE(rpc_succeeded(join_wss(*peers_[1], key)));
+  const std::string other = "sha256:" + std::string(64, '0');
+  ASSERT_TRUE(rpc_succeeded(join_wss(*peers_[2], other)));
+  run("p1", {"ip", "addr", "add", "10.96.0.1/24", "dev", "mnl2"});
+  run("p2", {"ip", "addr", "add", "10.96.0.2/24", "dev", "mnl2"});
+  ASSERT_TRUE(wait_until([&] { return switch_status()["peers"].size() == 2; }, 100, 100ms))
+      << to_json(switch_status());
+  HttpEcho at_p2(topology_.ns("p2"), "10.96.0.2", kWebPort);
+  FetchResult a = fetch(topology_.ns("p1"), "10.96.0.2", kWebPort, "/", 5s);
+  ASSERT_TRUE(a.ok) << a.error << to_json(switch_status());
+  EXPECT_EQ(a.body, "client=10.96.0.1\n");
+
+  auto joined_error = [&] {
+    Json::Value r = peers_[2]->rpc("listPlugins");
+    for (const auto& p : r["result"]["plugins"])
+      if (p["name"].asString() == "websocket") return p["status"]["joined"][0]["lastError"];
+    return Json::Value();
+  };
+  EXPECT_TRUE(wait_until(
+      [&] { return contains(joined_error().asString(), "not the pinned " + other); }, 50, 100ms))
+      << to_json(joined_error());
+  EXPECT_EQ(switch_status()["peers"].size(), 2u) << to_json(switch_status());
 }
 
 // What a vpn-ws client sends: a 10-byte key, no Sec-WebSocket-Version, its

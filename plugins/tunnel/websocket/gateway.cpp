@@ -260,7 +260,7 @@ void WebsocketTunnel::open_session(const TunnelSession& session,
           params["path"] = settings_.path;
           params["token"] = g.token;
           // Where wss is; a subscriber uses it when it knows our key.
-          if (tls_front_) params["tlsPort"] = settings_.tls_port;
+          if (!tls_pin_.empty()) params["tlsPort"] = settings_.tls_port;
           params["mtu"] = settings_.mtu;
           pool_->describe({g.address4, g.address6}, params);
           sessions_[g.session.id] = g;
@@ -336,16 +336,17 @@ void WebsocketTunnel::on_l3_upgrade(HttpUpgrade request, std::shared_ptr<tls::Se
 
 void WebsocketTunnel::start_tls() {
   // One identity for good: subscribers pin its key, and the DHT offer
-  // carries the pin. A store row that does not load is replaced.
-  context_.store().get(kTlsIdentityKey, [this](std::optional<std::string> text) {
-    if (!started_) return;
+  // carries the pin. A store row that does not load is replaced. What an
+  // earlier start left on its way is told apart by the generation.
+  const std::uint64_t generation = ++tls_generation_;
+  context_.store().get(kTlsIdentityKey, [this, generation](std::optional<std::string> text) {
+    if (!started_ || generation != tls_generation_) return;
     tls::Identity id;
     if (text) {
       // One PEM text holds both; each reader takes the block of its kind.
       id.key_pem = id.cert_pem = *text;
       try {
-        tls::Context::server(id);
-        return listen_tls(id);
+        return listen_tls(id, tls::Context::server(id));
       } catch (const std::exception& e) {
         context_.log().warn("the stored TLS identity does not load (", e.what(),
                             "); making a new one: subscribers that pinned the old key will "
@@ -359,30 +360,37 @@ void WebsocketTunnel::start_tls() {
       return context_.log().error("wss: ", tls_error_);
     }
     context_.store().put(kTlsIdentityKey, id.key_pem + id.cert_pem,
-                         [this, id](bool ok) {
-                           if (!started_) return;
+                         [this, id, generation](bool ok) {
+                           if (!started_ || generation != tls_generation_) return;
                            // Not kept: the key would change with every start, and
                            // subscribers' pins would break; better not to serve wss.
                            if (!ok) {
                              tls_error_ = "the new TLS identity could not be stored";
                              return context_.log().error("wss: ", tls_error_);
                            }
-                           listen_tls(id);
+                           try {
+                             listen_tls(id, tls::Context::server(id));
+                           } catch (const std::exception& e) {
+                             tls_error_ = e.what();
+                             context_.log().error("wss: ", tls_error_);
+                           }
                          });
   });
 }
 
-void WebsocketTunnel::listen_tls(const tls::Identity& identity) {
-  std::shared_ptr<tls::Context> ctx;
+void WebsocketTunnel::listen_tls(const tls::Identity& identity,
+                                 std::shared_ptr<tls::Context> ctx) {
   std::string pin;
   try {
-    ctx = tls::Context::server(identity);
     pin = tls::pin_of(identity.cert_pem);
   } catch (const std::exception& e) {
     tls_error_ = e.what();
     return context_.log().error("wss: ", tls_error_);
   }
-  auto front = std::make_shared<TlsFront>(plane_->io(), ctx, context_.log());
+  // Held from here on, so that stop_data_plane stops it whatever happens
+  // next; published (tls_pin_) only once it listens.
+  auto front = std::make_shared<TlsFront>(plane_->io(), std::move(ctx), context_.log());
+  tls_front_ = front;
   auto ex = context_.executor();
   const auto port = static_cast<std::uint16_t>(settings_.tls_port);
   // The acceptor belongs to the data plane; requests come back here.
@@ -398,12 +406,13 @@ void WebsocketTunnel::listen_tls(const tls::Identity& identity) {
       error = e.what();
     }
     boost::asio::post(ex, [this, front, port, pin, error] {
-      if (!started_) return;
+      if (!started_ || tls_front_ != front) return;
       if (!error.empty()) {
+        tls_front_.reset();
+        plane_->post([front] {});  // its last reference goes on its own thread
         tls_error_ = "cannot listen on port " + std::to_string(port) + ": " + error;
         return context_.log().error("wss: ", tls_error_);
       }
-      tls_front_ = front;
       tls_pin_ = pin;
       tls_error_.clear();
       context_.log().info("wss on port ", port, ", key ", pin);
@@ -529,6 +538,12 @@ void WebsocketTunnel::on_l2_upgrade(HttpUpgrade request, std::shared_ptr<tls::Se
   if (auto why = browser_refusal(request.headers); !why.empty()) return refused(403, why);
   std::string session;
   if (auto why = l2_refusal(request, &session); !why.empty()) return refused(403, why);
+  if (auto it = sessions_.find(session); it != sessions_.end()) {
+    // As on the L3 endpoint: a session that came over wss takes nothing plain.
+    if (it->second.tls && !tls)
+      return refused(403, "session " + session + " uses wss: no plain ws peer joins for it");
+    if (tls) it->second.tls = true;
+  }
   if (up.mac && l2_port_mac_ && *up.mac == *l2_port_mac_)
     return refused(403, "X-vpn-ws-MAC " + to_string(*up.mac) + " is the gateway's own port's");
   if (!switch_->admit())

@@ -309,9 +309,9 @@ void TunnelClient::on_connect(boost::system::error_code ec) {
                  ": " + ec.message());
   tls_.reset();
   if (target_.tls_pin.empty()) return send_request();
-  // The TLS client's settings are the same for every connection.
-  static const std::shared_ptr<tls::Context> context = tls::Context::client();
   try {
+    // The TLS client's settings are the same for every connection.
+    static const std::shared_ptr<tls::Context> context = tls::Context::client();
     socket_->non_blocking(true);
     tls_ = std::make_shared<tls::Session>(context, socket_->native_handle(), false,
                                           target_.tls_pin);

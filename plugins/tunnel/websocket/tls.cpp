@@ -18,9 +18,9 @@ namespace net = boost::asio;
 namespace {
 
 // TLS 1.3's suites in the order this end prefers them: AES-128-GCM is the
-// fastest where the CPU has AES instructions, ChaCha20 where it has not (a
-// client without them lists it first, and the server lets it choose:
-// SSL_OP_PRIORITIZE_CHACHA).
+// fastest where the CPU has AES instructions, ChaCha20 where it has not. The
+// server's order counts, except that a client listing ChaCha20 first gets it
+// (SSL_OP_PRIORITIZE_CHACHA: clients without AES instructions do that).
 constexpr const char* kSuites =
     "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384";
 // OpenSSL's read buffer: with read-ahead, one read(2) takes up to this much
@@ -175,7 +175,8 @@ SSL_CTX* common_context(const SSL_METHOD* method) {
   // without close_notify is the end of the connection (the WebSocket has
   // its own close handshake, and its frames their own lengths).
   SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF |
-                               SSL_OP_NO_RENEGOTIATION | SSL_OP_PRIORITIZE_CHACHA);
+                               SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                               SSL_OP_PRIORITIZE_CHACHA);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx, 0);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -193,10 +194,11 @@ SSL_CTX* common_context(const SSL_METHOD* method) {
 std::shared_ptr<Context> Context::server(const Identity& identity) {
   SSL_CTX* ctx = common_context(TLS_server_method());
   std::shared_ptr<Context> out(new Context(ctx));
-  // TLS 1.2 too, for vpn-ws clients and browsers built against older
-  // libraries; OpenSSL's default TLS 1.2 ciphers are all AEAD with forward
-  // secrecy at security level 2.
+  // TLS 1.2 too, for vpn-ws clients built against older libraries: only
+  // its AEAD suites with forward secrecy.
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (!SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20"))
+    fail("cannot choose the TLS 1.2 ciphers");
   auto bio = text_bio(identity.key_pem);
   KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!key) fail("the TLS key does not load");
@@ -270,6 +272,7 @@ Session::Status Session::result(int ret, const char* what) {
 
 Session::Status Session::handshake() {
   ERR_clear_error();
+  errno = 0;
   const int r = SSL_do_handshake(ssl_);
   return r == 1 ? Status::ok : result(r, "TLS handshake");
 }
@@ -278,6 +281,7 @@ Session::Status Session::read(std::span<std::uint8_t> room, std::size_t& n) {
   n = 0;
   while (n < room.size()) {
     ERR_clear_error();
+    errno = 0;
     std::size_t got = 0;
     const int r = SSL_read_ex(ssl_, room.data() + n, room.size() - n, &got);
     if (r == 1) {
@@ -295,6 +299,7 @@ Session::Status Session::read(std::span<std::uint8_t> room, std::size_t& n) {
 Session::Status Session::write(std::span<const std::uint8_t> data, std::size_t& n) {
   n = 0;
   ERR_clear_error();
+  errno = 0;
   const int r = SSL_write_ex(ssl_, data.data(), data.size(), &n);
   return r == 1 ? Status::ok : result(r, "TLS write");
 }
@@ -315,7 +320,9 @@ void drive(net::ip::tcp::socket& socket, std::function<Session::Status()> step,
   socket.async_wait(
       s == Session::Status::want_read ? net::socket_base::wait_read : net::socket_base::wait_write,
       [&socket, step = std::move(step), done = std::move(done)](boost::system::error_code ec) {
-        if (ec) return done(Session::Status::failed);
+        // Closed meanwhile (a deadline, a stop): the descriptor the session
+        // holds may be another socket's by now.
+        if (ec || !socket.is_open()) return done(Session::Status::failed);
         drive(socket, step, done);
       });
 }

@@ -7,8 +7,9 @@
 // (OpenSSL's socket BIO), not through memory buffers: records are read and
 // written by OpenSSL's own system calls, with no copy of ours in between.
 // Reads take whatever the socket holds (read-ahead), so one read brings
-// many records; the caller must ask pending() before it waits for the
-// socket again, since bytes may be left inside OpenSSL.
+// many records: a caller that stops reading before read() says want_read
+// must not wait for the socket, since bytes may be left inside OpenSSL
+// (pending()).
 //
 // Threading: a Session belongs to one thread (the data plane); Contexts are
 // immutable once made and may be shared.

@@ -8,6 +8,7 @@
 #include <mnigs/log.hpp>
 
 #include "handshake.hpp"
+#include "util/net.hpp"
 
 namespace mnigs::websocket {
 
@@ -17,16 +18,12 @@ using Status = tls::Session::Status;
 
 namespace {
 
-std::string unmapped(const net::ip::address& a) {
-  if (a.is_v6() && a.to_v6().is_v4_mapped())
-    return net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).to_string();
-  return a.to_string();
-}
+std::string unmapped(const net::ip::address& a) { return unmap(a).to_string(); }
 
 }  // namespace
 
 TlsFront::TlsFront(net::io_context& io, std::shared_ptr<tls::Context> context, Logger& log)
-    : io_(io), context_(std::move(context)), log_(log), acceptor_(io) {}
+    : io_(io), context_(std::move(context)), log_(log), acceptor_(io), retry_(io) {}
 
 void TlsFront::start(std::uint16_t port, OnRequest on_request) {
   on_request_ = std::move(on_request);
@@ -51,19 +48,30 @@ void TlsFront::start(std::uint16_t port, OnRequest on_request) {
   do_accept();
 }
 
+std::uint16_t TlsFront::port() const {
+  boost::system::error_code ec;
+  const auto local = acceptor_.local_endpoint(ec);
+  return ec ? 0 : local.port();
+}
+
 void TlsFront::stop() {
   stopped_ = true;
   boost::system::error_code ec;
   acceptor_.close(ec);
+  retry_.cancel();
 }
 
 void TlsFront::do_accept() {
   acceptor_.async_accept([self = shared_from_this()](boost::system::error_code ec,
                                                      tcp::socket socket) {
     if (self->stopped_ || ec == net::error::operation_aborted) return;
-    if (!ec) self->on_connection(std::move(socket));
-    // Out of descriptors (EMFILE) and the like: go on with the next one.
-    self->do_accept();
+    if (!ec) return self->on_connection(std::move(socket)), self->do_accept();
+    // Out of descriptors (EMFILE) and the like: try again a little later
+    // rather than spin.
+    self->retry_.expires_after(std::chrono::milliseconds(100));
+    self->retry_.async_wait([self](boost::system::error_code e) {
+      if (!e && !self->stopped_) self->do_accept();
+    });
   });
 }
 
@@ -85,6 +93,14 @@ void TlsFront::on_connection(tcp::socket socket) {
          " are in their handshake already");
     return;  // the socket closes here
   }
+  // One neighbour cannot take every place: it would lock every subscriber
+  // that holds the key out (they take no plain ws then).
+  if (pending_from_[who] >= kMaxPendingPerSource) {
+    ++counters_.busy;
+    note("closed a connection from " + who + ": it has " +
+         std::to_string(kMaxPendingPerSource) + " in their handshake already");
+    return;
+  }
   socket.non_blocking(true, ec);
   if (ec) return;
   auto conn = std::make_shared<Conn>(std::move(socket));
@@ -95,6 +111,7 @@ void TlsFront::on_connection(tcp::socket socket) {
     return note(e.what());
   }
   ++pending_;
+  ++pending_from_[who];
   auto timer = std::make_shared<net::steady_timer>(io_);
   auto expired = std::make_shared<bool>(false);
   timer->expires_after(kRequestDeadline);
@@ -107,8 +124,8 @@ void TlsFront::on_connection(tcp::socket socket) {
   auto session = conn->session;
   tls::drive(conn->socket, [session] { return session->handshake(); },
              [self = shared_from_this(), conn, timer, expired, who](Status st) {
-               if (st == Status::ok) return self->read_request(conn, timer, expired);
-               self->done_pending(timer);
+               if (st == Status::ok) return self->read_request(conn, timer, expired, who);
+               self->done_pending(timer, who);
                if (*expired) {
                  ++self->counters_.timed_out;
                  return self->note("no TLS handshake from " + who + " within " +
@@ -122,7 +139,7 @@ void TlsFront::on_connection(tcp::socket socket) {
 }
 
 void TlsFront::read_request(std::shared_ptr<Conn> conn, std::shared_ptr<net::steady_timer> timer,
-                            std::shared_ptr<bool> expired) {
+                            std::shared_ptr<bool> expired, const std::string& source) {
   auto data = std::make_shared<std::string>();
   auto step = [conn, data]() {
     for (;;) {
@@ -135,9 +152,9 @@ void TlsFront::read_request(std::shared_ptr<Conn> conn, std::shared_ptr<net::ste
       data->append(reinterpret_cast<const char*>(chunk.data()), n);
     }
   };
-  tls::drive(conn->socket, step, [self = shared_from_this(), conn, timer, expired,
-                                  data](Status st) {
-    self->done_pending(timer);
+  tls::drive(conn->socket, step, [self = shared_from_this(), conn, timer, expired, data,
+                                  source](Status st) {
+    self->done_pending(timer, source);
     boost::system::error_code ec;
     const auto remote = conn->socket.remote_endpoint(ec);
     const std::string who = ec ? "?" : unmapped(remote.address());
@@ -173,9 +190,12 @@ void TlsFront::read_request(std::shared_ptr<Conn> conn, std::shared_ptr<net::ste
   });
 }
 
-void TlsFront::done_pending(const std::shared_ptr<net::steady_timer>& timer) {
+void TlsFront::done_pending(const std::shared_ptr<net::steady_timer>& timer,
+                            const std::string& source) {
   timer->cancel();
   --pending_;
+  if (auto it = pending_from_.find(source); it != pending_from_.end() && --it->second == 0)
+    pending_from_.erase(it);
 }
 
 bool send_all(tls::Session& session, int fd, const std::string& text, int polls) {
@@ -187,6 +207,7 @@ bool send_all(tls::Session& session, int fd, const std::string& text, int polls)
     sent += n;
     if (st == Status::ok) continue;
     if (st != Status::want_read && st != Status::want_write) return false;
+    if (round == polls) break;
     pollfd p{fd, static_cast<short>(st == Status::want_read ? POLLIN : POLLOUT), 0};
     ::poll(&p, 1, 10);
   }

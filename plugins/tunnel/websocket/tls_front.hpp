@@ -6,8 +6,11 @@
 // before a Link takes the connection.
 //
 // What a stranger can make it hold is bounded: at most kMaxPending
-// connections in their handshake or request at once (more are closed at
-// once and counted), kRequestDeadline for both, 8 KiB of request head.
+// connections in their handshake or request at once, kMaxPendingPerSource
+// of them from one address (more are closed at once and counted),
+// kRequestDeadline for both, 8 KiB of request head. The handshakes' key
+// exchanges run on the data plane's thread: a stranger that keeps opening
+// connections costs the tunnels some CPU, at most kMaxPending at a time.
 // Failures (plain HTTP on this port, a client that does not trust the
 // certificate, garbage) are counted and logged at most once per 10 s.
 //
@@ -21,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mnigs/upgrade.hpp>
 #include <string>
@@ -37,6 +41,7 @@ namespace mnigs::websocket {
 class TlsFront : public std::enable_shared_from_this<TlsFront> {
  public:
   static constexpr unsigned kMaxPending = 64;
+  static constexpr unsigned kMaxPendingPerSource = 4;
   static constexpr std::chrono::seconds kRequestDeadline{10};
 
   // One connection in its handshake or request.
@@ -67,14 +72,17 @@ class TlsFront : public std::enable_shared_from_this<TlsFront> {
   void stop();
 
   const Counters& counters() const { return counters_; }
+  // The port it listens on (the one chosen, when start() was given 0).
+  std::uint16_t port() const;
 
  private:
   void do_accept();
   void on_connection(boost::asio::ip::tcp::socket socket);
   void read_request(std::shared_ptr<Conn> conn, std::shared_ptr<boost::asio::steady_timer> timer,
-                    std::shared_ptr<bool> expired);
-  // One connection is no longer pending: handed on, or dropped.
-  void done_pending(const std::shared_ptr<boost::asio::steady_timer>& timer);
+                    std::shared_ptr<bool> expired, const std::string& source);
+  // One connection from `source` is no longer pending: handed on, or dropped.
+  void done_pending(const std::shared_ptr<boost::asio::steady_timer>& timer,
+                    const std::string& source);
   void note(const std::string& line);
 
   boost::asio::io_context& io_;
@@ -82,7 +90,9 @@ class TlsFront : public std::enable_shared_from_this<TlsFront> {
   Logger& log_;
   boost::asio::ip::tcp::acceptor acceptor_;
   OnRequest on_request_;
+  boost::asio::steady_timer retry_;  // accepting again after a failure
   unsigned pending_ = 0;
+  std::map<std::string, unsigned> pending_from_;  // by source address
   Counters counters_;
   LogLimit log_limit_{1, std::chrono::seconds(10)};
   bool stopped_ = false;

@@ -6,11 +6,13 @@
 #include "tls.hpp"
 
 #include <gtest/gtest.h>
+#include <plugin_fakes.hpp>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "link.hpp"
+#include "tls_front.hpp"
 
 namespace mnigs::websocket {
 namespace {
@@ -218,6 +221,74 @@ TEST_F(TlsPair, LinksCarryEveryMessageSizeBothWays) {
   for (int i = 0; i < 100 && (server->open() || client->open()); ++i) pump();
   EXPECT_FALSE(server->open());
   EXPECT_FALSE(client->open());
+}
+
+// The wss port against strangers: one address gets at most
+// kMaxPendingPerSource connections in their handshake (the next is closed at
+// once and counted), a plain HTTP request fails its handshake and is
+// counted, and a real client with the key still gets its request through.
+TEST(TlsFrontTest, OneSourceCannotTakeEveryPlaceAndTheRestStillGetsThrough) {
+  net::io_context io;
+  testing::FakeLogger log;
+  auto front = std::make_shared<TlsFront>(io, tls::Context::server(identity()), log);
+  std::vector<HttpUpgrade> requests;
+  front->start(0, [&](HttpUpgrade request, std::shared_ptr<tls::Session>) {
+    ::close(request.fd);
+    requests.push_back(std::move(request));
+  });
+  const tcp::endpoint at(net::ip::make_address("127.0.0.1"), front->port());
+  auto pump = [&io] {
+    io.restart();
+    io.run_for(10ms);
+  };
+  std::vector<std::unique_ptr<tcp::socket>> idle;
+  for (unsigned i = 0; i <= TlsFront::kMaxPendingPerSource; ++i) {
+    idle.push_back(std::make_unique<tcp::socket>(io));
+    idle.back()->connect(at);
+  }
+  for (int i = 0; i < 100 && front->counters().busy == 0; ++i) pump();
+  EXPECT_EQ(front->counters().accepted, TlsFront::kMaxPendingPerSource + 1);
+  EXPECT_EQ(front->counters().busy, 1u);
+  // The one refused is closed at once; the others wait for their deadline.
+  idle.clear();
+  for (int i = 0; i < 100 && front->counters().handshakes_failed < 4; ++i) pump();
+  EXPECT_EQ(front->counters().handshakes_failed, 4u);
+
+  {
+    tcp::socket plain(io);
+    plain.connect(at);
+    const std::string get = "GET /ws/websocket HTTP/1.1\r\nHost: x\r\n\r\n";
+    net::write(plain, net::buffer(get));
+    for (int i = 0; i < 100 && front->counters().handshakes_failed < 5; ++i) pump();
+    EXPECT_EQ(front->counters().handshakes_failed, 5u);
+  }
+
+  // A client with the key: its request head comes through, with what
+  // followed it.
+  tcp::socket socket(io);
+  socket.connect(at);
+  socket.non_blocking(true);
+  auto session = std::make_shared<tls::Session>(tls::Context::client(), socket.native_handle(),
+                                                false, tls::pin_of(identity().cert_pem));
+  std::optional<Status> shook;
+  tls::drive(socket, [session] { return session->handshake(); },
+             [&shook](Status s) { shook = s; });
+  for (int i = 0; i < 200 && !shook; ++i) pump();
+  ASSERT_EQ(shook, Status::ok) << session->error();
+  std::optional<std::string> sent;
+  tls::write_all(socket, session,
+                 std::make_shared<const std::string>(
+                     "GET /vpn?x=1 HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\n\r\nrest"),
+                 [&sent](std::string error) { sent = error; });
+  for (int i = 0; i < 200 && requests.empty(); ++i) pump();
+  ASSERT_EQ(sent, "");
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "GET");
+  EXPECT_EQ(requests[0].target, "/vpn?x=1");
+  EXPECT_EQ(requests[0].remote_address, "127.0.0.1");
+  EXPECT_EQ(requests[0].pending, "rest");
+  front->stop();
+  pump();
 }
 
 }  // namespace

@@ -111,13 +111,13 @@ Json::Value WebsocketTunnel::status() const {
     // The wss port: its key's pin, and what strangers made it refuse.
     Json::Value t(Json::objectValue);
     t["port"] = settings_.tls_port;
-    t["listening"] = tls_front_ != nullptr;
+    t["listening"] = !tls_pin_.empty();
     t["key"] = tls_pin_;
     if (!tls_error_.empty()) {
       t["error"] = tls_error_;
       s["error"] = "wss does not listen: " + tls_error_;
     }
-    if (tls_front_) {
+    if (tls_front_ && !tls_pin_.empty()) {
       const auto& c = tls_front_->counters();
       t["accepted"] = Json::UInt64(c.accepted);
       t["handshakesFailed"] = Json::UInt64(c.handshakes_failed);

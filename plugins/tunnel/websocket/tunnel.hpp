@@ -104,7 +104,7 @@ class WebsocketTunnel final : public TunnelPlugin {
   // Loads the TLS identity from the store (made and stored the first
   // time), then listens on websocket.tlsPort.
   void start_tls();
-  void listen_tls(const tls::Identity& identity);
+  void listen_tls(const tls::Identity& identity, std::shared_ptr<tls::Context> ctx);
   // A request that came to the wss port: to the L3 endpoint or the switch
   // by its path.
   void on_tls_request(HttpUpgrade request, std::shared_ptr<tls::Session> tls);
@@ -170,6 +170,7 @@ class WebsocketTunnel final : public TunnelPlugin {
   std::shared_ptr<TlsFront> tls_front_;  // the wss port, while it listens
   std::string tls_pin_;                  // its key's pin, while it listens
   std::string tls_error_;                // why it does not listen, for status
+  std::uint64_t tls_generation_ = 0;     // start_tls calls, to drop stale callbacks
   std::optional<Mac> l2_port_mac_;        // the switch's own port's MAC, reserved
   std::map<std::string, Joined> joined_;  // by interface
 
