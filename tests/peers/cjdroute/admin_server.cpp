@@ -1,5 +1,6 @@
 #include "admin_server.hpp"
 
+#include <arpa/inet.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -50,17 +51,39 @@ std::optional<std::string> base32_decode(const std::string& in) {
   return out;
 }
 
-struct Function {
+// A function's arguments as Admin_registerFunction declares them.
+struct Arg {
   const char* name;
-  const char* arg;  // its one argument ("" for none)
+  const char* type;  // "Int" or "String"
   bool required;
 };
+struct Function {
+  const char* name;
+  std::vector<Arg> args;
+  // Registered with needsAuth: reached only through "auth" (otherwise
+  // cjdroute answers as for an unknown function).
+  bool auth;
+};
 const Function kFunctions[] = {
-    {"Admin_asyncEnabled", "", false},
-    {"Admin_availableFunctions", "page", false},
-    {"InterfaceController_peerStats", "page", false},
-    {"NodeStore_dumpTable", "page", true},
-    {"ping", "", false},
+    {"Admin_asyncEnabled", {}, false},
+    {"Admin_availableFunctions", {{"page", "Int", false}}, false},
+    {"InterfaceController_peerStats", {{"page", "Int", false}}, false},
+    // tunnel/IpTunnel_admin.c (cjdns v22.3): every one needs auth.
+    {"IpTunnel_allowConnection",
+     {{"publicKeyOfAuthorizedNode", "String", true},
+      {"ip6Address", "String", false},
+      {"ip6Prefix", "Int", false},
+      {"ip6Alloc", "Int", false},
+      {"ip4Address", "String", false},
+      {"ip4Prefix", "Int", false},
+      {"ip4Alloc", "Int", false}},
+     true},
+    {"IpTunnel_connectTo", {{"publicKeyOfNodeToConnectTo", "String", true}}, true},
+    {"IpTunnel_listConnections", {}, true},
+    {"IpTunnel_removeConnection", {{"connection", "Int", true}}, true},
+    {"IpTunnel_showConnection", {{"connection", "Int", true}}, true},
+    {"NodeStore_dumpTable", {{"page", "Int", true}}, false},
+    {"ping", {}, false},
 };
 
 Benc error(const std::string& text) {
@@ -128,7 +151,7 @@ bool AdminServer::auth_valid(const Benc& message, const std::string& bytes,
 }
 
 std::optional<std::string> AdminServer::handle(const std::string& datagram,
-                                               std::uint64_t now_ms) const {
+                                               std::uint64_t now_ms) {
   if (datagram.size() > kMaxRequestSize) return std::string("d5:error16:Request too big.e");
   auto message = read_message(datagram);
   if (!message) return std::nullopt;  // "Unparsable data" / "garbage after byte": logged, dropped
@@ -155,16 +178,29 @@ std::optional<std::string> AdminServer::handle(const std::string& datagram,
   }
 
   const Benc* args = message->get_dict("args");
-  auto page_arg = [&]() -> const std::int64_t* { return args ? args->get_int("page") : nullptr; };
+  const bool authed = *query == "auth";
   for (const auto& f : kFunctions) {
-    if (function != f.name) continue;
-    if (f.required && !page_arg())
-      return reply(
-          error(std::string("Entry [") + f.arg + "] is required and must be of type [Int]"));
-    std::int64_t page = page_arg() && *page_arg() > 0 ? *page_arg() : 0;
+    if (function != f.name || (f.auth && !authed)) continue;
+    // admin/Admin.c checkArgs(): a required argument missing, or of another
+    // type, is refused before the function runs; an optional one of
+    // another type is as good as absent (Dict_getIntC/Dict_getStringC).
+    for (const Arg& a : f.args) {
+      const bool is_int = std::string(a.type) == "Int";
+      const bool present =
+          args && (is_int ? args->get_int(a.name) != nullptr : args->get_str(a.name) != nullptr);
+      if (a.required && !present)
+        return reply(error(std::string("Entry [") + a.name +
+                           "] is required and must be of type [" + a.type + "]"));
+    }
+    const std::int64_t* page_arg = args ? args->get_int("page") : nullptr;
+    std::int64_t page = page_arg && *page_arg > 0 ? *page_arg : 0;
     if (function == "NodeStore_dumpTable") return reply(dump_table(page, now_ms));
     if (function == "InterfaceController_peerStats") return reply(peer_stats(page, now_ms));
     if (function == "Admin_availableFunctions") return reply(available_functions(page));
+    if (function.rfind("IpTunnel_", 0) == 0) {
+      static const Benc no_args = Benc::new_dict();
+      return reply(ip_tunnel(function, args ? *args : no_args));
+    }
     Benc d = Benc::new_dict();
     if (function == "ping")
       d.entries["q"] = Benc::of("pong");
@@ -173,6 +209,138 @@ std::optional<std::string> AdminServer::handle(const std::string& datagram,
     return reply(d);
   }
   return reply(error("No functions matched your request, try Admin_availableFunctions()"));
+}
+
+namespace {
+
+// crypto/Key.c Key_parse() and Key_parse_strerror(): the first 52
+// characters decoded, ".k" after them; what follows is not looked at.
+std::string key_refusal(const std::string* key) {
+  if (!key || key->size() < 52) return "key must be 52 characters long";
+  if (key->size() < 54 || key->compare(52, 2, ".k") != 0) return "key must end in .k";
+  if (!base32_decode(key->substr(0, 52))) return "failed to base-32 decode key";
+  if (!key_to_ip(key->substr(0, 54))) return "not a valid cjdns public key";
+  return "";
+}
+
+// util/platform/Sockaddr.c Sockaddr_parse(): an address, optionally with a
+// port ("1.2.3.4:5", "[fd00::1]:5") or a prefix length ("1.2.3.4/24"), of
+// which only the address is kept. The family of what parsed, or 0.
+int parse_sockaddr(const std::string& text, std::string* printed) {
+  std::string a = text.substr(0, text.find('/'));
+  if (!a.empty() && a.front() == '[') {
+    const auto close = a.find(']');
+    if (close == std::string::npos) return 0;
+    a = a.substr(1, close - 1);
+  } else if (std::count(a.begin(), a.end(), ':') == 1) {
+    a = a.substr(0, a.find(':'));
+  }
+  unsigned char bytes[16];
+  char out[INET6_ADDRSTRLEN];
+  for (int family : {AF_INET, AF_INET6})
+    if (::inet_pton(family, a.c_str(), bytes) == 1) {
+      // Printed back as Sockaddr_print() does for a port-0 address.
+      *printed = ::inet_ntop(family, bytes, out, sizeof out);
+      return family;
+    }
+  return 0;
+}
+
+Benc connection_reply(std::int64_t number) {
+  Benc d = Benc::new_dict();
+  d.entries["connection"] = Benc::of(number);
+  d.entries["error"] = Benc::of("none");
+  return d;
+}
+
+}  // namespace
+
+// tunnel/IpTunnel_admin.c and tunnel/IpTunnel.c (cjdns v22.3), the checks in
+// their order.
+Benc AdminServer::ip_tunnel(const std::string& function, const Benc& args) {
+  if (function == "IpTunnel_allowConnection") {
+    const std::string* ip6 = args.get_str("ip6Address");
+    const std::string* ip4 = args.get_str("ip4Address");
+    const std::int64_t* ip6_prefix = args.get_int("ip6Prefix");
+    const std::int64_t* ip6_alloc = args.get_int("ip6Alloc");
+    const std::int64_t* ip4_prefix = args.get_int("ip4Prefix");
+    const std::int64_t* ip4_alloc = args.get_int("ip4Alloc");
+    if (!ip6 && !ip4) return error("Must specify ip6Address or ip4Address");
+    const std::string* key = args.get_str("publicKeyOfAuthorizedNode");
+    if (auto why = key_refusal(key); !why.empty()) return error(why);
+    if (ip6_prefix && !ip6) return error("Must specify ip6Address with ip6Prefix");
+    if (ip6_alloc && !ip6) return error("Must specify ip6Address with ip6Alloc");
+    if (ip6_prefix && (*ip6_prefix < 0 || *ip6_prefix > 128))
+      return error("ip6Prefix out of range: must be 0 to 128");
+    if (ip6_alloc && (*ip6_alloc < 1 || *ip6_alloc > 128))
+      return error("ip6Alloc out of range: must be 1 to 128");
+    if (ip4_prefix && !ip4) return error("Must specify ip4Address with ip4Prefix");
+    if (ip4_alloc && !ip4) return error("Must specify ip4Address with ip4Alloc");
+    if (ip4_prefix && (*ip4_prefix < 0 || *ip4_prefix > 32))
+      return error("ip4Prefix out of range: must be 0 to 32");
+    if (ip4_alloc && (*ip4_alloc < 1 || *ip4_alloc > 32))
+      return error("ip4Alloc out of range: must be 1 to 32");
+    TunnelConnection c;
+    if (ip6 && parse_sockaddr(*ip6, &c.ip6) != AF_INET6) return error("malformed ip6Address");
+    if (ip4 && parse_sockaddr(*ip4, &c.ip4) != AF_INET) return error("malformed ip4Address");
+    c.number = next_connection_++;
+    c.key = key->substr(0, 54);
+    c.outgoing = false;
+    c.ip6_prefix = ip6_prefix ? *ip6_prefix : 128;
+    c.ip6_alloc = ip6_alloc ? *ip6_alloc : 128;
+    c.ip4_prefix = ip4_prefix ? *ip4_prefix : 32;
+    c.ip4_alloc = ip4_alloc ? *ip4_alloc : 32;
+    // Incoming connections are kept ahead of outgoing ones.
+    auto at = std::find_if(tunnels_.begin(), tunnels_.end(),
+                           [](const TunnelConnection& t) { return t.outgoing; });
+    tunnels_.insert(at, c);
+    return connection_reply(c.number);
+  }
+  if (function == "IpTunnel_connectTo") {
+    const std::string* key = args.get_str("publicKeyOfNodeToConnectTo");
+    if (auto why = key_refusal(key); !why.empty()) return error(why);
+    TunnelConnection c;
+    c.number = next_connection_++;
+    c.key = key->substr(0, 54);
+    c.outgoing = true;
+    // The server's addresses would arrive later over the cjdns network
+    // (IpTunnel_getAddresses); until then showConnection has none.
+    tunnels_.push_back(c);
+    return connection_reply(c.number);
+  }
+  if (function == "IpTunnel_listConnections") {
+    Benc list = Benc::new_list();
+    for (const auto& t : tunnels_) list.items.push_back(Benc::of(t.number));
+    Benc d = Benc::new_dict();
+    d.entries["connections"] = list;
+    d.entries["error"] = Benc::of("none");
+    return d;
+  }
+  const std::int64_t number = *args.get_int("connection");  // required: checked
+  auto it = std::find_if(tunnels_.begin(), tunnels_.end(),
+                         [number](const TunnelConnection& t) { return t.number == number; });
+  if (function == "IpTunnel_removeConnection") {
+    if (it == tunnels_.end()) return error("not_found");
+    tunnels_.erase(it);
+    return connection_reply(number);
+  }
+  // IpTunnel_showConnection
+  if (it == tunnels_.end()) return error("connection not found");
+  Benc d = Benc::new_dict();
+  if (!it->ip6.empty()) {
+    d.entries["ip6Address"] = Benc::of(it->ip6);
+    d.entries["ip6Prefix"] = Benc::of(it->ip6_prefix);
+    d.entries["ip6Alloc"] = Benc::of(it->ip6_alloc);
+  }
+  if (!it->ip4.empty()) {
+    d.entries["ip4Address"] = Benc::of(it->ip4);
+    d.entries["ip4Prefix"] = Benc::of(it->ip4_prefix);
+    d.entries["ip4Alloc"] = Benc::of(it->ip4_alloc);
+  }
+  d.entries["key"] = Benc::of(it->key);
+  d.entries["outgoing"] = Benc::of(std::int64_t{it->outgoing ? 1 : 0});
+  d.entries["error"] = Benc::of("none");
+  return d;
 }
 
 Benc AdminServer::routing_entry(const Node& n, std::int64_t since_ping_ms) {
@@ -254,11 +422,11 @@ Benc AdminServer::available_functions(std::int64_t page) const {
   const std::size_t total = sizeof kFunctions / sizeof kFunctions[0];
   for (; i < total && count < kFunctionsPerPage; ++i, ++count) {
     Benc args = Benc::new_dict();
-    if (*kFunctions[i].arg) {
+    for (const Arg& a : kFunctions[i].args) {
       Benc spec = Benc::new_dict();
-      spec.entries["required"] = Benc::of(std::int64_t{kFunctions[i].required ? 1 : 0});
-      spec.entries["type"] = Benc::of("Int");
-      args.entries[kFunctions[i].arg] = spec;
+      spec.entries["required"] = Benc::of(std::int64_t{a.required ? 1 : 0});
+      spec.entries["type"] = Benc::of(a.type);
+      args.entries[a.name] = spec;
     }
     functions.entries[kFunctions[i].name] = args;
   }

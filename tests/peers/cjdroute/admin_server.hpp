@@ -14,6 +14,13 @@
 //   InterfaceController_peerStats   -> 6 peers a page; "more": 1 only when
 //                                      peers remain; "total"
 //   ping                            -> {"q": "pong"}
+//   IpTunnel_allowConnection, _connectTo, _removeConnection,
+//   _listConnections, _showConnection (authenticated only)
+//                                   -> as cjdns v22.3's tunnel/IpTunnel_admin.c:
+//                                      the same arguments, checks in the same
+//                                      order, the same error strings and reply
+//                                      shapes; connection numbers count up from
+//                                      0 and are never reused
 //   Admin_availableFunctions {page} -> {"availableFunctions": {...}, "more": 1?}
 //   anything else                   -> {"error": "No functions matched your request, ..."}
 //
@@ -71,13 +78,15 @@ class AdminServer {
   // The reply to one request datagram received at `now_ms` (wall-clock
   // milliseconds), or nullopt when cjdroute would stay silent (unparsable,
   // not a query).
-  std::optional<std::string> handle(const std::string& datagram, std::uint64_t now_ms) const;
+  // The IpTunnel functions change the server's connections.
+  std::optional<std::string> handle(const std::string& datagram, std::uint64_t now_ms);
 
  private:
   bool auth_valid(const Benc& message, const std::string& bytes, std::uint64_t now_ms) const;
   Benc dump_table(std::int64_t page, std::uint64_t now_ms) const;
   Benc peer_stats(std::int64_t page, std::uint64_t now_ms) const;
   Benc available_functions(std::int64_t page) const;
+  Benc ip_tunnel(const std::string& function, const Benc& args);
   static Benc routing_entry(const Node& n, std::int64_t since_ping_ms);
 
   std::string password_;
@@ -85,6 +94,18 @@ class AdminServer {
   std::optional<Node> self_;
   std::size_t self_at_ = 0;
   std::vector<Node> nodes_, peers_;
+
+  // IpTunnel's connections: allowed (incoming, kept first) and made
+  // (outgoing), with the addresses of an allowed one.
+  struct TunnelConnection {
+    std::int64_t number = 0;
+    std::string key;
+    bool outgoing = false;
+    std::string ip4, ip6;  // "" when none
+    std::int64_t ip4_prefix = 32, ip4_alloc = 32, ip6_prefix = 128, ip6_alloc = 128;
+  };
+  std::vector<TunnelConnection> tunnels_;
+  std::int64_t next_connection_ = 0;
 };
 
 }  // namespace cjdroute_peer

@@ -223,5 +223,175 @@ TEST(CjdroutePeer, AnswersErrorsAsCjdrouteDoes) {
   EXPECT_FALSE(s.handle("not bencode", kCookieMs));
 }
 
+// An authenticated request, as contrib/python/cjdnsadmin makes one: the
+// hash of password + cookie in "hash", the whole message hashed, and that
+// hash put in its place. (The hashing itself is checked against Python's
+// above; this only saves writing each request by hand.)
+std::string authed(const std::string& function, const Benc& args,
+                   const std::string& password = "NONE") {
+  Benc m = Benc::new_dict();
+  m.entries["q"] = Benc::of("auth");
+  m.entries["aq"] = Benc::of(function);
+  m.entries["args"] = args;
+  m.entries["cookie"] = Benc::of(std::to_string(kCookieTime));
+  m.entries["txid"] = Benc::of("t2");
+  m.entries["hash"] = Benc::of(sha256_hex(password + std::to_string(kCookieTime)));
+  m.entries["hash"] = Benc::of(sha256_hex(write(m)));
+  return write(m);
+}
+
+Benc num(std::int64_t n) { return Benc::of(n); }
+
+Benc args_of(std::initializer_list<std::pair<const char*, Benc>> list) {
+  Benc d = Benc::new_dict();
+  for (const auto& [k, v] : list) d.entries[k] = v;
+  return d;
+}
+
+Benc connection(std::int64_t n) { return args_of({{"connection", num(n)}}); }
+
+// tunnel/IpTunnel_admin.c of cjdns v22.3: the arguments' names, the checks
+// in their order with their strings, the replies' shapes.
+TEST(CjdroutePeer, IpTunnelAllowsConnectsListsShowsAndRemoves) {
+  auto s = server("NONE");
+  auto call = [&](const std::string& function, const Benc& args) {
+    return decode(s.handle(authed(function, args), kCookieMs + 1000));
+  };
+  const std::string sub = kKeys[0], gw = kKeys[1];
+
+  // Needs auth: without it, the function does not exist.
+  EXPECT_EQ(*decode(s.handle("d1:q24:IpTunnel_listConnectionse", kCookieMs)).get_str("error"),
+            "No functions matched your request, try Admin_availableFunctions()");
+
+  Benc allowed = call("IpTunnel_allowConnection",
+                      args_of({{"publicKeyOfAuthorizedNode", Benc::of(sub)},
+                               {"ip4Address", Benc::of("10.92.0.2")},
+                               {"ip4Prefix", num(0)},
+                               {"ip4Alloc", num(32)},
+                               {"ip6Address", Benc::of("fd92:0:0::2")},
+                               {"ip6Prefix", num(0)},
+                               {"ip6Alloc", num(64)}}));
+  EXPECT_EQ(*allowed.get_str("error"), "none");
+  EXPECT_EQ(*allowed.get_int("connection"), 0);
+  EXPECT_EQ(*allowed.get_str("txid"), "t2");
+  Benc out = call("IpTunnel_connectTo", args_of({{"publicKeyOfNodeToConnectTo", Benc::of(gw)}}));
+  EXPECT_EQ(*out.get_int("connection"), 1);
+  // A second allowance goes ahead of the outgoing one; defaults 32 and 128.
+  Benc second = call("IpTunnel_allowConnection",
+                     args_of({{"publicKeyOfAuthorizedNode", Benc::of(kKeys[2])},
+                              {"ip4Address", Benc::of("10.92.0.3")}}));
+  EXPECT_EQ(*second.get_int("connection"), 2);
+
+  Benc list = call("IpTunnel_listConnections", Benc::new_dict());
+  ASSERT_EQ(items(list, "connections").size(), 3u);
+  EXPECT_EQ(items(list, "connections")[0].num, 0);
+  EXPECT_EQ(items(list, "connections")[1].num, 2);
+  EXPECT_EQ(items(list, "connections")[2].num, 1);
+  EXPECT_EQ(*list.get_str("error"), "none");
+
+  Benc shown = call("IpTunnel_showConnection", connection(0));
+  EXPECT_EQ(keys_of(shown),
+            (std::set<std::string>{"error", "ip4Address", "ip4Alloc", "ip4Prefix", "ip6Address",
+                                   "ip6Alloc", "ip6Prefix", "key", "outgoing", "txid"}));
+  EXPECT_EQ(*shown.get_str("ip6Address"), "fd92::2");  // printed as Sockaddr_print prints
+  EXPECT_EQ(*shown.get_int("ip6Alloc"), 64);
+  EXPECT_EQ(*shown.get_int("ip4Prefix"), 0);
+  EXPECT_EQ(*shown.get_str("key"), sub);
+  EXPECT_EQ(*shown.get_int("outgoing"), 0);
+  Benc pending = call("IpTunnel_showConnection", connection(1));
+  EXPECT_EQ(keys_of(pending), (std::set<std::string>{"error", "key", "outgoing", "txid"}))
+      << "an outgoing connection has no addresses until the server's arrive";
+  EXPECT_EQ(*pending.get_int("outgoing"), 1);
+  Benc defaults = call("IpTunnel_showConnection", connection(2));
+  EXPECT_EQ(*defaults.get_int("ip4Prefix"), 32);
+  EXPECT_EQ(*defaults.get_int("ip4Alloc"), 32);
+  EXPECT_EQ(defaults.get_str("ip6Address"), nullptr);
+
+  Benc removed = call("IpTunnel_removeConnection", connection(0));
+  EXPECT_EQ(*removed.get_str("error"), "none");
+  EXPECT_EQ(*removed.get_int("connection"), 0);
+  EXPECT_EQ(*call("IpTunnel_removeConnection", connection(0))
+                 .get_str("error"),
+            "not_found");
+  EXPECT_EQ(*call("IpTunnel_showConnection", connection(0))
+                 .get_str("error"),
+            "connection not found");
+  // Numbers are never reused.
+  Benc again = call("IpTunnel_allowConnection",
+                    args_of({{"publicKeyOfAuthorizedNode", Benc::of(sub)},
+                             {"ip6Address", Benc::of("fd92::2")}}));
+  EXPECT_EQ(*again.get_int("connection"), 3);
+}
+
+TEST(CjdroutePeer, IpTunnelRefusesAsCjdrouteDoes) {
+  auto s = server("NONE");
+  auto error_of = [&](const std::string& function, const Benc& args) {
+    Benc r = decode(s.handle(authed(function, args), kCookieMs + 1000));
+    return r.get_str("error") ? *r.get_str("error") : std::string("(none)");
+  };
+  const Benc key = Benc::of(std::string(kKeys[0]));
+  auto allow = [&](std::initializer_list<std::pair<const char*, Benc>> extra) {
+    Benc a = args_of(extra);
+    if (!a.entries.count("publicKeyOfAuthorizedNode"))
+      a.entries["publicKeyOfAuthorizedNode"] = key;
+    return error_of("IpTunnel_allowConnection", a);
+  };
+  // admin/Admin.c checkArgs(): a required argument missing or of another type.
+  EXPECT_EQ(error_of("IpTunnel_allowConnection", args_of({{"ip4Address", Benc::of("10.0.0.1")}})),
+            "Entry [publicKeyOfAuthorizedNode] is required and must be of type [String]");
+  EXPECT_EQ(error_of("IpTunnel_removeConnection", args_of({{"connection", Benc::of("0")}})),
+            "Entry [connection] is required and must be of type [Int]");
+  EXPECT_EQ(error_of("IpTunnel_connectTo", Benc::new_dict()),
+            "Entry [publicKeyOfNodeToConnectTo] is required and must be of type [String]");
+  // The checks of IpTunnel_admin.c, in their order.
+  EXPECT_EQ(allow({}), "Must specify ip6Address or ip4Address");
+  EXPECT_EQ(allow({{"publicKeyOfAuthorizedNode", Benc::of("short.k")}}),
+            "Must specify ip6Address or ip4Address")
+      << "the addresses are checked before the key";
+  EXPECT_EQ(allow({{"publicKeyOfAuthorizedNode", Benc::of("short.k")},
+                   {"ip4Address", Benc::of("10.0.0.1")}}),
+            "key must be 52 characters long");
+  const std::string k = kKeys[0];
+  EXPECT_EQ(allow({{"publicKeyOfAuthorizedNode", Benc::of(k.substr(0, 52) + ".x")},
+                   {"ip4Address", Benc::of("10.0.0.1")}}),
+            "key must end in .k");
+  EXPECT_EQ(allow({{"publicKeyOfAuthorizedNode", Benc::of(std::string(52, 'a') + ".k")},
+                   {"ip4Address", Benc::of("10.0.0.1")}}),
+            "failed to base-32 decode key");
+  EXPECT_EQ(allow({{"publicKeyOfAuthorizedNode", Benc::of(std::string(52, '0') + ".k")},
+                   {"ip4Address", Benc::of("10.0.0.1")}}),
+            "not a valid cjdns public key");
+  EXPECT_EQ(allow({{"ip4Address", Benc::of("10.0.0.1")}, {"ip6Prefix", num(0)}}),
+            "Must specify ip6Address with ip6Prefix");
+  EXPECT_EQ(allow({{"ip4Address", Benc::of("10.0.0.1")}, {"ip6Alloc", num(64)}}),
+            "Must specify ip6Address with ip6Alloc");
+  EXPECT_EQ(allow({{"ip6Address", Benc::of("fd00::1")}, {"ip6Prefix", num(129)}}),
+            "ip6Prefix out of range: must be 0 to 128");
+  EXPECT_EQ(allow({{"ip6Address", Benc::of("fd00::1")}, {"ip6Alloc", num(0)}}),
+            "ip6Alloc out of range: must be 1 to 128");
+  EXPECT_EQ(allow({{"ip6Address", Benc::of("fd00::1")}, {"ip4Prefix", num(0)}}),
+            "Must specify ip4Address with ip4Prefix");
+  EXPECT_EQ(allow({{"ip6Address", Benc::of("fd00::1")}, {"ip4Alloc", num(32)}}),
+            "Must specify ip4Address with ip4Alloc");
+  EXPECT_EQ(allow({{"ip4Address", Benc::of("10.0.0.1")}, {"ip4Prefix", num(33)}}),
+            "ip4Prefix out of range: must be 0 to 32");
+  EXPECT_EQ(allow({{"ip4Address", Benc::of("10.0.0.1")}, {"ip4Alloc", num(0)}}),
+            "ip4Alloc out of range: must be 1 to 32");
+  EXPECT_EQ(allow({{"ip6Address", Benc::of("10.0.0.1")}}), "malformed ip6Address");
+  EXPECT_EQ(allow({{"ip4Address", Benc::of("fd00::1")}}), "malformed ip4Address");
+  EXPECT_EQ(allow({{"ip4Address", Benc::of("10.0.0.300")}}), "malformed ip4Address");
+  // An optional argument of another type is as good as absent: the
+  // default /32 then.
+  EXPECT_EQ(allow({{"ip4Address", Benc::of("10.0.0.1")}, {"ip4Prefix", Benc::of("24")}}), "none");
+  EXPECT_EQ(error_of("IpTunnel_connectTo",
+                     args_of({{"publicKeyOfNodeToConnectTo", Benc::of(std::string("x.k"))}})),
+            "key must be 52 characters long");
+  // A wrong password: cjdroute's one answer.
+  EXPECT_EQ(*decode(s.handle(authed("IpTunnel_listConnections", Benc::new_dict(), "wrong"),
+                             kCookieMs + 1000))
+                 .get_str("error"),
+            "Auth failed.");
+}
+
 }  // namespace
 }  // namespace cjdroute_peer
