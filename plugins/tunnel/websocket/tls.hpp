@@ -46,6 +46,11 @@ std::string pin_of(const std::string& cert_pem);
 // Whether `text` has the form pin_of gives.
 bool valid_pin(std::string_view text);
 
+// Whether this CPU has AES instructions, and the TLS 1.3 suites a client
+// offers with or without them: AES-128-GCM first, or ChaCha20-Poly1305.
+bool cpu_has_aes();
+const char* client_suites(bool aes);
+
 class Context {
  public:
   // The gateway's: TLS 1.2 and 1.3, its identity, no session tickets.
@@ -53,7 +58,8 @@ class Context {
   // do not match.
   static std::shared_ptr<Context> server(const Identity& identity);
   // A subscriber's: it sends no certificate and checks the server's only
-  // against the pin given to each Session.
+  // against the pin given to each Session. It lists ChaCha20 first on a
+  // CPU without AES instructions.
   static std::shared_ptr<Context> client();
   ~Context();
   Context(const Context&) = delete;

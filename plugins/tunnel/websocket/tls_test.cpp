@@ -125,6 +125,37 @@ TEST_F(TlsPair, HandshakeWithThePinnedKey) {
       << client_tls_->description();
 }
 
+// A client without AES instructions lists ChaCha20 first, and the gateway
+// then chooses it; with them, AES-128-GCM.
+TEST(TlsSuites, TheGatewayFollowsAClientThatPutsChaChaFirst) {
+  for (bool aes : {true, false}) {
+    net::io_context io;
+    tcp::acceptor acceptor(io, {net::ip::make_address("127.0.0.1"), 0});
+    tcp::socket client(io);
+    client.connect(acceptor.local_endpoint());
+    tcp::socket server = acceptor.accept();
+    client.non_blocking(true);
+    server.non_blocking(true);
+    auto st = std::make_shared<tls::Session>(tls::Context::server(identity()),
+                                             server.native_handle(), true);
+    auto ctx = tls::Context::client();
+    ASSERT_EQ(SSL_CTX_set_ciphersuites(ctx->get(), tls::client_suites(aes)), 1);
+    auto ct = std::make_shared<tls::Session>(ctx, client.native_handle(), false,
+                                             tls::pin_of(identity().cert_pem));
+    std::optional<Status> s, c;
+    tls::drive(server, [st] { return st->handshake(); }, [&s](Status x) { s = x; });
+    tls::drive(client, [ct] { return ct->handshake(); }, [&c](Status x) { c = x; });
+    for (int i = 0; i < 200 && !(s && c); ++i) {
+      io.restart();
+      io.run_for(10ms);
+    }
+    ASSERT_EQ(c, Status::ok) << ct->error();
+    EXPECT_NE(ct->description().find(aes ? "TLS_AES_128_GCM_SHA256" : "TLS_CHACHA20_POLY1305"),
+              std::string::npos)
+        << ct->description();
+  }
+}
+
 TEST_F(TlsPair, AnotherKeyIsRefusedBeforeAnythingIsSent) {
   const std::string other = tls::pin_of(tls::make_identity("impostor").cert_pem);
   auto [s, c] = handshake(other);
