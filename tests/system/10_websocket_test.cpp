@@ -514,6 +514,21 @@ TEST_F(Websocket, UpgradesWithoutASessionOrWithAWrongTokenAreRefused) {
   }
   EXPECT_EQ(plugin_status(*gw_)["gateway"]["upgradesRefused"].asUInt64(), 3u)
       << to_json(plugin_status(*gw_));
+  // Anyone who reaches the port can be refused: the log takes 5 lines per
+  // 10 s of it, the counter every one.
+  for (int i = 0; i < 10; ++i) {
+    RawClient c(topology_.ns("sub"), gateway_address(), gw_->rpc_port());
+    c.send(upgrade_request(gateway_address(), path, {}));
+    c.receive("\r\n\r\n", 5s);
+  }
+  EXPECT_EQ(plugin_status(*gw_)["gateway"]["upgradesRefused"].asUInt64(), 13u);
+  std::size_t logged = 0;
+  const std::string log = gw_->log();
+  for (auto at = log.find("refused a tunnel"); at != std::string::npos;
+       at = log.find("refused a tunnel", at + 1))
+    ++logged;
+  EXPECT_LE(logged, 5u) << gw_->log_tail();
+  EXPECT_GE(logged, 3u) << gw_->log_tail();
   // The right token gets the upgrade, and the RPC port still answers.
   auto ok = open_raw(s);
   EXPECT_TRUE(contains(ok->received(), "HTTP/1.1 101")) << ok->received();

@@ -297,7 +297,7 @@ void WebsocketTunnel::on_l3_upgrade(HttpUpgrade request, std::shared_ptr<tls::Se
   const int fd = request.fd;
   auto refused = [&](int status, const std::string& why) {
     ++upgrades_refused_;
-    context_.log().info("refused a tunnel from ", request.remote_address, ": ", why);
+    log_refusal("a tunnel", request.remote_address, why);
     refuse(fd, tls.get(), status, why);
   };
   if (!started_) return refused(503, "the websocket plugin is stopping");
@@ -330,6 +330,15 @@ void WebsocketTunnel::on_l3_upgrade(HttpUpgrade request, std::shared_ptr<tls::Se
                });
   context_.log().info("session ", g.session.id, ": tunnel connected from ", request.remote_address,
                       tls ? " over " + tls->description() : std::string());
+}
+
+void WebsocketTunnel::log_refusal(const char* what, const std::string& from,
+                                  const std::string& why) {
+  std::uint64_t held = 0;
+  if (!refusal_log_.allow(std::chrono::steady_clock::now(), &held)) return;
+  context_.log().info("refused ", what, " from ", from, ": ", why,
+                      held ? " (" + std::to_string(held) + " more refusals not logged)"
+                           : std::string());
 }
 
 // ---------------------------------------------------------------- wss port
@@ -431,6 +440,7 @@ void WebsocketTunnel::on_tls_request(HttpUpgrade request, std::shared_ptr<tls::S
   if (settings_.l2 && path == settings_.l2_path)
     return on_l2_upgrade(std::move(request), std::move(tls));
   ++upgrades_refused_;
+  log_refusal("a request", request.remote_address, "nothing is served on " + path + " over TLS");
   refuse(request.fd, tls.get(), 404, "nothing is served on " + path + " over TLS");
 }
 
@@ -529,7 +539,7 @@ void WebsocketTunnel::on_l2_upgrade(HttpUpgrade request, std::shared_ptr<tls::Se
   const int fd = request.fd;
   auto refused = [&](int status, const std::string& why) {
     ++upgrades_refused_;
-    context_.log().info("refused a switch peer from ", request.remote_address, ": ", why);
+    log_refusal("a switch peer", request.remote_address, why);
     refuse(fd, tls.get(), status, why);
   };
   if (!started_ || !switch_) return refused(503, "the switch is not running");

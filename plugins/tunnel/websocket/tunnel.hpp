@@ -26,6 +26,7 @@
 #include "dataplane.hpp"
 #include "l2.hpp"
 #include "l3.hpp"
+#include "log_limit.hpp"
 #include "tls_front.hpp"
 #include "address_pool.hpp"
 #include "routes.hpp"
@@ -166,6 +167,11 @@ class WebsocketTunnel final : public TunnelPlugin {
   std::vector<std::string> sysctls_on_;             // forwarding knobs this plugin turned on
   std::map<std::string, GatewaySession> sessions_;  // by session id
   std::uint64_t upgrades_refused_ = 0;
+  // The log lines about refused upgrades: anyone who reaches the port can
+  // cause one (on the wss port, after a handshake), so 5 per 10 s at most;
+  // upgrades_refused_ counts them all.
+  LogLimit refusal_log_{5, std::chrono::seconds(10)};
+  void log_refusal(const char* what, const std::string& from, const std::string& why);
   std::shared_ptr<L2Switch> switch_;
   std::shared_ptr<TlsFront> tls_front_;  // the wss port, while it listens
   std::string tls_pin_;                  // its key's pin, while it listens
