@@ -36,7 +36,6 @@ namespace {
 
 const char* address_key(Family f) { return f == Family::v4 ? "address4" : "address6"; }
 
-
 std::string key_of(const TunnelSession& s) { return s.gateway_address + " " + s.id; }
 
 }  // namespace
