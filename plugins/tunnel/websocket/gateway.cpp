@@ -354,47 +354,40 @@ void WebsocketTunnel::start_tls() {
     if (text) {
       // One PEM text holds both; each reader takes the block of its kind.
       id.key_pem = id.cert_pem = *text;
-      try {
-        return listen_tls(id, tls::Context::server(id));
-      } catch (const std::exception& e) {
-        context_.log().warn("the stored TLS identity does not load (", e.what(),
-                            "); making a new one: subscribers that pinned the old key will "
-                            "learn the new one from the next offer");
-      }
+      const std::string why = listen_tls(id);
+      if (why.empty()) return;
+      context_.log().warn("the stored TLS identity does not load (", why,
+                          "); making a new one: subscribers that pinned the old key will "
+                          "learn the new one from the next offer");
     }
+    auto fail = [this](const std::string& why) {
+      tls_error_ = why;
+      context_.log().error("wss: ", tls_error_);
+    };
     try {
       id = tls::make_identity("mnigs gateway");
     } catch (const std::exception& e) {
-      tls_error_ = e.what();
-      return context_.log().error("wss: ", tls_error_);
+      return fail(e.what());
     }
     context_.store().put(kTlsIdentityKey, id.key_pem + id.cert_pem,
-                         [this, id, generation](bool ok) {
+                         [this, id, generation, fail](bool ok) {
                            if (!started_ || generation != tls_generation_) return;
                            // Not kept: the key would change with every start, and
                            // subscribers' pins would break; better not to serve wss.
-                           if (!ok) {
-                             tls_error_ = "the new TLS identity could not be stored";
-                             return context_.log().error("wss: ", tls_error_);
-                           }
-                           try {
-                             listen_tls(id, tls::Context::server(id));
-                           } catch (const std::exception& e) {
-                             tls_error_ = e.what();
-                             context_.log().error("wss: ", tls_error_);
-                           }
+                           if (!ok) return fail("the new TLS identity could not be stored");
+                           if (auto why = listen_tls(id); !why.empty()) fail(why);
                          });
   });
 }
 
-void WebsocketTunnel::listen_tls(const tls::Identity& identity,
-                                 std::shared_ptr<tls::Context> ctx) {
+std::string WebsocketTunnel::listen_tls(const tls::Identity& identity) {
+  std::shared_ptr<tls::Context> ctx;
   std::string pin;
   try {
+    ctx = tls::Context::server(identity);
     pin = tls::pin_of(identity.cert_pem);
   } catch (const std::exception& e) {
-    tls_error_ = e.what();
-    return context_.log().error("wss: ", tls_error_);
+    return e.what();
   }
   // Held from here on, so that stop_data_plane stops it whatever happens
   // next; published (tls_pin_) only once it listens.
@@ -427,6 +420,7 @@ void WebsocketTunnel::listen_tls(const tls::Identity& identity,
       context_.log().info("wss on port ", port, ", key ", pin);
     });
   });
+  return "";
 }
 
 void WebsocketTunnel::on_tls_request(HttpUpgrade request, std::shared_ptr<tls::Session> tls) {

@@ -328,8 +328,6 @@ Session::Status Session::write(std::span<const std::uint8_t> data, std::size_t& 
   return r == 1 ? Status::ok : result(r, "TLS write");
 }
 
-bool Session::pending() const { return SSL_has_pending(ssl_) == 1; }
-
 std::string Session::description() const {
   const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_);
   return std::string(SSL_get_version(ssl_)) + " " + (cipher ? SSL_CIPHER_get_name(cipher) : "");

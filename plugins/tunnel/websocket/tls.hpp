@@ -8,8 +8,7 @@
 // written by OpenSSL's own system calls, with no copy of ours in between.
 // Reads take whatever the socket holds (read-ahead), so one read brings
 // many records: a caller that stops reading before read() says want_read
-// must not wait for the socket, since bytes may be left inside OpenSSL
-// (pending()).
+// must not wait for the socket, since bytes may be left inside OpenSSL.
 //
 // Threading: a Session belongs to one thread (the data plane); Contexts are
 // immutable once made and may be shared.
@@ -97,8 +96,6 @@ class Session {
   // be less than data.size() (ok) or 0 (want_write). After want_*, call
   // again with the same bytes (they may have moved).
   Status write(std::span<const std::uint8_t> data, std::size_t& n);
-  // Plaintext or unread records held inside OpenSSL.
-  bool pending() const;
   // What failed, as a sentence: the handshake's or the last call's.
   const std::string& error() const { return error_; }
   // The negotiated protocol and cipher, for logs ("TLSv1.3 TLS_AES_128_GCM_SHA256").

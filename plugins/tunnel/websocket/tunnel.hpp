@@ -105,7 +105,9 @@ class WebsocketTunnel final : public TunnelPlugin {
   // Loads the TLS identity from the store (made and stored the first
   // time), then listens on websocket.tlsPort.
   void start_tls();
-  void listen_tls(const tls::Identity& identity, std::shared_ptr<tls::Context> ctx);
+  // Listens with `identity` (on the data plane; a failure to listen shows in
+  // status): "", or why its key and certificate do not load.
+  std::string listen_tls(const tls::Identity& identity);
   // A request that came to the wss port: to the L3 endpoint or the switch
   // by its path.
   void on_tls_request(HttpUpgrade request, std::shared_ptr<tls::Session> tls);
