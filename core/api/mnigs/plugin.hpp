@@ -173,6 +173,13 @@ struct TunnelSession {
   // gateway's nor this host's addresses. Any other member is the plugin's to
   // check before use.
   Json::Value params{Json::objectValue};
+  // The key the subscriber's end of this tunnel is known by (its
+  // subscriber_key()), "" for none. On the gateway: what the subscriber sent
+  // as "subscriberKey" in requestConnection, which the core has checked only
+  // for the key syntax (1 to 128 letters, digits or ': + / = . _ -'; the
+  // plugin checks the rest), kept with the session across restarts. On the
+  // subscriber: its own key as it was sent.
+  std::string subscriber_key;
 };
 
 // What a subscriber-side tunnel knows of one of its connected sessions
@@ -215,6 +222,16 @@ class TunnelPlugin : public Plugin {
   // that is not is left out, and the log says why). Asked each time either
   // is made, which anyone on the mesh can cause: keep it cheap.
   virtual std::string gateway_key() const { return ""; }
+
+  // Subscriber side: the key this end is known by, for a tunnel whose
+  // gateway admits a subscriber by its key (openvpn's certificate key,
+  // cjdns's public key); "" when the tunnel has none. The core asks before
+  // each requestConnection through this tunnel and sends a non-empty key as
+  // "subscriberKey" (the syntax of gateway_key); a non-empty `error` stops
+  // the request with that sentence. `done` may run later, on any strand.
+  virtual void subscriber_key(std::function<void(std::string error, std::string key)> done) {
+    done("", "");
+  }
 
   // Subscriber side: bring the tunnel up and move routes as subscriber.routing says.
   virtual void connect(const TunnelSession& session, Done done) = 0;
