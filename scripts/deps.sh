@@ -38,7 +38,8 @@ MNIGS_TEST_PACKAGES=(
   # The babel system test and the scan benchmark run the real babeld.
   babeld
   # The tunnel benchmark: iperf3 measures, openvpn is the reference tunnel,
-  # openssl makes its throwaway certificates.
+  # openssl makes its throwaway certificates; plugins/common's x509_test
+  # checks our certificates and fingerprints against it.
   iperf3 openvpn openssl
   # System test 11 runs the vpn-ws switch behind the real nginx.
   nginx

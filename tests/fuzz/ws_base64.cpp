@@ -1,12 +1,13 @@
-// base64 as it arrives in Sec-WebSocket-Key (base64_decode, strict). What
+// base64 as it arrives in Sec-WebSocket-Key (plugins/common's
+// base64_decode, strict). What
 // decodes encodes to text that decodes to the same bytes; any bytes encode
 // to text that decodes back to them.
-#include "handshake.hpp"
+#include <base64.hpp>
 
 #include <cstdint>
 #include <cstdlib>
 
-using namespace mnigs::websocket;
+using namespace mnigs;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -7,6 +7,8 @@
 // the kernel's random pool (thread-safe too).
 #pragma once
 
+#include <base64.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -29,12 +31,6 @@ const std::string* find_header(const Headers& headers, std::string_view name);
 // Whether any field named `name` lists `token` (comma-separated lists,
 // case-insensitive), e.g. has_token(h, "Connection", "upgrade").
 bool has_token(const Headers& headers, std::string_view name, std::string_view token);
-
-// Standard base64 (RFC 4648 section 4) with padding.
-std::string base64_encode(std::span<const std::uint8_t> data);
-// Strict: length a multiple of 4, only the alphabet, '=' only as the final
-// one or two characters; nullopt otherwise.
-std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text);
 
 // base64(SHA-1(client_key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")): the
 // Sec-WebSocket-Accept value for a Sec-WebSocket-Key.

@@ -1,10 +1,6 @@
 #include "tls.hpp"
 
-#include <openssl/bio.h>
-#include <openssl/bn.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <sys/auxv.h>
@@ -47,57 +43,6 @@ std::string openssl_reason(const char* fallback) {
   throw std::runtime_error(what + ": " + openssl_reason("unknown OpenSSL error"));
 }
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct CertFree {
-  void operator()(X509* x) const { X509_free(x); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, KeyFree>;
-using CertPtr = std::unique_ptr<X509, CertFree>;
-
-std::string bio_text(BIO* bio) {
-  BUF_MEM* mem = nullptr;
-  BIO_get_mem_ptr(bio, &mem);
-  return mem ? std::string(mem->data, mem->length) : std::string();
-}
-
-BioPtr text_bio(const std::string& text) {
-  BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-  if (!bio) fail("cannot read PEM text");
-  return bio;
-}
-
-CertPtr read_cert(const std::string& pem) {
-  auto bio = text_bio(pem);
-  CertPtr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!cert) fail("the TLS certificate does not load");
-  return cert;
-}
-
-std::string pin_of(X509* cert) {
-  unsigned char* der = nullptr;
-  const int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
-  if (len <= 0) fail("cannot encode the certificate's public key");
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  const int ok = EVP_Digest(der, static_cast<std::size_t>(len), digest, &size, EVP_sha256(),
-                            nullptr);
-  OPENSSL_free(der);
-  if (!ok) fail("cannot hash the certificate's public key");
-  static const char* hex = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned i = 0; i < size; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
-}
-
 // The client's check of the server's certificate: its key must be the
 // pinned one. Chain and dates do not matter (the certificate signs itself).
 int verify_pin(int, X509_STORE_CTX* store) {
@@ -109,12 +54,12 @@ int verify_pin(int, X509_STORE_CTX* store) {
   if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
   X509* cert = X509_STORE_CTX_get_current_cert(store);
   if (!cert || !check) return 0;
-  try {
-    check->seen = pin_of(cert);
-  } catch (const std::exception&) {
+  auto pin = x509::spki_pin(cert);
+  if (!pin) {
     check->seen.clear();
     return 0;
   }
+  check->seen = std::move(*pin);
   if (check->seen != check->expected) {
     X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
     return 0;
@@ -126,48 +71,18 @@ int verify_pin(int, X509_STORE_CTX* store) {
 }  // namespace
 
 Identity make_identity(const std::string& common_name) {
-  KeyPtr key(EVP_EC_gen("P-256"));
-  if (!key) fail("cannot make a TLS key");
-  CertPtr cert(X509_new());
-  if (!cert) fail("cannot make a TLS certificate");
-  X509_set_version(cert.get(), 2);
-  BIGNUM* serial = BN_new();
-  if (!serial || !BN_rand(serial, 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) ||
-      !BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(cert.get()))) {
-    BN_free(serial);
-    fail("cannot give the TLS certificate a serial number");
-  }
-  BN_free(serial);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -86400);
-  X509_time_adj_ex(X509_getm_notAfter(cert.get()), 50 * 365, 0, nullptr);
-  X509_set_pubkey(cert.get(), key.get());
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  // A common name holds at most 64 characters.
-  const std::string cn = common_name.substr(0, 64);
-  if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                  reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0))
-    fail("cannot name the TLS certificate");
-  X509_set_issuer_name(cert.get(), name);
-  if (!X509_sign(cert.get(), key.get(), EVP_sha256())) fail("cannot sign the TLS certificate");
-  Identity id;
-  BioPtr out(BIO_new(BIO_s_mem()));
-  if (!out || !PEM_write_bio_PrivateKey(out.get(), key.get(), nullptr, nullptr, 0, nullptr,
-                                        nullptr))
-    fail("cannot write the TLS key");
-  id.key_pem = bio_text(out.get());
-  out.reset(BIO_new(BIO_s_mem()));
-  if (!out || !PEM_write_bio_X509(out.get(), cert.get())) fail("cannot write the certificate");
-  id.cert_pem = bio_text(out.get());
-  return id;
+  std::string why;
+  auto id = x509::make_identity({.common_name = common_name}, &why);
+  if (!id) throw std::runtime_error("cannot make the TLS identity: " + why);
+  return std::move(*id);
 }
 
-std::string pin_of(const std::string& cert_pem) { return pin_of(read_cert(cert_pem).get()); }
-
-bool valid_pin(std::string_view text) {
-  if (text.size() != 7 + 64 || text.substr(0, 7) != "sha256:") return false;
-  for (char c : text.substr(7))
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
+std::string pin_of(const std::string& cert_pem) {
+  std::string why;
+  x509::Cert cert = x509::load_cert(cert_pem, &why);
+  auto pin = cert ? x509::spki_pin(cert.get(), &why) : std::nullopt;
+  if (!pin) throw std::runtime_error("the TLS certificate does not load: " + why);
+  return std::move(*pin);
 }
 
 // ---------------------------------------------------------------- Context
@@ -206,12 +121,11 @@ std::shared_ptr<Context> Context::server(const Identity& identity) {
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   if (!SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20"))
     fail("cannot choose the TLS 1.2 ciphers");
-  auto bio = text_bio(identity.key_pem);
-  KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  if (!key) fail("the TLS key does not load");
-  CertPtr cert = read_cert(identity.cert_pem);
-  if (SSL_CTX_use_certificate(ctx, cert.get()) != 1 ||
-      SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1)
+  std::string why;
+  auto loaded = x509::load_identity(identity, &why);
+  if (!loaded) throw std::runtime_error("the TLS identity does not load: " + why);
+  if (SSL_CTX_use_certificate(ctx, loaded->cert.get()) != 1 ||
+      SSL_CTX_use_PrivateKey(ctx, loaded->key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1)
     fail("the TLS key and certificate do not go together");
   return out;
 }

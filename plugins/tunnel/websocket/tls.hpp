@@ -16,6 +16,8 @@
 
 #include <openssl/ssl.h>
 
+#include <x509.hpp>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -28,22 +30,21 @@
 namespace mnigs::websocket::tls {
 
 // The gateway's TLS identity, as PEM text (what the plugin's store keeps).
-struct Identity {
-  std::string key_pem;
-  std::string cert_pem;
-};
+// Made, loaded and pinned by plugins/common/x509, which openvpn shares.
+using Identity = x509::Identity;
 
 // A fresh P-256 key and a certificate for it, signed by itself, for
 // `common_name`, valid from a day ago for 50 years (nobody checks dates: the
-// key is pinned). Throws std::runtime_error with OpenSSL's reason.
+// key is pinned). Throws std::runtime_error with the reason.
 Identity make_identity(const std::string& common_name);
 
 // "sha256:" and 64 lowercase hex digits: the SHA-256 of the DER form of the
-// certificate's public key (SubjectPublicKeyInfo), which is what is pinned.
-// Throws std::runtime_error for text that is no certificate.
+// certificate's public key (SubjectPublicKeyInfo), which is what is pinned
+// (x509::spki_pin). Throws std::runtime_error for text that is no
+// certificate.
 std::string pin_of(const std::string& cert_pem);
 // Whether `text` has the form pin_of gives.
-bool valid_pin(std::string_view text);
+using x509::valid_pin;
 
 // Whether this CPU has AES instructions, and the TLS 1.3 suites a client
 // offers with or without them: AES-128-GCM first, or ChaCha20-Poly1305.
