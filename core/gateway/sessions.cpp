@@ -1,5 +1,7 @@
 #include "gateway/sessions.hpp"
 
+#include "dht/offer.hpp"
+
 #include "store/sqlite.hpp"
 #include "util/json_text.hpp"
 #include "util/net.hpp"
@@ -31,6 +33,7 @@ Json::Value GatewaySession::describe(std::int64_t now) const {
   v["name"] = name;
   v["port"] = port;
   v["suite"] = suite;
+  if (!subscriber_key.empty()) v["subscriberKey"] = subscriber_key;
   v["created"] = static_cast<Json::Int64>(created);
   v["expires"] = static_cast<Json::Int64>(expires);
   v["used"] = usage(*this, now);
@@ -71,7 +74,8 @@ std::map<std::string, std::string> hook_details(const GatewaySession& s) {
 }
 
 TunnelSession tunnel_session(const GatewaySession& s) {
-  return TunnelSession{s.id, s.suite, s.subscriber_address, s.gateway_address, s.tunnel};
+  return TunnelSession{s.id,     s.suite,  s.subscriber_address, s.gateway_address,
+                       s.tunnel, s.subscriber_key};
 }
 
 bool same_address(const std::string& a, const std::string& b) {
@@ -115,7 +119,7 @@ void SessionManager::load(MeterReading left, std::function<void()> done) {
         std::vector<GatewaySession>& out = stored.sessions;
         Statement st(db,
                      "SELECT id, secret, subscriber_address, gateway_address, name, port, suite, "
-                     "tunnel, created, expires, bytes_out, bytes_in, payment "
+                     "tunnel, created, expires, bytes_out, bytes_in, payment, subscriber_key "
                      "FROM gateway_sessions");
         while (st.step()) {
           GatewaySession s;
@@ -132,6 +136,7 @@ void SessionManager::load(MeterReading left, std::function<void()> done) {
           s.stored_expires = s.expires;
           s.used = {st.column_int64(10), st.column_int64(11)};
           read_payment_record(from_json_text(st.column_text(12)), s);
+          s.subscriber_key = st.column_text(13);
           out.push_back(std::move(s));
         }
         return stored;
@@ -262,7 +267,7 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
     const Json::Value p = params.isNull() ? Json::Value(Json::objectValue) : params;
     // Types first: asString()/asInt() throw on anything else, and this is
     // input from any node on the mesh.
-    for (const char* key : {"suite", "method", "name"})
+    for (const char* key : {"suite", "method", "name", "subscriberKey"})
       if (p.isMember(key) && !p[key].isString())
         return reply.error(rpc_error::invalid_params, std::string(key) + " must be a string");
     if (p.isMember("port") && (!p["port"].isInt() || p["port"].asInt() < 1 ||
@@ -283,6 +288,11 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
     }
     if (p["name"].asString().size() > 64)
       return reply.error(rpc_error::invalid_params, "name must be a string of at most 64 bytes");
+    // Only the syntax here: what the key must be is the tunnel's to say.
+    const std::string subscriber_key = p["subscriberKey"].asString();
+    if (p.isMember("subscriberKey"))
+      if (auto why = check_tunnel_key(suite_part(suite, 1), subscriber_key); !why.empty())
+        return reply.error(rpc_error::invalid_params, "subscriberKey: " + why);
 
     // A subscriber that asks again (it lost its state) replaces its session.
     for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
@@ -309,6 +319,7 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
     s.name = p["name"].asString();
     s.port = p.isMember("port") ? p["port"].asInt() : 65533;
     s.suite = suite;
+    s.subscriber_key = subscriber_key;
     const std::int64_t timeout = config->get_int("gateway", "subscriberTimeout");
     ++pending_;
     in_flight_.insert(s.subscriber_address);
@@ -688,7 +699,7 @@ void SessionManager::write(sqlite3* db, const GatewaySession& s) {
   Statement st(db,
                "INSERT OR REPLACE INTO gateway_sessions (id, secret, subscriber_address, "
                "gateway_address, name, port, suite, tunnel, created, expires, bytes_out, "
-               "bytes_in, payment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+               "bytes_in, payment, subscriber_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   st.bind_text(1, s.id)
       .bind_text(2, s.secret)
       .bind_text(3, s.subscriber_address)
@@ -701,7 +712,8 @@ void SessionManager::write(sqlite3* db, const GatewaySession& s) {
       .bind_int64(10, s.expires)
       .bind_int64(11, s.used.out)
       .bind_int64(12, s.used.in)
-      .bind_text(13, to_json_text(payment_record(s)));
+      .bind_text(13, to_json_text(payment_record(s)))
+      .bind_text(14, s.subscriber_key);
   st.step();
 }
 

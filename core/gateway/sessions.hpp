@@ -38,6 +38,9 @@ struct GatewaySession {
   std::string name;
   int port = 0;
   std::string suite;
+  // The key the subscriber's tunnel end is admitted by ("subscriberKey" of
+  // its request, syntax checked); "" for none.
+  std::string subscriber_key;
   Json::Value tunnel{Json::objectValue};
   std::int64_t created = 0, expires = 0;  // unix seconds
   std::int64_t stored_expires = 0;        // the expiry SQLite holds (renewals skip writes)

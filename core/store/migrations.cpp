@@ -131,6 +131,14 @@ CREATE TABLE vouchers (
 ALTER TABLE subscriber_connection ADD COLUMN gateway_key        TEXT NOT NULL DEFAULT '';
 ALTER TABLE subscriber_connection ADD COLUMN gateway_key_source TEXT NOT NULL DEFAULT '';
 )sql"},
+      {8, "the key a gateway admits a session's subscriber by",
+       R"sql(
+-- TunnelSession::subscriber_key: "subscriberKey" of the request, so that a
+-- resumed tunnel end admits (gateway) or shows (subscriber) the same key;
+-- '' for none
+ALTER TABLE gateway_sessions      ADD COLUMN subscriber_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE subscriber_connection ADD COLUMN subscriber_key TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return list;
 }

@@ -64,6 +64,7 @@ Json::Value Connection::describe() const {
     v["gatewayKey"] = gateway_key;
     v["gatewayKeySource"] = gateway_key_source;
   }
+  if (!subscriber_key.empty()) v["subscriberKey"] = subscriber_key;
   if (metered.isObject()) v["meteredByGateway"] = metered;
   if (payment.isObject()) v["payment"] = payment;
   return v;
@@ -114,7 +115,7 @@ TunnelSession ConnectionManager::tunnel_session(const Connection& c, bool standb
     params["gatewayKey"] = c.gateway_key;
     params["gatewayKeySource"] = c.gateway_key_source;
   }
-  return TunnelSession{c.session_id, c.suite, "", c.gateway_address, params};
+  return TunnelSession{c.session_id, c.suite, "", c.gateway_address, params, c.subscriber_key};
 }
 
 void ConnectionManager::start(std::function<void()> done) {
@@ -136,7 +137,7 @@ void ConnectionManager::resume_stored(std::function<void()> done) {
         Statement st(db,
                      "SELECT gateway_address, gateway_port, gateway_name, session_id, secret, "
                      "suite, tunnel, timeout, created, expires, gateway_key, "
-                     "gateway_key_source FROM subscriber_connection WHERE id = 1");
+                     "gateway_key_source, subscriber_key FROM subscriber_connection WHERE id = 1");
         if (!st.step()) return std::nullopt;
         Connection c;
         c.gateway_address = st.column_text(0);
@@ -151,6 +152,7 @@ void ConnectionManager::resume_stored(std::function<void()> done) {
         c.expires = st.column_int64(9);
         c.gateway_key = st.column_text(10);
         c.gateway_key_source = st.column_text(11);
+        c.subscriber_key = st.column_text(12);
         return c;
       },
       strand_,
@@ -403,7 +405,7 @@ void ConnectionManager::find_gateway_key(Connection c, Json::Value node, os::Tim
     if (!key.error.empty()) return done(std::nullopt, rpc_error::failed, key.error);
     c.gateway_key = key.key;
     c.gateway_key_source = key.source;
-    request_session(c, retry, done, 0);
+    find_subscriber_key(c, retry, done);
   };
   // The offers the DHT service verified and keeps; only the one of the
   // identity the gateway names can speak for it.
@@ -418,6 +420,28 @@ void ConnectionManager::find_gateway_key(Connection c, Json::Value node, os::Tim
       });
 }
 
+void ConnectionManager::find_subscriber_key(Connection c, os::Timer& retry, Acquired done) {
+  auto found = [this, c, &retry, done](std::string error, std::string key) mutable {
+    boost::asio::post(strand_, [this, c, &retry, done, error, key]() mutable {
+      if (!error.empty())
+        return done(std::nullopt, rpc_error::failed,
+                    "the " + c.tunnel_method() + " tunnel has no key to be admitted by: " + error);
+      if (!key.empty())
+        if (auto why = check_tunnel_key(c.tunnel_method(), key); !why.empty())
+          return done(std::nullopt, rpc_error::failed,
+                      "the " + c.tunnel_method() + " tunnel's own key is unusable: " + why);
+      c.subscriber_key = key;
+      request_session(c, retry, done, 0);
+    });
+  };
+  plugins_.with_tunnel(c.tunnel_method(), [found](TunnelPlugin* t) mutable {
+    // No such tunnel: the request goes on without a key, and the connect
+    // after it says that the tunnel is not running.
+    if (!t) return found("", "");
+    t->subscriber_key(once(found));
+  });
+}
+
 void ConnectionManager::request_session(Connection c, os::Timer& retry, Acquired done,
                                         int attempt) {
   auto fail = [done](int code, std::string message) {
@@ -427,6 +451,7 @@ void ConnectionManager::request_session(Connection c, os::Timer& retry, Acquired
   request["suite"] = c.suite;
   request["name"] = config_.get()->get_string("main", "name");
   request["port"] = static_cast<int>(config_.get()->get_int("daemon", "rpcport"));
+  if (!c.subscriber_key.empty()) request["subscriberKey"] = c.subscriber_key;
   call_rpc(strand_, c.gateway_address, static_cast<std::uint16_t>(c.gateway_port),
            "requestConnection", request, kCallTimeout,
            [this, c, &retry, done, fail, attempt](RpcReply r) mutable {
@@ -772,8 +797,8 @@ void ConnectionManager::persist(const Connection& c, std::function<void(std::str
     Statement st(db,
                  "INSERT OR REPLACE INTO subscriber_connection (id, gateway_address, "
                  "gateway_port, gateway_name, session_id, secret, suite, tunnel, timeout, "
-                 "created, expires, gateway_key, gateway_key_source) "
-                 "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                 "created, expires, gateway_key, gateway_key_source, subscriber_key) "
+                 "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     st.bind_text(1, c.gateway_address)
         .bind_int64(2, c.gateway_port)
         .bind_text(3, c.gateway_name)
@@ -785,7 +810,8 @@ void ConnectionManager::persist(const Connection& c, std::function<void(std::str
         .bind_int64(9, c.created)
         .bind_int64(10, c.expires)
         .bind_text(11, c.gateway_key)
-        .bind_text(12, c.gateway_key_source);
+        .bind_text(12, c.gateway_key_source)
+        .bind_text(13, c.subscriber_key);
     st.step();
     return true;
   };

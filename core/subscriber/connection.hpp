@@ -53,6 +53,9 @@ struct Connection {
   // ("offer" or "nodeInfo"; gateway_key.hpp); "" when none is known. Stored
   // with the connection: a resumed tunnel pins the same key.
   std::string gateway_key, gateway_key_source;
+  // The key this end of the tunnel was admitted by (the tunnel's
+  // subscriber_key(), sent as "subscriberKey"); "" for none.
+  std::string subscriber_key;
   // The tunnel's device for this session once it is up ("" for none, as
   // with forwarding): probes and tests through the tunnel are bound to it.
   // Not stored: the tunnel says it again when the session is resumed.
@@ -154,6 +157,8 @@ class ConnectionManager {
   // gateway's DHT offer if this node holds it and from `node` (its nodeInfo
   // reply), then request_session(); a key the two disagree on refuses.
   void find_gateway_key(Connection c, Json::Value node, os::Timer& retry, Acquired done);
+  // Asks the tunnel for the key it is admitted by (TunnelPlugin::subscriber_key).
+  void find_subscriber_key(Connection c, os::Timer& retry, Acquired done);
   void request_session(Connection c, os::Timer& retry, Acquired done, int attempt);
   // A connect that failed: idle again, `message` kept as the last error,
   // logged and answered.

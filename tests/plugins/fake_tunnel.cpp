@@ -1,6 +1,7 @@
 // A tunnel plugin that changes nothing in the kernel: it records what it was
 // asked, refuses sessions for 10.9.9.9 and can hold a connect for ever, so
-// session logic can be tested without root. Its gateway key is fake.gatewayKey.
+// session logic can be tested without root. Its gateway key is fake.gatewayKey,
+// its subscriber key fake.subscriberKey ("error: ..." fails with the rest).
 #include <mnigs/plugin_entry.hpp>
 
 #include <map>
@@ -13,6 +14,7 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
   static void declare(mnigs::ConfigDeclarer& d) {
     d.declare(mnigs::string_key("gatewayKey", "sha256:" + std::string(64, 'f'),
                                 "What gateway_key() says", true));
+    d.declare(mnigs::string_key("subscriberKey", "", "What subscriber_key() says", true));
   }
   explicit FakeTunnel(mnigs::PluginContext& ctx) : ctx_(ctx) {}
   void start() override {}
@@ -22,6 +24,7 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
                     std::function<void(std::string, Json::Value)> done) override {
     if (s.subscriber_address == "10.9.9.9") return done("no route to 10.9.9.9", Json::Value());
     open_.append(s.id);
+    opened_keys_.append(s.subscriber_key);
     Json::Value p(Json::objectValue);
     p["mode"] = "fake";
     p["resumed"] = !s.params.empty();
@@ -32,6 +35,11 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
     done("");
   }
   std::string gateway_key() const override { return ctx_.config()["gatewayKey"].asString(); }
+  void subscriber_key(std::function<void(std::string, std::string)> done) override {
+    const std::string key = ctx_.config()["subscriberKey"].asString();
+    if (key.rfind("error: ", 0) == 0) return done(key.substr(7), "");
+    done("", key);
+  }
   // With "failConnect" in the gateway's params, connect fails. With
   // "holdConnect", the first connect of a session never completes: mnigsd
   // dying while the tunnel comes up.
@@ -39,6 +47,7 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
     connected_.append(s.id);
     routings_.append(s.gateway_address + " " + s.params["routing"].asString());
     last_params_ = s.params;
+    last_key_ = s.subscriber_key;
     if (s.params["failConnect"].asBool()) return done("cannot open the tunnel device");
     if (s.params["holdConnect"].asBool() && !held_.count(s.id)) {
       held_[s.id] = std::move(done);
@@ -84,6 +93,8 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
     s["resets"] = resets_;
     s["held"] = static_cast<int>(held_.size());
     s["lastParams"] = last_params_;
+    s["openedKeys"] = opened_keys_;  // the subscriber_key of each open_session
+    s["lastKey"] = last_key_;        // the subscriber_key of the last connect
     return s;
   }
 
@@ -93,6 +104,8 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
   Json::Value connected_{Json::arrayValue}, disconnected_{Json::arrayValue};
   Json::Value routings_{Json::arrayValue};  // "GATEWAY ROUTING" of each connect
   Json::Value last_params_;                 // the params of the last connect
+  Json::Value opened_keys_{Json::arrayValue};
+  std::string last_key_;
   int resets_ = 0;
   std::map<std::string, Done> held_;  // by session id
   // Connected sessions, by gateway and id (the test gateways all give the

@@ -595,5 +595,35 @@ TEST_F(GatewayKeyTest, MalformedTunnelKeysInNodeInfoAreLeftOutAndSaid) {
       << said;
 }
 
+// The tunnel's own key goes to the gateway in requestConnection, and back to
+// the tunnel with every connect, the resumed one too; a tunnel that cannot
+// say its key stops the request before the gateway is asked.
+TEST_F(GatewayKeyTest, TheTunnelsOwnKeyIsSentAndKeptAndItsErrorStopsTheRequest) {
+  Json::Value v = config_->get()->values();
+  v["fake"]["subscriberKey"] = other_;
+  config_->set(std::make_shared<const Config>("", v));
+  ASSERT_TRUE(connect().ok);
+  ASSERT_EQ(gateway_->calls("requestConnection").size(), 1u);
+  EXPECT_EQ(gateway_->calls("requestConnection")[0]["subscriberKey"], other_);
+  EXPECT_EQ(tunnel_status()["lastKey"], other_);
+  EXPECT_EQ(describe()["connection"]["subscriberKey"], other_);
+  restart();
+  EXPECT_EQ(state(), "connected");
+  EXPECT_EQ(tunnel_status()["lastKey"], other_);
+
+  ASSERT_TRUE(ask([&](Responder reply) { manager_->disconnect(reply); }).ok);
+  v["fake"]["subscriberKey"] = "error: no certificate yet";
+  config_->set(std::make_shared<const Config>("", v));
+  Reply r = connect();
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.payload.toStyledString().find("no certificate yet"), std::string::npos) << r.payload;
+  EXPECT_EQ(gateway_->calls("requestConnection").size(), 1u);
+
+  v["fake"]["subscriberKey"] = "";
+  config_->set(std::make_shared<const Config>("", v));
+  ASSERT_TRUE(connect().ok);
+  EXPECT_FALSE(gateway_->calls("requestConnection").back().isMember("subscriberKey"));
+}
+
 }  // namespace
 }  // namespace mnigs::subscriber_test

@@ -574,5 +574,44 @@ TEST_F(SessionsTest, AVoucherServesAsManyDevicesAsItAllowsAndItsUsageIsNeverRefi
             "the voucher's data is used up");
 }
 
+// The key a subscriber's tunnel end is admitted by reaches the tunnel, is
+// listed, and is the same after a restart; one the syntax refuses makes no
+// session and opens nothing.
+TEST_F(SessionsTest, TheSubscribersKeyReachesTheTunnelAndSurvivesARestart) {
+  Json::Value p(Json::objectValue);
+  p["suite"] = "testnet-fake-fakepay";
+  const std::string key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE+abc/def=";
+  for (Json::Value bad : {Json::Value("two words"), Json::Value(std::string(129, 'k')),
+                          Json::Value(""), Json::Value("k\n"), Json::Value(7)}) {
+    p["subscriberKey"] = bad;
+    auto refused = request("10.77.2.2", p);
+    EXPECT_FALSE(refused.ok) << bad.toStyledString();
+    EXPECT_NE(refused.payload["message"].asString().find("subscriberKey"), std::string::npos)
+        << refused.payload.toStyledString();
+  }
+  EXPECT_EQ(tunnel_status()["opened"].size(), 0u);
+  EXPECT_EQ(list().size(), 0u);
+
+  p["subscriberKey"] = key;
+  ASSERT_TRUE(request("10.77.2.2", p).ok);
+  EXPECT_EQ(tunnel_status()["openedKeys"][0].asString(), key);
+  ASSERT_TRUE(request("10.77.3.2").ok);  // without one
+  EXPECT_EQ(tunnel_status()["openedKeys"][1].asString(), "");
+  const Json::Value sessions = list();
+  for (const auto& s : sessions)
+    EXPECT_EQ(s.get("subscriberKey", "none").asString(),
+              s["subscriber"] == "10.77.2.2" ? key : std::string("none"));
+
+  wait([&](auto done) { manager_->stop(done); });
+  stopped_.push_back(std::move(manager_));
+  store_->flush();
+  manager_ = make_manager();
+  const Json::Value opened = tunnel_status()["openedKeys"];
+  std::set<std::string> resumed;
+  for (const auto& k : opened) resumed.insert(k.asString());
+  EXPECT_EQ(opened.size(), 4u);
+  EXPECT_EQ(resumed, (std::set<std::string>{key, ""}));
+}
+
 }  // namespace
 }  // namespace mnigs
