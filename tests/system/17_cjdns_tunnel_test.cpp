@@ -59,7 +59,7 @@ bool contains(const std::string& text, const std::string& part) {
 }
 
 // One datagram to the stand-in in `ns` and its answer, or nullopt.
-std::optional<Benc> exchange(const std::string& ns, const std::string& datagram) {
+std::optional<Benc> ask_stand_in(const std::string& ns, const std::string& datagram) {
   std::optional<Benc> out;
   run_in_netns_thread(ns, [&] {
     int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -82,7 +82,7 @@ std::optional<Benc> exchange(const std::string& ns, const std::string& datagram)
 
 // An authenticated call, as cjdns' own tools make one.
 Benc admin(const std::string& ns, const std::string& function, Benc args = Benc::new_dict()) {
-  auto cookie = exchange(ns, "d1:q6:cookie4:txid1:ce");
+  auto cookie = ask_stand_in(ns, "d1:q6:cookie4:txid1:ce");
   if (!cookie || !cookie->get_str("cookie")) return Benc::new_dict();
   const std::string c = *cookie->get_str("cookie");
   Benc m = Benc::new_dict();
@@ -93,7 +93,7 @@ Benc admin(const std::string& ns, const std::string& function, Benc args = Benc:
   m.entries["txid"] = Benc::of("t");
   m.entries["hash"] = Benc::of(cjdroute_peer::sha256_hex(kPassword + c));
   m.entries["hash"] = Benc::of(cjdroute_peer::sha256_hex(cjdroute_peer::write(m)));
-  return exchange(ns, cjdroute_peer::write(m)).value_or(Benc::new_dict());
+  return ask_stand_in(ns, cjdroute_peer::write(m)).value_or(Benc::new_dict());
 }
 
 // Every IpTunnel connection of the stand-in in `ns`, as showConnection shows it.

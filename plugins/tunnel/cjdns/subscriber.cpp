@@ -62,7 +62,7 @@ void IpTunnelPlugin::connect(const TunnelSession& session, Done done) {
         }
         find_tun([this, session, gateway_key, routed, key, complete](std::string error) {
           if (!error.empty()) return complete("cannot set up the cjdns tunnel: " + error);
-          if (gateway_key == own_->key)
+          if (own_ && gateway_key == own_->key)
             return complete(refuse("badKey", "the gateway's cjdns key is this node's own"));
           call("IpTunnel_connectTo", connect_args(gateway_key),
                [this, session, gateway_key, routed, key, complete](const Reply& r,
