@@ -143,8 +143,12 @@ Command ip_command(Family family, std::vector<std::string> args, bool removal) {
   return c;
 }
 
-Command replace_default_dev(Family family, const std::string& dev, std::int64_t table) {
-  return ip(family, {"route", "replace", "default", "dev", dev, "table", std::to_string(table)});
+Command replace_default_dev(Family family, const std::string& dev, std::int64_t table,
+                            const std::string& src) {
+  std::vector<std::string> args{"route", "replace", "default", "dev", dev, "table",
+                                std::to_string(table)};
+  if (!src.empty()) args.insert(args.end(), {"src", src});
+  return ip(family, std::move(args));
 }
 
 Command route_get(const Address& gateway) {

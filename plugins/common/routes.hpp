@@ -62,8 +62,10 @@ std::vector<std::string> parse_link_names(const std::string& json);
 
 // Commands; each carries "-4" or "-6". Those meant for cleanup are removals.
 Command ip_command(Family family, std::vector<std::string> args, bool removal = false);
-Command replace_default_dev(Family family, const std::string& dev,  // default dev DEV table T
-                            std::int64_t table);
+// default dev DEV table T [src SRC]: SRC where the device holds several
+// addresses of the family and only one is the tunnel's (cjdroute's TUN).
+Command replace_default_dev(Family family, const std::string& dev, std::int64_t table,
+                            const std::string& src = "");
 Command route_get(const Address& gateway);                  // ip -4|-6 -j route get A
 Command show_default(Family family);                        // ip -4|-6 -j route show default
 Command replace_default(Family family, const NextHop& hop,  // ip -4|-6 route replace default ...

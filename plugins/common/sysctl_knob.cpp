@@ -51,6 +51,21 @@ void turn_on_knob(CommandQueue& queue, const std::string& knob,
   });
 }
 
+void turn_on_knobs(CommandQueue& queue, std::vector<std::string> knobs,
+                   std::function<void(const std::string&)> turned_on,
+                   std::function<void(std::string)> done) {
+  if (knobs.empty()) return done("");
+  std::string first = knobs.front();
+  knobs.erase(knobs.begin());
+  turn_on_knob(queue, first,
+               [&queue, first, rest = std::move(knobs), turned_on, done](std::string error,
+                                                                        bool on) mutable {
+                 if (on) turned_on(first);
+                 if (!error.empty()) return done(error);
+                 turn_on_knobs(queue, std::move(rest), std::move(turned_on), std::move(done));
+               });
+}
+
 void recorded_knobs(CommandQueue& queue, std::function<void(std::vector<std::string>)> ready) {
   queue.context().store().list(
       kRecords, queue.guard<std::vector<KeyValueStore::Row>>(

@@ -30,6 +30,13 @@ Command write_knob(const std::string& knob, bool on);
 void turn_on_knob(CommandQueue& queue, const std::string& knob,
                   std::function<void(std::string error, bool turned_on)> done);
 
+// turn_on_knob for each of `knobs` in order, stopping at the first error;
+// `turned_on(knob)` for each that this call turned on (the caller keeps
+// them, to turn them off again at stop). `done(error)` as turn_on_knob's.
+void turn_on_knobs(CommandQueue& queue, std::vector<std::string> knobs,
+                   std::function<void(const std::string& knob)> turned_on,
+                   std::function<void(std::string error)> done);
+
 // The knobs recorded by this run or an earlier one, for a reset to turn off.
 void recorded_knobs(CommandQueue& queue, std::function<void(std::vector<std::string>)> ready);
 // Erases every record, once the knobs are off again.

@@ -55,13 +55,15 @@ bool TunnelRoutes::holds(const std::string& key) const {
 void TunnelRoutes::take(const std::string& key, const std::string& device,
                         std::array<bool, 2> families, const std::string& gateway,
                         std::function<std::string(const std::string&)> device_of,
-                        std::function<bool(const std::string&)> own_device, Done done) {
+                        std::function<bool(const std::string&)> own_device, Done done,
+                        std::array<std::string, 2> sources) {
   std::vector<Command> steps;
   // What table T held before, per family: put back if this fails.
   auto before = std::make_shared<std::array<std::string, 2>>(routed_);
   for (auto f : kFamilies) {
     if (!families[netcmd::index_of(f)]) continue;
-    steps.push_back(netcmd::replace_default_dev(f, device, table_));
+    steps.push_back(
+        netcmd::replace_default_dev(f, device, table_, sources[netcmd::index_of(f)]));
     if (!routed_[netcmd::index_of(f)].empty()) continue;  // the rules are there
     // Rules left by an earlier run would stack up; take them away first.
     steps.push_back(netcmd::delete_rules_at(f, priority_, 1));

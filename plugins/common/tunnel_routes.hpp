@@ -52,9 +52,11 @@ class TunnelRoutes {
   // for which `own_device` says true. On any failure, T is put back as it
   // was (`device_of(key)` names the device of the session that held it,
   // "" when it is gone) and done(why).
+  // `sources` (v4, v6), where not "", become the routes' preferred source.
   void take(const std::string& key, const std::string& device, std::array<bool, 2> families,
             const std::string& gateway, std::function<std::string(const std::string&)> device_of,
-            std::function<bool(const std::string&)> own_device, Done done);
+            std::function<bool(const std::string&)> own_device, Done done,
+            std::array<std::string, 2> sources = {});
 
   // The commands that remove the rules and table T of each family `key`
   // holds (removals); it holds none afterwards. Empty when it holds none.

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "kernel.hpp"
+#include "masquerade.hpp"
 #include "tunnel.hpp"
 
 namespace mnigs::gre {
@@ -54,8 +55,7 @@ std::string GreTunnel::nft_script() const {
   // session's, gatewayInterface with a number (kernel).
   const std::string devices = "\"" + settings_.gateway_interface +
                               (mode_ == Mode::kernel ? "*" : "") + "\"";
-  const std::string out = settings_.uplink.empty() ? "oifname != " + devices
-                                                   : "oifname \"" + settings_.uplink + "\"";
+  const std::string out = tunnels::uplink_match(settings_.uplink, devices);
   std::string s;
   // Written whole: add (so delete cannot fail), delete, define.
   s += "add table inet " + table + "\n";
@@ -79,12 +79,8 @@ std::string GreTunnel::nft_script() const {
     s += "    iifname " + devices + " meta nfproto ipv6 iifname . ip6 saddr != @sources6 drop\n";
   }
   s += "  }\n";
-  s += "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n";
-  if (!settings_.pool4.empty())
-    s += "    ip saddr " + settings_.pool4 + " " + out + " masquerade\n";
-  if (!settings_.pool6.empty())
-    s += "    ip6 saddr " + settings_.pool6 + " " + out + " masquerade\n";
-  s += "  }\n}\n";
+  s += tunnels::masquerade_chain(settings_.pool4, settings_.pool6, out);
+  s += "}\n";
   return s;
 }
 
@@ -98,16 +94,9 @@ std::vector<Command> GreTunnel::gateway_removal_commands(
 
 void GreTunnel::enable_forwarding(std::vector<std::string> knobs,
                                   std::function<void(std::string)> done) {
-  if (knobs.empty()) return done("");
-  std::string first = knobs.front();
-  knobs.erase(knobs.begin());
-  netcmd::turn_on_knob(queue_, first,
-                       [this, first, rest = std::move(knobs), done](std::string error,
-                                                                    bool turned_on) mutable {
-                         if (turned_on) sysctls_on_.push_back(first);
-                         if (!error.empty()) return done(error);
-                         enable_forwarding(std::move(rest), std::move(done));
-                       });
+  netcmd::turn_on_knobs(
+      queue_, std::move(knobs), [this](const std::string& knob) { sysctls_on_.push_back(knob); },
+      std::move(done));
 }
 
 void GreTunnel::bring_up_gateway(std::function<void(std::string)> done) {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <tuple>
 
 namespace cjdroute_peer {
 
@@ -67,6 +68,8 @@ struct Function {
 const Function kFunctions[] = {
     {"Admin_asyncEnabled", {}, false},
     {"Admin_availableFunctions", {{"page", "Int", false}}, false},
+    // admin/angel/Core.c (cjdns v22.3): registered without needsAuth.
+    {"Core_nodeInfo", {}, false},
     {"InterfaceController_peerStats", {{"page", "Int", false}}, false},
     // tunnel/IpTunnel_admin.c (cjdns v22.3): every one needs auth.
     {"IpTunnel_allowConnection",
@@ -197,6 +200,7 @@ std::optional<std::string> AdminServer::handle(const std::string& datagram,
     if (function == "NodeStore_dumpTable") return reply(dump_table(page, now_ms));
     if (function == "InterfaceController_peerStats") return reply(peer_stats(page, now_ms));
     if (function == "Admin_availableFunctions") return reply(available_functions(page));
+    if (function == "Core_nodeInfo") return reply(node_info());
     if (function.rfind("IpTunnel_", 0) == 0) {
       static const Benc no_args = Benc::new_dict();
       return reply(ip_tunnel(function, args ? *args : no_args));
@@ -339,6 +343,37 @@ Benc AdminServer::ip_tunnel(const std::string& function, const Benc& args) {
   }
   d.entries["key"] = Benc::of(it->key);
   d.entries["outgoing"] = Benc::of(std::int64_t{it->outgoing ? 1 : 0});
+  d.entries["error"] = Benc::of("none");
+  return d;
+}
+
+// admin/angel/Core.c nodeInfo() (cjdns v22.3): the node's own address as
+// Address_toStringKey prints it (version, the self route's label, key), its
+// IPv6 address as AddrTools_printIp prints it, and the v3x5x8 encoding
+// scheme of switch/NumberCompress.h, as EncodingScheme_asList lists it
+// (last form first) and serializes it.
+Benc AdminServer::node_info() const {
+  Benc d = Benc::new_dict();
+  if (!self_) {
+    // A cjdroute always has a key; a stand-in without "self" has none.
+    d.entries["error"] = Benc::of("no self node configured in the stand-in");
+    return d;
+  }
+  d.entries["myAddr"] =
+      Benc::of("v" + std::to_string(kProtocolVersion) + ".0000.0000.0000.0001." + self_->key);
+  d.entries["myIp6"] = Benc::of(self_->ip);
+  d.entries["compressedSchemeHex"] = Benc::of("6114458100");
+  Benc scheme = Benc::new_list();
+  for (auto [bits, prefix_len, prefix] :
+       {std::tuple{8, 2, "00"}, std::tuple{5, 2, "02"}, std::tuple{3, 1, "01"}}) {
+    Benc form = Benc::new_dict();
+    form.entries["bitCount"] = Benc::of(std::int64_t{bits});
+    form.entries["prefixLen"] = Benc::of(std::int64_t{prefix_len});
+    form.entries["prefix"] = Benc::of(prefix);
+    scheme.items.push_back(form);
+  }
+  d.entries["encodingScheme"] = scheme;
+  d.entries["version"] = Benc::of(std::int64_t{kProtocolVersion});
   d.entries["error"] = Benc::of("none");
   return d;
 }

@@ -14,6 +14,9 @@
 //   InterfaceController_peerStats   -> 6 peers a page; "more": 1 only when
 //                                      peers remain; "total"
 //   ping                            -> {"q": "pong"}
+//   Core_nodeInfo                   -> {"myAddr": "v22.0000.0000.0000.0001.<key>.k",
+//                                      "myIp6", "compressedSchemeHex",
+//                                      "encodingScheme", "version": 22} (v22.3)
 //   IpTunnel_allowConnection, _connectTo, _removeConnection,
 //   _listConnections, _showConnection (authenticated only)
 //                                   -> as cjdns v22.3's tunnel/IpTunnel_admin.c:
@@ -49,6 +52,9 @@ struct Node {
   std::string lladdr = "10.66.0.2:37000";  // "ip:port" of the peer's UDP interface
   std::string user;                        // the login it used; "" leaves "user" out
 };
+
+// Version_CURRENT_PROTOCOL of cjdns v22.3 (util/version/Version.h).
+inline constexpr std::int64_t kProtocolVersion = 22;
 
 // cjdroute's page sizes (NodeStore_admin.c, InterfaceController_admin.c).
 inline constexpr std::size_t kTablePageSize = 4;
@@ -86,6 +92,7 @@ class AdminServer {
   Benc dump_table(std::int64_t page, std::uint64_t now_ms) const;
   Benc peer_stats(std::int64_t page, std::uint64_t now_ms) const;
   Benc available_functions(std::int64_t page) const;
+  Benc node_info() const;
   Benc ip_tunnel(const std::string& function, const Benc& args);
   static Benc routing_entry(const Node& n, std::int64_t since_ping_ms);
 

@@ -395,3 +395,31 @@ TEST(CjdroutePeer, IpTunnelRefusesAsCjdrouteDoes) {
 
 }  // namespace
 }  // namespace cjdroute_peer
+
+namespace cjdroute_peer {
+namespace {
+
+// admin/angel/Core.c nodeInfo() of cjdns v22.3: no auth needed; the own key
+// in Address_toStringKey's form and the address it owns.
+TEST(CjdroutePeer, NodeInfoNamesTheNodesOwnKeyAsCoreDoes) {
+  auto s = server("NONE");
+  Benc info = decode(s.handle("d1:q13:Core_nodeInfo4:txid2:n1e", kCookieMs));
+  EXPECT_EQ(keys_of(info), (std::set<std::string>{"compressedSchemeHex", "encodingScheme",
+                                                  "error", "myAddr", "myIp6", "txid", "version"}));
+  EXPECT_EQ(*info.get_str("myAddr"),
+            "v22.0000.0000.0000.0001.nrjgkkj95zb3thx1uctcurrtu6jl4c71bgl9pm4ydtvsfshltr50.k");
+  EXPECT_EQ(*info.get_str("myIp6"), "fc5c:afd5:da49:0bc6:88ba:7327:e665:ae01");
+  EXPECT_EQ(*info.get_int("version"), 22);
+  EXPECT_EQ(*info.get_str("compressedSchemeHex"), "6114458100");
+  EXPECT_EQ(*info.get_str("error"), "none");
+  const auto& scheme = info.entries.at("encodingScheme").items;
+  ASSERT_EQ(scheme.size(), 3u);
+  EXPECT_EQ(*scheme[0].get_int("bitCount"), 8);  // the last form first
+  EXPECT_EQ(*scheme[2].get_str("prefix"), "01");
+  // Through auth as well, as every function.
+  Benc authed_info = decode(s.handle(authed("Core_nodeInfo", Benc::new_dict()), kCookieMs + 1000));
+  EXPECT_EQ(*authed_info.get_str("myAddr"), *info.get_str("myAddr"));
+}
+
+}  // namespace
+}  // namespace cjdroute_peer
