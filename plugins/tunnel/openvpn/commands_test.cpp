@@ -154,7 +154,8 @@ TEST(OpenvpnCommands, OneLineCommands) {
     EXPECT_FALSE(c);  // 4 + 2 * 512 escaped bytes: over the line bound
     EXPECT_NE(c.error.find("longer"), std::string::npos);
   }
-  auto longest = client_deny(1, 2, std::string(kMaxParameter, 'a'), std::string(kMaxParameter, 'b'));
+  auto longest =
+      client_deny(1, 2, std::string(kMaxParameter, 'a'), std::string(kMaxParameter, 'b'));
   ASSERT_TRUE(longest);
   EXPECT_EQ(std::count(longest.text.begin(), longest.text.end(), '\n'), 1);
 }

@@ -62,8 +62,8 @@ TEST(OpenvpnParser, ReauthEstablishedDisconnectCrResponse) {
   EXPECT_EQ(reauth.cid, 4294967295u);
   EXPECT_EQ(reauth.kid, 7u);
 
-  auto established =
-      only<ClientEstablished>(parse(">CLIENT:ESTABLISHED,3\r\n>CLIENT:ENV,a=1\r\n>CLIENT:ENV,END\r\n"));
+  auto established = only<ClientEstablished>(
+      parse(">CLIENT:ESTABLISHED,3\r\n>CLIENT:ENV,a=1\r\n>CLIENT:ENV,END\r\n"));
   EXPECT_EQ(established.cid, 3u);
   EXPECT_EQ(established.env, (Env{{"a", "1"}}));
 
@@ -194,7 +194,8 @@ TEST(OpenvpnParser, MultiLineAnswerWithNotificationsBetween) {
   EXPECT_TRUE(std::holds_alternative<ByteCountClient>(messages[0]));
   auto lines = std::get<Reply>(messages[1]);
   EXPECT_EQ(lines.kind, Reply::Kind::lines);
-  EXPECT_EQ(lines.lines, (std::vector<std::string>{"TITLE\tOpenVPN 2.6.14", "HEADER\tCLIENT_LIST"}));
+  EXPECT_EQ(lines.lines,
+            (std::vector<std::string>{"TITLE\tOpenVPN 2.6.14", "HEADER\tCLIENT_LIST"}));
   EXPECT_EQ(std::get<Reply>(messages[2]).kind, Reply::Kind::success);
 
   // An empty answer, and a refusal instead of lines.
@@ -254,7 +255,9 @@ TEST(OpenvpnParser, OverlongLineNeverGrowsTheBuffer) {
 
 std::string block_with(std::size_t env_lines) {
   std::string text = ">CLIENT:CONNECT,1,0\r\n";
-  for (std::size_t i = 0; i < env_lines; ++i) text += ">CLIENT:ENV,v" + std::to_string(i) + "=1\r\n";
+  for (std::size_t i = 0; i < env_lines; ++i) {
+    text += ">CLIENT:ENV,v" + std::to_string(i) + "=1\r\n";
+  }
   return text + ">CLIENT:ENV,END\r\n";
 }
 

@@ -120,12 +120,12 @@ inline std::string fingerprint(const TempDir& dir, const std::string& name) {
 // fd00:8::/64, clients authorised through the management socket.
 inline std::vector<std::string> server_argv(const TempDir& dir, int port) {
   return {kOpenvpn, "--server", "10.8.0.0", "255.255.255.0", "--server-ipv6", "fd00:8::/64",
-          "--topology", "subnet", "--dev", "tun", "--ifconfig-noexec",
-          "--route-noexec", "--proto", "udp", "--local", "127.0.0.1", "--lport",
+          "--topology", "subnet", "--dev", "tun", "--ifconfig-noexec", "--route-noexec",
+          "--proto", "udp", "--local", "127.0.0.1", "--lport",
           std::to_string(port), "--cert", dir / "server.crt", "--key", dir / "server.key", "--ca",
           dir / "client.crt", "--dh", "none", "--management", dir / "server.sock", "unix",
-          "--management-client-auth", "--management-hold", "--auth-user-pass-optional", "--verb", "0",
-          "--keepalive", "2", "10"};
+          "--management-client-auth", "--management-hold", "--auth-user-pass-optional",
+          "--verb", "0", "--keepalive", "2", "10"};
 }
 
 // A client of that server, checking its certificate by fingerprint.
