@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +70,7 @@ CommandOutcome run_command(const Command& command) {
   std::vector<char*> envp;
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
+  const long open_max = std::min(::sysconf(_SC_OPEN_MAX), 65536L);
 
   pid_t pid = ::fork();
   if (pid > 0) ::setpgid(pid, pid);  // also here: no race with the kill below
@@ -83,6 +85,15 @@ CommandOutcome run_command(const Command& command) {
     ::dup2(in[0], 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
+    // Nothing of mnigsd's but those three: a daemon the command starts
+    // (openvpn --daemon) would otherwise hold mnigsd's listening sockets
+    // and database after mnigsd is gone. close_range where the kernel has
+    // it (5.9), each descriptor where not.
+    bool closed = false;
+#ifdef SYS_close_range
+    closed = ::syscall(SYS_close_range, 3U, ~0U, 0U) == 0;
+#endif
+    for (long fd = 3; !closed && fd < open_max; ++fd) ::close(static_cast<int>(fd));
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

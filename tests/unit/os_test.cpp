@@ -7,6 +7,9 @@
 
 #include <manual_clock.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/error.hpp>
@@ -57,6 +60,20 @@ TEST(CommandRunner, EnvironmentIsAddedAndAnEmptyCommandIsRefused) {
   auto empty = os::run_command(os::Command{});
   EXPECT_EQ(empty.exit_code, -1);
   EXPECT_EQ(empty.err, "empty command");
+}
+
+// A command gets stdin, stdout and stderr and no other descriptor of the
+// daemon's, even one opened without O_CLOEXEC (as a listening socket may
+// be): a daemon it starts must not keep them after mnigsd is gone.
+TEST(CommandRunner, ACommandInheritsOnlyItsThreeStandardDescriptors) {
+  const int leaked = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC
+  ASSERT_GE(leaked, 3);
+  os::Command c;
+  c.argv = {"sh", "-c", "ls /proc/$$/fd"};
+  auto r = os::run_command(c);
+  ::close(leaked);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "0\n1\n2\n");
 }
 
 TEST(CommandRunner, ACommandPastItsDeadlineIsKilled) {

@@ -1,0 +1,310 @@
+// The subscriber side of tunnel/openvpn: its key, an openvpn client per
+// connected session pinned to the gateway's certificate, the device's
+// addresses set by mnigsd (openvpn is told not to: --ifconfig-noexec), and
+// the default route moved into the device of the session connected with
+// routing "default" (tunnels::TunnelRoutes).
+#include <mnigs/log.hpp>
+
+#include <fstream>
+#include <variant>
+
+#include "interface_name.hpp"
+#include "ovpn_config.hpp"
+#include "process.hpp"
+#include "tunnel.hpp"
+#include "util/net.hpp"
+
+namespace mnigs::openvpn {
+
+namespace {
+
+// How long a client may take to reach CONNECTED.
+constexpr std::chrono::seconds kConnectTimeout{30};
+// A gateway's certificate for us is a few hundred bytes.
+constexpr std::size_t kMaxCertificate = 8192;
+
+std::string key_of(const TunnelSession& s) { return s.gateway_address + " " + s.id; }
+
+std::uint64_t counter(const std::string& device, const char* name) {
+  std::ifstream in("/sys/class/net/" + device + "/statistics/" + name);
+  std::uint64_t v = 0;
+  in >> v;
+  return in ? v : 0;
+}
+
+}  // namespace
+
+std::string OpenvpnTunnel::free_interface() const {
+  for (unsigned n = 0; n < kMaxUplinks; ++n) {
+    const std::string name = uplink_interface(settings_.subscriber_interface, n);
+    bool used = false;
+    for (const auto& [id, up] : uplinks_) used = used || up->device == name;
+    if (!used) return name;
+  }
+  return "";
+}
+
+bool OpenvpnTunnel::own_interface(const std::string& name) const {
+  for (unsigned n = 0; n < kMaxUplinks; ++n)
+    if (uplink_interface(settings_.subscriber_interface, n) == name) return true;
+  return false;
+}
+
+void OpenvpnTunnel::subscriber_key(std::function<void(std::string, std::string)> done) {
+  auto answer = [this, done] {
+    auto spki = x509::spki_base64(subscriber_identity_->key.get());
+    if (!spki) return done("cannot write this node's openvpn key", "");
+    done("", *spki);
+  };
+  if (subscriber_identity_) return answer();
+  if (!started_) return done("the openvpn plugin is not running", "");
+  load_identity("subscriber.identity", false,
+                [this, answer, done](std::string error, std::optional<x509::LoadedIdentity> id) {
+                  if (!id) return done(error, "");
+                  if (!subscriber_identity_) subscriber_identity_ = std::move(id);
+                  answer();
+                });
+}
+
+void OpenvpnTunnel::connect(const TunnelSession& session, Done done) {
+  if (!started_) return done("the openvpn plugin is not running");
+  const Json::Value& p = session.params;
+  const bool routed = p.get("routing", "default").asString() != "none";
+  queue_.enqueue(
+      [this, session, routed, done](CommandQueue::Finished finished) {
+        auto complete = [done, finished](std::string error) {
+          done(std::move(error));
+          finished();
+        };
+        if (auto it = uplinks_.find(key_of(session)); it != uplinks_.end()) {
+          if (!routed || routes_->holds(it->first)) return complete("");
+          return route_steps(it->second, complete);
+        }
+        // The key first (a resumed session after a restart has not asked).
+        subscriber_key([this, session, routed, complete](std::string error, std::string) {
+          if (!error.empty()) return complete("this node has no openvpn key: " + error);
+          const Json::Value& p = session.params;
+          const std::string refused = "the gateway's tunnel parameters are refused: ";
+          if (!p["address4"].isString() && !p["address6"].isString())
+            return complete(refused + "no tunnel address");
+          if (!p["cert"].isString() || p["cert"].asString().size() > kMaxCertificate)
+            return complete(refused + "no \"cert\" of at most 8 KiB: is it an openvpn gateway?");
+          std::string why;
+          auto cert = x509::load_cert(p["cert"].asString(), &why);
+          if (!cert) return complete(refused + "\"cert\": " + why);
+          if (x509::spki_pin(cert.get()) != x509::spki_pin(subscriber_identity_->key.get()))
+            return complete(refused + "\"cert\" certifies another key than this node's");
+          const auto fingerprint = x509::fingerprint_of_pin(p["gatewayKey"].asString());
+          if (!fingerprint)
+            return complete(
+                "the gateway's openvpn key is not known (neither its signed DHT offer nor its "
+                "nodeInfo names one): openvpn will not connect to an unpinned server");
+          // The protocol: ours when the gateway runs it, else its first.
+          std::optional<Protocol> protocol;
+          const Json::Value& protocols = p["protocols"];
+          if (protocols.isArray() && protocols.size() <= 2)
+            for (const auto& name : protocols) {
+              auto q = name.isString() ? protocol_of(name.asString()) : std::nullopt;
+              if (q && (!protocol || *q == settings_.protocol)) protocol = q;
+            }
+          const Json::Value& port = p["port"];
+          if (!protocol || !port.isInt() || port.asInt() < 1 || port.asInt() > 65535)
+            return complete(refused + "no usable \"protocols\" and \"port\"");
+          auto remote = parse_address(session.gateway_address);
+          if (!remote || (remote->is_v6() && remote->to_v6().scope_id() != 0))
+            return complete("the gateway's address " + session.gateway_address +
+                            " is no address openvpn can connect to");
+          const std::string device = free_interface();
+          if (device.empty())
+            return complete("already " + std::to_string(kMaxUplinks) +
+                            " openvpn sessions connected; disconnect one first");
+          if (auto problem = make_private_dir(settings_.run_dir); !problem.empty())
+            return complete(problem);
+          auto up = std::make_shared<Uplink>();
+          up->session = session;
+          up->device = device;
+          up->name = "client-" + device;
+          up->protocol = *protocol;
+          ClientFiles f;
+          f.protocol = *protocol;
+          f.device = device;
+          f.remote = unmap(*remote).to_string();
+          f.port = port.asInt();
+          f.fingerprint = *fingerprint;
+          f.management = path(up->name, ".sock");
+          f.pid_file = path(up->name, ".pid");
+          f.log_file = path(up->name, ".log");
+          // Written back by OpenSSL, not copied: nothing of the gateway's
+          // text reaches the config file.
+          f.cert_pem = x509::cert_pem(cert.get()).value_or("");
+          f.key_pem = x509::key_pem(subscriber_identity_->key.get()).value_or("");
+          ::unlink(f.management.c_str());
+          if (auto problem = write_private_file(path(up->name, ".conf"), client_config(settings_, f));
+              !problem.empty())
+            return complete(problem);
+          uplinks_[key_of(session)] = up;
+          start_client(up, [this, up, routed, complete](std::string error) {
+            if (!error.empty()) return drop_uplink(up, [complete, error] { complete(error); });
+            configure_device(up, [this, up, routed, complete](std::string error) {
+              if (!error.empty()) return drop_uplink(up, [complete, error] { complete(error); });
+              if (!routed) return complete("");
+              route_steps(up, [this, up, complete](std::string error) {
+                if (error.empty()) return complete("");
+                drop_uplink(up, [complete, error] { complete(error); });
+              });
+            });
+          });
+        });
+      },
+      [done](const std::string& reason) { done(reason); });
+}
+
+void OpenvpnTunnel::start_client(std::shared_ptr<Uplink> up, Done done) {
+  launch(up->name, [this, up, done](std::string error) {
+    if (!error.empty()) return done("openvpn: " + error);
+    auto m = ManagementClient::create(context_.executor(), path(up->name, ".sock"));
+    up->management = m;
+    up->pending = done;
+    up->deadline = std::make_shared<boost::asio::steady_timer>(context_.executor());
+    up->deadline->expires_after(kConnectTimeout);
+    up->deadline->async_wait([this, up](const boost::system::error_code& ec) {
+      if (ec || !up->pending) return;
+      auto pending = std::move(up->pending);
+      up->pending = nullptr;
+      std::string why = "openvpn did not connect to " + up->session.gateway_address + " within " +
+                        std::to_string(kConnectTimeout.count()) + " s (its state: " +
+                        (up->state.empty() ? "none" : up->state) + ")";
+      const std::string log = tail(path(up->name, ".log"), 3);
+      if (!log.empty()) why += "; its log: " + log;
+      pending(why);
+    });
+    m->on_notification([this, up](const Message& msg) { on_client_event(up, msg); });
+    m->on_end([this, up, m](const boost::system::error_code& ec) {
+      if (up->management != m) return;
+      up->state = "EXITED";
+      context_.log().warn("the openvpn client of session ", up->session.id, " ended (",
+                          ec.message(), ")");
+      if (up->pending) {
+        auto pending = std::move(up->pending);
+        up->pending = nullptr;
+        up->deadline->cancel();
+        const std::string log = tail(path(up->name, ".log"), 3);
+        pending("openvpn ended before it connected" + (log.empty() ? "" : ": " + log));
+      }
+    });
+    m->connect([this, up, m](const boost::system::error_code& ec) {
+      if (up->management != m) return;
+      if (ec) {
+        if (!up->pending) return;
+        auto pending = std::move(up->pending);
+        up->pending = nullptr;
+        up->deadline->cancel();
+        return pending("cannot reach openvpn's management socket: " + ec.message());
+      }
+      // The state so far, then each change.
+      m->send(state_on(), [](const boost::system::error_code&, Reply) {});
+      m->send(state_history(), [this, up](const boost::system::error_code& ec, Reply r) {
+        if (ec) return;
+        for (const auto& line : r.lines)
+          if (auto s = parse_state(line)) on_client_event(up, *s);
+      });
+    });
+  });
+}
+
+void OpenvpnTunnel::on_client_event(const std::shared_ptr<Uplink>& up, const Message& msg) {
+  const State* s = std::get_if<State>(&msg);
+  if (!s) return;
+  if (s->name != up->state)
+    context_.log().debug("openvpn client of session ", up->session.id, ": ", s->name, " ",
+                         s->description);
+  up->state = s->name;
+  if (s->name == "CONNECTED" && up->pending) {
+    auto pending = std::move(up->pending);
+    up->pending = nullptr;
+    up->deadline->cancel();
+    pending("");
+  }
+}
+
+void OpenvpnTunnel::configure_device(std::shared_ptr<Uplink> up, Done done) {
+  // openvpn's own MTU is 1500 inside; it segments what the mesh cannot carry.
+  const int mtu = 1500;
+  auto steps = tunnels::device_setup(up->device, mtu, up->session.params);
+  queue_.run_steps(std::move(steps), [up, done](std::string error) {
+    if (error.empty()) up->configured = true;
+    done(error);
+  });
+}
+
+void OpenvpnTunnel::route_steps(std::shared_ptr<Uplink> up, Done done) {
+  const Json::Value& p = up->session.params;
+  auto device_of = [this](const std::string& key) {
+    auto it = uplinks_.find(key);
+    return it == uplinks_.end() ? std::string() : it->second->device;
+  };
+  routes_->take(key_of(up->session), up->device,
+                {p["address4"].isString(), p["address6"].isString()},
+                up->session.gateway_address, device_of,
+                [this](const std::string& dev) { return own_interface(dev); },
+                [this, up, done](std::string error) {
+                  if (error.empty())
+                    context_.log().info("openvpn tunnel ", up->device, " to ",
+                                        up->session.gateway_address,
+                                        " set up; default route moved into it");
+                  done(error);
+                });
+}
+
+void OpenvpnTunnel::drop_uplink(const std::shared_ptr<Uplink>& up, std::function<void()> then) {
+  uplinks_.erase(key_of(up->session));
+  if (up->management) up->management->close();
+  up->management.reset();
+  if (up->deadline) up->deadline->cancel();
+  up->pending = nullptr;
+  auto remove_files = [this, up, then] {
+    for (const char* suffix : {".conf", ".pid", ".sock", ".log"})
+      ::unlink(path(up->name, suffix).c_str());
+    then();
+  };
+  // The device goes with the process.
+  if (auto pid = our_openvpn(path(up->name, ".pid"), settings_.run_dir))
+    return end_process(context_.executor(), *pid, std::chrono::seconds(3), remove_files);
+  remove_files();
+}
+
+void OpenvpnTunnel::disconnect(const TunnelSession& session, Done done) {
+  queue_.enqueue(
+      [this, key = key_of(session), done](CommandQueue::Finished finished) {
+        auto it = uplinks_.find(key);
+        if (it == uplinks_.end()) {
+          done("");
+          return finished();
+        }
+        auto up = it->second;
+        std::vector<netcmd::Command> commands = routes_->release(key);
+        drop_uplink(up, [this, commands, done, finished]() mutable {
+          queue_.run_all(std::move(commands), true, [done, finished](std::string error) {
+            done(error);
+            finished();
+          });
+        });
+      },
+      [done](const std::string& reason) { done(reason); });
+}
+
+TunnelTraffic OpenvpnTunnel::traffic(const TunnelSession& session) const {
+  TunnelTraffic t;
+  auto it = uplinks_.find(key_of(session));
+  if (it == uplinks_.end()) return t;
+  t.device = it->second->device;
+  // The device's own counters: what went into the tunnel and came out.
+  t.counted = true;
+  t.bytes_out = counter(t.device, "tx_bytes");
+  t.bytes_in = counter(t.device, "rx_bytes");
+  t.packets_out = counter(t.device, "tx_packets");
+  t.packets_in = counter(t.device, "rx_packets");
+  return t;
+}
+
+}  // namespace mnigs::openvpn

@@ -1,0 +1,157 @@
+// tunnel/openvpn: Debian's openvpn, run and steered by mnigsd.
+//
+// Gateway: one openvpn server per protocol (openvpn.protocols), started
+// with the first session, each with a management socket on which mnigsd
+// admits clients (--management-client-auth). The gateway's key and a
+// self-signed certificate are made on first use and kept in the plugin
+// store; that certificate is also the CA of the servers. open_session
+// certifies the subscriber's public key ("subscriberKey", SPKI in base64)
+// for the session (common name = session id) and allots its addresses from
+// the pool; a client is admitted only with that certificate, from the
+// session's subscriber address, while the session lives; close_session
+// kills it (client-kill). openvpn reads --peer-fingerprint once at start,
+// so pinning each subscriber's own certificate would restart the server
+// (and drop every client) per session: certifying its key is the same pin
+// without that.
+//
+// Subscriber: a key of its own, kept in the plugin store; one openvpn
+// client per session, pinned to the gateway's certificate by
+// --peer-fingerprint (the key the core found in the gateway's signed offer
+// or its nodeInfo). mnigsd gives the device its addresses and moves the
+// default route into it, as for its other tunnels.
+//
+// reset() ends every openvpn process of ours (pid files in runDir) and
+// removes what the plugin added to the kernel; the sessions come back up
+// through open_session and connect.
+//
+// Control work runs on the plugin's strand.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <map>
+#include <memory>
+#include <mnigs/plugin.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "address_pool.hpp"
+#include "admission.hpp"
+#include "command_queue.hpp"
+#include "management_client.hpp"
+#include "settings.hpp"
+#include "tunnel_routes.hpp"
+#include "x509.hpp"
+
+namespace mnigs::openvpn {
+
+// openvpn's management commands are openvpn::Command (commands.hpp).
+using netcmd::CommandQueue;
+
+class OpenvpnTunnel final : public TunnelPlugin {
+ public:
+  static void declare(ConfigDeclarer& declarer) { declare_keys(declarer); }
+  explicit OpenvpnTunnel(PluginContext& context);
+  ~OpenvpnTunnel() override;
+
+  void start() override;
+  void stop() override;
+  Json::Value status() const override;
+  std::string method() const override { return "openvpn"; }
+
+  void open_session(const TunnelSession& session,
+                    std::function<void(std::string error, Json::Value params)> done) override;
+  void close_session(const TunnelSession& session, Done done) override;
+  std::string gateway_key() const override { return gateway_key_; }
+
+  void subscriber_key(std::function<void(std::string error, std::string key)> done) override;
+  void connect(const TunnelSession& session, Done done) override;
+  void disconnect(const TunnelSession& session, Done done) override;
+  TunnelTraffic traffic(const TunnelSession& session) const override;
+  void reset(Done done) override;
+
+ private:
+  // ---- both (tunnel.cpp)
+  // The key and certificate kept under `name` in the plugin store, made
+  // (and stored) when there are none; `ca` for the gateway's.
+  void load_identity(const std::string& name, bool ca,
+                     std::function<void(std::string error, std::optional<x509::LoadedIdentity>)>
+                         done);
+  // Starts openvpn on `config_file` (written before) as a daemon; done(error).
+  void launch(const std::string& name, std::function<void(std::string error)> done);
+  std::string path(const std::string& name, const char* suffix) const;
+  // Ends every openvpn process of ours and removes runDir's files.
+  void end_processes(std::function<void()> done);
+
+  // ---- gateway (gateway.cpp)
+  struct GatewaySession {
+    TunnelSession session;
+    tunnels::AddressPool::Allotment allotment;
+    Admitted admitted;
+    std::string cert_pem;
+    // The client holding it: its server and client id.
+    std::optional<Protocol> protocol;
+    std::uint64_t cid = 0;
+  };
+  struct Server {
+    Protocol protocol = Protocol::udp;
+    std::shared_ptr<ManagementClient> management;
+    bool up = false;
+    std::map<std::uint64_t, std::string> clients;  // cid -> session id
+  };
+  void bring_up_gateway(std::function<void(std::string error)> done);
+  void start_servers(std::vector<Protocol> left, std::function<void(std::string error)> done);
+  void start_server(Protocol p, std::function<void(std::string error)> done);
+  // After a server's management connection ended: kill what is left of it
+  // and start it again, a moment later.
+  void restart_server(Protocol p);
+  void on_server_event(Protocol p, const Message& m);
+  void answer_client(Protocol p, const ClientAuth& auth);
+  std::string nft_script() const;
+  std::map<std::string, Admitted> admitted() const;
+  std::vector<netcmd::Command> gateway_removal() const;
+
+  // ---- subscriber (subscriber.cpp)
+  struct Uplink {
+    TunnelSession session;
+    std::string name;    // its files' stem in runDir
+    std::string device;  // its tun device
+    Protocol protocol = Protocol::udp;
+    std::shared_ptr<ManagementClient> management;
+    std::string state;   // openvpn's last state, e.g. CONNECTED
+    bool configured = false;  // addresses set on the device
+    Done pending;             // connect() waiting for CONNECTED
+    std::shared_ptr<boost::asio::steady_timer> deadline;
+  };
+  std::string free_interface() const;
+  bool own_interface(const std::string& name) const;
+  void start_client(std::shared_ptr<Uplink> up, Done done);
+  void on_client_event(const std::shared_ptr<Uplink>& up, const Message& m);
+  void configure_device(std::shared_ptr<Uplink> up, Done done);
+  void route_steps(std::shared_ptr<Uplink> up, Done done);
+  void drop_uplink(const std::shared_ptr<Uplink>& up, std::function<void()> then);
+
+  PluginContext& context_;
+  Settings settings_;
+  bool started_ = false;
+  CommandQueue queue_;
+
+  // Gateway state.
+  std::optional<x509::LoadedIdentity> gateway_identity_;
+  std::string gateway_key_;  // "sha256:<hex>" of its certificate, once known
+  std::optional<tunnels::AddressPool> pool_;
+  bool gateway_up_ = false;
+  bool gateway_touched_ = false;
+  std::vector<std::string> sysctls_on_;
+  std::map<Protocol, Server> servers_;
+  std::map<std::string, GatewaySession> sessions_;  // by session id
+  std::uint64_t refused_ = 0, admitted_count_ = 0, killed_ = 0;
+
+  // Subscriber state, by "GATEWAY SESSION-ID".
+  std::optional<x509::LoadedIdentity> subscriber_identity_;
+  std::map<std::string, std::shared_ptr<Uplink>> uplinks_;
+  std::optional<tunnels::TunnelRoutes> routes_;
+};
+
+}  // namespace mnigs::openvpn
