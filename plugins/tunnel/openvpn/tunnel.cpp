@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <mnigs/log.hpp>
+#include <cstdlib>
 #include <stdexcept>
 #include <utility>
 
@@ -18,6 +19,21 @@ constexpr std::chrono::milliseconds kCommandTimeout{10000};
 constexpr std::chrono::milliseconds kExitGrace{3000};
 constexpr unsigned kResetRepeat = 16;
 constexpr unsigned kStopRepeat = 4;
+// Whether `program` is an executable file in one of PATH's directories.
+bool in_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/sbin:/usr/bin:/sbin:/bin";
+  std::size_t from = 0;
+  while (from <= dirs.size()) {
+    std::size_t to = dirs.find(':', from);
+    if (to == std::string::npos) to = dirs.size();
+    const std::string dir = dirs.substr(from, to - from);
+    if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
+    from = to + 1;
+  }
+  return false;
+}
+
 }  // namespace
 
 OpenvpnTunnel::OpenvpnTunnel(PluginContext& context)
@@ -35,6 +51,12 @@ void OpenvpnTunnel::start() {
   auto settings = parse_settings(context_.config(), &why);
   if (!settings) throw std::runtime_error(why);
   settings_ = *settings;
+  // Without the program neither side can serve: the plugin does not run,
+  // so its suites are not offered.
+  if (!in_path("openvpn"))
+    throw std::runtime_error(
+        "openvpn is not installed (no openvpn in PATH): install Debian's openvpn package, or "
+        "add openvpn to plugins.disabled");
   pool_.emplace(settings_.pool4, settings_.pool6, "openvpn.pool4", "openvpn.pool6");
   routes_.emplace(queue_, settings_.table, settings_.priority);
   started_ = true;
