@@ -53,6 +53,10 @@ class Openvpn : public SystemTest {
                  topology_.address("relay", "sub")});
     exec("gw", {"ip", "-4", "route", "add", topology_.address("sub", "relay"), "via",
                 topology_.address("relay", "gw")});
+    exec("sub", {"ip", "-6", "route", "add", topology_.address6("gw", "relay"), "via",
+                 topology_.address6("relay", "sub")});
+    exec("gw", {"ip", "-6", "route", "add", topology_.address6("sub", "relay"), "via",
+                topology_.address6("relay", "gw")});
     web_ = std::make_unique<HttpEcho>(topology_.ns("inet"), topology_.address("inet", "gw"),
                                       kWebPort);
     web6_ = std::make_unique<HttpEcho>(topology_.ns("inet"), topology_.address6("inet", "gw"),
@@ -99,9 +103,12 @@ class Openvpn : public SystemTest {
     return out;
   }
 
-  // Connects sub to gw; the gateway's session entry once a client holds it.
-  Json::Value connect() {
-    auto r = sub_->cli({"-c", topology_.address("gw", "relay"), "-m", "static-openvpn-free"});
+  // Connects sub to gw (at its IPv6 mesh address with `v6`); the gateway's
+  // session entry once a client holds it.
+  Json::Value connect(bool v6 = false) {
+    const std::string gw =
+        v6 ? topology_.address6("gw", "relay") : topology_.address("gw", "relay");
+    auto r = sub_->cli({"-c", gw, "-m", "static-openvpn-free"});
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err << sub_->log_tail() << gw_->log_tail();
     Json::Value sessions;
     wait_until(
@@ -135,46 +142,52 @@ class Openvpn : public SystemTest {
   std::unique_ptr<Node> gw_, sub_;
 };
 
-// Both families inside; what the relay forwards is openvpn's (tshark decodes
-// it as such) and holds nothing of the HTTP inside; disconnecting ends the
-// client on both sides.
+// Both families inside, over an IPv4 and an IPv6 mesh; what the relay
+// forwards is openvpn's (tshark decodes it as such) and holds nothing of the
+// HTTP inside; disconnecting ends the client on both sides.
 TEST_F(Openvpn, CarriesBothFamiliesEncryptedAndDisconnectEndsTheClient) {
-  Capture capture(topology_.ns("relay"), topology_.interface("relay", "gw"), "udp port 1194",
-                  sub_->dir() + "/openvpn.pcap");
-  const Json::Value session = connect();
-  ASSERT_TRUE(session.isObject()) << to_json(plugin_status(*gw_)) << gw_->log_tail()
-                                  << sub_->log_tail();
-  const std::string addr = ip("sub", {"-o", "addr", "show", "dev", "mnovpn0"});
-  EXPECT_TRUE(contains(addr, "10.93.0.2/24")) << addr;
-  EXPECT_TRUE(contains(addr, "fd93::2/64")) << addr;
-  FetchResult four = fetch4();
-  ASSERT_TRUE(four.ok) << four.error << to_json(plugin_status(*sub_)) << sub_->log_tail();
-  EXPECT_EQ(four.body, masqueraded4());
-  FetchResult six = fetch6();
-  ASSERT_TRUE(six.ok) << six.error;
-  EXPECT_EQ(six.body, masqueraded6());
-  // The key the subscriber pinned is the one the gateway publishes.
-  const Json::Value info = gw_->rpc("nodeInfo");
-  const std::string key = info["result"]["tunnelKeys"]["openvpn"].asString();
-  EXPECT_EQ(key.size(), 71u) << to_json(info);
-  EXPECT_EQ(sub_->rpc("listSessions")["result"]["subscriber"]["connection"]["gatewayKey"], key);
+  for (bool outer_v6 : {false, true}) {
+    SCOPED_TRACE(outer_v6 ? "over IPv6" : "over IPv4");
+    Capture capture(topology_.ns("relay"), topology_.interface("relay", "gw"), "udp port 1194",
+                    sub_->dir() + (outer_v6 ? "/openvpn6.pcap" : "/openvpn4.pcap"));
+    const Json::Value session = connect(outer_v6);
+    ASSERT_TRUE(session.isObject()) << to_json(plugin_status(*gw_)) << gw_->log_tail()
+                                    << sub_->log_tail();
+    EXPECT_EQ(session["subscriber"].asString(), outer_v6 ? topology_.address6("sub", "relay")
+                                                         : topology_.address("sub", "relay"));
+    const std::string addr = ip("sub", {"-o", "addr", "show", "dev", "mnovpn0"});
+    EXPECT_TRUE(contains(addr, "10.93.0.2/24")) << addr;
+    EXPECT_TRUE(contains(addr, "fd93::2/64")) << addr;
+    FetchResult four = fetch4();
+    ASSERT_TRUE(four.ok) << four.error << to_json(plugin_status(*sub_)) << sub_->log_tail();
+    EXPECT_EQ(four.body, masqueraded4());
+    FetchResult six = fetch6();
+    ASSERT_TRUE(six.ok) << six.error;
+    EXPECT_EQ(six.body, masqueraded6());
+    // The key the subscriber pinned is the one the gateway publishes.
+    const Json::Value info = gw_->rpc("nodeInfo");
+    const std::string key = info["result"]["tunnelKeys"]["openvpn"].asString();
+    EXPECT_EQ(key.size(), 71u) << to_json(info);
+    EXPECT_EQ(sub_->rpc("listSessions")["result"]["subscriber"]["connection"]["gatewayKey"],
+              key);
 
-  const std::string wire = capture.fields("openvpn", {"frame.number", "openvpn.type"},
-                                          "udp.port==1194,openvpn");
-  EXPECT_FALSE(wire.empty()) << "tshark saw no openvpn packet";
-  const std::string payloads = capture.bytes();
-  EXPECT_FALSE(contains(payloads, "GET / HTTP/1.1")) << "the request crossed the relay in clear";
-  EXPECT_FALSE(contains(payloads, masqueraded4())) << "the answer crossed the relay in clear";
+    const std::string wire = capture.fields("openvpn", {"frame.number", "openvpn.type"},
+                                            "udp.port==1194,openvpn");
+    EXPECT_FALSE(wire.empty()) << "tshark saw no openvpn packet";
+    const std::string payloads = capture.bytes();
+    EXPECT_FALSE(contains(payloads, "GET / HTTP/1.1")) << "the request crossed the relay in clear";
+    EXPECT_FALSE(contains(payloads, masqueraded4())) << "the answer crossed the relay in clear";
 
-  const pid_t pid = client_pid();
-  ASSERT_NE(pid, 0);
-  auto down = sub_->cli({"-d"});
-  EXPECT_EQ(down.exit_code, 0) << down.out << down.err;
-  EXPECT_TRUE(wait_until([&] { return !process_alive(pid); }, 50, 100ms));
-  EXPECT_FALSE(fetch4().ok) << "sub still reaches inet after disconnecting";
-  EXPECT_FALSE(contains(ip("sub", {"link", "show"}), "mnovpn0")) << "the device is left";
-  ASSERT_TRUE(wait_until([&] { return plugin_status(*gw_)["gateway"]["sessions"].empty(); }, 50,
-                         100ms));
+    const pid_t pid = client_pid();
+    ASSERT_NE(pid, 0);
+    auto down = sub_->cli({"-d"});
+    EXPECT_EQ(down.exit_code, 0) << down.out << down.err;
+    EXPECT_TRUE(wait_until([&] { return !process_alive(pid); }, 50, 100ms));
+    EXPECT_FALSE(fetch4().ok) << "sub still reaches inet after disconnecting";
+    EXPECT_FALSE(contains(ip("sub", {"link", "show"}), "mnovpn0")) << "the device is left";
+    ASSERT_TRUE(wait_until([&] { return plugin_status(*gw_)["gateway"]["sessions"].empty(); },
+                           50, 100ms));
+  }
 }
 
 // The session ends on the gateway (it expires while the subscriber's
