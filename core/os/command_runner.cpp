@@ -70,7 +70,8 @@ CommandOutcome run_command(const Command& command) {
   std::vector<char*> envp;
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
-  const long open_max = std::min(::sysconf(_SC_OPEN_MAX), 65536L);
+  long open_max = ::sysconf(_SC_OPEN_MAX);  // -1 when unknown
+  if (open_max <= 0 || open_max > 65536) open_max = 65536;
 
   pid_t pid = ::fork();
   if (pid > 0) ::setpgid(pid, pid);  // also here: no race with the kill below

@@ -260,6 +260,47 @@ TEST_F(Openvpn, AnotherKeyAndAnotherAddressAreRefused) {
   EXPECT_TRUE(gw_->running());
 }
 
+// An openvpn process that dies (the gateway's server, then the
+// subscriber's client) is started again by its mnigsd, and the session
+// carries traffic again without the subscriber asking for a new one.
+TEST_F(Openvpn, AnOpenvpnProcessThatDiesIsStartedAgain) {
+  const Json::Value session = connect();
+  ASSERT_TRUE(session.isObject()) << gw_->log_tail();
+  ASSERT_TRUE(fetch4().ok);
+  auto pid_in = [](const std::string& file) {
+    std::ifstream in(file);
+    pid_t pid = 0;
+    in >> pid;
+    return in && process_alive(pid) ? pid : 0;
+  };
+  const std::string server_pid_file = run_dir(*gw_) + "/server-udp.pid";
+  const pid_t server = pid_in(server_pid_file);
+  ASSERT_NE(server, 0);
+  ASSERT_EQ(::kill(server, SIGKILL), 0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const pid_t now = pid_in(server_pid_file);
+        return now != 0 && now != server && connected_sessions().size() == 1;
+      },
+      150, 200ms))
+      << to_json(plugin_status(*gw_)) << gw_->log_tail();
+  FetchResult r = fetch4();
+  ASSERT_TRUE(r.ok) << "after the server was killed: " << r.error << sub_->log_tail();
+
+  const pid_t client = client_pid();
+  ASSERT_NE(client, 0);
+  ASSERT_EQ(::kill(client, SIGKILL), 0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const pid_t now = client_pid();
+        return now != 0 && now != client && fetch4().ok;
+      },
+      100, 200ms))
+      << to_json(plugin_status(*sub_)) << sub_->log_tail();
+  EXPECT_EQ(sub_->rpc("listSessions")["result"]["subscriber"]["connection"]["sessionId"],
+            session["id"]);
+}
+
 // kill -9 of the gateway, then of the subscriber: each comes back on the
 // same session and addresses, and the tunnel carries traffic again.
 TEST_F(Openvpn, BothEndsResumeAfterKill9) {

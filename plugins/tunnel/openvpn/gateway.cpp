@@ -20,8 +20,11 @@ namespace {
 // Certificates a gateway issues are checked by the session, not by date:
 // they outlive any renewal.
 constexpr std::chrono::seconds kCertificateLife = std::chrono::hours(24 * 365 * 10);
-// How long a restart of a server that died waits.
+// How long a restart of a server that died waits (doubled after each failure).
 constexpr std::chrono::seconds kServerRestartDelay{2};
+// openvpn exits within a second of SIGTERM (explicit-exit-notify 1 waits
+// one); after this it is killed.
+constexpr std::chrono::milliseconds kExitGrace{3000};
 
 netcmd::Command cmd(std::vector<std::string> argv, std::string input = "", bool removal = false) {
   netcmd::Command c;
@@ -76,7 +79,6 @@ std::map<std::string, Admitted> OpenvpnTunnel::admitted() const {
 
 void OpenvpnTunnel::bring_up_gateway(std::function<void(std::string)> done) {
   if (gateway_up_) return done("");
-  if (!gateway_identity_) return done("the gateway has no openvpn key yet; see the log");
   if (auto why = make_private_dir(settings_.run_dir); !why.empty()) return done(why);
   gateway_touched_ = true;
   queue_.run_steps({cmd({"nft", "-f", "-"}, nft_script())}, [this, done](std::string error) {
@@ -89,7 +91,16 @@ void OpenvpnTunnel::bring_up_gateway(std::function<void(std::string)> done) {
         [this, done](std::string error) {
           if (!error.empty()) return done(error);
           start_servers(settings_.protocols, [this, done](std::string error) {
-            if (!error.empty()) return done(error);
+            if (!error.empty()) {
+              // None left running: the next session tries them all again.
+              auto left = std::make_shared<std::size_t>(servers_.size());
+              if (*left == 0) return done(error);
+              for (auto& [p, server] : servers_)
+                end_server(p, [left, done, error] {
+                  if (--*left == 0) done(error);
+                });
+              return;
+            }
             gateway_up_ = true;
             context_.log().info("openvpn gateway is up (", settings_.protocols.size(), " server",
                                 settings_.protocols.size() == 1 ? "" : "s", ", port ",
@@ -110,68 +121,91 @@ void OpenvpnTunnel::start_servers(std::vector<Protocol> left, std::function<void
   });
 }
 
-void OpenvpnTunnel::start_server(Protocol p, std::function<void(std::string)> done) {
+void OpenvpnTunnel::end_server(Protocol p, std::function<void()> then) {
+  auto it = servers_.find(p);
+  if (it != servers_.end()) {
+    if (it->second.management) it->second.management->close();
+    it->second.management.reset();
+    it->second.up = false;
+    it->second.clients.clear();
+  }
+  for (auto& [id, g] : sessions_)
+    if (g.protocol == p) g.protocol.reset();
   const std::string name = server_name(p);
-  ServerFiles f;
-  f.protocol = p;
-  f.device = server_device(settings_, p);
-  f.management = path(name, ".sock");
-  f.pid_file = path(name, ".pid");
-  f.log_file = path(name, ".log");
-  f.cert_pem = x509::cert_pem(gateway_identity_->cert.get()).value_or("");
-  f.key_pem = x509::key_pem(gateway_identity_->key.get()).value_or("");
-  ::unlink(f.management.c_str());
-  if (auto why = write_private_file(path(name, ".conf"), server_config(settings_, f));
-      !why.empty())
-    return done(why);
-  launch(name, [this, p, f, done](std::string error) {
-    if (!error.empty()) return done("the openvpn " + std::string(to_string(p)) + " server: " + error);
-    auto m = ManagementClient::create(context_.executor(), f.management);
-    Server& server = servers_[p];
-    server.protocol = p;
-    server.management = m;
-    server.clients.clear();
-    m->on_notification([this, p](const Message& msg) { on_server_event(p, msg); });
-    m->on_end([this, p, m](const boost::system::error_code& ec) {
-      auto it = servers_.find(p);
-      if (it == servers_.end() || it->second.management != m) return;
-      context_.log().warn("the openvpn ", to_string(p), " server's management connection ended (",
-                          ec.message(), "); starting it again");
-      for (auto& [id, g] : sessions_)
-        if (g.protocol == p) g.protocol.reset();
-      it->second.up = false;
-      it->second.clients.clear();
-      restart_server(p);
-    });
-    m->connect([this, p, m, done](const boost::system::error_code& ec) {
-      if (ec)
-        return done("cannot reach the openvpn " + std::string(to_string(p)) +
-                    " server's management socket: " + ec.message());
-      m->send(hold_release(), [this, p, m, done](const boost::system::error_code& ec, Reply r) {
-        if (ec || !r.ok())
-          return done("the openvpn " + std::string(to_string(p)) +
-                      " server did not take \"hold release\": " + (ec ? ec.message() : r.text));
+  auto remove = [this, name, then] {
+    ::unlink(path(name, ".sock").c_str());
+    then();
+  };
+  if (auto pid = our_openvpn(path(name, ".pid"), settings_.run_dir))
+    return end_process(context_.executor(), *pid, kExitGrace, remove);
+  remove();
+}
+
+void OpenvpnTunnel::start_server(Protocol p, std::function<void(std::string)> done) {
+  // Whatever an earlier start left of this server goes first: two servers
+  // on one pid file, socket and device would leave one nobody can find.
+  end_server(p, [this, p, done] {
+    const std::string name = server_name(p);
+    ServerFiles f;
+    f.protocol = p;
+    f.device = server_device(settings_, p);
+    f.management = path(name, ".sock");
+    f.pid_file = path(name, ".pid");
+    f.log_file = path(name, ".log");
+    f.cert_pem = x509::cert_pem(gateway_identity_->cert.get()).value_or("");
+    f.key_pem = x509::key_pem(gateway_identity_->key.get()).value_or("");
+    if (auto why = write_private_file(path(name, ".conf"), server_config(settings_, f));
+        !why.empty())
+      return done(why);
+    const std::string what = std::string("the openvpn ") + to_string(p) + " server";
+    // A server that started but does not answer is ended again.
+    auto fail = [this, p, done](std::string why) { end_server(p, [done, why] { done(why); }); };
+    launch(name, [this, p, f, what, done, fail](std::string error) {
+      if (!error.empty()) return fail(what + ": " + error);
+      auto m = ManagementClient::create(context_.executor(), f.management);
+      Server& server = servers_[p];
+      server.protocol = p;
+      server.management = m;
+      server.clients.clear();
+      m->on_notification([this, p](const Message& msg) { on_server_event(p, msg); });
+      m->on_end([this, p, m, what](const boost::system::error_code& ec) {
         auto it = servers_.find(p);
-        if (it != servers_.end() && it->second.management == m) it->second.up = true;
-        done("");
+        if (it == servers_.end() || it->second.management != m) return;
+        context_.log().warn(what, "'s management connection ended (", ec.message(),
+                            "); starting it again");
+        restart_server(p, kServerRestartDelay);
+      });
+      m->connect([this, p, m, what, done, fail](const boost::system::error_code& ec) {
+        if (ec) return fail("cannot reach " + what + "'s management socket: " + ec.message());
+        m->send(hold_release(), [this, p, m, what, done, fail](const boost::system::error_code& ec,
+                                                              Reply r) {
+          if (ec || !r.ok())
+            return fail(what + " did not take \"hold release\": " + (ec ? ec.message() : r.text));
+          auto it = servers_.find(p);
+          if (it != servers_.end() && it->second.management == m) it->second.up = true;
+          server_errors_.erase(p);
+          done("");
+        });
       });
     });
   });
 }
 
-void OpenvpnTunnel::restart_server(Protocol p) {
+void OpenvpnTunnel::restart_server(Protocol p, std::chrono::seconds delay) {
   auto timer = std::make_shared<boost::asio::steady_timer>(context_.executor());
-  timer->expires_after(kServerRestartDelay);
-  timer->async_wait([this, timer, p](const boost::system::error_code& ec) {
+  timer->expires_after(delay);
+  timer->async_wait([this, timer, p, delay](const boost::system::error_code& ec) {
     if (ec || !started_ || !gateway_up_) return;
     queue_.enqueue(
-        [this, p](CommandQueue::Finished finished) {
-          // Whatever is left of it goes first: its pid file names it.
-          if (auto pid = our_openvpn(path(server_name(p), ".pid"), settings_.run_dir))
-            ::kill(*pid, SIGKILL);
-          start_server(p, [this, p, finished](std::string error) {
-            if (!error.empty())
-              context_.log().error("the openvpn ", to_string(p), " server: ", error);
+        [this, p, delay](CommandQueue::Finished finished) {
+          if (!started_ || !gateway_up_) return finished();
+          start_server(p, [this, p, delay, finished](std::string error) {
+            if (!error.empty()) {
+              server_errors_[p] = error;
+              context_.log().error(error, "; trying again in ", (delay * 2).count(), " s");
+              // Tried for as long as the gateway is up, at most every 5 minutes.
+              restart_server(p, std::min(delay * 2, std::chrono::seconds(300)));
+            }
             finished();
           });
         },
@@ -209,6 +243,7 @@ void OpenvpnTunnel::answer_client(Protocol p, const ClientAuth& auth) {
                                : client_auth(auth.cid, auth.kid, d.lines);
   GatewaySession& g = sessions_[d.session_id];
   // openvpn drops the older connection of the same common name by itself.
+  const bool moved = !g.protocol || *g.protocol != p;
   if (g.protocol && (*g.protocol != p || g.cid != auth.cid)) {
     auto old = servers_.find(*g.protocol);
     if (old != servers_.end()) old->second.clients.erase(g.cid);
@@ -227,7 +262,7 @@ void OpenvpnTunnel::answer_client(Protocol p, const ClientAuth& auth) {
   });
   // With both servers running, each session's addresses are routed to the
   // device of the server that holds it (both devices carry the pool).
-  if (servers_.size() > 1 && !auth.reauth) {
+  if (servers_.size() > 1 && moved) {
     std::vector<netcmd::Command> routes;
     const std::string dev = server_device(settings_, p);
     if (!g.allotment.address4.empty())
@@ -256,6 +291,9 @@ void OpenvpnTunnel::open_session(const TunnelSession& session,
           done(error, Json::Value());
           finished();
         };
+        // A session resumed at start may come before the key is loaded.
+        with_identity(true, [this, session, done, finished, fail](std::string error) {
+          if (!error.empty()) return fail("the gateway has no openvpn key: " + error);
         bring_up_gateway([this, session, done, finished, fail](std::string error) {
           if (!error.empty()) return fail(error);
           if (sessions_.count(session.id)) return fail("session " + session.id + " is open already");
@@ -307,6 +345,7 @@ void OpenvpnTunnel::open_session(const TunnelSession& session,
           sessions_[session.id] = std::move(g);
           done("", params);
           finished();
+        });
         });
       },
       [done](const std::string& reason) { done(reason, Json::Value()); });

@@ -57,6 +57,9 @@ std::string server_config(const Settings& s, const ServerFiles& f) {
   }
   if (!s.pool6.empty()) c += "server-ipv6 " + s.pool6 + "\n";
   c += "keepalive " + std::to_string(s.ping) + " " + std::to_string(s.ping_restart) + "\n";
+  // Anyone on the mesh can start handshakes that fail: at most 20 of the
+  // same kind of line in a row reach the log (in RAM, under /run).
+  c += "mute 20\n";
   // Clients reconnect at once when this server stops (reset, restart).
   if (f.protocol == Protocol::udp) c += "explicit-exit-notify 1\n";
   // One certificate: the gateway's, which also signed every subscriber's.

@@ -119,6 +119,7 @@ struct Ending {
       : timer(executor), pid(pid), deadline(deadline), done(std::move(done)) {}
   boost::asio::steady_timer timer;
   int pid;
+  std::string cmdline;  // what it ran when it was sent SIGTERM
   std::chrono::steady_clock::time_point deadline;
   std::function<void()> done;
 };
@@ -127,7 +128,9 @@ struct Ending {
 void watch(const std::shared_ptr<Ending>& e) {
   if (!alive(e->pid)) return e->done();
   if (std::chrono::steady_clock::now() >= e->deadline) {
-    ::kill(e->pid, SIGKILL);
+    // Only the same program still: the pid may have been reused meanwhile.
+    if (read_small("/proc/" + std::to_string(e->pid) + "/cmdline", 4096) == e->cmdline)
+      ::kill(e->pid, SIGKILL);
     return e->done();
   }
   e->timer.expires_after(std::chrono::milliseconds(50));
@@ -138,9 +141,12 @@ void watch(const std::shared_ptr<Ending>& e) {
 
 void end_process(boost::asio::any_io_executor executor, int pid, std::chrono::milliseconds grace,
                  std::function<void()> done) {
+  const std::string cmdline = read_small("/proc/" + std::to_string(pid) + "/cmdline", 4096);
   if (::kill(pid, SIGTERM) != 0 && errno == ESRCH) return done();
-  watch(std::make_shared<Ending>(executor, pid, std::chrono::steady_clock::now() + grace,
-                                 std::move(done)));
+  auto e = std::make_shared<Ending>(executor, pid, std::chrono::steady_clock::now() + grace,
+                                    std::move(done));
+  e->cmdline = cmdline;
+  watch(e);
 }
 
 std::string tail(const std::string& path, int lines) {

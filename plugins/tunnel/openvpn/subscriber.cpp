@@ -51,19 +51,13 @@ bool OpenvpnTunnel::own_interface(const std::string& name) const {
 }
 
 void OpenvpnTunnel::subscriber_key(std::function<void(std::string, std::string)> done) {
-  auto answer = [this, done] {
+  if (!started_) return done("the openvpn plugin is not running", "");
+  with_identity(false, [this, done](std::string error) {
+    if (!error.empty()) return done(error, "");
     auto spki = x509::spki_base64(subscriber_identity_->key.get());
     if (!spki) return done("cannot write this node's openvpn key", "");
     done("", *spki);
-  };
-  if (subscriber_identity_) return answer();
-  if (!started_) return done("the openvpn plugin is not running", "");
-  load_identity("subscriber.identity", false,
-                [this, answer, done](std::string error, std::optional<x509::LoadedIdentity> id) {
-                  if (!id) return done(error, "");
-                  if (!subscriber_identity_) subscriber_identity_ = std::move(id);
-                  answer();
-                });
+  });
 }
 
 void OpenvpnTunnel::connect(const TunnelSession& session, Done done) {
@@ -182,15 +176,17 @@ void OpenvpnTunnel::start_client(std::shared_ptr<Uplink> up, Done done) {
     m->on_end([this, up, m](const boost::system::error_code& ec) {
       if (up->management != m) return;
       up->state = "EXITED";
-      context_.log().warn("the openvpn client of session ", up->session.id, " ended (",
-                          ec.message(), ")");
+      const std::string log = tail(path(up->name, ".log"), 3);
       if (up->pending) {
         auto pending = std::move(up->pending);
         up->pending = nullptr;
         up->deadline->cancel();
-        const std::string log = tail(path(up->name, ".log"), 3);
-        pending("openvpn ended before it connected" + (log.empty() ? "" : ": " + log));
+        return pending("openvpn ended before it connected" + (log.empty() ? "" : ": " + log));
       }
+      context_.log().warn("the openvpn client of session ", up->session.id, " ended (",
+                          ec.message(), log.empty() ? "" : "; its log: " + log,
+                          "); starting it again");
+      revive(up, std::chrono::seconds(1));
     });
     m->connect([this, up, m](const boost::system::error_code& ec) {
       if (up->management != m) return;
@@ -256,11 +252,65 @@ void OpenvpnTunnel::route_steps(std::shared_ptr<Uplink> up, Done done) {
                 });
 }
 
+void OpenvpnTunnel::revive(std::shared_ptr<Uplink> up, std::chrono::seconds delay) {
+  if (up->management) up->management->close();
+  up->management.reset();
+  up->configured = false;
+  up->retry = std::make_shared<boost::asio::steady_timer>(context_.executor());
+  up->retry->expires_after(delay);
+  up->retry->async_wait([this, up, delay](const boost::system::error_code& ec) {
+    if (ec || !started_) return;
+    queue_.enqueue(
+        [this, up, delay](CommandQueue::Finished finished) {
+          const std::string key = key_of(up->session);
+          auto it = uplinks_.find(key);
+          if (it == uplinks_.end() || it->second != up) return finished();  // disconnected
+          auto again = [this, up, delay, finished](const std::string& error) {
+            context_.log().warn("the openvpn client of session ", up->session.id,
+                                " did not come back: ", error);
+            if (up->management) up->management->close();
+            up->management.reset();
+            // Tried while the session is connected, at most every 5 minutes.
+            revive(up, std::min(delay * 2, std::chrono::seconds(300)));
+            finished();
+          };
+          // Its config is still in runDir; the device went with the process.
+          start_client(up, [this, up, key, again, finished](std::string error) {
+            if (!error.empty()) return again(error);
+            configure_device(up, [this, up, key, again, finished](std::string error) {
+              if (!error.empty()) return again(error);
+              if (!routes_->holds(key)) {
+                context_.log().info("the openvpn client of session ", up->session.id,
+                                    " is back");
+                return finished();
+              }
+              // The default route went with the device: into the new one.
+              route_steps(up, [again, finished](std::string error) {
+                if (!error.empty()) return again(error);
+                finished();
+              });
+            });
+          });
+        },
+        [](const std::string&) {});
+  });
+}
+
+void OpenvpnTunnel::abandon_uplinks() {
+  for (auto& [key, up] : uplinks_) {
+    if (up->management) up->management->close();
+    if (up->deadline) up->deadline->cancel();
+    if (up->retry) up->retry->cancel();
+    up->pending = nullptr;
+  }
+}
+
 void OpenvpnTunnel::drop_uplink(const std::shared_ptr<Uplink>& up, std::function<void()> then) {
   uplinks_.erase(key_of(up->session));
   if (up->management) up->management->close();
   up->management.reset();
   if (up->deadline) up->deadline->cancel();
+  if (up->retry) up->retry->cancel();
   up->pending = nullptr;
   auto remove_files = [this, up, then] {
     for (const char* suffix : {".conf", ".pid", ".sock", ".log"})

@@ -62,22 +62,40 @@ void OpenvpnTunnel::start() {
   started_ = true;
   // The gateway's key first: nodeInfo and the DHT offer publish it from
   // the start, before any session.
-  load_identity("gateway.identity", true,
-                [this](std::string error, std::optional<x509::LoadedIdentity> id) {
-                  if (!id) return context_.log().error("openvpn gateway key: ", error);
-                  gateway_key_ = x509::cert_pin(id->cert.get()).value_or("");
-                  gateway_identity_ = std::move(id);
-                });
+  with_identity(true, [this](std::string error) {
+    if (!error.empty()) context_.log().error("openvpn gateway key: ", error);
+  });
   context_.log().info("openvpn tunnel (pool ", settings_.pool4,
                       settings_.pool6.empty() ? "" : " " + settings_.pool6, ", runDir ",
                       settings_.run_dir, ")");
+}
+
+void OpenvpnTunnel::with_identity(bool gateway, std::function<void(std::string)> then) {
+  if (gateway ? gateway_identity_.has_value() : subscriber_identity_.has_value()) return then("");
+  IdentityLoad& load = gateway ? gateway_load_ : subscriber_load_;
+  load.waiters.push_back(std::move(then));
+  if (load.loading) return;
+  load.loading = true;
+  load_identity(gateway ? "gateway.identity" : "subscriber.identity", gateway,
+                [this, gateway](std::string error, std::optional<x509::LoadedIdentity> id) {
+                  IdentityLoad& load = gateway ? gateway_load_ : subscriber_load_;
+                  if (id && gateway) {
+                    gateway_key_ = x509::cert_pin(id->cert.get()).value_or("");
+                    gateway_identity_ = std::move(id);
+                  } else if (id) {
+                    subscriber_identity_ = std::move(id);
+                  }
+                  auto waiters = std::move(load.waiters);
+                  load = IdentityLoad{};
+                  for (auto& w : waiters) w(error);
+                });
 }
 
 void OpenvpnTunnel::load_identity(
     const std::string& name, bool ca,
     std::function<void(std::string, std::optional<x509::LoadedIdentity>)> done) {
   context_.store().get(name, [this, name, ca, done](std::optional<std::string> text) {
-    if (!started_) return;
+    if (!started_) return done("the openvpn plugin stopped", std::nullopt);
     std::string why;
     if (text) {
       // One PEM text holds both; each reader takes the block of its kind.
@@ -94,7 +112,7 @@ void OpenvpnTunnel::load_identity(
     if (!loaded) return done("cannot load the key made: " + why, std::nullopt);
     auto shared = std::make_shared<x509::LoadedIdentity>(std::move(*loaded));
     context_.store().put(name, made->key_pem + made->cert_pem, [this, shared, done](bool ok) {
-      if (!started_) return;
+      if (!started_) return done("the openvpn plugin stopped", std::nullopt);
       // Not used unstored: the key would change with every start, and the
       // pins of the other end with it.
       if (!ok) return done("the new key could not be stored", std::nullopt);
@@ -149,8 +167,7 @@ void OpenvpnTunnel::stop() {
   // stop() cannot wait: SIGTERM to each openvpn, which exits by itself.
   for (auto& [p, server] : servers_)
     if (server.management) server.management->close();
-  for (auto& [key, up] : uplinks_)
-    if (up->management) up->management->close();
+  abandon_uplinks();
   for (const auto& file : pid_files(settings_.run_dir))
     if (auto pid = our_openvpn(file, settings_.run_dir)) ::kill(*pid, SIGTERM);
   queue_.stop(commands);
@@ -166,9 +183,9 @@ void OpenvpnTunnel::reset(Done done) {
       [this, done](CommandQueue::Finished finished) {
         for (auto& [p, server] : servers_)
           if (server.management) server.management->close();
-        for (auto& [key, up] : uplinks_)
-          if (up->management) up->management->close();
+        abandon_uplinks();
         servers_.clear();
+        server_errors_.clear();
         sessions_.clear();
         uplinks_.clear();
         pool_.emplace(settings_.pool4, settings_.pool6, "openvpn.pool4", "openvpn.pool6");
@@ -210,6 +227,7 @@ Json::Value OpenvpnTunnel::status() const {
     e["interface"] = server_device(settings_, p);
     e["up"] = server.up;
     e["clients"] = Json::UInt64(server.clients.size());
+    if (auto it = server_errors_.find(p); it != server_errors_.end()) e["error"] = it->second;
     if (server.management) {
       const auto& c = server.management->parser_counters();
       e["malformedLines"] = Json::UInt64(c.malformed);

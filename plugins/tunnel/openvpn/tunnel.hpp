@@ -78,6 +78,10 @@ class OpenvpnTunnel final : public TunnelPlugin {
   void load_identity(const std::string& name, bool ca,
                      std::function<void(std::string error, std::optional<x509::LoadedIdentity>)>
                          done);
+  // Runs `then("")` once the gateway's (or the subscriber's) identity is
+  // loaded, else then(why not). One load at a time; later callers wait for
+  // it, so two first uses never make two keys.
+  void with_identity(bool gateway, std::function<void(std::string error)> then);
   // Starts openvpn on `config_file` (written before) as a daemon; done(error).
   void launch(const std::string& name, std::function<void(std::string error)> done);
   std::string path(const std::string& name, const char* suffix) const;
@@ -104,8 +108,11 @@ class OpenvpnTunnel final : public TunnelPlugin {
   void start_servers(std::vector<Protocol> left, std::function<void(std::string error)> done);
   void start_server(Protocol p, std::function<void(std::string error)> done);
   // After a server's management connection ended: kill what is left of it
-  // and start it again, a moment later.
-  void restart_server(Protocol p);
+  // and start it again after `delay`, with a longer delay after each failure.
+  void restart_server(Protocol p, std::chrono::seconds delay);
+  // Forgets a server: closes its management connection, ends its process
+  // (named by its pid file) and removes its socket; then().
+  void end_server(Protocol p, std::function<void()> then);
   void on_server_event(Protocol p, const Message& m);
   void answer_client(Protocol p, const ClientAuth& auth);
   std::string nft_script() const;
@@ -123,6 +130,7 @@ class OpenvpnTunnel final : public TunnelPlugin {
     bool configured = false;  // addresses set on the device
     Done pending;             // connect() waiting for CONNECTED
     std::shared_ptr<boost::asio::steady_timer> deadline;
+    std::shared_ptr<boost::asio::steady_timer> retry;  // revive()
   };
   std::string free_interface() const;
   bool own_interface(const std::string& name) const;
@@ -131,6 +139,12 @@ class OpenvpnTunnel final : public TunnelPlugin {
   void configure_device(std::shared_ptr<Uplink> up, Done done);
   void route_steps(std::shared_ptr<Uplink> up, Done done);
   void drop_uplink(const std::shared_ptr<Uplink>& up, std::function<void()> then);
+  // A connected session's client ended by itself (killed, denied, crashed):
+  // it is started again after `delay`, longer after each failure, with its
+  // device and routes, for as long as the session is connected here.
+  void revive(std::shared_ptr<Uplink> up, std::chrono::seconds delay);
+  // Cancels what each uplink waits for (stop, reset).
+  void abandon_uplinks();
 
   PluginContext& context_;
   Settings settings_;
@@ -139,12 +153,18 @@ class OpenvpnTunnel final : public TunnelPlugin {
 
   // Gateway state.
   std::optional<x509::LoadedIdentity> gateway_identity_;
+  struct IdentityLoad {
+    bool loading = false;
+    std::vector<std::function<void(std::string)>> waiters;
+  };
+  IdentityLoad gateway_load_, subscriber_load_;
   std::string gateway_key_;  // "sha256:<hex>" of its certificate, once known
   std::optional<tunnels::AddressPool> pool_;
   bool gateway_up_ = false;
   bool gateway_touched_ = false;
   std::vector<std::string> sysctls_on_;
   std::map<Protocol, Server> servers_;
+  std::map<Protocol, std::string> server_errors_;  // the last failure of a restart
   std::map<std::string, GatewaySession> sessions_;  // by session id
   std::uint64_t refused_ = 0, admitted_count_ = 0, killed_ = 0;
 
