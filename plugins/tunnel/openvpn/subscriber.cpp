@@ -75,7 +75,8 @@ void OpenvpnTunnel::connect(const TunnelSession& session, Done done) {
           return route_steps(it->second, complete);
         }
         // The key first (a resumed session after a restart has not asked).
-        subscriber_key([this, session, routed, complete](std::string error, std::string) {
+        subscriber_key([this, session, routed, complete, done, finished](std::string error,
+                                                                         std::string) {
           if (!error.empty()) return complete("this node has no openvpn key: " + error);
           const Json::Value& p = session.params;
           const std::string refused = "the gateway's tunnel parameters are refused: ";
@@ -137,16 +138,38 @@ void OpenvpnTunnel::connect(const TunnelSession& session, Done done) {
               !problem.empty())
             return complete(problem);
           uplinks_[key_of(session)] = up;
-          start_client(up, [this, up, routed, complete](std::string error) {
-            if (!error.empty()) return drop_uplink(up, [complete, error] { complete(error); });
-            configure_device(up, [this, up, routed, complete](std::string error) {
-              if (!error.empty()) return drop_uplink(up, [complete, error] { complete(error); });
-              if (!routed) return complete("");
-              route_steps(up, [this, up, complete](std::string error) {
-                if (error.empty()) return complete("");
-                drop_uplink(up, [complete, error] { complete(error); });
-              });
-            });
+          // openvpn may take up to kConnectTimeout to connect: the queue
+          // serves other operations meanwhile, and the device and routes
+          // are an operation of their own once it has.
+          finished();
+          start_client(up, [this, up, routed, done](std::string error) {
+            if (!error.empty()) return drop_uplink(up, [done, error] { done(error); });
+            set_up(up, routed, done);
+          });
+        });
+      },
+      [done](const std::string& reason) { done(reason); });
+}
+
+void OpenvpnTunnel::set_up(std::shared_ptr<Uplink> up, bool routed, Done done) {
+  queue_.enqueue(
+      [this, up, routed, done](CommandQueue::Finished finished) {
+        auto complete = [done, finished](std::string error) {
+          done(std::move(error));
+          finished();
+        };
+        auto it = uplinks_.find(key_of(up->session));
+        if (it == uplinks_.end() || it->second != up)
+          return complete("the session was disconnected while openvpn connected");
+        auto fail = [this, up, complete](std::string error) {
+          drop_uplink(up, [complete, error] { complete(error); });
+        };
+        configure_device(up, [this, up, routed, complete, fail](std::string error) {
+          if (!error.empty()) return fail(error);
+          if (!routed) return complete("");
+          route_steps(up, [complete, fail](std::string error) {
+            if (!error.empty()) return fail(error);
+            complete("");
           });
         });
       },
@@ -260,39 +283,24 @@ void OpenvpnTunnel::revive(std::shared_ptr<Uplink> up, std::chrono::seconds dela
   up->retry->expires_after(delay);
   up->retry->async_wait([this, up, delay](const boost::system::error_code& ec) {
     if (ec || !started_) return;
-    queue_.enqueue(
-        [this, up, delay](CommandQueue::Finished finished) {
-          const std::string key = key_of(up->session);
-          auto it = uplinks_.find(key);
-          if (it == uplinks_.end() || it->second != up) return finished();  // disconnected
-          auto again = [this, up, delay, finished](const std::string& error) {
-            context_.log().warn("the openvpn client of session ", up->session.id,
-                                " did not come back: ", error);
-            if (up->management) up->management->close();
-            up->management.reset();
-            // Tried while the session is connected, at most every 5 minutes.
-            revive(up, std::min(delay * 2, std::chrono::seconds(300)));
-            finished();
-          };
-          // Its config is still in runDir; the device went with the process.
-          start_client(up, [this, up, key, again, finished](std::string error) {
-            if (!error.empty()) return again(error);
-            configure_device(up, [this, up, key, again, finished](std::string error) {
-              if (!error.empty()) return again(error);
-              if (!routes_->holds(key)) {
-                context_.log().info("the openvpn client of session ", up->session.id,
-                                    " is back");
-                return finished();
-              }
-              // The default route went with the device: into the new one.
-              route_steps(up, [again, finished](std::string error) {
-                if (!error.empty()) return again(error);
-                finished();
-              });
-            });
-          });
-        },
-        [](const std::string&) {});
+    const std::string key = key_of(up->session);
+    auto it = uplinks_.find(key);
+    if (it == uplinks_.end() || it->second != up) return;  // disconnected meanwhile
+    auto again = [this, up, delay](const std::string& error) {
+      context_.log().warn("the openvpn client of session ", up->session.id,
+                          " did not come back: ", error);
+      // Tried while the session is connected, at most every 5 minutes.
+      revive(up, std::min(delay * 2, std::chrono::seconds(300)));
+    };
+    // Its config is still in runDir; the device went with the process, and
+    // the default route with the device.
+    start_client(up, [this, up, key, again](std::string error) {
+      if (!error.empty()) return again(error);
+      set_up(up, routes_->holds(key), [this, up, again](std::string error) {
+        if (!error.empty()) return again(error);
+        context_.log().info("the openvpn client of session ", up->session.id, " is back");
+      });
+    });
   });
 }
 
@@ -311,7 +319,11 @@ void OpenvpnTunnel::drop_uplink(const std::shared_ptr<Uplink>& up, std::function
   up->management.reset();
   if (up->deadline) up->deadline->cancel();
   if (up->retry) up->retry->cancel();
-  up->pending = nullptr;
+  // A connect still waiting for openvpn learns why it will not complete.
+  if (auto pending = std::move(up->pending)) {
+    up->pending = nullptr;
+    pending("the session was disconnected while openvpn connected");
+  }
   auto remove_files = [this, up, then] {
     for (const char* suffix : {".conf", ".pid", ".sock", ".log"})
       ::unlink(path(up->name, suffix).c_str());

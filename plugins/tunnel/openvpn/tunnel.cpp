@@ -14,6 +14,8 @@ namespace mnigs::openvpn {
 
 namespace {
 constexpr std::chrono::milliseconds kCommandTimeout{10000};
+// openvpn --daemon returns once it has read its config and forked.
+constexpr std::chrono::milliseconds kLaunchTimeout{10000};
 // openvpn exits within a second of SIGTERM (explicit-exit-notify 1 waits
 // one); after this it is killed.
 constexpr std::chrono::milliseconds kExitGrace{3000};
@@ -129,14 +131,16 @@ void OpenvpnTunnel::launch(const std::string& name, std::function<void(std::stri
   const std::string config = path(name, ".conf");
   netcmd::Command c;
   c.argv = {"openvpn", "--config", config, "--daemon", "mnigs-openvpn"};
-  queue_.run(c, [this, c, name, done](const CommandOutcome& o) {
+  // Not through the queue: a client is started outside its operations.
+  context_.run(c.argv, "", kLaunchTimeout,
+               queue_.guard<CommandOutcome>([this, c, name, done](CommandOutcome o) {
     if (netcmd::succeeded(o)) return done("");
     std::string why = netcmd::failure_sentence(c, o);
     // With --daemon and its log file, openvpn says why there.
     const std::string log = tail(path(name, ".log"), 3);
     if (!log.empty()) why += " (its log: " + log + ")";
     done(why);
-  });
+  }));
 }
 
 void OpenvpnTunnel::end_processes(std::function<void()> done) {

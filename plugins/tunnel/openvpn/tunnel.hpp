@@ -136,6 +136,9 @@ class OpenvpnTunnel final : public TunnelPlugin {
   bool own_interface(const std::string& name) const;
   void start_client(std::shared_ptr<Uplink> up, Done done);
   void on_client_event(const std::shared_ptr<Uplink>& up, const Message& m);
+  // As an operation of the queue once the client is CONNECTED: the
+  // device's addresses and, when `routed`, the default route.
+  void set_up(std::shared_ptr<Uplink> up, bool routed, Done done);
   void configure_device(std::shared_ptr<Uplink> up, Done done);
   void route_steps(std::shared_ptr<Uplink> up, Done done);
   void drop_uplink(const std::shared_ptr<Uplink>& up, std::function<void()> then);
