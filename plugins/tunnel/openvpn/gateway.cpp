@@ -111,7 +111,8 @@ void OpenvpnTunnel::bring_up_gateway(std::function<void(std::string)> done) {
   });
 }
 
-void OpenvpnTunnel::start_servers(std::vector<Protocol> left, std::function<void(std::string)> done) {
+void OpenvpnTunnel::start_servers(std::vector<Protocol> left,
+                                  std::function<void(std::string)> done) {
   if (left.empty()) return done("");
   const Protocol p = left.front();
   left.erase(left.begin());
@@ -294,58 +295,59 @@ void OpenvpnTunnel::open_session(const TunnelSession& session,
         // A session resumed at start may come before the key is loaded.
         with_identity(true, [this, session, done, finished, fail](std::string error) {
           if (!error.empty()) return fail("the gateway has no openvpn key: " + error);
-        bring_up_gateway([this, session, done, finished, fail](std::string error) {
-          if (!error.empty()) return fail(error);
-          if (sessions_.count(session.id)) return fail("session " + session.id + " is open already");
-          GatewaySession g;
-          g.session = session;
-          std::string why;
-          x509::Cert cert;
-          const bool resumed = session.params.isMember("cert");
-          if (resumed) {
-            // The certificate issued before, if it is still ours and the
-            // session's.
-            cert = x509::load_cert(session.params["cert"].asString(), &why);
-            if (!cert) return fail("the session's stored certificate does not load: " + why);
-            if (X509_verify(cert.get(), gateway_identity_->key.get()) != 1)
-              return fail("the session's certificate was issued under another gateway key");
-          } else {
-            auto key = x509::parse_spki_base64(session.subscriber_key, &why);
-            if (!key)
-              return fail("the subscriber sent no usable openvpn key (subscriberKey): " + why);
-            cert = x509::issue(key.get(), session.id, kCertificateLife,
-                               gateway_identity_->key.get(), gateway_identity_->cert.get(), &why);
-            if (!cert) return fail("cannot certify the subscriber's key: " + why);
-          }
-          auto pem = x509::cert_pem(cert.get(), &why);
-          auto fingerprint = x509::cert_fingerprint(cert.get(), &why);
-          if (!pem || !fingerprint) return fail(why);
-          auto allotment = pool_->allot(session.params, &why);
-          if (!allotment) return fail(why);
-          g.allotment = *allotment;
-          g.cert_pem = *pem;
-          g.admitted.subscriber_address = session.subscriber_address;
-          g.admitted.fingerprint = *fingerprint;
-          if (!allotment->address4.empty()) {
-            g.admitted.address4 = allotment->address4;
-            g.admitted.netmask4 = netmask(pool_->prefix_length4());
-          }
-          if (!allotment->address6.empty()) {
-            g.admitted.address6 =
-                allotment->address6 + "/" + std::to_string(pool_->prefix_length6());
-            g.admitted.gateway6 = pool_->gateway6();
-          }
-          Json::Value params(Json::objectValue);
-          pool_->describe(*allotment, params);
-          params["cert"] = *pem;
-          Json::Value protocols(Json::arrayValue);
-          for (Protocol p : settings_.protocols) protocols.append(to_string(p));
-          params["protocols"] = protocols;
-          params["port"] = settings_.port;
-          sessions_[session.id] = std::move(g);
-          done("", params);
-          finished();
-        });
+          bring_up_gateway([this, session, done, finished, fail](std::string error) {
+            if (!error.empty()) return fail(error);
+            if (sessions_.count(session.id))
+              return fail("session " + session.id + " is open already");
+            GatewaySession g;
+            g.session = session;
+            std::string why;
+            x509::Cert cert;
+            const bool resumed = session.params.isMember("cert");
+            if (resumed) {
+              // The certificate issued before, if it is still ours and the
+              // session's.
+              cert = x509::load_cert(session.params["cert"].asString(), &why);
+              if (!cert) return fail("the session's stored certificate does not load: " + why);
+              if (X509_verify(cert.get(), gateway_identity_->key.get()) != 1)
+                return fail("the session's certificate was issued under another gateway key");
+            } else {
+              auto key = x509::parse_spki_base64(session.subscriber_key, &why);
+              if (!key)
+                return fail("the subscriber sent no usable openvpn key (subscriberKey): " + why);
+              cert = x509::issue(key.get(), session.id, kCertificateLife,
+                                 gateway_identity_->key.get(), gateway_identity_->cert.get(), &why);
+              if (!cert) return fail("cannot certify the subscriber's key: " + why);
+            }
+            auto pem = x509::cert_pem(cert.get(), &why);
+            auto fingerprint = x509::cert_fingerprint(cert.get(), &why);
+            if (!pem || !fingerprint) return fail(why);
+            auto allotment = pool_->allot(session.params, &why);
+            if (!allotment) return fail(why);
+            g.allotment = *allotment;
+            g.cert_pem = *pem;
+            g.admitted.subscriber_address = session.subscriber_address;
+            g.admitted.fingerprint = *fingerprint;
+            if (!allotment->address4.empty()) {
+              g.admitted.address4 = allotment->address4;
+              g.admitted.netmask4 = netmask(pool_->prefix_length4());
+            }
+            if (!allotment->address6.empty()) {
+              g.admitted.address6 =
+                  allotment->address6 + "/" + std::to_string(pool_->prefix_length6());
+              g.admitted.gateway6 = pool_->gateway6();
+            }
+            Json::Value params(Json::objectValue);
+            pool_->describe(*allotment, params);
+            params["cert"] = *pem;
+            Json::Value protocols(Json::arrayValue);
+            for (Protocol p : settings_.protocols) protocols.append(to_string(p));
+            params["protocols"] = protocols;
+            params["port"] = settings_.port;
+            sessions_[session.id] = std::move(g);
+            done("", params);
+            finished();
+          });
         });
       },
       [done](const std::string& reason) { done(reason, Json::Value()); });

@@ -52,8 +52,8 @@ std::string server_config(const Settings& s, const ServerFiles& f) {
   c += "topology subnet\n";
   if (!s.pool4.empty()) {
     const auto slash = s.pool4.find('/');
-    c += "server " + s.pool4.substr(0, slash) + " " + netmask(std::stoi(s.pool4.substr(slash + 1))) +
-         "\n";
+    const int bits = std::stoi(s.pool4.substr(slash + 1));
+    c += "server " + s.pool4.substr(0, slash) + " " + netmask(bits) + "\n";
   }
   if (!s.pool6.empty()) c += "server-ipv6 " + s.pool6 + "\n";
   c += "keepalive " + std::to_string(s.ping) + " " + std::to_string(s.ping_restart) + "\n";

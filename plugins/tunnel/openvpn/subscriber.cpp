@@ -134,8 +134,8 @@ void OpenvpnTunnel::connect(const TunnelSession& session, Done done) {
           f.cert_pem = x509::cert_pem(cert.get()).value_or("");
           f.key_pem = x509::key_pem(subscriber_identity_->key.get()).value_or("");
           ::unlink(f.management.c_str());
-          if (auto problem = write_private_file(path(up->name, ".conf"), client_config(settings_, f));
-              !problem.empty())
+          const std::string config = client_config(settings_, f);
+          if (auto problem = write_private_file(path(up->name, ".conf"), config); !problem.empty())
             return complete(problem);
           uplinks_[key_of(session)] = up;
           // openvpn may take up to kConnectTimeout to connect: the queue
