@@ -12,6 +12,12 @@
 // gateway_key()), adds the session's addresses to cjdroute's TUN and moves
 // the default route into it by policy routing (tunnels::TunnelRoutes).
 //
+// Nothing is removed from cjdroute by number alone: it renumbers from 0
+// after a restart. A removal shows the connection first and compares key,
+// direction and addresses; the gateway's pool addresses stay reserved until
+// their connection is confirmed gone. The subscriber checks the addresses
+// the gateway's cjdroute issues over the mesh (which the core never sees).
+//
 // Every connection this plugin makes is recorded in its store
 // ("connection/<N>") before anything else depends on it, so that reset()
 // can find and remove it after a crash, and leave the operator's own

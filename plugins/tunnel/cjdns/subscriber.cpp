@@ -81,7 +81,8 @@ void IpTunnelPlugin::connect(const TunnelSession& session, Done done) {
                 return complete(refuse("keyInUse", "cjdroute holds IpTunnel connection " +
                                                        std::to_string(c.number) + " to " +
                                                        gateway_key +
-                                                       " already, which this session did not make"));
+                                                       " already, which this session did not "
+                                                       "make"));
               stale.push_back(c);
             }
             remove_all(stale, [this, session, gateway_key, routed, key,
@@ -153,7 +154,8 @@ void IpTunnelPlugin::connect(const TunnelSession& session, Done done) {
                      if (error.empty() || r.status == Reply::Status::remote_error)
                        refuse(error.empty() ? "malformed" : "cjdrouteError", why);
                      const std::string failure =
-                         "cjdroute did not connect to the gateway's key " + gateway_key + ": " + why;
+                         "cjdroute did not connect to the gateway's key " + gateway_key + ": " +
+                         why;
                      if (r.status != Reply::Status::timeout) return complete(failure);
                      // The reply may be what was lost: adopt the connection
                      // cjdroute made, so that it is removed with the session.

@@ -99,7 +99,9 @@ class AdminServer {
   void add_issue(const std::string& key, Issue issue) { issues_.emplace_back(key, issue); }
   // Acts on the next `count` calls of `function` but sends no reply, as if
   // the reply datagram were lost.
-  void drop_replies(const std::string& function, int count) { drops_.emplace_back(function, count); }
+  void drop_replies(const std::string& function, int count) {
+    drops_.emplace_back(function, count);
+  }
 
   // The reply to one request datagram received at `now_ms` (wall-clock
   // milliseconds), or nullopt when cjdroute would stay silent (unparsable,
