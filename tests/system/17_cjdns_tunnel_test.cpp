@@ -10,12 +10,11 @@
 //
 //   gw ---- sub     10.77.1.0/24; sub connects with -m static-cjdns-free
 //
-// DEPENDS ON THE CORE: requestConnection must carry the subscriber's key
-// ("subscriberKey", from TunnelPlugin::subscriber_key) for the gateway to
-// admit it. Until the core sends it, ConnectAllowsExactlyTheSubscribersKey
-// and the connection half of CjdroutesRefusalIsClearAndCounted fail (the
-// gateway refuses: "the subscriber sent no cjdns public key"); the
-// assertions that need it are marked "needs subscriberKey".
+// The core sends the subscriber's key with requestConnection
+// ("subscriberKey", from TunnelPlugin::subscriber_key); the gateway admits
+// the subscriber by it. The stand-ins can be told what a gateway's
+// cjdroute issues over the mesh ("issues") and to lose replies
+// ("dropReplies"), for the cases a real network would produce.
 #include <arpa/inet.h>
 #include <json/json.h>
 #include <netinet/in.h>
@@ -160,8 +159,13 @@ class CjdnsTunnel : public SystemTest {
   // mnigsd in `name`, with its stand-in cjdroute (admin password `password`,
   // own key `id`); the plugin reads a cjdroute.conf naming it.
   std::unique_ptr<Node> start(const std::string& name, const Identity& id,
-                              const std::string& password, bool gateway) {
-    auto options = NodeOptions().only_discovery("static").set("iptunnel", "adminFile", "\"\"");
+                              const std::string& password, bool gateway,
+                              Json::Value extra = Json::Value(Json::objectValue)) {
+    auto options = NodeOptions()
+                       .only_discovery("static")
+                       .set("iptunnel", "adminFile", "\"\"")
+                       .set("iptunnel", "timeout", "500")
+                       .set("iptunnel", "checkInterval", "1");
     if (gateway) options.set("gateway", "enabled", "true");
     auto node = std::make_unique<Node>(topology_, name, options);
     const std::string conf = node->dir() + "/cjdroute.conf";
@@ -169,23 +173,48 @@ class CjdnsTunnel : public SystemTest {
                         << "  \"admin\": {\"bind\": \"127.0.0.1:11234\", \"password\": \""
                         << kPassword << "\"}\n}\n";
     node->options().set("iptunnel", "confFile", yaml_quote(conf));
-    Json::Value data(Json::objectValue);
+    Json::Value data = extra;
     data["self"] = id.key;
     data["nodes"] = Json::Value(Json::arrayValue);
     data["peers"] = Json::Value(Json::arrayValue);
     std::ofstream(node->dir() + "/cjdroute.json") << to_json(data);
-    pid_t pid = spawn_in_ns(topology_.ns(name),
-                            {std::string(MNIGS_TEST_PEER_DIR) + "/mnigs-test-cjdroute", "--bind",
-                             "127.0.0.1:11234", "--password", password, "--data",
-                             node->dir() + "/cjdroute.json"},
-                            node->dir() + "/cjdroute.log");
-    Reaper::instance().watch_pid(pid);
-    peers_.push_back(pid);
-    wait_until([&] { return contains(read_all(node->dir() + "/cjdroute.log"), "admin on"); }, 100,
-               50ms);
+    stand_in(name, *node, password);
     node->start();
     node->wait_ready();
     return node;
+  }
+
+  // (Re)starts the stand-in cjdroute of `node`, which starts with no
+  // connections and numbers them from 0, as cjdroute after a restart.
+  void stand_in(const std::string& name, Node& node, const std::string& password) {
+    const std::string log = node.dir() + "/cjdroute.log";
+    const auto before = read_all(log).size();
+    pid_t pid = spawn_in_ns(topology_.ns(name),
+                            {std::string(MNIGS_TEST_PEER_DIR) + "/mnigs-test-cjdroute", "--bind",
+                             "127.0.0.1:11234", "--password", password, "--data",
+                             node.dir() + "/cjdroute.json"},
+                            log);
+    Reaper::instance().watch_pid(pid);
+    peers_.push_back(pid);
+    wait_until([&] { return contains(read_all(log).substr(before), "admin on"); }, 100, 50ms);
+  }
+  void stop_stand_in(std::size_t i) {
+    terminate_processes({peers_[i]});
+    Reaper::instance().forget_pid(peers_[i]);
+    peers_.erase(peers_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  void wait_for_gateway_key() {
+    ASSERT_TRUE(wait_until(
+        [&] {
+          return gw_->rpc("nodeInfo")["result"]["tunnelKeys"]["cjdns"].asString() == kGw.key;
+        },
+        50, 100ms));
+  }
+  CommandResult connect() {
+    return sub_->cli({"-c", topology_.address("gw", "sub"), "-m", "static-cjdns-free"});
+  }
+  static std::uint64_t errors(const Node& node, const std::string& kind) {
+    return plugin(node)["status"]["errors"][kind].asUInt64();
   }
 
   static Json::Value plugin(const Node& node) {
@@ -231,7 +260,6 @@ TEST_F(CjdnsTunnel, ConnectAllowsExactlyTheSubscribersKey) {
   ASSERT_TRUE(wait_until(
       [&] { return gw_->rpc("nodeInfo")["result"]["tunnelKeys"]["cjdns"].asString() == kGw.key; },
       50, 100ms));
-  // needs subscriberKey from here on.
   auto r = sub_->cli({"-c", topology_.address("gw", "sub"), "-m", "static-cjdns-free"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err << sub_->log_tail() << gw_->log_tail();
 
@@ -272,8 +300,9 @@ TEST_F(CjdnsTunnel, ConnectAllowsExactlyTheSubscribersKey) {
   EXPECT_EQ(ip("sub", {"-4", "route", "show", "table", "65529"}), "");
 }
 
-// A cjdroute that refuses the password: said clearly, counted, and the
-// daemon keeps serving; no key is offered that cjdroute did not confirm.
+// A gateway whose cjdroute refuses the password: said clearly, counted, and
+// the daemon keeps serving; no key is offered that cjdroute did not
+// confirm, so the subscriber has no key to connect to and nothing is made.
 TEST_F(CjdnsTunnel, CjdroutesRefusalIsClearAndCounted) {
   gw_ = start("gw", kGw, "not-the-password", true);
   sub_ = start("sub", kSub, kPassword, false);
@@ -290,14 +319,107 @@ TEST_F(CjdnsTunnel, CjdroutesRefusalIsClearAndCounted) {
   EXPECT_TRUE(contains(p["error"].asString(), "(Auth failed.)")) << to_json(p);
   EXPECT_FALSE(gw_->rpc("nodeInfo")["result"]["tunnelKeys"].isMember("cjdns"));
 
-  // Without the gateway's key the subscriber cannot connect; with it given
-  // (the core's plumbing), the gateway's cjdroute refusal is the reason.
-  auto r = sub_->cli({"-c", topology_.address("gw", "sub"), "-m", "static-cjdns-free"});
+  auto r = connect();
   EXPECT_NE(r.exit_code, 0) << r.out;
   EXPECT_TRUE(connections(topology_.ns("sub")).empty());
+  EXPECT_TRUE(connections(topology_.ns("gw")).empty());
   EXPECT_TRUE(rpc_succeeded(gw_->rpc("status")));
   EXPECT_TRUE(gw_->running());
-  EXPECT_GE(plugin(*gw_)["status"]["refused"].asUInt64(), 1u);
+}
+
+// The operator's cjdroute.conf already lets the subscriber's key in: the
+// gateway does not hand that key a second connection, and leaves the
+// operator's alone.
+TEST_F(CjdnsTunnel, KeyHeldByTheOperatorsConnectionIsRefused) {
+  gw_ = start("gw", kGw, kPassword, true);
+  sub_ = start("sub", kSub, kPassword, false);
+  wait_for_gateway_key();
+  Benc args = Benc::new_dict();
+  args.entries["publicKeyOfAuthorizedNode"] = Benc::of(kSub.key);
+  args.entries["ip4Address"] = Benc::of("10.99.0.5");
+  ASSERT_EQ(number(admin(topology_.ns("gw"), "IpTunnel_allowConnection", args), "connection"), 0);
+  auto r = connect();
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_GE(errors(*gw_, "keyInUse"), 1u) << to_json(plugin(*gw_));
+  auto left = connections(topology_.ns("gw"));
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(text(left[0], "ip4Address"), "10.99.0.5");
+}
+
+// A subscriber sending the gateway's own key is refused.
+TEST_F(CjdnsTunnel, SubscriberWithTheGatewaysKeyIsRefused) {
+  gw_ = start("gw", kGw, kPassword, true);
+  sub_ = start("sub", kGw, kPassword, false);  // its cjdroute claims the gateway's key
+  wait_for_gateway_key();
+  auto r = connect();
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_GE(errors(*gw_, "badKey"), 1u) << to_json(plugin(*gw_));
+  EXPECT_TRUE(connections(topology_.ns("gw")).empty());
+}
+
+// The gateway's cjdroute issues a default route (prefix 0) over the mesh,
+// which the core never saw: the subscriber refuses the session, removes
+// its connection and RouteGen's prefix, and keeps no address.
+TEST_F(CjdnsTunnel, HostileIssueOfRoutesIsRefused) {
+  gw_ = start("gw", kGw, kPassword, true);
+  Json::Value extra(Json::objectValue);
+  extra["issues"][kGw.key]["ip4"] = "10.94.0.2";
+  extra["issues"][kGw.key]["ip4Prefix"] = 0;
+  sub_ = start("sub", kSub, kPassword, false, extra);
+  wait_for_gateway_key();
+  auto r = connect();
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_GE(errors(*sub_, "badIssue"), 1u) << to_json(plugin(*sub_)) << sub_->log_tail();
+  EXPECT_TRUE(connections(topology_.ns("sub")).empty());
+  Benc routes = admin(topology_.ns("sub"), "RouteGen_getPrefixes");
+  ASSERT_TRUE(routes.entries.count("routes")) << cjdroute_peer::write(routes);
+  EXPECT_TRUE(routes.entries["routes"].items.empty()) << cjdroute_peer::write(routes);
+  EXPECT_FALSE(contains(ip("sub", {"-o", "addr", "show", "dev", "tun0"}), "10.94.0.2"));
+  EXPECT_EQ(ip("sub", {"-4", "route", "show", "table", "65529"}), "");
+}
+
+// The reply to allowConnection is lost after cjdroute acted: the gateway
+// finds the connection by key and addresses, and removes it at the end.
+TEST_F(CjdnsTunnel, LostAllowReplyIsFoundAndRemoved) {
+  Json::Value extra(Json::objectValue);
+  extra["dropReplies"]["IpTunnel_allowConnection"] = 1;
+  gw_ = start("gw", kGw, kPassword, true, extra);
+  sub_ = start("sub", kSub, kPassword, false);
+  wait_for_gateway_key();
+  auto r = connect();
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << gw_->log_tail();
+  auto allowed = connections(topology_.ns("gw"));
+  ASSERT_EQ(allowed.size(), 1u);
+  EXPECT_EQ(text(allowed[0], "key"), kSub.key);
+  EXPECT_EQ(sub_->cli({"-d"}).exit_code, 0);
+  EXPECT_TRUE(wait_until([&] { return connections(topology_.ns("gw")).empty(); }, 50, 100ms))
+      << gw_->log_tail();
+}
+
+// The gateway's cjdroute restarts: its numbers start from 0 again, and the
+// operator's own connection takes the session's old number. The session's
+// end removes nothing that is not its own.
+TEST_F(CjdnsTunnel, RestartedCjdroutesReusedNumberIsLeftAlone) {
+  gw_ = start("gw", kGw, kPassword, true);
+  sub_ = start("sub", kSub, kPassword, false);
+  wait_for_gateway_key();
+  auto r = connect();
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_EQ(number(connections(topology_.ns("gw")).at(0), "outgoing"), 0);
+  stop_stand_in(0);  // the gateway's, started first
+  stand_in("gw", *gw_, kPassword);
+  Benc args = Benc::new_dict();
+  args.entries["publicKeyOfAuthorizedNode"] = Benc::of(kGw.key);
+  args.entries["ip4Address"] = Benc::of("10.99.0.5");
+  ASSERT_EQ(number(admin(topology_.ns("gw"), "IpTunnel_allowConnection", args), "connection"), 0);
+  // The periodic check sees the session's connection gone.
+  EXPECT_TRUE(wait_until([&] { return errors(*gw_, "connectionLost") >= 1; }, 50, 100ms))
+      << to_json(plugin(*gw_));
+  EXPECT_EQ(sub_->cli({"-d"}).exit_code, 0);
+  std::this_thread::sleep_for(1s);
+  auto left = connections(topology_.ns("gw"));
+  ASSERT_EQ(left.size(), 1u) << gw_->log_tail();
+  EXPECT_EQ(text(left[0], "ip4Address"), "10.99.0.5");
 }
 
 }  // namespace

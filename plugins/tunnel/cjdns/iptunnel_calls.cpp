@@ -185,6 +185,50 @@ std::optional<NodeIdentity> parse_node_info(const bencode::Value& reply, std::st
   return n;
 }
 
+std::string issued_refusal(const Connection& c, const std::string& ip4, const std::string& ip6) {
+  if (!addresses_issued(c)) return "";
+  for (bool v6 : {false, true}) {
+    const std::string& want = v6 ? ip6 : ip4;
+    const std::string& got = v6 ? c.ip6 : c.ip4;
+    const int host = v6 ? 128 : 32;
+    const int prefix = v6 ? c.ip6_prefix : c.ip4_prefix;
+    const int alloc = v6 ? c.ip6_alloc : c.ip4_alloc;
+    const std::string f = v6 ? "IPv6" : "IPv4";
+    // An address of a family the session has none of may arrive later
+    // than the other: absent is fine, anything else is not.
+    if (got.empty()) continue;
+    if (got != canonical(want, v6))
+      return "the gateway's cjdroute issued the " + f + " address " + got + " instead of " +
+             (want.empty() ? std::string("none") : want);
+    if (alloc != host || prefix != host)
+      return "the gateway's cjdroute issued " + got + " with alloc /" + std::to_string(alloc) +
+             " and prefix /" + std::to_string(prefix) + " instead of /" + std::to_string(host) +
+             " (a shorter prefix makes this node's cjdroute route into its TUN)";
+  }
+  return "";
+}
+
+bencode::Value routegen_prefix_args(const std::string& address, int prefix) {
+  return bencode::Value::dict(
+      {{"route", bencode::Value::string(address + "/" + std::to_string(prefix))}});
+}
+
+bencode::Value routegen_commit_args(const std::string& tun) {
+  return bencode::Value::dict({{"tunName", bencode::Value::string(tun)}});
+}
+
+std::string mesh_key_refusal(const std::string& key, const std::string& address) {
+  auto mesh = cjdns::parse_ip(address);
+  if (!mesh || (*mesh)[0] != 0xfc) return "";
+  std::string why;
+  auto owned = cjdns::key_to_ip(key, &why);
+  if (!owned) return "the key owns no cjdns address (" + why + ")";
+  if (*owned != *mesh)
+    return "the key is not that of the cjdns node at " + canonical(address, true) +
+           ", whose address it would have to derive to";
+  return "";
+}
+
 std::string network_of(const std::string& address, int prefix, bool v6) {
   unsigned char bytes[16] = {};
   const int family = v6 ? AF_INET6 : AF_INET;
@@ -210,6 +254,22 @@ std::vector<std::string> cjdroute_routes(const std::string& address, int prefix,
 }  // namespace mnigs::iptunnel
 
 namespace mnigs::iptunnel {
+
+std::string tunnel_params_refusal(const Json::Value& p) {
+  if (!p["address4"].isString() && !p["address6"].isString())
+    return "the gateway gave the session no tunnel address";
+  if (p["address6"].isString()) {
+    unsigned char b[16];
+    if (::inet_pton(AF_INET6, p["address6"].asString().c_str(), b) == 1 && b[0] == 0xfc)
+      return "\"address6\" " + p["address6"].asString() +
+             " is inside cjdns' fc00::/8, where the mesh's own addresses are";
+  }
+  for (auto [name, host] : {std::pair{"cjdnsPrefix4", 32}, std::pair{"cjdnsPrefix6", 128}})
+    if (p.isMember(name) && (!p[name].isInt() || p[name].asInt() != host))
+      return std::string("\"") + name + "\" must be " + std::to_string(host) +
+             ": a shorter prefix makes this node's cjdroute route into its TUN by itself";
+  return "";
+}
 
 std::string device_holding(const std::string& ip_json, const std::string& address) {
   const std::string wanted = canonical(address, true);

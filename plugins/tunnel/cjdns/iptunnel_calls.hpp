@@ -14,6 +14,9 @@
 //   IpTunnel_showConnection {connection}                        -> {"key", "outgoing",
 //                                   "ip4Address", "ip4Prefix", "ip4Alloc" (only when set), ...}
 //                                                                  or {"error": "connection not found"}
+//   RouteGen_removePrefix {route: "ADDR/PREFIX"}               -> {"error": "none"}
+//                                                                  or {"error": "no_such_route"}
+//   RouteGen_commit {tunName}                                   -> {"error": "none"}
 //   Core_nodeInfo {}                                            -> {"myAddr": "v22.<label>.<key>.k",
 //                                                                   "myIp6": "fcxx:...", ...}
 //
@@ -77,6 +80,34 @@ struct Connection {
 std::optional<Connection> parse_connection_shown(const bencode::Value& reply, std::int64_t number,
                                                  std::string* why);
 
+// Why the addresses an outgoing connection shows (what the gateway's
+// cjdroute issued over the mesh, IpTunnel_getAddresses) are not exactly the
+// session's: `ip4`/`ip6` ("" for none) with alloc 32/128 and prefix 32/128,
+// so that the subscriber's cjdroute installs no route of its own
+// (tunnel/IpTunnel.c addAddress routes addr/prefix when prefix < 32/128).
+// "" when they are, or when none have arrived yet.
+std::string issued_refusal(const Connection& shown, const std::string& ip4,
+                           const std::string& ip6);
+// Whether the gateway's addresses have reached the connection.
+inline bool addresses_issued(const Connection& c) { return !c.ip4.empty() || !c.ip6.empty(); }
+
+// Whether connection `c` holds `address` (either family, canonical text).
+inline bool holds_address(const Connection& c, const std::string& address) {
+  return !address.empty() && (c.ip4 == address || c.ip6 == address);
+}
+
+// RouteGen's admin functions (tunnel/RouteGen_admin.c): removePrefix takes
+// the prefix exactly as IpTunnel.c added it, the issued address (not its
+// network) with the prefix length; commit rewrites the TUN's routes.
+bencode::Value routegen_prefix_args(const std::string& address, int prefix);
+bencode::Value routegen_commit_args(const std::string& tun);
+
+// Why `key` may not stand for the node at mesh address `address`: when the
+// address is a cjdns one (fc00::/8), it must be the key's own (a key is
+// bound to its address; anyone can name another's key). "" when it may,
+// or when `address` is no cjdns address (the key cannot be checked then).
+std::string mesh_key_refusal(const std::string& key, const std::string& address);
+
 // The node's own key and address from Core_nodeInfo; the address must be
 // the key's.
 struct NodeIdentity {
@@ -96,7 +127,16 @@ std::vector<std::string> cjdroute_routes(const std::string& address, int prefix,
 
 }  // namespace mnigs::iptunnel
 
+#include <json/value.h>
+
 namespace mnigs::iptunnel {
+
+// Why the gateway's "tunnel" object is refused by the subscriber: no
+// address, an "address6" inside cjdns' own fc00::/8 (it would shadow mesh
+// addresses on the TUN), or a cjdnsPrefix4/6 other than 32/128 (a shorter
+// one makes the subscriber's cjdroute route into the TUN by itself, past
+// subscriber.routing; 0 is a default route). "" when accepted.
+std::string tunnel_params_refusal(const Json::Value& params);
 
 // The interface that holds `address` (IPv6, any spelling) in `ip -j addr
 // show` output; "" when none does or the output is not that.

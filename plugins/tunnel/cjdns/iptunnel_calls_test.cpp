@@ -161,6 +161,64 @@ TEST(IpTunnelRoutes, WhatCjdrouteRoutesForAPrefix) {
   EXPECT_EQ(network_of("10.94.7.200", 20, false), "10.94.0.0/20");
 }
 
+// What a gateway's cjdroute issued to this node's (showConnection of the
+// outgoing connection) must be the session's addresses, one each, no route.
+TEST(IpTunnelIssued, OnlyTheSessionsAddressesWithoutRoutes) {
+  Connection c;
+  c.outgoing = true;
+  EXPECT_EQ(issued_refusal(c, "10.94.0.2", "fd94::2"), "");  // nothing arrived yet
+  c.ip4 = "10.94.0.2";
+  EXPECT_EQ(issued_refusal(c, "10.94.0.2", "fd94::2"), "");
+  c.ip6 = "fd94::2";
+  EXPECT_EQ(issued_refusal(c, "10.94.0.2", "fd94::2"), "");
+  // A default route (prefix 0: RouteGen's two /1 routes), a wider alloc,
+  // another address, an address of a family the session has none of.
+  c.ip4_prefix = 0;
+  EXPECT_NE(issued_refusal(c, "10.94.0.2", "fd94::2"), "");
+  c.ip4_prefix = 32;
+  c.ip6_alloc = 64;
+  EXPECT_NE(issued_refusal(c, "10.94.0.2", "fd94::2"), "");
+  c.ip6_alloc = 128;
+  EXPECT_NE(issued_refusal(c, "10.94.0.3", "fd94::2"), "");
+  EXPECT_NE(issued_refusal(c, "10.94.0.2", ""), "");
+  EXPECT_EQ(issued_refusal(c, "10.94.0.2", "fd94:0::2"), "");  // spelling does not matter
+}
+
+TEST(IpTunnelArgs, RouteGenTakesTheIssuedAddressWithItsPrefix) {
+  EXPECT_EQ(bencode::encode(routegen_prefix_args("10.94.0.2", 0)), "d5:route11:10.94.0.2/0e");
+  EXPECT_EQ(bencode::encode(routegen_commit_args("tun0")), "d7:tunName4:tun0e");
+}
+
+// A key must be that of the node at a cjdns address (no squatting on
+// another's); other addresses cannot be checked.
+TEST(IpTunnelKeys, BoundToTheirCjdnsAddress) {
+  EXPECT_EQ(mesh_key_refusal(kKey, kKeyIp), "");
+  EXPECT_EQ(mesh_key_refusal(kKey, "fc5c:afd5:da49:0bc6:88ba:7327:e665:ae01"), "");
+  EXPECT_NE(mesh_key_refusal(kOther, kKeyIp), "");
+  EXPECT_EQ(mesh_key_refusal(kOther, "10.77.1.2"), "");
+  EXPECT_EQ(mesh_key_refusal(kOther, "fd00::2"), "");
+}
+
+TEST(IpTunnelParams, HostilePrefixesAndMeshAddressesAreRefused) {
+  Json::Value p(Json::objectValue);
+  EXPECT_NE(tunnel_params_refusal(p), "");  // no address
+  p["address4"] = "10.94.0.2";
+  p["address6"] = "fd94::2";
+  p["cjdnsPrefix4"] = 32;
+  p["cjdnsPrefix6"] = 128;
+  EXPECT_EQ(tunnel_params_refusal(p), "");
+  p["cjdnsPrefix4"] = 0;
+  EXPECT_NE(tunnel_params_refusal(p), "");
+  p["cjdnsPrefix4"] = 24;
+  EXPECT_NE(tunnel_params_refusal(p), "");
+  p["cjdnsPrefix4"] = 32;
+  p["cjdnsPrefix6"] = "128";
+  EXPECT_NE(tunnel_params_refusal(p), "");
+  p["cjdnsPrefix6"] = 128;
+  p["address6"] = "fc72:f475:6337:b8c8:3d2c:70ec:f0dd:64a";
+  EXPECT_NE(tunnel_params_refusal(p), "");
+}
+
 TEST(IpTunnelTun, FindsTheDeviceHoldingCjdroutesAddress) {
   const std::string json =
       R"([{"ifindex":1,"ifname":"lo","addr_info":[{"family":"inet6","local":"::1"}]},)"

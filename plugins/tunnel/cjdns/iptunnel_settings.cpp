@@ -36,6 +36,10 @@ void declare_keys(ConfigDeclarer& d) {
   d.declare(int_key("priority", s.priority, 1, 32764,
                     "Subscriber: priority of the first of two ip rules; the second uses "
                     "priority+1"));
+  d.declare(int_key("checkInterval", s.check_interval, 1, 3600,
+                    "Seconds between checks that cjdroute still holds the connections made "
+                    "(it numbers them from 0 again after a restart), its key on its TUN, and "
+                    "the addresses gateways issued"));
 }
 
 std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
@@ -56,6 +60,7 @@ std::optional<Settings> parse_settings(const Json::Value& c, std::string* why) {
   if (c.isMember("ip6Prefix")) s.ip6_prefix = c["ip6Prefix"].asInt();
   if (c.isMember("table")) s.table = c["table"].asInt64();
   if (c.isMember("priority")) s.priority = c["priority"].asInt();
+  if (c.isMember("checkInterval")) s.check_interval = c["checkInterval"].asInt();
 
   if (s.ip4_prefix < 0 || s.ip4_prefix > 32)
     return fail("iptunnel.ip4Prefix: " + std::to_string(s.ip4_prefix) + " must be 0..32");

@@ -34,6 +34,9 @@ struct Settings {
   int ip6_prefix = 128;
   std::int64_t table = 65529;
   int priority = 31040;
+  // Seconds between checks of cjdroute (its key and TUN, that the
+  // connections are still the ones made, the addresses a gateway issued).
+  int check_interval = 30;
 };
 
 void declare_keys(ConfigDeclarer& declarer);

@@ -22,6 +22,9 @@ constexpr unsigned kStopRepeat = 4;
 // While cjdroute has not told us our key, nodeInfo offers none: ask again.
 constexpr std::chrono::seconds kIdentityRetry{10};
 constexpr const char* kRecords = "connection/";
+// A failed removal is tried again this often, this many times.
+constexpr std::chrono::seconds kRemovalRetry{10};
+constexpr unsigned kRemovalAttempts = 30;
 
 std::string compact(const Json::Value& v) {
   Json::StreamWriterBuilder b;
@@ -42,7 +45,11 @@ std::optional<Json::Value> parse_json(const std::string& text) {
 }  // namespace
 
 IpTunnelPlugin::IpTunnelPlugin(PluginContext& context)
-    : context_(context), queue_(context, kCommandTimeout), retry_(context.executor()) {}
+    : context_(context),
+      queue_(context, kCommandTimeout),
+      retry_(context.executor()),
+      check_timer_(context.executor()),
+      removal_timer_(context.executor()) {}
 
 IpTunnelPlugin::~IpTunnelPlugin() {
   if (client_) client_->close();
@@ -59,24 +66,27 @@ void IpTunnelPlugin::start() {
   context_.log().info("cjdns IpTunnel (pool ", settings_.pool4,
                       settings_.pool6.empty() ? "" : " " + settings_.pool6, ")");
   // Our key, so that nodeInfo can offer it (gateway_key() must not wait).
+  // gateway_key() offers it only once an interface is seen to hold its
+  // address (check()).
   queue_.enqueue(
       [this](CommandQueue::Finished finished) {
-        identify([this, finished](std::string error) {
-          if (!error.empty()) retry_identity_later();
+        check([this, finished] {
+          if (!own_ || !own_seen_) retry_identity_later();
           finished();
         });
       },
       [](const std::string&) {});
+  schedule_check();
 }
 
 void IpTunnelPlugin::retry_identity_later() {
   retry_.expires_after(kIdentityRetry);
   retry_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec || !started_ || own_) return;
+    if (ec || !started_ || (own_ && own_seen_)) return;
     queue_.enqueue(
         [this](CommandQueue::Finished finished) {
-          identify([this, finished](std::string error) {
-            if (!error.empty()) retry_identity_later();
+          check([this, finished] {
+            if (!own_ || !own_seen_) retry_identity_later();
             finished();
           });
         },
@@ -94,6 +104,8 @@ void IpTunnelPlugin::stop() {
   if (!started_) return;
   started_ = false;
   retry_.cancel();
+  check_timer_.cancel();
+  removal_timer_.cancel();
   if (client_) client_->close();
   client_.reset();
   // stop() has no completion: cjdroute's connections cannot be removed
@@ -105,8 +117,6 @@ void IpTunnelPlugin::stop() {
     Json::Value what(Json::objectValue);
     what["address4"] = up.address4;
     what["address6"] = up.address6;
-    what["prefix4"] = up.prefix4;
-    what["prefix6"] = up.prefix6;
     for (auto& c : uplink_removal(up.device, what)) commands.push_back(std::move(c));
   }
   if (!uplinks_.empty())
@@ -120,7 +130,11 @@ void IpTunnelPlugin::stop() {
 std::string IpTunnelPlugin::refuse(const std::string& kind, const std::string& sentence) {
   ++errors_[kind];
   ++refused_;
-  if (sentence != last_error_) context_.log().warn(sentence);
+  // Anyone on the mesh can ask for sessions: a few lines a minute per kind
+  // of refusal, the rest counted (status) and mentioned with the next.
+  std::uint64_t held = 0;
+  if (warnings_.allow(kind, context_.now(), &held))
+    context_.log().warn(sentence, held ? " (" + std::to_string(held) + " more held back)" : "");
   last_error_ = sentence;
   return sentence;
 }
@@ -195,6 +209,7 @@ void IpTunnelPlugin::find_tun(std::function<void(std::string)> then) {
     queue_.run(show, [this, show, then](const CommandOutcome& o) {
       if (!netcmd::succeeded(o)) return then(netcmd::failure_sentence(show, o));
       tun_ = device_holding(o.out, own_->ip6);
+      own_seen_ = !tun_.empty();
       if (tun_.empty())
         return then(refuse("noTun", "no interface holds cjdroute's address " + own_->ip6 +
                                         ": is cjdroute's TUN up? (or set iptunnel.tunDevice)"));
@@ -205,11 +220,155 @@ void IpTunnelPlugin::find_tun(std::function<void(std::string)> then) {
 }
 
 void IpTunnelPlugin::record(std::int64_t connection, const Json::Value& what) {
+  records_[connection] = what;
   context_.store().put(kRecords + std::to_string(connection), compact(what));
 }
 
 void IpTunnelPlugin::forget(std::int64_t connection) {
+  records_.erase(connection);
   context_.store().erase(kRecords + std::to_string(connection));
+}
+
+bool IpTunnelPlugin::recorded(const Connection& c) const {
+  auto it = records_.find(c.number);
+  return it != records_.end() && it->second["key"].asString() == c.key &&
+         it->second["outgoing"].asBool() == c.outgoing;
+}
+
+bool IpTunnelPlugin::Expect::matches(const Connection& c) const {
+  if (c.key != key || c.outgoing != outgoing) return false;
+  // An incoming connection is ours only with the addresses we allowed: the
+  // same key may hold the operator's allowance too.
+  if (outgoing) return true;
+  return c.ip4 == address4 && c.ip6 == address6;
+}
+
+void IpTunnelPlugin::show(std::int64_t n, std::function<void(std::string, Shown)> then) {
+  call("IpTunnel_showConnection", connection_args(n),
+       [this, n, then](const Reply& r, const std::string& error) {
+         if (r.status == Reply::Status::remote_error && r.error == kConnectionNotFound)
+           return then("", std::nullopt);
+         if (!error.empty()) return then(error, std::nullopt);
+         std::string why;
+         auto c = parse_connection_shown(r.value, n, &why);
+         if (!c) return then(refuse("malformed", "cjdroute's IpTunnel_showConnection: " + why), {});
+         then("", c);
+       });
+}
+
+void IpTunnelPlugin::scan(std::function<void(std::string, std::vector<Connection>)> then) {
+  call("IpTunnel_listConnections", bencode::Value::dict(),
+       [this, then](const Reply& r, const std::string& error) {
+         std::string why;
+         auto listed = error.empty() ? parse_connections(r.value, &why) : std::nullopt;
+         if (!listed) {
+           if (error.empty()) refuse("malformed", "cjdroute's IpTunnel_listConnections: " + why);
+           return then(error.empty() ? why : error, {});
+         }
+         scan_from(std::make_shared<std::vector<std::int64_t>>(std::move(*listed)),
+                   std::make_shared<std::vector<Connection>>(), 0, then);
+       });
+}
+
+void IpTunnelPlugin::scan_from(std::shared_ptr<std::vector<std::int64_t>> numbers,
+                               std::shared_ptr<std::vector<Connection>> out, std::size_t i,
+                               std::function<void(std::string, std::vector<Connection>)> then) {
+  if (i == numbers->size()) return then("", std::move(*out));
+  show((*numbers)[i], [this, numbers, out, i, then](std::string error, Shown c) {
+    if (!error.empty()) return then(error, {});
+    if (c) out->push_back(*c);  // else removed meanwhile
+    scan_from(numbers, out, i + 1, then);
+  });
+}
+
+void IpTunnelPlugin::remove_checked(Expect e, std::function<void(std::string, Shown)> then) {
+  if (e.number < 0) {
+    // The number was never learnt (the reply to allow/connect was lost):
+    // whatever cjdroute holds for this key (and these addresses).
+    return scan([this, e, then](std::string error, std::vector<Connection> all) {
+      if (!error.empty()) return then(error, std::nullopt);
+      std::vector<Connection> found;
+      for (auto& c : all)
+        if (e.matches(c)) found.push_back(c);
+      Shown last = found.empty() ? Shown() : Shown(found.back());
+      remove_all(found, [then, last](std::string error) { then(error, last); });
+    });
+  }
+  show(e.number, [this, e, then](std::string error, Shown c) {
+    if (!error.empty()) return then(error, std::nullopt);
+    if (!c || !e.matches(*c)) {
+      // Gone, or the number names another connection now (cjdroute
+      // restarted): ours is not there to remove.
+      if (c)
+        context_.log().warn("IpTunnel connection ", e.number, " is now ",
+                            c->outgoing ? "to " : "from ", c->key,
+                            ", not the one this plugin made: left alone");
+      forget(e.number);
+      return then("", std::nullopt);
+    }
+    remove_connection(e.number, [then, c](std::string error) {
+      then(error, error.empty() ? c : Shown());
+    });
+  });
+}
+
+void IpTunnelPlugin::remove_all(std::vector<Connection> found,
+                                std::function<void(std::string)> then) {
+  if (found.empty()) return then("");
+  const Connection c = found.back();
+  found.pop_back();
+  context_.log().info("removing IpTunnel connection ", c.number, " (",
+                      c.outgoing ? "to " : "from ", c.key, "): left over by this plugin");
+  remove_connection(c.number, [this, found, then](std::string error) mutable {
+    if (!error.empty()) return then(error);
+    remove_all(std::move(found), then);
+  });
+}
+
+void IpTunnelPlugin::clear_issued(const Connection& c, std::function<void()> then) {
+  // What cjdroute recorded, never what the gateway's params claimed: only
+  // these prefixes were given to RouteGen (tunnel/IpTunnel.c addAddress),
+  // and RouteGen_removePrefix matches the address and length exactly.
+  auto prefixes = std::make_shared<std::vector<bencode::Value>>();
+  std::vector<Command> kernel;
+  for (bool v6 : {false, true}) {
+    const std::string& a = v6 ? c.ip6 : c.ip4;
+    if (a.empty()) continue;
+    const int prefix = v6 ? c.ip6_prefix : c.ip4_prefix;
+    const int alloc = v6 ? c.ip6_alloc : c.ip4_alloc;
+    if (prefix < (v6 ? 128 : 32)) prefixes->push_back(routegen_prefix_args(a, prefix));
+    // cjdroute put addr/alloc on its TUN (NetDev_addAddress); never take
+    // the node's own mesh address away with it.
+    if (!tun_.empty() && !(own_ && v6 && a == own_->ip6))
+      kernel.push_back(netcmd::ip_command(
+          v6 ? netcmd::Family::v6 : netcmd::Family::v4,
+          {"addr", "del", a + "/" + std::to_string(alloc), "dev", tun_}, true));
+  }
+  auto commit = [this, prefixes, kernel, then](bool changed) {
+    auto finish = [this, kernel, then] {
+      queue_.run_all(kernel, true, [then](std::string) { then(); });
+    };
+    if (!changed || tun_.empty()) return finish();
+    call("RouteGen_commit", routegen_commit_args(tun_),
+         [this, finish](const Reply&, const std::string& error) {
+           if (!error.empty()) context_.log().warn("RouteGen_commit: ", error);
+           finish();
+         });
+  };
+  auto next = std::make_shared<std::function<void(std::size_t, bool)>>();
+  // Owned by the pending call's handler, not by itself: no cycle.
+  std::weak_ptr<std::function<void(std::size_t, bool)>> weak = next;
+  *next = [this, prefixes, commit, weak](std::size_t i, bool changed) {
+    if (i == prefixes->size()) return commit(changed);
+    auto self = weak.lock();
+    call("RouteGen_removePrefix", (*prefixes)[i],
+         [this, self, i, changed](const Reply& r, const std::string& error) {
+           if (!error.empty() && r.error != "no_such_route")
+             context_.log().warn("RouteGen_removePrefix: ", error);
+           (*self)(i + 1, changed || error.empty());
+         });
+  };
+  (*next)(0, false);
 }
 
 void IpTunnelPlugin::remove_connection(std::int64_t n, std::function<void(std::string)> then) {
@@ -229,6 +388,7 @@ Json::Value IpTunnelPlugin::status() const {
   s["method"] = method();
   s["admin"] = target_ ? target_->endpoint() : "";
   s["key"] = own_ ? own_->key : "";
+  s["keyOnInterface"] = own_seen_;
   s["tunDevice"] = tun_;
   s["pendingOperations"] = Json::UInt64(queue_.pending());
   Json::Value errors(Json::objectValue);
@@ -249,9 +409,22 @@ Json::Value IpTunnelPlugin::status() const {
     e["connection"] = Json::Int64(g.connection);
     e["address4"] = g.address4;
     e["address6"] = g.address6;
+    e["broken"] = g.broken;
     list.append(e);
   }
   gw["sessions"] = list;
+  Json::Value pending(Json::arrayValue);
+  for (const auto& p : pending_) {
+    Json::Value e(Json::objectValue);
+    e["key"] = p.expect.key;
+    e["connection"] = Json::Int64(p.expect.number);
+    e["address4"] = p.expect.address4;
+    e["address6"] = p.expect.address6;
+    e["attempts"] = p.attempts;
+    pending.append(e);
+  }
+  // Connections not yet confirmed removed: their addresses stay reserved.
+  gw["pendingRemovals"] = pending;
   s["gateway"] = gw;
 
   Json::Value sub(Json::arrayValue);
@@ -263,6 +436,7 @@ Json::Value IpTunnelPlugin::status() const {
     u["connection"] = Json::Int64(up.connection);
     u["interface"] = up.device;
     u["routed"] = routes_ && routes_->holds(key);
+    u["broken"] = up.broken;
     sub.append(u);
   }
   s["subscriber"]["sessions"] = sub;
@@ -274,17 +448,11 @@ std::vector<Command> IpTunnelPlugin::uplink_removal(const std::string& device,
   std::vector<Command> c;
   if (device.empty()) return c;
   for (bool v6 : {false, true}) {
-    const auto family = v6 ? netcmd::Family::v6 : netcmd::Family::v4;
     const std::string address = what[v6 ? "address6" : "address4"].asString();
     if (address.empty()) continue;
-    const int prefix = what.get(v6 ? "prefix6" : "prefix4", v6 ? 128 : 32).asInt();
-    // cjdroute adds the address too when the gateway's reply arrives, and
-    // removeConnection takes neither it nor RouteGen's routes away.
-    c.push_back(netcmd::ip_command(
-        family, {"addr", "del", address + (v6 ? "/128" : "/32"), "dev", device}, true));
-    for (const auto& route : cjdroute_routes(address, prefix, v6))
-      c.push_back(netcmd::ip_command(family, {"route", "del", route, "dev", device, "proto", "52"},
-                                     true));
+    c.push_back(netcmd::ip_command(v6 ? netcmd::Family::v6 : netcmd::Family::v4,
+                                   {"addr", "del", address + (v6 ? "/128" : "/32"), "dev", device},
+                                   true));
   }
   return c;
 }
@@ -312,6 +480,14 @@ void IpTunnelPlugin::reset(Done done) {
                         uplinks_.clear();
                         pool_.emplace(settings_.pool4, settings_.pool6, "iptunnel.pool4",
                                       "iptunnel.pool6");
+                        // Removals still failing keep their addresses.
+                        for (const auto& p : pending_) {
+                          Json::Value held(Json::objectValue);
+                          held["address4"] = p.expect.address4;
+                          held["address6"] = p.expect.address6;
+                          std::string ignored;
+                          pool_->allot(held, &ignored);
+                        }
                         gateway_up_ = false;
                         queue_.run_all(*kernel, true, [this, done, finished,
                                                        error](std::string kernel_error) {
@@ -350,11 +526,7 @@ void IpTunnelPlugin::reset_connections(std::vector<KeyValueStore::Row> rows,
       if (error.empty()) refuse("malformed", "cjdroute's IpTunnel_listConnections: " + why);
       return then(error.empty() ? why : error);
     }
-    struct Step {
-      std::int64_t number;
-      Json::Value what;
-    };
-    auto steps = std::make_shared<std::vector<Step>>();
+    auto steps = std::make_shared<std::vector<ResetStep>>();
     for (const auto& [key, value] : rows) {
       auto what = parse_json(value);
       const std::string n = key.substr(std::string(kRecords).size());
@@ -370,35 +542,176 @@ void IpTunnelPlugin::reset_connections(std::vector<KeyValueStore::Row> rows,
       else
         steps->push_back({number, *what});
     }
+    reset_from(steps, 0, then);
+  });
+}
+
+// One recorded connection after another; each is shown first and removed
+// only when it is still the one recorded.
+void IpTunnelPlugin::reset_from(std::shared_ptr<std::vector<ResetStep>> steps, std::size_t i,
+                                std::function<void(std::string)> then) {
+  if (i == steps->size()) return then("");
+  const ResetStep& s = (*steps)[i];
+  Expect e;
+  e.number = s.number;
+  e.key = s.what["key"].asString();
+  e.outgoing = s.what["outgoing"].asBool();
+  e.address4 = s.what["address4"].asString();
+  e.address6 = s.what["address6"].asString();
+  remove_checked(e, [this, steps, i, then](std::string error, Shown removed) {
+    if (!error.empty()) return then(error);
+    auto next = [this, steps, i, then] { reset_from(steps, i + 1, then); };
+    if (removed && removed->outgoing) return clear_issued(*removed, next);
+    next();
+  });
+}
+
+void IpTunnelPlugin::schedule_check() {
+  check_timer_.expires_after(std::chrono::seconds(settings_.check_interval));
+  check_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || !started_) return;
+    queue_.enqueue(
+        [this](CommandQueue::Finished finished) {
+          check([this, finished] {
+            finished();
+            schedule_check();
+          });
+        },
+        [](const std::string&) {});
+  });
+}
+
+// cjdroute may have restarted since the last look: its key (a new config),
+// its TUN (a new device, without the gateway's addresses), its connection
+// numbers (from 0 again, perhaps naming the operator's). Nothing found
+// wrong here is repaired by guessing: the gateway's TUN addresses are put
+// back (idempotent), a session whose connection is gone is marked broken.
+void IpTunnelPlugin::check(std::function<void()> then) {
+  call("Core_nodeInfo", bencode::Value::dict(), [this, then](const Reply& r, std::string error) {
+    if (!error.empty()) return then();
+    std::string why;
+    auto me = parse_node_info(r.value, &why);
+    if (!me) {
+      refuse("malformed", "cjdroute's Core_nodeInfo is refused: " + why);
+      return then();
+    }
+    if (own_ && own_->key != me->key) {
+      context_.log().warn("cjdroute's key changed from ", own_->key, " to ", me->key);
+      if (settings_.tun_device.empty()) tun_.clear();
+    }
+    own_ = *me;
+    Command show;
+    show.argv = {"ip", "-j", "-6", "addr", "show"};
+    queue_.run(show, [this, show, then](const CommandOutcome& o) {
+      const std::string holder = netcmd::succeeded(o) ? device_holding(o.out, own_->ip6) : "";
+      const bool seen = !holder.empty();
+      if (seen != own_seen_)
+        context_.log().info(seen ? "cjdroute's address " + own_->ip6 + " is on " + holder
+                                 : "no interface holds cjdroute's address " + own_->ip6 +
+                                       ": the cjdns tunnel key is not offered");
+      own_seen_ = seen;
+      if (settings_.tun_device.empty() && seen) tun_ = holder;
+      std::vector<Command> again;
+      if (gateway_up_ && !tun_.empty()) {
+        if (pool_->has4())
+          again.push_back(netcmd::ip_command(
+              netcmd::Family::v4,
+              {"addr", "replace",
+               pool_->gateway4() + "/" + std::to_string(pool_->prefix_length4()), "dev", tun_}));
+        if (pool_->has6())
+          again.push_back(netcmd::ip_command(
+              netcmd::Family::v6,
+              {"addr", "replace",
+               pool_->gateway6() + "/" + std::to_string(pool_->prefix_length6()), "dev", tun_,
+               "nodad"}));
+      }
+      queue_.run_all(again, true, [this, then](std::string) { check_connections(then); });
+    });
+  });
+}
+
+void IpTunnelPlugin::check_connections(std::function<void()> then) {
+  if (sessions_.empty() && uplinks_.empty()) return then();
+  scan([this, then](std::string error, std::vector<Connection> all) {
+    if (!error.empty()) return then();
+    auto find = [&all](std::int64_t n) -> const Connection* {
+      for (const auto& c : all)
+        if (c.number == n) return &c;
+      return nullptr;
+    };
+    auto lost = [this](std::int64_t n, const std::string& what, std::string& broken) {
+      if (!broken.empty()) return;
+      broken = "IpTunnel connection " + std::to_string(n) + " " + what +
+               " is gone from cjdroute (restarted?): the session carries no traffic";
+      forget(n);
+      refuse("connectionLost", broken);
+    };
+    for (auto& [id, g] : sessions_) {
+      if (g.connection < 0) continue;
+      Expect e{g.connection, g.session.subscriber_key, false, g.address4, g.address6};
+      const Connection* c = find(g.connection);
+      if (!c || !e.matches(*c)) {
+        lost(g.connection, "of session " + id, g.broken);
+        g.connection = -1;
+      }
+    }
+    std::vector<std::pair<std::string, std::string>> drops;
+    for (auto& [key, up] : uplinks_) {
+      if (up.connection < 0) continue;
+      const Connection* c = find(up.connection);
+      if (!c || c->key != up.session.params["gatewayKey"].asString() || !c->outgoing) {
+        lost(up.connection, "to the gateway " + up.session.gateway_address, up.broken);
+        up.connection = -1;
+        continue;
+      }
+      if (auto why = issued_refusal(*c, up.address4, up.address6); !why.empty())
+        drops.emplace_back(key, why);
+    }
     auto next = std::make_shared<std::function<void(std::size_t)>>();
-    *next = [this, steps, next, then](std::size_t i) {
-      if (i == steps->size()) return then("");
-      const Step& s = (*steps)[i];
-      call("IpTunnel_showConnection", connection_args(s.number),
-           [this, s, i, next, then](const Reply& r, const std::string& error) {
-             std::string why;
-             auto shown = error.empty() ? parse_connection_shown(r.value, s.number, &why)
-                                        : std::nullopt;
-             if (!shown) {
-               if (r.status != Reply::Status::remote_error && !error.empty()) return then(error);
-               forget(s.number);  // "connection not found", or nothing we can read
-               return (*next)(i + 1);
-             }
-             if (shown->key != s.what["key"].asString() ||
-                 shown->outgoing != s.what["outgoing"].asBool()) {
-               forget(s.number);  // another connection under a reused number
-               return (*next)(i + 1);
-             }
-             context_.log().info("removing IpTunnel connection ", s.number, " (",
-                                 shown->outgoing ? "to " : "from ", shown->key,
-                                 ") left by an earlier run");
-             remove_connection(s.number, [next, i, then](std::string error) {
-               if (!error.empty()) return then(error);
-               (*next)(i + 1);
-             });
-           });
+    std::weak_ptr<std::function<void(std::size_t)>> weak = next;
+    *next = [this, drops, weak, then](std::size_t i) {
+      if (i == drops.size()) return then();
+      auto self = weak.lock();
+      drop_uplink(drops[i].first, drops[i].second, [self, i] { (*self)(i + 1); });
     };
     (*next)(0);
+  });
+}
+
+void IpTunnelPlugin::schedule_removals() {
+  if (pending_.empty()) return;
+  removal_timer_.expires_after(kRemovalRetry);
+  removal_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || !started_) return;
+    queue_.enqueue(
+        [this](CommandQueue::Finished finished) {
+          retry_removals(0, [this, finished] {
+            finished();
+            schedule_removals();
+          });
+        },
+        [](const std::string&) {});
+  });
+}
+
+void IpTunnelPlugin::retry_removals(std::size_t i, std::function<void()> then) {
+  while (i < pending_.size() && pending_[i].attempts >= kRemovalAttempts) ++i;
+  if (i >= pending_.size()) return then();
+  remove_checked(pending_[i].expect, [this, i, then](std::string error, Shown) {
+    if (i >= pending_.size()) return then();  // reset meanwhile
+    PendingRemoval& p = pending_[i];
+    if (error.empty()) {
+      context_.log().info("IpTunnel connection of ", p.expect.key, " removed; ",
+                          p.expect.address4, " ", p.expect.address6, " are free again");
+      pool_->release({p.expect.address4, p.expect.address6});
+      pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
+      return retry_removals(i, then);
+    }
+    if (++p.attempts == kRemovalAttempts)
+      refuse("removalFailed", "gave up removing the IpTunnel connection of " + p.expect.key +
+                                  " after " + std::to_string(kRemovalAttempts) +
+                                  " tries; its addresses stay reserved until reset: " + error);
+    retry_removals(i + 1, then);
   });
 }
 

@@ -8,6 +8,9 @@
 // the tunnel usable at once and lets the routes name their source, which
 // cjdroute needs: it picks an outgoing connection by a packet's source
 // address, and the TUN holds the node's fc00::/8 address as well.
+#include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
 #include <mnigs/log.hpp>
 
 #include "iptunnel.hpp"
@@ -18,24 +21,19 @@ namespace {
 
 std::string key_of(const TunnelSession& s) { return s.gateway_address + " " + s.id; }
 
-// The gateway's "tunnel" object, checked for what the core leaves to the
-// plugin (TunnelSession::params).
-std::string params_refusal(const Json::Value& p) {
-  if (!p["address4"].isString() && !p["address6"].isString())
-    return "the gateway gave the session no tunnel address";
-  for (auto [name, max] : {std::pair{"cjdnsPrefix4", 32}, std::pair{"cjdnsPrefix6", 128}})
-    if (p.isMember(name) && (!p[name].isInt() || p[name].asInt() < 0 || p[name].asInt() > max))
-      return std::string("\"") + name + "\" is not a prefix length from 0 to " +
-             std::to_string(max);
-  return "";
-}
+// How long connect() waits for the gateway's cjdroute to issue its
+// addresses to this node's (IpTunnel_getAddresses over the mesh), so that
+// they can be checked before the session is used; later ones are caught by
+// the periodic check.
+constexpr unsigned kIssueTries = 8;
+constexpr std::chrono::milliseconds kIssuePoll{250};
 
 }  // namespace
 
 void IpTunnelPlugin::connect(const TunnelSession& session, Done done) {
   if (!started_) return done("the iptunnel plugin is not running");
   const Json::Value& p = session.params;
-  if (auto why = params_refusal(p); !why.empty())
+  if (auto why = tunnel_params_refusal(p); !why.empty())
     return done(refuse("badParams", "the gateway's tunnel parameters are refused: " + why));
   const std::string gateway_key = p["gatewayKey"].isString() ? p["gatewayKey"].asString() : "";
   if (gateway_key.empty())
@@ -46,6 +44,9 @@ void IpTunnelPlugin::connect(const TunnelSession& session, Done done) {
   if (auto why = key_refusal(gateway_key); !why.empty())
     return done(refuse("badKey", "the gateway's cjdns key \"" + gateway_key.substr(0, 60) +
                                      "\" is refused: " + why));
+  if (auto why = mesh_key_refusal(gateway_key, session.gateway_address); !why.empty())
+    return done(refuse("badKey", "the gateway's cjdns key " + gateway_key + " is refused for " +
+                                     session.gateway_address + ": " + why));
   const bool routed = p.get("routing", "default").asString() != "none";
   queue_.enqueue(
       [this, session, gateway_key, routed, done](CommandQueue::Finished finished) {
@@ -55,6 +56,7 @@ void IpTunnelPlugin::connect(const TunnelSession& session, Done done) {
         };
         const std::string key = key_of(session);
         if (auto it = uplinks_.find(key); it != uplinks_.end()) {
+          if (!it->second.broken.empty()) return complete(it->second.broken);
           // Connected already: routing "default" for a session connected
           // with "none" moves the default route; anything else is as asked.
           if (!routed || routes_->holds(key)) return complete("");
@@ -64,70 +66,167 @@ void IpTunnelPlugin::connect(const TunnelSession& session, Done done) {
           if (!error.empty()) return complete("cannot set up the cjdns tunnel: " + error);
           if (own_ && gateway_key == own_->key)
             return complete(refuse("badKey", "the gateway's cjdns key is this node's own"));
-          call("IpTunnel_connectTo", connect_args(gateway_key),
-               [this, session, gateway_key, routed, key, complete](const Reply& r,
-                                                                   const std::string& error) {
-                 std::string why = error;
-                 auto n = why.empty() ? parse_connection(r.value, &why) : std::nullopt;
-                 if (!n) {
-                   if (error.empty() || r.status == Reply::Status::remote_error)
-                     refuse(error.empty() ? "malformed" : "cjdrouteError", why);
-                   return complete("cjdroute did not connect to the gateway's key " +
-                                   gateway_key + ": " + why);
-                 }
-                 const Json::Value& p = session.params;
-                 Uplink up;
-                 up.session = session;
-                 up.connection = *n;
-                 up.device = tun_;
-                 up.address4 = p["address4"].isString() ? p["address4"].asString() : "";
-                 up.address6 = p["address6"].isString() ? p["address6"].asString() : "";
-                 up.prefix4 = p.get("cjdnsPrefix4", 32).asInt();
-                 up.prefix6 = p.get("cjdnsPrefix6", 128).asInt();
-                 Json::Value what(Json::objectValue);
-                 what["key"] = gateway_key;
-                 what["outgoing"] = true;
-                 what["session"] = session.id;
-                 what["device"] = up.device;
-                 what["address4"] = up.address4;
-                 what["address6"] = up.address6;
-                 what["prefix4"] = up.prefix4;
-                 what["prefix6"] = up.prefix6;
-                 record(*n, what);
-                 uplinks_[key] = up;
-                 std::vector<Command> steps;
-                 if (!up.address4.empty())
-                   steps.push_back(netcmd::ip_command(
-                       netcmd::Family::v4,
-                       {"addr", "replace", up.address4 + "/32", "dev", up.device}));
-                 if (!up.address6.empty())
-                   steps.push_back(netcmd::ip_command(
-                       netcmd::Family::v6,
-                       {"addr", "replace", up.address6 + "/128", "dev", up.device, "nodad"}));
-                 auto undo = [this, key, what, n = *n, complete](const std::string& error) {
-                   const std::string device = uplinks_[key].device;
-                   uplinks_.erase(key);
-                   remove_connection(n, [this, device, what, error, complete](std::string) {
-                     queue_.run_all(uplink_removal(device, what), true,
-                                    [error, complete](std::string) { complete(error); });
+          // A connection to this key that this plugin left (a lost reply)
+          // goes; one the operator made is not shared with a session.
+          scan([this, session, gateway_key, routed, key, complete](std::string error,
+                                                                   std::vector<Connection> all) {
+            if (!error.empty()) return complete("cannot set up the cjdns tunnel: " + error);
+            std::vector<Connection> stale;
+            for (const auto& c : all) {
+              if (c.key != gateway_key || !c.outgoing) continue;
+              const bool live = std::any_of(uplinks_.begin(), uplinks_.end(), [&](const auto& u) {
+                return u.second.connection == c.number;
+              });
+              if (!recorded(c) || live)
+                return complete(refuse("keyInUse", "cjdroute holds IpTunnel connection " +
+                                                       std::to_string(c.number) + " to " +
+                                                       gateway_key +
+                                                       " already, which this session did not "
+                                                       "make"));
+              stale.push_back(c);
+            }
+            remove_all(stale, [this, session, gateway_key, routed, key,
+                               complete](std::string error) {
+              if (!error.empty())
+                return complete("cannot remove a stale IpTunnel connection: " + error);
+              call("IpTunnel_connectTo", connect_args(gateway_key),
+                   [this, session, gateway_key, routed, key, complete](const Reply& r,
+                                                                       const std::string& error) {
+                     std::string why = error;
+                     auto n = why.empty() ? parse_connection(r.value, &why) : std::nullopt;
+                     auto connected = [this, session, gateway_key, routed, key,
+                                       complete](std::int64_t n) {
+                       const Json::Value& p = session.params;
+                       Uplink up;
+                       up.session = session;
+                       up.connection = n;
+                       up.device = tun_;
+                       up.address4 = p["address4"].isString() ? p["address4"].asString() : "";
+                       up.address6 = p["address6"].isString() ? p["address6"].asString() : "";
+                       Json::Value what(Json::objectValue);
+                       what["key"] = gateway_key;
+                       what["outgoing"] = true;
+                       what["session"] = session.id;
+                       what["device"] = up.device;
+                       what["address4"] = up.address4;
+                       what["address6"] = up.address6;
+                       record(n, what);
+                       uplinks_[key] = up;
+                       check_issued(key, kIssueTries, [this, key, routed,
+                                                       complete](std::string refusal) {
+                         if (!refusal.empty())
+                           return drop_uplink(key, refusal, [this, key, refusal, complete] {
+                             uplinks_.erase(key);
+                             complete(refusal);
+                           });
+                         const Uplink& up = uplinks_.at(key);
+                         std::vector<Command> steps;
+                         if (!up.address4.empty())
+                           steps.push_back(netcmd::ip_command(
+                               netcmd::Family::v4,
+                               {"addr", "replace", up.address4 + "/32", "dev", up.device}));
+                         if (!up.address6.empty())
+                           steps.push_back(netcmd::ip_command(
+                               netcmd::Family::v6, {"addr", "replace", up.address6 + "/128",
+                                                    "dev", up.device, "nodad"}));
+                         auto undo = [this, key, complete](const std::string& error) {
+                           drop_uplink(key, "", [this, key, error, complete] {
+                             uplinks_.erase(key);
+                             complete(error);
+                           });
+                         };
+                         queue_.run_steps(std::move(steps), [this, key, routed, complete,
+                                                             undo](std::string error) {
+                           if (!error.empty()) return undo(error);
+                           context_.log().info(
+                               "IpTunnel connection ", uplinks_[key].connection, " to ",
+                               uplinks_[key].session.params["gatewayKey"].asString(), " on ",
+                               uplinks_[key].device);
+                           if (!routed) return complete("");
+                           route_uplink(key, [undo, complete](std::string error) {
+                             if (!error.empty()) return undo(error);
+                             complete("");
+                           });
+                         });
+                       });
+                     };
+                     if (n) return connected(*n);
+                     if (error.empty() || r.status == Reply::Status::remote_error)
+                       refuse(error.empty() ? "malformed" : "cjdrouteError", why);
+                     const std::string failure =
+                         "cjdroute did not connect to the gateway's key " + gateway_key + ": " +
+                         why;
+                     if (r.status != Reply::Status::timeout) return complete(failure);
+                     // The reply may be what was lost: adopt the connection
+                     // cjdroute made, so that it is removed with the session.
+                     scan([this, gateway_key, failure, connected, complete](
+                              std::string error, std::vector<Connection> all) {
+                       for (const auto& c : all)
+                         if (error.empty() && c.outgoing && c.key == gateway_key && !recorded(c))
+                           return connected(c.number);
+                       complete(failure);
+                     });
                    });
-                 };
-                 queue_.run_steps(std::move(steps), [this, key, routed, complete,
-                                                     undo](std::string error) {
-                   if (!error.empty()) return undo(error);
-                   context_.log().info("IpTunnel connection ", uplinks_[key].connection, " to ",
-                                       uplinks_[key].session.params["gatewayKey"].asString(),
-                                       " on ", uplinks_[key].device);
-                   if (!routed) return complete("");
-                   route_uplink(key, [undo, complete](std::string error) {
-                     if (!error.empty()) return undo(error);
-                     complete("");
-                   });
-                 });
-               });
+            });
+          });
         });
       },
       [done](const std::string& reason) { done(reason); });
+}
+
+void IpTunnelPlugin::check_issued(const std::string& key, unsigned tries,
+                                  std::function<void(std::string)> then) {
+  auto it = uplinks_.find(key);
+  if (it == uplinks_.end()) return then("");
+  show(it->second.connection, [this, key, tries, then](std::string error, Shown c) {
+    auto it = uplinks_.find(key);
+    if (it == uplinks_.end()) return then("");
+    if (!error.empty()) return then("");  // the periodic check looks again
+    if (!c) return then(refuse("connectionLost", "cjdroute dropped the IpTunnel connection to " +
+                                                     it->second.session.params["gatewayKey"]
+                                                         .asString()));
+    if (addresses_issued(*c)) {
+      auto why = issued_refusal(*c, it->second.address4, it->second.address6);
+      return then(why.empty() ? "" : refuse("badIssue", "the session with " +
+                                                            it->second.session.gateway_address +
+                                                            " is refused: " + why));
+    }
+    if (tries <= 1) return then("");
+    auto timer = std::make_shared<boost::asio::steady_timer>(context_.executor(), kIssuePoll);
+    timer->async_wait(queue_.guard<boost::system::error_code>(
+        [this, timer, key, tries, then](boost::system::error_code) {
+          check_issued(key, tries - 1, then);
+        }));
+  });
+}
+
+void IpTunnelPlugin::drop_uplink(const std::string& key, const std::string& why,
+                                 std::function<void()> then) {
+  auto it = uplinks_.find(key);
+  if (it == uplinks_.end()) return then();
+  Uplink& up = it->second;
+  if (!why.empty()) {
+    up.broken = why;
+    context_.log().warn("taking the IpTunnel session with ", up.session.gateway_address,
+                        " down: ", why);
+  }
+  std::vector<Command> commands = routes_->release(key);
+  Json::Value what(Json::objectValue);
+  what["address4"] = up.address4;
+  what["address6"] = up.address6;
+  for (auto& c : uplink_removal(up.device, what)) commands.push_back(std::move(c));
+  const std::int64_t n = up.connection;
+  up.connection = -1;
+  auto kernel = [this, commands, then] {
+    queue_.run_all(commands, true, [then](std::string) { then(); });
+  };
+  if (n < 0) return kernel();
+  Expect e{n, up.session.params["gatewayKey"].asString(), true, "", ""};
+  remove_checked(e, [this, kernel](std::string error, Shown removed) {
+    if (!error.empty()) context_.log().warn("cannot remove an IpTunnel connection: ", error);
+    if (removed) return clear_issued(*removed, kernel);
+    kernel();
+  });
 }
 
 void IpTunnelPlugin::route_uplink(const std::string& key, Done done) {
@@ -153,33 +252,17 @@ void IpTunnelPlugin::route_uplink(const std::string& key, Done done) {
 void IpTunnelPlugin::disconnect(const TunnelSession& session, Done done) {
   queue_.enqueue(
       [this, key = key_of(session), done](CommandQueue::Finished finished) {
-        auto it = uplinks_.find(key);
-        if (it == uplinks_.end()) {
+        if (uplinks_.find(key) == uplinks_.end()) {
           done("");
           return finished();
         }
-        Uplink up = it->second;
-        uplinks_.erase(it);
-        std::vector<Command> commands = routes_->release(key);
-        Json::Value what(Json::objectValue);
-        what["address4"] = up.address4;
-        what["address6"] = up.address6;
-        what["prefix4"] = up.prefix4;
-        what["prefix6"] = up.prefix6;
-        for (auto& c : uplink_removal(up.device, what)) commands.push_back(std::move(c));
-        remove_connection(up.connection, [this, up, commands, done,
-                                          finished](std::string error) mutable {
-          // The routes and addresses go whatever cjdroute says: the
-          // connection's record stays for reset() when it could not be
-          // removed.
-          queue_.run_all(std::move(commands), true, [up, error, done,
-                                                     finished](std::string kernel_error) mutable {
-            if (!error.empty())
-              error = "cannot remove IpTunnel connection " + std::to_string(up.connection) +
-                      " (reset removes it later): " + error;
-            done(!error.empty() ? error : kernel_error);
-            finished();
-          });
+        // The connection is shown first and removed only when it is still
+        // the one made (key, direction); RouteGen's prefixes and cjdroute's
+        // TUN addresses go by what cjdroute recorded for it.
+        drop_uplink(key, "", [this, key, done, finished] {
+          uplinks_.erase(key);
+          done("");
+          finished();
         });
       },
       [done](const std::string& reason) { done(reason); });

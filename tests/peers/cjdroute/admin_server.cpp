@@ -86,6 +86,10 @@ const Function kFunctions[] = {
     {"IpTunnel_removeConnection", {{"connection", "Int", true}}, true},
     {"IpTunnel_showConnection", {{"connection", "Int", true}}, true},
     {"NodeStore_dumpTable", {{"page", "Int", true}}, false},
+    // tunnel/RouteGen_admin.c (cjdns v22.3): every one needs auth.
+    {"RouteGen_commit", {{"tunName", "String", true}}, true},
+    {"RouteGen_getPrefixes", {{"page", "Int", false}, {"ip6", "Int", false}}, true},
+    {"RouteGen_removePrefix", {{"route", "String", true}}, true},
     {"ping", {}, false},
 };
 
@@ -201,9 +205,17 @@ std::optional<std::string> AdminServer::handle(const std::string& datagram,
     if (function == "InterfaceController_peerStats") return reply(peer_stats(page, now_ms));
     if (function == "Admin_availableFunctions") return reply(available_functions(page));
     if (function == "Core_nodeInfo") return reply(node_info());
-    if (function.rfind("IpTunnel_", 0) == 0) {
-      static const Benc no_args = Benc::new_dict();
-      return reply(ip_tunnel(function, args ? *args : no_args));
+    static const Benc no_args = Benc::new_dict();
+    std::optional<Benc> result;
+    if (function.rfind("IpTunnel_", 0) == 0) result = ip_tunnel(function, args ? *args : no_args);
+    if (function.rfind("RouteGen_", 0) == 0) result = route_gen(function, args ? *args : no_args);
+    if (result) {
+      for (auto& [name, count] : drops_)
+        if (name == function && count > 0) {
+          --count;
+          return std::nullopt;  // acted on, the reply "lost"
+        }
+      return reply(*result);
     }
     Benc d = Benc::new_dict();
     if (function == "ping")
@@ -309,6 +321,20 @@ Benc AdminServer::ip_tunnel(const std::string& function, const Benc& args) {
     c.outgoing = true;
     // The server's addresses would arrive later over the cjdns network
     // (IpTunnel_getAddresses); until then showConnection has none.
+    for (const auto& [issuer, issue] : issues_) {
+      if (issuer != c.key) continue;
+      c.ip4 = issue.ip4;
+      c.ip6 = issue.ip6;
+      c.ip4_prefix = issue.ip4_prefix;
+      c.ip4_alloc = issue.ip4_alloc;
+      c.ip6_prefix = issue.ip6_prefix;
+      c.ip6_alloc = issue.ip6_alloc;
+      // tunnel/IpTunnel.c addAddress: RouteGen_addPrefix(addr/prefix).
+      if (!c.ip4.empty() && c.ip4_prefix < 32)
+        prefixes4_.push_back(c.ip4 + "/" + std::to_string(c.ip4_prefix));
+      if (!c.ip6.empty() && c.ip6_prefix < 128)
+        prefixes6_.push_back(c.ip6 + "/" + std::to_string(c.ip6_prefix));
+    }
     tunnels_.push_back(c);
     return connection_reply(c.number);
   }
@@ -345,6 +371,39 @@ Benc AdminServer::ip_tunnel(const std::string& function, const Benc& args) {
   d.entries["outgoing"] = Benc::of(std::int64_t{it->outgoing ? 1 : 0});
   d.entries["error"] = Benc::of("none");
   return d;
+}
+
+// tunnel/RouteGen_admin.c (cjdns v22.3), without the kernel: the prefixes
+// are kept as Sockaddr_print prints them ("10.94.0.2/0"), removal matches
+// address and length exactly (comparePrefixes4/6), commit answers "none".
+Benc AdminServer::route_gen(const std::string& function, const Benc& args) {
+  if (function == "RouteGen_commit") return error("none");
+  if (function == "RouteGen_getPrefixes") {
+    const std::int64_t* page = args.get_int("page");
+    const std::int64_t* ip6 = args.get_int("ip6");
+    const auto& list = ip6 && *ip6 > 0 ? prefixes6_ : prefixes4_;
+    const std::size_t from = page && *page > 0 ? static_cast<std::size_t>(*page) * 20 : 0;
+    Benc routes = Benc::new_list();
+    for (std::size_t i = from; i < list.size() && i < from + 20; ++i)
+      routes.items.push_back(Benc::of(list[i]));
+    Benc d = Benc::new_dict();
+    if (from + 20 < list.size()) d.entries["more"] = Benc::of(std::int64_t{1});
+    d.entries["routes"] = routes;
+    return d;
+  }
+  // RouteGen_removePrefix
+  const std::string route = *args.get_str("route");
+  const auto slash = route.find('/');
+  std::string printed;
+  const int family = route.size() > 63 ? 0 : parse_sockaddr(route, &printed);
+  if (!family) return error("parse_failed");
+  const std::string key = printed + (slash == std::string::npos
+                                         ? (family == AF_INET ? "/32" : "/128")
+                                         : route.substr(slash));
+  auto& list = family == AF_INET ? prefixes4_ : prefixes6_;
+  const auto before = list.size();
+  list.erase(std::remove(list.begin(), list.end(), key), list.end());
+  return error(list.size() < before ? "none" : "no_such_route");
 }
 
 // admin/angel/Core.c nodeInfo() (cjdns v22.3): the node's own address as

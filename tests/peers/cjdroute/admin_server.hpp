@@ -24,6 +24,11 @@
 //                                      order, the same error strings and reply
 //                                      shapes; connection numbers count up from
 //                                      0 and are never reused
+//   RouteGen_getPrefixes {page, ip6}, RouteGen_removePrefix {route},
+//   RouteGen_commit {tunName} (authenticated only)
+//                                   -> as tunnel/RouteGen_admin.c: prefixes
+//                                      "addr/len" (20 a page, "routes"),
+//                                      "none" / "no_such_route" / "parse_failed"
 //   Admin_availableFunctions {page} -> {"availableFunctions": {...}, "more": 1?}
 //   anything else                   -> {"error": "No functions matched your request, ..."}
 //
@@ -81,6 +86,23 @@ class AdminServer {
   void add_node(Node node) { nodes_.push_back(std::move(node)); }
   void add_peer(Node peer) { peers_.push_back(std::move(peer)); }
 
+  // What the gateway with key `key` issues to this node's outgoing
+  // connection (the "addresses" of cjdns' IpTunnel getAddresses reply:
+  // ip4/ip6 with their Prefix and Alloc). With no cjdns network behind the
+  // stand-in, they arrive at once with connectTo, and, as
+  // tunnel/IpTunnel.c addAddress does, a prefix below 32/128 is added to
+  // RouteGen's prefixes.
+  struct Issue {
+    std::string ip4, ip6;
+    std::int64_t ip4_prefix = 32, ip4_alloc = 32, ip6_prefix = 128, ip6_alloc = 128;
+  };
+  void add_issue(const std::string& key, Issue issue) { issues_.emplace_back(key, issue); }
+  // Acts on the next `count` calls of `function` but sends no reply, as if
+  // the reply datagram were lost.
+  void drop_replies(const std::string& function, int count) {
+    drops_.emplace_back(function, count);
+  }
+
   // The reply to one request datagram received at `now_ms` (wall-clock
   // milliseconds), or nullopt when cjdroute would stay silent (unparsable,
   // not a query).
@@ -94,6 +116,7 @@ class AdminServer {
   Benc available_functions(std::int64_t page) const;
   Benc node_info() const;
   Benc ip_tunnel(const std::string& function, const Benc& args);
+  Benc route_gen(const std::string& function, const Benc& args);
   static Benc routing_entry(const Node& n, std::int64_t since_ping_ms);
 
   std::string password_;
@@ -112,6 +135,9 @@ class AdminServer {
     std::int64_t ip4_prefix = 32, ip4_alloc = 32, ip6_prefix = 128, ip6_alloc = 128;
   };
   std::vector<TunnelConnection> tunnels_;
+  std::vector<std::pair<std::string, Issue>> issues_;
+  std::vector<std::pair<std::string, int>> drops_;
+  std::vector<std::string> prefixes4_, prefixes6_;  // RouteGen's, "addr/len"
   std::int64_t next_connection_ = 0;
 };
 

@@ -82,6 +82,22 @@ void load(const std::string& path, cjdroute_peer::AdminServer& server, std::size
   }
   for (const auto& n : root["nodes"]) server.add_node(node_from(n, false)), ++nodes;
   for (const auto& p : root["peers"]) server.add_peer(node_from(p, true)), ++peers;
+  // "issues": {"<gateway key>": {"ip4": "10.94.0.2", "ip4Prefix": 32, "ip4Alloc": 32,
+  //                              "ip6": ..., "ip6Prefix": ..., "ip6Alloc": ...}}
+  for (const auto& key : root["issues"].getMemberNames()) {
+    const Json::Value& v = root["issues"][key];
+    cjdroute_peer::AdminServer::Issue issue;
+    issue.ip4 = v.get("ip4", "").asString();
+    issue.ip6 = v.get("ip6", "").asString();
+    issue.ip4_prefix = v.get("ip4Prefix", 32).asInt64();
+    issue.ip4_alloc = v.get("ip4Alloc", 32).asInt64();
+    issue.ip6_prefix = v.get("ip6Prefix", 128).asInt64();
+    issue.ip6_alloc = v.get("ip6Alloc", 128).asInt64();
+    server.add_issue(key, issue);
+  }
+  // "dropReplies": {"IpTunnel_allowConnection": 1}: replies lost in transit.
+  for (const auto& f : root["dropReplies"].getMemberNames())
+    server.drop_replies(f, root["dropReplies"][f].asInt());
 }
 
 // Binds "127.0.0.1:11234" or "[::1]:11234".
