@@ -302,6 +302,7 @@ make_conf() {
     --set "main.name=demo-$node" \
     --set "plugins.dir=$build/plugins" \
     --set "daemon.dataDir=$tmp/$node" \
+    --set "openvpn.runDir=$tmp/$node/openvpn" \
     --set "daemon.webuiDir=$top/webui" >/dev/null ||
     die "cannot write $conf"
   ((${#})) || return 0

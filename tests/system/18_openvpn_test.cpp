@@ -190,6 +190,31 @@ TEST_F(Openvpn, CarriesBothFamiliesEncryptedAndDisconnectEndsTheClient) {
   }
 }
 
+// A gateway running both servers: a subscriber that prefers TCP gets the
+// TCP server, with its session's addresses routed to that server's device.
+TEST_F(Openvpn, BothServersAndASubscriberThatPrefersTcp) {
+  gw_->stop();
+  gw_->options().set("openvpn", "protocols", "[udp, tcp]");
+  gw_->start();
+  gw_->wait_ready();
+  sub_->stop();
+  sub_->options().set("openvpn", "protocol", "tcp");
+  sub_->start();
+  sub_->wait_ready();
+  const Json::Value session = connect();
+  ASSERT_TRUE(session.isObject()) << to_json(plugin_status(*gw_)) << gw_->log_tail()
+                                  << sub_->log_tail();
+  EXPECT_EQ(session["protocol"], "tcp") << to_json(session);
+  EXPECT_EQ(plugin_status(*gw_)["gateway"]["servers"].size(), 2u);
+  const std::string route = ip("gw", {"-4", "route", "get", "10.93.0.2"});
+  EXPECT_TRUE(contains(route, "dev mnovpn-tcp")) << route;
+  FetchResult r = fetch4();
+  ASSERT_TRUE(r.ok) << r.error << sub_->log_tail();
+  EXPECT_EQ(r.body, masqueraded4());
+  FetchResult six = fetch6();
+  ASSERT_TRUE(six.ok) << six.error;
+}
+
 // The session ends on the gateway (it expires while the subscriber's
 // mnigsd is frozen and cannot renew): the gateway kills the client at once,
 // and the client exits rather than knocking again.

@@ -299,7 +299,7 @@ class Failover : public SystemTest {
   virtual std::string tunnel() const { return "forwarding"; }
   std::vector<std::string> other_tunnels() const {
     std::vector<std::string> others;
-    for (const char* t : {"forwarding", "websocket", "gre", "ipip"})
+    for (const char* t : {"forwarding", "websocket", "gre", "ipip", "openvpn", "iptunnel"})
       if (t != tunnel()) others.push_back(t);
     return others;
   }

@@ -91,10 +91,17 @@ std::optional<int> our_openvpn(const std::string& pid_file, const std::string& d
   const std::string& program = args[0];
   if (program.size() < 7 || program.compare(program.size() - 7, 7, "openvpn") != 0)
     return std::nullopt;
+  bool ours = false;
   for (std::size_t i = 1; i + 1 < args.size(); ++i)
-    if (args[i] == "--config" && args[i + 1].rfind(dir + "/", 0) == 0)
-      return static_cast<int>(pid);
-  return std::nullopt;
+    ours = ours || (args[i] == "--config" && args[i + 1].rfind(dir + "/", 0) == 0);
+  // And in our network namespace: an mnigsd in another one (a test's or a
+  // demo's node) with the same runDir owns its own processes.
+  struct stat mine {}, theirs {};
+  if (!ours || ::stat("/proc/self/ns/net", &mine) != 0 ||
+      ::stat(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), &theirs) != 0 ||
+      mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev)
+    return std::nullopt;
+  return static_cast<int>(pid);
 }
 
 std::vector<std::string> files_ending(const std::string& dir, const std::string& suffix) {

@@ -136,6 +136,9 @@ std::string Node::config_text() const {
       // Off unless a test is about the DHT: each node would first create an
       // RSA identity, seconds of CPU that other tests do not need.
       {"dht", {{"enabled", "false"}}},
+      // The openvpn plugin's files, each node's own: nodes share the
+      // filesystem, and /run/mnigs/openvpn would be every node's.
+      {"openvpn", {{"runDir", yaml_quote(dir_ + "/openvpn")}}},
   };
   for (const auto& [section, keys] : options_.config)
     for (const auto& [key, value] : keys) config[section][key] = value;
