@@ -76,6 +76,13 @@ void declare_core_keys(Schema& schema) {
                            "Payment methods this gateway offers, most preferred first; each "
                            "needs its payment plugin (free, webpage)",
                            true));
+        d.declare(list_key("tunnels", ValueType::string_list,
+                           {"forwarding", "websocket", "gre", "ipip", "openvpn", "cjdns"},
+                           "Tunnel methods in this gateway's order of preference: its suites "
+                           "are listed in this order, and a subscriber that names no suite "
+                           "takes the first it shares; running tunnels not listed follow in "
+                           "alphabetical order",
+                           true));
         d.declare(list_key("uplinks", ValueType::string_list, {},
                            "Interfaces towards the Internet: what sessions send out of them "
                            "and get in from them is metered, limited and charged; empty: the "

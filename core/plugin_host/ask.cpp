@@ -40,9 +40,18 @@ std::vector<std::string> PluginHost::make_suites(const std::vector<std::string>*
       if (payments.count(p) && std::find(order.begin(), order.end(), p) == order.end())
         order.push_back(p);
   }
+  // Tunnels in gateway.tunnels' order, then the others alphabetically.
+  std::vector<std::string> tunnel_order;
+  for (const auto& t : config_.get()->get_list("gateway", "tunnels"))
+    if (tunnels.count(t) &&
+        std::find(tunnel_order.begin(), tunnel_order.end(), t) == tunnel_order.end())
+      tunnel_order.push_back(t);
+  for (const auto& t : tunnels)
+    if (std::find(tunnel_order.begin(), tunnel_order.end(), t) == tunnel_order.end())
+      tunnel_order.push_back(t);
   std::vector<std::string> out;
   for (const auto& n : networks)
-    for (const auto& t : tunnels)
+    for (const auto& t : tunnel_order)
       for (const auto& p : order) out.push_back(n + "-" + t + "-" + p);
   return out;
 }

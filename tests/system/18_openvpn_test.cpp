@@ -13,6 +13,7 @@
 // so it can answer only because gw masquerades.
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <regex>
@@ -129,12 +130,26 @@ class Openvpn : public SystemTest {
   std::string masqueraded4() const { return "client=" + topology_.address("gw", "inet") + "\n"; }
   std::string masqueraded6() const { return "client=" + topology_.address6("gw", "inet") + "\n"; }
 
-  // The pid of sub's openvpn client for its first device, 0 when none runs.
+  // The pid of a running openvpn client of sub's on its first device, 0
+  // when none runs (each client's files are client-mnovpn0-N.*).
   pid_t client_pid() const {
-    std::ifstream in(run_dir(*sub_) + "/client-mnovpn0.pid");
-    pid_t pid = 0;
-    in >> pid;
-    return in && process_alive(pid) ? pid : 0;
+    for (const auto& e : std::filesystem::directory_iterator(run_dir(*sub_))) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("client-mnovpn0-", 0) != 0 || e.path().extension() != ".pid") continue;
+      std::ifstream in(e.path());
+      pid_t pid = 0;
+      in >> pid;
+      if (in && process_alive(pid)) return pid;
+    }
+    return 0;
+  }
+  // The config of sub's client on its first device.
+  std::string client_config() const {
+    for (const auto& e : std::filesystem::directory_iterator(run_dir(*sub_)))
+      if (e.path().filename().string().rfind("client-mnovpn0-", 0) == 0 &&
+          e.path().extension() == ".conf")
+        return read_file(e.path().string());
+    return "";
   }
 
   Topology topology_;
@@ -242,7 +257,7 @@ TEST_F(Openvpn, AnExpiredSessionsClientIsKilledByTheGateway) {
 // reach the gateway's admission and are refused there. The session goes on.
 TEST_F(Openvpn, AnotherKeyAndAnotherAddressAreRefused) {
   ASSERT_TRUE(connect().isObject()) << gw_->log_tail();
-  const std::string config = read_file(run_dir(*sub_) + "/client-mnovpn0.conf");
+  const std::string config = client_config();
   ASSERT_TRUE(contains(config, "peer-fingerprint")) << config;
   const std::string scratch = sub_->dir() + "/intruder";
   exec("relay", {"mkdir", "-p", scratch});

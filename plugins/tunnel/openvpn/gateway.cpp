@@ -138,7 +138,8 @@ void OpenvpnTunnel::end_server(Protocol p, std::function<void()> then) {
     then();
   };
   if (auto pid = our_openvpn(path(name, ".pid"), settings_.run_dir))
-    return end_process(context_.executor(), *pid, kExitGrace, remove);
+    // Guarded: the plugin may be gone when the process is.
+    return end_process(context_.executor(), *pid, kExitGrace, queue_.guard<>(remove));
   remove();
 }
 
@@ -172,9 +173,14 @@ void OpenvpnTunnel::start_server(Protocol p, std::function<void(std::string)> do
       m->on_end([this, p, m, what](const boost::system::error_code& ec) {
         auto it = servers_.find(p);
         if (it == servers_.end() || it->second.management != m) return;
+        Server& server = it->second;
+        const bool lasted =
+            std::chrono::steady_clock::now() - server.started_at > std::chrono::seconds(60);
+        server.backoff = lasted ? kServerRestartDelay
+                                : std::min(server.backoff * 2, std::chrono::seconds(300));
         context_.log().warn(what, "'s management connection ended (", ec.message(),
-                            "); starting it again");
-        restart_server(p, kServerRestartDelay);
+                            "); starting it again in ", server.backoff.count(), " s");
+        restart_server(p, server.backoff);
       });
       m->connect([this, p, m, what, done, fail](const boost::system::error_code& ec) {
         if (ec) return fail("cannot reach " + what + "'s management socket: " + ec.message());
@@ -183,7 +189,10 @@ void OpenvpnTunnel::start_server(Protocol p, std::function<void(std::string)> do
           if (ec || !r.ok())
             return fail(what + " did not take \"hold release\": " + (ec ? ec.message() : r.text));
           auto it = servers_.find(p);
-          if (it != servers_.end() && it->second.management == m) it->second.up = true;
+          if (it != servers_.end() && it->second.management == m) {
+            it->second.up = true;
+            it->second.started_at = std::chrono::steady_clock::now();
+          }
           server_errors_.erase(p);
           done("");
         });
@@ -195,8 +204,11 @@ void OpenvpnTunnel::start_server(Protocol p, std::function<void(std::string)> do
 void OpenvpnTunnel::restart_server(Protocol p, std::chrono::seconds delay) {
   auto timer = std::make_shared<boost::asio::steady_timer>(context_.executor());
   timer->expires_after(delay);
-  timer->async_wait([this, timer, p, delay](const boost::system::error_code& ec) {
-    if (ec || !started_ || !gateway_up_) return;
+  // Guarded: a stopped or destroyed plugin's timer does nothing.
+  timer->async_wait(queue_.guard<boost::system::error_code>([this, timer, p, delay,
+                                                             generation = generation_](
+                                                                boost::system::error_code ec) {
+    if (ec || !started_ || !gateway_up_ || generation != generation_) return;
     queue_.enqueue(
         [this, p, delay](CommandQueue::Finished finished) {
           if (!started_ || !gateway_up_) return finished();
@@ -211,7 +223,7 @@ void OpenvpnTunnel::restart_server(Protocol p, std::chrono::seconds delay) {
           });
         },
         [](const std::string&) {});
-  });
+  }));
 }
 
 void OpenvpnTunnel::on_server_event(Protocol p, const Message& msg) {

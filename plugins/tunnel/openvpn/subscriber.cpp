@@ -118,7 +118,9 @@ void OpenvpnTunnel::connect(const TunnelSession& session, Done done) {
           auto up = std::make_shared<Uplink>();
           up->session = session;
           up->device = device;
-          up->name = "client-" + device;
+          // A stem of its own: a client that outlived its uplink never
+          // shares files with the next one on the same device.
+          up->name = "client-" + device + "-" + std::to_string(++client_serial_);
           up->protocol = *protocol;
           ClientFiles f;
           f.protocol = *protocol;
@@ -144,24 +146,24 @@ void OpenvpnTunnel::connect(const TunnelSession& session, Done done) {
           finished();
           start_client(up, [this, up, routed, done](std::string error) {
             if (!error.empty()) return drop_uplink(up, [done, error] { done(error); });
-            set_up(up, routed, done);
+            set_up(up, routed, true, done);
           });
         });
       },
       [done](const std::string& reason) { done(reason); });
 }
 
-void OpenvpnTunnel::set_up(std::shared_ptr<Uplink> up, bool routed, Done done) {
+void OpenvpnTunnel::set_up(std::shared_ptr<Uplink> up, bool routed, bool drop_on_failure,
+                           Done done) {
   queue_.enqueue(
-      [this, up, routed, done](CommandQueue::Finished finished) {
+      [this, up, routed, drop_on_failure, done](CommandQueue::Finished finished) {
         auto complete = [done, finished](std::string error) {
           done(std::move(error));
           finished();
         };
-        auto it = uplinks_.find(key_of(up->session));
-        if (it == uplinks_.end() || it->second != up)
-          return complete("the session was disconnected while openvpn connected");
-        auto fail = [this, up, complete](std::string error) {
+        if (up->dropped) return complete("the session was disconnected while openvpn connected");
+        auto fail = [this, up, drop_on_failure, complete](std::string error) {
+          if (!drop_on_failure) return complete(error);
           drop_uplink(up, [complete, error] { complete(error); });
         };
         configure_device(up, [this, up, routed, complete, fail](std::string error) {
@@ -179,12 +181,16 @@ void OpenvpnTunnel::set_up(std::shared_ptr<Uplink> up, bool routed, Done done) {
 void OpenvpnTunnel::start_client(std::shared_ptr<Uplink> up, Done done) {
   launch(up->name, [this, up, done](std::string error) {
     if (!error.empty()) return done("openvpn: " + error);
+    // Disconnected while openvpn started: what it started goes at once.
+    if (up->dropped)
+      return end_client(up, [done] { done("the session was disconnected while openvpn started"); });
     auto m = ManagementClient::create(context_.executor(), path(up->name, ".sock"));
     up->management = m;
     up->pending = done;
     up->deadline = std::make_shared<boost::asio::steady_timer>(context_.executor());
     up->deadline->expires_after(kConnectTimeout);
     up->deadline->async_wait([this, up](const boost::system::error_code& ec) {
+      // Cancelled by drop_uplink, stop and reset before `this` may go.
       if (ec || !up->pending) return;
       auto pending = std::move(up->pending);
       up->pending = nullptr;
@@ -206,10 +212,16 @@ void OpenvpnTunnel::start_client(std::shared_ptr<Uplink> up, Done done) {
         up->deadline->cancel();
         return pending("openvpn ended before it connected" + (log.empty() ? "" : ": " + log));
       }
+      // Connected for a while: back at once; else a little later each time
+      // (a gateway that ends it right after it connects).
+      const bool lasted = std::chrono::steady_clock::now() - up->connected_at >
+                          std::chrono::seconds(60);
+      up->backoff = lasted ? std::chrono::seconds(1)
+                           : std::min(up->backoff * 2, std::chrono::seconds(300));
       context_.log().warn("the openvpn client of session ", up->session.id, " ended (",
                           ec.message(), log.empty() ? "" : "; its log: " + log,
-                          "); starting it again");
-      revive(up, std::chrono::seconds(1));
+                          "); starting it again in ", up->backoff.count(), " s");
+      revive(up, up->backoff);
     });
     m->connect([this, up, m](const boost::system::error_code& ec) {
       if (up->management != m) return;
@@ -238,6 +250,7 @@ void OpenvpnTunnel::on_client_event(const std::shared_ptr<Uplink>& up, const Mes
     context_.log().debug("openvpn client of session ", up->session.id, ": ", s->name, " ",
                          s->description);
   up->state = s->name;
+  if (s->name == "CONNECTED") up->connected_at = std::chrono::steady_clock::now();
   if (s->name == "CONNECTED" && up->pending) {
     auto pending = std::move(up->pending);
     up->pending = nullptr;
@@ -282,39 +295,59 @@ void OpenvpnTunnel::revive(std::shared_ptr<Uplink> up, std::chrono::seconds dela
   up->retry = std::make_shared<boost::asio::steady_timer>(context_.executor());
   up->retry->expires_after(delay);
   up->retry->async_wait([this, up, delay](const boost::system::error_code& ec) {
-    if (ec || !started_) return;
-    const std::string key = key_of(up->session);
-    auto it = uplinks_.find(key);
-    if (it == uplinks_.end() || it->second != up) return;  // disconnected meanwhile
+    // Cancelled by drop_uplink, stop and reset before `this` may go.
+    if (ec || !started_ || up->dropped) return;
     auto again = [this, up, delay](const std::string& error) {
       context_.log().warn("the openvpn client of session ", up->session.id,
                           " did not come back: ", error);
-      // Tried while the session is connected, at most every 5 minutes.
-      revive(up, std::min(delay * 2, std::chrono::seconds(300)));
+      // What it started goes first; tried again while the session is
+      // connected, at most every 5 minutes.
+      end_client(up, [this, up, delay] {
+        if (!up->dropped) revive(up, std::min(delay * 2, std::chrono::seconds(300)));
+      });
     };
     // Its config is still in runDir; the device went with the process, and
     // the default route with the device.
-    start_client(up, [this, up, key, again](std::string error) {
+    start_client(up, [this, up, again](std::string error) {
       if (!error.empty()) return again(error);
-      set_up(up, routes_->holds(key), [this, up, again](std::string error) {
-        if (!error.empty()) return again(error);
+      set_up(up, routes_->holds(key_of(up->session)), false, [this, up, again](std::string e) {
+        if (!e.empty()) return again(e);
         context_.log().info("the openvpn client of session ", up->session.id, " is back");
       });
     });
   });
 }
 
+void OpenvpnTunnel::end_client(const std::shared_ptr<Uplink>& up, std::function<void()> then) {
+  if (up->management) up->management->close();
+  up->management.reset();
+  if (auto pid = our_openvpn(path(up->name, ".pid"), settings_.run_dir))
+    return end_process(context_.executor(), *pid, std::chrono::seconds(3),
+                       queue_.guard<>(std::move(then)));
+  then();
+}
+
 void OpenvpnTunnel::abandon_uplinks() {
-  for (auto& [key, up] : uplinks_) {
+  auto uplinks = std::move(uplinks_);
+  uplinks_.clear();
+  std::vector<Done> waiting;
+  for (auto& [key, up] : uplinks) {
+    up->dropped = true;
     if (up->management) up->management->close();
     if (up->deadline) up->deadline->cancel();
     if (up->retry) up->retry->cancel();
+    if (up->pending) waiting.push_back(std::move(up->pending));
     up->pending = nullptr;
   }
+  // Their processes go with reset's (or stop's) end of every openvpn of ours.
+  for (auto& w : waiting) w("the openvpn plugin was stopped or reset");
 }
 
 void OpenvpnTunnel::drop_uplink(const std::shared_ptr<Uplink>& up, std::function<void()> then) {
-  uplinks_.erase(key_of(up->session));
+  if (up->dropped) return then();
+  up->dropped = true;
+  if (auto it = uplinks_.find(key_of(up->session)); it != uplinks_.end() && it->second == up)
+    uplinks_.erase(it);
   if (up->management) up->management->close();
   up->management.reset();
   if (up->deadline) up->deadline->cancel();
@@ -331,7 +364,8 @@ void OpenvpnTunnel::drop_uplink(const std::shared_ptr<Uplink>& up, std::function
   };
   // The device goes with the process.
   if (auto pid = our_openvpn(path(up->name, ".pid"), settings_.run_dir))
-    return end_process(context_.executor(), *pid, std::chrono::seconds(3), remove_files);
+    return end_process(context_.executor(), *pid, std::chrono::seconds(3),
+                       queue_.guard<>(remove_files));
   remove_files();
 }
 

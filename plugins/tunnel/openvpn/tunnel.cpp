@@ -155,14 +155,15 @@ void OpenvpnTunnel::end_processes(std::function<void()> done) {
   if (pids.empty()) return remove_files();
   auto left = std::make_shared<std::size_t>(pids.size());
   for (int pid : pids)
-    end_process(context_.executor(), pid, kExitGrace, [left, remove_files] {
-      if (--*left == 0) remove_files();
-    });
+    end_process(context_.executor(), pid, kExitGrace, queue_.guard<>([left, remove_files] {
+                  if (--*left == 0) remove_files();
+                }));
 }
 
 void OpenvpnTunnel::stop() {
   if (!started_) return;
   started_ = false;
+  ++generation_;
   std::vector<netcmd::Command> commands;
   if (gateway_touched_) commands = gateway_removal();
   for (const auto& knob : sysctls_on_) commands.push_back(netcmd::write_knob(knob, false));
@@ -188,6 +189,7 @@ void OpenvpnTunnel::reset(Done done) {
         for (auto& [p, server] : servers_)
           if (server.management) server.management->close();
         abandon_uplinks();
+        ++generation_;
         servers_.clear();
         server_errors_.clear();
         sessions_.clear();

@@ -103,6 +103,10 @@ class OpenvpnTunnel final : public TunnelPlugin {
     std::shared_ptr<ManagementClient> management;
     bool up = false;
     std::map<std::uint64_t, std::string> clients;  // cid -> session id
+    // When it last started, and the next restart's delay: a server that dies
+    // soon after starting waits longer each time.
+    std::chrono::steady_clock::time_point started_at;
+    std::chrono::seconds backoff{2};
   };
   void bring_up_gateway(std::function<void(std::string error)> done);
   void start_servers(std::vector<Protocol> left, std::function<void(std::string error)> done);
@@ -131,6 +135,11 @@ class OpenvpnTunnel final : public TunnelPlugin {
     Done pending;             // connect() waiting for CONNECTED
     std::shared_ptr<boost::asio::steady_timer> deadline;
     std::shared_ptr<boost::asio::steady_timer> retry;  // revive()
+    bool dropped = false;  // drop_uplink ran: whatever completes later is ended
+    // When it last reached CONNECTED, and the next revive's delay: a client
+    // that dies soon after connecting waits longer each time.
+    std::chrono::steady_clock::time_point connected_at;
+    std::chrono::seconds backoff{1};
   };
   std::string free_interface() const;
   bool own_interface(const std::string& name) const;
@@ -138,7 +147,9 @@ class OpenvpnTunnel final : public TunnelPlugin {
   void on_client_event(const std::shared_ptr<Uplink>& up, const Message& m);
   // As an operation of the queue once the client is CONNECTED: the
   // device's addresses and, when `routed`, the default route.
-  void set_up(std::shared_ptr<Uplink> up, bool routed, Done done);
+  // A failure drops the uplink with `drop_on_failure` (a new connect), else
+  // leaves it to the caller (a revive, which tries again).
+  void set_up(std::shared_ptr<Uplink> up, bool routed, bool drop_on_failure, Done done);
   void configure_device(std::shared_ptr<Uplink> up, Done done);
   void route_steps(std::shared_ptr<Uplink> up, Done done);
   void drop_uplink(const std::shared_ptr<Uplink>& up, std::function<void()> then);
@@ -146,8 +157,11 @@ class OpenvpnTunnel final : public TunnelPlugin {
   // it is started again after `delay`, longer after each failure, with its
   // device and routes, for as long as the session is connected here.
   void revive(std::shared_ptr<Uplink> up, std::chrono::seconds delay);
-  // Cancels what each uplink waits for (stop, reset).
+  // Forgets every uplink, cancels what each waits for and tells a waiting
+  // connect why (stop, reset).
   void abandon_uplinks();
+  // Ends the uplink's openvpn process (named by its pid file), then().
+  void end_client(const std::shared_ptr<Uplink>& up, std::function<void()> then);
 
   PluginContext& context_;
   Settings settings_;
@@ -168,12 +182,14 @@ class OpenvpnTunnel final : public TunnelPlugin {
   std::vector<std::string> sysctls_on_;
   std::map<Protocol, Server> servers_;
   std::map<Protocol, std::string> server_errors_;  // the last failure of a restart
+  std::uint64_t generation_ = 0;  // stop and reset: restarts planned before do nothing
   std::map<std::string, GatewaySession> sessions_;  // by session id
   std::uint64_t refused_ = 0, admitted_count_ = 0, killed_ = 0;
 
   // Subscriber state, by "GATEWAY SESSION-ID".
   std::optional<x509::LoadedIdentity> subscriber_identity_;
   std::map<std::string, std::shared_ptr<Uplink>> uplinks_;
+  std::uint64_t client_serial_ = 0;  // each client's files have a stem of their own
   std::optional<tunnels::TunnelRoutes> routes_;
 };
 
