@@ -302,8 +302,11 @@ make_conf() {
     --set "main.name=demo-$node" \
     --set "plugins.dir=$build/plugins" \
     --set "daemon.dataDir=$tmp/$node" \
-    --set "openvpn.runDir=$tmp/$node/openvpn" \
     --set "daemon.webuiDir=$top/webui" >/dev/null ||
+    die "cannot write $conf"
+  # A plugin's section once plugins.dir names where it is. Each node's own
+  # openvpn files: the nodes share this host's /run.
+  "$cli" -f "$conf" --set "openvpn.runDir=$tmp/$node/openvpn" >/dev/null ||
     die "cannot write $conf"
   ((${#})) || return 0
   for kv in "$@"; do args+=(--set "$kv"); done
