@@ -33,4 +33,17 @@ std::string uplink_interface(const std::string& base, unsigned n) {
   return base.substr(0, digits) + std::to_string(std::stoul(base.substr(digits)) + n);
 }
 
+std::string free_uplink_interface(const std::string& base, unsigned count,
+                                  const std::function<bool(const std::string&)>& taken) {
+  for (unsigned n = 0; n < count; ++n)
+    if (const std::string name = uplink_interface(base, n); !taken(name)) return name;
+  return "";
+}
+
+bool is_uplink_interface(const std::string& base, unsigned count, const std::string& name) {
+  for (unsigned n = 0; n < count; ++n)
+    if (uplink_interface(base, n) == name) return true;
+  return false;
+}
+
 }  // namespace mnigs

@@ -2,6 +2,7 @@
 // parameters and the output of ip(8). Pure; thread-safe.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -21,5 +22,12 @@ bool nft_quotable_interface_name(std::string_view name);
 // per session): `base` itself, then its trailing number counted up (mnws0,
 // mnws1, ...), or 1, 2, ... appended when it ends in none (tun, tun1, ...).
 std::string uplink_interface(const std::string& base, unsigned n);
+
+// The first of the `count` devices uplink_interface(base, 0..count-1) for
+// which `taken` is false; "" when every one is taken.
+std::string free_uplink_interface(const std::string& base, unsigned count,
+                                  const std::function<bool(const std::string&)>& taken);
+// Whether `name` is one of those `count` devices.
+bool is_uplink_interface(const std::string& base, unsigned count, const std::string& name);
 
 }  // namespace mnigs

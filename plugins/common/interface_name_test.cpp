@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <string>
 
 namespace mnigs {
@@ -33,6 +35,18 @@ TEST(InterfaceName, EachSessionsDeviceCountsTheBaseNumberUp) {
   EXPECT_EQ(uplink_interface("tun", 0), "tun");
   EXPECT_EQ(uplink_interface("tun", 2), "tun2");
   EXPECT_EQ(uplink_interface("x1234567890", 1), "x12345678901");
+}
+
+TEST(InterfaceName, TheFirstFreeSessionDeviceAndWhichAreOurs) {
+  auto taken = [](std::set<std::string> names) {
+    return [names](const std::string& n) { return names.count(n) > 0; };
+  };
+  EXPECT_EQ(free_uplink_interface("mnovpn0", 4, taken({})), "mnovpn0");
+  EXPECT_EQ(free_uplink_interface("mnovpn0", 4, taken({"mnovpn0", "mnovpn2"})), "mnovpn1");
+  EXPECT_EQ(free_uplink_interface("mnovpn0", 2, taken({"mnovpn0", "mnovpn1"})), "");
+  EXPECT_TRUE(is_uplink_interface("mnovpn0", 4, "mnovpn3"));
+  EXPECT_FALSE(is_uplink_interface("mnovpn0", 4, "mnovpn4"));
+  EXPECT_FALSE(is_uplink_interface("mnovpn0", 4, "eth0"));
 }
 
 }  // namespace

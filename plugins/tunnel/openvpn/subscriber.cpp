@@ -35,19 +35,16 @@ std::uint64_t counter(const std::string& device, const char* name) {
 }  // namespace
 
 std::string OpenvpnTunnel::free_interface() const {
-  for (unsigned n = 0; n < kMaxUplinks; ++n) {
-    const std::string name = uplink_interface(settings_.subscriber_interface, n);
-    bool used = false;
-    for (const auto& [id, up] : uplinks_) used = used || up->device == name;
-    if (!used) return name;
-  }
-  return "";
+  return free_uplink_interface(settings_.subscriber_interface, kMaxUplinks,
+                               [this](const std::string& name) {
+                                 for (const auto& [key, up] : uplinks_)
+                                   if (up->device == name) return true;
+                                 return false;
+                               });
 }
 
 bool OpenvpnTunnel::own_interface(const std::string& name) const {
-  for (unsigned n = 0; n < kMaxUplinks; ++n)
-    if (uplink_interface(settings_.subscriber_interface, n) == name) return true;
-  return false;
+  return is_uplink_interface(settings_.subscriber_interface, kMaxUplinks, name);
 }
 
 void OpenvpnTunnel::subscriber_key(std::function<void(std::string, std::string)> done) {
