@@ -699,7 +699,8 @@ void SessionManager::write(sqlite3* db, const GatewaySession& s) {
   Statement st(db,
                "INSERT OR REPLACE INTO gateway_sessions (id, secret, subscriber_address, "
                "gateway_address, name, port, suite, tunnel, created, expires, bytes_out, "
-               "bytes_in, payment, subscriber_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+               "bytes_in, payment, subscriber_key) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   st.bind_text(1, s.id)
       .bind_text(2, s.secret)
       .bind_text(3, s.subscriber_address)

@@ -66,7 +66,8 @@ bencode::Value allow_args(const Allowance& a) {
 }
 
 bencode::Value connect_args(const std::string& gateway_key) {
-  return bencode::Value::dict({{"publicKeyOfNodeToConnectTo", bencode::Value::string(gateway_key)}});
+  return bencode::Value::dict(
+      {{"publicKeyOfNodeToConnectTo", bencode::Value::string(gateway_key)}});
 }
 
 bencode::Value connection_args(std::int64_t connection) {

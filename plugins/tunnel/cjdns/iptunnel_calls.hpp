@@ -5,20 +5,20 @@
 // (connection numbers are non-negative ints, prefixes 0..32/0..128), keys
 // and addresses parsed, lists bounded.
 //
-//   IpTunnel_allowConnection {publicKeyOfAuthorizedNode, ip4Address, ip4Prefix, ip4Alloc,
-//                             ip6Address, ip6Prefix, ip6Alloc} -> {"connection": N, "error": "none"}
-//   IpTunnel_connectTo {publicKeyOfNodeToConnectTo}             -> {"connection": N, ...}
-//   IpTunnel_removeConnection {connection}                      -> {..., "error": "none"}
-//                                                                  or {"error": "not_found"}
-//   IpTunnel_listConnections {}                                 -> {"connections": [N...]}
-//   IpTunnel_showConnection {connection}                        -> {"key", "outgoing",
-//                                   "ip4Address", "ip4Prefix", "ip4Alloc" (only when set), ...}
-//                                                                  or {"error": "connection not found"}
-//   RouteGen_removePrefix {route: "ADDR/PREFIX"}               -> {"error": "none"}
-//                                                                  or {"error": "no_such_route"}
-//   RouteGen_commit {tunName}                                   -> {"error": "none"}
-//   Core_nodeInfo {}                                            -> {"myAddr": "v22.<label>.<key>.k",
-//                                                                   "myIp6": "fcxx:...", ...}
+//   IpTunnel_allowConnection {publicKeyOfAuthorizedNode, ip4Address, ip4Prefix,
+//                             ip4Alloc, ip6Address, ip6Prefix, ip6Alloc}
+//       -> {"connection": N, "error": "none"}
+//   IpTunnel_connectTo {publicKeyOfNodeToConnectTo} -> {"connection": N, ...}
+//   IpTunnel_removeConnection {connection}
+//       -> {..., "error": "none"} or {"error": "not_found"}
+//   IpTunnel_listConnections {} -> {"connections": [N...]}
+//   IpTunnel_showConnection {connection}
+//       -> {"key", "outgoing", "ip4Address", "ip4Prefix", "ip4Alloc" (only when
+//          set), ...} or {"error": "connection not found"}
+//   RouteGen_removePrefix {route: "ADDR/PREFIX"}
+//       -> {"error": "none"} or {"error": "no_such_route"}
+//   RouteGen_commit {tunName} -> {"error": "none"}
+//   Core_nodeInfo {} -> {"myAddr": "v22.<label>.<key>.k", "myIp6": "fcxx:...", ...}
 //
 // Pure functions; thread-safe.
 #pragma once
