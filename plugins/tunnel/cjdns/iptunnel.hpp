@@ -94,6 +94,9 @@ class IpTunnelPlugin final : public TunnelPlugin {
   // Records what reset() must undo: connection/<N>.
   void record(std::int64_t connection, const Json::Value& what);
   void forget(std::int64_t connection);
+  // forget, only while the record of `connection` is of `key` in that
+  // direction (cjdroute numbers from 0 again after a restart).
+  void forget_if(std::int64_t connection, const std::string& key, bool outgoing);
   // What a connection of ours must look like in showConnection before it
   // is removed: cjdroute numbers connections from 0 again after a restart,
   // so a number alone may name another session's or the operator's.

@@ -229,6 +229,16 @@ void IpTunnelPlugin::forget(std::int64_t connection) {
   context_.store().erase(kRecords + std::to_string(connection));
 }
 
+void IpTunnelPlugin::forget_if(std::int64_t connection, const std::string& key, bool outgoing) {
+  // After a restart of cjdroute the number may be recorded for a newer
+  // connection: that record stays.
+  auto it = records_.find(connection);
+  if (it == records_.end() || it->second["key"].asString() != key ||
+      it->second["outgoing"].asBool() != outgoing)
+    return;
+  forget(connection);
+}
+
 bool IpTunnelPlugin::recorded(const Connection& c) const {
   auto it = records_.find(c.number);
   return it != records_.end() && it->second["key"].asString() == c.key &&
@@ -303,7 +313,7 @@ void IpTunnelPlugin::remove_checked(Expect e, std::function<void(std::string, Sh
         context_.log().warn("IpTunnel connection ", e.number, " is now ",
                             c->outgoing ? "to " : "from ", c->key,
                             ", not the one this plugin made: left alone");
-      forget(e.number);
+      forget_if(e.number, e.key, e.outgoing);
       return then("", std::nullopt);
     }
     remove_connection(e.number, [then, c](std::string error) {
@@ -639,11 +649,12 @@ void IpTunnelPlugin::check_connections(std::function<void()> then) {
         if (c.number == n) return &c;
       return nullptr;
     };
-    auto lost = [this](std::int64_t n, const std::string& what, std::string& broken) {
+    auto lost = [this](std::int64_t n, const std::string& key, bool outgoing,
+                       const std::string& what, std::string& broken) {
       if (!broken.empty()) return;
       broken = "IpTunnel connection " + std::to_string(n) + " " + what +
                " is gone from cjdroute (restarted?): the session carries no traffic";
-      forget(n);
+      forget_if(n, key, outgoing);
       refuse("connectionLost", broken);
     };
     for (auto& [id, g] : sessions_) {
@@ -651,7 +662,7 @@ void IpTunnelPlugin::check_connections(std::function<void()> then) {
       Expect e{g.connection, g.session.subscriber_key, false, g.address4, g.address6};
       const Connection* c = find(g.connection);
       if (!c || !e.matches(*c)) {
-        lost(g.connection, "of session " + id, g.broken);
+        lost(g.connection, g.session.subscriber_key, false, "of session " + id, g.broken);
         g.connection = -1;
       }
     }
@@ -660,7 +671,8 @@ void IpTunnelPlugin::check_connections(std::function<void()> then) {
       if (up.connection < 0) continue;
       const Connection* c = find(up.connection);
       if (!c || c->key != up.session.params["gatewayKey"].asString() || !c->outgoing) {
-        lost(up.connection, "to the gateway " + up.session.gateway_address, up.broken);
+        lost(up.connection, up.session.params["gatewayKey"].asString(), true,
+             "to the gateway " + up.session.gateway_address, up.broken);
         up.connection = -1;
         continue;
       }
