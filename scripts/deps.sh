@@ -39,7 +39,8 @@ MNIGS_TEST_PACKAGES=(
   babeld
   # The tunnel benchmark: iperf3 measures, openvpn is the reference tunnel,
   # openssl makes its throwaway certificates; plugins/common's x509_test
-  # checks our certificates and fingerprints against it.
+  # checks our certificates and fingerprints against it; the openvpn
+  # plugin's unit tests and system test 18 run the real openvpn.
   iperf3 openvpn openssl
   # System test 11 runs the vpn-ws switch behind the real nginx.
   nginx
