@@ -153,12 +153,14 @@ class IpTunnelPlugin final : public TunnelPlugin {
     std::string address4, address6;
     std::string broken;  // why the connection no longer serves the session
   };
-  // A removal that failed: retried every so often, at most kRemovalAttempts
-  // times; the pool keeps the addresses reserved until it succeeds (or
-  // reset), since cjdroute matches TUN packets to connections by address.
+  // A removal that failed: retried every 10 s, after kRemovalAttempts tries
+  // every 5 minutes, until it succeeds; the pool keeps the addresses
+  // reserved meanwhile, since cjdroute matches TUN packets to connections
+  // by address.
   struct PendingRemoval {
     Expect expect;
     unsigned attempts = 0;
+    std::chrono::steady_clock::time_point next_try{};
   };
   void allow(const TunnelSession& session, tunnels::AddressPool::Allotment a,
              std::function<void(std::string error, Json::Value params)> done);

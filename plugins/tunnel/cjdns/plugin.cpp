@@ -22,9 +22,11 @@ constexpr unsigned kStopRepeat = 4;
 // While cjdroute has not told us our key, nodeInfo offers none: ask again.
 constexpr std::chrono::seconds kIdentityRetry{10};
 constexpr const char* kRecords = "connection/";
-// A failed removal is tried again this often, this many times.
+// A failed removal is tried again this often, this many times, and then
+// every kRemovalSlowRetry for as long as it fails.
 constexpr std::chrono::seconds kRemovalRetry{10};
 constexpr unsigned kRemovalAttempts = 30;
+constexpr std::chrono::seconds kRemovalSlowRetry{300};
 
 std::string compact(const Json::Value& v) {
   Json::StreamWriterBuilder b;
@@ -707,7 +709,8 @@ void IpTunnelPlugin::schedule_removals() {
 }
 
 void IpTunnelPlugin::retry_removals(std::size_t i, std::function<void()> then) {
-  while (i < pending_.size() && pending_[i].attempts >= kRemovalAttempts) ++i;
+  const auto now = std::chrono::steady_clock::now();
+  while (i < pending_.size() && pending_[i].next_try > now) ++i;
   if (i >= pending_.size()) return then();
   remove_checked(pending_[i].expect, [this, i, then](std::string error, Shown) {
     if (i >= pending_.size()) return then();  // reset meanwhile
@@ -719,10 +722,14 @@ void IpTunnelPlugin::retry_removals(std::size_t i, std::function<void()> then) {
       pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
       return retry_removals(i, then);
     }
-    if (++p.attempts == kRemovalAttempts)
-      refuse("removalFailed", "gave up removing the IpTunnel connection of " + p.expect.key +
-                                  " after " + std::to_string(kRemovalAttempts) +
-                                  " tries; its addresses stay reserved until reset: " + error);
+    if (++p.attempts >= kRemovalAttempts)
+      p.next_try = std::chrono::steady_clock::now() + kRemovalSlowRetry;
+    if (p.attempts == kRemovalAttempts)
+      refuse("removalFailed",
+             "the IpTunnel connection of " + p.expect.key + " is not removed after " +
+                 std::to_string(kRemovalAttempts) +
+                 " tries; its addresses stay reserved, and it is tried every 5 minutes: " +
+                 error);
     retry_removals(i + 1, then);
   });
 }
