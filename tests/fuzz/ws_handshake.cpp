@@ -26,7 +26,7 @@ void server(std::string_view data) {
   if (head.consumed > data.size()) std::abort();
   const ServerUpgrade up = check_upgrade(head.method, head.headers, kProtocols);
   if (up.ok != (up.status == 101)) std::abort();
-  if (up.ok && base64_decode(up.accept) == std::nullopt) std::abort();
+  if (up.ok && mnigs::base64_decode(up.accept) == std::nullopt) std::abort();
   if (up.mac && !is_unicast(*up.mac)) std::abort();
   // A refusal quotes what the peer sent: it must still be one response.
   const std::string answer = response(up);
