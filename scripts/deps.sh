@@ -23,6 +23,8 @@ MNIGS_BUILD_PACKAGES=(
   libopendht-dev
   # The websocket tunnel plugin (OpenSSL's SHA-1, for the handshake).
   libssl-dev
+  # The httptunnel plugin: HTTP/2 streams between a node and its gateway.
+  libnghttp2-dev
 )
 MNIGS_TEST_PACKAGES=(
   libgtest-dev libgmock-dev
