@@ -1,0 +1,143 @@
+// The gateway's table of tunnels: which connected node answers for which
+// token or id, who may hold one, and the requests waiting while none is
+// connected. Pure logic (time is passed in); the front and the tunnel
+// connections call it from the data thread only.
+//
+// Keys are "token:<token>" (WStunnel's rendez-vous token) and "id:<id>"
+// (a node's named services). A key is bound to the first secret that held
+// it (its SHA-256 digest is kept, and saved by the owner through
+// on_claims_changed), so a second node with the same token or id but
+// another secret is refused rather than taking the requests. WStunnel's
+// clients have no secret (""): they may hold a key nobody bound to a
+// secret, when the gateway allows them at all.
+//
+// Several nodes with the key and the secret: the policy says whether the
+// second is refused, waits as a standby, or shares the requests.
+//
+// A key is known while a node holds it and for `forget_after` since the
+// last one left: requests for it wait (at most `queue` of them) for a node
+// to come back; requests for a key not known get 404 at once.
+#pragma once
+
+#include "settings.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mnigs::httptunnel {
+
+// A node's connection as the registry sees it.
+class Tunnel {
+ public:
+  virtual ~Tunnel() = default;
+  // Whether it takes one more request now (an HTTP/2 connection has a limit
+  // on concurrent streams; a WStunnel connection takes any number).
+  virtual bool has_room() const = 0;
+  // For status and logs: "10.0.0.2:41234 wstunnel".
+  virtual std::string describe() const = 0;
+};
+
+// Requests, bytes and errors of one key, for status.
+struct KeyMetrics {
+  std::uint64_t requests = 0, errors = 0, bytes_in = 0, bytes_out = 0;
+  std::uint64_t latency_ms_total = 0;  // head to response head, summed
+};
+
+class Registry {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // A waiting request's continuation: gets the tunnel to use.
+  using Handoff = std::function<void(Tunnel&)>;
+
+  Registry(Policy policy, std::size_t queue, Clock::duration forget_after);
+
+  // Loaded and saved by the owner: key → SHA-256 digest of its secret (hex).
+  void load_claims(std::map<std::string, std::string> claims);
+  const std::map<std::string, std::string>& claims() const { return claims_; }
+  std::function<void()> on_claims_changed;
+
+  void set_policy(Policy p) { policy_ = p; }
+  void set_queue(std::size_t n) { queue_limit_ = n; }
+  void set_wstunnel_clients(bool allowed) { wstunnel_clients_ = allowed; }
+
+  // A node connects holding `key` with `secret` ("" for a WStunnel
+  // client). "" when it is admitted; else a sentence why not. Waiting
+  // requests go to it at once.
+  std::string attach(const std::string& key, const std::string& secret, Tunnel& tunnel,
+                     Clock::time_point now);
+  // The node left (or was dropped). No request is handed to it afterwards.
+  void detach(const std::string& key, Tunnel& tunnel, Clock::time_point now);
+
+  enum class Outcome {
+    sent,     // `handoff` ran with a tunnel
+    queued,   // it waits: cancel(ticket) when it gives up
+    unknown,  // no node holds the key, nor did within forget_after: 404
+    full,     // the key's queue is full: 504
+  };
+  struct Routed {
+    Outcome outcome = Outcome::unknown;
+    std::uint64_t ticket = 0;  // for cancel(), when queued
+  };
+  // Where a request for `key` goes. `handoff` runs now (sent) or when a node
+  // with room comes (queued), once, unless cancelled first.
+  Routed route(const std::string& key, Handoff handoff, Clock::time_point now);
+  // The waiting request gives up (timed out, or its client went away).
+  void cancel(const std::string& key, std::uint64_t ticket);
+  // A tunnel has room again: the key's waiting requests go to it.
+  void room(const std::string& key, Tunnel& tunnel);
+
+  // Forgets keys whose last node left more than forget_after ago and that
+  // have nothing waiting; returns how many.
+  std::size_t expire(Clock::time_point now);
+
+  // The metrics of a key route() found; nullptr for a key not known.
+  KeyMetrics* metrics(const std::string& key) {
+    const auto it = entries_.find(key);
+    return it == entries_.end() ? nullptr : &it->second.metrics;
+  }
+  std::size_t tunnels() const;          // connected nodes' tunnels, all keys
+  std::size_t waiting() const;          // requests waiting, all keys
+  std::size_t tunnels_of(const std::string& key) const;
+  // For status: each known key with its tunnels, waiting requests and metrics.
+  struct KeyView {
+    std::string key;
+    std::vector<std::string> tunnels;
+    std::size_t waiting = 0;
+    KeyMetrics metrics;
+    bool bound = false;  // a secret holds the key
+  };
+  std::vector<KeyView> view() const;
+
+  // SHA-256 of `secret`, lowercase hex.
+  static std::string digest(const std::string& secret);
+
+ private:
+  struct Waiter {
+    std::uint64_t ticket;
+    Handoff handoff;
+  };
+  struct Entry {
+    std::vector<Tunnel*> live;  // in order of arrival
+    std::size_t next = 0;       // balance: the next to use
+    std::deque<Waiter> waiting;
+    Clock::time_point left{};  // when the last node left
+    KeyMetrics metrics;
+  };
+  Tunnel* pick(Entry& e);
+  void drain(Entry& e);
+
+  Policy policy_;
+  std::size_t queue_limit_;
+  Clock::duration forget_after_;
+  bool wstunnel_clients_ = true;
+  std::map<std::string, Entry> entries_;
+  std::map<std::string, std::string> claims_;
+  std::uint64_t next_ticket_ = 1;
+};
+
+}  // namespace mnigs::httptunnel
