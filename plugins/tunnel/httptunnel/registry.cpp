@@ -135,6 +135,11 @@ void Registry::room(const std::string& key, Tunnel& tunnel) {
   if (it != entries_.end()) drain(it->second);
 }
 
+Tunnel* Registry::holder(const std::string& key) const {
+  const auto it = entries_.find(key);
+  return it == entries_.end() || it->second.live.empty() ? nullptr : it->second.live.front();
+}
+
 std::size_t Registry::expire(Clock::time_point now) {
   std::size_t n = 0;
   for (auto it = entries_.begin(); it != entries_.end();) {

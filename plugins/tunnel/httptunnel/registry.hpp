@@ -19,6 +19,7 @@
 // to come back; requests for a key not known get 404 at once.
 #pragma once
 
+#include "channel.hpp"
 #include "settings.hpp"
 
 #include <chrono>
@@ -40,6 +41,12 @@ class Tunnel {
   virtual bool has_room() const = 0;
   // For status and logs: "10.0.0.2:41234 wstunnel".
   virtual std::string describe() const = 0;
+  // A channel for one request; `events` run on the data thread. Fails
+  // through events.on_failed (unseen) when the tunnel cannot take it.
+  virtual std::unique_ptr<Channel> open(const ChannelRequest& request,
+                                        Channel::Events events) = 0;
+  // The services it offers (named services; empty for a token tunnel).
+  virtual std::vector<std::string> services() const { return {}; }
 };
 
 // Requests, bytes and errors of one key, for status.
@@ -90,6 +97,9 @@ class Registry {
   void cancel(const std::string& key, std::uint64_t ticket);
   // A tunnel has room again: the key's waiting requests go to it.
   void room(const std::string& key, Tunnel& tunnel);
+
+  // A tunnel that holds `key` now, room or not; nullptr when none does.
+  Tunnel* holder(const std::string& key) const;
 
   // Forgets keys whose last node left more than forget_after ago and that
   // have nothing waiting; returns how many.

@@ -14,6 +14,9 @@ struct FakeTunnel : Tunnel {
   explicit FakeTunnel(std::string n) : name(std::move(n)) {}
   bool has_room() const override { return room; }
   std::string describe() const override { return name; }
+  std::unique_ptr<Channel> open(const ChannelRequest&, Channel::Events) override {
+    return nullptr;
+  }
   std::string name;
   bool room = true;
 };

@@ -129,11 +129,17 @@ void strip_hop_by_hop(http::fields& headers) {
 }
 
 std::string request_head(const http::request_header<>& head, std::string_view target,
-                         bool has_body, std::optional<std::uint64_t> content_length) {
+                         bool has_body, std::optional<std::uint64_t> content_length,
+                         bool upgrade) {
   http::request_header<> out(head);
   out.version(11);
   out.target(bsv(target));
+  const std::string protocol(head[http::field::upgrade]);
   strip_hop_by_hop(out);
+  if (upgrade && !protocol.empty()) {
+    out.set(http::field::upgrade, protocol);
+    out.set(http::field::connection, "Upgrade");
+  }
   out.erase(http::field::content_length);
   if (content_length) out.set(http::field::content_length, std::to_string(*content_length));
   else if (has_body) out.set(http::field::transfer_encoding, "chunked");

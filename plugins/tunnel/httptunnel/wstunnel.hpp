@@ -83,9 +83,12 @@ void strip_hop_by_hop(http::fields& headers);
 // The request head a tunnel client gets: `head`'s method and headers
 // without the hop-by-hop ones, `target` as the request target, HTTP/1.1,
 // and the body's framing: Content-Length when `content_length` is known,
-// chunked otherwise (when `has_body`). Ends with the empty line.
+// chunked otherwise (when `has_body`). Ends with the empty line. With
+// `upgrade` (a WebSocket handshake that is to reach the service) its
+// Upgrade header stays, with "Connection: Upgrade".
 std::string request_head(const http::request_header<>& head, std::string_view target,
-                         bool has_body, std::optional<std::uint64_t> content_length);
+                         bool has_body, std::optional<std::uint64_t> content_length,
+                         bool upgrade = false);
 
 // The tunnel client's rule for X-Host (wstuncli's -regexp): where the
 // request goes, or why not. `server` is the client's default backend
