@@ -69,7 +69,7 @@ TEST_F(DaemonControl, CliShowsStatusAndPlugins) {
     if (p["state"] == "running") running.insert(p["kind"].asString() + "/" + p["name"].asString());
   EXPECT_EQ(running, (std::set<std::string>{"discovery/static", "payment/free",
                                             "payment/webpage", "tunnel/forwarding", "tunnel/gre",
-                                            "tunnel/ipip", "tunnel/openvpn",
+                                            "tunnel/httptunnel", "tunnel/ipip", "tunnel/openvpn",
                                             "tunnel/websocket"}))
       << plugins.out;
 }

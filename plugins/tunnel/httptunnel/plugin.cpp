@@ -1,0 +1,370 @@
+#include "plugin.hpp"
+
+#include "link.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <future>
+#include <stdexcept>
+
+namespace mnigs::httptunnel {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr std::string_view kClaimPrefix = "claim:";
+// How long a key stays known after its last node left (WStunnel: an hour).
+constexpr auto kForgetAfter = std::chrono::hours(1);
+
+// Answers an upgrade that is refused, then closes the connection.
+void refuse_upgrade(tcp::socket socket, unsigned status, const std::string& body) {
+  const char* reason = status == 403 ? "Forbidden" : status == 404 ? "Not Found" : "Bad Request";
+  auto s = std::make_shared<tcp::socket>(std::move(socket));
+  auto text = std::make_shared<std::string>(
+      "HTTP/1.1 " + std::to_string(status) + " " + reason +
+      "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+  net::async_write(*s, net::buffer(*text), [s, text](boost::system::error_code, std::size_t) {
+    boost::system::error_code ec;
+    s->shutdown(tcp::socket::shutdown_both, ec);
+    s->close(ec);
+  });
+}
+
+}  // namespace
+
+// The gateway's side: the registry, the front and the nodes' links. Lives
+// on the data thread; the plugin reaches it only by posting there.
+struct HttpTunnelPlugin::Gateway : std::enable_shared_from_this<Gateway> {
+  Gateway(net::io_context& io, Logger& log, const Settings& s,
+          std::map<std::string, std::string> claims,
+          std::function<void(std::map<std::string, std::string>)> save)
+      : io(io), log(log), settings(s), registry(s.policy, s.queue, kForgetAfter), timer(io) {
+    registry.load_claims(std::move(claims));
+    registry.set_wstunnel_clients(s.wstunnel_clients);
+    registry.on_claims_changed = [this, save = std::move(save)] { save(registry.claims()); };
+  }
+
+  std::string start() {
+    FrontOptions o;
+    o.domain = settings.domain;
+    o.timeout = settings.timeout;
+    std::weak_ptr<Gateway> weak = shared_from_this();
+    front = std::make_unique<Front>(
+        io, registry, log, o,
+        Front::Hooks{[weak](bool local) {
+                       auto self = weak.lock();
+                       return self ? self->stats(local) : std::string();
+                     },
+                     [weak](tcp::socket s, http::request_header<> head, std::string pending) {
+                       if (auto self = weak.lock())
+                         self->accept(std::move(s), std::move(head), std::move(pending));
+                     }});
+    const std::string errors = front->listen(settings.listen);
+    tick();
+    return errors;
+  }
+
+  void stop() {
+    stopped = true;
+    timer.cancel();
+    if (front) front->stop();
+    auto all = std::move(links);
+    links.clear();
+    for (auto& l : all) l->close("the plugin stops");
+  }
+
+  // A node's upgrade request, from the front or the daemon's port.
+  void accept(tcp::socket socket, http::request_header<> head, std::string pending) {
+    if (stopped) return;
+    if (!link::wants(head)) {
+      ++upgrades_refused;
+      return refuse_upgrade(std::move(socket), 400,
+                            "Upgrade to " + std::string(link::kProtocol) + " expected\n");
+    }
+    const link::Read r = link::read(head);
+    if (r.refusal) {
+      ++upgrades_refused;
+      return refuse_upgrade(std::move(socket), r.refusal.status, r.refusal.body);
+    }
+    H2Link::Options o;
+    o.ping_timeout = settings.ping_timeout;
+    std::weak_ptr<Gateway> weak = shared_from_this();
+    const std::string key = r.hello.key;
+    auto l = std::make_shared<H2Link>(
+        std::move(socket), r.hello, std::move(pending), o, log,
+        [weak, key](H2Link& gone, const std::string& why) {
+          auto self = weak.lock();
+          if (!self) return;
+          self->registry.detach(key, gone, std::chrono::steady_clock::now());
+          self->log.info("httptunnel: ", gone.describe(), " left ", key, ": ", why);
+          for (auto it = self->links.begin(); it != self->links.end(); ++it)
+            if (it->get() == &gone) {
+              self->links.erase(it);
+              break;
+            }
+        });
+    // The registry says whether this node may hold the key; the 101 goes
+    // only to one that may, and waiting requests go to it once it is up.
+    if (const std::string why = registry.attach(key, r.hello.secret, *l,
+                                                std::chrono::steady_clock::now());
+        !why.empty()) {
+      ++upgrades_refused;
+      log.warn("httptunnel: ", l->describe(), " refused for ", key, ": ", why);
+      // Never attached: no detach is owed.
+      l.reset();
+      return;
+    }
+    links.insert(l);
+    log.info("httptunnel: ", l->describe(), " holds ", key);
+    l->start();
+  }
+
+  std::string stats(bool local) const {
+    std::string out = "tunnels=" + std::to_string(registry.tunnels()) + "\n";
+    if (!local) return out + "More stats available when called from localhost...\n";
+    int n = 0;
+    for (const auto& k : registry.view()) {
+      char num[16];
+      std::snprintf(num, sizeof num, "%02d", n++);
+      // Tokens are secrets to those who make requests: only a prefix shows.
+      const std::string shown =
+          k.key.starts_with("token:") ? k.key.substr(0, 14) + "..." : k.key;
+      out += "\ntunnel" + std::string(num) + "_token=" + shown + "\n";
+      out += "tunnel" + std::string(num) + "_req_pending=" + std::to_string(k.waiting) + "\n";
+      for (const auto& t : k.tunnels) out += "tunnel" + std::string(num) + "_tun_addr=" + t + "\n";
+    }
+    out += "\nreq_pending=" + std::to_string(registry.waiting()) + "\n";
+    return out;
+  }
+
+  Json::Value status() const {
+    Json::Value s(Json::objectValue);
+    Json::Value listening(Json::arrayValue);
+    if (front)
+      for (const auto& a : front->listening()) listening.append(a);
+    s["listening"] = listening;
+    s["tunnels"] = Json::UInt64(registry.tunnels());
+    s["waiting"] = Json::UInt64(registry.waiting());
+    s["upgradesRefused"] = Json::UInt64(upgrades_refused);
+    Json::Value keys(Json::arrayValue);
+    for (const auto& k : registry.view()) {
+      Json::Value v(Json::objectValue);
+      v["key"] = k.key.starts_with("token:") ? k.key.substr(0, 14) + "..." : k.key;
+      Json::Value t(Json::arrayValue);
+      for (const auto& d : k.tunnels) t.append(d);
+      v["tunnels"] = t;
+      v["waiting"] = Json::UInt64(k.waiting);
+      v["bound"] = k.bound;
+      v["requests"] = Json::UInt64(k.metrics.requests);
+      v["errors"] = Json::UInt64(k.metrics.errors);
+      v["bytesIn"] = Json::UInt64(k.metrics.bytes_in);
+      v["bytesOut"] = Json::UInt64(k.metrics.bytes_out);
+      v["latencyMsAverage"] =
+          k.metrics.requests ? Json::UInt64(k.metrics.latency_ms_total / k.metrics.requests)
+                             : Json::UInt64(0);
+      keys.append(v);
+    }
+    s["keys"] = keys;
+    if (front) {
+      const auto& c = front->counters();
+      Json::Value f(Json::objectValue);
+      f["connections"] = Json::UInt64(c.connections.load());
+      f["overLimit"] = Json::UInt64(c.over_limit.load());
+      f["requests"] = Json::UInt64(c.requests.load());
+      f["badRequests"] = Json::UInt64(c.bad_requests.load());
+      f["slowHeads"] = Json::UInt64(c.slow_heads.load());
+      f["notFound"] = Json::UInt64(c.not_found.load());
+      f["queueFull"] = Json::UInt64(c.queue_full.load());
+      f["timeouts"] = Json::UInt64(c.timeouts.load());
+      f["badResponses"] = Json::UInt64(c.bad_responses.load());
+      f["tunnelFailures"] = Json::UInt64(c.tunnel_failures.load());
+      f["retried"] = Json::UInt64(c.retried.load());
+      s["front"] = f;
+    }
+    return s;
+  }
+
+  // Keys whose node left long ago are forgotten now and then.
+  void tick() {
+    timer.expires_after(std::chrono::minutes(1));
+    timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (!self || ec || self->stopped) return;
+      self->registry.expire(std::chrono::steady_clock::now());
+      self->tick();
+    });
+  }
+
+  net::io_context& io;
+  Logger& log;
+  Settings settings;
+  Registry registry;
+  std::unique_ptr<Front> front;
+  std::set<std::shared_ptr<H2Link>> links;
+  net::steady_timer timer;
+  std::uint64_t upgrades_refused = 0;
+  bool stopped = false;
+};
+
+HttpTunnelPlugin::HttpTunnelPlugin(PluginContext& context) : context_(context) {}
+
+HttpTunnelPlugin::~HttpTunnelPlugin() { stop(); }
+
+void HttpTunnelPlugin::start() {
+  std::string why;
+  auto s = read_settings(context_.config(), &why);
+  if (!s) throw std::runtime_error(why);
+  settings_ = std::move(*s);
+  started_ = true;
+  if (!settings_.listen.empty()) {
+    data_ = std::make_unique<tunnels::DataThread>(context_.log(), "httptunnel");
+    // Which secret holds which key outlives restarts: load it first.
+    context_.store().list(std::string(kClaimPrefix),
+                          [this](std::vector<KeyValueStore::Row> rows) {
+                            if (!started_) return;
+                            std::map<std::string, std::string> claims;
+                            for (auto& [k, v] : rows) claims[k.substr(kClaimPrefix.size())] = v;
+                            start_gateway(std::move(claims));
+                          });
+  }
+}
+
+void HttpTunnelPlugin::start_gateway(std::map<std::string, std::string> claims) {
+  auto save = [this, ex = context_.executor(),
+               known = std::make_shared<std::map<std::string, std::string>>(claims)](
+                  std::map<std::string, std::string> now) {
+    // Only new bindings are written; bindings are never changed here.
+    net::post(ex, [this, known, now = std::move(now)] {
+      if (!started_) return;
+      for (const auto& [k, v] : now)
+        if (!known->count(k)) {
+          (*known)[k] = v;
+          context_.store().put(std::string(kClaimPrefix) + k, v);
+        }
+    });
+  };
+  gateway_ = std::make_shared<Gateway>(data_->io(), context_.log(), settings_, std::move(claims),
+                                       std::move(save));
+  auto gw = gateway_;
+  auto done = std::make_shared<std::promise<std::string>>();
+  auto result = done->get_future();
+  data_->post([gw, done] { done->set_value(gw->start()); });
+  const std::string errors = result.get();
+  if (!errors.empty()) context_.log().error("httptunnel: the front does not listen: ", errors);
+  context_.register_upgrade(std::string(link::kPath),
+                            [this](HttpUpgrade request) { on_upgrade(std::move(request)); });
+  context_.log().info("httptunnel: serving tunnels");
+}
+
+void HttpTunnelPlugin::on_upgrade(HttpUpgrade request) {
+  if (!gateway_ || request.fd < 0) {
+    if (request.fd >= 0) ::close(request.fd);
+    return;
+  }
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  const bool v6 = ::getsockname(request.fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
+                  ss.ss_family == AF_INET6;
+  http::request_header<> head;
+  head.method_string(request.method);
+  head.target(request.target);
+  head.version(11);
+  for (const auto& [name, value] : request.headers) head.insert(name, value);
+  const int fd = request.fd;
+  request.fd = -1;
+  data_->post([gw = gateway_, fd, v6, head = std::move(head),
+               pending = std::move(request.pending)]() mutable {
+    boost::system::error_code ec;
+    tcp::socket socket(gw->io);
+    socket.assign(v6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      return;
+    }
+    gw->accept(std::move(socket), std::move(head), std::move(pending));
+  });
+}
+
+void HttpTunnelPlugin::stop() {
+  if (!started_) return;
+  started_ = false;
+  if (data_) {
+    if (auto gw = std::move(gateway_)) data_->post([gw] { gw->stop(); });
+    data_.reset();  // runs what was posted, then joins
+  }
+}
+
+void HttpTunnelPlugin::config_changed() {
+  std::string why;
+  auto s = read_settings(context_.config(), &why);
+  if (!s) {
+    context_.log().error(why, "; keeping the previous settings");
+    return;
+  }
+  settings_.timeout = s->timeout;
+  settings_.ping_timeout = s->ping_timeout;
+  settings_.queue = s->queue;
+  settings_.policy = s->policy;
+  settings_.wstunnel_clients = s->wstunnel_clients;
+  if (auto gw = gateway_)
+    data_->post([gw, s = *s] {
+      gw->settings.timeout = s.timeout;
+      gw->settings.ping_timeout = s.ping_timeout;
+      gw->registry.set_queue(s.queue);
+      gw->registry.set_policy(s.policy);
+      gw->registry.set_wstunnel_clients(s.wstunnel_clients);
+      if (gw->front) {
+        FrontOptions o;
+        o.domain = gw->settings.domain;
+        o.timeout = s.timeout;
+        gw->front->set_options(o);
+      }
+    });
+}
+
+Json::Value HttpTunnelPlugin::gateway_status() const {
+  if (!gateway_ || !data_) return Json::Value(Json::nullValue);
+  auto done = std::make_shared<std::promise<Json::Value>>();
+  auto result = done->get_future();
+  data_->post([gw = gateway_, done] { done->set_value(gw->status()); });
+  // The data thread answers at once unless it is stuck; then say so.
+  if (result.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+    Json::Value busy(Json::objectValue);
+    busy["error"] = "the data thread did not answer within 2 s";
+    return busy;
+  }
+  return result.get();
+}
+
+Json::Value HttpTunnelPlugin::status() const {
+  Json::Value s(Json::objectValue);
+  s["serving"] = !settings_.listen.empty();
+  if (!settings_.listen.empty()) {
+    Json::Value g = gateway_status();
+    if (g.isObject()) {
+      s["gateway"] = g;
+      if (g["listening"].isArray() && g["listening"].size() < settings_.listen.size())
+        s["error"] = "the front does not listen on every httptunnel.listen address";
+    }
+  }
+  return s;
+}
+
+void HttpTunnelPlugin::open_session(const TunnelSession&,
+                                    std::function<void(std::string, Json::Value)> done) {
+  done("httptunnel carries HTTP requests, not sessions", Json::Value(Json::objectValue));
+}
+
+void HttpTunnelPlugin::connect(const TunnelSession&, Done done) {
+  done("httptunnel carries HTTP requests, not sessions");
+}
+
+}  // namespace mnigs::httptunnel

@@ -1,0 +1,66 @@
+// tunnel/httptunnel as the daemon sees it: a tunnel plugin that carries no
+// sessions (its method is "", so it is in no suite) and serves HTTP
+// tunnels instead. On a gateway (httptunnel.listen set) it runs the public
+// front, takes nodes' links on /_tunnel (on the daemon's port and on the
+// front) and keeps the registry; which secret holds which token or id is
+// kept in the plugin's store. See README.md.
+//
+// Threading: the plugin's strand for the host's calls and the store; the
+// front, the links and the registry live on a data thread of their own.
+#pragma once
+
+#include "front.hpp"
+#include "h2_link.hpp"
+#include "registry.hpp"
+#include "settings.hpp"
+
+#include <mnigs/plugin.hpp>
+
+#include <data_thread.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <set>
+
+namespace mnigs::httptunnel {
+
+class HttpTunnelPlugin final : public TunnelPlugin {
+ public:
+  static void declare(ConfigDeclarer& d) { httptunnel::declare(d); }
+  explicit HttpTunnelPlugin(PluginContext& context);
+  ~HttpTunnelPlugin() override;
+
+  void start() override;
+  void stop() override;
+  void config_changed() override;
+  Json::Value status() const override;
+
+  // No sessions: the method is in no suite.
+  std::string method() const override { return ""; }
+  void open_session(const TunnelSession&,
+                    std::function<void(std::string, Json::Value)> done) override;
+  void close_session(const TunnelSession&, Done done) override { done(""); }
+  void connect(const TunnelSession&, Done done) override;
+  void disconnect(const TunnelSession&, Done done) override { done(""); }
+  void reset(Done done) override { done(""); }
+
+ private:
+  // The gateway's side, on the data thread.
+  struct Gateway;
+
+  void start_gateway(std::map<std::string, std::string> claims);
+  void on_upgrade(HttpUpgrade request);
+  Json::Value gateway_status() const;
+
+  PluginContext& context_;
+  Settings settings_;
+  std::unique_ptr<tunnels::DataThread> data_;
+  std::shared_ptr<Gateway> gateway_;
+  bool started_ = false;
+  // Status, written on the data thread, read on the strand.
+  mutable std::mutex status_mutex_;
+  Json::Value gateway_status_{Json::objectValue};
+};
+
+}  // namespace mnigs::httptunnel
