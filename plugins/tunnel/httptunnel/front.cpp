@@ -347,6 +347,9 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
 
   void on_tunnel(Tunnel& tunnel) {
     queued_ = false;
+    // Where the link cannot switch protocols, the request goes as a plain
+    // one (without its Upgrade) and ends as one.
+    if (!tunnel.carries_upgrades()) upgrade_ = false;
     if (!service_.empty()) {
       const auto names = tunnel.services();
       if (std::find(names.begin(), names.end(), service_) == names.end()) {

@@ -160,6 +160,10 @@ std::unique_ptr<Channel> H2Link::open(const ChannelRequest& request, Channel::Ev
   h.on_closed = [weak, this](std::uint32_t code) {
     auto s = weak.lock();
     if (s) streams_.erase(s->id);
+    if (on_room_)
+      net::post(socket_.get_executor(), [w = weak_from_this()] {
+        if (auto self = w.lock(); self && !self->closed_ && self->on_room_) self->on_room_(*self);
+      });
     if (!s || s->done || code == h2_error::no_error) return;
     s->done = true;
     if (s->events.on_failed)

@@ -52,6 +52,10 @@ class H2Link : public Tunnel, public std::enable_shared_from_this<H2Link> {
   std::unique_ptr<Channel> open(const ChannelRequest& request, Channel::Events events) override;
   std::vector<std::string> services() const override { return hello_.services; }
 
+  // Called (from the loop) when a stream ended and the link may take
+  // another request.
+  void on_room(std::function<void(H2Link&)> fn) { on_room_ = std::move(fn); }
+
   const link::Hello& hello() const { return hello_; }
   const MuxCounters& counters() const { return mux_.counters(); }
   bool closed() const { return closed_; }
@@ -72,6 +76,7 @@ class H2Link : public Tunnel, public std::enable_shared_from_this<H2Link> {
   Options options_;
   Logger& log_;
   OnClosed on_closed_;
+  std::function<void(H2Link&)> on_room_;
   MuxSession mux_;
   boost::asio::steady_timer timer_;
   std::string describe_;

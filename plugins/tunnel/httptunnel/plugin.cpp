@@ -1,10 +1,13 @@
 #include "plugin.hpp"
 
 #include "link.hpp"
+#include "wstunnel_link.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,6 +25,12 @@ namespace {
 constexpr std::string_view kClaimPrefix = "claim:";
 // How long a key stays known after its last node left (WStunnel: an hour).
 constexpr auto kForgetAfter = std::chrono::hours(1);
+
+// A key as logs and status show it: a token is a secret to those who make
+// requests, so only its first 8 characters show.
+std::string shown(const std::string& key) {
+  return key.starts_with("token:") ? key.substr(0, 14) + "..." : key;
+}
 
 // Answers an upgrade that is refused, then closes the connection.
 void refuse_upgrade(tcp::socket socket, unsigned status, const std::string& body) {
@@ -79,11 +88,16 @@ struct HttpTunnelPlugin::Gateway : std::enable_shared_from_this<Gateway> {
     auto all = std::move(links);
     links.clear();
     for (auto& l : all) l->close("the plugin stops");
+    auto ws = std::move(wstunnel_links);
+    wstunnel_links.clear();
+    for (auto& l : ws) l->close("the plugin stops");
   }
 
   // A node's upgrade request, from the front or the daemon's port.
   void accept(tcp::socket socket, http::request_header<> head, std::string pending) {
     if (stopped) return;
+    if (boost::beast::websocket::is_upgrade(http::request<http::empty_body>(head)))
+      return accept_wstunnel(std::move(socket), std::move(head), std::move(pending));
     if (!link::wants(head)) {
       ++upgrades_refused;
       return refuse_upgrade(std::move(socket), 400,
@@ -93,6 +107,12 @@ struct HttpTunnelPlugin::Gateway : std::enable_shared_from_this<Gateway> {
     if (r.refusal) {
       ++upgrades_refused;
       return refuse_upgrade(std::move(socket), r.refusal.status, r.refusal.body);
+    }
+    // Refused before the 101, so the node reads why.
+    if (const std::string why = registry.refusal(r.hello.key, r.hello.secret); !why.empty()) {
+      ++upgrades_refused;
+      log.warn("httptunnel: a node refused for ", shown(r.hello.key), ": ", why);
+      return refuse_upgrade(std::move(socket), 403, why + "\n");
     }
     H2Link::Options o;
     o.ping_timeout = settings.ping_timeout;
@@ -104,7 +124,7 @@ struct HttpTunnelPlugin::Gateway : std::enable_shared_from_this<Gateway> {
           auto self = weak.lock();
           if (!self) return;
           self->registry.detach(key, gone, std::chrono::steady_clock::now());
-          self->log.info("httptunnel: ", gone.describe(), " left ", key, ": ", why);
+          self->log.info("httptunnel: ", gone.describe(), " left ", shown(key), ": ", why);
           for (auto it = self->links.begin(); it != self->links.end(); ++it)
             if (it->get() == &gone) {
               self->links.erase(it);
@@ -116,15 +136,54 @@ struct HttpTunnelPlugin::Gateway : std::enable_shared_from_this<Gateway> {
     if (const std::string why = registry.attach(key, r.hello.secret, *l,
                                                 std::chrono::steady_clock::now());
         !why.empty()) {
-      ++upgrades_refused;
-      log.warn("httptunnel: ", l->describe(), " refused for ", key, ": ", why);
-      // Never attached: no detach is owed.
-      l.reset();
+      l->close(why);  // checked before the link was made: not reached
       return;
     }
+    l->on_room([weak, key](H2Link& link) {
+      if (auto self = weak.lock()) self->registry.room(key, link);
+    });
     links.insert(l);
-    log.info("httptunnel: ", l->describe(), " holds ", key);
+    log.info("httptunnel: ", l->describe(), " holds ", shown(key));
     l->start();
+  }
+
+  // A WStunnel client: its token in Origin, no secret.
+  void accept_wstunnel(tcp::socket socket, http::request_header<> head, std::string pending) {
+    const wstunnel::Announced a = wstunnel::announced_token(head);
+    if (a.refusal) {
+      ++upgrades_refused;
+      return refuse_upgrade(std::move(socket), a.refusal.status, a.refusal.body);
+    }
+    const std::string key = "token:" + a.token;
+    // Refused before the handshake, so the client reads why.
+    if (const std::string why = registry.refusal(key, ""); !why.empty()) {
+      ++upgrades_refused;
+      log.warn("httptunnel: a WStunnel client refused: ", why);
+      return refuse_upgrade(std::move(socket), 403, why + "\n");
+    }
+    WstunnelLinkOptions o;
+    o.ping_timeout = settings.ping_timeout;
+    std::weak_ptr<Gateway> weak = shared_from_this();
+    auto l = std::make_shared<WstunnelLink>(
+        std::move(socket), o, log,
+        WstunnelLink::Hooks{[weak, key](WstunnelLink& gone) {
+                              auto self = weak.lock();
+                              if (!self) return;
+                              self->registry.detach(key, gone, std::chrono::steady_clock::now());
+                              self->wstunnel_links.erase(gone.shared_from_this());
+                            },
+                            [weak, key](WstunnelLink& link) {
+                              if (auto self = weak.lock()) self->registry.room(key, link);
+                            }});
+    if (const std::string why =
+            registry.attach(key, "", *l, std::chrono::steady_clock::now());
+        !why.empty()) {
+      l->close(why);  // checked just before: not reached
+      return;
+    }
+    wstunnel_links.insert(l);
+    log.info("httptunnel: WStunnel client ", l->describe(), " holds ", shown(key));
+    l->start(std::move(head), std::move(pending));
   }
 
   std::string stats(bool local) const {
@@ -135,9 +194,7 @@ struct HttpTunnelPlugin::Gateway : std::enable_shared_from_this<Gateway> {
       char num[16];
       std::snprintf(num, sizeof num, "%02d", n++);
       // Tokens are secrets to those who make requests: only a prefix shows.
-      const std::string shown =
-          k.key.starts_with("token:") ? k.key.substr(0, 14) + "..." : k.key;
-      out += "\ntunnel" + std::string(num) + "_token=" + shown + "\n";
+      out += "\ntunnel" + std::string(num) + "_token=" + shown(k.key) + "\n";
       out += "tunnel" + std::string(num) + "_req_pending=" + std::to_string(k.waiting) + "\n";
       for (const auto& t : k.tunnels) out += "tunnel" + std::string(num) + "_tun_addr=" + t + "\n";
     }
@@ -157,7 +214,7 @@ struct HttpTunnelPlugin::Gateway : std::enable_shared_from_this<Gateway> {
     Json::Value keys(Json::arrayValue);
     for (const auto& k : registry.view()) {
       Json::Value v(Json::objectValue);
-      v["key"] = k.key.starts_with("token:") ? k.key.substr(0, 14) + "..." : k.key;
+      v["key"] = shown(k.key);
       Json::Value t(Json::arrayValue);
       for (const auto& d : k.tunnels) t.append(d);
       v["tunnels"] = t;
@@ -209,6 +266,7 @@ struct HttpTunnelPlugin::Gateway : std::enable_shared_from_this<Gateway> {
   Registry registry;
   std::unique_ptr<Front> front;
   std::set<std::shared_ptr<H2Link>> links;
+  std::set<std::shared_ptr<WstunnelLink>> wstunnel_links;
   net::steady_timer timer;
   std::uint64_t upgrades_refused = 0;
   bool stopped = false;

@@ -27,32 +27,44 @@ void Registry::load_claims(std::map<std::string, std::string> claims) {
   claims_ = std::move(claims);
 }
 
-std::string Registry::attach(const std::string& key, const std::string& secret,
-                             Tunnel& tunnel, Clock::time_point now) {
-  (void)now;
+std::string Registry::refusal(const std::string& key, const std::string& secret) const {
+  const char* what = key.starts_with("id:") ? "id" : "token";
   const auto claim = claims_.find(key);
   if (secret.empty()) {
     if (!wstunnel_clients_)
       return "this gateway takes no WStunnel clients (httptunnel.wstunnelClients is off)";
     if (claim != claims_.end())
       return "the token is bound to a secret; a client without it cannot hold it";
-  } else if (claim == claims_.end()) {
-    claims_.emplace(key, digest(secret));
-    if (on_claims_changed) on_claims_changed();
-  } else {
+  } else if (claim != claims_.end()) {
     const std::string d = digest(secret);
     // Constant time: the digest is no secret, but nothing is gained by
     // telling how much of it matched.
     if (d.size() != claim->second.size() ||
         CRYPTO_memcmp(d.data(), claim->second.data(), d.size()) != 0)
-      return "another secret holds this " +
-             std::string(key.starts_with("id:") ? "id" : "token");
+      return "another secret holds this " + std::string(what);
+  }
+  const auto it = entries_.find(key);
+  if (policy_ == Policy::reject && it != entries_.end() && !it->second.live.empty())
+    return "a node holds this " + std::string(what) + " already (httptunnel.policy is reject)";
+  return "";
+}
+
+std::string Registry::attach(const std::string& key, const std::string& secret,
+                             Tunnel& tunnel, Clock::time_point now) {
+  (void)now;
+  {
+    const auto it = entries_.find(key);
+    if (it != entries_.end() &&
+        std::find(it->second.live.begin(), it->second.live.end(), &tunnel) !=
+            it->second.live.end())
+      return "";
+  }
+  if (std::string why = refusal(key, secret); !why.empty()) return why;
+  if (!secret.empty() && !claims_.count(key)) {
+    claims_.emplace(key, digest(secret));
+    if (on_claims_changed) on_claims_changed();
   }
   Entry& e = entries_[key];
-  if (std::find(e.live.begin(), e.live.end(), &tunnel) != e.live.end()) return "";
-  if (policy_ == Policy::reject && !e.live.empty())
-    return "a node holds this " + std::string(key.starts_with("id:") ? "id" : "token") +
-           " already (httptunnel.policy is reject)";
   e.live.push_back(&tunnel);
   drain(e);
   return "";

@@ -47,6 +47,10 @@ class Tunnel {
                                         Channel::Events events) = 0;
   // The services it offers (named services; empty for a token tunnel).
   virtual std::vector<std::string> services() const { return {}; }
+  // Whether a request can switch protocols through it (a WebSocket to a
+  // service): the request stays open until the answer's head. WStunnel's
+  // links cannot: their answer comes only after the whole request.
+  virtual bool carries_upgrades() const { return true; }
 };
 
 // Requests, bytes and errors of one key, for status.
@@ -77,6 +81,9 @@ class Registry {
   // requests go to it at once.
   std::string attach(const std::string& key, const std::string& secret, Tunnel& tunnel,
                      Clock::time_point now);
+  // Why attach(key, secret, ...) would refuse a new node now, or "";
+  // changes nothing.
+  std::string refusal(const std::string& key, const std::string& secret) const;
   // The node left (or was dropped). No request is handed to it afterwards.
   void detach(const std::string& key, Tunnel& tunnel, Clock::time_point now);
 

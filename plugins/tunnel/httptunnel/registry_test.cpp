@@ -64,6 +64,20 @@ TEST(HttpTunnelRegistry, TheFirstSecretBindsTheKey) {
   EXPECT_EQ(again.attach("id:tim", "y", c, t0), "another secret holds this id");
 }
 
+TEST(HttpTunnelRegistry, RefusalTellsWithoutBinding) {
+  Registry r(Policy::reject, 20, 1h);
+  EXPECT_EQ(r.refusal(kKey, "s3cret"), "");
+  EXPECT_TRUE(r.claims().empty());
+  FakeTunnel a("a");
+  EXPECT_EQ(r.attach(kKey, "s3cret", a, t0), "");
+  EXPECT_EQ(r.refusal(kKey, "other"), "another secret holds this token");
+  EXPECT_EQ(r.refusal(kKey, "s3cret"),
+            "a node holds this token already (httptunnel.policy is reject)");
+  EXPECT_EQ(r.refusal(kKey, ""),
+            "the token is bound to a secret; a client without it cannot hold it");
+  EXPECT_EQ(r.tunnels_of(kKey), 1u);
+}
+
 TEST(HttpTunnelRegistry, WstunnelClientsHoldUnboundKeysOnlyWhenAllowed) {
   Registry r(Policy::failover, 20, 1h);
   FakeTunnel a("a"), b("b");

@@ -113,6 +113,7 @@ class WstunnelLink : public Tunnel, public std::enable_shared_from_this<Wstunnel
   // requests fail with `why`. on_closed follows.
   void close(const std::string& why);
 
+  bool carries_upgrades() const override { return false; }
   bool has_room() const override;
   // "ADDRESS:PORT wstunnel", the client's address.
   std::string describe() const override;
