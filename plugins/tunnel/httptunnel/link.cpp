@@ -65,9 +65,9 @@ Read read(const wstunnel::http::fields& f) {
     return r;
   }
   std::vector<std::string> services;
-  std::string_view list = field(f, kServicesField);
-  const std::string owned(list);
-  list = owned;
+  // field() returns a copy: the view must be of a string that outlives it.
+  const std::string owned = field(f, kServicesField);
+  std::string_view list = owned;
   while (!list.empty()) {
     const auto comma = list.find(',');
     const std::string name(list.substr(0, comma));
