@@ -561,7 +561,11 @@ void NodeLink::refused() {
   log_.warn("httptunnel: the gateway ", status_.gateway, " refused the tunnel: ", why);
   // A 4xx (a wrong secret, an id held by another) stays until someone acts:
   // asking again soon would only hammer the gateway.
-  if (refusal_status_ >= 400 && refusal_status_ < 500) backoff_.to_max();
+  // Refused for what it is (a secret another holds, a key taken): asking
+  // again soon changes nothing. A gateway that serves no tunnels (404) or
+  // is busy (503) may do so soon: the usual backoff.
+  if (refusal_status_ == 400 || refusal_status_ == 401 || refusal_status_ == 403)
+    backoff_.to_max();
   retry();
 }
 

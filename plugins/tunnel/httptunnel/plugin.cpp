@@ -9,9 +9,11 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <future>
 #include <stdexcept>
 
@@ -282,8 +284,24 @@ void HttpTunnelPlugin::start() {
   if (!s) throw std::runtime_error(why);
   settings_ = std::move(*s);
   started_ = true;
-  if (!settings_.listen.empty()) {
+  const bool node = !settings_.token.empty() || !settings_.id.empty();
+  if (!settings_.listen.empty() || node)
     data_ = std::make_unique<tunnels::DataThread>(context_.log(), "httptunnel");
+  if (node)
+    load_secret([this](std::string error, std::string secret) {
+      if (!started_) return;
+      if (!error.empty()) {
+        node_error_ = error;
+        context_.log().error(error);
+        return;
+      }
+      start_node(secret);
+    });
+  if (!settings_.listen.empty()) {
+    // The path is there from the start; until the registry is loaded, a
+    // node is asked to come back (503).
+    context_.register_upgrade(std::string(link::kPath),
+                              [this](HttpUpgrade request) { on_upgrade(std::move(request)); });
     // Which secret holds which key outlives restarts: load it first.
     context_.store().list(std::string(kClaimPrefix),
                           [this](std::vector<KeyValueStore::Row> rows) {
@@ -293,6 +311,80 @@ void HttpTunnelPlugin::start() {
                             start_gateway(std::move(claims));
                           });
   }
+}
+
+void HttpTunnelPlugin::load_secret(std::function<void(std::string, std::string)> done) {
+  const auto valid = [](const std::string& s) {
+    if (s.size() < link::kMinSecret || s.size() > link::kMaxSecret) return false;
+    for (const char c : s)
+      if (c <= ' ' || c >= 0x7f) return false;
+    return true;
+  };
+  if (!settings_.secret_file.empty()) {
+    std::ifstream in(settings_.secret_file);
+    std::string text(4096, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+      text.pop_back();
+    if (!in.eof() && !in.good())
+      return done("httptunnel.secretFile " + settings_.secret_file + " cannot be read", "");
+    if (!valid(text))
+      return done("httptunnel.secretFile " + settings_.secret_file + " must hold 16 to 128 " +
+                      "printable characters without spaces",
+                  "");
+    return done("", text);
+  }
+  context_.store().get("secret", [this, done, valid](std::optional<std::string> kept) {
+    if (kept && valid(*kept)) return done("", *kept);
+    // First start: 32 random bytes, as hex.
+    unsigned char bytes[32];
+    if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
+      return done("httptunnel: no random bytes for the node's secret", "");
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string secret;
+    for (const unsigned char b : bytes) {
+      secret.push_back(hex[b >> 4]);
+      secret.push_back(hex[b & 0xf]);
+    }
+    context_.store().put("secret", secret);
+    done("", secret);
+  });
+}
+
+void HttpTunnelPlugin::start_node(const std::string& secret) {
+  if (settings_.gateways.empty()) {
+    node_error_ =
+        "httptunnel.gateways is empty (finding gateways from their offers is not built yet)";
+    context_.log().warn("httptunnel: ", node_error_);
+    return;
+  }
+  std::vector<link::Hello> hellos;
+  if (!settings_.token.empty()) hellos.push_back({"token:" + settings_.token, secret, {}});
+  if (!settings_.id.empty()) {
+    link::Hello h{"id:" + settings_.id, secret, {}};
+    for (const auto& svc : settings_.services) h.services.push_back(svc.name);
+    hellos.push_back(std::move(h));
+  }
+  for (const auto& gw : settings_.gateways)
+    for (const auto& hello : hellos) {
+      NodeOptions o;
+      o.gateway_host = gw.host;
+      o.gateway_port = gw.port;
+      o.hello = hello;
+      for (const auto& svc : settings_.services) o.services[svc.name] = svc.port;
+      o.server = settings_.server;
+      o.regexp = settings_.regexp;
+      o.ping_timeout = settings_.ping_timeout;
+      node_links_.push_back(std::make_shared<NodeLink>(data_->io(), context_.log(), o));
+    }
+  data_->post([links = node_links_] {
+    for (auto& l : links) l->start();
+  });
+  context_.log().info("httptunnel: exposing ",
+                      settings_.token.empty() ? "" : "a token ",
+                      settings_.id.empty() ? "" : "id " + settings_.id + " ", "through ",
+                      settings_.gateways.size(), " gateway(s)");
 }
 
 void HttpTunnelPlugin::start_gateway(std::map<std::string, std::string> claims) {
@@ -317,14 +409,17 @@ void HttpTunnelPlugin::start_gateway(std::map<std::string, std::string> claims) 
   data_->post([gw, done] { done->set_value(gw->start()); });
   const std::string errors = result.get();
   if (!errors.empty()) context_.log().error("httptunnel: the front does not listen: ", errors);
-  context_.register_upgrade(std::string(link::kPath),
-                            [this](HttpUpgrade request) { on_upgrade(std::move(request)); });
   context_.log().info("httptunnel: serving tunnels");
 }
 
 void HttpTunnelPlugin::on_upgrade(HttpUpgrade request) {
-  if (!gateway_ || request.fd < 0) {
-    if (request.fd >= 0) ::close(request.fd);
+  if (request.fd < 0) return;
+  if (!gateway_ || !data_) {
+    static constexpr char busy[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 23\r\nRetry-After: 1\r\n"
+        "Connection: close\r\n\r\nThe gateway is starting";
+    [[maybe_unused]] auto n = ::send(request.fd, busy, sizeof busy - 1, MSG_NOSIGNAL);
+    ::close(request.fd);
     return;
   }
   sockaddr_storage ss{};
@@ -356,6 +451,10 @@ void HttpTunnelPlugin::stop() {
   started_ = false;
   if (data_) {
     if (auto gw = std::move(gateway_)) data_->post([gw] { gw->stop(); });
+    data_->post([links = std::move(node_links_)] {
+      for (auto& l : links) l->stop();
+    });
+    node_links_.clear();
     data_.reset();  // runs what was posted, then joins
   }
 }
@@ -402,9 +501,52 @@ Json::Value HttpTunnelPlugin::gateway_status() const {
   return result.get();
 }
 
+Json::Value HttpTunnelPlugin::node_status() const {
+  Json::Value n(Json::objectValue);
+  if (!node_error_.empty()) n["error"] = node_error_;
+  if (node_links_.empty() || !data_) return n;
+  auto done = std::make_shared<std::promise<std::vector<NodeStatus>>>();
+  auto result = done->get_future();
+  data_->post([links = node_links_, done] {
+    std::vector<NodeStatus> out;
+    for (const auto& l : links) out.push_back(l->status());
+    done->set_value(std::move(out));
+  });
+  if (result.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+    n["error"] = "the data thread did not answer within 2 s";
+    return n;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  Json::Value links(Json::arrayValue);
+  std::size_t up = 0;
+  for (const NodeStatus& st : result.get()) {
+    Json::Value l(Json::objectValue);
+    l["gateway"] = st.gateway;
+    l["state"] = st.state;
+    l["seconds"] = Json::Int64(
+        std::chrono::duration_cast<std::chrono::seconds>(now - st.since).count());
+    l["reconnects"] = Json::UInt64(st.reconnects);
+    l["streamsOpen"] = Json::UInt64(st.streams_open);
+    l["streamsServed"] = Json::UInt64(st.streams_served);
+    l["bytesToServices"] = Json::UInt64(st.bytes_to_services);
+    l["bytesFromServices"] = Json::UInt64(st.bytes_from_services);
+    if (!st.last_error.empty()) l["lastError"] = st.last_error;
+    if (st.state == "up") ++up;
+    links.append(l);
+  }
+  n["links"] = links;
+  if (up == 0 && !n.isMember("error")) n["error"] = "no link to a gateway is up";
+  return n;
+}
+
 Json::Value HttpTunnelPlugin::status() const {
   Json::Value s(Json::objectValue);
   s["serving"] = !settings_.listen.empty();
+  if (!settings_.token.empty() || !settings_.id.empty()) {
+    Json::Value n = node_status();
+    s["node"] = n;
+    if (n.isMember("error")) s["error"] = "node: " + n["error"].asString();
+  }
   if (!settings_.listen.empty()) {
     Json::Value g = gateway_status();
     if (g.isObject()) {

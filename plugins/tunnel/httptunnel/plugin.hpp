@@ -11,6 +11,7 @@
 
 #include "front.hpp"
 #include "h2_link.hpp"
+#include "node.hpp"
 #include "registry.hpp"
 #include "settings.hpp"
 
@@ -50,6 +51,12 @@ class HttpTunnelPlugin final : public TunnelPlugin {
   struct Gateway;
 
   void start_gateway(std::map<std::string, std::string> claims);
+  // The node's side: links to each gateway for its token and its id.
+  void start_node(const std::string& secret);
+  // The node's secret: from secretFile, or the one kept in the store (made
+  // on first start); `done(error, secret)` on the strand.
+  void load_secret(std::function<void(std::string, std::string)> done);
+  Json::Value node_status() const;
   void on_upgrade(HttpUpgrade request);
   Json::Value gateway_status() const;
 
@@ -57,6 +64,8 @@ class HttpTunnelPlugin final : public TunnelPlugin {
   Settings settings_;
   std::unique_ptr<tunnels::DataThread> data_;
   std::shared_ptr<Gateway> gateway_;
+  std::vector<std::shared_ptr<NodeLink>> node_links_;  // used on the data thread
+  std::string node_error_;  // why the node's side does not run, for status
   bool started_ = false;
   // Status, written on the data thread, read on the strand.
   mutable std::mutex status_mutex_;

@@ -1,6 +1,7 @@
 #include "settings.hpp"
 
 #include "util/host_port.hpp"
+#include "wstunnel.hpp"
 
 namespace mnigs::httptunnel {
 
@@ -121,6 +122,11 @@ std::optional<Settings> read_settings(const Json::Value& c, std::string* why) {
                                    : Policy::failover;
   s.wstunnel_clients = c["wstunnelClients"].asBool();
   s.token = c["token"].asString();
+  if (!s.token.empty())
+    if (const auto r = wstunnel::check_token(s.token)) {
+      if (why) *why = "httptunnel.token: " + r.body.substr(0, r.body.size() - 1);
+      return std::nullopt;
+    }
   s.server = c["server"].asString();
   if (!s.server.empty() && !s.server.starts_with("http://")) {
     if (why)

@@ -74,6 +74,7 @@ TEST(HttpTunnelSettings, BadValuesAreRefusedNamingTheKey) {
       {"httptunnel.server", [](Json::Value& c) { c["server"] = "ftp://x"; }},
       {"httptunnel.regexp", [](Json::Value& c) { c["regexp"] = "(unclosed"; }},
       {"httptunnel.id", [](Json::Value& c) { c["id"] = "Tim"; }},
+      {"httptunnel.token", [](Json::Value& c) { c["token"] = "short"; }},
       {"httptunnel.services", [](Json::Value& c) {
          c["id"] = "tim";
          c["services"].append("hello=0");

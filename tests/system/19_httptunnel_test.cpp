@@ -1,0 +1,158 @@
+// tunnel/httptunnel end to end with real daemons: a node whose firewall
+// lets nothing in serves a web service on its loopback; a client outside
+// reaches it through the gateway's public front, by name and by token.
+//
+//   client ---- gw ---- node        link 1: client–gw, link 2: gw–node
+//
+// The node drops every connection that is not its own (nft, input, ct state
+// new), so the only way in is the link it opened to the gateway. Its service
+// (HttpEcho on 127.0.0.1) answers "client=<peer>": 127.0.0.1 proves the
+// request came out of the node's own mnigsd.
+#include <memory>
+#include <thread>
+
+#include "harness/http_echo.hpp"
+#include "harness/system_test.hpp"
+#include "harness/wait.hpp"
+
+namespace mnigs::test {
+namespace {
+
+constexpr int kFrontPort = 8080;
+constexpr int kServicePort = 9000;
+const std::string kToken = "0123456789abcdef-token";
+const std::string kDomain = "tunnel.test";
+
+class HttpTunnel : public SystemTest {
+ protected:
+  void SetUp() override {
+    SystemTest::SetUp();
+    if (HasFatalFailure()) return;
+    topology_.node("client").node("gw").node("node");
+    topology_.link("client", "gw").link("gw", "node");
+    topology_.up();
+    // Nothing reaches the node that it did not ask for.
+    for (const std::vector<std::string>& argv :
+         {std::vector<std::string>{"nft", "add", "table", "inet", "hidden"},
+          {"nft", "add", "chain", "inet", "hidden", "input",
+           "{ type filter hook input priority 0; policy accept; }"},
+          {"nft", "add", "rule", "inet", "hidden", "input", "iif", "lo", "accept"},
+          {"nft", "add", "rule", "inet", "hidden", "input", "ct", "state", "new", "drop"}}) {
+      auto r = topology_.exec("node", argv, 10s);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+    service_ = std::make_unique<HttpEcho>(topology_.ns("node"), "127.0.0.1", kServicePort);
+    front_ = topology_.address("gw", "client");
+    gw_ = std::make_unique<Node>(
+        topology_, "gw",
+        NodeOptions()
+            .only_discovery("static")
+            .set("httptunnel", "listen", "[" + yaml_quote(front_ + ":8080") + "]")
+            .set("httptunnel", "domain", yaml_quote(kDomain)));
+    node_ = std::make_unique<Node>(
+        topology_, "node",
+        NodeOptions()
+            .only_discovery("static")
+            .set("httptunnel", "gateways",
+                 "[" + yaml_quote(topology_.address("gw", "node") + ":65533") + "]")
+            .set("httptunnel", "id", "tim")
+            .set("httptunnel", "services", "[\"hello=9000\"]")
+            .set("httptunnel", "token", yaml_quote(kToken))
+            .set("httptunnel", "server", yaml_quote("http://127.0.0.1:9000"))
+            .set("httptunnel", "pingTimeout", "6"));
+    gw_->start();
+    node_->start();
+    gw_->wait_ready();
+    node_->wait_ready();
+  }
+
+  static Json::Value plugin_status(const Node& n) {
+    Json::Value r = n.rpc("listPlugins");
+    if (!rpc_succeeded(r)) return Json::Value();
+    for (const auto& p : r["result"]["plugins"])
+      if (p["name"].asString() == "httptunnel") return p["status"];
+    return Json::Value();
+  }
+  // Both of the node's links (token and id) are up.
+  bool links_up() const {
+    const Json::Value links = plugin_status(*node_)["node"]["links"];
+    if (links.size() != 2) return false;
+    for (const auto& l : links)
+      if (l["state"].asString() != "up") return false;
+    return true;
+  }
+  // curl from the client's namespace: "<status>\n<body>".
+  std::string curl(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"curl", "-s", "-m", "20", "-w", "\n%{http_code}"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = topology_.exec("client", argv, 30s);
+    return r.out;
+  }
+  std::string url(const std::string& path) const {
+    return "http://" + front_ + ":" + std::to_string(kFrontPort) + path;
+  }
+
+  Topology topology_;  // declared first: destroyed after everything in it
+  std::unique_ptr<HttpEcho> service_;
+  std::unique_ptr<Node> gw_, node_;
+  std::string front_;
+};
+
+TEST_F(HttpTunnel, NamedAndTokenRequestsReachTheHiddenService) {
+  ASSERT_TRUE(wait_until([&] { return links_up(); }, 100, 100ms))
+      << plugin_status(*node_).toStyledString() << node_->log_tail() << gw_->log_tail();
+  // Not directly: the node takes no connection from outside.
+  auto direct = topology_.exec("gw", {"curl", "-s", "-m", "3", "-o", "/dev/null", "-w",
+                                      "%{http_code}", "http://" +
+                                          topology_.address("node", "gw") + ":65533/"},
+                               10s);
+  EXPECT_EQ(direct.out, "000");
+
+  EXPECT_EQ(curl({"-H", "Host: hello.tim." + kDomain, url("/page")}), "client=127.0.0.1\n\n200");
+  EXPECT_EQ(curl({url("/_token/" + kToken + "/x")}), "client=127.0.0.1\n\n200");
+  EXPECT_EQ(curl({"-H", "X-Token: " + kToken, url("/y")}), "client=127.0.0.1\n\n200");
+  EXPECT_EQ(service_->served(), 3);
+  // The node's services by its id, and WStunnel's answers.
+  EXPECT_EQ(curl({"-H", "Host: tim." + kDomain, url("/")}),
+            "{\"id\":\"tim\",\"services\":[\"hello\"]}\n\n200");
+  EXPECT_EQ(curl({url("/_health_check")}), "WSTUNSRV RUNNING\n\n200");
+  EXPECT_EQ(curl({url("/_token/short/x")}),
+            "Rendez-vous token is too short (must be 16 chars)\n\n400");
+  EXPECT_EQ(curl({"-H", "X-Token: fedcba9876543210-other", url("/")}),
+            "Tunnel not found (or not seen in a long time)\n\n404");
+  EXPECT_EQ(curl({"-H", "Host: nothing.tim." + kDomain, url("/")}),
+            "No service nothing at tim\n\n404");
+
+  // A 20 MB answer, streamed.
+  auto big = topology_.exec("client",
+                            {"curl", "-s", "-m", "60", "-o", "/dev/null", "-w",
+                             "%{http_code} %{size_download}", "-H", "X-Token: " + kToken,
+                             url("/bytes/20000000")},
+                            90s);
+  EXPECT_EQ(big.out, "200 20000000");
+
+  const Json::Value gw = plugin_status(*gw_)["gateway"];
+  EXPECT_EQ(gw["tunnels"].asUInt(), 2u) << gw.toStyledString();
+  EXPECT_GE(gw["front"]["requests"].asUInt(), 9u);
+}
+
+// The node's mnigsd goes away: requests wait for it, and are answered once
+// it is back (it keeps its secret, so it may hold its id and token again).
+TEST_F(HttpTunnel, ARequestWaitsWhileTheNodeIsAwayAndIsAnsweredWhenItIsBack) {
+  ASSERT_TRUE(wait_until([&] { return links_up(); }, 100, 100ms)) << node_->log_tail();
+  node_->kill9();
+  ASSERT_TRUE(wait_until([&] { return plugin_status(*gw_)["gateway"]["tunnels"].asUInt() == 0; },
+                         200, 100ms))
+      << gw_->log_tail();
+  std::string answer;
+  std::thread waiting([&] { answer = curl({"-H", "Host: hello.tim." + kDomain, url("/w")}); });
+  ASSERT_TRUE(wait_until([&] { return plugin_status(*gw_)["gateway"]["waiting"].asUInt() == 1; },
+                         100, 100ms));
+  node_->start();
+  node_->wait_ready();
+  waiting.join();
+  EXPECT_EQ(answer, "client=127.0.0.1\n\n200") << gw_->log_tail() << node_->log_tail();
+}
+
+}  // namespace
+}  // namespace mnigs::test
