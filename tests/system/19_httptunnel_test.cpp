@@ -154,5 +154,32 @@ TEST_F(HttpTunnel, ARequestWaitsWhileTheNodeIsAwayAndIsAnsweredWhenItIsBack) {
   EXPECT_EQ(answer, "client=127.0.0.1\n\n200") << gw_->log_tail() << node_->log_tail();
 }
 
+// A second node claims the same id (and token) with a secret of its own:
+// it is refused and says why; the first keeps serving.
+TEST_F(HttpTunnel, AnotherNodeWithTheIdButAnotherSecretIsRefused) {
+  ASSERT_TRUE(wait_until([&] { return links_up(); }, 100, 100ms)) << node_->log_tail();
+  // The rival sits on the gateway's client side; it has its own secret.
+  Node rival(topology_, "client",
+             NodeOptions()
+                 .only_discovery("static")
+                 .set("httptunnel", "gateways", "[" + yaml_quote(front_ + ":65533") + "]")
+                 .set("httptunnel", "id", "tim")
+                 .set("httptunnel", "services", "[\"hello=9000\"]"));
+  rival.launch();
+  std::string state;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const Json::Value links = plugin_status(rival)["node"]["links"];
+        state = links.size() == 1 ? links[0]["lastError"].asString() : "";
+        return !state.empty();
+      },
+      100, 100ms))
+      << plugin_status(rival).toStyledString() << rival.log_tail();
+  EXPECT_EQ(state, "refused: 403 another secret holds this id");
+  EXPECT_EQ(plugin_status(*gw_)["gateway"]["tunnels"].asUInt(), 2u);
+  EXPECT_EQ(curl({"-H", "Host: hello.tim." + kDomain, url("/still")}), "client=127.0.0.1\n\n200");
+  rival.stop();
+}
+
 }  // namespace
 }  // namespace mnigs::test
