@@ -105,6 +105,56 @@ int cmd_get(Context& ctx, const std::string& what) {
   return exit_code::ok;
 }
 
+int cmd_expose(Context& ctx, const std::string& name, const std::string& port) {
+  // The current list, then the one with this service added, replaced or
+  // (port "off") removed.
+  Json::Value get(Json::objectValue);
+  get["section"] = "httptunnel";
+  auto r = ctx.client->call("getConfig", get);
+  if (r.status != CallStatus::ok) return report(ctx, r);
+  const Json::Value& section = r.result["values"]["httptunnel"];
+  if (!section.isObject()) {
+    std::cerr << "mnigs-cli: --expose: this mnigsd has no httptunnel plugin\n";
+    return exit_code::failed;
+  }
+  if (port != "off" && section["id"].asString().empty()) {
+    std::cerr << "mnigs-cli: --expose: set the node's id first "
+                 "(mnigs-cli --set httptunnel.id=NAME)\n";
+    return exit_code::usage;
+  }
+  Json::Value services(Json::arrayValue);
+  bool found = false;
+  for (const auto& v : section["services"]) {
+    const std::string entry = v.asString();
+    if (entry.substr(0, entry.find('=')) == name) {
+      found = true;
+      continue;
+    }
+    services.append(entry);
+  }
+  if (port == "off" && !found) {
+    std::cerr << "mnigs-cli: --expose: no service " << name << " is exposed\n";
+    return exit_code::usage;
+  }
+  if (port != "off") services.append(name + "=" + port);
+  Json::Value set(Json::objectValue);
+  set["httptunnel.services"] = services;
+  auto w = ctx.client->call("setConfig", set);
+  if (w.status != CallStatus::ok) return report(ctx, w);
+  if (ctx.json) return print_json(w.result), exit_code::ok;
+  const std::string id = section["id"].asString();
+  const std::string domain = section["domain"].asString();
+  if (port == "off")
+    std::cout << name << " is no longer exposed\n";
+  else
+    std::cout << name << " (127.0.0.1:" << port << ") is exposed as " << name << "." << id
+              << ".<the gateway's domain>\n";
+  for (const auto& k : w.result["restartRequired"])
+    std::cout << k.asString() << " written to " << w.result["file"].asString()
+              << "; restart mnigsd to apply\n";
+  return exit_code::ok;
+}
+
 int cmd_call(Context& ctx, const std::string& method, const std::string& params_text) {
   Json::Value params;
   if (!params_text.empty()) {

@@ -35,6 +35,9 @@ int cmd_set(Context& ctx, const std::vector<std::pair<std::string, std::string>>
 // --call: any method with params given as JSON text ("" for none); prints
 // the result as JSON.
 int cmd_call(Context& ctx, const std::string& method, const std::string& params);
+// Exposes the node's loopback `port` as the named service `name` through
+// its gateways (httptunnel.services); port "off" takes it back.
+int cmd_expose(Context& ctx, const std::string& name, const std::string& port);
 int cmd_connect(Context& ctx, const std::string& address, int port, const std::string& suite);
 int cmd_disconnect(Context& ctx);
 // -t ADDR [-p PORT] [-m SUITE]: testGateway.

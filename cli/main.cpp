@@ -54,6 +54,8 @@ void usage(std::ostream& out) {
          "  --set SECTION.KEY=VALUE\n"
          "                       change a key (repeatable); through the daemon when it runs,\n"
          "                       else in the config file\n"
+         "  --expose NAME=PORT   expose this node's loopback PORT through its gateways as\n"
+         "                       NAME.<id>.<domain> (httptunnel); NAME=off takes it back\n"
          "options:\n"
          "  -f, --config PATH    config file (default " << mnigs::default_config_path << ")\n"
          "      --rpc ADDR[:PORT] daemon to talk to (default 127.0.0.1 and daemon.rpcport)\n"
@@ -98,6 +100,7 @@ int main(int argc, char** argv) {
   std::string connect_address, suite;
   bool auto_on = false;
   std::string call_method, call_params;
+  std::string expose_name, expose_port;
   std::string voucher_action, voucher_code;
   Json::Value voucher_params(Json::objectValue);
   int connect_port = 65533;
@@ -195,6 +198,30 @@ int main(int argc, char** argv) {
         return exit_code::usage;
       }
       sets.emplace_back(a.substr(0, eq), a.substr(eq + 1));
+    } else if (arg == "--expose") {
+      set_command(arg);
+      std::string a = need("NAME=PORT (or NAME=off)");
+      auto eq = a.find('=');
+      const std::string port = eq == std::string::npos ? "" : a.substr(eq + 1);
+      const bool port_ok = port == "off" || (!port.empty() && port.size() <= 5 &&
+                                             port.find_first_not_of("0123456789") ==
+                                                 std::string::npos &&
+                                             std::stoi(port) >= 1 && std::stoi(port) <= 65535);
+      // NAME becomes a DNS label: 1-63 lowercase letters, digits or '-',
+      // not at either end.
+      const std::string name = eq == std::string::npos ? "" : a.substr(0, eq);
+      const bool name_ok = !name.empty() && name.size() <= 63 && name.front() != '-' &&
+                           name.back() != '-' &&
+                           name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") ==
+                               std::string::npos;
+      if (!name_ok || !port_ok) {
+        std::cerr << "mnigs-cli: --expose wants NAME=PORT or NAME=off, NAME 1-63 lowercase "
+                     "letters, digits or '-' (got \""
+                  << a << "\")\n";
+        return exit_code::usage;
+      }
+      expose_name = a.substr(0, eq);
+      expose_port = port;
     } else if (arg == "-h" || arg == "--help") {
       usage(std::cout);
       return exit_code::ok;
@@ -259,6 +286,7 @@ int main(int argc, char** argv) {
     if (command == "--get") return cmd_get(ctx, get_what);
     if (command == "--set") return cmd_set(ctx, sets);
     if (command == "--call") return cmd_call(ctx, call_method, call_params);
+    if (command == "--expose") return cmd_expose(ctx, expose_name, expose_port);
     if (command == "--connect") return cmd_connect(ctx, connect_address, connect_port, suite);
     if (command == "--disconnect") return cmd_disconnect(ctx);
     if (command == "--auto") return cmd_auto(ctx, auto_on);

@@ -154,6 +154,37 @@ TEST_F(HttpTunnel, ARequestWaitsWhileTheNodeIsAwayAndIsAnsweredWhenItIsBack) {
   EXPECT_EQ(answer, "client=127.0.0.1\n\n200") << gw_->log_tail() << node_->log_tail();
 }
 
+// mnigs-cli --expose adds a service to a running node, and takes it back,
+// without a restart.
+TEST_F(HttpTunnel, ExposeAddsAndRemovesAServiceLive) {
+  ASSERT_TRUE(wait_until([&] { return links_up(); }, 100, 100ms)) << node_->log_tail();
+  HttpEcho second(topology_.ns("node"), "127.0.0.1", kServicePort + 1);
+  auto r = node_->cli({"--expose", "second=9001"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "second (127.0.0.1:9001) is exposed as second.tim.<the gateway's domain>\n");
+  const std::string listing = "{\"id\":\"tim\",\"services\":[\"hello\",\"second\"]}\n\n200";
+  ASSERT_TRUE(wait_until([&] { return curl({"-H", "Host: tim." + kDomain, url("/")}) == listing; },
+                         100, 100ms))
+      << curl({"-H", "Host: tim." + kDomain, url("/")}) << node_->log_tail();
+  EXPECT_EQ(curl({"-H", "Host: second.tim." + kDomain, url("/")}), "client=127.0.0.1\n\n200");
+  EXPECT_EQ(second.served(), 1);
+  r = node_->cli({"--expose", "second=off"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return curl({"-H", "Host: second.tim." + kDomain, url("/")}) ==
+               "No service second at tim\n\n404";
+      },
+      100, 100ms));
+  EXPECT_EQ(curl({"-H", "Host: hello.tim." + kDomain, url("/")}), "client=127.0.0.1\n\n200");
+  // Bad input changes nothing.
+  r = node_->cli({"--expose", "Bad=1"});
+  EXPECT_NE(r.exit_code, 0);
+  r = node_->cli({"--expose", "x=70000"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("NAME=PORT"), std::string::npos) << r.err;
+}
+
 // A second node claims the same id (and token) with a secret of its own:
 // it is refused and says why; the first keeps serving.
 TEST_F(HttpTunnel, AnotherNodeWithTheIdButAnotherSecretIsRefused) {

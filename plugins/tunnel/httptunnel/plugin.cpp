@@ -287,16 +287,7 @@ void HttpTunnelPlugin::start() {
   const bool node = !settings_.token.empty() || !settings_.id.empty();
   if (!settings_.listen.empty() || node)
     data_ = std::make_unique<tunnels::DataThread>(context_.log(), "httptunnel");
-  if (node)
-    load_secret([this](std::string error, std::string secret) {
-      if (!started_) return;
-      if (!error.empty()) {
-        node_error_ = error;
-        context_.log().error(error);
-        return;
-      }
-      start_node(secret);
-    });
+  if (node) restart_node();
   if (!settings_.listen.empty()) {
     // The path is there from the start; until the registry is loaded, a
     // node is asked to come back (503).
@@ -459,18 +450,70 @@ void HttpTunnelPlugin::stop() {
   }
 }
 
+void HttpTunnelPlugin::restart_node() {
+  if (data_) {
+    data_->post([links = std::move(node_links_)] {
+      for (auto& l : links) l->stop();
+    });
+  }
+  node_links_.clear();
+  node_error_.clear();
+  ++node_generation_;
+  if (settings_.token.empty() && settings_.id.empty()) return;
+  if (!data_) data_ = std::make_unique<tunnels::DataThread>(context_.log(), "httptunnel");
+  load_secret([this, generation = node_generation_](std::string error, std::string secret) {
+    // A newer change (or stop) came meanwhile: that one starts what it wants.
+    if (!started_ || generation != node_generation_) return;
+    if (!error.empty()) {
+      node_error_ = error;
+      context_.log().error(error);
+      return;
+    }
+    start_node(secret);
+  });
+}
+
 void HttpTunnelPlugin::config_changed() {
   std::string why;
   auto s = read_settings(context_.config(), &why);
   if (!s) {
     context_.log().error(why, "; keeping the previous settings");
+    node_error_ = why + " (the previous settings are kept)";
     return;
   }
+  // The node's keys: its links are made again when any of them changed.
+  const auto names = [](const std::vector<Service>& v) {
+    std::vector<std::pair<std::string, std::uint16_t>> out;
+    for (const auto& x : v) out.emplace_back(x.name, x.port);
+    return out;
+  };
+  const auto endpoints = [](const std::vector<Endpoint>& v) {
+    std::vector<std::pair<std::string, std::uint16_t>> out;
+    for (const auto& x : v) out.emplace_back(x.host, x.port);
+    return out;
+  };
+  const bool node_changed =
+      endpoints(s->gateways) != endpoints(settings_.gateways) || s->token != settings_.token ||
+      s->server != settings_.server || s->regexp_text != settings_.regexp_text ||
+      s->id != settings_.id || names(s->services) != names(settings_.services) ||
+      s->ping_timeout != settings_.ping_timeout;
   settings_.timeout = s->timeout;
   settings_.ping_timeout = s->ping_timeout;
   settings_.queue = s->queue;
   settings_.policy = s->policy;
   settings_.wstunnel_clients = s->wstunnel_clients;
+  if (node_changed) {
+    settings_.gateways = s->gateways;
+    settings_.token = s->token;
+    settings_.server = s->server;
+    settings_.regexp_text = s->regexp_text;
+    settings_.regexp = s->regexp;
+    settings_.id = s->id;
+    settings_.services = s->services;
+    restart_node();
+  } else if (node_error_.find("previous settings") != std::string::npos) {
+    node_error_.clear();
+  }
   if (auto gw = gateway_)
     data_->post([gw, s = *s] {
       gw->settings.timeout = s.timeout;

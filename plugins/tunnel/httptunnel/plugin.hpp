@@ -53,6 +53,8 @@ class HttpTunnelPlugin final : public TunnelPlugin {
   void start_gateway(std::map<std::string, std::string> claims);
   // The node's side: links to each gateway for its token and its id.
   void start_node(const std::string& secret);
+  // Stops the node's links and starts them as the settings say now.
+  void restart_node();
   // The node's secret: from secretFile, or the one kept in the store (made
   // on first start); `done(error, secret)` on the strand.
   void load_secret(std::function<void(std::string, std::string)> done);
@@ -66,6 +68,7 @@ class HttpTunnelPlugin final : public TunnelPlugin {
   std::shared_ptr<Gateway> gateway_;
   std::vector<std::shared_ptr<NodeLink>> node_links_;  // used on the data thread
   std::string node_error_;  // why the node's side does not run, for status
+  std::uint64_t node_generation_ = 0;  // restart_node() calls, to drop stale secrets
   bool started_ = false;
   // Status, written on the data thread, read on the strand.
   mutable std::mutex status_mutex_;

@@ -34,17 +34,22 @@ void declare(ConfigDeclarer& d) {
                      true));
   d.declare(list_key("gateways", ValueType::string_list, {},
                      "Node: gateways' ADDRESS:PORT (their mnigsd port) to keep tunnels to; "
-                     "empty: every gateway whose offer says it serves HTTP tunnels"));
-  d.declare(string_key("token", "", "Node: the token HTTP clients name (WStunnel's -token)"));
+                     "empty: every gateway whose offer says it serves HTTP tunnels",
+                     true));
+  d.declare(string_key("token", "", "Node: the token HTTP clients name (WStunnel's -token)",
+                       true));
   d.declare(string_key("server", "http://localhost:80",
-                       "Node: where token requests go (WStunnel's -server)"));
+                       "Node: where token requests go (WStunnel's -server)", true));
   d.declare(string_key("regexp", "",
                        "Node: X-Host values a token request may name instead of server "
-                       "(WStunnel's -regexp); empty: X-Host refused"));
-  d.declare(string_key("id", "", "Node: the id of its named services (mdm-tunnel's -id)"));
+                       "(WStunnel's -regexp); empty: X-Host refused",
+                       true));
+  d.declare(string_key("id", "", "Node: the id of its named services (mdm-tunnel's -id)",
+                       true));
   d.declare(list_key("services", ValueType::string_list, {},
                      "Node: NAME=PORT list of named services on this node's loopback, e.g. "
-                     "hello-world=9000"));
+                     "hello-world=9000",
+                     true));
   d.declare(file_only(string_key("secretFile", "",
                                  "Node: file holding the secret that binds its token and id "
                                  "at gateways; empty: one made and kept by mnigsd")));
