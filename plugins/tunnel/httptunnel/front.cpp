@@ -119,7 +119,7 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
   void close() {
     if (closed_) return;
     closed_ = true;
-    timer_.cancel();
+    disarm();
     drop_channel();
     if (queued_) shared_->registry.cancel(key_, ticket_);
     queued_ = false;
@@ -153,7 +153,9 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
     replayable_ = true;
     resp_in_.clear();
     resp_.reset();
-    interim_ = reset_resp_ = false;
+    interim_ = reset_resp_ = bad_interim_ = false;
+    to_channel_.clear();
+    unacked_ = 0;
     req_ = std::make_unique<MessageReader<true>>(
         options_->header_limit,
         MessageReader<true>::Events{[this] { on_request_head(); },
@@ -188,6 +190,7 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
           self->reading_ = false;
           self->in_.resize(have + n);
           if (self->closed_) return;
+          self->last_progress_ = Clock::now();
           if (ec) return self->on_client_closed();
           self->process();
         });
@@ -449,9 +452,10 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
   // ---- the answer ----
 
   void on_data(std::span<const std::uint8_t> bytes) {
-    unacked_ += bytes.size();
+    last_progress_ = Clock::now();
     if (auto* m = shared_->registry.metrics(key_)) m->bytes_out += bytes.size();
     if (state_ == State::upgraded) {
+      unacked_ += bytes.size();
       out_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
       return write();
     }
@@ -460,15 +464,20 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
     boost::beast::error_code ec;
     std::size_t n = resp_->feed(
         {reinterpret_cast<const std::uint8_t*>(resp_in_.data()), resp_in_.size()}, ec);
+    if (bad_interim_ && !ec) ec = http::error::bad_status;
     while (!ec && reset_resp_ && !closed_) {
       reset_resp_ = false;
       resp_in_.erase(0, n);
+      unacked_ += n;
       resp_.reset();
       resp_ = new_response_reader();
       n = resp_->feed(
           {reinterpret_cast<const std::uint8_t*>(resp_in_.data()), resp_in_.size()}, ec);
     }
     if (closed_) return;
+    // What the parser left (part of a head, a chunk line) waits for more;
+    // more than a head may be is no HTTP answer.
+    if (!ec && resp_in_.size() - n > options_->header_limit) ec = http::error::header_limit;
     if (ec && !head_sent_) {
       ++counters_->bad_responses;
       if (auto* m = shared_->registry.metrics(key_)) ++m->errors;
@@ -476,9 +485,13 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
       return refuse(506, "The node's answer is not an HTTP response (" + ec.message() + ")\n");
     }
     if (ec) return close();  // mid-body: the client can only see it end
+    // Only what the parser took goes back to the node's window (once it is
+    // written): what it left holds the window until it is parsed.
     resp_in_.erase(0, n);
+    unacked_ += n;
     if (state_ == State::upgraded && !resp_in_.empty()) {
       // What followed the 101 head belongs to the upgraded connection.
+      unacked_ += resp_in_.size();
       out_ += resp_in_;
       resp_in_.clear();
     }
@@ -496,7 +509,7 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
   }
 
   void on_response_head() {
-    timer_.cancel();
+    arm_idle();
     auto& h = resp_->header();
     const unsigned status = h.result_int();
     if (auto* m = shared_->registry.metrics(key_)) {
@@ -514,18 +527,28 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
       state_ = State::upgraded;
       return;
     }
+    if (status == 101) {
+      // A switch the client did not ask for (or that this link cannot
+      // carry): what follows would be read as the answer.
+      bad_interim_ = true;
+      return;
+    }
     if (status >= 100 && status < 200) {
-      // 100 Continue and the like go to the client as they are; the final
-      // answer follows in a message of its own.
-      std::ostringstream s;
-      s << h;
-      out_ += s.str();
+      // 100 Continue and the like go to an HTTP/1.1 client as they are (an
+      // HTTP/1.0 one gets none); the final answer follows on its own.
+      if (req_->header().version() >= 11) {
+        std::ostringstream s;
+        s << h;
+        out_ += s.str();
+      }
       interim_ = true;
       return;
     }
     const bool bodiless = method_ == http::verb::head || status == 204 || status == 304;
     http::response_header<> out(h);
     wstunnel::strip_hop_by_hop(out);
+    // A Connection header may name Content-Length: the framing is ours.
+    if (auto length = resp_->length()) out.set(http::field::content_length, std::to_string(*length));
     out.version(11);
     chunked_out_ = false;
     if (!bodiless && !resp_->length()) {
@@ -593,12 +616,20 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
 
   void on_channel_failed(const std::string& why, bool unseen) {
     drop_channel();
-    if (head_sent_) return close();  // nothing can be said any more
+    if (response_done_) return write();  // the answer is whole: let it be written
+    if (head_sent_) return close();      // nothing can be said any more
     if (unseen && idempotent(method_) && replayable_ && retries_ < kMaxRetries &&
         (request_done_ || !has_body_)) {
       ++retries_;
       ++counters_->retried;
       to_channel_.clear();
+      // Nothing of the failed attempt's answer was passed on (no head):
+      // the next attempt starts its answer afresh.
+      resp_.reset();
+      resp_in_.clear();
+      interim_ = reset_resp_ = bad_interim_ = false;
+      out_.clear();
+      unacked_ = 0;
       state_ = State::waiting;
       return dispatch();
     }
@@ -628,6 +659,7 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
                        self->sending_.clear();
                        if (self->closed_) return;
                        if (ec) return self->close();
+                       self->last_progress_ = Clock::now();
                        self->write();
                      });
   }
@@ -658,7 +690,7 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
   // was read whole and may be followed by another.
   void answer(unsigned status, const std::string& body,
               const std::string& type = "text/plain; charset=utf-8") {
-    timer_.cancel();
+    disarm();
     http::response_header<> h;
     h.result(status);
     h.version(11);
@@ -692,7 +724,7 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
   }
 
   void hand_over_tunnel() {
-    timer_.cancel();
+    disarm();
     std::string pending(in_.begin(), in_.end());
     in_.clear();
     closed_ = true;  // the socket is someone else's now
@@ -703,14 +735,40 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
     shared_->hooks.tunnel(std::move(socket_), req_->header(), std::move(pending));
   }
 
+  // One timer at a time: a callback of a timer re-armed or cancelled since
+  // (its expiry already queued) is told apart by its generation.
   template <class Fn>
   void arm(std::chrono::seconds after, Fn fn) {
+    const std::uint64_t generation = ++timer_generation_;
     timer_.expires_after(after);
-    timer_.async_wait([weak = std::weak_ptr<Connection>(shared_from_this()),
-                       fn](boost::system::error_code ec) {
+    timer_.async_wait([weak = std::weak_ptr<Connection>(shared_from_this()), fn,
+                       generation](boost::system::error_code ec) {
       if (ec) return;
-      if (auto self = weak.lock(); self && !self->closed_) fn(*self);
+      if (auto self = weak.lock();
+          self && !self->closed_ && self->timer_generation_ == generation)
+        fn(*self);
     });
+  }
+  void disarm() {
+    ++timer_generation_;
+    timer_.cancel();
+  }
+
+  // After the answer's head: the exchange may last (a download, an SSE
+  // stream, a WebSocket) but not stand still; nothing moving either way
+  // for `timeout` ends it.
+  void arm_idle() {
+    last_progress_ = Clock::now();
+    arm(options_->timeout, [](Connection& c) { c.on_idle(); });
+  }
+  void on_idle() {
+    const auto quiet = Clock::now() - last_progress_;
+    if (quiet >= options_->timeout) {
+      ++counters_->timeouts;
+      return close();
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::seconds>(options_->timeout - quiet);
+    arm(std::max(left, std::chrono::seconds(1)), [](Connection& c) { c.on_idle(); });
   }
 
   tcp::socket socket_;
@@ -742,8 +800,11 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
   bool reading_ = false, writing_ = false, closed_ = false;
   bool in_process_ = false, handover_ = false;
   bool interim_ = false, reset_resp_ = false;  // a 1xx answer came before the final one
+  bool bad_interim_ = false;                    // a 101 nobody asked for
   int retries_ = 0;
   Clock::time_point started_;
+  Clock::time_point last_progress_;
+  std::uint64_t timer_generation_ = 0;
 };
 
 Front::Front(net::io_context& io, Registry& registry, Logger& log, FrontOptions options,

@@ -303,6 +303,46 @@ TEST_F(FrontTest, AnAnswerThatIsNotHttpIs506) {
   EXPECT_EQ(on_loop([&] { return front_->counters().bad_responses.load(); }), 1u);
 }
 
+TEST_F(FrontTest, ASwitchNobodyAskedForIs506) {
+  start();
+  FakeTunnel node(io_, [](const auto&) {
+    return std::string("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n") + ok("sneaky");
+  });
+  attach("token:" + kToken, node);
+  auto r = client().Get("/x", {{"X-Token", kToken}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 506);
+}
+
+// A node's chunk line that never ends: what the front holds stays bounded
+// and the connection ends.
+TEST_F(FrontTest, AnEndlessChunkLineEndsTheConnection) {
+  start();
+  FakeTunnel node(io_, [](const auto&) {
+    return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;" +
+           std::string(200000, 'a');
+  });
+  attach("token:" + kToken, node);
+  auto r = client().Get("/x", {{"X-Token", kToken}});
+  EXPECT_TRUE(!r || r->body.empty());
+  while (on_loop([&] { return front_->open_connections(); }) > 0)
+    std::this_thread::sleep_for(10ms);
+}
+
+// A Connection header that names Content-Length does not unframe the body.
+TEST_F(FrontTest, ContentLengthNamedInConnectionStillFramesTheBody) {
+  start();
+  FakeTunnel node(io_, [](const auto&) { return ok("framed", "Connection: Content-Length\r\n"); });
+  attach("token:" + kToken, node);
+  auto c = client();
+  c.set_keep_alive(true);
+  for (int i = 0; i < 2; ++i) {
+    auto r = c.Get("/x", {{"X-Token", kToken}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "framed");
+  }
+}
+
 // Bodies far larger than every buffer on the way, through a 16 KiB window.
 TEST_F(FrontTest, LargeBodiesStreamBothWaysUnchanged) {
   start();

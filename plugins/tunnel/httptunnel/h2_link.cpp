@@ -19,6 +19,7 @@ struct H2Link::Stream {
   bool answered = false;  // the node answered 200: its service may have seen bytes
   bool done = false;      // no event goes to the front any more
   bool released = false;  // the front let its channel go
+  bool ended = false;     // the node ended its side (END_STREAM)
 };
 
 class H2Link::H2Channel : public Channel {
@@ -53,8 +54,9 @@ class H2Link::H2Channel : public Channel {
   // reset is then ignored); one still open is cancelled.
   void release(std::uint32_t code) {
     if (stream_->released) return;
+    // The events stay (they may be running now: the front lets a channel go
+    // from inside them); `done` keeps them from being called again.
     stream_->released = stream_->done = true;
-    stream_->events = {};
     if (auto l = link_.lock(); l && stream_->id >= 0) {
       if (l->streams_.count(stream_->id)) l->mux_.reset(stream_->id, code);
       // What the front was given and did not consume goes back too (a
@@ -152,7 +154,9 @@ std::unique_ptr<Channel> H2Link::open(const ChannelRequest& request, Channel::Ev
     s->events.on_data(bytes);
   };
   h.on_end = [weak] {
-    if (auto s = weak.lock(); s && !s->done && s->events.on_end) s->events.on_end();
+    auto s = weak.lock();
+    if (s) s->ended = true;
+    if (s && !s->done && s->events.on_end) s->events.on_end();
   };
   h.on_writable = [weak] {
     if (auto s = weak.lock(); s && !s->done && s->events.on_writable) s->events.on_writable();
@@ -164,11 +168,12 @@ std::unique_ptr<Channel> H2Link::open(const ChannelRequest& request, Channel::Ev
       net::post(socket_.get_executor(), [w = weak_from_this()] {
         if (auto self = w.lock(); self && !self->closed_ && self->on_room_) self->on_room_(*self);
       });
-    if (!s || s->done || code == h2_error::no_error) return;
+    // Closed without error after the node ended its side: done. Reset,
+    // even with NO_ERROR, before it ended: the answer is incomplete.
+    if (!s || s->done || (code == h2_error::no_error && s->ended)) return;
     s->done = true;
     if (s->events.on_failed)
-      s->events.on_failed("the stream was reset (" + h2_error_name(code) + ")",
-                          !s->answered || code == h2_error::refused_stream);
+      s->events.on_failed("the stream was reset (" + h2_error_name(code) + ")", !s->answered);
   };
   Headers extra;
   if (!request.client.empty()) extra.emplace_back(std::string(link::kClientField), request.client);

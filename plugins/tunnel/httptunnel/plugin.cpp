@@ -61,6 +61,15 @@ struct HttpTunnelPlugin::Gateway : std::enable_shared_from_this<Gateway> {
     registry.load_claims(std::move(claims));
     registry.set_wstunnel_clients(s.wstunnel_clients);
     registry.on_claims_changed = [this, save = std::move(save)] { save(registry.claims()); };
+    // Only WStunnel links hold no secret; the registry forgot them already.
+    registry.on_evicted = [this](Tunnel& t, const std::string& why) {
+      for (const auto& l : wstunnel_links)
+        if (l.get() == &t) {
+          this->log.info("httptunnel: WStunnel client ", l->describe(), " let go: ", why);
+          net::post(this->io, [l, why] { l->close(why); });
+          return;
+        }
+    };
   }
 
   std::string start() {

@@ -65,9 +65,39 @@ std::string Registry::attach(const std::string& key, const std::string& secret,
     if (on_claims_changed) on_claims_changed();
   }
   Entry& e = entries_[key];
+  // A secret holds the key from now on: a WStunnel client that held it
+  // without one does no longer.
+  if (!secret.empty()) evict_secretless(e, "a secret now holds this token");
   e.live.push_back(&tunnel);
+  if (secret.empty()) e.secretless.push_back(&tunnel);
   drain(e);
   return "";
+}
+
+void Registry::evict_secretless(Entry& e, const std::string& why) {
+  if (e.secretless.empty()) return;
+  auto gone = std::move(e.secretless);
+  e.secretless.clear();
+  for (Tunnel* t : gone) {
+    const auto pos = std::find(e.live.begin(), e.live.end(), t);
+    if (pos == e.live.end()) continue;
+    const auto index = static_cast<std::size_t>(pos - e.live.begin());
+    e.live.erase(pos);
+    if (e.next > index) --e.next;
+  }
+  if (e.next >= e.live.size()) e.next = 0;
+  if (on_evicted)
+    for (Tunnel* t : gone) on_evicted(*t, why);
+}
+
+void Registry::set_wstunnel_clients(bool allowed) {
+  wstunnel_clients_ = allowed;
+  if (allowed) return;
+  for (auto& [key, e] : entries_) {
+    const bool had = !e.live.empty();
+    evict_secretless(e, "this gateway takes no WStunnel clients any more");
+    if (had && e.live.empty()) e.left = Clock::now();
+  }
 }
 
 void Registry::detach(const std::string& key, Tunnel& tunnel, Clock::time_point now) {
@@ -78,6 +108,7 @@ void Registry::detach(const std::string& key, Tunnel& tunnel, Clock::time_point 
   if (pos == e.live.end()) return;
   const auto index = static_cast<std::size_t>(pos - e.live.begin());
   e.live.erase(pos);
+  std::erase(e.secretless, &tunnel);
   if (e.next > index) --e.next;
   if (e.live.empty()) {
     e.left = now;

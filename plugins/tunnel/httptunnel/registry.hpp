@@ -71,10 +71,14 @@ class Registry {
   void load_claims(std::map<std::string, std::string> claims);
   const std::map<std::string, std::string>& claims() const { return claims_; }
   std::function<void()> on_claims_changed;
+  // A link without a secret is let go: a secret now binds its token, or
+  // WStunnel clients are no longer taken. The registry has forgotten it
+  // already; the owner closes it.
+  std::function<void(Tunnel&, const std::string& why)> on_evicted;
 
   void set_policy(Policy p) { policy_ = p; }
   void set_queue(std::size_t n) { queue_limit_ = n; }
-  void set_wstunnel_clients(bool allowed) { wstunnel_clients_ = allowed; }
+  void set_wstunnel_clients(bool allowed);
 
   // A node connects holding `key` with `secret` ("" for a WStunnel
   // client). "" when it is admitted; else a sentence why not. Waiting
@@ -140,12 +144,15 @@ class Registry {
   };
   struct Entry {
     std::vector<Tunnel*> live;  // in order of arrival
+    std::vector<Tunnel*> secretless;  // those of live that hold no secret (WStunnel)
     std::size_t next = 0;       // balance: the next to use
     std::deque<Waiter> waiting;
     Clock::time_point left{};  // when the last node left
     KeyMetrics metrics;
   };
   Tunnel* pick(Entry& e);
+  // Lets the entry's links without a secret go (on_evicted), with `why`.
+  void evict_secretless(Entry& e, const std::string& why);
   void drain(Entry& e);
 
   Policy policy_;

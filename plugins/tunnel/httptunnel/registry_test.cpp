@@ -88,6 +88,35 @@ TEST(HttpTunnelRegistry, WstunnelClientsHoldUnboundKeysOnlyWhenAllowed) {
             "this gateway takes no WStunnel clients (httptunnel.wstunnelClients is off)");
 }
 
+TEST(HttpTunnelRegistry, ASecretTakesATokenFromAWstunnelClient) {
+  Registry r(Policy::failover, 20, 1h);
+  std::vector<std::string> evicted;
+  r.on_evicted = [&](Tunnel& t, const std::string& why) {
+    evicted.push_back(t.describe() + ": " + why);
+  };
+  FakeTunnel ws("ws"), node("node");
+  EXPECT_EQ(r.attach(kKey, "", ws, t0), "");
+  EXPECT_EQ(send(r).first, "ws");
+  EXPECT_EQ(r.attach(kKey, "s3cret", node, t0), "");
+  EXPECT_EQ(evicted, std::vector<std::string>{"ws: a secret now holds this token"});
+  EXPECT_EQ(r.tunnels_of(kKey), 1u);
+  EXPECT_EQ(send(r).first, "node");
+  r.detach(kKey, ws, t0);  // its close comes later: nothing changes
+  EXPECT_EQ(r.tunnels_of(kKey), 1u);
+}
+
+TEST(HttpTunnelRegistry, TurningWstunnelClientsOffLetsThemGo) {
+  Registry r(Policy::failover, 20, 1h);
+  std::vector<std::string> evicted;
+  r.on_evicted = [&](Tunnel& t, const std::string&) { evicted.push_back(t.describe()); };
+  FakeTunnel ws("ws"), node("node");
+  r.attach(kKey, "", ws, t0);
+  r.attach("id:tim", "s3cret", node, t0);
+  r.set_wstunnel_clients(false);
+  EXPECT_EQ(evicted, std::vector<std::string>{"ws"});
+  EXPECT_EQ(r.tunnels(), 1u);
+}
+
 TEST(HttpTunnelRegistry, RejectRefusesTheSecondNode) {
   Registry r(Policy::reject, 20, 1h);
   FakeTunnel a("a"), b("b");
