@@ -866,6 +866,15 @@ void Front::accept(std::size_t index) {
             shared->connections.insert(c);
             c->start();
           }
+        } else {
+          // Out of descriptors (EMFILE) or the like: accepting again at once
+          // would spin; wait a little for connections to end.
+          ++counters_->accept_errors;
+          auto pause = std::make_shared<net::steady_timer>(io_, std::chrono::milliseconds(100));
+          pause->async_wait([this, index, shared, pause](boost::system::error_code e) {
+            if (!e && !shared->stopped) accept(index);
+          });
+          return;
         }
         accept(index);
       });

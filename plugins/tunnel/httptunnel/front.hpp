@@ -64,6 +64,7 @@ struct FrontCounters {
   std::atomic<std::uint64_t> bad_responses{0};      // 506
   std::atomic<std::uint64_t> tunnel_failures{0};    // 502
   std::atomic<std::uint64_t> retried{0};            // sent again after a tunnel failed
+  std::atomic<std::uint64_t> accept_errors{0};      // accept failed (out of descriptors)
 };
 
 class Front {

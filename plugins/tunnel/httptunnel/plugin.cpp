@@ -36,7 +36,10 @@ std::string shown(const std::string& key) {
 
 // Answers an upgrade that is refused, then closes the connection.
 void refuse_upgrade(tcp::socket socket, unsigned status, const std::string& body) {
-  const char* reason = status == 403 ? "Forbidden" : status == 404 ? "Not Found" : "Bad Request";
+  const char* reason = status == 403   ? "Forbidden"
+                       : status == 404 ? "Not Found"
+                       : status == 503 ? "Service Unavailable"
+                                       : "Bad Request";
   auto s = std::make_shared<tcp::socket>(std::move(socket));
   auto text = std::make_shared<std::string>(
       "HTTP/1.1 " + std::to_string(status) + " " + reason +
@@ -104,9 +107,37 @@ struct HttpTunnelPlugin::Gateway : std::enable_shared_from_this<Gateway> {
     for (auto& l : ws) l->close("the plugin stops");
   }
 
+  // Links held at once, in all and from one address: a link leaves the
+  // front's connection limits when it is handed over.
+  static constexpr std::size_t kMaxLinks = 1024, kMaxLinksPerAddress = 16;
+
+  // Why a new link from `socket`'s peer is one too many, or "".
+  std::string too_many(const tcp::socket& socket) const {
+    if (links.size() + wstunnel_links.size() >= kMaxLinks)
+      return "this gateway holds " + std::to_string(kMaxLinks) + " links already";
+    boost::system::error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec) return "";
+    std::size_t mine = 0;
+    const auto same = [&](const std::string& describe) {
+      const std::string host = peer.address().to_string();
+      const std::string shown = peer.address().is_v6() ? "[" + host + "]:" : host + ":";
+      return describe.starts_with(shown);
+    };
+    for (const auto& l : links) mine += same(l->describe());
+    for (const auto& l : wstunnel_links) mine += same(l->describe());
+    if (mine >= kMaxLinksPerAddress)
+      return "this address holds " + std::to_string(kMaxLinksPerAddress) + " links already";
+    return "";
+  }
+
   // A node's upgrade request, from the front or the daemon's port.
   void accept(tcp::socket socket, http::request_header<> head, std::string pending) {
     if (stopped) return;
+    if (const std::string why = too_many(socket); !why.empty()) {
+      ++upgrades_refused;
+      return refuse_upgrade(std::move(socket), 503, why + "\n");
+    }
     if (boost::beast::websocket::is_upgrade(http::request<http::empty_body>(head)))
       return accept_wstunnel(std::move(socket), std::move(head), std::move(pending));
     if (!link::wants(head)) {
@@ -255,6 +286,7 @@ struct HttpTunnelPlugin::Gateway : std::enable_shared_from_this<Gateway> {
       f["badResponses"] = Json::UInt64(c.bad_responses.load());
       f["tunnelFailures"] = Json::UInt64(c.tunnel_failures.load());
       f["retried"] = Json::UInt64(c.retried.load());
+      f["acceptErrors"] = Json::UInt64(c.accept_errors.load());
       s["front"] = f;
     }
     return s;
