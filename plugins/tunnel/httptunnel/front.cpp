@@ -247,7 +247,8 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
         keep_alive_ = false;  // where the next request would begin is unknown
         const bool too_big = ec == http::error::header_limit;
         return refuse(too_big ? 431 : 400,
-                      too_big ? "Request header too large\n" : "Bad request: " + ec.message() + "\n");
+                      too_big ? "Request header too large\n"
+                              : "Bad request: " + ec.message() + "\n");
       }
       if (n == 0 && state_ == before) break;
     }
@@ -377,7 +378,9 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
       c.process();
     });
     events.on_failed = guard(
-        [](Connection& c, const std::string& why, bool unseen) { c.on_channel_failed(why, unseen); });
+        [](Connection& c, const std::string& why, bool unseen) {
+          c.on_channel_failed(why, unseen);
+        });
     ChannelRequest cr{service_, peer_.address().to_string()};
     auto channel = tunnel.open(cr, std::move(events));
     if (closed_ || state_ != State::streaming) return;  // failed at once, handled
@@ -548,7 +551,8 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
     http::response_header<> out(h);
     wstunnel::strip_hop_by_hop(out);
     // A Connection header may name Content-Length: the framing is ours.
-    if (auto length = resp_->length()) out.set(http::field::content_length, std::to_string(*length));
+    if (auto length = resp_->length())
+      out.set(http::field::content_length, std::to_string(*length));
     out.version(11);
     chunked_out_ = false;
     if (!bodiless && !resp_->length()) {

@@ -263,8 +263,9 @@ TEST_F(FrontTest, ARequestWaitsForItsNodeAndTheQueueIsBounded) {
   attach("token:" + kToken, first);
   detach("token:" + kToken, first);
   // Two wait; the third finds the queue full.
-  auto a = std::async(std::launch::async, [&] { return client().Get("/a", {{"X-Token", kToken}}); });
-  auto b = std::async(std::launch::async, [&] { return client().Get("/b", {{"X-Token", kToken}}); });
+  const auto get = [&](const std::string& path) { return client().Get(path, {{"X-Token", kToken}}); };
+  auto a = std::async(std::launch::async, get, "/a");
+  auto b = std::async(std::launch::async, get, "/b");
   while (on_loop([&] { return registry_.waiting(); }) < 2) std::this_thread::sleep_for(10ms);
   auto full = client().Get("/c", {{"X-Token", kToken}});
   ASSERT_TRUE(full);
