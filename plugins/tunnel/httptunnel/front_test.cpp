@@ -263,7 +263,9 @@ TEST_F(FrontTest, ARequestWaitsForItsNodeAndTheQueueIsBounded) {
   attach("token:" + kToken, first);
   detach("token:" + kToken, first);
   // Two wait; the third finds the queue full.
-  const auto get = [&](const std::string& path) { return client().Get(path, {{"X-Token", kToken}}); };
+  const auto get = [&](const std::string& path) {
+    return client().Get(path, {{"X-Token", kToken}});
+  };
   auto a = std::async(std::launch::async, get, "/a");
   auto b = std::async(std::launch::async, get, "/b");
   while (on_loop([&] { return registry_.waiting(); }) < 2) std::this_thread::sleep_for(10ms);
