@@ -77,6 +77,25 @@ bool keep_alive(const http::request_header<>& h) {
   return tokens.exists("keep-alive");
 }
 
+// Why a request's head is refused (RFC 9112 3.2, 6.1, 6.3), or nullptr:
+// no Host, or several, on HTTP/1.1; a Transfer-Encoding that does not end
+// in chunked, or one beside a Content-Length.
+const char* framing_refusal(const http::request_header<>& h) {
+  const auto hosts = h.count(http::field::host);
+  if (hosts > 1) return "Bad request: more than one Host field";
+  if (hosts == 0 && h.version() >= 11) return "Bad request: no Host field";
+  const auto te = h.count(http::field::transfer_encoding);
+  if (te == 0) return nullptr;
+  if (h.count(http::field::content_length) > 0)
+    return "Bad request: both Transfer-Encoding and Content-Length";
+  if (te > 1) return "Bad request: more than one Transfer-Encoding field";
+  http::token_list codings(h[http::field::transfer_encoding]);
+  std::string last;
+  for (const auto& c : codings) last = lower({c.data(), c.size()});
+  if (last != "chunked") return "Bad request: a Transfer-Encoding that does not end in chunked";
+  return nullptr;
+}
+
 bool loopback(const tcp::endpoint& e) {
   auto a = e.address();
   if (a.is_v6() && a.to_v6().is_v4_mapped())
@@ -265,6 +284,13 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
     method_ = h.method();
     keep_alive_ = keep_alive(h);
     upgrade_ = h.find(http::field::upgrade) != h.end();
+    // Forms RFC 9112 says to refuse, so that nothing before or after the
+    // gateway can read this request's bounds or its host otherwise.
+    if (const char* why = framing_refusal(h)) {
+      ++counters_->bad_requests;
+      keep_alive_ = false;
+      return refuse(400, std::string(why) + "\n");
+    }
     if (target == "/_health_check")
       return answer(200, std::string(wstunnel::kHealthBody));
     if (target == "/_stats")

@@ -416,6 +416,22 @@ TEST_F(FrontTest, AHeadTooLargeIs431AndASlowHeadIsClosed) {
   EXPECT_EQ(r->status, 200);
 }
 
+TEST_F(FrontTest, AmbiguousFramingAndHostsAreRefused) {
+  start();
+  for (const std::string& head :
+       {std::string("GET /_health_check HTTP/1.1\r\n\r\n"),
+        std::string("GET /_health_check HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+        std::string("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        std::string("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"),
+        std::string("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")}) {
+    const std::string got = raw(head);
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 400")) << head << "\n" << got.substr(0, 80);
+  }
+  // HTTP/1.0 without Host is fine.
+  EXPECT_TRUE(raw("GET /_health_check HTTP/1.0\r\n\r\n").starts_with("HTTP/1.1 200"));
+}
+
 TEST_F(FrontTest, ConnectionsBeyondThePerAddressLimitAreClosed) {
   FrontOptions o;
   o.max_per_address = 2;
