@@ -120,8 +120,9 @@ void H2Link::start() {
 }
 
 bool H2Link::has_room() const {
-  return !closed_ && mux_.alive() && !mux_.going_away() &&
-         mux_.open_streams() < options_.limits.max_concurrent_streams;
+  // The node's own limit on streams counts too: a request past it waits in
+  // the registry's queue instead of failing.
+  return !closed_ && mux_.can_open();
 }
 
 std::unique_ptr<Channel> H2Link::open(const ChannelRequest& request, Channel::Events events) {

@@ -612,6 +612,15 @@ std::string MuxSession::check_fields(const Headers& extra, std::size_t list_size
   return "";
 }
 
+bool MuxSession::can_open() const {
+  if (role_ != Role::client || failed_ || going_away_ ||
+      !nghttp2_session_check_request_allowed(session_.get()))
+    return false;
+  const std::uint32_t peer_max =
+      nghttp2_session_get_remote_settings(session_.get(), NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+  return streams_.size() < std::min(peer_max, limits_.max_concurrent_streams);
+}
+
 std::int32_t MuxSession::open(std::string_view authority, const Headers& extra,
                               StreamHandler handler) {
   refusal_.clear();

@@ -212,6 +212,9 @@ class MuxSession {
   // Why the session failed; "" while it has not.
   const std::string& error() const { return error_; }
   std::size_t open_streams() const { return streams_.size(); }
+  // Client: whether open() would take one more stream now (alive, not
+  // going away, under both our and the peer's limit on streams).
+  bool can_open() const;
   const MuxCounters& counters() const { return counters_; }
   Role role() const { return role_; }
 

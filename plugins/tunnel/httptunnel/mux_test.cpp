@@ -439,7 +439,10 @@ TEST(MuxSession, ClientOpensNoMoreStreamsThanThePeerAllows) {
   p.accept = [&p](Endpoint& e) { ASSERT_TRUE(p.server.respond(e.id, 200)); };
   ASSERT_TRUE(p.run());
   std::vector<std::shared_ptr<Endpoint>> open;
-  for (int i = 0; i < 4; ++i) open.push_back(p.open(i, 0, 0));
+  for (int i = 0; i < 3; ++i) open.push_back(p.open(i, 0, 0));
+  EXPECT_TRUE(p.client.can_open());
+  open.push_back(p.open(3, 0, 0));
+  EXPECT_FALSE(p.client.can_open());
   const std::int32_t refused = p.client.open("hello-world", {}, {});
   EXPECT_EQ(refused, -1);
   EXPECT_NE(p.client.last_refusal().find("as many as the peer allows"), std::string::npos)
@@ -448,6 +451,7 @@ TEST(MuxSession, ClientOpensNoMoreStreamsThanThePeerAllows) {
 
   p.client.reset(open[0]->id, h2_error::cancel);
   ASSERT_TRUE(p.run());
+  EXPECT_TRUE(p.client.can_open());
   EXPECT_GT(p.client.open("hello-world", {}, {}), 0) << p.client.last_refusal();
   EXPECT_EQ(p.client.counters().streams_refused, 1u);
 }
