@@ -420,12 +420,13 @@ void HttpTunnelPlugin::start_node(const std::string& secret) {
 }
 
 void HttpTunnelPlugin::start_gateway(std::map<std::string, std::string> claims) {
-  auto save = [this, ex = context_.executor(),
+  auto save = [this, ex = context_.executor(), alive = alive_,
                known = std::make_shared<std::map<std::string, std::string>>(claims)](
                   std::map<std::string, std::string> now) {
-    // Only new bindings are written; bindings are never changed here.
-    net::post(ex, [this, known, now = std::move(now)] {
-      if (!started_) return;
+    // Only new bindings are written; bindings are never changed here. The
+    // post may run after the plugin stopped (and is gone): `alive` says.
+    net::post(ex, [this, alive, known, now = std::move(now)] {
+      if (!*alive) return;
       for (const auto& [k, v] : now)
         if (!known->count(k)) {
           (*known)[k] = v;
@@ -481,6 +482,7 @@ void HttpTunnelPlugin::on_upgrade(HttpUpgrade request) {
 void HttpTunnelPlugin::stop() {
   if (!started_) return;
   started_ = false;
+  *alive_ = false;
   if (data_) {
     if (auto gw = std::move(gateway_)) data_->post([gw] { gw->stop(); });
     data_->post([links = std::move(node_links_)] {

@@ -70,6 +70,8 @@ class HttpTunnelPlugin final : public TunnelPlugin {
   std::string node_error_;  // why the node's side does not run, for status
   std::uint64_t node_generation_ = 0;  // restart_node() calls, to drop stale secrets
   bool started_ = false;
+  // False once stopped: for what the data thread posts to the strand.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   // Status, written on the data thread, read on the strand.
   mutable std::mutex status_mutex_;
   Json::Value gateway_status_{Json::objectValue};
