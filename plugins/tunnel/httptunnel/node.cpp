@@ -532,6 +532,9 @@ void NodeLink::read_refusal(std::uint64_t gen) {
     const std::size_t used = impl.head->feed(as_bytes(impl.head_in), ec);
     impl.head_in.erase(0, used);
     if (ec) return refused();
+    // What the parser leaves waits for more (a chunk line): a refusal's
+    // sentence needs no more than a head's worth.
+    if (impl.head_in.size() > kHeadLimit) return refused();
   }
   if (impl.refusal_done || impl.refusal_body.size() >= kRefusalBody ||
       impl.refusal_body.find('\n') != std::string::npos)
@@ -602,7 +605,12 @@ StreamHandler NodeLink::on_stream(std::int32_t id, std::string authority, Header
     if (name == link::kClientField)
       log_.debug("httptunnel: stream ", id, " for ", authority, " from ", value);
   StreamHandler h = s->handler();
-  if (authority != link::kTokenAuthority && !options_.services.contains(authority))
+  // A token link serves token requests only, an id link only its named
+  // services: a gateway cannot reach the token's backend through an id
+  // link, nor a named service through a token link.
+  const bool token_link = options_.hello.key.starts_with("token:");
+  if (token_link ? authority != link::kTokenAuthority
+                 : (authority == link::kTokenAuthority || !options_.services.contains(authority)))
     s->refuse_unknown();
   return h;
 }

@@ -642,6 +642,25 @@ TEST_F(NodeTest, AnUnknownServiceIs404InTheStream) {
   EXPECT_EQ(r[http::field::connection], "close");
 }
 
+// An id link serves only its named services, a token link only token
+// requests: a gateway reaches nothing else through either.
+TEST_F(NodeTest, ALinkServesOnlyWhatItsKeyNames) {
+  std::atomic<int> hits{0};
+  Backend main([&hits](httplib::Server& s) {
+    s.Get("/", [&hits](const httplib::Request&, httplib::Response& res) {
+      ++hits;
+      res.set_content("backend", "text/plain");
+    });
+  });
+  auto& gw = gateway(FakeGateway::Mode::accept);
+  auto o = options(gw.port());  // id:tim
+  o.server = "http://127.0.0.1:" + std::to_string(main.port());
+  start(o);
+  auto ex = exchange(gw, std::string(link::kTokenAuthority), get("/", "x"));
+  EXPECT_EQ(parse_response(ex->received).result_int(), 404) << ex->received;
+  EXPECT_EQ(hits.load(), 0);
+}
+
 TEST_F(NodeTest, ARefusalIsShownAndRetriedLater) {
   auto& gw = gateway(FakeGateway::Mode::refuse);
   start(options(gw.port()));

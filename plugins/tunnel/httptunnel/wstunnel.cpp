@@ -153,8 +153,15 @@ Backend choose_backend(std::string_view server, std::optional<std::string_view> 
   if (x_host) {
     if (!allowed)
       return {"", refuse(403, "X-Host header disallowed by wstunnel cli (no -regexp option)")};
-    // Bounded before the regexp runs: std::regex backtracks.
-    if (x_host->size() > kMaxXHost ||
+    // Bounded before the regexp runs: std::regex backtracks. Only a base
+    // URL (scheme and authority, nothing after): what the regexp matched is
+    // then exactly where the request goes ("http://127.0.0.1:22/.lan"
+    // would match ".*\.lan" and go elsewhere).
+    const std::string_view v = *x_host;
+    const auto scheme = v.find("://");
+    const bool bare = scheme != std::string_view::npos &&
+                      v.find_first_of("/?#@", scheme + 3) == std::string_view::npos;
+    if (x_host->size() > kMaxXHost || !bare ||
         !std::regex_match(x_host->begin(), x_host->end(), *allowed))
       return {"", refuse(403, "X-Host header '" + std::string(x_host->substr(0, kMaxXHost)) +
                                   "' does not match regexp in wstunnel cli")};

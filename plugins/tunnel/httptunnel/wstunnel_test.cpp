@@ -175,6 +175,12 @@ TEST(WsTunnelClient, XHostOnlyWhenTheRegexpMatchesTheWholeValue) {
   EXPECT_EQ(b.refusal.status, 403u);
   EXPECT_EQ(b.refusal.body,
             "X-Host header 'http://printer.lan:631/x' does not match regexp in wstunnel cli\n");
+  // A path (or userinfo) after the authority would let a matching value
+  // send the request elsewhere.
+  const std::optional<std::regex> loose(std::regex(R"(http://.*\.lan)"));
+  EXPECT_EQ(choose_backend("", "http://127.0.0.1:22/.lan", loose).refusal.status, 403u);
+  EXPECT_EQ(choose_backend("", "http://x@127.0.0.1:22#.lan", loose).refusal.status, 403u);
+  EXPECT_FALSE(choose_backend("", "http://printer.lan", loose).refusal);
   b = choose_backend("", std::string(5000, 'a'), re);
   EXPECT_EQ(b.refusal.status, 403u);
   b = choose_backend("", std::nullopt, re);
