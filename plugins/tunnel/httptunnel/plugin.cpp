@@ -1,6 +1,7 @@
 #include "plugin.hpp"
 
 #include "link.hpp"
+#include "util/token.hpp"
 #include "wstunnel_link.hpp"
 
 #include <boost/asio/post.hpp>
@@ -9,7 +10,6 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -370,14 +370,12 @@ void HttpTunnelPlugin::load_secret(std::function<void(std::string, std::string)>
   context_.store().get("secret", [this, done, valid](std::optional<std::string> kept) {
     if (kept && valid(*kept)) return done("", *kept);
     // First start: 32 random bytes, as hex.
-    unsigned char bytes[32];
-    if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
-      return done("httptunnel: no random bytes for the node's secret", "");
-    static constexpr char hex[] = "0123456789abcdef";
     std::string secret;
-    for (const unsigned char b : bytes) {
-      secret.push_back(hex[b >> 4]);
-      secret.push_back(hex[b & 0xf]);
+    try {
+      secret = random_hex(32);
+    } catch (const std::exception& e) {
+      return done(std::string("httptunnel: no random bytes for the node's secret: ") + e.what(),
+                  "");
     }
     context_.store().put("secret", secret);
     done("", secret);
