@@ -21,6 +21,10 @@ std::string field(const wstunnel::http::fields& f, std::string_view name) {
 
 }  // namespace
 
+bool valid_secret(std::string_view secret) {
+  return secret.size() >= kMinSecret && secret.size() <= kMaxSecret && printable(secret);
+}
+
 std::string request(const Hello& hello, std::string_view host) {
   std::string out = "GET " + std::string(kPath) + " HTTP/1.1\r\nHost: " + std::string(host) +
                     "\r\nConnection: Upgrade\r\nUpgrade: " + std::string(kProtocol) + "\r\n" +
@@ -58,7 +62,7 @@ Read read(const wstunnel::http::fields& f) {
     return r;
   }
   const std::string secret = field(f, kSecretField);
-  if (secret.size() < kMinSecret || secret.size() > kMaxSecret || !printable(secret)) {
+  if (!valid_secret(secret)) {
     r.refusal = refuse(std::string(kSecretField) + " must be " + std::to_string(kMinSecret) +
                        " to " + std::to_string(kMaxSecret) +
                        " printable characters without spaces");

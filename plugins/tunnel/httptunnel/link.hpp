@@ -45,6 +45,9 @@ constexpr std::string_view kClientField = "mnigs-client";
 constexpr std::size_t kMinSecret = 16, kMaxSecret = 128;
 constexpr std::size_t kMaxServices = 64;
 
+// Whether `secret` is one: 16 to 128 printable ASCII characters, no spaces.
+bool valid_secret(std::string_view secret);
+
 // What a node asks for.
 struct Hello {
   std::string key;     // "token:<token>" or "id:<id>"

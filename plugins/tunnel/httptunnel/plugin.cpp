@@ -346,12 +346,6 @@ void HttpTunnelPlugin::start() {
 }
 
 void HttpTunnelPlugin::load_secret(std::function<void(std::string, std::string)> done) {
-  const auto valid = [](const std::string& s) {
-    if (s.size() < link::kMinSecret || s.size() > link::kMaxSecret) return false;
-    for (const char c : s)
-      if (c <= ' ' || c >= 0x7f) return false;
-    return true;
-  };
   if (!settings_.secret_file.empty()) {
     std::ifstream in(settings_.secret_file);
     std::string text(4096, '\0');
@@ -361,14 +355,14 @@ void HttpTunnelPlugin::load_secret(std::function<void(std::string, std::string)>
       text.pop_back();
     if (!in.eof() && !in.good())
       return done("httptunnel.secretFile " + settings_.secret_file + " cannot be read", "");
-    if (!valid(text))
+    if (!link::valid_secret(text))
       return done("httptunnel.secretFile " + settings_.secret_file + " must hold 16 to 128 " +
                       "printable characters without spaces",
                   "");
     return done("", text);
   }
-  context_.store().get("secret", [this, done, valid](std::optional<std::string> kept) {
-    if (kept && valid(*kept)) return done("", *kept);
+  context_.store().get("secret", [this, done](std::optional<std::string> kept) {
+    if (kept && link::valid_secret(*kept)) return done("", *kept);
     // First start: 32 random bytes, as hex.
     std::string secret;
     try {
