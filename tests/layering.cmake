@@ -26,7 +26,7 @@ check_layer(core "rpc/|daemon/|plugins/|discovery/|tunnel/|payment/" "core may i
 check_layer(rpc "daemon/|plugins/" "rpc/ may include core/ and rpc/")
 # Plugins: the plugin API (<mnigs/...>), plugins/common, and of core/util
 # only the helpers that need nothing of the daemon (ARCHITECTURE.md).
-check_layer(plugins "rpc/|daemon/|core/|config/|store/|plugin_host/|scanner/|dht/|gateways/|gateway/|subscriber/|events/|hooks/|log/|os/|peer/|util/(atomic_file|json_text|once|text|token)" "plugins may include <mnigs/...>, plugins/common and util/host_port.hpp, util/net.hpp")
+check_layer(plugins "rpc/|daemon/|core/|config/|store/|plugin_host/|scanner/|dht/|gateways/|gateway/|subscriber/|events/|hooks/|log/|os/|peer/|util/(atomic_file|json_text|once|text)" "plugins may include <mnigs/...>, plugins/common and util/host_port.hpp, util/net.hpp, util/token.hpp")
 
 if(bad)
   message(FATAL_ERROR "includes against the layers (plugins -> plugin API <- core <- rpc <- daemon):${bad}")
