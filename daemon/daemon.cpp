@@ -167,6 +167,14 @@ void Daemon::start() {
         dht_->bootstrap(address, dht_port);
       });
   gateways_ = std::make_unique<GatewayList>(*store_, io_.get_executor());
+  plugins_->set_gateway_source([this](std::function<void(Json::Value)> done) {
+    gateways_->list(
+        true, [done](Json::Value list) { done(list["gateways"]); },
+        [this, done](std::string error) {
+          log_.warn("the gateway list could not be read for a plugin: ", error);
+          done(Json::Value(Json::arrayValue));
+        });
+  });
   connection_->set_environment(ConnectionManager::Environment{
       [this](std::function<void(Json::Value)> done) {
         gateways_->list(

@@ -24,6 +24,7 @@ constexpr double max_price = 1e12;
 constexpr std::size_t node_id_hex_digits = 64;
 constexpr std::size_t max_key_method_bytes = 32;
 constexpr std::size_t max_key_bytes = 128;
+constexpr std::size_t max_service_bytes = 96;
 
 bool is_lower_hex(std::string_view s) {
   return std::all_of(s.begin(), s.end(),
@@ -170,6 +171,41 @@ bool get_keys(const Json::Value& v, std::map<std::string, std::string>& out, std
   return true;
 }
 
+bool get_services(const Json::Value& v, std::map<std::string, std::string>& out,
+                  std::string& why) {
+  auto services = services_from_json(v, "services", &why);
+  if (!services) return false;
+  out = std::move(*services);
+  return true;
+}
+
+// An object of at most `most` strings, each name and value passing `check`.
+std::optional<std::map<std::string, std::string>> named_strings(
+    const Json::Value& v, const std::string& member, std::size_t most,
+    std::string (*check)(const std::string&, const std::string&), std::string* why) {
+  const std::string name = "\"" + member + "\"";
+  if (!v.isObject()) return fail(why, name + " must be an object"), std::nullopt;
+  // Bound before copying anything.
+  if (v.size() > most)
+    return fail(why, name + " has more than " + std::to_string(most) + " entries"),
+           std::nullopt;
+  std::map<std::string, std::string> out;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (!it->isString()) return fail(why, name + " must hold strings"), std::nullopt;
+    const std::string key = it.name();
+    if (auto problem = check(key, it->asString()); !problem.empty())
+      return fail(why, name + ": " + problem), std::nullopt;
+    out[key] = it->asString();
+  }
+  return out;
+}
+
+Json::Value strings_to_json(const std::map<std::string, std::string>& map) {
+  Json::Value out(Json::objectValue);
+  for (const auto& [name, value] : map) out[name] = value;
+  return out;
+}
+
 }  // namespace
 
 std::string check_tunnel_key(const std::string& method, const std::string& key) {
@@ -185,27 +221,34 @@ std::string check_tunnel_key(const std::string& method, const std::string& key) 
 std::optional<std::map<std::string, std::string>> tunnel_keys_from_json(const Json::Value& v,
                                                                         const std::string& member,
                                                                         std::string* why) {
-  const std::string name = "\"" + member + "\"";
-  if (!v.isObject()) return fail(why, name + " must be an object"), std::nullopt;
-  // Bound before copying anything.
-  if (v.size() > max_tunnel_keys)
-    return fail(why, name + " has more than " + std::to_string(max_tunnel_keys) + " entries"),
-           std::nullopt;
-  std::map<std::string, std::string> keys;
-  for (auto it = v.begin(); it != v.end(); ++it) {
-    if (!it->isString()) return fail(why, name + " must hold strings"), std::nullopt;
-    const std::string method = it.name();
-    if (auto problem = check_tunnel_key(method, it->asString()); !problem.empty())
-      return fail(why, name + ": " + problem), std::nullopt;
-    keys[method] = it->asString();
-  }
-  return keys;
+  return named_strings(v, member, max_tunnel_keys, check_tunnel_key, why);
 }
 
 Json::Value tunnel_keys_to_json(const std::map<std::string, std::string>& keys) {
-  Json::Value out(Json::objectValue);
-  for (const auto& [method, key] : keys) out[method] = key;
-  return out;
+  return strings_to_json(keys);
+}
+
+std::string check_service(const std::string& name, const std::string& where) {
+  if (name.empty() || name.size() > max_key_method_bytes || !is_token(name))
+    return "a service is not named by 1 to " + std::to_string(max_key_method_bytes) +
+           " letters, digits, '.', '_', '+' or '-'";
+  const bool printable = std::all_of(where.begin(), where.end(), [](char c) {
+    return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;
+  });
+  if (where.empty() || where.size() > max_service_bytes || !printable)
+    return "where \"" + name + "\" is reached is not 1 to " +
+           std::to_string(max_service_bytes) + " printable ASCII characters without spaces";
+  return "";
+}
+
+std::optional<std::map<std::string, std::string>> services_from_json(const Json::Value& v,
+                                                                     const std::string& member,
+                                                                     std::string* why) {
+  return named_strings(v, member, max_services, check_service, why);
+}
+
+Json::Value services_to_json(const std::map<std::string, std::string>& services) {
+  return strings_to_json(services);
 }
 
 std::string validate_offer(const GatewayOffer& o) {
@@ -238,6 +281,10 @@ std::string validate_offer(const GatewayOffer& o) {
     return "more than " + std::to_string(max_tunnel_keys) + " tunnel keys";
   for (const auto& [method, key] : o.keys)
     if (auto why = check_tunnel_key(method, key); !why.empty()) return why;
+  if (o.services.size() > max_services)
+    return "more than " + std::to_string(max_services) + " services";
+  for (const auto& [name, where] : o.services)
+    if (auto why = check_service(name, where); !why.empty()) return why;
   if (o.expires <= 0) return "expires must be a positive unix time";
   return "";
 }
@@ -261,6 +308,7 @@ Json::Value offer_to_json(const GatewayOffer& o) {
   out["sessions"] = o.sessions;
   out["ipv6"] = o.ipv6;
   if (!o.keys.empty()) out["keys"] = tunnel_keys_to_json(o.keys);
+  if (!o.services.empty()) out["services"] = strings_to_json(o.services);
   out["expires"] = Json::Int64(o.expires);
   if (o.withdrawn) out["withdrawn"] = true;
   return out;
@@ -332,7 +380,8 @@ std::optional<GatewayOffer> decode_offer(std::string_view text, std::string* why
       (!root.isMember("voucherOnly") || get_bool(root, "voucherOnly", o.voucher_only, problem)) &&
       (!root.isMember("paymentRequired") ||
        get_bool(root, "paymentRequired", o.payment_required, problem)) &&
-      (!root.isMember("keys") || get_keys(root["keys"], o.keys, problem));
+      (!root.isMember("keys") || get_keys(root["keys"], o.keys, problem)) &&
+      (!root.isMember("services") || get_services(root["services"], o.services, problem));
   if (!read) {
     fail(why, "malformed offer: " + problem);
     return std::nullopt;

@@ -20,6 +20,8 @@ inline constexpr std::size_t max_offer_bytes = 4096;
 inline constexpr int offer_wire_version = 1;
 // Most tunnel keys an offer (and nodeInfo's "tunnelKeys") may carry.
 inline constexpr std::size_t max_tunnel_keys = 8;
+// Most services an offer (and nodeInfo's "services") may announce.
+inline constexpr std::size_t max_services = 4;
 
 struct GatewayOffer {
   // The publisher's identity: hex SHA-256 id of its DHT public key (64
@@ -46,6 +48,11 @@ struct GatewayOffer {
   // method ({"websocket": "sha256:..."}; TunnelPlugin::gateway_key); at
   // most max_tunnel_keys, see check_tunnel_key. Optional on the wire.
   std::map<std::string, std::string> keys;
+  // The services the gateway offers beside its suites, by plugin name
+  // ({"httptunnel": "http://gw.example:8080/"}; Plugin::announce): where
+  // users reach each. At most max_services, see check_service. Optional on
+  // the wire.
+  std::map<std::string, std::string> services;
   std::int64_t expires = 0;           // unix seconds; not believed afterwards
   // A signed "this gateway no longer offers anything": published on
   // withdrawal so that listeners drop the offer at once.
@@ -67,7 +74,18 @@ std::string check_tunnel_key(const std::string& method, const std::string& key);
 std::optional<std::map<std::string, std::string>> tunnel_keys_from_json(const Json::Value& v,
                                                                         const std::string& member,
                                                                         std::string* why);
+Json::Value services_to_json(const std::map<std::string, std::string>& services);
 Json::Value tunnel_keys_to_json(const std::map<std::string, std::string>& keys);
+
+// "" when the plugin `name` (1 to 32 letters, digits or . _ + -) may
+// announce `where` (1 to 96 printable ASCII characters, no space) in an
+// offer's and nodeInfo's "services"; else why not.
+std::string check_service(const std::string& name, const std::string& where);
+// Reads "services" as check_service allows, at most max_services; nullopt
+// otherwise, with `why` naming the member, as tunnel_keys_from_json does.
+std::optional<std::map<std::string, std::string>> services_from_json(const Json::Value& v,
+                                                                     const std::string& member,
+                                                                     std::string* why);
 
 // Checks every field (lengths, counts, characters, address literals,
 // ranges); "" when the offer is well formed, else the first problem found.

@@ -154,8 +154,59 @@ TEST(Offer, RefusesMalformedTunnelKeys) {
   EXPECT_EQ(why.rfind("invalid offer: a tunnel method", 0), 0u) << why;
 }
 
-// Eight keys of the longest kind fit beside what a large real gateway
-// offers: its 16 IPv6 addresses, 32 suites and a name of 128 bytes.
+// The services a gateway offers beside its suites (an HTTP tunnel's front):
+// optional, absent when none, and as strict as the keys.
+TEST(Offer, CarriesServices) {
+  auto offer = sample_offer(std::string(64, 'a'));
+  EXPECT_FALSE(parse_json(*encode_offer(offer)).isMember("services"));  // none: not written
+  offer.services = {{"httptunnel", "http://gw.example:8080/"},
+                    {std::string(32, 's'), std::string(96, 'u')}};
+  std::string why;
+  const auto text = encode_offer(offer, &why);
+  ASSERT_TRUE(text) << why;
+  EXPECT_EQ(parse_json(*text)["services"]["httptunnel"], "http://gw.example:8080/");
+  const auto back = decode_offer(*text, &why);
+  ASSERT_TRUE(back) << why;
+  EXPECT_EQ(back->services, offer.services);
+
+  const auto good = offer_to_json(sample_offer(std::string(64, 'c')));
+  auto with = [&](const Json::Value& services) {
+    Json::Value j = good;
+    j["services"] = services;
+    return to_text(j);
+  };
+  auto one = [](const std::string& name, const Json::Value& v) {
+    Json::Value o(Json::objectValue);
+    o[name] = v;
+    return o;
+  };
+  Json::Value five(Json::objectValue);
+  for (int i = 0; i < 5; ++i) five["s" + std::to_string(i)] = "http://x/";
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"a list", with(Json::Value(Json::arrayValue)), "\"services\" must be an object"},
+      {"five", with(five), "\"services\" has more than 4 entries"},
+      {"a number", with(one("httptunnel", 8080)), "\"services\" must hold strings"},
+      {"empty", with(one("httptunnel", "")), "where \"httptunnel\" is reached is not"},
+      {"long", with(one("httptunnel", std::string(97, 'u'))), "is not 1 to 96"},
+      {"space", with(one("httptunnel", "http://a b/")), "is reached is not"},
+      {"newline", with(one("httptunnel", "http://a\nb/")), "is reached is not"},
+      {"not ASCII", with(one("httptunnel", "http://\xc3\xbc/")), "is reached is not"},
+      {"bad name", with(one("http tunnel", "http://x/")), "a service is not named"},
+      {"long name", with(one(std::string(33, 'n'), "http://x/")), "a service is not named"},
+  };
+  for (const auto& [name, text, expected] : cases) {
+    EXPECT_FALSE(decode_offer(text, &why)) << name;
+    EXPECT_NE(why.find(expected), std::string::npos) << name << ": " << why;
+    EXPECT_EQ(why.rfind("malformed offer: \"services\"", 0), 0u) << name << ": " << why;
+  }
+  // The same rules for an offer this node would sign.
+  offer.services = {{"httptunnel", "http://a b/"}};
+  EXPECT_FALSE(encode_offer(offer, &why));
+  EXPECT_NE(why.find("where \"httptunnel\" is reached"), std::string::npos) << why;
+}
+
+// Eight keys and four services of the longest kind fit beside what a large
+// real gateway offers: its 16 IPv6 addresses, 32 suites and a name of 128 bytes.
 TEST(Offer, EightLongKeysFitBesideALargeRealOffer) {
   auto big = sample_offer(std::string(64, 'e'), std::string(128, 'n'));
   big.addresses.clear();
@@ -175,6 +226,9 @@ TEST(Offer, EightLongKeysFitBesideALargeRealOffer) {
   big.sessions = 1'000'000;
   for (int i = 0; i < 8; ++i)
     big.keys[std::string(31, 'm') + std::to_string(i)] = std::string(128, 'k');
+  // And four services of the longest kind.
+  for (int i = 0; i < 4; ++i)
+    big.services[std::string(31, 's') + std::to_string(i)] = std::string(96, 'u');
   std::string why;
   const auto text = encode_offer(big, &why);
   ASSERT_TRUE(text) << why;

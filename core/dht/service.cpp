@@ -202,9 +202,13 @@ void DhtService::refresh() {
     // What subscribers pin the tunnels' gateway ends by, signed with the rest.
     plugins_.tunnel_keys(offer.suites, [this, offer](auto keys) mutable {
       offer.keys = std::move(keys);
-      sessions_.list([this, offer](Json::Value sessions) mutable {
-        offer.sessions = sessions.size();
-        boost::asio::post(strand_, [this, offer] { publish(offer); });
+      // And the services it offers beside the suites (an HTTP tunnel's front).
+      plugins_.services([this, offer](auto services) mutable {
+        offer.services = std::move(services);
+        sessions_.list([this, offer](Json::Value sessions) mutable {
+          offer.sessions = sessions.size();
+          boost::asio::post(strand_, [this, offer] { publish(offer); });
+        });
       });
     });
   });

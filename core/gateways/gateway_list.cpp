@@ -1,5 +1,6 @@
 #include "gateways/gateway_list.hpp"
 
+#include "dht/offer.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
 #include "util/json_text.hpp"
@@ -27,6 +28,8 @@ void merge_dht_offers(sqlite3* db, std::int64_t now, Json::Value& list) {
       g["source"] = "scan+dht";
       g["age"] = std::min<Json::Int64>(g["age"].asInt64(), age);
       g["capacity"]["sessions"] = o["sessions"];
+      // What the signed offer announces wins over the unsigned nodeInfo.
+      if (o["services"].isObject()) g["services"] = o["services"];
       merged = true;
     }
     if (merged) continue;
@@ -49,6 +52,7 @@ void merge_dht_offers(sqlite3* db, std::int64_t now, Json::Value& list) {
     capacity["sessions"] = o["sessions"];
     g["capacity"] = capacity;
     g["ipv6support"] = o["ipv6"];
+    g["services"] = o["services"].isObject() ? o["services"] : Json::Value(Json::objectValue);
     g["expires"] = o["expires"];
     g["lastSeen"] = static_cast<Json::Int64>(st.column_int64(1));
     g["age"] = static_cast<Json::Int64>(age);
@@ -139,6 +143,9 @@ Json::Value read_node_list(sqlite3* db, std::int64_t now, bool gateways_only) {
           info["payments"].isObject() ? info["payments"] : Json::Value(Json::objectValue);
       n["paymentRequired"] = only_paid_access(info["payments"]);
       if (info["capacity"].isObject()) n["capacity"] = info["capacity"];
+      // The services it announces beside its suites, as an offer allows them.
+      auto services = services_from_json(info["services"], "services", nullptr);
+      n["services"] = services ? services_to_json(*services) : Json::Value(Json::objectValue);
     }
     list.append(n);
   }

@@ -1,6 +1,6 @@
 // Asking the running plugins: the suites they make up, every discovery
 // plugin's candidates at once (with a deadline), the payment plugins' terms,
-// the tunnel plugins' keys, and a call into one tunnel plugin or each in turn.
+// the tunnel plugins' keys, the services plugins announce, and a call into one tunnel plugin or each in turn.
 #include "plugin_host/context.hpp"
 
 #include "dht/offer.hpp"
@@ -171,7 +171,7 @@ void PluginHost::tunnel_keys(const std::vector<std::string>& suites,
               !keys.count(method))
             problem = "more tunnels than the " + std::to_string(max_tunnel_keys) +
                       " an offer may name have a key";
-          note_key_problem(*live[i], problem);
+          note_offer_problem(*live[i], &Record::key_problem, "its gateway key", problem);
           if (!said[i].empty() && problem.empty()) keys[method] = said[i];
         }
         done(std::move(keys));
@@ -194,14 +194,52 @@ void PluginHost::tunnel_keys(const std::vector<std::string>& suites,
   gather->answered();
 }
 
-void PluginHost::note_key_problem(Record& record, const std::string& problem) {
+void PluginHost::services(std::function<void(std::map<std::string, std::string>)> done) {
+  auto live = records_where([](const Record& r) { return r.state == State::running; });
+  // By name, so that the services kept when there are too many are always the same.
+  std::stable_sort(live.begin(), live.end(),
+                   [](const auto& a, const auto& b) { return a->lib.name < b->lib.name; });
+  using Said = std::vector<std::string>;
+  auto gather = std::make_shared<Gather<Said>>(
+      live.size(), Said(live.size()), [this, live, done = std::move(done)](Said said) {
+        std::map<std::string, std::string> services;
+        for (std::size_t i = 0; i < live.size(); ++i) {
+          const std::string& name = live[i]->lib.name;
+          std::string problem = said[i].empty() ? "" : check_service(name, said[i]);
+          if (!said[i].empty() && problem.empty() && services.size() >= max_services)
+            problem = "more plugins than the " + std::to_string(max_services) +
+                      " services an offer may name announce one";
+          note_offer_problem(*live[i], &Record::service_problem, "its service", problem);
+          if (!said[i].empty() && problem.empty()) services[name] = said[i];
+        }
+        done(std::move(services));
+      });
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    auto r = live[i];
+    boost::asio::post(r->context->executor(), [r, i, gather] {
+      std::string where;
+      try {
+        if (r->instance) where = r->instance->announce();
+      } catch (...) {
+        // As with gateway_key(): a plugin whose announce() throws announces
+        // nothing this time.
+      }
+      gather->update([&](Said& all) { all[i] = std::move(where); });
+      gather->answered();
+    });
+  }
+  gather->answered();
+}
+
+void PluginHost::note_offer_problem(Record& record, std::string Record::*last, const char* what,
+                                    const std::string& problem) {
   {
     std::lock_guard lock(mutex_);
-    if (record.key_problem == problem) return;
-    record.key_problem = problem;
+    if (record.*last == problem) return;
+    record.*last = problem;
   }
   if (!problem.empty())
-    log_.warn("plugin ", record.lib.name, ": its gateway key is not published: ", problem);
+    log_.warn("plugin ", record.lib.name, ": ", what, " is not published: ", problem);
 }
 
 void PluginHost::offer_payments(const std::vector<std::string>& offered) {

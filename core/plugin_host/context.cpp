@@ -138,10 +138,10 @@ EventBus::Subscription PluginHost::Context::Bus::subscribe(const std::string& to
       ctx_.strand_);
 }
 
-void PluginHost::Context::Payments::deliver(std::string what, std::function<void()> fn) {
-  std::weak_ptr<Record> weak = ctx_.record_;
-  PluginHost& host = ctx_.host_;
-  boost::asio::post(ctx_.strand_, [&host, weak, what = std::move(what), fn = std::move(fn)] {
+void PluginHost::Context::deliver(std::string what, std::function<void()> fn) {
+  std::weak_ptr<Record> weak = record_;
+  PluginHost& host = host_;
+  boost::asio::post(strand_, [&host, weak, what = std::move(what), fn = std::move(fn)] {
     auto record = weak.lock();
     if (!record) return;
     {
@@ -154,6 +154,14 @@ void PluginHost::Context::Payments::deliver(std::string what, std::function<void
       host.fail(*record, what + " threw: " + e.what());
     }
   });
+}
+
+void PluginHost::Context::gateways(std::function<void(Json::Value)> done) {
+  auto back = [this, done = std::move(done)](Json::Value list) {
+    deliver("the answer to gateways()", [done, list = std::move(list)] { done(list); });
+  };
+  if (!host_.gateway_source_) return back(Json::Value(Json::arrayValue));
+  host_.gateway_source_(std::move(back));
 }
 
 namespace {
@@ -169,7 +177,7 @@ PaymentState no_sessions() {
 void PluginHost::Context::Payments::session_at(const std::string& address,
                                                std::function<void(PaymentState)> done) {
   auto back = [this, done](PaymentState s) {
-    deliver("the answer to session_at", [done, s] { done(s); });
+    ctx_.deliver("the answer to session_at", [done, s] { done(s); });
   };
   if (!ctx_.host_.payments_) return back(no_sessions());
   ctx_.host_.payments_->session_at(address, back);
@@ -180,7 +188,7 @@ void PluginHost::Context::Payments::redeem(const std::string& address,
                                            const std::string& code,
                                            std::function<void(PaymentState)> done) {
   auto back = [this, done](PaymentState s) {
-    deliver("the answer to redeem", [done, s] { done(s); });
+    ctx_.deliver("the answer to redeem", [done, s] { done(s); });
   };
   if (!ctx_.host_.payments_) return back(no_sessions());
   ctx_.host_.payments_->redeem(address, session_id, code, back);
@@ -189,7 +197,7 @@ void PluginHost::Context::Payments::redeem(const std::string& address,
 void PluginHost::Context::Payments::create_vouchers(
     const Json::Value& params, std::function<void(std::string, Json::Value)> done) {
   auto back = [this, done](std::string error, Json::Value v) {
-    deliver("the answer to create_vouchers", [done, error, v] { done(error, v); });
+    ctx_.deliver("the answer to create_vouchers", [done, error, v] { done(error, v); });
   };
   if (!ctx_.host_.payments_) return back(no_sessions().error, Json::Value());
   ctx_.host_.payments_->create_vouchers(params, back);

@@ -28,6 +28,8 @@ struct PluginHost::Record {
   // Tunnel only: what was last said in the log about its gateway_key()
   // (tunnel_keys), so that nodeInfo, which anyone may call, repeats nothing.
   std::string key_problem;
+  // Likewise for its announce() (services).
+  std::string service_problem;
   std::unique_ptr<Context> context;
   Plugin* instance = nullptr;
 };
@@ -84,6 +86,7 @@ class PluginHost::Context final : public PluginContext {
   void register_upgrade(const std::string& path, UpgradeHandler handler) override;
   EventBus& events() override { return bus_; }
   GatewayPayments& payments() override { return payments_; }
+  void gateways(std::function<void(Json::Value)> done) override;
   void run(std::vector<std::string> argv, std::string input, std::chrono::milliseconds timeout,
            std::function<void(CommandOutcome)> done) override;
   std::chrono::system_clock::time_point wall_now() const override {
@@ -120,10 +123,12 @@ class PluginHost::Context final : public PluginContext {
                          std::function<void(std::string, Json::Value)> done) override;
 
    private:
-    // `fn` on the plugin's strand, guarded as an event handler is.
-    void deliver(std::string what, std::function<void()> fn);
     Context& ctx_;
   };
+
+  // `fn` on the plugin's strand, guarded as an event handler is; dropped
+  // when the plugin no longer runs.
+  void deliver(std::string what, std::function<void()> fn);
 
   PluginHost& host_;
   std::weak_ptr<Record> record_;

@@ -99,6 +99,17 @@ class PluginHost {
   // strand, or at once when no plugin is asked.
   void tunnel_keys(const std::vector<std::string>& suites,
                    std::function<void(std::map<std::string, std::string>)> done);
+  // The announce() of each running plugin, by plugin name
+  // ({"httptunnel": "http://gw.example:8080/"}): those that say something,
+  // in the form the offer and nodeInfo allow (check_service), at most
+  // max_services of them (by name); one left out is said in the log, once
+  // until it changes. `done` runs on some strand, or at once when no plugin
+  // runs.
+  void services(std::function<void(std::map<std::string, std::string>)> done);
+  // Where PluginContext::gateways asks (the daemon's gateway list); without
+  // one, plugins are told of no gateways.
+  using GatewaySource = std::function<void(std::function<void(Json::Value)>)>;
+  void set_gateway_source(GatewaySource source) { gateway_source_ = std::move(source); }
   // Tells each running payment plugin whether it is offered (its method in
   // `offered`): PaymentPlugin::offered.
   void offer_payments(const std::vector<std::string>& offered);
@@ -141,9 +152,11 @@ class PluginHost {
   // The records `keep` accepts, read under mutex_ (keep runs with it held).
   std::vector<std::shared_ptr<Record>> records_where(
       const std::function<bool(const Record&)>& keep) const;
-  // Logs `problem` with the gateway_key() of `record` once until it changes
-  // ("" when the key is fine again).
-  void note_key_problem(Record& record, const std::string& problem);
+  // Logs `problem` with what `record` said for the offer (its gateway_key()
+  // or its announce(), kept in `last`, named by `what`) once until it
+  // changes ("" when it is fine again).
+  void note_offer_problem(Record& record, std::string Record::*last, const char* what,
+                          const std::string& problem);
   // Marks `record` failed with `why` and stops it; on the record's strand.
   void fail(Record& record, const std::string& why);
   // Runs `fn` on the plugin's strand, guarded: an exception fails the plugin.
@@ -157,6 +170,7 @@ class PluginHost {
   MethodSink methods_;
   UpgradeSink upgrades_;
   GatewayPayments* payments_ = nullptr;
+  GatewaySource gateway_source_;
   StderrLogger log_{"plugins"};
   os::CommandRunner commands_;
   mutable std::mutex mutex_;  // guards the records' state, error and suite part

@@ -63,14 +63,17 @@ void register_node_methods(MethodRegistry& registry, CoreServices& core) {
                    r["payments"] = std::move(terms);
                    core.plugins.tunnel_keys(suites, [&core, r, max, reply](auto keys) mutable {
                      r["tunnelKeys"] = tunnel_keys_to_json(keys);
-                     // Any neighbour may ask, as often as it likes: a count,
-                     // not a description of every session.
-                     core.sessions.count([r, max, reply](std::size_t held) mutable {
-                       Json::Value capacity(Json::objectValue);
-                       capacity["maxConnections"] = static_cast<Json::Int64>(max);
-                       capacity["sessions"] = static_cast<Json::UInt64>(held);
-                       r["capacity"] = capacity;
-                       reply.result(r);
+                     core.plugins.services([&core, r, max, reply](auto services) mutable {
+                       r["services"] = services_to_json(services);
+                       // Any neighbour may ask, as often as it likes: a count,
+                       // not a description of every session.
+                       core.sessions.count([r, max, reply](std::size_t held) mutable {
+                         Json::Value capacity(Json::objectValue);
+                         capacity["maxConnections"] = static_cast<Json::Int64>(max);
+                         capacity["sessions"] = static_cast<Json::UInt64>(held);
+                         r["capacity"] = capacity;
+                         reply.result(r);
+                       });
                      });
                    });
                  });

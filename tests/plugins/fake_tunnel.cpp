@@ -15,9 +15,13 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
     d.declare(mnigs::string_key("gatewayKey", "sha256:" + std::string(64, 'f'),
                                 "What gateway_key() says", true));
     d.declare(mnigs::string_key("subscriberKey", "", "What subscriber_key() says", true));
+    d.declare(mnigs::string_key("announce", "", "What announce() says", true));
   }
   explicit FakeTunnel(mnigs::PluginContext& ctx) : ctx_(ctx) {}
-  void start() override {}
+  // Asks once for the gateways this node knows; status() says how many.
+  void start() override {
+    ctx_.gateways([this](Json::Value list) { gateways_ = static_cast<int>(list.size()); });
+  }
   std::string method() const override { return "fake"; }
 
   void open_session(const mnigs::TunnelSession& s,
@@ -35,6 +39,7 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
     done("");
   }
   std::string gateway_key() const override { return ctx_.config()["gatewayKey"].asString(); }
+  std::string announce() const override { return ctx_.config()["announce"].asString(); }
   void subscriber_key(std::function<void(std::string, std::string)> done) override {
     const std::string key = ctx_.config()["subscriberKey"].asString();
     if (key.rfind("error: ", 0) == 0) return done(key.substr(7), "");
@@ -95,6 +100,7 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
     s["lastParams"] = last_params_;
     s["openedKeys"] = opened_keys_;  // the subscriber_key of each open_session
     s["lastKey"] = last_key_;        // the subscriber_key of the last connect
+    s["gateways"] = gateways_;       // what PluginContext::gateways gave, -1 before
     return s;
   }
 
@@ -106,6 +112,7 @@ class FakeTunnel final : public mnigs::TunnelPlugin {
   Json::Value last_params_;                 // the params of the last connect
   Json::Value opened_keys_{Json::arrayValue};
   std::string last_key_;
+  int gateways_ = -1;
   int resets_ = 0;
   std::map<std::string, Done> held_;  // by session id
   // Connected sessions, by gateway and id (the test gateways all give the

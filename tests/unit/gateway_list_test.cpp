@@ -48,7 +48,7 @@ class GatewayListTest : public ::testing::Test {
     });
   }
   void add_offer(const std::string& node_id, const std::string& name, std::int64_t received,
-                 std::int64_t expires) {
+                 std::int64_t expires, const Json::Value& services = Json::Value()) {
     Json::Value o(Json::objectValue);
     o["id"] = node_id;
     o["name"] = name;
@@ -61,6 +61,7 @@ class GatewayListTest : public ::testing::Test {
     o["sessions"] = 3;
     o["ipv6"] = false;
     o["expires"] = static_cast<Json::Int64>(expires);
+    if (!services.isNull()) o["services"] = services;
     store_->call<int>([&](sqlite3* db) {
       Statement st(db, "INSERT INTO dht_offers (node_id, offer, received, expires) "
                        "VALUES (?, ?, ?, ?)");
@@ -168,6 +169,37 @@ TEST_F(GatewayListTest, DhtOffersMergeIntoTheGatewaysTheScanFoundOrJoinThemUntil
 
   // listNodes lists scan results only.
   EXPECT_EQ(read(false)["nodes"].size(), 1u);
+}
+
+// What each gateway serves beside its suites: from its nodeInfo when the
+// offer's rules allow it, from its signed offer (which wins) when there is one.
+TEST_F(GatewayListTest, GatewaysCarryTheServicesTheyAnnounce) {
+  Json::Value info = from_json_text(gateway_info);
+  info["services"]["httptunnel"] = "http://roof:8080/";
+  add_node("gw", "roof", true, to_json_text(info), now - 10, 1);
+  info["id"] = "bad";
+  info["dht"]["id"] = "dddd";
+  info["services"]["httptunnel"] = "http://a b/";  // a space: not as an offer allows
+  add_node("bad", "zz-bad", true, to_json_text(info), now - 10, 1);
+  Json::Value list = read(true)["gateways"];
+  ASSERT_EQ(list.size(), 2u) << to_json_text(list);
+  EXPECT_EQ(list[0]["services"]["httptunnel"], "http://roof:8080/") << to_json_text(list);
+  EXPECT_TRUE(list[1]["services"].isObject()) << to_json_text(list);
+  EXPECT_TRUE(list[1]["services"].empty()) << to_json_text(list);
+
+  Json::Value signed_services(Json::objectValue);
+  signed_services["httptunnel"] = "http://roof.example:8080/";
+  add_offer("aaaa", "roof", now - 5, now + 100, signed_services);
+  add_offer("bbbb", "far", now - 5, now + 100, signed_services);
+  add_offer("cccc", "plain", now - 5, now + 100);
+  list = read(true)["gateways"];
+  ASSERT_EQ(list.size(), 4u) << to_json_text(list);
+  EXPECT_EQ(list[0]["source"], "scan+dht");
+  EXPECT_EQ(list[0]["services"], signed_services) << to_json_text(list);
+  for (const auto& g : list) {
+    if (g["dhtId"] == "bbbb") EXPECT_EQ(g["services"], signed_services) << to_json_text(g);
+    if (g["dhtId"] == "cccc") EXPECT_TRUE(g["services"].empty()) << to_json_text(g);
+  }
 }
 
 }  // namespace

@@ -169,11 +169,19 @@ TEST_F(NodeInfoTest, AGatewayNamesTheKeysItsTunnelsArePinnedBy) {
   EXPECT_TRUE(r["tunnelKeys"].isObject()) << r;
   EXPECT_TRUE(r["tunnelKeys"].empty()) << r;
 
-  // Not a gateway: no keys at all.
+  // What it serves beside the suites: none by default, an empty object.
+  EXPECT_TRUE(r["services"].isObject()) << r;
+  EXPECT_TRUE(r["services"].empty()) << r;
+  set("fake", "announce", "http://gw.example:8080/");
+  r = node_info();
+  EXPECT_EQ(r["services"]["fake"], "http://gw.example:8080/") << r;
+
+  // Not a gateway: no keys and no services at all.
   set("gateway", "enabled", false);
   r = node_info();
   EXPECT_FALSE(r["gateway"].asBool()) << r;
   EXPECT_FALSE(r.isMember("tunnelKeys")) << r;
+  EXPECT_FALSE(r.isMember("services")) << r;
 }
 
 }  // namespace

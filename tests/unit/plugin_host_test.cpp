@@ -51,10 +51,11 @@ class PluginHostTest : public ::testing::Test {
     host_.reset();
   }
 
-  void start_host() {
+  void start_host(PluginHost::GatewaySource gateways = {}) {
     host_ = std::make_unique<PluginHost>(
         io_, *config_, store_.get(), events_,
         [this](const std::string& n, Access a, MethodHandler h) { registry_.add(n, a, h); });
+    if (gateways) host_->set_gateway_source(std::move(gateways));
     host_->start(libraries_);
     // start() runs on the strands: wait until every plugin settled.
     for (int i = 0; i < 200; ++i) {
@@ -368,6 +369,61 @@ TEST_F(PluginHostTest, TunnelKeysComeFromTheOfferedTunnelsThatHaveOne) {
   EXPECT_EQ(said.find(line), said.rfind(line)) << said;  // once
   set_key("base64:AbC+/09=");
   EXPECT_EQ(keys_of({"testnet-fake-fakepay"}).at("fake"), "base64:AbC+/09=");
+}
+
+// What a gateway announces beside its suites: each running plugin's
+// announce(), by plugin name, in the form an offer allows; one that is not
+// is left out and said once.
+TEST_F(PluginHostTest, ServicesComeFromThePluginsThatAnnounceOne) {
+  start_host();
+  auto services = [&] {
+    std::promise<std::map<std::string, std::string>> p;
+    host_->services([&](auto s) { p.set_value(std::move(s)); });
+    return p.get_future().get();
+  };
+  EXPECT_TRUE(services().empty());  // nothing announced by default
+  auto set_announce = [&](const std::string& where) {
+    Json::Value v = config_->get()->values();
+    v["fake"]["announce"] = where;
+    config_->set(std::make_shared<const Config>("", v));
+  };
+  set_announce("http://gw.example:8080/");
+  const std::map<std::string, std::string> one = {{"fake", "http://gw.example:8080/"}};
+  EXPECT_EQ(services(), one);
+  set_announce("http://gw example/");
+  ::testing::internal::CaptureStderr();
+  EXPECT_TRUE(services().empty());
+  EXPECT_TRUE(services().empty());
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  const std::string line = "plugin fake: its service is not published: where \"fake\" is reached";
+  EXPECT_NE(said.find(line), std::string::npos) << said;
+  EXPECT_EQ(said.find(line), said.rfind(line)) << said;  // once
+}
+
+// A plugin asks for the gateways this node knows: the host's source answers,
+// on the plugin's strand.
+TEST_F(PluginHostTest, PluginsAreToldTheGatewaysTheNodeKnows) {
+  Json::Value list(Json::arrayValue);
+  Json::Value g(Json::objectValue);
+  g["address"] = "10.0.0.1";
+  list.append(g);
+  start_host([list](std::function<void(Json::Value)> done) { done(list); });
+  Json::Value fake;
+  for (int i = 0; i < 200 && fake["status"]["gateways"].asInt() != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    fake = find("test_fake_tunnel.so");
+  }
+  EXPECT_EQ(fake["status"]["gateways"].asInt(), 1) << fake.toStyledString();
+}
+
+TEST_F(PluginHostTest, WithoutAGatewaySourcePluginsAreToldOfNone) {
+  start_host();
+  Json::Value fake;
+  for (int i = 0; i < 200 && fake["status"]["gateways"].asInt() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    fake = find("test_fake_tunnel.so");
+  }
+  EXPECT_EQ(fake["status"]["gateways"].asInt(), 0) << fake.toStyledString();
 }
 
 // A fingerprint from before the API hash, with this toolchain: refused with

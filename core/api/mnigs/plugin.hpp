@@ -76,6 +76,11 @@ class PluginContext {
   virtual std::chrono::steady_clock::time_point now() const = 0;
   // The gateway's sessions and vouchers, for payment plugins.
   virtual GatewayPayments& payments() = 0;
+  // The gateways this node knows, from scans and the DHT, as listGateways
+  // gives them ({"gateways": [...]}'s array: "address", "port", "source",
+  // "current", "services", ...); an empty array when the list cannot be
+  // read. `done` runs on the plugin's strand.
+  virtual void gateways(std::function<void(Json::Value)> done) = 0;
 };
 
 class Plugin {
@@ -93,6 +98,14 @@ class Plugin {
   virtual Json::Value status() const { return Json::Value(Json::objectValue); }
   // A live-changeable key of this plugin changed; context.config() has the new values.
   virtual void config_changed() {}
+  // Gateway side: a service this plugin offers beside the suites (an HTTP
+  // tunnel server), which the core announces under the plugin's name in
+  // nodeInfo ("services") and, signed, in the DHT offer while this node is
+  // a gateway: where users reach it, e.g. "http://gw.example:8080/", 1 to
+  // 96 printable ASCII characters without spaces (check_service, a value
+  // that is not is left out and the log says why); "" for none. Asked each
+  // time either is made, which anyone on the mesh can cause: keep it cheap.
+  virtual std::string announce() const { return ""; }
 
   virtual DiscoveryPlugin* as_discovery() { return nullptr; }
   virtual TunnelPlugin* as_tunnel() { return nullptr; }
