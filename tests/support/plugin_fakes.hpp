@@ -154,6 +154,10 @@ class FakeContext : public PluginContext {
   }
   EventBus& events() override { return bus_; }
   GatewayPayments& payments() override { return payments_; }
+  // Answers with `known_gateways`, at the next poll.
+  void gateways(std::function<void(Json::Value)> done) override {
+    boost::asio::post(io_, [done, list = known_gateways] { done(list); });
+  }
   void run(std::vector<std::string> argv, std::string, std::chrono::milliseconds,
            std::function<void(CommandOutcome)> done) override {
     std::string line;
@@ -173,6 +177,7 @@ class FakeContext : public PluginContext {
   }
 
   Json::Value config_{Json::objectValue};
+  Json::Value known_gateways{Json::arrayValue};  // what gateways() answers
   std::map<std::string, MethodHandler> methods;
   std::map<std::string, UpgradeHandler> upgrades;
   FakeStore store_;

@@ -76,6 +76,9 @@ class FakeContext : public PluginContext {
   void register_upgrade(const std::string&, UpgradeHandler) override {}
   EventBus& events() override { return bus_; }
   GatewayPayments& payments() override { return payments_; }
+  void gateways(std::function<void(Json::Value)> done) override {
+    boost::asio::post(io_, [done] { done(Json::Value(Json::arrayValue)); });
+  }
   void run(std::vector<std::string> argv, std::string input, std::chrono::milliseconds,
            std::function<void(CommandOutcome)> done) override {
     Call call;

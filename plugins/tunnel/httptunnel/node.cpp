@@ -39,40 +39,6 @@ std::string first_line(std::string_view text) {
   return std::string(text);
 }
 
-// A backend named by a base URL: "http://host[:port][/prefix]".
-struct Target {
-  std::string host;  // without brackets
-  std::uint16_t port = 0;
-  std::string authority;  // as the URL writes it: the Host field
-  std::string prefix;     // a path the request's target is appended to
-};
-
-std::optional<Target> parse_base(std::string_view url, std::string* why) {
-  constexpr std::string_view scheme = "http://";
-  if (url.size() < scheme.size() ||
-      !std::equal(scheme.begin(), scheme.end(), url.begin(), [](char a, char b) {
-        return a == std::tolower(static_cast<unsigned char>(b));
-      })) {
-    *why = "the backend '" + std::string(url) + "' is not an http:// URL";
-    return std::nullopt;
-  }
-  url.remove_prefix(scheme.size());
-  const auto slash = url.find('/');
-  Target t;
-  t.authority = std::string(url.substr(0, slash));
-  if (slash != std::string_view::npos) t.prefix = std::string(url.substr(slash));
-  while (!t.prefix.empty() && t.prefix.back() == '/') t.prefix.pop_back();
-  std::string bad;
-  const auto hp = parse_host_port(t.authority, {.default_port = 80, .names = true}, &bad);
-  if (!hp) {
-    *why = "the backend '" + std::string(scheme) + std::string(url) + "': " + bad;
-    return std::nullopt;
-  }
-  t.host = hp->host;
-  t.port = hp->port;
-  return t;
-}
-
 }  // namespace
 
 // ---- Backoff ----
@@ -194,15 +160,17 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
 
   void route() {
     auto& h = reader_.header();
+    std::string checked = authority_;  // what the health checks know it by
     if (authority_ == link::kTokenAuthority) {
       std::optional<std::string_view> x_host;
       const auto xh = h.find("X-Host");
       if (xh != h.end()) x_host = std::string_view(xh->value().data(), xh->value().size());
+      if (x_host) checked.clear();  // another backend than `server`: not checked
       const auto& o = link_->options_;
       const wstunnel::Backend b = wstunnel::choose_backend(o.server, x_host, o.regexp);
       if (b.refusal) return answer(b.refusal.status, b.refusal.body);
       std::string why;
-      const auto t = parse_base(b.base, &why);
+      const auto t = wstunnel::parse_base(b.base, &why);
       if (!t) return answer(502, "Bad gateway: " + why + "\n");
       h.erase("X-Host");
       // WStunnel's client sends the request to the backend's URL: its Host
@@ -216,6 +184,15 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
       host_ = "127.0.0.1";
       port_ = link_->options_.services.at(authority_);
       what_ = "the service " + authority_;
+    }
+    if (const auto& health = link_->options_.health; health && !checked.empty()) {
+      if (const std::string why = health->failing(checked); !why.empty()) {
+        link_->log_.debug("httptunnel: stream ", id_, ": ", what_, " fails its check: ", why);
+        answer(503, "Service unavailable: " + what_ + " fails its health check\n",
+               "Retry-After: 10\r\n");
+        link_->flush();
+        return;
+      }
     }
     upgrade_ = h.find(http::field::upgrade) != h.end();
     // Without keep-alive the service closes after its answer, and its close
@@ -273,10 +250,10 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
   }
 
   void offline(const std::string& why) {
-    answer(503,
-           "Service unavailable: " + what_ + " is offline (" + host_ + ":" + std::to_string(port_) +
-               ": " + why + ")\n",
-           "Retry-After: 10\r\n");
+    // The client learns that the service is away, not where it runs on
+    // the node nor why; the node's log says both.
+    link_->log_.info("httptunnel: ", what_, " (", host_, ":", port_, ") is offline: ", why);
+    answer(503, "Service unavailable: " + what_ + " is offline\n", "Retry-After: 10\r\n");
     link_->flush();
   }
 

@@ -42,6 +42,7 @@
 #include <regex>
 #include <string>
 
+#include "health.hpp"
 #include "link.hpp"
 #include "mux.hpp"
 
@@ -86,6 +87,9 @@ struct NodeOptions {
   std::chrono::seconds connect_timeout{10};  // the gateway's and a backend's
   Backoff::Options backoff;
   MuxLimits limits;
+  // The services' health checks (httptunnel.healthCheck), shared by the
+  // node's links; none: every request is handed on.
+  std::shared_ptr<const HealthChecks> health;
 };
 
 // A copy of a link's state and counters.

@@ -18,6 +18,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <atomic>
 #include <future>
 #include <random>
 #include <thread>
@@ -627,8 +628,67 @@ TEST_F(NodeTest, AServiceThatIsDownIs503WithRetryAfter) {
   EXPECT_TRUE(ex->received.starts_with("HTTP/1.1 503 ")) << ex->received;
   auto r = parse_response(ex->received);
   EXPECT_EQ(r[http::field::retry_after], "10");
-  EXPECT_NE(r.body().find("offline"), std::string::npos) << r.body();
+  EXPECT_EQ(r.body(), "Service unavailable: the service down is offline\n");
+  // Where it runs and why it failed are for the node's log, not the client.
+  EXPECT_EQ(r.body().find(std::to_string(o.services["down"])), std::string::npos) << r.body();
   EXPECT_TRUE(ex->got_end);
+}
+
+// httptunnel.healthCheck: each service is asked for the path every
+// interval; one that fails is answered 503 at once, without being asked,
+// until it passes again; the token backend is checked too.
+TEST_F(NodeTest, AServiceThatFailsItsHealthCheckIs503UntilItPassesAgain) {
+  std::atomic<bool> healthy{false};
+  std::atomic<int> pages{0}, checks{0};
+  Backend backend([&](httplib::Server& s) {
+    s.Get("/health", [&](const httplib::Request& req, httplib::Response& res) {
+      ++checks;
+      res.status = healthy ? 204 : 500;
+      EXPECT_TRUE(req.get_header_value("Host").starts_with("127.0.0.1:"));
+    });
+    s.Get("/page", [&](const httplib::Request&, httplib::Response& res) {
+      ++pages;
+      res.set_content("page", "text/plain");
+    });
+  });
+  auto& gw = gateway(FakeGateway::Mode::accept);
+  auto o = options(gw.port());
+  o.services = {{"hello", backend.port()}, {"down", closed_port()}};
+  auto health = on_loop([&] {
+    return std::make_shared<HealthChecks>(
+        io_, HealthChecks::Options{"/health", 50ms, 2s},
+        std::map<std::string, HealthChecks::Target>{
+            {"hello", {"127.0.0.1", backend.port(), "127.0.0.1:" +
+                       std::to_string(backend.port()), ""}},
+            {"down", {"127.0.0.1", closed_port(), "x", ""}}});
+  });
+  on_loop([&] { health->start(); });
+  o.health = health;
+  start(o);
+  ASSERT_TRUE(wait_until([&] { return !health->failing("hello").empty(); }));
+  EXPECT_EQ(health->failing("hello"), "answered 500");
+  EXPECT_TRUE(wait_until([&] { return health->failing("down").starts_with("connect: "); }))
+      << on_loop([&] { return health->failing("down"); });
+  auto ex = exchange(gw, "hello", get("/page", "hello.tim"));
+  auto r = parse_response(ex->received);
+  EXPECT_EQ(r.result_int(), 503) << ex->received;
+  EXPECT_EQ(r[http::field::retry_after], "10");
+  EXPECT_EQ(r.body(), "Service unavailable: the service hello fails its health check\n");
+  EXPECT_EQ(pages, 0);  // not asked
+
+  healthy = true;
+  ASSERT_TRUE(wait_until([&] { return health->failing("hello").empty(); }));
+  ex = exchange(gw, "hello", get("/page", "hello.tim"));
+  EXPECT_EQ(parse_response(ex->received).body(), "page");
+  EXPECT_EQ(pages, 1);
+  const Json::Value st = on_loop([&] { return health->status(); });
+  EXPECT_TRUE(st["hello"]["healthy"].asBool()) << st.toStyledString();
+  EXPECT_FALSE(st["down"]["healthy"].asBool()) << st.toStyledString();
+  EXPECT_GE(st["hello"]["checks"].asInt(), 2);
+  const int before = checks;
+  on_loop([&] { health->stop(); });
+  std::this_thread::sleep_for(200ms);
+  EXPECT_LE(checks - before, 1);  // at most the one under way when stopped
 }
 
 TEST_F(NodeTest, AnUnknownServiceIs404InTheStream) {

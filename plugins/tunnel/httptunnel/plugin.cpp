@@ -1,7 +1,9 @@
 #include "plugin.hpp"
 
+#include "found.hpp"
 #include "link.hpp"
 #include "util/token.hpp"
+#include "wstunnel.hpp"
 #include "wstunnel_link.hpp"
 
 #include <boost/asio/post.hpp>
@@ -13,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <future>
 #include <stdexcept>
@@ -325,6 +328,12 @@ void HttpTunnelPlugin::start() {
   if (!s) throw std::runtime_error(why);
   settings_ = std::move(*s);
   started_ = true;
+  // A node with no gateways named looks again after each scan.
+  find_timer_ = std::make_unique<net::steady_timer>(context_.executor());
+  scans_ = context_.events().subscribe(
+      "scan.finished", [this, alive = alive_](const std::string&, const Json::Value&) {
+        if (*alive) find_gateways();
+      });
   const bool node = !settings_.token.empty() || !settings_.id.empty();
   if (!settings_.listen.empty() || node)
     data_ = std::make_unique<tunnels::DataThread>(context_.log(), "httptunnel");
@@ -377,20 +386,59 @@ void HttpTunnelPlugin::load_secret(std::function<void(std::string, std::string)>
 }
 
 void HttpTunnelPlugin::start_node(const std::string& secret) {
-  if (settings_.gateways.empty()) {
-    node_error_ =
-        "httptunnel.gateways is empty (finding gateways from their offers is not built yet)";
-    context_.log().warn("httptunnel: ", node_error_);
+  node_secret_ = secret;
+  if (!settings_.health_check.empty()) {
+    std::map<std::string, HealthChecks::Target> targets;
+    for (const auto& svc : settings_.services)
+      targets[svc.name] = {"127.0.0.1", svc.port, "127.0.0.1:" + std::to_string(svc.port), ""};
+    std::string why;
+    if (!settings_.token.empty())
+      if (auto t = wstunnel::parse_base(settings_.server, &why))
+        targets[std::string(link::kTokenAuthority)] = {t->host, t->port, t->authority, t->prefix};
+    health_ = std::make_shared<HealthChecks>(
+        data_->io(), HealthChecks::Options{settings_.health_check}, std::move(targets));
+    data_->post([health = health_] { health->start(); });
+  }
+  if (!settings_.gateways.empty()) {
+    link_to(settings_.gateways);
+    context_.log().info("httptunnel: exposing ", settings_.token.empty() ? "" : "a token ",
+                        settings_.id.empty() ? "" : "id " + settings_.id + " ", "through ",
+                        settings_.gateways.size(), " gateway(s)");
     return;
   }
+  context_.log().info("httptunnel: exposing ", settings_.token.empty() ? "" : "a token ",
+                      settings_.id.empty() ? "" : "id " + settings_.id + " ",
+                      "through the gateways that announce HTTP tunnels");
+  find_gateways();
+}
+
+void HttpTunnelPlugin::link_to(const std::vector<Endpoint>& gateways) {
+  const auto same = [](const Endpoint& a, const Endpoint& b) {
+    return a.host == b.host && a.port == b.port;
+  };
+  const auto listed = [&](const Endpoint& e) {
+    return std::any_of(gateways.begin(), gateways.end(), [&](const auto& g) { return same(g, e); });
+  };
+  std::vector<std::shared_ptr<NodeLink>> keep, drop, add;
+  std::vector<Endpoint> kept_at;
+  for (std::size_t i = 0; i < node_links_.size(); ++i) {
+    if (listed(node_link_gateways_[i])) {
+      keep.push_back(node_links_[i]);
+      kept_at.push_back(node_link_gateways_[i]);
+    } else {
+      drop.push_back(node_links_[i]);
+    }
+  }
   std::vector<link::Hello> hellos;
-  if (!settings_.token.empty()) hellos.push_back({"token:" + settings_.token, secret, {}});
+  if (!settings_.token.empty()) hellos.push_back({"token:" + settings_.token, node_secret_, {}});
   if (!settings_.id.empty()) {
-    link::Hello h{"id:" + settings_.id, secret, {}};
+    link::Hello h{"id:" + settings_.id, node_secret_, {}};
     for (const auto& svc : settings_.services) h.services.push_back(svc.name);
     hellos.push_back(std::move(h));
   }
-  for (const auto& gw : settings_.gateways)
+  for (const auto& gw : gateways) {
+    if (std::any_of(kept_at.begin(), kept_at.end(), [&](const auto& k) { return same(k, gw); }))
+      continue;
     for (const auto& hello : hellos) {
       NodeOptions o;
       o.gateway_host = gw.host;
@@ -400,15 +448,48 @@ void HttpTunnelPlugin::start_node(const std::string& secret) {
       o.server = settings_.server;
       o.regexp = settings_.regexp;
       o.ping_timeout = settings_.ping_timeout;
-      node_links_.push_back(std::make_shared<NodeLink>(data_->io(), context_.log(), o));
+      o.health = health_;
+      add.push_back(std::make_shared<NodeLink>(data_->io(), context_.log(), o));
+      keep.push_back(add.back());
+      kept_at.push_back(gw);
     }
-  data_->post([links = node_links_] {
-    for (auto& l : links) l->start();
+  }
+  node_links_ = std::move(keep);
+  node_link_gateways_ = std::move(kept_at);
+  data_->post([drop = std::move(drop), add = std::move(add)] {
+    for (auto& l : drop) l->stop();
+    for (auto& l : add) l->start();
   });
-  context_.log().info("httptunnel: exposing ",
-                      settings_.token.empty() ? "" : "a token ",
-                      settings_.id.empty() ? "" : "id " + settings_.id + " ", "through ",
-                      settings_.gateways.size(), " gateway(s)");
+}
+
+void HttpTunnelPlugin::find_gateways() {
+  if (!started_ || !settings_.gateways.empty() || node_secret_.empty()) return;
+  context_.gateways([this, alive = alive_, generation = node_generation_](Json::Value list) {
+    if (!*alive || !started_ || generation != node_generation_) return;
+    auto chosen = choose_gateways(list, settings_.max_gateways);
+    if (chosen.empty()) {
+      node_error_ = "no gateway known to this node announces HTTP tunnels yet "
+                    "(httptunnel.gateways is empty: they are found from offers)";
+    } else {
+      node_error_.clear();
+    }
+    const auto text = [](const std::vector<Endpoint>& v) {
+      std::string out;
+      for (const auto& e : v) out += (out.empty() ? "" : ", ") + e.host + ":" +
+                                     std::to_string(e.port);
+      return out;
+    };
+    if (text(chosen) != text(found_))
+      context_.log().info("httptunnel: gateways found from offers: ",
+                          chosen.empty() ? "none" : text(chosen));
+    found_ = chosen;
+    link_to(chosen);
+  });
+  if (!find_timer_) return;
+  find_timer_->expires_after(std::chrono::minutes(1));
+  find_timer_->async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (!ec && *alive) find_gateways();
+  });
 }
 
 void HttpTunnelPlugin::start_gateway(std::map<std::string, std::string> claims) {
@@ -475,12 +556,16 @@ void HttpTunnelPlugin::stop() {
   if (!started_) return;
   started_ = false;
   *alive_ = false;
+  if (find_timer_) find_timer_->cancel();
+  if (scans_) context_.events().unsubscribe(scans_);
+  scans_ = 0;
   if (data_) {
     if (auto gw = std::move(gateway_)) data_->post([gw] { gw->stop(); });
     data_->post([links = std::move(node_links_)] {
       for (auto& l : links) l->stop();
     });
     node_links_.clear();
+    if (auto health = std::move(health_)) data_->post([health] { health->stop(); });
     data_.reset();  // runs what was posted, then joins
   }
 }
@@ -492,6 +577,10 @@ void HttpTunnelPlugin::restart_node() {
     });
   }
   node_links_.clear();
+  node_link_gateways_.clear();
+  if (auto health = std::move(health_); health && data_) data_->post([health] { health->stop(); });
+  node_secret_.clear();
+  found_.clear();
   node_error_.clear();
   ++node_generation_;
   if (settings_.token.empty() && settings_.id.empty()) return;
@@ -531,7 +620,8 @@ void HttpTunnelPlugin::config_changed() {
       endpoints(s->gateways) != endpoints(settings_.gateways) || s->token != settings_.token ||
       s->server != settings_.server || s->regexp_text != settings_.regexp_text ||
       s->id != settings_.id || names(s->services) != names(settings_.services) ||
-      s->ping_timeout != settings_.ping_timeout;
+      s->ping_timeout != settings_.ping_timeout || s->max_gateways != settings_.max_gateways ||
+      s->health_check != settings_.health_check;
   settings_.timeout = s->timeout;
   settings_.ping_timeout = s->ping_timeout;
   settings_.queue = s->queue;
@@ -539,6 +629,8 @@ void HttpTunnelPlugin::config_changed() {
   settings_.wstunnel_clients = s->wstunnel_clients;
   if (node_changed) {
     settings_.gateways = s->gateways;
+    settings_.max_gateways = s->max_gateways;
+    settings_.health_check = s->health_check;
     settings_.token = s->token;
     settings_.server = s->server;
     settings_.regexp_text = s->regexp_text;
@@ -582,12 +674,20 @@ Json::Value HttpTunnelPlugin::gateway_status() const {
 Json::Value HttpTunnelPlugin::node_status() const {
   Json::Value n(Json::objectValue);
   if (!node_error_.empty()) n["error"] = node_error_;
-  if (node_links_.empty() || !data_) return n;
+  if (settings_.gateways.empty()) {
+    // Found from offers: which ones.
+    Json::Value found(Json::arrayValue);
+    for (const auto& e : found_) found.append(e.host + ":" + std::to_string(e.port));
+    n["found"] = found;
+  }
+  if ((node_links_.empty() && !health_) || !data_) return n;
   auto done = std::make_shared<std::promise<std::vector<NodeStatus>>>();
   auto result = done->get_future();
-  data_->post([links = node_links_, done] {
+  auto health = std::make_shared<Json::Value>();
+  data_->post([links = node_links_, checks = health_, health, done] {
     std::vector<NodeStatus> out;
     for (const auto& l : links) out.push_back(l->status());
+    if (checks) *health = checks->status();
     done->set_value(std::move(out));
   });
   if (result.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
@@ -613,8 +713,20 @@ Json::Value HttpTunnelPlugin::node_status() const {
     links.append(l);
   }
   n["links"] = links;
+  if (!health->isNull()) n["health"] = *health;
   if (up == 0 && !n.isMember("error")) n["error"] = "no link to a gateway is up";
   return n;
+}
+
+std::string HttpTunnelPlugin::announce() const {
+  if (!started_ || settings_.listen.empty()) return "";
+  // The domain named services live under, else the front's first address
+  // (0.0.0.0 or [::]: any of the gateway's own).
+  const Endpoint& front = settings_.listen.front();
+  const bool v6 = front.host.find(':') != std::string::npos;
+  const std::string host =
+      !settings_.domain.empty() ? settings_.domain : v6 ? "[" + front.host + "]" : front.host;
+  return "http://" + host + ":" + std::to_string(front.port) + "/";
 }
 
 Json::Value HttpTunnelPlugin::status() const {

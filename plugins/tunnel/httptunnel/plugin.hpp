@@ -19,6 +19,8 @@
 
 #include <data_thread.hpp>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -36,6 +38,8 @@ class HttpTunnelPlugin final : public TunnelPlugin {
   void stop() override;
   void config_changed() override;
   Json::Value status() const override;
+  // Gateway side: where its public front is reached, for the offer.
+  std::string announce() const override;
 
   // No sessions: the method is in no suite.
   std::string method() const override { return ""; }
@@ -55,6 +59,13 @@ class HttpTunnelPlugin final : public TunnelPlugin {
   void start_node(const std::string& secret);
   // Stops the node's links and starts them as the settings say now.
   void restart_node();
+  // Links to each of `gateways` (for the token and for the id): links to
+  // gateways still in the list are kept, the others stopped.
+  void link_to(const std::vector<Endpoint>& gateways);
+  // The node, with httptunnel.gateways empty: asks which gateways announce
+  // HTTP tunnels (now, after each scan and each minute, since offers come
+  // from the DHT without an event) and links to the best of them.
+  void find_gateways();
   // The node's secret: from secretFile, or the one kept in the store (made
   // on first start); `done(error, secret)` on the strand.
   void load_secret(std::function<void(std::string, std::string)> done);
@@ -67,6 +78,12 @@ class HttpTunnelPlugin final : public TunnelPlugin {
   std::unique_ptr<tunnels::DataThread> data_;
   std::shared_ptr<Gateway> gateway_;
   std::vector<std::shared_ptr<NodeLink>> node_links_;  // used on the data thread
+  std::vector<Endpoint> node_link_gateways_;  // where each of node_links_ goes
+  std::string node_secret_;                   // "" until loaded
+  std::shared_ptr<HealthChecks> health_;      // used on the data thread
+  std::vector<Endpoint> found_;  // what find_gateways chose last
+  std::unique_ptr<boost::asio::steady_timer> find_timer_;  // on the strand
+  EventBus::Subscription scans_ = 0;
   std::string node_error_;  // why the node's side does not run, for status
   std::uint64_t node_generation_ = 0;  // restart_node() calls, to drop stale secrets
   bool started_ = false;

@@ -1,5 +1,7 @@
 #include "settings.hpp"
 
+#include <algorithm>
+
 #include "util/host_port.hpp"
 #include "wstunnel.hpp"
 
@@ -34,8 +36,13 @@ void declare(ConfigDeclarer& d) {
                      true));
   d.declare(list_key("gateways", ValueType::string_list, {},
                      "Node: gateways' ADDRESS:PORT (their mnigsd port) to keep tunnels to; "
-                     "empty: every gateway whose offer says it serves HTTP tunnels",
+                     "empty: the best maxGateways of those whose offer says they serve HTTP "
+                     "tunnels",
                      true));
+  d.declare(int_key("maxGateways", 2, 1, 16,
+                    "Node, with gateways empty: how many gateways found from offers to keep "
+                    "tunnels to at once",
+                    true));
   d.declare(string_key("token", "", "Node: the token HTTP clients name (WStunnel's -token)",
                        true));
   d.declare(string_key("server", "http://localhost:80",
@@ -50,6 +57,11 @@ void declare(ConfigDeclarer& d) {
                      "Node: NAME=PORT list of named services on this node's loopback, e.g. "
                      "hello-world=9000",
                      true));
+  d.declare(string_key("healthCheck", "",
+                       "Node: a path each service (and the token backend) is asked for every "
+                       "10 s, e.g. /health; one that does not answer 2xx or 3xx within 5 s gets "
+                       "503 with Retry-After until it does; empty: no checks",
+                       true));
   d.declare(file_only(string_key("secretFile", "",
                                  "Node: file holding the secret that binds its token and id "
                                  "at gateways; empty: one made and kept by mnigsd")));
@@ -121,6 +133,18 @@ std::optional<Settings> read_settings(const Json::Value& c, std::string* why) {
   s.timeout = std::chrono::seconds(c["timeout"].asInt());
   s.ping_timeout = std::chrono::seconds(c["pingTimeout"].asInt());
   s.queue = static_cast<std::size_t>(c["queue"].asInt());
+  s.max_gateways = static_cast<std::size_t>(c["maxGateways"].asInt());
+  s.health_check = c["healthCheck"].asString();
+  if (!s.health_check.empty() &&
+      (s.health_check.front() != '/' || s.health_check.size() > 1024 ||
+       !std::all_of(s.health_check.begin(), s.health_check.end(), [](char ch) {
+         return static_cast<unsigned char>(ch) > 0x20 && static_cast<unsigned char>(ch) < 0x7f;
+       }))) {
+    if (why)
+      *why = "httptunnel.healthCheck \"" + s.health_check +
+             "\" is not a path (it starts with / and holds printable characters, no spaces)";
+    return std::nullopt;
+  }
   const std::string policy = c["policy"].asString();
   s.policy = policy == "reject" ? Policy::reject
              : policy == "balance" ? Policy::balance

@@ -47,8 +47,11 @@ struct Settings {
   Policy policy = Policy::failover;
   bool wstunnel_clients = true;            // WStunnel clients (no secret) may connect
 
-  // Node: gateways to connect to ("" host: found from offers).
+  // Node: gateways to connect to; empty: found from offers, at most
+  // max_gateways of them.
   std::vector<Endpoint> gateways;
+  std::size_t max_gateways = 2;
+  std::string health_check;  // the path services are checked at; "" for none
   std::string token;                // token mode ("" for none)
   std::string server;               // token mode's backend, "http://localhost:80"
   std::optional<std::regex> regexp;  // which X-Host values are allowed

@@ -1,8 +1,12 @@
 #include "wstunnel.hpp"
 
+#include "util/host_port.hpp"
+
 #include <boost/beast/http/write.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <sstream>
 
@@ -173,5 +177,32 @@ Backend choose_backend(std::string_view server, std::optional<std::string_view> 
   while (!base.empty() && base.back() == '/') base.pop_back();
   return {std::move(base), {}};
 }
+
+std::optional<Target> parse_base(std::string_view url, std::string* why) {
+  constexpr std::string_view scheme = "http://";
+  if (url.size() < scheme.size() ||
+      !std::equal(scheme.begin(), scheme.end(), url.begin(), [](char a, char b) {
+        return a == std::tolower(static_cast<unsigned char>(b));
+      })) {
+    *why = "the backend '" + std::string(url) + "' is not an http:// URL";
+    return std::nullopt;
+  }
+  url.remove_prefix(scheme.size());
+  const auto slash = url.find('/');
+  Target t;
+  t.authority = std::string(url.substr(0, slash));
+  if (slash != std::string_view::npos) t.prefix = std::string(url.substr(slash));
+  while (!t.prefix.empty() && t.prefix.back() == '/') t.prefix.pop_back();
+  std::string bad;
+  const auto hp = parse_host_port(t.authority, {.default_port = 80, .names = true}, &bad);
+  if (!hp) {
+    *why = "the backend '" + std::string(scheme) + std::string(url) + "': " + bad;
+    return std::nullopt;
+  }
+  t.host = hp->host;
+  t.port = hp->port;
+  return t;
+}
+
 
 }  // namespace mnigs::httptunnel::wstunnel

@@ -102,4 +102,14 @@ struct Backend {
 Backend choose_backend(std::string_view server, std::optional<std::string_view> x_host,
                        const std::optional<std::regex>& allowed);
 
+// A backend named by a base URL: "http://host[:port][/prefix]".
+struct Target {
+  std::string host;  // without brackets
+  std::uint16_t port = 0;
+  std::string authority;  // as the URL writes it: the Host field
+  std::string prefix;     // a path the request's target is appended to
+};
+// nullopt and `why` for what is not such a URL.
+std::optional<Target> parse_base(std::string_view url, std::string* why);
+
 }  // namespace mnigs::httptunnel::wstunnel

@@ -1,0 +1,26 @@
+// The gateways a node keeps links to when httptunnel.gateways is empty:
+// those this node knows (PluginContext::gateways, from scans and the DHT)
+// that announce HTTP tunnels in their offer ("services": {"httptunnel":
+// ...}), best first.
+#pragma once
+
+#include "settings.hpp"
+
+#include <json/value.h>
+
+#include <cstddef>
+#include <vector>
+
+namespace mnigs::httptunnel {
+
+// The service name gateways announce ("services" in nodeInfo and offers).
+inline constexpr char kServiceName[] = "httptunnel";
+
+// At most `most` distinct gateways of `list` (listGateways' array) whose
+// "services" name httptunnel and that have an IP address and a port: those
+// the latest scan or a live offer saw first, then the lower test score,
+// then the fresher, then by address (so that the choice is stable).
+// Anything malformed in an entry leaves that entry out.
+std::vector<Endpoint> choose_gateways(const Json::Value& list, std::size_t most);
+
+}  // namespace mnigs::httptunnel
