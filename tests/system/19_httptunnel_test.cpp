@@ -9,11 +9,13 @@
 // (HttpEcho on 127.0.0.1) answers "client=<peer>": 127.0.0.1 proves the
 // request came out of the node's own mnigsd.
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "harness/http_echo.hpp"
 #include "harness/system_test.hpp"
 #include "harness/wait.hpp"
+#include "httptunnel_lab.hpp"
 
 namespace mnigs::test {
 namespace {
@@ -32,15 +34,7 @@ class HttpTunnel : public SystemTest {
     topology_.link("client", "gw").link("gw", "node");
     topology_.up();
     // Nothing reaches the node that it did not ask for.
-    for (const std::vector<std::string>& argv :
-         {std::vector<std::string>{"nft", "add", "table", "inet", "hidden"},
-          {"nft", "add", "chain", "inet", "hidden", "input",
-           "{ type filter hook input priority 0; policy accept; }"},
-          {"nft", "add", "rule", "inet", "hidden", "input", "iif", "lo", "accept"},
-          {"nft", "add", "rule", "inet", "hidden", "input", "ct", "state", "new", "drop"}}) {
-      auto r = topology_.exec("node", argv, 10s);
-      ASSERT_EQ(r.exit_code, 0) << r.err;
-    }
+    httptunnel::hide(topology_, "node");
     service_ = std::make_unique<HttpEcho>(topology_.ns("node"), "127.0.0.1", kServicePort);
     front_ = topology_.address("gw", "client");
     gw_ = std::make_unique<Node>(
@@ -66,27 +60,12 @@ class HttpTunnel : public SystemTest {
     node_->wait_ready();
   }
 
-  static Json::Value plugin_status(const Node& n) {
-    Json::Value r = n.rpc("listPlugins");
-    if (!rpc_succeeded(r)) return Json::Value();
-    for (const auto& p : r["result"]["plugins"])
-      if (p["name"].asString() == "httptunnel") return p["status"];
-    return Json::Value();
-  }
+  static Json::Value plugin_status(const Node& n) { return httptunnel::status(n); }
   // Both of the node's links (token and id) are up.
-  bool links_up() const {
-    const Json::Value links = plugin_status(*node_)["node"]["links"];
-    if (links.size() != 2) return false;
-    for (const auto& l : links)
-      if (l["state"].asString() != "up") return false;
-    return true;
-  }
-  // curl from the client's namespace: "<status>\n<body>".
+  bool links_up() const { return httptunnel::links_up(*node_, 2); }
+  // curl from the client's namespace: "<body>\n<status>".
   std::string curl(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"curl", "-s", "-m", "20", "-w", "\n%{http_code}"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = topology_.exec("client", argv, 30s);
-    return r.out;
+    return httptunnel::curl(topology_, "client", args);
   }
   std::string url(const std::string& path) const {
     return "http://" + front_ + ":" + std::to_string(kFrontPort) + path;
