@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "harness/http_echo.hpp"
 #include "harness/system_test.hpp"
@@ -132,6 +133,40 @@ TEST_F(HttpTunnel, ARequestWaitsWhileTheNodeIsAwayAndIsAnsweredWhenItIsBack) {
   node_->wait_ready();
   waiting.join();
   EXPECT_EQ(answer, "client=127.0.0.1\n\n200") << gw_->log_tail() << node_->log_tail();
+}
+
+// While the node is away, at most httptunnel.queue (20) requests wait for
+// it; one more is told at once that the tunnel looks broken, rather than
+// holding a connection for nothing, and the ones waiting are all answered
+// once the node is back.
+TEST_F(HttpTunnel, AtMostTheQueueWaitsForANodeThatIsAway) {
+  ASSERT_TRUE(wait_until([&] { return links_up(); }, 100, 100ms)) << node_->log_tail();
+  node_->kill9();
+  ASSERT_TRUE(wait_until([&] { return plugin_status(*gw_)["gateway"]["tunnels"].asUInt() == 0; },
+                         200, 100ms))
+      << gw_->log_tail();
+  constexpr int kQueue = 20;
+  std::vector<std::string> answers(kQueue);
+  std::vector<std::jthread> waiting;  // joined even when the test ends early
+  for (int i = 0; i < kQueue; ++i)
+    waiting.emplace_back([&, i] {
+      answers[i] = curl({"-H", "Host: hello.tim." + kDomain, url("/q" + std::to_string(i))});
+    });
+  const bool queued = wait_until(
+      [&] { return plugin_status(*gw_)["gateway"]["waiting"].asUInt() == kQueue; }, 100, 100ms);
+  EXPECT_TRUE(queued) << plugin_status(*gw_).toStyledString();
+  if (queued) {
+    EXPECT_EQ(curl({"-H", "Host: hello.tim." + kDomain, url("/one-more")}),
+              "Too many requests in-flight, tunnel broken?\n\n504");
+    EXPECT_EQ(plugin_status(*gw_)["gateway"]["front"]["queueFull"].asUInt(), 1u);
+  }
+  node_->start();
+  node_->wait_ready();
+  for (auto& t : waiting) t.join();
+  for (int i = 0; i < kQueue; ++i)
+    EXPECT_EQ(answers[i], "client=127.0.0.1\n\n200") << "request " << i << gw_->log_tail();
+  EXPECT_TRUE(wait_until([&] { return service_->served() == kQueue; }, 50, 20ms))
+      << service_->served();
 }
 
 // mnigs-cli --expose adds a service to a running node, and takes it back,
