@@ -31,11 +31,13 @@ inline bool links_up(const Node& n, unsigned count) {
   return true;
 }
 
-// The state of the node's link to `gateway` ("ADDRESS:PORT"), "" if none.
-inline std::string link_state(const Node& n, const std::string& gateway) {
-  for (const auto& l : status(n)["node"]["links"])
-    if (l["gateway"].asString() == gateway) return l["state"].asString();
-  return "";
+// The node's link to `gateway` ("ADDRESS:PORT") as its status shows it;
+// null if it has none.
+inline Json::Value link(const Node& n, const std::string& gateway) {
+  const Json::Value s = status(n);  // a range-for would not keep a temporary alive
+  for (const auto& l : s["node"]["links"])
+    if (l["gateway"].asString() == gateway) return l;
+  return Json::Value();
 }
 
 // Nothing reaches `node` that it did not ask for: only its own connections
