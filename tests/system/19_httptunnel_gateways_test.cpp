@@ -161,5 +161,139 @@ TEST_F(HttpTunnelTwoGateways, OneGatewayDyingLosesNothingThroughTheOther) {
   EXPECT_EQ(httptunnel::status(*gwa_)["gateway"]["tunnels"].asUInt(), 1u);
 }
 
+
+//            .---- n1        link 1: client–gw
+//   client -- gw             link 2: gw–n1
+//            `---- n2        link 3: gw–n2
+//
+// Two nodes hold one token with the same secret (httptunnel.secretFile,
+// the same text in a file of each), each with its own HttpEcho as the
+// token's server, so the echo that counts a request tells which node
+// served it. n1 links first.
+class HttpTunnelSameToken : public SystemTest {
+ protected:
+  static constexpr const char* kToken = "fedcba9876543210-shared";
+  static constexpr const char* kSecret = "0f1e2d3c4b5a69788796a5b4c3d2e1f0-same";
+
+  void SetUp() override {
+    SystemTest::SetUp();
+    if (HasFatalFailure()) return;
+    topology_.node("client").node("gw").node("n1").node("n2");
+    topology_.link("client", "gw").link("gw", "n1").link("gw", "n2");
+    topology_.up();
+    front_ = "http://" + topology_.address("gw", "client") + ":" + std::to_string(kFrontPort);
+    for (const char* name : {"n1", "n2"}) {
+      echo_.push_back(std::make_unique<HttpEcho>(topology_.ns(name), "127.0.0.1", 9000));
+      auto n = std::make_unique<Node>(topology_, name, NodeOptions());
+      const std::string secret_file = n->dir() + "/secret";
+      std::ofstream(secret_file) << kSecret << "\n";
+      n->options()
+          .only_discovery("static")
+          .set("httptunnel", "gateways",
+               "[" + yaml_quote(topology_.address("gw", name) + ":65533") + "]")
+          .set("httptunnel", "token", yaml_quote(kToken))
+          .set("httptunnel", "server", yaml_quote("http://127.0.0.1:9000"))
+          .set("httptunnel", "secretFile", yaml_quote(secret_file));
+      nodes_.push_back(std::move(n));
+    }
+  }
+
+  // The gateway with httptunnel.policy `policy`, then n1 with its link up,
+  // then n2.
+  void start(const std::string& policy) {
+    gw_ = std::make_unique<Node>(
+        topology_, "gw",
+        NodeOptions()
+            .only_discovery("static")
+            .set("httptunnel", "listen",
+                 "[" + yaml_quote(topology_.address("gw", "client") + ":" +
+                                  std::to_string(kFrontPort)) + "]")
+            .set("httptunnel", "policy", yaml_quote(policy)));
+    gw_->launch();
+    nodes_[0]->launch();
+    ASSERT_TRUE(wait_until([&] { return httptunnel::links_up(*nodes_[0], 1); }, 100, 100ms))
+        << httptunnel::status(*nodes_[0]).toStyledString() << nodes_[0]->log_tail();
+    nodes_[1]->launch();
+  }
+
+  // `count` requests by token, one after the other; true if all are served.
+  bool ask(int count) {
+    bool all = true;
+    for (int i = 0; i < count; ++i) {
+      const std::string answer = httptunnel::curl(
+          topology_, "client", {front_ + "/_token/" + kToken + "/r" + std::to_string(i)});
+      EXPECT_EQ(answer, kServed) << "request " << i;
+      all = all && answer == kServed;
+    }
+    return all;
+  }
+  // The echoes of n1 and n2 have counted `first` and `second` requests. An
+  // echo counts a request once its answer is written, which curl may have
+  // read already: wait for the sum.
+  bool served(int first, int second) {
+    wait_until([&] { return echo_[0]->served() + echo_[1]->served() >= first + second; }, 50,
+               20ms);
+    return echo_[0]->served() == first && echo_[1]->served() == second;
+  }
+  std::string counts() const {
+    return "n1 served " + std::to_string(echo_[0]->served()) + ", n2 " +
+           std::to_string(echo_[1]->served());
+  }
+  unsigned tunnels() const { return httptunnel::status(*gw_)["gateway"]["tunnels"].asUInt(); }
+
+  Topology topology_;  // declared first: destroyed after everything in it
+  std::vector<std::unique_ptr<HttpEcho>> echo_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::unique_ptr<Node> gw_;
+  std::string front_;
+};
+
+// reject: the second node is refused while the first holds the token, and
+// its status says why; requests go to the first.
+TEST_F(HttpTunnelSameToken, RejectRefusesTheSecondNode) {
+  start("reject");
+  if (HasFatalFailure()) return;
+  std::string error;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        error = httptunnel::link(*nodes_[1], topology_.address("gw", "n2") + ":65533")["lastError"]
+                    .asString();
+        return !error.empty();
+      },
+      100, 100ms))
+      << httptunnel::status(*nodes_[1]).toStyledString();
+  EXPECT_EQ(error, "refused: 403 a node holds this token already (httptunnel.policy is reject)");
+  EXPECT_EQ(tunnels(), 1u);
+  ask(4);
+  EXPECT_TRUE(served(4, 0)) << counts();
+}
+
+// failover: both are linked; requests go to the first, and once it stops,
+// to the second.
+TEST_F(HttpTunnelSameToken, FailoverServesFromTheFirstThenTheSecond) {
+  start("failover");
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(wait_until([&] { return httptunnel::links_up(*nodes_[1], 1); }, 100, 100ms))
+      << httptunnel::status(*nodes_[1]).toStyledString();
+  EXPECT_EQ(tunnels(), 2u);
+  ask(4);
+  EXPECT_TRUE(served(4, 0)) << counts();
+  nodes_[0]->stop();
+  ASSERT_TRUE(wait_until([&] { return tunnels() == 1; }, 100, 100ms)) << gw_->log_tail();
+  ask(4);
+  EXPECT_TRUE(served(4, 4)) << counts();
+}
+
+// balance: both are linked and take requests in turn.
+TEST_F(HttpTunnelSameToken, BalanceServesFromBoth) {
+  start("balance");
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(wait_until([&] { return httptunnel::links_up(*nodes_[1], 1); }, 100, 100ms))
+      << httptunnel::status(*nodes_[1]).toStyledString();
+  EXPECT_EQ(tunnels(), 2u);
+  ask(10);
+  EXPECT_TRUE(served(5, 5)) << counts();
+}
+
 }  // namespace
 }  // namespace mnigs::test
