@@ -43,12 +43,12 @@ class HttpTunnelTwoGateways : public SystemTest {
     big_ = std::make_unique<HttpEcho>(topology_.ns("node"), "127.0.0.1", 9001);
     for (const char* gw : {"gwa", "gwb"}) {
       const std::string front = topology_.address(gw, "client") + ":" + std::to_string(kFrontPort);
-      (gw == std::string("gwa") ? gwa_ : gwb_) = std::make_unique<Node>(
-          topology_, gw,
-          NodeOptions()
-              .only_discovery("static")
-              .set("httptunnel", "listen", "[" + yaml_quote(front) + "]")
-              .set("httptunnel", "domain", yaml_quote(kDomain)));
+      (gw == std::string("gwa") ? gwa_ : gwb_) =
+          std::make_unique<Node>(topology_, gw,
+                                 NodeOptions()
+                                     .only_discovery("static")
+                                     .set("httptunnel", "listen", "[" + yaml_quote(front) + "]")
+                                     .set("httptunnel", "domain", yaml_quote(kDomain)));
     }
     to_a_ = topology_.address("gwa", "node") + ":65533";
     to_b_ = topology_.address("gwb", "node") + ":65533";
@@ -74,8 +74,8 @@ class HttpTunnelTwoGateways : public SystemTest {
                   const std::vector<std::string>& more = {}) {
     std::vector<std::string> args = {"-H", "Host: " + service + ".tim." + kDomain};
     args.insert(args.end(), more.begin(), more.end());
-    args.push_back("http://" + topology_.address(gw, "client") + ":" +
-                   std::to_string(kFrontPort) + path);
+    args.push_back("http://" + topology_.address(gw, "client") + ":" + std::to_string(kFrontPort) +
+                   path);
     return httptunnel::curl(topology_, "client", args);
   }
   std::string state_to(const std::string& gateway) const {
@@ -161,7 +161,6 @@ TEST_F(HttpTunnelTwoGateways, OneGatewayDyingLosesNothingThroughTheOther) {
   EXPECT_EQ(httptunnel::status(*gwa_)["gateway"]["tunnels"].asUInt(), 1u);
 }
 
-
 //            .---- n1        link 1: client–gw
 //   client -- gw             link 2: gw–n1
 //            `---- n2        link 3: gw–n2
@@ -201,14 +200,15 @@ class HttpTunnelSameToken : public SystemTest {
   // The gateway with httptunnel.policy `policy`, then n1 with its link up,
   // then n2.
   void start(const std::string& policy) {
-    gw_ = std::make_unique<Node>(
-        topology_, "gw",
-        NodeOptions()
-            .only_discovery("static")
-            .set("httptunnel", "listen",
-                 "[" + yaml_quote(topology_.address("gw", "client") + ":" +
-                                  std::to_string(kFrontPort)) + "]")
-            .set("httptunnel", "policy", yaml_quote(policy)));
+    gw_ = std::make_unique<Node>(topology_, "gw",
+                                 NodeOptions()
+                                     .only_discovery("static")
+                                     .set("httptunnel", "listen",
+                                          "[" +
+                                              yaml_quote(topology_.address("gw", "client") + ":" +
+                                                         std::to_string(kFrontPort)) +
+                                              "]")
+                                     .set("httptunnel", "policy", yaml_quote(policy)));
     gw_->launch();
     nodes_[0]->launch();
     ASSERT_TRUE(wait_until([&] { return httptunnel::links_up(*nodes_[0], 1); }, 100, 100ms))
@@ -231,8 +231,7 @@ class HttpTunnelSameToken : public SystemTest {
   // echo counts a request once its answer is written, which curl may have
   // read already: wait for the sum.
   bool served(int first, int second) {
-    wait_until([&] { return echo_[0]->served() + echo_[1]->served() >= first + second; }, 50,
-               20ms);
+    wait_until([&] { return echo_[0]->served() + echo_[1]->served() >= first + second; }, 50, 20ms);
     return echo_[0]->served() == first && echo_[1]->served() == second;
   }
   std::string counts() const {

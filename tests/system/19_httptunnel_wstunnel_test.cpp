@@ -20,7 +20,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-
 #include <memory>
 #include <optional>
 #include <string>
@@ -116,21 +115,18 @@ class HttpTunnelWstunnel : public SystemTest {
     const std::string port = ":" + std::to_string(kFrontPort);
     gw_ = std::make_unique<Node>(
         topology_, "gw",
-        NodeOptions()
-            .only_discovery("static")
-            .set("httptunnel", "listen",
-                 "[" + yaml_quote(topology_.address("gw", "client") + port) + ", " +
-                     yaml_quote(topology_.address("gw", "tuncli") + port) + "]"));
+        NodeOptions().only_discovery("static").set(
+            "httptunnel", "listen",
+            "[" + yaml_quote(topology_.address("gw", "client") + port) + ", " +
+                yaml_quote(topology_.address("gw", "tuncli") + port) + "]"));
     gw_->launch();
   }
 
   websocket::response_type connect(WstunClient& c, const std::string& token) {
-    return c.connect(topology_.ns("tuncli"), topology_.address("gw", "tuncli"), kFrontPort,
-                     token);
+    return c.connect(topology_.ns("tuncli"), topology_.address("gw", "tuncli"), kFrontPort, token);
   }
   std::string front(const std::string& path) const {
-    return "http://" + topology_.address("gw", "client") + ":" + std::to_string(kFrontPort) +
-           path;
+    return "http://" + topology_.address("gw", "client") + ":" + std::to_string(kFrontPort) + path;
   }
   unsigned tunnels() const { return httptunnel::status(*gw_)["gateway"]["tunnels"].asUInt(); }
 
@@ -172,9 +168,10 @@ TEST_F(HttpTunnelWstunnel, AWstunnelClientServesRequestsByToken) {
     }
     ids.push_back(id);
     const std::string body = "from the WStunnel client, request " + std::to_string(i);
-    ASSERT_TRUE(tuncli.write(id + "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                                  "Content-Length: " + std::to_string(body.size()) +
-                             "\r\n\r\n" + body));
+    ASSERT_TRUE(tuncli.write(id +
+                             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                             "Content-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n" + body));
     curl.join();
     EXPECT_EQ(answer, body + "\n200") << gw_->log_tail();
   }

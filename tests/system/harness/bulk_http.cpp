@@ -103,12 +103,11 @@ BulkHttp::BulkHttp(const std::string& ns, const std::string& address, int port)
   impl.server.Put("/sink", sink);
   impl.server.Post("/sink", sink);
   impl.server.Get(R"(/source/(\d{1,10}))", [&impl](const httplib::Request& req,
-                                                  httplib::Response& res) {
+                                                   httplib::Response& res) {
     const std::uint64_t size = std::stoull(req.matches[1]);
     if (size > kMaxBytes) {
       res.status = 400;
-      res.set_content("GET /source/N, N at most " + std::to_string(kMaxBytes) + "\n",
-                      "text/plain");
+      res.set_content("GET /source/N, N at most " + std::to_string(kMaxBytes) + "\n", "text/plain");
       return;
     }
     auto source = std::make_shared<Source>();
@@ -118,8 +117,8 @@ BulkHttp::BulkHttp(const std::string& ns, const std::string& address, int port)
           // httplib asks from the offset it has reached; each piece follows
           // the one before.
           if (offset != source->sent) return false;
-          const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(
-              kPiece, size - source->sent));
+          const std::size_t n =
+              static_cast<std::size_t>(std::min<std::uint64_t>(kPiece, size - source->sent));
           source->fill(n);
           if (!out.write(source->piece.data(), n)) return false;
           source->sha.update(source->piece.data(), n);
