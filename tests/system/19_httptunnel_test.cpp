@@ -9,11 +9,14 @@
 // (HttpEcho on 127.0.0.1) answers "client=<peer>": 127.0.0.1 proves the
 // request came out of the node's own mnigsd.
 #include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "harness/http_echo.hpp"
 #include "harness/system_test.hpp"
 #include "harness/wait.hpp"
+#include "httptunnel_lab.hpp"
 
 namespace mnigs::test {
 namespace {
@@ -32,15 +35,7 @@ class HttpTunnel : public SystemTest {
     topology_.link("client", "gw").link("gw", "node");
     topology_.up();
     // Nothing reaches the node that it did not ask for.
-    for (const std::vector<std::string>& argv :
-         {std::vector<std::string>{"nft", "add", "table", "inet", "hidden"},
-          {"nft", "add", "chain", "inet", "hidden", "input",
-           "{ type filter hook input priority 0; policy accept; }"},
-          {"nft", "add", "rule", "inet", "hidden", "input", "iif", "lo", "accept"},
-          {"nft", "add", "rule", "inet", "hidden", "input", "ct", "state", "new", "drop"}}) {
-      auto r = topology_.exec("node", argv, 10s);
-      ASSERT_EQ(r.exit_code, 0) << r.err;
-    }
+    httptunnel::hide(topology_, "node");
     service_ = std::make_unique<HttpEcho>(topology_.ns("node"), "127.0.0.1", kServicePort);
     front_ = topology_.address("gw", "client");
     gw_ = std::make_unique<Node>(
@@ -66,27 +61,12 @@ class HttpTunnel : public SystemTest {
     node_->wait_ready();
   }
 
-  static Json::Value plugin_status(const Node& n) {
-    Json::Value r = n.rpc("listPlugins");
-    if (!rpc_succeeded(r)) return Json::Value();
-    for (const auto& p : r["result"]["plugins"])
-      if (p["name"].asString() == "httptunnel") return p["status"];
-    return Json::Value();
-  }
+  static Json::Value plugin_status(const Node& n) { return httptunnel::status(n); }
   // Both of the node's links (token and id) are up.
-  bool links_up() const {
-    const Json::Value links = plugin_status(*node_)["node"]["links"];
-    if (links.size() != 2) return false;
-    for (const auto& l : links)
-      if (l["state"].asString() != "up") return false;
-    return true;
-  }
-  // curl from the client's namespace: "<status>\n<body>".
+  bool links_up() const { return httptunnel::links_up(*node_, 2); }
+  // curl from the client's namespace: "<body>\n<status>".
   std::string curl(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"curl", "-s", "-m", "20", "-w", "\n%{http_code}"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = topology_.exec("client", argv, 30s);
-    return r.out;
+    return httptunnel::curl(topology_, "client", args);
   }
   std::string url(const std::string& path) const {
     return "http://" + front_ + ":" + std::to_string(kFrontPort) + path;
@@ -153,6 +133,40 @@ TEST_F(HttpTunnel, ARequestWaitsWhileTheNodeIsAwayAndIsAnsweredWhenItIsBack) {
   node_->wait_ready();
   waiting.join();
   EXPECT_EQ(answer, "client=127.0.0.1\n\n200") << gw_->log_tail() << node_->log_tail();
+}
+
+// While the node is away, at most httptunnel.queue (20) requests wait for
+// it; one more is told at once that the tunnel looks broken, rather than
+// holding a connection for nothing, and the ones waiting are all answered
+// once the node is back.
+TEST_F(HttpTunnel, AtMostTheQueueWaitsForANodeThatIsAway) {
+  ASSERT_TRUE(wait_until([&] { return links_up(); }, 100, 100ms)) << node_->log_tail();
+  node_->kill9();
+  ASSERT_TRUE(wait_until([&] { return plugin_status(*gw_)["gateway"]["tunnels"].asUInt() == 0; },
+                         200, 100ms))
+      << gw_->log_tail();
+  constexpr int kQueue = 20;
+  std::vector<std::string> answers(kQueue);
+  std::vector<std::jthread> waiting;  // joined even when the test ends early
+  for (int i = 0; i < kQueue; ++i)
+    waiting.emplace_back([&, i] {
+      answers[i] = curl({"-H", "Host: hello.tim." + kDomain, url("/q" + std::to_string(i))});
+    });
+  const bool queued = wait_until(
+      [&] { return plugin_status(*gw_)["gateway"]["waiting"].asUInt() == kQueue; }, 100, 100ms);
+  EXPECT_TRUE(queued) << plugin_status(*gw_).toStyledString();
+  if (queued) {
+    EXPECT_EQ(curl({"-H", "Host: hello.tim." + kDomain, url("/one-more")}),
+              "Too many requests in-flight, tunnel broken?\n\n504");
+    EXPECT_EQ(plugin_status(*gw_)["gateway"]["front"]["queueFull"].asUInt(), 1u);
+  }
+  node_->start();
+  node_->wait_ready();
+  for (auto& t : waiting) t.join();
+  for (int i = 0; i < kQueue; ++i)
+    EXPECT_EQ(answers[i], "client=127.0.0.1\n\n200") << "request " << i << gw_->log_tail();
+  EXPECT_TRUE(wait_until([&] { return service_->served() == kQueue; }, 50, 20ms))
+      << service_->served();
 }
 
 // mnigs-cli --expose adds a service to a running node, and takes it back,
