@@ -49,6 +49,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using bench::Clock;
+using bench::percentile;
 
 const std::string kWeb = "10.99.0.1";
 constexpr int kEchoPort = 9;
@@ -322,13 +323,6 @@ double uplink_detection(Lab& lab, const std::string& gw) {
   lab.restore(gw);
   if (!down) throw std::runtime_error(gw + " did not notice its uplink was cut");
   return ms;
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto i = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1;
-  return v[std::min(i, v.size() - 1)];
 }
 
 int run(const Options& o) {

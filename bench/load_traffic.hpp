@@ -122,13 +122,6 @@ struct Tally {
   }
 };
 
-inline double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto i = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size()))) - 1;
-  return v[std::min(i, v.size() - 1)];
-}
-
 // ------------------------------------------------------------ one HTTP call
 
 // One JSON-RPC call on a new connection from `source` (bound before

@@ -1,13 +1,17 @@
-// What the benchmarks share: timing and medians, a scratch directory, and for
-// the babel-mesh ones grid topologies and node names. Header only; each
-// benchmark includes it.
+// What the benchmarks share: timing, medians and percentiles, a process's
+// CPU time, a scratch directory, and for the babel-mesh ones grid
+// topologies and node names. Header only; each benchmark includes it.
 #pragma once
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -30,6 +34,33 @@ inline double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t m = v.size() / 2;
   return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+// The p-quantile of `v` (p in 0..1), the nearest rank: the smallest value
+// with at least p of `v` at or below it (0 when empty).
+inline double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size()))) - 1;
+  return v[std::min(i, v.size() - 1)];
+}
+
+// CPU seconds (user + system, with reaped children) a process has used so
+// far; 0 once it is gone.
+inline double process_cpu_seconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return 0;
+  const auto paren = line.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream fields(line.substr(paren + 2));
+  // After the command name: state is field 3; utime..cstime are 14..17.
+  std::vector<std::string> f;
+  for (std::string s; fields >> s && f.size() < 15;) f.push_back(s);
+  if (f.size() < 15) return 0;
+  double ticks = 0;
+  for (int i = 11; i <= 14; ++i) ticks += std::stod(f[i]);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 // rows x cols with rows the largest divisor of n not above sqrt(n):

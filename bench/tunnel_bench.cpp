@@ -58,6 +58,7 @@ namespace {
 using bench::Args;
 using bench::Clock;
 using bench::median;
+using bench::process_cpu_seconds;
 using bench::seconds_since;
 
 constexpr int kIperfPort = 5201;
@@ -128,24 +129,6 @@ double host_busy_seconds() {
       label != "cpu")
     return 0;
   return (user + nice + system + irq + softirq) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-// CPU seconds (user + system, with reaped children) a process has used so
-// far; 0 once it is gone.
-double process_cpu_seconds(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return 0;
-  const auto paren = line.rfind(')');
-  if (paren == std::string::npos) return 0;
-  std::istringstream fields(line.substr(paren + 2));
-  // After the command name: state is field 3; utime..cstime are 14..17.
-  std::vector<std::string> f;
-  for (std::string s; fields >> s && f.size() < 15;) f.push_back(s);
-  if (f.size() < 15) return 0;
-  double ticks = 0;
-  for (int i = 11; i <= 14; ++i) ticks += std::stod(f[i]);
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 // A long-lived process the bench started in a namespace (iperf3 -s, openvpn),

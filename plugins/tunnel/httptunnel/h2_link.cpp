@@ -81,6 +81,11 @@ H2Link::H2Link(net::ip::tcp::socket socket, link::Hello hello, std::string pendi
       mux_(MuxSession::Role::client, options.limits),
       timer_(socket_.get_executor()) {
   boost::system::error_code ec;
+  // Frames of several streams follow each other in small writes; with
+  // Nagle's algorithm one waits for the ACK of the last, which the node
+  // delays (40 ms on Linux). The daemon's port hands the socket over as
+  // it accepted it, without TCP_NODELAY.
+  socket_.set_option(net::ip::tcp::no_delay(true), ec);
   const auto peer = socket_.remote_endpoint(ec);
   if (ec) {
     describe_ = "? mnigs";
