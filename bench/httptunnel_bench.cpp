@@ -18,7 +18,7 @@
 //
 // Rows: req/s, p50 and p99 latency and errors at each concurrency, and the
 // ratio to direct; errors at concurrency 100 (from one address, and spread
-// over four: the front takes at most 64 connections from one address); MB/s
+// over four: the front takes at most 256 connections from one address); MB/s
 // of one 100 MB download and upload (median of --runs). The targets are
 // reported under the table, never asserted.
 //

@@ -49,7 +49,7 @@ struct FrontOptions {
   std::chrono::seconds head_timeout{15};
   std::uint32_t header_limit = 16 * 1024;
   std::size_t max_connections = 1024;
-  std::size_t max_per_address = 64;
+  std::size_t max_per_address = 256;  // a quarter: many users may share one NAT
 };
 
 struct FrontCounters {

@@ -50,15 +50,17 @@ class H2Link::H2Channel : public Channel {
   void abort() override { release(h2_error::cancel); }
 
  private:
-  // Lets the stream go: a stream both sides ended is closed already (the
-  // reset is then ignored); one still open is cancelled.
+  // Lets the stream go: a stream both sides ended is closed already; one
+  // the node has answered in full is ended on our side too, so that it
+  // closes without a reset (the node's libnghttp2 ends a session that
+  // resets too many streams); one still open is cancelled.
   void release(std::uint32_t code) {
     if (stream_->released) return;
     // The events stay (they may be running now: the front lets a channel go
     // from inside them); `done` keeps them from being called again.
     stream_->released = stream_->done = true;
     if (auto l = link_.lock(); l && stream_->id >= 0) {
-      if (l->streams_.count(stream_->id)) l->mux_.reset(stream_->id, code);
+      if (l->streams_.count(stream_->id)) l->mux_.let_go(stream_->id, code);
       // What the front was given and did not consume goes back too (a
       // closed stream holds the connection window until then).
       l->mux_.consumed(stream_->id, SIZE_MAX);

@@ -24,6 +24,9 @@ constexpr std::size_t kKeepCapacity = 64 * 1024;
 // SETTINGS and PING acknowledgements libnghttp2 may queue for a peer that
 // does not read; more is a flood (CVE-2019-9512, -9515) and fails it.
 constexpr std::size_t kMaxOutboundAck = 256;
+// Streams a peer may reset at once, and then each second (see the option).
+constexpr std::uint64_t kResetBurst = 100000;
+constexpr std::uint64_t kResetRate = 10000;
 // RFC 9113 section 6.5.2: each field counts 32 bytes besides its name and
 // value.
 constexpr std::size_t kFieldOverhead = 32;
@@ -378,6 +381,13 @@ MuxSession::MuxSession(Role role, MuxLimits limits, OnStream on_stream)
   // Windows open again only as consumers pass bytes on (consumed()).
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_max_outbound_ack(opt, kMaxOutboundAck);
+  // libnghttp2's servers end a session whose peer resets more than 1000
+  // streams, then 33 a second ("rapid reset"). Here the peer is a gateway
+  // that cancels a stream for each public client that goes away early,
+  // which the Internet decides: at that rate anyone could cut a node's
+  // link. The node's work per stream is one connection to its own
+  // service, which a gateway could ask for with plain requests anyway.
+  nghttp2_option_set_stream_reset_rate_limit(opt, kResetBurst, kResetRate);
   // What we send is checked against max_header_list before it is
   // submitted; an HPACK block is never larger than that list plus a few
   // bytes of framing, so this only catches a mistake here.
@@ -762,6 +772,16 @@ void MuxSession::reset(std::int32_t id, std::uint32_t error_code) {
     nghttp2_broken_ = true;
     fail(std::string("http/2: cannot reset a stream: ") + nghttp2_strerror(rv));
   }
+}
+
+void MuxSession::let_go(std::int32_t id, std::uint32_t error_code) {
+  Stream* s = failed_ ? nullptr : find(id);
+  if (!s || s->reset_local) return;
+  if (s->remote_ended && s->provider && s->pending() == 0) {
+    end(id);
+    return;
+  }
+  reset(id, error_code);
 }
 
 void MuxSession::consumed(std::int32_t id, std::size_t n) {

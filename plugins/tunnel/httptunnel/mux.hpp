@@ -190,6 +190,13 @@ class MuxSession {
   // Resets the stream with an h2_error code; buffered bytes are dropped and
   // no more handler calls come for it but on_closed.
   void reset(std::int32_t id, std::uint32_t error_code);
+  // Lets a stream go that its owner is done with: one whose peer has ended
+  // its side and which has nothing left to send is ended (END_STREAM) and
+  // closes cleanly; any other is reset with `error_code`. A peer counts
+  // resets (libnghttp2 servers end a session sent more than 1000, then 33
+  // a second, against "rapid reset" floods), so streams that simply
+  // finished must not be reset.
+  void let_go(std::int32_t id, std::uint32_t error_code);
   // The consumer passed on (or dropped) n bytes that on_data delivered on
   // stream `id`: they are returned to the peer's windows. Also after
   // on_closed, which holds on to the connection window until then. n is

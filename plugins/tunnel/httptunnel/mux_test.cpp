@@ -432,6 +432,55 @@ TEST(MuxSession, ResetFromEitherSideReachesTheOtherWithItsCode) {
   EXPECT_EQ(h2_error_name(h2_error::cancel), "CANCEL");
 }
 
+// The gateway's way of letting go of a request whose answer it has in
+// full, the client's side still open: the stream is ended, not reset, so
+// a server counts no reset however many requests pass (libnghttp2 servers
+// end a session after 1000 resets).
+TEST(MuxSession, LettingGoOfAnsweredStreamsResetsNone) {
+  Pair p;
+  for (std::uint64_t i = 0; i < 1500; ++i) {
+    auto c = p.open(i, 0, 100, {}, /*end=*/false);  // the request side stays open
+    ASSERT_TRUE(p.run());
+    ASSERT_TRUE(c->got_end) << i;
+    ASSERT_FALSE(c->closed) << i;
+    p.client.let_go(c->id, h2_error::cancel);
+    ASSERT_TRUE(p.run());
+    ASSERT_TRUE(c->closed) << i;
+    ASSERT_EQ(c->close_code, h2_error::no_error) << i;
+  }
+  EXPECT_TRUE(p.server.alive()) << p.server.error();
+  EXPECT_EQ(p.server.counters().streams_reset, 0u);
+  EXPECT_EQ(p.client.open_streams(), 0u);
+  EXPECT_EQ(p.server.open_streams(), 0u);
+
+  // A stream whose answer is not all in is cancelled.
+  auto c = p.open(9999, 0, 10 * 1024 * 1024, {}, /*end=*/false);
+  for (int i = 0; i < 3; ++i) move_some(p.client, p.server, p.rng), move_some(p.server, p.client,
+                                                                             p.rng);
+  ASSERT_FALSE(c->got_end);
+  p.client.let_go(c->id, h2_error::cancel);
+  ASSERT_TRUE(p.run());
+  EXPECT_EQ(p.by_index.at(9999)->close_code, h2_error::cancel);
+}
+
+// Public clients that go away early make the gateway reset their streams,
+// as fast as the Internet likes: the node's session must not end over it.
+TEST(MuxSession, ManyResetStreamsDoNotEndTheServersSession) {
+  Pair p;
+  for (std::uint64_t i = 0; i < 1500; ++i) {
+    auto c = p.open(i, 0, 0, {}, /*end=*/false);
+    ASSERT_TRUE(p.run());
+    p.client.reset(c->id, h2_error::cancel);
+    ASSERT_TRUE(p.run());
+  }
+  EXPECT_TRUE(p.server.alive()) << p.server.error();
+  EXPECT_TRUE(p.client.alive()) << p.client.error();
+  auto last = p.open(5000, 10, 10);
+  ASSERT_TRUE(p.run());
+  EXPECT_EQ(last->status, 200);
+  EXPECT_TRUE(last->got_end);
+}
+
 TEST(MuxSession, ClientOpensNoMoreStreamsThanThePeerAllows) {
   MuxLimits server_limits;
   server_limits.max_concurrent_streams = 4;
