@@ -339,6 +339,12 @@ void HttpTunnelPlugin::start() {
     data_ = std::make_unique<tunnels::DataThread>(context_.log(), "httptunnel");
   if (node) restart_node();
   if (!settings_.listen.empty()) {
+    // An operator lets a token or id go that a lost secret holds.
+    context_.register_method(
+        "forgetKey", Access::admin,
+        [this](const Json::Value& params, const CallInfo&, Responder reply) {
+          forget_key(params, std::move(reply));
+        });
     // The path is there from the start; until the registry is loaded, a
     // node is asked to come back (503).
     context_.register_upgrade(std::string(link::kPath),
@@ -496,8 +502,9 @@ void HttpTunnelPlugin::start_gateway(std::map<std::string, std::string> claims) 
   auto save = [this, ex = context_.executor(), alive = alive_,
                known = std::make_shared<std::map<std::string, std::string>>(claims)](
                   std::map<std::string, std::string> now) {
-    // Only new bindings are written; bindings are never changed here. The
-    // post may run after the plugin stopped (and is gone): `alive` says.
+    // New bindings are written and forgotten ones erased; a binding is
+    // never changed in place. The post may run after the plugin stopped
+    // (and is gone): `alive` says.
     net::post(ex, [this, alive, known, now = std::move(now)] {
       if (!*alive) return;
       for (const auto& [k, v] : now)
@@ -505,6 +512,14 @@ void HttpTunnelPlugin::start_gateway(std::map<std::string, std::string> claims) 
           (*known)[k] = v;
           context_.store().put(std::string(kClaimPrefix) + k, v);
         }
+      for (auto it = known->begin(); it != known->end();) {
+        if (now.count(it->first)) {
+          ++it;
+          continue;
+        }
+        context_.store().erase(std::string(kClaimPrefix) + it->first);
+        it = known->erase(it);
+      }
     });
   };
   gateway_ = std::make_shared<Gateway>(data_->io(), context_.log(), settings_, std::move(claims),
@@ -516,6 +531,31 @@ void HttpTunnelPlugin::start_gateway(std::map<std::string, std::string> claims) 
   const std::string errors = result.get();
   if (!errors.empty()) context_.log().error("httptunnel: the front does not listen: ", errors);
   context_.log().info("httptunnel: serving tunnels");
+}
+
+void HttpTunnelPlugin::forget_key(const Json::Value& params, Responder reply) {
+  const auto text = [&](const char* name) {
+    return params.isObject() && params[name].isString() ? params[name].asString() : "";
+  };
+  std::string key;
+  if (!text("id").empty() && is_label(text("id"))) key = "id:" + text("id");
+  if (!text("token").empty() && !wstunnel::check_token(text("token")))
+    key = "token:" + text("token");
+  if (key.empty() || !params.isObject() || params.size() != 1) {
+    return reply.error(rpc_error::invalid_params,
+                       "httptunnel.forgetKey takes {\"id\": NAME} or {\"token\": TOKEN}");
+  }
+  if (!gateway_ || !data_)
+    return reply.error(rpc_error::unavailable, "httptunnel: the gateway is starting");
+  data_->post([gw = gateway_, key, reply] {
+    const bool held = gw->registry.forget_claim(key);
+    if (!held)
+      return reply.error(rpc_error::not_found, "no secret holds " + shown(key));
+    gw->log.info("httptunnel: ", shown(key), " forgotten: the next secret to hold it binds it");
+    Json::Value r(Json::objectValue);
+    r["forgotten"] = shown(key);
+    reply.result(r);
+  });
 }
 
 void HttpTunnelPlugin::on_upgrade(HttpUpgrade request) {

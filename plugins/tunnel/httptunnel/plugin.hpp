@@ -71,6 +71,8 @@ class HttpTunnelPlugin final : public TunnelPlugin {
   void load_secret(std::function<void(std::string, std::string)> done);
   Json::Value node_status() const;
   void on_upgrade(HttpUpgrade request);
+  // httptunnel.forgetKey (admin): {"id": NAME} or {"token": TOKEN}.
+  void forget_key(const Json::Value& params, Responder reply);
   Json::Value gateway_status() const;
 
   PluginContext& context_;

@@ -7,6 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <thread>
+
 namespace mnigs::httptunnel {
 namespace {
 
@@ -16,6 +21,13 @@ Json::Value defaults() {
   Json::Value section(Json::objectValue);
   for (const auto& k : d.keys) section[k.name] = k.default_value;
   return section;
+}
+
+// A loopback port nothing listens on now.
+std::uint16_t free_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
 }
 
 Json::Value gateway(const std::string& address, bool announces) {
@@ -102,6 +114,62 @@ TEST(HttpTunnelPlugin, ANodeWithoutGatewaysFindsThoseThatAnnounceTunnels) {
   EXPECT_EQ(s["node"]["links"][0]["gateway"], "127.0.0.3:9") << s.toStyledString();
   EXPECT_FALSE(s["error"].asString().find("announces") != std::string::npos)
       << s.toStyledString();
+  p.stop();
+}
+
+// httptunnel.forgetKey: the binding goes from the registry and the store;
+// bad params and keys no secret holds are refused and change nothing.
+TEST(HttpTunnelPlugin, AnOperatorForgetsAKeyThatALostSecretHolds) {
+  testing::FakeContext ctx("httptunnel");
+  ctx.config_ = defaults();
+  ctx.config_["listen"].append("127.0.0.1:" + std::to_string(free_port()));
+  ctx.store_.rows["claim:id:tim"] = std::string(64, 'a');
+  ctx.store_.rows["claim:id:tom"] = std::string(64, 'b');
+  HttpTunnelPlugin p(ctx);
+  p.start();
+  ASSERT_TRUE(ctx.methods.count("forgetKey"));
+  auto call = [&](const Json::Value& params) {
+    Json::Value answer;
+    bool ok = false;
+    std::atomic<bool> done{false};
+    ctx.methods["forgetKey"](params, CallInfo{}, Responder([&](bool good, Json::Value v) {
+                               ok = good;
+                               answer = std::move(v);
+                               done = true;
+                             }));
+    // The answer comes from the plugin's data thread.
+    for (int i = 0; i < 500 && !done; ++i) {
+      ctx.poll();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_TRUE(done);
+    answer["ok"] = ok;
+    return answer;
+  };
+  Json::Value params(Json::objectValue);
+  params["id"] = "tim";
+  Json::Value r = call(params);
+  EXPECT_TRUE(r["ok"].asBool()) << r.toStyledString();
+  EXPECT_EQ(r["forgotten"], "id:tim");
+  for (int i = 0; i < 500 && ctx.store_.rows.count("claim:id:tim"); ++i) {
+    ctx.poll();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(ctx.store_.rows.count("claim:id:tim"), 0u);
+  EXPECT_EQ(ctx.store_.rows.count("claim:id:tom"), 1u);  // the others stay
+
+  r = call(params);  // no secret holds it now
+  EXPECT_FALSE(r["ok"].asBool());
+  EXPECT_EQ(r["code"].asInt(), rpc_error::not_found) << r.toStyledString();
+  Json::Value bad(Json::objectValue);
+  bad["id"] = "Not A Label";
+  EXPECT_EQ(call(bad)["code"].asInt(), rpc_error::invalid_params);
+  bad = Json::Value(Json::objectValue);
+  bad["token"] = "short";
+  EXPECT_EQ(call(bad)["code"].asInt(), rpc_error::invalid_params);
+  bad["id"] = "tom";  // two keys at once
+  EXPECT_EQ(call(bad)["code"].asInt(), rpc_error::invalid_params);
+  EXPECT_EQ(ctx.store_.rows.count("claim:id:tom"), 1u);
   p.stop();
 }
 

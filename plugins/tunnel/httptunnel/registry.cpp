@@ -27,6 +27,12 @@ void Registry::load_claims(std::map<std::string, std::string> claims) {
   claims_ = std::move(claims);
 }
 
+bool Registry::forget_claim(const std::string& key) {
+  if (claims_.erase(key) == 0) return false;
+  if (on_claims_changed) on_claims_changed();
+  return true;
+}
+
 std::string Registry::refusal(const std::string& key, const std::string& secret) const {
   const char* what = key.starts_with("id:") ? "id" : "token";
   const auto claim = claims_.find(key);

@@ -70,6 +70,10 @@ class Registry {
   // Loaded and saved by the owner: key → SHA-256 digest of its secret (hex).
   void load_claims(std::map<std::string, std::string> claims);
   const std::map<std::string, std::string>& claims() const { return claims_; }
+  // An operator lets `key` go (a node lost its secret): the next secret to
+  // hold it binds it. Nodes connected now keep it until they leave. False
+  // when no secret held it.
+  bool forget_claim(const std::string& key);
   std::function<void()> on_claims_changed;
   // A link without a secret is let go: a secret now binds its token, or
   // WStunnel clients are no longer taken. The registry has forgotten it

@@ -219,6 +219,25 @@ TEST(HttpTunnelRegistry, AKeyIsForgottenAfterItsNodeLeftLongEnough) {
   EXPECT_EQ(r.expire(t0 + 2h), 0u);
 }
 
+// An operator lets a key go that a lost secret holds: the next secret to
+// hold it binds it.
+TEST(HttpTunnelRegistry, AForgottenKeyIsBoundByTheNextSecret) {
+  Registry r(Policy::failover, 20, 1h);
+  int changes = 0;
+  r.on_claims_changed = [&] { ++changes; };
+  FakeTunnel a("a"), b("b");
+  EXPECT_EQ(r.attach(kKey, "secret-one-0123456789", a, t0), "");
+  EXPECT_EQ(changes, 1);
+  r.detach(kKey, a, t0);
+  EXPECT_NE(r.attach(kKey, "secret-two-0123456789", b, t0), "");
+  EXPECT_FALSE(r.forget_claim("id:nobody"));
+  EXPECT_TRUE(r.forget_claim(kKey));
+  EXPECT_EQ(changes, 2);
+  EXPECT_EQ(r.claims().count(kKey), 0u);
+  EXPECT_EQ(r.attach(kKey, "secret-two-0123456789", b, t0), "");
+  EXPECT_EQ(r.refusal(kKey, "secret-one-0123456789"), "another secret holds this token");
+}
+
 TEST(HttpTunnelRegistry, MetricsOnlyForKnownKeys) {
   Registry r(Policy::failover, 20, 1h);
   EXPECT_EQ(r.metrics(kKey), nullptr);
