@@ -76,18 +76,29 @@ class FakeStore : public KeyValueStore {
   bool fail_puts = false;  // a full disk, say: put() writes nothing and says so
 };
 
-// Records what is published; subscribers are not called.
+// Records what is published; subscribers are not called by publish(),
+// only by fire(), which a test calls as the daemon would publish.
 class FakeBus : public EventBus {
  public:
   void publish(const std::string& topic, Json::Value data) override {
     published.emplace_back(topic, std::move(data));
   }
-  Subscription subscribe(const std::string&, Handler) override { return ++last_; }
-  void unsubscribe(Subscription) override {}
+  Subscription subscribe(const std::string& topic, Handler handler) override {
+    handlers_[++last_] = {topic, std::move(handler)};
+    return last_;
+  }
+  void unsubscribe(Subscription id) override { handlers_.erase(id); }
+  // Calls the handlers subscribed to exactly `topic` (or "*").
+  void fire(const std::string& topic, const Json::Value& data) {
+    const auto now = handlers_;
+    for (const auto& [id, h] : now)
+      if (h.first == topic || h.first == "*") h.second(topic, data);
+  }
   std::vector<std::pair<std::string, Json::Value>> published;
 
  private:
   Subscription last_ = 0;
+  std::map<Subscription, std::pair<std::string, Handler>> handlers_;
 };
 
 // The gateway's sessions and vouchers as a test scripts them: sessions by

@@ -10,9 +10,9 @@ namespace mnigs::httptunnel {
 
 std::vector<Endpoint> choose_gateways(const Json::Value& list, std::size_t most) {
   struct Candidate {
+    bool scanned;
     bool current;
     double score;
-    std::int64_t age;
     Endpoint at;
   };
   std::vector<Candidate> found;
@@ -28,16 +28,16 @@ std::vector<Endpoint> choose_gateways(const Json::Value& list, std::size_t most)
     boost::asio::ip::make_address(address.substr(0, address.find('%')), ec);
     if (ec || g["port"].asInt64() < 1 || g["port"].asInt64() > 65535) continue;
     Candidate c;
+    c.scanned = g["source"].isString() && g["source"].asString().starts_with("scan");
     c.current = g["current"].isBool() && g["current"].asBool();
     c.score = g["score"].isNumeric() ? g["score"].asDouble()
                                      : std::numeric_limits<double>::infinity();
-    c.age = g["age"].isIntegral() ? g["age"].asInt64() : std::numeric_limits<std::int64_t>::max();
     c.at = {address, static_cast<std::uint16_t>(g["port"].asInt())};
     found.push_back(std::move(c));
   }
   std::sort(found.begin(), found.end(), [](const Candidate& a, const Candidate& b) {
-    return std::tuple(!a.current, a.score, a.age, a.at.host, a.at.port) <
-           std::tuple(!b.current, b.score, b.age, b.at.host, b.at.port);
+    return std::tuple(!a.scanned, !a.current, a.score, a.at.host, a.at.port) <
+           std::tuple(!b.scanned, !b.current, b.score, b.at.host, b.at.port);
   });
   std::vector<Endpoint> out;
   for (const auto& c : found) {
@@ -47,6 +47,24 @@ std::vector<Endpoint> choose_gateways(const Json::Value& list, std::size_t most)
     });
     if (!seen) out.push_back(c.at);
   }
+  return out;
+}
+
+std::vector<Endpoint> keep_or_choose(const std::vector<Endpoint>& ranked,
+                                     const std::vector<Endpoint>& linked,
+                                     const std::vector<Endpoint>& failing, std::size_t most) {
+  const auto in = [](const std::vector<Endpoint>& v, const Endpoint& e) {
+    return std::any_of(v.begin(), v.end(),
+                       [&](const Endpoint& x) { return x.host == e.host && x.port == e.port; });
+  };
+  std::vector<Endpoint> out;
+  for (const auto& e : linked)
+    if (out.size() < most && in(ranked, e) && !in(failing, e) && !in(out, e)) out.push_back(e);
+  for (const auto& e : ranked)
+    if (out.size() < most && !in(failing, e) && !in(out, e)) out.push_back(e);
+  // Failing ones rather than none.
+  for (const auto& e : ranked)
+    if (out.size() < most && !in(out, e)) out.push_back(e);
   return out;
 }
 

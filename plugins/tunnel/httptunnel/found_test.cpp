@@ -41,6 +41,43 @@ TEST(ChooseGateways, OnlyThoseThatAnnounceHttpTunnelsBestFirst) {
   EXPECT_TRUE(choose_gateways(list, 0).empty());
 }
 
+// An offer alone anyone may publish, with any "current" and score: a
+// gateway a scan reached comes first.
+TEST(ChooseGateways, ThoseAScanReachedComeFirst) {
+  Json::Value list(Json::arrayValue);
+  Json::Value offered = gateway("10.0.0.1", true);
+  offered["source"] = "dht";
+  offered["score"] = 0.1;
+  list.append(offered);
+  Json::Value scanned = gateway("10.0.0.2", true, false);
+  scanned["source"] = "scan";
+  list.append(scanned);
+  Json::Value both = gateway("10.0.0.3", true, false);
+  both["source"] = "scan+dht";
+  both["score"] = 9;
+  list.append(both);
+  using V = std::vector<std::string>;
+  EXPECT_EQ(hosts(choose_gateways(list, 3)),
+            (V{"10.0.0.3:65533", "10.0.0.2:65533", "10.0.0.1:65533"}));
+}
+
+// Links in use stay while their gateway still announces tunnels and they
+// are not failing; the rest is filled best first.
+TEST(KeepOrChoose, LinksInUseStayUnlessGoneOrFailing) {
+  const Endpoint a{"10.0.0.1", 1}, b{"10.0.0.2", 1}, c{"10.0.0.3", 1}, d{"10.0.0.4", 1};
+  using V = std::vector<std::string>;
+  // c is linked and ranked last: it stays, with the best other.
+  EXPECT_EQ(hosts(keep_or_choose({a, b, c}, {c}, {}, 2)), (V{"10.0.0.3:1", "10.0.0.1:1"}));
+  // d no longer announces tunnels: it goes.
+  EXPECT_EQ(hosts(keep_or_choose({a, b, c}, {d, c}, {}, 2)), (V{"10.0.0.3:1", "10.0.0.1:1"}));
+  // c fails: the next best takes its place.
+  EXPECT_EQ(hosts(keep_or_choose({a, b, c}, {c, a}, {c}, 2)), (V{"10.0.0.1:1", "10.0.0.2:1"}));
+  // Failing ones rather than none.
+  EXPECT_EQ(hosts(keep_or_choose({a}, {a}, {a}, 2)), (V{"10.0.0.1:1"}));
+  EXPECT_TRUE(keep_or_choose({}, {a}, {}, 2).empty());
+  EXPECT_EQ(hosts(keep_or_choose({a, b}, {b, a}, {}, 1)), (V{"10.0.0.2:1"}));
+}
+
 TEST(ChooseGateways, MalformedEntriesAreLeftOutAndDuplicatesCountOnce) {
   Json::Value list(Json::arrayValue);
   list.append(Json::Value("10.0.0.9"));

@@ -26,7 +26,7 @@ class H2Link::H2Channel : public Channel {
  public:
   H2Channel(std::weak_ptr<H2Link> link, std::shared_ptr<Stream> stream)
       : link_(std::move(link)), stream_(std::move(stream)) {}
-  ~H2Channel() override { release(h2_error::cancel); }
+  ~H2Channel() override { release(h2_error::cancel, /*done_with=*/true); }
 
   std::size_t write(std::span<const std::uint8_t> bytes) override {
     auto l = link_.lock();
@@ -47,20 +47,27 @@ class H2Link::H2Channel : public Channel {
       l->schedule_pump();
     }
   }
-  void abort() override { release(h2_error::cancel); }
+  void abort() override { release(h2_error::cancel, /*done_with=*/false); }
 
  private:
   // Lets the stream go: a stream both sides ended is closed already; one
   // the node has answered in full is ended on our side too, so that it
   // closes without a reset (the node's libnghttp2 ends a session that
-  // resets too many streams); one still open is cancelled.
-  void release(std::uint32_t code) {
+  // resets too many streams); one still open, or aborted (its client went
+  // away: what the service got must not look complete), is cancelled.
+  void release(std::uint32_t code, bool done_with) {
     if (stream_->released) return;
     // The events stay (they may be running now: the front lets a channel go
     // from inside them); `done` keeps them from being called again.
     stream_->released = stream_->done = true;
     if (auto l = link_.lock(); l && stream_->id >= 0) {
-      if (l->streams_.count(stream_->id)) l->mux_.let_go(stream_->id, code);
+      if (l->streams_.count(stream_->id)) {
+        if (done_with) {
+          l->mux_.let_go(stream_->id, code);
+        } else {
+          l->mux_.reset(stream_->id, code);
+        }
+      }
       // What the front was given and did not consume goes back too (a
       // closed stream holds the connection window until then).
       l->mux_.consumed(stream_->id, SIZE_MAX);

@@ -109,7 +109,9 @@ void HealthChecks::check(const std::string& name) {
                              if (c->finished) return;
                              if (ec) return fail("answer: " + ec.message());
                              const unsigned status = c->parser.get().result_int();
-                             if (status < 200 || status > 399)
+                             // A 4xx is the service answering (a path it
+                             // does not know, a Host it does not serve).
+                             if (status < 200 || status > 499)
                                return fail("answered " + std::to_string(status));
                              fail("");
                            });

@@ -1,7 +1,8 @@
 // The node's health checks (httptunnel.healthCheck): every `interval`, each
 // service (and the token mode's backend) is asked `GET <path>`; one that
-// does not answer with a 2xx or 3xx status within `timeout` fails until it
-// does again. While a service fails, the node answers its requests with 503
+// does not answer within `timeout`, or answers with a status of 500 or
+// more, fails until it answers below 500 again (a 4xx is the service
+// answering: a path or a Host it does not know). While a service fails, the node answers its requests with 503
 // and Retry-After at once instead of handing them on.
 //
 // Bounds: one check per target at a time, an answer's head read within

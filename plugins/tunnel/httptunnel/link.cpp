@@ -2,6 +2,11 @@
 
 #include "settings.hpp"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <stdexcept>
+
 namespace mnigs::httptunnel::link {
 
 namespace {
@@ -95,6 +100,26 @@ Read read(const wstunnel::http::fields& f) {
 std::string accept() {
   return "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " +
          std::string(kProtocol) + "\r\n\r\n";
+}
+
+std::string gateway_secret(std::string_view secret, std::string_view gateway) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+            reinterpret_cast<const unsigned char*>(gateway.data()), gateway.size(), mac, &len))
+    throw std::runtime_error("httptunnel: HMAC-SHA256 failed");
+  return to_hex({mac, len});
+}
+
+std::string to_hex(std::span<const unsigned char> bytes) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * bytes.size());
+  for (const unsigned char b : bytes) {
+    out.push_back(hex[b >> 4]);
+    out.push_back(hex[b & 0xf]);
+  }
+  return out;
 }
 
 }  // namespace mnigs::httptunnel::link

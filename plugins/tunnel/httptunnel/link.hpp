@@ -28,6 +28,7 @@
 #include "wstunnel.hpp"
 
 #include <string>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -47,6 +48,17 @@ constexpr std::size_t kMaxServices = 64;
 
 // Whether `secret` is one: 16 to 128 printable ASCII characters, no spaces.
 bool valid_secret(std::string_view secret);
+
+// What the node shows the gateway at `gateway` ("host:port", as dialled)
+// instead of its own secret: HMAC-SHA256(secret, gateway) in lowercase hex.
+// A gateway learns nothing it could use at another gateway, so a hostile
+// one (a node may pick gateways from offers anyone can publish) cannot take
+// the node's token or id elsewhere. Nodes sharing a secret still show each
+// gateway the same value.
+std::string gateway_secret(std::string_view secret, std::string_view gateway);
+
+// Bytes as lowercase hex (digests, MACs).
+std::string to_hex(std::span<const unsigned char> bytes);
 
 // What a node asks for.
 struct Hello {

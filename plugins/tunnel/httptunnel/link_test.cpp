@@ -63,5 +63,19 @@ TEST(HttpTunnelLink, TheAnswerSwitchesToThisProtocolOnly) {
   EXPECT_FALSE(wants(parse("GET /_tunnel HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")));
 }
 
+// What a gateway found from offers sees instead of the node's secret:
+// HMAC-SHA256 (RFC 4231 test case 2), one per gateway address.
+TEST(HttpTunnelLink, AFoundGatewaySeesASecretOfItsOwn) {
+  EXPECT_EQ(gateway_secret("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  const std::string secret(64, 'a');
+  const std::string one = gateway_secret(secret, "10.0.0.1:65533");
+  EXPECT_TRUE(valid_secret(one));
+  EXPECT_NE(one, gateway_secret(secret, "10.0.0.2:65533"));
+  EXPECT_NE(one, gateway_secret(secret, "10.0.0.1:65534"));
+  EXPECT_NE(one, gateway_secret(std::string(64, 'b'), "10.0.0.1:65533"));
+  EXPECT_EQ(one, gateway_secret(secret, "10.0.0.1:65533"));
+}
+
 }  // namespace
 }  // namespace mnigs::httptunnel::link

@@ -23,7 +23,8 @@
 //   holds only what the owner wrote and the network has not taken yet.
 // - received bytes are not copied: on_data hands out a view. What consumers
 //   keep before calling consumed() is bounded by the connection receive
-//   window [4 MiB], and per stream by the stream window [256 KiB].
+//   window [64 MiB, every stream's window together], and per stream by the
+//   stream window [256 KiB].
 // - headers being received: max_header_list per stream [16 KiB], counted
 //   as RFC 9113 does (name + value + 32 per field); larger lists are
 //   refused (431 at the server, RST_STREAM at the client). libnghttp2 itself
@@ -86,8 +87,11 @@ struct MuxLimits {
   // Receive window of each stream, in bytes: what the peer may send on a
   // stream before the consumer calls consumed(). 1 to 2^31-1.
   std::uint32_t stream_window = 256 * 1024;
-  // Receive window of the whole connection, in bytes. 1 to 2^31-1.
-  std::uint32_t connection_window = 4 * 1024 * 1024;
+  // Receive window of the whole connection, in bytes. 1 to 2^31-1. As
+  // large as every stream's window together: with less, a few streams
+  // whose consumers stop (public clients reading slowly, on purpose or
+  // not) would hold it all and stall every other stream on the link.
+  std::uint32_t connection_window = 64 * 1024 * 1024;
   // Server: streams the peer may have open at once (SETTINGS_MAX_CONCURRENT
   // _STREAMS). Client: streams open() may have open at once, whatever more
   // the peer allows.

@@ -481,6 +481,27 @@ TEST(MuxSession, ManyResetStreamsDoNotEndTheServersSession) {
   EXPECT_TRUE(last->got_end);
 }
 
+// Streams whose consumers stop (public clients that read slowly) hold
+// their stream windows, never the whole link: another stream still gets
+// its bytes.
+TEST(MuxSession, StalledConsumersDoNotStallTheOtherStreams) {
+  Pair p;
+  const std::size_t window = MuxLimits{}.stream_window;
+  std::vector<std::shared_ptr<Endpoint>> stalled;
+  for (std::uint64_t i = 0; i < 24; ++i) {
+    auto e = p.open(i, 0, 2 * window);
+    e->auto_consume = false;
+    stalled.push_back(e);
+  }
+  ASSERT_TRUE(p.run());
+  for (const auto& e : stalled) ASSERT_EQ(e->unconsumed, window);
+  auto live = p.open(100, 0, 1024 * 1024);
+  ASSERT_TRUE(p.run());
+  EXPECT_EQ(live->received, 1024u * 1024u);
+  EXPECT_TRUE(live->got_end);
+  EXPECT_TRUE(live->content_ok);
+}
+
 TEST(MuxSession, ClientOpensNoMoreStreamsThanThePeerAllows) {
   MuxLimits server_limits;
   server_limits.max_concurrent_streams = 4;

@@ -666,7 +666,7 @@ TEST_F(NodeTest, AServiceThatFailsItsHealthCheckIs503UntilItPassesAgain) {
   o.health = health;
   start(o);
   ASSERT_TRUE(wait_until([&] { return !health->failing("hello").empty(); }));
-  EXPECT_EQ(health->failing("hello"), "answered 500");
+  EXPECT_EQ(on_loop([&] { return health->failing("hello"); }), "answered 500");
   EXPECT_TRUE(wait_until([&] { return health->failing("down").starts_with("connect: "); }))
       << on_loop([&] { return health->failing("down"); });
   auto ex = exchange(gw, "hello", get("/page", "hello.tim"));

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <fstream>
 #include <future>
+#include <limits>
 #include <stdexcept>
 
 namespace mnigs::httptunnel {
@@ -435,16 +436,26 @@ void HttpTunnelPlugin::link_to(const std::vector<Endpoint>& gateways) {
       drop.push_back(node_links_[i]);
     }
   }
-  std::vector<link::Hello> hellos;
-  if (!settings_.token.empty()) hellos.push_back({"token:" + settings_.token, node_secret_, {}});
-  if (!settings_.id.empty()) {
-    link::Hello h{"id:" + settings_.id, node_secret_, {}};
-    for (const auto& svc : settings_.services) h.services.push_back(svc.name);
-    hellos.push_back(std::move(h));
-  }
   for (const auto& gw : gateways) {
     if (std::any_of(kept_at.begin(), kept_at.end(), [&](const auto& k) { return same(k, gw); }))
       continue;
+    // A gateway found from offers (which anyone may publish) sees a secret
+    // of its own, derived from the node's and the address dialled, which
+    // is worth nothing at another gateway; one the operator named sees the
+    // node's secret, so that nodes sharing it may reach it at any address.
+    const bool v6 = gw.host.find(':') != std::string::npos;
+    const std::string at =
+        (v6 ? "[" + gw.host + "]" : gw.host) + ":" + std::to_string(gw.port);
+    const std::string secret = settings_.gateways.empty()
+                                   ? link::gateway_secret(node_secret_, at)
+                                   : node_secret_;
+    std::vector<link::Hello> hellos;
+    if (!settings_.token.empty()) hellos.push_back({"token:" + settings_.token, secret, {}});
+    if (!settings_.id.empty()) {
+      link::Hello h{"id:" + settings_.id, secret, {}};
+      for (const auto& svc : settings_.services) h.services.push_back(svc.name);
+      hellos.push_back(std::move(h));
+    }
     for (const auto& hello : hellos) {
       NodeOptions o;
       o.gateway_host = gw.host;
@@ -471,25 +482,50 @@ void HttpTunnelPlugin::link_to(const std::vector<Endpoint>& gateways) {
 void HttpTunnelPlugin::find_gateways() {
   if (!started_ || !settings_.gateways.empty() || node_secret_.empty()) return;
   context_.gateways([this, alive = alive_, generation = node_generation_](Json::Value list) {
-    if (!*alive || !started_ || generation != node_generation_) return;
-    auto chosen = choose_gateways(list, settings_.max_gateways);
-    if (chosen.empty()) {
-      node_error_ = "no gateway known to this node announces HTTP tunnels yet "
-                    "(httptunnel.gateways is empty: they are found from offers)";
-    } else {
-      node_error_.clear();
+    if (!*alive || !started_ || generation != node_generation_ || !data_) return;
+    auto ranked = choose_gateways(list, std::numeric_limits<std::size_t>::max());
+    if (ranked.empty()) {
+      // None announces tunnels, or the list could not be read: links in
+      // use are kept (one to a gateway that is gone fails by itself).
+      if (found_.empty())
+        node_error_ = "no gateway known to this node announces HTTP tunnels yet "
+                      "(httptunnel.gateways is empty: they are found from offers)";
+      return;
     }
-    const auto text = [](const std::vector<Endpoint>& v) {
-      std::string out;
-      for (const auto& e : v) out += (out.empty() ? "" : ", ") + e.host + ":" +
-                                     std::to_string(e.port);
-      return out;
-    };
-    if (text(chosen) != text(found_))
-      context_.log().info("httptunnel: gateways found from offers: ",
-                          chosen.empty() ? "none" : text(chosen));
-    found_ = chosen;
-    link_to(chosen);
+    // Which gateways' links have been down for two minutes: asked on the
+    // data thread, decided back on the strand.
+    data_->post([this, alive, generation, ranked = std::move(ranked), links = node_links_,
+                 at = node_link_gateways_, ex = context_.executor()]() mutable {
+      const auto now = std::chrono::steady_clock::now();
+      std::vector<Endpoint> up, failing;
+      for (std::size_t i = 0; i < links.size(); ++i) {
+        const NodeStatus st = links[i]->status();
+        if (st.state == "up") up.push_back(at[i]);
+        else if (now - st.since >= std::chrono::minutes(2)) failing.push_back(at[i]);
+      }
+      // A gateway one of whose links (token, id) is up is not failing.
+      std::erase_if(failing, [&](const Endpoint& f) {
+        return std::any_of(up.begin(), up.end(), [&](const Endpoint& u) {
+          return u.host == f.host && u.port == f.port;
+        });
+      });
+      net::post(ex, [this, alive, generation, ranked = std::move(ranked),
+                     failing = std::move(failing)] {
+        if (!*alive || !started_ || generation != node_generation_) return;
+        auto chosen = keep_or_choose(ranked, found_, failing, settings_.max_gateways);
+        node_error_.clear();
+        const auto text = [](const std::vector<Endpoint>& v) {
+          std::string out;
+          for (const auto& e : v)
+            out += (out.empty() ? "" : ", ") + e.host + ":" + std::to_string(e.port);
+          return out;
+        };
+        if (text(chosen) != text(found_))
+          context_.log().info("httptunnel: gateways found from offers: ", text(chosen));
+        found_ = chosen;
+        link_to(chosen);
+      });
+    });
   });
   if (!find_timer_) return;
   find_timer_->expires_after(std::chrono::minutes(1));
@@ -760,13 +796,15 @@ Json::Value HttpTunnelPlugin::node_status() const {
 
 std::string HttpTunnelPlugin::announce() const {
   if (!started_ || settings_.listen.empty()) return "";
-  // The domain named services live under, else the front's first address
-  // (0.0.0.0 or [::]: any of the gateway's own).
+  // The domain named services live under, else the front's first address;
+  // a front on every address (0.0.0.0, ::) is ":<port>", the port on any
+  // of the gateway's addresses.
   const Endpoint& front = settings_.listen.front();
+  const std::string port = ":" + std::to_string(front.port);
+  if (!settings_.domain.empty()) return "http://" + settings_.domain + port + "/";
+  if (front.host == "0.0.0.0" || front.host == "::") return port;
   const bool v6 = front.host.find(':') != std::string::npos;
-  const std::string host =
-      !settings_.domain.empty() ? settings_.domain : v6 ? "[" + front.host + "]" : front.host;
-  return "http://" + host + ":" + std::to_string(front.port) + "/";
+  return "http://" + (v6 ? "[" + front.host + "]" : front.host) + port + "/";
 }
 
 Json::Value HttpTunnelPlugin::status() const {

@@ -66,6 +66,13 @@ TEST(HttpTunnelPlugin, AGatewayAnnouncesItsFront) {
     EXPECT_EQ(p.announce(), "http://[::1]:18080/");
     p.stop();
   }
+  ctx.config_["listen"][0] = "0.0.0.0:18080";  // the port on any of its addresses
+  {
+    HttpTunnelPlugin p(ctx);
+    p.start();
+    EXPECT_EQ(p.announce(), ":18080");
+    p.stop();
+  }
   ctx.config_["domain"] = "tunnel.example.net";
   HttpTunnelPlugin p(ctx);
   p.start();
@@ -105,7 +112,16 @@ TEST(HttpTunnelPlugin, ANodeWithoutGatewaysFindsThoseThatAnnounceTunnels) {
   c["maxGateways"] = 2;  // a live change looks again
   ctx.config_ = c;
   p.config_changed();
-  ctx.poll();
+  // The choice is made on the strand after a look at the links on the
+  // plugin's data thread.
+  const auto settle = [&](std::size_t found) {
+    for (int i = 0; i < 500; ++i) {
+      ctx.poll();
+      if (p.status()["node"]["found"].size() == found) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  };
+  settle(2);
   s = p.status();
   ASSERT_EQ(s["node"]["found"].size(), 2u) << s.toStyledString();
   EXPECT_EQ(s["node"]["found"][0], "127.0.0.3:9");
@@ -114,6 +130,47 @@ TEST(HttpTunnelPlugin, ANodeWithoutGatewaysFindsThoseThatAnnounceTunnels) {
   EXPECT_EQ(s["node"]["links"][0]["gateway"], "127.0.0.3:9") << s.toStyledString();
   EXPECT_FALSE(s["error"].asString().find("announces") != std::string::npos)
       << s.toStyledString();
+  p.stop();
+}
+
+// After each scan the node looks again: a link in use stays although
+// another gateway now ranks first; a gateway that no longer announces
+// tunnels is left; a list that comes back empty cuts no link.
+TEST(HttpTunnelPlugin, ANodeKeepsTheGatewaysItUsesUntilTheyGo) {
+  testing::FakeContext ctx("httptunnel");
+  ctx.config_ = defaults();
+  ctx.config_["id"] = "tim";
+  ctx.config_["maxGateways"] = 1;
+  Json::Value a = gateway("127.0.0.3", true), b = gateway("127.0.0.4", true);
+  a["port"] = b["port"] = 9;
+  b["current"] = false;
+  ctx.known_gateways.append(a);
+  ctx.known_gateways.append(b);
+  HttpTunnelPlugin p(ctx);
+  p.start();
+  const auto found_after_scan = [&](bool scan) {
+    if (scan) ctx.bus_.fire("scan.finished", Json::Value());
+    Json::Value last;
+    for (int i = 0; i < 50; ++i) {  // settles within a few rounds
+      ctx.poll();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      last = p.status()["node"]["found"];
+    }
+    return last.size() == 1 ? last[0].asString() : last.toStyledString();
+  };
+  EXPECT_EQ(found_after_scan(false), "127.0.0.3:9");
+  // b is now the better (a scan reached it): a stays, its link in use.
+  ctx.known_gateways[1]["source"] = "scan";
+  ctx.known_gateways[1]["current"] = true;
+  EXPECT_EQ(found_after_scan(true), "127.0.0.3:9");
+  // a no longer announces tunnels: b takes its place.
+  ctx.known_gateways[0]["services"] = Json::Value(Json::objectValue);
+  EXPECT_EQ(found_after_scan(true), "127.0.0.4:9");
+  // Nothing known (or the list could not be read): b stays.
+  ctx.known_gateways = Json::Value(Json::arrayValue);
+  EXPECT_EQ(found_after_scan(true), "127.0.0.4:9");
+  // Its error is that of its link (nothing listens there), not "none known".
+  EXPECT_EQ(p.status().get("error", "").asString(), "node: no link to a gateway is up");
   p.stop();
 }
 

@@ -1,5 +1,7 @@
 #include "registry.hpp"
 
+#include "link.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
@@ -13,14 +15,7 @@ Registry::Registry(Policy policy, std::size_t queue, Clock::duration forget_afte
 std::string Registry::digest(const std::string& secret) {
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), md);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * sizeof md);
-  for (const unsigned char b : md) {
-    out.push_back(hex[b >> 4]);
-    out.push_back(hex[b & 0xf]);
-  }
-  return out;
+  return link::to_hex(md);
 }
 
 void Registry::load_claims(std::map<std::string, std::string> claims) {

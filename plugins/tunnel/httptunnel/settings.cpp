@@ -59,8 +59,9 @@ void declare(ConfigDeclarer& d) {
                      true));
   d.declare(string_key("healthCheck", "",
                        "Node: a path each service (and the token backend) is asked for every "
-                       "10 s, e.g. /health; one that does not answer 2xx or 3xx within 5 s gets "
-                       "503 with Retry-After until it does; empty: no checks",
+                       "10 s, e.g. /health; one that does not answer within 5 s, or answers "
+                       "5xx, gets 503 with Retry-After until it answers again; empty: no "
+                       "checks",
                        true));
   d.declare(file_only(string_key("secretFile", "",
                                  "Node: file holding the secret that binds its token and id "
@@ -128,6 +129,11 @@ std::optional<Settings> read_settings(const Json::Value& c, std::string* why) {
       }
       if (dot == std::string_view::npos) break;
       rest.remove_prefix(dot + 1);
+    }
+    // The offer announces http://<domain>:<port>/ in at most 96 characters.
+    if (s.domain.size() > 80) {
+      if (why) *why = "httptunnel.domain is longer than 80 characters";
+      return std::nullopt;
     }
   }
   s.timeout = std::chrono::seconds(c["timeout"].asInt());
