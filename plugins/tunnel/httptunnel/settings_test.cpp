@@ -85,6 +85,20 @@ TEST(HttpTunnelSettings, BadValuesAreRefusedNamingTheKey) {
     change(c);
     EXPECT_NE(refusal(c).find(key), std::string::npos) << key << ": " << refusal(c);
   }
+  // Two cases per key cannot share the map: these apart.
+  Json::Value long_domain = defaults();
+  long_domain["domain"] = std::string(40, 'a') + "." + std::string(40, 'b');  // 81
+  EXPECT_EQ(refusal(long_domain), "httptunnel.domain is longer than 80 characters");
+  for (const char* path : {"health", "/a b", "/\x01"}) {
+    Json::Value health = defaults();
+    health["healthCheck"] = path;
+    EXPECT_NE(refusal(health).find("httptunnel.healthCheck"), std::string::npos) << path;
+  }
+  Json::Value health = defaults();
+  health["healthCheck"] = "/health?full=1";
+  std::string why;
+  ASSERT_TRUE(read_settings(health, &why)) << why;
+  EXPECT_EQ(read_settings(health, &why)->health_check, "/health?full=1");
   Json::Value twice = defaults();
   twice["id"] = "tim";
   twice["services"].append("a=1");
