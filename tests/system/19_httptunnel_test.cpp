@@ -115,6 +115,14 @@ TEST_F(HttpTunnel, NamedAndTokenRequestsReachTheHiddenService) {
   const Json::Value gw = plugin_status(*gw_)["gateway"];
   EXPECT_EQ(gw["tunnels"].asUInt(), 2u) << gw.toStyledString();
   EXPECT_GE(gw["front"]["requests"].asUInt(), 9u);
+  // Each key's metrics: the token (shown by its first 8 characters) and the
+  // named service; the unknown token and service made no entry.
+  const Json::Value& token = gw["keys"]["token:01234567..."];
+  EXPECT_EQ(token["requests"].asUInt(), 3u) << gw.toStyledString();
+  EXPECT_GT(token["bytesOut"].asUInt64(), 20000000u);
+  EXPECT_EQ(token["latencyMs"]["count"].asUInt(), 3u);
+  EXPECT_EQ(gw["keys"]["hello.tim"]["requests"].asUInt(), 1u) << gw.toStyledString();
+  EXPECT_EQ(gw["keys"].size(), 2u) << gw.toStyledString();
 }
 
 // The node's mnigsd goes away: requests wait for it, and are answered once

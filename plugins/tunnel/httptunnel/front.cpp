@@ -112,6 +112,7 @@ struct Front::Shared {
   std::map<std::string, std::size_t> per_address;
   std::set<std::shared_ptr<Connection>> connections;
   bool stopped = false;
+  KeyMetrics metrics;
 };
 
 class Front::Connection : public std::enable_shared_from_this<Front::Connection> {
@@ -175,6 +176,8 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
     interim_ = reset_resp_ = bad_interim_ = false;
     to_channel_.clear();
     unacked_ = 0;
+    stats_.reset();
+    answer_counted_ = false;
     req_ = std::make_unique<MessageReader<true>>(
         options_->header_limit,
         MessageReader<true>::Events{[this] { on_request_head(); },
@@ -277,6 +280,7 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
 
   void on_request_head() {
     ++counters_->requests;
+    head_at_ = Clock::now();
     auto& h = req_->header();
     const std::string target(h.target());
     has_body_ = req_->chunked() || req_->length().value_or(0) > 0;
@@ -341,6 +345,11 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
     key_ = std::move(key);
     service_ = std::move(service);
     target_ = std::move(target);
+    // Counted under the key when a node held it: a token at once, a named
+    // service once a node offered it (here, or in on_tunnel the first time).
+    if (shared_->registry.known(key_, Clock::now()))
+      count_request(service_.empty() ? shared_->metrics.get(metrics_name())
+                                     : shared_->metrics.find(metrics_name()));
     state_ = State::waiting;
     arm(options_->timeout, [](Connection& c) {
       ++c.counters_->timeouts;
@@ -387,8 +396,7 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
         return refuse(404, "No service " + service_ + " at " + key_.substr(3) + "\n");
       }
     }
-    if (auto* m = shared_->registry.metrics(key_)) ++m->requests;
-    started_ = Clock::now();
+    if (!stats_) count_request(shared_->metrics.get(metrics_name()));
     state_ = State::streaming;
     std::weak_ptr<Connection> weak = shared_from_this();
     auto guard = [weak](auto fn) {
@@ -463,7 +471,7 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
       const std::size_t n = channel_->write(
           {reinterpret_cast<const std::uint8_t*>(to_channel_.data()), to_channel_.size()});
       if (n == 0) return;  // on_writable comes
-      if (auto* m = shared_->registry.metrics(key_)) m->bytes_in += n;
+      if (stats_) stats_->bytes_in += n;
       to_channel_.erase(0, n);
     }
     end_request_if_flushed();
@@ -482,7 +490,6 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
 
   void on_data(std::span<const std::uint8_t> bytes) {
     last_progress_ = Clock::now();
-    if (auto* m = shared_->registry.metrics(key_)) m->bytes_out += bytes.size();
     if (state_ == State::upgraded) {
       unacked_ += bytes.size();
       out_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -509,7 +516,6 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
     if (!ec && resp_in_.size() - n > options_->header_limit) ec = http::error::header_limit;
     if (ec && !head_sent_) {
       ++counters_->bad_responses;
-      if (auto* m = shared_->registry.metrics(key_)) ++m->errors;
       drop_channel();
       return refuse(506, "The node's answer is not an HTTP response (" + ec.message() + ")\n");
     }
@@ -541,11 +547,7 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
     arm_idle();
     auto& h = resp_->header();
     const unsigned status = h.result_int();
-    if (auto* m = shared_->registry.metrics(key_)) {
-      m->latency_ms_total += static_cast<std::uint64_t>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count());
-      if (status >= 500) ++m->errors;
-    }
+    if (status >= 200 || (status == 101 && upgrade_)) count_answer(status);
     if (status == 101 && upgrade_) {
       // The node's service switched protocols: the head goes as it is
       // (its Upgrade and Connection are the handshake), then bytes.
@@ -664,7 +666,6 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
       return dispatch();
     }
     ++counters_->tunnel_failures;
-    if (auto* m = shared_->registry.metrics(key_)) ++m->errors;
     refuse(502, "Tunnel failed: " + why + "\n");
   }
 
@@ -673,6 +674,27 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
       channel_->abort();
       channel_.reset();
     }
+  }
+
+  // ---- per-key metrics ----
+
+  // The key the request is counted under: a token as status shows it (its
+  // first 8 characters), a named service as "<service>.<id>".
+  std::string metrics_name() const {
+    return service_.empty() ? shown(key_) : service_ + "." + key_.substr(3);
+  }
+  void count_request(std::shared_ptr<KeyStats> stats) {
+    stats_ = std::move(stats);
+    if (stats_) ++stats_->requests;
+  }
+  // The answer's head goes to the client (made here or by the node; an
+  // interim 1xx is not it): its latency and, at >= 500, an error, once.
+  void count_answer(unsigned status) {
+    if (!stats_ || answer_counted_) return;
+    answer_counted_ = true;
+    stats_->latency.add(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - head_at_));
+    if (status >= 500) ++stats_->errors;
   }
 
   // ---- writing to the client ----
@@ -684,9 +706,10 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
     sending_.swap(out_);
     out_.clear();
     net::async_write(socket_, net::buffer(sending_),
-                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                        self->writing_ = false;
                        self->sending_.clear();
+                       if (self->stats_) self->stats_->bytes_out += n;
                        if (self->closed_) return;
                        if (ec) return self->close();
                        self->last_progress_ = Clock::now();
@@ -721,6 +744,7 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
   void answer(unsigned status, const std::string& body,
               const std::string& type = "text/plain; charset=utf-8") {
     disarm();
+    count_answer(status);
     http::response_header<> h;
     h.result(status);
     h.version(11);
@@ -832,7 +856,9 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
   bool interim_ = false, reset_resp_ = false;  // a 1xx answer came before the final one
   bool bad_interim_ = false;                    // a 101 nobody asked for
   int retries_ = 0;
-  Clock::time_point started_;
+  std::shared_ptr<KeyStats> stats_;  // the request's key's, when it is counted
+  bool answer_counted_ = false;
+  Clock::time_point head_at_;  // when the request's head was read
   Clock::time_point last_progress_;
   std::uint64_t timer_generation_ = 0;
 };
@@ -842,7 +868,8 @@ Front::Front(net::io_context& io, Registry& registry, Logger& log, FrontOptions 
     : io_(io),
       options_(std::make_shared<FrontOptions>(std::move(options))),
       counters_(std::make_shared<FrontCounters>()),
-      shared_(std::make_shared<Shared>(Shared{registry, log, std::move(hooks), {}, {}})) {}
+      shared_(std::make_shared<Shared>(Shared{registry, log, std::move(hooks), {}, {}, false,
+                                              KeyMetrics(options_->max_metric_keys)})) {}
 
 Front::~Front() { stop(); }
 
@@ -920,6 +947,8 @@ void Front::stop() {
   auto connections = shared_->connections;
   for (auto& c : connections) c->close();
 }
+
+const KeyMetrics& Front::key_metrics() const { return shared_->metrics; }
 
 std::size_t Front::open_connections() const { return shared_->connections.size(); }
 

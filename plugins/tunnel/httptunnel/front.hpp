@@ -18,10 +18,15 @@
 // `timeout`, 506 when a node's answer is no HTTP response; 502 when the
 // tunnel failed under a request that could not be sent again.
 //
+// Per-key metrics (metrics.hpp) count each token and named service a node
+// held: requests, bytes, answers >= 500 and latency to the answer's head.
+//
 // Threading: everything on the io_context it is given (the plugin's data
-// thread); counters are atomics, read from anywhere.
+// thread); counters are atomics, read from anywhere; key_metrics() only on
+// that thread.
 #pragma once
 
+#include "metrics.hpp"
 #include "registry.hpp"
 #include "settings.hpp"
 
@@ -50,6 +55,7 @@ struct FrontOptions {
   std::uint32_t header_limit = 16 * 1024;
   std::size_t max_connections = 1024;
   std::size_t max_per_address = 256;  // a quarter: many users may share one NAT
+  std::size_t max_metric_keys = 1024;  // KeyMetrics' capacity, read at construction
 };
 
 struct FrontCounters {
@@ -87,6 +93,8 @@ class Front {
   void stop();
   void set_options(const FrontOptions& options) { *options_ = options; }
   const FrontCounters& counters() const { return *counters_; }
+  // Per token and named service; on the data thread only.
+  const KeyMetrics& key_metrics() const;
   std::size_t open_connections() const;
   // Local addresses it listens on, as "ADDRESS:PORT" (a port 0 endpoint
   // gets one from the kernel).

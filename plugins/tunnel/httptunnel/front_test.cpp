@@ -13,6 +13,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <future>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -194,6 +195,18 @@ class FrontTest : public ::testing::Test {
     return got;
   }
 
+  // A copy of the front's metrics of `name` (as status names it), if any.
+  std::optional<KeyStats> key(const std::string& name) {
+    return on_loop([&]() -> std::optional<KeyStats> {
+      for (const auto& [n, stats] : front_->key_metrics().view())
+        if (n == name) return *stats;
+      return std::nullopt;
+    });
+  }
+  std::size_t keys_counted() {
+    return on_loop([&] { return front_->key_metrics().size(); });
+  }
+
   NullLogger log_;
   net::io_context io_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> guard_{
@@ -304,6 +317,11 @@ TEST_F(FrontTest, AnAnswerThatIsNotHttpIs506) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 506);
   EXPECT_EQ(on_loop([&] { return front_->counters().bad_responses.load(); }), 1u);
+  // The gateway's own 506 is an error of the key.
+  const auto k = key(shown("token:" + kToken));
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->requests, 1u);
+  EXPECT_EQ(k->errors, 1u);
 }
 
 TEST_F(FrontTest, ASwitchNobodyAskedForIs506) {
@@ -397,6 +415,74 @@ TEST_F(FrontTest, NamedServicesByHost) {
   r = c.Get("/", {{"Host", "hello-world.bob.tunnel.example.net"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
+}
+
+TEST_F(FrontTest, EachTokenAndNamedServiceIsCounted) {
+  FrontOptions o;
+  o.domain = "tunnel.example.net";
+  start(o);
+  FakeTunnel by_token(io_, [](const auto& req) {
+    if (req.target() == "/fail")
+      return std::string("HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n");
+    return ok("token " + std::string(req.target()));
+  });
+  FakeTunnel by_name(io_, [](const auto& req) { return ok("svc " + std::string(req.target())); });
+  by_name.offered = {"hello"};
+  attach("token:" + kToken, by_token);
+  attach("id:tim", by_name);
+  auto c = client();
+  for (const std::string path : {"/a", "/b", "/fail"}) {
+    auto r = c.Post(path, {{"X-Token", kToken}}, "twelve bytes", "text/plain");
+    ASSERT_TRUE(r);
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto r = c.Get("/page", {{"Host", "hello.tim.tunnel.example.net"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "svc /page");
+  }
+  // Tokens, ids and services no node held make no entry.
+  EXPECT_EQ(c.Get("/x", {{"X-Token", "fedcba9876543210-other"}})->status, 404);
+  EXPECT_EQ(c.Get("/", {{"Host", "printer.tim.tunnel.example.net"}})->status, 404);
+  EXPECT_EQ(c.Get("/", {{"Host", "hello.bob.tunnel.example.net"}})->status, 404);
+  EXPECT_EQ(keys_counted(), 2u);
+
+  const auto t = key("token:01234567...");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->requests, 3u);
+  EXPECT_EQ(t->errors, 1u);  // the node's 500
+  EXPECT_GT(t->bytes_in, 3 * std::string("twelve bytes").size());
+  EXPECT_GT(t->bytes_out, std::string("token /a").size() + std::string("token /b").size());
+  EXPECT_EQ(t->latency.count(), 3u);
+  EXPECT_LE(t->latency.quantile_ms(0.5), t->latency.quantile_ms(0.99));
+  EXPECT_LE(t->latency.quantile_ms(0.99), t->latency.max_ms());
+  const auto n = key("hello.tim");
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->requests, 2u);
+  EXPECT_EQ(n->errors, 0u);
+  EXPECT_GT(n->bytes_out, 2 * std::string("svc /page").size());
+  EXPECT_EQ(n->latency.count(), 2u);
+}
+
+TEST_F(FrontTest, CountedKeysAreCappedAndTheLeastRecentlyUsedGoes) {
+  FrontOptions o;
+  o.max_metric_keys = 2;
+  start(o);
+  FakeTunnel node(io_, [](const auto&) { return ok("x"); });
+  const std::vector<std::string> tokens = {"aaaaaaaa-token-one", "bbbbbbbb-token-two",
+                                           "cccccccc-token-three"};
+  for (const auto& t : tokens) attach("token:" + t, node);
+  auto c = client();
+  for (const auto& t : tokens) ASSERT_TRUE(c.Get("/", {{"X-Token", t}}));
+  EXPECT_EQ(keys_counted(), 2u);
+  EXPECT_EQ(on_loop([&] { return front_->key_metrics().dropped(); }), 1u);
+  EXPECT_FALSE(key("token:aaaaaaaa..."));
+  EXPECT_EQ(key("token:cccccccc...")->requests, 1u);
+  // A key in use stays: b is used again, so c goes for a.
+  ASSERT_TRUE(c.Get("/", {{"X-Token", tokens[1]}}));
+  ASSERT_TRUE(c.Get("/", {{"X-Token", tokens[0]}}));
+  EXPECT_EQ(key("token:bbbbbbbb...")->requests, 2u);
+  EXPECT_EQ(key("token:aaaaaaaa...")->requests, 1u);
+  EXPECT_FALSE(key("token:cccccccc..."));
 }
 
 TEST_F(FrontTest, AHeadTooLargeIs431AndASlowHeadIsClosed) {

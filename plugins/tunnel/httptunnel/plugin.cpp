@@ -32,12 +32,6 @@ constexpr std::string_view kClaimPrefix = "claim:";
 // How long a key stays known after its last node left (WStunnel: an hour).
 constexpr auto kForgetAfter = std::chrono::hours(1);
 
-// A key as logs and status show it: a token is a secret to those who make
-// requests, so only its first 8 characters show.
-std::string shown(const std::string& key) {
-  return key.starts_with("token:") ? key.substr(0, 14) + "..." : key;
-}
-
 // Answers an upgrade that is refused, then closes the connection.
 void refuse_upgrade(tcp::socket socket, unsigned status, const std::string& body) {
   const char* reason = status == 403   ? "Forbidden"
@@ -54,6 +48,28 @@ void refuse_upgrade(tcp::socket socket, unsigned status, const std::string& body
     s->shutdown(tcp::socket::shutdown_both, ec);
     s->close(ec);
   });
+}
+
+// Status' "keys": each token ("token:01234567...") and named service
+// ("<service>.<id>") the front counts.
+Json::Value key_metrics(const KeyMetrics& table) {
+  Json::Value keys(Json::objectValue);
+  for (const auto& [name, k] : table.view()) {
+    Json::Value v(Json::objectValue);
+    v["requests"] = Json::UInt64(k->requests);
+    v["bytesIn"] = Json::UInt64(k->bytes_in);
+    v["bytesOut"] = Json::UInt64(k->bytes_out);
+    v["errors"] = Json::UInt64(k->errors);
+    Json::Value l(Json::objectValue);
+    l["p50"] = k->latency.quantile_ms(0.5);
+    l["p99"] = k->latency.quantile_ms(0.99);
+    l["max"] = k->latency.max_ms();
+    l["count"] = Json::UInt64(k->latency.count());
+    l["sum"] = k->latency.sum_ms();
+    v["latencyMs"] = l;
+    keys[name] = v;
+  }
+  return keys;
 }
 
 }  // namespace
@@ -257,7 +273,7 @@ struct HttpTunnelPlugin::Gateway : std::enable_shared_from_this<Gateway> {
     s["tunnels"] = Json::UInt64(registry.tunnels());
     s["waiting"] = Json::UInt64(registry.waiting());
     s["upgradesRefused"] = Json::UInt64(upgrades_refused);
-    Json::Value keys(Json::arrayValue);
+    Json::Value holders(Json::arrayValue);
     for (const auto& k : registry.view()) {
       Json::Value v(Json::objectValue);
       v["key"] = shown(k.key);
@@ -266,16 +282,10 @@ struct HttpTunnelPlugin::Gateway : std::enable_shared_from_this<Gateway> {
       v["tunnels"] = t;
       v["waiting"] = Json::UInt64(k.waiting);
       v["bound"] = k.bound;
-      v["requests"] = Json::UInt64(k.metrics.requests);
-      v["errors"] = Json::UInt64(k.metrics.errors);
-      v["bytesIn"] = Json::UInt64(k.metrics.bytes_in);
-      v["bytesOut"] = Json::UInt64(k.metrics.bytes_out);
-      v["latencyMsAverage"] =
-          k.metrics.requests ? Json::UInt64(k.metrics.latency_ms_total / k.metrics.requests)
-                             : Json::UInt64(0);
-      keys.append(v);
+      holders.append(v);
     }
-    s["keys"] = keys;
+    s["holders"] = holders;
+    s["keys"] = front ? key_metrics(front->key_metrics()) : Json::Value(Json::objectValue);
     if (front) {
       const auto& c = front->counters();
       Json::Value f(Json::objectValue);
@@ -291,6 +301,7 @@ struct HttpTunnelPlugin::Gateway : std::enable_shared_from_this<Gateway> {
       f["tunnelFailures"] = Json::UInt64(c.tunnel_failures.load());
       f["retried"] = Json::UInt64(c.retried.load());
       f["acceptErrors"] = Json::UInt64(c.accept_errors.load());
+      f["keysDropped"] = Json::UInt64(front->key_metrics().dropped());
       s["front"] = f;
     }
     return s;

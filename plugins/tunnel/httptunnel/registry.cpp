@@ -148,11 +148,8 @@ void Registry::drain(Entry& e) {
 
 Registry::Routed Registry::route(const std::string& key, Handoff handoff,
                                  Clock::time_point now) {
-  const auto it = entries_.find(key);
-  if (it == entries_.end()) return {Outcome::unknown, 0};
-  Entry& e = it->second;
-  if (e.live.empty() && e.waiting.empty() && now - e.left > forget_after_)
-    return {Outcome::unknown, 0};
+  if (!known(key, now)) return {Outcome::unknown, 0};
+  Entry& e = entries_.find(key)->second;
   // Nobody overtakes those already waiting.
   if (e.waiting.empty())
     if (Tunnel* t = pick(e)) {
@@ -163,6 +160,13 @@ Registry::Routed Registry::route(const std::string& key, Handoff handoff,
   const std::uint64_t ticket = next_ticket_++;
   e.waiting.push_back({ticket, std::move(handoff)});
   return {Outcome::queued, ticket};
+}
+
+bool Registry::known(const std::string& key, Clock::time_point now) const {
+  const auto it = entries_.find(key);
+  if (it == entries_.end()) return false;
+  const Entry& e = it->second;
+  return !e.live.empty() || !e.waiting.empty() || now - e.left <= forget_after_;
 }
 
 void Registry::cancel(const std::string& key, std::uint64_t ticket) {
@@ -215,10 +219,14 @@ std::size_t Registry::tunnels_of(const std::string& key) const {
   return it == entries_.end() ? 0 : it->second.live.size();
 }
 
+std::string shown(const std::string& key) {
+  return key.starts_with("token:") ? key.substr(0, 14) + "..." : key;
+}
+
 std::vector<Registry::KeyView> Registry::view() const {
   std::vector<KeyView> out;
   for (const auto& [key, e] : entries_) {
-    KeyView v{key, {}, e.waiting.size(), e.metrics, claims_.count(key) > 0};
+    KeyView v{key, {}, e.waiting.size(), claims_.count(key) > 0};
     for (const Tunnel* t : e.live) v.tunnels.push_back(t->describe());
     out.push_back(std::move(v));
   }

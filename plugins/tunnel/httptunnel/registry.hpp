@@ -53,11 +53,9 @@ class Tunnel {
   virtual bool carries_upgrades() const { return true; }
 };
 
-// Requests, bytes and errors of one key, for status.
-struct KeyMetrics {
-  std::uint64_t requests = 0, errors = 0, bytes_in = 0, bytes_out = 0;
-  std::uint64_t latency_ms_total = 0;  // head to response head, summed
-};
+// A key as logs and status show it: a token is a secret to those who make
+// requests, so only "token:" and its first 8 characters show, then "...".
+std::string shown(const std::string& key);
 
 class Registry {
  public:
@@ -120,20 +118,17 @@ class Registry {
   // have nothing waiting; returns how many.
   std::size_t expire(Clock::time_point now);
 
-  // The metrics of a key route() found; nullptr for a key not known.
-  KeyMetrics* metrics(const std::string& key) {
-    const auto it = entries_.find(key);
-    return it == entries_.end() ? nullptr : &it->second.metrics;
-  }
+  // Whether a node holds `key`, or did within forget_after: route() does
+  // not answer unknown.
+  bool known(const std::string& key, Clock::time_point now) const;
   std::size_t tunnels() const;          // connected nodes' tunnels, all keys
   std::size_t waiting() const;          // requests waiting, all keys
   std::size_t tunnels_of(const std::string& key) const;
-  // For status: each known key with its tunnels, waiting requests and metrics.
+  // For status: each known key with its tunnels and waiting requests.
   struct KeyView {
     std::string key;
     std::vector<std::string> tunnels;
     std::size_t waiting = 0;
-    KeyMetrics metrics;
     bool bound = false;  // a secret holds the key
   };
   std::vector<KeyView> view() const;
@@ -152,7 +147,6 @@ class Registry {
     std::size_t next = 0;       // balance: the next to use
     std::deque<Waiter> waiting;
     Clock::time_point left{};  // when the last node left
-    KeyMetrics metrics;
   };
   Tunnel* pick(Entry& e);
   // Lets the entry's links without a secret go (on_evicted), with `why`.

@@ -238,18 +238,21 @@ TEST(HttpTunnelRegistry, AForgottenKeyIsBoundByTheNextSecret) {
   EXPECT_EQ(r.refusal(kKey, "secret-one-0123456789"), "another secret holds this token");
 }
 
-TEST(HttpTunnelRegistry, MetricsOnlyForKnownKeys) {
+TEST(HttpTunnelRegistry, KnownWhileHeldAndForAnHourAfter) {
   Registry r(Policy::failover, 20, 1h);
-  EXPECT_EQ(r.metrics(kKey), nullptr);
+  EXPECT_FALSE(r.known(kKey, t0));
   FakeTunnel a("a");
   r.attach(kKey, "s", a, t0);
-  ASSERT_NE(r.metrics(kKey), nullptr);
-  r.metrics(kKey)->requests = 7;
+  EXPECT_TRUE(r.known(kKey, t0 + 2h));
   const auto v = r.view();
   ASSERT_EQ(v.size(), 1u);
-  EXPECT_EQ(v[0].metrics.requests, 7u);
   EXPECT_EQ(v[0].tunnels, std::vector<std::string>{"a"});
   EXPECT_TRUE(v[0].bound);
+  r.detach(kKey, a, t0);
+  EXPECT_TRUE(r.known(kKey, t0 + 59min));
+  EXPECT_FALSE(r.known(kKey, t0 + 61min));
+  EXPECT_EQ(shown("token:0123456789abcdef"), "token:01234567...");
+  EXPECT_EQ(shown("id:tim"), "id:tim");
 }
 
 }  // namespace
