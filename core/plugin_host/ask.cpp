@@ -1,6 +1,7 @@
 // Asking the running plugins: the suites they make up, every discovery
 // plugin's candidates at once (with a deadline), the payment plugins' terms,
-// the tunnel plugins' keys, the services plugins announce, and a call into one tunnel plugin or each in turn.
+// the tunnel plugins' keys, the services plugins announce, and a call into
+// one tunnel plugin or each in turn.
 #include "plugin_host/context.hpp"
 
 #include "dht/offer.hpp"

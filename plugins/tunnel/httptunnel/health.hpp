@@ -2,8 +2,9 @@
 // service (and the token mode's backend) is asked `GET <path>`; one that
 // does not answer within `timeout`, or answers with a status of 500 or
 // more, fails until it answers below 500 again (a 4xx is the service
-// answering: a path or a Host it does not know). While a service fails, the node answers its requests with 503
-// and Retry-After at once instead of handing them on.
+// answering: a path or a Host it does not know). While a service fails,
+// the node answers its requests with 503 and Retry-After at once instead
+// of handing them on.
 //
 // Bounds: one check per target at a time, an answer's head read within
 // 16 KiB and its body not read at all.
