@@ -1,7 +1,7 @@
 // A node that names no gateway for its HTTP tunnels finds one by itself: the
 // gateway announces its front in nodeInfo ("services") and its DHT offer, a
-// scan finds the gateway, and the node links to it and is reached through
-// its front.
+// scan finds the gateway, and the node (which takes no connection from
+// outside) links to it and is reached through its front.
 //
 //   client ---- gw ---- node        link 1: client–gw, link 2: gw–node
 #include <memory>
@@ -9,6 +9,7 @@
 #include "harness/http_echo.hpp"
 #include "harness/system_test.hpp"
 #include "harness/wait.hpp"
+#include "httptunnel_lab.hpp"
 
 namespace mnigs::test {
 namespace {
@@ -24,6 +25,7 @@ class HttpTunnelOffers : public SystemTest {
     topology_.node("client").node("gw").node("node");
     topology_.link("client", "gw").link("gw", "node");
     topology_.up();
+    httptunnel::hide(topology_, "node");  // it takes no connection from outside
     service_ = std::make_unique<HttpEcho>(topology_.ns("node"), "127.0.0.1", kServicePort);
     front_ = topology_.address("gw", "client");
     gw_ = std::make_unique<Node>(
@@ -48,14 +50,6 @@ class HttpTunnelOffers : public SystemTest {
     node_->wait_ready();
   }
 
-  static Json::Value plugin_status(const Node& n) {
-    Json::Value r = n.rpc("listPlugins");
-    if (!rpc_succeeded(r)) return Json::Value();
-    for (const auto& p : r["result"]["plugins"])
-      if (p["name"].asString() == "httptunnel") return p["status"];
-    return Json::Value();
-  }
-
   Topology topology_;  // declared first: destroyed after everything in it
   std::unique_ptr<HttpEcho> service_;
   std::unique_ptr<Node> gw_, node_;
@@ -71,7 +65,7 @@ TEST_F(HttpTunnelOffers, ANodeFindsTheGatewayThatAnnouncesTunnelsAndIsReachedThr
       << to_json(info);
 
   // Before a scan the node knows no gateway, and says so.
-  Json::Value status = plugin_status(*node_);
+  Json::Value status = httptunnel::status(*node_);
   EXPECT_NE(status["error"].asString().find("no gateway known to this node announces"),
             std::string::npos)
       << to_json(status);
@@ -80,7 +74,7 @@ TEST_F(HttpTunnelOffers, ANodeFindsTheGatewayThatAnnouncesTunnelsAndIsReachedThr
   const std::string gw_at = topology_.address("gw", "node") + ":65533";
   const bool up = wait_until(
       [&] {
-        status = plugin_status(*node_);
+        status = httptunnel::status(*node_);
         return status["node"]["found"].size() == 1 && status["node"]["found"][0] == gw_at &&
                status["node"]["links"].size() == 1 &&
                status["node"]["links"][0]["state"] == "up";
@@ -96,11 +90,9 @@ TEST_F(HttpTunnelOffers, ANodeFindsTheGatewayThatAnnouncesTunnelsAndIsReachedThr
             "http://" + kDomain + ":8080/");
 
   // And the node's service is reached through the gateway's front.
-  auto r = topology_.exec("client",
-                          {"curl", "-s", "-m", "20", "-w", "\n%{http_code}", "-H",
-                           "Host: hello.tim." + kDomain, "http://" + front_ + ":8080/"},
-                          30s);
-  EXPECT_EQ(r.out, "client=127.0.0.1\n\n200") << r.err;
+  EXPECT_EQ(httptunnel::curl(topology_, "client",
+                             {"-H", "Host: hello.tim." + kDomain, "http://" + front_ + ":8080/"}),
+            "client=127.0.0.1\n\n200");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Helpers shared by the httptunnel system tests (19_httptunnel_*_test.cpp):
+// Helpers shared by the httptunnel system tests (19_httptunnel_*, 20_...):
 // the plugin's status, a node that takes no connection from outside, and
 // curl from a namespace of the test.
 #pragma once
