@@ -105,6 +105,15 @@ bool loopback(const tcp::endpoint& e) {
 
 }  // namespace
 
+std::string cap_key(net::ip::address a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    a = net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6());
+  if (a.is_v4()) return a.to_string();
+  auto bytes = a.to_v6().to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return net::ip::address_v6(bytes).to_string() + "/64";
+}
+
 struct Front::Shared {
   Registry& registry;
   Logger& log;
@@ -830,7 +839,7 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
   std::shared_ptr<Shared> shared_;
   std::shared_ptr<FrontOptions> options_;
   std::shared_ptr<FrontCounters> counters_;
-  std::string address_;
+  std::string address_;  // what the per-address cap counts it by (cap_key)
   tcp::endpoint peer_;
 
   State state_ = State::head;
@@ -907,7 +916,7 @@ void Front::accept(std::size_t index) {
         if (!ec) {
           boost::system::error_code e2;
           const auto peer = socket.remote_endpoint(e2);
-          std::string address = e2 ? "" : peer.address().to_string();
+          std::string address = e2 ? "" : cap_key(peer.address());
           auto& mine = shared->per_address[address];
           if (shared->connections.size() >= options_->max_connections ||
               mine >= options_->max_per_address) {

@@ -48,13 +48,19 @@ namespace mnigs::httptunnel {
 
 namespace http = boost::beast::http;
 
+// What the per-address cap (FrontOptions::max_per_address) counts a
+// client by: its IPv4 address, or its IPv6 /64 ("2001:db8:1:2::/64": one
+// subscriber's prefix, so rotating addresses within it gains nothing).
+std::string cap_key(boost::asio::ip::address address);
+
 struct FrontOptions {
   std::string domain;  // named services' domain; "" for none
   std::chrono::seconds timeout{1200};
   std::chrono::seconds head_timeout{15};
   std::uint32_t header_limit = 16 * 1024;
   std::size_t max_connections = 1024;
-  std::size_t max_per_address = 256;  // a quarter: many users may share one NAT
+  // Per cap_key: a quarter of the whole, since many users may share a NAT.
+  std::size_t max_per_address = 256;
   std::size_t max_metric_keys = 1024;  // KeyMetrics' capacity, read at construction
 };
 

@@ -540,5 +540,15 @@ TEST_F(FrontTest, ConnectionsBeyondThePerAddressLimitAreClosed) {
   EXPECT_EQ(r->status, 200);
 }
 
+TEST(FrontCapKey, AnIpv4AddressOrAnIpv6Slash64) {
+  const auto key = [](const char* a) { return cap_key(net::ip::make_address(a)); };
+  EXPECT_EQ(key("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(key("::ffff:192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+  EXPECT_EQ(key("2001:db8:1:2:bbbb:cccc:dddd:eeee"), "2001:db8:1:2::/64");
+  EXPECT_NE(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+  EXPECT_EQ(key("::1"), "::/64");
+}
+
 }  // namespace
 }  // namespace mnigs::httptunnel
