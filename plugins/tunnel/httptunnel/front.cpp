@@ -296,7 +296,10 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
     chunked_in_ = req_->chunked();
     method_ = h.method();
     keep_alive_ = keep_alive(h);
-    upgrade_ = h.find(http::field::upgrade) != h.end();
+    // An upgrade only where Connection names it (RFC 9110 7.8); otherwise
+    // Upgrade is a hop-by-hop field like any other, and is dropped.
+    upgrade_ = h.find(http::field::upgrade) != h.end() && h.version() >= 11 &&
+               http::token_list(h[http::field::connection]).exists("upgrade");
     // Forms RFC 9112 says to refuse, so that nothing before or after the
     // gateway can read this request's bounds or its host otherwise.
     if (const char* why = framing_refusal(h)) {

@@ -335,6 +335,24 @@ TEST_F(FrontTest, ASwitchNobodyAskedForIs506) {
   EXPECT_EQ(r->status, 506);
 }
 
+// Upgrade means a switch only where Connection names it (RFC 9110 7.8):
+// without, it is a hop-by-hop field the node never sees, and a 101 for it
+// is one nobody asked for.
+TEST_F(FrontTest, UpgradeWithoutConnectionUpgradeIsNoSwitch) {
+  start();
+  bool had_upgrade = true;
+  FakeTunnel node(io_, [&](const http::request<http::string_body>& req) {
+    had_upgrade = req.find(http::field::upgrade) != req.end();
+    return std::string(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+  });
+  attach("token:" + kToken, node);
+  const std::string answer = raw("GET /x HTTP/1.1\r\nHost: gw\r\nX-Token: " + kToken +
+                                 "\r\nUpgrade: websocket\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 506 ")) << answer;
+  EXPECT_FALSE(had_upgrade);
+}
+
 // A node's chunk line that never ends: what the front holds stays bounded
 // and the connection ends.
 TEST_F(FrontTest, AnEndlessChunkLineEndsTheConnection) {
