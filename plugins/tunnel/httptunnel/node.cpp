@@ -33,10 +33,15 @@ std::span<const std::uint8_t> as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
+// The first line of a gateway's refusal, as logs and status show it: its
+// control characters (a hostile gateway's escape sequences) become '?'.
 std::string first_line(std::string_view text) {
   text = text.substr(0, text.find('\n'));
   if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-  return std::string(text);
+  std::string line(text);
+  for (char& c : line)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return line;
 }
 
 }  // namespace

@@ -194,6 +194,7 @@ class FakeGateway {
   }
 
   int accepted = 0;
+  std::string refusal = "another secret holds this id\n";  // Mode::refuse's body
   std::vector<link::Read> hellos;
   std::vector<std::string> targets;
   std::shared_ptr<Pump> pump;
@@ -225,9 +226,8 @@ class FakeGateway {
     hellos.push_back(link::read(req));
     targets.emplace_back(req.target());
     if (mode_ == Mode::refuse) {
-      h->answer =
-          "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 29\r\n"
-          "Connection: close\r\n\r\nanother secret holds this id\n";
+      h->answer = "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: " +
+                  std::to_string(refusal.size()) + "\r\nConnection: close\r\n\r\n" + refusal;
     } else {
       h->answer = link::accept();
     }
@@ -729,6 +729,16 @@ TEST_F(NodeTest, ARefusalIsShownAndRetriedLater) {
   EXPECT_EQ(st.last_error, "refused: 403 another secret holds this id");
   EXPECT_TRUE(wait_until([&] { return gw.accepted >= 3; }));
   EXPECT_GE(on_loop([&] { return node_->status().reconnects; }), 2u);
+}
+
+// What a hostile gateway writes in its refusal reaches logs and status
+// without its control characters (a terminal's escape sequences).
+TEST_F(NodeTest, ARefusalLosesItsControlCharacters) {
+  auto& gw = gateway(FakeGateway::Mode::refuse);
+  on_loop([&] { gw.refusal = "no\x1b[2J\x07 way\r\nsecond line"; });
+  start(options(gw.port()));
+  EXPECT_TRUE(wait_until([&] { return node_->status().state.starts_with("refused"); }));
+  EXPECT_EQ(on_loop([&] { return node_->status().last_error; }), "refused: 403 no?[2J? way");
 }
 
 TEST_F(NodeTest, ADroppedLinkIsReconnectedAndServesAgain) {
