@@ -115,12 +115,12 @@ TEST_F(HttpTunnelTwoGateways, OneGatewayDyingLosesNothingThroughTheOther) {
       << httptunnel::status(*node_).toStyledString();
 
   // Requests through B, one after the other: at least 200, and on until A
-  // is back (3000 at most).
+  // is back (20000 at most: the node may wait a minute to try A again).
   std::atomic<int> done{0};
   std::mutex mutex;  // guards failures
   std::vector<std::string> failures;
   std::jthread client([&](std::stop_token stop) {
-    for (int i = 0; i < 3000 && (i < 200 || !stop.stop_requested()); ++i) {
+    for (int i = 0; i < 20000 && (i < 200 || !stop.stop_requested()); ++i) {
       const std::string answer = get("gwb", "hello", "/b" + std::to_string(i));
       if (answer != kServed) {
         std::lock_guard<std::mutex> lock(mutex);
