@@ -103,7 +103,7 @@ struct Options {
 
 // The web service on the node: GET /small answers kSmallBody, GET /bytes/N
 // N bytes, POST /upload reads the body and answers its length. Keep-alive
-// as the client asks (the node's mnigsd asks Connection: close). One
+// as the client asks (the node's mnigsd keeps its connections). One
 // thread, one io_context; the listening socket is made in the node's
 // namespace, so everything it accepts is there.
 class Service {

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "message_reader.hpp"
+#include "service_pool.hpp"
 #include "util/host_port.hpp"
 #include "wstunnel.hpp"
 
@@ -64,7 +65,13 @@ void Backoff::link_lasted(Duration up) {
 
 struct NodeLink::Impl {
   explicit Impl(net::io_context& io)
-      : io(io), socket(io), handshake(io), ping(io), retry(io), rng(std::random_device{}()) {}
+      : io(io),
+        socket(io),
+        handshake(io),
+        ping(io),
+        retry(io),
+        pool(io, {}),
+        rng(std::random_device{}()) {}
   net::io_context& io;
   tcp::socket socket;
   net::steady_timer handshake;  // connecting and reading the upgrade answer
@@ -77,10 +84,30 @@ struct NodeLink::Impl {
   std::unique_ptr<MessageReader<false>> head;
   std::string refusal_body;
   bool refusal_done = false;
+  ServicePool pool;  // idle connections to the services, for the next streams
   std::minstd_rand rng;
 };
 
 // ---- one stream ----
+
+namespace {
+
+// RFC 9110 section 9.2.2.
+bool idempotent(http::verb method) {
+  switch (method) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+    case http::verb::trace:
+    case http::verb::put:
+    case http::verb::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
 
 class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
  public:
@@ -200,11 +227,24 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
       }
     }
     upgrade_ = h.find(http::field::upgrade) != h.end();
-    // Without keep-alive the service closes after its answer, and its close
-    // is what ends the stream: the node need not parse the answer.
-    if (!upgrade_) h.set(http::field::connection, "close");
+    // An upgrade is piped as it comes, and its end is the service's close.
+    // Anything else asks to keep the connection: the answer is parsed for
+    // where it ends (its bytes still pass unchanged), and a connection left
+    // clean by it serves a later stream (ServicePool).
+    keep_ = !upgrade_ && h.method() != http::verb::connect;
+    if (keep_) {
+      h.erase(http::field::connection);
+      h.erase(http::field::keep_alive);
+      head_only_ = h.method() == http::verb::head;
+      answer_ = new_answer_reader();
+      service_ = host_ + ":" + std::to_string(port_);
+    }
     std::ostringstream s;
     s << h;
+    // A request whose head is all of it, and that may be sent twice, is
+    // sent again on a new connection if a kept one turns out closed.
+    bodyless_ = reader_.is_done();
+    if (keep_ && bodyless_ && idempotent(h.method())) replay_ = s.str();
     pending_.insert(0, s.str());  // the new head counts against no window
     link_->log_.debug("httptunnel: stream ", id_, " ", h.method_string(), " ", h.target(), " to ",
                       host_, ":", port_);
@@ -215,6 +255,14 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
 
   void connect() {
     phase_ = Phase::connecting;
+    if (keep_ && !fresh_only_) {
+      if (auto kept = link_->impl_->pool.take(service_)) {
+        socket_ = std::move(*kept);
+        reused_ = true;
+        ++link_->status_.service_reuses;
+        return on_connect({});
+      }
+    }
     auto self = shared_from_this();
     timer_.expires_after(link_->options_.connect_timeout);
     timer_.async_wait([self](error_code ec) {
@@ -242,11 +290,17 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
     if (closed_ || phase_ != Phase::connecting) return;
     if (ec) return offline(ec.message());
     timer_.cancel();
-    socket_.set_option(tcp::no_delay(true), ec);
-    if (!mux_->respond(id_, 200)) {
-      link_->log_.debug("httptunnel: stream ", id_, ": ", mux_->last_refusal());
-      close_backend();
-      return;
+    if (!reused_) {
+      ++link_->status_.service_connections;
+      socket_.set_option(tcp::no_delay(true), ec);
+    }
+    if (!responded_) {
+      if (!mux_->respond(id_, 200)) {
+        link_->log_.debug("httptunnel: stream ", id_, ": ", mux_->last_refusal());
+        close_backend();
+        return;
+      }
+      responded_ = true;
     }
     phase_ = Phase::piping;
     write_backend();
@@ -283,6 +337,7 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
                      [self = shared_from_this()](error_code ec, std::size_t n) {
                        self->writing_ = false;
                        if (self->closed_) return;
+                       if (self->again_) return self->send_again();
                        self->link_->status_.bytes_to_services += n;
                        // The window is returned only now: this is what stops a
                        // sender faster than the service.
@@ -309,9 +364,15 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
                             [self = shared_from_this()](error_code ec, std::size_t n) {
                               self->reading_ = false;
                               if (self->closed_) return;
+                              if (ec && n == 0 && self->closed_under_us()) return;
                               self->out_.append(self->buf_.data(), n);
                               self->link_->status_.bytes_from_services += n;
-                              if (ec == net::error::eof) {
+                              self->answer_bytes_ += n;
+                              if (n > 0 && self->answer_ && !self->raw_) self->parse_answer(n);
+                              if (self->phase_ == Phase::answered) {
+                                // parse_answer found the end and let go of
+                                // the connection.
+                              } else if (ec == net::error::eof) {
                                 self->backend_eof_ = true;
                               } else if (ec) {
                                 // RFC 9113 section 8.5: a broken TCP connection is CONNECT_ERROR.
@@ -360,6 +421,96 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
     push_out();
   }
 
+  // ---- keeping the connection ----
+
+  std::unique_ptr<MessageReader<false>> new_answer_reader() const {
+    auto r =
+        std::make_unique<MessageReader<false>>(kAnswerHeadLimit, MessageReader<false>::Events{});
+    if (head_only_) r->skip(true);  // an answer to HEAD has no body, whatever it says
+    return r;
+  }
+
+  // Follows the answer through the `n` bytes just added to out_. They pass
+  // unchanged whatever comes of it; only where the answer ends matters.
+  void parse_answer(std::size_t n) {
+    const std::string_view fresh(out_.data() + out_.size() - n, n);
+    std::string joined;
+    std::string_view in = fresh;
+    if (!answer_in_.empty()) {
+      joined = std::exchange(answer_in_, {}) + std::string(fresh);
+      in = joined;
+    }
+    for (;;) {
+      boost::beast::error_code ec;
+      in.remove_prefix(answer_->feed(as_bytes(in), ec));
+      if (ec) {
+        // Piped as it is to the service's close (the gateway's own parser
+        // judges it), and the connection is not kept.
+        link_->log_.debug("httptunnel: stream ", id_, ": ", what_, " answered ", ec.message());
+        raw_ = true;
+        return;
+      }
+      if (!answer_->is_done()) {
+        answer_in_.assign(in);  // a part of a line: offered again with more
+        return;
+      }
+      const unsigned status = answer_->header().result_int();
+      if (status == 101) {
+        raw_ = true;  // a switch nobody asked for: piped to its end
+        return;
+      }
+      if (status >= 200) break;
+      answer_ = new_answer_reader();  // an interim answer (100, 103): the real one follows
+    }
+    // The answer ends here. What follows is no part of it, and a connection
+    // that has more to say is not kept.
+    const std::size_t extra = std::min(in.size(), n);
+    out_.resize(out_.size() - extra);
+    let_go(extra == 0);
+  }
+
+  // The answer is whole: the stream ends once out_ is through, and the
+  // connection is kept if both sides are done with it.
+  void let_go(bool clean) {
+    phase_ = Phase::answered;
+    const bool request_sent =
+        !writing_ && pending_.empty() && !discard_ && (gateway_ended_ || bodyless_);
+    if (clean && request_sent && answer_->keep_alive() && !link_->stopped_) {
+      timer_.cancel();
+      link_->impl_->pool.give(service_, std::move(socket_));
+    } else {
+      // An answer before the whole request (a refusal of a large upload):
+      // the rest is not sent.
+      close_backend();
+    }
+    mux_->consumed(id_, std::exchange(pending_credit_, 0));
+    pending_.clear();
+  }
+
+  // A kept connection that closed before a byte of its answer: the service
+  // closed it while idle, as the request went out. A request that may be
+  // sent twice goes again on a new connection; any other ends as now (the
+  // gateway answers 502: it cannot know whether the service acted on it).
+  bool closed_under_us() {
+    if (!reused_ || answer_bytes_ > 0 || replay_.empty() || again_) return false;
+    again_ = true;
+    close_backend();
+    if (!writing_) send_again();  // else once the write's handler runs
+    return true;
+  }
+
+  void send_again() {
+    again_ = reused_ = discard_ = backend_eof_ = false;
+    fresh_only_ = true;
+    link_->log_.debug("httptunnel: stream ", id_, ": a kept connection to ", what_,
+                      " was closed; the request goes again on a new one");
+    mux_->consumed(id_, std::exchange(pending_credit_, 0));
+    pending_ = replay_;  // counts against no window, as the head did
+    answer_in_.clear();
+    answer_ = new_answer_reader();
+    connect();
+  }
+
   void close_backend() {
     timer_.cancel();
     resolver_.cancel();
@@ -383,9 +534,23 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
   std::string sending_;             // being written to the backend
   std::size_t sending_credit_ = 0;
   std::string out_;  // for the gateway, not yet taken by the stream
-  std::array<char, kReadChunk> buf_{};
+  std::array<char, kReadChunk> buf_;  // not zeroed: a stream per request
   bool upgrade_ = false, gateway_ended_ = false, backend_eof_ = false, ended_ = false;
   bool writing_ = false, reading_ = false, shut_ = false, discard_ = false, closed_ = false;
+  // Keeping the connection (parse_answer, let_go, ServicePool).
+  std::unique_ptr<MessageReader<false>> answer_;  // the service's answer, for where it ends
+  std::string answer_in_;  // its bytes the parser has yet to take
+  std::string service_;    // "host:port": what the pool keeps connections by
+  std::string replay_;     // the request as sent, when it may be sent again
+  std::uint64_t answer_bytes_ = 0;
+  bool keep_ = false;        // asked to keep the connection; the answer is parsed
+  bool head_only_ = false;   // a HEAD: its answer has no body
+  bool bodyless_ = false;    // the head is all of the request
+  bool reused_ = false;      // the connection was kept from an earlier stream
+  bool fresh_only_ = false;  // sent again: not on a kept connection
+  bool responded_ = false;   // the stream has its 200
+  bool raw_ = false;         // the answer is not followed: piped to the close
+  bool again_ = false;       // closed under us; sent again once no write is pending
 };
 
 // ---- the link ----
@@ -414,6 +579,7 @@ void NodeLink::stop() {
   stopped_ = true;
   close_link();
   impl_->retry.cancel();
+  impl_->pool.clear();
   set_state("down: stopped");
 }
 

@@ -7,12 +7,16 @@
 // of Options::services, or is link::kTokenAuthority for token mode. Its
 // bytes are the HTTP/1.1 request (head, then the body framed as the head
 // says); the node rewrites the head (token mode: Host set to the backend,
-// X-Host removed; both: "Connection: close" unless the request asks for an
-// upgrade, so that the service's close ends the stream), connects to the
-// backend and pipes bytes both ways unchanged until either side ends. The
-// backend's close ends the stream; the gateway's end of an upgraded stream
-// is passed on as a half-close, that of a plain request is not (its framing
-// already says where it ends).
+// X-Host removed), takes a kept connection to the backend or opens one, and
+// pipes bytes both ways unchanged. A plain request's answer is followed by
+// a parser only for where it ends: there the stream ends, and a connection
+// that both sides are done with is kept for a later stream (ServicePool;
+// a kept connection found closed before any answer gets an idempotent
+// bodyless request once more, on a new one). An upgrade, or an answer the
+// parser cannot follow, is piped until the backend closes, and that close
+// ends the stream. The gateway's end of an upgraded stream is passed on as
+// a half-close, that of a plain request is not (its framing already says
+// where it ends).
 // Answers the node makes itself (404 unknown service, WStunnel's 403 for
 // X-Host, 503 service offline) go inside the stream as HTTP/1.1 text.
 //
@@ -21,7 +25,8 @@
 // after a backoff; a 4xx refusal (a wrong secret, a held id) waits the
 // longest backoff at once.
 //
-// Bounds, per stream: the request head at most kHeadLimit bytes; bytes
+// Bounds, per stream: the request head at most kHeadLimit bytes, the
+// answer's head kAnswerHeadLimit (past it the answer is piped, not kept); bytes
 // towards the backend at most the stream's receive window (MuxLimits::
 // stream_window) plus the rewritten head, since the window is returned only
 // once the backend took them; bytes from the backend kReadChunk in hand
@@ -104,6 +109,8 @@ struct NodeStatus {
   std::uint64_t streams_served = 0;  // streams the gateway opened
   std::uint64_t bytes_to_services = 0;
   std::uint64_t bytes_from_services = 0;
+  std::uint64_t service_connections = 0;  // connections opened to the services
+  std::uint64_t service_reuses = 0;       // streams served on a kept connection
   std::string last_error;  // "" until something failed
 };
 
@@ -111,6 +118,7 @@ class NodeLink : public std::enable_shared_from_this<NodeLink> {
  public:
   static constexpr std::size_t kHeadLimit = 16 * 1024;  // request and upgrade heads
   static constexpr std::size_t kReadChunk = 16 * 1024;  // one read from a backend
+  static constexpr std::uint32_t kAnswerHeadLimit = 64 * 1024;  // a backend's answer head
 
   NodeLink(boost::asio::io_context& io, Logger& log, NodeOptions options);
   ~NodeLink();

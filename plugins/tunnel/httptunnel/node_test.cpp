@@ -332,6 +332,99 @@ class EchoUpgrade {
   bool upgraded_ = false;
 };
 
+// An Asio server that answers each request head (and its Content-Length
+// body) with what `script` returns for it: bytes to send, then whether to
+// close. An answer of nullopt closes the connection without a byte. Counts
+// the connections and keeps every request as it arrived.
+class ScriptedBackend {
+ public:
+  struct Reply {
+    std::string bytes;
+    bool close = false;
+  };
+  // (the request's head and body, its connection's number from 1, its
+  // number on that connection from 1) → the reply.
+  using Script = std::function<std::optional<Reply>(const std::string&, int, int)>;
+
+  ScriptedBackend(net::io_context& io, Script script)
+      : acceptor_(io, {net::ip::make_address("127.0.0.1"), 0}), script_(std::move(script)) {
+    accept();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  void stop() {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    for (auto& c : conns_) c->socket.close(ec);
+  }
+  int connections = 0;
+  std::vector<std::string> requests;
+  int closed_by_peer = 0;  // connections the node closed
+
+ private:
+  struct Conn {
+    explicit Conn(tcp::socket s) : socket(std::move(s)) {}
+    tcp::socket socket;
+    std::array<char, 4096> buf{};
+    std::string in, out;
+    int number = 0, served = 0;
+  };
+
+  void accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket s) {
+      if (ec) return;
+      auto c = std::make_shared<Conn>(std::move(s));
+      c->number = ++connections;
+      conns_.push_back(c);
+      read(c);
+      accept();
+    });
+  }
+  void read(const std::shared_ptr<Conn>& c) {
+    c->socket.async_read_some(net::buffer(c->buf), [this, c](boost::system::error_code ec,
+                                                             std::size_t n) {
+      if (ec) {
+        if (ec == net::error::eof || ec == net::error::connection_reset) ++closed_by_peer;
+        return;
+      }
+      c->in.append(c->buf.data(), n);
+      serve(c);
+    });
+  }
+  void serve(const std::shared_ptr<Conn>& c) {
+    const auto end = c->in.find("\r\n\r\n");
+    if (end == std::string::npos) return read(c);
+    std::size_t body = 0;
+    const auto cl = c->in.find("Content-Length: ");
+    if (cl != std::string::npos && cl < end) body = std::stoul(c->in.substr(cl + 16));
+    if (c->in.size() < end + 4 + body) return read(c);
+    const std::string request = c->in.substr(0, end + 4 + body);
+    c->in.erase(0, end + 4 + body);
+    requests.push_back(request);
+    const auto reply = script_(request, c->number, ++c->served);
+    boost::system::error_code ignored;
+    if (!reply) return c->socket.close(ignored);
+    c->out = reply->bytes;
+    net::async_write(c->socket, net::buffer(c->out),
+                     [this, c, close = reply->close](boost::system::error_code ec, std::size_t) {
+                       if (ec) return;
+                       if (close) {
+                         c->socket.shutdown(tcp::socket::shutdown_send, ec);
+                         return read(c);  // until the node closes
+                       }
+                       serve(c);
+                     });
+  }
+
+  tcp::acceptor acceptor_;
+  Script script_;
+  std::vector<std::shared_ptr<Conn>> conns_;
+};
+
+std::string ok(const std::string& body, const std::string& extra = "") {
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra +
+         "\r\n" + body;
+}
+
 // A port on which nothing listens.
 std::uint16_t closed_port() {
   net::io_context io;
@@ -410,11 +503,31 @@ class NodeTest : public ::testing::Test {
     echoes_.push_back(on_loop([&] { return std::make_unique<EchoUpgrade>(io_); }));
     return *echoes_.back();
   }
+  // Destroyed after the node: the idle connections it keeps to a
+  // cpp-httplib server would hold that server's stop() for seconds.
+  Backend& http_backend(std::function<void(httplib::Server&)> routes) {
+    backends_.push_back(std::make_unique<Backend>(std::move(routes)));
+    return *backends_.back();
+  }
+  ScriptedBackend& scripted(ScriptedBackend::Script script) {
+    scripted_.push_back(
+        on_loop([&] { return std::make_unique<ScriptedBackend>(io_, std::move(script)); }));
+    return *scripted_.back();
+  }
+  // A named service "hello" on `port`, the link up.
+  FakeGateway& serve_hello(std::uint16_t port) {
+    auto& gw = gateway(FakeGateway::Mode::accept);
+    auto o = options(gw.port());
+    o.services = {{"hello", port}};
+    start(o);
+    return gw;
+  }
   void TearDown() override {
     on_loop([this] {
       if (node_) node_->stop();
       for (auto& g : gateways_) g->stop();
       for (auto& e : echoes_) e->stop();
+      for (auto& b : scripted_) b->stop();
       guard_.reset();
     });
     thread_.join();
@@ -428,6 +541,8 @@ class NodeTest : public ::testing::Test {
   std::shared_ptr<NodeLink> node_;
   std::vector<std::unique_ptr<FakeGateway>> gateways_;
   std::vector<std::unique_ptr<EchoUpgrade>> echoes_;
+  std::vector<std::unique_ptr<ScriptedBackend>> scripted_;
+  std::vector<std::unique_ptr<Backend>> backends_;  // after io_: stopped after the node's end
 };
 
 TEST(BackoffTest, DoublesWithJitterUpToTheMaximumAndResetsAfterAStableLink) {
@@ -447,7 +562,7 @@ TEST(BackoffTest, DoublesWithJitterUpToTheMaximumAndResetsAfterAStableLink) {
 }
 
 TEST_F(NodeTest, NamedServiceKeepsHostAndPathAndTheAnswerComesBackUnchanged) {
-  Backend backend([](httplib::Server& s) {
+  auto& backend = http_backend([](httplib::Server& s) {
     s.Get("/hello", [](const httplib::Request& req, httplib::Response& res) {
       res.set_header("X-Answer", "yes");
       res.set_content("path=" + req.path + "?x=" + req.get_param_value("x") +
@@ -467,7 +582,8 @@ TEST_F(NodeTest, NamedServiceKeepsHostAndPathAndTheAnswerComesBackUnchanged) {
   auto r = parse_response(ex->received);
   EXPECT_EQ(r.result_int(), 200);
   EXPECT_EQ(r["X-Answer"], "yes");
-  EXPECT_EQ(r.body(), "path=/hello?x=1 host=hello.tim.example.net connection=close");
+  // No Connection field: HTTP/1.1's default, keep-alive.
+  EXPECT_EQ(r.body(), "path=/hello?x=1 host=hello.tim.example.net connection=");
   // What the gateway was told.
   ASSERT_FALSE(gw.hellos.empty());
   EXPECT_FALSE(gw.hellos[0].refusal);
@@ -492,7 +608,8 @@ TEST_F(NodeTest, TokenModeSetsHostToTheBackendAndHonoursXHostOnlyWhenItMatches) 
           "text/plain");
     });
   };
-  Backend main(echo_host), other(echo_host);
+  auto& main = http_backend(echo_host);
+  auto& other = http_backend(echo_host);
   auto& gw = gateway(FakeGateway::Mode::accept);
   auto o = options(gw.port());
   o.hello = {"token:" + kToken, kSecret, {}};
@@ -528,7 +645,7 @@ TEST_F(NodeTest, LargeBodiesPassUnchangedThroughSmallWindows) {
   for (auto& c : upload) c = static_cast<char>(rng());
   for (auto& c : download) c = static_cast<char>(rng());
   std::atomic<bool> upload_ok{false};
-  Backend backend([&](httplib::Server& s) {
+  auto& backend = http_backend([&](httplib::Server& s) {
     s.Post("/up", [&](const httplib::Request& req, httplib::Response& res) {
       upload_ok = req.body == upload;
       res.set_content(download, "application/octet-stream");
@@ -558,7 +675,7 @@ TEST_F(NodeTest, LargeBodiesPassUnchangedThroughSmallWindows) {
 TEST_F(NodeTest, AServiceThatDoesNotReadStopsItsSenderOnly) {
   net::io_context idle;
   tcp::acceptor stalled(idle, {net::ip::make_address("127.0.0.1"), 0});  // never accepts
-  Backend backend([](httplib::Server& s) {
+  auto& backend = http_backend([](httplib::Server& s) {
     s.Get("/", [](const httplib::Request&, httplib::Response& res) {
       res.set_content("hi", "text/plain");
     });
@@ -619,6 +736,127 @@ TEST_F(NodeTest, AnUpgradedConnectionCarriesBytesBothWays) {
   EXPECT_TRUE(ex->got_end);
 }
 
+TEST_F(NodeTest, AConnectionToAServiceIsKeptForTheNextStreams) {
+  auto& b = scripted([](const std::string&, int conn, int n) {
+    return std::optional<ScriptedBackend::Reply>(ScriptedBackend::Reply{
+        ok("conn " + std::to_string(conn) + " request " + std::to_string(n))});
+  });
+  auto& gw = serve_hello(b.port());
+  for (int i = 1; i <= 3; ++i) {
+    auto ex = exchange(gw, "hello", get("/x", "hello.tim.example.net"));
+    EXPECT_TRUE(ex->got_end);
+    EXPECT_EQ(ex->code, h2_error::no_error);
+    EXPECT_EQ(ex->received, ok("conn 1 request " + std::to_string(i)));
+  }
+  const auto st = on_loop([&] { return node_->status(); });
+  EXPECT_EQ(st.service_connections, 1u);
+  EXPECT_EQ(st.service_reuses, 2u);
+  const auto requests = on_loop([&] { return b.requests; });
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[0].find("Connection:"), std::string::npos) << requests[0];
+}
+
+TEST_F(NodeTest, AnswersAreFollowedToWhereTheirFramingEnds) {
+  const std::map<std::string, std::string> answers = {
+      {"/chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
+      {"/head", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"},
+      {"/interim", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" +
+                       ok("after")},
+      {"/none", "HTTP/1.1 204 No Content\r\n\r\n"},
+      {"/same", "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n"},
+  };
+  auto& b = scripted([&](const std::string& req, int, int) {
+    const auto target = req.substr(req.find(' ') + 1, req.find(" HTTP/") - req.find(' ') - 1);
+    return std::optional<ScriptedBackend::Reply>(ScriptedBackend::Reply{answers.at(target)});
+  });
+  auto& gw = serve_hello(b.port());
+  for (const auto& [target, answer] : answers) {
+    const std::string request =
+        target == "/head" ? "HEAD /head HTTP/1.1\r\nHost: hello.tim.example.net\r\n\r\n"
+                          : get(target, "hello.tim.example.net");
+    auto ex = exchange(gw, "hello", request);
+    EXPECT_TRUE(ex->got_end) << target;
+    EXPECT_EQ(ex->received, answer) << target;
+  }
+  const auto st = on_loop([&] { return node_->status(); });
+  EXPECT_EQ(st.service_connections, 1u);
+  EXPECT_EQ(st.service_reuses, answers.size() - 1);
+}
+
+TEST_F(NodeTest, AConnectionIsNotKeptWhenItsAnswerSaysSoOrSaysTooMuch) {
+  using Reply = ScriptedBackend::Reply;
+  const std::vector<std::pair<std::string, Reply>> answers = {
+      {"/close", {ok("a", "Connection: close\r\n"), true}},
+      {"/old", {"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nb", false}},
+      {"/extra", {ok("c") + "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra", false}},
+      {"/to-close", {"HTTP/1.1 200 OK\r\n\r\nuntil the close", true}},
+  };
+  auto& b = scripted([&](const std::string&, int conn, int) {
+    return std::optional<Reply>(answers.at(static_cast<std::size_t>(conn - 1)).second);
+  });
+  auto& gw = serve_hello(b.port());
+  const std::vector<std::string> expected = {ok("a", "Connection: close\r\n"),
+                                             "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nb",
+                                             ok("c"),  // what followed it is dropped
+                                             "HTTP/1.1 200 OK\r\n\r\nuntil the close"};
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    auto ex = exchange(gw, "hello", get(answers[i].first, "hello.tim.example.net"));
+    EXPECT_TRUE(ex->got_end) << answers[i].first;
+    EXPECT_EQ(ex->received, expected[i]) << answers[i].first;
+  }
+  EXPECT_EQ(on_loop([&] { return b.connections; }), 4);
+  EXPECT_EQ(on_loop([&] { return node_->status().service_reuses; }), 0u);
+  // The node closed the ones it did not keep.
+  EXPECT_TRUE(wait_until([&] { return b.closed_by_peer == 4; }));
+}
+
+TEST_F(NodeTest, AKeptConnectionTheServiceClosesIsDroppedWhileIdle) {
+  auto& b = scripted([](const std::string&, int conn, int) {
+    // Keep-alive by its answer, closed right after: an idle timeout of 0.
+    return std::optional<ScriptedBackend::Reply>(
+        ScriptedBackend::Reply{ok("conn " + std::to_string(conn)), true});
+  });
+  auto& gw = serve_hello(b.port());
+  EXPECT_EQ(exchange(gw, "hello", get("/", "hello.tim.example.net"))->received, ok("conn 1"));
+  // The node noticed the close while the connection was idle, and closed
+  // its side.
+  EXPECT_TRUE(wait_until([&] { return b.closed_by_peer == 1; }));
+  EXPECT_EQ(exchange(gw, "hello", get("/", "hello.tim.example.net"))->received, ok("conn 2"));
+  const auto st = on_loop([&] { return node_->status(); });
+  EXPECT_EQ(st.service_connections, 2u);
+  EXPECT_EQ(st.service_reuses, 0u);
+}
+
+TEST_F(NodeTest, ARequestAKeptConnectionDropsIsSentAgainOnlyIfItMayBe) {
+  // Each connection answers its first request and closes on its second,
+  // without a byte: a service's idle timeout meeting a request.
+  auto& b = scripted([](const std::string&, int conn, int n) {
+    if (n == 2) return std::optional<ScriptedBackend::Reply>();
+    return std::optional<ScriptedBackend::Reply>(
+        ScriptedBackend::Reply{ok("conn " + std::to_string(conn))});
+  });
+  auto& gw = serve_hello(b.port());
+  EXPECT_EQ(exchange(gw, "hello", get("/1", "hello.tim.example.net"))->received, ok("conn 1"));
+  // A GET: sent again, on a new connection.
+  auto again = exchange(gw, "hello", get("/2", "hello.tim.example.net"));
+  EXPECT_TRUE(again->got_end);
+  EXPECT_EQ(again->received, ok("conn 2"));
+  // A POST: the service may have acted on it; the stream ends without an
+  // answer (the gateway answers 502) and the POST went once.
+  auto post = exchange(gw, "hello",
+                       "POST /3 HTTP/1.1\r\nHost: hello.tim.example.net\r\nContent-Length: 3\r\n"
+                       "\r\nabc");
+  EXPECT_TRUE(post->got_end);
+  EXPECT_EQ(post->received, "");
+  const auto requests = on_loop([&] { return b.requests; });
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_TRUE(requests[1].starts_with("GET /2 ") && requests[2].starts_with("GET /2 "));
+  EXPECT_TRUE(requests[3].starts_with("POST /3 ")) << requests[3];
+  const auto st = on_loop([&] { return node_->status(); });
+  EXPECT_EQ(st.service_connections, 2u);
+  EXPECT_EQ(st.service_reuses, 2u);
+}
+
 TEST_F(NodeTest, AServiceThatIsDownIs503WithRetryAfter) {
   auto& gw = gateway(FakeGateway::Mode::accept);
   auto o = options(gw.port());
@@ -640,7 +878,7 @@ TEST_F(NodeTest, AServiceThatIsDownIs503WithRetryAfter) {
 TEST_F(NodeTest, AServiceThatFailsItsHealthCheckIs503UntilItPassesAgain) {
   std::atomic<bool> healthy{false};
   std::atomic<int> pages{0}, checks{0};
-  Backend backend([&](httplib::Server& s) {
+  auto& backend = http_backend([&](httplib::Server& s) {
     s.Get("/health", [&](const httplib::Request& req, httplib::Response& res) {
       ++checks;
       res.status = healthy ? 204 : 500;
@@ -706,7 +944,7 @@ TEST_F(NodeTest, AnUnknownServiceIs404InTheStream) {
 // requests: a gateway reaches nothing else through either.
 TEST_F(NodeTest, ALinkServesOnlyWhatItsKeyNames) {
   std::atomic<int> hits{0};
-  Backend main([&hits](httplib::Server& s) {
+  auto& main = http_backend([&hits](httplib::Server& s) {
     s.Get("/", [&hits](const httplib::Request&, httplib::Response& res) {
       ++hits;
       res.set_content("backend", "text/plain");
@@ -742,7 +980,7 @@ TEST_F(NodeTest, ARefusalLosesItsControlCharacters) {
 }
 
 TEST_F(NodeTest, ADroppedLinkIsReconnectedAndServesAgain) {
-  Backend backend([](httplib::Server& s) {
+  auto& backend = http_backend([](httplib::Server& s) {
     s.Get("/", [](const httplib::Request&, httplib::Response& res) {
       res.set_content("hi", "text/plain");
     });

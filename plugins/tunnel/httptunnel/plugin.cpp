@@ -794,6 +794,8 @@ Json::Value HttpTunnelPlugin::node_status() const {
     l["streamsOpen"] = Json::UInt64(st.streams_open);
     l["streamsServed"] = Json::UInt64(st.streams_served);
     l["bytesToServices"] = Json::UInt64(st.bytes_to_services);
+    l["serviceConnections"] = Json::UInt64(st.service_connections);
+    l["serviceConnectionsReused"] = Json::UInt64(st.service_reuses);
     l["bytesFromServices"] = Json::UInt64(st.bytes_from_services);
     if (!st.last_error.empty()) l["lastError"] = st.last_error;
     if (st.state == "up") ++up;
