@@ -149,6 +149,7 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
   // ---- from the gateway ----
 
   void on_data(std::span<const std::uint8_t> bytes) {
+    if (phase_ != Phase::head) body_seen_ += bytes.size();
     if (phase_ == Phase::answered || discard_) return mux_->consumed(id_, bytes.size());
     pending_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     pending_credit_ += bytes.size();
@@ -186,6 +187,7 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
     // the rest (body or upgraded bytes) only once the backend takes them.
     pending_.erase(0, used);
     pending_credit_ -= used;
+    body_seen_ = pending_.size();
     mux_->consumed(id_, used);
     route();
   }
@@ -244,6 +246,8 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
     // A request whose head is all of it, and that may be sent twice, is
     // sent again on a new connection if a kept one turns out closed.
     bodyless_ = reader_.is_done();
+    chunked_ = reader_.chunked();
+    content_length_ = reader_.length().value_or(0);
     if (keep_ && bodyless_ && idempotent(h.method())) replay_ = s.str();
     pending_.insert(0, s.str());  // the new head counts against no window
     link_->log_.debug("httptunnel: stream ", id_, " ", h.method_string(), " ", h.target(), " to ",
@@ -337,7 +341,10 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
                      [self = shared_from_this()](error_code ec, std::size_t n) {
                        self->writing_ = false;
                        if (self->closed_) return;
-                       if (self->again_) return self->send_again();
+                       if (self->again_) {
+                         self->mux_->consumed(self->id_, std::exchange(self->sending_credit_, 0));
+                         return self->send_again();
+                       }
                        self->link_->status_.bytes_to_services += n;
                        // The window is returned only now: this is what stops a
                        // sender faster than the service.
@@ -413,7 +420,10 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
     close_backend();
     mux_->consumed(id_, std::exchange(pending_credit_, 0) + std::exchange(sending_credit_, 0));
     pending_.clear();
-    if (!mux_->respond(id_, 200)) return;
+    // A kept connection's replay may come here: its stream has its 200,
+    // and nothing of an answer yet.
+    if (!responded_ && !mux_->respond(id_, 200)) return;
+    responded_ = true;
     const auto reason = http::obsolete_reason(http::int_to_status(status));
     out_ = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
            "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
@@ -451,6 +461,10 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
         return;
       }
       if (!answer_->is_done()) {
+        if (in.size() > kAnswerHeadLimit) {
+          raw_ = true;  // a line that never ends: not followed further
+          return;
+        }
         answer_in_.assign(in);  // a part of a line: offered again with more
         return;
       }
@@ -473,8 +487,11 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
   // connection is kept if both sides are done with it.
   void let_go(bool clean) {
     phase_ = Phase::answered;
-    const bool request_sent =
-        !writing_ && pending_.empty() && !discard_ && (gateway_ended_ || bodyless_);
+    // The request went out whole, and nothing more: a stream that carried
+    // more than its head says (a second request behind a bodyless one)
+    // must not leave an answer on the connection for another stream.
+    const bool request_sent = !writing_ && pending_.empty() && !discard_ && !chunked_ &&
+                              body_seen_ == content_length_;
     if (clean && request_sent && answer_->keep_alive() && !link_->stopped_) {
       timer_.cancel();
       link_->impl_->pool.give(service_, std::move(socket_));
@@ -494,6 +511,7 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
   bool closed_under_us() {
     if (!reused_ || answer_bytes_ > 0 || replay_.empty() || again_) return false;
     again_ = true;
+    phase_ = Phase::connecting;  // nothing reads or writes the closed socket meanwhile
     close_backend();
     if (!writing_) send_again();  // else once the write's handler runs
     return true;
@@ -543,9 +561,12 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
   std::string service_;    // "host:port": what the pool keeps connections by
   std::string replay_;     // the request as sent, when it may be sent again
   std::uint64_t answer_bytes_ = 0;
+  std::uint64_t body_seen_ = 0;       // bytes from the gateway after the request's head
+  std::uint64_t content_length_ = 0;  // what the head says the body is
   bool keep_ = false;        // asked to keep the connection; the answer is parsed
   bool head_only_ = false;   // a HEAD: its answer has no body
   bool bodyless_ = false;    // the head is all of the request
+  bool chunked_ = false;     // its body is chunked: the connection is not kept
   bool reused_ = false;      // the connection was kept from an earlier stream
   bool fresh_only_ = false;  // sent again: not on a kept connection
   bool responded_ = false;   // the stream has its 200

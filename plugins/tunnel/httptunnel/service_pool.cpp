@@ -1,12 +1,28 @@
 #include "service_pool.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 
 namespace mnigs::httptunnel {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Whether the service has been silent on the connection since its last
+// answer: nothing to read, no close, no reset. One recv, peeking, that
+// never waits.
+bool quiet(tcp::socket& socket) {
+  char byte;
+  const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace
 
 ServicePool::ServicePool(net::io_context& io, Options options)
     : options_(options), sweep_(io) {}
@@ -26,8 +42,12 @@ std::optional<tcp::socket> ServicePool::take(const std::string& service) {
       drop(it);  // older ones, of any service, go at the next sweep
       return std::nullopt;
     }
-    boost::system::error_code ec;
-    it->socket.cancel(ec);  // its watch ends, finding no entry
+    if (!quiet(it->socket)) {
+      const auto newer = std::next(it);
+      drop(it);  // closed, reset, or talking out of turn: an older one may do
+      it = newer;
+      continue;
+    }
     tcp::socket socket = std::move(it->socket);
     --state_->per_service[service];
     if (state_->per_service[service] == 0) state_->per_service.erase(service);
@@ -47,24 +67,8 @@ void ServicePool::give(const std::string& service, tcp::socket socket) {
     return;
   }
   ++count;
-  state_->idle.push_back({state_->next_id++, service, Clock::now(), std::move(socket)});
-  watch(state_->idle.back());
+  state_->idle.push_back({service, Clock::now(), std::move(socket)});
   arm_sweep();
-}
-
-void ServicePool::watch(Idle& entry) {
-  // An idle connection has nothing to say: readable means closed, reset,
-  // or a service talking out of turn. Either way it is not reused.
-  auto on_readable = [this, weak = std::weak_ptr<State>(state_),
-                      id = entry.id](boost::system::error_code ec) {
-    const auto state = weak.lock();  // none: the pool is gone
-    if (ec || !state) return;        // cancelled: taken or dropped
-    auto& list = state->idle;
-    const auto it =
-        std::find_if(list.begin(), list.end(), [id](const Idle& i) { return i.id == id; });
-    if (it != list.end()) drop(it);
-  };
-  entry.socket.async_wait(tcp::socket::wait_read, std::move(on_readable));
 }
 
 void ServicePool::drop(List::iterator it) {
@@ -79,7 +83,8 @@ void ServicePool::drop(List::iterator it) {
 void ServicePool::arm_sweep() {
   if (sweeping_) return;
   sweeping_ = true;
-  sweep_.expires_after(options_.idle);
+  // When the oldest is due: none is held much past its limit.
+  sweep_.expires_at(state_->idle.front().since + options_.idle);
   sweep_.async_wait([this, weak = std::weak_ptr<State>(state_)](boost::system::error_code ec) {
     if (ec || !weak.lock()) return;  // cancelled: clear() reset sweeping_
     sweeping_ = false;

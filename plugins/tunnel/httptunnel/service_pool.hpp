@@ -8,12 +8,15 @@
 //
 // A connection is given back only after an answer that ended where its
 // framing said, asked nothing to close, and left nothing unread behind it
-// (NodeLink::Stream decides). While idle it is watched: anything the
-// service sends then (its close, above all) drops it. It is dropped as
-// well after `idle` without use, below the usual servers' own keep-alive
-// timeouts (Node.js 5 s, Apache 5 s, nginx 75 s), so that the node is
-// rarely the one to find a connection closed under a request. take()
-// gives the most recently used one: the others age out.
+// (NodeLink::Stream decides). take() gives the most recently used one
+// (the others age out) after a peek that finds the service silent on it:
+// one that closed it, reset it or sent anything meanwhile is dropped.
+// Idle connections are dropped after `idle`, below the usual servers' own
+// keep-alive timeouts (Node.js 5 s, Apache 5 s, nginx 75 s), so that the
+// node is rarely the one to find a connection closed under a request;
+// one the service closes meanwhile waits in CLOSE_WAIT until then. (A
+// watch on each idle connection would close those at once, for an
+// epoll_ctl on every request, a measurable share of its cost.)
 //
 // Threading: one io_context thread, as the links.
 #pragma once
@@ -55,7 +58,6 @@ class ServicePool {
 
  private:
   struct Idle {
-    std::uint64_t id;
     std::string service;
     std::chrono::steady_clock::time_point since;
     boost::asio::ip::tcp::socket socket;
@@ -64,9 +66,7 @@ class ServicePool {
   struct State {
     List idle;
     std::map<std::string, std::size_t> per_service;
-    std::uint64_t next_id = 0;
   };
-  void watch(Idle& entry);
   void drop(List::iterator it);
   void arm_sweep();
   void sweep();
@@ -74,7 +74,7 @@ class ServicePool {
   Options options_;
   boost::asio::steady_timer sweep_;
   bool sweeping_ = false;
-  // Shared with the watches, which find their entry by id or not at all.
+  // The sweep's handler finds it gone once the pool is.
   std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
