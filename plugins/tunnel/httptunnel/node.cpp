@@ -506,8 +506,9 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
 
   // A kept connection that closed before a byte of its answer: the service
   // closed it while idle, as the request went out. A request that may be
-  // sent twice goes again on a new connection; any other ends as now (the
-  // gateway answers 502: it cannot know whether the service acted on it).
+  // sent twice goes again on a new connection; any other ends without an
+  // answer (the gateway answers the client with an error): the service may
+  // have acted on it.
   bool closed_under_us() {
     if (!reused_ || answer_bytes_ > 0 || replay_.empty() || again_) return false;
     again_ = true;
