@@ -238,8 +238,10 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
       if (req.method() != http::verb::post)
         return send_error(http::status::method_not_allowed, version,
                           "use POST for /jsonrpc", keep_alive, "POST");
+      // Required, not only checked when present: a page on another site can
+      // send a typeless body without the browser asking this server first.
       auto ctype = req[http::field::content_type];
-      if (!ctype.empty() && !std::string_view(ctype.data(), ctype.size()).starts_with("application/json"))
+      if (!std::string_view(ctype.data(), ctype.size()).starts_with("application/json"))
         return send_error(http::status::unsupported_media_type, version,
                           "send JSON-RPC with Content-Type: application/json", keep_alive);
       Caller caller = make_caller(req);

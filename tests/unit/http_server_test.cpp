@@ -137,6 +137,42 @@ TEST_F(HttpServerTest, WrongPathMethodAndContentType) {
   EXPECT_EQ(form->status, 415);
 }
 
+// A page on another site can POST a typeless body (fetch with mode
+// "no-cors" and a Blob, or a beacon) without the browser asking first: it
+// cannot read the answer, but a mesh method would still act (a new session
+// replacing the visitor's own). Without the JSON type nothing is done.
+TEST_F(HttpServerTest, APostWithoutContentTypeIs415AndNothingIsCalled) {
+  std::atomic<int> calls = 0;
+  registry_.add("count", Access::mesh, [&calls](const Json::Value&, const CallInfo&, Responder r) {
+    r.result(++calls);
+  });
+  start();
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_)});
+  const std::string body = call("count");
+  const std::string request = "POST /jsonrpc HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              "Origin: http://elsewhere.example\r\nConnection: close\r\n"
+                              "Content-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  boost::asio::write(socket, boost::asio::buffer(request));
+  std::string answer;
+  boost::system::error_code ec;
+  char buf[4096];
+  for (int i = 0; i < 64 && !ec; ++i) {  // bounded: the answer is small
+    const auto n = socket.read_some(boost::asio::buffer(buf), ec);
+    answer.append(buf, n);
+  }
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 415 ")) << answer;
+  EXPECT_NE(answer.find("Content-Type: application/json"), std::string::npos);
+  EXPECT_EQ(calls, 0);
+  // The same with the type is answered.
+  auto ok = post(call("count"));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(calls, 1);
+}
+
 TEST_F(HttpServerTest, MalformedJsonGetsParseErrorOver200) {
   start();
   auto res = post("{\"jsonrpc\":");
