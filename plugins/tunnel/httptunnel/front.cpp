@@ -35,21 +35,6 @@ std::string hex(std::size_t n) {
   return s.str();
 }
 
-// Methods that may be sent twice (RFC 9110 9.2.2).
-bool idempotent(http::verb v) {
-  switch (v) {
-    case http::verb::get:
-    case http::verb::head:
-    case http::verb::options:
-    case http::verb::trace:
-    case http::verb::put:
-    case http::verb::delete_:
-      return true;
-    default:
-      return false;
-  }
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out)
@@ -662,7 +647,7 @@ class Front::Connection : public std::enable_shared_from_this<Front::Connection>
     drop_channel();
     if (response_done_) return write();  // the answer is whole: let it be written
     if (head_sent_) return close();      // nothing can be said any more
-    if (unseen && idempotent(method_) && replayable_ && retries_ < kMaxRetries &&
+    if (unseen && wstunnel::idempotent(method_) && replayable_ && retries_ < kMaxRetries &&
         (request_done_ || !has_body_)) {
       ++retries_;
       ++counters_->retried;

@@ -90,25 +90,6 @@ struct NodeLink::Impl {
 
 // ---- one stream ----
 
-namespace {
-
-// RFC 9110 section 9.2.2.
-bool idempotent(http::verb method) {
-  switch (method) {
-    case http::verb::get:
-    case http::verb::head:
-    case http::verb::options:
-    case http::verb::trace:
-    case http::verb::put:
-    case http::verb::delete_:
-      return true;
-    default:
-      return false;
-  }
-}
-
-}  // namespace
-
 class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
  public:
   Stream(NodeLink& link, std::int32_t id, std::string authority)
@@ -248,7 +229,7 @@ class NodeLink::Stream : public std::enable_shared_from_this<NodeLink::Stream> {
     bodyless_ = reader_.is_done();
     chunked_ = reader_.chunked();
     content_length_ = reader_.length().value_or(0);
-    if (keep_ && bodyless_ && idempotent(h.method())) replay_ = s.str();
+    if (keep_ && bodyless_ && wstunnel::idempotent(h.method())) replay_ = s.str();
     pending_.insert(0, s.str());  // the new head counts against no window
     link_->log_.debug("httptunnel: stream ", id_, " ", h.method_string(), " ", h.target(), " to ",
                       host_, ":", port_);

@@ -75,6 +75,23 @@ struct Routed {
 // `target` as the request line has it ("/_token/abc.../x?y=1" or "/x").
 Routed route(std::string_view target, const http::fields& headers);
 
+// Whether a request with this method may be sent twice (RFC 9110 9.2.2):
+// the front retries such a request on another link, the node on a new
+// connection to the service.
+inline bool idempotent(http::verb method) {
+  switch (method) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+    case http::verb::trace:
+    case http::verb::put:
+    case http::verb::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Removes the hop-by-hop headers: Connection and the names it lists,
 // Keep-Alive, Proxy-Connection, Proxy-Authenticate, Proxy-Authorization, TE,
 // Trailer(s), Transfer-Encoding and Upgrade.
