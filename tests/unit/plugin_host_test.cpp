@@ -49,6 +49,9 @@ class PluginHostTest : public ::testing::Test {
     io_.stop();
     thread_.join();
     host_.reset();
+    // Before io_ goes: the store's worker may still hold a completion that
+    // carries a strand of io_.
+    store_.reset();
   }
 
   void start_host(PluginHost::GatewaySource gateways = {}) {

@@ -82,6 +82,9 @@ class ScannerTest : public ::testing::Test {
     thread_.join();
     scanner_.reset();
     plugins_.reset();
+    // Before io_ goes: the store's worker may still hold a completion that
+    // carries a strand of io_.
+    store_.reset();
   }
 
   // Starts the scanner with scan.interval = `interval` seconds and waits

@@ -62,6 +62,9 @@ class SessionsTest : public ::testing::Test {
     manager_.reset();
     stopped_.clear();
     plugins_.reset();
+    // Before io_ goes: the store's worker may still hold a completion that
+    // carries a strand of io_.
+    store_.reset();
   }
 
   std::unique_ptr<SessionManager> make_manager(
