@@ -135,15 +135,19 @@ void Dispatcher::call(const Json::Value& request, const Caller& caller,
                                       "method not found: " + method));
   if (entry->access == Access::admin && !caller.admin()) {
     counters_.refused++;
-    std::string why = caller.token == Caller::Token::invalid
-                          ? "the admin token sent is not valid"
-                          : "the caller " + caller.address.to_string() +
-                                " is not in daemon.authorizedNetworks and sent no admin token";
+    std::string why =
+        caller.cross_origin ? "a web page from another origin may not call admin methods"
+        : caller.token == Caller::Token::invalid
+            ? "the admin token sent is not valid (Authorization: Bearer <token>)"
+            : "the caller " + caller.address.to_string() +
+                  " is not in daemon.authorizedNetworks and sent no admin token "
+                  "(Authorization: Bearer <token>)";
     return answer(false, error_object(rpc_error::unauthorized,
                                       "unauthorized: " + method + " is an admin method and " +
-                                          why + " (Authorization: Bearer <token>)"));
+                                          why));
   }
-  CallInfo info{caller.address.to_string(), caller.local.to_string(), caller.admin()};
+  CallInfo info{caller.address.to_string(), caller.local.to_string(), caller.admin(),
+                caller.cross_origin};
   Responder responder([answer](bool ok, Json::Value payload) { answer(ok, std::move(payload)); });
   try {
     entry->handler(params, info, responder);

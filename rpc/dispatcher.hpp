@@ -21,7 +21,13 @@ struct Caller {
   boost::asio::ip::address local;  // our address the caller reached
   bool from_authorized_network = false;
   enum class Token { none, valid, invalid } token = Token::none;
-  bool admin() const { return from_authorized_network || token == Token::valid; }
+  // Sent by a browser for a page from another origin (CallInfo::cross_origin).
+  bool cross_origin = false;
+  // A page from another origin never gets admin rights, whatever the address
+  // or token: answers to it may be read back by its site (daemon.rpcCors).
+  bool admin() const {
+    return !cross_origin && (from_authorized_network || token == Token::valid);
+  }
 };
 
 class Dispatcher {

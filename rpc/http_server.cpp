@@ -94,6 +94,33 @@ bool relayed_by_proxy(const http::request<http::string_body>& req) {
   return false;
 }
 
+// The Origin of a page on another site than the one named by Host, as a
+// browser sends it; "" for the same origin or no Origin (not a browser, or a
+// same-origin GET).
+std::string foreign_origin(const http::request<http::string_body>& req) {
+  auto origin = req[http::field::origin];
+  if (origin.empty()) return "";
+  auto host = req[http::field::host];
+  std::string_view o(origin.data(), origin.size());
+  return iequals(origin_host(o), std::string_view(host.data(), host.size())) ? "" : std::string(o);
+}
+
+// What a page from another origin may send: only the JSON type. An
+// Authorization header (the admin token) is never allowed across origins.
+bool only_content_type(std::string_view requested) {
+  bool ok = true;
+  std::size_t start = 0;
+  while (ok && start <= requested.size()) {
+    const std::size_t comma = std::min(requested.find(',', start), requested.size());
+    std::string_view item = requested.substr(start, comma - start);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    ok = item.empty() || iequals(item, "content-type");
+    start = comma + 1;
+  }
+  return ok;
+}
+
 // Refused connections being answered at once: beyond this many, a new one
 // is closed without an answer (each is answered within about 4 s).
 constexpr std::size_t kMaxRefusing = 64;
@@ -235,9 +262,10 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
       if (auto handler = server_.find_upgrade(path)) return hand_over(std::move(req), *handler);
 
     if (path == "/jsonrpc") {
+      if (req.method() == http::verb::options) return preflight(req, version, keep_alive);
       if (req.method() != http::verb::post)
         return send_error(http::status::method_not_allowed, version,
-                          "use POST for /jsonrpc", keep_alive, "POST");
+                          "use POST for /jsonrpc", keep_alive, "POST, OPTIONS");
       // Required, not only checked when present: a page on another site can
       // send a typeless body without the browser asking this server first.
       auto ctype = req[http::field::content_type];
@@ -245,21 +273,29 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
         return send_error(http::status::unsupported_media_type, version,
                           "send JSON-RPC with Content-Type: application/json", keep_alive);
       Caller caller = make_caller(req);
+      // A page from another origin reads the answer only when allowed; it
+      // reached mesh methods alone (Caller::admin).
+      std::string allow_origin = foreign_origin(req);
+      if (!config_->get_bool("daemon", "rpcCors")) allow_origin.clear();
       server_.dispatcher_.handle(
           req.body(), caller,
-          [self = shared_from_this(), version, keep_alive](std::optional<std::string> body) {
+          [self = shared_from_this(), version, keep_alive,
+           allow_origin = std::move(allow_origin)](std::optional<std::string> body) mutable {
             net::post(self->stream_.get_executor(), [self, version, keep_alive,
+                                                     allow_origin = std::move(allow_origin),
                                                      body = std::move(body)]() mutable {
-              if (!body) {
-                http::response<http::string_body> res{http::status::no_content, version};
-                res.keep_alive(keep_alive);
-                return self->send(std::move(res));
+              http::response<http::string_body> res{
+                  body ? http::status::ok : http::status::no_content, version};
+              if (!allow_origin.empty()) {
+                res.set(http::field::access_control_allow_origin, allow_origin);
+                res.set(http::field::vary, "Origin");
               }
-              http::response<http::string_body> res{http::status::ok, version};
-              res.set(http::field::content_type, "application/json");
               res.keep_alive(keep_alive);
-              res.body() = std::move(*body);
-              res.prepare_payload();
+              if (body) {
+                res.set(http::field::content_type, "application/json");
+                res.body() = std::move(*body);
+                res.prepare_payload();
+              }
               self->send(std::move(res));
             });
           });
@@ -269,6 +305,41 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
       return send_error(http::status::method_not_allowed, version, "only GET here", keep_alive,
                         "GET, HEAD");
     serve_file(std::string(path), req.method() == http::verb::head, version, keep_alive);
+  }
+
+  // A browser asks before a page from another origin may POST JSON here
+  // (CORS). Allowed with daemon.rpcCors: POST with Content-Type alone, no
+  // credentials; the calls then reach mesh methods only.
+  void preflight(const http::request<http::string_body>& req, unsigned version, bool keep_alive) {
+    const std::string origin = foreign_origin(req);
+    if (origin.empty()) {
+      http::response<http::string_body> res{http::status::no_content, version};
+      res.set(http::field::allow, "POST, OPTIONS");
+      res.keep_alive(keep_alive);
+      return send(std::move(res));
+    }
+    if (!config_->get_bool("daemon", "rpcCors"))
+      return send_error(http::status::forbidden, version,
+                        "calls from pages of other origins are off here (daemon.rpcCors)",
+                        keep_alive);
+    auto method = req[http::field::access_control_request_method];
+    if (std::string_view(method.data(), method.size()) != "POST")
+      return send_error(http::status::method_not_allowed, version,
+                        "only POST is allowed from other origins", keep_alive, "POST, OPTIONS");
+    auto headers = req[http::field::access_control_request_headers];
+    if (!only_content_type(std::string_view(headers.data(), headers.size())))
+      return send_error(http::status::forbidden, version,
+                        "a page from another origin may send Content-Type only: no "
+                        "Authorization, and no admin method answers it",
+                        keep_alive);
+    http::response<http::string_body> res{http::status::no_content, version};
+    res.set(http::field::access_control_allow_origin, origin);
+    res.set(http::field::access_control_allow_methods, "POST");
+    res.set(http::field::access_control_allow_headers, "Content-Type");
+    res.set(http::field::access_control_max_age, "600");
+    res.set(http::field::vary, "Origin");
+    res.keep_alive(keep_alive);
+    send(std::move(res));
   }
 
   // The connection leaves the HTTP server: its socket, the request and what
@@ -307,16 +378,12 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     for (const auto& text : config_->get_list("daemon", "authorizedNetworks"))
       if (auto p = parse_prefix(text)) networks.push_back(*p);
     caller.from_authorized_network = any_contains(networks, remote_);
-    // A web page from another origin can make a browser on this host POST
-    // here. Its Origin then names a different host than Host: such a call
-    // does not get admin rights from the address alone.
-    auto origin = req[http::field::origin];
+    // A web page from another origin can make a browser POST here. Its
+    // Origin then names a different host than Host: such a call gets no
+    // admin rights at all (Caller::admin).
+    caller.cross_origin = !foreign_origin(req).empty();
     auto host_field = req[http::field::host];
     std::string_view host(host_field.data(), host_field.size());
-    if (!origin.empty() && caller.from_authorized_network) {
-      std::string_view o(origin.data(), origin.size());
-      if (!iequals(origin_host(o), host)) caller.from_authorized_network = false;
-    }
     // DNS rebinding: a page from evil.example whose name now resolves to
     // 127.0.0.1 sends Host and Origin evil.example. A browser that talks to
     // mnigsd itself names it by address or as localhost.

@@ -46,6 +46,11 @@ void declare_core_keys(Schema& schema) {
                           "holding fewer gets the place of a connection that has sent no "
                           "complete request for this many seconds, from the address holding "
                           "the most; 0: never", true));
+        d.declare(bool_key("rpcCors", true,
+                           "Answer JSON-RPC calls from web pages of other origins (CORS), such "
+                           "as the tether page on a subscriber's phone; they reach mesh "
+                           "methods only, never admin ones",
+                           true));
         d.declare(int_key("hookTimeout", 10, 1, 600,
                           "Seconds a hook command may run before it is killed", true));
       });

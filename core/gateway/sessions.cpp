@@ -295,8 +295,16 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
         return reply.error(rpc_error::invalid_params, "subscriberKey: " + why);
 
     // A subscriber that asks again (it lost its state) replaces its session.
+    // Not at a web page's word: any site a visitor opens could then end the
+    // session of the visitor's address (daemon.rpcCors); such a page renews
+    // or releases with the secret instead.
     for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
       if (same_address(it->second.subscriber_address, caller.remote_address)) {
+        if (caller.cross_origin)
+          return reply.error(rpc_error::conflict,
+                             "session " + it->first + " of " + caller.remote_address +
+                                 " is live; a page from another origin cannot replace it: "
+                                 "renew it, or release it with its secret first");
         log_.info("session ", it->first, " of ", caller.remote_address,
                   " replaced by a new request");
         end_session(it->second, "replaced");

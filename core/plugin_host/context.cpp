@@ -1,5 +1,6 @@
 #include "plugin_host/context.hpp"
 
+#include "config/schema.hpp"
 #include "store/store.hpp"
 #include "util/text.hpp"
 
@@ -154,6 +155,16 @@ void PluginHost::Context::deliver(std::string what, std::function<void()> fn) {
       host.fail(*record, what + " threw: " + e.what());
     }
   });
+}
+
+Json::Value PluginHost::Context::core_config(const std::string& section) const {
+  static const Schema core = [] {
+    Schema s;
+    declare_core_keys(s);
+    return s;
+  }();
+  if (!core.section(section)) return Json::Value();
+  return host_.config_.get()->section(section);
 }
 
 void PluginHost::Context::gateways(std::function<void(Json::Value)> done) {

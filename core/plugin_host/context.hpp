@@ -81,6 +81,7 @@ class PluginHost::Context final : public PluginContext {
   boost::asio::any_io_executor executor() override { return strand_; }
   Logger& log() override { return log_; }
   Json::Value config() const override { return host_.config_.get()->section(name_); }
+  Json::Value core_config(const std::string& section) const override;
   KeyValueStore& store() override;
   void register_method(const std::string& method, Access access, MethodHandler handler) override;
   void register_upgrade(const std::string& path, UpgradeHandler handler) override;

@@ -19,6 +19,12 @@ class Good final : public mnigs::DiscoveryPlugin {
                            out["params"] = params;
                            r.result(out);
                          });
+    // A section as core_config gives it.
+    ctx_.register_method("coreConfig", mnigs::Access::admin,
+                         [this](const Json::Value& params, const mnigs::CallInfo&,
+                                mnigs::Responder r) {
+                           r.result(ctx_.core_config(params["section"].asString()));
+                         });
     ctx_.register_method("boom", mnigs::Access::admin,
                          [](const Json::Value&, const mnigs::CallInfo&, mnigs::Responder) {
                            throw std::runtime_error("boom on purpose");

@@ -156,6 +156,10 @@ class FakeContext : public PluginContext {
   boost::asio::any_io_executor executor() override { return io_.get_executor(); }
   Logger& log() override { return log_; }
   Json::Value config() const override { return config_; }
+  // `core_sections[section]`, as a test set it.
+  Json::Value core_config(const std::string& section) const override {
+    return core_sections.isMember(section) ? core_sections[section] : Json::Value();
+  }
   KeyValueStore& store() override { return store_; }
   void register_method(const std::string& method, Access, MethodHandler handler) override {
     methods[method] = std::move(handler);
@@ -189,6 +193,7 @@ class FakeContext : public PluginContext {
 
   Json::Value config_{Json::objectValue};
   Json::Value known_gateways{Json::arrayValue};  // what gateways() answers
+  Json::Value core_sections{Json::objectValue};  // what core_config() answers
   std::map<std::string, MethodHandler> methods;
   std::map<std::string, UpgradeHandler> upgrades;
   FakeStore store_;

@@ -271,9 +271,68 @@ TEST_F(HttpServerTest, ForeignOriginLosesNetworkBasedAdmin) {
   EXPECT_EQ(parse(same->body)["result"], "ok");
   auto foreign = post(call("secret"), {{"Origin", "http://evil.example"}});
   EXPECT_EQ(parse(foreign->body)["error"]["code"], rpc_error::unauthorized);
+  // Nor with the token: a page's site may read what it is answered.
   auto with_token = post(call("secret"), {{"Origin", "http://evil.example"},
                                           {"Authorization", "Bearer " + kToken}});
-  EXPECT_EQ(parse(with_token->body)["result"], "ok");
+  EXPECT_EQ(parse(with_token->body)["error"]["code"], rpc_error::unauthorized);
+  EXPECT_NE(parse(with_token->body)["error"]["message"].asString().find("another origin"),
+            std::string::npos);
+}
+
+// The tether page on a phone, served by a laptop, calls the gateway's mesh
+// methods: the browser asks first (a preflight), then may read the answer.
+TEST_F(HttpServerTest, PagesOfOtherOriginsReachMeshMethodsOnly) {
+  std::atomic<bool> cross = false;
+  registry_.add("who", Access::mesh, [&cross](const Json::Value&, const CallInfo& c, Responder r) {
+    cross = c.cross_origin;
+    r.result(c.admin);
+  });
+  start();  // loopback is authorized
+  const std::string page = "http://192.168.7.1:8090";
+  httplib::Client c("127.0.0.1", port_);
+  auto pre = c.Options("/jsonrpc", {{"Origin", page},
+                                    {"Access-Control-Request-Method", "POST"},
+                                    {"Access-Control-Request-Headers", "content-type"}});
+  ASSERT_TRUE(pre);
+  EXPECT_EQ(pre->status, 204);
+  EXPECT_EQ(pre->get_header_value("Access-Control-Allow-Origin"), page);
+  EXPECT_EQ(pre->get_header_value("Access-Control-Allow-Methods"), "POST");
+  EXPECT_EQ(pre->get_header_value("Access-Control-Allow-Headers"), "Content-Type");
+  EXPECT_FALSE(pre->has_header("Access-Control-Allow-Credentials"));
+  // The admin token may not be sent from there.
+  auto token = c.Options("/jsonrpc", {{"Origin", page},
+                                      {"Access-Control-Request-Method", "POST"},
+                                      {"Access-Control-Request-Headers",
+                                       "content-type, authorization"}});
+  ASSERT_TRUE(token);
+  EXPECT_EQ(token->status, 403);
+  EXPECT_FALSE(token->has_header("Access-Control-Allow-Origin"));
+
+  auto mesh = post(call("who"), {{"Origin", page}});
+  ASSERT_TRUE(mesh);
+  EXPECT_EQ(mesh->get_header_value("Access-Control-Allow-Origin"), page);
+  EXPECT_EQ(parse(mesh->body)["result"], false);  // not admin, though from loopback
+  EXPECT_TRUE(cross);
+  auto admin = post(call("secret"), {{"Origin", page}});
+  EXPECT_EQ(parse(admin->body)["error"]["code"], rpc_error::unauthorized);
+  // The same origin needs no CORS and keeps its rights.
+  auto same = post(call("who"), {{"Origin", "http://127.0.0.1:" + std::to_string(port_)}});
+  EXPECT_FALSE(same->has_header("Access-Control-Allow-Origin"));
+  EXPECT_EQ(parse(same->body)["result"], true);
+  EXPECT_FALSE(cross);
+}
+
+TEST_F(HttpServerTest, WithoutRpcCorsOtherOriginsCannotReadAnswers) {
+  start(parse(R"({"daemon":{"rpcCors":false}})"));
+  const std::string page = "http://192.168.7.1:8090";
+  httplib::Client c("127.0.0.1", port_);
+  auto pre = c.Options("/jsonrpc", {{"Origin", page}, {"Access-Control-Request-Method", "POST"}});
+  ASSERT_TRUE(pre);
+  EXPECT_EQ(pre->status, 403);
+  EXPECT_NE(pre->body.find("daemon.rpcCors"), std::string::npos);
+  auto res = post(call("ping"), {{"Origin", page}});
+  ASSERT_TRUE(res);
+  EXPECT_FALSE(res->has_header("Access-Control-Allow-Origin"));
 }
 
 TEST_F(HttpServerTest, ProxiedRequestLosesNetworkBasedAdmin) {

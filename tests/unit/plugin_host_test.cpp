@@ -230,6 +230,19 @@ TEST_F(PluginHostTest, PluginMethodsAreServedUnderItsName) {
   EXPECT_EQ(stored["result"], true);
 }
 
+// A plugin reads the core's sections (the tether follows subscriber.routing),
+// never another plugin's.
+TEST_F(PluginHostTest, APluginReadsCoreSectionsOnly) {
+  start_host();
+  Json::Value params(Json::objectValue);
+  params["section"] = "subscriber";
+  EXPECT_EQ(rpc("good.coreConfig", params)["result"]["routing"], "default");
+  params["section"] = "good";  // its own: config() is the way
+  EXPECT_TRUE(rpc("good.coreConfig", params)["result"].isNull());
+  params["section"] = "nosuch";
+  EXPECT_TRUE(rpc("good.coreConfig", params)["result"].isNull());
+}
+
 TEST_F(PluginHostTest, APluginThatCannotDoItsWorkIsListedDegradedWithTheReason) {
   start_host();
   Json::Value params(Json::objectValue);

@@ -287,6 +287,33 @@ TEST_F(SessionsTest, UnrenewedSessionExpiresAndItsTunnelEndCloses) {
   EXPECT_EQ(tunnel_status()["closed"][0], id);
 }
 
+// A subscriber that lost its state asks again and gets a new session in
+// place of its old one; a web page from another origin, which any site a
+// visitor opens could be, may not do that to the visitor's address.
+TEST_F(SessionsTest, AnotherOriginsPageCannotReplaceTheAddressSession) {
+  auto first = request("10.77.2.2");
+  ASSERT_TRUE(first.ok);
+  const std::string id = first.payload["sessionId"].asString();
+  CallInfo page = from("10.77.2.2");
+  page.cross_origin = true;
+  Json::Value p(Json::objectValue);
+  p["suite"] = "testnet-fake-fakepay";
+  auto refused = ask([&](Responder r) { manager_->request(p, page, r); });
+  EXPECT_EQ(refused.code(), rpc_error::conflict);
+  EXPECT_NE(refused.payload["message"].asString().find("another origin"), std::string::npos);
+  ASSERT_EQ(list().size(), 1u);
+  EXPECT_EQ(list()[0]["sessionId"], id);
+  // Where the address holds none, the page gets one.
+  CallInfo other = from("10.77.3.2");
+  other.cross_origin = true;
+  EXPECT_TRUE(ask([&](Responder r) { manager_->request(p, other, r); }).ok);
+  // Without a page in between, the subscriber's new request replaces its own.
+  auto again = request("10.77.2.2");
+  ASSERT_TRUE(again.ok);
+  EXPECT_NE(again.payload["sessionId"].asString(), id);
+  EXPECT_EQ(list().size(), 2u);
+}
+
 TEST_F(SessionsTest, ReleaseEndsTheSessionOnce) {
   auto s = request("10.77.2.2");
   const std::string id = s.payload["sessionId"].asString(), secret = s.payload["secret"].asString();

@@ -49,6 +49,11 @@ class PluginContext {
   // The plugin's validated config section: an object holding every declared
   // key with its value or default. A new snapshot after each live change.
   virtual Json::Value config() const = 0;
+  // One of the core's sections ("subscriber", "gateway", "daemon", ...), in
+  // the same form, for a plugin that acts for the core where the core does
+  // not drive it (the tether honours subscriber.routing); null for any
+  // other name, another plugin's section included.
+  virtual Json::Value core_config(const std::string& section) const = 0;
   virtual KeyValueStore& store() = 0;
   // Registers "<plugin name>.<method>". Handlers are called on the plugin's strand.
   virtual void register_method(const std::string& method, Access access,

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MNIGS_PLUGIN_ABI_MAJOR 8 /* incompatible change: bump, old plugins refused */
+#define MNIGS_PLUGIN_ABI_MAJOR 9 /* incompatible change: bump, old plugins refused */
 #define MNIGS_PLUGIN_ABI_MINOR 0 /* compatible addition; back to 0 with each major */
 
 #ifdef __cplusplus

@@ -34,6 +34,11 @@ struct CallInfo {
   std::string remote_address;  // IP of the caller, as text
   std::string local_address;   // this node's address the caller reached, as text
   bool admin = false;          // caller passed the admin check
+  // A web page from another origin made the call, through a visitor's
+  // browser (its Origin names another host than its Host): its site, not the
+  // address, chose to call, so it is never admin and must not undo what the
+  // address holds without a secret.
+  bool cross_origin = false;
 };
 
 // Completes one call exactly once. Copies share state; the first result or

@@ -71,6 +71,7 @@ class FakeContext : public PluginContext {
   boost::asio::any_io_executor executor() override { return io_.get_executor(); }
   Logger& log() override { return log_; }
   Json::Value config() const override { return config_; }
+  Json::Value core_config(const std::string&) const override { return Json::Value(); }
   KeyValueStore& store() override { return store_; }
   void register_method(const std::string&, Access, MethodHandler) override {}
   void register_upgrade(const std::string&, UpgradeHandler) override {}
