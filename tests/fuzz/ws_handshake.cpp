@@ -4,6 +4,7 @@
 //   1: the subscriber reads the gateway's answer to its request
 //      (parse_response), every "@ACCEPT@" replaced by the right
 //      Sec-WebSocket-Accept so that the later checks are reached.
+#include "admission.hpp"
 #include "handshake.hpp"
 
 #include <algorithm>
@@ -31,6 +32,11 @@ void server(std::string_view data) {
   // A refusal quotes what the peer sent: it must still be one response.
   const std::string answer = response(up);
   if (answer.find("\r\n\r\n") == std::string::npos) std::abort();
+  // A page's credentials as subprotocols: both or an error, never half.
+  const PageCredentialsResult page = page_credentials(head.headers);
+  if (page.credentials && (!page.error.empty() || page.credentials->session.empty() ||
+                           page.credentials->token.empty()))
+    std::abort();
   find_header(head.headers, "Host");
   has_token(head.headers, "Connection", "upgrade");
 }

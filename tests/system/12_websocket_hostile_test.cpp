@@ -271,6 +271,46 @@ TEST_F(WebsocketHostile, ASubscriberThatStopsReadingIsClosedAndPinsBoundedMemory
 // Under l2Auth: session (the default), a switch token opens only the
 // session it was issued to, a wrong one nothing even from the subscriber's
 // address, and the peers that joined for a session leave when it ends.
+// A page in a browser (the tether page) cannot set headers on a WebSocket:
+// it names the session and its token as subprotocols, and may come from any
+// origin, since it proves it holds the secret. Only mnigs-l3 is echoed.
+TEST_F(WebsocketHostile, APageOpensTheTunnelWithItsCredentialsAsSubprotocols) {
+  Json::Value s = request_session();
+  const std::string id = s["sessionId"].asString(), token = s["tunnel"]["token"].asString();
+  ASSERT_FALSE(token.empty()) << to_json(s);
+  auto upgrade = [&](const std::string& protocols) {
+    auto c = std::make_unique<HostileClient>(topology_.ns("sub"), gateway_address(),
+                                             gw_->rpc_port());
+    c->send("GET " + s["tunnel"]["path"].asString() + " HTTP/1.1\r\nHost: " +
+                gateway_address() +
+                "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                "Origin: http://192.168.7.1:8090\r\nSec-WebSocket-Protocol: " +
+                protocols + "\r\n\r\n",
+            5s);
+    std::string head = c->read_head(5s);
+    if (!contains(head, " 101 ")) head += c->read_rest(2s);
+    return std::make_pair(std::move(c), head);
+  };
+  auto wrong = upgrade("mnigs-l3, mnigs-session." + id + ", mnigs-token." + std::string(64, 'f'));
+  EXPECT_TRUE(contains(wrong.second, "HTTP/1.1 403")) << wrong.second;
+  auto half = upgrade("mnigs-l3, mnigs-session." + id);
+  EXPECT_TRUE(contains(half.second, "HTTP/1.1 400")) << half.second;
+  auto unnamed = upgrade("mnigs-session." + id + ", mnigs-token." + token);
+  EXPECT_TRUE(contains(unnamed.second, "HTTP/1.1 400")) << unnamed.second;
+  EXPECT_FALSE(gateway_status()["sessions"][0]["connected"].asBool());
+
+  auto page = upgrade("mnigs-l3, mnigs-session." + id + ", mnigs-token." + token);
+  ASSERT_TRUE(contains(page.second, "HTTP/1.1 101")) << page.second;
+  EXPECT_TRUE(contains(page.second, "Sec-WebSocket-Protocol: mnigs-l3\r\n")) << page.second;
+  EXPECT_FALSE(contains(page.second, token)) << page.second;
+  EXPECT_TRUE(
+      wait_until([&] { return gateway_status()["sessions"][0]["connected"].asBool(); }, 50, 100ms))
+      << to_json(gateway_status());
+  // The secret is in no log line.
+  EXPECT_FALSE(contains(gw_->log(), token));
+}
+
 TEST_F(WebsocketHostile, ASwitchTokenOpensOnlyItsSessionAndItsPeersLeaveWithIt) {
   Json::Value s = request_session();
   const std::string id = s["sessionId"].asString();

@@ -8,6 +8,40 @@ std::string browser_refusal(const Headers& headers) {
          "browsers send)";
 }
 
+PageCredentialsResult page_credentials(const Headers& headers) {
+  constexpr std::string_view session_prefix = "mnigs-session.", token_prefix = "mnigs-token.";
+  PageCredentialsResult r;
+  auto items = header_items(headers, "Sec-WebSocket-Protocol");
+  if (!items) return {std::nullopt, "more than 16 Sec-WebSocket-Protocol items"};
+  std::optional<std::string> session, token;
+  bool page = false;
+  for (const auto& item : *items) {
+    std::optional<std::string>* slot = nullptr;
+    std::string_view rest;
+    if (item.starts_with(session_prefix)) {
+      slot = &session;
+      rest = std::string_view(item).substr(session_prefix.size());
+    } else if (item.starts_with(token_prefix)) {
+      slot = &token;
+      rest = std::string_view(item).substr(token_prefix.size());
+    } else {
+      page = page || item == kPageProtocol;
+      continue;
+    }
+    if (*slot) return {std::nullopt, "Sec-WebSocket-Protocol names a session or token twice"};
+    *slot = std::string(rest);
+  }
+  if (!session && !token) return r;
+  if (!session || !token || session->empty() || token->empty())
+    return {std::nullopt, "Sec-WebSocket-Protocol needs both mnigs-session.<id> and "
+                          "mnigs-token.<token>"};
+  if (!page)
+    return {std::nullopt, std::string("Sec-WebSocket-Protocol must offer ") + kPageProtocol +
+                              " beside the session's credentials"};
+  r.credentials = PageCredentials{std::move(*session), std::move(*token)};
+  return r;
+}
+
 bool constant_time_equal(const std::string& a, const std::string& b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;

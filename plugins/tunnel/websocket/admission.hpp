@@ -22,6 +22,24 @@ namespace mnigs::websocket {
 // "" when the request carries no Origin header; else why it is refused.
 std::string browser_refusal(const Headers& headers);
 
+// A web page that holds a session's credentials (the tether page, which got
+// them from requestConnection) cannot set X-Mnigs-Session or Authorization
+// on a WebSocket. It names them as subprotocols instead, beside
+// kPageProtocol, which alone is echoed back:
+//   Sec-WebSocket-Protocol: mnigs-l3, mnigs-session.<id>, mnigs-token.<token>
+// They are secrets, unlike a visitor's address or cookies, so such a page
+// may open the L3 tunnel from any origin. The switch never takes them.
+inline constexpr const char* kPageProtocol = "mnigs-l3";
+struct PageCredentials {
+  std::string session;
+  std::string token;
+};
+struct PageCredentialsResult {
+  std::optional<PageCredentials> credentials;  // none sent: both empty
+  std::string error;                           // sent, but not as above
+};
+PageCredentialsResult page_credentials(const Headers& headers);
+
 // Compares in time that depends only on the lengths.
 bool constant_time_equal(const std::string& a, const std::string& b);
 

@@ -65,6 +65,49 @@ TEST(Admission, WithoutATokenTheSubscribersAddressDecides) {
   EXPECT_EQ(l2_session(untokened, nullptr, "", "10.77.1.5"), std::nullopt);
 }
 
+// What Chromium sends for new WebSocket(url, ["mnigs-l3",
+// "mnigs-session.<id>", "mnigs-token.<token>"]): one header, in that order.
+TEST(Admission, APageNamesItsSessionAsSubprotocols) {
+  Headers h = kVpnWs;
+  h.emplace_back("Origin", "http://192.168.7.1:8090");
+  h.emplace_back("Sec-WebSocket-Protocol", "mnigs-l3, mnigs-session.s1, mnigs-token.aaaa1111");
+  auto r = page_credentials(h);
+  EXPECT_EQ(r.error, "");
+  ASSERT_TRUE(r.credentials);
+  EXPECT_EQ(r.credentials->session, "s1");
+  EXPECT_EQ(r.credentials->token, "aaaa1111");
+  // Split over two fields, in another order: the same.
+  Headers split = kVpnWs;
+  split.emplace_back("Sec-WebSocket-Protocol", "mnigs-token.aaaa1111");
+  split.emplace_back("sec-websocket-protocol", "mnigs-session.s1 ,mnigs-l3");
+  EXPECT_EQ(page_credentials(split).credentials->token, "aaaa1111");
+}
+
+TEST(Admission, NoSubprotocolCredentialsMeansTheHeaderWay) {
+  auto none = page_credentials(kVpnWs);
+  EXPECT_FALSE(none.credentials);
+  EXPECT_EQ(none.error, "");
+  Headers other = kVpnWs;
+  other.emplace_back("Sec-WebSocket-Protocol", "mnigs-l3, chat");
+  EXPECT_FALSE(page_credentials(other).credentials);
+  EXPECT_EQ(page_credentials(other).error, "");
+}
+
+TEST(Admission, HalfOrRepeatedSubprotocolCredentialsAreRefused) {
+  for (const char* value :
+       {"mnigs-l3, mnigs-session.s1", "mnigs-l3, mnigs-token.aaaa1111",
+        "mnigs-l3, mnigs-session., mnigs-token.aaaa1111",
+        "mnigs-l3, mnigs-session.s1, mnigs-session.s2, mnigs-token.aaaa1111",
+        "mnigs-session.s1, mnigs-token.aaaa1111",  // without mnigs-l3
+        "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,mnigs-l3"}) {
+    Headers h = kVpnWs;
+    h.emplace_back("Sec-WebSocket-Protocol", value);
+    auto r = page_credentials(h);
+    EXPECT_FALSE(r.credentials) << value;
+    EXPECT_NE(r.error, "") << value;
+  }
+}
+
 TEST(Admission, TokensCompareWhole) {
   EXPECT_TRUE(constant_time_equal("abc", "abc"));
   EXPECT_FALSE(constant_time_equal("abc", "abd"));

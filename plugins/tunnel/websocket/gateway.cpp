@@ -191,6 +191,9 @@ void WebsocketTunnel::bring_up_gateway(std::function<void(std::string)> done) {
     options.max_queue = settings_.max_queue;
     options.liveness.ping_after = settings_.keepalive;
     options.liveness.dead_after = settings_.timeout;
+    // A browser (the tether page) sends a packet over 64 KiB (a large
+    // segment and its header) in several frames.
+    options.reassemble = true;
     l3 = std::make_shared<L3Gateway>(plane_->io(), std::move(device), options, context_.log());
   } catch (const std::exception& e) {
     return done(e.what());
@@ -301,13 +304,26 @@ void WebsocketTunnel::on_l3_upgrade(HttpUpgrade request, std::shared_ptr<tls::Se
     refuse(fd, tls.get(), status, why);
   };
   if (!started_) return refused(503, "the websocket plugin is stopping");
-  ServerUpgrade up = check_upgrade(request.method, request.headers, {});
+  ServerUpgrade up = check_upgrade(request.method, request.headers, {kPageProtocol});
   if (!up.ok) return refused(up.status, up.error);
-  if (auto why = browser_refusal(request.headers); !why.empty()) return refused(403, why);
-  const std::string* id = find_header(request.headers, "X-Mnigs-Session");
-  if (!id) return refused(401, "no X-Mnigs-Session header: request a connection first");
-  auto it = sessions_.find(*id);
-  if (it == sessions_.end() || !constant_time_equal(bearer(request.headers), it->second.token))
+  // Headers from mnigs and vpn-ws clients; subprotocols from a page in a
+  // browser, which cannot set headers (admission.hpp).
+  auto page = page_credentials(request.headers);
+  if (!page.error.empty()) return refused(400, page.error);
+  std::string id, token;
+  if (page.credentials) {
+    id = std::move(page.credentials->session);
+    token = std::move(page.credentials->token);
+  } else {
+    if (auto why = browser_refusal(request.headers); !why.empty()) return refused(403, why);
+    const std::string* header = find_header(request.headers, "X-Mnigs-Session");
+    if (!header) return refused(401, "no X-Mnigs-Session header: request a connection first");
+    id = *header;
+    token = bearer(request.headers);
+    up.protocol.clear();  // chosen only with a page's credentials
+  }
+  auto it = sessions_.find(id);
+  if (it == sessions_.end() || !constant_time_equal(token, it->second.token))
     return refused(403, "unknown session or wrong token");
   GatewaySession& g = it->second;
   if (unmapped(request.remote_address) != unmapped(g.session.subscriber_address))

@@ -192,6 +192,22 @@ const std::string* find_header(const Headers& headers, std::string_view name) {
   return nullptr;
 }
 
+std::optional<std::vector<std::string>> header_items(const Headers& headers,
+                                                     std::string_view name, std::size_t limit) {
+  std::vector<std::string> items;
+  bool over = false;
+  for (const auto& field : headers) {
+    if (!iequals(field.first, name)) continue;
+    over = for_each_item(field.second, [&](std::string_view item) {
+      if (items.size() == limit) return true;
+      items.emplace_back(item);
+      return false;
+    });
+    if (over) return std::nullopt;
+  }
+  return items;
+}
+
 bool has_token(const Headers& headers, std::string_view name, std::string_view token) {
   for (const auto& field : headers) {
     if (!iequals(field.first, name)) continue;

@@ -31,6 +31,11 @@ const std::string* find_header(const Headers& headers, std::string_view name);
 // Whether any field named `name` lists `token` (comma-separated lists,
 // case-insensitive), e.g. has_token(h, "Connection", "upgrade").
 bool has_token(const Headers& headers, std::string_view name, std::string_view token);
+// Every item of every field named `name`, trimmed, in order; empty items
+// are left out. At most `limit` items: nullopt when there are more.
+std::optional<std::vector<std::string>> header_items(const Headers& headers,
+                                                     std::string_view name,
+                                                     std::size_t limit = 16);
 
 // base64(SHA-1(client_key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")): the
 // Sec-WebSocket-Accept value for a Sec-WebSocket-Key.

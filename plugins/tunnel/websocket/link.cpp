@@ -204,22 +204,47 @@ bool Link::handle(Frame& frame) {
     close(close_protocol_error, "client data frames must be masked");
     return false;
   }
+  if (options_.reassemble && (h.opcode == Opcode::binary || h.opcode == Opcode::text) &&
+      assembling_) {
+    close(close_protocol_error, "a message began before the last one ended");
+    return false;
+  }
   switch (h.opcode) {
     case Opcode::binary:
+    case Opcode::text:
       if (!h.fin) {
+        if (options_.reassemble) {
+          partial_.assign(frame.payload.begin(), frame.payload.end());
+          partial_opcode_ = h.opcode;
+          assembling_ = true;
+          return true;
+        }
+        if (h.opcode == Opcode::text) {
+          ++counters_.dropped_text;
+          return true;
+        }
         close(close_too_big, "fragmented messages are not accepted: send one packet per frame");
         return false;
       }
-      if (closing_) return true;  // after our close frame, data is discarded
-      ++counters_.rx_messages;
-      counters_.rx_bytes += frame.payload.size();
-      if (on_message_) on_message_(frame.payload);
-      return !closed_;
-    case Opcode::text:
+      return deliver(h.opcode, frame.payload);
     case Opcode::continuation:
-      // Text is no packet; fragments of one are dropped along with it.
-      ++counters_.dropped_text;
-      return true;
+      if (!assembling_) {
+        // Text is no packet; fragments of one are dropped along with it.
+        ++counters_.dropped_text;
+        return true;
+      }
+      if (partial_.size() + frame.payload.size() > options_.max_message) {
+        close(close_too_big, "a message over " + std::to_string(options_.max_message) + " bytes");
+        return false;
+      }
+      partial_.insert(partial_.end(), frame.payload.begin(), frame.payload.end());
+      if (!h.fin) return true;
+      assembling_ = false;
+      {
+        const bool open = deliver(partial_opcode_, partial_);
+        partial_.clear();
+        return open;
+      }
     case Opcode::ping:
       // Beyond the budget: no answer, and no sign of life. Within it, one
       // pong waits at most: a ping that comes while one does is answered
@@ -257,6 +282,22 @@ bool Link::handle(Frame& frame) {
     }
   }
   return true;
+}
+
+bool Link::deliver(Opcode opcode, std::span<std::uint8_t> payload) {
+  if (closing_) return true;  // after our close frame, data is discarded
+  if (opcode == Opcode::text) {
+    if (!on_text_) {
+      ++counters_.dropped_text;
+      return true;
+    }
+    on_text_(std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()));
+    return !closed_;
+  }
+  ++counters_.rx_messages;
+  counters_.rx_bytes += payload.size();
+  if (on_message_) on_message_(payload);
+  return !closed_;
 }
 
 void Link::send(OutFrame frame, std::size_t size, std::size_t skip) {
@@ -352,6 +393,27 @@ void Link::send_control(Opcode op, std::span<const std::uint8_t> payload) {
   if (client) apply_mask(f.payload(), size, key);
   f.end = max_header_size + size;
   enqueue(std::move(f));
+}
+
+void Link::send_text(std::string_view text) {
+  if (closed_ || closing_) return;
+  const bool client = options_.role == Role::client;
+  const std::size_t hs = header_size_for(text.size(), client);
+  OutFrame f;
+  f.bytes.resize(max_header_size + text.size());
+  if (queued_bytes_ + f.footprint() > options_.max_queue) {
+    ++counters_.dropped_queue_full;
+    return note_full(std::chrono::steady_clock::now());
+  }
+  std::memcpy(f.payload(), text.data(), text.size());
+  std::uint32_t key = client ? random_mask() : 0;
+  f.begin = max_header_size - hs;
+  write_header(f.bytes.data() + f.begin, Opcode::text, text.size(), true,
+               client ? std::optional<std::uint32_t>(key) : std::nullopt);
+  if (client) apply_mask(f.payload(), text.size(), key);
+  f.end = max_header_size + text.size();
+  enqueue(std::move(f));
+  flush();
 }
 
 void Link::flush() {

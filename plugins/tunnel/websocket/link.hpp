@@ -46,6 +46,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "frame.hpp"
@@ -99,6 +100,10 @@ class Link : public std::enable_shared_from_this<Link> {
   struct Options {
     Role role = Role::server;
     std::uint64_t max_message = 65536 + 64;  // larger frames close with 1009
+    // Messages in several frames are put together (up to max_message, in
+    // one buffer of the link's): browsers send those over 64 KiB so. Off:
+    // a fragmented binary message closes the link with 1009.
+    bool reassemble = false;
     std::size_t max_queue = 4u << 20;        // bytes waiting to be sent
     LivenessRule liveness;                   // pings and giving up (liveness.hpp); a
                                              // full queue untouched for dead_after is a
@@ -111,6 +116,9 @@ class Link : public std::enable_shared_from_this<Link> {
   using OnMessage = std::function<void(std::span<std::uint8_t> payload)>;
   // The link is closed: why (for logs), and whether the peer began it.
   using OnClosed = std::function<void(const std::string& reason, bool by_peer)>;
+  // A text message, unfragmented (a fragmented one is dropped and counted
+  // as dropped_text); valid only during the call.
+  using OnText = std::function<void(std::string_view text)>;
 
   // Frames taken from `pool` must hold max_message bytes of payload. With
   // `tls`, whose handshake is done, every byte goes through it.
@@ -128,6 +136,12 @@ class Link : public std::enable_shared_from_this<Link> {
   void send(OutFrame frame, std::size_t size, std::size_t skip = 0);
   // Sends what was queued by send() since the last flush.
   void flush();
+  // Text messages: a link that carries control messages beside its packets
+  // (the tether's page) takes them here; without a handler they are
+  // dropped and counted. send_text queues one as a single frame, under the
+  // same max_queue as packets, and flushes.
+  void on_text(OnText handler) { on_text_ = std::move(handler); }
+  void send_text(std::string_view text);
 
   // Sends a close frame, waits briefly for the peer's, then closes. The
   // OnClosed callback runs once, whichever way the link ends.
@@ -170,6 +184,12 @@ class Link : public std::enable_shared_from_this<Link> {
   FrameReader reader_;
   OnMessage on_message_;
   OnClosed on_closed_;
+  OnText on_text_;
+  // A fragmented message being put together (Options::reassemble).
+  std::vector<std::uint8_t> partial_;
+  Opcode partial_opcode_ = Opcode::binary;
+  bool assembling_ = false;
+  bool deliver(Opcode opcode, std::span<std::uint8_t> payload);  // false when closed
   boost::asio::steady_timer timer_;
   std::deque<OutFrame> queue_;  // frames queued, in order
   std::size_t queued_bytes_ = 0;

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace mnigs::websocket {
 namespace {
@@ -294,6 +295,78 @@ TEST_F(LinkTest, PingsWithinTheBudgetAreAnsweredAndKeepTheLinkAlive) {
        i = received_.find(pong, i + 1))
     ++pongs;
   EXPECT_EQ(pongs, static_cast<std::size_t>(pings));
+}
+
+// The tether's page sends control messages as text beside its packets:
+// whole text messages reach the handler; a fragmented one (which this link
+// does not reassemble) is dropped and counted; text goes out as one frame.
+TEST_F(LinkTest, TextMessagesReachTheirHandlerAndGoOutAsOneFrame) {
+  ASSERT_NO_FATAL_FAILURE(open(quiet(60s), false));
+  std::vector<std::string> texts;
+  link_->on_text([&](std::string_view t) { texts.emplace_back(t); });
+  std::string first_half = client_frame(1, "{\"type\":");
+  first_half[0] = 0x01;  // text, FIN clear
+  const std::string stream = client_frame(1, "{\"type\":\"hello\"}") + first_half +
+                             client_frame(0, "\"x\"}") + client_frame(2, "packet");
+  std::size_t offset = 0;
+  for (int i = 0; i < 100 && (offset < stream.size() || messages_ == 0); ++i) {
+    send_some(stream, offset);
+    io_.run_for(5ms);
+  }
+  ASSERT_EQ(texts.size(), 1u);
+  EXPECT_EQ(texts[0], "{\"type\":\"hello\"}");
+  EXPECT_EQ(counters_.dropped_text, 2u);  // the fragment and its continuation
+  EXPECT_EQ(messages_, 1u);               // the packet after them
+  link_->send_text("{\"type\":\"open\"}");
+  for (int i = 0; i < 100 && received_.size() < 17; ++i) {
+    io_.run_for(5ms);
+    read_some(1 << 16);
+  }
+  EXPECT_EQ(received_, std::string("\x81\x0f") + "{\"type\":\"open\"}");
+  EXPECT_FALSE(closed_) << reason_;
+}
+
+// Chromium sends a binary message over 64 KiB in frames of 64 KiB, the
+// last marked final: with reassemble they make one message again, up to
+// max_message; beyond, the link closes with 1009.
+TEST_F(LinkTest, FragmentedMessagesArePutTogetherUpToTheLimit) {
+  Link::Options o = quiet(60s);
+  o.reassemble = true;
+  ASSERT_NO_FATAL_FAILURE(open(o, false));
+  std::vector<std::string> texts;
+  link_->on_text([&](std::string_view t) { texts.emplace_back(t); });
+  auto fragment = [](int opcode, bool fin, const std::string& payload) {
+    std::string f = client_frame(opcode, payload);
+    if (!fin) f[0] = static_cast<char>(f[0] & 0x7f);
+    return f;
+  };
+  // 65545 bytes: a 64 KiB segment behind its 10-byte header, split as
+  // Chromium splits it; a ping in between, as RFC 6455 allows.
+  const std::string big = fragment(2, false, std::string(60000, 'a')) + client_frame(9, "p") +
+                          fragment(0, true, std::string(5545, 'b'));
+  const std::string text = fragment(1, false, "{\"type\":") + fragment(0, true, "\"x\"}");
+  const std::string stream = big + text;
+  std::size_t offset = 0;
+  for (int i = 0; i < 200 && (offset < stream.size() || texts.empty()); ++i) {
+    send_some(stream, offset);
+    io_.run_for(5ms);
+  }
+  EXPECT_EQ(messages_, 1u);
+  EXPECT_EQ(counters_.rx_bytes, 65545u);
+  ASSERT_EQ(texts.size(), 1u);
+  EXPECT_EQ(texts[0], "{\"type\":\"x\"}");
+  EXPECT_FALSE(closed_) << reason_;
+  // Past max_message (65600): closed.
+  const std::string over = fragment(2, false, std::string(60000, 'a')) +
+                           fragment(0, true, std::string(6000, 'b'));
+  offset = 0;
+  // The close handshake waits up to 2 s for this peer's close frame.
+  for (int i = 0; i < 800 && !closed_; ++i) {
+    send_some(over, offset);
+    io_.run_for(5ms);
+  }
+  EXPECT_TRUE(closed_);
+  EXPECT_EQ(messages_, 1u);
 }
 
 }  // namespace
