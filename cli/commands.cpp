@@ -155,6 +155,49 @@ int cmd_expose(Context& ctx, const std::string& name, const std::string& port) {
   return exit_code::ok;
 }
 
+int cmd_tether(Context& ctx, bool on, bool qr) {
+  Json::Value get(Json::objectValue);
+  get["section"] = "tether";
+  auto r = ctx.client->call("getConfig", get);
+  if (r.status != CallStatus::ok) return report(ctx, r);
+  if (!r.result["values"]["tether"].isObject()) {
+    std::cerr << "mnigs-cli: --tether: this mnigsd has no tether plugin\n";
+    return exit_code::failed;
+  }
+  Json::Value set(Json::objectValue);
+  set["tether.enabled"] = on;
+  auto w = ctx.client->call("setConfig", set);
+  if (w.status != CallStatus::ok) return report(ctx, w);
+  if (!on) {
+    if (ctx.json) return print_json(w.result), exit_code::ok;
+    std::cout << "tethering is off: the page is no longer served and its session released\n";
+    return exit_code::ok;
+  }
+  auto p = ctx.client->call("tether.pairing");
+  if (p.status != CallStatus::ok) return report(ctx, p);
+  if (ctx.json) return print_json(p.result), exit_code::ok;
+  std::cout << render_tether(p.result);
+  if (!p.result["serving"].asBool()) return exit_code::failed;
+  if (qr) {
+    const auto& urls = p.result["urls"];
+    const std::string code = urls.isArray() && !urls.empty() ? render_qr(urls[0].asString()) : "";
+    if (code.empty())
+      std::cout << "(no QR code: this mnigs-cli was built without libqrencode, or no URL)\n";
+    std::cout << code;
+  }
+  if (!::isatty(STDOUT_FILENO)) return exit_code::ok;
+  // The state as it changes, until Ctrl-C (tethering stays on).
+  std::string last = tether_state_line(p.result);
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    auto next = ctx.client->call("tether.pairing");
+    if (next.status != CallStatus::ok) return report(ctx, next);
+    const std::string line = tether_state_line(next.result);
+    if (line != last) std::cout << "state: " << line << std::flush;
+    last = line;
+  }
+}
+
 int cmd_call(Context& ctx, const std::string& method, const std::string& params_text) {
   Json::Value params;
   if (!params_text.empty()) {

@@ -38,6 +38,10 @@ int cmd_call(Context& ctx, const std::string& method, const std::string& params)
 // Exposes the node's loopback `port` as the named service `name` through
 // its gateways (httptunnel.services); port "off" takes it back.
 int cmd_expose(Context& ctx, const std::string& name, const std::string& port);
+// --tether [on|off] [--qr]: tether.enabled, then the page's URL and pairing
+// code (as a QR code too with `qr`), then the state as it changes while
+// stdout is a terminal.
+int cmd_tether(Context& ctx, bool on, bool qr);
 int cmd_connect(Context& ctx, const std::string& address, int port, const std::string& suite);
 int cmd_disconnect(Context& ctx);
 // -t ADDR [-p PORT] [-m SUITE]: testGateway.

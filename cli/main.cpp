@@ -56,6 +56,10 @@ void usage(std::ostream& out) {
          "                       else in the config file\n"
          "  --expose NAME=PORT   expose this node's loopback PORT through its gateways as\n"
          "                       NAME.<id>.<domain> (httptunnel); NAME=off takes it back\n"
+         "      --tether [on|off] [--qr]\n"
+         "                       serve the tether page, through which a phone's browser\n"
+         "                       carries this node's traffic to a gateway: prints its URL and\n"
+         "                       pairing code (--qr: as a QR code too), then its state\n"
          "options:\n"
          "  -f, --config PATH    config file (default " << mnigs::default_config_path << ")\n"
          "      --rpc ADDR[:PORT] daemon to talk to (default 127.0.0.1 and daemon.rpcport)\n"
@@ -101,6 +105,7 @@ int main(int argc, char** argv) {
   bool auto_on = false;
   std::string call_method, call_params;
   std::string expose_name, expose_port;
+  bool tether_on = true, qr = false;
   std::string voucher_action, voucher_code;
   Json::Value voucher_params(Json::objectValue);
   int connect_port = 65533;
@@ -222,6 +227,18 @@ int main(int argc, char** argv) {
       }
       expose_name = a.substr(0, eq);
       expose_port = port;
+    } else if (arg == "--tether") {
+      set_command(arg);
+      if (i + 1 < argc && argv[i + 1][0] != '-') {
+        const std::string a = argv[++i];
+        if (a != "on" && a != "off") {
+          std::cerr << "mnigs-cli: --tether wants on or off (got \"" << a << "\")\n";
+          return exit_code::usage;
+        }
+        tether_on = a == "on";
+      }
+    } else if (arg == "--qr") {
+      qr = true;
     } else if (arg == "-h" || arg == "--help") {
       usage(std::cout);
       return exit_code::ok;
@@ -232,6 +249,10 @@ int main(int argc, char** argv) {
       std::cerr << "mnigs-cli: unknown option " << arg << " (see --help)\n";
       return exit_code::usage;
     }
+  }
+  if (qr && command != "--tether") {
+    std::cerr << "mnigs-cli: --qr goes with --tether\n";
+    return exit_code::usage;
   }
   if (command.empty()) command = "--status";
   ::signal(SIGPIPE, SIG_IGN);  // a daemon closing on us is an error to report, not a crash
@@ -287,6 +308,7 @@ int main(int argc, char** argv) {
     if (command == "--set") return cmd_set(ctx, sets);
     if (command == "--call") return cmd_call(ctx, call_method, call_params);
     if (command == "--expose") return cmd_expose(ctx, expose_name, expose_port);
+    if (command == "--tether") return cmd_tether(ctx, tether_on, qr);
     if (command == "--connect") return cmd_connect(ctx, connect_address, connect_port, suite);
     if (command == "--disconnect") return cmd_disconnect(ctx);
     if (command == "--auto") return cmd_auto(ctx, auto_on);

@@ -368,6 +368,27 @@ std::string render_vouchers(const Json::Value& list, bool created, std::int64_t 
   return render_table({"CODE", "STATE", "TERMS", "LEFT", "USED", "NOTE"}, rows);
 }
 
+std::string tether_state_line(const Json::Value& p) {
+  std::string line = terminal_safe(text(p["state"]));
+  if (!text(p["detail"]).empty()) line += ": " + terminal_safe(text(p["detail"]));
+  if (!text(p["page"]).empty()) line += " (page at " + terminal_safe(text(p["page"])) + ")";
+  return line + "\n";
+}
+
+std::string render_tether(const Json::Value& p) {
+  std::string out;
+  if (!flag(p["serving"])) {
+    out = "the tether page is not served";
+    if (!text(p["error"]).empty()) out += ": " + terminal_safe(text(p["error"]));
+    return out + "\n";
+  }
+  out = "open on the phone (same Wi-Fi):\n";
+  if (p["urls"].isArray())
+    for (const auto& u : p["urls"]) out += "  " + terminal_safe(text(u)) + "\n";
+  out += "pairing code: " + terminal_safe(text(p["code"])) + "\n";
+  return out + "state: " + tether_state_line(p);
+}
+
 std::string render_scan_summary(const Json::Value& v) {
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%.2f",

@@ -40,6 +40,16 @@ std::string render_vouchers(const Json::Value& vouchers, bool created, std::int6
 // scanStatus of a finished scan: one summary line and each plugin's error.
 std::string render_scan_summary(const Json::Value& scan_status);
 
+// tether.pairing: the page's URLs and the pairing code, then the state.
+std::string render_tether(const Json::Value& pairing);
+// One line: the tether's state and, when there is one, why.
+std::string tether_state_line(const Json::Value& pairing);
+
+// The QR code of `text` in the terminal, two modules per character (half
+// blocks), black on white whatever the terminal's colours; "" when this
+// mnigs-cli was built without libqrencode or the text does not fit.
+std::string render_qr(const std::string& text);
+
 // listGateways (`gateways_only`) or listNodes: one row per node.
 std::string render_nodes(const Json::Value& list, bool gateways_only, std::int64_t now);
 

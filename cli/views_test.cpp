@@ -238,5 +238,40 @@ TEST(CliViews, ScanSummary) {
             "  cjdns: cjdroute admin at 127.0.0.1:11234 refused the password (Auth failed.)?[2J\n");
 }
 
+TEST(CliViews, Tether) {
+  Json::Value p(Json::objectValue);
+  p["serving"] = true;
+  p["code"] = "12345678";
+  p["urls"].append("http://192.168.7.10:6354/#12345678");
+  p["state"] = "waiting for the page";
+  EXPECT_EQ(render_tether(p),
+            "open on the phone (same Wi-Fi):\n"
+            "  http://192.168.7.10:6354/#12345678\n"
+            "pairing code: 12345678\n"
+            "state: waiting for the page\n");
+  p["state"] = "connected";
+  p["page"] = "192.168.7.2\x1b[2J";
+  EXPECT_EQ(tether_state_line(p), "connected (page at 192.168.7.2?[2J)\n");
+  Json::Value off(Json::objectValue);
+  off["serving"] = false;
+  off["error"] = "cannot listen on 10.9.9.9:6354: Cannot assign requested address";
+  EXPECT_EQ(render_tether(off), "the tether page is not served: cannot listen on "
+                                "10.9.9.9:6354: Cannot assign requested address\n");
+}
+
+#ifdef MNIGS_HAVE_QRENCODE
+// 35 bytes at level M fit version 3 (29 modules): with the quiet zone of
+// two, 33 rows of modules in 17 lines.
+TEST(CliViews, QrCodeIsDrawnInHalfBlocks) {
+  const std::string qr = render_qr("http://192.168.7.10:6354/#12345678");
+  ASSERT_FALSE(qr.empty());
+  std::size_t lines = 0;
+  for (char c : qr) lines += c == '\n';
+  EXPECT_EQ(lines, 17u);
+  EXPECT_TRUE(qr.starts_with("\x1b[30;47m"));
+  EXPECT_NE(qr.find("\u2588"), std::string::npos);
+}
+#endif
+
 }  // namespace
 }  // namespace mnigs::cli

@@ -25,6 +25,8 @@ MNIGS_BUILD_PACKAGES=(
   libssl-dev
   # The httptunnel plugin: HTTP/2 streams between a node and its gateway.
   libnghttp2-dev
+  # mnigs-cli --tether --qr: the tether page's URL as a QR code.
+  libqrencode-dev
 )
 MNIGS_TEST_PACKAGES=(
   libgtest-dev libgmock-dev

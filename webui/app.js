@@ -99,6 +99,35 @@ document.getElementById("scan").addEventListener("click", async () => {
   }
 });
 
+// The tether's page and pairing code, while the tether plugin serves it.
+function showTether(pairing) {
+  const section = document.getElementById("tether");
+  section.hidden = !pairing || !pairing.serving;
+  if (section.hidden) return;
+  const urls = document.getElementById("tether-urls");
+  urls.replaceChildren(...(pairing.urls || []).map((u) => {
+    const line = document.createElement("div");
+    line.textContent = u;
+    return line;
+  }));
+  document.getElementById("tether-code").textContent = pairing.code;
+  document.getElementById("tether-state").textContent =
+    pairing.state + (pairing.detail ? `: ${pairing.detail}` : "");
+}
+
+async function refreshTether(plugins) {
+  const running = plugins.some((p) => p.name === "tether" && p.state === "running");
+  showTether(running ? await rpc("tether.pairing") : null);
+}
+
+document.getElementById("tether-renew").addEventListener("click", async () => {
+  try {
+    showTether(await rpc("tether.pairing", { renew: true }));
+  } catch (e) {
+    document.getElementById("tether-state").textContent = `no new code: ${e.message}`;
+  }
+});
+
 async function refresh() {
   const error = document.getElementById("error");
   try {
@@ -108,6 +137,7 @@ async function refresh() {
     showGateways(gateways.gateways);
     showScan(scan);
     showPlugins(plugins.plugins);
+    await refreshTether(plugins.plugins);
     error.hidden = true;
   } catch (e) {
     error.textContent = `mnigsd: ${e.message}`;

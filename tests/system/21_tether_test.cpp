@@ -1,0 +1,220 @@
+// Tethering end to end: a laptop with no route beyond its Wi-Fi link gets to
+// the Internet through the page a real headless Chromium opens on the phone,
+// which carries its packets to the gateway's websocket tunnel.
+//
+//   laptop ---- phone ---- gw ---- inet     link 1: laptop-phone (the Wi-Fi)
+//                                           link 2: phone-gw     (the phone's uplink)
+//                                           link 3: gw-inet      (the gateway's uplink)
+//
+// mnigsd runs on the laptop (tether) and the gateway; the phone runs only
+// Chromium. The laptop has no route to the gateway or beyond: every packet
+// it gets through crossed the browser. inet answers with the address it saw
+// (the gateway's, since the gateway masquerades).
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "harness/browser.hpp"
+#include "harness/http_echo.hpp"
+#include "harness/system_test.hpp"
+#include "harness/wait.hpp"
+
+namespace mnigs::test {
+namespace {
+
+constexpr int kWebPort = 80;
+constexpr int kTetherPort = 6354;
+constexpr const char* kDevice = "mntether0";
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+class Tether : public SystemTest {
+ protected:
+  void SetUp() override {
+    SystemTest::SetUp();
+    if (HasFatalFailure()) return;
+    topology_.node("laptop").node("phone").node("gw").node("inet");
+    topology_.link("laptop", "phone").link("phone", "gw").link("gw", "inet");
+    topology_.up();
+    web_ =
+        std::make_unique<HttpEcho>(topology_.ns("inet"), topology_.address("inet", "gw"), kWebPort);
+    web6_ = std::make_unique<HttpEcho>(topology_.ns("inet"), topology_.address6("inet", "gw"),
+                                       kWebPort);
+    gw_ = std::make_unique<Node>(topology_, "gw",
+                                 NodeOptions()
+                                     .only_discovery("static")
+                                     .set("gateway", "enabled", "true")
+                                     .set("websocket", "keepalive", "1")
+                                     .set("websocket", "timeout", "5"));
+    laptop_ = std::make_unique<Node>(
+        topology_, "laptop",
+        NodeOptions()
+            .only_discovery("static")
+            .set("tether", "enabled", "true")
+            .set("tether", "listen",
+                 yaml_quote(laptop_address() + ":" + std::to_string(kTetherPort)))
+            .set("tether", "gateway",
+                 yaml_quote(gateway_address() + ":" + std::to_string(gw_->rpc_port())))
+            .set("tether", "keepalive", "1")
+            .set("tether", "timeout", "4"));
+    gw_->start();
+    laptop_->start();
+    gw_->wait_ready();
+    laptop_->wait_ready();
+  }
+
+  std::string laptop_address() const { return topology_.address("laptop", "phone"); }
+  std::string gateway_address() const { return topology_.address("gw", "phone"); }
+  std::string page_url() const {
+    return "http://" + laptop_address() + ":" + std::to_string(kTetherPort) + "/";
+  }
+
+  Json::Value tether() const {
+    Json::Value r = laptop_->rpc("listPlugins");
+    for (const auto& p : r["result"]["plugins"])
+      if (p["name"].asString() == "tether") return p["status"];
+    return Json::Value();
+  }
+  std::string code() const { return laptop_->rpc("tether.pairing")["result"]["code"].asString(); }
+  bool connected() const {
+    Json::Value t = tether();
+    return t["state"].asString() == "connected" && t["tunnelUp"].asBool();
+  }
+  FetchResult fetch_from_laptop(const HttpEcho& web, std::chrono::milliseconds timeout = 5s) {
+    return fetch(topology_.ns("laptop"), web.address(), kWebPort, "/", timeout);
+  }
+  std::string ip(const std::string& node, const std::vector<std::string>& args) const {
+    std::vector<std::string> argv = {"ip"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return topology_.exec(node, argv, 10s).out;
+  }
+  // The page in `browser`, paired with the code in its URL, until the
+  // laptop's tunnel is up.
+  void pair(Browser& browser) {
+    browser.open(page_url() + "#" + code());
+    ASSERT_TRUE(wait_until([&] { return connected(); }, 150, 100ms))
+        << to_json(tether()) << "\npage: " << browser.eval("document.body.innerText").asString()
+        << laptop_->log_tail() << gw_->log_tail();
+  }
+
+  Topology topology_;
+  std::unique_ptr<HttpEcho> web_, web6_;
+  std::unique_ptr<Node> gw_, laptop_;
+};
+
+TEST_F(Tether, ThePhonesBrowserCarriesTheLaptopsTrafficBothFamilies) {
+  // Nothing beyond the Wi-Fi link before the page pairs.
+  EXPECT_FALSE(fetch_from_laptop(*web_, 2s).ok);
+  EXPECT_EQ(tether()["state"], "waiting for the page");
+
+  // What mnigs-cli --tether prints: the URL and the code.
+  auto cli = laptop_->cli({"--tether"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.out << cli.err;
+  EXPECT_TRUE(contains(cli.out, page_url() + "#" + code())) << cli.out;
+  EXPECT_TRUE(contains(cli.out, "pairing code: " + code())) << cli.out;
+
+  Browser phone(topology_.ns("phone"), laptop_->dir() + "/phone");
+  ASSERT_NO_FATAL_FAILURE(pair(phone));
+  FetchResult four = fetch_from_laptop(*web_);
+  ASSERT_TRUE(four.ok) << four.error << "\n"
+                       << to_json(tether()) << "\n"
+                       << ip("laptop", {"route", "get", web_->address()});
+  EXPECT_EQ(four.body, "client=" + topology_.address("gw", "inet") + "\n");
+  FetchResult six = fetch_from_laptop(*web6_);
+  ASSERT_TRUE(six.ok) << six.error << "\n"
+                      << ip("laptop", {"-6", "route", "get", web6_->address()});
+  EXPECT_EQ(six.body, "client=" + topology_.address6("gw", "inet") + "\n");
+
+  // The page shows both links and the bytes it carried.
+  ASSERT_TRUE(wait_until(
+      [&] { return phone.eval("document.getElementById('up').textContent").asString() != "0 B"; },
+      30, 100ms));
+  EXPECT_EQ(phone.eval("document.getElementById('laptop-state').textContent"),
+            "paired and connected");
+  EXPECT_EQ(phone.eval("document.getElementById('gateway-state').textContent"), "connected");
+  // The gateway sees one session, of the phone's address.
+  Json::Value sessions = gw_->rpc("listSessions")["result"]["gateway"];
+  ASSERT_EQ(sessions.size(), 1u) << to_json(sessions);
+  EXPECT_EQ(sessions[0]["subscriber"], topology_.address("phone", "gw"));
+  // Its tunnel came from the phone, the laptop's traffic inside it.
+  EXPECT_TRUE(contains(gw_->log(), "tunnel connected from " + topology_.address("phone", "gw")))
+      << gw_->log_tail();
+  EXPECT_GT(tether()["packetsToPage"].asUInt64(), 0u);
+  EXPECT_GT(tether()["packetsFromPage"].asUInt64(), 0u);
+}
+
+TEST_F(Tether, AReloadResumesTheSessionAndClosingThePageTakesTheRouteAway) {
+  Browser phone(topology_.ns("phone"), laptop_->dir() + "/phone");
+  ASSERT_NO_FATAL_FAILURE(pair(phone));
+  const Json::Value before = tether()["session"];
+  ASSERT_TRUE(fetch_from_laptop(*web_).ok);
+
+  // A reload: the page comes back paired (the code is kept in the tab) on
+  // the same session and addresses.
+  phone.eval_and_wait_load("location.reload()");
+  ASSERT_TRUE(wait_until([&] { return connected(); }, 150, 100ms)) << to_json(tether());
+  EXPECT_EQ(tether()["session"]["sessionId"], before["sessionId"]);
+  EXPECT_EQ(tether()["session"]["address4"], before["address4"]);
+  EXPECT_EQ(tether()["session"]["address6"], before["address6"]);
+  EXPECT_EQ(tether()["sessionsRequested"].asUInt64(), 1u);
+  FetchResult again = fetch_from_laptop(*web_);
+  EXPECT_TRUE(again.ok) << again.error;
+
+  // The page goes away: the laptop's route and device go, and it says why.
+  phone.open("about:blank");
+  ASSERT_TRUE(wait_until([&] { return tether()["state"] == "waiting for the page"; }, 100, 100ms))
+      << to_json(tether());
+  EXPECT_TRUE(contains(tether()["detail"].asString(), "the page went away")) << to_json(tether());
+  EXPECT_FALSE(tether()["tunnelUp"].asBool());
+  EXPECT_FALSE(contains(ip("laptop", {"link"}), kDevice));
+  EXPECT_EQ(ip("laptop", {"route", "show", "table", "65527"}), "");
+  EXPECT_FALSE(fetch_from_laptop(*web_, 2s).ok);
+}
+
+TEST_F(Tether, AStrangerWithoutTheCodeAndAPageOfAnotherOriginAreRefused) {
+  Browser phone(topology_.ns("phone"), laptop_->dir() + "/phone");
+  ASSERT_NO_FATAL_FAILURE(pair(phone));
+
+  // A second browser on the Wi-Fi opens the page without the code and
+  // guesses one: refused, and the first page keeps the tether.
+  Browser stranger(topology_.ns("phone"), laptop_->dir() + "/stranger");
+  stranger.open(page_url());
+  EXPECT_FALSE(stranger.eval("document.getElementById('pair').hidden").asBool());
+  const std::string wrong = code() == "00000000" ? "11111111" : "00000000";
+  stranger.eval("document.getElementById('code').value = '" + wrong +
+                "';"
+                "document.getElementById('pair').requestSubmit();");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return contains(
+            stranger.eval("document.getElementById('laptop-state').textContent").asString(),
+            "could not pair");
+      },
+      100, 100ms));
+  EXPECT_GE(tether()["upgradesRefused"].asUInt64(), 1u);
+  EXPECT_TRUE(connected());
+  EXPECT_TRUE(fetch_from_laptop(*web_).ok);
+
+  // A page of another origin (the gateway's own web server here) that
+  // knows the code still cannot open the laptop's WebSocket.
+  stranger.open("http://" + gateway_address() + ":" + std::to_string(gw_->rpc_port()) + "/nothing");
+  const std::string outcome = stranger
+                                  .eval(
+                                      "new Promise((done) => {"
+                                      "  const ws = new WebSocket('ws://" +
+                                      laptop_address() + ":" + std::to_string(kTetherPort) +
+                                      "/tether', ['mnigs-tether', 'mnigs-pair." + code() +
+                                      "']);"
+                                      "  ws.onopen = () => done('open');"
+                                      "  ws.onclose = () => done('refused');"
+                                      "})")
+                                  .asString();
+  EXPECT_EQ(outcome, "refused");
+  EXPECT_TRUE(connected()) << to_json(tether());
+  EXPECT_TRUE(contains(laptop_->log(), "is not the tether page's")) << laptop_->log_tail();
+}
+
+}  // namespace
+}  // namespace mnigs::test
