@@ -70,7 +70,7 @@ TEST_F(DaemonControl, CliShowsStatusAndPlugins) {
   EXPECT_EQ(running, (std::set<std::string>{"discovery/static", "payment/free",
                                             "payment/webpage", "tunnel/forwarding", "tunnel/gre",
                                             "tunnel/httptunnel", "tunnel/ipip", "tunnel/openvpn",
-                                            "tunnel/websocket"}))
+                                            "tunnel/tether", "tunnel/websocket"}))
       << plugins.out;
 }
 

@@ -10,13 +10,17 @@
 // Chromium. The laptop has no route to the gateway or beyond: every packet
 // it gets through crossed the browser. inet answers with the address it saw
 // (the gateway's, since the gateway masquerades).
+#include <unistd.h>
+
 #include <algorithm>
 #include <memory>
 #include <string>
 
 #include "harness/browser.hpp"
 #include "harness/http_echo.hpp"
+#include "harness/netns.hpp"
 #include "harness/system_test.hpp"
+#include "harness/tcp.hpp"
 #include "harness/wait.hpp"
 
 namespace mnigs::test {
@@ -28,6 +32,27 @@ constexpr const char* kDevice = "mntether0";
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+// A masked client frame (RFC 6455 5.2), FIN set.
+std::string client_frame(int opcode, const std::string& payload) {
+  std::string f;
+  f += static_cast<char>(0x80 | opcode);
+  const std::size_t n = payload.size();
+  if (n < 126) {
+    f += static_cast<char>(0x80 | n);
+  } else if (n <= 0xffff) {
+    f += static_cast<char>(0x80 | 126);
+    f += static_cast<char>(n >> 8);
+    f += static_cast<char>(n & 0xff);
+  } else {
+    f += static_cast<char>(0x80 | 127);
+    for (int i = 7; i >= 0; --i) f += static_cast<char>((std::uint64_t(n) >> (8 * i)) & 0xff);
+  }
+  const unsigned char key[4] = {0x12, 0x34, 0x56, 0x78};
+  f.append(reinterpret_cast<const char*>(key), 4);
+  for (std::size_t i = 0; i < n; ++i) f += static_cast<char>(payload[i] ^ key[i % 4]);
+  return f;
 }
 
 class Tether : public SystemTest {
@@ -214,6 +239,90 @@ TEST_F(Tether, AStrangerWithoutTheCodeAndAPageOfAnotherOriginAreRefused) {
   EXPECT_EQ(outcome, "refused");
   EXPECT_TRUE(connected()) << to_json(tether());
   EXPECT_TRUE(contains(laptop_->log(), "is not the tether page's")) << laptop_->log_tail();
+}
+
+// What a hostile page, or a gateway that says no, gets: frames before
+// pairing go nowhere; text that is no message, garbage packets and an
+// oversized message are dropped or end that page with a reason in the
+// laptop's state; a gateway's refusal is shown on the page and in the
+// state; the daemon keeps serving and a real page pairs afterwards.
+TEST_F(Tether, BadInputIsDroppedOrRefusedWithAReason) {
+  const std::string host = laptop_address() + ":" + std::to_string(kTetherPort);
+  auto connect = [&] {
+    int fd = -1;
+    run_in_netns_thread(topology_.ns("phone"),
+                        [&] { fd = tcp_connect(laptop_address(), kTetherPort, 5s); });
+    return fd;
+  };
+  auto upgrade = [&](const std::string& code, const std::string& then) {
+    return "GET /tether HTTP/1.1\r\nHost: " + host +
+           "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+           "Origin: http://" +
+           host + "\r\nSec-WebSocket-Protocol: mnigs-tether, mnigs-pair." + code + "\r\n\r\n" +
+           then;
+  };
+  // Frames sent with an upgrade that fails pairing reach nothing.
+  const std::string wrong = code() == "00000000" ? "11111111" : "00000000";
+  int fd = connect();
+  ASSERT_GE(fd, 0);
+  send_all(fd, upgrade(wrong, client_frame(1, R"({"type":"gateway","address":"10.6.6.6"})")),
+           std::chrono::steady_clock::now() + 5s);
+  EXPECT_TRUE(
+      read_until_closed(fd, std::chrono::steady_clock::now() + 5s).starts_with("HTTP/1.1 403"));
+  ::close(fd);
+  EXPECT_EQ(tether()["state"], "waiting for the page");
+
+  // Paired, then text that is no message and packets that are garbage.
+  fd = connect();
+  ASSERT_GE(fd, 0);
+  send_all(fd,
+           upgrade(code(), client_frame(1, "not json") + client_frame(1, R"({"type":"nonsense"})") +
+                               client_frame(2, std::string(60, '\xff')) + client_frame(2, "x")),
+           std::chrono::steady_clock::now() + 5s);
+  ASSERT_TRUE(
+      wait_until([&] { return tether()["pageMessagesDropped"].asUInt64() >= 2; }, 50, 100ms))
+      << to_json(tether());
+  EXPECT_EQ(tether()["page"], topology_.address("phone", "laptop"));
+  // An oversized message ends that page, and the state says so.
+  send_all(fd, client_frame(2, std::string(70000, 'a')), std::chrono::steady_clock::now() + 5s);
+  ASSERT_TRUE(wait_until([&] { return tether()["state"] == "waiting for the page"; }, 50, 100ms))
+      << to_json(tether());
+  EXPECT_TRUE(contains(tether()["detail"].asString(), "larger than the limit"))
+      << to_json(tether());
+  ::close(fd);
+  EXPECT_TRUE(rpc_succeeded(laptop_->rpc("nodeInfo")));
+
+  // A gateway that refuses: the phone's address holds a session of its own
+  // there already, which a page may not replace.
+  Json::Value params(Json::objectValue);
+  params["suite"] = "static-websocket-free";
+  Json::Value own =
+      rpc(topology_.ns("phone"), gateway_address(), gw_->rpc_port(), "requestConnection", params);
+  ASSERT_TRUE(rpc_succeeded(own)) << to_json(own);
+  Browser phone(topology_.ns("phone"), laptop_->dir() + "/phone");
+  phone.open(page_url() + "#" + code());
+  ASSERT_TRUE(wait_until([&] { return tether()["state"] == "failed"; }, 100, 100ms))
+      << to_json(tether());
+  EXPECT_TRUE(contains(tether()["detail"].asString(), "cannot replace it")) << to_json(tether());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return contains(
+            phone.eval("document.getElementById('tether-state').textContent").asString(),
+            "cannot replace it");
+      },
+      50, 100ms))
+      << phone.eval("document.body.innerText").asString();
+
+  // Released, the next page gets its session.
+  Json::Value release(Json::objectValue);
+  release["sessionId"] = own["result"]["sessionId"];
+  release["secret"] = own["result"]["secret"];
+  ASSERT_TRUE(rpc_succeeded(rpc(topology_.ns("phone"), gateway_address(), gw_->rpc_port(),
+                                "releaseConnection", release)));
+  phone.eval_and_wait_load("location.reload()");
+  ASSERT_TRUE(wait_until([&] { return connected(); }, 150, 100ms)) << to_json(tether());
+  EXPECT_TRUE(fetch_from_laptop(*web_).ok);
 }
 
 }  // namespace
