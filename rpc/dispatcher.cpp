@@ -147,7 +147,7 @@ void Dispatcher::call(const Json::Value& request, const Caller& caller,
                                           why));
   }
   CallInfo info{caller.address.to_string(), caller.local.to_string(), caller.admin(),
-                caller.cross_origin};
+                caller.cross_origin || caller.page_by_name};
   Responder responder([answer](bool ok, Json::Value payload) { answer(ok, std::move(payload)); });
   try {
     entry->handler(params, info, responder);

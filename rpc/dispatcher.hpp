@@ -21,10 +21,13 @@ struct Caller {
   boost::asio::ip::address local;  // our address the caller reached
   bool from_authorized_network = false;
   enum class Token { none, valid, invalid } token = Token::none;
-  // Sent by a browser for a page from another origin (CallInfo::cross_origin).
+  // Sent by a browser for a page from another origin: never admin.
   bool cross_origin = false;
+  // Sent by a browser for a page that names this host by a name other than
+  // localhost (DNS rebinding may be behind it).
+  bool page_by_name = false;
   // A page from another origin never gets admin rights, whatever the address
-  // or token: answers to it may be read back by its site (daemon.rpcCors).
+  // or token: answers to it may be read back by its site (CORS).
   bool admin() const {
     return !cross_origin && (from_authorized_network || token == Token::valid);
   }

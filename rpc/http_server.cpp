@@ -276,7 +276,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
       // A page from another origin reads the answer only when allowed; it
       // reached mesh methods alone (Caller::admin).
       std::string allow_origin = foreign_origin(req);
-      if (!config_->get_bool("daemon", "rpcCors")) allow_origin.clear();
+      if (!cors_allowed(allow_origin)) allow_origin.clear();
       server_.dispatcher_.handle(
           req.body(), caller,
           [self = shared_from_this(), version, keep_alive,
@@ -307,9 +307,18 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     serve_file(std::string(path), req.method() == http::verb::head, version, keep_alive);
   }
 
+  // Whether a page of `origin` (another origin) may read answers here.
+  bool cors_allowed(const std::string& origin) const {
+    std::vector<Prefix> allowed;
+    for (const auto& text : config_->get_list("daemon", "rpcCorsOrigins"))
+      if (auto p = parse_prefix(text)) allowed.push_back(*p);
+    return origin_allowed(origin, allowed);
+  }
+
   // A browser asks before a page from another origin may POST JSON here
-  // (CORS). Allowed with daemon.rpcCors: POST with Content-Type alone, no
-  // credentials; the calls then reach mesh methods only.
+  // (CORS). Allowed for pages served from an address of
+  // daemon.rpcCorsOrigins: POST with Content-Type alone, no credentials; the
+  // calls then reach mesh methods only.
   void preflight(const http::request<http::string_body>& req, unsigned version, bool keep_alive) {
     const std::string origin = foreign_origin(req);
     if (origin.empty()) {
@@ -318,9 +327,11 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
       res.keep_alive(keep_alive);
       return send(std::move(res));
     }
-    if (!config_->get_bool("daemon", "rpcCors"))
+    if (!cors_allowed(origin))
       return send_error(http::status::forbidden, version,
-                        "calls from pages of other origins are off here (daemon.rpcCors)",
+                        "pages of " + origin.substr(0, 200) +
+                            " may not call here: only pages served from an address in "
+                            "daemon.rpcCorsOrigins",
                         keep_alive);
     auto method = req[http::field::access_control_request_method];
     if (std::string_view(method.data(), method.size()) != "POST")
@@ -384,6 +395,12 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     caller.cross_origin = !foreign_origin(req).empty();
     auto host_field = req[http::field::host];
     std::string_view host(host_field.data(), host_field.size());
+    // A page whose origin and Host agree on a name may be another site's
+    // made to resolve here (DNS rebinding): it acts as a page, not as the
+    // host's own user (CallInfo::cross_origin), though it cannot read any
+    // CORS header and gets no admin rights by address (below).
+    caller.page_by_name =
+        req.find(http::field::origin) != req.end() && !is_local_host_name(host);
     // DNS rebinding: a page from evil.example whose name now resolves to
     // 127.0.0.1 sends Host and Origin evil.example. A browser that talks to
     // mnigsd itself names it by address or as localhost.

@@ -46,10 +46,14 @@ void declare_core_keys(Schema& schema) {
                           "holding fewer gets the place of a connection that has sent no "
                           "complete request for this many seconds, from the address holding "
                           "the most; 0: never", true));
-        d.declare(bool_key("rpcCors", true,
-                           "Answer JSON-RPC calls from web pages of other origins (CORS), such "
-                           "as the tether page on a subscriber's phone; they reach mesh "
-                           "methods only, never admin ones",
+        d.declare(list_key("rpcCorsOrigins", ValueType::cidr_list,
+                           {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
+                            "100.64.0.0/10", "fc00::/7"},
+                           "Web pages served from these addresses (never from a name) may call "
+                           "the mesh methods (CORS) and open the websocket tunnel with a "
+                           "session's credentials: the tether page a subscriber's laptop "
+                           "serves to a phone. Admin methods never answer them. Empty: no "
+                           "page of another origin",
                            true));
         d.declare(int_key("hookTimeout", 10, 1, 600,
                           "Seconds a hook command may run before it is killed", true));

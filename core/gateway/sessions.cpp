@@ -296,13 +296,14 @@ void SessionManager::request(const Json::Value& params, const CallInfo& caller, 
 
     // A subscriber that asks again (it lost its state) replaces its session.
     // Not at a web page's word: any site a visitor opens could then end the
-    // session of the visitor's address (daemon.rpcCors); such a page renews
+    // session of the visitor's address (CORS); such a page renews
     // or releases with the secret instead.
     for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
       if (same_address(it->second.subscriber_address, caller.remote_address)) {
         if (caller.cross_origin)
+          // Its id is not told: a page of any site may be asking.
           return reply.error(rpc_error::conflict,
-                             "session " + it->first + " of " + caller.remote_address +
+                             "a session of " + caller.remote_address +
                                  " is live; a page from another origin cannot replace it: "
                                  "renew it, or release it with its secret first");
         log_.info("session ", it->first, " of ", caller.remote_address,

@@ -26,8 +26,10 @@ bool clear_host_bits(Bytes& bytes, unsigned length) {
   for (unsigned i = 0; i < bytes.size(); ++i) {
     unsigned first_bit = i * 8;
     std::uint8_t keep = 0;
-    if (first_bit + 8 <= length) keep = 0xff;
-    else if (first_bit < length) keep = static_cast<std::uint8_t>(0xff << (8 - (length - first_bit)));
+    if (first_bit + 8 <= length)
+      keep = 0xff;
+    else if (first_bit < length)
+      keep = static_cast<std::uint8_t>(0xff << (8 - (length - first_bit)));
     if (bytes[i] & ~keep) had = true;
     bytes[i] &= keep;
   }
@@ -93,6 +95,36 @@ bool any_contains(const std::vector<Prefix>& prefixes, const ip::address& addr) 
   for (const auto& p : prefixes)
     if (p.contains(addr)) return true;
   return false;
+}
+
+std::optional<boost::asio::ip::address> origin_address(std::string_view origin) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (!origin.starts_with(scheme)) continue;
+    std::string_view rest = origin.substr(scheme.size());
+    std::string_view host = rest;
+    if (!rest.empty() && rest.front() == '[') {
+      const auto close = rest.find(']');
+      if (close == std::string_view::npos) return std::nullopt;
+      host = rest.substr(1, close - 1);
+      rest.remove_prefix(close + 1);
+    } else {
+      const auto colon = rest.find(':');
+      host = rest.substr(0, colon);
+      rest.remove_prefix(colon == std::string_view::npos ? rest.size() : colon);
+    }
+    // What may follow: a port, and nothing else (an Origin has no path).
+    if (!rest.empty() && (rest.front() != ':' || rest.size() < 2 || rest.size() > 6 ||
+                          rest.substr(1).find_first_not_of("0123456789") != std::string_view::npos))
+      return std::nullopt;
+    if (host.find('%') != std::string_view::npos) return std::nullopt;
+    return parse_address(host);
+  }
+  return std::nullopt;
+}
+
+bool origin_allowed(std::string_view origin, const std::vector<Prefix>& allowed) {
+  const auto address = origin_address(origin);
+  return address && any_contains(allowed, *address);
 }
 
 }  // namespace mnigs

@@ -46,4 +46,15 @@ boost::asio::ip::address unmap(const boost::asio::ip::address& addr);
 
 bool any_contains(const std::vector<Prefix>& prefixes, const boost::asio::ip::address& addr);
 
+// The address a browser's Origin header names ("http://10.0.0.1:8080",
+// "https://[fd00::1]"): nullopt for a host name, "null", a zone, or
+// anything that is no http(s) origin.
+std::optional<boost::asio::ip::address> origin_address(std::string_view origin);
+
+// Whether a page of `origin` may call the mesh methods of mnigsd (CORS) and
+// open a tunnel with a session's credentials: its Origin names an address,
+// in `allowed` (daemon.rpcCorsOrigins). A page of a site named by DNS never
+// may: any site on the Internet is one.
+bool origin_allowed(std::string_view origin, const std::vector<Prefix>& allowed);
+
 }  // namespace mnigs

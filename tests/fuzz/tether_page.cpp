@@ -15,7 +15,7 @@ using namespace mnigs::tether;
 
 namespace {
 
-class Effects final : public mnigs::tether::Effects {
+class Recorder final : public mnigs::tether::Effects {
  public:
   void send_to_page(const std::string&) override {}
   void bring_up(const Session& s, const std::string&,
@@ -36,7 +36,7 @@ class Effects final : public mnigs::tether::Effects {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   boost::asio::io_context io;
-  Effects effects;
+  Recorder effects;
   Controller c(io.get_executor(), effects);
   c.set_configured_gateway("10.77.1.1:65533");
   c.page_attached("192.168.7.2");

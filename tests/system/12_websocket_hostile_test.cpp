@@ -278,14 +278,15 @@ TEST_F(WebsocketHostile, APageOpensTheTunnelWithItsCredentialsAsSubprotocols) {
   Json::Value s = request_session();
   const std::string id = s["sessionId"].asString(), token = s["tunnel"]["token"].asString();
   ASSERT_FALSE(token.empty()) << to_json(s);
-  auto upgrade = [&](const std::string& protocols) {
+  auto upgrade = [&](const std::string& protocols,
+                     const std::string& origin = "http://192.168.7.1:8090") {
     auto c = std::make_unique<HostileClient>(topology_.ns("sub"), gateway_address(),
                                              gw_->rpc_port());
     c->send("GET " + s["tunnel"]["path"].asString() + " HTTP/1.1\r\nHost: " +
                 gateway_address() +
                 "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                "Origin: http://192.168.7.1:8090\r\nSec-WebSocket-Protocol: " +
+                "Origin: " + origin + "\r\nSec-WebSocket-Protocol: " +
                 protocols + "\r\n\r\n",
             5s);
     std::string head = c->read_head(5s);
@@ -298,6 +299,14 @@ TEST_F(WebsocketHostile, APageOpensTheTunnelWithItsCredentialsAsSubprotocols) {
   EXPECT_TRUE(contains(half.second, "HTTP/1.1 400")) << half.second;
   auto unnamed = upgrade("mnigs-session." + id + ", mnigs-token." + token);
   EXPECT_TRUE(contains(unnamed.second, "HTTP/1.1 400")) << unnamed.second;
+  // A site on the Internet, or any site named by DNS, that got the
+  // credentials for its visitor's browser: no tunnel.
+  const std::string creds = "mnigs-l3, mnigs-session." + id + ", mnigs-token." + token;
+  for (const char* site : {"http://203.0.113.9", "http://evil.example"}) {
+    auto elsewhere = upgrade(creds, site);
+    EXPECT_TRUE(contains(elsewhere.second, "HTTP/1.1 403")) << elsewhere.second;
+    EXPECT_TRUE(contains(elsewhere.second, "rpcCorsOrigins")) << elsewhere.second;
+  }
   EXPECT_FALSE(gateway_status()["sessions"][0]["connected"].asBool());
 
   auto page = upgrade("mnigs-l3, mnigs-session." + id + ", mnigs-token." + token);

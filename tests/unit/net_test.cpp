@@ -96,5 +96,21 @@ TEST(Token, IsRandom256BitHex) {
   EXPECT_FALSE(constant_time_equal(a, a.substr(1)));
 }
 
+// A browser's Origin: an address, never a name (any site has one).
+TEST(Origin, OnlyAddressesCount) {
+  EXPECT_EQ(origin_address("http://192.168.7.10:6354")->to_string(), "192.168.7.10");
+  EXPECT_EQ(origin_address("https://[fd00::1]")->to_string(), "fd00::1");
+  EXPECT_EQ(origin_address("http://10.0.0.1")->to_string(), "10.0.0.1");
+  for (const char* no : {"null", "", "http://evil.example", "http://10.0.0.1.evil.example",
+                         "ftp://10.0.0.1", "http://10.0.0.1/path", "http://10.0.0.1:",
+                         "http://10.0.0.1:99999999", "http://[fe80::1%eth0]:80", "http://[fd00::1",
+                         "http://fd00::1", "HTTP://10.0.0.1x"})
+    EXPECT_FALSE(origin_address(no)) << no;
+  const std::vector<Prefix> lan = {*parse_prefix("192.168.0.0/16")};
+  EXPECT_TRUE(origin_allowed("http://192.168.7.10:6354", lan));
+  EXPECT_FALSE(origin_allowed("http://203.0.113.9", lan));
+  EXPECT_FALSE(origin_allowed("http://192.168.7.10:6354", {}));
+}
+
 }  // namespace
 }  // namespace mnigs

@@ -120,7 +120,11 @@ std::string choose_suite(const Json::Value& suites, std::string* why) {
 }
 
 Controller::Controller(boost::asio::any_io_executor strand, Effects& effects)
-    : strand_(strand), effects_(effects), renew_timer_(strand), reopen_timer_(strand) {}
+    : strand_(strand),
+      effects_(effects),
+      renew_timer_(strand),
+      reopen_timer_(strand),
+      retry_timer_(strand) {}
 
 Controller::~Controller() { *alive_ = false; }
 
@@ -157,7 +161,17 @@ void Controller::set_state(std::string state, std::string detail) {
 }
 
 void Controller::fail(const std::string& why) {
-  set_state(page_address_.empty() ? "waiting for the page" : "failed", why);
+  if (page_address_.empty()) return set_state("waiting for the page", why);
+  set_state("failed", why + "; trying again in " + std::to_string(retry_backoff_.count()) + " s");
+  // Again later, waiting longer each time: the phone may not have reached
+  // the mesh yet, or the gateway may be full or starting.
+  retry_timer_.expires_after(retry_backoff_);
+  retry_backoff_ = std::min(retry_backoff_ * 2, std::chrono::seconds(60));
+  retry_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_),
+                           generation = page_generation_](boost::system::error_code ec) {
+    if (ec || alive.expired() || generation != page_generation_) return;
+    begin();
+  });
 }
 
 void Controller::page_attached(const std::string& address) {
@@ -167,6 +181,7 @@ void Controller::page_attached(const std::string& address) {
   page_address_ = address;
   ++page_generation_;
   reopen_backoff_ = std::chrono::seconds(1);
+  retry_backoff_ = std::chrono::seconds(5);
   Json::Value hello(Json::objectValue);
   hello["type"] = "hello";
   hello["gateway"] = gateway();
@@ -186,7 +201,7 @@ void Controller::page_detached(const std::string& reason) {
   ++page_generation_;
   link_open_ = false;
   reopen_timer_.cancel();
-  // Calls in flight will get no answer.
+  retry_timer_.cancel();
   auto pending = std::move(pending_);
   pending_.clear();
   for (auto& [id, p] : pending) p.deadline->cancel();
@@ -195,11 +210,15 @@ void Controller::page_detached(const std::string& reason) {
     up_ = false;
     effects_.tear_down([] {});
   }
+  // Calls in flight get no answer now: their callers hear so (a release
+  // while tethering is turned off finishes the shutdown).
+  for (auto& [id, p] : pending) p.answer("the page went away before it answered", Json::Value());
 }
 
 void Controller::shut_down(std::function<void()> done) {
   renew_timer_.cancel();
   reopen_timer_.cancel();
+  retry_timer_.cancel();
   auto finish = [this, done] {
     session_.reset();
     effects_.save_session(Json::Value());
@@ -317,9 +336,12 @@ void Controller::on_answer(const Json::Value& m) {
     return answer("the gateway's answer is not a JSON-RPC response", Json::Value());
   if (r.isMember("error")) {
     const Json::Value& e = r["error"];
-    std::string text = e["message"].isString() ? e["message"].asString().substr(0, 300)
-                                               : std::string("an error without a message");
-    if (e["code"].isInt()) text += " (" + std::to_string(e["code"].asInt()) + ")";
+    // Anything may come here: index only what is an object.
+    const bool object = e.isObject();
+    std::string text = object && e["message"].isString()
+                           ? e["message"].asString().substr(0, 300)
+                           : std::string("an error without a message");
+    if (object && e["code"].isInt()) text += " (" + std::to_string(e["code"].asInt()) + ")";
     return answer(text, e);
   }
   answer("", r["result"]);
@@ -359,6 +381,7 @@ void Controller::request(const std::string& gw) {
        [this, gw, generation](std::string error, const Json::Value& info) {
          if (generation != page_generation_) return;
          if (!error.empty()) return fail(error);
+         if (!info.isObject()) return fail("the gateway's nodeInfo answer is not an object");
          std::string why;
          const std::string suite = choose_suite(info["suites"], &why);
          if (suite.empty()) return fail(why);
@@ -369,6 +392,7 @@ void Controller::request(const std::string& gw) {
               [this, gw, generation](std::string error, const Json::Value& r) {
                 if (generation != page_generation_) return;
                 if (!error.empty()) return fail("requestConnection: " + error);
+                if (!r.isObject()) return fail("the gateway's session answer is not an object");
                 Session s;
                 s.gateway = gw;
                 s.id = r["sessionId"].isString() ? r["sessionId"].asString() : "";
@@ -393,6 +417,7 @@ void Controller::renew() {
   const std::string id = session_->id;
   call("renewConnection", p, [this, generation, id](std::string error, const Json::Value& r) {
     if (generation != page_generation_ || !session_ || session_->id != id) return;
+    if (error.empty() && !r.isObject()) error = "the renewal's answer is not an object";
     if (!error.empty()) {
       // Gone at the gateway (expired, released, or the gateway restarted
       // without it): a new one. Anything else is tried again later.
@@ -407,10 +432,12 @@ void Controller::renew() {
         if (!gateway().empty()) return request(gateway());
         return set_state("waiting for the gateway's address", error);
       }
-      set_state(state_, "renewing failed: " + error);
-      return schedule_renewal();
+      // Anything else is tried again soon: the tunnel may be down meanwhile.
+      set_state(state_, "renewing failed: " + error + "; trying again in 5 s");
+      return schedule_renewal(std::chrono::seconds(5));
     }
     ++renewals_;
+    retry_backoff_ = std::chrono::seconds(5);
     if (r["expires"].isInt64()) session_->expires = r["expires"].asInt64();
     effects_.save_session(session_->to_json());
     schedule_renewal();
@@ -432,14 +459,18 @@ void Controller::granted(Session s) {
                       if (alive.expired()) return;
                       bringing_up_ = false;
                       if (generation != page_generation_) {
-                        // The page went away meanwhile: down again.
-                        return effects_.tear_down([] {});
+                        // The page went away meanwhile, which took the
+                        // device down again after this. A page that came
+                        // since gets it brought up anew.
+                        if (!page_address_.empty() && session_ && !up_) granted(*session_);
+                        return;
                       }
                       if (!error.empty()) {
                         effects_.tear_down([] {});
                         return fail(error);
                       }
                       up_ = true;
+                      retry_backoff_ = std::chrono::seconds(5);
                       open_link();
                     });
 }
@@ -458,11 +489,15 @@ void Controller::open_link() {
   set_state("opening the page's link to " + session_->gateway);
 }
 
-void Controller::schedule_renewal() {
+void Controller::schedule_renewal(std::optional<std::chrono::seconds> soon) {
   if (!session_) return;
   // A third of what is left, so two renewals may fail before it expires.
-  const std::int64_t left = session_->expires - effects_.unix_now();
-  const auto after = std::chrono::seconds(std::clamp<std::int64_t>(left / 3, 2, 3600));
+  // (expires comes from the gateway: compared first, never subtracted past
+  // the range.)
+  const std::int64_t now = effects_.unix_now();
+  const std::int64_t left = session_->expires > now ? session_->expires - now : 0;
+  const auto after =
+      soon ? *soon : std::chrono::seconds(std::clamp<std::int64_t>(left / 3, 2, 3600));
   renew_timer_.expires_after(after);
   renew_timer_.async_wait(
       [this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {

@@ -113,7 +113,8 @@ class Controller {
   void renew();
   void granted(Session session);
   void open_link();
-  void schedule_renewal();
+  // After a third of what is left of the session, or after `soon`.
+  void schedule_renewal(std::optional<std::chrono::seconds> soon = std::nullopt);
   void set_state(std::string state, std::string detail = "");
   void fail(const std::string& why);
   void send(const Json::Value& message);
@@ -135,9 +136,10 @@ class Controller {
     std::shared_ptr<boost::asio::steady_timer> deadline;
   };
   std::map<std::uint64_t, Pending> pending_;
-  boost::asio::steady_timer renew_timer_, reopen_timer_;
+  boost::asio::steady_timer renew_timer_, reopen_timer_, retry_timer_;
   std::chrono::seconds reopen_backoff_{1};
-  std::uint64_t dropped_ = 0;  // messages from the page refused
+  std::chrono::seconds retry_backoff_{5};  // after a failure, until begin() runs again
+  std::uint64_t dropped_ = 0;              // messages from the page refused
   std::uint64_t sessions_ = 0, renewals_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

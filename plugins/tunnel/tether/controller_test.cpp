@@ -256,6 +256,59 @@ TEST_F(ControllerTest, AnAnswerAfterThePageLeftIsIgnored) {
   EXPECT_EQ(fx_.brought_up, 0);
 }
 
+// Answers of any shape may come from a hostile gateway or page: nothing
+// throws, the failure is told, and it is tried again later.
+TEST_F(ControllerTest, AnswersOfTheWrongShapeAreFailuresNotExceptions) {
+  c_.page_attached("192.168.7.2");
+  Json::Value info = next("call");
+  c_.page_text(R"({"type":"answer","id":1,"response":{"error":"no object"}})");
+  EXPECT_EQ(c_.status()["state"], "failed");
+  EXPECT_NE(c_.status()["detail"].asString().find("an error without a message"), std::string::npos);
+  EXPECT_NE(c_.status()["detail"].asString().find("trying again"), std::string::npos);
+  c_.page_detached("reload");
+  c_.page_attached("192.168.7.2");
+  answer(next("call"), Json::Value("a string, not an object"));
+  EXPECT_NE(c_.status()["detail"].asString().find("not an object"), std::string::npos);
+  EXPECT_EQ(fx_.brought_up, 0);
+}
+
+// --tether off while the page is away with the release in flight: the
+// shutdown still ends, the session is forgotten.
+TEST_F(ControllerTest, TurningOffFinishesEvenWhenThePageLeavesMidway) {
+  connect();
+  bool done = false;
+  c_.shut_down([&] { done = true; });
+  Json::Value release = next("call");
+  EXPECT_EQ(release["body"]["method"], "releaseConnection");
+  EXPECT_FALSE(done);
+  c_.page_detached("frozen in the background");
+  EXPECT_TRUE(done);
+  EXPECT_TRUE(fx_.saved.isNull());
+  EXPECT_EQ(c_.status()["state"], "off");
+}
+
+// A reload while the device is still coming up for the page before: once
+// that finishes (and the device is taken down for it), the new page gets
+// the tunnel, not a wait for the next renewal.
+TEST_F(ControllerTest, AReloadWhileTheTunnelComesUpBringsItUpForTheNewPage) {
+  c_.page_attached("192.168.7.2");
+  answer(next("call"), parse(R"({"suites":["static-websocket-free"]})"));
+  answer(next("call"), granted_result());
+  io_.poll();
+  ASSERT_EQ(fx_.brought_up, 1);
+  auto first = std::exchange(fx_.pending_up, nullptr);
+  c_.page_detached("reload");
+  c_.page_attached("192.168.7.2");
+  Json::Value renew = next("call");
+  answer(renew, parse(R"({"timeout":300,"expires":1000600})"));
+  first("");  // the first page's bring_up ends now
+  io_.poll();
+  EXPECT_EQ(fx_.brought_up, 2);
+  ASSERT_TRUE(fx_.pending_up);
+  std::exchange(fx_.pending_up, nullptr)("");
+  EXPECT_TRUE(c_.status()["tunnelUp"].asBool());
+}
+
 TEST(ChooseSuite, FreeWebsocketSuitesOnly) {
   std::string why;
   Json::Value suites(Json::arrayValue);

@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 
@@ -32,28 +33,35 @@ void Pairing::renew() {
   std::string fresh = random_code();
   std::lock_guard lock(mutex_);
   code_ = std::move(fresh);
-  wrong_ = 0;
 }
 
-Pairing::Check Pairing::check(std::string_view offered) {
+Pairing::Check Pairing::check(std::string_view offered, Clock::time_point now) {
   std::lock_guard lock(mutex_);
+  if (budget_at_ != Clock::time_point{})
+    budget_ = std::min(burst, budget_ + std::chrono::duration<double>(now - budget_at_) /
+                                            std::chrono::duration<double>(refill));
+  budget_at_ = now;
+  if (budget_ < 1) {
+    ++busy_;
+    return Check::busy;
+  }
   unsigned char diff = offered.size() == code_.size() ? 0 : 1;
   for (std::size_t i = 0; i < code_.size(); ++i)
     diff |= static_cast<unsigned char>(code_[i] ^ (i < offered.size() ? offered[i] : 0));
-  if (diff == 0) {
-    wrong_ = 0;
-    return Check::ok;
-  }
+  if (diff == 0) return Check::ok;
   ++refused_;
-  if (++wrong_ < max_wrong) return Check::wrong;
-  code_ = random_code();
-  wrong_ = 0;
-  return Check::replaced;
+  budget_ -= 1;
+  return Check::wrong;
 }
 
 std::uint64_t Pairing::refused() const {
   std::lock_guard lock(mutex_);
   return refused_;
+}
+
+std::uint64_t Pairing::busy() const {
+  std::lock_guard lock(mutex_);
+  return busy_;
 }
 
 }  // namespace mnigs::tether

@@ -9,6 +9,8 @@
 namespace mnigs::tether {
 namespace {
 
+using namespace std::chrono_literals;
+
 TEST(Pairing, CodesAreEightRandomDigits) {
   std::set<std::string> seen;
   for (int i = 0; i < 50; ++i) {
@@ -20,27 +22,40 @@ TEST(Pairing, CodesAreEightRandomDigits) {
   EXPECT_GT(seen.size(), 45u);  // 50 draws of 10^8 codes: a repeat is a fluke
 }
 
+std::string wrong_for(const std::string& code) {
+  return code == "00000000" ? "11111111" : "00000000";
+}
+
 TEST(Pairing, TheRightCodeIsTakenAWrongOneIsNot) {
   Pairing p;
   const std::string code = p.code();
-  EXPECT_EQ(p.check(code), Pairing::Check::ok);
-  EXPECT_EQ(p.check(code + "0"), Pairing::Check::wrong);
-  EXPECT_EQ(p.check(code.substr(0, 7)), Pairing::Check::wrong);
-  EXPECT_EQ(p.check(""), Pairing::Check::wrong);
-  EXPECT_EQ(p.check(code), Pairing::Check::ok);  // and the count starts again
+  const auto t = Pairing::Clock::now();
+  EXPECT_EQ(p.check(code, t), Pairing::Check::ok);
+  EXPECT_EQ(p.check(code + "0", t), Pairing::Check::wrong);
+  EXPECT_EQ(p.check(code.substr(0, 7), t), Pairing::Check::wrong);
+  EXPECT_EQ(p.check("", t), Pairing::Check::wrong);
+  EXPECT_EQ(p.check(code, t), Pairing::Check::ok);
   EXPECT_EQ(p.refused(), 3u);
 }
 
-TEST(Pairing, FiveWrongCodesInARowReplaceIt) {
+// Ten wrong codes at once, then one every 6 s, from everyone together;
+// the code itself stays, so guessing takes nothing from its holder but
+// time while the guessing goes on.
+TEST(Pairing, GuessingIsSlowedDownNotRewarded) {
   Pairing p;
-  const std::string code = p.code();
-  const std::string wrong = code == "00000000" ? "11111111" : "00000000";
-  for (unsigned i = 1; i < Pairing::max_wrong; ++i)
-    EXPECT_EQ(p.check(wrong), Pairing::Check::wrong);
-  EXPECT_EQ(p.check(wrong), Pairing::Check::replaced);
-  EXPECT_NE(p.code(), code);
-  EXPECT_NE(p.check(code), Pairing::Check::ok);
-  EXPECT_EQ(p.check(p.code()), Pairing::Check::ok);
+  const std::string code = p.code(), wrong = wrong_for(code);
+  auto t = Pairing::Clock::now();
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(p.check(wrong, t), Pairing::Check::wrong) << i;
+  EXPECT_EQ(p.check(wrong, t), Pairing::Check::busy);
+  EXPECT_EQ(p.check(code, t), Pairing::Check::busy);  // not compared either
+  t += 6s;
+  EXPECT_EQ(p.check(wrong, t), Pairing::Check::wrong);
+  EXPECT_EQ(p.check(code, t), Pairing::Check::busy);
+  t += 6s;
+  EXPECT_EQ(p.check(code, t), Pairing::Check::ok);
+  EXPECT_EQ(p.code(), code);
+  EXPECT_EQ(p.busy(), 3u);
+  EXPECT_EQ(p.refused(), 11u);
 }
 
 TEST(Pairing, RenewRefusesTheOldCode) {

@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <cstring>
+#include <future>
 
 namespace mnigs::tether {
 
@@ -116,6 +117,13 @@ std::string TetherPlugin::enable() {
         [this, ex, alive, remote](std::uint64_t page) {
           net::post(ex, [this, alive, page, remote] {
             if (!*alive) return;
+            if (!serving_) {
+              // Paired while tethering was being turned off.
+              data_->post([relay = relay_] {
+                relay->close_page(websocket::close_normal, "tethering is off");
+              });
+              return;
+            }
             page_ = page;
             controller_->page_attached(remote);
           });
@@ -149,14 +157,30 @@ std::string TetherPlugin::enable() {
   return "";
 }
 
+void TetherPlugin::stop_server() {
+  auto server = std::move(server_);
+  if (!server) return;
+  // Closed on the data thread, and waited for: the next server may bind
+  // the same port at once. Only a close runs there; a few microseconds.
+  auto closed = std::make_shared<std::promise<void>>();
+  auto future = closed->get_future();
+  data_->post([server, closed] {
+    server->stop();
+    closed->set_value();
+  });
+  if (future.wait_for(std::chrono::seconds(5)) != std::future_status::ready)
+    context_.log().warn("tether: the old server did not close in time");
+}
+
 void TetherPlugin::disable(std::function<void()> done) {
   if (!serving_) return done();
   serving_ = false;
+  // No new page from now on; the one attached helps release the session.
+  stop_server();
   controller_->shut_down([this, alive = alive_, done] {
     if (*alive)
-      data_->post([relay = relay_, server = std::move(server_)] {
+      data_->post([relay = relay_] {
         relay->close_page(websocket::close_normal, "tethering was turned off");
-        if (server) server->stop();
       });
     done();
   });
@@ -184,9 +208,7 @@ void TetherPlugin::config_changed() {
   if (was && !settings_.enabled) return disable([] {});
   if (settings_.enabled && serving_ && listen_changed) {
     // Another address: a new server; a page already paired stays.
-    data_->post([server = std::move(server_)] {
-      if (server) server->stop();
-    });
+    stop_server();
     serving_ = false;
   }
   if (settings_.enabled) enable();
@@ -247,13 +269,19 @@ void TetherPlugin::tear_down(std::function<void()> done) {
   queue_.enqueue(
       [this, done](netcmd::CommandQueue::Finished finished) {
         std::vector<netcmd::Command> commands = routes_->release(kRouteKey);
-        // The device's addresses go with it.
-        data_->post([relay = relay_] { relay->detach_tun(); });
-        queue_.run_all(std::move(commands), true, [this, done, finished](std::string error) {
-          if (!error.empty()) context_.log().warn("tether: taking the routes down: ", error);
-          context_.log().info("tether: ", settings_.interface, " is down");
-          done();
-          finished();
+        // The device closed first (its addresses go with it), and known to
+        // be: the next bring_up creates one of the same name.
+        auto closed = queue_.guard<>([this, commands, done, finished]() mutable {
+          queue_.run_all(std::move(commands), true, [this, done, finished](std::string error) {
+            if (!error.empty()) context_.log().warn("tether: taking the routes down: ", error);
+            context_.log().info("tether: ", settings_.interface, " is down");
+            done();
+            finished();
+          });
+        });
+        data_->post([relay = relay_, ex = context_.executor(), closed] {
+          relay->detach_tun();
+          net::post(ex, closed);
         });
       },
       [done](const std::string&) { done(); });
@@ -356,6 +384,7 @@ Json::Value TetherPlugin::status() const {
     s["connectionsRefusedBusy"] = Json::UInt64(c.busy);
   }
   s["pairingCodesRefused"] = Json::UInt64(pairing_.refused());
+  s["pairingBusy"] = Json::UInt64(pairing_.busy());
   if (data_) s["dataThreadErrors"] = Json::UInt64(data_->errors());
   return s;
 }

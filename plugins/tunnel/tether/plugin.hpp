@@ -62,6 +62,8 @@ class TetherPlugin final : public TunnelPlugin, private Effects {
   // Serves the page on tether.listen (with a new pairing code); "" or why not.
   std::string enable();
   void disable(std::function<void()> done);
+  // Closes the server on the data thread and waits until it is closed.
+  void stop_server();
   websocket::Link::Options link_options() const;
   // tether.pairing (admin): the page's URLs and the code; {"renew": true}
   // makes a new code.

@@ -8,6 +8,7 @@
 #include "handshake.hpp"
 #include "page.hpp"
 #include "util/host_port.hpp"
+#include "util/net.hpp"
 
 namespace mnigs::tether {
 
@@ -73,7 +74,8 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
         open_(server_.open_) {
     ++*open_;
     beast::error_code ec;
-    remote_ = stream_.socket().remote_endpoint(ec).address().to_string();
+    // An IPv4 page on a [::] listener is ::ffff:a.b.c.d: by its IPv4 name.
+    remote_ = unmap(stream_.socket().remote_endpoint(ec).address()).to_string();
   }
   ~Connection() { --*open_; }
 
@@ -111,7 +113,12 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
   void upgrade(const std::string& method, const websocket::Headers& headers) {
     auto refuse = [&](int status, const std::string& why) {
       ++server_.counters_.refused;
-      server_.log_.info("tether: refused a page from ", remote_, ": ", why);
+      // At most one line per 10 s: anyone on the Wi-Fi can send these.
+      std::uint64_t held = 0;
+      if (server_.refusal_log_.allow(std::chrono::steady_clock::now(), &held))
+        server_.log_.info(
+            "tether: refused a page from ", remote_, ": ", why,
+            held ? " (" + std::to_string(held) + " more refusals not logged)" : std::string());
       write_and_close(websocket::response_error(status, why));
     };
     websocket::ServerUpgrade up = websocket::check_upgrade(method, headers, {kProtocol});
@@ -129,11 +136,8 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
         break;
       case Pairing::Check::wrong:
         return refuse(403, "wrong pairing code");
-      case Pairing::Check::replaced:
-        server_.log_.warn("tether: ", Pairing::max_wrong, " wrong pairing codes in a row, the ",
-                          "last from ", remote_, ": the code is replaced (mnigs-cli --tether ",
-                          "shows the new one)");
-        return refuse(403, "wrong pairing code");
+      case Pairing::Check::busy:
+        return refuse(429, "too many wrong pairing codes lately; try again in a minute");
     }
     auto response = std::make_shared<std::string>(websocket::response_101(up));
     stream_.expires_never();
@@ -145,6 +149,7 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void hand_over() {
+    if (server_.stopped_) return close();  // turned off during the handshake
     ++server_.counters_.paired;
     std::string pending = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
@@ -221,6 +226,7 @@ Server::Server(net::io_context& io, const tcp::endpoint& endpoint, Pairing& pair
 void Server::start() { do_accept(); }
 
 void Server::stop() {
+  stopped_ = true;
   beast::error_code ec;
   acceptor_.close(ec);
   retry_.cancel();

@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "log_limit.hpp"
 #include "pairing.hpp"
 
 namespace mnigs {
@@ -67,6 +68,8 @@ class Server : public std::enable_shared_from_this<Server> {
   Logger& log_;
   std::string name_;
   Counters counters_;
+  std::atomic<bool> stopped_{false};
+  LogLimit refusal_log_{1, std::chrono::seconds(10)};
   std::shared_ptr<std::atomic<std::size_t>> open_ = std::make_shared<std::atomic<std::size_t>>(0);
 };
 

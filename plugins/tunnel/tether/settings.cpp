@@ -12,8 +12,8 @@ void declare(ConfigDeclarer& d) {
                      true));
   d.declare(string_key("listen", "0.0.0.0:6354",
                        "ADDRESS:PORT the page and its WebSocket are served on: the address "
-                       "on the link the phone shares ([fe80::1%wlan0]:6354 for a link-local "
-                       "one); 0.0.0.0 serves every IPv4 address",
+                       "on the link the phone shares (IPv4, or a global IPv6 one: a browser "
+                       "cannot name an interface in a URL); 0.0.0.0 serves every IPv4 address",
                        true));
   d.declare(string_key("gateway", "",
                        "The gateway's RPC address the page asks for a session (ADDRESS or "
@@ -27,13 +27,17 @@ void declare(ConfigDeclarer& d) {
   d.declare(int_key("priority", 31060, 1, 32764,
                     "Priority of the first of two ip rules; the second uses priority+1"));
   d.declare(int_key("keepalive", 10, 1, 3600,
-                    "Seconds of silence from the page after which it is pinged", true));
+                    "Seconds of silence from the page after which it is pinged (for pages that "
+                    "pair from then on)",
+                    true));
   d.declare(int_key("timeout", 30, 3, 3600,
                     "Seconds of silence after which the page counts as gone (a mobile browser "
-                    "freezes a page in the background)",
+                    "freezes a page in the background; for pages that pair from then on)",
                     true));
   d.declare(int_key("maxQueue", 1 << 20, 65536, 64 << 20,
-                    "Bytes that may wait for the page; packets beyond are dropped", true));
+                    "Bytes that may wait for the page; packets beyond are dropped (for pages "
+                    "that pair from then on)",
+                    true));
 }
 
 std::optional<std::string> normalize_gateway(const std::string& text, std::string* why) {

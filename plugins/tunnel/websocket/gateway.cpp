@@ -12,6 +12,7 @@
 #include <functional>
 
 #include "admission.hpp"
+#include "util/net.hpp"
 #include "handshake.hpp"
 #include "tls_front.hpp"
 #include "tunnel.hpp"
@@ -312,6 +313,18 @@ void WebsocketTunnel::on_l3_upgrade(HttpUpgrade request, std::shared_ptr<tls::Se
   if (!page.error.empty()) return refused(400, page.error);
   std::string id, token;
   if (page.credentials) {
+    // A browser's page: only one served from an address the daemon lets
+    // pages call from (never a site named by DNS: any site on the Internet
+    // could otherwise get its visitors' browsers a tunnel here).
+    if (const std::string* origin = find_header(request.headers, "Origin")) {
+      std::vector<Prefix> allowed;
+      const Json::Value daemon = context_.core_config("daemon");
+      for (const auto& p : daemon["rpcCorsOrigins"])
+        if (auto prefix = parse_prefix(p.asString())) allowed.push_back(*prefix);
+      if (!origin_allowed(*origin, allowed))
+        return refused(403, "a page may open the tunnel only when served from an address of "
+                            "daemon.rpcCorsOrigins");
+    }
     id = std::move(page.credentials->session);
     token = std::move(page.credentials->token);
   } else {

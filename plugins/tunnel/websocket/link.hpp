@@ -116,8 +116,9 @@ class Link : public std::enable_shared_from_this<Link> {
   using OnMessage = std::function<void(std::span<std::uint8_t> payload)>;
   // The link is closed: why (for logs), and whether the peer began it.
   using OnClosed = std::function<void(const std::string& reason, bool by_peer)>;
-  // A text message, unfragmented (a fragmented one is dropped and counted
-  // as dropped_text); valid only during the call.
+  // A text message (put together from its frames with reassemble, else
+  // only an unfragmented one; the others are dropped and counted as
+  // dropped_text); valid only during the call.
   using OnText = std::function<void(std::string_view text)>;
 
   // Frames taken from `pool` must hold max_message bytes of payload. With

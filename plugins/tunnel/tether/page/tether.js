@@ -17,13 +17,26 @@
   const counts = { up: 0, down: 0, dropped: 0 };
   let last = { up: 0, down: 0, at: performance.now() };
   let wakeLock = null;
+  let pairedOnce = false;  // this tab paired with the code it holds
+  let retryTimer = null;
 
   // The code may come in the URL after '#' (a QR code): browsers never send
   // that part to a server. Kept for this tab, so a reload pairs again.
   if (location.hash.length > 1) {
-    code = decodeURIComponent(location.hash.slice(1));
+    try {
+      code = decodeURIComponent(location.hash.slice(1));
+    } catch (err) {
+      code = '';
+    }
     sessionStorage.setItem('mnigs-tether-code', code);
     history.replaceState(null, '', location.pathname);
+  }
+
+  function connectLater(why) {
+    show('laptop-state', why);
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(connectLaptop, retry);
+    retry = Math.min(retry * 2, 30000);
   }
 
   function bytes(n) {
@@ -53,6 +66,7 @@
     show('laptop-state', 'connecting');
     ws.onopen = () => {
       opened = true;
+      pairedOnce = true;
       retry = 1000;
       $('pair').hidden = true;
       show('laptop-state', 'paired and connected');
@@ -76,16 +90,18 @@
       if (laptop !== ws) return;
       laptop = null;
       closeGateway();
-      if (!opened) {
-        // A browser does not say why an upgrade failed: a wrong or
-        // replaced code, or a laptop that cannot be reached.
-        return askCode('could not pair: check the code (a new one is shown after five ' +
-                       'wrong ones) and that this phone reaches the laptop');
-      }
       if (e.code === 4001) return askCode('another page took over the tether');
-      show('laptop-state', 'lost (' + (e.reason || e.code) + '); connecting again');
-      setTimeout(connectLaptop, retry);
-      retry = Math.min(retry * 2, 30000);
+      if (!opened && !pairedOnce) {
+        // A browser does not say why an upgrade failed: a wrong code, too
+        // many wrong codes lately, or a laptop that cannot be reached.
+        return askCode('could not pair: check the code, and that this phone reaches the ' +
+                       'laptop (after many wrong codes, wait a minute)');
+      }
+      // Paired before with this code: the Wi-Fi or the laptop is away for a
+      // while (or the code was renewed: type the new one).
+      if (!opened) $('pair').hidden = false;
+      connectLater(opened ? 'lost (' + (e.reason || e.code) + '); connecting again'
+                          : 'cannot reach the laptop; trying again');
     };
   }
 
@@ -170,6 +186,8 @@
     code = $('code').value.trim();
     sessionStorage.setItem('mnigs-tether-code', code);
     $('pair').hidden = true;
+    clearTimeout(retryTimer);
+    retry = 1000;
     if (!laptop) connectLaptop();
   });
   $('ask-gateway').addEventListener('submit', (e) => {
