@@ -19,6 +19,7 @@
 //
 //   sudo bench/run.sh tether                 # 3 runs of 10 s
 //   sudo bench/run.sh tether --runs 5 --seconds 20
+//   sudo bench/run.sh tether --no-offload    # tether.offload off: a message per packet
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -55,6 +56,7 @@ const std::string kSuite = "static-websocket-free";
 struct Options {
   int runs = 3;
   int seconds = 10;
+  bool offload = true;  // tether.offload
 };
 
 Options parse(int argc, char** argv) {
@@ -65,8 +67,10 @@ Options parse(int argc, char** argv) {
       o.runs = args.number();
     else if (args.flag() == "--seconds")
       o.seconds = args.number();
+    else if (args.flag() == "--no-offload")
+      o.offload = false;
     else
-      args.unknown("--runs N, --seconds S");
+      args.unknown("--runs N, --seconds S, --no-offload");
   }
   if (o.runs < 1 || o.runs > 100) throw std::invalid_argument("--runs takes 1..100");
   if (o.seconds < 2 || o.seconds > 600) throw std::invalid_argument("--seconds takes 2..600");
@@ -209,7 +213,8 @@ int run(const Options& o) {
                   .set("tether", "enabled", "true")
                   .set("tether", "listen",
                        yaml_quote(t.address("laptop", "phone") + ":" + std::to_string(kTetherPort)))
-                  .set("tether", "gateway", yaml_quote(gateway)));
+                  .set("tether", "gateway", yaml_quote(gateway))
+                  .set("tether", "offload", o.offload ? "true" : "false"));
   Node sub(t, "sub", NodeOptions().only_discovery("static"));
   gw.launch();
   laptop.launch();
@@ -231,7 +236,8 @@ int run(const Options& o) {
 
   const std::vector<pid_t> chromium = namespace_pids(t.ns("phone"));
 
-  std::cout << "tether: iperf3 TCP, 1 stream, " << o.seconds << " s, " << o.runs
+  std::cout << "tether (offload " << (o.offload ? "on" : "off") << "): iperf3 TCP, 1 stream, "
+            << o.seconds << " s, " << o.runs
             << " run(s) each way; laptop -> phone's Chromium -> gw's websocket tunnel -> inet,\n"
                "beside sub's websocket tunnel to the same gateway\n";
   std::vector<double> up_t, up_w, down_t, down_w;

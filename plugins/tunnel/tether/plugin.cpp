@@ -199,6 +199,7 @@ void TetherPlugin::config_changed() {
   const bool was = settings_.enabled;
   // The device and routing keys apply at the next start.
   s->interface = settings_.interface;
+  s->offload = settings_.offload;
   s->table = settings_.table;
   s->priority = settings_.priority;
   settings_ = std::move(*s);
@@ -229,7 +230,8 @@ void TetherPlugin::bring_up(const Session& session, const std::string& via,
         std::shared_ptr<websocket::TunDevice> device;
         try {
           device = std::make_shared<websocket::TunDevice>(settings_.interface,
-                                                          websocket::TunDevice::Kind::tun, true);
+                                                          websocket::TunDevice::Kind::tun,
+                                                          settings_.offload);
         } catch (const std::exception& e) {
           return complete(std::string("cannot create the tun device: ") + e.what());
         }

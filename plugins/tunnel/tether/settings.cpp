@@ -21,6 +21,9 @@ void declare(ConfigDeclarer& d) {
                        "user and remembers the answer",
                        true));
   d.declare(string_key("interface", "mntether0", "Name of the tun device carrying the traffic"));
+  d.declare(bool_key("offload", true,
+                     "Large TCP segments (up to 64 KiB) cross the page as one message each; "
+                     "off: one message per packet, which costs the browser far more"));
   d.declare(int_key("table", 65527, 1, 2147483647,
                     "Routing table holding the default route into the tether (not 253, 254 "
                     "or 255)"));
@@ -75,6 +78,7 @@ std::optional<Settings> read_settings(const Json::Value& c, std::string* why) {
              "\" is not an interface name (1-15 bytes, no '/', ':', '%' or white space)";
     return std::nullopt;
   }
+  s.offload = c.get("offload", true).asBool();
   s.table = c.get("table", 65527).asInt64();
   if (s.table == 253 || s.table == 254 || s.table == 255) {
     if (why) *why = "tether.table: " + std::to_string(s.table) + " is one of the kernel's tables";

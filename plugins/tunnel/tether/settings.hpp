@@ -22,6 +22,9 @@ struct Settings {
   // page is to ask for it.
   std::string gateway;
   std::string interface = "mntether0";
+  // The device hands over TCP segments of up to 64 KiB (TSO/GSO), each one
+  // message to the page; off, one message per packet (bench/README.md).
+  bool offload = true;
   std::int64_t table = 65527;
   int priority = 31060;
   std::chrono::seconds keepalive{10};  // a ping to the page after this much silence
