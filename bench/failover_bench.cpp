@@ -43,6 +43,7 @@
 #include "harness/node.hpp"
 #include "harness/wait.hpp"
 #include "mesh.hpp"
+#include "udp.hpp"
 
 namespace mnigs::test {
 namespace {
@@ -83,56 +84,6 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-// A UDP socket made inside namespace `ns` (a socket stays in the namespace
-// it was made in, whichever thread uses it), with a 100 ms receive timeout.
-int udp_socket_in(const std::string& ns) {
-  int fd = -1;
-  run_in_netns_thread(ns, [&] { fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); });
-  if (fd < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
-  timeval tv{0, 100000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
-sockaddr_in ipv4(const std::string& address, int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  ::inet_pton(AF_INET, address.c_str(), &a.sin_addr);
-  return a;
-}
-
-// The UDP echo on inet, for as long as it lives.
-class UdpEcho {
- public:
-  explicit UdpEcho(const std::string& ns) : fd_(udp_socket_in(ns)) {
-    sockaddr_in a = ipv4(kWeb, kEchoPort);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-      throw std::runtime_error("bind " + kWeb + ": " + std::strerror(errno));
-    thread_ = std::thread([this] {
-      std::array<char, 64> buf;
-      while (!stop_) {
-        sockaddr_in from{};
-        socklen_t len = sizeof from;
-        ssize_t n = ::recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from),
-                               &len);
-        if (n > 0) ::sendto(fd_, buf.data(), static_cast<size_t>(n), 0,
-                            reinterpret_cast<sockaddr*>(&from), len);
-      }
-    });
-  }
-  ~UdpEcho() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-
- private:
-  int fd_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 // sub's datagram stream: one every millisecond (each carries its number),
 // and the time each echo came back.
 class Stream {
@@ -141,9 +92,9 @@ class Stream {
   // gets when it is sent, as a new connection would. (A connected socket
   // keeps the address of its first route, and a gateway forwards only its
   // own subscriber's address: such flows end with their gateway.)
-  explicit Stream(const std::string& ns) : fd_(udp_socket_in(ns)) {
+  explicit Stream(const std::string& ns) : fd_(bench::udp_socket_in(ns, 100ms)) {
     sender_ = std::thread([this] {
-      const sockaddr_in to = ipv4(kWeb, kEchoPort);
+      const sockaddr_in to = bench::ipv4(kWeb, kEchoPort);
       auto next = Clock::now();
       for (std::uint64_t seq = 0; !stop_ && seq < kMax; ++seq) {
         {
@@ -193,7 +144,7 @@ class Stream {
 struct Lab {
   Topology topology;
   std::unique_ptr<HttpEcho> web;
-  std::unique_ptr<UdpEcho> echo;
+  std::unique_ptr<bench::UdpEcho> echo;
   std::map<std::string, std::unique_ptr<Node>> gateways;
   std::unique_ptr<Node> sub;
 
@@ -215,8 +166,8 @@ struct Lab {
     const std::string iface = "\"" + topology.interface(gw, peer) + "\"";
     std::string script = "add table " + t + "; ";
     for (const std::string hook : {"input", "output", "forward"})
-      script += "add chain " + t + " " + hook + " { type filter hook " + hook +
-                " priority -10; }; ";
+      script +=
+          "add chain " + t + " " + hook + " { type filter hook " + hook + " priority -10; }; ";
     script += "add rule " + t + " input iifname " + iface + " drop; ";
     script += "add rule " + t + " output oifname " + iface + " drop; ";
     script += "add rule " + t + " forward iifname " + iface + " drop; ";
@@ -238,7 +189,7 @@ std::unique_ptr<Lab> build(const Options& o) {
   t.up();
   run_checked({"ip", "address", "add", kWeb + "/32", "dev", "lo"}, t.ns("inet"));
   lab->web = std::make_unique<HttpEcho>(t.ns("inet"), kWeb, 80);
-  lab->echo = std::make_unique<UdpEcho>(t.ns("inet"));
+  lab->echo = std::make_unique<bench::UdpEcho>(t.ns("inet"), kWeb, kEchoPort);
   std::string peers = "[", prefer = "[";
   const std::string other_tunnel = o.tunnel == "forwarding" ? "websocket" : "forwarding";
   for (const auto& gw : kGateways) {
@@ -285,8 +236,8 @@ double switch_gap(Lab& lab) {
   // From the moment the rule is in: what was sent before may still pass.
   const auto t0 = Clock::now();
   std::optional<Clock::time_point> back;
-  const bool ok = wait_until([&] { return (back = stream.first_echo_after(t0)).has_value(); },
-                             300, 100ms);
+  const bool ok =
+      wait_until([&] { return (back = stream.first_echo_after(t0)).has_value(); }, 300, 100ms);
   lab.restore(from);
   if (!ok)
     throw std::runtime_error("no echo through another gateway within 30 s of losing " + from +
@@ -346,9 +297,10 @@ int run(const Options& o) {
     detections.push_back(uplink_detection(*lab, gw));
     std::fprintf(stderr, "uplink %d (%s): %.0f ms\n", i + 1, gw.c_str(), detections.back());
   }
-  std::printf("failover: %s tunnel, 3 gateways, subscriber.probeInterval 200 ms, "
-              "downAfter 1000 ms; %d runs each\n\n",
-              o.tunnel.c_str(), o.runs);
+  std::printf(
+      "failover: %s tunnel, 3 gateways, subscriber.probeInterval 200 ms, "
+      "downAfter 1000 ms; %d runs each\n\n",
+      o.tunnel.c_str(), o.runs);
   std::printf("%-40s %9s %9s  %s\n", "", "p50 ms", "p95 ms", "target");
   std::printf("%-40s %9.0f %9.0f  %s\n", "cold switch (no standby)", percentile(gaps, 0.5),
               percentile(gaps, 0.95), "p95 <= 5000");

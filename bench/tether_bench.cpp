@@ -40,6 +40,7 @@
 #include "harness/node.hpp"
 #include "harness/wait.hpp"
 #include "mesh.hpp"
+#include "udp.hpp"
 
 namespace mnigs::test {
 namespace {
@@ -83,60 +84,11 @@ std::string program(const std::string& name) {
   throw std::runtime_error(name + " is not installed (scripts/deps.sh: install_deps test)");
 }
 
-int udp_socket_in(const std::string& ns) {
-  int fd = -1;
-  run_in_netns_thread(ns, [&] { fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); });
-  if (fd < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
-  timeval tv{0, 500000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
-sockaddr_in ipv4(const std::string& address, int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  ::inet_pton(AF_INET, address.c_str(), &a.sin_addr);
-  return a;
-}
-
-// A UDP echo on `address` in `ns`, for as long as it lives.
-class UdpEcho {
- public:
-  UdpEcho(const std::string& ns, const std::string& address) : fd_(udp_socket_in(ns)) {
-    sockaddr_in a = ipv4(address, kEchoPort);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-      throw std::runtime_error("bind " + address + ": " + std::strerror(errno));
-    thread_ = std::thread([this] {
-      std::array<char, 64> buf;
-      while (!stop_) {
-        sockaddr_in from{};
-        socklen_t len = sizeof from;
-        const ssize_t n =
-            ::recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
-        if (n > 0)
-          ::sendto(fd_, buf.data(), static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&from),
-                   len);
-      }
-    });
-  }
-  ~UdpEcho() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-
- private:
-  int fd_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 // kRoundTrips datagrams from `ns` to the echo, one at a time: the round
 // trips in ms (lost ones left out).
 std::vector<double> round_trips(const std::string& ns, const std::string& echo) {
-  const int fd = udp_socket_in(ns);
-  const sockaddr_in to = ipv4(echo, kEchoPort);
+  const int fd = bench::udp_socket_in(ns, 500ms);
+  const sockaddr_in to = bench::ipv4(echo, kEchoPort);
   std::vector<double> out;
   for (int i = 0; i < kRoundTrips; ++i) {
     const std::uint32_t seq = static_cast<std::uint32_t>(i);
@@ -203,7 +155,7 @@ int run(const Options& o) {
       Reaper::instance().forget_pid(pid);
     }
   } cleanup{iperf_server};
-  UdpEcho echo(t.ns("inet"), inet);
+  bench::UdpEcho echo(t.ns("inet"), inet, kEchoPort);
 
   Node gw(t, "gw", NodeOptions().only_discovery("static").set("gateway", "enabled", "true"));
   const std::string gateway = t.address("gw", "phone") + ":" + std::to_string(gw.rpc_port());

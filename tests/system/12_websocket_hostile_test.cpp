@@ -65,24 +65,6 @@ long rss_kib(pid_t pid) {
   return -1;
 }
 
-// A masked client frame (RFC 6455 5.2), FIN set, payload under 64 KiB.
-std::string client_frame(int opcode, const std::string& payload) {
-  std::string f;
-  f += static_cast<char>(0x80 | opcode);
-  const std::size_t n = payload.size();
-  if (n < 126) {
-    f += static_cast<char>(0x80 | n);
-  } else {
-    f += static_cast<char>(0x80 | 126);
-    f += static_cast<char>(n >> 8);
-    f += static_cast<char>(n & 0xff);
-  }
-  const unsigned char key[4] = {0x12, 0x34, 0x56, 0x78};
-  f.append(reinterpret_cast<const char*>(key), 4);
-  for (std::size_t i = 0; i < n; ++i) f += static_cast<char>(payload[i] ^ key[i % 4]);
-  return f;
-}
-
 // An L3 tunnel message: an all-zero virtio-net header, then a 60-byte
 // IPv4/UDP packet from `address` to itself.
 std::string udp_to_self(const std::string& address) {

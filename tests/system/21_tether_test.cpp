@@ -19,6 +19,7 @@
 #include "harness/browser.hpp"
 #include "harness/http_echo.hpp"
 #include "harness/netns.hpp"
+#include "harness/packets.hpp"
 #include "harness/system_test.hpp"
 #include "harness/tcp.hpp"
 #include "harness/wait.hpp"
@@ -32,27 +33,6 @@ constexpr const char* kDevice = "mntether0";
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
-}
-
-// A masked client frame (RFC 6455 5.2), FIN set.
-std::string client_frame(int opcode, const std::string& payload) {
-  std::string f;
-  f += static_cast<char>(0x80 | opcode);
-  const std::size_t n = payload.size();
-  if (n < 126) {
-    f += static_cast<char>(0x80 | n);
-  } else if (n <= 0xffff) {
-    f += static_cast<char>(0x80 | 126);
-    f += static_cast<char>(n >> 8);
-    f += static_cast<char>(n & 0xff);
-  } else {
-    f += static_cast<char>(0x80 | 127);
-    for (int i = 7; i >= 0; --i) f += static_cast<char>((std::uint64_t(n) >> (8 * i)) & 0xff);
-  }
-  const unsigned char key[4] = {0x12, 0x34, 0x56, 0x78};
-  f.append(reinterpret_cast<const char*>(key), 4);
-  for (std::size_t i = 0; i < n; ++i) f += static_cast<char>(payload[i] ^ key[i % 4]);
-  return f;
 }
 
 class Tether : public SystemTest {

@@ -31,15 +31,6 @@ constexpr const char* kPolicy =
     "connect-src 'self' http: https: ws: wss:; img-src 'self'; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'";
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
 }  // namespace
 
 std::string origin_refusal(const std::string* origin, const std::string* host) {
@@ -47,7 +38,7 @@ std::string origin_refusal(const std::string* origin, const std::string* host) {
   if (!parse_host_port(*host, {.default_port = 80}))
     return "Host \"" + *host + "\" is not this laptop's address: open the page by address";
   if (!origin) return "no Origin header: only the tether page may open the tether";
-  if (!iequals(*origin, "http://" + *host))
+  if (!beast::iequals(*origin, "http://" + *host))
     return "Origin \"" + *origin + "\" is not the tether page's (http://" + *host + ")";
   return "";
 }

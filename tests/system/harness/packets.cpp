@@ -13,8 +13,7 @@
 
 namespace mnigs::test {
 
-std::string ipv4_udp(const std::string& source, const std::string& destination,
-                     std::size_t size) {
+std::string ipv4_udp(const std::string& source, const std::string& destination, std::size_t size) {
   if (size < 28 || size > 65535) throw std::invalid_argument("ipv4_udp: size 28..65535");
   std::string p(size, '\0');
   auto* ip = reinterpret_cast<unsigned char*>(p.data());
@@ -97,6 +96,26 @@ std::string Capture::read_log() const {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+std::string client_frame(int opcode, const std::string& payload) {
+  std::string f;
+  f += static_cast<char>(0x80 | opcode);
+  const std::size_t n = payload.size();
+  if (n < 126) {
+    f += static_cast<char>(0x80 | n);
+  } else if (n <= 0xffff) {
+    f += static_cast<char>(0x80 | 126);
+    f += static_cast<char>(n >> 8);
+    f += static_cast<char>(n & 0xff);
+  } else {
+    f += static_cast<char>(0x80 | 127);
+    for (int i = 7; i >= 0; --i) f += static_cast<char>((std::uint64_t(n) >> (8 * i)) & 0xff);
+  }
+  const unsigned char key[4] = {0x12, 0x34, 0x56, 0x78};
+  f.append(reinterpret_cast<const char*>(key), 4);
+  for (std::size_t i = 0; i < n; ++i) f += static_cast<char>(payload[i] ^ key[i % 4]);
+  return f;
 }
 
 }  // namespace mnigs::test

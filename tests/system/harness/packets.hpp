@@ -16,6 +16,10 @@ namespace mnigs::test {
 std::string ipv4_udp(const std::string& source, const std::string& destination,
                      std::size_t size = 28);
 
+// A masked WebSocket frame as a client sends it (RFC 6455 5.2), FIN set,
+// with a fixed masking key: what a test writes when it plays a client.
+std::string client_frame(int opcode, const std::string& payload);
+
 // tcpdump on one interface of a namespace, writing the packets that match
 // `filter` (tcpdump's expression) to a pcap file; stopped, and the file
 // complete, by finish() or the destructor. Throws when tcpdump does not
