@@ -222,6 +222,28 @@ TEST_F(Tether, AStrangerWithoutTheCodeAndAPageOfAnotherOriginAreRefused) {
   EXPECT_EQ(tether()["upgradesRefused"].asUInt64(), refused + 1);
 }
 
+// mnigs-cli --tether off: the session is released through the page, the
+// page is closed, the route goes, and the page is no longer served.
+TEST_F(Tether, TurningItOffReleasesTheSessionAndStopsServing) {
+  Browser phone(topology_.ns("phone"), laptop_->dir() + "/phone");
+  ASSERT_NO_FATAL_FAILURE(pair(phone));
+  ASSERT_EQ(gw_->rpc("listSessions")["result"]["gateway"].size(), 1u);
+  auto off = laptop_->cli({"--tether", "off"});
+  ASSERT_EQ(off.exit_code, 0) << off.out << off.err;
+  ASSERT_TRUE(wait_until([&] { return tether()["state"] == "off"; }, 100, 100ms))
+      << to_json(tether());
+  EXPECT_FALSE(tether()["serving"].asBool());
+  EXPECT_TRUE(wait_until([&] { return gw_->rpc("listSessions")["result"]["gateway"].size() == 0; },
+                         50, 100ms))
+      << to_json(gw_->rpc("listSessions"));
+  EXPECT_FALSE(contains(ip("laptop", {"link"}), kDevice));
+  EXPECT_FALSE(fetch_from_laptop(*web_, 2s).ok);
+  EXPECT_NE(http_exchange(topology_.ns("phone"), laptop_address(), kTetherPort,
+                          "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 2s)
+                .connect_error,
+            0);
+}
+
 // What a hostile page, or a gateway that says no, gets: frames before
 // pairing go nowhere; text that is no message, garbage packets and an
 // oversized message are dropped or end that page with a reason in the
