@@ -227,6 +227,7 @@ TEST_F(Tether, AStrangerWithoutTheCodeAndAPageOfAnotherOriginAreRefused) {
 TEST_F(Tether, TurningItOffReleasesTheSessionAndStopsServing) {
   Browser phone(topology_.ns("phone"), laptop_->dir() + "/phone");
   ASSERT_NO_FATAL_FAILURE(pair(phone));
+  const std::string old = code();
   ASSERT_EQ(gw_->rpc("listSessions")["result"]["gateway"].size(), 1u);
   auto off = laptop_->cli({"--tether", "off"});
   ASSERT_EQ(off.exit_code, 0) << off.out << off.err;
@@ -242,6 +243,13 @@ TEST_F(Tether, TurningItOffReleasesTheSessionAndStopsServing) {
                           "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 2s)
                 .connect_error,
             0);
+  // And on again, from the command line: served at once, with a new code.
+  auto on = laptop_->cli({"--tether"});
+  ASSERT_EQ(on.exit_code, 0) << on.out << on.err;
+  EXPECT_TRUE(contains(on.out, "pairing code: ")) << on.out;
+  EXPECT_TRUE(tether()["serving"].asBool());
+  EXPECT_FALSE(contains(on.out, old)) << on.out;
+  EXPECT_NE(code(), old);
 }
 
 // What a hostile page, or a gateway that says no, gets: frames before
