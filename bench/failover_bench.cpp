@@ -92,9 +92,9 @@ class Stream {
   // gets when it is sent, as a new connection would. (A connected socket
   // keeps the address of its first route, and a gateway forwards only its
   // own subscriber's address: such flows end with their gateway.)
-  explicit Stream(const std::string& ns) : fd_(bench::udp_socket_in(ns, 100ms)) {
+  explicit Stream(const std::string& ns) : fd_(udp_socket_in(ns, 100ms)) {
     sender_ = std::thread([this] {
-      const sockaddr_in to = bench::ipv4(kWeb, kEchoPort);
+      const sockaddr_in to = ipv4_endpoint(kWeb, kEchoPort);
       auto next = Clock::now();
       for (std::uint64_t seq = 0; !stop_ && seq < kMax; ++seq) {
         {

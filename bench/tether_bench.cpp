@@ -87,8 +87,8 @@ std::string program(const std::string& name) {
 // kRoundTrips datagrams from `ns` to the echo, one at a time: the round
 // trips in ms (lost ones left out).
 std::vector<double> round_trips(const std::string& ns, const std::string& echo) {
-  const int fd = bench::udp_socket_in(ns, 500ms);
-  const sockaddr_in to = bench::ipv4(echo, kEchoPort);
+  const int fd = udp_socket_in(ns, 500ms);
+  const sockaddr_in to = ipv4_endpoint(echo, kEchoPort);
   std::vector<double> out;
   for (int i = 0; i < kRoundTrips; ++i) {
     const std::uint32_t seq = static_cast<std::uint32_t>(i);

@@ -1,5 +1,5 @@
-// What the benchmarks that time datagrams share: a UDP socket made inside a
-// namespace, an IPv4 socket address, and an echo server. Header only.
+// What the benchmarks that time datagrams share: an echo server (the
+// sockets themselves: harness/udp.hpp). Header only.
 #pragma once
 
 #include <arpa/inet.h>
@@ -17,37 +17,16 @@
 #include <string>
 #include <thread>
 
-#include "harness/netns.hpp"
+#include "harness/udp.hpp"
 
 namespace mnigs::test::bench {
-
-// A UDP socket made inside namespace `ns` (a socket stays in the namespace
-// it was made in, whichever thread uses it), with `receive_timeout` on its
-// reads.
-inline int udp_socket_in(const std::string& ns, std::chrono::milliseconds receive_timeout) {
-  int fd = -1;
-  run_in_netns_thread(ns, [&] { fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); });
-  if (fd < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
-  timeval tv{static_cast<time_t>(receive_timeout.count() / 1000),
-             static_cast<suseconds_t>(receive_timeout.count() % 1000 * 1000)};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
-inline sockaddr_in ipv4(const std::string& address, int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  ::inet_pton(AF_INET, address.c_str(), &a.sin_addr);
-  return a;
-}
 
 // A UDP echo on address:port in namespace `ns`, for as long as it lives.
 class UdpEcho {
  public:
   UdpEcho(const std::string& ns, const std::string& address, int port)
       : fd_(udp_socket_in(ns, std::chrono::milliseconds(100))) {
-    sockaddr_in a = ipv4(address, port);
+    sockaddr_in a = ipv4_endpoint(address, port);
     if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
       ::close(fd_);
       throw std::runtime_error("bind " + address + ": " + std::strerror(errno));

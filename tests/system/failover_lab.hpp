@@ -52,6 +52,7 @@
 
 #include "harness/http_echo.hpp"
 #include "harness/system_test.hpp"
+#include "harness/udp.hpp"
 #include "harness/wait.hpp"
 
 namespace mnigs::test {
@@ -137,7 +138,7 @@ inline std::vector<std::string> send_probes(const std::string& ns, const std::st
 class UdpEcho {
  public:
   UdpEcho(const std::string& ns, const std::string& address, int port) {
-    run_in_netns_thread(ns, [&] { fd_ = udp_socket(); });
+    fd_ = udp_socket_in(ns);
     sockaddr_in at = ipv4_endpoint(address, port);
     if (::bind(fd_, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0) {
       const std::string why = std::strerror(errno);
@@ -153,19 +154,6 @@ class UdpEcho {
   }
   UdpEcho(const UdpEcho&) = delete;
   UdpEcho& operator=(const UdpEcho&) = delete;
-
-  static int udp_socket() {
-    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
-    return fd;
-  }
-  static sockaddr_in ipv4_endpoint(const std::string& address, int port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    ::inet_pton(AF_INET, address.c_str(), &a.sin_addr);
-    return a;
-  }
 
  private:
   void serve() {
@@ -195,10 +183,8 @@ class UdpEcho {
 class UdpFlow {
  public:
   UdpFlow(const std::string& ns, const std::string& address, int port) {
-    run_in_netns_thread(ns, [&] { fd_ = UdpEcho::udp_socket(); });
-    timeval tv{0, 300000};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in to = UdpEcho::ipv4_endpoint(address, port);
+    fd_ = udp_socket_in(ns, std::chrono::milliseconds(300));
+    sockaddr_in to = ipv4_endpoint(address, port);
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
       const std::string why = std::strerror(errno);
       ::close(fd_);
@@ -402,8 +388,8 @@ class Failover : public SystemTest {
     const std::string action = (match.empty() ? "" : " " + match) + " drop; ";
     std::string script = "add table " + t + "; ";
     for (const std::string hook : {"input", "output", "forward"})
-      script += "add chain " + t + " " + hook + " { type filter hook " + hook +
-                " priority -10; }; ";
+      script +=
+          "add chain " + t + " " + hook + " { type filter hook " + hook + " priority -10; }; ";
     script += "add rule " + t + " input iifname " + iface + action;
     script += "add rule " + t + " forward iifname " + iface + action;
     if (!inbound_only) {
