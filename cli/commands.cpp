@@ -3,13 +3,17 @@
 #include "table.hpp"
 #include "views.hpp"
 
+#include "auth/password.hpp"
 #include "config/config_edit.hpp"
 #include "config/yaml_edit.hpp"
 #include "util/json_limits.hpp"
 
 #include <json/writer.h>
 
+#include <termios.h>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include <chrono>
 #include <ctime>
@@ -216,6 +220,78 @@ int cmd_call(Context& ctx, const std::string& method, const std::string& params_
   auto r = ctx.client->call(method, params);
   if (r.status != CallStatus::ok) return report(ctx, r);
   print_json(r.result);
+  return exit_code::ok;
+}
+
+namespace {
+
+// One line from stdin without its line end; nullopt at end of input. Echo
+// is off while it is read from a terminal.
+std::optional<std::string> read_secret_line(const char* prompt) {
+  const bool tty = ::isatty(STDIN_FILENO);
+  termios saved{};
+  if (tty) {
+    std::cerr << prompt << std::flush;
+    ::tcgetattr(STDIN_FILENO, &saved);
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  std::string line;
+  const bool got = static_cast<bool>(std::getline(std::cin, line));
+  if (tty) {
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    std::cerr << "\n";
+  }
+  if (!got && line.empty()) return std::nullopt;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+}  // namespace
+
+int cmd_set_password(Context& ctx) {
+  const std::string data_dir = ctx.startup->values["daemon"]["dataDir"].asString();
+  const std::string path = password_path(data_dir);
+  auto password = read_secret_line("New web UI password (empty: none): ");
+  if (!password) {
+    std::cerr << "mnigs-cli: no password given on stdin; nothing changed\n";
+    return exit_code::usage;
+  }
+  if (::isatty(STDIN_FILENO) && !password->empty()) {
+    auto again = read_secret_line("The same again: ");
+    if (!again || *again != *password) {
+      std::cerr << "mnigs-cli: the two passwords differ; nothing changed\n";
+      return exit_code::usage;
+    }
+  }
+  if (!password->empty()) {
+    if (auto problem = password_problem(*password); !problem.empty()) {
+      std::cerr << "mnigs-cli: " << problem << "; nothing changed\n";
+      return exit_code::usage;
+    }
+  }
+  try {
+    std::error_code ec;
+    if (std::filesystem::create_directories(data_dir, ec))
+      std::filesystem::permissions(data_dir, std::filesystem::perms::owner_all, ec);
+    write_password_hash(path, password->empty() ? "" : hash_password(*password));
+  } catch (const std::exception& e) {
+    std::cerr << "mnigs-cli: " << e.what() << "; nothing changed\n";
+    return exit_code::config;
+  }
+  std::fill(password->begin(), password->end(), '\0');
+  if (ctx.json) {
+    Json::Value out(Json::objectValue);
+    out["file"] = path;
+    out["passwordSet"] = !password->empty();
+    return print_json(out), exit_code::ok;
+  }
+  if (password->empty())
+    std::cout << "web UI password removed (" << path << "); logins from outside "
+              << "daemon.authorizedNetworks now take the admin token\n";
+  else
+    std::cout << "web UI password set (" << path << "); logins made with another one end\n";
   return exit_code::ok;
 }
 

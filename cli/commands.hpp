@@ -52,6 +52,11 @@ int cmd_sessions(Context& ctx);
 // --voucher create|list|revoke: createVouchers, listVouchers, revokeVoucher.
 int cmd_voucher(Context& ctx, const std::string& action, const std::string& code,
                 const Json::Value& params);
+// --set-password: the web UI's password, read twice without echo from a
+// terminal, or as one line from stdin; an empty one removes it (logins then
+// take the admin token only). Written to daemon.dataDir, hashed; needs no
+// daemon, and a running one ends the logins made with the old password.
+int cmd_set_password(Context& ctx);
 // -s: start a scan and follow it with a progress bar until it ends.
 int cmd_scan(Context& ctx);
 // -l: the gateways the scans found; --nodes: every node.

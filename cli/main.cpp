@@ -54,6 +54,9 @@ void usage(std::ostream& out) {
          "  --set SECTION.KEY=VALUE\n"
          "                       change a key (repeatable); through the daemon when it runs,\n"
          "                       else in the config file\n"
+         "      --set-password   the web UI's password for logins from outside\n"
+         "                       daemon.authorizedNetworks, read without echo (or one line\n"
+         "                       from stdin); empty: none. Kept hashed in daemon.dataDir\n"
          "  --expose NAME=PORT   expose this node's loopback PORT through its gateways as\n"
          "                       NAME.<id>.<domain> (httptunnel); NAME=off takes it back\n"
          "      --tether [on|off] [--qr]\n"
@@ -237,6 +240,8 @@ int main(int argc, char** argv) {
         }
         tether_on = a == "on";
       }
+    } else if (arg == "--set-password") {
+      set_command("--set-password");
     } else if (arg == "--qr") {
       qr = true;
     } else if (arg == "-h" || arg == "--help") {
@@ -306,6 +311,7 @@ int main(int argc, char** argv) {
     if (command == "--plugins") return cmd_plugins(ctx);
     if (command == "--get") return cmd_get(ctx, get_what);
     if (command == "--set") return cmd_set(ctx, sets);
+    if (command == "--set-password") return cmd_set_password(ctx);
     if (command == "--call") return cmd_call(ctx, call_method, call_params);
     if (command == "--expose") return cmd_expose(ctx, expose_name, expose_port);
     if (command == "--tether") return cmd_tether(ctx, tether_on, qr);

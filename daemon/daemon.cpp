@@ -1,5 +1,6 @@
 #include "daemon/daemon.hpp"
 
+#include "auth/password.hpp"
 #include "util/guarded_loop.hpp"
 #include "util/token.hpp"
 
@@ -24,6 +25,7 @@ Daemon::~Daemon() {
   if (store_) store_->flush();
   services_.reset();
   http_.reset();
+  web_auth_.reset();
   connection_.reset();
   sessions_.reset();
   uplink_.reset();
@@ -67,13 +69,16 @@ void Daemon::start() {
 
   events_ = std::make_unique<CoreEventBus>(io_.get_executor());
   dispatcher_ = std::make_unique<Dispatcher>(registry_);
+  web_auth_ = std::make_unique<WebAuth>(
+      config_->holder, password_path(initial->data_dir()),
+      [this](std::string_view token) { return constant_time_equal(token, token_); }, rpc_log_);
   http_ = std::make_unique<HttpServer>(
       io_, config_->holder, *dispatcher_,
       [this](std::string_view bearer) {
         return constant_time_equal(bearer, token_) ? Caller::Token::valid
                                                    : Caller::Token::invalid;
       },
-      rpc_log_);
+      rpc_log_, web_auth_.get());
 
   const auto port = static_cast<unsigned short>(initial->get_int("daemon", "rpcport"));
   std::string v4 = initial->get_string("daemon", "listenIpv4");

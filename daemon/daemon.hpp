@@ -71,6 +71,7 @@ class Daemon {
   std::vector<PluginLibrary> libraries_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<CoreEventBus> events_;
+  std::unique_ptr<WebAuth> web_auth_;  // used by http_
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<PluginHost> plugins_;
   std::unique_ptr<Hooks> hooks_;

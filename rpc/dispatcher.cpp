@@ -139,12 +139,23 @@ void Dispatcher::call(const Json::Value& request, const Caller& caller,
         caller.cross_origin ? "a web page from another origin may not call admin methods"
         : caller.token == Caller::Token::invalid
             ? "the admin token sent is not valid (Authorization: Bearer <token>)"
+        : caller.login == Caller::Login::expired
+            ? "the web UI login has ended (unused too long, too old, the password changed, "
+              "or mnigsd restarted); log in again"
+        : caller.login == Caller::Login::csrf
+            ? std::string("the call lacks its web UI login's CSRF header (") +
+                  "X-Mnigs-CSRF, from GET /session)"
             : "the caller " + caller.address.to_string() +
-                  " is not in daemon.authorizedNetworks and sent no admin token "
-                  "(Authorization: Bearer <token>)";
-    return answer(false, error_object(rpc_error::unauthorized,
-                                      "unauthorized: " + method + " is an admin method and " +
-                                          why));
+                  " is not in daemon.authorizedNetworks, sent no admin token "
+                  "(Authorization: Bearer <token>) and has no web UI login (POST /login)";
+    Json::Value error = error_object(rpc_error::unauthorized,
+                                     "unauthorized: " + method + " is an admin method and " + why);
+    // For the web UI: whether a login would help, and why it is needed.
+    if (!caller.cross_origin && caller.token != Caller::Token::invalid)
+      error["data"]["login"] = caller.login == Caller::Login::expired ? "expired"
+                               : caller.login == Caller::Login::csrf  ? "csrf"
+                                                                      : "required";
+    return answer(false, std::move(error));
   }
   CallInfo info{caller.address.to_string(), caller.local.to_string(), caller.admin(),
                 caller.cross_origin || caller.page_by_name};

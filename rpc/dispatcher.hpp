@@ -21,6 +21,9 @@ struct Caller {
   boost::asio::ip::address local;  // our address the caller reached
   bool from_authorized_network = false;
   enum class Token { none, valid, invalid } token = Token::none;
+  // A web UI login (rpc/web_auth.hpp) named by the request's cookie: valid
+  // only with the login's CSRF header.
+  enum class Login { none, valid, expired, csrf } login = Login::none;
   // Sent by a browser for a page from another origin: never admin.
   bool cross_origin = false;
   // Sent by a browser for a page that names this host by a name other than
@@ -29,7 +32,8 @@ struct Caller {
   // A page from another origin never gets admin rights, whatever the address
   // or token: answers to it may be read back by its site (CORS).
   bool admin() const {
-    return !cross_origin && (from_authorized_network || token == Token::valid);
+    return !cross_origin &&
+           (from_authorized_network || token == Token::valid || login == Login::valid);
   }
 };
 

@@ -1,6 +1,7 @@
 #include "rpc/http_server.hpp"
 
 #include "util/host_port.hpp"
+#include "util/json_text.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -301,10 +302,129 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
           });
       return;
     }
+    if (server_.auth_ && (path == "/login" || path == "/logout" || path == "/session"))
+      return web_login(req, path, version, keep_alive);
     if (req.method() != http::verb::get && req.method() != http::verb::head)
       return send_error(http::status::method_not_allowed, version, "only GET here", keep_alive,
                         "GET, HEAD");
     serve_file(std::string(path), req.method() == http::verb::head, version, keep_alive);
+  }
+
+  // The web UI's logins (rpc/web_auth.hpp): only for its own pages, never
+  // for another origin's, and never answered with CORS headers.
+  void web_login(const http::request<http::string_body>& req, std::string_view path,
+                 unsigned version, bool keep_alive) {
+    WebAuth& auth = *server_.auth_;
+    if (!foreign_origin(req).empty())
+      return send_json(http::status::forbidden, version, keep_alive,
+                       error_json("a page from another origin may not log in here"));
+    const auto cookie_field = req[http::field::cookie];
+    const std::string_view cookie = WebAuth::cookie_value(
+        std::string_view(cookie_field.data(), cookie_field.size()), WebAuth::kCookie);
+    if (path == "/session") {
+      if (req.method() != http::verb::get && req.method() != http::verb::head)
+        return send_error(http::status::method_not_allowed, version, "use GET for /session",
+                          keep_alive, "GET, HEAD");
+      return send_json(http::status::ok, version, keep_alive, session_json(req, cookie));
+    }
+    if (req.method() != http::verb::post)
+      return send_error(http::status::method_not_allowed, version,
+                        "use POST for " + std::string(path), keep_alive, "POST");
+    if (path == "/logout") {
+      const auto csrf = req[WebAuth::kCsrfHeader];
+      const auto check =
+          auth.check(cookie, std::string_view(csrf.data(), csrf.size()), source_);
+      if (check.state == WebAuth::State::csrf)
+        return send_json(http::status::forbidden, version, keep_alive,
+                         error_json("log out with the X-Mnigs-CSRF header of the login"));
+      if (check.state == WebAuth::State::valid) auth.logout(cookie);
+      Json::Value ok(Json::objectValue);
+      ok["ok"] = true;
+      return send_json(http::status::ok, version, keep_alive, ok,
+                       std::string(WebAuth::kCookie) +
+                           "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    }
+    // POST /login {"password": "..."} or {"token": "..."}
+    auto ctype = req[http::field::content_type];
+    if (!std::string_view(ctype.data(), ctype.size()).starts_with("application/json"))
+      return send_json(http::status::unsupported_media_type, version, keep_alive,
+                       error_json("send the login as JSON (Content-Type: application/json)"));
+    auto credential = WebAuth::parse_login(req.body());
+    if (!credential)
+      return send_json(http::status::bad_request, version, keep_alive,
+                       error_json("send {\"password\": \"...\"} or {\"token\": \"...\"}: one "
+                                  "string, in at most " +
+                                  std::to_string(WebAuth::kMaxLoginBytes) + " bytes"));
+    auth.login(source_, credential->via, std::move(credential->secret),
+               [self = shared_from_this(), version, keep_alive](WebAuth::Outcome out) {
+                 net::post(self->stream_.get_executor(), [self, version, keep_alive,
+                                                          out = std::move(out)] {
+                   self->login_answer(out, version, keep_alive);
+                 });
+               });
+  }
+
+  void login_answer(const WebAuth::Outcome& out, unsigned version, bool keep_alive) {
+    if (out.status != 200) {
+      Json::Value e = error_json(out.error);
+      if (out.retry_after.count() > 0) e["retryAfter"] = Json::Int64(out.retry_after.count());
+      return send_json(static_cast<http::status>(out.status), version, keep_alive, e, "",
+                       out.retry_after.count());
+    }
+    Json::Value ok(Json::objectValue);
+    ok["ok"] = true;
+    ok["csrf"] = out.csrf;
+    send_json(http::status::ok, version, keep_alive, ok,
+              std::string(WebAuth::kCookie) + "=" + out.id +
+                  "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+                  std::to_string(out.max_age.count()));
+  }
+
+  // What the web UI needs to know before its first call.
+  Json::Value session_json(const http::request<http::string_body>& req, std::string_view cookie) {
+    WebAuth& auth = *server_.auth_;
+    Caller caller = make_caller(req);
+    const auto check = auth.check(cookie, "", source_, false);
+    Json::Value out(Json::objectValue);
+    const bool logged_in = check.state == WebAuth::State::valid;
+    out["admin"] = caller.admin() || (logged_in && !caller.cross_origin);
+    out["via"] = caller.from_authorized_network        ? "network"
+                 : caller.token == Caller::Token::valid ? "token"
+                 : logged_in                            ? "login"
+                                                        : "none";
+    out["login"] = logged_in                                   ? "valid"
+                   : check.state == WebAuth::State::expired ? "expired"
+                                                               : "none";
+    if (logged_in) {
+      out["csrf"] = check.csrf;
+      out["expiresIn"] = Json::Int64(check.expires_in.count());
+    }
+    out["passwordSet"] = auth.password_set();
+    out["address"] = remote_.to_string();
+    out["time"] = Json::Int64(std::chrono::duration_cast<std::chrono::seconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+    out["version"] = MNIGS_VERSION;
+    return out;
+  }
+
+  static Json::Value error_json(const std::string& message) {
+    Json::Value e(Json::objectValue);
+    e["error"] = message;
+    return e;
+  }
+
+  void send_json(http::status status, unsigned version, bool keep_alive, const Json::Value& body,
+                 const std::string& set_cookie = "", std::int64_t retry_after = 0) {
+    http::response<http::string_body> res{status, version};
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::cache_control, "no-store");
+    if (!set_cookie.empty()) res.set(http::field::set_cookie, set_cookie);
+    if (retry_after > 0) res.set(http::field::retry_after, std::to_string(retry_after));
+    res.keep_alive(keep_alive);
+    res.body() = to_json_text(body);
+    res.prepare_payload();
+    send(std::move(res));
   }
 
   // Whether a page of `origin` (another origin) may read answers here.
@@ -411,6 +531,17 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     // nothing about who sent it. README: "Behind a reverse proxy".
     if (caller.from_authorized_network && relayed_by_proxy(req))
       caller.from_authorized_network = false;
+    if (server_.auth_) {
+      const auto cookie = req[http::field::cookie];
+      const auto csrf = req[WebAuth::kCsrfHeader];
+      const auto check = server_.auth_->check(
+          WebAuth::cookie_value(std::string_view(cookie.data(), cookie.size()), WebAuth::kCookie),
+          std::string_view(csrf.data(), csrf.size()), source_);
+      caller.login = check.state == WebAuth::State::valid     ? Caller::Login::valid
+                     : check.state == WebAuth::State::expired ? Caller::Login::expired
+                     : check.state == WebAuth::State::csrf    ? Caller::Login::csrf
+                                                              : Caller::Login::none;
+    }
     auto auth = req[http::field::authorization];
     std::string_view a(auth.data(), auth.size());
     if (a.size() > 7 && iequals(a.substr(0, 7), "Bearer ")) {
@@ -454,6 +585,13 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     res.set(http::field::content_type, mime_type(path));
     res.set(http::field::cache_control, "no-cache");
     res.set("X-Content-Type-Options", "nosniff");
+    // The web UI runs only its own files and talks only to this daemon; no
+    // other site may frame it (clickjacking).
+    res.set("Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'self'");
+    res.set("X-Frame-Options", "SAMEORIGIN");
+    res.set("Referrer-Policy", "no-referrer");
     res.keep_alive(keep_alive);
     res.body() = buf.str();
     res.prepare_payload();
@@ -693,12 +831,13 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
 // ---------------------------------------------------------------- HttpServer
 
 HttpServer::HttpServer(net::io_context& io, const ConfigHolder& config, Dispatcher& dispatcher,
-                       TokenCheck check_token, Logger& log)
+                       TokenCheck check_token, Logger& log, WebAuth* auth)
     : io_(io),
       config_(config),
       dispatcher_(dispatcher),
       check_token_(std::move(check_token)),
-      log_(log) {}
+      log_(log),
+      auth_(auth) {}
 
 HttpServer::~HttpServer() = default;
 

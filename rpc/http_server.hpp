@@ -1,11 +1,13 @@
-// The daemon's HTTP front end (Boost.Beast): POST /jsonrpc for JSON-RPC and
-// GET for the web UI's static files, on every configured listen address.
+// The daemon's HTTP front end (Boost.Beast): POST /jsonrpc for JSON-RPC, the
+// web UI's logins, and GET for the web UI's static files, on every
+// configured listen address.
 // Enforces header and body size limits, read/idle timeouts, keep-alive and a
 // cap on concurrent connections. Each connection runs on its own strand.
 #pragma once
 
 #include "config/config.hpp"
 #include "rpc/dispatcher.hpp"
+#include "rpc/web_auth.hpp"
 #include "util/net.hpp"
 
 #include <mnigs/log.hpp>
@@ -34,8 +36,10 @@ class HttpServer {
 
   static constexpr std::size_t header_limit = 8 * 1024;
 
+  // With `auth`, the web UI's logins are served: POST /login, POST /logout
+  // and GET /session (rpc/README.md); without, those paths are not found.
   HttpServer(boost::asio::io_context& io, const ConfigHolder& config, Dispatcher& dispatcher,
-             TokenCheck check_token, Logger& log);
+             TokenCheck check_token, Logger& log, WebAuth* auth = nullptr);
   ~HttpServer();
 
   // Binds and starts accepting. Throws std::runtime_error naming the address
@@ -65,6 +69,7 @@ class HttpServer {
   Dispatcher& dispatcher_;
   TokenCheck check_token_;
   Logger& log_;
+  WebAuth* auth_;
   std::vector<std::shared_ptr<Listener>> listeners_;
   std::shared_ptr<std::atomic<std::size_t>> connections_ =
       std::make_shared<std::atomic<std::size_t>>(0);

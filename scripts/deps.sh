@@ -27,6 +27,8 @@ MNIGS_BUILD_PACKAGES=(
   libnghttp2-dev
   # mnigs-cli --tether --qr: the tether page's URL as a QR code.
   libqrencode-dev
+  # The web UI's password hash (yescrypt, crypt(3)).
+  libcrypt-dev
 )
 MNIGS_TEST_PACKAGES=(
   libgtest-dev libgmock-dev

@@ -55,6 +55,12 @@ void declare_core_keys(Schema& schema) {
                            "serves to a phone. Admin methods never answer them. Empty: no "
                            "page of another origin",
                            true));
+        d.declare(int_key("webuiLoginIdle", 3600, 60, 86400,
+                          "Seconds a web UI login (password or admin token, from outside "
+                          "authorizedNetworks) lasts without use",
+                          true));
+        d.declare(int_key("webuiLoginMax", 43200, 300, 604800,
+                          "Seconds a web UI login lasts at most, used or not", true));
         d.declare(int_key("hookTimeout", 10, 1, 600,
                           "Seconds a hook command may run before it is killed", true));
       });

@@ -1,5 +1,6 @@
 // The HTTP front end on a real loopback socket: limits, status codes,
 // keep-alive, concurrency, timeouts, and the admin check with tokens.
+#include "auth/password.hpp"
 #include "rpc/http_server.hpp"
 #include "test_util.hpp"
 
@@ -42,12 +43,15 @@ class HttpServerTest : public ::testing::Test {
     });
     registry_.add("secret", Access::admin,
                   [](const Json::Value&, const CallInfo&, Responder r) { r.result("ok"); });
+    auth_ = std::make_unique<WebAuth>(
+        *config_, password_path(auth_dir_.path()),
+        [](std::string_view token) { return token == kToken; }, log_);
     server_ = std::make_unique<HttpServer>(
         io_, *config_, dispatcher_,
         [](std::string_view bearer) {
           return bearer == kToken ? Caller::Token::valid : Caller::Token::invalid;
         },
-        log_);
+        log_, auth_.get());
     server_->listen({boost::asio::ip::make_address("127.0.0.1"), 0});
     auto name = server_->listening().at(0);
     port_ = std::stoi(name.substr(name.rfind(':') + 1));
@@ -85,6 +89,8 @@ class HttpServerTest : public ::testing::Test {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
       io_.get_executor()};
   std::unique_ptr<ConfigHolder> config_;
+  test::TempDir auth_dir_;
+  std::unique_ptr<WebAuth> auth_;
   MethodRegistry registry_;
   Dispatcher dispatcher_{registry_};
   std::unique_ptr<HttpServer> server_;
@@ -513,6 +519,9 @@ TEST_F(HttpServerTest, WebFilesComeOnlyFromInsideTheWebUiDirectory) {
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200);
   EXPECT_EQ(ok->body, "<p>ui</p>");
+  EXPECT_NE(ok->get_header_value("Content-Security-Policy").find("frame-ancestors 'self'"),
+            std::string::npos);
+  EXPECT_EQ(ok->get_header_value("X-Frame-Options"), "SAMEORIGIN");
   for (const char* path : {"/link.txt", "/linkdir/secret.txt", "/data/admin.token", "/data/",
                            "/../x/secret.txt", "/linkdir", "/missing.html"}) {
     auto res = c.Get(path);
@@ -521,6 +530,140 @@ TEST_F(HttpServerTest, WebFilesComeOnlyFromInsideTheWebUiDirectory) {
     EXPECT_EQ(res->body.find("secret"), std::string::npos) << path;
     EXPECT_EQ(res->body.find("token\""), std::string::npos) << path;
   }
+}
+
+// ------------------------------------------------------------ web UI logins
+
+TEST_F(HttpServerTest, APasswordLoginMakesAdminOnlyWithItsCsrfHeader) {
+  write_password_hash(password_path(auth_dir_.path()), hash_password("the right one"));
+  start(parse(R"({"daemon":{"authorizedNetworks":[]}})"));
+  httplib::Client c("127.0.0.1", port_);
+  auto refused = post(call("secret"));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(parse(refused->body)["error"]["data"]["login"], "required");
+  EXPECT_NE(parse(refused->body)["error"]["message"].asString().find("POST /login"),
+            std::string::npos);
+
+  auto before = c.Get("/session");
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->status, 200);
+  EXPECT_EQ(before->get_header_value("Cache-Control"), "no-store");
+  auto state = parse(before->body);
+  EXPECT_EQ(state["admin"], false);
+  EXPECT_EQ(state["login"], "none");
+  EXPECT_EQ(state["via"], "none");
+  EXPECT_EQ(state["passwordSet"], true);
+  EXPECT_FALSE(state.isMember("csrf"));
+  EXPECT_GT(state["time"].asInt64(), 1'700'000'000);
+
+  auto wrong = c.Post("/login", R"({"password":"the wrong one"})", "application/json");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  EXPECT_EQ(parse(wrong->body)["error"], "wrong password");
+  EXPECT_FALSE(wrong->has_header("Set-Cookie"));
+
+  auto login = c.Post("/login", R"({"password":"the right one"})", "application/json");
+  ASSERT_TRUE(login);
+  ASSERT_EQ(login->status, 200) << login->body;
+  const std::string set_cookie = login->get_header_value("Set-Cookie");
+  EXPECT_TRUE(set_cookie.starts_with("mnigs_session=")) << set_cookie;
+  for (const char* part : {"; HttpOnly", "; SameSite=Strict", "; Path=/", "; Max-Age=43200"})
+    EXPECT_NE(set_cookie.find(part), std::string::npos) << part << " in " << set_cookie;
+  const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+  const std::string csrf = parse(login->body)["csrf"].asString();
+  ASSERT_EQ(csrf.size(), 64u);
+  EXPECT_EQ(login->body.find(cookie.substr(cookie.find('=') + 1)), std::string::npos);
+
+  auto admin = post(call("secret"), {{"Cookie", cookie}, {"X-Mnigs-CSRF", csrf}});
+  EXPECT_EQ(parse(admin->body)["result"], "ok");
+  // The cookie alone, as another site's form or script would send it.
+  auto no_csrf = post(call("secret"), {{"Cookie", cookie}});
+  EXPECT_EQ(parse(no_csrf->body)["error"]["data"]["login"], "csrf");
+  auto bad_csrf =
+      post(call("secret"), {{"Cookie", cookie}, {"X-Mnigs-CSRF", std::string(64, '0')}});
+  EXPECT_EQ(parse(bad_csrf->body)["error"]["data"]["login"], "csrf");
+  // The cookie and header from a page of another origin: still no admin.
+  auto foreign = post(call("secret"), {{"Cookie", cookie},
+                                       {"X-Mnigs-CSRF", csrf},
+                                       {"Origin", "http://192.168.1.9"}});
+  EXPECT_EQ(parse(foreign->body)["error"]["code"], rpc_error::unauthorized);
+
+  auto after = c.Get("/session", {{"Cookie", cookie}});
+  state = parse(after->body);
+  EXPECT_EQ(state["admin"], true);
+  EXPECT_EQ(state["via"], "login");
+  EXPECT_EQ(state["login"], "valid");
+  EXPECT_EQ(state["csrf"], csrf);
+  EXPECT_EQ(state["expiresIn"], 3600);
+
+  auto logout_no_csrf = c.Post("/logout", {{"Cookie", cookie}}, "", "application/json");
+  EXPECT_EQ(logout_no_csrf->status, 403);
+  auto logout =
+      c.Post("/logout", {{"Cookie", cookie}, {"X-Mnigs-CSRF", csrf}}, "", "application/json");
+  EXPECT_EQ(logout->status, 200);
+  EXPECT_NE(logout->get_header_value("Set-Cookie").find("Max-Age=0"), std::string::npos);
+  auto ended = post(call("secret"), {{"Cookie", cookie}, {"X-Mnigs-CSRF", csrf}});
+  EXPECT_EQ(parse(ended->body)["error"]["data"]["login"], "expired");
+  EXPECT_EQ(parse(c.Get("/session", {{"Cookie", cookie}})->body)["login"], "expired");
+}
+
+TEST_F(HttpServerTest, TheAdminTokenLogsInToo) {
+  start(parse(R"({"daemon":{"authorizedNetworks":[]}})"));
+  httplib::Client c("127.0.0.1", port_);
+  EXPECT_EQ(parse(c.Get("/session")->body)["passwordSet"], false);
+  auto no_password = c.Post("/login", R"({"password":"anything"})", "application/json");
+  EXPECT_EQ(no_password->status, 409);
+  auto login = c.Post("/login", "{\"token\":\"" + kToken + "\"}", "application/json");
+  ASSERT_EQ(login->status, 200) << login->body;
+  const std::string set_cookie = login->get_header_value("Set-Cookie");
+  auto admin = post(call("secret"), {{"Cookie", set_cookie.substr(0, set_cookie.find(';'))},
+                                     {"X-Mnigs-CSRF", parse(login->body)["csrf"].asString()}});
+  EXPECT_EQ(parse(admin->body)["result"], "ok");
+}
+
+TEST_F(HttpServerTest, LoginRefusesOtherOriginsAndBadBodies) {
+  write_password_hash(password_path(auth_dir_.path()), hash_password("the right one"));
+  start(parse(R"({"daemon":{"authorizedNetworks":[]}})"));
+  httplib::Client c("127.0.0.1", port_);
+  const std::string right = R"({"password":"the right one"})";
+  auto foreign = c.Post("/login", {{"Origin", "http://192.168.1.9"}}, right, "application/json");
+  EXPECT_EQ(foreign->status, 403);
+  EXPECT_FALSE(foreign->has_header("Set-Cookie"));
+  EXPECT_FALSE(foreign->has_header("Access-Control-Allow-Origin"));
+  auto foreign_session = c.Get("/session", {{"Origin", "http://192.168.1.9"}});
+  EXPECT_EQ(foreign_session->status, 403);
+  EXPECT_FALSE(foreign_session->has_header("Access-Control-Allow-Origin"));
+  // A form post (no preflight) is not JSON.
+  EXPECT_EQ(c.Post("/login", "password=the+right+one", "application/x-www-form-urlencoded")->status,
+            415);
+  for (const std::string& body :
+       {std::string("not json"), std::string("[]"), std::string(R"({"password":5})"),
+        std::string(R"({"password":"a","token":"b"})"), std::string("{}"),
+        R"({"password":")" + std::string(2000, 'a') + "\"}"}) {
+    auto res = c.Post("/login", body, "application/json");
+    ASSERT_TRUE(res) << body;
+    EXPECT_EQ(res->status, 400) << body;
+    EXPECT_FALSE(res->has_header("Set-Cookie")) << body;
+  }
+  EXPECT_EQ(c.Get("/login")->status, 405);
+  EXPECT_EQ(c.Options("/login")->status, 405);
+  EXPECT_EQ(c.Post("/session", "{}", "application/json")->status, 405);
+  EXPECT_EQ(auth_->sessions(), 0u);
+  EXPECT_EQ(auth_->counters().failures.load(), 0u);  // none of these was a guess
+}
+
+TEST_F(HttpServerTest, GuessingGets429WithRetryAfter) {
+  write_password_hash(password_path(auth_dir_.path()), hash_password("the right one"));
+  start(parse(R"({"daemon":{"authorizedNetworks":[]}})"));
+  httplib::Client c("127.0.0.1", port_);
+  for (unsigned i = 0; i < WebAuth::kFreeFailures; ++i)
+    ASSERT_EQ(c.Post("/login", R"({"password":"guess"})", "application/json")->status, 401);
+  auto locked = c.Post("/login", R"({"password":"the right one"})", "application/json");
+  ASSERT_TRUE(locked);
+  EXPECT_EQ(locked->status, 429);
+  EXPECT_EQ(locked->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(parse(locked->body)["retryAfter"], 1);
+  EXPECT_FALSE(locked->has_header("Set-Cookie"));
 }
 
 }  // namespace
