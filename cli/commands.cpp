@@ -372,6 +372,16 @@ int cmd_disconnect(Context& ctx) {
   return exit_code::ok;
 }
 
+int cmd_release(Context& ctx, const std::string& session_id) {
+  Json::Value params(Json::objectValue);
+  params["sessionId"] = session_id;
+  auto r = ctx.client->call("releaseSession", params);
+  if (r.status != CallStatus::ok) return report(ctx, r);
+  if (ctx.json) return print_json(r.result), exit_code::ok;
+  std::cout << "session " << terminal_safe(r.result["sessionId"].asString()) << " released\n";
+  return exit_code::ok;
+}
+
 int cmd_test(Context& ctx, const std::string& address, int port, const std::string& suite) {
   Json::Value params(Json::objectValue);
   params["address"] = address;

@@ -39,6 +39,7 @@ void usage(std::ostream& out) {
          "                       another when it fails (subscriber.auto); on also lifts the\n"
          "                       pin of a manual --connect\n"
          "      --sessions       the subscriber's connection and the gateway's sessions\n"
+         "      --release ID     end a session this gateway serves (ID from --sessions)\n"
          "      --voucher create [--count N] [--minutes M] [--bytes SIZE] [--rate-down RATE]\n"
          "                       [--rate-up RATE] [--devices N] [--valid-days D] [--note TEXT]\n"
          "                       vouchers for this gateway's paying subscribers (SIZE: 500M,\n"
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
   std::string call_method, call_params;
   std::string expose_name, expose_port;
   bool tether_on = true, qr = false;
-  std::string voucher_action, voucher_code;
+  std::string voucher_action, voucher_code, release_id;
   Json::Value voucher_params(Json::objectValue);
   int connect_port = 65533;
 
@@ -151,6 +152,9 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "-m" || arg == "--suite") {
       suite = need("a suite such as static-forwarding-free");
+    } else if (arg == "--release") {
+      set_command("--release");
+      release_id = need("a session id (see --sessions)");
     } else if (arg == "-d" || arg == "--disconnect") {
       set_command("--disconnect");
     } else if (arg == "--auto") {
@@ -320,6 +324,7 @@ int main(int argc, char** argv) {
     if (command == "--auto") return cmd_auto(ctx, auto_on);
     if (command == "--test") return cmd_test(ctx, connect_address, connect_port, suite);
     if (command == "--sessions") return cmd_sessions(ctx);
+    if (command == "--release") return cmd_release(ctx, release_id);
     if (command == "--voucher")
       return cmd_voucher(ctx, voucher_action, voucher_code, voucher_params);
     if (command == "--scan") return cmd_scan(ctx);

@@ -500,6 +500,27 @@ void SessionManager::release(const Json::Value& params, const CallInfo& caller, 
   });
 }
 
+void SessionManager::end_by_operator(const Json::Value& params, Responder reply) {
+  boost::asio::post(strand_, [this, params, reply] {
+    if (!params.isObject() || params.size() != 1 || !params["sessionId"].isString())
+      return reply.error(rpc_error::invalid_params,
+                         "releaseSession needs {\"sessionId\": string} (see listSessions)");
+    auto it = sessions_.find(params["sessionId"].asString());
+    if (it == sessions_.end())
+      return reply.error(rpc_error::not_found, "no session " +
+                                                   params["sessionId"].asString().substr(0, 64) +
+                                                   " on this gateway (it may have ended)");
+    GatewaySession copy = it->second;
+    sessions_.erase(it);
+    end_session(copy, "released by this gateway's operator");
+    schedule_expiry();
+    Json::Value r(Json::objectValue);
+    r["sessionId"] = copy.id;
+    r["released"] = true;
+    reply.result(r);
+  });
+}
+
 void SessionManager::list(std::function<void(Json::Value)> done) {
   boost::asio::post(strand_, [this, done] {
     Json::Value out(Json::arrayValue);

@@ -78,6 +78,9 @@ class SessionManager final : public GatewayPayments {
   void request(const Json::Value& params, const CallInfo& caller, Responder reply);
   void renew(const Json::Value& params, const CallInfo& caller, Responder reply);
   void release(const Json::Value& params, const CallInfo& caller, Responder reply);
+  // releaseSession (admin): the operator ends a session ({"sessionId"}),
+  // as if it had expired; the subscriber learns it at its next renewal.
+  void end_by_operator(const Json::Value& params, Responder reply);
   void list(std::function<void(Json::Value)> done);
   // How many sessions are held (nodeInfo's capacity): O(1), no descriptions.
   void count(std::function<void(std::size_t)> done);

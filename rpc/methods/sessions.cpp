@@ -25,6 +25,10 @@ void register_session_methods(MethodRegistry& registry, CoreServices& core) {
                [&core](const Json::Value& params, const CallInfo& caller, Responder reply) {
                  core.sessions.release(params, caller, std::move(reply));
                });
+  registry.add("releaseSession", Access::admin,
+               [&core](const Json::Value& params, const CallInfo&, Responder reply) {
+                 core.sessions.end_by_operator(params, std::move(reply));
+               });
   // Vouchers of this gateway (gateway/vouchers.hpp).
   registry.add("createVouchers", Access::admin,
                [&core](const Json::Value& params, const CallInfo&, Responder reply) {

@@ -326,6 +326,33 @@ TEST_F(SessionsTest, ReleaseEndsTheSessionOnce) {
   EXPECT_EQ(list().size(), 0u);
 }
 
+TEST_F(SessionsTest, TheOperatorEndsASessionAndItsRenewalsFail) {
+  auto s = request("10.77.2.2");
+  const std::string id = s.payload["sessionId"].asString(), secret = s.payload["secret"].asString();
+  auto end = [&](const Json::Value& params) {
+    return ask([&](Responder r) { manager_->end_by_operator(params, r); });
+  };
+  Json::Value wrong_type(Json::objectValue), extra(Json::objectValue), none(Json::objectValue);
+  wrong_type["sessionId"] = 5;
+  extra["sessionId"] = id;
+  extra["more"] = 1;
+  for (const Json::Value& bad : {Json::Value(), Json::Value(Json::arrayValue), none, wrong_type,
+                                 extra})
+    EXPECT_EQ(end(bad).code(), rpc_error::invalid_params) << bad.toStyledString();
+  Json::Value unknown(Json::objectValue);
+  unknown["sessionId"] = "nope";
+  EXPECT_EQ(end(unknown).code(), rpc_error::not_found);
+  EXPECT_EQ(list().size(), 1u);
+  Json::Value params(Json::objectValue);
+  params["sessionId"] = id;
+  auto r = end(params);
+  ASSERT_TRUE(r.ok);
+  EXPECT_TRUE(r.payload["released"].asBool());
+  EXPECT_EQ(list().size(), 0u);
+  EXPECT_EQ(renew("10.77.2.2", id, secret).code(), rpc_error::not_found);
+  EXPECT_EQ(end(params).code(), rpc_error::not_found);
+}
+
 TEST_F(SessionsTest, TheProbeEchoHearsWhoHoldsASessionAndWhenItEnds) {
   std::mutex m;
   std::vector<std::string> told;
