@@ -25,6 +25,7 @@ Daemon::~Daemon() {
   if (store_) store_->flush();
   services_.reset();
   http_.reset();
+  event_log_.reset();
   web_auth_.reset();
   connection_.reset();
   sessions_.reset();
@@ -68,6 +69,11 @@ void Daemon::start() {
   token_ = generate_token();
 
   events_ = std::make_unique<CoreEventBus>(io_.get_executor());
+  event_log_ = std::make_unique<EventLog>(io_, *events_, [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  });
   dispatcher_ = std::make_unique<Dispatcher>(registry_);
   web_auth_ = std::make_unique<WebAuth>(
       config_->holder, password_path(initial->data_dir()),
@@ -193,13 +199,15 @@ void Daemon::start() {
       [this](const std::string& gateway) { lan_->gateway_active(gateway); }});
   services_ = std::make_unique<CoreServices>(CoreServices{
       *config_, *plugins_, *dispatcher_, *http_, *store_, *sessions_, *connection_, *scanner_,
-      *gateways_, *dht_, *echo_, *uplink_, *lan_, std::chrono::steady_clock::now(), node_id});
+      *gateways_, *dht_, *echo_, *uplink_, *lan_, std::chrono::steady_clock::now(), node_id,
+      event_log_.get()});
   register_node_methods(registry_, *services_);
   register_config_methods(registry_, *services_);
   register_session_methods(registry_, *services_);
   register_scan_methods(registry_, *services_);
   register_gateway_list_methods(registry_, *services_);
   register_dht_methods(registry_, *services_);
+  register_event_methods(registry_, *services_);
   plugins_->start(std::move(libraries_));
   plugins_->when_started([this] {
     offer_payments();
@@ -293,6 +301,7 @@ void Daemon::shutdown() {
   if (stopping_) return;
   stopping_ = true;
   http_->stop();
+  event_log_->stop();  // answers the web UI's waiting calls
   echo_->stop();
   uplink_->stop();
   scanner_->stop();

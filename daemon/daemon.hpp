@@ -4,6 +4,7 @@
 #include "config/startup.hpp"
 #include "dht/service.hpp"
 #include "events/event_bus.hpp"
+#include "events/event_log.hpp"
 #include "gateway/sessions.hpp"
 #include "gateway/uplink.hpp"
 #include "gateways/gateway_list.hpp"
@@ -71,6 +72,7 @@ class Daemon {
   std::vector<PluginLibrary> libraries_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<CoreEventBus> events_;
+  std::unique_ptr<EventLog> event_log_;
   std::unique_ptr<WebAuth> web_auth_;  // used by http_
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<PluginHost> plugins_;

@@ -26,6 +26,7 @@ class GatewayList;
 class DhtService;
 class UplinkCheck;
 class LanShare;
+class EventLog;
 namespace probe {
 class EchoService;
 }
@@ -46,6 +47,7 @@ struct CoreServices {
   LanShare& lan;
   std::chrono::steady_clock::time_point started;
   std::string node_id;  // nodeInfo's id: this node's stable identity
+  EventLog* event_log = nullptr;  // `events`; absent in tests that need none
 };
 
 // nodeInfo (mesh), status, listPlugins (admin).
@@ -65,6 +67,8 @@ void register_gateway_list_methods(MethodRegistry& registry, CoreServices& core)
 
 // dhtStatus (admin).
 void register_dht_methods(MethodRegistry& registry, CoreServices& core);
+// events (admin): the bus's last events, long-polled (events/event_log.hpp).
+void register_event_methods(MethodRegistry& registry, CoreServices& core);
 
 // True when a call carries no params (absent, {} or []).
 bool no_params(const Json::Value& params);

@@ -92,6 +92,12 @@ void register_node_methods(MethodRegistry& registry, CoreServices& core) {
                      std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::steady_clock::now() - core.started)
                          .count());
+                 // The daemon's clock: the web UI shows times by it, not by
+                 // the browser's.
+                 r["time"] = static_cast<Json::Int64>(
+                     std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count());
                  r["gateway"] = config->get_bool("gateway", "enabled");
                  r["configFile"] = config->path();
                  r["dataDir"] = config->data_dir();

@@ -2,6 +2,7 @@
 // plugins in a real host and the daemon's services, none of them started: a
 // gateway's reply names the keys its tunnels are pinned by.
 #include "dht/service.hpp"
+#include "events/event_log.hpp"
 #include "gateway/sessions.hpp"
 #include "gateway/uplink.hpp"
 #include "gateways/gateway_list.hpp"
@@ -15,11 +16,13 @@
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
+#include <json/reader.h>
 #include <json/writer.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <future>
 #include <memory>
 #include <optional>
@@ -45,6 +48,7 @@ class NodeInfoTest : public ::testing::Test {
                                             [](const std::string&, Access, MethodHandler) {});
     hooks_ = std::make_unique<Hooks>(config_->holder, log_);
     auto wall = [] { return std::int64_t{1'800'000'000}; };
+    event_log_ = std::make_unique<EventLog>(io_, events_, wall);
     sessions_ = std::make_unique<SessionManager>(io_, config_->holder, *store_, *plugins_,
                                                  *hooks_, wall);
     connection_ = std::make_unique<ConnectionManager>(io_, config_->holder, *store_, *plugins_,
@@ -64,8 +68,10 @@ class NodeInfoTest : public ::testing::Test {
         [](std::string_view) { return Caller::Token::invalid; }, log_);
     services_ = std::make_unique<CoreServices>(CoreServices{
         *config_, *plugins_, *dispatcher_, *http_, *store_, *sessions_, *connection_, *scanner_,
-        *gateways_, *dht_, *echo_, *uplink_, *lan_, std::chrono::steady_clock::now(), "node-id"});
+        *gateways_, *dht_, *echo_, *uplink_, *lan_, std::chrono::steady_clock::now(), "node-id",
+        event_log_.get()});
     register_node_methods(registry_, *services_);
+    register_event_methods(registry_, *services_);
     thread_ = std::thread([this] { io_.run(); });
     plugins_->start(libs);
     std::promise<void> started;
@@ -73,6 +79,7 @@ class NodeInfoTest : public ::testing::Test {
     ASSERT_EQ(started.get_future().wait_for(5s), std::future_status::ready);
   }
   void TearDown() override {
+    event_log_->stop();
     std::promise<void> stopped;
     plugins_->stop([&] { stopped.set_value(); });
     stopped.get_future().wait();
@@ -82,6 +89,7 @@ class NodeInfoTest : public ::testing::Test {
     // As the daemon: what holds strands of io_ goes before it, the store first.
     services_.reset();
     http_.reset();
+    event_log_.reset();
     dht_.reset();
     scanner_.reset();
     connection_.reset();
@@ -92,6 +100,24 @@ class NodeInfoTest : public ::testing::Test {
     gateways_.reset();
     plugins_.reset();
     store_.reset();
+  }
+
+  // An admin method's answer: {"ok": bool, "value": result or error}.
+  Json::Value admin_call(const std::string& name, const Json::Value& params) {
+    auto method = registry_.find(name);
+    EXPECT_TRUE(method);
+    if (!method) return Json::Value();
+    std::promise<Json::Value> p;
+    method->handler(params, CallInfo{"127.0.0.1", "127.0.0.1", true},
+                    Responder([&](bool ok, Json::Value v) {
+                      Json::Value r(Json::objectValue);
+                      r["ok"] = ok;
+                      r["value"] = std::move(v);
+                      p.set_value(std::move(r));
+                    }));
+    auto f = p.get_future();
+    EXPECT_EQ(f.wait_for(5s), std::future_status::ready);
+    return f.get();
   }
 
   // nodeInfo's result, as a neighbour on the mesh gets it.
@@ -136,6 +162,7 @@ class NodeInfoTest : public ::testing::Test {
   std::unique_ptr<LanShare> lan_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<EventLog> event_log_;
   std::unique_ptr<CoreServices> services_;
   std::thread thread_;
 };
@@ -182,6 +209,50 @@ TEST_F(NodeInfoTest, AGatewayNamesTheKeysItsTunnelsArePinnedBy) {
   EXPECT_FALSE(r["gateway"].asBool()) << r;
   EXPECT_FALSE(r.isMember("tunnelKeys")) << r;
   EXPECT_FALSE(r.isMember("services")) << r;
+}
+
+}  // namespace
+}  // namespace mnigs
+
+namespace mnigs {
+namespace {
+
+TEST_F(NodeInfoTest, EventsAreLongPolledWithCheckedParams) {
+  for (const char* bad : {R"([1])", R"({"after":-1})", R"({"after":"3"})", R"({"after":1.5})",
+                          R"({"wait":26})", R"({"wait":-1})", R"({"wait":true})",
+                          R"({"since":3})"}) {
+    Json::Value params;
+    std::unique_ptr<Json::CharReader> reader(Json::CharReaderBuilder().newCharReader());
+    ASSERT_TRUE(reader->parse(bad, bad + std::strlen(bad), &params, nullptr)) << bad;
+    auto r = admin_call("events", params);
+    EXPECT_EQ(r["ok"], false) << bad;
+    EXPECT_EQ(r["value"]["code"], rpc_error::invalid_params) << bad;
+  }
+  events_.publish("config.changed", Json::Value("subscriber.auto"));
+  auto r = admin_call("events", Json::Value());
+  ASSERT_EQ(r["ok"], true) << r;
+  // The plugins' own events at start come first.
+  const Json::Value& events = r["value"]["events"];
+  ASSERT_GE(events.size(), 1u) << r;
+  const Json::Value& last = events[events.size() - 1];
+  EXPECT_EQ(last["topic"], "config.changed");
+  EXPECT_EQ(last["data"], "subscriber.auto");
+  EXPECT_EQ(last["seq"], r["value"]["next"]);
+  EXPECT_EQ(r["value"]["time"], 1'800'000'000);
+  Json::Value params(Json::objectValue);
+  params["after"] = r["value"]["next"];
+  params["wait"] = 1;
+  auto waited = admin_call("events", params);
+  EXPECT_EQ(waited["value"]["events"].size(), 0u);
+}
+
+TEST_F(NodeInfoTest, StatusTellsTheDaemonsClock) {
+  auto r = admin_call("status", Json::Value());
+  ASSERT_EQ(r["ok"], true) << r;
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  EXPECT_NEAR(static_cast<double>(r["value"]["time"].asInt64()), static_cast<double>(now), 5.0);
 }
 
 }  // namespace

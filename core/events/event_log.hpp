@@ -1,0 +1,82 @@
+// The last events of the bus, for clients that cannot subscribe: the web UI
+// long-polls them with the `events` method ({"after": seq, "wait": s}) and
+// gets each event once, in order, as soon as it happens, without polling
+// every few hundred milliseconds. Bounded: the last kCapacity events
+// (scan.node, one per node found, is left out: scan.progress and
+// scan.finished say the same in bulk), at most kMaxWaiters calls waiting.
+#pragma once
+
+#include "events/event_bus.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <memory>
+
+namespace mnigs {
+
+class EventLog {
+ public:
+  static constexpr std::size_t kCapacity = 500;
+  static constexpr std::size_t kMaxWaiters = 16;
+  static constexpr std::size_t kMaxPerAnswer = 200;
+  static constexpr std::chrono::seconds kMaxWait{25};
+  // An event's data larger than this (as JSON text) is replaced by
+  // {"truncated": true}.
+  static constexpr std::size_t kMaxDataBytes = 4096;
+
+  // `wall`: seconds since the epoch, the events' "time".
+  EventLog(boost::asio::io_context& io, CoreEventBus& bus, std::function<std::int64_t()> wall);
+  ~EventLog();
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  // `done` gets {"events": [{"seq", "time", "topic", "data"}...], "next",
+  // "missed", "time"}: the events after `after` (at most kMaxPerAnswer;
+  // "next" is the seq to ask after next time), waiting up to `wait` (at
+  // most kMaxWait) for the first when there is none. "missed" is true when
+  // events after `after` are no longer kept, or `after` is from an earlier
+  // run of mnigsd (it is beyond the last seq): the client should read
+  // afresh what it shows. Beyond kMaxWaiters waiting calls, a call is
+  // answered at once. `done` runs on the io_context.
+  void query(std::uint64_t after, std::chrono::seconds wait,
+             std::function<void(Json::Value)> done);
+  // Answers every waiting call now and stops recording. Call before the
+  // io_context stops.
+  void stop();
+
+ private:
+  struct Entry {
+    std::uint64_t seq;
+    std::int64_t time;
+    std::string topic;
+    Json::Value data;
+  };
+  struct Waiter {
+    std::uint64_t id;
+    std::uint64_t after;
+    std::unique_ptr<boost::asio::steady_timer> timer;
+    std::function<void(Json::Value)> done;
+  };
+  void record(const std::string& topic, const Json::Value& data);
+  Json::Value answer(std::uint64_t after) const;
+  void wake();
+
+  CoreEventBus& bus_;
+  std::function<std::int64_t()> wall_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  EventBus::Subscription subscription_ = 0;
+  std::deque<Entry> entries_;
+  std::uint64_t last_seq_ = 0;
+  std::list<Waiter> waiters_;
+  std::uint64_t next_waiter_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace mnigs
