@@ -12,6 +12,20 @@ Json::Value describe_key(const KeySpec& spec, const Json::Value& value) {
   k["value"] = value;
   k["default"] = spec.default_value;
   k["type"] = describe_type(spec);
+  // For forms (the web UI's settings): the type by name and its bounds.
+  static const char* const kinds[] = {"boolean", "integer",   "string",  "string_list",
+                                      "port",    "port_list", "address", "cidr_list"};
+  static_assert(static_cast<int>(ValueType::cidr_list) == 7, "a kind for every ValueType");
+  k["kind"] = kinds[static_cast<int>(spec.type)];
+  if (spec.type == ValueType::integer) {
+    k["min"] = static_cast<Json::Int64>(spec.min);
+    k["max"] = static_cast<Json::Int64>(spec.max);
+  }
+  if (!spec.choices.empty()) {
+    Json::Value choices(Json::arrayValue);
+    for (const auto& c : spec.choices) choices.append(c);
+    k["choices"] = choices;
+  }
   k["help"] = spec.help;
   k["live"] = spec.live;
   k["fileOnly"] = spec.file_only;

@@ -43,6 +43,7 @@ class NodeInfoTest : public ::testing::Test {
     values["gateway"]["payments"] = Json::Value(Json::arrayValue);
     values["gateway"]["payments"].append("fakepay");
     config_ = std::make_unique<ConfigRuntime>(std::make_shared<const Config>("", values));
+    config_->schema = schema_;
     store_ = Store::open(dir_.file("state.db"), log_);
     plugins_ = std::make_unique<PluginHost>(io_, config_->holder, store_.get(), events_,
                                             [](const std::string&, Access, MethodHandler) {});
@@ -72,6 +73,7 @@ class NodeInfoTest : public ::testing::Test {
         event_log_.get()});
     register_node_methods(registry_, *services_);
     register_event_methods(registry_, *services_);
+    register_config_methods(registry_, *services_);
     thread_ = std::thread([this] { io_.run(); });
     plugins_->start(libs);
     std::promise<void> started;
@@ -244,6 +246,28 @@ TEST_F(NodeInfoTest, EventsAreLongPolledWithCheckedParams) {
   params["wait"] = 1;
   auto waited = admin_call("events", params);
   EXPECT_EQ(waited["value"]["events"].size(), 0u);
+}
+
+TEST_F(NodeInfoTest, GetConfigDescribesEachKeyForAForm) {
+  Json::Value params(Json::objectValue);
+  params["describe"] = true;
+  auto r = admin_call("getConfig", params);
+  ASSERT_EQ(r["ok"], true) << r;
+  const Json::Value& daemon = r["value"]["values"]["daemon"];
+  EXPECT_EQ(daemon["webuiLoginIdle"]["kind"], "integer");
+  EXPECT_EQ(daemon["webuiLoginIdle"]["min"], 60);
+  EXPECT_EQ(daemon["webuiLoginIdle"]["max"], 86400);
+  EXPECT_EQ(daemon["webuiLoginIdle"]["live"], true);
+  EXPECT_EQ(daemon["webuiLoginIdle"]["default"], 3600);
+  EXPECT_EQ(daemon["logLevel"]["kind"], "string");
+  ASSERT_EQ(daemon["logLevel"]["choices"].size(), 4u);
+  EXPECT_EQ(daemon["logLevel"]["choices"][0], "error");
+  EXPECT_FALSE(daemon["webuiDir"].isMember("choices"));
+  EXPECT_EQ(daemon["webuiDir"]["fileOnly"], true);
+  EXPECT_EQ(daemon["rpcCorsOrigins"]["kind"], "cidr_list");
+  EXPECT_EQ(daemon["listenIpv4"]["kind"], "address");
+  EXPECT_EQ(r["value"]["values"]["gateway"]["enabled"]["kind"], "boolean");
+  EXPECT_FALSE(r["value"]["values"]["gateway"]["enabled"].isMember("min"));
 }
 
 TEST_F(NodeInfoTest, StatusTellsTheDaemonsClock) {
