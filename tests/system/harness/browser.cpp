@@ -8,21 +8,28 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <boost/beast/core/detail/base64.hpp>
 #include <json/reader.h>
 #include <json/writer.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace mnigs::test {
 
 namespace {
 
-constexpr std::size_t kMaxMessage = 8 << 20;
+// A screenshot of a large page comes as one message of base64.
+constexpr std::size_t kMaxMessage = 32 << 20;
+// Events nobody waits for are dropped beyond this many, the oldest first.
+constexpr std::size_t kMaxEvents = 1000;
+constexpr std::size_t kMaxPageErrors = 100;
 
 std::string text_of(const Json::Value& v) {
   Json::StreamWriterBuilder w;
@@ -81,6 +88,8 @@ Browser::Browser(const std::string& ns, const std::string& dir)
   if (session_.empty()) throw std::runtime_error("Chromium gave no session; see " + log_);
   call("Page.enable", Json::Value(Json::objectValue), 10s);
   call("Runtime.enable", Json::Value(Json::objectValue), 10s);
+  call("Log.enable", Json::Value(Json::objectValue), 10s);
+  call("Network.enable", Json::Value(Json::objectValue), 10s);
 }
 
 Browser::~Browser() {
@@ -147,7 +156,7 @@ Json::Value Browser::call(const std::string& method, const Json::Value& params,
         throw std::runtime_error(method + " failed: " + text_of(reply["error"]));
       return reply["result"];
     }
-    if (reply.isMember("method")) events_.push_back(reply);
+    if (reply.isMember("method")) keep(std::move(reply));
   }
   throw std::runtime_error(method + ": no answer from Chromium in time; see " + log_);
 }
@@ -162,9 +171,140 @@ void Browser::wait_event(const std::string& method, std::chrono::milliseconds ti
   events_.clear();
   const auto end = std::chrono::steady_clock::now() + timeout;
   Json::Value m;
-  while (receive(m, end))
+  while (receive(m, end)) {
     if (m["method"].asString() == method) return;
+    keep(std::move(m));
+    events_.clear();
+  }
   throw std::runtime_error("no " + method + " from Chromium in time");
+}
+
+void Browser::keep(Json::Value event) {
+  const std::string method = event["method"].asString();
+  const Json::Value& p = event["params"];
+  std::string error;
+  if (method == "Runtime.exceptionThrown") {
+    const Json::Value& d = p["exceptionDetails"];
+    error = "exception: " + d["text"].asString() + " " +
+            d["exception"]["description"].asString();
+  } else if (method == "Runtime.consoleAPICalled" && p["type"].asString() == "error") {
+    error = "console.error:";
+    for (const auto& a : p["args"]) error += " " + (a.isMember("value") ? text_of(a["value"]) : a["description"].asString());
+  } else if (method == "Log.entryAdded" && p["entry"]["level"].asString() == "error") {
+    error = "browser: " + p["entry"]["text"].asString() + " " + p["entry"]["url"].asString();
+  }
+  if (!error.empty() && page_errors_.size() < kMaxPageErrors) page_errors_.push_back(error);
+  events_.push_back(std::move(event));
+  if (events_.size() > kMaxEvents) events_.pop_front();
+}
+
+const std::vector<std::string>& Browser::page_errors() {
+  // A round trip reads whatever Chromium sent before it.
+  eval("0");
+  return page_errors_;
+}
+
+bool Browser::wait_for(const std::string& expression, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    Json::Value v;
+    try {
+      v = eval("!!(" + expression + ")");
+    } catch (const std::runtime_error&) {
+      // A page in the middle of loading; try again.
+    }
+    if (v.isBool() && v.asBool()) return true;
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
+void Browser::click(const std::string& selector) {
+  Json::Value sel(selector);
+  const Json::Value at = eval("(() => { const e = document.querySelector(" + text_of(sel) +
+                              "); if (!e) return null; e.scrollIntoView({block: 'center'}); "
+                              "const r = e.getBoundingClientRect(); "
+                              "return [r.x + r.width / 2, r.y + r.height / 2]; })()");
+  if (!at.isArray() || at.size() != 2) throw std::runtime_error("no element " + selector + " to click");
+  for (const char* type : {"mousePressed", "mouseReleased"}) {
+    Json::Value p(Json::objectValue);
+    p["type"] = type;
+    p["x"] = at[0];
+    p["y"] = at[1];
+    p["button"] = "left";
+    p["clickCount"] = 1;
+    call("Input.dispatchMouseEvent", p, 10s);
+  }
+}
+
+void Browser::type(const std::string& selector, const std::string& text) {
+  Json::Value sel(selector);
+  if (!eval("(() => { const e = document.querySelector(" + text_of(sel) +
+            "); if (!e) return false; e.focus(); if ('select' in e) e.select(); return true; })()")
+           .asBool())
+    throw std::runtime_error("no element " + selector + " to type into");
+  Json::Value p(Json::objectValue);
+  p["text"] = text;
+  call("Input.insertText", p, 10s);
+}
+
+void Browser::key(const std::string& name) {
+  // The few keys the tests press: what Chromium needs to act on each.
+  struct Key {
+    const char* name;
+    const char* code;
+    int key_code;
+    const char* text;
+  };
+  static const Key keys[] = {{"Enter", "Enter", 13, "\r"}, {"Tab", "Tab", 9, ""},
+                             {"Escape", "Escape", 27, ""}, {" ", "Space", 32, " "}};
+  const Key* k = nullptr;
+  for (const auto& x : keys)
+    if (name == x.name) k = &x;
+  if (!k) throw std::runtime_error("Browser::key does not know " + name);
+  for (const char* type : {"keyDown", "keyUp"}) {
+    Json::Value p(Json::objectValue);
+    p["type"] = type;
+    p["key"] = k->name;
+    p["code"] = k->code;
+    p["windowsVirtualKeyCode"] = k->key_code;
+    if (std::string(type) == "keyDown" && *k->text) p["text"] = k->text;
+    call("Input.dispatchKeyEvent", p, 10s);
+  }
+}
+
+void Browser::screenshot(const std::string& path, int width, int height, bool dark, bool mobile) {
+  Json::Value metrics(Json::objectValue);
+  metrics["width"] = width;
+  metrics["height"] = height;
+  metrics["deviceScaleFactor"] = 1;
+  metrics["mobile"] = mobile;
+  call("Emulation.setDeviceMetricsOverride", metrics, 10s);
+  Json::Value media(Json::objectValue);
+  Json::Value feature(Json::objectValue);
+  feature["name"] = "prefers-color-scheme";
+  feature["value"] = dark ? "dark" : "light";
+  media["features"].append(feature);
+  call("Emulation.setEmulatedMedia", media, 10s);
+  // Layout and paint after the change before the picture.
+  eval("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))");
+  Json::Value p(Json::objectValue);
+  p["format"] = "png";
+  const std::string data = call("Page.captureScreenshot", p, 30s)["data"].asString();
+  std::string png(boost::beast::detail::base64::decoded_size(data.size()), '\0');
+  const auto [written, read] =
+      boost::beast::detail::base64::decode(png.data(), data.data(), data.size());
+  if (data.find_first_not_of('=', read) != std::string::npos)
+    throw std::runtime_error("Chromium's screenshot is not base64");
+  png.resize(written);
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(png.data(), static_cast<std::streamsize>(png.size()));
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+Json::Value Browser::cookies() {
+  return call("Network.getCookies", Json::Value(Json::objectValue), 10s)["cookies"];
 }
 
 std::string Browser::open(const std::string& url, std::chrono::milliseconds timeout) {

@@ -7,6 +7,7 @@
 //   b.open("http://10.77.1.1/");            // follows redirects, waits for load
 //   b.eval("document.title");               // -> Json::Value
 //   b.eval_and_wait_load("document.forms[0].submit()");
+//   b.type("#secret", "password"); b.key("Enter"); b.wait_for("!!document.querySelector('nav')");
 #pragma once
 
 #include <json/value.h>
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <deque>
 #include <string>
+#include <vector>
 
 namespace mnigs::test {
 
@@ -41,6 +43,24 @@ class Browser {
   // load event; returns the URL then.
   std::string eval_and_wait_load(const std::string& expression,
                                  std::chrono::milliseconds timeout = 20s);
+  // Polls `expression` until it is truthy; false when it never is in time.
+  bool wait_for(const std::string& expression, std::chrono::milliseconds timeout = 10s);
+  // Clicks the element `selector` names as a mouse does, at its centre once
+  // scrolled into view. Throws when there is none.
+  void click(const std::string& selector);
+  // Focuses the element and types `text` into it, as a keyboard does.
+  void type(const std::string& selector, const std::string& text);
+  // Presses and releases a key: "Enter", "Tab".
+  void key(const std::string& name);
+  // Writes a PNG of the page as a `width`x`height` screen shows it (a
+  // phone's with `mobile`), in the dark colour scheme with `dark`.
+  void screenshot(const std::string& path, int width, int height, bool dark = false,
+                  bool mobile = false);
+  // The cookies the browser holds for the page's URL (Network.getCookies).
+  Json::Value cookies();
+  // What went wrong in the page so far: uncaught exceptions, console errors
+  // and the browser's own complaints (a CSP violation, a failed load).
+  const std::vector<std::string>& page_errors();
   const std::string& log_path() const { return log_; }
 
  private:
@@ -50,6 +70,8 @@ class Browser {
   Json::Value call(const std::string& method, const Json::Value& params,
                    std::chrono::milliseconds timeout, bool in_session = true);
   void wait_event(const std::string& method, std::chrono::milliseconds timeout);
+  // Keeps an event for wait_event, or notes a page error it reports.
+  void keep(Json::Value event);
 
   pid_t pid_ = -1;
   int to_ = -1, from_ = -1;
@@ -58,6 +80,7 @@ class Browser {
   std::string session_;
   int next_id_ = 1;
   std::deque<Json::Value> events_;
+  std::vector<std::string> page_errors_;
 };
 
 }  // namespace mnigs::test
