@@ -1,8 +1,8 @@
 #include "events/event_log.hpp"
 
-#include "util/json_text.hpp"
-
 #include <boost/asio/post.hpp>
+
+#include "util/json_text.hpp"
 
 namespace mnigs {
 

@@ -6,18 +6,17 @@
 // scan.finished say the same in bulk), at most kMaxWaiters calls waiting.
 #pragma once
 
-#include "events/event_bus.hpp"
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <list>
 #include <memory>
+
+#include "events/event_bus.hpp"
 
 namespace mnigs {
 
@@ -45,8 +44,7 @@ class EventLog {
   // run of mnigsd (it is beyond the last seq): the client should read
   // afresh what it shows. Beyond kMaxWaiters waiting calls, a call is
   // answered at once. `done` runs on the io_context.
-  void query(std::uint64_t after, std::chrono::seconds wait,
-             std::function<void(Json::Value)> done);
+  void query(std::uint64_t after, std::chrono::seconds wait, std::function<void(Json::Value)> done);
   // Answers every waiting call now and stops recording. Call before the
   // io_context stops.
   void stop();

@@ -7,7 +7,8 @@ namespace mnigs {
 
 void register_event_methods(MethodRegistry& registry, CoreServices& core) {
   registry.add(
-      "events", Access::admin, [&core](const Json::Value& params, const CallInfo&, Responder reply) {
+      "events", Access::admin,
+      [&core](const Json::Value& params, const CallInfo&, Responder reply) {
         const char* usage =
             "events takes {\"after\": the last seq seen (0: from the oldest kept), \"wait\": "
             "seconds to wait for one, 0 to 25}";
@@ -23,15 +24,14 @@ void register_event_methods(MethodRegistry& registry, CoreServices& core) {
           const Json::Value& a = params["after"];
           if (!a.isNull()) {
             if (!a.isIntegral() || (a.isInt64() && a.asInt64() < 0))
-              return reply.error(rpc_error::invalid_params,
-                                 std::string("events: \"after\" must be a whole number >= 0; ") +
-                                     usage);
+              return reply.error(
+                  rpc_error::invalid_params,
+                  std::string("events: \"after\" must be a whole number >= 0; ") + usage);
             after = a.asUInt64();
           }
           const Json::Value& w = params["wait"];
           if (!w.isNull()) {
-            if (!w.isIntegral() || w.asInt64() < 0 ||
-                w.asInt64() > EventLog::kMaxWait.count())
+            if (!w.isIntegral() || w.asInt64() < 0 || w.asInt64() > EventLog::kMaxWait.count())
               return reply.error(rpc_error::invalid_params,
                                  std::string("events: \"wait\" must be 0 to 25; ") + usage);
             wait = w.asInt64();

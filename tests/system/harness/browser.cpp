@@ -189,7 +189,8 @@ void Browser::keep(Json::Value event) {
             d["exception"]["description"].asString();
   } else if (method == "Runtime.consoleAPICalled" && p["type"].asString() == "error") {
     error = "console.error:";
-    for (const auto& a : p["args"]) error += " " + (a.isMember("value") ? text_of(a["value"]) : a["description"].asString());
+    for (const auto& a : p["args"])
+      error += " " + (a.isMember("value") ? text_of(a["value"]) : a["description"].asString());
   } else if (method == "Log.entryAdded" && p["entry"]["level"].asString() == "error") {
     error = "browser: " + p["entry"]["text"].asString() + " " + p["entry"]["url"].asString();
   }
@@ -225,7 +226,8 @@ void Browser::click(const std::string& selector) {
                               "); if (!e) return null; e.scrollIntoView({block: 'center'}); "
                               "const r = e.getBoundingClientRect(); "
                               "return [r.x + r.width / 2, r.y + r.height / 2]; })()");
-  if (!at.isArray() || at.size() != 2) throw std::runtime_error("no element " + selector + " to click");
+  if (!at.isArray() || at.size() != 2)
+    throw std::runtime_error("no element " + selector + " to click");
   for (const char* type : {"mousePressed", "mouseReleased"}) {
     Json::Value p(Json::objectValue);
     p["type"] = type;
