@@ -51,8 +51,10 @@ MNIGS_TEST_PACKAGES=(
   # System test 11 runs the vpn-ws switch behind the real nginx.
   nginx
   # System test 15 pays on the gateway's page in a real browser, headless,
-  # driven over the DevTools protocol.
+  # driven over the DevTools protocol; system test 22 drives the web UI.
   chromium
+  # The web UI's JavaScript is checked to parse (tests/webui.cmake).
+  nodejs
   # System test 16 captures the gre tunnel's packets with tcpdump and has
   # them decoded by an independent dissector, tshark.
   tcpdump tshark

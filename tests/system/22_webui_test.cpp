@@ -114,11 +114,12 @@ class WebUi : public SystemTest {
            std::to_string(node.rpc_port()) + "/";
   }
 
-  void shoot(const std::string& name) {
+  // Screenshots of the page as it is, scrolled to `scroll_to` if given: on
+  // a desktop in the light scheme, on a phone in the dark one.
+  void shoot(const std::string& name, const std::string& scroll_to = "") {
     const std::string dir = artifacts_dir();
-    browser_->screenshot(dir + "/" + name + "-desktop.png", 1280, 800);
-    browser_->screenshot(dir + "/" + name + "-phone-dark.png", 390, 844, true, true);
-    browser_->screenshot(dir + "/" + name + "-desktop.png", 1280, 800);  // back to desktop
+    browser_->screenshot(dir + "/" + name + "-phone-dark.png", 390, 844, true, true, scroll_to);
+    browser_->screenshot(dir + "/" + name + "-desktop.png", 1280, 800, false, false, scroll_to);
   }
 
   bool shows(const std::string& text, std::chrono::milliseconds timeout = 10s) {
@@ -284,6 +285,12 @@ TEST_F(WebUi, SettingsApplyALiveKeyAndShowTheDaemonsErrorBesideTheField) {
   go("settings");
   ASSERT_TRUE(browser_->wait_for("document.getElementById('key-daemon.logLevel')")) << page_text();
   shoot("settings");
+  // The first section (main) is open; the others open with a click on their
+  // title.
+  EXPECT_TRUE(browser_->eval("document.getElementById('section-main').open").asBool());
+  EXPECT_FALSE(browser_->eval("document.getElementById('section-daemon').open").asBool());
+  browser_->click("#section-daemon summary");
+  ASSERT_TRUE(browser_->eval("document.getElementById('section-daemon').open").asBool());
   // A live key, through the form.
   browser_->eval(
       "(() => { const s = document.getElementById('key-daemon.logLevel'); "
@@ -310,7 +317,7 @@ TEST_F(WebUi, SettingsApplyALiveKeyAndShowTheDaemonsErrorBesideTheField) {
           .asString();
   EXPECT_NE(error.find("daemon.rpcCorsOrigins"), std::string::npos) << error;
   EXPECT_EQ(sub_->config_text(), before);
-  shoot("settings-error");
+  shoot("settings-error", "[id='key-daemon.rpcCorsOrigins']");
 }
 
 TEST_F(WebUi, TheCookieWithoutItsCsrfHeaderAndOtherOriginsGetNoAdmin) {

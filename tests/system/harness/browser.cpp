@@ -275,7 +275,8 @@ void Browser::key(const std::string& name) {
   }
 }
 
-void Browser::screenshot(const std::string& path, int width, int height, bool dark, bool mobile) {
+void Browser::screenshot(const std::string& path, int width, int height, bool dark, bool mobile,
+                         const std::string& scroll_to) {
   Json::Value metrics(Json::objectValue);
   metrics["width"] = width;
   metrics["height"] = height;
@@ -288,6 +289,9 @@ void Browser::screenshot(const std::string& path, int width, int height, bool da
   feature["value"] = dark ? "dark" : "light";
   media["features"].append(feature);
   call("Emulation.setEmulatedMedia", media, 10s);
+  if (!scroll_to.empty())
+    eval("(() => { const e = document.querySelector(" + text_of(Json::Value(scroll_to)) +
+         "); if (e) e.scrollIntoView({block: 'center'}); })()");
   // Layout and paint after the change before the picture.
   eval("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))");
   Json::Value p(Json::objectValue);

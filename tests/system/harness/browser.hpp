@@ -53,9 +53,10 @@ class Browser {
   // Presses and releases a key: "Enter", "Tab".
   void key(const std::string& name);
   // Writes a PNG of the page as a `width`x`height` screen shows it (a
-  // phone's with `mobile`), in the dark colour scheme with `dark`.
+  // phone's with `mobile`), in the dark colour scheme with `dark`, scrolled
+  // to the element `scroll_to` names when not empty.
   void screenshot(const std::string& path, int width, int height, bool dark = false,
-                  bool mobile = false);
+                  bool mobile = false, const std::string& scroll_to = "");
   // The cookies the browser holds for the page's URL (Network.getCookies).
   Json::Value cookies();
   // What went wrong in the page so far: uncaught exceptions, console errors

@@ -75,6 +75,7 @@ function section(name, keys) {
             row.error.textContent = m;
             row.error.hidden = false;
             row.field.setAttribute("aria-invalid", "true");
+            row.field.closest("details").open = true;
             if (!placed) row.field.focus();
             placed = true;
           }
@@ -84,8 +85,12 @@ function section(name, keys) {
       }
     });
   });
-  return el("fieldset", null, el("legend", null, name), form);
+  return el("details", { class: "section", id: `section-${name}` }, el("summary", null, el("h2", null, name)), form);
 }
+
+// The core's sections first, in the order people look for them.
+const CORE = ["main", "gateway", "subscriber", "scan", "daemon"];
+const rank = (name) => (CORE.includes(name) ? CORE.indexOf(name) : CORE.length);
 
 export default {
   title: "Settings",
@@ -96,7 +101,10 @@ export default {
       el("h1", { id: "view-title" }, "Settings"),
       el("p", { class: "note" }, `The config file: ${r.file || "none yet (built-in defaults; saving creates it)"}.`),
       r.restartRequired.length ? el("p", { class: "banner-warn" }, `Waiting for a restart of mnigsd: ${r.restartRequired.join(", ")}`) : null,
-      Object.entries(r.values).map(([name, keys]) => section(name, keys)));
+      Object.keys(r.values).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)).map((name) => section(name, r.values[name])));
+    // The first section open; the rest a click (or Enter) away.
+    const first = box.querySelector("details");
+    if (first) first.open = true;
   },
   unmount() { box = null; },
 };
