@@ -101,6 +101,8 @@ class Payment : public SystemTest {
     hook_files_[name] = node->dir() + "/payment-url";
     node->options().set("subscriber", "onPaymentRequired",
                         yaml_quote("echo \"$MNIGS_PAYMENT_URL\" > " + hook_files_[name]));
+    // Its web UI shows the payment banner.
+    node->options().set("daemon", "webuiDir", yaml_quote(std::string(MNIGS_SOURCE_DIR) + "/webui"));
     return node;
   }
 
@@ -336,9 +338,19 @@ TEST_F(Payment, UnpaidTrafficReachesOnlyThePageAndChromiumPaysWithAVoucher) {
   EXPECT_TRUE(contains(unaccepted.body, "Accept the terms")) << unaccepted.body;
   EXPECT_EQ(internet("sub").status, 302);
 
+  // The subscriber's own web UI, from its loopback (no login there), says
+  // so and links the gateway's page.
+  Browser browser(topology_.ns("sub"), sub_->dir());
+  browser.open("http://127.0.0.1:" + std::to_string(sub_->rpc_port()) + "/#connection");
+  ASSERT_TRUE(browser.wait_for("document.querySelector('.banner-warn a')"))
+      << browser.eval("document.body.innerText").asString();
+  EXPECT_TRUE(contains(browser.eval("document.querySelector('.banner-warn').textContent")
+                           .asString(),
+                       "Payment required"));
+  EXPECT_EQ(browser.eval("document.querySelector('.banner-warn a').href").asString(), portal());
+
   // Chromium in the subscriber's namespace: any HTTP address leads to the
   // page; the voucher typed and submitted there opens the way.
-  Browser browser(topology_.ns("sub"), sub_->dir());
   EXPECT_EQ(browser.open("http://" + inet() + "/"), portal());
   EXPECT_TRUE(contains(browser.eval("document.getElementById('status').textContent").asString(),
                        "Not paid"));

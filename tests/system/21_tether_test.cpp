@@ -63,7 +63,8 @@ class Tether : public SystemTest {
             .set("tether", "gateway",
                  yaml_quote(gateway_address() + ":" + std::to_string(gw_->rpc_port())))
             .set("tether", "keepalive", "1")
-            .set("tether", "timeout", "4"));
+            .set("tether", "timeout", "4")
+            .set("daemon", "webuiDir", yaml_quote(std::string(MNIGS_SOURCE_DIR) + "/webui")));
     gw_->start();
     laptop_->start();
     gw_->wait_ready();
@@ -120,8 +121,23 @@ TEST_F(Tether, ThePhonesBrowserCarriesTheLaptopsTrafficBothFamilies) {
   EXPECT_TRUE(contains(cli.out, page_url() + "#" + code())) << cli.out;
   EXPECT_TRUE(contains(cli.out, "pairing code: " + code())) << cli.out;
 
+  // The laptop's web UI shows the same page address and code, and then the
+  // state as the phone pairs.
+  Browser ui(topology_.ns("laptop"), laptop_->dir() + "/ui");
+  ui.open("http://127.0.0.1:" + std::to_string(laptop_->rpc_port()) + "/#connection");
+  ASSERT_TRUE(ui.wait_for("document.body.innerText.includes('Tether through a phone')"))
+      << ui.eval("document.body.innerText").asString();
+  const std::string panel = ui.eval("document.querySelector('[aria-label=tether]').innerText")
+                                .asString();
+  EXPECT_TRUE(contains(panel, page_url() + "#" + code())) << panel;
+  EXPECT_TRUE(contains(panel, "waiting for the page")) << panel;
+
   Browser phone(topology_.ns("phone"), laptop_->dir() + "/phone");
   ASSERT_NO_FATAL_FAILURE(pair(phone));
+  EXPECT_TRUE(ui.wait_for("document.querySelector('[aria-label=tether]').innerText"
+                          ".includes('connected')",
+                          15s))
+      << ui.eval("document.body.innerText").asString();
   FetchResult four = fetch_from_laptop(*web_);
   ASSERT_TRUE(four.ok) << four.error << "\n"
                        << to_json(tether()) << "\n"
