@@ -127,16 +127,17 @@ TEST_F(Tether, ThePhonesBrowserCarriesTheLaptopsTrafficBothFamilies) {
   ui.open("http://127.0.0.1:" + std::to_string(laptop_->rpc_port()) + "/#connection");
   ASSERT_TRUE(ui.wait_for("document.body.innerText.includes('Tether through a phone')"))
       << ui.eval("document.body.innerText").asString();
-  const std::string panel = ui.eval("document.querySelector('[aria-label=tether]').innerText")
-                                .asString();
+  const std::string panel =
+      ui.eval("document.querySelector('[aria-label=tether]').innerText").asString();
   EXPECT_TRUE(contains(panel, page_url() + "#" + code())) << panel;
   EXPECT_TRUE(contains(panel, "waiting for the page")) << panel;
 
   Browser phone(topology_.ns("phone"), laptop_->dir() + "/phone");
   ASSERT_NO_FATAL_FAILURE(pair(phone));
-  EXPECT_TRUE(ui.wait_for("document.querySelector('[aria-label=tether]').innerText"
-                          ".includes('connected')",
-                          15s))
+  EXPECT_TRUE(
+      ui.wait_for("document.querySelector('[aria-label=tether]').innerText"
+                  ".includes('connected')",
+                  15s))
       << ui.eval("document.body.innerText").asString();
   FetchResult four = fetch_from_laptop(*web_);
   ASSERT_TRUE(four.ok) << four.error << "\n"
