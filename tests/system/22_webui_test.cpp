@@ -187,9 +187,19 @@ TEST_F(WebUi, LogInScanTestConnectFetchAndDisconnect) {
   EXPECT_FALSE(browser_->eval("document.cookie.includes('mnigs_session')").asBool());
   EXPECT_TRUE(shows("logged in from " + topology_.address("lan", "sub")));
 
-  // Scan: the gateway appears in the table, with the scan's own words.
+  // Scan, from the keyboard: Tab reaches the skip link first, Enter on it
+  // moves to the view, the next Tab to "Scan now". The gateway appears in
+  // the table, with the scan's own words.
+  // (Loaded afresh, as a keyboard user arrives; the login holds.)
+  browser_->eval_and_wait_load("location.reload()");
   ASSERT_TRUE(browser_->wait_for("document.getElementById('scan-now')")) << page_text();
-  browser_->click("#scan-now");
+  browser_->key("Tab");
+  EXPECT_EQ(browser_->eval("document.activeElement.className"), "skip");
+  browser_->key("Enter");
+  EXPECT_EQ(browser_->eval("document.activeElement.id"), "main");
+  browser_->key("Tab");
+  ASSERT_EQ(browser_->eval("document.activeElement.id"), "scan-now");
+  browser_->key("Enter");
   const std::string gw_address = topology_.address("gw", "sub");
   ASSERT_TRUE(shows(gw_address, 20s)) << page_text();
   ASSERT_TRUE(shows("last scan")) << page_text();

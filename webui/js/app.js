@@ -139,6 +139,11 @@ watch((e) => {
 });
 
 window.addEventListener("hashchange", show);
+// The skip link moves the focus to the view without changing the view.
+document.querySelector(".skip").addEventListener("click", (e) => {
+  e.preventDefault();
+  main.focus();
+});
 
 followEvents((e, old) => {
   state.log.push(e);

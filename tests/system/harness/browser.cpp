@@ -90,6 +90,11 @@ Browser::Browser(const std::string& ns, const std::string& dir)
   call("Runtime.enable", Json::Value(Json::objectValue), 10s);
   call("Log.enable", Json::Value(Json::objectValue), 10s);
   call("Network.enable", Json::Value(Json::objectValue), 10s);
+  // A headless tab has no window focus of its own: without this, Tab moves
+  // no focus.
+  Json::Value focus(Json::objectValue);
+  focus["enabled"] = true;
+  call("Emulation.setFocusEmulationEnabled", focus, 10s);
 }
 
 Browser::~Browser() {
