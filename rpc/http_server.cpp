@@ -325,7 +325,8 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
       if (req.method() != http::verb::get && req.method() != http::verb::head)
         return send_error(http::status::method_not_allowed, version, "use GET for /session",
                           keep_alive, "GET, HEAD");
-      return send_json(http::status::ok, version, keep_alive, session_json(req, cookie));
+      return send_json(http::status::ok, version, keep_alive, session_json(req, cookie), "", 0,
+                       req.method() == http::verb::head);
     }
     if (req.method() != http::verb::post)
       return send_error(http::status::method_not_allowed, version,
@@ -333,7 +334,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     if (path == "/logout") {
       const auto csrf = req[WebAuth::kCsrfHeader];
       const auto check =
-          auth.check(cookie, std::string_view(csrf.data(), csrf.size()), source_);
+          auth.check(cookie, std::string_view(csrf.data(), csrf.size()), login_source());
       if (check.state == WebAuth::State::csrf)
         return send_json(http::status::forbidden, version, keep_alive,
                          error_json("log out with the X-Mnigs-CSRF header of the login"));
@@ -355,7 +356,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
                        error_json("send {\"password\": \"...\"} or {\"token\": \"...\"}: one "
                                   "string, in at most " +
                                   std::to_string(WebAuth::kMaxLoginBytes) + " bytes"));
-    auth.login(source_, credential->via, std::move(credential->secret),
+    auth.login(login_source(), credential->via, std::move(credential->secret),
                [self = shared_from_this(), version, keep_alive](WebAuth::Outcome out) {
                  net::post(self->stream_.get_executor(), [self, version, keep_alive,
                                                           out = std::move(out)] {
@@ -380,11 +381,15 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
                   std::to_string(out.max_age.count()));
   }
 
+  // Logins are bound to, and guesses counted per, the exact address: every
+  // host of an IPv6 LAN shares its /64.
+  std::string login_source() const { return remote_.to_string(); }
+
   // What the web UI needs to know before its first call.
   Json::Value session_json(const http::request<http::string_body>& req, std::string_view cookie) {
     WebAuth& auth = *server_.auth_;
     Caller caller = make_caller(req);
-    const auto check = auth.check(cookie, "", source_, false);
+    const auto check = auth.check(cookie, "", login_source(), false);
     Json::Value out(Json::objectValue);
     const bool logged_in = check.state == WebAuth::State::valid;
     out["admin"] = caller.admin() || (logged_in && !caller.cross_origin);
@@ -415,7 +420,8 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   }
 
   void send_json(http::status status, unsigned version, bool keep_alive, const Json::Value& body,
-                 const std::string& set_cookie = "", std::int64_t retry_after = 0) {
+                 const std::string& set_cookie = "", std::int64_t retry_after = 0,
+                 bool head_only = false) {
     http::response<http::string_body> res{status, version};
     res.set(http::field::content_type, "application/json");
     res.set(http::field::cache_control, "no-store");
@@ -424,6 +430,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     res.keep_alive(keep_alive);
     res.body() = to_json_text(body);
     res.prepare_payload();
+    if (head_only) res.body().clear();
     send(std::move(res));
   }
 
@@ -536,7 +543,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
       const auto csrf = req[WebAuth::kCsrfHeader];
       const auto check = server_.auth_->check(
           WebAuth::cookie_value(std::string_view(cookie.data(), cookie.size()), WebAuth::kCookie),
-          std::string_view(csrf.data(), csrf.size()), source_);
+          std::string_view(csrf.data(), csrf.size()), login_source());
       caller.login = check.state == WebAuth::State::valid     ? Caller::Login::valid
                      : check.state == WebAuth::State::expired ? Caller::Login::expired
                      : check.state == WebAuth::State::csrf    ? Caller::Login::csrf

@@ -62,31 +62,35 @@ std::size_t WebAuth::sessions() const {
   return sessions_.size();
 }
 
-bool WebAuth::refuse_locked(const std::string& source, Outcome& out) {
+bool WebAuth::refuse_locked(const std::string& source, Outcome& out, bool everyone) {
   const auto now = clock_();
   while (!recent_failures_.empty() && now - recent_failures_.front() >= std::chrono::minutes(1))
     recent_failures_.pop_front();
-  if (auto it = sources_.find(source); it != sources_.end() && it->second.locked_until > now) {
-    out.status = 429;
-    out.retry_after = ceil_seconds(it->second.locked_until - now);
-    out.error = "too many wrong logins from " + source + "; try again in " +
-                std::to_string(out.retry_after.count()) + " s";
-    return true;
+  if (auto it = sources_.find(source); it != sources_.end()) {
+    if (it->second.locked_until > now) {
+      out.status = 429;
+      out.retry_after = ceil_seconds(it->second.locked_until - now);
+      out.error = "too many wrong logins from " + source + "; try again in " +
+                  std::to_string(out.retry_after.count()) + " s";
+      return true;
+    }
+    // Old mistakes are forgiven: a typo a month later starts afresh.
+    if (now - it->second.last_failure >= kForgetAfter) sources_.erase(it);
   }
-  if (recent_failures_.size() >= kFailuresPerMinute) {
+  if (everyone && recent_failures_.size() >= kFailuresPerMinute) {
     out.status = 429;
     out.retry_after = ceil_seconds(recent_failures_.front() + std::chrono::minutes(1) - now);
     out.error = "too many wrong logins from everywhere; try again in " +
-                std::to_string(out.retry_after.count()) + " s";
+                std::to_string(out.retry_after.count()) + " s (the admin token still logs in)";
     return true;
   }
   return false;
 }
 
-void WebAuth::record_failure(const std::string& source) {
+void WebAuth::record_failure(const std::string& source, bool everyone) {
   const auto now = clock_();
   ++counters_.failures;
-  recent_failures_.push_back(now);
+  if (everyone) recent_failures_.push_back(now);
   if (sources_.size() >= kMaxSources && !sources_.count(source)) {
     // Full: forget the sources not locked now. Whoever is forgotten gets
     // 5 free tries again, within the limit for all sources together.
@@ -134,70 +138,100 @@ WebAuth::Outcome WebAuth::open_session(const std::string& source, Via via, const
 
 void WebAuth::login(const std::string& source, Via via, std::string secret,
                     std::function<void(Outcome)> done) {
-  Outcome out;
-  {
-    std::lock_guard lock(mutex_);
-    if (refuse_locked(source, out)) {
-      ++counters_.refused;
-      return done(std::move(out));
-    }
-    if (via == Via::token) {
-      if (!is_admin_token_(secret)) {
-        record_failure(source);
+  // The admin token is 256 random bits: no one guesses it, so the right one
+  // always logs in, whatever others did meanwhile; a wrong one counts
+  // against its own source only.
+  if (via == Via::token) {
+    Outcome out;
+    if (is_admin_token_(secret)) return done(open_session(source, via, Stamp{}));
+    {
+      std::lock_guard lock(mutex_);
+      if (refuse_locked(source, out, false)) {
+        ++counters_.refused;
+      } else {
+        record_failure(source, false);
         out.status = 401;
         out.error = "wrong admin token";
-        return done(std::move(out));
       }
+    }
+    return done(std::move(out));
+  }
+
+  Outcome out;
+  bool refused = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (refuse_locked(source, out, true)) {
+      refused = true;
+    } else if (checking_.count(source)) {
+      // One password check at a time per source: guesses sent together
+      // would otherwise all be tried before the first failure counts.
+      refused = true;
+      out.status = 429;
+      out.retry_after = seconds(1);
+      out.error = "a login from " + source + " is being checked; try again in a second";
     } else if (pending_ >= kMaxPending) {
-      ++counters_.refused;
+      refused = true;
       out.status = 503;
       out.retry_after = seconds(1);
       out.error = "other logins are being checked; try again in a second";
-      return done(std::move(out));
+    } else {
+      ++pending_;
+      checking_.insert(source);
     }
+    if (refused) ++counters_.refused;
   }
-  if (via == Via::token) return done(open_session(source, via, Stamp{}));
+  if (refused) return done(std::move(out));
 
   // The password: read and checked on the hashing thread, which may take a
   // good part of a second on a router.
-  {
-    std::lock_guard lock(mutex_);
-    ++pending_;
-  }
   boost::asio::post(
       hashing_, [this, source, secret = std::move(secret), done = std::move(done)]() mutable {
         Outcome result;
-        const Stamp before = stamp();
-        std::optional<std::string> hash;
-        std::string problem;
         try {
-          hash = read_password_hash(password_file_);
+          const Stamp before = stamp();
+          std::optional<std::string> hash;
+          std::string problem;
+          try {
+            hash = read_password_hash(password_file_);
+          } catch (const std::exception& e) {
+            problem = e.what();
+          }
+          std::optional<bool> right;
+          if (hash) right = verify_password(secret, *hash);
+          std::fill(secret.begin(), secret.end(), '\0');
+          if (!problem.empty()) {
+            log_.error("web UI: ", problem);
+            result.status = 500;
+            result.error = "the password file cannot be used: " + problem;
+          } else if (!hash) {
+            result.status = 409;
+            result.error =
+                "no password is set: set one with mnigs-cli --set-password on this node, or log in "
+                "with the admin token (the file admin.token in daemon.dataDir)";
+          } else if (!right) {
+            // crypt() could not compute (out of memory, a method this C library
+            // lacks): not a wrong password, and not counted as one.
+            log_.error("web UI: the C library cannot check the password hash in ", password_file_);
+            result.status = 500;
+            result.error = "this node cannot check its password hash now; see its log";
+          } else if (!*right) {
+            std::lock_guard lock(mutex_);
+            record_failure(source, true);
+            result.status = 401;
+            result.error = "wrong password";
+          } else {
+            result = open_session(source, Via::password, before);
+          }
         } catch (const std::exception& e) {
-          problem = e.what();
+          result = Outcome{};
+          result.status = 500;
+          result.error = std::string("the login failed: ") + e.what();
         }
-        bool right = false;
-        if (hash) right = verify_password(secret, *hash);
-        std::fill(secret.begin(), secret.end(), '\0');
         {
           std::lock_guard lock(mutex_);
           --pending_;
-        }
-        if (!problem.empty()) {
-          log_.error("web UI: ", problem);
-          result.status = 500;
-          result.error = "the password file cannot be used: " + problem;
-        } else if (!hash) {
-          result.status = 409;
-          result.error =
-              "no password is set: set one with mnigs-cli --set-password on this node, or log in "
-              "with the admin token (the file admin.token in daemon.dataDir)";
-        } else if (!right) {
-          std::lock_guard lock(mutex_);
-          record_failure(source);
-          result.status = 401;
-          result.error = "wrong password";
-        } else {
-          result = open_session(source, Via::password, before);
+          checking_.erase(source);
         }
         done(std::move(result));
       });

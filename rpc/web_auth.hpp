@@ -1,16 +1,19 @@
 // Logins to the web UI from outside daemon.authorizedNetworks. The password
 // (mnigs-cli --set-password, auth/password.hpp) or the admin token buys a
 // session: a random id in an HttpOnly, SameSite=Strict cookie, bound to the
-// address it logged in from, that ends after daemon.webuiLoginIdle without
+// exact address it logged in from, that ends after daemon.webuiLoginIdle without
 // use or daemon.webuiLoginMax in all, when the password changes, and when
 // mnigsd stops. Admin calls with the cookie must also carry the session's
 // CSRF token in the X-Mnigs-CSRF header, which only the web UI's own pages
 // can read (GET /session) and send.
 //
-// Guessing is limited: per source (an address, an IPv6 /64) 5 wrong tries
-// are free, then each waits twice as long as the one before, from 1 s up to
-// 5 min; all sources together get 30 wrong tries a minute; at most 4
-// password checks (deliberately slow hashing) wait or run at a time.
+// Guessing is limited: per source address 5 wrong tries are free, then
+// each waits twice as long as the one before, from 1 s up to 5 min (wrong
+// tries are forgotten a day later); one password check at a time per
+// source; all sources together get 30 wrong passwords a minute; at most 4
+// password checks (deliberately slow hashing) wait or run at a time. The
+// right admin token always logs in: it cannot be guessed, so the owner
+// cannot be locked out by others' guessing.
 #pragma once
 
 #include <atomic>
@@ -24,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "config/config.hpp"
 
@@ -40,6 +44,8 @@ class WebAuth {
   static constexpr std::size_t kMaxPending = 4;
   static constexpr std::size_t kMaxSessions = 16;
   static constexpr std::size_t kMaxSources = 4096;
+  // Wrong tries older than this, with no wait running, are forgotten.
+  static constexpr std::chrono::hours kForgetAfter{24};
   static constexpr const char* kCookie = "mnigs_session";
   static constexpr const char* kCsrfHeader = "X-Mnigs-CSRF";
 
@@ -125,11 +131,11 @@ class WebAuth {
   };
 
   Stamp stamp() const;
-  // With mutex_ held: why `source` may not try now (status 429 or 503 in
-  // `out`), or false when it may.
-  bool refuse_locked(const std::string& source, Outcome& out);
-  // With mutex_ held.
-  void record_failure(const std::string& source);
+  // With mutex_ held: whether `source` may not try now (then status 429 and
+  // why in `out`); `everyone`: the limit for all sources together applies.
+  bool refuse_locked(const std::string& source, Outcome& out, bool everyone);
+  // With mutex_ held; `everyone`: counts for all sources together too.
+  void record_failure(const std::string& source, bool everyone);
   Outcome open_session(const std::string& source, Via via, const Stamp& stamp);
   std::chrono::seconds idle_limit() const;
   std::chrono::seconds max_limit() const;
@@ -143,7 +149,8 @@ class WebAuth {
   std::unordered_map<std::string, Session> sessions_;
   std::unordered_map<std::string, Source> sources_;
   std::deque<std::chrono::steady_clock::time_point> recent_failures_;  // last minute
-  std::size_t pending_ = 0;  // password checks waiting or running
+  std::size_t pending_ = 0;                   // password checks waiting or running
+  std::unordered_set<std::string> checking_;  // sources with one waiting or running
   Counters counters_;
   boost::asio::thread_pool hashing_{1};
 };

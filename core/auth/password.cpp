@@ -97,10 +97,11 @@ std::string hash_password(std::string_view password) {
   return hash;
 }
 
-bool verify_password(std::string_view password, const std::string& hash) {
+std::optional<bool> verify_password(std::string_view password, const std::string& hash) {
   if (!is_hash(hash) || password.size() > kMaxPasswordBytes) return false;
   const std::string computed = detail::crypt_with(password, hash);
-  return !computed.empty() && constant_time_equal(computed, hash);
+  if (computed.empty()) return std::nullopt;
+  return constant_time_equal(computed, hash);
 }
 
 std::optional<std::string> read_password_hash(const std::string& path) {

@@ -30,10 +30,11 @@ std::string password_problem(std::string_view password);
 std::string hash_password(std::string_view password);
 
 // Whether `password` matches `hash` (any crypt(5) method the C library
-// knows). False for a malformed or unknown hash. Takes as long as hashing
-// did (tens of milliseconds here, more on a router): call it off the event
-// loop.
-bool verify_password(std::string_view password, const std::string& hash);
+// knows): false for a malformed hash; nullopt when the C library cannot
+// compute it (a method it lacks, no memory for yescrypt's), which says
+// nothing about the password. Takes as long as hashing did (tens of
+// milliseconds here, more on a router): call it off the event loop.
+std::optional<bool> verify_password(std::string_view password, const std::string& hash);
 
 // The stored hash; nullopt when no password is set (no file, or an empty
 // one). Throws std::runtime_error when the file exists but cannot be read,

@@ -3,12 +3,16 @@
 #include <boost/asio/post.hpp>
 
 #include "util/json_text.hpp"
+#include "util/token.hpp"
 
 namespace mnigs {
 
 EventLog::EventLog(boost::asio::io_context& io, CoreEventBus& bus,
                    std::function<std::int64_t()> wall)
-    : bus_(bus), wall_(std::move(wall)), strand_(boost::asio::make_strand(io)) {
+    : bus_(bus),
+      wall_(std::move(wall)),
+      strand_(boost::asio::make_strand(io)),
+      run_(random_hex(8)) {
   subscription_ = bus_.subscribe(
       "*", [this](const std::string& topic, const Json::Value& data) { record(topic, data); },
       strand_);
@@ -51,6 +55,7 @@ Json::Value EventLog::answer(std::uint64_t after) const {
   // Events after `after` that are no longer kept.
   out["missed"] = from_before || (after < last_seq_ && after + 1 < first);
   out["time"] = static_cast<Json::Int64>(wall_());
+  out["run"] = run_;
   return out;
 }
 
@@ -72,7 +77,16 @@ void EventLog::query(std::uint64_t after, std::chrono::seconds wait,
                      std::function<void(Json::Value)> done) {
   boost::asio::post(strand_, [this, after, wait, done = std::move(done)]() mutable {
     const bool waiting_helps = !stopped_ && wait.count() > 0 && after == last_seq_;
-    if (!waiting_helps || waiters_.size() >= kMaxWaiters) return done(answer(after));
+    if (!waiting_helps) return done(answer(after));
+    // Full: the call waiting longest is answered now (it comes back at
+    // once if its client is still there), so reloaded pages whose calls
+    // still wait cannot keep a new one from waiting.
+    if (waiters_.size() >= kMaxWaiters) {
+      Waiter oldest = std::move(waiters_.front());
+      waiters_.pop_front();
+      oldest.timer->cancel();
+      oldest.done(answer(oldest.after));
+    }
     auto timer = std::make_unique<boost::asio::steady_timer>(strand_);
     timer->expires_after(std::min(wait, kMaxWait));
     const std::uint64_t id = ++next_waiter_;

@@ -37,13 +37,15 @@ class EventLog {
   EventLog& operator=(const EventLog&) = delete;
 
   // `done` gets {"events": [{"seq", "time", "topic", "data"}...], "next",
-  // "missed", "time"}: the events after `after` (at most kMaxPerAnswer;
-  // "next" is the seq to ask after next time), waiting up to `wait` (at
-  // most kMaxWait) for the first when there is none. "missed" is true when
-  // events after `after` are no longer kept, or `after` is from an earlier
-  // run of mnigsd (it is beyond the last seq): the client should read
-  // afresh what it shows. Beyond kMaxWaiters waiting calls, a call is
-  // answered at once. `done` runs on the io_context.
+  // "missed", "time", "run"}: the events after `after` (at most
+  // kMaxPerAnswer; "next" is the seq to ask after next time), waiting up to
+  // `wait` (at most kMaxWait) for the first when there is none. "missed" is
+  // true when events after `after` are no longer kept, or `after` is beyond
+  // the last seq (from an earlier run of mnigsd): the client should read
+  // afresh what it shows. "run" names this run of mnigsd (random): when it
+  // changes, seqs start again, whatever `after` was. With kMaxWaiters calls
+  // waiting, the one waiting longest is answered to make room. `done` runs
+  // on the io_context.
   void query(std::uint64_t after, std::chrono::seconds wait, std::function<void(Json::Value)> done);
   // Answers every waiting call now and stops recording. Call before the
   // io_context stops.
@@ -72,6 +74,7 @@ class EventLog {
   EventBus::Subscription subscription_ = 0;
   std::deque<Entry> entries_;
   std::uint64_t last_seq_ = 0;
+  const std::string run_;
   std::list<Waiter> waiters_;
   std::uint64_t next_waiter_ = 0;
   bool stopped_ = false;

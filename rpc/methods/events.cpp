@@ -23,7 +23,7 @@ void register_event_methods(MethodRegistry& registry, CoreServices& core) {
                                  "events: unknown param \"" + key.substr(0, 64) + "\"; " + usage);
           const Json::Value& a = params["after"];
           if (!a.isNull()) {
-            if (!a.isIntegral() || (a.isInt64() && a.asInt64() < 0))
+            if (!a.isIntegral() || !a.isUInt64())
               return reply.error(
                   rpc_error::invalid_params,
                   std::string("events: \"after\" must be a whole number >= 0; ") + usage);
@@ -31,7 +31,8 @@ void register_event_methods(MethodRegistry& registry, CoreServices& core) {
           }
           const Json::Value& w = params["wait"];
           if (!w.isNull()) {
-            if (!w.isIntegral() || w.asInt64() < 0 || w.asInt64() > EventLog::kMaxWait.count())
+            if (!w.isIntegral() || !w.isInt64() || w.asInt64() < 0 ||
+                w.asInt64() > EventLog::kMaxWait.count())
               return reply.error(rpc_error::invalid_params,
                                  std::string("events: \"wait\" must be 0 to 25; ") + usage);
             wait = w.asInt64();

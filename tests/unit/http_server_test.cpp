@@ -544,6 +544,10 @@ TEST_F(HttpServerTest, APasswordLoginMakesAdminOnlyWithItsCsrfHeader) {
   EXPECT_NE(parse(refused->body)["error"]["message"].asString().find("POST /login"),
             std::string::npos);
 
+  auto head = c.Head("/session");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->body.empty());
   auto before = c.Get("/session");
   ASSERT_TRUE(before);
   EXPECT_EQ(before->status, 200);

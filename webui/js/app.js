@@ -107,8 +107,11 @@ function showWho(info) {
   fill(who);
   if (info.via === "login")
     who.append(`logged in from ${info.address} `, el("button", { type: "button", onclick: async () => {
-      await logout();
-      location.reload();
+      try {
+        await logout();
+      } finally {
+        location.reload();
+      }
     } }, "Log out"));
   else if (info.via === "network") who.append(`local (${info.address})`);
 }
@@ -128,7 +131,12 @@ async function start() {
 }
 
 watch((e) => {
-  if (e.type === "login") session().then((info) => showLogin(e.reason, info)).catch(() => showLogin(e.reason, null));
+  // A login made in another tab replaced this one's: its new CSRF token is
+  // one /session away, no new login needed.
+  if (e.type === "login")
+    session().then((info) => {
+      if (!info.admin) showLogin(e.reason, info);
+    }).catch(() => showLogin(e.reason, null));
   if (e.type === "online") {
     if (!e.online) say("mnigsd does not answer; trying again…", "warn");
     else {
@@ -148,14 +156,24 @@ document.querySelector(".skip").addEventListener("click", (e) => {
 followEvents((e, old) => {
   state.log.push(e);
   if (state.log.length > 500) state.log.shift();
-  daemonTime(e.time);
   if (!old && current && current.view.onEvent) current.view.onEvent(e);
 }, {
   onMissed: () => { state.log.length = 0; refresh(); },
+  onTime: daemonTime,
   isPaused: () => loggingIn || !me || !me.admin,
 });
 
-setInterval(refresh, 5000);
+// Every 5 s, never two at once (a slow router may take longer).
+let refreshing = false;
+setInterval(async () => {
+  if (refreshing) return;
+  refreshing = true;
+  try {
+    await refresh();
+  } finally {
+    refreshing = false;
+  }
+}, 5000);
 start().catch((e) => {
   fill(main, el("p", { class: "error", role: "alert" }, `mnigsd: ${e.message}`));
   setTimeout(() => location.reload(), 5000);

@@ -119,7 +119,9 @@ export default {
     switches.sortDir = -1;
     fill(box, el("h1", { id: "view-title" }, "My connection"), body,
       el("h2", null, "Switches between gateways"), switches.element, tether);
-    render(await sample());
+    const r = await sample();
+    if (box !== b) return;  // another view meanwhile
+    render(r);
     await renderTether();
   },
   refresh,

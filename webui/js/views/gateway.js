@@ -58,9 +58,10 @@ function paymentText(p) {
   return left.length ? `paid, ${left.join(", ")} left` : "free or unlimited";
 }
 
-async function refresh() {
+// `fresh`: after an action here, not the sampler's answer of up to 5 s ago.
+async function refresh(fresh = false) {
   if (!box) return;
-  const [info, list] = await Promise.all([rpc("nodeInfo"), latest ? Promise.resolve(latest) : rpc("listSessions")]);
+  const [info, list] = await Promise.all([rpc("nodeInfo"), latest && !fresh ? Promise.resolve(latest) : rpc("listSessions")]);
   const cfg = await rpc("getConfig", { key: "gateway.enabled" });
   if (!box) return;
   enabled.checked = cfg.value;
@@ -123,7 +124,7 @@ export default {
         e.target.checked = !e.target.checked;
         throw err;
       }
-      await refresh();
+      await refresh(true);
     }) });
     offer = el("div");
     sessions = new Table([
@@ -138,7 +139,7 @@ export default {
       { key: "release", label: "", cell: (s) => el("button", { type: "button", class: "secondary release", "aria-label": `Release the session of ${s.subscriber}`,
         onclick: (e) => busy(e.target, async () => {
           await rpc("releaseSession", { sessionId: s.sessionId });
-          await refresh();
+          await refresh(true);
         }) }, "Release") },
     ], { empty: "No subscriber holds a session.", label: "sessions" });
     stateFilter = el("select", { "aria-label": "Vouchers in state", onchange: () => refreshVouchers().catch(() => {}) },
@@ -167,9 +168,9 @@ export default {
       el("div", { class: "bar" }, el("label", null, "Show ", stateFilter)), vouchers.element);
     await refresh();
   },
-  refresh,
+  refresh: () => refresh(),
   onEvent(e) {
-    if (e.topic === "gateway.uplink" || e.topic === "config.changed") refresh().catch(() => {});
+    if (e.topic === "gateway.uplink" || e.topic === "config.changed") refresh(true).catch(() => {});
   },
   unmount() { box = offer = sessions = vouchers = enabled = printable = stateFilter = null; },
 };

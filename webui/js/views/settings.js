@@ -97,6 +97,7 @@ export default {
   async mount(b) {
     box = b;
     const r = await rpc("getConfig", { describe: true });
+    if (box !== b) return;  // another view meanwhile
     fill(box, 
       el("h1", { id: "view-title" }, "Settings"),
       el("p", { class: "note" }, `The config file: ${r.file || "none yet (built-in defaults; saving creates it)"}.`),
