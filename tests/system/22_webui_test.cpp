@@ -204,6 +204,17 @@ TEST_F(WebUi, LogInScanTestConnectFetchAndDisconnect) {
   ASSERT_TRUE(shows(gw_address, 20s)) << page_text();
   ASSERT_TRUE(shows("last scan")) << page_text();
   shoot("gateways");
+  // The scan as events, as they came, and the mesh it found.
+  go("events");
+  ASSERT_TRUE(shows("scan.finished")) << page_text();
+  EXPECT_TRUE(shows("scan.started")) << page_text();
+  shoot("events");
+  go("mesh");
+  ASSERT_TRUE(shows("gw", 10s) && shows("static")) << page_text();
+  EXPECT_TRUE(shows("No links reported")) << page_text();
+  shoot("mesh");
+  go("gateways");
+  ASSERT_TRUE(browser_->wait_for("document.querySelector('button.test')")) << page_text();
 
   // Test it through the page: the result is stored and shown.
   browser_->click("button.test");
