@@ -24,6 +24,7 @@ Daemon::~Daemon() {
   // store work queued by a plugin logs through that plugin's logger.
   if (store_) store_->flush();
   services_.reset();
+  history_.reset();
   http_.reset();
   event_log_.reset();
   web_auth_.reset();
@@ -197,10 +198,12 @@ void Daemon::start() {
       },
       [this] { scanner_->start_scan([](Json::Value) {}); }, events_.get(), nullptr,
       [this](const std::string& gateway) { lan_->gateway_active(gateway); }});
+  history_ = std::make_unique<ConnectionHistory>(
+      io_, [this](auto done) { connection_->describe(std::move(done)); }, wall);
   services_ = std::make_unique<CoreServices>(CoreServices{
       *config_, *plugins_, *dispatcher_, *http_, *store_, *sessions_, *connection_, *scanner_,
       *gateways_, *dht_, *echo_, *uplink_, *lan_, std::chrono::steady_clock::now(), node_id,
-      event_log_.get()});
+      event_log_.get(), history_.get()});
   register_node_methods(registry_, *services_);
   register_config_methods(registry_, *services_);
   register_session_methods(registry_, *services_);
@@ -215,6 +218,7 @@ void Daemon::start() {
     dht_->start();
     scanner_->start();
     uplink_->start();
+    history_->start();
   });
 
   signals_.add(SIGINT);
@@ -302,6 +306,7 @@ void Daemon::shutdown() {
   stopping_ = true;
   http_->stop();
   event_log_->stop();  // answers the web UI's waiting calls
+  history_->stop();
   echo_->stop();
   uplink_->stop();
   scanner_->stop();

@@ -20,6 +20,7 @@
 #include "scanner/scanner.hpp"
 #include "store/store.hpp"
 #include "subscriber/connection.hpp"
+#include "subscriber/history.hpp"
 #include "subscriber/lan.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -82,6 +83,7 @@ class Daemon {
   std::unique_ptr<probe::BulkService> bulk_;
   std::unique_ptr<UplinkCheck> uplink_;
   std::unique_ptr<ConnectionManager> connection_;
+  std::unique_ptr<ConnectionHistory> history_;  // samples connection_
   std::unique_ptr<LanShare> lan_;
   // After lan_, so destroyed first: its destructor waits for a command still
   // running, whose callback posts to lan_.

@@ -27,6 +27,7 @@ class DhtService;
 class UplinkCheck;
 class LanShare;
 class EventLog;
+class ConnectionHistory;
 namespace probe {
 class EchoService;
 }
@@ -48,6 +49,7 @@ struct CoreServices {
   std::chrono::steady_clock::time_point started;
   std::string node_id;  // nodeInfo's id: this node's stable identity
   EventLog* event_log = nullptr;  // `events`; absent in tests that need none
+  ConnectionHistory* history = nullptr;  // `connectionHistory`, likewise
 };
 
 // nodeInfo (mesh), status, listPlugins (admin).
@@ -57,7 +59,8 @@ void register_config_methods(MethodRegistry& registry, CoreServices& core);
 // setConfig's work: writes the file, applies the live keys, answers.
 void set_config(CoreServices& core, const Json::Value& params, Responder reply);
 // requestConnection, renewConnection, releaseConnection (mesh); connect,
-// disconnect, testGateway, setAuto, listSessions (admin).
+// disconnect, testGateway, setAuto, listSessions, releaseSession,
+// connectionHistory, the voucher methods (admin).
 void register_session_methods(MethodRegistry& registry, CoreServices& core);
 
 // startScan, scanStatus (admin).

@@ -5,6 +5,7 @@
 #include "probe/echo_service.hpp"
 #include "rpc/methods/methods.hpp"
 #include "subscriber/connection.hpp"
+#include "subscriber/history.hpp"
 #include "subscriber/lan.hpp"
 
 #include <memory>
@@ -28,6 +29,16 @@ void register_session_methods(MethodRegistry& registry, CoreServices& core) {
   registry.add("releaseSession", Access::admin,
                [&core](const Json::Value& params, const CallInfo&, Responder reply) {
                  core.sessions.end_by_operator(params, std::move(reply));
+               });
+  // The last 15 minutes of the subscriber's connection, for charts.
+  registry.add("connectionHistory", Access::admin,
+               [&core](const Json::Value& params, const CallInfo&, Responder reply) {
+                 if (!no_params(params))
+                   return reply.error(rpc_error::invalid_params,
+                                      "connectionHistory takes no params");
+                 if (!core.history)
+                   return reply.error(rpc_error::unavailable, "no history is kept here");
+                 core.history->get([reply](Json::Value r) { reply.result(std::move(r)); });
                });
   // Vouchers of this gateway (gateway/vouchers.hpp).
   registry.add("createVouchers", Access::admin,

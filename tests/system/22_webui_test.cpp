@@ -236,6 +236,20 @@ TEST_F(WebUi, LogInScanTestConnectFetchAndDisconnect) {
   ASSERT_TRUE(through.ok) << through.error;
   EXPECT_EQ(through.body, "client=" + topology_.address("gw", "inet") + "\n");
   ASSERT_TRUE(shows("Round trip and loss"));
+  // The node keeps the samples: a page opened now draws what came before.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const Json::Value h = result_of(*sub_, "connectionHistory");
+        for (const auto& x : h["samples"])
+          if (x["gateway"] == gw_address && x.isMember("rttMs")) return true;
+        return false;
+      },
+      150, 100ms));
+  browser_->eval_and_wait_load("location.reload()");
+  ASSERT_TRUE(
+      browser_->wait_for("[...document.querySelectorAll('figcaption')].some((f) => "
+                         "/^round trip [0-9.]+ ms/.test(f.textContent))"))
+      << page_text();
   shoot("connection");
 
   browser_->click("#disconnect");

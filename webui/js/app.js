@@ -5,7 +5,7 @@ import { rpc, session, login, logout, watch } from "./rpc.js";
 import { followEvents } from "./events.js";
 import { el, daemonTime, showError, fill } from "./ui.js";
 import { state } from "./state.js";
-import { sample } from "./sampler.js";
+import { sample, loadHistory } from "./sampler.js";
 import gateways from "./views/gateways.js";
 import connection from "./views/connection.js";
 import gateway from "./views/gateway.js";
@@ -126,6 +126,7 @@ async function start() {
     const status = await rpc("status");
     daemonTime(status.time);
     document.getElementById("node-name").textContent = `“${status.name}”`;
+    await loadHistory();
   } catch (e) { /* shown by the view */ }
   await show();
 }

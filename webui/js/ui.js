@@ -153,7 +153,8 @@ export class Table {
 
 // A line chart of series [{label, cls, points: [[t, v]...]}] over `span`
 // seconds up to now (daemon time), as SVG.
-export function chart(series, { span = 900, height = 120, unit = "", format = (v) => v } = {}) {
+// `floor`: the least top of the scale (so that no loss is not drawn as 100 %).
+export function chart(series, { span = 900, height = 120, unit = "", format = (v) => v, floor = 0 } = {}) {
   const NS = "http://www.w3.org/2000/svg";
   const w = 600, h = height, pad = 4;
   const svg = document.createElementNS(NS, "svg");
@@ -163,7 +164,7 @@ export function chart(series, { span = 900, height = 120, unit = "", format = (v
   const end = now(), start = end - span;
   let max = 0;
   for (const s of series) for (const [, v] of s.points) if (typeof v === "number") max = Math.max(max, v);
-  max = max || 1;
+  max = Math.max(max, floor) || 1;
   const legend = [];
   for (const s of series) {
     const pts = s.points.filter(([t, v]) => t >= start && typeof v === "number")

@@ -64,12 +64,12 @@ function render(r) {
   const recent = samples.map((s) => s);
   parts.push(el("div", { class: "cards" },
     el("div", { class: "card" }, el("h2", null, "Round trip and loss"),
-      chart([{ label: "round trip", points: recent.map((s) => [s.t, s.rtt]) }], { format: ms }),
-      chart([{ label: "loss", cls: "third", points: recent.map((s) => [s.t, s.loss]) }], { height: 60, format: (v) => `${Math.round(v * 100)} %` })),
+      chart([{ label: "round trip", points: recent.map((s) => [s.t, s.rtt]) }], { format: ms, floor: 1 }),
+      chart([{ label: "loss", cls: "third", points: recent.map((s) => [s.t, s.loss]) }], { height: 60, format: (v) => `${Math.round(v * 100)} %`, floor: 0.1 })),
     el("div", { class: "card" }, el("h2", null, "Throughput"),
       c && !(c.traffic && c.traffic.counted) ? el("p", { class: "note" }, `The ${c.suite} tunnel has no device of its own here, so its traffic is not counted.`)
         : chart([{ label: "down", points: recent.map((s) => [s.t, s.down]) }, { label: "up", cls: "second", points: recent.map((s) => [s.t, s.up]) }], { format: rate }))));
-  parts.push(el("p", { class: "note" }, "Charts: samples every 5 s since this page opened, up to 15 minutes."));
+  parts.push(el("p", { class: "note" }, "Charts: the last 15 minutes, a sample every 5 s (kept by the node)."));
   if (sub.checks && sub.checks.length)
     parts.push(el("h2", null, "Checks through the tunnel"), facts(sub.checks.map((x) => [x.target, `${x.outcome}${x.detail ? `: ${x.detail}` : ""}`])));
   fill(body, ...parts);
