@@ -195,8 +195,9 @@ void Controller::begin() {
   request(gateway());
 }
 
-void Controller::page_detached(const std::string& reason) {
-  if (page_address_.empty()) return;
+void Controller::page_detached(const std::string& reason, std::function<void()> torn_down) {
+  if (!torn_down) torn_down = [] {};
+  if (page_address_.empty()) return torn_down();
   page_address_.clear();
   ++page_generation_;
   link_open_ = false;
@@ -208,7 +209,9 @@ void Controller::page_detached(const std::string& reason) {
   set_state("waiting for the page", "the page went away: " + reason);
   if (up_ || bringing_up_) {
     up_ = false;
-    effects_.tear_down([] {});
+    effects_.tear_down(std::move(torn_down));
+  } else {
+    torn_down();
   }
   // Calls in flight get no answer now: their callers hear so (a release
   // while tethering is turned off finishes the shutdown).
@@ -227,10 +230,12 @@ void Controller::shut_down(std::function<void()> done) {
       close["type"] = "close";
       send(close);
     }
-    page_detached("tethering was turned off");
-    state_ = "off";
-    detail_.clear();
-    done();
+    // "off" once the device and routes are gone, not before.
+    page_detached("tethering was turned off", [this, done] {
+      state_ = "off";
+      detail_.clear();
+      done();
+    });
   };
   if (!session_ || page_address_.empty()) return finish();
   Json::Value p(Json::objectValue);

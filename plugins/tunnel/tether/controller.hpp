@@ -94,8 +94,9 @@ class Controller {
   void page_attached(const std::string& address);
   void page_text(std::string_view text);
   // The page is gone (closed, reloaded, silent): the tunnel goes down; the
-  // session is kept for when a page comes back.
-  void page_detached(const std::string& reason);
+  // session is kept for when a page comes back. `torn_down`, when given,
+  // runs once the device and routes are gone (at once if they were).
+  void page_detached(const std::string& reason, std::function<void()> torn_down = {});
   // Tethering is turned off: the session is released through the page
   // when one is attached, then everything goes. done() once down.
   void shut_down(std::function<void()> done);

@@ -56,8 +56,13 @@ class Recorder : public Effects {
   }
   void tear_down(std::function<void()> done) override {
     ++torn_down;
-    done();
+    if (hold_tear_down)
+      pending_down = std::move(done);
+    else
+      done();
   }
+  bool hold_tear_down = false;  // the device takes its time going
+  std::function<void()> pending_down;
   void save_session(const Json::Value& s) override { saved = s; }
   void save_gateway(const std::string& g) override { remembered = g; }
   std::int64_t unix_now() const override { return 1000000; }
@@ -284,6 +289,23 @@ TEST_F(ControllerTest, TurningOffFinishesEvenWhenThePageLeavesMidway) {
   c_.page_detached("frozen in the background");
   EXPECT_TRUE(done);
   EXPECT_TRUE(fx_.saved.isNull());
+  EXPECT_EQ(c_.status()["state"], "off");
+}
+
+// --tether off says "off" only once the device and routes are gone, so
+// that whoever reads it finds them gone.
+TEST_F(ControllerTest, OffOnlyOnceTheDeviceIsGone) {
+  connect();
+  fx_.hold_tear_down = true;
+  bool done = false;
+  c_.shut_down([&] { done = true; });
+  Json::Value release = next("call");
+  answer(release, Json::Value(Json::objectValue));
+  ASSERT_TRUE(fx_.pending_down) << "the tunnel was not taken down";
+  EXPECT_FALSE(done);
+  EXPECT_NE(c_.status()["state"], "off");
+  fx_.pending_down();
+  EXPECT_TRUE(done);
   EXPECT_EQ(c_.status()["state"], "off");
 }
 

@@ -175,9 +175,11 @@ void TetherPlugin::stop_server() {
 void TetherPlugin::disable(std::function<void()> done) {
   if (!serving_) return done();
   serving_ = false;
+  turning_off_ = true;
   // No new page from now on; the one attached helps release the session.
   stop_server();
   controller_->shut_down([this, alive = alive_, done] {
+    if (*alive) turning_off_ = false;
     if (*alive)
       data_->post([relay = relay_] {
         relay->close_page(websocket::close_normal, "tethering was turned off");
@@ -363,7 +365,8 @@ void TetherPlugin::pairing_method(const Json::Value& params, Responder reply) {
 
 Json::Value TetherPlugin::status() const {
   Json::Value s = controller_ ? controller_->status() : Json::Value(Json::objectValue);
-  if (!settings_.enabled) s["state"] = "off";
+  // "off" only once the release and tear-down are done.
+  if (!settings_.enabled && !turning_off_) s["state"] = "off";
   s["enabled"] = settings_.enabled;
   s["serving"] = serving_;
   s["error"] = error_;

@@ -9,6 +9,7 @@
 // relay live on a data thread of their own.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mnigs/plugin.hpp>
 #include <optional>
@@ -83,6 +84,7 @@ class TetherPlugin final : public TunnelPlugin, private Effects {
   std::uint64_t page_ = 0;  // the relay's number of the attached page
   bool started_ = false;
   bool serving_ = false;
+  std::atomic<bool> turning_off_{false};  // disable() has not finished yet
   bool loaded_ = false;  // the stored session is read
   std::string error_;    // why the page is not served, when enabled
   std::string routed_;   // the device the default route was moved into, "" for none
