@@ -2,6 +2,7 @@
 
 #include "auth/password.hpp"
 #include "util/guarded_loop.hpp"
+#include "util/service_notify.hpp"
 #include "util/token.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -219,6 +220,10 @@ void Daemon::start() {
     scanner_->start();
     uplink_->start();
     history_->start();
+    // systemd's Type=notify: serving from now on (util/service_notify.hpp).
+    std::string why;
+    if (!notify_service_manager("READY=1\nSTATUS=serving JSON-RPC and the web UI", &why))
+      log_.warn("cannot tell the service manager that mnigsd is ready: ", why);
   });
 
   signals_.add(SIGINT);
@@ -304,6 +309,7 @@ void Daemon::wait_for_signal() {
 void Daemon::shutdown() {
   if (stopping_) return;
   stopping_ = true;
+  notify_service_manager("STOPPING=1");
   http_->stop();
   event_log_->stop();  // answers the web UI's waiting calls
   history_->stop();

@@ -92,8 +92,14 @@ std::string crypt_with(std::string_view password, const std::string& setting) {
 }  // namespace detail
 
 std::string hash_password(std::string_view password) {
-  std::string hash = detail::crypt_with(password, detail::new_setting());
-  if (hash.empty()) throw std::runtime_error("the C library's crypt() cannot hash the password");
+  const std::string setting = detail::new_setting();
+  std::string hash = detail::crypt_with(password, setting);
+  // A C library stripped of a method may fall back to another (OpenWrt's
+  // musl can to DES): only the method asked for is a hash worth keeping.
+  const std::string method = setting.substr(0, setting.find('$', 1) + 1);  // "$y$", "$6$"
+  if (hash.empty() || !hash.starts_with(method))
+    throw std::runtime_error("the C library's crypt() cannot hash with " + method +
+                             " (yescrypt or SHA-512 crypt)");
   return hash;
 }
 

@@ -1,7 +1,15 @@
 // Driving one mnigsd as its operator does: mnigs-cli status and config
 // changes (live, restart-bound, refused), the CLI with no daemon, a plugin
 // directory holding broken plugins, malformed requests from a neighbour, and
-// a clean stop on SIGTERM.
+// a clean stop on SIGTERM, and telling systemd when it is ready.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -226,6 +234,38 @@ TEST_F(DaemonControl, SigtermStopsCleanlyAndRemovesTheToken) {
   EXPECT_EQ(a_->stop(), 0);
   EXPECT_FALSE(fs::exists(token));
   EXPECT_NE(a_->log().find("mnigsd stopped"), std::string::npos);
+}
+
+// systemd's Type=notify: mnigsd sends READY=1 to $NOTIFY_SOCKET once it
+// serves (it answers nodeInfo by then), and STOPPING=1 at SIGTERM.
+TEST_F(DaemonControl, TellsSystemdWhenItServesAndWhenItStops) {
+  const std::string path = a_->dir() + "/notify.sock";
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0)
+      << std::strerror(errno);
+  timeval tv{20, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto receive = [fd] {
+    char buf[512];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    return n < 0 ? std::string() : std::string(buf, static_cast<std::size_t>(n));
+  };
+  // The daemon inherits the test's environment, as it would systemd's.
+  ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  a_->start();
+  ::unsetenv("NOTIFY_SOCKET");
+  const std::string ready = receive();
+  EXPECT_TRUE(ready.starts_with("READY=1\n")) << "got: " << ready;
+  // Ready means serving: nodeInfo answers at once.
+  Json::Value info = a_->rpc("nodeInfo");
+  EXPECT_TRUE(info.isMember("result")) << to_json(info);
+  EXPECT_EQ(a_->stop(), 0);
+  EXPECT_EQ(receive(), "STOPPING=1");
+  ::close(fd);
 }
 
 TEST_F(DaemonControl, BrokenConfigFileStopsStartWithTheReason) {
