@@ -372,6 +372,21 @@ int cmd_disconnect(Context& ctx) {
   return exit_code::ok;
 }
 
+int cmd_reload(Context& ctx) {
+  auto r = ctx.client->call("reloadConfig");
+  if (r.status != CallStatus::ok) return report(ctx, r);
+  if (ctx.json) return print_json(r.result), exit_code::ok;
+  const auto& applied = r.result["applied"];
+  const auto& restart = r.result["restartRequired"];
+  std::cout << "read " << terminal_safe(r.result["file"].asString()) << " again";
+  if (applied.empty() && restart.empty()) std::cout << ": nothing changed";
+  std::cout << "\n";
+  for (const auto& k : applied) std::cout << terminal_safe(k.asString()) << " (applied)\n";
+  for (const auto& k : restart)
+    std::cout << terminal_safe(k.asString()) << " (restart mnigsd to apply)\n";
+  return exit_code::ok;
+}
+
 int cmd_release(Context& ctx, const std::string& session_id) {
   Json::Value params(Json::objectValue);
   params["sessionId"] = session_id;

@@ -49,6 +49,8 @@ int cmd_test(Context& ctx, const std::string& address, int port, const std::stri
 // --auto on|off: setAuto.
 int cmd_auto(Context& ctx, bool on);
 int cmd_sessions(Context& ctx);
+// --reload: reloadConfig, the config file read again; returns when done.
+int cmd_reload(Context& ctx);
 // --release ID: releaseSession, ending a session this gateway serves.
 int cmd_release(Context& ctx, const std::string& session_id);
 // --voucher create|list|revoke: createVouchers, listVouchers, revokeVoucher.

@@ -55,6 +55,9 @@ void usage(std::ostream& out) {
          "  --set SECTION.KEY=VALUE\n"
          "                       change a key (repeatable); through the daemon when it runs,\n"
          "                       else in the config file\n"
+         "      --reload         make mnigsd read its config file again (as SIGHUP does),\n"
+         "                       and wait until it did: live keys apply, the rest after a\n"
+         "                       restart; an invalid file changes nothing\n"
          "      --set-password   the web UI's password for logins from outside\n"
          "                       daemon.authorizedNetworks, read without echo (or one line\n"
          "                       from stdin); empty: none. Kept hashed in daemon.dataDir\n"
@@ -152,6 +155,8 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "-m" || arg == "--suite") {
       suite = need("a suite such as static-forwarding-free");
+    } else if (arg == "--reload") {
+      set_command("--reload");
     } else if (arg == "--release") {
       set_command("--release");
       release_id = need("a session id (see --sessions)");
@@ -325,6 +330,7 @@ int main(int argc, char** argv) {
     if (command == "--test") return cmd_test(ctx, connect_address, connect_port, suite);
     if (command == "--sessions") return cmd_sessions(ctx);
     if (command == "--release") return cmd_release(ctx, release_id);
+    if (command == "--reload") return cmd_reload(ctx);
     if (command == "--voucher")
       return cmd_voucher(ctx, voucher_action, voucher_code, voucher_params);
     if (command == "--scan") return cmd_scan(ctx);

@@ -228,6 +228,7 @@ void Daemon::start() {
 
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
+  signals_.add(SIGHUP);
   wait_for_signal();
   log_.info("mnigsd ", MNIGS_VERSION, " started as \"", node_name(*initial), "\"",
             initial->path().empty() ? " on built-in defaults" : " with " + initial->path());
@@ -290,9 +291,35 @@ void Daemon::resume() {
   });
 }
 
+void Daemon::reload() {
+  // systemd (Type=notify-reload, 253 and later) learns a reload started and
+  // when it ended; before, RELOADING=1 is ignored and READY=1 is harmless.
+  const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now().time_since_epoch())
+                        .count();
+  notify_service_manager("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
+  const ReloadOutcome outcome = reload_config(*config_);
+  if (!outcome.errors.empty()) {
+    for (const auto& e : outcome.errors) log_.error("reload: ", e);
+    log_.error("reload: the config file is not valid; nothing changed");
+  } else {
+    std::string applied, restart;
+    for (const auto& k : outcome.applied) applied += " " + k;
+    for (const auto& k : outcome.restart_required) restart += " " + k;
+    log_.info("reload: ", outcome.applied.empty() ? "nothing changed that applies live"
+                                                  : "applied" + applied,
+              outcome.restart_required.empty() ? "" : "; after a restart:" + restart);
+  }
+  notify_service_manager("READY=1");
+}
+
 void Daemon::wait_for_signal() {
   signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
     if (ec) return;
+    if (sig == SIGHUP) {
+      if (!stopping_) reload();
+      return wait_for_signal();
+    }
     if (stopping_) {
       // A second signal: the operator does not want to wait for a plugin
       // that does not finish.

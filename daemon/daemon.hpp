@@ -58,6 +58,8 @@ class Daemon {
   // Tells the payment plugins which of them this gateway offers now.
   void offer_payments();
   void shutdown();
+  // SIGHUP: the config file read again (reload_config), live keys applied.
+  void reload();
   void wait_for_signal();
 
   DaemonOptions options_;

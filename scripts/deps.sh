@@ -55,6 +55,8 @@ MNIGS_TEST_PACKAGES=(
   chromium
   # The web UI's JavaScript is checked to parse (tests/webui.cmake).
   nodejs
+  # systemd-analyze checks packaging/systemd/mnigsd.service (tests/systemd_unit.cmake).
+  systemd
   # System test 16 captures the gre tunnel's packets with tcpdump and has
   # them decoded by an independent dissector, tshark.
   tcpdump tshark

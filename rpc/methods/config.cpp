@@ -149,6 +149,25 @@ void set_config(CoreServices& core, const Json::Value& params, Responder reply) 
   reply.result(r);
 }
 
+void reply_reload(CoreServices& core, const ReloadOutcome& outcome, Responder reply) {
+  auto list = [](const std::vector<std::string>& items) {
+    Json::Value a(Json::arrayValue);
+    for (const auto& i : items) a.append(i);
+    return a;
+  };
+  if (!outcome.errors.empty()) {
+    std::string message = "nothing changed: ";
+    for (std::size_t i = 0; i < outcome.errors.size(); ++i)
+      message += (i ? "; " : "") + outcome.errors[i];
+    return reply.error(rpc_error::invalid_params, message, list(outcome.errors));
+  }
+  Json::Value r(Json::objectValue);
+  r["file"] = core.config.holder.get()->path();
+  r["applied"] = list(outcome.applied);
+  r["restartRequired"] = list(outcome.restart_required);
+  reply.result(r);
+}
+
 void register_config_methods(MethodRegistry& registry, CoreServices& core) {
   registry.add("getConfig", Access::admin,
                [&core](const Json::Value& params, const CallInfo&, Responder reply) {
@@ -157,6 +176,14 @@ void register_config_methods(MethodRegistry& registry, CoreServices& core) {
   registry.add("setConfig", Access::admin,
                [&core](const Json::Value& params, const CallInfo&, Responder reply) {
                  set_config(core, params, std::move(reply));
+               });
+  // The config file read again, as at SIGHUP (mnigs-cli --reload, systemd's
+  // ExecReload): answers once it is done.
+  registry.add("reloadConfig", Access::admin,
+               [&core](const Json::Value& params, const CallInfo&, Responder reply) {
+                 if (!no_params(params))
+                   return reply.error(rpc_error::invalid_params, "reloadConfig takes no params");
+                 reply_reload(core, reload_config(core.config), std::move(reply));
                });
 }
 

@@ -54,10 +54,13 @@ struct CoreServices {
 
 // nodeInfo (mesh), status, listPlugins (admin).
 void register_node_methods(MethodRegistry& registry, CoreServices& core);
-// getConfig, setConfig (admin).
+// getConfig, setConfig, reloadConfig (admin).
 void register_config_methods(MethodRegistry& registry, CoreServices& core);
 // setConfig's work: writes the file, applies the live keys, answers.
 void set_config(CoreServices& core, const Json::Value& params, Responder reply);
+// reloadConfig's answer for a reload's outcome: {file, applied,
+// restartRequired}, or the errors (nothing changed).
+void reply_reload(CoreServices& core, const ReloadOutcome& outcome, Responder reply);
 // requestConnection, renewConnection, releaseConnection (mesh); connect,
 // disconnect, testGateway, setAuto, listSessions, releaseSession,
 // connectionHistory, the voucher methods (admin).

@@ -6,6 +6,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "harness/system_test.hpp"
+#include "harness/wait.hpp"
 
 namespace mnigs::test {
 namespace {
@@ -266,6 +269,47 @@ TEST_F(DaemonControl, TellsSystemdWhenItServesAndWhenItStops) {
   EXPECT_EQ(a_->stop(), 0);
   EXPECT_EQ(receive(), "STOPPING=1");
   ::close(fd);
+}
+
+// The config file edited by hand, then read again: by mnigs-cli --reload
+// (systemd's ExecReload), which answers once it is done, and by SIGHUP.
+TEST_F(DaemonControl, AReloadAppliesLiveKeysFromTheFileAndAnInvalidFileChangesNothing) {
+  a_->launch();
+  auto edit = [&](const std::string& from, const std::string& to) {
+    std::string text = read_file(a_->config_path());
+    const auto at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from << " in\n" << text;
+    text.replace(at, from.size(), to);
+    std::ofstream(a_->config_path(), std::ios::trunc) << text;
+  };
+  auto name = [&] { return a_->rpc("nodeInfo")["result"]["name"].asString(); };
+  ASSERT_NO_FATAL_FAILURE(edit("name: \"a\"", "name: \"renamed\""));
+  auto reload = a_->cli({"--reload"});
+  EXPECT_EQ(reload.exit_code, 0) << reload.out << reload.err;
+  EXPECT_NE(reload.out.find("main.name (applied)"), std::string::npos) << reload.out;
+  EXPECT_EQ(name(), "renamed");
+
+  // SIGHUP does the same, in the background.
+  ASSERT_NO_FATAL_FAILURE(edit("name: \"renamed\"", "name: \"hup\""));
+  ::kill(a_->pid(), SIGHUP);
+  EXPECT_TRUE(wait_until([&] { return name() == "hup"; }, 50, 100ms)) << a_->log_tail();
+  EXPECT_TRUE(a_->running());
+
+  // An invalid file: refused with the reason, nothing changed, still
+  // serving. (mnigs-cli, which reads the file too, already says so.)
+  ASSERT_NO_FATAL_FAILURE(edit("name: \"hup\"", "name: [unclosed"));
+  auto bad = a_->cli({"--reload"});
+  EXPECT_EQ(bad.exit_code, 4) << bad.out << bad.err;
+  EXPECT_NE(bad.err.find(a_->config_path()), std::string::npos) << bad.err;
+  Json::Value refused = a_->rpc("reloadConfig");
+  EXPECT_EQ(refused["error"]["code"], -32602) << to_json(refused);
+  EXPECT_NE(refused["error"]["message"].asString().find("nothing changed"), std::string::npos);
+  ::kill(a_->pid(), SIGHUP);
+  EXPECT_TRUE(wait_until([&] { return a_->log().find("reload: the config file is not valid") !=
+                                      std::string::npos; },
+                         50, 100ms));
+  EXPECT_EQ(name(), "hup");
+  EXPECT_TRUE(a_->running());
 }
 
 TEST_F(DaemonControl, BrokenConfigFileStopsStartWithTheReason) {
