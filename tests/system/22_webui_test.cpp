@@ -83,6 +83,16 @@ class WebUi : public SystemTest {
     gw_->wait_ready();
     sub_->wait_ready();
     set_password(*sub_, kPassword);
+    // Chromium aborts the loads in flight (ERR_NETWORK_CHANGED) when an
+    // address of its host changes: the link-local ones finish their
+    // duplicate detection a second or two after the links came up.
+    ASSERT_TRUE(wait_until(
+        [&] {
+          return run_command({"ip", "-6", "addr", "show", "tentative"}, topology_.ns("lan"))
+              .out.empty();
+        },
+        100, 100ms))
+        << run_command({"ip", "-6", "addr"}, topology_.ns("lan")).out;
     browser_ = std::make_unique<Browser>(topology_.ns("lan"), sub_->dir());
   }
 
