@@ -71,11 +71,8 @@ void Daemon::start() {
   token_ = generate_token();
 
   events_ = std::make_unique<CoreEventBus>(io_.get_executor());
-  event_log_ = std::make_unique<EventLog>(io_, *events_, [] {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  });
+  event_log_ = std::make_unique<EventLog>(io_, *events_,
+                                          [] { return os::real_clock().unix_seconds(); });
   dispatcher_ = std::make_unique<Dispatcher>(registry_);
   web_auth_ = std::make_unique<WebAuth>(
       config_->holder, password_path(initial->data_dir()),

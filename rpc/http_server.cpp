@@ -1,5 +1,6 @@
 #include "rpc/http_server.hpp"
 
+#include "os/clock.hpp"
 #include "util/host_port.hpp"
 #include "util/json_text.hpp"
 
@@ -406,9 +407,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     }
     out["passwordSet"] = auth.password_set();
     out["address"] = remote_.to_string();
-    out["time"] = Json::Int64(std::chrono::duration_cast<std::chrono::seconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count());
+    out["time"] = Json::Int64(os::real_clock().unix_seconds());
     out["version"] = MNIGS_VERSION;
     return out;
   }

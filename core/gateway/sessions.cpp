@@ -489,15 +489,19 @@ void SessionManager::release(const Json::Value& params, const CallInfo& caller, 
   boost::asio::post(strand_, [this, params, caller, reply] {
     GatewaySession* s = authorize(params, caller, reply, "releaseConnection");
     if (!s) return;
-    GatewaySession copy = *s;
-    sessions_.erase(copy.id);
-    end_session(copy, "released by the subscriber");
-    schedule_expiry();
-    Json::Value r(Json::objectValue);
-    r["sessionId"] = copy.id;
-    r["released"] = true;
-    reply.result(r);
+    release_now(*s, "released by the subscriber", reply);
   });
+}
+
+void SessionManager::release_now(GatewaySession s, const std::string& why,
+                                 const Responder& reply) {
+  sessions_.erase(s.id);
+  end_session(s, why);
+  schedule_expiry();
+  Json::Value r(Json::objectValue);
+  r["sessionId"] = s.id;
+  r["released"] = true;
+  reply.result(r);
 }
 
 void SessionManager::end_by_operator(const Json::Value& params, Responder reply) {
@@ -510,14 +514,7 @@ void SessionManager::end_by_operator(const Json::Value& params, Responder reply)
       return reply.error(rpc_error::not_found, "no session " +
                                                    params["sessionId"].asString().substr(0, 64) +
                                                    " on this gateway (it may have ended)");
-    GatewaySession copy = it->second;
-    sessions_.erase(it);
-    end_session(copy, "released by this gateway's operator");
-    schedule_expiry();
-    Json::Value r(Json::objectValue);
-    r["sessionId"] = copy.id;
-    r["released"] = true;
-    reply.result(r);
+    release_now(it->second, "released by this gateway's operator", reply);
   });
 }
 

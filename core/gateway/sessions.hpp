@@ -168,6 +168,9 @@ class SessionManager final : public GatewayPayments {
   void tell_holders(const GatewaySession& s, bool ended);
   // Closes the tunnel end, deletes the record, runs onRelease.
   void end_session(const GatewaySession& s, const std::string& why);
+  // A release (by the subscriber or the operator): the session goes, ended
+  // for `why`, and `reply` gets {sessionId, released}. On the strand.
+  void release_now(GatewaySession s, const std::string& why, const Responder& reply);
   // Finds the session named in params and checks secret and caller; answers
   // the error itself and returns nullptr when they do not match.
   GatewaySession* authorize(const Json::Value& params, const CallInfo& caller,

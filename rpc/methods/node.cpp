@@ -3,6 +3,7 @@
 #include "dht/service.hpp"
 #include "gateway/sessions.hpp"
 #include "gateway/uplink.hpp"
+#include "os/clock.hpp"
 #include "os/interfaces.hpp"
 #include "rpc/http_server.hpp"
 #include "rpc/methods/methods.hpp"
@@ -94,10 +95,7 @@ void register_node_methods(MethodRegistry& registry, CoreServices& core) {
                          .count());
                  // The daemon's clock: the web UI shows times by it, not by
                  // the browser's.
-                 r["time"] = static_cast<Json::Int64>(
-                     std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count());
+                 r["time"] = static_cast<Json::Int64>(os::real_clock().unix_seconds());
                  r["gateway"] = config->get_bool("gateway", "enabled");
                  r["configFile"] = config->path();
                  r["dataDir"] = config->data_dir();

@@ -22,6 +22,11 @@ export function fill(parent, ...children) {
   return parent;
 }
 
+// A label/value list of [label, value] rows; false rows are left out.
+export function facts(rows) {
+  return el("dl", { class: "facts" }, rows.filter(Boolean).flatMap(([k, v]) => [el("dt", null, k), el("dd", null, v)]));
+}
+
 // The daemon's clock: every answer that tells its time moves the offset.
 let offset = 0;
 export function daemonTime(t) {

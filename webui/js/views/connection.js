@@ -4,14 +4,10 @@
 // auto mode made and why, Disconnect; and the tether's pairing screen when
 // the tether plugin runs.
 import { rpc } from "../rpc.js";
-import { el, Table, ago, until, clock, bytes, ms, pct, rate, chart, busy, fill } from "../ui.js";
+import { el, Table, ago, until, clock, bytes, ms, pct, rate, chart, busy, fill, facts } from "../ui.js";
 import { sample, samples, latest } from "../sampler.js";
 
 let box = null, body = null, switches = null, tether = null;
-
-function facts(rows) {
-  return el("dl", { class: "facts" }, rows.filter(Boolean).flatMap(([k, v]) => [el("dt", null, k), el("dd", null, v)]));
-}
 
 function remaining(p) {
   if (!p) return "–";

@@ -2,15 +2,11 @@
 // check, the sessions served (with Release), and vouchers: create in
 // batches and print, list, revoke.
 import { rpc } from "../rpc.js";
-import { el, Table, ago, until, clock, bytes, rate, busy, now, fill } from "../ui.js";
+import { el, Table, ago, until, clock, bytes, rate, busy, now, fill, facts } from "../ui.js";
 import { latest } from "../sampler.js";
 
 let box = null, offer = null, sessions = null, vouchers = null, enabled = null, printable = null, stateFilter = null;
 const previous = new Map();  // sessionId -> {t, bytesIn, bytesOut}: for the rates
-
-function facts(rows) {
-  return el("dl", { class: "facts" }, rows.filter(Boolean).flatMap(([k, v]) => [el("dt", null, k), el("dd", null, v)]));
-}
 
 function terms(t) {
   if (t.method === "free") return `free${t.note ? ` (${t.note})` : ""}`;
