@@ -369,6 +369,8 @@ std::vector<GatewayOffer> DhtNode::Impl::offers() const {
   return offers_.offers();
 }
 
+const bool DhtNode::built = true;
+
 DhtNode::DhtNode(boost::asio::any_io_executor executor, Options options)
     : impl_(std::make_shared<Impl>(std::move(executor), std::move(options))) {}
 

@@ -45,6 +45,10 @@ inline constexpr std::uint32_t mnigs_dht_network_id = 0x6d6e6967;
 
 class DhtNode {
  public:
+  // False in a build without OpenDHT (cmake -DMNIGS_DHT=OFF, dht_node_absent.cpp):
+  // then constructing a node throws, and gateways are found by scans alone.
+  static const bool built;
+
   struct Options {
     // Holds dht.key, dht.crt (the identity) and dht.nodes (routing table).
     std::filesystem::path data_dir;

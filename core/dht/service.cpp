@@ -55,6 +55,12 @@ void DhtService::start() {
     error_ = "dht.enabled is false";
     return;
   }
+  if (!DhtNode::built) {
+    std::lock_guard lock(error_mutex_);
+    error_ = "this mnigsd was built without the DHT (cmake -DMNIGS_DHT=OFF)";
+    log_.warn(error_, "; gateways are found by scans alone (set dht.enabled: false)");
+    return;
+  }
   DhtNode::Options options;
   options.data_dir = config->data_dir();
   port_ = static_cast<std::uint16_t>(config->get_int("dht", "port"));
