@@ -130,6 +130,24 @@ constexpr std::size_t kMaxRefusing = 64;
 // Web UI files larger than this are not served (the UI is a few KiB).
 constexpr std::uintmax_t max_web_file_bytes = 8 << 20;
 
+// The host of a Host header, without its port, if it can stand in a CSP
+// source (a name or an IPv4 address: CSP has no IPv6 literals); else "".
+std::string frame_host(std::string_view header) {
+  if (const auto colon = header.find(':'); colon != std::string_view::npos) {
+    const auto port = header.substr(colon + 1);
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return {};
+    header = header.substr(0, colon);
+  }
+  const bool ok = !header.empty() && header.size() <= 253 &&
+                  std::all_of(header.begin(), header.end(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '.' || c == '-';
+                  });
+  return ok ? std::string(header) : std::string();
+}
+
 bool is_within(const std::filesystem::path& path, const std::filesystem::path& dir) {
   auto [d, p] = std::mismatch(dir.begin(), dir.end(), path.begin(), path.end());
   return d == dir.end();
@@ -308,7 +326,9 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     if (req.method() != http::verb::get && req.method() != http::verb::head)
       return send_error(http::status::method_not_allowed, version, "only GET here", keep_alive,
                         "GET, HEAD");
-    serve_file(std::string(path), req.method() == http::verb::head, version, keep_alive);
+    const auto host = req[http::field::host];
+    serve_file(std::string(path), std::string_view(host.data(), host.size()),
+               req.method() == http::verb::head, version, keep_alive);
   }
 
   // The web UI's logins (rpc/web_auth.hpp): only for its own pages, never
@@ -561,7 +581,8 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   // Only regular files inside daemon.webuiDir once every symlink is
   // resolved, never one inside daemon.dataDir (the admin token lives there),
   // and none larger than max_web_file_bytes.
-  void serve_file(std::string path, bool head_only, unsigned version, bool keep_alive) {
+  void serve_file(std::string path, std::string_view host_header, bool head_only,
+                  unsigned version, bool keep_alive) {
     namespace fs = std::filesystem;
     auto not_found = [&] {
       send_error(http::status::not_found, version, "not found", keep_alive);
@@ -592,11 +613,19 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     res.set(http::field::cache_control, "no-cache");
     res.set("X-Content-Type-Options", "nosniff");
     // The web UI runs only its own files and talks only to this daemon; no
-    // other site may frame it (clickjacking).
+    // other site may frame it (clickjacking). With daemon.webuiFrameSameHost,
+    // pages of the host the browser asked for, on its default web ports, may:
+    // LuCI on the same router.
+    std::string ancestors = "'self'";
+    const auto host = frame_host(host_header);
+    const bool same_host = config_->get_bool("daemon", "webuiFrameSameHost") && !host.empty();
+    if (same_host) ancestors += " http://" + host + " https://" + host;
     res.set("Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-            "form-action 'self'; frame-ancestors 'self'");
-    res.set("X-Frame-Options", "SAMEORIGIN");
+            "form-action 'self'; frame-ancestors " +
+                ancestors);
+    // Older browsers know only this header, which cannot name another port.
+    if (!same_host) res.set("X-Frame-Options", "SAMEORIGIN");
     res.set("Referrer-Policy", "no-referrer");
     res.keep_alive(keep_alive);
     res.body() = buf.str();

@@ -61,6 +61,10 @@ void declare_core_keys(Schema& schema) {
                           true));
         d.declare(int_key("webuiLoginMax", 43200, 300, 604800,
                           "Seconds a web UI login lasts at most, used or not", true));
+        d.declare(bool_key("webuiFrameSameHost", false,
+                           "Let pages of the same host on its web ports (80, 443: OpenWrt's "
+                           "LuCI) show the web UI in a frame; false: only the UI itself",
+                           true));
         d.declare(int_key("hookTimeout", 10, 1, 600,
                           "Seconds a hook command may run before it is killed", true));
       });

@@ -532,6 +532,38 @@ TEST_F(HttpServerTest, WebFilesComeOnlyFromInsideTheWebUiDirectory) {
   }
 }
 
+TEST_F(HttpServerTest, WebUiMayBeFramedBySameHostPagesOnlyWhenConfigured) {
+  test::TempDir dir;
+  std::ofstream(std::filesystem::path(dir.path()) / "index.html") << "<p>ui</p>";
+  Json::Value overrides(Json::objectValue);
+  overrides["daemon"]["webuiDir"] = dir.path();
+  overrides["daemon"]["webuiFrameSameHost"] = true;
+  start(overrides);
+  httplib::Client c("127.0.0.1", port_);
+  auto csp_for = [&](const std::string& host) {
+    auto res = c.Get("/", {{"Host", host}});
+    EXPECT_TRUE(res && res->status == 200) << host;
+    return res ? std::pair(res->get_header_value("Content-Security-Policy"),
+                           res->get_header_value("X-Frame-Options"))
+               : std::pair(std::string(), std::string());
+  };
+  // LuCI on the router's ports 80 and 443 frames the UI on :65533.
+  auto [csp, xfo] = csp_for("192.168.1.1:65533");
+  EXPECT_NE(csp.find("frame-ancestors 'self' http://192.168.1.1 https://192.168.1.1"),
+            std::string::npos)
+      << csp;
+  EXPECT_EQ(xfo, "");
+  EXPECT_NE(csp_for("router.lan").first.find("http://router.lan https://router.lan"),
+            std::string::npos);
+  // Nothing that is not a plain name or IPv4 address reaches the header.
+  for (const char* host : {"[fd00::1]:65533", "evil.com;script-src *", "a b", "x:", "x:99999a",
+                           "*"}) {
+    auto [bad_csp, bad_xfo] = csp_for(host);
+    EXPECT_TRUE(bad_csp.ends_with("frame-ancestors 'self'")) << host << ": " << bad_csp;
+    EXPECT_EQ(bad_xfo, "SAMEORIGIN") << host;
+  }
+}
+
 // ------------------------------------------------------------ web UI logins
 
 TEST_F(HttpServerTest, APasswordLoginMakesAdminOnlyWithItsCsrfHeader) {
