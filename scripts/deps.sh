@@ -57,6 +57,9 @@ MNIGS_TEST_PACKAGES=(
   nodejs
   # systemd-analyze checks packaging/systemd/mnigsd.service (tests/systemd_unit.cmake).
   systemd
+  # The OpenWrt package's scripts run under dash and busybox's sh (OpenWrt's
+  # shell) and are checked by shellcheck (tests/openwrt).
+  dash busybox shellcheck
   # System test 16 captures the gre tunnel's packets with tcpdump and has
   # them decoded by an independent dissector, tshark.
   tcpdump tshark
