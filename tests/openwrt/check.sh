@@ -31,7 +31,8 @@ mkdir -p "$work"
 echo "== shellcheck"
 # From the source directory, where the scripts' "source=" directives point.
 if (cd "$src" && shellcheck -x -s dash packaging/openwrt/mnigs/files/mnigs.init \
-	packaging/openwrt/mnigs/files/mnigs-uci.sh tests/openwrt/run.sh tests/openwrt/root/rc.common \
+	packaging/openwrt/mnigs/files/mnigs-uci.sh tests/openwrt/run.sh tests/openwrt/reload.sh \
+	tests/openwrt/lib.sh tests/openwrt/root/rc.common \
 	tests/openwrt/root/functions.sh tests/openwrt/root/bin/uci tests/openwrt/root/bin/logger &&
 	shellcheck -x tests/openwrt/check.sh); then
 	pass "shellcheck finds nothing"
