@@ -47,6 +47,10 @@ setup() {
 		-e "s|dataDir: \"/var/lib/mnigs\"|dataDir: \"$T/data\"|" \
 		-e "s|rpcport: 65533|rpcport: $port|" "$SRC/conf/mnigs.yaml" >"$CONF"
 	cp "$FILES/mnigs.config" "$T/etc/config/mnigs"
+	# netifd's networks: wan and lan are up (devices in rc below), meshnet
+	# is known but down unless a test gives it a device.
+	printf "config interface '%s'\n" wan lan meshnet >"$T/etc/config/network"
+	NETS=
 	sed -e "s|/usr/share/mnigs|$T/share|" -e "s|/usr/sbin/mnigsd|$MNIGSD_BIN|" \
 		-e "s|/etc/mnigs/mnigs.yaml|$CONF|" "$FILES/mnigs.init" >"$T/mnigs.init"
 	sed -e "s|/usr/bin/mnigs-cli|$T/bin/mnigs-cli|" -e "s|/usr/sbin/mnigsd|$MNIGSD_BIN|" \
@@ -64,13 +68,15 @@ EOF
 	: >"$T/logger.log"
 }
 
-# rc ACTION: /etc/init.d/mnigs ACTION, its output in $T/out.
+# rc ACTION: /etc/init.d/mnigs ACTION, its output in $T/out. NETS may add
+# MNIGS_TEST_NET_<network>=<device> assignments.
 rc() {
 	: >"$T/procd.log"
 	: >"$T/cli.log"
-	PATH="$HERE/root/bin:$PATH" MNIGS_TEST_ROOT="$HERE/root" PROCD_LOG="$T/procd.log" \
+	# shellcheck disable=SC2086 # SH is a command with arguments; NETS, words
+	env PATH="$HERE/root/bin:$PATH" MNIGS_TEST_ROOT="$HERE/root" PROCD_LOG="$T/procd.log" \
 		UCI_CONFIG_DIR="$T/etc/config" UCI_LOG="$T/uci.log" LOGGER_LOG="$T/logger.log" \
-		MNIGS_TEST_NET_wan=eth1 MNIGS_TEST_NET_lan=br-lan \
+		MNIGS_TEST_NET_wan=eth1 MNIGS_TEST_NET_lan=br-lan $NETS \
 		$SH "$HERE/root/rc.common" "$T/mnigs.init" "$1" >"$T/out" 2>&1
 	rc_status=$?
 }

@@ -62,7 +62,13 @@ uci_option gateway max_connections 25
 rc reload
 [ "$rc_status" = 0 ] || fail "reload exited $rc_status: $(cat "$T/out")"
 expect_no_log "$T/procd.log" "stop" "mnigsd is not stopped"
-expect_no_log "$T/procd.log" "start" "nor started again"
+expect_log "$T/procd.log" "set_param command $MNIGSD_BIN -f $CONF" \
+	"the same instance is sent again (procd keeps it running)"
+if grep -q "^set_param file" "$T/procd.log"; then
+	fail "the instance names a file: procd would restart mnigsd whenever it changes"
+else
+	pass "the instance names no file whose change would restart mnigsd"
+fi
 if [ "$(running subscriber.auto)" = false ] && [ "$(running gateway.maxConnections)" = 25 ]; then
 	pass "the daemon uses the new values"
 else

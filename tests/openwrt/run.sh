@@ -28,7 +28,7 @@ rc start
 expect_log "$T/procd.log" "open_instance" "an instance is opened"
 expect_log "$T/procd.log" "set_param command $MNIGSD_BIN -f $CONF" "command is mnigsd -f the YAML"
 expect_log "$T/procd.log" "set_param respawn" "respawn"
-expect_log "$T/procd.log" "set_param file $CONF" "procd watches the YAML"
+expect_no_log "$T/procd.log" "set_param file" "procd does not restart mnigsd when the YAML changes"
 expect_log "$T/procd.log" "set_param stdout 1" "stdout to the log"
 expect_log "$T/procd.log" "set_param stderr 1" "stderr to the log"
 expect_log "$T/procd.log" "close_instance" "the instance is closed"
@@ -72,6 +72,7 @@ uci_option gateway price_per_hour 1.5
 uci_option gateway currency EUR
 uci_list discovery interface lan
 uci_list discovery interface mesh0
+uci_list discovery interface eth0.2
 rc start
 [ "$rc_status" = 0 ] || fail "start exited $rc_status: $(cat "$T/out")"
 expect_value gateway enabled true
@@ -79,8 +80,20 @@ expect_value main name '"corner \"shop\""'
 expect_value gateway payments "[webpage, free]"
 expect_value webpage pricePerHour '"1.5"'
 expect_value webpage currency EUR
-expect_value l2 interfaces "[br-lan, mesh0]"
+expect_value l2 interfaces "[br-lan, mesh0, eth0.2]"
 expect_log "$T/procd.log" "add_reload_interface_trigger lan" "lan coming up reloads"
+expect_no_log "$T/procd.log" "add_reload_interface_trigger eth0.2" "a device is no network to watch"
+
+echo "== a network that is down: its key waits for it"
+uci_list discovery interface meshnet
+rc start
+if grep -q "network meshnet is down" "$T/out"; then pass "it says so"; else fail "no word of meshnet: $(cat "$T/out")"; fi
+expect_value l2 interfaces "[br-lan, mesh0, eth0.2]"
+expect_log "$T/procd.log" "add_reload_interface_trigger meshnet" "meshnet coming up reloads"
+NETS=MNIGS_TEST_NET_meshnet=mesh1
+rc reload
+expect_value l2 interfaces "[br-lan, mesh0, eth0.2, mesh1]"
+NETS=
 
 echo "== a wrong value: a clear error, nothing changed, started as it was"
 cp "$CONF" "$T/before-bad"
@@ -144,6 +157,11 @@ else
 	pass "the plain password is gone from UCI"
 fi
 expect_log "$T/uci.log" "commit mnigs" "UCI is committed"
+if grep -q "^savedir " "$T/uci.log"; then
+	pass "from a save directory of its own (others' staged changes stay staged)"
+else
+	fail "uci was not given a save directory of its own"
+fi
 hash=$(cat "$hash_file")
 if grep -Fq "webui_password_hash '$hash'" "$T/etc/config/mnigs"; then
 	pass "UCI keeps the hash"
@@ -186,6 +204,7 @@ expect_value subscriber auto false
 expect_log "$T/procd.log" "start" "reload starts mnigsd when it does not run"
 uci_option main enabled 0
 rc reload
-expect_log "$T/procd.log" "stop" "reload stops a service that was disabled"
+expect_log "$T/procd.log" "start" "reload of a disabled service sends procd..."
+expect_no_log "$T/procd.log" "open_instance" "...no instance, so mnigsd stops and the triggers stay"
 
 finish

@@ -28,8 +28,13 @@ mnigs_log() {
 	if command -v logger >/dev/null 2>&1; then logger -t mnigs -- "$*"; fi
 }
 
-# _mnigs_set OPTION KEY VALUE: want KEY=VALUE, from UCI option OPTION.
+# _mnigs_set OPTION KEY VALUE: want KEY=VALUE, from UCI option OPTION
+# (unless _mnigs_skip: then the key stays as it is, and is not recorded).
 _mnigs_set() {
+	if [ -n "$_mnigs_skip" ]; then
+		_mnigs_skip=
+		return
+	fi
 	case $3 in
 	*'
 '*)
@@ -79,13 +84,25 @@ _mnigs_item() {
 	_mnigs_list="$_mnigs_list${_mnigs_list:+,}$1"
 }
 
-# _mnigs_device_item NAME: a network (lan, wan) becomes its device when
-# netifd knows it; any other name is taken as a device.
+# _mnigs_device_item NAME: a network (lan, wan) becomes its device. A name
+# that cannot be a network (br-lan, eth0.2) is taken as a device. A network
+# netifd knows but that is down has no device yet: the key is left as it is
+# (_mnigs_skip), to be set by the reload its coming up brings.
 _mnigs_device_item() {
 	_mnigs_dev=
-	if command -v network_get_device >/dev/null 2>&1; then
-		network_get_device _mnigs_dev "$1" || _mnigs_dev=
-	fi
+	case $1 in
+	*[!A-Za-z0-9_]*) ;;
+	*)
+		if command -v network_get_device >/dev/null 2>&1; then
+			network_get_device _mnigs_dev "$1" || _mnigs_dev=
+		fi
+		if [ -z "$_mnigs_dev" ] && uci -q get "network.$1" >/dev/null 2>&1; then
+			mnigs_log "network $1 is down: mnigs.$_mnigs_option waits until it is up"
+			_mnigs_skip=1
+			return
+		fi
+		;;
+	esac
 	_mnigs_item "${_mnigs_dev:-$1}"
 }
 
@@ -102,37 +119,48 @@ _mnigs_listopt() {
 # (for procd's interface triggers).
 mnigs_uci_networks() {
 	config_get _mnigs_v gateway uplink
-	[ -z "$_mnigs_v" ] || echo "$_mnigs_v"
-	config_list_foreach discovery interface echo
+	{
+		echo "$_mnigs_v"
+		config_list_foreach discovery interface echo
+	} | grep -x '[A-Za-z0-9_][A-Za-z0-9_]*'
 }
 
 # _mnigs_password CONF: the password from UCI hashed into the file, or the
 # file put back from the hash kept in UCI. A hash changed outside UCI
 # (mnigs-cli --set-password) is copied into UCI.
 _mnigs_password() {
-	_mnigs_dir=$(_mnigs_data_dir "$1")
-	if [ -z "$_mnigs_dir" ]; then
-		mnigs_log "cannot read daemon.dataDir from $1"
-		return 1
-	fi
+	_mnigs_dir=$(_mnigs_data_dir "$1") || return 1
 	_mnigs_file="$_mnigs_dir/webui.password"
 	_mnigs_pw=
 	_mnigs_commit=
+	# Our own save directory: what another admin staged is not committed.
+	_mnigs_save=$(mktemp -d "${TMPDIR:-/tmp}/mnigs-uci.XXXXXX") || return 1
 	config_get _mnigs_pw main webui_password
 	if [ -n "$_mnigs_pw" ]; then
 		if ! printf '%s\n' "$_mnigs_pw" | "$MNIGS_CLI" -f "$1" --set-password; then
 			mnigs_log "mnigs.main.webui_password was refused; it stays in UCI until it is mended"
+			rm -rf "$_mnigs_save"
 			return 1
 		fi
-		uci -q delete mnigs.main.webui_password
+		uci -q -t "$_mnigs_save" delete mnigs.main.webui_password
 		_mnigs_commit=1
 	fi
 	_mnigs_hash=
 	config_get _mnigs_hash main webui_password_hash
+	_mnigs_status=0
 	if [ -e "$_mnigs_file" ]; then
-		_mnigs_now=$(cat "$_mnigs_file") || return 1
-		if [ "$_mnigs_now" != "$_mnigs_hash" ]; then
-			uci -q set mnigs.main.webui_password_hash="$_mnigs_now"
+		_mnigs_now=$(cat "$_mnigs_file") || _mnigs_now=
+		case $_mnigs_now in
+		'$'*'
+'* | '$'*"'"*) _mnigs_now= ;;
+		'$'*) ;;
+		*) _mnigs_now= ;;
+		esac
+		if [ -z "$_mnigs_now" ]; then
+			mnigs_log "$_mnigs_file holds no crypt(5) hash: not copied into UCI"
+			_mnigs_status=1
+		elif [ "$_mnigs_now" != "$_mnigs_hash" ]; then
+			uci -q -t "$_mnigs_save" set mnigs.main.webui_password_hash="$_mnigs_now"
 			_mnigs_commit=1
 		fi
 	elif [ -n "$_mnigs_hash" ]; then
@@ -140,17 +168,29 @@ _mnigs_password() {
 			printf '%s\n' "$_mnigs_hash" >"$_mnigs_file.tmp" &&
 			mv "$_mnigs_file.tmp" "$_mnigs_file") || {
 			mnigs_log "cannot put the web UI password back into $_mnigs_file"
-			return 1
+			_mnigs_status=1
 		}
 	fi
-	[ -z "$_mnigs_commit" ] || uci -q commit mnigs
-	return 0
+	[ -z "$_mnigs_commit" ] || uci -q -t "$_mnigs_save" commit mnigs
+	rm -rf "$_mnigs_save"
+	return "$_mnigs_status"
 }
 
-# _mnigs_data_dir CONF: daemon.dataDir, as mnigsd reads it.
+# _mnigs_data_dir CONF: daemon.dataDir, as mnigsd reads it; fails (and says
+# why) when mnigsd cannot read CONF, or for a path its dump would escape.
 _mnigs_data_dir() {
-	"$MNIGSD" --dump-config -f "$1" 2>/dev/null |
-		sed -n 's/^  dataDir: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' | head -n 1
+	_mnigs_dump=$("$MNIGSD" --dump-config -f "$1" 2>&1) || {
+		mnigs_log "mnigsd cannot read $1: $(printf '%s' "$_mnigs_dump" | tail -n 1)"
+		return 1
+	}
+	_mnigs_dd=$(printf '%s\n' "$_mnigs_dump" | sed -n 's/^  dataDir: //p' | head -n 1)
+	case $_mnigs_dd in
+	/*[\\\"\']* | [!/]* | "")
+		mnigs_log "daemon.dataDir ($_mnigs_dd) must be a plain absolute path for the web UI password"
+		return 1
+		;;
+	esac
+	printf '%s\n' "$_mnigs_dd"
 }
 
 mnigs_uci_apply() {
@@ -159,6 +199,7 @@ mnigs_uci_apply() {
 	_mnigs_wanted=
 	_mnigs_origin=
 	_mnigs_bad=
+	_mnigs_skip=
 
 	# The defaults below are conf/mnigs.yaml's; tests/openwrt checks that
 	# an empty /etc/config/mnigs changes no value of that file.
@@ -200,7 +241,9 @@ mnigs_uci_apply() {
 	_mnigs_listopt discovery static_peer static.peers ''
 	_mnigs_scalar discovery scan_interval scan.interval 600
 
-	_mnigs_password "$_mnigs_conf" || _mnigs_bad=1
+	# The password is apart: its trouble does not hold back the options.
+	_mnigs_pw_status=0
+	_mnigs_password "$_mnigs_conf" || _mnigs_pw_status=1
 	if [ -n "$_mnigs_bad" ]; then
 		mnigs_log "nothing applied from /etc/config/mnigs"
 		return 1
@@ -219,7 +262,7 @@ mnigs_uci_apply() {
 	done <<EOF
 $_mnigs_wanted
 EOF
-	[ $# -gt 0 ] || return 0
+	[ $# -gt 0 ] || return "$_mnigs_pw_status"
 	if ! "$MNIGS_CLI" -f "$_mnigs_conf" "$@"; then
 		for _mnigs_key in $_mnigs_changed; do
 			_mnigs_line=$(printf '%s' "$_mnigs_origin" | grep -F -m 1 -- "$_mnigs_key ")
@@ -231,5 +274,5 @@ EOF
 	(umask 077 && printf '%s' "$_mnigs_wanted" >"$_mnigs_state.tmp" &&
 		mv "$_mnigs_state.tmp" "$_mnigs_state") ||
 		mnigs_log "cannot write $_mnigs_state: all options will be applied again next time"
-	return 0
+	return "$_mnigs_pw_status"
 }

@@ -6,6 +6,8 @@
 // The options of /etc/config/mnigs. Saving them reloads mnigs, which applies
 // each changed option to /etc/mnigs/mnigs.yaml: through the running daemon
 // where the key is live, so sessions stay up. The ranges are mnigsd's own.
+// A Flag whose default differs from the key's (uci.sh reads a missing
+// option as the key's default) is always written: rmempty = false.
 return view.extend({
 	render: function() {
 		var m, s, o;
@@ -31,6 +33,7 @@ return view.extend({
 		o = s.option(form.Flag, 'webui_in_luci', _('Web UI in LuCI'),
 			_('Lets the Overview page show the web UI on port 65533.'));
 		o.default = o.enabled;
+		o.rmempty = false;
 		o = s.option(form.Value, 'webui_password', _('Web UI password'),
 			_('For logins to the web UI from the LAN. Kept hashed: once applied it is removed ' +
 			  'from here. Empty: unchanged.'));

@@ -13,14 +13,17 @@ return view.extend({
 
 	render: function() {
 		var url = 'http://' + window.location.hostname + ':65533/';
-		var framed = uci.get('mnigs', 'main', 'webui_in_luci') !== '0';
+		// As uci.sh reads it: only '1' lets mnigsd be framed. CSP cannot name
+		// an IPv6 address, so on one the UI opens in a tab of its own.
+		var framed = uci.get('mnigs', 'main', 'webui_in_luci') === '1' &&
+			window.location.hostname.indexOf(':') < 0;
 		var open = E('a', { href: url, target: '_blank', rel: 'noopener' }, _('Open the web UI'));
 
 		if (!framed || window.location.protocol === 'https:') {
 			return E('div', { class: 'cbi-section' }, [
 				E('p', {}, framed
 					? _('This page came over HTTPS, and the web UI speaks plain HTTP: it opens in a tab of its own.')
-					: _('The web UI is not shown here (Settings: Web UI in LuCI).')),
+					: _('The web UI is not shown here (Settings: Web UI in LuCI, and not over IPv6).')),
 				E('p', {}, open)
 			]);
 		}
