@@ -54,38 +54,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- the base image ---------------------------------------------------------
-make_base() {
-  [[ $base == debian:12 ]] || fail "the Dockerfile starts FROM $base; this script can only make debian:12"
-  command -v debootstrap >/dev/null || fail "no $base image and no debootstrap to make it: apt-get install debootstrap"
-  rootfs=$(mktemp -d /var/tmp/mnigs-base.XXXXXX)
-  step "making $base with debootstrap from $mirror (a few minutes)"
-  debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$rootfs.log" 2>&1 ||
-    { tail -20 "$rootfs.log" >&2; fail "debootstrap bookworm from $mirror failed (log above, whole in $rootfs.log)"; }
-  rm -f "$rootfs.log"
-  # The suites and sources of Debian's own debian:12 image.
-  rm -f "$rootfs/etc/apt/sources.list"
-  cat >"$rootfs/etc/apt/sources.list.d/debian.sources" <<EOF
-Types: deb
-URIs: $mirror
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: $security_mirror
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log
-  tar --numeric-owner -C "$rootfs" -c . | "$docker" import --change 'CMD ["bash"]' - "$base" >/dev/null
-  rm -rf "$rootfs"
-  rootfs=""
-}
-
-if ! "$docker" image inspect "$base" >/dev/null 2>&1; then
-  make_base
-fi
+# shellcheck source=scripts/docker-base.sh
+source "$top/scripts/docker-base.sh"
+ensure_base "$base"
 step "base $base: $("$docker" image inspect -f '{{.Size}}' "$base" | numfmt --to=iec)"
 
 # --- the image --------------------------------------------------------------
