@@ -197,8 +197,12 @@ TEST_F(GatewayListTest, GatewaysCarryTheServicesTheyAnnounce) {
   EXPECT_EQ(list[0]["source"], "scan+dht");
   EXPECT_EQ(list[0]["services"], signed_services) << to_json_text(list);
   for (const auto& g : list) {
-    if (g["dhtId"] == "bbbb") EXPECT_EQ(g["services"], signed_services) << to_json_text(g);
-    if (g["dhtId"] == "cccc") EXPECT_TRUE(g["services"].empty()) << to_json_text(g);
+    if (g["dhtId"] == "bbbb") {
+      EXPECT_EQ(g["services"], signed_services) << to_json_text(g);
+    }
+    if (g["dhtId"] == "cccc") {
+      EXPECT_TRUE(g["services"].empty()) << to_json_text(g);
+    }
   }
 }
 
