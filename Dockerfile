@@ -24,7 +24,8 @@ RUN bash -c 'source scripts/deps.sh \
 FROM debian:12
 COPY scripts/deps.sh /tmp/mnigs/deps.sh
 COPY --from=build /manifest/packages /tmp/mnigs/packages
-RUN bash -c 'source /tmp/mnigs/deps.sh && install_deps runtime $(cat /tmp/mnigs/packages)' \
+# openvpn: the openvpn tunnel plugin runs it (the .deb recommends it).
+RUN bash -c 'source /tmp/mnigs/deps.sh && install_deps runtime $(cat /tmp/mnigs/packages) openvpn' \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /
 COPY --from=build /manifest/elf-files /tmp/mnigs/elf-files
