@@ -42,13 +42,19 @@ fi
 # (libyaml-cpp-dev is not "Multi-Arch: same"; libopendht-dev's dependencies
 # pull the same way): apt removes the build machine's to install ARCH's.
 # Those come back when this script ends, however it ends.
+# The list is kept in a file first, so that a run that was cut short puts
+# them back too (at its next start, or by hand: apt-get install $(cat FILE)).
+swap_file=$top/build-cross-$arch.swapped
 swapped=()
 restore() {
-  ((${#swapped[@]})) || return 0
+  [[ -s $swap_file ]] || return 0
+  mapfile -t swapped <"$swap_file"
   echo "== putting back: ${swapped[*]}"
+  dpkg --configure -a >/dev/null 2>&1 || true
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    "${swapped[@]}" >/dev/null
+    "${swapped[@]}" >/dev/null && rm -f "$swap_file"
 }
+restore
 trap restore EXIT
 want=("crossbuild-essential-$arch" qemu-user-static "${libraries[@]/%/:$arch}")
 missing=()
@@ -58,6 +64,13 @@ done
 if ((${#missing[@]})); then
   mapfile -t swapped < <(apt-get install -s -y --no-install-recommends "${missing[@]}" |
     awk '$1 == "Remv" { print $2 }')
+  for p in "${swapped[@]}"; do
+    [[ $p == *-dev ]] || {
+      echo "cross.sh: apt would remove $p to install ${missing[*]}; stopping" >&2
+      exit 1
+    }
+  done
+  ((${#swapped[@]} == 0)) || printf '%s\n' "${swapped[@]}" >"$swap_file"
   echo "== installing: ${missing[*]}"
   ((${#swapped[@]} == 0)) || echo "   (in place of ${swapped[*]} until the end)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -16,6 +16,8 @@ set -euo pipefail
 
 MNIGS_BUILD_PACKAGES=(
   build-essential cmake pkg-config
+  # CPack's .deb (scripts/deb.sh) finds libraries with dpkg-shlibdeps and file.
+  file
   libboost-dev libsqlite3-dev libjsoncpp-dev libyaml-cpp-dev
   # Generic netlink for the batman-adv discovery plugin.
   libnl-3-dev libnl-genl-3-dev

@@ -17,7 +17,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 # Libraries: found by dpkg-shlibdeps from the binaries and plugins. Commands
 # mnigsd runs (scripts/deps.sh MNIGS_RUNTIME_PACKAGES): listed here.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "iproute2, nftables, procps, conntrack")
+# init-system-helpers: deb-systemd-helper and deb-systemd-invoke (postinst).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "iproute2, nftables, procps, conntrack, init-system-helpers")
 # The openvpn plugin runs openvpn itself; the discovery plugins read the mesh
 # daemon one already runs.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "openvpn")

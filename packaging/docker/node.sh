@@ -18,6 +18,10 @@ subscriber)
 	# No way out but through a gateway: Docker gives even a container on an
 	# internal network a default route to the host's side of the bridge.
 	ip route del default 2>/dev/null || true
+	if [ -n "$(ip route show default)" ]; then
+		echo "node.sh: the default route to the host is still there; not starting" >&2
+		exit 1
+	fi
 	# The gateways it asks (a mesh protocol would tell it); auto mode
 	# chooses, connects, keeps a standby and switches. The relay that
 	# puts the web UI on the host's loopback counts as local.
