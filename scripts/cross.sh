@@ -62,8 +62,18 @@ for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
-  mapfile -t swapped < <(apt-get install -s -y --no-install-recommends "${missing[@]}" |
-    awk '$1 == "Remv" { print $2 }')
+  # apt's plan first: what it would remove, or why it cannot. Packages that
+  # are "Multi-Arch: same" must have one version for every architecture, so
+  # a mirror whose ARCH index is older than this machine's packages cannot
+  # serve them.
+  if ! plan=$(apt-get install -s -y --no-install-recommends "${missing[@]}" 2>&1); then
+    grep -E 'Depends:|^E:' <<<"$plan" >&2 || true
+    echo "cross.sh: apt cannot install $arch's libraries beside this machine's (above);" \
+      "an $arch package that wants another version than the installed $(dpkg --print-architecture)" \
+      "one means the mirror's $arch index is behind" >&2
+    exit 1
+  fi
+  mapfile -t swapped < <(awk '$1 == "Remv" { print $2 }' <<<"$plan")
   for p in "${swapped[@]}"; do
     [[ $p == *-dev ]] || {
       echo "cross.sh: apt would remove $p to install ${missing[*]}; stopping" >&2
