@@ -34,10 +34,20 @@ libraries=(libboost-dev libsqlite3-dev libjsoncpp-dev libyaml-cpp-dev libnl-3-de
   libnl-genl-3-dev libopendht-dev libssl-dev libnghttp2-dev libqrencode-dev libcrypt-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev zlib1g-dev libbrotli-dev)
 install_deps test
+# An architecture added here and left without packages (apt could not install
+# them) is taken away again at the end.
+added_arch=0
 if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
   dpkg --add-architecture "$arch"
+  added_arch=1
   apt-get update -qq
 fi
+forget_arch() {
+  ((added_arch)) || return 0
+  dpkg -l | awk -v a=":$arch" '$1 == "ii" && substr($2, length($2) - length(a) + 1) == a' |
+    grep -q . && return 0
+  if dpkg --remove-architecture "$arch"; then apt-get update -qq || true; fi
+}
 # Some -dev packages cannot be installed for two architectures at once
 # (libyaml-cpp-dev is not "Multi-Arch: same"; libopendht-dev's dependencies
 # pull the same way): apt removes the build machine's to install ARCH's.
@@ -55,7 +65,7 @@ restore() {
     "${swapped[@]}" >/dev/null && rm -f "$swap_file"
 }
 restore
-trap restore EXIT
+trap 'restore; forget_arch' EXIT
 want=("crossbuild-essential-$arch" qemu-user-static "${libraries[@]/%/:$arch}")
 missing=()
 for p in "${want[@]}"; do
