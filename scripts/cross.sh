@@ -28,11 +28,12 @@ case $arch in
     ;;
 esac
 
-# The libraries of the build and test sets, for ARCH; tools and headers-only
-# packages come from the build machine.
-libraries=(libboost-dev libsqlite3-dev libjsoncpp-dev libyaml-cpp-dev libnl-3-dev
-  libnl-genl-3-dev libopendht-dev libssl-dev libnghttp2-dev libqrencode-dev libcrypt-dev
-  libgtest-dev libgmock-dev libcpp-httplib-dev zlib1g-dev libbrotli-dev)
+# The -dev packages of the build and test sets (scripts/deps.sh), for ARCH;
+# the tools come from the build machine.
+libraries=()
+for p in "${MNIGS_BUILD_PACKAGES[@]}" "${MNIGS_TEST_PACKAGES[@]}"; do
+  if [[ $p == *-dev ]]; then libraries+=("$p"); fi
+done
 install_deps test
 # An architecture added here and left without packages (apt could not install
 # them) is taken away again at the end.

@@ -1,7 +1,14 @@
 # shellcheck shell=dash disable=SC2034 # rc_status is read by the scripts that source this
-# Helpers of tests/openwrt/run.sh and reload.sh, sourced after they set SH,
-# SRC, MNIGSD_BIN, CLI_BIN, PLUGINS and WORK.
+# Helpers of tests/openwrt/run.sh and reload.sh, sourced at their top level,
+# where "$@" is their command line: SHELL SOURCE_DIR MNIGSD MNIGS_CLI
+# PLUGIN_DIR WORK_DIR.
 
+SH=$1
+SRC=$2
+MNIGSD_BIN=$3
+CLI_BIN=$4
+PLUGINS=$5
+WORK=$6
 HERE=$SRC/tests/openwrt
 FILES=$SRC/packaging/openwrt/mnigs/files
 failures=0

@@ -14,15 +14,8 @@ if [ -z "${MNIGS_OPENWRT_NETNS:-}" ]; then
 fi
 ip link set lo up
 
-SH=$1
-SRC=$2
-MNIGSD_BIN=$3
-CLI_BIN=$4
-PLUGINS=$5
-WORK=$6
-
 # shellcheck source=tests/openwrt/lib.sh
-. "$SRC/tests/openwrt/lib.sh"
+. "$2/tests/openwrt/lib.sh"
 
 pid=
 stop_daemon() {

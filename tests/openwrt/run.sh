@@ -11,15 +11,8 @@
 # from reaching one.
 set -u
 
-SH=$1
-SRC=$2
-MNIGSD_BIN=$3
-CLI_BIN=$4
-PLUGINS=$5
-WORK=$6
-
 # shellcheck source=tests/openwrt/lib.sh
-. "$SRC/tests/openwrt/lib.sh"
+. "$2/tests/openwrt/lib.sh"
 
 echo "== start with the package's /etc/config/mnigs ($SH)"
 setup
