@@ -1,15 +1,17 @@
 // The parsers and request builders against messages in the kernel's format.
-#include "batadv.hpp"
 #include "messages.hpp"
-#include "test_messages.hpp"
 
 #include <gtest/gtest.h>
-
 #include <linux/genetlink.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 
 #include <cerrno>
+#include <cstring>
+#include <initializer_list>
+
+#include "batadv.hpp"
+#include "test_messages.hpp"
 
 namespace mnigs::batman {
 namespace {
@@ -78,18 +80,39 @@ TEST(BatmanMessages, OriginatorWithThroughput) {
 
 TEST(BatmanMessages, OriginatorBuiltByHandHasTheKernelLayout) {
   // nlmsghdr (16) + genlmsghdr (4) + attributes, each a 4-byte header and
-  // its value padded to 4 bytes, integers in host order (little endian here).
-  Bytes b = {
-      0, 0, 0, 0,  0x1c, 0, 2, 0,  7, 0, 0, 0,  0, 0, 0, 0,  // nlmsghdr, len set below
-      8, 1, 0, 0,                                            // cmd 8, version 1
-      10, 0, 9, 0,  2, 0, 0, 0, 0, 0x0a, 0, 0,               // ORIG_ADDRESS
-      10, 0, 24, 0, 2, 0, 0, 0, 0, 0x0b, 0, 0,               // NEIGH_ADDRESS
-      8, 0, 6, 0,   4, 0, 0, 0,                              // HARD_IFINDEX 4
-      5, 0, 25, 0,  200, 0, 0, 0,                            // TQ 200
-      8, 0, 23, 0,  0xe8, 3, 0, 0,                           // LAST_SEEN_MSECS 1000
-      4, 0, 22, 0,                                           // FLAG_BEST
+  // its value padded to 4 bytes. Netlink's integers are in the host's byte
+  // order, so they are appended as the host stores them.
+  Bytes b;
+  auto host = [&b](const auto& v) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+    b.insert(b.end(), p, p + sizeof v);
   };
-  b[0] = static_cast<std::uint8_t>(b.size());
+  // An attribute: length and type, then the value as given.
+  auto attr = [&](std::uint16_t length, std::uint16_t type,
+                  std::initializer_list<std::uint8_t> value) {
+    host(length);
+    host(type);
+    b.insert(b.end(), value);
+  };
+  auto attr_u32 = [&](std::uint16_t type, std::uint32_t value) {
+    host(std::uint16_t{8});
+    host(type);
+    host(value);
+  };
+  nlmsghdr h{};
+  h.nlmsg_type = family;
+  h.nlmsg_flags = NLM_F_MULTI;
+  h.nlmsg_seq = 7;
+  host(h);                                    // its length is set below
+  b.insert(b.end(), {8, 1, 0, 0});            // cmd 8, version 1
+  attr(10, 9, {2, 0, 0, 0, 0, 0x0a, 0, 0});   // ORIG_ADDRESS
+  attr(10, 24, {2, 0, 0, 0, 0, 0x0b, 0, 0});  // NEIGH_ADDRESS
+  attr_u32(6, 4);                             // HARD_IFINDEX 4
+  attr(5, 25, {200, 0, 0, 0});                // TQ 200, and padding
+  attr_u32(23, 1000);                         // LAST_SEEN_MSECS 1000
+  attr(4, 22, {});                            // FLAG_BEST
+  const auto length = static_cast<std::uint32_t>(b.size());
+  std::memcpy(b.data(), &length, sizeof length);  // nlmsg_len
   std::string why;
   auto e = parse_originator(header(b), &why);
   ASSERT_TRUE(e) << why;
@@ -102,8 +125,10 @@ TEST(BatmanMessages, OriginatorBuiltByHandHasTheKernelLayout) {
 
 TEST(BatmanMessages, OriginatorWithoutMandatoryAttributeIsRefused) {
   Genl g(family, cmd_get_originators, 7);
-  g.mac(attr_orig_address, orig_a).u32(attr_hard_ifindex, 4).u8(attr_tq, 1).u32(
-      attr_last_seen_msecs, 1);
+  g.mac(attr_orig_address, orig_a)
+      .u32(attr_hard_ifindex, 4)
+      .u8(attr_tq, 1)
+      .u32(attr_last_seen_msecs, 1);
   auto bytes = g.bytes();
   std::string why;
   EXPECT_FALSE(parse_originator(header(bytes), &why));
@@ -231,8 +256,8 @@ TEST(BatmanMessages, TranslationTableEntry) {
   const Mac client{0x36, 0x11, 0x22, 0x33, 0x44, 0x55};
   Genl g(family, cmd_get_transtable_global, 3);
   g.mac(attr_tt_address, client)
-      .u8(17, 5)   // TT_TTVN
-      .u8(18, 5)   // TT_LAST_TTVN
+      .u8(17, 5)            // TT_TTVN
+      .u8(18, 5)            // TT_LAST_TTVN
       .u32(19, 0xdeadbeef)  // TT_CRC32
       .u16(attr_tt_vid, vlan_has_tag | 10)
       .u32(attr_tt_flags, tt_client_wifi)
@@ -251,8 +276,9 @@ TEST(BatmanMessages, TranslationTableEntry) {
 
 TEST(BatmanMessages, FamilyId) {
   Genl g(GENL_ID_CTRL, CTRL_CMD_NEWFAMILY, 1, 0);
-  g.string(CTRL_ATTR_FAMILY_NAME, "batadv").u16(CTRL_ATTR_FAMILY_ID, 0x1c).u32(
-      CTRL_ATTR_VERSION, 1);
+  g.string(CTRL_ATTR_FAMILY_NAME, "batadv")
+      .u16(CTRL_ATTR_FAMILY_ID, 0x1c)
+      .u32(CTRL_ATTR_VERSION, 1);
   auto bytes = g.bytes();
   std::string why;
   auto id = parse_family_id(header(bytes), &why);
