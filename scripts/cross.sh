@@ -49,10 +49,31 @@ build_tree "$build" -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DMNIGS_BUILD_TESTS=ON
 file "$build/daemon/mnigsd" | sed "s|$build/||"
 echo "== unit tests under $qemu -L $sysroot"
 cd "$build"
-# The OpenWrt scripts' tests run the daemon directly, as the shell would:
-# they test the shell scripts, not the CPU, and run natively.
+# Left out: the OpenWrt scripts' tests run the daemon directly, as the shell
+# would (they test the shell scripts, not the CPU; they run natively); and
+# tests of kernel interfaces that qemu-user does not pass on, which run
+# natively in CI: it refuses generic netlink sockets ("Protocol not
+# supported": batman's family lookup) and IPV6_MULTICAST_IF ("Protocol not
+# available": the l2 exchange on a veth link).
+qemu_lacks='^(BatmanRefresh\.(FindsAFamily|MissingMeshInterface|MissingFamily)'
+qemu_lacks+='|BatmanWithoutKernel\.(StartsAndSays|DiscoverAnswersOnce)'
+qemu_lacks+='|L2Exchange\.(TwoNodesOnALink|ANewcomer)'
+if [[ $arch == mipsel ]]; then
+  # qemu-mipsel hands on the SO_ERROR of a refused connect untranslated: 111,
+  # the build machine's ECONNREFUSED (MIPS's is 146), which reads "unknown
+  # error 111". And it raises SIGBUS for an unaligned word load, where a MIPS
+  # kernel emulates the load: OpenDHT 2.4.12 makes such loads on an InfoHash
+  # parsed from a received packet (dht::Dht::onGetValues), so every test in
+  # which DHT nodes exchange packets ends there.
+  qemu_lacks+='|RpcClient\.ConnectionRefusedIsATransportError'
+  qemu_lacks+='|BabelLive\.AbsentBabeldIsReportedAndLoggedOncePerOutage'
+  qemu_lacks+='|DhtAttack\.|DhtNetwork\.(Offer|Withdrawal|Refreshes|RoutingTable|ConfiguredNode)'
+fi
+qemu_lacks+=')'
 if (($#)); then
   ctest "$@"
 else
-  ctest -L unit -E '^openwrt_' -j "$(nproc)" --output-on-failure
+  echo "== left out under qemu-user (they run natively in CI):"
+  ctest -N -L unit -R "$qemu_lacks" | sed -n 's/^ *Test *#[0-9]*: /   /p'
+  ctest -L unit -E "^openwrt_|$qemu_lacks" -j "$(nproc)" --output-on-failure
 fi
