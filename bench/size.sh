@@ -9,7 +9,7 @@
 # OpenWrt package: OpenDHT is in no feed) and on. Printed per file and for
 # the OpenWrt core package's set, beside the same files built for x86-64 in
 # the same run (the reference), with the ratio. The "xz" line is the core
-# set compressed with xz -9, near what it takes in a squashfs root.
+# set compressed with xz -9: a lower bound of what it takes in a squashfs root.
 #
 # Memory: mnigsd's resident set (VmRSS, its peak VmHWM, and the split into
 # RssAnon, its own memory, and RssFile, mapped files' pages) on the default
@@ -40,7 +40,12 @@ cross_sysroot
 
 out=$top/build-size
 mkdir -p "$out"
-cross_toolchain "$out/$arch.cmake"
+# Trees configured for another toolchain keep that one's cached results.
+cross_toolchain "$out/$arch.cmake.new"
+if ! cmp -s "$out/$arch.cmake.new" "$out/$arch.cmake"; then
+  rm -rf "$out/$arch-nodht/CMakeCache.txt" "$out/$arch-dht/CMakeCache.txt"
+fi
+mv "$out/$arch.cmake.new" "$out/$arch.cmake"
 # The OpenWrt package's flags: -Os, and PKG_BUILD_FLAGS:=gc-sections lto.
 small=(-DCMAKE_BUILD_TYPE=MinSizeRel -DMNIGS_BUILD_TESTS=OFF -DMNIGS_QRENCODE=OFF
   -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=ON
@@ -72,7 +77,12 @@ tree x86-64-dht ON
 
 work=$(mktemp -d)
 ns=mnigs-size-$$
+daemon=
 cleanup() {
+  if [[ -n $daemon ]]; then
+    kill "$daemon" 2>/dev/null || true
+    wait "$daemon" 2>/dev/null || true
+  fi
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -85,7 +95,8 @@ stripped() {
   "$2" --strip-all -o "$copy" "$1"
   printf '%s\n' "$copy"
 }
-core=(discovery_l2 discovery_static tunnel_forwarding tunnel_websocket payment_free payment_webpage)
+core=(discovery_l2 discovery_static tunnel_forwarding tunnel_websocket payment_free
+  payment_webpage)
 trees=("$arch-nodht" "$arch-dht" x86-64-nodht x86-64-dht)
 files=(daemon/mnigsd cli/mnigs-cli)
 for p in "$out/$arch-nodht/plugins/"*.so; do files+=("plugins/$(basename "$p")"); done
@@ -126,11 +137,14 @@ for i in 0 1 2 3; do
   row+=("$(kib "$(cat ${core_files[i]} | xz -9 -c | wc -c)")")
 done
 printf '%-22s %10s %10s %10s %10s\n' "core set, xz" "${row[@]}"
+# (One xz stream over every file: a lower bound of what squashfs, which
+# compresses each block on its own, makes of them.)
 row=()
 for i in 0 1 2 3; do row+=("$(kib "${all_bytes[i]}")"); done
 printf '%-22s %10s %10s %10s %10s\n' "everything" "${row[@]}"
-awk -v a="${core_bytes[0]}" -v b="${core_bytes[2]}" -v c="${core_bytes[1]}" -v d="${core_bytes[3]}" \
-  'BEGIN { printf "core set, %s against x86-64: %.2f without the DHT, %.2f with it\n",
+awk -v a="${core_bytes[0]}" -v b="${core_bytes[2]}" \
+  -v c="${core_bytes[1]}" -v d="${core_bytes[3]}" 'BEGIN {
+    printf "core set, %s against x86-64: %.2f without the DHT, %.2f with it\n",
     ARGV[1], a / b, c / d }' "$arch"
 
 # The DHT's own libraries: those that the +DHT files load (transitively,
@@ -173,48 +187,55 @@ while read -r name path; do
 done < <(comm -13 <(printf '%s\n' "$without") <(printf '%s\n' "$with"))
 echo "+DHT also loads $(kib "$dht_bytes") KiB of shared libraries that the others do not"
 echo "  (Debian's, stripped: ${dht_names[*]})"
-echo "The web UI adds $(du -sk "$top/webui" | cut -f1) KiB. The other libraries the package depends"
-echo "on (libstdcpp, libyaml-cpp, jsoncpp, libsqlite3, libopenssl...) are counted by their own packages."
+# The web UI as installed: its files but the README.
+webui_bytes=$(find "$top/webui" -type f ! -name README.md -printf '%s\n' |
+  awk '{ s += $1 } END { print s }')
+echo "The web UI adds $(kib "$webui_bytes") KiB. The other libraries the package depends on"
+echo "(libstdcpp, libyaml-cpp, jsoncpp, libsqlite3, libopenssl...) count in their own packages."
 
 echo
 echo "== memory: mnigsd idle on the default config (x86-64, 10 s after it answers)"
 ip netns add "$ns"
 ip -n "$ns" link set lo up
-others=()
-for p in "$out/x86-64-nodht/plugins/"*.so; do
-  name=$(basename "$p" .so)
-  [[ " ${core[*]} " == *" $name "* ]] || others+=("${name#*_}")
+# The core package's plugins alone in a directory, as the package installs
+# them (the loader opens every file in plugins.dir, disabled or not).
+core_dir=$work/core-plugins
+mkdir -m 755 "$core_dir"
+for name in "${core[@]}"; do
+  install -m 644 "$out/x86-64-nodht/plugins/$name.so" "$core_dir/"
 done
-# run LABEL TREE DHT DISABLED: one idle mnigsd and its figures.
+# run LABEL TREE DHT PLUGIN_DIR: one idle mnigsd and its figures.
 run() {
-  local label=$1 b=$out/$2 dht=$3 disabled=$4 dir pid _
+  local label=$1 b=$out/$2 dht=$3 plugins=$4 dir answered=0 _
   dir=$(mktemp -d -p "$work")
   cp "$top/conf/mnigs.yaml" "$dir/mnigs.yaml"
-  ip netns exec "$ns" "$b/cli/mnigs-cli" -f "$dir/mnigs.yaml" --set "plugins.dir=$b/plugins" \
+  ip netns exec "$ns" "$b/cli/mnigs-cli" -f "$dir/mnigs.yaml" --set "plugins.dir=$plugins" \
     --set "daemon.dataDir=$dir/data" --set "daemon.webuiDir=$top/webui" \
-    --set "dht.enabled=$dht" --set "plugins.disabled=$disabled" >/dev/null
+    --set "dht.enabled=$dht" >/dev/null
   ip netns exec "$ns" "$b/daemon/mnigsd" -f "$dir/mnigs.yaml" >"$dir/log" 2>&1 &
-  pid=$!
+  daemon=$!
   for _ in $(seq 1 100); do
     if ip netns exec "$ns" "$b/cli/mnigs-cli" -f "$dir/mnigs.yaml" --status >/dev/null 2>&1; then
+      answered=1
       break
     fi
     sleep 0.1
   done
-  sleep 10
-  kill -0 "$pid" 2>/dev/null || {
+  ((answered)) && sleep 10
+  if ((!answered)) || ! kill -0 "$daemon" 2>/dev/null; then
     cat "$dir/log" >&2
-    echo "bench/size.sh: mnigsd ($label) ended early" >&2
+    echo "bench/size.sh: mnigsd ($label) did not answer, or ended early" >&2
     exit 1
-  }
+  fi
   awk -v l="$label" '/^(VmRSS|VmHWM|RssAnon|RssFile):/ { v[$1] = $2 }
     END { printf "%-30s %8d %8d %8d %8d\n", l, v["VmRSS:"], v["VmHWM:"], v["RssAnon:"],
-      v["RssFile:"] }' "/proc/$pid/status"
-  kill "$pid"
-  wait "$pid" || true
+      v["RssFile:"] }' "/proc/$daemon/status"
+  kill "$daemon"
+  wait "$daemon" || true
+  daemon=
 }
 printf '%-30s %8s %8s %8s %8s  (KiB)\n' mnigsd VmRSS VmHWM RssAnon RssFile
-run "core package, no DHT" x86-64-nodht false "$(IFS=,; echo "${others[*]}")"
-run "every plugin, no DHT" x86-64-nodht false ""
-run "every plugin, DHT on" x86-64-dht true ""
+run "core package, no DHT" x86-64-nodht false "$core_dir"
+run "every plugin, no DHT" x86-64-nodht false "$out/x86-64-nodht/plugins"
+run "every plugin, DHT on" x86-64-dht true "$out/x86-64-dht/plugins"
 echo "(target: VmRSS under 20480 KiB for the core package)"

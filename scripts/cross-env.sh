@@ -47,10 +47,6 @@ cross_sysroot() {
   mirror=${MNIGS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
   sysroot=$top/build-sysroot/$cross_name
   wanted=$(cross_packages | sort | tr '\n' ' ')
-  if [[ -f $sysroot/.mnigs-packages && $(<"$sysroot/.mnigs-packages") == "$wanted" ]]; then
-    echo "== sysroot $sysroot (kept; delete it to fetch again)"
-    return 0
-  fi
   local host_tools=(debootstrap "g++-$triplet" qemu-user-static)
   local missing=() p
   for p in "${host_tools[@]}"; do
@@ -62,6 +58,18 @@ cross_sysroot() {
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       "${missing[@]}" >/dev/null
+  fi
+  # One user of the sysroot at a time (cross.sh, bench/size.sh): a second
+  # could remake it under the first. The lock is held until the script ends.
+  mkdir -p "$top/build-sysroot"
+  exec {cross_lock}>"$top/build-sysroot/$cross_name.lock"
+  if ! flock -n "$cross_lock"; then
+    echo "cross: another build uses $sysroot; wait for it to end" >&2
+    return 1
+  fi
+  if [[ -f $sysroot/.mnigs-packages && $(<"$sysroot/.mnigs-packages") == "$wanted" ]]; then
+    echo "== sysroot $sysroot (kept; delete it to fetch again)"
+    return 0
   fi
   echo "== sysroot $sysroot: Debian 12 for $cross_name from $mirror"
   rm -rf "$sysroot"
@@ -75,16 +83,19 @@ cross_sysroot() {
     echo "cross: debootstrap for $cross_name failed (whole log: $sysroot.log)" >&2
     return 1
   fi
+  # Unpacked as debootstrap unpacks: through the merged /usr's links (lib ->
+  # usr/lib), not replacing them with directories.
   local deb
   for deb in "$sysroot"/var/cache/apt/archives/*.deb; do
-    dpkg-deb -x "$deb" "$sysroot"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x --keep-directory-symlink -C "$sysroot"
   done
   # Links such as usr/lib/TRIPLET/libz.so -> /lib/TRIPLET/libz.so.1 would
-  # lead the linker to this machine's root: make them relative.
+  # lead the linker to this machine's root: make them relative, without
+  # resolving links on the way (-s), which would be this machine's too.
   local link target
   while IFS= read -r -d '' link; do
     target=$(readlink "$link")
-    ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$sysroot$target")" "$link"
+    ln -sfn "$(realpath -m -s --relative-to="$(dirname "$link")" "$sysroot$target")" "$link"
   done < <(find "$sysroot" -type l -lname '/*' -print0)
   rm -f "$sysroot"/var/cache/apt/archives/*.deb
   printf '%s' "$wanted" >"$sysroot/.mnigs-packages"

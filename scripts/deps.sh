@@ -121,7 +121,9 @@ build_tree() {
     launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
     export CCACHE_BASEDIR="$top" CCACHE_NOHASHDIR=1
   fi
-  cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" "$@" >/dev/null
+  # "|| return": set -e does not act in a function called on the left of ||.
+  cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" "$@" >/dev/null ||
+    return
   cmake --build "$dir" -j "$(nproc)"
 }
 

@@ -118,6 +118,7 @@ TEST(BatmanMessages, OriginatorBuiltByHandHasTheKernelLayout) {
   ASSERT_TRUE(e) << why;
   EXPECT_EQ(e->orig, orig_a);
   EXPECT_EQ(e->neigh, neigh_b);
+  EXPECT_EQ(e->hard_ifindex, 4u);
   EXPECT_EQ(*e->tq, 200);
   EXPECT_EQ(e->last_seen_ms, 1000u);
   EXPECT_TRUE(e->best);
