@@ -1,7 +1,10 @@
 // The parsers and request builders against messages in the kernel's format.
+#include "batadv.hpp"
 #include "messages.hpp"
+#include "test_messages.hpp"
 
 #include <gtest/gtest.h>
+
 #include <linux/genetlink.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -9,9 +12,6 @@
 #include <cerrno>
 #include <cstring>
 #include <initializer_list>
-
-#include "batadv.hpp"
-#include "test_messages.hpp"
 
 namespace mnigs::batman {
 namespace {
@@ -126,10 +126,8 @@ TEST(BatmanMessages, OriginatorBuiltByHandHasTheKernelLayout) {
 
 TEST(BatmanMessages, OriginatorWithoutMandatoryAttributeIsRefused) {
   Genl g(family, cmd_get_originators, 7);
-  g.mac(attr_orig_address, orig_a)
-      .u32(attr_hard_ifindex, 4)
-      .u8(attr_tq, 1)
-      .u32(attr_last_seen_msecs, 1);
+  g.mac(attr_orig_address, orig_a).u32(attr_hard_ifindex, 4).u8(attr_tq, 1).u32(
+      attr_last_seen_msecs, 1);
   auto bytes = g.bytes();
   std::string why;
   EXPECT_FALSE(parse_originator(header(bytes), &why));
@@ -257,8 +255,8 @@ TEST(BatmanMessages, TranslationTableEntry) {
   const Mac client{0x36, 0x11, 0x22, 0x33, 0x44, 0x55};
   Genl g(family, cmd_get_transtable_global, 3);
   g.mac(attr_tt_address, client)
-      .u8(17, 5)            // TT_TTVN
-      .u8(18, 5)            // TT_LAST_TTVN
+      .u8(17, 5)   // TT_TTVN
+      .u8(18, 5)   // TT_LAST_TTVN
       .u32(19, 0xdeadbeef)  // TT_CRC32
       .u16(attr_tt_vid, vlan_has_tag | 10)
       .u32(attr_tt_flags, tt_client_wifi)
@@ -277,9 +275,8 @@ TEST(BatmanMessages, TranslationTableEntry) {
 
 TEST(BatmanMessages, FamilyId) {
   Genl g(GENL_ID_CTRL, CTRL_CMD_NEWFAMILY, 1, 0);
-  g.string(CTRL_ATTR_FAMILY_NAME, "batadv")
-      .u16(CTRL_ATTR_FAMILY_ID, 0x1c)
-      .u32(CTRL_ATTR_VERSION, 1);
+  g.string(CTRL_ATTR_FAMILY_NAME, "batadv").u16(CTRL_ATTR_FAMILY_ID, 0x1c).u32(
+      CTRL_ATTR_VERSION, 1);
   auto bytes = g.bytes();
   std::string why;
   auto id = parse_family_id(header(bytes), &why);
