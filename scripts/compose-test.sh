@@ -28,10 +28,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 in_sub() { "${compose[@]}" exec -T subscriber "$@"; }
+# routes SERVICE: its main routing table.
+routes() {
+  "${compose[@]}" exec -T "$1" sh -c 'ip route show table main 2>/dev/null || busybox ip route'
+}
 # fetch: the "Internet" page from the subscriber (bash's /dev/tcp: the image
 # has no HTTP client).
-# routes SERVICE: its main routing table.
-routes() { "${compose[@]}" exec -T "$1" sh -c 'ip route show table main 2>/dev/null || busybox ip route'; }
 fetch() {
   # shellcheck disable=SC2016 # expanded by the bash in the container
   in_sub timeout 5 bash -c 'exec 3<>/dev/tcp/10.99.0.2/80

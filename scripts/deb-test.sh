@@ -116,13 +116,13 @@ in_container systemctl --no-pager status mnigsd | head -n 12 || true
 echo "enabled and active"
 in_container mnigs-cli --status || fail "mnigs-cli --status"
 in_container mnigs-cli --plugins
-# Every plugin the package holds is listed, and running or degraded (waiting
-# for a mesh daemon, and saying which): one that failed, was refused (a
-# missing library: a dependency dpkg-shlibdeps missed) or is absent is not.
+# Every plugin the package holds is listed and works (plugins_named): one
+# that failed, was refused (a missing library: a dependency dpkg-shlibdeps
+# missed) or is absent does not.
 plugins=$(in_container mnigs-cli --plugins)
 shipped=$(in_container dpkg -L mnigs | grep -c '/mnigs/plugins/.*\.so$' || true)
 listed=$(awk 'NR > 1' <<<"$plugins" | wc -l)
-working=$(awk 'NR > 1 && ($4 == "running" || $4 == "degraded")' <<<"$plugins" | wc -l)
+working=$(plugins_named "$plugins" working | wc -l)
 if ((shipped == 0 || listed != shipped || working != shipped)); then
   in_container journalctl -u mnigsd --no-pager | tail -n 30 >&2
   fail "$shipped plugins in the package, $listed listed, $working running or degraded (journal above)"

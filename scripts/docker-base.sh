@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Sourced by scripts/docker-test.sh and scripts/deb-test.sh: the debian:12
 # base image, made from Debian's packages with debootstrap when the Docker
-# engine has none (no registry can be reached here).
+# engine has none (no registry can be reached here), and the rule both apply
+# to the plugins mnigsd lists.
 #
 # ensure_base IMAGE: makes IMAGE (only debian:12) unless the engine has it.
 # Uses the caller's docker, mirror, security_mirror, step and fail; the root
@@ -41,4 +42,16 @@ ensure_base() {
   if ! "$docker" image inspect "$base" >/dev/null 2>&1; then
     make_base
   fi
+}
+
+# plugins_named LISTING working|waiting: the names, one per line, of the
+# plugins in LISTING (`mnigs-cli --plugins`) that work in a bare system:
+# running, or degraded where that means waiting for a mesh daemon that is
+# not there (discovery, and cjdns's tunnel, iptunnel); or only those waiting.
+# A degraded tunnel plugin is a fault, as is one failed, refused or absent.
+plugins_named() {
+  awk -v want="$2" 'NR > 1 {
+    waits = $4 == "degraded" && ($2 == "discovery" || $1 == "iptunnel")
+    if (waits || (want == "working" && $4 == "running")) print $1
+  }' <<<"$1"
 }

@@ -123,10 +123,7 @@ echo "$plugins"
 shipped=$(in_container find / -xdev -path '*/mnigs/plugins/*.so' -type f | wc -l)
 ((shipped > 0)) || fail "no plugin .so files found in the image"
 listed=$(awk 'NR > 1' <<<"$plugins" | wc -l)
-# Degraded is allowed only to plugins that need a mesh daemon: discovery,
-# and cjdns's tunnel (iptunnel); a degraded tunnel plugin is a fault.
-working=$(awk 'NR > 1 && ($4 == "running" ||
-  ($4 == "degraded" && ($2 == "discovery" || $1 == "iptunnel")))' <<<"$plugins" | wc -l)
+working=$(plugins_named "$plugins" working | wc -l)
 ((listed == shipped)) || fail "$shipped plugin files in the image, but mnigsd lists $listed"
 ((working == shipped)) ||
   fail "$((shipped - working)) of $shipped plugins neither run nor wait for something (list above)"
@@ -161,8 +158,7 @@ echo "mnigsd exited 0"
 # does not work: the core, the RPC server, the DHT, or a tunnel plugin's nft
 # and ip commands.
 step "log: warnings and errors"
-waiting=$(awk 'NR > 1 && $4 == "degraded" && ($2 == "discovery" || $1 == "iptunnel") {
-  printf "%s|", $1 }' <<<"$plugins")
+waiting=$(plugins_named "$plugins" waiting | tr '\n' '|')
 "$docker" logs "$container" 2>&1 | grep -E '^[0-9-]+ [0-9:.]+ (warn|error) ' || true
 bad=$("$docker" logs "$container" 2>&1 | grep -E '^[0-9-]+ [0-9:.]+ (warn|error) ' |
   grep -Ev " \[(${waiting%|})\] " || true)
